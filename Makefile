@@ -1,0 +1,37 @@
+# Kisah: two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format check bench clean
+
+# Re-install whenever pyproject.toml changes, so a stale .venv never runs old deps.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m bot run
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check bot tests bench
+	$(VENV)/bin/ruff format --check bot tests bench
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format bot tests bench
+	$(VENV)/bin/ruff check --fix bot tests bench
+
+check: $(STAMP)
+	$(PY) -m bot check
+
+bench: $(STAMP)
+	$(PY) bench/matching.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

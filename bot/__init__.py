@@ -1,0 +1,1 @@
+"""Kisah: customer-service story coach for sales teams."""
