@@ -16,7 +16,7 @@ import yaml
 
 LANGUAGES: tuple[str, ...] = ("id", "en")
 ANECDOTES_DIR = "anecdotes"
-UI_FILE = "ui.yaml"
+UI_DIR = "ui"
 MIN_TIPS = 3
 
 
@@ -212,8 +212,7 @@ def load_anecdote(path: Path, seeds_dir: Path) -> Anecdote:
 
 
 def load_ui(path: Path) -> dict[str, Text]:
-    if not path.is_file():
-        raise KnowledgeError([f"{path}: missing UI texts file"])
+    """Load one UI texts file: a mapping of text keys to {id: ..., en: ...}."""
     data, lines = _read_yaml(path)
     check = _Checker(path, lines)
     if not isinstance(data, Mapping) or not data:
@@ -223,6 +222,31 @@ def load_ui(path: Path) -> dict[str, Text]:
     if check.problems:
         raise KnowledgeError(check.problems)
     return ui
+
+
+def load_ui_dir(ui_dir: Path) -> dict[str, Text]:
+    """Merge every `ui/*.yaml`; each transport or feature keeps its texts in its own file."""
+    problems: list[str] = []
+    files = sorted(ui_dir.glob("*.yaml"))
+    if not files:
+        raise KnowledgeError([f"{ui_dir}: no UI text files (*.yaml) found"])
+    merged: dict[str, Text] = {}
+    origin: dict[str, Path] = {}
+    for path in files:
+        try:
+            texts = load_ui(path)
+        except KnowledgeError as exc:
+            problems.extend(exc.problems)
+            continue
+        for key, text in texts.items():
+            if key in merged:
+                problems.append(f"{path}: {key}: already defined in {origin[key]}")
+                continue
+            merged[key] = text
+            origin[key] = path
+    if problems:
+        raise KnowledgeError(problems)
+    return merged
 
 
 def load_knowledge(responses_dir: Path, seeds_dir: Path) -> KnowledgeBase:
@@ -247,7 +271,7 @@ def load_knowledge(responses_dir: Path, seeds_dir: Path) -> KnowledgeBase:
         seen.setdefault(anecdote.id, anecdote.source)
     ui: dict[str, Text] = {}
     try:
-        ui = load_ui(responses_dir / UI_FILE)
+        ui = load_ui_dir(responses_dir / UI_DIR)
     except KnowledgeError as exc:
         problems.extend(exc.problems)
     if problems:
