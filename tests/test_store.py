@@ -1,0 +1,184 @@
+"""Store: what is written survives reopening, old databases are upgraded, privacy is kept."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings
+from bot.store import DB_FILENAME, MIGRATIONS, SCHEMA_VERSION, Store, StoreError
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FakeClock) -> Store:
+    with Store(tmp_path / DB_FILENAME, clock=clock) as opened:
+        yield opened
+
+
+def ask(store: Store, text: str, *, chat_id: int = 1, answered: bool = True, **kw: object) -> None:
+    values: dict[str, object] = {
+        "chat_id": chat_id,
+        "user_id": 7,
+        "text": text,
+        "lang": "id",
+        "anecdote_id": "kerjasama" if answered else None,
+        "score": 90 if answered else 20,
+        "answered": answered,
+        "source": "private",
+    }
+    values.update(kw)
+    store.record_question(**values)  # type: ignore[arg-type]
+
+
+def test_open_from_settings_creates_wal_database_at_current_version(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    store = Store.open(settings)
+    try:
+        assert store.path == tmp_path / "data" / DB_FILENAME
+        assert store.schema_version == SCHEMA_VERSION
+    finally:
+        store.close()
+    db = sqlite3.connect(tmp_path / "data" / DB_FILENAME)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+
+
+def test_chat_language_and_timezone_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / DB_FILENAME
+    with Store(path) as store:
+        assert store.chat_language(5) is None
+        store.set_chat_language(5, "en")
+        store.set_chat_timezone(5, "Asia/Makassar")
+        store.set_chat_language(5, "id")  # changing the language keeps the zone
+    with Store(path) as store:
+        assert store.chat_language(5) == "id"
+        assert store.chat_timezone(5) == "Asia/Makassar"
+        assert store.chat_timezone(6) is None
+    with Store(path) as store, pytest.raises(ValueError):
+        store.set_chat_language(5, "fr")
+
+
+def test_questions_and_feedback_feed_the_stats(store: Store, clock: FakeClock) -> None:
+    ask(store, "cust marah gimana", anecdote_id="marah")
+    ask(store, "cust marah gimana dong", anecdote_id="marah")
+    ask(store, "harga kemahalan", anecdote_id="harga")
+    ask(store, "cara bikin kopi", answered=False)
+    ask(store, "Cara bikin kopi ", answered=False)
+    ask(store, "cuaca besok", answered=False, chat_id=2)
+    store.record_feedback(chat_id=1, user_id=7, anecdote_id="marah", positive=True)
+    store.record_feedback(chat_id=1, user_id=8, anecdote_id="marah", positive=False)
+    store.record_feedback(chat_id=2, user_id=9, anecdote_id="harga", positive=True)
+
+    everywhere = store.stats(days=7)
+    assert (everywhere.asked, everywhere.answered) == (6, 3)
+    assert everywhere.answered_share == pytest.approx(0.5)
+    assert everywhere.top_stories == (("marah", 2), ("harga", 1))
+    assert everywhere.top_unanswered[0].count == 2  # "cara bikin kopi" twice, case-folded
+    assert everywhere.top_unanswered[0].text.strip().lower() == "cara bikin kopi"
+    assert (everywhere.thumbs_up, everywhere.thumbs_down) == (2, 1)
+
+    chat2 = store.stats(days=7, chat_id=2)
+    assert (chat2.asked, chat2.answered, chat2.thumbs_up, chat2.thumbs_down) == (1, 0, 1, 0)
+    assert [q.text for q in chat2.top_unanswered] == ["cuaca besok"]
+
+
+def test_stats_window_excludes_older_questions(store: Store, clock: FakeClock) -> None:
+    ask(store, "lama sekali")
+    clock.advance(days=10)
+    ask(store, "baru saja", answered=False)
+    assert store.stats(days=7).asked == 1
+    assert store.stats(days=30).asked == 2
+    assert store.unanswered_questions(days=7) == ["baru saja"]
+
+
+def test_privacy_switch_keeps_counts_but_never_text(tmp_path: Path) -> None:
+    path = tmp_path / DB_FILENAME
+    with Store(path, log_questions=False) as store:
+        ask(store, "rahasia pelanggan nomor 0812", answered=False)
+        ask(store, "cust marah", answered=True)
+        stats = store.stats(days=7)
+        assert (stats.asked, stats.answered) == (2, 1)
+        assert stats.top_unanswered == ()
+        assert store.unanswered_questions() == []
+        # Look at the raw bytes while the WAL is still there, and again after checkpointing.
+        wal = path.with_name(path.name + "-wal")
+        assert b"rahasia" not in path.read_bytes() + wal.read_bytes()
+    assert b"rahasia" not in path.read_bytes()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM questions WHERE text IS NULL").fetchone()[0] == 2
+    db.close()
+
+
+def test_unknown_source_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError):
+        ask(store, "x", source="carrier-pigeon")
+
+
+def test_migrates_a_version_1_database_keeping_its_data(tmp_path: Path) -> None:
+    path = tmp_path / DB_FILENAME
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute("PRAGMA user_version = 1")
+    db.execute(
+        "INSERT INTO chats (chat_id, language, timezone, updated_at) "
+        "VALUES (42, 'en', 'Asia/Jayapura', '2026-01-01T00:00:00.000000Z')"
+    )
+    db.execute(
+        "INSERT INTO questions (asked_at, chat_id, user_id, text, lang, anecdote_id, score, "
+        "answered, source) VALUES ('2026-01-01T00:00:00.000000Z', 42, 1, 'lama', 'id', NULL, "
+        "10, 0, 'private')"
+    )
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.chat_language(42) == "en"
+        assert store.chat_timezone(42) == "Asia/Jayapura"
+        assert store.unanswered_questions() == ["lama"]
+
+
+def test_refuses_a_database_from_a_newer_kisah(tmp_path: Path) -> None:
+    path = tmp_path / DB_FILENAME
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(path)
+
+
+def test_failed_write_leaves_nothing_half_done(store: Store) -> None:
+    with pytest.raises(sqlite3.IntegrityError), store._tx() as db:
+        db.execute("INSERT INTO chats (chat_id, updated_at) VALUES (1, 'x')")
+        db.execute("INSERT INTO chats (chat_id, updated_at) VALUES (1, 'x')")
+    assert store.chat_language(1) is None
+    assert store._read("SELECT COUNT(*) FROM chats")[0][0] == 0
+
+
+def test_usable_from_worker_threads(store: Store) -> None:
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda i: ask(store, f"q{i}", chat_id=i % 3), range(200)))
+    assert store.stats(days=1).asked == 200
