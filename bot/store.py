@@ -22,9 +22,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bot.schedule import Delivery, Subscription
+from bot.tips import next_tip
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -71,6 +74,43 @@ MIGRATIONS: tuple[str, ...] = (
         positive    INTEGER NOT NULL   -- 1 = thumbs up, 0 = thumbs down
     );
     CREATE INDEX feedback_by_time ON feedback (given_at);
+    """,
+    # 1 -> 2: daily-tip subscriptions, the delivery log, and each chat's place in the tip deck.
+    """
+    CREATE TABLE subscriptions (
+        chat_id     INTEGER PRIMARY KEY,  -- one per chat: /daily again changes it
+        at_time     TEXT NOT NULL,        -- 'HH:MM', local time in the chat's zone
+        days        INTEGER NOT NULL,     -- day mask, bit 0 = Monday
+        since       TEXT NOT NULL,        -- set or last changed (UTC): earlier slots not owed
+        created_by  INTEGER,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id          INTEGER PRIMARY KEY,
+        chat_id     INTEGER NOT NULL,
+        kind        TEXT NOT NULL,        -- 'daily' | 'now'
+        local_date  TEXT,                 -- 'YYYY-MM-DD' in the chat's zone (daily), else NULL
+        tip_key     TEXT NOT NULL,
+        state       TEXT NOT NULL,        -- pending|sending|sent|failed|unknown|expired
+        message_id  INTEGER,
+        error       TEXT,
+        claimed_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        UNIQUE (chat_id, local_date)      -- at most one daily tip per chat and local day
+    );
+    CREATE INDEX deliveries_by_state ON deliveries (state);
+    CREATE TABLE tip_rotation (
+        chat_id     INTEGER PRIMARY KEY,
+        cycle       INTEGER NOT NULL,     -- how many times this chat went through the deck
+        last_key    TEXT
+    );
+    CREATE TABLE tips_used (
+        chat_id     INTEGER NOT NULL,
+        cycle       INTEGER NOT NULL,
+        tip_key     TEXT NOT NULL,
+        used_at     TEXT NOT NULL,
+        PRIMARY KEY (chat_id, cycle, tip_key)
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -316,6 +356,193 @@ class Store:
             thumbs_down=int(down),
         )
 
+    # -- subscriptions --------------------------------------------------------------------------
+
+    def subscribe(
+        self, chat_id: int, at: time, days: int, *, user_id: int | None = None
+    ) -> Subscription:
+        """Create or change the chat's one subscription; the new time counts from now on."""
+        now = self._now()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO subscriptions (chat_id, at_time, days, since, created_by, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET "
+                "at_time = excluded.at_time, days = excluded.days, since = excluded.since",
+                (chat_id, at.strftime("%H:%M"), days, now, user_id, now),
+            )
+        subscription = self.subscription(chat_id)
+        assert subscription is not None
+        return subscription
+
+    def unsubscribe(self, chat_id: int) -> bool:
+        """Stop the chat's daily tip; False when it had none."""
+        with self._tx() as db:
+            return (
+                db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,)).rowcount > 0
+            )
+
+    _SUBSCRIPTION_SELECT = (
+        "SELECT s.chat_id, s.at_time, s.days, s.since, c.timezone, c.language, "
+        "(SELECT MAX(d.local_date) FROM deliveries d WHERE d.chat_id = s.chat_id "
+        "AND d.kind = 'daily') AS last_date "
+        "FROM subscriptions s LEFT JOIN chats c ON c.chat_id = s.chat_id"
+    )
+
+    def subscription(self, chat_id: int) -> Subscription | None:
+        rows = self._read(self._SUBSCRIPTION_SELECT + " WHERE s.chat_id = ?", (chat_id,))
+        return _subscription(rows[0]) if rows else None
+
+    def subscriptions(self) -> list[Subscription]:
+        """Every subscription, with what `schedule.due_date` needs (zone, last delivery)."""
+        return [_subscription(row) for row in self._read(self._SUBSCRIPTION_SELECT)]
+
+    # -- tip rotation and the delivery log ----------------------------------------------------
+
+    def _take_tip(self, db: sqlite3.Connection, chat_id: int, keys: list[str]) -> str | None:
+        """Advance the chat's rotation inside the caller's transaction; return the tip key."""
+        row = db.execute(
+            "SELECT cycle, last_key FROM tip_rotation WHERE chat_id = ?", (chat_id,)
+        ).fetchone()
+        cycle, last = (row["cycle"], row["last_key"]) if row else (0, None)
+        used = {
+            r["tip_key"]
+            for r in db.execute(
+                "SELECT tip_key FROM tips_used WHERE chat_id = ? AND cycle = ?", (chat_id, cycle)
+            )
+        }
+        choice = next_tip(keys, chat_id, cycle, used, last)
+        if choice is None:
+            return None
+        db.execute(
+            "INSERT INTO tips_used (chat_id, cycle, tip_key, used_at) VALUES (?, ?, ?, ?)",
+            (chat_id, choice.cycle, choice.key, self._now()),
+        )
+        db.execute(
+            "INSERT INTO tip_rotation (chat_id, cycle, last_key) VALUES (?, ?, ?) "
+            "ON CONFLICT (chat_id) DO UPDATE SET cycle = excluded.cycle, "
+            "last_key = excluded.last_key",
+            (chat_id, choice.cycle, choice.key),
+        )
+        if choice.cycle != cycle:
+            # Only the current cycle is ever read; keep one old cycle for inspection.
+            db.execute("DELETE FROM tips_used WHERE chat_id = ? AND cycle < ?", (chat_id, cycle))
+        return choice.key
+
+    def _insert_delivery(
+        self,
+        db: sqlite3.Connection,
+        chat_id: int,
+        kind: str,
+        day: date | None,
+        keys: list[str],
+    ) -> Delivery | None:
+        tip_key = self._take_tip(db, chat_id, keys)
+        if tip_key is None:
+            log.error("tip deck is empty, nothing to deliver chat_id=%s", chat_id)
+            return None
+        now = self._now()
+        cursor = db.execute(
+            "INSERT INTO deliveries (chat_id, kind, local_date, tip_key, state, claimed_at, "
+            "updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            (chat_id, kind, day.isoformat() if day else None, tip_key, now, now),
+        )
+        row = db.execute(_DELIVERY_SELECT + " WHERE d.id = ?", (cursor.lastrowid,)).fetchone()
+        return _delivery(row)
+
+    def claim_daily(self, chat_id: int, day: date, keys: list[str]) -> Delivery | None:
+        """Reserve the chat's daily tip for local `day` and choose it, in one transaction.
+
+        Returns None when that day is already claimed (by any earlier run, crashed or not)
+        or the chat unsubscribed meanwhile: the unique (chat, local date) row is what makes
+        a second tip on the same day impossible.
+        """
+        with self._tx() as db:
+            if not db.execute(
+                "SELECT 1 FROM subscriptions WHERE chat_id = ?", (chat_id,)
+            ).fetchone():
+                return None
+            if db.execute(
+                "SELECT 1 FROM deliveries WHERE chat_id = ? AND local_date = ?",
+                (chat_id, day.isoformat()),
+            ).fetchone():
+                return None
+            return self._insert_delivery(db, chat_id, "daily", day, keys)
+
+    def take_tip(self, chat_id: int, keys: list[str]) -> Delivery | None:
+        """The chat's next tip for an immediate send (/tipnow), logged as a 'now' delivery."""
+        with self._tx() as db:
+            return self._insert_delivery(db, chat_id, "now", None, keys)
+
+    def pending_deliveries(self) -> list[Delivery]:
+        """Daily tips claimed but certainly not sent yet (also those a crash left behind)."""
+        rows = self._read(
+            _DELIVERY_SELECT + " WHERE d.state = 'pending' AND d.kind = 'daily' ORDER BY d.id"
+        )
+        return [_delivery(row) for row in rows]
+
+    def start_sending(self, delivery_id: int) -> bool:
+        """pending -> sending, committed right before the request; False if not pending."""
+        with self._tx() as db:
+            return (
+                db.execute(
+                    "UPDATE deliveries SET state = 'sending', updated_at = ? "
+                    "WHERE id = ? AND state = 'pending'",
+                    (self._now(), delivery_id),
+                ).rowcount
+                == 1
+            )
+
+    def mark_sent(self, delivery_id: int, message_id: int | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET state = 'sent', message_id = ?, updated_at = ? WHERE id = ?",
+                (message_id, self._now(), delivery_id),
+            )
+
+    def mark_delivery(self, delivery_id: int, state: str, error: str | None = None) -> None:
+        if state not in DELIVERY_STATES:
+            raise ValueError(f"unknown delivery state {state!r}")
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET state = ?, error = COALESCE(?, error), updated_at = ? "
+                "WHERE id = ?",
+                (state, error, self._now(), delivery_id),
+            )
+
+    def reconcile_unconfirmed(self) -> list[Delivery]:
+        """At start: rows a crash left in `sending` become `unknown` (never resent).
+
+        Also expires /tipnow rows left `pending`: the person who asked has moved on.
+        See `bot/schedule.py` for why unconfirmed means at-most-once.
+        """
+        with self._tx() as db:
+            rows = db.execute(_DELIVERY_SELECT + " WHERE d.state = 'sending'").fetchall()
+            now = self._now()
+            db.execute(
+                "UPDATE deliveries SET state = 'unknown', error = 'unconfirmed at restart', "
+                "updated_at = ? WHERE state = 'sending'",
+                (now,),
+            )
+            db.execute(
+                "UPDATE deliveries SET state = 'expired', updated_at = ? "
+                "WHERE state = 'pending' AND kind = 'now'",
+                (now,),
+            )
+        return [_delivery(row) for row in rows]
+
+    def deliveries(self, chat_id: int | None = None) -> list[Delivery]:
+        """The delivery log (oldest first), for tests, the benchmark and the report."""
+        if chat_id is None:
+            rows = self._read(_DELIVERY_SELECT + " ORDER BY d.id")
+        else:
+            rows = self._read(_DELIVERY_SELECT + " WHERE d.chat_id = ? ORDER BY d.id", (chat_id,))
+        return [_delivery(row) for row in rows]
+
+    def delivery_counts(self) -> dict[str, int]:
+        """How many deliveries are in each state."""
+        rows = self._read("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state")
+        return {row["state"]: int(row["n"]) for row in rows}
+
     def unanswered_questions(self, *, days: int | None = None) -> list[str]:
         """Every logged unanswered question text (for grouping into new-trigger candidates)."""
         sql = "SELECT text FROM questions WHERE answered = 0 AND text IS NOT NULL"
@@ -324,6 +551,38 @@ class Store:
             sql += " AND asked_at >= ?"
             params = (to_db_time(self.clock() - timedelta(days=days)),)
         return [row["text"] for row in self._read(sql + " ORDER BY id", params)]
+
+
+_DELIVERY_SELECT = (
+    "SELECT d.id, d.chat_id, d.kind, d.local_date, d.tip_key, d.state, c.timezone, c.language "
+    "FROM deliveries d LEFT JOIN chats c ON c.chat_id = d.chat_id"
+)
+DELIVERY_STATES = frozenset({"pending", "sending", "sent", "failed", "unknown", "expired"})
+
+
+def _subscription(row: sqlite3.Row) -> Subscription:
+    return Subscription(
+        chat_id=row["chat_id"],
+        at=time.fromisoformat(row["at_time"]),
+        days=int(row["days"]),
+        since=from_db_time(row["since"]),
+        timezone=row["timezone"],
+        language=row["language"],
+        last_date=date.fromisoformat(row["last_date"]) if row["last_date"] else None,
+    )
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        kind=row["kind"],
+        local_date=date.fromisoformat(row["local_date"]) if row["local_date"] else None,
+        tip_key=row["tip_key"],
+        state=row["state"],
+        timezone=row["timezone"],
+        language=row["language"],
+    )
 
 
 def _statements(script: str) -> list[str]:

@@ -182,3 +182,34 @@ def test_usable_from_worker_threads(store: Store) -> None:
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda i: ask(store, f"q{i}", chat_id=i % 3), range(200)))
     assert store.stats(days=1).asked == 200
+
+
+def test_one_subscription_per_chat_and_one_daily_claim_per_local_day(store: Store) -> None:
+    from datetime import date, time
+
+    store.subscribe(9, time(8, 30), 0b1111111, user_id=1)
+    store.subscribe(9, time(9, 15), 0b0011111, user_id=2)
+    (only,) = store.subscriptions()
+    assert (only.chat_id, only.at, only.days) == (9, time(9, 15), 0b0011111)
+    day = date(2026, 11, 23)
+    first = store.claim_daily(9, day, ["a:0", "a:1"])
+    assert first is not None and first.state == "pending" and first.local_date == day
+    assert store.claim_daily(9, day, ["a:0", "a:1"]) is None
+    assert store.subscription(9).last_date == day  # type: ignore[union-attr]
+    assert store.unsubscribe(9) and not store.unsubscribe(9)
+    assert store.claim_daily(9, date(2026, 11, 24), ["a:0"]) is None  # unsubscribed
+
+
+def test_reconcile_turns_unconfirmed_sends_into_unknown(store: Store) -> None:
+    from datetime import date, time
+
+    store.subscribe(1, time(8, 0), 0b1111111)
+    delivery = store.claim_daily(1, date(2026, 11, 23), ["a:0"])
+    assert delivery is not None and store.start_sending(delivery.id)
+    assert not store.start_sending(delivery.id)  # only a pending row can start
+    now_tip = store.take_tip(2, ["a:0"])
+    assert now_tip is not None
+    (unknown,) = store.reconcile_unconfirmed()
+    assert unknown.id == delivery.id
+    assert store.delivery_counts() == {"unknown": 1, "expired": 1}
+    assert store.pending_deliveries() == []
