@@ -1,0 +1,347 @@
+"""`python -m bot`: run the bot, chat in the terminal, ask, evaluate, check, report.
+
+One entry point for humans and tools. Every failure a human must fix (a broken knowledge base,
+a bad setting, an unusable data directory) ends with the message lines on stderr and a non-zero
+exit status, never a traceback. `ask --json` is a contract other tools parse: exactly one JSON
+object per line on stdout, logs on stderr only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sqlite3
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import yaml
+
+from bot.knowledge import KnowledgeError
+from bot.settings import Settings, SettingsError, load_settings, validate_token
+from bot.store import StoreError
+
+if TYPE_CHECKING:
+    from bot.matcher import Answer, Matcher
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
+MAX_ASK_MATCHES = 3
+GO_LIVE_HINT = (
+    "No Telegram token set: starting the terminal chat. To go live, create a bot with "
+    "@BotFather and put its token in .env as TELEGRAM_BOT_TOKEN=..., then run again."
+)
+
+
+class _RedactToken(logging.Filter):
+    """Last line of defence: whatever a library logs, the token never reaches the output."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.settings.token:
+            message = record.getMessage()
+            if self.settings.token in message:
+                record.msg = self.settings.redact(message)
+                record.args = None
+        return True
+
+
+def configure_logging(settings: Settings, stream: TextIO) -> None:
+    """Log one line per event to stderr at the configured level (stdout stays for output)."""
+    level = logging.getLevelName(settings.log_level.upper())
+    if not isinstance(level, int):
+        raise SettingsError(
+            f"BOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}"
+        )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_RedactToken(settings))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs every request URL at INFO, and the URL contains the token.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Global options are accepted before and after the subcommand (`python -m bot --responses X
+    # check` and `python -m bot check --responses X`); SUPPRESS keeps the later one from
+    # overwriting the earlier with its default.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--responses",
+        metavar="DIR",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="knowledge base directory (anecdotes/ and ui/), instead of ./responses",
+    )
+    common.add_argument(
+        "--seeds",
+        metavar="DIR",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="directory of the original posts, instead of ./seeds",
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Kisah: customer-service stories for sales teams, on Telegram or here.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run",
+        parents=[common],
+        help="run the Telegram bot (or the terminal chat when no token is set)",
+        description="Run the Telegram bot with long polling, or as a webhook server with "
+        "--webhook (or BOT_WEBHOOK_URL). Without TELEGRAM_BOT_TOKEN it starts the terminal chat.",
+    )
+    run.add_argument("--webhook", action="store_true", help="run as a webhook server")
+
+    commands.add_parser(
+        "chat",
+        parents=[common],
+        help="chat with Kisah in the terminal",
+        description="Interactive chat with the same replies as the Telegram bot. Type a "
+        "question, a number to press a button, /help for commands, /quit to leave.",
+    )
+
+    ask = commands.add_parser(
+        "ask",
+        parents=[common],
+        help="show the best matching stories for a question",
+        description="Show the best matches for QUESTION, or for each line of stdin when no "
+        "QUESTION is given (one output line per input line).",
+    )
+    ask.add_argument("question", nargs="?", metavar="QUESTION", help="the question to match")
+    ask.add_argument(
+        "--json",
+        action="store_true",
+        help='one JSON object per line: {"question", "lang", "matches": [{"id", "seed", '
+        '"title", "score"}]} (at most 3, best first, [] when out of scope)',
+    )
+
+    evaluate = commands.add_parser(
+        "eval",
+        parents=[common],
+        help="score the matcher on a labeled question file",
+        description="Score a labeled YAML file (items with q, expect: [seed prefixes], lang) "
+        "and print top-1, top-3, out-of-scope rejection, the confusion table and the misses.",
+    )
+    evaluate.add_argument("file", metavar="FILE", type=Path, help="labeled questions (YAML)")
+
+    commands.add_parser(
+        "check",
+        parents=[common],
+        help="validate the knowledge base",
+        description="Validate every anecdote and UI text; print each problem with file, field "
+        "and line, and exit 1 when there is any.",
+    )
+
+    report = commands.add_parser(
+        "report",
+        parents=[common],
+        help="usage report for team leads (options after the command are the report's own)",
+        description="Usage report from the bot's database. Options after `report` are passed "
+        "to the report itself; see `python -m bot report -- --help`.",
+    )
+    report.add_argument("report_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def _settings_for(args: argparse.Namespace, settings: Settings | None) -> Settings:
+    base = settings if settings is not None else load_settings()
+    changes: dict[str, Path] = {}
+    if getattr(args, "responses", None) is not None:
+        changes["responses_dir"] = args.responses
+    if getattr(args, "seeds", None) is not None:
+        changes["seeds_dir"] = args.seeds
+    return replace(base, **changes) if changes else base  # type: ignore[arg-type]
+
+
+def match_record(answer: Answer) -> dict[str, object]:
+    """The `ask --json` object for one answer (the contract other tools parse)."""
+    return {
+        "question": answer.question,
+        "lang": answer.lang,
+        "matches": [
+            {
+                "id": match.anecdote.id,
+                "seed": match.anecdote.seed,
+                "title": match.anecdote.title.get(answer.lang),
+                "score": int(match.score),
+            }
+            for match in answer.matches[:MAX_ASK_MATCHES]
+        ],
+    }
+
+
+def _format_line(answer: Answer) -> str:
+    if not answer.matches:
+        return f"{answer.question}\t[{answer.lang}] no story (out of scope)"
+    found = " | ".join(
+        f"{m.anecdote.id} ({m.anecdote.seed_prefix}) {m.score}: {m.anecdote.title.get(answer.lang)}"
+        for m in answer.matches[:MAX_ASK_MATCHES]
+    )
+    return f"{answer.question}\t[{answer.lang}] {found}"
+
+
+def _ask(matcher: Matcher, question: str, default_lang: str) -> Answer:
+    from bot.language import detect_language
+
+    return matcher.ask(
+        question, limit=MAX_ASK_MATCHES, lang=detect_language(question, default_lang)
+    )
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
+    from bot.services import build_core
+
+    core = build_core(settings)
+    questions = [args.question] if args.question is not None else None
+
+    def emit(question: str) -> None:
+        answer = _ask(core.matcher, question, settings.default_language)
+        if args.json:
+            stdout.write(json.dumps(match_record(answer), ensure_ascii=False) + "\n")
+        else:
+            stdout.write(_format_line(answer) + "\n")
+        stdout.flush()
+
+    if questions is not None:
+        for question in questions:
+            emit(question)
+        return EXIT_OK
+    while True:
+        line = stdin.readline()
+        if not line:
+            return EXIT_OK
+        emit(line.rstrip("\r\n"))
+
+
+def cmd_chat(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
+    from bot.console import run_console
+    from bot.services import build_services
+
+    services = build_services(settings)
+    try:
+        return run_console(services.replies, stdin, stdout, store=services.store)
+    finally:
+        services.close()
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
+    if not settings.token:
+        stdout.write(GO_LIVE_HINT + "\n\n")
+        return cmd_chat(settings, stdin, stdout)
+    validate_token(settings.token)
+    from bot.telegram.runner import run_bot
+
+    return int(run_bot(settings, webhook=args.webhook) or 0)
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
+    from bot import evaluation
+    from bot.services import build_core
+
+    try:
+        items = yaml.safe_load(args.file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{args.file}: cannot read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{args.file}: invalid YAML: {exc}") from exc
+    if not isinstance(items, list):
+        raise SettingsError(f"{args.file}: expected a list of {{q, expect, lang}} items")
+    core = build_core(settings)
+    result = evaluation.evaluate(core.matcher, items)
+    stdout.write(evaluation.format_report(result).rstrip("\n") + "\n")
+    return EXIT_OK
+
+
+def cmd_check(settings: Settings, stdout: TextIO) -> int:
+    from bot.services import build_core
+
+    core = build_core(settings)
+    tips = sum(1 for _ in core.kb.tips())
+    stdout.write(
+        f"OK: {len(core.kb.anecdotes)} anecdotes, {tips} tips, {len(core.kb.ui)} UI texts\n"
+    )
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.report import main as report_main
+    from bot.services import build_services
+
+    report_args = list(args.report_args)
+    if report_args[:1] == ["--"]:
+        report_args = report_args[1:]
+    services = build_services(settings)
+    try:
+        return int(report_main(services, report_args) or 0)
+    finally:
+        services.close()
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    settings: Settings | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run one command; returns the exit status. Streams and settings are injectable so tests
+    call this directly instead of spawning a process."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings_for(args, settings)
+        configure_logging(settings, stderr)
+        if args.command == "ask":
+            return cmd_ask(args, settings, stdin, stdout)
+        if args.command == "chat":
+            return cmd_chat(settings, stdin, stdout)
+        if args.command == "run":
+            return cmd_run(args, settings, stdin, stdout)
+        if args.command == "eval":
+            return cmd_eval(args, settings, stdout)
+        if args.command == "check":
+            return cmd_check(settings, stdout)
+        return cmd_report(args, settings)
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            stderr.write(problem + "\n")
+        stderr.write(f"The knowledge base has {len(exc.problems)} problem(s); fix and retry.\n")
+    except SettingsError as exc:
+        stderr.write(f"Configuration error: {exc}\n")
+    except (OSError, sqlite3.Error, StoreError) as exc:
+        # e.g. a data directory that cannot be created, or a database from a newer Kisah.
+        stderr.write(f"Error: {exc}\n")
+    except KeyboardInterrupt:
+        stderr.write("Interrupted.\n")
+        return EXIT_INTERRUPTED
+    stderr.flush()
+    return EXIT_FAILURE
+
+
+def entry() -> None:
+    """Console-script style entry: exit with main()'s status."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+    sys.exit(main())

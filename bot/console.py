@@ -1,0 +1,199 @@
+"""The terminal chat: the bot's exact replies, without Telegram.
+
+A newcomer with no token (and every test) can talk to Kisah here. It calls the same `Replies`
+the Telegram handlers call; only the rendering differs: HTML becomes plain text and inline
+buttons become numbered choices the user presses by typing the number. It reads lines from any
+text stream, so it works the same from a keyboard, a pipe or a test's `io.StringIO`.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import logging
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, TextIO
+
+from bot.replies import Button, Replies, Reply, all_buttons, parse_callback
+
+if TYPE_CHECKING:
+    from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+# The console is one conversation; it is logged in the store as this chat id.
+CONSOLE_CHAT_ID = 0
+LANGUAGES = ("id", "en")
+_TAG = re.compile(r"<[^>]+>")
+
+
+def html_to_text(text: str) -> str:
+    """Telegram HTML to what a terminal can show: tags dropped, entities decoded."""
+    return html.unescape(_TAG.sub("", text))
+
+
+class Console:
+    """One interactive conversation over text streams."""
+
+    def __init__(
+        self,
+        replies: Replies,
+        stdin: TextIO,
+        stdout: TextIO,
+        *,
+        lang: str | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.replies = replies
+        self.stdin = stdin
+        self.stdout = stdout
+        self.store = store
+        # The language the user chose with /lang (None: not chosen). Questions are answered in
+        # their own language either way; commands and buttons use the chosen or last language.
+        self.chosen_lang = lang
+        self.last_lang = lang or replies.default_lang
+        self.buttons: list[Button] = []
+        self._tips: Iterator[str] = itertools.cycle([key for key, _ in replies.kb.tips()])
+        self._has_tips = any(True for _ in replies.kb.tips())
+
+    @property
+    def lang(self) -> str:
+        return self.chosen_lang or self.last_lang
+
+    def _interactive(self) -> bool:
+        isatty = getattr(self.stdin, "isatty", None)
+        return bool(isatty and isatty())
+
+    def show(self, replies: Reply | list[Reply]) -> None:
+        """Print replies; their buttons become the numbered choices for the next input."""
+        items = [replies] if isinstance(replies, Reply) else replies
+        for reply in items:
+            self.stdout.write(html_to_text(reply.text).rstrip() + "\n\n")
+        buttons = all_buttons(items)
+        if buttons:
+            self.stdout.write(self.replies.kb.text("console_choices", self.lang) + "\n")
+            for number, button in enumerate(buttons, start=1):
+                self.stdout.write(f"  [{number}] {button.text}\n")
+            self.stdout.write("\n")
+        self.buttons = buttons
+        self.stdout.flush()
+
+    def run(self) -> int:
+        """Chat until /quit or end of input; returns the exit status (0)."""
+        self.stdout.write(self.replies.kb.text("console_welcome", self.lang) + "\n\n")
+        self.show(self.replies.start(self.lang))
+        while True:
+            if self._interactive():
+                self.stdout.write("> ")
+                self.stdout.flush()
+            line = self.stdin.readline()
+            if not line:
+                break
+            if not self.handle(line.strip()):
+                break
+        self.stdout.write(self.replies.kb.text("console_bye", self.lang) + "\n")
+        self.stdout.flush()
+        return 0
+
+    def handle(self, line: str) -> bool:
+        """Act on one line of input; False when the user wants to leave."""
+        if not line:
+            return True
+        if line.isdigit():
+            self.press(int(line))
+            return True
+        if line.startswith("/"):
+            return self.command(line)
+        self.ask(line)
+        return True
+
+    def ask(self, question: str) -> None:
+        answer, reply = self.replies.answer(
+            question, lang=None, default_lang=self.chosen_lang or self.replies.default_lang
+        )
+        self.last_lang = answer.lang
+        best = answer.best
+        log.debug("console question answered=%s lang=%s", best is not None, answer.lang)
+        if self.store is not None:
+            self.store.record_question(
+                chat_id=CONSOLE_CHAT_ID,
+                user_id=None,
+                text=question,
+                lang=answer.lang,
+                anecdote_id=best.anecdote.id if best else None,
+                score=best.score if best else 0,
+                answered=best is not None,
+                source="cli",
+            )
+        self.show(reply)
+
+    def press(self, number: int) -> None:
+        if not 1 <= number <= len(self.buttons):
+            self.stdout.write(
+                self.replies.kb.text("console_bad_choice", self.lang, number=number) + "\n\n"
+            )
+            return
+        data = self.buttons[number - 1].data
+        callback = parse_callback(data)
+        if callback and callback.kind == "feedback" and callback.anecdote_id and self.store:
+            self.store.record_feedback(
+                chat_id=CONSOLE_CHAT_ID,
+                user_id=None,
+                anecdote_id=callback.anecdote_id,
+                positive=callback.number == 1,
+            )
+        self.show(self.replies.on_button(data, self.lang))
+
+    def command(self, line: str) -> bool:
+        name, _, rest = line.partition(" ")
+        name = name.lower().split("@", 1)[0]
+        rest = rest.strip()
+        replies = self.replies
+        if name in {"/quit", "/exit", "/q"}:
+            return False
+        if name == "/start":
+            self.show(replies.start(self.lang))
+        elif name == "/help":
+            self.show(replies.help(self.lang))
+        elif name == "/topics":
+            self.show(replies.topics(self.lang))
+        elif name == "/tip":
+            self.tip()
+        elif name == "/story":
+            self.show(replies.story(rest, self.lang) if rest else replies.story_usage(self.lang))
+        elif name == "/ask":
+            if rest:
+                self.ask(rest)
+            else:
+                self.show(replies.ask_usage(self.lang))
+        elif name == "/lang":
+            if rest.lower() in LANGUAGES:
+                self.chosen_lang = rest.lower()
+                if self.store is not None:
+                    self.store.set_chat_language(CONSOLE_CHAT_ID, self.chosen_lang)
+                self.show(replies.lang_set(self.chosen_lang))
+            else:
+                self.show(replies.lang_usage(self.lang))
+        else:
+            self.show(replies.unknown_command(self.lang))
+        return True
+
+    def tip(self) -> None:
+        """The next tip of the deck, in deck order (the console has no schedule)."""
+        if not self._has_tips:
+            self.stdout.write(self.replies.kb.text("console_no_tips", self.lang) + "\n\n")
+            return
+        self.show(self.replies.tip(next(self._tips), self.lang))
+
+
+def run_console(
+    replies: Replies,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    store: Store | None = None,
+) -> int:
+    """Start a terminal chat; the chat language stored by an earlier /lang is remembered."""
+    lang = store.chat_language(CONSOLE_CHAT_ID) if store is not None else None
+    return Console(replies, stdin, stdout, lang=lang, store=store).run()

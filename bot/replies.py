@@ -1,0 +1,498 @@
+"""What Kisah says: text and buttons for every situation, with no transport attached.
+
+The Telegram handlers, the terminal chat, the CLI and the tests all call this module, so the bot
+and the console give exactly the same answers. A reply is Telegram HTML (the richest format we
+send); the console renders it to plain text. Every piece of content (story text, titles, the
+user's own question) is escaped here, in one place, so neither a user nor a YAML author can
+break the markup; the templates themselves come from `responses/ui/*.yaml` and are checked once
+at start-up so a broken template fails `python -m bot check`, not a conversation.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.knowledge import Anecdote, KnowledgeBase, KnowledgeError
+from bot.seedtext import load_post
+
+if TYPE_CHECKING:
+    from bot.matcher import Answer, Matcher
+
+log = logging.getLogger(__name__)
+
+# Telegram's limits: 4096 characters per message (counted in UTF-16 code units, so an emoji
+# counts twice: measuring that way is never too generous) and 64 bytes of callback data.
+MAX_MESSAGE = 4096
+MAX_CALLBACK_BYTES = 64
+# The echoed question in the "no story" reply is only a reminder; a pasted essay must not
+# push the reply over the limit.
+MAX_ECHOED_QUESTION = 120
+# A keyboard with hundreds of buttons is unusable on a phone (and Telegram caps it).
+MAX_TOPIC_BUTTONS = 30
+
+# Every UI text this module (and the console) uses, with the placeholders each may contain.
+# Checked at start-up: a missing text or a misspelt placeholder is a knowledge-base error.
+REQUIRED_TEXTS: dict[str, frozenset[str]] = {
+    "start": frozenset(),
+    "help": frozenset(),
+    "story": frozenset({"title", "story", "lesson"}),
+    "did_you_mean": frozenset(),
+    "lesson": frozenset({"number", "total", "title", "lesson"}),
+    "out_of_scope": frozenset({"question"}),
+    "topics": frozenset({"count"}),
+    "full_story_header": frozenset({"title", "part", "parts"}),
+    "tip": frozenset({"tip", "title"}),
+    "feedback_thanks_positive": frozenset(),
+    "feedback_thanks_negative": frozenset(),
+    "story_not_found": frozenset({"id"}),
+    "ask_usage": frozenset(),
+    "story_usage": frozenset(),
+    "lang_usage": frozenset(),
+    "lang_set": frozenset(),
+    "unknown_command": frozenset(),
+    "non_text": frozenset(),
+    "error": frozenset(),
+    "button_expired": frozenset(),
+    "button_full_story": frozenset(),
+    "button_another_lesson": frozenset(),
+    "button_helpful": frozenset(),
+    "button_not_helpful": frozenset(),
+    "button_did_you_mean": frozenset({"title"}),
+    "button_topic": frozenset({"title"}),
+    "button_read_story": frozenset(),
+    "button_topics": frozenset(),
+    "console_welcome": frozenset(),
+    "console_choices": frozenset(),
+    "console_bad_choice": frozenset({"number"}),
+    "console_bye": frozenset(),
+    "console_no_tips": frozenset(),
+}
+# Texts shown on buttons are plain text (Telegram does not parse markup there).
+PLAIN_TEXTS = frozenset(key for key in REQUIRED_TEXTS if key.startswith("button_"))
+UI_FILE_HINT = "responses/ui/chat.yaml"
+
+
+def message_length(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button; `data` is callback data, at most 64 bytes of ASCII."""
+
+    text: str
+    data: str
+
+    def __post_init__(self) -> None:
+        if len(self.data.encode("utf-8")) > MAX_CALLBACK_BYTES:
+            raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {self.data!r}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message: Telegram HTML text (content escaped, <= 4096 chars) and button rows."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if message_length(self.text) > MAX_MESSAGE:
+            raise ValueError(f"reply over {MAX_MESSAGE} characters ({message_length(self.text)})")
+
+
+@dataclass(frozen=True)
+class Callback:
+    """Parsed callback data. kind: story | full | lesson | feedback | topics."""
+
+    kind: str
+    anecdote_id: str | None = None
+    number: int | None = None
+
+
+_CALLBACK = re.compile(
+    r"(?P<kind>s|f):(?P<id>[A-Za-z0-9_-]{1,24})"
+    r"|l:(?P<lid>[A-Za-z0-9_-]{1,24}):(?P<n>\d{1,3})"
+    r"|fb:(?P<fid>[A-Za-z0-9_-]{1,24}):(?P<vote>[01])"
+    r"|(?P<topics>t)"
+)
+
+
+def parse_callback(data: str) -> Callback | None:
+    """Decode callback data made by this module; None for anything else (old or forged)."""
+    found = _CALLBACK.fullmatch(data)
+    if not found:
+        return None
+    if found["kind"]:
+        return Callback("story" if found["kind"] == "s" else "full", found["id"])
+    if found["lid"]:
+        return Callback("lesson", found["lid"], int(found["n"]))
+    if found["fid"]:
+        return Callback("feedback", found["fid"], int(found["vote"]))
+    return Callback("topics")
+
+
+# Tags Telegram's HTML parse mode accepts.
+_ALLOWED_TAGS = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a"}
+    | {"code", "pre", "blockquote", "tg-emoji"}
+)
+_BAD_ENTITY = re.compile(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)")
+_TAG_OR_BRACKET = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?>|<")
+
+
+def html_problem(text: str) -> str | None:
+    """Why Telegram would reject this HTML, or None. Used on templates and in tests.
+
+    A strict scanner rather than `html.parser`, which forgives exactly the mistakes (a bare
+    '<', an unclosed tag) that make Telegram answer 400.
+    """
+    if _BAD_ENTITY.search(text):
+        return "a bare '&' (write &amp;) or an entity Telegram does not know"
+    stack: list[str] = []
+    for found in _TAG_OR_BRACKET.finditer(text):
+        closing, name = found.group(1), (found.group(2) or "").lower()
+        if not name:
+            return "a bare '<' (write &lt;)"
+        if name not in _ALLOWED_TAGS:
+            return f"tag <{name}> is not allowed by Telegram"
+        if not closing:
+            stack.append(name)
+        elif not stack or stack.pop() != name:
+            return f"</{name}> does not close the open tag"
+    if stack:
+        return f"<{stack[-1]}> is never closed"
+    return None
+
+
+def check_texts(kb: KnowledgeBase) -> list[str]:
+    """Problems with the UI texts this module needs: missing, bad placeholders, bad HTML."""
+    problems: list[str] = []
+    formatter = string.Formatter()
+    for key, allowed in REQUIRED_TEXTS.items():
+        text = kb.ui.get(key)
+        if text is None:
+            problems.append(f"{UI_FILE_HINT}: {key}: missing UI text (both id and en needed)")
+            continue
+        for lang in ("id", "en"):
+            template = text.get(lang)
+            where = f"{UI_FILE_HINT}: {key}.{lang}"
+            try:
+                names = {name for _, name, _, _ in formatter.parse(template) if name is not None}
+            except ValueError as exc:
+                problems.append(f"{where}: broken {{placeholder}} ({exc}); write {{{{ for {{")
+                continue
+            unknown = names - allowed
+            if unknown:
+                known = ", ".join(sorted("{" + n + "}" for n in allowed)) or "none"
+                problems.append(
+                    f"{where}: unknown placeholder {{{sorted(unknown)[0]}}} (allowed: {known})"
+                )
+                continue
+            if key in PLAIN_TEXTS:
+                continue
+            problem = html_problem(template.format(**dict.fromkeys(allowed, "x")))
+            if problem:
+                problems.append(f"{where}: invalid Telegram HTML: {problem}")
+    return problems
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _split_plain(text: str, limit: int) -> list[str]:
+    """Split raw text so each escaped piece fits `limit`: paragraphs, lines, sentences, words."""
+    if message_length(_e(text)) <= limit:
+        return [text]
+    for separator in ("\n\n", "\n", ". ", " "):
+        parts = text.split(separator)
+        if len(parts) > 1:
+            pieces: list[str] = []
+            for index, part in enumerate(parts):
+                suffix = separator.rstrip() if index < len(parts) - 1 else ""
+                pieces.extend(_split_plain(part + suffix, limit))
+            return pieces
+    # One enormous word: cut it by characters (escaped length is at most 5x).
+    step = max(1, limit // 5)
+    return [text[i : i + step] for i in range(0, len(text), step)]
+
+
+def pack_paragraphs(text: str, limit: int) -> list[str]:
+    """Escape `text` and pack it into chunks <= limit, breaking on paragraph boundaries first."""
+    pieces: list[str] = []
+    for paragraph in text.split("\n\n"):
+        if paragraph.strip():
+            pieces.extend(p for p in _split_plain(paragraph.strip(), limit) if p.strip())
+    chunks: list[str] = []
+    current = ""
+    for piece in pieces:
+        escaped = _e(piece.strip())
+        candidate = f"{current}\n\n{escaped}" if current else escaped
+        if message_length(candidate) <= limit:
+            current = candidate
+        else:
+            if current:
+                chunks.append(current)
+            current = escaped
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+class Replies:
+    """Builds every reply from the knowledge base and the matcher; holds no per-chat state."""
+
+    def __init__(self, kb: KnowledgeBase, matcher: Matcher, default_lang: str = "id") -> None:
+        problems = check_texts(kb)
+        if problems:
+            raise KnowledgeError(problems)
+        self.kb = kb
+        self.matcher = matcher
+        self.default_lang = default_lang
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _t(self, key: str, lang: str, **values: object) -> str:
+        return self.kb.text(key, lang, **values)
+
+    def _topic_rows(self, lang: str) -> tuple[tuple[Button, ...], ...]:
+        return tuple(
+            (Button(self._t("button_topic", lang, title=a.title.get(lang)), f"s:{a.id}"),)
+            for a in self.kb.anecdotes[:MAX_TOPIC_BUTTONS]
+        )
+
+    def _story_text(self, anecdote: Anecdote, lang: str, extra: str = "") -> str:
+        """The short story with its first lesson; the story is shortened only if it would
+        overflow a message (long YAML content must never make Telegram reject the reply)."""
+        story = anecdote.story.get(lang)
+        lesson = anecdote.lessons[0].get(lang) if anecdote.lessons else ""
+        while True:
+            text = self._t(
+                "story",
+                lang,
+                title=_e(anecdote.title.get(lang)),
+                story=_e(story),
+                lesson=_e(lesson),
+            )
+            if extra:
+                text = f"{text}\n\n{extra}"
+            excess = message_length(text) - MAX_MESSAGE
+            if excess <= 0:
+                return text
+            story = _shorten(story, max(1, len(story) - excess - 10))
+
+    def _story_buttons(self, anecdote: Anecdote, lang: str) -> list[tuple[Button, ...]]:
+        first = [Button(self._t("button_full_story", lang), f"f:{anecdote.id}")]
+        if len(anecdote.lessons) > 1:
+            first.append(Button(self._t("button_another_lesson", lang), f"l:{anecdote.id}:1"))
+        feedback = (
+            Button(self._t("button_helpful", lang), f"fb:{anecdote.id}:1"),
+            Button(self._t("button_not_helpful", lang), f"fb:{anecdote.id}:0"),
+        )
+        return [tuple(first), feedback]
+
+    def _anecdote(self, anecdote_id: str) -> Anecdote | None:
+        return self.kb.by_id(anecdote_id)
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def answer(
+        self, question: str, lang: str | None = None, *, default_lang: str | None = None
+    ) -> tuple[Answer, Reply]:
+        """Match a question and say the best story, or honestly that there is none.
+
+        `lang` forces the reply language; by default it follows the question, and when the
+        question gives no clue, `default_lang` (e.g. the chat's /lang choice) or the bot's.
+        """
+        from bot.language import detect_language
+
+        reply_lang = lang or detect_language(question, default_lang or self.default_lang)
+        answer = self.matcher.ask(question, lang=reply_lang)
+        reply_lang = answer.lang
+        best = answer.best
+        if best is None:
+            log.debug("no story for question (lang=%s)", reply_lang)
+            return answer, self.out_of_scope(question, reply_lang)
+        others = [m.anecdote for m in answer.matches[1:] if m.anecdote.id != best.anecdote.id]
+        extra = self._t("did_you_mean", reply_lang) if others else ""
+        rows = self._story_buttons(best.anecdote, reply_lang)
+        rows.extend(
+            (
+                Button(
+                    self._t("button_did_you_mean", reply_lang, title=other.title.get(reply_lang)),
+                    f"s:{other.id}",
+                ),
+            )
+            for other in others
+        )
+        text = self._story_text(best.anecdote, reply_lang, extra)
+        return answer, Reply(text, tuple(rows))
+
+    def out_of_scope(self, question: str, lang: str) -> Reply:
+        """No confident story: say so and offer every topic instead of guessing."""
+        echoed = _e(_shorten(question, MAX_ECHOED_QUESTION))
+        return Reply(self._t("out_of_scope", lang, question=echoed), self._topic_rows(lang))
+
+    def story(self, anecdote_id: str, lang: str) -> Reply:
+        """One story by id (from /story, a topic button or a "did you mean" button)."""
+        anecdote = self._anecdote(anecdote_id)
+        if anecdote is None:
+            return self.story_not_found(anecdote_id, lang)
+        rows = self._story_buttons(anecdote, lang)
+        return Reply(self._story_text(anecdote, lang), tuple(rows))
+
+    def story_not_found(self, anecdote_id: str, lang: str) -> Reply:
+        shown = _e(_shorten(anecdote_id, 40))
+        return Reply(self._t("story_not_found", lang, id=shown), self._topic_rows(lang))
+
+    def full_story(self, anecdote_id: str, lang: str) -> list[Reply]:
+        """The original post, cleaned of blog debris, split on paragraphs to fit messages."""
+        anecdote = self._anecdote(anecdote_id)
+        if anecdote is None:
+            return [self.story_not_found(anecdote_id, lang)]
+        title = _e(anecdote.title.get(lang))
+        # Reserve room for the longest header this post could get (part numbers grow).
+        widest = self._t("full_story_header", lang, title=title, part=999, parts=999)
+        body = pack_paragraphs(
+            load_post(self.kb, anecdote), MAX_MESSAGE - message_length(widest) - 2
+        )
+        if not body:
+            body = [_e(anecdote.story.get(lang))]
+        replies: list[Reply] = []
+        for part, chunk in enumerate(body, start=1):
+            header = self._t("full_story_header", lang, title=title, part=part, parts=len(body))
+            replies.append(Reply(f"{header}\n\n{chunk}"))
+        last_buttons: list[Button] = []
+        if anecdote.lessons:
+            last_buttons.append(
+                Button(self._t("button_another_lesson", lang), f"l:{anecdote.id}:0")
+            )
+        last_buttons.append(Button(self._t("button_topics", lang), "t"))
+        replies[-1] = Reply(replies[-1].text, (tuple(last_buttons),))
+        return replies
+
+    def lesson(self, anecdote_id: str, index: int, lang: str) -> Reply:
+        """Lesson `index` of a story (wrapping around), with a button to the next one."""
+        anecdote = self._anecdote(anecdote_id)
+        if anecdote is None or not anecdote.lessons:
+            return self.story_not_found(anecdote_id, lang)
+        total = len(anecdote.lessons)
+        index %= total
+        text = self._t(
+            "lesson",
+            lang,
+            number=index + 1,
+            total=total,
+            title=_e(anecdote.title.get(lang)),
+            lesson=_e(anecdote.lessons[index].get(lang)),
+        )
+        row: list[Button] = []
+        if total > 1:
+            row.append(
+                Button(
+                    self._t("button_another_lesson", lang), f"l:{anecdote.id}:{(index + 1) % total}"
+                )
+            )
+        row.append(Button(self._t("button_full_story", lang), f"f:{anecdote.id}"))
+        return Reply(text, (tuple(row),))
+
+    def tip(self, tip_key: str, lang: str) -> Reply:
+        """A tip from the deck ("<anecdote id>:<index>") with a button to its story.
+
+        Raises KeyError for a key that is not in the deck (e.g. a tip removed from the YAML
+        after it was scheduled), so the caller can skip it instead of sending an error.
+        """
+        anecdote_id, _, raw_index = tip_key.rpartition(":")
+        anecdote = self._anecdote(anecdote_id)
+        if anecdote is None or not raw_index.isdigit() or int(raw_index) >= len(anecdote.tips):
+            raise KeyError(tip_key)
+        text = self._t(
+            "tip",
+            lang,
+            tip=_e(anecdote.tips[int(raw_index)].get(lang)),
+            title=_e(anecdote.title.get(lang)),
+        )
+        button = Button(self._t("button_read_story", lang), f"s:{anecdote.id}")
+        return Reply(text, ((button,),))
+
+    def topics(self, lang: str) -> Reply:
+        """Every story as a button."""
+        count = len(self.kb.anecdotes)
+        return Reply(self._t("topics", lang, count=count), self._topic_rows(lang))
+
+    def on_button(self, data: str, lang: str) -> list[Reply]:
+        """The replies to a pressed button. Feedback is only thanked here: the transport
+        records it (see `parse_callback`), because storage is not this module's business."""
+        callback = parse_callback(data)
+        if callback is None or (callback.kind != "topics" and not callback.anecdote_id):
+            return [self.button_expired(lang)]
+        anecdote_id = callback.anecdote_id or ""
+        if callback.kind == "topics":
+            return [self.topics(lang)]
+        if self._anecdote(anecdote_id) is None:
+            return [self.button_expired(lang)]
+        if callback.kind == "story":
+            return [self.story(anecdote_id, lang)]
+        if callback.kind == "full":
+            return self.full_story(anecdote_id, lang)
+        if callback.kind == "lesson":
+            return [self.lesson(anecdote_id, callback.number or 0, lang)]
+        return [self.feedback_thanks(lang, positive=callback.number == 1)]
+
+    # -- fixed texts -----------------------------------------------------------------------
+
+    def start(self, lang: str) -> Reply:
+        return Reply(self._t("start", lang), ((Button(self._t("button_topics", lang), "t"),),))
+
+    def help(self, lang: str) -> Reply:
+        return Reply(self._t("help", lang))
+
+    def unknown_command(self, lang: str) -> Reply:
+        return Reply(self._t("unknown_command", lang))
+
+    def non_text(self, lang: str) -> Reply:
+        return Reply(self._t("non_text", lang))
+
+    def error(self, lang: str) -> Reply:
+        return Reply(self._t("error", lang))
+
+    def button_expired(self, lang: str) -> Reply:
+        return Reply(self._t("button_expired", lang))
+
+    def feedback_thanks(self, lang: str, positive: bool) -> Reply:
+        key = "feedback_thanks_positive" if positive else "feedback_thanks_negative"
+        return Reply(self._t(key, lang))
+
+    def ask_usage(self, lang: str) -> Reply:
+        """/ask with nothing after it."""
+        return Reply(self._t("ask_usage", lang))
+
+    def story_usage(self, lang: str) -> Reply:
+        """/story with no id: the list to pick from."""
+        return Reply(self._t("story_usage", lang), self._topic_rows(lang))
+
+    def lang_usage(self, lang: str) -> Reply:
+        """/lang with no or an unknown language."""
+        return Reply(self._t("lang_usage", lang))
+
+    def lang_set(self, lang: str) -> Reply:
+        """Confirmation of /lang, in the newly chosen language."""
+        return Reply(self._t("lang_set", lang))
+
+
+def all_buttons(replies: Iterable[Reply] | Reply) -> list[Button]:
+    """Every button of one or more replies, in reading order (the console numbers them so)."""
+    items: Sequence[Reply] = [replies] if isinstance(replies, Reply) else list(replies)
+    return [button for reply in items for row in reply.buttons for button in row]

@@ -1,0 +1,71 @@
+"""Everything the bot needs at run time, built once at start-up and passed to the transports.
+
+Building it in one place means the Telegram bot, the terminal chat and the CLI load the same
+knowledge base, the same matcher index and the same reply texts in the same order, and a broken
+knowledge base is reported (as `KnowledgeError`) before anything starts listening.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.matcher import Matcher
+from bot.replies import Replies
+from bot.settings import Settings
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Core:
+    """The stateless part: knowledge, matcher and replies. Enough for `ask`, `check`, `eval`,
+    which must not create a database as a side effect."""
+
+    kb: KnowledgeBase
+    matcher: Matcher
+    replies: Replies
+
+
+@dataclass(frozen=True)
+class Services:
+    """The core plus the store; owns the store, so `close()` when done."""
+
+    settings: Settings
+    kb: KnowledgeBase
+    matcher: Matcher
+    replies: Replies
+    store: Store
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build_core(settings: Settings) -> Core:
+    """Load and validate the knowledge base, index it, check the reply texts.
+
+    Raises `KnowledgeError` listing every problem (file:line: field: message).
+    """
+    started = time.perf_counter()
+    kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
+    matcher = Matcher(kb)
+    replies = Replies(kb, matcher, default_lang=settings.default_language)
+    log.info(
+        "knowledge base ready: %d anecdotes, %d UI texts in %.0f ms",
+        len(kb.anecdotes),
+        len(kb.ui),
+        (time.perf_counter() - started) * 1000,
+    )
+    return Core(kb=kb, matcher=matcher, replies=replies)
+
+
+def build_services(settings: Settings) -> Services:
+    """The core plus the opened store (`<data_dir>/kisah.sqlite3`, migrated at open)."""
+    core = build_core(settings)
+    store = Store.open(settings)
+    return Services(
+        settings=settings, kb=core.kb, matcher=core.matcher, replies=core.replies, store=store
+    )
