@@ -227,6 +227,14 @@ class ChatUnreachable(Exception):  # noqa: N818 - a fact about the chat, not a f
     """The bot was blocked, kicked or the chat is gone: nothing was sent, stop trying."""
 
 
+class ChatMoved(Exception):  # noqa: N818
+    """The group became a supergroup with a new id: nothing was sent; follow it there."""
+
+    def __init__(self, new_chat_id: int) -> None:
+        super().__init__(f"chat moved to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
 class DeliveryRejected(Exception):  # noqa: N818
     """Telegram refused this message (400): nothing was sent, retrying will not help."""
 
@@ -413,6 +421,16 @@ class DeliveryRunner:
                 result.unsubscribed.append(delivery.chat_id)
                 log.warning("chat unreachable, unsubscribed chat_id=%s: %s", delivery.chat_id, exc)
                 continue
+            except ChatMoved as exc:
+                await asyncio.to_thread(self.store.mark_delivery, delivery.id, "failed", str(exc))
+                await asyncio.to_thread(self.store.move_chat, delivery.chat_id, exc.new_chat_id)
+                result.failed += 1
+                log.warning(
+                    "chat migrated, subscription moved chat_id=%s new_chat_id=%s",
+                    delivery.chat_id,
+                    exc.new_chat_id,
+                )
+                continue  # the next tick claims today's tip for the new id
             except DeliveryRejected as exc:
                 await asyncio.to_thread(self.store.mark_delivery, delivery.id, "failed", str(exc))
                 result.failed += 1

@@ -381,6 +381,21 @@ class Store:
                 db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,)).rowcount > 0
             )
 
+    def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group upgraded to a supergroup (new id): its settings, subscription and place in
+        the deck follow it. Rows the new id already has win."""
+        with self._tx() as db:
+            for table in ("chats", "subscriptions", "tip_rotation"):
+                db.execute(
+                    f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",
+                    (new_chat_id, old_chat_id),
+                )
+                db.execute(f"DELETE FROM {table} WHERE chat_id = ?", (old_chat_id,))
+            db.execute(
+                "UPDATE OR IGNORE tips_used SET chat_id = ? WHERE chat_id = ?",
+                (new_chat_id, old_chat_id),
+            )
+
     _SUBSCRIPTION_SELECT = (
         "SELECT s.chat_id, s.at_time, s.days, s.since, c.timezone, c.language, "
         "(SELECT MAX(d.local_date) FROM deliveries d WHERE d.chat_id = s.chat_id "
