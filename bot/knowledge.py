@@ -86,7 +86,8 @@ def _line_map(text: str) -> dict[tuple[Any, ...], int]:
     lines: dict[tuple[Any, ...], int] = {}
 
     def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
-        lines[path] = node.start_mark.line + 1
+        # setdefault: a field's line is where its key is written, not where its value starts.
+        lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 lines[(*path, key.value)] = key.start_mark.line + 1
