@@ -1,0 +1,209 @@
+"""Evaluation of the matcher on a labelled question file (`python -m bot eval FILE`).
+
+The file is a YAML list of `{q: question, expect: ['000'] or [], lang: id|en}`; a label is the
+anecdote's seed prefix and `[]` means "no story fits: the bot must refuse". Scores are taken
+from what a user would see (`Matcher.ask`, threshold applied), so a right story below the
+threshold counts as a miss, and a refusal of an out-of-scope question counts as a success.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.matcher import Matcher
+
+NONE = "none"
+
+
+class EvalFileError(ValueError):
+    """The labelled file is malformed; the message names the item."""
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    question: str
+    expect: tuple[str, ...]  # seed prefixes; () = out of scope
+    lang: str | None
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    item: EvalItem
+    predicted: tuple[tuple[str, int], ...]  # (seed prefix, score) shown to the user, best first
+    best_unthresholded: tuple[str, int] | None
+    lang: str
+
+    @property
+    def in_scope(self) -> bool:
+        return bool(self.item.expect)
+
+    @property
+    def top1(self) -> bool:
+        return bool(self.predicted) and self.predicted[0][0] in self.item.expect
+
+    @property
+    def top3(self) -> bool:
+        return any(label in self.item.expect for label, _ in self.predicted[:3])
+
+    @property
+    def rejected(self) -> bool:
+        return not self.predicted
+
+    @property
+    def correct(self) -> bool:
+        return self.top1 if self.in_scope else self.rejected
+
+    @property
+    def lang_ok(self) -> bool | None:
+        return None if self.item.lang is None else self.lang == self.item.lang
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    items: tuple[ItemResult, ...]
+    threshold: int
+
+    def _share(self, values: Sequence[bool]) -> float:
+        return sum(values) / len(values) if values else 0.0
+
+    @property
+    def in_scope(self) -> list[ItemResult]:
+        return [r for r in self.items if r.in_scope]
+
+    @property
+    def out_of_scope(self) -> list[ItemResult]:
+        return [r for r in self.items if not r.in_scope]
+
+    @property
+    def top1(self) -> float:
+        return self._share([r.top1 for r in self.in_scope])
+
+    @property
+    def top3(self) -> float:
+        return self._share([r.top3 for r in self.in_scope])
+
+    @property
+    def oos_reject(self) -> float:
+        return self._share([r.rejected for r in self.out_of_scope])
+
+    @property
+    def lang(self) -> float:
+        return self._share([bool(r.lang_ok) for r in self.items if r.lang_ok is not None])
+
+    @property
+    def misses(self) -> list[ItemResult]:
+        return [r for r in self.items if not r.correct]
+
+    def summary(self) -> str:
+        return (
+            f"top1={self.top1:.2f} top3={self.top3:.2f} oos_reject={self.oos_reject:.2f} "
+            f"lang={self.lang:.2f} n={len(self.items)}"
+        )
+
+
+def parse_items(data: Any, source: str = "items") -> list[EvalItem]:
+    """Check and convert the raw YAML list; a malformed item names its index."""
+    if not isinstance(data, list):
+        raise EvalFileError(f"{source}: must be a list of {{q, expect, lang}} items")
+    items = []
+    for i, raw in enumerate(data):
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("q"), str):
+            raise EvalFileError(f"{source}: item {i}: needs a text 'q'")
+        expect = raw.get("expect", [])
+        if not isinstance(expect, list):
+            raise EvalFileError(f"{source}: item {i}: 'expect' must be a list ([] = no story)")
+        lang = raw.get("lang")
+        if lang is not None and lang not in ("id", "en"):
+            raise EvalFileError(f"{source}: item {i}: 'lang' must be id or en")
+        items.append(EvalItem(raw["q"], tuple(str(e) for e in expect), lang))
+    return items
+
+
+def load_items(path: Path) -> list[EvalItem]:
+    """Read a labelled question file (format of the shared dev-questions.yaml)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise EvalFileError(f"{path}: cannot read: {exc}") from exc
+    return parse_items(data, str(path))
+
+
+def evaluate(matcher: Matcher, items: Iterable[EvalItem | Mapping[str, Any]]) -> EvalResult:
+    """Ask every question as a user would and record what the user would have seen."""
+    results = []
+    for item in items:
+        if not isinstance(item, EvalItem):
+            item = parse_items([item])[0]
+        answer = matcher.ask(item.question)
+        ranked = matcher.rank(item.question, limit=1)
+        results.append(
+            ItemResult(
+                item=item,
+                predicted=tuple((m.anecdote.seed_prefix, m.score) for m in answer.matches),
+                best_unthresholded=(
+                    (ranked[0].anecdote.seed_prefix, ranked[0].score) if ranked else None
+                ),
+                lang=answer.lang,
+            )
+        )
+    return EvalResult(items=tuple(results), threshold=matcher.threshold)
+
+
+def _confusion(result: EvalResult) -> list[str]:
+    """Rows: expected story (or none); columns: the answer's best story (or none)."""
+    pairs: Counter[tuple[str, str]] = Counter()
+    labels: set[str] = set()
+    for r in result.items:
+        expected = r.item.expect[0] if r.item.expect else NONE
+        got = r.predicted[0][0] if r.predicted else NONE
+        if got in r.item.expect:
+            expected = got  # any accepted label counts as the diagonal
+        pairs[(expected, got)] += 1
+        labels.update((expected, got))
+    order = sorted(labels - {NONE}) + [NONE]
+    width = max(len(label) for label in order) + 2
+    lines = ["expected \\ answered".ljust(20) + "".join(lbl.rjust(width) for lbl in order)]
+    for row in order:
+        counts = [pairs.get((row, col), 0) for col in order]
+        if sum(counts):
+            lines.append(row.ljust(20) + "".join(str(c).rjust(width) for c in counts))
+    return lines
+
+
+def format_report(result: EvalResult) -> str:
+    """A readable report; the last line is the one-line summary other tools grep for."""
+    n_in, n_out = len(result.in_scope), len(result.out_of_scope)
+    lines = [
+        f"questions: {len(result.items)} ({n_in} in scope, {n_out} out of scope), "
+        f"threshold {result.threshold}",
+        f"top-1 (best answer right):       {result.top1:.2f}",
+        f"top-3 (right story among three): {result.top3:.2f}",
+        f"out-of-scope rejected:           {result.oos_reject:.2f}",
+        f"language detected:               {result.lang:.2f}",
+        "",
+        "confusion (rows: expected story, columns: best answer):",
+        *_confusion(result),
+        "",
+    ]
+    misses = result.misses
+    lines.append(f"misses ({len(misses)}):")
+    for r in misses:
+        expected = ",".join(r.item.expect) or NONE
+        got = ", ".join(f"{label}:{score}" for label, score in r.predicted) or NONE
+        best = r.best_unthresholded
+        below = f" (best below threshold: {best[0]}:{best[1]})" if best and not r.predicted else ""
+        lines.append(f"  [{expected} -> {got}]{below} {r.item.question}")
+    lang_misses = [r for r in result.items if r.lang_ok is False]
+    if lang_misses:
+        lines.append(f"language misses ({len(lang_misses)}):")
+        for r in lang_misses:
+            lines.append(f"  [{r.item.lang} -> {r.lang}] {r.item.question}")
+    lines.append("")
+    lines.append(result.summary())
+    return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""Language detection: is a question Indonesian or English?
+
+Salespeople mix languages ("customer complain terus, gmn handle-nya?"), and business English
+words (customer, meeting, deadline) say nothing about the language of the sentence. So only
+function words and Indonesian slang and morphology count as evidence, and a question is English
+only when English evidence clearly outweighs Indonesian; when there is no evidence either way
+the caller's default (usually the chat's language) wins.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.normalize import get_normalizer
+
+LANGUAGES = ("id", "en")
+
+# Indonesian verb/noun affixes: words like "menelepon", "dibantu", "pelayanannya".
+_ID_MORPHOLOGY = re.compile(
+    r"^(meng|meny|mem|men|me[lrwy]|ber|ter|di[a-z]{4,}|pe[nmr])|(kan|nya|lah|kah)$"
+)
+
+
+def language_scores(text: str) -> dict[str, float]:
+    """Evidence for each language: counted function words, slang and affixed words."""
+    normalizer = get_normalizer()
+    table = normalizer.table
+    id_words = table.language_words["id"] | table.particles
+    en_words = table.language_words["en"]
+    scores = {"id": 0.0, "en": 0.0}
+    for raw in normalizer.split(text):
+        word = normalizer._collapse(raw)
+        in_id = word in id_words or word in table.slang
+        in_en = word in en_words
+        if in_id and in_en:
+            continue  # "di"/"in"-style clashes carry no evidence
+        if in_id:
+            scores["id"] += 1.0
+        elif in_en:
+            scores["en"] += 1.0
+        elif len(word) > 5 and word.isalpha() and _ID_MORPHOLOGY.search(word):
+            scores["id"] += 0.5
+    return scores
+
+
+def detect_language(text: str, default: str = "id") -> str:
+    """ "id" or "en"; `default` when the text gives no evidence or the evidence is tied."""
+    scores = language_scores(text)
+    if scores["en"] > scores["id"]:
+        return "en"
+    if scores["id"] > scores["en"]:
+        return "id"
+    return default if default in LANGUAGES else "id"

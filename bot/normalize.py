@@ -1,0 +1,449 @@
+"""Normalisation: informal Indonesian and English -> canonical words the matcher can compare.
+
+Users write "gmn dong, cust udh ngamuk bgt" or "customers keep complaining"; the stories are
+written in standard Indonesian and English. Both sides go through the same pipeline, so they
+meet on canonical words: lower-case, punctuation and reduplication removed, repeated letters
+collapsed, slang expanded, particles dropped, affixes stripped (with a table of known roots and
+of words that only look affixed, because a dictionary-free stemmer over-stems "pesan" to "pes"),
+synonyms in either language folded into one concept, and fixed phrases folded into one word.
+
+The word lists live in `responses/normalize.yaml` so authors can extend them without Python;
+they are loaded once per process. Typos are left to the matcher's fuzzy scoring.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "responses" / "normalize.yaml"
+
+_VOWELS = frozenset("aeiou")
+_WORD = re.compile(r"[a-z0-9]+")
+_APOSTROPHE_S = re.compile(r"['’`]s\b")
+_APOSTROPHE = re.compile(r"['’`]")
+_REDUPLICATION_DIGIT = re.compile(r"^([a-z]{2,})2$")
+_RUN3 = re.compile(r"(.)\1{2,}")
+_RUN2 = re.compile(r"(.)\1")
+# Letter patterns that do not occur in native Indonesian words: such words are English (or
+# loanwords) and get no Indonesian affix stripping ("director" must not lose "di-").
+_ENGLISH_LIKE = re.compile(
+    r"th|sh|ph|ck|oo|ee|ea|ou|q|x|v|z|w$|tion|ight|nn|ll|ss|tt|ment|ness|ly$|or$|er$"
+)
+
+
+class NormalizeTableError(ValueError):
+    """The normalisation table is malformed; the message names the section and entry."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """The parsed `normalize.yaml`, already folded into lookup structures."""
+
+    slang: Mapping[str, tuple[str, ...]]
+    particles: frozenset[str]
+    no_stem: frozenset[str]
+    roots: frozenset[str]
+    particle_suffixes: tuple[str, ...]
+    possessive_suffixes: tuple[str, ...]
+    derivational_suffixes: tuple[str, ...]
+    prefixes: tuple[str, ...]
+    min_stem: int
+    concepts: Mapping[str, str]
+    concept_phrases: Mapping[str, str]
+    phrases: Mapping[str, str]
+    stopwords: frozenset[str]
+    language_words: Mapping[str, frozenset[str]]
+
+
+def _words(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        raise NormalizeTableError(f"{where}: must be a list of words")
+    return [str(v).strip().lower() for v in value if str(v).strip()]
+
+
+def load_table(path: Path = DEFAULT_TABLE) -> Table:
+    """Read and check the table; every malformed entry is an error naming its section."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise NormalizeTableError(f"{path}: cannot read the normalisation table: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise NormalizeTableError(f"{path}: must be a mapping of sections")
+
+    slang: dict[str, tuple[str, ...]] = {}
+    for key, value in (data.get("slang") or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
+            raise NormalizeTableError(
+                f"{path}: slang: {key!r}: key and value must be texts (quote yes/no/on/off)"
+            )
+        slang[key.lower()] = tuple(value.lower().split())
+
+    affixes = data.get("affixes") or {}
+    concepts: dict[str, str] = {}
+    concept_phrases: dict[str, str] = {}
+    for head, members in (data.get("concepts") or {}).items():
+        if not isinstance(head, str) or " " in head:
+            raise NormalizeTableError(f"{path}: concepts: {head!r}: the head must be one word")
+        for member in [head, *_words(members, f"{path}: concepts: {head}")]:
+            if " " in member:
+                concept_phrases[member] = head
+            else:
+                concepts.setdefault(member, head)
+
+    phrases: dict[str, str] = {}
+    for key, value in (data.get("phrases") or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str) or " " in value.strip():
+            raise NormalizeTableError(f"{path}: phrases: {key!r}: must map text to one word")
+        phrases[key.lower()] = value.strip().lower()
+
+    stop = data.get("stopwords") or {}
+    language = data.get("language") or {}
+    roots = set(_words(data.get("roots") or [], f"{path}: roots")) | set(concepts.values())
+    return Table(
+        slang=slang,
+        particles=frozenset(_words(data.get("particles") or [], f"{path}: particles")),
+        no_stem=frozenset(_words(data.get("no_stem") or [], f"{path}: no_stem")),
+        roots=frozenset(roots),
+        particle_suffixes=tuple(affixes.get("particle_suffixes", ())),
+        possessive_suffixes=tuple(affixes.get("possessive_suffixes", ())),
+        derivational_suffixes=tuple(affixes.get("derivational_suffixes", ())),
+        prefixes=tuple(affixes.get("prefixes", ())),
+        min_stem=int(affixes.get("min_stem", 4)),
+        concepts=concepts,
+        concept_phrases=concept_phrases,
+        phrases=phrases,
+        stopwords=frozenset(
+            _words(stop.get("id", []), f"{path}: stopwords.id")
+            + _words(stop.get("en", []), f"{path}: stopwords.en")
+        ),
+        language_words={
+            lang: frozenset(_words(language.get(lang, []), f"{path}: language.{lang}"))
+            for lang in ("id", "en")
+        },
+    )
+
+
+def _prefix_variants(word: str) -> list[tuple[str, str]]:
+    """Possible (prefix, rest) splits with meN-/peN- nasal recoding; several when ambiguous.
+
+    "mengirim" can be meng+irim or meng+kirim, "memesan" mem+esan or mem+pesan: the caller
+    prefers a variant that is a known root, else the first (the commonest reading).
+    """
+    out: list[tuple[str, str]] = []
+
+    def nasal(head: str, rest: str) -> None:
+        if not rest:
+            return
+        first = rest[0]
+        if head.endswith("ny") and first in _VOWELS:
+            out.append((head, "s" + rest))
+            out.append((head, "c" + rest))
+        elif head.endswith("ng"):
+            if first in _VOWELS:
+                out.append((head, rest))
+                out.append((head, "k" + rest))
+            elif first in "ghk":
+                out.append((head, rest))
+        elif head.endswith("n") and not head.endswith("ng"):
+            if first in _VOWELS:
+                out.append((head, "t" + rest))
+                out.append((head, rest))
+            elif first in "cdjstz":
+                out.append((head, rest))
+        elif head.endswith("m"):
+            if first in _VOWELS:
+                out.append((head, "p" + rest))
+                out.append((head, rest))
+            elif first in "bfpv":
+                out.append((head, rest))
+        elif first in "lrwymn":  # me-/pe- before l, r, w, y, m, n
+            out.append((head, rest))
+
+    for base in ("me", "pe"):
+        if word.startswith(base):
+            for head in (base + "ny", base + "ng", base + "n", base + "m"):
+                if word.startswith(head):
+                    nasal(head, word[len(head) :])
+                    break
+            else:
+                nasal(base, word[len(base) :])
+    for head in ("memper", "diper", "per", "ber", "ter"):
+        if word.startswith(head) and len(word) > len(head) + 2:
+            out.append((head, word[len(head) :]))
+    if word.startswith("bel") and word[3:4] in _VOWELS:  # belajar -> ajar
+        out.append(("bel", word[3:]))
+    if word.startswith("be") and word[2:5].startswith("ker"):  # bekerja -> kerja
+        out.append(("be", word[2:]))
+    for head in ("di", "ke", "se"):
+        if word.startswith(head) and len(word) > len(head) + 2:
+            out.append((head, word[len(head) :]))
+    if word.startswith("nge") and len(word) > 5:  # ngebantu -> bantu
+        out.append(("nge", word[3:]))
+    if word.startswith("ny") and word[2:3] in _VOWELS:  # nyoba -> coba, nyari -> cari
+        out.append(("ny", "c" + word[2:]))
+        out.append(("ny", "s" + word[2:]))
+    if word.startswith("ng") and word[2:3] in _VOWELS:  # ngajak -> ajak, ngirim -> kirim
+        out.append(("ng", word[2:]))
+        out.append(("ng", "k" + word[2:]))
+    return out
+
+
+# Which suffixes may close a confix with which prefix (Indonesian morphology): "di...kan",
+# "ke...an", "pe...an"; a pair outside this table is not stripped in the fallback.
+_CONFIX = {
+    "di": ("kan", "i", "in"),
+    "diper": ("kan", "i", "in"),
+    "ke": ("an",),
+    "ber": ("an", "kan"),
+    "ter": ("kan", "i"),
+    "per": ("an", "kan", "i"),
+    "memper": ("kan", "i"),
+    "se": ("nya",),
+    "nge": ("in",),
+    "ng": ("in", "kan", "i"),
+    "ny": ("in", "kan", "i"),
+}
+
+
+class Normalizer:
+    """Applies one table; memoises each word's canonical form (the vocabulary is small)."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.protected = table.no_stem | table.stopwords | table.particles
+        self.known = (
+            table.roots
+            | table.no_stem
+            | table.stopwords
+            | table.particles
+            | frozenset(table.slang)
+            | frozenset(table.concepts)
+        )
+        self._word_cache: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._stem_cache: dict[str, str] = {}
+        # Phrase keys are written naturally ("minta maaf"); fold them with the word pipeline
+        # so they meet the questions whatever slang or affix the user used.
+        phrases: dict[tuple[str, ...], str] = {}
+        for source in (table.concept_phrases, table.phrases):
+            for key, value in source.items():
+                for lang in ("id", "en"):
+                    folded = tuple(self._fold(key.split(), lang))
+                    if len(folded) > 1:
+                        phrases.setdefault(folded, table.concepts.get(value, value))
+        self.phrases = phrases
+        self.max_phrase = max((len(k) for k in phrases), default=1)
+
+    # --- words -------------------------------------------------------------------------
+    def _collapse(self, word: str) -> str:
+        """Collapse stretched letters: "bangettt" -> "banget", "pleaseee" -> "please"."""
+        if _RUN3.search(word):
+            double = _RUN3.sub(r"\1\1", word)
+            single = _RUN3.sub(r"\1", word)
+            if double in self.known:
+                return double
+            word = single
+        if word not in self.known and _RUN2.search(word):
+            single = _RUN2.sub(r"\1", word)
+            if single in self.known:  # "gakk" -> "gak", "bgtt" -> "bgt"
+                return single
+        return word
+
+    def stem_id(self, word: str) -> str:
+        """Indonesian affix stripping, preferring known roots, guarded against over-stemming."""
+        cached = self._stem_cache.get(word)
+        if cached is not None:
+            return cached
+        result = self._stem_id(word)
+        self._stem_cache[word] = result
+        return result
+
+    def _stem_id(self, word: str) -> str:
+        t = self.table
+        if (
+            len(word) <= t.min_stem
+            or word in self.protected
+            or word in t.roots
+            or not word.isalpha()
+            or _ENGLISH_LIKE.search(word)
+        ):
+            return word
+        # Every reading: [particle] [possessive] [derivational suffix] and up to two prefixes.
+        bases = [word]
+        for group in (t.particle_suffixes, t.possessive_suffixes):
+            extra = []
+            for base in bases:
+                for suffix in group:
+                    if base.endswith(suffix) and len(base) - len(suffix) >= 3:
+                        extra.append(base[: -len(suffix)])
+            bases += extra
+        forms: list[tuple[str, str, str]] = []  # (stem, prefix, suffix)
+        for base in bases:
+            forms.append((base, "", ""))
+            for suffix in t.derivational_suffixes:
+                if base.endswith(suffix) and len(base) - len(suffix) >= 3:
+                    forms.append((base[: -len(suffix)], "", suffix))
+        candidates: list[tuple[str, str, str]] = list(forms)
+        for stem, _, suffix in forms:
+            for prefix, rest in _prefix_variants(stem):
+                candidates.append((rest, prefix, suffix))
+                for prefix2, rest2 in _prefix_variants(rest):
+                    if prefix2 in ("per", "ber", "ke", "pe", "ter"):
+                        candidates.append((rest2, prefix + prefix2, suffix))
+        for stem, _, _ in candidates[1:]:
+            if len(stem) >= 3 and (stem in t.roots or stem in t.slang):
+                return self._after_stem(stem)
+        # No known root: strip only what Indonesian morphology makes near-certain.
+        for stem, prefix, suffix in candidates[1:]:
+            if len(stem) < t.min_stem:
+                continue
+            if prefix and suffix:
+                if prefix[:2] in ("me", "pe") or suffix in _CONFIX.get(prefix, ()):
+                    return stem
+                continue
+            if prefix not in ("", "ke", "se") or suffix in ("kan", "in", "an"):
+                return stem
+        return bases[-1] if len(bases[-1]) >= t.min_stem else word
+
+    def _after_stem(self, stem: str) -> str:
+        slang = self.table.slang.get(stem)
+        return slang[0] if slang and len(slang) == 1 else stem
+
+    @staticmethod
+    def stem_en(word: str) -> str:
+        """A light English suffix stripper: consistent, not linguistic (both sides use it)."""
+        if len(word) <= 3 or not word.isalpha():
+            return word
+        if word.endswith("ies") and len(word) > 4:
+            word = word[:-3] + "y"
+        elif word.endswith("sses"):
+            word = word[:-2]
+        elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+            word = word[:-1]
+        if word.endswith("ing") and len(word) > 5:
+            word = word[:-3]
+        elif word.endswith("ed") and len(word) > 4:
+            word = word[:-2]
+        if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+            word = word[:-1]
+        if word.endswith("y") and len(word) > 3:
+            word = word[:-1] + "i"
+        if word.endswith("e") and len(word) > 3:
+            word = word[:-1]
+        return word
+
+    def _canon(self, word: str, lang: str) -> str:
+        t = self.table
+        concept = t.concepts.get(word)
+        if concept is not None:
+            return concept
+        if word in self.protected or word in t.roots:
+            return word
+        if lang == "en":
+            stem = self.stem_en(word)
+            return t.concepts.get(stem, stem)
+        stem = self.stem_id(word)
+        if stem == word:
+            if word.endswith(("ing", "ed")) and len(word) > 5:
+                stem = self.stem_en(word)  # English words inside Indonesian questions
+            elif word.endswith("s") and word[:-1] in t.concepts:
+                stem = word[:-1]
+        stem = self._after_stem(stem)
+        return t.concepts.get(stem, stem)
+
+    def _word(self, raw: str, lang: str) -> tuple[str, ...]:
+        key = (raw, lang)
+        cached = self._word_cache.get(key)
+        if cached is not None:
+            return cached
+        word = raw
+        match = _REDUPLICATION_DIGIT.match(word)
+        if match:  # "teman2" -> "teman"
+            word = match.group(1)
+        word = self._collapse(word)
+        out = []
+        for part in self.table.slang.get(word, (word,)):
+            if part in self.table.particles:
+                continue
+            out.append(self._canon(part, lang))
+        result = tuple(out)
+        self._word_cache[key] = result
+        return result
+
+    def _fold(self, raw_words: Iterable[str], lang: str) -> list[str]:
+        out: list[str] = []
+        for raw in raw_words:
+            for word in self._word(raw, lang):
+                if not out or out[-1] != word:  # "teman-teman", "berbulan-bulan"
+                    out.append(word)
+        return out
+
+    # --- texts -------------------------------------------------------------------------
+    def split(self, text: str) -> list[str]:
+        """Lower-case words of `text`, accents and punctuation removed."""
+        text = unicodedata.normalize("NFKD", text.lower())
+        text = "".join(c for c in text if not unicodedata.combining(c))
+        text = _APOSTROPHE_S.sub("", text)
+        text = _APOSTROPHE.sub("", text)
+        return _WORD.findall(text)
+
+    def tokens(self, text: str, lang: str | None = None) -> list[str]:
+        """Canonical words of `text` in order (stopwords included, particles dropped)."""
+        raw = self.split(text)
+        if lang is None:
+            from bot.language import detect_language
+
+            lang = detect_language(text)
+        words = self._fold(raw, lang)
+        if not self.phrases:
+            return words
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            for size in range(min(self.max_phrase, len(words) - i), 1, -1):
+                target = self.phrases.get(tuple(words[i : i + size]))
+                if target is not None:
+                    if not out or out[-1] != target:
+                        out.append(target)
+                    i += size
+                    break
+            else:
+                out.append(words[i])
+                i += 1
+        return out
+
+    def is_stopword(self, word: str) -> bool:
+        return word in self.table.stopwords
+
+
+@lru_cache(maxsize=4)
+def get_normalizer(path: Path = DEFAULT_TABLE) -> Normalizer:
+    """The normaliser for a table file, loaded once per process."""
+    return Normalizer(load_table(path))
+
+
+def tokens(text: str, lang: str | None = None) -> list[str]:
+    """Canonical words of `text`; `lang` ("id"/"en") picks the stemmer, None detects it."""
+    return get_normalizer().tokens(text, lang)
+
+
+def normalize(text: str, lang: str | None = None) -> str:
+    """`text` as one string of canonical words, e.g. "gmn klo cust ngamuk" -> ..."""
+    return " ".join(tokens(text, lang))
+
+
+def content_tokens(text: str, lang: str | None = None) -> list[str]:
+    """Canonical words that carry meaning (stopwords removed), in order, without repeats."""
+    normalizer = get_normalizer()
+    seen: dict[str, None] = {}
+    for word in normalizer.tokens(text, lang):
+        if not normalizer.is_stopword(word):
+            seen.setdefault(word, None)
+    return list(seen)
