@@ -1,0 +1,114 @@
+"""Build the python-telegram-bot Application: every handler in one list, in order.
+
+Read `add_handlers` top to bottom to know what the bot does with any update. Within a group
+the first matching handler wins, so the order below is the routing table; comments mark
+where order matters.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING
+
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChosenInlineResultHandler,
+    CommandHandler,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.telegram import buttons, handlers, inline
+from bot.telegram.common import SERVICES_KEY
+from bot.telegram.errors import on_error
+from bot.telegram.filters import ADDRESSED_TO_BOT, COMMAND_FOR_ME
+from bot.telegram.menu import TEAM_MODULE, team_available
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+# How often a send that Telegram answered with 429 is retried after its retry_after.
+RATE_LIMIT_RETRIES = 5
+# Waiting for a free HTTP connection under a burst is better than failing the reply.
+POOL_TIMEOUT_SECONDS = 10.0
+
+PRIVATE = filters.ChatType.PRIVATE
+GROUPS = filters.ChatType.GROUPS
+# Everything a user can send that is not text: stickers, photos, voice, documents, ...
+NON_TEXT = filters.ATTACHMENT & ~filters.TEXT
+
+
+def add_handlers(application: Application, services: Services) -> None:
+    """The routing table. Group -1 runs first for every update; group 0 is first match wins."""
+    # Edited messages were already answered in their first version: drop them before any
+    # other handler (commands included) can see them.
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.ignore_edit), -1)
+
+    application.add_handlers(
+        [
+            # Commands. CommandHandler matches "/cmd" and "/cmd@thisbot", never "@otherbot".
+            CommandHandler("start", handlers.start),
+            CommandHandler("help", handlers.help_command),
+            CommandHandler("ask", handlers.ask),
+            CommandHandler("topics", handlers.topics),
+            CommandHandler("story", handlers.story),
+            CommandHandler("tip", handlers.tip),
+            CommandHandler("lang", handlers.lang),
+        ]
+    )
+    # Team-lead commands (/daily /timezone /tipnow /stats) and their buttons, owned by the
+    # tips engineer. Registered here, BEFORE the catch-alls below, so that they win.
+    if team_available():
+        importlib.import_module(TEAM_MODULE).register(application, services)
+    else:
+        log.warning("%s not installed: team-lead commands are off", TEAM_MODULE)
+
+    application.add_handlers(
+        [
+            # Buttons made by bot.replies (s: f: l: fb: t); other data is left to others.
+            CallbackQueryHandler(buttons.on_button, pattern=buttons.PATTERN),
+            InlineQueryHandler(inline.on_inline_query),
+            ChosenInlineResultHandler(inline.on_chosen_result),
+            # Questions. Must come after every CommandHandler: "/x" is text too, but these
+            # exclude commands anyway so a typo'd command is never taken for a question.
+            MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, handlers.private_text),
+            MessageHandler(
+                GROUPS & filters.TEXT & ~filters.COMMAND & ADDRESSED_TO_BOT, handlers.group_text
+            ),
+            # Last among text handlers: any command nobody above handled.
+            MessageHandler(filters.COMMAND & COMMAND_FOR_ME, handlers.unknown_command),
+            MessageHandler(NON_TEXT & (PRIVATE | ADDRESSED_TO_BOT), handlers.non_text),
+            # Anything else (group chatter, service messages) matches nothing: ignored.
+        ]
+    )
+    application.add_error_handler(on_error)
+
+
+def build_application(services: Services, *, rate_limit: bool = True) -> Application:
+    """The Application for `services.settings`: its token and API URL (a fake server in
+    tests), AIORateLimiter (Telegram's 30/s and 20/min per group, RetryAfter honoured),
+    updates processed concurrently. `rate_limit=False` is for benchmarks only."""
+    settings = services.settings
+    if not settings.token:
+        raise ValueError("build_application needs settings.token")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.api_file_url)
+        .concurrent_updates(True)
+        .pool_timeout(POOL_TIMEOUT_SECONDS)
+    )
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+    application = builder.build()
+    application.bot_data[SERVICES_KEY] = services
+    add_handlers(application, services)
+    return application

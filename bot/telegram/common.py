@@ -1,0 +1,118 @@
+"""What every handler needs: the services, the reply language, and best-effort recording.
+
+Handlers get the services from `application.bot_data` (set once by `build_application`), the
+python-telegram-bot way of sharing objects with callbacks, so handler modules hold no globals
+and the tips/team handlers reach the same services the same way (`services_of(context)`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from telegram import Update, User
+from telegram.ext import ContextTypes
+
+if TYPE_CHECKING:
+    from bot.matcher import Answer
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+SERVICES_KEY = "kisah.services"
+LANGUAGES = ("id", "en")
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def services_of(context: Context) -> Services:
+    return context.application.bot_data[SERVICES_KEY]
+
+
+def language_from_code(code: str | None) -> str | None:
+    """Telegram's IETF language_code of the user's app ("en-US", "id") as one of ours."""
+    if not code:
+        return None
+    base = code.split("-")[0].lower()
+    if base == "en":
+        return "en"
+    if base in {"id", "in"}:  # "in" is the pre-1989 ISO code some clients still send
+        return "id"
+    return None
+
+
+async def chat_language(services: Services, chat_id: int | None) -> str | None:
+    """The language the chat chose with /lang, if any (a short SQLite read, off the loop)."""
+    if chat_id is None:
+        return None
+    return await asyncio.to_thread(services.store.chat_language, chat_id)
+
+
+async def command_language(services: Services, chat_id: int | None, user: User | None) -> str:
+    """Language for commands and buttons: the chat's /lang choice, else the user's Telegram
+    app language, else BOT_LANGUAGE. (Questions follow their own language instead.)"""
+    return (
+        await chat_language(services, chat_id)
+        or language_from_code(user.language_code if user else None)
+        or services.settings.default_language
+    )
+
+
+async def update_language(services: Services, update: object) -> str:
+    """command_language for any update, never failing (used by the error handler)."""
+    if not isinstance(update, Update):
+        return services.settings.default_language
+    chat = update.effective_chat
+    try:
+        return await command_language(services, chat.id if chat else None, update.effective_user)
+    except Exception:  # noqa: BLE001 - the store may be what failed; fall back quietly
+        return services.settings.default_language
+
+
+def where(update: object) -> str:
+    """`update=<id> chat=<id>` for log lines (never message text: it may be private)."""
+    if not isinstance(update, Update):
+        return "update=- chat=-"
+    chat = update.effective_chat
+    return f"update={update.update_id} chat={chat.id if chat else '-'}"
+
+
+async def record_question(
+    services: Services,
+    *,
+    chat_id: int,
+    user_id: int | None,
+    question: str,
+    answer: Answer,
+    source: str,
+) -> None:
+    """Remember the question for /stats and reports. Best effort: the user already has the
+    answer, so a storage failure is logged, not shown."""
+    best = answer.best
+    values: dict[str, Any] = {
+        "chat_id": chat_id,
+        "user_id": user_id,
+        "text": question,
+        "lang": answer.lang,
+        "anecdote_id": best.anecdote.id if best else None,
+        "score": best.score if best else 0,
+        "answered": best is not None,
+        "source": source,
+    }
+    try:
+        await asyncio.to_thread(lambda: services.store.record_question(**values))
+    except Exception as exc:  # noqa: BLE001 - see docstring
+        log.error("recording question failed chat=%s: %r", chat_id, exc)
+
+
+async def record_feedback(
+    services: Services, *, chat_id: int, user_id: int | None, anecdote_id: str, positive: bool
+) -> None:
+    try:
+        await asyncio.to_thread(
+            lambda: services.store.record_feedback(
+                chat_id=chat_id, user_id=user_id, anecdote_id=anecdote_id, positive=positive
+            )
+        )
+    except Exception as exc:  # noqa: BLE001 - best effort, like record_question
+        log.error("recording feedback failed chat=%s: %r", chat_id, exc)

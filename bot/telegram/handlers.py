@@ -1,0 +1,170 @@
+"""Handlers for messages and commands: read the update, ask `Replies`, send what it returns.
+
+Each handler is a few lines on purpose: deciding what to say is `bot.replies`' job, storing is
+`bot.store`'s; a handler only picks the language, the chat to answer in and what to record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from telegram import Chat, MessageEntity, Update
+from telegram.ext import ApplicationHandlerStop
+
+from bot.telegram.common import (
+    LANGUAGES,
+    Context,
+    command_language,
+    record_question,
+    services_of,
+    where,
+)
+from bot.telegram.filters import strip_mention
+from bot.telegram.render import send_reply
+
+log = logging.getLogger(__name__)
+
+
+def _quote(update: Update) -> int | None:
+    """In groups the answer quotes the question, so everyone sees what it answers."""
+    chat, message = update.effective_chat, update.effective_message
+    if chat is None or message is None or chat.type == Chat.PRIVATE:
+        return None
+    return message.message_id
+
+
+async def answer_question(update: Update, context: Context, question: str, source: str) -> None:
+    """The core interaction: a question in, the best story (or an honest "none") out."""
+    services = services_of(context)
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None
+    fallback = await command_language(services, chat.id, user)
+    answer, reply = services.replies.answer(question, default_lang=fallback)
+    await send_reply(context.bot, chat.id, reply, reply_to=_quote(update))
+    best = answer.best
+    log.info(
+        "%s question source=%s lang=%s answered=%s anecdote=%s score=%s",
+        where(update),
+        source,
+        answer.lang,
+        best is not None,
+        best.anecdote.id if best else "-",
+        best.score if best else 0,
+    )
+    await record_question(
+        services,
+        chat_id=chat.id,
+        user_id=user.id if user else None,
+        question=question,
+        answer=answer,
+        source=source,
+    )
+
+
+async def private_text(update: Update, context: Context) -> None:
+    """In a private chat any text is a question."""
+    assert update.effective_message is not None
+    await answer_question(update, context, update.effective_message.text or "", "private")
+
+
+async def group_text(update: Update, context: Context) -> None:
+    """A group message that mentions the bot or replies to it (the filter checked which)."""
+    message = update.effective_message
+    assert message is not None
+    question = strip_mention(message, message.text or "")
+    if not question:  # just "@kisah_bot": say how to ask
+        await _send(update, context, lambda s, lang: s.replies.ask_usage(lang))
+        return
+    await answer_question(update, context, question, "group")
+
+
+def _command_argument(update: Update) -> str:
+    """Everything after the /command, line breaks kept (context.args would lose them)."""
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    if message and message.entities and message.entities[0].type == MessageEntity.BOT_COMMAND:
+        return text[message.entities[0].length :].strip()
+    return text.partition(" ")[2].strip()
+
+
+async def _send(update: Update, context: Context, build) -> None:  # type: ignore[no-untyped-def]
+    """Send `build(services, lang)` in the command language of this chat."""
+    services = services_of(context)
+    chat = update.effective_chat
+    assert chat is not None
+    lang = await command_language(services, chat.id, update.effective_user)
+    await send_reply(context.bot, chat.id, build(services, lang), reply_to=_quote(update))
+
+
+async def start(update: Update, context: Context) -> None:
+    await _send(update, context, lambda s, lang: s.replies.start(lang))
+
+
+async def help_command(update: Update, context: Context) -> None:
+    await _send(update, context, lambda s, lang: s.replies.help(lang))
+
+
+async def topics(update: Update, context: Context) -> None:
+    await _send(update, context, lambda s, lang: s.replies.topics(lang))
+
+
+async def ask(update: Update, context: Context) -> None:
+    """/ask <question>: the way to ask in a group without mentioning the bot."""
+    question = _command_argument(update)
+    if not question:
+        await _send(update, context, lambda s, lang: s.replies.ask_usage(lang))
+        return
+    chat = update.effective_chat
+    source = "private" if chat and chat.type == Chat.PRIVATE else "group"
+    await answer_question(update, context, question, source)
+
+
+async def story(update: Update, context: Context) -> None:
+    """/story <id>; without an id, the list to pick from."""
+    anecdote_id = _command_argument(update).split(maxsplit=1)[0:1]
+    if not anecdote_id:
+        await _send(update, context, lambda s, lang: s.replies.story_usage(lang))
+        return
+    await _send(update, context, lambda s, lang: s.replies.story(anecdote_id[0], lang))
+
+
+async def tip(update: Update, context: Context) -> None:
+    """/tip: one tip from the deck, picked at random (daily tips rotate; this is on demand)."""
+    keys = [key for key, _ in services_of(context).kb.tips()]
+    key = random.choice(keys)  # noqa: S311 - variety, not security
+    await _send(update, context, lambda s, lang: s.replies.tip(key, lang))
+
+
+async def lang(update: Update, context: Context) -> None:
+    """/lang id|en: this chat's language for commands and buttons (and the fallback when a
+    question does not show its language)."""
+    services = services_of(context)
+    chat = update.effective_chat
+    assert chat is not None
+    choice = _command_argument(update).lower()
+    if choice not in LANGUAGES:
+        await _send(update, context, lambda s, current: s.replies.lang_usage(current))
+        return
+    await asyncio.to_thread(services.store.set_chat_language, chat.id, choice)
+    log.info("%s language set to %s", where(update), choice)
+    await send_reply(
+        context.bot, chat.id, services.replies.lang_set(choice), reply_to=_quote(update)
+    )
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    await _send(update, context, lambda s, lang: s.replies.unknown_command(lang))
+
+
+async def non_text(update: Update, context: Context) -> None:
+    """Stickers, photos, voice notes...: a short hint that Kisah reads text."""
+    await _send(update, context, lambda s, lang: s.replies.non_text(lang))
+
+
+async def ignore_edit(update: Update, context: Context) -> None:
+    """Edited messages are not questions again (the answer is already in the chat); stop here
+    so no later handler group sees them either."""
+    log.debug("%s edited message ignored", where(update))
+    raise ApplicationHandlerStop

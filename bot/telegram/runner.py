@@ -1,0 +1,223 @@
+"""Start the bot, keep it running, stop it cleanly; turn every start-up failure into one line.
+
+Why not `Application.run_polling()`: it logs a failed bootstrap (bad token, unreachable API)
+as a traceback before re-raising, and an operator should read one sentence that says what to
+fix. `serve()` follows the same life cycle (initialize, post_init, updater, start, wait,
+stop, shutdown) with our own signal handling, and tests run it in their event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+import signal
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import Application
+
+from bot.knowledge import KnowledgeError
+from bot.settings import Settings, SettingsError, validate_token
+from bot.telegram.app import build_application
+from bot.telegram.common import SERVICES_KEY
+from bot.telegram.menu import register_menus
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CONFIG = 2  # something the operator must fix: token, knowledge base, webhook setup
+EXIT_UNAVAILABLE = 3  # Telegram could not be reached
+POLL_TIMEOUT_SECONDS = 30
+WEBHOOK_PATH = "telegram"
+
+
+class _RedactToken(logging.Filter):
+    """Belt and braces: the CLI redacts too, but run_bot may be called directly (tests, other
+    entry points) and httpx/PTB error messages can carry request URLs with the token."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        token = self.settings.token
+        if not token:
+            return True
+        message = record.getMessage()
+        if token in message:
+            record.msg, record.args = self.settings.redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.settings.redact(
+                logging.Formatter().formatException(record.exc_info)
+            )
+        return True
+
+
+@contextlib.contextmanager
+def _redacted_logs(settings: Settings):  # type: ignore[no-untyped-def]
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    redactor = _RedactToken(settings)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(redactor)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(redactor)
+
+
+def _fail(stderr: TextIO, settings: Settings, message: str, code: int) -> int:
+    stderr.write(settings.redact(f"kisah: {message}") + "\n")
+    stderr.flush()
+    return code
+
+
+def use_webhook(settings: Settings, webhook: bool) -> bool:
+    return webhook or bool(settings.webhook_url)
+
+
+async def serve(
+    application: Application,
+    settings: Settings,
+    *,
+    webhook: bool = False,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until `stop` is set (or SIGTERM/SIGINT when `stop` is None). Raises what
+    `initialize()` raises (InvalidToken, NetworkError) before anything has started."""
+    own_signals = stop is None
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if own_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await application.initialize()  # getMe: proves the token and the API URL
+        try:
+            if application.post_init:
+                await application.post_init(application)
+            services = application.bot_data.get(SERVICES_KEY)
+            if services is not None:
+                await register_menus(application.bot, services)
+            await _start_updates(application, settings, webhook)
+            await application.start()
+            log.info(
+                "Kisah is running as @%s (%s)",
+                application.bot.username,
+                "webhook" if use_webhook(settings, webhook) else "long polling",
+            )
+            await stop.wait()
+            log.info("stopping")
+        finally:
+            if application.updater and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+                if application.post_stop:
+                    await application.post_stop(application)
+            await application.shutdown()
+            if application.post_shutdown:
+                await application.post_shutdown(application)
+    finally:
+        if own_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+
+async def _start_updates(application: Application, settings: Settings, webhook: bool) -> None:
+    updater = application.updater
+    assert updater is not None
+    if not use_webhook(settings, webhook):
+        await updater.start_polling(
+            timeout=POLL_TIMEOUT_SECONDS,
+            allowed_updates=Update.ALL_TYPES,
+            drop_pending_updates=False,  # questions asked while we were down still count
+        )
+        return
+    url = (settings.webhook_url or "").rstrip("/")
+    await updater.start_webhook(
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        url_path=WEBHOOK_PATH,
+        webhook_url=f"{url}/{WEBHOOK_PATH}",
+        secret_token=settings.webhook_secret,
+        allowed_updates=Update.ALL_TYPES,
+    )
+
+
+def _webhook_problem(settings: Settings) -> str | None:
+    if not settings.webhook_url:
+        return "webhook mode needs BOT_WEBHOOK_URL (the public HTTPS address Telegram calls)"
+    if importlib.util.find_spec("tornado") is None:
+        return (
+            "webhook mode needs python-telegram-bot's webhook extra: "
+            "pip install 'python-telegram-bot[webhooks]'"
+        )
+    return None
+
+
+def run_bot(settings: Settings, webhook: bool = False, *, stderr: TextIO | None = None) -> int:
+    """Run Kisah on Telegram until SIGTERM/SIGINT. Returns the process exit status; any
+    start-up failure is one line on stderr (never a traceback, never the token)."""
+    stderr = stderr or sys.stderr
+    with _redacted_logs(settings):
+        try:
+            validate_token(settings.token)
+        except SettingsError as exc:
+            return _fail(stderr, settings, str(exc), EXIT_CONFIG)
+        if use_webhook(settings, webhook):
+            problem = _webhook_problem(settings)
+            if problem:
+                return _fail(stderr, settings, problem, EXIT_CONFIG)
+        from bot.services import build_services  # the knowledge base loads here
+
+        try:
+            services = build_services(settings)
+        except KnowledgeError as exc:
+            first = exc.problems[0] if exc.problems else str(exc)
+            return _fail(
+                stderr,
+                settings,
+                f"the knowledge base has {len(exc.problems)} problem(s), first: {first} "
+                "(`python -m bot check` lists all)",
+                EXIT_CONFIG,
+            )
+        try:
+            return _run(services, settings, webhook, stderr)
+        finally:
+            services.close()
+
+
+def _run(services: Services, settings: Settings, webhook: bool, stderr: TextIO) -> int:
+    application = build_application(services)
+    try:
+        asyncio.run(serve(application, settings, webhook=webhook))
+    except InvalidToken:
+        return _fail(
+            stderr,
+            settings,
+            "Telegram rejected TELEGRAM_BOT_TOKEN (unauthorized): copy it again from @BotFather",
+            EXIT_CONFIG,
+        )
+    except NetworkError as exc:  # includes TimedOut
+        return _fail(
+            stderr,
+            settings,
+            f"cannot reach the Telegram Bot API at {settings.api_base_url}: {exc.message}",
+            EXIT_UNAVAILABLE,
+        )
+    except TelegramError as exc:
+        return _fail(stderr, settings, f"Telegram refused to start the bot: {exc.message}", 1)
+    except OSError as exc:  # e.g. the webhook port is taken
+        return _fail(stderr, settings, f"cannot start: {exc}", 1)
+    log.info("stopped")
+    return EXIT_OK
