@@ -18,8 +18,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import yaml
-
 from bot.knowledge import KnowledgeError
 from bot.settings import Settings, SettingsError, load_settings, validate_token
 from bot.store import StoreError
@@ -149,14 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         "and line, and exit 1 when there is any.",
     )
 
-    report = commands.add_parser(
+    commands.add_parser(
         "report",
         parents=[common],
         help="usage report for team leads (options after the command are the report's own)",
-        description="Usage report from the bot's database. Options after `report` are passed "
-        "to the report itself; see `python -m bot report -- --help`.",
+        description="Usage report from the bot's database. Any other option after `report` "
+        "is passed to the report itself; `python -m bot report -- --help` shows them.",
     )
-    report.add_argument("report_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
 
@@ -256,13 +253,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> in
     from bot.services import build_core
 
     try:
-        items = yaml.safe_load(args.file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SettingsError(f"{args.file}: cannot read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{args.file}: invalid YAML: {exc}") from exc
-    if not isinstance(items, list):
-        raise SettingsError(f"{args.file}: expected a list of {{q, expect, lang}} items")
+        items = evaluation.load_items(args.file)
+    except evaluation.EvalFileError as exc:
+        raise SettingsError(str(exc)) from exc
     core = build_core(settings)
     result = evaluation.evaluate(core.matcher, items)
     stdout.write(evaluation.format_report(result).rstrip("\n") + "\n")
@@ -280,13 +273,10 @@ def cmd_check(settings: Settings, stdout: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_report(report_args: list[str], settings: Settings) -> int:
     from bot.report import main as report_main
     from bot.services import build_services
 
-    report_args = list(args.report_args)
-    if report_args[:1] == ["--"]:
-        report_args = report_args[1:]
     services = build_services(settings)
     try:
         return int(report_main(services, report_args) or 0)
@@ -307,7 +297,13 @@ def main(
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # The report parses its own options (it belongs to the tips owner); everything else must
+    # be ours, so unknown options are an error for every other command.
+    args, extra = parser.parse_known_args(argv)
+    if args.command != "report" and extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    extra = [arg for arg in extra if arg != "--"]
     try:
         settings = _settings_for(args, settings)
         configure_logging(settings, stderr)
@@ -321,7 +317,7 @@ def main(
             return cmd_eval(args, settings, stdout)
         if args.command == "check":
             return cmd_check(settings, stdout)
-        return cmd_report(args, settings)
+        return cmd_report(extra, settings)
     except KnowledgeError as exc:
         for problem in exc.problems:
             stderr.write(problem + "\n")

@@ -1,0 +1,307 @@
+"""`python -m bot`: the JSON contract of `ask`, `check` on broken files, and clean failures."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, write_kb
+
+from bot import cli
+from bot.knowledge import load_knowledge
+from bot.settings import Settings
+
+THREAT_EN = "client threatens to end the partnership"
+APOLOGY_ID = "cara minta maaf ke customer karena lupa pesanan"
+WEATHER = "Berapa suhu di Medan hari ini?"
+WEATHER_EN = "What's the weather in Medan today?"
+
+
+def run_bot(
+    tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` in a clean directory (no .env), as a user or a tool runs it."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TELEGRAM_", "BOT_", "TEAM_"))
+    }
+    environment.update(PYTHONPATH=str(PROJECT), BOT_DATA_DIR=str(tmp_path / "data"))
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+        env=environment,
+        timeout=60,
+    )
+
+
+def call(argv: list[str], settings: Settings, stdin: str = "") -> tuple[int, str, str]:
+    """cli.main in-process with injected settings and streams (fast)."""
+    out, err = io.StringIO(), io.StringIO()
+    status = cli.main(argv, settings=settings, stdin=io.StringIO(stdin), stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def responses(tmp_path: Path) -> Path:
+    return write_kb(tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, responses: Path) -> Settings:
+    return Settings(responses_dir=responses, seeds_dir=SEEDS, data_dir=tmp_path / "data")
+
+
+def check_record(record: dict[str, Any], question: str) -> None:
+    """The exact `ask --json` shape other tools parse."""
+    assert list(record) == ["question", "lang", "matches"]
+    assert record["question"] == question
+    assert record["lang"] in ("id", "en")
+    assert isinstance(record["matches"], list) and len(record["matches"]) <= 3
+    scores = []
+    for match in record["matches"]:
+        assert list(match) == ["id", "seed", "title", "score"]
+        assert isinstance(match["score"], int) and 0 <= match["score"] <= 100
+        assert all(isinstance(match[key], str) and match[key] for key in ("id", "seed", "title"))
+        scores.append(match["score"])
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_ask_json_reads_stdin_one_line_per_question(tmp_path: Path, responses: Path) -> None:
+    questions = [THREAT_EN, WEATHER, "", APOLOGY_ID, '<b>&amp; "quoted" ünïcode']
+    result = run_bot(
+        tmp_path, "--responses", str(responses), "ask", "--json", stdin="\n".join(questions) + "\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(questions)
+    records = [json.loads(line) for line in lines]
+    for record, question in zip(records, questions, strict=True):
+        check_record(record, question)
+    threat, weather, empty, apology, odd = records
+    assert threat["lang"] == "en"
+    assert threat["matches"][0] == {
+        "id": "ancaman-klien",
+        "seed": "000_14f30f37fa898fbe.txt",
+        "title": "A client <b>threatens</b> & rages",  # raw title: JSON is not HTML
+        "score": threat["matches"][0]["score"],
+    }
+    assert weather == {"question": WEATHER, "lang": "id", "matches": []}
+    assert empty["matches"] == []
+    assert apology["lang"] == "id"
+    assert apology["matches"][0]["id"] == "maaf-coklat"
+    assert apology["matches"][0]["title"] == "Lupa pesanan, minta maaf dengan coklat"
+    assert odd["matches"] == []
+
+
+def test_ask_json_with_a_question_argument(tmp_path: Path, responses: Path) -> None:
+    result = run_bot(tmp_path, "ask", "--json", WEATHER_EN, "--responses", str(responses))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 1
+    assert json.loads(result.stdout) == {"question": WEATHER_EN, "lang": "en", "matches": []}
+
+
+def test_ask_json_on_the_real_base(tmp_path: Path) -> None:
+    result = run_bot(
+        tmp_path,
+        "ask",
+        "--json",
+        stdin="customer ngancam gak mau kerjasama lagi\nConvert 100 dollars to rupiah\n",
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    check_record(first, "customer ngancam gak mau kerjasama lagi")
+    assert first["matches"] and first["matches"][0]["seed"].startswith("000_")
+    assert second["matches"] == [] and second["lang"] == "en"
+
+
+def test_ask_plain_output(settings: Settings) -> None:
+    status, out, _ = call(["ask"], settings, stdin=f"{THREAT_EN}\n{WEATHER}\n")
+    assert status == 0
+    first, second = out.splitlines()
+    assert first.startswith(f"{THREAT_EN}\t[en] ancaman-klien (000) ")
+    assert second == f"{WEATHER}\t[id] no story (out of scope)"
+
+
+def test_check_ok(settings: Settings) -> None:
+    status, out, err = call(["check"], settings)
+    kb = load_knowledge(settings.responses_dir, SEEDS)
+    assert status == 0, err
+    assert out == f"OK: 2 anecdotes, 6 tips, {len(kb.ui)} UI texts\n"
+
+
+def test_check_on_the_real_base(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, "check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK: ") and " anecdotes, " in result.stdout
+
+
+def test_check_broken_files_names_file_field_and_line(tmp_path: Path) -> None:
+    broken_title = dict(APOLOGY, title={"id": "Hanya bahasa Indonesia"})
+    responses = write_kb(tmp_path, [THREAT, broken_title])
+    (responses / "anecdotes" / "002-syntax.yaml").write_text(
+        "id: x\nstory: [unclosed\n", encoding="utf-8"
+    )
+    result = run_bot(tmp_path, "--responses", str(responses), "check")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert any(
+        line.endswith("001-maaf-coklat.yaml:3: title: missing the 'en' language") for line in lines
+    ), lines
+    assert any("002-syntax.yaml:3: invalid YAML" in line for line in lines), lines
+
+
+def test_check_reports_missing_chat_texts(tmp_path: Path) -> None:
+    responses = write_kb(tmp_path)
+    chat = responses / "ui" / "chat.yaml"
+    chat.write_text(
+        chat.read_text(encoding="utf-8").replace("{lesson}", "{lesson"), encoding="utf-8"
+    )
+    result = run_bot(tmp_path, "--responses", str(responses), "check")
+    assert result.returncode == 1
+    assert "chat.yaml: story.id: broken {placeholder}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["ask", "x"], ["chat"], ["run"], ["eval", "f.yaml"]])
+def test_every_command_refuses_a_broken_base_without_traceback(
+    tmp_path: Path, command: list[str]
+) -> None:
+    responses = write_kb(tmp_path, [dict(THREAT, seed="nope.txt"), APOLOGY])
+    (tmp_path / "f.yaml").write_text("- {q: x, expect: []}\n", encoding="utf-8")
+    result = run_bot(tmp_path, "--responses", str(responses), *command, stdin="/quit\n")
+    assert result.returncode == 1
+    assert "000-ancaman-klien.yaml:2: seed: seed file 'nope.txt' does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_settings_errors_end_cleanly(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, "check", env={"BOT_LANGUAGE": "fr"})
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip() == "Configuration error: BOT_LANGUAGE must be 'id' or 'en', got 'fr'"
+    )
+    result = run_bot(tmp_path, "check", env={"BOT_LOG_LEVEL": "chatty"})
+    assert result.returncode == 1
+    assert "BOT_LOG_LEVEL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unusable_data_dir_ends_cleanly(tmp_path: Path, responses: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    result = run_bot(
+        tmp_path,
+        "--responses",
+        str(responses),
+        "chat",
+        stdin="/quit\n",
+        env={"BOT_DATA_DIR": str(blocker / "data")},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_run_without_token_explains_and_starts_the_chat(settings: Settings) -> None:
+    status, out, _ = call(["run"], settings, stdin="/topics\n/quit\n")
+    assert status == 0
+    first_line = out.splitlines()[0]
+    assert (
+        "TELEGRAM_BOT_TOKEN" in first_line and "@BotFather" in first_line and ".env" in first_line
+    )
+    assert "Kisah yang saya punya (2)" in out
+
+
+def test_run_with_token_starts_the_telegram_runner(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[Settings, bool]] = []
+
+    def fake_run_bot(given: Settings, webhook: bool = False) -> int:
+        calls.append((given, webhook))
+        return 3
+
+    runner = types.ModuleType("bot.telegram.runner")
+    runner.run_bot = fake_run_bot  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bot.telegram.runner", runner)
+    token = "123456789:" + "A" * 35
+    with_token = Settings(**{**settings.__dict__, "token": token})
+    assert call(["run", "--webhook"], with_token)[0] == 3
+    assert call(["run"], with_token)[0] == 3
+    assert [webhook for _, webhook in calls] == [True, False]
+    assert calls[0][0].token == token
+    bad = Settings(**{**settings.__dict__, "token": "not-a-token"})
+    status, _, err = call(["run"], bad)
+    assert status == 1 and "does not look like a BotFather token" in err
+    assert "not-a-token" not in err
+
+
+def test_report_delegates_with_its_own_options(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[list[str]] = []
+
+    def fake_main(services: Any, args: list[str]) -> int:
+        assert services.store is not None and services.replies is not None
+        seen.append(args)
+        return 0
+
+    report = types.ModuleType("bot.report")
+    report.main = fake_main  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bot.report", report)
+    assert call(["report", "--days", "7"], settings)[0] == 0
+    assert call(["report", "--", "--help"], settings)[0] == 0
+    assert seen == [["--days", "7"], ["--help"]]
+
+
+def test_unknown_options_are_refused_for_our_commands(settings: Settings) -> None:
+    with pytest.raises(SystemExit) as raised:
+        call(["check", "--days", "7"], settings)
+    assert raised.value.code == 2
+
+
+def test_eval_prints_the_report(tmp_path: Path, settings: Settings) -> None:
+    labeled = tmp_path / "questions.yaml"
+    labeled.write_text(
+        f"- {{q: '{THREAT_EN}', expect: ['000'], lang: en}}\n"
+        f"- {{q: '{APOLOGY_ID}', expect: ['003'], lang: id}}\n"
+        f"- {{q: '{WEATHER}', expect: [], lang: id}}\n",
+        encoding="utf-8",
+    )
+    status, out, err = call(["eval", str(labeled)], settings)
+    assert status == 0, err
+    assert "top1=1.00 top3=1.00 oos_reject=1.00" in out.strip().splitlines()[-1]
+    status, _, err = call(["eval", str(tmp_path / "missing.yaml")], settings)
+    assert status == 1 and "missing.yaml" in err
+
+
+@pytest.mark.parametrize("command", ["run", "chat", "ask", "eval", "check", "report"])
+def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        cli.main([command, "--help"])
+    assert raised.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: python -m bot {command}")
+    assert "--responses" in out
+
+
+def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, "--help")
+    assert result.returncode == 0
+    for command in ("run", "chat", "ask", "eval", "check", "report"):
+        assert command in result.stdout

@@ -1,0 +1,155 @@
+"""The terminal chat, driven through stdin like a user (or a pipe) would."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kbfixture import PROJECT, SEEDS, FakeMatcher, write_kb
+
+from bot.console import CONSOLE_CHAT_ID, Console, html_to_text, run_console
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.replies import Replies
+from bot.store import Store
+
+THREAT_Q = "How do I handle a client who threatens to take his business elsewhere?"
+APOLOGY_Q = "gimana cara minta maaf kalo lupa pesanan customer"
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> KnowledgeBase:
+    return load_knowledge(write_kb(tmp_path), SEEDS)
+
+
+@pytest.fixture
+def replies(kb: KnowledgeBase) -> Replies:
+    table = {
+        THREAT_Q: [("ancaman-klien", 91), ("maaf-coklat", 55)],
+        APOLOGY_Q: [("maaf-coklat", 88)],
+    }
+    return Replies(kb, FakeMatcher(kb, table))  # type: ignore[arg-type]
+
+
+def chat(replies: Replies, lines: list[str], store: Store | None = None) -> str:
+    stdin = io.StringIO("".join(line + "\n" for line in lines))
+    stdout = io.StringIO()
+    assert run_console(replies, stdin, stdout, store=store) == 0
+    return stdout.getvalue()
+
+
+def test_html_to_text() -> None:
+    assert html_to_text("<b>A &amp; B</b> &lt;i&gt;x&lt;/i&gt;") == "A & B <i>x</i>"
+
+
+def test_greets_answers_and_numbers_the_buttons(replies: Replies) -> None:
+    out = chat(replies, [THREAT_Q])
+    assert out.startswith(replies.kb.text("console_welcome", "id"))
+    assert "Contoh pertanyaan" in out  # the /start greeting
+    # The story, as plain text: content shows literally, markup is gone.
+    assert "📌 A client <b>threatens</b> & rages" in out
+    assert "<script>alert(1)</script>" in out
+    assert "💡 Lesson: Wait & offer." in out
+    assert "  [1] 📖 Full story" in out
+    assert "  [2] 💡 Another lesson" in out
+    assert "  [3] 👍 Helpful" in out
+    assert "  [4] 👎 Not helpful" in out
+    assert "  [5] 🔎 A forgotten order, an apology" in out
+    assert out.rstrip().endswith(replies.kb.text("console_bye", "en"))
+
+
+def test_typing_a_number_presses_the_button(replies: Replies) -> None:
+    out = chat(replies, [THREAT_Q, "1", "1", "5"])
+    assert "📖 A client <b>threatens</b> & rages" in out  # full story header
+    assert "“Besok bisa ke M gak?”, tanya BM." in out
+    assert "Lesson 1 of 3" in out  # [1] after the full story is "another lesson"
+    assert "There is no choice number 5." in out
+
+
+def test_commands(replies: Replies) -> None:
+    out = chat(
+        replies,
+        [
+            "/help",
+            "/topics",
+            "2",
+            "/story ancaman-klien",
+            "/story",
+            "/story nope",
+            "/tip",
+            "/tip",
+            "/ask",
+            f"/ask {APOLOGY_Q}",
+            "/whatever",
+            "",
+            "/quit",
+            "this line is never read",
+        ],
+    )
+    assert "/lang id|en" in out
+    assert "Kisah yang saya punya (2)" in out
+    assert "📌 Lupa pesanan, minta maaf dengan coklat" in out  # topic [2] pressed
+    assert "📌 Klien <b>mengancam</b> & marah" in out
+    assert "Tulis id kisahnya setelah /story" in out
+    assert "Kisah “nope” tidak ada." in out
+    assert "Tip satu & <dua>." in out and "Tip dua." in out  # deck order, one per /tip
+    assert "Tulis pertanyaannya setelah /ask" in out
+    assert "Perintah itu tidak saya kenal." in out
+    assert "never read" not in out
+    assert out.count("Sampai jumpa") == 1
+
+
+def test_language_switch_and_question_language(replies: Replies) -> None:
+    out = chat(replies, ["/lang", "/lang en", "/help", APOLOGY_Q, "/lang id", "/topics"])
+    assert "Pilih bahasa:" in out
+    assert "OK, I'll use English." in out
+    assert "How to use Kisah" in out
+    assert "📌 Lupa pesanan, minta maaf dengan coklat" in out  # Indonesian question
+    assert "Kisah yang saya punya" in out
+
+
+def test_questions_and_feedback_are_recorded(replies: Replies, tmp_path: Path) -> None:
+    store = Store(tmp_path / "kisah.sqlite3")
+    try:
+        chat(replies, [THREAT_Q, "3", "weather in Medan today?", "/lang en"], store=store)
+        stats = store.stats(days=1)
+        assert (stats.asked, stats.answered) == (2, 1)
+        assert (stats.thumbs_up, stats.thumbs_down) == (1, 0)
+        assert store.chat_language(CONSOLE_CHAT_ID) == "en"
+        # The choice is remembered by the next session.
+        out = chat(replies, ["/help"], store=store)
+        assert "How to use Kisah" in out
+    finally:
+        store.close()
+
+
+def test_no_prompt_when_stdin_is_not_a_terminal(replies: Replies) -> None:
+    stdout = io.StringIO()
+    Console(replies, io.StringIO("/quit\n"), stdout).run()
+    assert "> " not in stdout.getvalue()
+
+
+def test_console_through_a_pipe(tmp_path: Path) -> None:
+    """`python -m bot chat` with stdin piped, as the CLI really runs it."""
+    responses = write_kb(tmp_path)
+    env = dict(os.environ, BOT_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(PROJECT))
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--responses", str(responses), "chat"],
+        input="/topics\n1\n/tip\n/quit\n",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Kisah yang saya punya (2)" in result.stdout
+    assert "📌 Klien <b>mengancam</b> & marah" in result.stdout
+    assert "Tip satu & <dua>." in result.stdout
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "data" / "kisah.sqlite3").is_file()

@@ -1,0 +1,174 @@
+"""The knowledge-base validator: a broken file is reported with its file, field and line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, write_kb
+
+from bot.knowledge import KnowledgeError, load_knowledge
+
+GOOD = """\
+id: good-one
+seed: 000_14f30f37fa898fbe.txt
+title:
+  id: "Judul"
+  en: "Title"
+story:
+  id: "Cerita."
+  en: "Story."
+lessons:
+  - id: "Pelajaran."
+    en: "Lesson."
+triggers:
+  id: ["pemicu satu", "pemicu dua"]
+  en: ["trigger one", "trigger two"]
+tags:
+  id: ["tag"]
+  en: ["tag"]
+tips:
+  - {id: "Tip 1.", en: "Tip 1."}
+  - {id: "Tip 2.", en: "Tip 2."}
+  - {id: "Tip 3.", en: "Tip 3."}
+"""
+
+
+def problems_for(tmp_path: Path, text: str, name: str = "010-broken.yaml") -> list[str]:
+    responses = write_kb(tmp_path)
+    (responses / "anecdotes" / name).write_text(text, encoding="utf-8")
+    with pytest.raises(KnowledgeError) as raised:
+        load_knowledge(responses, SEEDS)
+    return raised.value.problems
+
+
+def only(problems: list[str]) -> str:
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+def test_the_good_file_loads(tmp_path: Path) -> None:
+    responses = write_kb(tmp_path)
+    (responses / "anecdotes" / "010-good.yaml").write_text(GOOD, encoding="utf-8")
+    kb = load_knowledge(responses, SEEDS)
+    assert [a.id for a in kb.anecdotes] == ["ancaman-klien", "maaf-coklat", "good-one"]
+    assert kb.by_id("good-one") is not None
+    assert len(list(kb.tips())) == 9
+    assert kb.text("out_of_scope", "en", question="x").startswith("🤔 Sorry")
+
+
+def test_invalid_yaml_names_file_and_line(tmp_path: Path) -> None:
+    broken = GOOD.replace('  en: "Story."', '  en: "Story.\n  oops: [')
+    message = only(problems_for(tmp_path, broken))
+    assert re.search(r"010-broken\.yaml:\d+: invalid YAML", message), message
+
+
+def test_missing_field(tmp_path: Path) -> None:
+    broken = GOOD.replace('story:\n  id: "Cerita."\n  en: "Story."\n', "")
+    message = only(problems_for(tmp_path, broken))
+    assert "010-broken.yaml:1: (file): missing required field 'story'" in message
+
+
+def test_missing_language_points_at_the_field_line(tmp_path: Path) -> None:
+    broken = GOOD.replace('  en: "Title"\n', "")
+    message = only(problems_for(tmp_path, broken))
+    assert "010-broken.yaml:3: title: missing the 'en' language" in message
+
+
+def test_empty_trigger_list(tmp_path: Path) -> None:
+    broken = GOOD.replace('  en: ["trigger one", "trigger two"]', "  en: []")
+    message = only(problems_for(tmp_path, broken))
+    assert "010-broken.yaml:14: triggers.en: must be a non-empty list of texts" in message
+
+
+def test_non_text_trigger_names_its_index_and_line(tmp_path: Path) -> None:
+    broken = GOOD.replace('  id: ["pemicu satu", "pemicu dua"]', '  id:\n    - "a"\n    - 42')
+    message = only(problems_for(tmp_path, broken))
+    assert "010-broken.yaml:15: triggers.id.1: must be a non-empty text" in message
+
+
+def test_too_few_tips(tmp_path: Path) -> None:
+    broken = GOOD.replace('  - {id: "Tip 3.", en: "Tip 3."}\n', "")
+    message = only(problems_for(tmp_path, broken))
+    assert "010-broken.yaml:18: tips: needs at least 3 items, has 2" in message
+
+
+def test_lesson_that_is_not_bilingual(tmp_path: Path) -> None:
+    broken = GOOD.replace('  - id: "Pelajaran."\n    en: "Lesson."', '  - "Just one language"')
+    message = only(problems_for(tmp_path, broken))
+    assert "010-broken.yaml:10: lessons.0: must have both 'id'" in message
+
+
+def test_unknown_seed(tmp_path: Path) -> None:
+    broken = GOOD.replace("000_14f30f37fa898fbe.txt", "999_missing.txt")
+    message = only(problems_for(tmp_path, broken))
+    assert "010-broken.yaml:2: seed: seed file '999_missing.txt' does not exist" in message
+
+
+@pytest.mark.parametrize("bad_id", ["Bad id!", "x" * 25])
+def test_bad_ids(tmp_path: Path, bad_id: str) -> None:
+    message = only(problems_for(tmp_path, GOOD.replace("id: good-one", f"id: '{bad_id}'")))
+    assert "010-broken.yaml:1: id: " in message
+
+
+def test_duplicate_id_names_both_files(tmp_path: Path) -> None:
+    message = only(problems_for(tmp_path, GOOD.replace("good-one", "maaf-coklat")))
+    assert "010-broken.yaml" in message and "001-maaf-coklat.yaml" in message
+    assert "id: 'maaf-coklat' is already used" in message
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    broken = GOOD.replace('  en: "Title"\n', "").replace("  en: []", "")
+    broken = broken.replace("000_14f30f37fa898fbe.txt", "nope.txt").replace("tags:", "tagz:")
+    problems = problems_for(tmp_path, broken)
+    assert len(problems) == 3
+    assert all(p.startswith(str(tmp_path)) and "010-broken.yaml:" in p for p in problems)
+
+
+def test_not_a_mapping_and_empty_file(tmp_path: Path) -> None:
+    assert "must be a mapping" in only(problems_for(tmp_path, "- just\n- a list\n"))
+    assert "must be a mapping" in only(problems_for(tmp_path / "b", ""))
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    responses = write_kb(tmp_path)
+    (responses / "anecdotes" / "010-latin1.yaml").write_bytes("id: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(KnowledgeError) as raised:
+        load_knowledge(responses, SEEDS)
+    assert "010-latin1.yaml: not UTF-8 text" in only(raised.value.problems)
+
+
+def test_ui_text_missing_a_language_and_duplicate_keys(tmp_path: Path) -> None:
+    responses = write_kb(tmp_path)
+    (responses / "ui" / "extra.yaml").write_text(
+        'greeting_extra:\n  id: "Halo"\nhelp:\n  id: "a"\n  en: "b"\n', encoding="utf-8"
+    )
+    with pytest.raises(KnowledgeError) as raised:
+        load_knowledge(responses, SEEDS)
+    problems = raised.value.problems
+    assert any("extra.yaml:1: greeting_extra: missing the 'en' language" in p for p in problems)
+    # Reported only once the file itself is valid: fix it and the duplicate shows.
+    (responses / "ui" / "extra.yaml").write_text('help:\n  id: "a"\n  en: "b"\n', encoding="utf-8")
+    with pytest.raises(KnowledgeError) as raised:
+        load_knowledge(responses, SEEDS)
+    assert "extra.yaml: help: already defined in" in only(raised.value.problems)
+
+
+def test_empty_directories(tmp_path: Path) -> None:
+    (tmp_path / "responses" / "anecdotes").mkdir(parents=True)
+    with pytest.raises(KnowledgeError) as raised:
+        load_knowledge(tmp_path / "responses", SEEDS)
+    problems = "\n".join(raised.value.problems)
+    assert "no anecdote files" in problems and "no UI text files" in problems
+
+
+def test_the_fixture_and_the_real_base_load() -> None:
+    for anecdote in (THREAT, APOLOGY):
+        assert anecdote["seed"] in {p.name for p in SEEDS.iterdir()}
+    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    assert len(kb.anecdotes) >= 5
+    assert {a.seed_prefix for a in kb.anecdotes} >= {"000", "001", "002", "003", "004"}
+    for anecdote in kb.anecdotes:
+        for lang in ("id", "en"):
+            assert len(anecdote.triggers[lang]) >= 10, (anecdote.id, lang)

@@ -1,0 +1,386 @@
+"""Replies: the right words and buttons, always valid Telegram HTML, always within limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fakebot import parse_html
+from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, FakeMatcher, write_kb
+
+from bot.knowledge import KnowledgeBase, KnowledgeError, Text, load_knowledge
+from bot.matcher import Matcher
+from bot.replies import (
+    MAX_CALLBACK_BYTES,
+    MAX_MESSAGE,
+    Button,
+    Replies,
+    Reply,
+    all_buttons,
+    html_problem,
+    message_length,
+    pack_paragraphs,
+    parse_callback,
+)
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> KnowledgeBase:
+    return load_knowledge(write_kb(tmp_path), SEEDS)
+
+
+def make(kb: KnowledgeBase, table: dict[str, list[tuple[str, int]]] | None = None) -> Replies:
+    return Replies(kb, FakeMatcher(kb, table or {}))  # type: ignore[arg-type]
+
+
+def assert_valid(replies: Reply | Iterable[Reply]) -> None:
+    """What the fake Telegram server (and Telegram) would check."""
+    items = [replies] if isinstance(replies, Reply) else list(replies)
+    assert items
+    for reply in items:
+        assert reply.text.strip()
+        assert message_length(reply.text) <= MAX_MESSAGE
+        assert html_problem(reply.text) is None, (html_problem(reply.text), reply.text)
+        plain, _ = parse_html(reply.text)  # the fake Bot API server's strict parser
+        assert message_length(plain) <= MAX_MESSAGE
+        for button in all_buttons(reply):
+            assert button.text.strip()
+            assert len(button.data.encode()) <= MAX_CALLBACK_BYTES
+            assert button.data.isascii()
+            assert parse_callback(button.data) is not None, button.data
+
+
+def datas(reply: Reply) -> list[str]:
+    return [button.data for button in all_buttons(reply)]
+
+
+def test_answer_has_bold_title_story_lesson_and_buttons(kb: KnowledgeBase) -> None:
+    replies = make(kb, {"q": [("ancaman-klien", 90), ("maaf-coklat", 60)]})
+    answer, reply = replies.answer("q", lang="id")
+    assert answer.best is not None and answer.best.anecdote.id == "ancaman-klien"
+    assert reply.text.startswith("📌 <b>Klien &lt;b&gt;mengancam&lt;/b&gt; &amp; marah</b>")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in reply.text
+    assert "<script>" not in reply.text
+    assert "Tunggu emosi reda sebelum bernegosiasi &amp; tawarkan pengganti." in reply.text
+    assert "Pelajaran kedua" not in reply.text  # one lesson at a time keeps it short
+    assert datas(reply) == [
+        "f:ancaman-klien",
+        "l:ancaman-klien:1",
+        "fb:ancaman-klien:1",
+        "fb:ancaman-klien:0",
+        "s:maaf-coklat",
+    ]
+    assert all_buttons(reply)[-1].text == "🔎 Lupa pesanan, minta maaf dengan coklat"
+    assert kb.text("did_you_mean", "id") in reply.text
+    assert_valid(reply)
+
+
+def test_single_match_has_no_did_you_mean_and_no_lesson_button_for_one_lesson(
+    kb: KnowledgeBase,
+) -> None:
+    _, reply = make(kb, {"q": [("maaf-coklat", 80)]}).answer("q", lang="en")
+    assert "A forgotten order, an apology" in reply.text
+    assert kb.text("did_you_mean", "en") not in reply.text
+    assert datas(reply) == ["f:maaf-coklat", "fb:maaf-coklat:1", "fb:maaf-coklat:0"]
+    assert_valid(reply)
+
+
+def test_out_of_scope_is_honest_offers_topics_and_tells_no_story(kb: KnowledgeBase) -> None:
+    question = "<b>Cuaca</b> & hujan di Medan?"
+    answer, reply = make(kb).answer(question, lang="id")
+    assert answer.matches == ()
+    assert "&lt;b&gt;Cuaca&lt;/b&gt; &amp; hujan di Medan?" in reply.text
+    assert "<b>Cuaca</b>" not in reply.text
+    for anecdote in kb.anecdotes:
+        assert anecdote.story.id[:30] not in reply.text
+        assert anecdote.lessons[0].id[:30] not in reply.text
+    assert datas(reply) == ["s:ancaman-klien", "s:maaf-coklat"]
+    assert_valid(reply)
+
+
+def test_a_pasted_essay_is_echoed_short(kb: KnowledgeBase) -> None:
+    question = "<i>&" * 3000
+    _, reply = make(kb).answer(question, lang="en")
+    assert message_length(reply.text) < 1000
+    assert_valid(reply)
+
+
+def test_language_follows_the_question(kb: KnowledgeBase) -> None:
+    english = "How do I deal with a client who threatens to take his business elsewhere?"
+    indonesian = "gimana kalo customer ngancam gak mau kerjasama lagi"
+    matcher = FakeMatcher(
+        kb, {english: [("ancaman-klien", 90)], indonesian: [("ancaman-klien", 90)]}
+    )
+    replies = Replies(kb, matcher)  # type: ignore[arg-type]
+    en_answer, en_reply = replies.answer(english)
+    id_answer, id_reply = replies.answer(indonesian)
+    assert (en_answer.lang, id_answer.lang) == ("en", "id")
+    assert "A client &lt;b&gt;threatens&lt;/b&gt;" in en_reply.text and "Lesson" in en_reply.text
+    assert "Klien &lt;b&gt;mengancam" in id_reply.text and "Pelajaran" in id_reply.text
+    assert [lang for _, lang in matcher.calls] == ["en", "id"]
+    oos_en = replies.answer("What is the weather like in Medan today?")[1]
+    oos_id = replies.answer("Bagaimana cuaca di Medan hari ini?")[1]
+    assert oos_en.text.startswith("🤔 Sorry")
+    assert oos_id.text.startswith("🤔 Maaf")
+
+
+def test_forced_language_wins_over_detection(kb: KnowledgeBase) -> None:
+    question = "gimana kalo customer ngancam gak mau kerjasama lagi"
+    answer, reply = make(kb, {question: [("ancaman-klien", 90)]}).answer(question, lang="en")
+    assert answer.lang == "en"
+    assert "Lesson" in reply.text
+
+
+def test_overlong_story_is_shortened_to_fit_one_message(tmp_path: Path) -> None:
+    long_story = dict(THREAT, story={"id": "Kata & <kata> " * 2000, "en": "Word & <w> " * 2000})
+    kb = load_knowledge(write_kb(tmp_path, [long_story, APOLOGY]), SEEDS)
+    replies = make(kb, {"q": [("ancaman-klien", 90), ("maaf-coklat", 50)]})
+    _, reply = replies.answer("q", lang="id")
+    assert_valid(reply)
+    assert reply.text.startswith("📌 <b>")
+    assert "Tunggu emosi reda" in reply.text  # the lesson survives, the story is cut
+    assert_valid(replies.story("ancaman-klien", "en"))
+
+
+def test_story_by_id_and_unknown_id(kb: KnowledgeBase) -> None:
+    replies = make(kb)
+    reply = replies.story("maaf-coklat", "en")
+    assert reply.text.startswith("📌 <b>A forgotten order, an apology</b>")
+    assert "fb:maaf-coklat:1" in datas(reply)
+    assert_valid(reply)
+    missing = replies.story("<nope>&", "id")
+    assert "&lt;nope&gt;&amp;" in missing.text
+    assert datas(missing) == ["s:ancaman-klien", "s:maaf-coklat"]
+    assert_valid(missing)
+
+
+def test_full_story_is_the_cleaned_post_with_a_header(kb: KnowledgeBase) -> None:
+    parts = make(kb).full_story("ancaman-klien", "en")
+    assert len(parts) == 1
+    text = parts[0].text
+    assert text.startswith("📖 <b>A client &lt;b&gt;threatens&lt;/b&gt; &amp; rages</b>")
+    assert "part 1 of 1" in text
+    assert "“Besok bisa ke M gak?”, tanya BM." in text
+    assert "untuk meeting besok." in text
+    for debris in ("TAGS", "Author", "Recent Post", "Komentar Terbaru"):
+        assert debris not in text
+    assert datas(parts[-1]) == ["l:ancaman-klien:0", "t"]
+    assert_valid(parts)
+
+
+def test_full_story_splits_long_posts_on_paragraphs(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    paragraphs = [f"Paragraf {n}: " + "kata & <tag> " * 60 for n in range(40)]
+    seed_name = "000_long.txt"
+    (seeds / seed_name).write_text(
+        "\n\n".join(paragraphs) + "\n\nLeave a Reply\n\nkomentar", encoding="utf-8"
+    )
+    long_post = dict(THREAT, seed=seed_name)
+    kb = load_knowledge(write_kb(tmp_path, [long_post, dict(APOLOGY, seed=seed_name)]), seeds)
+    parts = make(kb).full_story("ancaman-klien", "id")
+    assert len(parts) > 2
+    assert_valid(parts)
+    bodies = []
+    for number, part in enumerate(parts, start=1):
+        header, _, body = part.text.partition("\n\n")
+        assert f"bagian {number} dari {len(parts)}" in header
+        bodies.append(body)
+        assert body.startswith("Paragraf ")  # each message starts on a paragraph boundary
+    assert "\n\n".join(bodies) == "\n\n".join(
+        p.strip().replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        for p in paragraphs
+    )
+    assert "komentar" not in "".join(bodies)
+    assert all(not part.buttons for part in parts[:-1]) and parts[-1].buttons
+
+
+def test_pack_paragraphs_splits_a_giant_paragraph_without_breaking_entities() -> None:
+    text = "&&&& " * 3000 + "\n\n" + "x" * 9000
+    chunks = pack_paragraphs(text, 1000)
+    assert all(message_length(chunk) <= 1000 for chunk in chunks)
+    assert all(html_problem(chunk) is None for chunk in chunks)
+    assert "".join(chunks).count("&amp;") == 12000
+    assert "".join(chunks).count("x") == 9000
+
+
+def test_lessons_cycle_with_a_next_button(kb: KnowledgeBase) -> None:
+    replies = make(kb)
+    first = replies.lesson("ancaman-klien", 1, "id")
+    assert "Pelajaran 2 dari 3" in first.text
+    assert "Pelajaran kedua &lt;i&gt;penting&lt;/i&gt;." in first.text
+    assert datas(first) == ["l:ancaman-klien:2", "f:ancaman-klien"]
+    last = replies.lesson("ancaman-klien", 2, "en")
+    assert "Lesson 3 of 3" in last.text
+    assert datas(last)[0] == "l:ancaman-klien:0"
+    assert "Lesson 1 of 3" in replies.lesson("ancaman-klien", 3, "en").text
+    single = replies.lesson("maaf-coklat", 0, "en")
+    assert datas(single) == ["f:maaf-coklat"]
+    for reply in (first, last, single):
+        assert_valid(reply)
+
+
+def test_tip_has_its_story_title_and_a_button(kb: KnowledgeBase) -> None:
+    replies = make(kb)
+    reply = replies.tip("ancaman-klien:0", "en")
+    assert "Tip one &amp; &lt;two&gt;." in reply.text
+    assert "A client &lt;b&gt;threatens&lt;/b&gt; &amp; rages" in reply.text
+    assert datas(reply) == ["s:ancaman-klien"]
+    assert_valid(reply)
+    for key, _ in kb.tips():
+        assert_valid(replies.tip(key, "id"))
+    for bad in ("ancaman-klien:3", "nope:0", "ancaman-klien", "ancaman-klien:x"):
+        with pytest.raises(KeyError):
+            replies.tip(bad, "id")
+
+
+def test_on_button_dispatches_every_kind(kb: KnowledgeBase) -> None:
+    replies = make(kb)
+    assert replies.on_button("s:maaf-coklat", "en") == [replies.story("maaf-coklat", "en")]
+    assert replies.on_button("f:maaf-coklat", "id") == replies.full_story("maaf-coklat", "id")
+    assert replies.on_button("l:ancaman-klien:2", "id") == [
+        replies.lesson("ancaman-klien", 2, "id")
+    ]
+    assert replies.on_button("fb:maaf-coklat:1", "en") == [replies.feedback_thanks("en", True)]
+    assert replies.on_button("fb:maaf-coklat:0", "en") == [replies.feedback_thanks("en", False)]
+    assert replies.feedback_thanks("en", True) != replies.feedback_thanks("en", False)
+    assert replies.on_button("t", "id") == [replies.topics("id")]
+    expired = [replies.button_expired("id")]
+    for stale in ("s:gone", "x:1", "", "l:maaf-coklat:x", "fb:maaf-coklat:2", "s:a:b"):
+        assert replies.on_button(stale, "id") == expired
+
+
+def test_parse_callback() -> None:
+    assert parse_callback("fb:abc-1:0") is not None
+    callback = parse_callback("fb:abc-1:0")
+    assert callback is not None
+    assert (callback.kind, callback.anecdote_id, callback.number) == ("feedback", "abc-1", 0)
+    lesson = parse_callback("l:x_y:12")
+    assert lesson is not None and (lesson.kind, lesson.number) == ("lesson", 12)
+    assert parse_callback("t") is not None and parse_callback("tt") is None
+    assert parse_callback("s:" + "a" * 25) is None
+
+
+def test_topics_lists_every_story(kb: KnowledgeBase) -> None:
+    reply = make(kb).topics("en")
+    assert "(2)" in reply.text
+    assert [b.text for b in all_buttons(reply)] == [
+        "A client <b>threatens</b> & rages",  # button labels are plain text, not HTML
+        "A forgotten order, an apology",
+    ]
+    assert_valid(reply)
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_fixed_texts_are_valid_in_both_languages(kb: KnowledgeBase, lang: str) -> None:
+    replies = make(kb)
+    fixed = [
+        replies.start(lang),
+        replies.help(lang),
+        replies.topics(lang),
+        replies.unknown_command(lang),
+        replies.non_text(lang),
+        replies.error(lang),
+        replies.button_expired(lang),
+        replies.feedback_thanks(lang, True),
+        replies.feedback_thanks(lang, False),
+        replies.ask_usage(lang),
+        replies.story_usage(lang),
+        replies.lang_usage(lang),
+        replies.lang_set(lang),
+    ]
+    assert_valid(fixed)
+    assert len({reply.text for reply in fixed}) == len(fixed)
+    for command in ("/start", "/help", "/ask", "/topics", "/story", "/tip", "/lang"):
+        assert command in replies.help(lang).text
+
+
+def test_languages_differ(kb: KnowledgeBase) -> None:
+    replies = make(kb)
+    assert replies.help("id").text != replies.help("en").text
+    assert replies.start("id").text != replies.start("en").text
+
+
+def test_button_and_reply_limits_are_enforced() -> None:
+    with pytest.raises(ValueError):
+        Button("x", "s:" + "a" * 63)
+    with pytest.raises(ValueError):
+        Reply("😀" * 2049)  # 4098 UTF-16 units
+    assert message_length("😀") == 2
+
+
+def _kb_with_ui(kb: KnowledgeBase, **changes: Text | None) -> KnowledgeBase:
+    ui = dict(kb.ui)
+    for key, value in changes.items():
+        if value is None:
+            ui.pop(key)
+        else:
+            ui[key] = value
+    return replace(kb, ui=ui)
+
+
+def test_missing_or_broken_ui_texts_are_knowledge_errors(kb: KnowledgeBase) -> None:
+    broken = _kb_with_ui(
+        kb,
+        help=None,
+        story=Text("<b>{title}</b> {story} {lesson}", "<b>{titel}</b> {story} {lesson}"),
+        lesson=Text("<b>{title} {number} {total} {lesson}", "{title} {number} {total} {lesson}"),
+        tip=Text("{tip} & {title}", "{tip} {title"),
+    )
+    with pytest.raises(KnowledgeError) as raised:
+        make(broken)
+    problems = "\n".join(raised.value.problems)
+    assert "chat.yaml: help: missing" in problems
+    assert "story.en: unknown placeholder {titel}" in problems
+    assert "lesson.id: invalid Telegram HTML" in problems
+    assert "tip.id: invalid Telegram HTML" in problems
+    assert "tip.en: broken {placeholder}" in problems
+    assert len(raised.value.problems) == 5
+
+
+def test_html_problem_catches_what_telegram_rejects() -> None:
+    assert html_problem("<b>ok</b> &amp; &lt;x&gt; &#128512;") is None
+    assert html_problem("<b>open") is not None
+    assert html_problem("<b>x</i>") is not None
+    assert html_problem("<div>x</div>") is not None
+    assert html_problem("a & b") is not None
+    assert html_problem("a <") is not None
+
+
+# -- the real knowledge base ----------------------------------------------------------------
+
+
+def real_kb() -> KnowledgeBase:
+    return load_knowledge(PROJECT / "responses", SEEDS)
+
+
+def test_real_base_every_story_reply_is_valid_and_short() -> None:
+    kb = real_kb()
+    replies = Replies(kb, Matcher(kb))
+    assert kb.anecdotes
+    for anecdote in kb.anecdotes:
+        for lang in ("id", "en"):
+            reply = replies.story(anecdote.id, lang)
+            assert_valid(reply)
+            # Readable in about 30 seconds on a phone.
+            words = len(reply.text.split())
+            assert words <= 200, (anecdote.id, lang, words)
+            assert_valid(replies.full_story(anecdote.id, lang))
+            for index in range(len(anecdote.lessons)):
+                assert_valid(replies.lesson(anecdote.id, index, lang))
+    for key, _ in kb.tips():
+        assert_valid(replies.tip(key, "en"))
+
+
+def test_real_base_answers_in_the_question_language() -> None:
+    kb = real_kb()
+    replies = Replies(kb, Matcher(kb))
+    en_answer, en_reply = replies.answer("What is the weather in Medan today?")
+    assert en_answer.lang == "en" and en_answer.matches == ()
+    assert_valid(en_reply)
+    question = "customer marah ngancam gak mau kerjasama lagi gara2 saya gak bisa dateng"
+    id_answer, id_reply = replies.answer(question)
+    assert id_answer.lang == "id"
+    assert_valid(id_reply)
