@@ -1,0 +1,507 @@
+"""Team-lead commands and the daily-tip job: /daily, /timezone, /tipnow, /stats.
+
+A thin shell, as the rest of `bot/telegram`: parsing and deciding live in `bot.schedule`,
+`bot.tips` and `bot.store`; this module checks who may do what, calls into them (the store
+through `asyncio.to_thread`, so SQLite never blocks the event loop), and sends what comes back.
+
+Who is a team lead: a user listed in TEAM_LEAD_IDS, or an administrator/creator of the group
+the command was sent in (getChatMember, cached for ADMIN_CACHE_SECONDS so a burst of commands
+costs one request); an anonymous admin posting as the group counts too. In a private chat,
+everyone manages their own subscription.
+
+Delivery: JobQueue keeps no jobs across restarts, so nothing per chat is scheduled there. One
+repeating job ticks every minute (just after the minute turns) and asks the database what is
+due; a first tick right after start catches up on tips missed while the bot was down. The
+`DeliveryRunner` (bot/schedule.py) paces the broadcast and keeps it exactly-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time as monotonic_time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import httpx
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from bot import tips
+from bot.schedule import (
+    EVERY_DAY,
+    WEEKDAYS,
+    ChatMoved,
+    ChatUnreachable,
+    Delivery,
+    DeliveryNotSent,
+    DeliveryRejected,
+    DeliveryRetryAfter,
+    DeliveryRunner,
+    Subscription,
+    next_due,
+    parse_days,
+    parse_time,
+    resolve_timezone,
+    zone,
+    zone_label,
+)
+
+if TYPE_CHECKING:
+    from bot.replies import Reply
+    from bot.services import Services
+    from bot.store import Stats
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 60.0
+ADMIN_CACHE_SECONDS = 60.0
+STATS_PERIODS = (7, 30)
+STATS_TOP = 5
+STATS_QUESTION_CHARS = 80
+OFF_WORDS = frozenset({"off", "stop", "mati", "berhenti", "stop."})
+LEAD_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
+# Commands for Telegram's menu (setMyCommands, chat-administrator and private scopes); the
+# descriptions live in responses/ui/team.yaml as team_cmd_<command>.
+COMMANDS = ("daily", "timezone", "tipnow", "stats")
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=False)
+
+
+def reply_markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    """Reply buttons as Telegram's inline keyboard (rows of callback buttons)."""
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in reply.buttons]
+    )
+
+
+def _retry_seconds(exc: RetryAfter) -> float:
+    # `retry_after` warns about its int/timedelta transition in v22; the timedelta is stable.
+    period = getattr(exc, "_retry_after", None)
+    if period is not None:
+        return float(period.total_seconds())
+    value = exc.retry_after
+    return float(value if isinstance(value, int | float) else value.total_seconds())
+
+
+def _certainly_not_sent(exc: NetworkError) -> bool:
+    """True when the request never reached Telegram (no connection, no pool slot)."""
+    return isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+@dataclass
+class _Cached:
+    allowed: bool
+    until: float
+
+
+class Team:
+    """The team-lead handlers and the delivery job of one Application."""
+
+    def __init__(self, application: Application, services: Services) -> None:
+        self.application = application
+        self.services = services
+        self.settings = services.settings
+        self.store = services.store
+        self.kb = services.kb
+        self.clock = services.store.clock
+        self._leads: dict[tuple[int, int], _Cached] = {}
+        self.runner = DeliveryRunner(
+            services.store,
+            lambda: tips.deck(self.kb),
+            self.send_tip,
+            default_timezone=self.settings.timezone,
+        )
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def handlers(self) -> list[CommandHandler]:
+        return [
+            CommandHandler("daily", self.daily),
+            CommandHandler("timezone", self.timezone),
+            CommandHandler("tipnow", self.tipnow),
+            CommandHandler("stats", self.stats),
+        ]
+
+    def schedule_jobs(self) -> None:
+        """A catch-up tick right after start, then one tick just after every minute turns."""
+        job_queue = self.application.job_queue
+        if job_queue is None:
+            raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
+        job_queue.run_once(self._tick_job, when=1.0, name="kisah-daily-catch-up")
+        first = TICK_SECONDS - (datetime.now().timestamp() % TICK_SECONDS) + 1.0
+        job_queue.run_repeating(
+            self._tick_job, interval=TICK_SECONDS, first=first, name="kisah-daily-tips"
+        )
+
+    async def _tick_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.runner.tick()
+
+    def _lang(self, update: Update) -> str:
+        chat, user = update.effective_chat, update.effective_user
+        chosen = self.store.chat_language(chat.id) if chat else None
+        if chosen:
+            return chosen
+        code = (user.language_code or "")[:2].lower() if user else ""
+        return code if code in {"id", "en"} else self.settings.default_language
+
+    def _t(self, key: str, lang: str, **values: object) -> str:
+        return self.kb.text(key, lang, **values)
+
+    async def _answer(self, update: Update, text: str) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        await chat.send_message(text, parse_mode=ParseMode.HTML)
+
+    async def is_team_lead(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        if chat is None:
+            return False
+        if chat.type == ChatType.PRIVATE:
+            return True  # everyone manages their own subscription
+        if user is not None and user.id in self.settings.team_lead_ids:
+            return True
+        if message is not None and message.sender_chat and message.sender_chat.id == chat.id:
+            return True  # an anonymous administrator, posting as the group itself
+        if user is None:
+            return False
+        key = (chat.id, user.id)
+        cached = self._leads.get(key)
+        if cached and cached.until > monotonic_time.monotonic():
+            return cached.allowed
+        try:
+            member = await context.bot.get_chat_member(chat.id, user.id)
+        except TelegramError as exc:
+            log.warning(
+                "getChatMember failed chat_id=%s user_id=%s update_id=%s: %s",
+                chat.id,
+                user.id,
+                update.update_id,
+                exc,
+            )
+            return False  # not cached: the next try asks Telegram again
+        allowed = member.status in LEAD_STATUSES
+        self._leads[key] = _Cached(allowed, monotonic_time.monotonic() + ADMIN_CACHE_SECONDS)
+        return allowed
+
+    async def _require_lead(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str, command: str
+    ) -> bool:
+        if await self.is_team_lead(update, context):
+            return True
+        chat, user = update.effective_chat, update.effective_user
+        log.info(
+            "team command refused command=%s chat_id=%s user_id=%s update_id=%s",
+            command,
+            chat.id if chat else None,
+            user.id if user else None,
+            update.update_id,
+        )
+        await self._answer(update, self._t("team_only_leads", lang))
+        return False
+
+    # -- formatting ---------------------------------------------------------------------------
+
+    def _zone_name(self, chat_id: int) -> str:
+        return self.store.chat_timezone(chat_id) or self.settings.timezone
+
+    def _days_text(self, days: int, lang: str) -> str:
+        if days == WEEKDAYS:
+            return self._t("team_days_weekdays", lang)
+        return self._t("team_days_every", lang)
+
+    def _when_text(self, moment: datetime | None, zone_name: str, lang: str) -> str:
+        if moment is None:
+            return self._t("team_next_none", lang)
+        local = moment.astimezone(zone(zone_name))
+        return self._t(
+            "team_next_at",
+            lang,
+            weekday=self._t("team_weekday_names", lang).split()[local.weekday()],
+            day=local.day,
+            month=self._t("team_month_names", lang).split()[local.month - 1],
+            time=local.strftime("%H:%M"),
+        )
+
+    def _subscription_text(self, key: str, sub: Subscription, lang: str) -> str:
+        zone_name = sub.zone_name(self.settings.timezone)
+        return self._t(
+            key,
+            lang,
+            days=_e(self._days_text(sub.days, lang)),
+            time=sub.at.strftime("%H:%M"),
+            zone=_e(zone_label(zone_name)),
+            next=_e(
+                self._when_text(
+                    next_due(sub, self.clock(), self.settings.timezone), zone_name, lang
+                )
+            ),
+        )
+
+    # -- /daily ---------------------------------------------------------------------------------
+
+    async def daily(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/daily` shows, `/daily HH:MM [weekdays]` sets or changes, `/daily off` stops."""
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None:
+            return
+        lang = await asyncio.to_thread(self._lang, update)
+        args = context.args or []
+        if not args:
+            sub = await asyncio.to_thread(self.store.subscription, chat.id)
+            if sub is None:
+                zone_name = await asyncio.to_thread(self._zone_name, chat.id)
+                text = self._t("team_daily_none", lang, zone=_e(zone_label(zone_name)))
+            else:
+                text = self._subscription_text("team_daily_show", sub, lang)
+            await self._answer(update, text)
+            return
+        if not await self._require_lead(update, context, lang, "daily"):
+            return
+        if len(args) == 1 and args[0].lower() in OFF_WORDS:
+            stopped = await asyncio.to_thread(self.store.unsubscribe, chat.id)
+            log.info(
+                "daily tip stopped chat_id=%s user_id=%s update_id=%s had=%s",
+                chat.id,
+                user.id if user else None,
+                update.update_id,
+                stopped,
+            )
+            await self._answer(
+                update, self._t("team_daily_off" if stopped else "team_daily_off_none", lang)
+            )
+            return
+        try:
+            if len(args) > 2:
+                raise ValueError("too many arguments")
+            at = parse_time(args[0])
+            days = parse_days(args[1]) if len(args) == 2 else EVERY_DAY
+        except ValueError:
+            given = " ".join(args)[:40]
+            await self._answer(update, self._t("team_daily_usage", lang, given=_e(given)))
+            return
+        sub = await asyncio.to_thread(
+            self.store.subscribe, chat.id, at, days, user_id=user.id if user else None
+        )
+        log.info(
+            "daily tip set chat_id=%s user_id=%s update_id=%s at=%s days=%s zone=%s",
+            chat.id,
+            user.id if user else None,
+            update.update_id,
+            at.strftime("%H:%M"),
+            days,
+            sub.zone_name(self.settings.timezone),
+        )
+        await self._answer(update, self._subscription_text("team_daily_set", sub, lang))
+
+    # -- /timezone ------------------------------------------------------------------------------
+
+    async def timezone(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/timezone` shows the chat's zone; `/timezone WITA|Area/City` changes it."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        lang = await asyncio.to_thread(self._lang, update)
+        args = context.args or []
+        if not args:
+            zone_name = await asyncio.to_thread(self._zone_name, chat.id)
+            local = self.clock().astimezone(zone(zone_name)).strftime("%H:%M")
+            await self._answer(
+                update,
+                self._t("team_timezone_show", lang, zone=_e(zone_label(zone_name)), local=local),
+            )
+            return
+        if not await self._require_lead(update, context, lang, "timezone"):
+            return
+        try:
+            if len(args) > 1:
+                raise ValueError("one zone only")
+            zone_name = resolve_timezone(args[0])
+        except ValueError:
+            given = " ".join(args)[:40]
+            await self._answer(update, self._t("team_timezone_usage", lang, given=_e(given)))
+            return
+        await asyncio.to_thread(self.store.set_chat_timezone, chat.id, zone_name)
+        log.info(
+            "timezone set chat_id=%s update_id=%s zone=%s", chat.id, update.update_id, zone_name
+        )
+        local = self.clock().astimezone(zone(zone_name)).strftime("%H:%M")
+        text = self._t("team_timezone_set", lang, zone=_e(zone_label(zone_name)), local=local)
+        sub = await asyncio.to_thread(self.store.subscription, chat.id)
+        if sub is not None:
+            text += "\n\n" + self._subscription_text("team_daily_show", sub, lang)
+        await self._answer(update, text)
+
+    # -- /tipnow --------------------------------------------------------------------------------
+
+    async def tipnow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The chat's next tip from its rotation, now (it then will not come again this cycle)."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        lang = await asyncio.to_thread(self._lang, update)
+        if not await self._require_lead(update, context, lang, "tipnow"):
+            return
+        delivery = await asyncio.to_thread(self.store.take_tip, chat.id, tips.deck(self.kb))
+        if delivery is None:
+            await self._answer(update, self._t("team_tipnow_empty", lang))
+            return
+        await asyncio.to_thread(self.store.start_sending, delivery.id)
+        try:
+            reply = self.services.replies.tip(delivery.tip_key, lang)
+            message = await chat.send_message(
+                reply.text, parse_mode=ParseMode.HTML, reply_markup=reply_markup(reply)
+            )
+        except BaseException as exc:
+            await asyncio.to_thread(self.store.mark_delivery, delivery.id, "unknown", repr(exc))
+            raise
+        await asyncio.to_thread(self.store.mark_sent, delivery.id, message.message_id)
+        log.info(
+            "tip sent now chat_id=%s update_id=%s tip=%s",
+            chat.id,
+            update.update_id,
+            delivery.tip_key,
+        )
+
+    # -- /stats ---------------------------------------------------------------------------------
+
+    def _stats_block(self, lang: str, stats: dict[int, Stats], *, show_texts: bool) -> list[str]:
+        lines = []
+        for days in STATS_PERIODS:
+            s = stats[days]
+            lines.append(
+                self._t(
+                    "team_stats_period",
+                    lang,
+                    days=days,
+                    asked=s.asked,
+                    share=round(s.answered_share * 100),
+                    up=s.thumbs_up,
+                    down=s.thumbs_down,
+                )
+            )
+        longest = stats[STATS_PERIODS[-1]]
+        lines.append(self._t("team_stats_top_stories", lang, days=STATS_PERIODS[-1]))
+        if not longest.top_stories:
+            lines.append(self._t("team_stats_nothing", lang))
+        for anecdote_id, count in longest.top_stories:
+            anecdote = self.kb.by_id(anecdote_id)
+            title = anecdote.title.get(lang) if anecdote else anecdote_id
+            lines.append(self._t("team_stats_item", lang, text=_e(title), count=count))
+        if show_texts:
+            lines.append(self._t("team_stats_unanswered", lang, days=STATS_PERIODS[-1]))
+            if not self.settings.log_questions:
+                lines.append(self._t("team_stats_private", lang))
+            elif not longest.top_unanswered:
+                lines.append(self._t("team_stats_nothing", lang))
+            for question in longest.top_unanswered:
+                text = " ".join((question.text or "").split())
+                if len(text) > STATS_QUESTION_CHARS:
+                    text = text[: STATS_QUESTION_CHARS - 1] + "…"
+                lines.append(
+                    self._t(
+                        "team_stats_item", lang, text=f"<i>{_e(text)}</i>", count=question.count
+                    )
+                )
+        return lines
+
+    def stats_text(self, chat_id: int, lang: str, *, bot_wide_lead: bool) -> str:
+        """The /stats message. Unanswered questions of *other* chats are shown only to the
+        leads listed in TEAM_LEAD_IDS: a group admin sees their own team's questions only."""
+        here = {d: self.store.stats(days=d, chat_id=chat_id, top=STATS_TOP) for d in STATS_PERIODS}
+        everywhere = {d: self.store.stats(days=d, top=STATS_TOP) for d in STATS_PERIODS}
+        sub = self.store.subscription(chat_id)
+        daily = (
+            self._t("team_stats_daily_off", lang)
+            if sub is None
+            else f"{self._days_text(sub.days, lang)} {sub.at.strftime('%H:%M')}"
+        )
+        lines = [
+            self._t("team_stats_title", lang),
+            "",
+            self._t("team_stats_this_chat", lang),
+            *self._stats_block(lang, here, show_texts=True),
+            self._t("team_stats_daily", lang, state=_e(daily)),
+            "",
+            self._t("team_stats_all_chats", lang),
+            *self._stats_block(lang, everywhere, show_texts=bot_wide_lead),
+        ]
+        return "\n".join(lines)
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None:
+            return
+        lang = await asyncio.to_thread(self._lang, update)
+        if not await self._require_lead(update, context, lang, "stats"):
+            return
+        bot_wide = user is not None and user.id in self.settings.team_lead_ids
+        text = await asyncio.to_thread(self.stats_text, chat.id, lang, bot_wide_lead=bot_wide)
+        log.info("stats shown chat_id=%s update_id=%s", chat.id, update.update_id)
+        await self._answer(update, text)
+
+    # -- delivery -------------------------------------------------------------------------------
+
+    async def send_tip(self, delivery: Delivery) -> int:
+        """Send one scheduled tip; Bot API errors become the runner's delivery exceptions."""
+        lang = delivery.language or self.settings.default_language
+        try:
+            reply = self.services.replies.tip(delivery.tip_key, lang)
+        except KeyError as exc:
+            raise DeliveryRejected(f"tip {delivery.tip_key} is no longer in the deck") from exc
+        try:
+            message = await self.application.bot.send_message(
+                chat_id=delivery.chat_id,
+                text=reply.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=reply_markup(reply),
+            )
+        except RetryAfter as exc:
+            raise DeliveryRetryAfter(_retry_seconds(exc)) from exc
+        except Forbidden as exc:
+            raise ChatUnreachable(exc.message) from exc
+        except ChatMigrated as exc:
+            raise ChatMoved(exc.new_chat_id) from exc
+        except BadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                raise ChatUnreachable(exc.message) from exc
+            raise DeliveryRejected(exc.message) from exc
+        except (TimedOut, NetworkError) as exc:
+            if _certainly_not_sent(exc):
+                raise DeliveryNotSent(str(exc)) from exc
+            raise  # may have reached Telegram: the runner records it as unknown
+        return message.message_id
+
+
+def team_commands(services: Services, lang: str) -> list[tuple[str, str]]:
+    """(command, description) pairs for setMyCommands in the team-lead scopes."""
+    return [(name, services.kb.text(f"team_cmd_{name}", lang)) for name in COMMANDS]
+
+
+def register(application: Application, services: Services) -> Team:
+    """Add the team-lead commands and the daily-tip job to `application`.
+
+    Call it before any catch-all "unknown command" handler of the same group, or that one
+    would answer /daily first.
+    """
+    team = Team(application, services)
+    application.add_handlers(team.handlers())
+    team.schedule_jobs()
+    application.bot_data["kisah_team"] = team
+    return team
