@@ -213,43 +213,75 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _split_plain(text: str, limit: int) -> list[str]:
-    """Split raw text so each escaped piece fits `limit`: paragraphs, lines, sentences, words."""
+# Where a long text may be broken, best first: paragraphs, lines, sentences, words.
+_BREAKS: tuple[tuple[str, str], ...] = (("\n\n", "\n\n"), ("\n", "\n"), (". ", " "), (" ", " "))
+
+
+def _hard_cut(text: str, limit: int) -> list[str]:
+    """Last resort for one enormous word: cut between characters, never inside an entity."""
+    chunks: list[str] = []
+    current, length = "", 0
+    for char in text:
+        size = message_length(_e(char))
+        if current and length + size > limit:
+            chunks.append(_e(current))
+            current, length = "", 0
+        current += char
+        length += size
+    if current:
+        chunks.append(_e(current))
+    return chunks
+
+
+def _pack(text: str, limit: int, level: int = 0) -> list[str]:
+    """Escaped chunks of `text`, each <= limit, broken at the best boundary that works.
+
+    Pieces are packed greedily and re-joined with the separator they were split on, so a
+    message never ends mid-paragraph when a paragraph boundary would do.
+    """
     if message_length(_e(text)) <= limit:
-        return [text]
-    for separator in ("\n\n", "\n", ". ", " "):
-        parts = text.split(separator)
-        if len(parts) > 1:
-            pieces: list[str] = []
-            for index, part in enumerate(parts):
-                suffix = separator.rstrip() if index < len(parts) - 1 else ""
-                pieces.extend(_split_plain(part + suffix, limit))
-            return pieces
-    # One enormous word: cut it by characters (escaped length is at most 5x).
-    step = max(1, limit // 5)
-    return [text[i : i + step] for i in range(0, len(text), step)]
+        return [_e(text)] if text.strip() else []
+    if level >= len(_BREAKS):
+        return _hard_cut(text, limit)
+    separator, joiner = _BREAKS[level]
+    parts = text.split(separator)
+    if separator == ". ":
+        parts = [part + "." for part in parts[:-1]] + parts[-1:]
+    if level == 0:
+        parts = [part.strip() for part in parts if part.strip()]
+    # Escaping works character by character and joiners are whitespace, so escaped pieces can
+    # be joined directly: _e(a + joiner + b) == _e(a) + joiner + _e(b).
+    chunks: list[str] = []
+    current = ""
+    for part in parts:
+        escaped = _e(part)
+        candidate = f"{current}{joiner}{escaped}" if current else escaped
+        if message_length(candidate) <= limit:
+            current = candidate
+            continue
+        if message_length(escaped) <= limit:
+            chunks.append(current)
+            current = escaped
+            continue
+        sub = _pack(part, limit, level + 1)
+        if not sub:
+            continue
+        if current:
+            merged = f"{current}{joiner}{sub[0]}"
+            if message_length(merged) <= limit:
+                sub[0] = merged
+            else:
+                chunks.append(current)
+        chunks.extend(sub[:-1])
+        current = sub[-1]
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def pack_paragraphs(text: str, limit: int) -> list[str]:
     """Escape `text` and pack it into chunks <= limit, breaking on paragraph boundaries first."""
-    pieces: list[str] = []
-    for paragraph in text.split("\n\n"):
-        if paragraph.strip():
-            pieces.extend(p for p in _split_plain(paragraph.strip(), limit) if p.strip())
-    chunks: list[str] = []
-    current = ""
-    for piece in pieces:
-        escaped = _e(piece.strip())
-        candidate = f"{current}\n\n{escaped}" if current else escaped
-        if message_length(candidate) <= limit:
-            current = candidate
-        else:
-            if current:
-                chunks.append(current)
-            current = escaped
-    if current:
-        chunks.append(current)
-    return chunks
+    return _pack(text.strip(), limit)
 
 
 class Replies:
@@ -321,6 +353,8 @@ class Replies:
         answer = self.matcher.ask(question, lang=reply_lang)
         reply_lang = answer.lang
         best = answer.best
+        if not question.strip():
+            return answer, self.ask_usage(reply_lang)
         if best is None:
             log.debug("no story for question (lang=%s)", reply_lang)
             return answer, self.out_of_scope(question, reply_lang)

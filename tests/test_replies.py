@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import random
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -195,6 +197,37 @@ def test_full_story_splits_long_posts_on_paragraphs(tmp_path: Path) -> None:
     )
     assert "komentar" not in "".join(bodies)
     assert all(not part.buttons for part in parts[:-1]) and parts[-1].buttons
+
+
+def test_pack_paragraphs_breaks_a_giant_paragraph_at_sentences_then_words() -> None:
+    sentences = " ".join(f"Kalimat nomor {n} cukup panjang untuk diuji." for n in range(300))
+    chunks = pack_paragraphs(f"Pendek.\n\n{sentences}\n\nAkhir.", 1000)
+    assert len(chunks) > 5
+    assert all(message_length(chunk) <= 1000 for chunk in chunks)
+    assert chunks[0].startswith("Pendek.\n\nKalimat nomor 0")
+    assert all(chunk.endswith(".") for chunk in chunks)  # cut after a sentence, not mid-way
+    assert " ".join(c.replace("\n\n", " ") for c in chunks) == f"Pendek. {sentences} Akhir."
+    words = "kata " * 3000
+    word_chunks = pack_paragraphs(words, 1000)
+    assert all("\n" not in chunk for chunk in word_chunks)
+    assert " ".join(word_chunks) == words.strip()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_pack_paragraphs_keeps_every_character_within_limits(seed: int) -> None:
+    rng = random.Random(seed)
+    alphabet = "abc&<>\"'😀ü. "
+    separators = [" ", " ", " ", ". ", "\n", "\n\n"]
+    text = "".join(
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) + rng.choice(separators)
+        for _ in range(rng.randint(50, 400))
+    )
+    limit = rng.choice([60, 200, 1000])
+    chunks = pack_paragraphs(text, limit)
+    assert all(0 < message_length(chunk) <= limit for chunk in chunks)
+    assert all(html_problem(chunk) is None for chunk in chunks)
+    rebuilt = html.unescape(" ".join(chunks))
+    assert rebuilt.split() == text.split() or "".join(rebuilt.split()) == "".join(text.split())
 
 
 def test_pack_paragraphs_splits_a_giant_paragraph_without_breaking_entities() -> None:
