@@ -177,6 +177,15 @@ def _read_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
         raise KnowledgeError([f"{path}: invalid YAML: {exc}"]) from exc
 
 
+def _field_line(path: Path, field_path: tuple[Any, ...]) -> str:
+    """The ":<line>" suffix of a field in a file already read, for cross-file problems."""
+    try:
+        line = _line_map(path.read_text(encoding="utf-8")).get(field_path)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    return f":{line}" if line else ""
+
+
 def load_anecdote(path: Path, seeds_dir: Path) -> Anecdote:
     data, lines = _read_yaml(path)
     check = _Checker(path, lines)
@@ -241,7 +250,8 @@ def load_ui_dir(ui_dir: Path) -> dict[str, Text]:
             continue
         for key, text in texts.items():
             if key in merged:
-                problems.append(f"{path}: {key}: already defined in {origin[key]}")
+                line = _field_line(path, (key,))
+                problems.append(f"{path}{line}: {key}: already defined in {origin[key]}")
                 continue
             merged[key] = text
             origin[key] = path
@@ -267,7 +277,8 @@ def load_knowledge(responses_dir: Path, seeds_dir: Path) -> KnowledgeBase:
     for anecdote in anecdotes:
         if anecdote.id in seen:
             problems.append(
-                f"{anecdote.source}: id: '{anecdote.id}' is already used by {seen[anecdote.id]}"
+                f"{anecdote.source}{_field_line(anecdote.source, ('id',))}: id: "
+                f"'{anecdote.id}' is already used by {seen[anecdote.id]}"
             )
         seen.setdefault(anecdote.id, anecdote.source)
     ui: dict[str, Text] = {}

@@ -114,7 +114,7 @@ def test_bad_ids(tmp_path: Path, bad_id: str) -> None:
 
 def test_duplicate_id_names_both_files(tmp_path: Path) -> None:
     message = only(problems_for(tmp_path, GOOD.replace("good-one", "maaf-coklat")))
-    assert "010-broken.yaml" in message and "001-maaf-coklat.yaml" in message
+    assert "010-broken.yaml:1: id: " in message and "001-maaf-coklat.yaml" in message
     assert "id: 'maaf-coklat' is already used" in message
 
 
@@ -152,7 +152,7 @@ def test_ui_text_missing_a_language_and_duplicate_keys(tmp_path: Path) -> None:
     (responses / "ui" / "extra.yaml").write_text('help:\n  id: "a"\n  en: "b"\n', encoding="utf-8")
     with pytest.raises(KnowledgeError) as raised:
         load_knowledge(responses, SEEDS)
-    assert "extra.yaml: help: already defined in" in only(raised.value.problems)
+    assert "extra.yaml:1: help: already defined in" in only(raised.value.problems)
 
 
 def test_empty_directories(tmp_path: Path) -> None:
