@@ -8,10 +8,12 @@ text stream, so it works the same from a keyboard, a pipe or a test's `io.String
 
 from __future__ import annotations
 
+import contextlib
 import html
 import itertools
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
@@ -65,6 +67,24 @@ class Console:
         isatty = getattr(self.stdin, "isatty", None)
         return bool(isatty and isatty())
 
+    def _read(self) -> str | None:
+        """One line of input, None at the end. At a real terminal `input()` gives line editing
+        and history (readline); from a pipe or a test stream there is no prompt at all."""
+        if not self._interactive():
+            line = self.stdin.readline()
+            return line if line else None
+        if self.stdin is sys.stdin and self.stdout is sys.stdout:
+            with contextlib.suppress(ImportError):
+                import readline  # noqa: F401  (enables editing and history for input())
+            try:
+                return input("> ")
+            except EOFError:
+                return None
+        self.stdout.write("> ")
+        self.stdout.flush()
+        line = self.stdin.readline()
+        return line if line else None
+
     def show(self, replies: Reply | list[Reply]) -> None:
         """Print replies; their buttons become the numbered choices for the next input."""
         items = [replies] if isinstance(replies, Reply) else replies
@@ -83,15 +103,13 @@ class Console:
         """Chat until /quit or end of input; returns the exit status (0)."""
         self.stdout.write(self.replies.kb.text("console_welcome", self.lang) + "\n\n")
         self.show(self.replies.start(self.lang))
-        while True:
-            if self._interactive():
-                self.stdout.write("> ")
-                self.stdout.flush()
-            line = self.stdin.readline()
-            if not line:
-                break
-            if not self.handle(line.strip()):
-                break
+        try:
+            while True:
+                line = self._read()
+                if line is None or not self.handle(line.strip()):
+                    break
+        except KeyboardInterrupt:
+            self.stdout.write("\n")
         self.stdout.write(self.replies.kb.text("console_bye", self.lang) + "\n")
         self.stdout.flush()
         return 0

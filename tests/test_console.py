@@ -132,6 +132,25 @@ def test_no_prompt_when_stdin_is_not_a_terminal(replies: Replies) -> None:
     assert "> " not in stdout.getvalue()
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_prompt_at_a_terminal_and_ctrl_c_leaves_politely(replies: Replies) -> None:
+    stdout = io.StringIO()
+    assert Console(replies, _Terminal("/help\n"), stdout).run() == 0
+    assert stdout.getvalue().count("> ") == 2  # before /help and before the end of input
+
+    class Interrupted(_Terminal):
+        def readline(self, size: int | None = -1) -> str:
+            raise KeyboardInterrupt
+
+    stdout = io.StringIO()
+    assert Console(replies, Interrupted(), stdout).run() == 0
+    assert stdout.getvalue().rstrip().endswith(replies.kb.text("console_bye", "id"))
+
+
 def test_console_through_a_pipe(tmp_path: Path) -> None:
     """`python -m bot chat` with stdin piped, as the CLI really runs it."""
     responses = write_kb(tmp_path)
