@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import random
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -417,3 +418,21 @@ def test_real_base_answers_in_the_question_language() -> None:
     id_answer, id_reply = replies.answer(question)
     assert id_answer.lang == "id"
     assert_valid(id_reply)
+
+
+def test_real_base_example_questions_in_the_ui_texts_get_a_story() -> None:
+    """The greeting, help and hints suggest questions; each must actually get a story."""
+    kb = real_kb()
+    replies = Replies(kb, Matcher(kb))
+    examples: list[tuple[str, str]] = []
+    for key in ("start", "help", "non_text", "ask_usage"):
+        for lang in ("id", "en"):
+            template = kb.text(key, lang)
+            found = re.findall(r"<i>([^<]+)</i>", template)
+            found += re.findall(r"<code>/ask ([^<]+)</code>", template)
+            examples += [(html.unescape(q), lang) for q in found if len(q.split()) >= 3]
+    assert len(examples) >= 10
+    for question, lang in examples:
+        answer, _ = replies.answer(question)
+        assert answer.best is not None, question
+        assert answer.lang == lang, question
