@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -324,6 +325,8 @@ def main(
         stderr.write(f"The knowledge base has {len(exc.problems)} problem(s); fix and retry.\n")
     except SettingsError as exc:
         stderr.write(f"Configuration error: {exc}\n")
+    except BrokenPipeError:
+        raise  # the reader of our output went away (`| head`): entry() exits quietly
     except (OSError, sqlite3.Error, StoreError) as exc:
         # e.g. a data directory that cannot be created, or a database from a newer Kisah.
         stderr.write(f"Error: {exc}\n")
@@ -340,4 +343,12 @@ def entry() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="replace")
-    sys.exit(main())
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python's documented recipe: point stdout at devnull so the final flush at exit does
+        # not raise again, and end without a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = EXIT_FAILURE
+    sys.exit(status)

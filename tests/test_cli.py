@@ -305,3 +305,25 @@ def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("run", "chat", "ask", "eval", "check", "report"):
         assert command in result.stdout
+
+
+def test_ask_stops_quietly_when_the_reader_goes_away(tmp_path: Path, responses: Path) -> None:
+    """`python -m bot ask --json < questions | head -1` must not end in a traceback."""
+    environment = dict(os.environ, PYTHONPATH=str(PROJECT), BOT_DATA_DIR=str(tmp_path / "d"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--responses", str(responses), "ask", "--json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=environment,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(b"x\n" * 5000)  # ~250 kB of answers: more than a pipe buffers
+    process.stdin.close()
+    assert json.loads(process.stdout.readline())["matches"] == []
+    process.stdout.close()
+    assert process.stderr is not None
+    err = process.stderr.read()
+    assert process.wait(timeout=60) == 1
+    assert b"Traceback" not in err and b"BrokenPipe" not in err
