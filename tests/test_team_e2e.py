@@ -483,3 +483,47 @@ async def test_kill_9_mid_broadcast_then_restart_every_chat_gets_exactly_one_tip
             # on record as unknown; never a double.
             assert len(missing) <= 1
             assert {d.chat_id for d in unknown} >= set(missing)
+
+
+async def test_removing_the_bot_unsubscribes_and_a_migrated_group_keeps_its_tip(
+    bot: Bot, fake_telegram: FakeTelegram, group: Any
+) -> None:
+    await say(fake_telegram, group, ADMIN, "/daily 08:30 weekdays")
+    await say(fake_telegram, group, ADMIN, "/timezone WITA")
+    # The (basic) group becomes a supergroup: Telegram posts a service message with the new id.
+    new_id = GROUP - 1
+    fake_telegram.enqueue(
+        {
+            "message": {
+                "message_id": 999,
+                "date": 0,
+                "chat": {"id": GROUP, "type": "group", "title": "Tim Sales"},
+                "from": fake_telegram.user(ADMIN).to_dict(),
+                "migrate_to_chat_id": new_id,
+            }
+        }
+    )
+    await eventually(lambda: bot.store.subscription(new_id) is not None)
+    moved = bot.store.subscription(new_id)
+    assert moved is not None and moved.days == 0b0011111 and moved.timezone == "Asia/Makassar"
+    assert bot.store.subscription(GROUP) is None
+    # Kicked from the new supergroup: Telegram sends my_chat_member; the tip stops at once.
+    fake_telegram.enqueue(
+        {
+            "my_chat_member": {
+                "chat": {"id": new_id, "type": "supergroup", "title": "Tim Sales"},
+                "from": fake_telegram.user(ADMIN).to_dict(),
+                "date": 0,
+                "old_chat_member": {
+                    "status": "member",
+                    "user": fake_telegram.bot_user.to_dict(),
+                },
+                "new_chat_member": {
+                    "status": "kicked",
+                    "until_date": 0,
+                    "user": fake_telegram.bot_user.to_dict(),
+                },
+            }
+        }
+    )
+    await eventually(lambda: bot.store.subscription(new_id) is None)

@@ -37,7 +37,15 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot import tips
 from bot.schedule import (
@@ -131,12 +139,16 @@ class Team:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def handlers(self) -> list[CommandHandler]:
+    def handlers(self) -> list[BaseHandler]:
         return [
             CommandHandler("daily", self.daily),
             CommandHandler("timezone", self.timezone),
             CommandHandler("tipnow", self.tipnow),
             CommandHandler("stats", self.stats),
+            # The bot was removed or blocked: stop the subscription now rather than at the
+            # next delivery's 403. A group upgraded to a supergroup: follow it to its new id.
+            ChatMemberHandler(self.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER),
+            MessageHandler(filters.StatusUpdate.MIGRATE, self.migrated),
         ]
 
     def schedule_jobs(self) -> None:
@@ -455,6 +467,33 @@ class Team:
         text = await asyncio.to_thread(self.stats_text, chat.id, lang, bot_wide_lead=bot_wide)
         log.info("stats shown chat_id=%s update_id=%s", chat.id, update.update_id)
         await self._answer(update, text)
+
+    # -- membership ---------------------------------------------------------------------------
+
+    async def bot_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = update.my_chat_member
+        if change is None:
+            return
+        if change.new_chat_member.status in {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}:
+            stopped = await asyncio.to_thread(self.store.unsubscribe, change.chat.id)
+            log.info(
+                "bot removed or blocked chat_id=%s update_id=%s unsubscribed=%s",
+                change.chat.id,
+                update.update_id,
+                stopped,
+            )
+
+    async def migrated(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not message.migrate_to_chat_id:
+            return  # the twin service message in the new supergroup carries migrate_from
+        await asyncio.to_thread(self.store.move_chat, message.chat.id, message.migrate_to_chat_id)
+        log.info(
+            "group migrated chat_id=%s new_chat_id=%s update_id=%s",
+            message.chat.id,
+            message.migrate_to_chat_id,
+            update.update_id,
+        )
 
     # -- delivery -------------------------------------------------------------------------------
 
