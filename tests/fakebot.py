@@ -963,6 +963,9 @@ class FakeTelegram:
 
     async def _m_getupdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         self.get_updates_calls += 1
+        if self.get_updates_calls == 1:  # "the bot is polling now", for wait_until
+            async with self._changed:
+                self._changed.notify_all()
         if self.webhook:
             raise ApiError(
                 409,

@@ -36,6 +36,7 @@ EXIT_CONFIG = 2  # something the operator must fix: token, knowledge base, webho
 EXIT_UNAVAILABLE = 3  # Telegram could not be reached
 POLL_TIMEOUT_SECONDS = 30
 WEBHOOK_PATH = "telegram"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class _RedactToken(logging.Filter):
@@ -98,8 +99,7 @@ async def serve(
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     if own_signals:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        own_signals = _on_stop_signals(loop, stop)
     try:
         await application.initialize()  # getMe: proves the token and the API URL
         try:
@@ -129,8 +129,20 @@ async def serve(
                 await application.post_shutdown(application)
     finally:
         if own_signals:
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in STOP_SIGNALS:
                 loop.remove_signal_handler(sig)
+
+
+def _on_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> bool:
+    """SIGTERM/SIGINT set `stop`; False where signals cannot be caught (not the main thread,
+    or Windows), in which case the caller's own stop event is the only way out."""
+    try:
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, stop.set)
+    except (NotImplementedError, RuntimeError, ValueError) as exc:
+        log.debug("stop signals not handled here: %r", exc)
+        return False
+    return True
 
 
 async def _start_updates(application: Application, settings: Settings, webhook: bool) -> None:

@@ -1,0 +1,465 @@
+"""End to end through Telegram's wire format: the real Application, polling the strict fake
+Bot API server (tests/fakebot.py). If Telegram would reject a message, these tests fail.
+
+The knowledge base is the small fixture one (tests/kbfixture.py), whose content is full of
+HTML-like text and ampersands, plus the real UI texts; one test uses the real stories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import RunningBot, StartBot
+from fakebot import FakeChat, FakeTelegram, FakeUser, FloodLimits, Sent
+from kbfixture import write_kb
+
+from bot.telegram.menu import team_available
+
+PROJECT = Path(__file__).resolve().parent.parent
+THREAT_ID = "ancaman-klien"
+APOLOGY_ID = "maaf-coklat"
+THREAT_ID_Q = "customer ngancam gak mau kerjasama lagi"
+THREAT_EN_Q = "client threatens to end the partnership"
+
+
+@pytest.fixture
+def responses(tmp_path: Path) -> Path:
+    """The fixture stories with every real UI file (chat, telegram, team texts)."""
+    root = write_kb(tmp_path / "kb")
+    for path in (PROJECT / "responses" / "ui").glob("*.yaml"):
+        shutil.copy(path, root / "ui" / path.name)
+    return root
+
+
+@pytest.fixture
+async def kisah(start_bot: StartBot, responses: Path, fake_telegram: FakeTelegram) -> RunningBot:
+    # Most tests talk to one private chat many times in a row, faster than a human would;
+    # Telegram's per-chat burst is modelled loosely here and exactly in the flood tests.
+    fake_telegram.limits = FloodLimits(private_burst=30)
+    return await start_bot(responses_dir=responses)
+
+
+def questions(bot: RunningBot) -> list[dict[str, object]]:
+    rows = bot.services.store._read(  # noqa: SLF001 - reading back what the bot stored
+        "SELECT chat_id, user_id, text, lang, anecdote_id, answered, source FROM questions "
+        "ORDER BY id"
+    )
+    return [dict(row) for row in rows]
+
+
+async def say(
+    fake: FakeTelegram, chat: FakeChat, user: FakeUser, text: str, expect: int = 1
+) -> list[Sent]:
+    """The user writes `text`; returns the `expect` new messages the bot sent to the chat."""
+    before = len(fake.sent_to(chat.id))
+    fake.send_text(chat, user, text)
+    return (await fake.wait_sent(before + expect, chat.id))[before:]
+
+
+# ---------------------------------------------------------------------------- private chat
+async def test_private_question_gets_story_with_buttons(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    user = fake_telegram.user(1001)
+    chat = fake_telegram.private_chat(user)
+    [reply] = await say(fake_telegram, chat, user, THREAT_ID_Q)
+    assert reply.parse_mode == "HTML"
+    assert reply.bold()[0] == "Klien <b>mengancam</b> & marah"  # escaped, shown literally
+    assert "<script>" in reply.text and "<script>" not in reply.html
+    assert reply.button_data == [
+        f"f:{THREAT_ID}",
+        f"l:{THREAT_ID}:1",
+        f"fb:{THREAT_ID}:1",
+        f"fb:{THREAT_ID}:0",
+    ]
+    assert reply.reply_to_message_id is None  # private chats need no quote
+    await fake_telegram.settle()
+    [row] = questions(kisah)
+    assert row == {
+        "chat_id": 1001,
+        "user_id": 1001,
+        "text": THREAT_ID_Q,
+        "lang": "id",
+        "anecdote_id": THREAT_ID,
+        "answered": 1,
+        "source": "private",
+    }
+
+
+async def test_english_question_gets_english_answer(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    user = fake_telegram.user(1002, language_code="id")
+    chat = fake_telegram.private_chat(user)
+    [reply] = await say(fake_telegram, chat, user, THREAT_EN_Q)
+    assert reply.bold()[0] == "A client <b>threatens</b> & rages"
+    assert "Lesson:" in reply.text
+
+
+async def test_out_of_scope_is_honest_and_offers_topics(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    user = fake_telegram.user(1003)
+    chat = fake_telegram.private_chat(user)
+    [reply] = await say(fake_telegram, chat, user, "resep nasi goreng yang enak")
+    assert "resep nasi goreng yang enak" in reply.text
+    assert not any(data.startswith(("f:", "fb:")) for data in reply.button_data)
+    assert reply.button_data == [f"s:{THREAT_ID}", f"s:{APOLOGY_ID}"]
+    await fake_telegram.settle()
+    [row] = questions(kisah)
+    assert row["answered"] == 0 and row["anecdote_id"] is None
+
+
+# ---------------------------------------------------------------------------- buttons
+async def test_every_button_of_an_answer(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
+    user = fake_telegram.user(1004, language_code="en")
+    chat = fake_telegram.private_chat(user)
+    [answer] = await say(fake_telegram, chat, user, THREAT_EN_Q)
+
+    # Full story: the original post, in parts that each fit, answered callback.
+    before = len(fake_telegram.sent_to(chat.id))
+    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}", user=user)
+    assert (await fake_telegram.wait_callback_answer(query))["text"] == ""
+    await fake_telegram.settle()
+    parts = fake_telegram.sent_to(chat.id)[before:]
+    assert parts and all(len(p.text) <= 4096 for p in parts)
+    assert "Masih Mau Kerjasama" in " ".join(p.text for p in parts)  # seed 000's title
+
+    # Another lesson: lesson 2 of 3 as a new message, with a button to the next one.
+    before = len(fake_telegram.sent_to(chat.id))
+    query = fake_telegram.press(answer, data=f"l:{THREAT_ID}:1", user=user)
+    await fake_telegram.wait_callback_answer(query)
+    [lesson] = (await fake_telegram.wait_sent(before + 1, chat.id))[before:]
+    assert "Second lesson <i>matters</i>." in lesson.text
+    assert "2" in lesson.bold()[0]
+
+    # Feedback: recorded, thanked in a toast, its buttons removed so nobody votes twice.
+    query = fake_telegram.press(answer, data=f"fb:{THREAT_ID}:1", user=user)
+    toast = await fake_telegram.wait_callback_answer(query)
+    assert toast["text"].startswith("🙏")
+    [edit] = await fake_telegram.wait_edits(1, chat.id)
+    assert edit.message_id == answer.message_id
+    assert not any(d.startswith("fb:") for d in edit.button_data)
+    assert f"f:{THREAT_ID}" in edit.button_data
+    await fake_telegram.settle()
+    feedback = kisah.services.store._read("SELECT * FROM feedback")  # noqa: SLF001
+    assert [(r["chat_id"], r["anecdote_id"], r["positive"]) for r in feedback] == [
+        (1004, THREAT_ID, 1)
+    ]
+
+
+async def test_topic_and_topics_buttons(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
+    user = fake_telegram.user(1005, language_code="en")
+    chat = fake_telegram.private_chat(user)
+    [start] = await say(fake_telegram, chat, user, "/start")
+    assert start.button_data == ["t"]
+    before = len(fake_telegram.sent_to(chat.id))
+    fake_telegram.press(start, data="t", user=user)
+    [topics] = (await fake_telegram.wait_sent(before + 1, chat.id))[before:]
+    assert topics.button_data == [f"s:{THREAT_ID}", f"s:{APOLOGY_ID}"]
+    fake_telegram.press(topics, data=f"s:{APOLOGY_ID}", user=user)
+    [story] = (await fake_telegram.wait_sent(before + 2, chat.id))[before + 1 :]
+    assert story.bold()[0] == "A forgotten order, an apology"
+    assert f"fb:{APOLOGY_ID}:0" in story.button_data
+    await fake_telegram.settle()
+    assert len(fake_telegram.callback_answers) == 2  # every press was answered
+
+
+async def test_stale_button_is_answered(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
+    """A button whose story was removed from the YAML since: a polite 'expired' reply."""
+    user = fake_telegram.user(1006, language_code="en")
+    chat = fake_telegram.private_chat(user)
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    await kisah.application.bot.send_message(
+        chat.id,
+        "old",
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="s:gone")]]),
+    )
+    [old] = fake_telegram.sent_to(chat.id)
+    query = fake_telegram.press(old, data="s:gone", user=user)
+    await fake_telegram.wait_callback_answer(query)
+    [reply] = (await fake_telegram.wait_sent(2, chat.id))[1:]
+    assert reply.text == kisah.services.replies.button_expired("en").text
+
+
+# ---------------------------------------------------------------------------- commands
+async def test_commands(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
+    user = fake_telegram.user(1007, language_code="en")
+    chat = fake_telegram.private_chat(user)
+    replies = kisah.services.replies
+
+    async def one(text: str) -> Sent:
+        [sent] = await say(fake_telegram, chat, user, text)
+        return sent
+
+    assert (await one("/help")).html == replies.help("en").text
+    assert (await one("/topics")).button_data == [f"s:{THREAT_ID}", f"s:{APOLOGY_ID}"]
+    assert (await one(f"/story {APOLOGY_ID}")).bold()[0] == "A forgotten order, an apology"
+    assert (await one("/story")).html == replies.story_usage("en").text
+    assert "nope" in (await one("/story nope")).text
+    assert (await one("/ask")).html == replies.ask_usage("en").text
+    assert (await one(f"/ask {THREAT_EN_Q}")).bold()[0] == "A client <b>threatens</b> & rages"
+    tip = await one("/tip")
+    assert tip.button_data[0].startswith("s:") and "Tip" in tip.text
+    assert (await one("/nosuchcommand")).html == replies.unknown_command("en").text
+    # /lang: stored per chat, then commands follow it instead of the app language.
+    assert (await one("/lang xx")).html == replies.lang_usage("en").text
+    assert (await one("/lang id")).html == replies.lang_set("id").text
+    assert kisah.services.store.chat_language(chat.id) == "id"
+    assert (await one("/help")).html == replies.help("id").text
+    # ...while a question still gets the language it was asked in.
+    assert "Lesson:" in (await one(THREAT_EN_Q)).text
+
+
+async def test_command_language_falls_back_to_bot_language(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    user = fake_telegram.user(1008, language_code="de")  # an app language we do not speak
+    chat = fake_telegram.private_chat(user)
+    [reply] = await say(fake_telegram, chat, user, "/help")
+    assert reply.html == kisah.services.replies.help(kisah.settings.default_language).text
+
+
+async def test_command_menus_registered(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
+    private = [c["command"] for c in fake_telegram.commands("all_private_chats")]
+    assert private[:7] == ["start", "help", "ask", "topics", "story", "tip", "lang"]
+    group = [c["command"] for c in fake_telegram.commands("all_group_chats")]
+    assert "start" not in group and "stats" not in group and "ask" in group
+    admins = [c["command"] for c in fake_telegram.commands("all_chat_administrators")]
+    english = fake_telegram.commands("all_private_chats", "en")
+    assert english and english != fake_telegram.commands("all_private_chats")
+    if team_available():
+        assert {"daily", "timezone", "tipnow", "stats"} <= set(admins)
+        assert "stats" not in private
+
+
+# ---------------------------------------------------------------------------- groups
+async def test_group_answers_only_when_addressed(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    group = fake_telegram.group_chat(-100500, "Tim Sales Jakarta")
+    ani = fake_telegram.user(2001, "Ani")
+    fake_telegram.send_text(group, ani, "makan siang di mana nih?")  # chatter
+    fake_telegram.send_text(group, ani, f"{THREAT_ID_Q} @someone_else")  # not for us
+    fake_telegram.send_text(group, ani, "/ask@other_bot apa kabar")  # another bot's command
+    fake_telegram.send_text(group, ani, "/unknown")  # may be meant for another bot
+    await fake_telegram.settle()
+    assert fake_telegram.sent_to(group.id) == []
+
+    question = fake_telegram.send_text(group, ani, f"@kisah_test_bot, {THREAT_ID_Q}")
+    [mention] = await fake_telegram.wait_sent(1, group.id)
+    assert mention.bold()[0] == "Klien <b>mengancam</b> & marah"
+    assert mention.reply_to_message_id == question["message_id"]  # quotes the asker
+
+    fake_telegram.send_text(group, ani, "/ask@kisah_test_bot cara minta maaf ke customer")
+    [ask] = (await fake_telegram.wait_sent(2, group.id))[1:]
+    assert ask.bold()[0] == "Lupa pesanan, minta maaf dengan coklat"
+
+    fake_telegram.send_text(group, ani, "pelanggan ngancam pindah vendor", reply_to=ask)
+    [reply] = (await fake_telegram.wait_sent(3, group.id))[2:]
+    assert reply.bold()[0] == "Klien <b>mengancam</b> & marah"
+
+    fake_telegram.send_text(group, ani, "/nosuch@kisah_test_bot")
+    [unknown] = (await fake_telegram.wait_sent(4, group.id))[3:]
+    assert unknown.html == kisah.services.replies.unknown_command("id").text
+
+    fake_telegram.send_text(group, ani, "@kisah_test_bot")  # a bare mention: how to ask
+    [usage] = (await fake_telegram.wait_sent(5, group.id))[4:]
+    assert usage.html == kisah.services.replies.ask_usage("id").text
+    await fake_telegram.settle()
+    assert [q["source"] for q in questions(kisah)] == ["group", "group", "group"]
+
+
+# ---------------------------------------------------------------------------- inline mode
+async def test_inline_query_offers_matching_stories(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    user = fake_telegram.user(3001, language_code="en")
+    query = fake_telegram.inline_query(user, THREAT_EN_Q)
+    answer = await fake_telegram.wait_inline_answer(query)
+    first = answer["results"][0]
+    assert first["type"] == "article" and first["id"] == THREAT_ID
+    assert first["title"] == "A client <b>threatens</b> & rages"  # plain text field
+    content = first["input_message_content"]
+    assert content["parse_mode"] == "HTML"
+    assert "&lt;script&gt;" in content["message_text"] and "Lesson:" in content["message_text"]
+    assert answer["button"] is None
+
+    empty = await fake_telegram.wait_inline_answer(fake_telegram.inline_query(user, ""))
+    assert [r["id"] for r in empty["results"]] == [THREAT_ID, APOLOGY_ID]
+
+    none = await fake_telegram.wait_inline_answer(
+        fake_telegram.inline_query(user, "resep nasi goreng")
+    )
+    assert len(none["results"]) == 2 and none["button"]["start_parameter"] == "topics"
+
+    fake_telegram.choose_inline_result(user, THREAT_ID, THREAT_EN_Q)
+    await fake_telegram.settle()
+    assert [(q["source"], q["anecdote_id"]) for q in questions(kisah)] == [("inline", THREAT_ID)]
+
+
+async def test_inline_results_capped_at_50(
+    start_bot: StartBot, tmp_path: Path, fake_telegram: FakeTelegram
+) -> None:
+    from kbfixture import APOLOGY
+
+    many = [{**APOLOGY, "id": f"cerita-{i:02d}"} for i in range(60)]
+    root = write_kb(tmp_path / "big", many)
+    for path in (PROJECT / "responses" / "ui").glob("*.yaml"):
+        shutil.copy(path, root / "ui" / path.name)
+    await start_bot(responses_dir=root)
+    user = fake_telegram.user(3002)
+    answer = await fake_telegram.wait_inline_answer(fake_telegram.inline_query(user, ""))
+    assert len(answer["results"]) == 50  # the fake would have answered 400 above 50
+
+
+# ---------------------------------------------------------------------------- odd input
+async def test_odd_input_never_breaks_a_reply(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    user = fake_telegram.user(4001)
+    chat = fake_telegram.private_chat(user)
+    long_text = ("customer marah & <ngamuk> " * 200)[:4096]
+    for text in (long_text, "<b>&", "😀🙏🔥", "a</b><i>", "&amp; &lt;", "/ask <b>&"):
+        [reply] = await say(fake_telegram, chat, user, text)
+        assert reply.parse_mode == "HTML" and 0 < len(reply.text) <= 4096
+    assert fake_telegram.status_count(400) == 0
+
+
+async def test_non_text_gets_a_hint_and_edits_are_ignored(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    user = fake_telegram.user(4002)
+    chat = fake_telegram.private_chat(user)
+    hint = kisah.services.replies.non_text("id").text
+    fake_telegram.send_sticker(chat, user)
+    fake_telegram.send_photo(chat, user, caption="lihat ini")
+    fake_telegram.send_voice(chat, user)
+    sent = await fake_telegram.wait_sent(3, chat.id)
+    assert [s.html for s in sent] == [hint] * 3
+
+    question = fake_telegram.send_text(chat, user, THREAT_ID_Q)
+    await fake_telegram.wait_sent(4, chat.id)
+    fake_telegram.edit_text(question, "/start")  # edited into a command: still ignored
+    await fake_telegram.settle()
+    assert len(fake_telegram.sent_to(chat.id)) == 4
+
+    group = fake_telegram.group_chat(-100600)
+    fake_telegram.send_sticker(group, user)  # stickers in a group are chatter
+    await fake_telegram.settle()
+    assert fake_telegram.sent_to(group.id) == []
+
+
+# ---------------------------------------------------------------------------- failures
+async def test_flood_429_is_retried_after_retry_after(
+    start_bot: StartBot, responses: Path, fake_telegram: FakeTelegram
+) -> None:
+    """Telegram's real per-chat limit (burst 3, then 1/s): five quick questions provoke a 429,
+    the rate limiter waits retry_after and every answer still arrives."""
+    await start_bot(responses_dir=responses)
+    user = fake_telegram.user(5001)
+    chat = fake_telegram.private_chat(user)
+    for _ in range(5):
+        fake_telegram.send_text(chat, user, THREAT_ID_Q)
+    sent = await fake_telegram.wait_sent(5, chat.id, timeout=15)
+    assert len(sent) == 5
+    assert fake_telegram.status_count(429) >= 1
+
+
+async def test_injected_429_then_success(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
+    user = fake_telegram.user(5002)
+    chat = fake_telegram.private_chat(user)
+    fake_telegram.fail_next("sendMessage", code=429, retry_after=1, chat_id=chat.id)
+    [reply] = await say(fake_telegram, chat, user, THREAT_ID_Q)
+    statuses = [c.status for c in fake_telegram.calls if c.method == "sendmessage"]
+    assert statuses[-2:] == [429, 200]
+    assert reply.bold()
+
+
+async def test_handler_error_is_answered_politely_and_bot_keeps_running(
+    kisah: RunningBot,
+    fake_telegram: FakeTelegram,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user = fake_telegram.user(5003)
+    chat = fake_telegram.private_chat(user)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("matcher exploded")
+
+    monkeypatch.setattr(kisah.services.replies, "answer", broken)
+    with caplog.at_level(logging.ERROR, logger="bot.telegram.errors"):
+        [sorry] = await say(fake_telegram, chat, user, THREAT_ID_Q)
+    assert sorry.html == kisah.services.replies.error("id").text
+    [record] = [r for r in caplog.records if "matcher exploded" in r.getMessage()]
+    assert f"chat={chat.id}" in record.getMessage() and "update=" in record.getMessage()
+    monkeypatch.undo()
+    [ok] = await say(fake_telegram, chat, user, THREAT_ID_Q)
+    assert ok.bold()
+
+
+async def test_button_error_still_answers_the_callback(
+    kisah: RunningBot, fake_telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = fake_telegram.user(5004)
+    chat = fake_telegram.private_chat(user)
+    [answer] = await say(fake_telegram, chat, user, THREAT_ID_Q)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("button exploded")
+
+    monkeypatch.setattr(kisah.services.replies, "on_button", broken)
+    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}", user=user)
+    toast = await fake_telegram.wait_callback_answer(query)
+    assert toast["text"]  # the spinner stops with the polite message
+    [sorry] = (await fake_telegram.wait_sent(2, chat.id))[1:]
+    assert sorry.html == kisah.services.replies.error("id").text
+
+
+async def test_blocked_user_does_not_stop_the_bot(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    blocked = fake_telegram.user(5005)
+    fake_telegram.block(blocked.id)
+    fake_telegram.send_text(fake_telegram.private_chat(blocked), blocked, THREAT_ID_Q)
+    await fake_telegram.settle()
+    other = fake_telegram.user(5006)
+    [reply] = await say(fake_telegram, fake_telegram.private_chat(other), other, THREAT_ID_Q)
+    assert reply.bold()
+    assert fake_telegram.status_count(403) == 1  # no retry, no error message into the void
+
+
+async def test_concurrent_users_are_served_concurrently(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    users = [fake_telegram.user(6000 + i) for i in range(40)]
+    for user in users:
+        fake_telegram.send_text(fake_telegram.private_chat(user), user, THREAT_ID_Q)
+    await fake_telegram.wait_sent(40, timeout=10)
+    assert {s.chat_id for s in fake_telegram.sent} == {u.id for u in users}
+
+
+# ---------------------------------------------------------------------------- real content
+async def test_real_stories_answer_informal_indonesian(
+    start_bot: StartBot, fake_telegram: FakeTelegram
+) -> None:
+    bot = await start_bot()  # responses_dir defaults to the real responses/
+    user = fake_telegram.user(7001)
+    chat = fake_telegram.private_chat(user)
+    [reply] = await say(fake_telegram, chat, user, "customer ngancam gak mau kerjasama lagi")
+    best = bot.services.matcher.ask("customer ngancam gak mau kerjasama lagi").best
+    assert best is not None and best.anecdote.id == "kerjasama-ancaman"
+    assert reply.bold()[0] == best.anecdote.title.get("id")
+    # Every button the real content produces is valid and answers (the fake is strict).
+    for data in [d for d in reply.button_data if not d.startswith("fb:")]:
+        query = fake_telegram.press(reply, data=data, user=user)
+        await fake_telegram.wait_callback_answer(query)
+    await fake_telegram.settle()
+    assert fake_telegram.status_count(400) == 0
+    await asyncio.sleep(0)

@@ -1,0 +1,155 @@
+"""`python -m bot run` as an operator runs it: a real process against the fake Bot API server
+(through TELEGRAM_API_BASE_URL). Start-up failures must be one clear line, never a traceback,
+never the token; SIGTERM and SIGINT must stop the bot cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from fakebot import DEFAULT_TOKEN, FakeTelegram
+
+from bot.settings import Settings
+from bot.telegram.runner import EXIT_CONFIG, EXIT_UNAVAILABLE, run_bot
+
+OTHER_TOKEN = "987654321:ANOTHER-valid-looking-token-000000000"
+
+
+def bot_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
+    env.update({"BOT_DATA_DIR": str(tmp_path / "data"), "BOT_LOG_LEVEL": "WARNING", **values})
+    return env
+
+
+async def run_cli(
+    tmp_path: Path, *args: str, timeout: float = 30, **env: str
+) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        *args,
+        cwd=tmp_path,  # no stray .env from the project directory
+        env=bot_env(tmp_path, **env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def assert_one_line(stderr: str, *fragments: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+async def test_runs_answers_and_stops_cleanly_on_signal(
+    tmp_path: Path, fake_telegram: FakeTelegram, stop_signal: signal.Signals
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=bot_env(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=fake_telegram.token,
+            TELEGRAM_API_BASE_URL=fake_telegram.base_url,
+            BOT_LOG_LEVEL="DEBUG",  # the most talkative level still must not leak the token
+        ),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await fake_telegram.wait_until(
+            lambda: fake_telegram.get_updates_calls > 0, timeout=20, what="polling"
+        )
+        assert fake_telegram.commands("all_private_chats"), "menus registered at start"
+        user = fake_telegram.user(8001)
+        fake_telegram.send_text(
+            fake_telegram.private_chat(user), user, "customer ngancam gak mau kerjasama lagi"
+        )
+        [reply] = await fake_telegram.wait_sent(1, user.id, timeout=10)
+        assert reply.bold()
+        process.send_signal(stop_signal)
+        out, err = await asyncio.wait_for(process.communicate(), 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    stderr = err.decode()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert DEFAULT_TOKEN not in stderr + out.decode()
+    assert "Kisah is running as @kisah_test_bot" in stderr
+    assert "stopped" in stderr.strip().splitlines()[-1]
+
+
+async def test_malformed_token_is_one_line(tmp_path: Path) -> None:
+    code, _, err = await run_cli(tmp_path, TELEGRAM_BOT_TOKEN="not-a-token")
+    assert code != 0
+    assert_one_line(err, "TELEGRAM_BOT_TOKEN")
+
+
+async def test_rejected_token_is_one_line(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
+    code, _, err = await run_cli(
+        tmp_path, TELEGRAM_BOT_TOKEN=OTHER_TOKEN, TELEGRAM_API_BASE_URL=fake_telegram.base_url
+    )
+    assert code == EXIT_CONFIG
+    assert_one_line(err, "rejected TELEGRAM_BOT_TOKEN")
+    assert OTHER_TOKEN not in err
+
+
+async def test_unreachable_api_is_one_line(tmp_path: Path) -> None:
+    fake = await FakeTelegram().start()
+    closed_url = fake.base_url
+    await fake.stop()  # nothing listens on that port any more
+    code, _, err = await run_cli(
+        tmp_path, TELEGRAM_BOT_TOKEN=DEFAULT_TOKEN, TELEGRAM_API_BASE_URL=closed_url
+    )
+    assert code == EXIT_UNAVAILABLE
+    assert_one_line(err, "cannot reach the Telegram Bot API", closed_url)
+    assert DEFAULT_TOKEN not in err
+
+
+async def test_broken_knowledge_base_is_one_line(tmp_path: Path) -> None:
+    responses = tmp_path / "responses"
+    (responses / "anecdotes").mkdir(parents=True)
+    (responses / "ui").mkdir()
+    (responses / "anecdotes" / "000-x.yaml").write_text("id: [unclosed\n", encoding="utf-8")
+    code, _, err = await run_cli(
+        tmp_path, TELEGRAM_BOT_TOKEN=DEFAULT_TOKEN, BOT_RESPONSES_DIR=str(responses)
+    )
+    assert code == EXIT_CONFIG
+    assert_one_line(err, "knowledge base", "000-x.yaml")
+
+
+async def test_webhook_mode_without_url_is_one_line(tmp_path: Path) -> None:
+    code, _, err = await run_cli(tmp_path, "--webhook", TELEGRAM_BOT_TOKEN=DEFAULT_TOKEN)
+    assert code == EXIT_CONFIG
+    assert_one_line(err, "BOT_WEBHOOK_URL")
+
+
+async def test_run_bot_in_process_unreachable(tmp_path: Path) -> None:
+    """run_bot itself (not only through the CLI) reports on the stream it is given."""
+    stderr = io.StringIO()
+    settings = Settings(
+        token=DEFAULT_TOKEN, api_base_url="http://127.0.0.1:9/bot", data_dir=tmp_path / "d"
+    )
+    code = await asyncio.to_thread(run_bot, settings, stderr=stderr)
+    assert code == EXIT_UNAVAILABLE
+    assert_one_line(stderr.getvalue(), "cannot reach")
