@@ -395,7 +395,7 @@ class DeliveryRunner:
             delivery = queue.get_nowait()
             await self.pacer.acquire()
             if not await asyncio.to_thread(self.store.start_sending, delivery.id):
-                continue  # someone else took it (cannot happen in one process; cheap to check)
+                continue  # cancelled (unsubscribed meanwhile) or already taken
             try:
                 message_id = await self.send(delivery)
             except DeliveryRetryAfter as exc:

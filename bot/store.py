@@ -496,13 +496,26 @@ class Store:
         return [_delivery(row) for row in rows]
 
     def start_sending(self, delivery_id: int) -> bool:
-        """pending -> sending, committed right before the request; False if not pending."""
+        """pending -> sending, committed right before the request; False if not pending.
+
+        A daily tip whose chat unsubscribed since it was claimed (/daily off during a long
+        broadcast) is cancelled here instead of sent.
+        """
         with self._tx() as db:
+            now = self._now()
+            cancelled = db.execute(
+                "UPDATE deliveries SET state = 'cancelled', updated_at = ? "
+                "WHERE id = ? AND state = 'pending' AND kind = 'daily' AND NOT EXISTS "
+                "(SELECT 1 FROM subscriptions s WHERE s.chat_id = deliveries.chat_id)",
+                (now, delivery_id),
+            ).rowcount
+            if cancelled:
+                return False
             return (
                 db.execute(
                     "UPDATE deliveries SET state = 'sending', updated_at = ? "
                     "WHERE id = ? AND state = 'pending'",
-                    (self._now(), delivery_id),
+                    (now, delivery_id),
                 ).rowcount
                 == 1
             )
@@ -572,7 +585,9 @@ _DELIVERY_SELECT = (
     "SELECT d.id, d.chat_id, d.kind, d.local_date, d.tip_key, d.state, c.timezone, c.language "
     "FROM deliveries d LEFT JOIN chats c ON c.chat_id = d.chat_id"
 )
-DELIVERY_STATES = frozenset({"pending", "sending", "sent", "failed", "unknown", "expired"})
+DELIVERY_STATES = frozenset(
+    {"pending", "sending", "sent", "failed", "unknown", "expired", "cancelled"}
+)
 
 
 def _subscription(row: sqlite3.Row) -> Subscription:

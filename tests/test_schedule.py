@@ -367,3 +367,18 @@ async def test_pacer_spaces_sends_evenly() -> None:
     before = loop.time()
     await pacer.acquire()
     assert loop.time() - before >= 0.045
+
+
+async def test_unsubscribing_during_a_broadcast_cancels_the_unsent_tips(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with Store(tmp_path / DB_FILENAME, clock=clock) as store:
+        subscribe_all(store, range(1, 4))
+        clock.set_local("2026-11-23 08:30")
+        for s in store.subscriptions():
+            store.claim_daily(s.chat_id, date(2026, 11, 23), DECK)
+        store.unsubscribe(2)  # /daily off while the broadcast is queued
+        telegram = FakeTelegram()
+        await runner_for(store, telegram, clock).tick()
+        assert telegram.per_chat() == {1: 1, 3: 1}
+        assert {d.chat_id: d.state for d in store.deliveries()}[2] == "cancelled"
