@@ -36,6 +36,10 @@ MAX_CALLBACK_BYTES = 64
 MAX_ECHOED_QUESTION = 120
 # A keyboard with hundreds of buttons is unusable on a phone (and Telegram caps it).
 MAX_TOPIC_BUTTONS = 30
+# Caps on single content fields (escaped length), so that no YAML field, however long, can
+# push a reply over Telegram's limit.
+MAX_TITLE = 300
+MAX_FIELD = 3000
 
 # Every UI text this module (and the console) uses, with the placeholders each may contain.
 # Checked at start-up: a missing text or a misspelt placeholder is a knowledge-base error.
@@ -213,6 +217,20 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _escape_within(text: str, budget: int) -> str:
+    """`text` escaped, shortened (with "…") until the escaped form fits `budget`.
+
+    Content normally fits with room to spare; this only guards against a YAML author pasting
+    a whole post into one field, which must never make Telegram reject the message.
+    """
+    escaped = _e(text)
+    size = len(text)
+    while message_length(escaped) > budget and size > 1:
+        size = min(size - 1, int(size * budget / message_length(escaped)))
+        escaped = _e(_shorten(text, max(1, size)))
+    return escaped
+
+
 # Where a long text may be broken, best first: paragraphs, lines, sentences, words.
 _BREAKS: tuple[tuple[str, str], ...] = (("\n\n", "\n\n"), ("\n", "\n"), (". ", " "), (" ", " "))
 
@@ -294,6 +312,8 @@ class Replies:
         self.kb = kb
         self.matcher = matcher
         self.default_lang = default_lang
+        # Cleaned posts, read on first use: the seeds do not change while the bot runs.
+        self._posts: dict[str, str] = {}
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -307,24 +327,19 @@ class Replies:
         )
 
     def _story_text(self, anecdote: Anecdote, lang: str, extra: str = "") -> str:
-        """The short story with its first lesson; the story is shortened only if it would
-        overflow a message (long YAML content must never make Telegram reject the reply)."""
-        story = anecdote.story.get(lang)
-        lesson = anecdote.lessons[0].get(lang) if anecdote.lessons else ""
-        while True:
-            text = self._t(
-                "story",
-                lang,
-                title=_e(anecdote.title.get(lang)),
-                story=_e(story),
-                lesson=_e(lesson),
-            )
-            if extra:
-                text = f"{text}\n\n{extra}"
-            excess = message_length(text) - MAX_MESSAGE
-            if excess <= 0:
-                return text
-            story = _shorten(story, max(1, len(story) - excess - 10))
+        """The short story with its first lesson. The story is shortened only if the message
+        would overflow (long YAML content must never make Telegram reject the reply)."""
+        title = _escape_within(anecdote.title.get(lang), MAX_TITLE)
+        lesson = (
+            _escape_within(anecdote.lessons[0].get(lang), MAX_FIELD) if anecdote.lessons else ""
+        )
+        suffix = f"\n\n{extra}" if extra else ""
+
+        def render(story: str) -> str:
+            return self._t("story", lang, title=title, story=story, lesson=lesson) + suffix
+
+        room = MAX_MESSAGE - message_length(render(""))
+        return render(_escape_within(anecdote.story.get(lang), max(1, room)))
 
     def _story_buttons(self, anecdote: Anecdote, lang: str) -> list[tuple[Button, ...]]:
         first = [Button(self._t("button_full_story", lang), f"f:{anecdote.id}")]
@@ -338,6 +353,12 @@ class Replies:
 
     def _anecdote(self, anecdote_id: str) -> Anecdote | None:
         return self.kb.by_id(anecdote_id)
+
+    def _post(self, anecdote: Anecdote) -> str:
+        post = self._posts.get(anecdote.id)
+        if post is None:
+            post = self._posts[anecdote.id] = load_post(self.kb, anecdote)
+        return post
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -395,14 +416,12 @@ class Replies:
         anecdote = self._anecdote(anecdote_id)
         if anecdote is None:
             return [self.story_not_found(anecdote_id, lang)]
-        title = _e(anecdote.title.get(lang))
+        title = _escape_within(anecdote.title.get(lang), MAX_TITLE)
         # Reserve room for the longest header this post could get (part numbers grow).
         widest = self._t("full_story_header", lang, title=title, part=999, parts=999)
-        body = pack_paragraphs(
-            load_post(self.kb, anecdote), MAX_MESSAGE - message_length(widest) - 2
-        )
+        body = pack_paragraphs(self._post(anecdote), MAX_MESSAGE - message_length(widest) - 2)
         if not body:
-            body = [_e(anecdote.story.get(lang))]
+            body = [_escape_within(anecdote.story.get(lang), MAX_FIELD)]
         replies: list[Reply] = []
         for part, chunk in enumerate(body, start=1):
             header = self._t("full_story_header", lang, title=title, part=part, parts=len(body))
@@ -428,8 +447,8 @@ class Replies:
             lang,
             number=index + 1,
             total=total,
-            title=_e(anecdote.title.get(lang)),
-            lesson=_e(anecdote.lessons[index].get(lang)),
+            title=_escape_within(anecdote.title.get(lang), MAX_TITLE),
+            lesson=_escape_within(anecdote.lessons[index].get(lang), MAX_FIELD),
         )
         row: list[Button] = []
         if total > 1:
@@ -454,8 +473,8 @@ class Replies:
         text = self._t(
             "tip",
             lang,
-            tip=_e(anecdote.tips[int(raw_index)].get(lang)),
-            title=_e(anecdote.title.get(lang)),
+            tip=_escape_within(anecdote.tips[int(raw_index)].get(lang), MAX_FIELD),
+            title=_escape_within(anecdote.title.get(lang), MAX_TITLE),
         )
         button = Button(self._t("button_read_story", lang), f"s:{anecdote.id}")
         return Reply(text, ((button,),))

@@ -147,6 +147,20 @@ def test_overlong_story_is_shortened_to_fit_one_message(tmp_path: Path) -> None:
     assert_valid(replies.story("ancaman-klien", "en"))
 
 
+def test_absurdly_long_fields_never_break_the_limit(tmp_path: Path) -> None:
+    huge = {"id": "&<" * 6000, "en": "😀 & " * 5000}
+    giant = dict(THREAT, title=huge, story=huge, lessons=[huge, huge], tips=[huge, huge, huge])
+    kb = load_knowledge(write_kb(tmp_path, [giant, APOLOGY]), SEEDS)
+    replies = make(kb, {"q": [("ancaman-klien", 90), ("maaf-coklat", 50)]})
+    for lang in ("id", "en"):
+        assert_valid(replies.answer("q", lang=lang)[1])
+        assert_valid(replies.story("ancaman-klien", lang))
+        assert_valid(replies.full_story("ancaman-klien", lang))
+        assert_valid(replies.lesson("ancaman-klien", 1, lang))
+        assert_valid(replies.tip("ancaman-klien:2", lang))
+        assert_valid(replies.topics(lang))
+
+
 def test_story_by_id_and_unknown_id(kb: KnowledgeBase) -> None:
     replies = make(kb)
     reply = replies.story("maaf-coklat", "en")
