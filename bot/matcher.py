@@ -27,13 +27,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase
 from bot.language import detect_language
 from bot.normalize import Normalizer, get_normalizer
 
 # Calibrated on the dev questions (see README / bench): below this an answer is a refusal.
-DEFAULT_THRESHOLD = 40
+DEFAULT_THRESHOLD = 28
 
 # How much each field vouches for a word belonging to the story. Lessons are general advice
 # and share vocabulary across stories, so they count less than the story's own phrasings.
@@ -44,6 +45,11 @@ PHRASING_WEIGHT = 0.45
 STRING_SHARE = 0.25  # share of the phrasing score taken from token_sort_ratio
 RECALL_BETA2 = 4.0  # F-beta with beta=2: recall of the question matters more than precision
 EVIDENCE_MASS = 2.5  # weighted matched words needed for full confidence (one word is little)
+ASSOC_POWER = 0.5  # how fast a word's pull on a story fades with its relative frequency there
+TOPICAL_COUNT = 3.0  # occurrences (field-weighted) for a word to count as topical
+EVIDENCE_POWER = 0.5
+UNKNOWN_DF = 0.5  # a word no story uses weighs like one found in half a story
+GEOMETRIC = False
 CANDIDATES = 12  # anecdotes whose phrasings are scored in detail
 FUZZY_LIMIT = 3
 
@@ -84,7 +90,12 @@ class _Index:
     unknown_idf: float = 1.0
     phrasings: list[_Phrasing] = field(default_factory=list)
     by_anecdote: list[list[int]] = field(default_factory=list)
-    by_length: dict[int, list[str]] = field(default_factory=dict)
+    by_length: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    # Words as written in the stories (and the table's slang and synonyms) -> canonical term:
+    # a misspelt word is closer to its written form ("terlambt" ~ "terlambat") than to the
+    # stem its misspelling produces.
+    surface: dict[str, int] = field(default_factory=dict)
+    surface_by_length: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
 
 class Matcher:
@@ -105,6 +116,7 @@ class Matcher:
         self.anecdotes = kb.anecdotes
         self._index = self._build(kb.anecdotes)
         self._fuzzy_cache: dict[str, tuple[tuple[int, float], ...]] = {}
+        self.debug: list[tuple[int, float, float, float]] | None = None
 
     # --- index -------------------------------------------------------------------------
     def _content(self, text: str, lang: str) -> list[str]:
@@ -116,7 +128,7 @@ class Matcher:
 
     def _build(self, anecdotes: Sequence[Anecdote]) -> _Index:
         index = _Index()
-        field_weight: list[dict[int, float]] = []
+        freq: list[dict[int, float]] = []  # term -> anecdote -> field-weighted count
 
         def term(word: str) -> int:
             tid = index.term_ids.get(word)
@@ -124,7 +136,7 @@ class Matcher:
                 tid = len(index.vocab)
                 index.term_ids[word] = tid
                 index.vocab.append(word)
-                field_weight.append({})
+                freq.append({})
             return tid
 
         raw_phrasings: list[tuple[int, list[int], str]] = []
@@ -134,58 +146,107 @@ class Matcher:
                 ids = [term(w) for w in words]
                 weight = FIELD_WEIGHTS[kind]
                 for tid in ids:
-                    postings = field_weight[tid]
-                    postings[a_idx] = max(postings.get(a_idx, 0.0), weight)
+                    counts = freq[tid]
+                    counts[a_idx] = counts.get(a_idx, 0.0) + weight
                 if kind != "lesson" and ids:
                     raw_phrasings.append((a_idx, ids, " ".join(sorted(words))))
         n = max(len(anecdotes), 1)
-        index.postings = field_weight
-        index.idf = [math.log((n + 1) / len(p)) for p in field_weight]
-        index.unknown_idf = math.log((n + 1) / 0.5)
+        # How strongly a word points at each story: its frequency there relative to the story
+        # that uses it most ("teknisi" in forty phrasings of one story and one of another
+        # points at the first). Its weight: an inverse frequency over stories counted with
+        # those strengths, damped for words that occur only once or twice anywhere ("pagi"
+        # in one trigger is an accident of phrasing, not the topic).
+        index.postings = []
+        index.idf = []
+        for counts in freq:
+            top = max(counts.values())
+            assoc = {a: (c / top) ** ASSOC_POWER for a, c in counts.items()}
+            index.postings.append(assoc)
+            idf = math.log((n + 1) / sum(assoc.values()))
+            index.idf.append(idf * min(1.0, top / TOPICAL_COUNT) ** 0.5)
+        index.unknown_idf = math.log((n + 1) / UNKNOWN_DF)
         index.by_anecdote = [[] for _ in anecdotes]
         for a_idx, ids, text in raw_phrasings:
             weight = sum(index.idf[t] for t in set(ids))
             index.by_anecdote[a_idx].append(len(index.phrasings))
             index.phrasings.append(_Phrasing(a_idx, frozenset(ids), text, weight))
-        by_length: dict[int, list[str]] = defaultdict(list)
-        for word in index.vocab:
-            by_length[len(word)].append(word)
-        index.by_length = dict(by_length)
+        index.by_length = _by_length(index.vocab)
+        table = self.normalizer.table
+        for raw, canonical in [*table.concepts.items(), *table.slang.items()]:
+            words = (canonical,) if isinstance(canonical, str) else canonical
+            for word in words:
+                if word in index.term_ids and len(raw) >= 4:
+                    index.surface.setdefault(raw, index.term_ids[word])
+        for anecdote in anecdotes:
+            for _, lang, text in _fields(anecdote):
+                for raw in self.normalizer.split(text):
+                    for word in self.normalizer._word(raw, lang):
+                        if word in index.term_ids and len(raw) >= 4:
+                            index.surface.setdefault(raw, index.term_ids[word])
+        index.surface_by_length = _by_length(index.surface)
         return index
 
     # --- scoring -----------------------------------------------------------------------
-    def _lookup(self, word: str) -> tuple[tuple[int, float], ...]:
-        """Vocabulary terms a question word stands for, with a similarity 0-1."""
+    def _lookup(self, word: str, surface: str) -> tuple[tuple[int, float], ...]:
+        """Vocabulary terms a question word stands for, with a similarity 0-1.
+
+        Exact canonical words first; otherwise the nearest canonical word and the nearest
+        written form (for typos), with rapidfuzz's plain `ratio` (no processor: both sides
+        are already normalised), looking only at words of similar length.
+        """
         index = self._index
         tid = index.term_ids.get(word)
         if tid is not None:
             return ((tid, 1.0),)
-        cached = self._fuzzy_cache.get(word)
+        key = f"{word} {surface}"
+        cached = self._fuzzy_cache.get(key)
         if cached is not None:
             return cached
-        result: tuple[tuple[int, float], ...] = ()
-        if len(word) >= 4 and word.isalpha():
-            cutoff = 80.0 if len(word) < 7 else 75.0
+        best: dict[int, float] = {}
+        for query, vocab, ids in (
+            (word, index.by_length, index.term_ids),
+            (surface, index.surface_by_length, index.surface),
+        ):
+            if len(query) < 4 or not query.isalpha():
+                continue
+            edits = 1 if len(query) <= 7 else 2
             pool: list[str] = []
-            for size in range(len(word) - 2, len(word) + 3):
-                pool.extend(index.by_length.get(size, ()))
-            found = process.extract(
-                word, pool, scorer=fuzz.ratio, score_cutoff=cutoff, limit=FUZZY_LIMIT
-            )
-            result = tuple(
-                (index.term_ids[choice], (score / 100.0) ** 2) for choice, score, _ in found
-            )
+            for size in range(len(query) - edits, len(query) + edits + 1):
+                pool.extend(vocab.get((query[0], size), ()))
+            for choice, distance, _ in process.extract(
+                query, pool, scorer=OSA.distance, score_cutoff=edits, limit=FUZZY_LIMIT
+            ):
+                tid = ids[choice]
+                sim = (1.0 - distance / max(len(query), len(choice))) ** 2
+                best[tid] = max(best.get(tid, 0.0), sim)
+        result = tuple(sorted(best.items(), key=lambda item: -item[1])[:FUZZY_LIMIT])
         if len(self._fuzzy_cache) < 50_000:
-            self._fuzzy_cache[word] = result
+            self._fuzzy_cache[key] = result
         return result
+
+    def _question_words(self, question: str, lang: str) -> list[tuple[str, str]]:
+        """(canonical word, the written word it came from) for the question's content words."""
+        normalizer = self.normalizer
+        origin: dict[str, str] = {}
+        for raw in normalizer.split(question):
+            for word in normalizer._word(raw, lang):
+                origin.setdefault(word, normalizer._collapse(raw))
+        words = []
+        seen: set[str] = set()
+        for word in normalizer.tokens(question, lang):
+            if word not in seen and not normalizer.is_stopword(word):
+                seen.add(word)
+                words.append((word, origin.get(word, word)))
+        return words
 
     def _scores(self, question: str, lang: str) -> list[tuple[int, float]]:
         """(anecdote index, confidence 0-1) for every anecdote with any evidence."""
         index = self._index
-        words = self._content(question, lang)
-        if not words:
+        pairs = self._question_words(question, lang)
+        if not pairs:
             return []
-        looked = [self._lookup(w) for w in words]
+        words = [word for word, _ in pairs]
+        looked = [self._lookup(word, surface) for word, surface in pairs]
         weights = [index.idf[m[0][0]] if m else index.unknown_idf for m in looked]
         total = sum(weights)
         if total <= 0:
@@ -225,8 +286,13 @@ class Matcher:
                 score = (1 - STRING_SHARE) * f + STRING_SHARE * string
                 if score > phrasing:
                     phrasing = score
-            confidence = COVERAGE_WEIGHT * coverage + PHRASING_WEIGHT * phrasing
-            confidence *= min(1.0, mass / EVIDENCE_MASS) ** 0.5
+            if self.debug is not None:
+                self.debug.append((a_idx, round(coverage, 2), round(phrasing, 2), round(mass, 2)))
+            if GEOMETRIC:
+                confidence = coverage**COVERAGE_WEIGHT * phrasing**PHRASING_WEIGHT
+            else:
+                confidence = COVERAGE_WEIGHT * coverage + PHRASING_WEIGHT * phrasing
+            confidence *= min(1.0, mass / EVIDENCE_MASS) ** EVIDENCE_POWER
             results.append((a_idx, confidence))
         results.sort(key=lambda item: item[1], reverse=True)
         return results
@@ -250,6 +316,16 @@ class Matcher:
         lang = lang or detect_language(question, self.default_lang)
         matches = tuple(m for m in self.rank(question, limit) if m.score >= self.threshold)
         return Answer(question=question, lang=lang, matches=matches)
+
+
+def _by_length(words: Iterable[str]) -> dict[tuple[str, int], list[str]]:
+    """Words bucketed by first letter and length: typos rarely hit the first letter, and a
+    word within k edits has a length within k, so fuzzy lookup scans a few small buckets."""
+    by_length: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for word in words:
+        if word:
+            by_length[(word[0], len(word))].append(word)
+    return dict(by_length)
 
 
 def _percent(score: float) -> int:

@@ -1,0 +1,229 @@
+"""Matcher: right story for informal, misspelt or English questions; honest refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge import Anecdote, KnowledgeBase, Text, load_anecdote
+from bot.matcher import Answer, Match, Matcher
+from bot.normalize import Normalizer
+
+PROJECT = Path(__file__).resolve().parent.parent
+SEEDS = PROJECT / "seeds"
+
+
+def _anecdote(
+    anecdote_id: str,
+    seed: str,
+    title: tuple[str, str],
+    triggers_id: list[str],
+    triggers_en: list[str],
+    tags: tuple[list[str], list[str]],
+    lesson: tuple[str, str],
+) -> Anecdote:
+    return Anecdote(
+        id=anecdote_id,
+        seed=seed,
+        title=Text(*title),
+        story=Text("cerita", "story"),
+        lessons=(Text(*lesson),),
+        triggers={"id": tuple(triggers_id), "en": tuple(triggers_en)},
+        tags={"id": tuple(tags[0]), "en": tuple(tags[1])},
+        tips=(Text("tip", "tip"),) * 3,
+        source=Path(f"{anecdote_id}.yaml"),
+    )
+
+
+LATE_ORDER = _anecdote(
+    "pesanan-telat",
+    "003_x.txt",
+    ("Pesanan pelanggan terlupa, minta maaf dengan tulus", "A forgotten order and a real apology"),
+    [
+        "pesanan pelanggan terlambat dikirim",
+        "lupa memproses pesanan customer",
+        "bagaimana minta maaf ke pelanggan yang kecewa",
+        "pelanggan komplain karena barang belum sampai",
+    ],
+    ["the customer's order arrived late", "how to apologize to an upset customer"],
+    (["minta maaf", "keluhan pelanggan"], ["apology", "complaints"]),
+    ("Akui kesalahan dan beri kompensasi.", "Own the mistake and offer something back."),
+)
+ROMANCE = _anecdote(
+    "teknisi-cinlok",
+    "004_x.txt",
+    ("Teknisi jatuh cinta di lokasi klien", "A technician falls in love at the client site"),
+    [
+        "teknisi kami pacaran dengan pegawai klien",
+        "staf teknis sering tidak masuk kerja karena patah hati",
+        "cinlok di kantor customer",
+    ],
+    ["our technician is dating someone at the client", "on-site engineer keeps missing work"],
+    (["teknisi", "cinlok"], ["technician", "workplace romance"]),
+    ("Tetap profesional di lokasi klien.", "Stay professional at the client site."),
+)
+GIFT = _anecdote(
+    "kado-ultah",
+    "002_x.txt",
+    ("Kado ulang tahun diantar sendiri", "A birthday gift delivered in person"),
+    [
+        "kado ulang tahun untuk pelanggan penting",
+        "siapa yang harus mengantar hadiah ke klien",
+        "kirim bingkisan lewat kurir atau datang sendiri",
+    ],
+    ["birthday present for a key customer", "should a courier deliver the gift"],
+    (["kado", "pelanggan prioritas"], ["gift", "priority customers"]),
+    ("Cara mengantar lebih penting dari isinya.", "How you deliver matters more than what."),
+)
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    kb = KnowledgeBase(anecdotes=(LATE_ORDER, ROMANCE, GIFT), ui={}, seeds_dir=SEEDS)
+    return Matcher(kb)
+
+
+def best_id(answer: Answer) -> str | None:
+    return answer.best.anecdote.id if answer.best else None
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("pelanggan marah karena pesanannya telat", "pesanan-telat"),
+        ("teknisi pacaran sama orang kantor klien", "teknisi-cinlok"),
+        ("kado ultah buat pelanggan penting", "kado-ultah"),
+    ],
+)
+def test_plain_indonesian(matcher: Matcher, question: str, expected: str) -> None:
+    assert best_id(matcher.ask(question)) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("cust ngamuk gr2 pesenan blm nyampe, gmn mintaa maaf nya?", "pesanan-telat"),
+        ("teknisi gw sering gak masuk, katanya patah hati", "teknisi-cinlok"),
+        ("bingkisan ultah mending dianter sendiri ato kurir aja?", "kado-ultah"),
+    ],
+)
+def test_slang_and_informal(matcher: Matcher, question: str, expected: str) -> None:
+    assert best_id(matcher.ask(question)) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("pelangan komplen pesanan terlambt", "pesanan-telat"),
+        ("teknsi pacaran dgn pegawai klein", "teknisi-cinlok"),
+    ],
+)
+def test_typos(matcher: Matcher, question: str, expected: str) -> None:
+    assert best_id(matcher.ask(question)) == expected
+
+
+def test_english_question_gets_an_english_answer(matcher: Matcher) -> None:
+    answer = matcher.ask("How should I apologize when a customer's order is late?")
+    assert best_id(answer) == "pesanan-telat"
+    assert answer.lang == "en"
+    assert matcher.ask("pesanan pelanggan telat, gimana minta maaf").lang == "id"
+
+
+def test_forced_language_is_kept(matcher: Matcher) -> None:
+    assert matcher.ask("pesanan pelanggan telat", lang="en").lang == "en"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Berapa suhu di Jakarta besok?",
+        "what's the weather like today",
+        "convert 50 euro to rupiah",
+        "cara menghitung pajak penghasilan karyawan",
+        "halo, apa kabar?",
+        "",
+        "!!!",
+    ],
+)
+def test_out_of_scope_gets_no_story(matcher: Matcher, question: str) -> None:
+    answer = matcher.ask(question)
+    assert answer.matches == ()
+    assert answer.best is None
+
+
+def test_ranking_is_ordered_and_limited(matcher: Matcher) -> None:
+    ranked = matcher.rank("pelanggan kecewa, kado dan minta maaf", limit=2)
+    assert len(ranked) <= 2
+    assert [m.score for m in ranked] == sorted((m.score for m in ranked), reverse=True)
+    assert all(isinstance(m, Match) and 0 <= m.score <= 100 for m in ranked)
+
+
+def test_rank_ignores_the_threshold_and_ask_applies_it() -> None:
+    kb = KnowledgeBase(anecdotes=(LATE_ORDER, ROMANCE, GIFT), ui={}, seeds_dir=SEEDS)
+    strict = Matcher(kb, threshold=101)
+    question = "pelanggan marah karena pesanannya telat"
+    assert strict.ask(question).matches == ()
+    assert strict.rank(question)[0].anecdote.id == "pesanan-telat"
+
+
+def test_a_stronger_match_scores_higher(matcher: Matcher) -> None:
+    close = matcher.rank("lupa memproses pesanan customer", limit=1)[0]
+    loose = matcher.rank("pesanan saya", limit=1)
+    assert close.anecdote.id == "pesanan-telat"
+    assert not loose or loose[0].score < close.score
+
+
+def test_one_question_does_not_reprocess_the_knowledge_base(monkeypatch) -> None:
+    kb = KnowledgeBase(anecdotes=(LATE_ORDER, ROMANCE, GIFT), ui={}, seeds_dir=SEEDS)
+    matcher = Matcher(kb)
+    calls: list[str] = []
+    original = Normalizer.tokens
+
+    def counting(self: Normalizer, text: str, lang: str | None = None) -> list[str]:
+        calls.append(text)
+        return original(self, text, lang)
+
+    monkeypatch.setattr(Normalizer, "tokens", counting)
+    matcher.ask("pelanggan marah karena pesanannya telat")
+    assert calls == ["pelanggan marah karena pesanannya telat"]
+
+
+# --- the real knowledge base ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real() -> Matcher:
+    files = sorted((PROJECT / "responses" / "anecdotes").glob("*.yaml"))
+    anecdotes = tuple(load_anecdote(path, SEEDS) for path in files)
+    return Matcher(KnowledgeBase(anecdotes=anecdotes, ui={}, seeds_dir=SEEDS))
+
+
+@pytest.mark.parametrize(
+    ("question", "seed"),
+    [
+        ("teknisi yang kami tempatkan di klien pacaran sama sekretaris mereka", "004"),
+        ("our on-site engineer is in a relationship with the client's secretary", "004"),
+        ("lupa kirim pesanan, pelanggan kecewa, sebaiknya minta maaf gimana", "003"),
+        ("should the director hand-deliver a birthday gift to our best client?", "002"),
+        ("pejabat instansi kecewa karena janji sales gak ditepati", "001"),
+        ("klien ngancem putus kerjasama gara2 saya gak bisa dateng besok", "000"),
+    ],
+)
+def test_real_base_finds_the_story(real: Matcher, question: str, seed: str) -> None:
+    answer = real.ask(question)
+    assert answer.best is not None and answer.best.anecdote.seed_prefix == seed
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Berapa kurs dolar hari ini?",
+        "how do I file my annual tax return",
+        "rekomendasi laptop murah buat kuliah",
+        "selamat pagi!",
+        "who won the football match last night",
+    ],
+)
+def test_real_base_refuses_other_topics(real: Matcher, question: str) -> None:
+    assert real.ask(question).matches == ()

@@ -1,0 +1,145 @@
+"""Normalisation: what users type must meet what the stories say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.normalize import (
+    DEFAULT_TABLE,
+    NormalizeTableError,
+    content_tokens,
+    get_normalizer,
+    load_table,
+    normalize,
+    tokens,
+)
+
+
+@pytest.mark.parametrize(
+    ("informal", "standard"),
+    [
+        ("gak", "tidak"),
+        ("nggak", "tidak"),
+        ("gk", "tidak"),
+        ("enggak", "tidak"),
+        ("gmn", "bagaimana"),
+        ("gimana", "bagaimana"),
+        ("udh", "sudah"),
+        ("udah", "sudah"),
+        ("yg", "yang"),
+        ("blm", "belum"),
+        ("dgn", "dengan"),
+        ("krn", "karena"),
+        ("gw", "saya"),
+        ("aku", "saya"),
+        ("kalo", "kalau"),
+    ],
+)
+def test_slang_becomes_standard_indonesian(informal: str, standard: str) -> None:
+    assert normalize(informal, "id") == normalize(standard, "id")
+
+
+def test_customer_words_in_both_languages_meet() -> None:
+    forms = ["cust", "costumer", "kustomer", "customer", "pelanggan", "klien", "client", "nasabah"]
+    assert len({normalize(f, "id") for f in forms}) == 1
+    assert normalize("customers", "en") == normalize("pelanggan", "id")
+
+
+def test_apologies_meet_across_languages() -> None:
+    ours = normalize("minta maaf", "id")
+    assert normalize("sorry", "en") == ours
+    assert normalize("apologize", "en") == ours
+    assert normalize("apologizing", "en") == ours
+    assert normalize("mohon maaf", "id") == ours
+
+
+def test_punctuation_case_and_repeated_letters() -> None:
+    assert normalize("TOLONG!!! Pleaseee...", "id") == normalize("tolong please", "id")
+    assert normalize("bangettt", "id") == normalize("banget", "id")
+    assert normalize("gakkk", "id") == normalize("gak", "id")
+    # a real double letter survives
+    assert normalize("maaf", "id") == normalize("maaaaf", "id")
+
+
+def test_particles_are_dropped() -> None:
+    assert normalize("gimana dong sih, aja deh", "id") == normalize("gimana", "id")
+    assert "nih" not in tokens("klien marah nih kok", "id")
+
+
+def test_reduplication_collapses() -> None:
+    assert tokens("teman-teman", "id") == tokens("teman", "id")
+    assert tokens("temen2", "id") == tokens("teman", "id")
+
+
+@pytest.mark.parametrize(
+    "forms",
+    [
+        ("pesenan", "pesanan", "memesan", "pesan"),
+        ("ngasih", "kasih", "memberikan", "memberi"),
+        ("pelayanan", "melayani", "layanan"),
+        ("pekerjaan", "bekerja", "kerjaan", "kerja"),
+        ("menyelesaikan", "diselesaikan", "selesai"),
+        ("mendekati", "deketin", "dekat"),
+        ("dibantuin", "membantu", "bantu", "bantuan"),
+        ("kesalahan", "salah"),
+        ("mengirim", "dikirim", "kirim"),
+        ("menolak", "ditolak", "nolak", "tolak"),
+        ("menelepon", "telpon", "telepon"),
+    ],
+)
+def test_affixed_forms_meet(forms: tuple[str, ...]) -> None:
+    assert len({normalize(f, "id") for f in forms}) == 1, [normalize(f, "id") for f in forms]
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["pesan", "teman", "makan", "bukan", "jalan", "bulan", "terima", "berita", "kemarin", "sedang"],
+)
+def test_roots_that_look_affixed_are_not_overstemmed(word: str) -> None:
+    # "pesan" is not pes+an, "berita" not ber+ita, "terima" not ter+ima: kept whole.
+    assert normalize(word, "id") == word
+
+
+def test_overstemming_guard_still_strips_real_affixes() -> None:
+    assert normalize("makanan", "id") == "makan"  # one suffix off, then the root is protected
+    assert normalize("pesanan", "id") == "pesan"
+    assert normalize("pertemanan", "id") == "teman"
+
+
+def test_english_words_keep_their_letters_in_indonesian_text() -> None:
+    # "director" must not lose "di-" as if it were an Indonesian prefix.
+    assert normalize("director", "id").startswith("di")
+
+
+def test_english_inflections_meet() -> None:
+    assert normalize("threatens", "en") == normalize("threatened", "en")
+    assert normalize("visiting", "en") == normalize("visit", "en")
+
+
+def test_phrases_fold_to_one_concept() -> None:
+    assert tokens("gak masuk", "id") == tokens("bolos", "id") == tokens("absent", "en")
+    assert tokens("kerja sama", "id") == tokens("kerjasama", "id")
+
+
+def test_content_tokens_drop_stopwords() -> None:
+    words = content_tokens("gimana ya kalau customer saya marah banget sama saya", "id")
+    assert words == [normalize("customer", "id"), normalize("marah", "id")]
+
+
+def test_table_is_loaded_once() -> None:
+    assert get_normalizer() is get_normalizer()
+
+
+def test_table_errors_name_the_section(tmp_path: Path) -> None:
+    bad = tmp_path / "normalize.yaml"
+    bad.write_text("slang:\n  no: tidak\n", encoding="utf-8")  # YAML reads `no` as False
+    with pytest.raises(NormalizeTableError, match="slang"):
+        load_table(bad)
+
+
+def test_default_table_is_valid() -> None:
+    table = load_table(DEFAULT_TABLE)
+    assert len(table.slang) >= 200
+    assert "pesan" in table.no_stem
