@@ -527,3 +527,33 @@ async def test_removing_the_bot_unsubscribes_and_a_migrated_group_keeps_its_tip(
         }
     )
     await eventually(lambda: bot.store.subscription(new_id) is None)
+
+
+async def test_team_commands_in_the_full_application(
+    settings: Settings, fake_telegram: FakeTelegram, group: Any, clock: FakeClock
+) -> None:
+    """Through bot.telegram.app as `python -m bot run` builds it: the team commands win over
+    the catch-all "unknown command" handler, and the delivery job is scheduled."""
+    from bot.telegram.app import build_application
+
+    core = core_for(settings.responses_dir)
+    store = Store(Path(settings.data_dir) / DB_FILENAME, clock=clock)
+    services = Services(settings, core.kb, core.matcher, core.replies, store)
+    app = build_application(services)
+    names = {job.name for job in app.job_queue.jobs()}  # type: ignore[union-attr]
+    assert {"kisah-daily-catch-up", "kisah-daily-tips"} <= names
+    for job in app.job_queue.jobs():  # type: ignore[union-attr]
+        job.schedule_removal()
+    async with app:
+        await app.start()
+        await app.updater.start_polling(poll_interval=0.0, timeout=1)  # type: ignore[union-attr]
+        try:
+            assert "08:30" in await say(fake_telegram, group, ADMIN, "/daily 08:30")
+            assert "only a team lead" in (await say(fake_telegram, group, MEMBER, "/stats")).lower()
+            team: Team = app.bot_data["kisah_team"]
+            clock.set_utc("2026-11-23 01:30")
+            assert (await team.runner.tick()).sent == 1
+        finally:
+            await app.updater.stop()  # type: ignore[union-attr]
+            await app.stop()
+            store.close()
