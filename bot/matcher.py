@@ -34,7 +34,7 @@ from bot.language import detect_language
 from bot.normalize import Normalizer, get_normalizer
 
 # Calibrated on the dev questions (see README / bench): below this an answer is a refusal.
-DEFAULT_THRESHOLD = 28
+DEFAULT_THRESHOLD = 32
 
 # How much each field vouches for a word belonging to the story. Lessons are general advice
 # and share vocabulary across stories, so they count less than the story's own phrasings.
@@ -46,7 +46,7 @@ STRING_SHARE = 0.25  # share of the phrasing score taken from token_sort_ratio
 RECALL_BETA2 = 4.0  # F-beta with beta=2: recall of the question matters more than precision
 EVIDENCE_MASS = 2.5  # weighted matched words needed for full confidence (one word is little)
 ASSOC_POWER = 0.5  # how fast a word's pull on a story fades with its relative frequency there
-TOPICAL_COUNT = 3.0  # occurrences (field-weighted) for a word to count as topical
+TOPICAL_COUNT = 10.0  # occurrences (field-weighted) for a word to count as topical
 EVIDENCE_POWER = 0.5
 UNKNOWN_DF = 0.5  # a word no story uses weighs like one found in half a story
 GEOMETRIC = False
