@@ -339,10 +339,12 @@ def main(
 
 def entry() -> None:
     """Console-script style entry: exit with main()'s status."""
-    for stream in (sys.stdout, sys.stderr):
+    # UTF-8 whatever the locale: `ask --json` is read by other tools, and a stray byte that is
+    # not UTF-8 in a piped question must not end the run with a UnicodeDecodeError.
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
-            reconfigure(errors="replace")
+            reconfigure(encoding="utf-8", errors="replace")
     try:
         status = main()
         sys.stdout.flush()

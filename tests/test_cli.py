@@ -327,3 +327,21 @@ def test_ask_stops_quietly_when_the_reader_goes_away(tmp_path: Path, responses: 
     err = process.stderr.read()
     assert process.wait(timeout=60) == 1
     assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def test_ask_json_is_utf8_whatever_the_locale(tmp_path: Path, responses: Path) -> None:
+    environment = dict(
+        os.environ, PYTHONPATH=str(PROJECT), LC_ALL="C", LANG="C", PYTHONIOENCODING=""
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--responses", str(responses), "ask", "--json"],
+        input="cliént \xff\n".encode("latin-1") + "klien ngancam 😀\n".encode(),
+        capture_output=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = (json.loads(line) for line in result.stdout.decode("utf-8").splitlines())
+    assert first["question"] == "cli\ufffdnt \ufffd"  # undecodable bytes replaced, no crash
+    assert second["question"] == "klien ngancam 😀"
