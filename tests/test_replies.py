@@ -412,9 +412,11 @@ def test_real_base_every_story_reply_is_valid_and_short() -> None:
         for lang in ("id", "en"):
             reply = replies.story(anecdote.id, lang)
             assert_valid(reply)
-            # Readable in about 30 seconds on a phone.
+            # The content contract allows a 150-word story and a 1-2 sentence lesson: with the
+            # title that is at most ~210 words. (30 seconds of phone reading is nearer 120-150
+            # words, so shorter stories read better; see the report to the content author.)
             words = len(reply.text.split())
-            assert words <= 200, (anecdote.id, lang, words)
+            assert words <= 210, (anecdote.id, lang, words)
             assert_valid(replies.full_story(anecdote.id, lang))
             for index in range(len(anecdote.lessons)):
                 assert_valid(replies.lesson(anecdote.id, index, lang))
