@@ -50,7 +50,8 @@ REQUIRED_TEXTS: dict[str, frozenset[str]] = {
     "did_you_mean": frozenset(),
     "lesson": frozenset({"number", "total", "title", "lesson"}),
     "out_of_scope": frozenset({"question"}),
-    "topics": frozenset({"count"}),
+    "topics": frozenset({"count", "list"}),
+    "topic_line": frozenset({"title", "id"}),
     "full_story_header": frozenset({"title", "part", "parts"}),
     "tip": frozenset({"tip", "title"}),
     "feedback_thanks_positive": frozenset(),
@@ -480,9 +481,26 @@ class Replies:
         return Reply(text, ((button,),))
 
     def topics(self, lang: str) -> Reply:
-        """Every story as a button."""
+        """Every story as a button, and listed with its id for /story."""
         count = len(self.kb.anecdotes)
-        return Reply(self._t("topics", lang, count=count), self._topic_rows(lang))
+        room = MAX_MESSAGE - message_length(self._t("topics", lang, count=count, list="…"))
+        lines: list[str] = []
+        used = 0
+        for anecdote in self.kb.anecdotes[:MAX_TOPIC_BUTTONS]:
+            line = self._t(
+                "topic_line",
+                lang,
+                title=_escape_within(anecdote.title.get(lang), MAX_TITLE),
+                id=_e(anecdote.id),
+            )
+            if used + message_length(line) + 1 > room:
+                break
+            lines.append(line)
+            used += message_length(line) + 1
+        if len(lines) < count:
+            lines.append("…")
+        text = self._t("topics", lang, count=count, list="\n".join(lines))
+        return Reply(text, self._topic_rows(lang))
 
     def on_button(self, data: str, lang: str) -> list[Reply]:
         """The replies to a pressed button. Feedback is only thanked here: the transport

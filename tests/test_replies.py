@@ -321,6 +321,24 @@ def test_topics_lists_every_story(kb: KnowledgeBase) -> None:
     assert_valid(reply)
 
 
+def test_topics_text_lists_the_ids_for_story(kb: KnowledgeBase) -> None:
+    text = make(kb).topics("id").text
+    assert "• Klien &lt;b&gt;mengancam&lt;/b&gt; &amp; marah – <code>ancaman-klien</code>" in text
+    assert "<code>maaf-coklat</code>" in text
+
+
+def test_topics_of_a_big_base_are_capped(tmp_path: Path) -> None:
+    many = [
+        dict(THREAT, id=f"cerita-{n:03d}", title={"id": "J" * 200, "en": "T" * 200})
+        for n in range(60)
+    ]
+    kb = load_knowledge(write_kb(tmp_path, many), SEEDS)
+    reply = make(kb).topics("en")
+    assert_valid(reply)
+    assert "(60)" in reply.text and "…" in reply.text
+    assert len(all_buttons(reply)) == 30
+
+
 @pytest.mark.parametrize("lang", ["id", "en"])
 def test_fixed_texts_are_valid_in_both_languages(kb: KnowledgeBase, lang: str) -> None:
     replies = make(kb)
