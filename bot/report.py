@@ -99,8 +99,8 @@ def group_questions(
 
 def _period_line(days: int, stats: Stats) -> str:
     return (
-        f"Last {days:>2} days: {stats.asked} questions, {stats.answered_share:.0%} answered, "
-        f"{stats.asked - stats.answered} unanswered, 👍 {stats.thumbs_up} / 👎 {stats.thumbs_down}"
+        f"Last {days:>2} days: questions {stats.asked}, answered {stats.answered_share:.0%}, "
+        f"unanswered {stats.asked - stats.answered}, 👍 {stats.thumbs_up} / 👎 {stats.thumbs_down}"
     )
 
 
@@ -124,7 +124,7 @@ def build_report(
     states = store.delivery_counts()
     lines += [
         "",
-        f"Daily tips: {len(subscriptions)} chats subscribed; deliveries so far: "
+        f"Daily tips: chats subscribed {len(subscriptions)}; deliveries so far: "
         + (", ".join(f"{state} {n}" for state, n in sorted(states.items())) or "none"),
     ]
     unanswered = stats[days].asked - stats[days].answered
@@ -137,7 +137,7 @@ def build_report(
         return "\n".join(lines) + "\n"
     groups = group_questions(store.unanswered_questions(days=days), threshold)
     lines.append(
-        f"Unanswered questions, last {days} days: {unanswered} in {len(groups)} groups "
+        f"Unanswered questions, last {days} days: {unanswered}, in {len(groups)} groups "
         f"(similarity >= {threshold:g}); candidates for new triggers or stories:"
     )
     if not groups:

@@ -343,8 +343,8 @@ async def test_stats_for_this_chat_and_all_chats(
         )
     store.record_feedback(chat_id=GROUP, user_id=1, anecdote_id=story.id, positive=True)
     admin_view = await say(fake_telegram, group, ADMIN, "/stats")
-    assert "3 questions, 33% answered, 👍 1 · 👎 0" in admin_view
-    assert "4 questions, 25% answered" in admin_view
+    assert "questions 3, answered 33%, 👍 1 · 👎 0" in admin_view
+    assert "questions 4, answered 25%" in admin_view
     assert story.title.en in admin_view and "cara bikin kopi ×2" in admin_view
     assert "rahasia tim lain" not in admin_view  # another team's question: not for this admin
     lead_view = await say(fake_telegram, group, LEAD, "/stats")
@@ -368,7 +368,7 @@ async def test_stats_respects_the_privacy_switch(
         )
         chat = fake_telegram.private_chat(fake_telegram.user(LEAD))
         text = await say(fake_telegram, chat, LEAD, "/stats")
-        assert "1 questions, 0% answered" in text and "0812" not in text
+        assert "questions 1, answered 0%" in text and "0812" not in text
         assert "BOT_LOG_QUESTIONS=false" in text
 
 
