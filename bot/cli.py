@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.knowledge import KnowledgeError
-from bot.settings import Settings, SettingsError, load_settings, validate_token
+from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 
 if TYPE_CHECKING:
@@ -239,14 +239,17 @@ def cmd_chat(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
         services.close()
 
 
-def cmd_run(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
+def cmd_run(
+    args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO, stderr: TextIO
+) -> int:
     if not settings.token:
         stdout.write(GO_LIVE_HINT + "\n\n")
         return cmd_chat(settings, stdin, stdout)
-    validate_token(settings.token)
+    # The runner validates the token, loads the knowledge base and reports its own start-up
+    # failures as one line; it is imported only here so the other commands never load Telegram.
     from bot.telegram.runner import run_bot
 
-    return int(run_bot(settings, webhook=args.webhook) or 0)
+    return int(run_bot(settings, webhook=args.webhook, stderr=stderr) or 0)
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
@@ -313,7 +316,7 @@ def main(
         if args.command == "chat":
             return cmd_chat(settings, stdin, stdout)
         if args.command == "run":
-            return cmd_run(args, settings, stdin, stdout)
+            return cmd_run(args, settings, stdin, stdout, stderr)
         if args.command == "eval":
             return cmd_eval(args, settings, stdout)
         if args.command == "check":

@@ -232,7 +232,7 @@ def test_run_with_token_starts_the_telegram_runner(
 ) -> None:
     calls: list[tuple[Settings, bool]] = []
 
-    def fake_run_bot(given: Settings, webhook: bool = False) -> int:
+    def fake_run_bot(given: Settings, webhook: bool = False, *, stderr: Any = None) -> int:
         calls.append((given, webhook))
         return 3
 
@@ -245,10 +245,14 @@ def test_run_with_token_starts_the_telegram_runner(
     assert call(["run"], with_token)[0] == 3
     assert [webhook for _, webhook in calls] == [True, False]
     assert calls[0][0].token == token
+
+
+def test_run_with_a_malformed_token_ends_with_one_line(settings: Settings) -> None:
     bad = Settings(**{**settings.__dict__, "token": "not-a-token"})
-    status, _, err = call(["run"], bad)
-    assert status == 1 and "does not look like a BotFather token" in err
-    assert "not-a-token" not in err
+    status, out, err = call(["run"], bad)
+    assert status != 0 and out == ""
+    assert "does not look like a BotFather token" in err
+    assert "not-a-token" not in err and "Traceback" not in err
 
 
 def test_report_delegates_with_its_own_options(
