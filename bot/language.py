@@ -15,6 +15,9 @@ from bot.normalize import get_normalizer
 
 LANGUAGES = ("id", "en")
 
+# English inflections and derivations that Indonesian words do not end with ("refuses",
+# "replacement", "negotiation", "waited"), counted as weak evidence.
+_EN_MORPHOLOGY = re.compile(r"(tion|tions|ment|ments|ness|ing|ed|ly|ies|es|ship|ful)$")
 # Indonesian verb/noun affixes: words like "menelepon", "dibantu", "pelayanannya".
 _ID_MORPHOLOGY = re.compile(
     r"^(meng|meny|mem|men|me[lrwy]|ber|ter|di[a-z]{4,}|pe[nmr])|(kan|nya|lah|kah)$"
@@ -27,6 +30,7 @@ def language_scores(text: str) -> dict[str, float]:
     table = normalizer.table
     id_words = table.language_words["id"] | table.particles
     en_words = table.language_words["en"]
+    indonesian = table.roots | table.no_stem | table.stopwords
     scores = {"id": 0.0, "en": 0.0}
     for raw in normalizer.split(text):
         word = normalizer._collapse(raw)
@@ -40,6 +44,13 @@ def language_scores(text: str) -> dict[str, float]:
             scores["en"] += 1.0
         elif len(word) > 5 and word.isalpha() and _ID_MORPHOLOGY.search(word):
             scores["id"] += 0.5
+        elif (
+            len(word) > 4
+            and word.isalpha()
+            and _EN_MORPHOLOGY.search(word)
+            and word not in indonesian
+        ):
+            scores["en"] += 0.5
     return scores
 
 

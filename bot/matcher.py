@@ -21,6 +21,7 @@ confidence is 0-100; `ask` refuses below a threshold calibrated on labelled ques
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -46,10 +47,11 @@ STRING_SHARE = 0.25  # share of the phrasing score taken from token_sort_ratio
 RECALL_BETA2 = 4.0  # F-beta with beta=2: recall of the question matters more than precision
 EVIDENCE_MASS = 2.5  # weighted matched words needed for full confidence (one word is little)
 ASSOC_POWER = 0.5  # how fast a word's pull on a story fades with its relative frequency there
-TOPICAL_COUNT = 10.0  # occurrences (field-weighted) for a word to count as topical
+TOPICAL_SHARE = 0.08  # share of a story's fields a word must appear in to count as topical
 EVIDENCE_POWER = 0.5
 UNKNOWN_DF = 0.5  # a word no story uses weighs like one found in half a story
 GEOMETRIC = False
+STRING_CHECKS = 3  # best phrasings per story refined with token_sort_ratio
 CANDIDATES = 12  # anecdotes whose phrasings are scored in detail
 FUZZY_LIMIT = 3
 
@@ -90,6 +92,7 @@ class _Index:
     unknown_idf: float = 1.0
     phrasings: list[_Phrasing] = field(default_factory=list)
     by_anecdote: list[list[int]] = field(default_factory=list)
+    term_phrasings: list[list[int]] = field(default_factory=list)  # term -> phrasings with it
     by_length: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     # Words as written in the stories (and the table's slang and synonyms) -> canonical term:
     # a misspelt word is closer to its written form ("terlambt" ~ "terlambat") than to the
@@ -140,11 +143,13 @@ class Matcher:
             return tid
 
         raw_phrasings: list[tuple[int, list[int], str]] = []
+        sizes = [0.0] * len(anecdotes)  # field-weighted number of fields per anecdote
         for a_idx, anecdote in enumerate(anecdotes):
             for kind, lang, text in _fields(anecdote):
                 words = self._content(text, lang)
                 ids = [term(w) for w in words]
                 weight = FIELD_WEIGHTS[kind]
+                sizes[a_idx] += weight
                 for tid in ids:
                     counts = freq[tid]
                     counts[a_idx] = counts.get(a_idx, 0.0) + weight
@@ -154,8 +159,8 @@ class Matcher:
         # How strongly a word points at each story: its frequency there relative to the story
         # that uses it most ("teknisi" in forty phrasings of one story and one of another
         # points at the first). Its weight: an inverse frequency over stories counted with
-        # those strengths, damped for words that occur only once or twice anywhere ("pagi"
-        # in one trigger is an accident of phrasing, not the topic).
+        # those strengths, damped for words that appear in only a small share of any story's
+        # fields ("pagi" in one trigger of a hundred is an accident of phrasing, not the topic).
         index.postings = []
         index.idf = []
         for counts in freq:
@@ -163,12 +168,17 @@ class Matcher:
             assoc = {a: (c / top) ** ASSOC_POWER for a, c in counts.items()}
             index.postings.append(assoc)
             idf = math.log((n + 1) / sum(assoc.values()))
-            index.idf.append(idf * min(1.0, top / TOPICAL_COUNT) ** 0.5)
+            share = max(c / sizes[a] for a, c in counts.items())
+            index.idf.append(idf * min(1.0, share / TOPICAL_SHARE) ** 0.5)
         index.unknown_idf = math.log((n + 1) / UNKNOWN_DF)
         index.by_anecdote = [[] for _ in anecdotes]
+        index.term_phrasings = [[] for _ in index.vocab]
         for a_idx, ids, text in raw_phrasings:
             weight = sum(index.idf[t] for t in set(ids))
-            index.by_anecdote[a_idx].append(len(index.phrasings))
+            p_idx = len(index.phrasings)
+            index.by_anecdote[a_idx].append(p_idx)
+            for tid in set(ids):
+                index.term_phrasings[tid].append(p_idx)
             index.phrasings.append(_Phrasing(a_idx, frozenset(ids), text, weight))
         index.by_length = _by_length(index.vocab)
         table = self.normalizer.table
@@ -265,27 +275,35 @@ class Matcher:
         if not evidence:
             return []
 
+        # Weighted overlap of the question with every phrasing that shares a word with it,
+        # through the inverted index (a phrasing sharing nothing scores nothing).
+        overlap: dict[int, float] = defaultdict(float)
+        for matches, weight in zip(looked, weights, strict=True):
+            best_p: dict[int, float] = {}
+            for tid, sim in matches:
+                for p_idx in index.term_phrasings[tid]:
+                    if sim > best_p.get(p_idx, 0.0):
+                        best_p[p_idx] = sim
+            for p_idx, sim in best_p.items():
+                overlap[p_idx] += weight * sim
+        f_by_anecdote: dict[int, list[tuple[float, int]]] = defaultdict(list)
+        for p_idx, matched in overlap.items():
+            p = index.phrasings[p_idx]
+            recall = matched / total
+            precision = min(1.0, matched / p.weight) if p.weight > 0 else 0.0
+            f = (1 + RECALL_BETA2) * precision * recall / (RECALL_BETA2 * precision + recall)
+            f_by_anecdote[p.anecdote].append((f, p_idx))
+
         q_sorted = " ".join(sorted(words))
         ranked = sorted(evidence.items(), key=lambda item: item[1], reverse=True)
         results: list[tuple[int, float]] = []
         for a_idx, mass in ranked[:CANDIDATES]:
             coverage = mass / total
             phrasing = 0.0
-            for p_idx in index.by_anecdote[a_idx]:
-                p = index.phrasings[p_idx]
-                matched = 0.0
-                for matches, weight in zip(looked, weights, strict=True):
-                    sim = max((s for tid, s in matches if tid in p.terms), default=0.0)
-                    matched += weight * sim
-                if matched <= 0:
-                    continue
-                recall = matched / total
-                precision = min(1.0, matched / p.weight) if p.weight > 0 else 0.0
-                f = (1 + RECALL_BETA2) * precision * recall / (RECALL_BETA2 * precision + recall)
-                string = fuzz.token_sort_ratio(q_sorted, p.text) / 100.0
-                score = (1 - STRING_SHARE) * f + STRING_SHARE * string
-                if score > phrasing:
-                    phrasing = score
+            # rapidfuzz's string similarity refines only the few best phrasings.
+            for f, p_idx in heapq.nlargest(STRING_CHECKS, f_by_anecdote.get(a_idx, ())):
+                string = fuzz.token_sort_ratio(q_sorted, index.phrasings[p_idx].text) / 100.0
+                phrasing = max(phrasing, (1 - STRING_SHARE) * f + STRING_SHARE * string)
             if self.debug is not None:
                 self.debug.append((a_idx, round(coverage, 2), round(phrasing, 2), round(mass, 2)))
             if GEOMETRIC:

@@ -39,6 +39,11 @@ _ENGLISH_LIKE = re.compile(
 )
 
 
+# Inflectional endings removed before the English-likeness check ("pesanannya" has "nn" only
+# because "-nya" follows "-an").
+_INFLECTION = re.compile(r"(nya|lah|kah|ku|mu)$")
+
+
 class NormalizeTableError(ValueError):
     """The normalisation table is malformed; the message names the section and entry."""
 
@@ -272,7 +277,7 @@ class Normalizer:
             or word in self.protected
             or word in t.roots
             or not word.isalpha()
-            or _ENGLISH_LIKE.search(word)
+            or _ENGLISH_LIKE.search(_INFLECTION.sub("", word))
         ):
             return word
         # Every reading: [particle] [possessive] [derivational suffix] and up to two prefixes.

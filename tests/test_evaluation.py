@@ -1,0 +1,113 @@
+"""Evaluation report: the numbers a lead reads and the summary line tools grep for."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.evaluation import EvalFileError, evaluate, format_report, load_items, parse_items
+from bot.knowledge import Anecdote, KnowledgeBase, Text
+from bot.matcher import Matcher
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def _anecdote(anecdote_id: str, seed: str, triggers: list[str], title: str) -> Anecdote:
+    return Anecdote(
+        id=anecdote_id,
+        seed=seed,
+        title=Text(title, title),
+        story=Text("cerita", "story"),
+        lessons=(Text("pelajaran", "lesson"),),
+        triggers={"id": tuple(triggers), "en": tuple(triggers)},
+        tags={"id": ("tag",), "en": ("tag",)},
+        tips=(Text("tip", "tip"),) * 3,
+        source=Path(f"{anecdote_id}.yaml"),
+    )
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    kb = KnowledgeBase(
+        anecdotes=(
+            _anecdote(
+                "telat",
+                "003_a.txt",
+                ["pesanan pelanggan terlambat", "minta maaf karena pesanan telat"],
+                "Pesanan telat",
+            ),
+            _anecdote(
+                "teknisi",
+                "004_b.txt",
+                ["teknisi pacaran dengan staf klien", "teknisi sering bolos kerja"],
+                "Teknisi cinlok",
+            ),
+        ),
+        ui={},
+        seeds_dir=SEEDS,
+    )
+    return Matcher(kb)
+
+
+ITEMS = [
+    {"q": "pesanan pelanggan terlambat, minta maaf gimana", "expect": ["003"], "lang": "id"},
+    {"q": "teknisi kami pacaran sama staf klien", "expect": ["004"], "lang": "id"},
+    # labelled 003 but clearly about the technician: must show up as a miss
+    {"q": "teknisi sering bolos kerja", "expect": ["003"], "lang": "id"},
+    {"q": "what is the weather in Bali tomorrow", "expect": [], "lang": "en"},
+    {"q": "convert dollars to rupiah", "expect": [], "lang": "id"},  # wrong language label
+]
+
+
+def test_scores(matcher: Matcher) -> None:
+    result = evaluate(matcher, ITEMS)
+    assert result.top1 == pytest.approx(2 / 3)
+    assert result.top3 == pytest.approx(2 / 3)
+    assert result.oos_reject == 1.0
+    assert result.lang == pytest.approx(4 / 5)
+    assert [r.item.question for r in result.misses] == ["teknisi sering bolos kerja"]
+
+
+def test_report_format(matcher: Matcher) -> None:
+    report = format_report(evaluate(matcher, ITEMS))
+    lines = report.splitlines()
+    assert re.fullmatch(r"top1=0\.67 top3=0\.67 oos_reject=1\.00 lang=0\.80 n=5", lines[-1]), lines[
+        -1
+    ]
+    assert "misses (1):" in report
+    assert "[003 -> 004:" in report and "teknisi sering bolos kerja" in report
+    assert "[id -> en] convert dollars to rupiah" in report
+    # confusion table: rows are expected stories, columns the answers
+    header = next(line for line in lines if line.startswith("expected"))
+    assert header.split()[-3:] == ["003", "004", "none"]
+    row_003 = next(line for line in lines if line.startswith("003 "))
+    assert row_003.split()[1:] == ["1", "1", "0"]
+
+
+def test_out_of_scope_answered_is_a_miss(matcher: Matcher) -> None:
+    result = evaluate(matcher, [{"q": "teknisi pacaran dengan staf klien", "expect": []}])
+    assert result.oos_reject == 0.0
+    assert "[none -> 004:" in format_report(result)
+
+
+def test_refused_in_scope_question_reports_the_best_guess() -> None:
+    kb = KnowledgeBase(
+        anecdotes=(_anecdote("telat", "003_a.txt", ["pesanan pelanggan terlambat"], "Telat"),),
+        ui={},
+        seeds_dir=SEEDS,
+    )
+    result = evaluate(Matcher(kb, threshold=101), [{"q": "pesanan terlambat", "expect": ["003"]}])
+    assert result.top1 == 0.0
+    assert "best below threshold: 003:" in format_report(result)
+
+
+def test_malformed_files_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(EvalFileError, match="item 0"):
+        parse_items([{"question": "no q key"}])
+    with pytest.raises(EvalFileError, match="expect"):
+        parse_items([{"q": "x", "expect": "003"}])
+    path = tmp_path / "eval.yaml"
+    path.write_text("- q: halo\n  expect: []\n  lang: id\n", encoding="utf-8")
+    assert load_items(path)[0].expect == ()
