@@ -353,7 +353,8 @@ class Replies:
         return [tuple(first), feedback]
 
     def _anecdote(self, anecdote_id: str) -> Anecdote | None:
-        return self.kb.by_id(anecdote_id)
+        # "/story Wayang-Bima " typed by hand should still find "wayang-bima".
+        return self.kb.by_id(anecdote_id) or self.kb.by_id(anecdote_id.strip().lower())
 
     def _post(self, anecdote: Anecdote) -> str:
         post = self._posts.get(anecdote.id)

@@ -167,6 +167,7 @@ def test_story_by_id_and_unknown_id(kb: KnowledgeBase) -> None:
     assert reply.text.startswith("📌 <b>A forgotten order, an apology</b>")
     assert "fb:maaf-coklat:1" in datas(reply)
     assert_valid(reply)
+    assert replies.story(" Maaf-Coklat ", "en") == reply  # typed by hand
     missing = replies.story("<nope>&", "id")
     assert "&lt;nope&gt;&amp;" in missing.text
     assert datas(missing) == ["s:ancaman-klien", "s:maaf-coklat"]
