@@ -1,0 +1,96 @@
+"""The Telegram border in isolation: size limits, keyboards, language codes, menus.
+
+Everything here is also exercised end to end; these tests pin the edge cases that content
+rarely hits (a reply over 4096 characters, a bad button) but that would lose a message.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fakebot import parse_html
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.replies import Button, Reply
+from bot.telegram.common import language_from_code
+from bot.telegram.menu import GROUP, PRIVATE, TEAM_LEAD, menus
+from bot.telegram.render import keyboard, plain, split_text, utf16_len, without_buttons
+
+
+def test_short_text_is_not_split() -> None:
+    assert split_text("<b>Judul</b>\n\nIsi") == ["<b>Judul</b>\n\nIsi"]
+
+
+def test_long_text_splits_on_paragraphs_and_stays_valid_html() -> None:
+    paragraphs = [f"<b>Bagian {i}</b> " + "kata &amp; kata " * 60 for i in range(20)]
+    text = "\n\n".join(paragraphs)
+    parts = split_text(text)
+    assert len(parts) > 1
+    assert all(utf16_len(part) <= 4096 for part in parts)
+    assert "\n\n".join(parts) == text  # nothing lost, cut only between paragraphs
+    for part in parts:
+        parse_html(part)  # each part is HTML Telegram accepts
+
+
+def test_one_huge_paragraph_splits_on_words_and_never_inside_an_entity() -> None:
+    text = "&amp;" * 3000  # no spaces, no newlines: the last resort path
+    parts = split_text(text)
+    assert all(utf16_len(part) <= 4096 for part in parts)
+    assert "".join(parts) == text
+    for part in parts:
+        parse_html(part)
+
+
+def test_emoji_count_double_like_telegram() -> None:
+    text = "🙏" * 3000  # 3000 characters, 6000 UTF-16 units
+    parts = split_text(text)
+    assert len(parts) == 2 and all(utf16_len(p) <= 4096 for p in parts)
+
+
+def test_keyboard_rows_and_invalid_buttons_dropped() -> None:
+    reply = Reply("x", ((Button("A", "s:a"), Button("B", "s:b")), (Button("C", "t"),)))
+    markup = keyboard(reply)
+    assert markup is not None
+    assert [[b.callback_data for b in row] for row in markup.inline_keyboard] == [
+        ["s:a", "s:b"],
+        ["t"],
+    ]
+    assert keyboard(Reply("no buttons")) is None
+    assert keyboard(Reply("x", ((Button(" ", "t"),),))) is None  # empty label: dropped
+
+
+def test_without_buttons_removes_feedback_row_only() -> None:
+    markup = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton("Full", callback_data="f:a")],
+            [
+                InlineKeyboardButton("👍", callback_data="fb:a:1"),
+                InlineKeyboardButton("👎", callback_data="fb:a:0"),
+            ],
+        ]
+    )
+    left = without_buttons(markup, "fb:")
+    assert left is not None
+    assert [[b.callback_data for b in row] for row in left.inline_keyboard] == [["f:a"]]
+    only_feedback = InlineKeyboardMarkup([[InlineKeyboardButton("👍", callback_data="fb:a:1")]])
+    assert without_buttons(only_feedback, "fb:") is None
+
+
+def test_plain_strips_markup_for_toasts() -> None:
+    assert plain("🙏 <b>Terima kasih</b> &amp; sampai jumpa") == "🙏 Terima kasih & sampai jumpa"
+    assert plain("x" * 300, 200) == "x" * 199 + "…"
+
+
+@pytest.mark.parametrize(
+    ("code", "lang"),
+    [("en", "en"), ("en-US", "en"), ("id", "id"), ("in", "id"), ("de", None), (None, None)],
+)
+def test_language_from_telegram_code(code: str | None, lang: str | None) -> None:
+    assert language_from_code(code) == lang
+
+
+def test_menus_show_team_commands_only_to_admins_and_private_chats() -> None:
+    scopes = {scope.type: names for scope, names in menus(team=True)}
+    assert scopes["all_private_chats"] == (*PRIVATE, "daily", "timezone")
+    assert scopes["all_group_chats"] == GROUP
+    assert scopes["all_chat_administrators"] == (*GROUP, *TEAM_LEAD)
+    assert all("stats" not in names for _, names in menus(team=False))
