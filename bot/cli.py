@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.knowledge import KnowledgeError
+from bot.language import detect_language
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 
 if TYPE_CHECKING:
-    from bot.matcher import Answer, Matcher
+    from bot.matcher import Answer
 
 log = logging.getLogger(__name__)
 
@@ -195,37 +196,29 @@ def _format_line(answer: Answer) -> str:
     return f"{answer.question}\t[{answer.lang}] {found}"
 
 
-def _ask(matcher: Matcher, question: str, default_lang: str) -> Answer:
-    from bot.language import detect_language
-
-    return matcher.ask(
-        question, limit=MAX_ASK_MATCHES, lang=detect_language(question, default_lang)
-    )
-
-
 def cmd_ask(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
+    """Answer QUESTION, or every line of stdin, one output line each (flushed, so a tool can
+    talk to a long-running `ask` through a pipe)."""
     from bot.services import build_core
 
-    core = build_core(settings)
-    questions = [args.question] if args.question is not None else None
+    matcher = build_core(settings).matcher
 
     def emit(question: str) -> None:
-        answer = _ask(core.matcher, question, settings.default_language)
+        # The same language rule as the bot's replies: follow the question, else the default.
+        lang = detect_language(question, settings.default_language)
+        answer = matcher.ask(question, limit=MAX_ASK_MATCHES, lang=lang)
         if args.json:
             stdout.write(json.dumps(match_record(answer), ensure_ascii=False) + "\n")
         else:
             stdout.write(_format_line(answer) + "\n")
         stdout.flush()
 
-    if questions is not None:
-        for question in questions:
-            emit(question)
+    if args.question is not None:
+        emit(args.question)
         return EXIT_OK
-    while True:
-        line = stdin.readline()
-        if not line:
-            return EXIT_OK
+    for line in iter(stdin.readline, ""):
         emit(line.rstrip("\r\n"))
+    return EXIT_OK
 
 
 def cmd_chat(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
