@@ -11,8 +11,9 @@ import logging
 import time
 from dataclasses import dataclass
 
-from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from bot.matcher import Matcher
+from bot.normalize import NormalizeTableError
 from bot.replies import Replies
 from bot.settings import Settings
 from bot.store import Store
@@ -47,11 +48,16 @@ class Services:
 def build_core(settings: Settings) -> Core:
     """Load and validate the knowledge base, index it, check the reply texts.
 
-    Raises `KnowledgeError` listing every problem (file:line: field: message).
+    Raises `KnowledgeError` listing every problem (file:line: field: message), including a
+    broken normalisation table.
     """
     started = time.perf_counter()
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
-    matcher = Matcher(kb)
+    try:
+        matcher = Matcher(kb)
+    except NormalizeTableError as exc:
+        # The word table is content too (responses/normalize.yaml): report it like the rest.
+        raise KnowledgeError([str(exc)]) from exc
     replies = Replies(kb, matcher, default_lang=settings.default_language)
     log.info(
         "knowledge base ready: %d anecdotes, %d UI texts in %.0f ms",

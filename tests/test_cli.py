@@ -349,3 +349,18 @@ def test_ask_json_is_utf8_whatever_the_locale(tmp_path: Path, responses: Path) -
     first, second = (json.loads(line) for line in result.stdout.decode("utf-8").splitlines())
     assert first["question"] == "cli\ufffdnt \ufffd"  # undecodable bytes replaced, no crash
     assert second["question"] == "klien ngancam 😀"
+
+
+def test_a_broken_normalisation_table_is_a_knowledge_error(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.matcher
+    from bot.normalize import NormalizeTableError
+
+    def broken() -> None:
+        raise NormalizeTableError("responses/normalize.yaml: slang: 'gak': must be a text")
+
+    monkeypatch.setattr(bot.matcher, "get_normalizer", broken)
+    status, out, err = call(["check"], settings)
+    assert status == 1 and out == ""
+    assert err.startswith("responses/normalize.yaml: slang: 'gak': must be a text\n")
