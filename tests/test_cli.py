@@ -28,13 +28,6 @@ def run_bot(
     tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`python -m bot ARGS` in a clean directory (no .env), as a user or a tool runs it."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TELEGRAM_", "BOT_", "TEAM_"))
-    }
-    environment.update(PYTHONPATH=str(PROJECT), BOT_DATA_DIR=str(tmp_path / "data"))
-    environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
@@ -42,9 +35,21 @@ def run_bot(
         text=True,
         encoding="utf-8",
         cwd=tmp_path,
-        env=environment,
+        env=clean_env(tmp_path, **(env or {})),
         timeout=60,
     )
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The caller's environment without any bot setting, data in `tmp_path`, plus `extra`."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TELEGRAM_", "BOT_", "TEAM_"))
+    }
+    environment.update(PYTHONPATH=str(PROJECT), BOT_DATA_DIR=str(tmp_path / "data"))
+    environment.update(extra)
+    return environment
 
 
 def call(argv: list[str], settings: Settings, stdin: str = "") -> tuple[int, str, str]:
@@ -313,7 +318,7 @@ def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
 
 def test_ask_stops_quietly_when_the_reader_goes_away(tmp_path: Path, responses: Path) -> None:
     """`python -m bot ask --json < questions | head -1` must not end in a traceback."""
-    environment = dict(os.environ, PYTHONPATH=str(PROJECT), BOT_DATA_DIR=str(tmp_path / "d"))
+    environment = clean_env(tmp_path)
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "--responses", str(responses), "ask", "--json"],
         stdin=subprocess.PIPE,
@@ -334,9 +339,7 @@ def test_ask_stops_quietly_when_the_reader_goes_away(tmp_path: Path, responses: 
 
 
 def test_ask_json_is_utf8_whatever_the_locale(tmp_path: Path, responses: Path) -> None:
-    environment = dict(
-        os.environ, PYTHONPATH=str(PROJECT), LC_ALL="C", LANG="C", PYTHONIOENCODING=""
-    )
+    environment = clean_env(tmp_path, LC_ALL="C", LANG="C", PYTHONIOENCODING="")
     result = subprocess.run(
         [sys.executable, "-m", "bot", "--responses", str(responses), "ask", "--json"],
         input="cliént \xff\n".encode("latin-1") + "klien ngancam 😀\n".encode(),
