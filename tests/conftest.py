@@ -77,9 +77,9 @@ StartBot = Callable[..., Awaitable[RunningBot]]
 async def start_bot(
     fake_telegram: FakeTelegram, make_settings: Callable[..., Settings]
 ) -> AsyncIterator[StartBot]:
-    """`await start_bot(**settings_overrides)` (or `settings=...`, `rate_limit=False`) starts
-    the bot and returns once it is polling; every bot started is stopped at teardown. Start
-    again with the same settings to test a restart."""
+    """`await start_bot(**settings_overrides)` (or `settings=...`, `rate_limit=False`,
+    `webhook=True`) starts the bot and returns once it receives updates; every bot started is
+    stopped at teardown. Start again with the same settings to test a restart."""
     from bot.services import build_services
     from bot.telegram.app import build_application
     from bot.telegram.runner import serve
@@ -87,13 +87,17 @@ async def start_bot(
     running: list[RunningBot] = []
 
     async def start(
-        settings: Settings | None = None, *, rate_limit: bool = True, **overrides: Any
+        settings: Settings | None = None,
+        *,
+        rate_limit: bool = True,
+        webhook: bool = False,
+        **overrides: Any,
     ) -> RunningBot:
         settings = settings or make_settings(fake_telegram, **overrides)
         services = build_services(settings)
         application = build_application(services, rate_limit=rate_limit)
         stop = asyncio.Event()
-        task = asyncio.create_task(serve(application, settings, stop=stop))
+        task = asyncio.create_task(serve(application, settings, webhook=webhook, stop=stop))
         bot = RunningBot(application, services, settings, stop, task)
         running.append(bot)
         deadline = time.monotonic() + 10

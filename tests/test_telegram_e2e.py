@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -443,6 +444,33 @@ async def test_concurrent_users_are_served_concurrently(
         fake_telegram.send_text(fake_telegram.private_chat(user), user, THREAT_ID_Q)
     await fake_telegram.wait_sent(40, timeout=10)
     assert {s.chat_id for s in fake_telegram.sent} == {u.id for u in users}
+
+
+# ---------------------------------------------------------------------------- webhook mode
+async def test_webhook_mode_receives_updates_from_telegram(
+    start_bot: StartBot, responses: Path, fake_telegram: FakeTelegram
+) -> None:
+    """`run --webhook`: Telegram POSTs updates (with the secret) to our server instead."""
+    pytest.importorskip("tornado", reason="needs python-telegram-bot[webhooks]")
+    with socket.socket() as probe:  # a free port for the bot's webhook server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    await start_bot(
+        responses_dir=responses,
+        webhook=True,
+        webhook_url=f"http://127.0.0.1:{port}",
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+        webhook_secret="s3cret-hook",
+    )
+    assert fake_telegram.webhook == {
+        "url": f"http://127.0.0.1:{port}/telegram",
+        "secret_token": "s3cret-hook",
+    }
+    user = fake_telegram.user(7501)
+    [reply] = await say(fake_telegram, fake_telegram.private_chat(user), user, THREAT_ID_Q)
+    assert reply.bold()[0] == "Klien <b>mengancam</b> & marah"
+    assert fake_telegram.get_updates_calls == 0
 
 
 # ---------------------------------------------------------------------------- real content
