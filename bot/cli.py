@@ -9,12 +9,13 @@ object per line on stdout, logs on stderr only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -55,8 +56,11 @@ class _RedactToken(logging.Filter):
         return True
 
 
-def configure_logging(settings: Settings, stream: TextIO) -> None:
-    """Log one line per event to stderr at the configured level (stdout stays for output)."""
+@contextlib.contextmanager
+def configured_logging(settings: Settings, stream: TextIO) -> Iterator[None]:
+    """Log one line per event to `stream` (stderr: stdout stays for output) at the configured
+    level, for the duration of one command. The previous configuration comes back afterwards,
+    so calling `main()` in-process (tests) leaves the host's logging as it was."""
     level = logging.getLevelName(settings.log_level.upper())
     if not isinstance(level, int):
         raise SettingsError(
@@ -66,12 +70,22 @@ def configure_logging(settings: Settings, stream: TextIO) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_RedactToken(settings))
     root = logging.getLogger()
-    for old in list(root.handlers):
+    httpx = logging.getLogger("httpx")
+    saved = (list(root.handlers), root.level, httpx.level)
+    for old in saved[0]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     # httpx logs every request URL at INFO, and the URL contains the token.
-    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    httpx.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        for old in saved[0]:
+            root.addHandler(old)
+        root.setLevel(saved[1])
+        httpx.setLevel(saved[2])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -281,6 +295,27 @@ def cmd_report(report_args: list[str], settings: Settings) -> int:
         services.close()
 
 
+def _dispatch(
+    args: argparse.Namespace,
+    extra: list[str],
+    settings: Settings,
+    stdin: TextIO,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> int:
+    if args.command == "ask":
+        return cmd_ask(args, settings, stdin, stdout)
+    if args.command == "chat":
+        return cmd_chat(settings, stdin, stdout)
+    if args.command == "run":
+        return cmd_run(args, settings, stdin, stdout, stderr)
+    if args.command == "eval":
+        return cmd_eval(args, settings, stdout)
+    if args.command == "check":
+        return cmd_check(settings, stdout)
+    return cmd_report(extra, settings)
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -303,18 +338,8 @@ def main(
     extra = [arg for arg in extra if arg != "--"]
     try:
         settings = _settings_for(args, settings)
-        configure_logging(settings, stderr)
-        if args.command == "ask":
-            return cmd_ask(args, settings, stdin, stdout)
-        if args.command == "chat":
-            return cmd_chat(settings, stdin, stdout)
-        if args.command == "run":
-            return cmd_run(args, settings, stdin, stdout, stderr)
-        if args.command == "eval":
-            return cmd_eval(args, settings, stdout)
-        if args.command == "check":
-            return cmd_check(settings, stdout)
-        return cmd_report(extra, settings)
+        with configured_logging(settings, stderr):
+            return _dispatch(args, extra, settings, stdin, stdout, stderr)
     except KnowledgeError as exc:
         for problem in exc.problems:
             stderr.write(problem + "\n")

@@ -367,3 +367,16 @@ def test_a_broken_normalisation_table_is_a_knowledge_error(
     status, out, err = call(["check"], settings)
     assert status == 1 and out == ""
     assert err.startswith("responses/normalize.yaml: slang: 'gak': must be a text\n")
+
+
+def test_logs_go_to_stderr_at_the_configured_level_and_are_restored(settings: Settings) -> None:
+    import logging
+
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    status, out, err = call(["check"], Settings(**{**settings.__dict__, "log_level": "debug"}))
+    assert status == 0 and out.startswith("OK: ")
+    assert "INFO bot.services: knowledge base ready: 2 anecdotes" in err
+    assert (list(root.handlers), root.level) == before
+    status, _, err = call(["check"], Settings(**{**settings.__dict__, "log_level": "WARNING"}))
+    assert status == 0 and err == ""
