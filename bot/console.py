@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
 from bot.replies import Button, Replies, Reply, all_buttons, parse_callback
+from bot.tips import cycle_order, deck
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -56,8 +57,7 @@ class Console:
         self.chosen_lang = lang
         self.last_lang = lang or replies.default_lang
         self.buttons: list[Button] = []
-        self._tips: Iterator[str] = itertools.cycle([key for key, _ in replies.kb.tips()])
-        self._has_tips = any(True for _ in replies.kb.tips())
+        self._tips = self._tip_keys()
 
     @property
     def lang(self) -> str:
@@ -197,12 +197,20 @@ class Console:
             self.show(replies.unknown_command(self.lang))
         return True
 
+    def _tip_keys(self) -> Iterator[str]:
+        """The deck in the shuffled order the tip rotation gives this chat, cycle after cycle
+        (deterministic, so a session is reproducible; every tip before any repeats)."""
+        keys = deck(self.replies.kb)
+        for cycle in itertools.count():
+            yield from cycle_order(keys, CONSOLE_CHAT_ID, cycle)
+
     def tip(self) -> None:
-        """The next tip of the deck, in deck order (the console has no schedule)."""
-        if not self._has_tips:
+        """The next tip (the console has no schedule: /tip is the only way to see them)."""
+        key = next(self._tips, None)
+        if key is None:
             self.stdout.write(self.replies.kb.text("console_no_tips", self.lang) + "\n\n")
             return
-        self.show(self.replies.tip(next(self._tips), self.lang))
+        self.show(self.replies.tip(key, self.lang))
 
 
 def run_console(

@@ -15,6 +15,7 @@ from bot.console import CONSOLE_CHAT_ID, Console, html_to_text, run_console
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.replies import Replies
 from bot.store import Store
+from bot.tips import cycle_order, deck
 
 THREAT_Q = "How do I handle a client who threatens to take his business elsewhere?"
 APOLOGY_Q = "gimana cara minta maaf kalo lupa pesanan customer"
@@ -39,6 +40,23 @@ def chat(replies: Replies, lines: list[str], store: Store | None = None) -> str:
     stdout = io.StringIO()
     assert run_console(replies, stdin, stdout, store=store) == 0
     return stdout.getvalue()
+
+
+def tip_text(replies: Replies, key: str) -> str:
+    """A tip as the console prints it."""
+    anecdote_id, _, index = key.partition(":")
+    anecdote = replies.kb.by_id(anecdote_id)
+    assert anecdote is not None
+    return anecdote.tips[int(index)].id
+
+
+def test_tips_follow_the_rotation_and_cover_the_whole_deck(replies: Replies) -> None:
+    keys = deck(replies.kb)
+    out = chat(replies, ["/tip"] * (len(keys) + 1))
+    for key in keys:
+        assert tip_text(replies, key) in out
+    order = cycle_order(keys, CONSOLE_CHAT_ID, 0)
+    assert out.index(tip_text(replies, order[0])) < out.index(tip_text(replies, order[1]))
 
 
 def test_html_to_text() -> None:
@@ -95,7 +113,8 @@ def test_commands(replies: Replies) -> None:
     assert "📌 Klien <b>mengancam</b> & marah" in out
     assert "Tulis id kisahnya setelah /story" in out
     assert "Kisah “nope” tidak ada." in out
-    assert "Tip satu & <dua>." in out and "Tip dua." in out  # deck order, one per /tip
+    first, second = cycle_order(deck(replies.kb), CONSOLE_CHAT_ID, 0)[:2]
+    assert tip_text(replies, first) in out and tip_text(replies, second) in out  # one per /tip
     assert "Tulis pertanyaannya setelah /ask" in out
     assert "Perintah itu tidak saya kenal." in out
     assert "never read" not in out
@@ -169,6 +188,9 @@ def test_console_through_a_pipe(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Kisah yang saya punya (2)" in result.stdout
     assert "📌 Klien <b>mengancam</b> & marah" in result.stdout
-    assert "Tip satu & <dua>." in result.stdout
+    kb = load_knowledge(responses, SEEDS)
+    assert (
+        tip_text(Replies(kb, FakeMatcher(kb, {})), cycle_order(deck(kb), 0, 0)[0]) in result.stdout
+    )  # type: ignore[arg-type]
     assert "Traceback" not in result.stderr
     assert (tmp_path / "data" / "kisah.sqlite3").is_file()
