@@ -162,7 +162,7 @@ def test_prompt_at_a_terminal_and_ctrl_c_leaves_politely(replies: Replies) -> No
     assert stdout.getvalue().count("> ") == 2  # before /help and before the end of input
 
     class Interrupted(_Terminal):
-        def readline(self, size: int | None = -1) -> str:
+        def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]
             raise KeyboardInterrupt
 
     stdout = io.StringIO()

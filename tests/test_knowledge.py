@@ -164,8 +164,8 @@ def test_empty_directories(tmp_path: Path) -> None:
 
 
 def test_the_fixture_and_the_real_base_load() -> None:
-    for anecdote in (THREAT, APOLOGY):
-        assert anecdote["seed"] in {p.name for p in SEEDS.iterdir()}
+    for fixture in (THREAT, APOLOGY):
+        assert fixture["seed"] in {p.name for p in SEEDS.iterdir()}
     kb = load_knowledge(PROJECT / "responses", SEEDS)
     assert len(kb.anecdotes) >= 5
     assert {a.seed_prefix for a in kb.anecdotes} >= {"000", "001", "002", "003", "004"}
