@@ -832,9 +832,8 @@ class FakeTelegram:
             status, description = exc.code, exc.description
             response = _error(exc)
         self.calls.append(Call(method, params, status, description))
-        if method != "getupdates":
-            async with self._changed:
-                self._changed.notify_all()
+        async with self._changed:
+            self._changed.notify_all()
         return response
 
     def _check_failures(self, method: str, params: dict[str, Any]) -> None:

@@ -423,6 +423,23 @@ async def test_button_error_still_answers_the_callback(
     assert sorry.html == kisah.services.replies.error("id").text
 
 
+async def test_polling_survives_a_telegram_outage(
+    kisah: RunningBot, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = fake_telegram.user(5007)
+    chat = fake_telegram.private_chat(user)
+    fake_telegram.fail_next("getUpdates", code=502, description="Bad Gateway", times=2)
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.runner"):
+        await say(fake_telegram, chat, user, THREAT_ID_Q)  # ends the poll in flight
+        await fake_telegram.wait_until(
+            lambda: fake_telegram.status_count(502) == 2, timeout=10, what="two failed polls"
+        )
+        [reply] = await say(fake_telegram, chat, user, THREAT_EN_Q, expect=1)
+    assert reply.bold()[0] == "A client <b>threatens</b> & rages"
+    retries = [r for r in caplog.records if "getUpdates failed" in r.getMessage()]
+    assert len(retries) == 2 and all(r.exc_info is None for r in retries)
+
+
 async def test_blocked_user_does_not_stop_the_bot(
     kisah: RunningBot, fake_telegram: FakeTelegram
 ) -> None:

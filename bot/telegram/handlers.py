@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from telegram import Chat, MessageEntity, Update
 from telegram.ext import ApplicationHandlerStop
@@ -23,6 +25,10 @@ from bot.telegram.common import (
 )
 from bot.telegram.filters import strip_mention
 from bot.telegram.render import send_reply
+
+if TYPE_CHECKING:
+    from bot.replies import Reply
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +95,7 @@ def _command_argument(update: Update) -> str:
     return text.partition(" ")[2].strip()
 
 
-async def _send(update: Update, context: Context, build) -> None:  # type: ignore[no-untyped-def]
+async def _send(update: Update, context: Context, build: Callable[[Services, str], Reply]) -> None:
     """Send `build(services, lang)` in the command language of this chat."""
     services = services_of(context)
     chat = update.effective_chat

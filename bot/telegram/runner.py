@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import signal
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
 from telegram import Update
@@ -62,7 +63,7 @@ class _RedactToken(logging.Filter):
 
 
 @contextlib.contextmanager
-def _redacted_logs(settings: Settings):  # type: ignore[no-untyped-def]
+def _redacted_logs(settings: Settings) -> Iterator[None]:
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     redactor = _RedactToken(settings)
@@ -133,6 +134,12 @@ async def serve(
                 loop.remove_signal_handler(sig)
 
 
+def _polling_error(error: TelegramError) -> None:
+    """Telegram hiccups while polling: PTB retries with back-off; say so in one line (its
+    default callback logs a full traceback on every retry)."""
+    log.warning("getUpdates failed, retrying: %r", error)
+
+
 def _on_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> bool:
     """SIGTERM/SIGINT set `stop`; False where signals cannot be caught (not the main thread,
     or Windows), in which case the caller's own stop event is the only way out."""
@@ -153,6 +160,7 @@ async def _start_updates(application: Application, settings: Settings, webhook: 
             timeout=POLL_TIMEOUT_SECONDS,
             allowed_updates=Update.ALL_TYPES,
             drop_pending_updates=False,  # questions asked while we were down still count
+            error_callback=_polling_error,
         )
         return
     url = (settings.webhook_url or "").rstrip("/")
