@@ -319,9 +319,12 @@ class FakeChat:
     type: str = "private"  # private | group | supergroup | channel
     title: str | None = None
     first_name: str | None = None
+    is_forum: bool = False  # a supergroup with topics (messages carry message_thread_id)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "type": self.type}
+        if self.is_forum:
+            data["is_forum"] = True
         if self.title:
             data["title"] = self.title
         if self.first_name:
@@ -343,6 +346,7 @@ class Sent:
     parse_mode: str | None
     reply_to_message_id: int | None
     at: float  # time.monotonic() when accepted
+    thread_id: int | None = None  # forum topic the message landed in
 
     @property
     def buttons(self) -> list[list[tuple[str, str]]]:
@@ -497,11 +501,16 @@ class FakeTelegram:
         return self.add_chat(FakeChat(user.id, "private", first_name=user.first_name))
 
     def group_chat(
-        self, chat_id: int, title: str = "Tim Sales", chat_type: str = "supergroup"
+        self,
+        chat_id: int,
+        title: str = "Tim Sales",
+        chat_type: str = "supergroup",
+        *,
+        forum: bool = False,
     ) -> FakeChat:
         if chat_id >= 0:
             raise ValueError("group chat ids are negative")
-        return self.add_chat(FakeChat(chat_id, chat_type, title=title))
+        return self.add_chat(FakeChat(chat_id, chat_type, title=title, is_forum=forum))
 
     def add_chat(self, chat: FakeChat) -> FakeChat:
         self.chats[chat.id] = chat
@@ -595,9 +604,13 @@ class FakeTelegram:
         text: str,
         *,
         reply_to: Sent | dict[str, Any] | None = None,
+        thread_id: int | None = None,
     ) -> dict[str, Any]:
-        """A user writes `text`; bot_command and mention entities are added like Telegram's."""
+        """A user writes `text` (in forum topic `thread_id`, if given); bot_command and mention
+        entities are added like Telegram's."""
         message = self._new_message(chat, user, reply_to)
+        if thread_id is not None:
+            message.update(message_thread_id=thread_id, is_topic_message=True)
         message["text"] = text
         entities = text_entities(text)
         if entities:
@@ -1015,6 +1028,10 @@ class FakeTelegram:
                 and not reply_parameters.get("allow_sending_without_reply")
             ):
                 raise bad_request("message to be replied not found")
+        thread_id = _int_or_none(params.get("message_thread_id"))
+        replied = self.messages.get((chat.id, reply_to)) if reply_to is not None else None
+        if replied is not None and replied.get("is_topic_message"):
+            thread_id = replied["message_thread_id"]  # a reply lands in the quoted topic
         self._flood_check(chat)
         message: dict[str, Any] = {
             "message_id": self._next_message_id(chat.id),
@@ -1023,6 +1040,8 @@ class FakeTelegram:
             "from": self.bot_user.to_dict(),
             "text": text,
         }
+        if thread_id is not None:
+            message.update(message_thread_id=thread_id, is_topic_message=True)
         if entities:
             message["entities"] = entities
         if markup:
@@ -1045,6 +1064,7 @@ class FakeTelegram:
                 params.get("parse_mode"),
                 reply_to,
                 time.monotonic(),
+                thread_id,
             )
         )
         return message

@@ -276,6 +276,21 @@ async def test_group_answers_only_when_addressed(
     assert [q["source"] for q in questions(kisah)] == ["group", "group", "group"]
 
 
+async def test_forum_topic_answers_stay_in_the_topic(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    forum = fake_telegram.group_chat(-100700, "Sales Forum", forum=True)
+    budi = fake_telegram.user(2002, "Budi")
+    fake_telegram.send_text(forum, budi, f"/ask {THREAT_ID_Q}", thread_id=42)
+    [answer] = await fake_telegram.wait_sent(1, forum.id)
+    assert answer.thread_id == 42
+    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}", user=budi)
+    await fake_telegram.wait_callback_answer(query)
+    await fake_telegram.settle()
+    parts = fake_telegram.sent_to(forum.id)[1:]
+    assert parts and {p.thread_id for p in parts} == {42}
+
+
 # ---------------------------------------------------------------------------- inline mode
 async def test_inline_query_offers_matching_stories(
     kisah: RunningBot, fake_telegram: FakeTelegram

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.error import BadRequest
 
 from bot.replies import parse_callback
@@ -60,4 +60,7 @@ async def on_button(update: Update, context: Context) -> None:
         # Pressed on a message posted through inline mode: there is no chat to write into.
         log.info("%s button on an inline message, nothing to send", where(update))
         return
-    await send_replies(context.bot, chat_id, replies)
+    # In a forum group, stay in the topic the button was pressed in.
+    in_topic = isinstance(message, Message) and message.is_topic_message
+    thread_id = message.message_thread_id if in_topic else None  # type: ignore[union-attr]
+    await send_replies(context.bot, chat_id, replies, thread_id=thread_id)

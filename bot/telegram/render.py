@@ -106,9 +106,15 @@ def plain(text: str, limit: int | None = None) -> str:
 
 
 async def send_reply(
-    bot: Bot, chat_id: int, reply: Reply, *, reply_to: int | None = None
+    bot: Bot,
+    chat_id: int,
+    reply: Reply,
+    *,
+    reply_to: int | None = None,
+    thread_id: int | None = None,
 ) -> list[Message]:
-    """Send one Reply (split if it ever had to be), buttons on the last part."""
+    """Send one Reply (split if it ever had to be), buttons on the last part. `thread_id`
+    keeps an answer in the forum topic it was asked in (a quote does that by itself)."""
     parts = split_text(reply.text)
     if len(parts) > 1:
         log.warning("reply over %d characters split into %d messages", MAX_TEXT, len(parts))
@@ -123,6 +129,7 @@ async def send_reply(
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup if last else None,
                 link_preview_options=NO_PREVIEW,
+                message_thread_id=thread_id,
                 reply_parameters=(
                     ReplyParameters(reply_to, allow_sending_without_reply=True)
                     if reply_to is not None and index == 0
@@ -134,12 +141,21 @@ async def send_reply(
 
 
 async def send_replies(
-    bot: Bot, chat_id: int, replies: Iterable[Reply], *, reply_to: int | None = None
+    bot: Bot,
+    chat_id: int,
+    replies: Iterable[Reply],
+    *,
+    reply_to: int | None = None,
+    thread_id: int | None = None,
 ) -> list[Message]:
     """Send several replies in order (e.g. a full story in parts); only the first quotes."""
     sent: list[Message] = []
     for reply in replies:
-        sent.extend(await send_reply(bot, chat_id, reply, reply_to=None if sent else reply_to))
+        sent.extend(
+            await send_reply(
+                bot, chat_id, reply, reply_to=None if sent else reply_to, thread_id=thread_id
+            )
+        )
     return sent
 
 
