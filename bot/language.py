@@ -33,7 +33,7 @@ def language_scores(text: str) -> dict[str, float]:
     indonesian = table.roots | table.no_stem | table.stopwords
     scores = {"id": 0.0, "en": 0.0}
     for raw in normalizer.split(text):
-        word = normalizer._collapse(raw)
+        word = normalizer.collapse(raw)
         in_id = word in id_words or word in table.slang
         in_en = word in en_words
         if in_id and in_en:

@@ -234,6 +234,13 @@ class Normalizer:
         )
         self._word_cache: dict[tuple[str, str], tuple[str, ...]] = {}
         self._stem_cache: dict[str, str] = {}
+        # Synonyms meet whatever affix they carry: "merekomendasikan" stems to "rekomendasi",
+        # which must reach the same concept as the listed "rekomendasikan".
+        self.concepts: dict[str, str] = dict(table.concepts)
+        self.concepts_en: dict[str, str] = dict(table.concepts)
+        for member, head in table.concepts.items():
+            self.concepts.setdefault(self.stem_id(member), head)
+            self.concepts_en.setdefault(self.stem_en(member), head)
         # Phrase keys are written naturally ("minta maaf"); fold them with the word pipeline
         # so they meet the questions whatever slang or affix the user used.
         phrases: dict[tuple[str, ...], str] = {}
@@ -247,7 +254,7 @@ class Normalizer:
         self.max_phrase = max((len(k) for k in phrases), default=1)
 
     # --- words -------------------------------------------------------------------------
-    def _collapse(self, word: str) -> str:
+    def collapse(self, word: str) -> str:
         """Collapse stretched letters: "bangettt" -> "banget", "pleaseee" -> "please"."""
         if _RUN3.search(word):
             double = _RUN3.sub(r"\1\1", word)
@@ -346,24 +353,25 @@ class Normalizer:
 
     def _canon(self, word: str, lang: str) -> str:
         t = self.table
-        concept = t.concepts.get(word)
+        concepts = self.concepts_en if lang == "en" else self.concepts
+        concept = concepts.get(word)
         if concept is not None:
             return concept
         if word in self.protected or word in t.roots:
             return word
         if lang == "en":
             stem = self.stem_en(word)
-            return t.concepts.get(stem, stem)
+            return concepts.get(stem, stem)
         stem = self.stem_id(word)
         if stem == word:
             if word.endswith(("ing", "ed")) and len(word) > 5:
                 stem = self.stem_en(word)  # English words inside Indonesian questions
-            elif word.endswith("s") and word[:-1] in t.concepts:
+            elif word.endswith("s") and word[:-1] in concepts:
                 stem = word[:-1]
         stem = self._after_stem(stem)
-        return t.concepts.get(stem, stem)
+        return concepts.get(stem, stem)
 
-    def _word(self, raw: str, lang: str) -> tuple[str, ...]:
+    def canonical_word(self, raw: str, lang: str) -> tuple[str, ...]:
         key = (raw, lang)
         cached = self._word_cache.get(key)
         if cached is not None:
@@ -372,7 +380,7 @@ class Normalizer:
         match = _REDUPLICATION_DIGIT.match(word)
         if match:  # "teman2" -> "teman"
             word = match.group(1)
-        word = self._collapse(word)
+        word = self.collapse(word)
         out = []
         for part in self.table.slang.get(word, (word,)):
             if part in self.table.particles:
@@ -385,7 +393,7 @@ class Normalizer:
     def _fold(self, raw_words: Iterable[str], lang: str) -> list[str]:
         out: list[str] = []
         for raw in raw_words:
-            for word in self._word(raw, lang):
+            for word in self.canonical_word(raw, lang):
                 if not out or out[-1] != word:  # "teman-teman", "berbulan-bulan"
                     out.append(word)
         return out
