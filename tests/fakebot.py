@@ -6,14 +6,16 @@ speaking the Bot API wire format at ``/bot<token>/<method>``: the real python-te
 ``Application`` talks to it through ``base_url`` exactly as it talks to api.telegram.org.
 It is deliberately as strict as Telegram, so that a bug which Telegram would reject fails here.
 
-Usage (inside an async test; the server shares the test's event loop)::
+Usage (inside an async test; the server shares the test's event loop; tests/conftest.py has
+the fixtures ``fake_telegram``, ``make_settings`` and ``start_bot``, which runs the real bot)::
 
     async with FakeTelegram() as fake:              # or: await fake.start() / await fake.stop()
         settings = Settings(token=fake.token, api_base_url=fake.base_url, ...)
         user = fake.user(1001, language_code="en")
         fake.send_text(fake.private_chat(user), user, "customer angry")
         [reply] = await fake.wait_sent(1, chat_id=user.id)
-        await fake.press(reply, data="fb:kerjasama:1", user=user)
+        query_id = fake.press(reply, data="fb:kerjasama:1", user=user)
+        await fake.wait_callback_answer(query_id)
 
 Methods served (JSON, form-urlencoded and multipart bodies, values JSON-encoded as PTB sends):
     getMe, getUpdates (long poll with ``timeout``; ``offset`` confirms and drops earlier
@@ -41,7 +43,7 @@ Strictness (status and description as Telegram sends them):
       pass ``limits=None`` to switch flood control off, e.g. for benchmarks). Only sends count
       (send*, copyMessage, forwardMessage); edits and chat actions do not.
     * 403 "Forbidden: bot was blocked by the user" (private) or "bot was kicked from the
-      group chat" for chats passed to :meth:`FakeTelegram.block`.
+      supergroup chat" for chats passed to :meth:`FakeTelegram.block`.
     * 400 "chat not found" for chats passed to :meth:`FakeTelegram.forget_chat`, or for every
       unknown chat when ``strict_chats=True`` (by default unknown chats are created on first
       use: positive ids private, negative ids supergroups).
@@ -49,15 +51,19 @@ Strictness (status and description as Telegram sends them):
       are POSTed to it (with the ``X-Telegram-Bot-Api-Secret-Token`` header) instead.
 
 Test helpers:
-    * people and chats: :meth:`user`, :meth:`private_chat`, :meth:`group_chat`
+    * people and chats: :meth:`user`, :meth:`private_chat`, :meth:`group_chat` (``forum=True``
+      for a supergroup with topics)
     * inject updates: :meth:`send_text` (entities for ``/commands`` and ``@mentions`` are added
-      as Telegram does; ``reply_to=`` a sent message makes it a reply), :meth:`send_sticker`,
+      as Telegram does; ``reply_to=`` a sent message makes it a reply; ``thread_id=`` posts in
+      a forum topic, and a reply to it lands there too), :meth:`send_sticker`,
       :meth:`send_photo`, :meth:`send_voice`, :meth:`edit_text` (edited_message),
       :meth:`press` (callback_query on a button of a sent message), :meth:`inline_query`,
       :meth:`choose_inline_result`, :meth:`enqueue` (any raw update dict)
     * wait: :meth:`wait_sent`, :meth:`wait_edits`, :meth:`wait_callback_answer`,
-      :meth:`wait_inline_answer`, :meth:`wait_until` (any predicate over the fake)
-    * inspect: ``sent`` (every message the bot sent, as :class:`Sent`), :meth:`sent_to`,
+      :meth:`wait_inline_answer`, :meth:`wait_until` (any predicate over the fake),
+      :meth:`settle` (the bot made no request for a moment: assert what did NOT happen)
+    * inspect: ``sent`` (every message the bot sent, as :class:`Sent`: html as sent, text and
+      entities as parsed, buttons, quote, topic, time), :meth:`sent_to`,
       ``edits``, ``calls`` (every request with its status; e.g. count the 429s),
       ``callback_answers``, ``inline_answers``, :meth:`commands` (menus per scope/language),
       :meth:`message` (a message's current state after edits)
