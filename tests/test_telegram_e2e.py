@@ -217,6 +217,18 @@ async def test_commands(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
     assert "Lesson:" in (await one(THREAT_EN_Q)).text
 
 
+async def test_tip_goes_through_the_whole_deck_before_repeating(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    user = fake_telegram.user(1009, language_code="en")
+    chat = fake_telegram.private_chat(user)
+    deck_size = sum(1 for _ in kisah.services.kb.tips())
+    tips = [(await say(fake_telegram, chat, user, "/tip"))[0].text for _ in range(deck_size)]
+    assert len(set(tips)) == deck_size
+    again = (await say(fake_telegram, chat, user, "/tip"))[0].text
+    assert again != tips[-1]  # a new cycle never starts with the tip just seen
+
+
 async def test_command_language_falls_back_to_bot_language(
     kisah: RunningBot, fake_telegram: FakeTelegram
 ) -> None:

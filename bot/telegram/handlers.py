@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -25,12 +24,15 @@ from bot.telegram.common import (
 )
 from bot.telegram.filters import strip_mention
 from bot.telegram.render import send_reply
+from bot.tips import deck, next_tip
 
 if TYPE_CHECKING:
     from bot.replies import Reply
     from bot.services import Services
 
 log = logging.getLogger(__name__)
+
+TIP_STATE = "kisah.tip_rotation"
 
 
 def _quote(update: Update) -> int | None:
@@ -137,10 +139,22 @@ async def story(update: Update, context: Context) -> None:
 
 
 async def tip(update: Update, context: Context) -> None:
-    """/tip: one tip from the deck, picked at random (daily tips rotate; this is on demand)."""
-    keys = [key for key, _ in services_of(context).kb.tips()]
-    key = random.choice(keys)  # noqa: S311 - variety, not security
-    await _send(update, context, lambda s, lang: s.replies.tip(key, lang))
+    """/tip: the chat's next tip in the rotation order of `bot.tips` (the whole deck before
+    any repeat, the same order the terminal chat uses). The position is kept in chat_data,
+    i.e. in memory: after a restart the order starts over."""
+    services = services_of(context)
+    chat = update.effective_chat
+    assert chat is not None and context.chat_data is not None
+    state = context.chat_data.setdefault(TIP_STATE, {"cycle": 0, "used": set(), "last": None})
+    choice = next_tip(deck(services.kb), chat.id, state["cycle"], state["used"], state["last"])
+    if choice is None:  # an empty deck cannot pass the knowledge-base check; be safe anyway
+        await _send(update, context, lambda s, lang: s.replies.help(lang))
+        return
+    if choice.cycle != state["cycle"]:
+        state.update(cycle=choice.cycle, used=set())
+    state["used"].add(choice.key)
+    state["last"] = choice.key
+    await _send(update, context, lambda s, lang: s.replies.tip(choice.key, lang))
 
 
 async def lang(update: Update, context: Context) -> None:
