@@ -41,11 +41,11 @@ from bot.normalize import Normalizer, get_normalizer
 
 # Calibrated on labelled in-scope and out-of-scope questions (see README): below this
 # confidence the bot says it has no story rather than risk a wrong one.
-DEFAULT_THRESHOLD = 32
+DEFAULT_THRESHOLD = 38
 
 # How much each field vouches for a word belonging to the story. Lessons are general advice
 # and share vocabulary across stories, so they count less than the story's own phrasings.
-FIELD_WEIGHTS = {"title": 1.0, "trigger": 1.0, "tag": 1.0, "lesson": 0.6}
+FIELD_WEIGHTS = {"title": 1.0, "trigger": 1.0, "tag": 1.0, "lesson": 0.6, "story": 0.6}
 
 COVERAGE_WEIGHT = 0.55  # confidence = coverage and phrasing, blended
 PHRASING_WEIGHT = 0.45
@@ -169,7 +169,7 @@ class Matcher:
                 for tid in ids:
                     counts = freq[tid]
                     counts[a_idx] = counts.get(a_idx, 0.0) + weight
-                if kind != "lesson" and ids:
+                if kind in ("title", "trigger", "tag") and ids:
                     phrases.append((a_idx, ids, " ".join(sorted(words))))
                 for raw in normalizer.split(text):
                     if len(raw) >= 4 and raw not in surface_words:
@@ -270,7 +270,11 @@ class Matcher:
             for choice, distance, _ in process.extract(
                 query, pool, scorer=OSA.distance, score_cutoff=edits, limit=FUZZY_LIMIT
             ):
-                if len(query) <= 5 and len(choice) == len(query) and sorted(choice) != sorted(query):
+                if (
+                    len(query) <= 5
+                    and len(choice) == len(query)
+                    and sorted(choice) != sorted(query)
+                ):
                     continue  # in short words a changed letter is a different word, not a typo
                 tid = ids[choice]
                 sim = (1.0 - distance / max(len(query), len(choice))) ** 2
@@ -406,3 +410,5 @@ def _fields(anecdote: Anecdote) -> Iterable[tuple[str, str, str]]:
             yield "tag", lang, tag
         for lesson in anecdote.lessons:
             yield "lesson", lang, lesson.get(lang)
+        if FIELD_WEIGHTS.get("story"):
+            yield "story", lang, anecdote.story.get(lang)
