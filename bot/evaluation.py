@@ -113,14 +113,15 @@ def parse_items(data: Any, source: str = "items") -> list[EvalItem]:
         raise EvalFileError(f"{source}: must be a list of {{q, expect, lang}} items")
     items = []
     for i, raw in enumerate(data):
+        where = source if source.startswith("item ") else f"{source}: item {i}"
         if not isinstance(raw, Mapping) or not isinstance(raw.get("q"), str):
-            raise EvalFileError(f"{source}: item {i}: needs a text 'q'")
+            raise EvalFileError(f"{where}: needs a text 'q'")
         expect = raw.get("expect", [])
         if not isinstance(expect, list):
-            raise EvalFileError(f"{source}: item {i}: 'expect' must be a list ([] = no story)")
+            raise EvalFileError(f"{where}: 'expect' must be a list ([] = no story)")
         lang = raw.get("lang")
         if lang is not None and lang not in ("id", "en"):
-            raise EvalFileError(f"{source}: item {i}: 'lang' must be id or en")
+            raise EvalFileError(f"{where}: 'lang' must be id or en")
         items.append(EvalItem(raw["q"], tuple(str(e) for e in expect), lang))
     return items
 
@@ -136,10 +137,16 @@ def load_items(path: Path) -> list[EvalItem]:
 
 def evaluate(matcher: Matcher, items: Iterable[EvalItem | Mapping[str, Any]]) -> EvalResult:
     """Ask every question as a user would and record what the user would have seen."""
+    raw = list(items)
+    if not all(isinstance(item, EvalItem) for item in raw):
+        # raw YAML mappings (the CLI passes the file's list): check them all at once, so an
+        # error names the item's position in the file
+        raw = [
+            item if isinstance(item, EvalItem) else parse_items([item], f"item {i}")[0]
+            for i, item in enumerate(raw)
+        ]
     results = []
-    for item in items:
-        if not isinstance(item, EvalItem):
-            item = parse_items([item])[0]
+    for item in raw:
         answer = matcher.ask(item.question)
         ranked = matcher.rank(item.question, limit=1)
         results.append(

@@ -192,9 +192,9 @@ def _prefix_variants(word: str) -> list[tuple[str, str]]:
             out.append((head, word[len(head) :]))
     if word.startswith("nge") and len(word) > 5:  # ngebantu -> bantu
         out.append(("nge", word[3:]))
-    if word.startswith("ny") and word[2:3] in _VOWELS:  # nyoba -> coba, nyari -> cari
-        out.append(("ny", "c" + word[2:]))
+    if word.startswith("ny") and word[2:3] in _VOWELS:  # nyuruh -> suruh, nyoba -> coba
         out.append(("ny", "s" + word[2:]))
+        out.append(("ny", "c" + word[2:]))
     if word.startswith("ng") and word[2:3] in _VOWELS:  # ngajak -> ajak, ngirim -> kirim
         out.append(("ng", word[2:]))
         out.append(("ng", "k" + word[2:]))
@@ -239,8 +239,14 @@ class Normalizer:
         self.concepts: dict[str, str] = dict(table.concepts)
         self.concepts_en: dict[str, str] = dict(table.concepts)
         for member, head in table.concepts.items():
-            self.concepts.setdefault(self.stem_id(member), head)
-            self.concepts_en.setdefault(self.stem_en(member), head)
+            # ...but a stem that is a word of its own keeps its meaning ("kesukaan" is a
+            # hobby, "suka" is just "like").
+            for stem, target in (
+                (self.stem_id(member), self.concepts),
+                (self.stem_en(member), self.concepts_en),
+            ):
+                if stem not in table.roots and stem not in self.protected:
+                    target.setdefault(stem, head)
         # Phrase keys are written naturally ("minta maaf"); fold them with the word pipeline
         # so they meet the questions whatever slang or affix the user used.
         phrases: dict[tuple[str, ...], str] = {}
@@ -284,9 +290,12 @@ class Normalizer:
             or word in self.protected
             or word in t.roots
             or not word.isalpha()
-            or _ENGLISH_LIKE.search(_INFLECTION.sub("", word))
         ):
             return word
+        base = _INFLECTION.sub("", word)
+        if _ENGLISH_LIKE.search(base):
+            # an English word with an Indonesian ending: "customernya" -> "customer"
+            return base if len(base) >= t.min_stem and base != word else word
         # Every reading: [particle] [possessive] [derivational suffix] and up to two prefixes.
         bases = [word]
         for group in (t.particle_suffixes, t.possessive_suffixes):

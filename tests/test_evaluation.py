@@ -111,3 +111,8 @@ def test_malformed_files_are_reported(tmp_path: Path) -> None:
     path = tmp_path / "eval.yaml"
     path.write_text("- q: halo\n  expect: []\n  lang: id\n", encoding="utf-8")
     assert load_items(path)[0].expect == ()
+
+
+def test_raw_items_name_their_position(matcher: Matcher) -> None:
+    with pytest.raises(EvalFileError, match="item 1"):
+        evaluate(matcher, [{"q": "ok", "expect": []}, {"q": "bad", "expect": "003"}])

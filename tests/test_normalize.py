@@ -143,3 +143,20 @@ def test_default_table_is_valid() -> None:
     table = load_table(DEFAULT_TABLE)
     assert len(table.slang) >= 200
     assert "pesan" in table.no_stem
+
+
+def test_indonesian_endings_on_english_words() -> None:
+    assert normalize("customernya", "id") == normalize("customer", "id")
+    assert normalize("meetingnya", "id") == normalize("meeting", "en")
+
+
+def test_informal_nasal_prefixes() -> None:
+    assert normalize("nyuruh", "id") == normalize("menyuruh", "id") == normalize("suruh", "id")
+    assert normalize("ngajak", "id") == normalize("mengajak", "id") == normalize("ajak", "id")
+    assert normalize("nyari", "id") == normalize("mencari", "id") == normalize("cari", "id")
+
+
+def test_a_synonym_does_not_swallow_a_plain_word() -> None:
+    # "kesukaan" (a favourite thing) is a hobby; "suka" (to like) is not.
+    assert normalize("kesukaan", "id") == normalize("hobi", "id")
+    assert normalize("suka", "id") != normalize("hobi", "id")
