@@ -41,7 +41,7 @@ from bot.normalize import Normalizer, get_normalizer
 
 # Calibrated on labelled in-scope and out-of-scope questions (see README): below this
 # confidence the bot says it has no story rather than risk a wrong one.
-DEFAULT_THRESHOLD = 38
+DEFAULT_THRESHOLD = 41
 
 # How much each field vouches for a word belonging to the story. Lessons are general advice
 # and share vocabulary across stories, so they count less than the story's own phrasings.
@@ -55,7 +55,11 @@ EVIDENCE_MASS = 2.5  # matched word weight needed for full confidence (one word 
 EVIDENCE_POWER = 0.5
 ASSOC_POWER = 0.5  # how fast a word's pull on a story fades with its relative frequency there
 TOPICAL_SHARE = 0.08  # share of a story's fields a word must appear in to count as topical
+COMMON_WEIGHT = 0.5  # an everyday word no story uses ("worth", "biasanya")
 UNKNOWN_DF = 0.5  # a word no story uses weighs like one found in half a story
+QUESTION_PRIOR = 0.5  # unexplained weight added to every question (smoothing)
+SINGLE_WORD_MIN = 1.3
+SINGLE_WORD_FACTOR = 0.7
 STRING_CHECKS = 3  # best phrasings per story refined with token_sort_ratio
 CANDIDATES = 12  # stories (by coverage) whose phrasings are scored in detail
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
@@ -293,13 +297,24 @@ class Matcher:
             return [], []
         words = [word for word, _ in pairs]
         looked = [self._lookup(word, surface) for word, surface in pairs]
-        weights = [index.weight[m[0][0]] if m else index.unknown_weight for m in looked]
-        total = sum(weights)
-        if total <= 0:
+        weights = [
+            index.weight[m[0][0]]
+            if m
+            else COMMON_WEIGHT
+            if self.normalizer.is_common(word)
+            else index.unknown_weight
+            for word, m in zip(words, looked, strict=True)
+        ]
+        # A pseudo-word of unexplained weight: a one-word question is not "fully covered" by
+        # a story that happens to use that word ("help", "sales"); long questions barely feel it.
+        total = sum(weights) + QUESTION_PRIOR
+        if total <= QUESTION_PRIOR:
             return [], words
 
         # coverage: each question word counts once per story, at its best match there
         evidence: dict[int, float] = defaultdict(float)
+        strongest: dict[int, float] = defaultdict(float)  # best single word's weight per story
+        hits: dict[int, int] = defaultdict(int)  # question words found in the story
         for matches, weight in zip(looked, weights, strict=True):
             best: dict[int, float] = {}
             for tid, sim in matches:
@@ -309,6 +324,8 @@ class Matcher:
                         best[a_idx] = value
             for a_idx, value in best.items():
                 evidence[a_idx] += weight * value
+                hits[a_idx] += 1
+                strongest[a_idx] = max(strongest[a_idx], weight * value)
         candidates = heapq.nlargest(CANDIDATES, evidence.items(), key=itemgetter(1))
 
         q_text = " ".join(sorted(words))
@@ -341,6 +358,8 @@ class Matcher:
             coverage = mass / total
             confidence = COVERAGE_WEIGHT * coverage + PHRASING_WEIGHT * phrasing
             confidence *= min(1.0, mass / EVIDENCE_MASS) ** EVIDENCE_POWER
+            if hits[a_idx] < 2 and strongest[a_idx] < SINGLE_WORD_MIN:
+                confidence *= SINGLE_WORD_FACTOR
             scored.append(_Scored(a_idx, confidence, coverage, phrasing, mass, best_phrase))
         scored.sort(key=lambda s: s.confidence, reverse=True)
         return scored, words

@@ -65,6 +65,7 @@ class Table:
     concept_phrases: Mapping[str, str]
     phrases: Mapping[str, str]
     stopwords: frozenset[str]
+    common: Mapping[str, tuple[str, ...]]
     language_words: Mapping[str, frozenset[str]]
 
 
@@ -125,6 +126,10 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         concepts=concepts,
         concept_phrases=concept_phrases,
         phrases=phrases,
+        common={
+            lang: tuple(_words((data.get("common") or {}).get(lang, []), f"{path}: common.{lang}"))
+            for lang in ("id", "en")
+        },
         stopwords=frozenset(
             _words(stop.get("id", []), f"{path}: stopwords.id")
             + _words(stop.get("en", []), f"{path}: stopwords.en")
@@ -247,6 +252,13 @@ class Normalizer:
             ):
                 if stem not in table.roots and stem not in self.protected:
                     target.setdefault(stem, head)
+        # Everyday words, folded like any other word so they match whatever the stemmer makes.
+        self.common: frozenset[str] = frozenset(
+            form
+            for lang, words in table.common.items()
+            for word in words
+            for form in self.canonical_word(word, lang)
+        )
         # Phrase keys are written naturally ("minta maaf"); fold them with the word pipeline
         # so they meet the questions whatever slang or affix the user used.
         phrases: dict[tuple[str, ...], str] = {}
@@ -443,6 +455,10 @@ class Normalizer:
 
     def is_stopword(self, word: str) -> bool:
         return word in self.table.stopwords
+
+    def is_common(self, word: str) -> bool:
+        """An everyday word: weak evidence of a topic (see `common` in the table)."""
+        return word in self.common
 
 
 @lru_cache(maxsize=4)
