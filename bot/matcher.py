@@ -64,6 +64,7 @@ STRING_CHECKS = 3  # best phrasings per story refined with token_sort_ratio
 CANDIDATES = 12  # stories (by coverage) whose phrasings are scored in detail
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
 FUZZY_CACHE = 50_000
+MAX_QUESTION_WORDS = 60  # a pasted essay is not a question; bound the work per message
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,7 @@ class Matcher:
         """Every candidate story with its confidence (0-1) and parts, best first."""
         index = self._index
         lang = detect_language(question, self.default_lang)  # the stemmer follows the text
-        pairs = self._question_words(question, lang)
+        pairs = self._question_words(question, lang)[:MAX_QUESTION_WORDS]
         if not pairs:
             return [], []
         words = [word for word, _ in pairs]

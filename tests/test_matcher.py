@@ -220,6 +220,9 @@ def test_real_base_finds_the_story(real: Matcher, question: str, seed: str) -> N
     [
         "Berapa kurs dolar hari ini?",
         "how do I file my annual tax return",
+        "apa kabar?",
+        "help",
+        "tell me a story",
         "rekomendasi laptop murah buat kuliah",
         "selamat pagi!",
         "who won the football match last night",
@@ -227,3 +230,24 @@ def test_real_base_finds_the_story(real: Matcher, question: str, seed: str) -> N
 )
 def test_real_base_refuses_other_topics(real: Matcher, question: str) -> None:
     assert real.ask(question).matches == ()
+
+
+def test_explain_shows_why(real: Matcher) -> None:
+    parts = real.explain("teknisi kami sering bolos karena patah hati", limit=2)
+    assert parts[0].anecdote.seed_prefix == "004"
+    assert parts[0].score == real.rank("teknisi kami sering bolos karena patah hati")[0].score
+    assert 0 < parts[0].coverage <= 1 and 0 < parts[0].phrasing <= 1
+    assert parts[0].best_phrasing  # the trigger that carried it, normalised
+    assert parts[0].score > parts[1].score
+
+
+def test_empty_knowledge_base_answers_nothing() -> None:
+    matcher = Matcher(KnowledgeBase(anecdotes=(), ui={}, seeds_dir=SEEDS))
+    assert matcher.ask("customer marah").matches == ()
+    assert matcher.rank("customer marah") == []
+
+
+def test_long_or_foreign_text_is_handled(matcher: Matcher) -> None:
+    assert matcher.ask("客户很生气 😀").matches == ()
+    long_question = "pelanggan marah karena pesanannya telat " + "bla " * 2000
+    assert best_id(matcher.ask(long_question)) == "pesanan-telat"
