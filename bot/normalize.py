@@ -26,6 +26,7 @@ import yaml
 DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "responses" / "normalize.yaml"
 
 _VOWELS = frozenset("aeiou")
+_CACHE_LIMIT = 200_000  # words remembered; random input must not grow memory without bound
 _WORD = re.compile(r"[a-z0-9]+")
 _APOSTROPHE_S = re.compile(r"['’`]s\b")
 _APOSTROPHE = re.compile(r"['’`]")
@@ -59,7 +60,6 @@ class Table:
     particle_suffixes: tuple[str, ...]
     possessive_suffixes: tuple[str, ...]
     derivational_suffixes: tuple[str, ...]
-    prefixes: tuple[str, ...]
     min_stem: int
     concepts: Mapping[str, str]
     concept_phrases: Mapping[str, str]
@@ -121,7 +121,6 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         particle_suffixes=tuple(affixes.get("particle_suffixes", ())),
         possessive_suffixes=tuple(affixes.get("possessive_suffixes", ())),
         derivational_suffixes=tuple(affixes.get("derivational_suffixes", ())),
-        prefixes=tuple(affixes.get("prefixes", ())),
         min_stem=int(affixes.get("min_stem", 4)),
         concepts=concepts,
         concept_phrases=concept_phrases,
@@ -292,7 +291,8 @@ class Normalizer:
         if cached is not None:
             return cached
         result = self._stem_id(word)
-        self._stem_cache[word] = result
+        if len(self._stem_cache) < _CACHE_LIMIT:
+            self._stem_cache[word] = result
         return result
 
     def _stem_id(self, word: str) -> str:
@@ -408,7 +408,8 @@ class Normalizer:
                 continue
             out.append(self._canon(part, lang))
         result = tuple(out)
-        self._word_cache[key] = result
+        if len(self._word_cache) < _CACHE_LIMIT:
+            self._word_cache[key] = result
         return result
 
     def _fold(self, raw_words: Iterable[str], lang: str) -> list[str]:
