@@ -330,19 +330,32 @@ class Normalizer:
                 for prefix2, rest2 in _prefix_variants(rest):
                     if prefix2 in ("per", "ber", "ke", "pe", "ter"):
                         candidates.append((rest2, prefix + prefix2, suffix))
+        # Informal nasal verbs drop the prefix's "me": "nunggu" (tunggu), "mikir" (pikir).
+        # Only ever accepted when they give a known root.
+        if word[0] in "nm" and word[1:2] in _VOWELS and not word.startswith(("ng", "ny")):
+            head = "t" if word[0] == "n" else "p"
+            for stem, _, suffix in forms:
+                if stem[:1] == word[0]:
+                    candidates.append((head + stem[1:], word[0] + "~", suffix))
         for stem, _, _ in candidates[1:]:
-            if len(stem) >= 3 and (stem in t.roots or stem in t.slang):
+            if len(stem) >= 3 and (stem in t.roots or stem in t.no_stem or stem in t.slang):
                 return self._after_stem(stem)
-        # No known root: strip only what Indonesian morphology makes near-certain.
+        # No known root: strip only what Indonesian morphology makes near-certain, preferring
+        # a whole confix ("pe-...-an") to a prefix alone, and a prefix to a suffix alone.
+        confix, prefixed, suffixed = [], [], []
         for stem, prefix, suffix in candidates[1:]:
-            if len(stem) < t.min_stem:
+            if len(stem) < t.min_stem or prefix.endswith("~"):
                 continue
             if prefix and suffix:
                 if prefix[:2] in ("me", "pe") or suffix in _CONFIX.get(prefix, ()):
-                    return stem
-                continue
-            if prefix not in ("", "ke", "se") or suffix in ("kan", "in", "an"):
-                return stem
+                    confix.append(stem)
+            elif prefix and prefix not in ("ke", "se"):
+                prefixed.append(stem)
+            elif suffix in ("kan", "in", "an"):
+                suffixed.append(stem)
+        for group in (confix, prefixed, suffixed):
+            if group:
+                return group[0]
         return bases[-1] if len(bases[-1]) >= t.min_stem else word
 
     def _after_stem(self, stem: str) -> str:

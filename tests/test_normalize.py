@@ -87,6 +87,10 @@ def test_reduplication_collapses() -> None:
         ("mengirim", "dikirim", "kirim"),
         ("menolak", "ditolak", "nolak", "tolak"),
         ("menelepon", "telpon", "telepon"),
+        ("nunggu", "menunggu", "ditunggu", "tunggu"),
+        ("mikir", "memikirkan", "pikir"),
+        ("terkesan", "kesan"),
+        ("pertanyaan", "ditanya", "tanya"),
     ],
 )
 def test_affixed_forms_meet(forms: tuple[str, ...]) -> None:
@@ -160,3 +164,12 @@ def test_a_synonym_does_not_swallow_a_plain_word() -> None:
     # "kesukaan" (a favourite thing) is a hobby; "suka" (to like) is not.
     assert normalize("kesukaan", "id") == normalize("hobi", "id")
     assert normalize("suka", "id") != normalize("hobi", "id")
+
+
+def test_english_and_indonesian_situations_meet() -> None:
+    assert normalize("heartbroken", "en") == normalize("patah hati", "id")
+    assert (
+        normalize("the client insists", "en").split()[-1]
+        == normalize("klien ngotot", "id").split()[-1]
+    )
+    assert normalize("kids", "en") == normalize("anak-anak", "id")
