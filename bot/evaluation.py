@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot.knowledge import LANGUAGES, KnowledgeBase
 from bot.matcher import Matcher
 
 NONE = "none"
@@ -36,8 +37,12 @@ class EvalItem:
 class ItemResult:
     item: EvalItem
     predicted: tuple[tuple[str, int], ...]  # (seed prefix, score) shown to the user, best first
-    best_unthresholded: tuple[str, int] | None
+    ranked: tuple[tuple[str, int], ...]  # the top 3 without the threshold, for calibration
     lang: str
+
+    @property
+    def best_unthresholded(self) -> tuple[str, int] | None:
+        return self.ranked[0] if self.ranked else None
 
     @property
     def in_scope(self) -> bool:
@@ -148,18 +153,73 @@ def evaluate(matcher: Matcher, items: Iterable[EvalItem | Mapping[str, Any]]) ->
     results = []
     for item in raw:
         answer = matcher.ask(item.question)
-        ranked = matcher.rank(item.question, limit=1)
+        ranked = matcher.rank(item.question, limit=3)
         results.append(
             ItemResult(
                 item=item,
                 predicted=tuple((m.anecdote.seed_prefix, m.score) for m in answer.matches),
-                best_unthresholded=(
-                    (ranked[0].anecdote.seed_prefix, ranked[0].score) if ranked else None
-                ),
+                ranked=tuple((m.anecdote.seed_prefix, m.score) for m in ranked),
                 lang=answer.lang,
             )
         )
     return EvalResult(items=tuple(results), threshold=matcher.threshold)
+
+
+def threshold_sweep(
+    result: EvalResult, thresholds: Iterable[int] | None = None
+) -> list[tuple[int, float, float, float]]:
+    """(threshold, top1, top3, oos_reject) had the matcher used another threshold: the
+    trade-off to look at when recalibrating after the content changes."""
+    if thresholds is None:
+        thresholds = range(max(0, result.threshold - 12), result.threshold + 13, 3)
+    in_scope, out_of_scope = result.in_scope, result.out_of_scope
+    rows = []
+    for threshold in thresholds:
+        shown = [[(lbl, sc) for lbl, sc in r.ranked if sc >= threshold] for r in in_scope]
+        top1 = [bool(s) and s[0][0] in r.item.expect for s, r in zip(shown, in_scope, strict=True)]
+        top3 = [
+            any(lbl in r.item.expect for lbl, _ in s) for s, r in zip(shown, in_scope, strict=True)
+        ]
+        rejected = [not r.ranked or r.ranked[0][1] < threshold for r in out_of_scope]
+        rows.append(
+            (
+                threshold,
+                sum(top1) / len(top1) if top1 else 0.0,
+                sum(top3) / len(top3) if top3 else 0.0,
+                sum(rejected) / len(rejected) if rejected else 0.0,
+            )
+        )
+    return rows
+
+
+def trigger_holdout(kb: KnowledgeBase, folds: int = 5) -> EvalResult:
+    """Ask each story's own triggers, each with the story indexed without it.
+
+    Every trigger is a phrasing a salesperson could type; leaving it out of the index and
+    asking it measures how the matcher copes with phrasings it has never seen, on hundreds
+    of labelled questions, without touching any evaluation file. (Out-of-scope questions
+    are not part of it: combine with a labelled file for the threshold.)
+    """
+    results: list[ItemResult] = []
+    threshold = None
+    for fold in range(folds):
+        kept = []
+        held: list[EvalItem] = []
+        for anecdote in kb.anecdotes:
+            triggers = {}
+            for lang in LANGUAGES:
+                all_triggers = anecdote.triggers.get(lang, ())
+                triggers[lang] = tuple(t for i, t in enumerate(all_triggers) if i % folds != fold)
+                held.extend(
+                    EvalItem(t, (anecdote.seed_prefix,), lang)
+                    for i, t in enumerate(all_triggers)
+                    if i % folds == fold
+                )
+            kept.append(replace(anecdote, triggers=triggers))
+        matcher = Matcher(replace(kb, anecdotes=tuple(kept)))
+        threshold = matcher.threshold
+        results.extend(evaluate(matcher, held).items)
+    return EvalResult(items=tuple(results), threshold=threshold or 0)
 
 
 def _confusion(result: EvalResult) -> list[str]:
@@ -211,6 +271,10 @@ def format_report(result: EvalResult) -> str:
         lines.append(f"language misses ({len(lang_misses)}):")
         for r in lang_misses:
             lines.append(f"  [{r.item.lang} -> {r.lang}] {r.item.question}")
+    lines.append("threshold trade-off (threshold: top1 top3 oos_reject):")
+    for threshold, top1, top3, reject in threshold_sweep(result):
+        mark = "  <- current" if threshold == result.threshold else ""
+        lines.append(f"  {threshold:3d}: {top1:.2f} {top3:.2f} {reject:.2f}{mark}")
     lines.append("")
     lines.append(result.summary())
     return "\n".join(lines)

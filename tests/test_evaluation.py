@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluation import EvalFileError, evaluate, format_report, load_items, parse_items
+from bot.evaluation import (
+    EvalFileError,
+    evaluate,
+    format_report,
+    load_items,
+    parse_items,
+    threshold_sweep,
+    trigger_holdout,
+)
 from bot.knowledge import Anecdote, KnowledgeBase, Text
 from bot.matcher import Matcher
 
@@ -116,3 +124,39 @@ def test_malformed_files_are_reported(tmp_path: Path) -> None:
 def test_raw_items_name_their_position(matcher: Matcher) -> None:
     with pytest.raises(EvalFileError, match="item 1"):
         evaluate(matcher, [{"q": "ok", "expect": []}, {"q": "bad", "expect": "003"}])
+
+
+def test_threshold_sweep_shows_the_trade_off(matcher: Matcher) -> None:
+    result = evaluate(matcher, ITEMS)
+    rows = threshold_sweep(result, [0, 20, 40, 60, 80, 101])
+    top1s = [top1 for _, top1, _, _ in rows]
+    rejects = [rej for _, _, _, rej in rows]
+    assert top1s == sorted(top1s, reverse=True)  # a higher bar answers fewer questions...
+    assert rejects == sorted(rejects)  # ...and refuses more
+    assert rows[0][1] == pytest.approx(2 / 3)  # no bar: the ranking's own top-1
+    assert rows[-1][1:] == (0.0, 0.0, 1.0)  # an impossible bar answers nothing
+    assert "<- current" in format_report(result)
+
+
+def test_trigger_holdout_asks_each_trigger_once_without_it() -> None:
+    story = _anecdote(
+        "telat",
+        "003_a.txt",
+        ["pesanan pelanggan terlambat", "pelanggan kecewa pesanan telat", "pesanan lama datang"],
+        "Pesanan telat",
+    )
+    other = _anecdote(
+        "teknisi",
+        "004_b.txt",
+        ["teknisi pacaran dengan staf klien", "teknisi jatuh cinta di kantor klien", "cinlok"],
+        "Teknisi cinlok",
+    )
+    kb = KnowledgeBase(anecdotes=(story, other), ui={}, seeds_dir=SEEDS)
+    result = trigger_holdout(kb, folds=3)
+    asked = sorted(r.item.question for r in result.items)
+    expected = sorted(t for a in (story, other) for lang in ("id", "en") for t in a.triggers[lang])
+    assert asked == expected
+    right = [
+        r.best_unthresholded and r.best_unthresholded[0] in r.item.expect for r in result.items
+    ]
+    assert sum(right) / len(right) >= 0.5  # unseen phrasings still rank their story first
