@@ -56,9 +56,10 @@ EVIDENCE_POWER = 0.5
 ASSOC_POWER = 0.5  # how fast a word's pull on a story fades with its relative frequency there
 TOPICAL_SHARE = 0.08  # share of a story's fields a word must appear in to count as topical
 COMMON_WEIGHT = 0.5  # an everyday word no story uses ("worth", "biasanya")
+COMMON_KNOWN_CAP = 1.0  # ceiling on an everyday word's weight even where a story uses it
 UNKNOWN_DF = 0.5  # a word no story uses weighs like one found in half a story
 QUESTION_PRIOR = 0.5  # unexplained weight added to every question (smoothing)
-SINGLE_WORD_MIN = 1.3
+SINGLE_WORD_MIN = 1.7
 SINGLE_WORD_FACTOR = 0.7
 STRING_CHECKS = 3  # best phrasings per story refined with token_sort_ratio
 CANDIDATES = 12  # stories (by coverage) whose phrasings are scored in detail
@@ -298,14 +299,14 @@ class Matcher:
             return [], []
         words = [word for word, _ in pairs]
         looked = [self._lookup(word, surface) for word, surface in pairs]
-        weights = [
-            index.weight[m[0][0]]
-            if m
-            else COMMON_WEIGHT
-            if self.normalizer.is_common(word)
-            else index.unknown_weight
-            for word, m in zip(words, looked, strict=True)
-        ]
+        weights = []
+        for word, matches in zip(words, looked, strict=True):
+            common = self.normalizer.is_common(word)
+            if matches:
+                weight = index.weight[matches[0][0]]
+                weights.append(min(weight, COMMON_KNOWN_CAP) if common else weight)
+            else:
+                weights.append(COMMON_WEIGHT if common else index.unknown_weight)
         # A pseudo-word of unexplained weight: a one-word question is not "fully covered" by
         # a story that happens to use that word ("help", "sales"); long questions barely feel it.
         total = sum(weights) + QUESTION_PRIOR
