@@ -10,6 +10,7 @@ the caller's default (usually the chat's language) wins.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bot.normalize import get_normalizer
 
@@ -24,17 +25,34 @@ _ID_MORPHOLOGY = re.compile(
 )
 
 
+@lru_cache(maxsize=1)
+def _evidence_words() -> tuple[frozenset[str], frozenset[str]]:
+    """Indonesian and English evidence words from the normalisation table.
+
+    Slang counts as Indonesian only when it stands for an Indonesian function word ("gmn",
+    "udh", "gak"); "cust" or "customers" say nothing about the sentence's language.
+    """
+    table = get_normalizer().table
+    id_words = table.language_words["id"]
+    en_words = table.language_words["en"]
+    slang = {
+        key
+        for key, expansion in table.slang.items()
+        if key not in en_words and any(word in id_words for word in expansion)
+    }
+    return id_words | table.particles | frozenset(slang), en_words
+
+
 def language_scores(text: str) -> dict[str, float]:
     """Evidence for each language: counted function words, slang and affixed words."""
     normalizer = get_normalizer()
     table = normalizer.table
-    id_words = table.language_words["id"] | table.particles
-    en_words = table.language_words["en"]
+    id_words, en_words = _evidence_words()
     indonesian = table.roots | table.no_stem | table.stopwords
     scores = {"id": 0.0, "en": 0.0}
     for raw in normalizer.split(text):
         word = normalizer.collapse(raw)
-        in_id = word in id_words or word in table.slang
+        in_id = word in id_words
         in_en = word in en_words
         if in_id and in_en:
             continue  # "di"/"in"-style clashes carry no evidence
