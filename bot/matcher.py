@@ -39,8 +39,10 @@ from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase
 from bot.language import detect_language
 from bot.normalize import Normalizer, get_normalizer
 
-# Calibrated on labelled in-scope and out-of-scope questions (see README): below this
-# confidence the bot says it has no story rather than risk a wrong one.
+# Below this confidence the bot says it has no story rather than risk a wrong one. Calibrated
+# (bot/evaluation.py: threshold_sweep, trigger_holdout) on the stories' own triggers asked
+# with each left out of the index, plus labelled out-of-scope questions (other business
+# topics, chit-chat); recheck with `python -m bot eval FILE` when the stories change.
 DEFAULT_THRESHOLD = 41
 
 # How much each field vouches for a word belonging to the story. Lessons are general advice
@@ -52,19 +54,19 @@ PHRASING_WEIGHT = 0.45
 STRING_SHARE = 0.25  # share of the phrasing score taken from token_sort_ratio
 RECALL_BETA2 = 4.0  # F-beta, beta=2: covering the question matters more than the trigger
 EVIDENCE_MASS = 2.5  # matched word weight needed for full confidence (one word is thin)
-EVIDENCE_POWER = 0.5
+EVIDENCE_POWER = 0.5  # how steeply thin evidence lowers the confidence
 ASSOC_POWER = 0.5  # how fast a word's pull on a story fades with its relative frequency there
 TOPICAL_SHARE = 0.08  # share of a story's fields a word must appear in to count as topical
 COMMON_WEIGHT = 0.5  # an everyday word no story uses ("worth", "biasanya")
 COMMON_KNOWN_CAP = 1.0  # ceiling on an everyday word's weight even where a story uses it
 UNKNOWN_DF = 0.5  # a word no story uses weighs like one found in half a story
 QUESTION_PRIOR = 0.5  # unexplained weight added to every question (smoothing)
-SINGLE_WORD_MIN = 1.7
-SINGLE_WORD_FACTOR = 0.7
+SINGLE_WORD_MIN = 1.7  # one matched word stands alone only if this specific ("cinlok")...
+SINGLE_WORD_FACTOR = 0.7  # ...else the confidence is damped ("help", "sales", "apa kabar")
 STRING_CHECKS = 3  # best phrasings per story refined with token_sort_ratio
 CANDIDATES = 12  # stories (by coverage) whose phrasings are scored in detail
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
-FUZZY_CACHE = 50_000
+FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
 MAX_QUESTION_WORDS = 60  # a pasted essay is not a question; bound the work per message
 
 
@@ -290,13 +292,13 @@ class Matcher:
             self._fuzzy_cache[key] = result
         return result
 
-    def _score(self, question: str) -> tuple[list[_Scored], list[str]]:
+    def _score(self, question: str) -> list[_Scored]:
         """Every candidate story with its confidence (0-1) and parts, best first."""
         index = self._index
         lang = detect_language(question, self.default_lang)  # the stemmer follows the text
         pairs = self._question_words(question, lang)[:MAX_QUESTION_WORDS]
         if not pairs:
-            return [], []
+            return []
         words = [word for word, _ in pairs]
         looked = [self._lookup(word, surface) for word, surface in pairs]
         weights = []
@@ -311,7 +313,7 @@ class Matcher:
         # a story that happens to use that word ("help", "sales"); long questions barely feel it.
         total = sum(weights) + QUESTION_PRIOR
         if total <= QUESTION_PRIOR:
-            return [], words
+            return []
 
         # coverage: each question word counts once per story, at its best match there
         evidence: dict[int, float] = defaultdict(float)
@@ -364,12 +366,12 @@ class Matcher:
                 confidence *= SINGLE_WORD_FACTOR
             scored.append(_Scored(a_idx, confidence, coverage, phrasing, mass, best_phrase))
         scored.sort(key=lambda s: s.confidence, reverse=True)
-        return scored, words
+        return scored
 
     # --- public ------------------------------------------------------------------------
     def rank(self, question: str, limit: int = 3) -> list[Match]:
         """Best matches without a threshold (evaluation, "did you mean")."""
-        scored, _ = self._score(question)
+        scored = self._score(question)
         return [Match(self.anecdotes[s.story], _percent(s.confidence)) for s in scored[:limit]]
 
     def ask(self, question: str, limit: int = 3, lang: str | None = None) -> Answer:
@@ -384,7 +386,7 @@ class Matcher:
 
     def explain(self, question: str, limit: int = 3) -> list[Explanation]:
         """The parts of each top story's confidence, to see why a question matched."""
-        scored, _ = self._score(question)
+        scored = self._score(question)
         return [
             Explanation(
                 anecdote=self.anecdotes[s.story],
