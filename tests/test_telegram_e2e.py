@@ -18,8 +18,6 @@ from conftest import RunningBot, StartBot
 from fakebot import FakeChat, FakeTelegram, FakeUser, FloodLimits, Sent
 from kbfixture import write_kb
 
-from bot.telegram.menu import team_available
-
 PROJECT = Path(__file__).resolve().parent.parent
 THREAT_ID = "ancaman-klien"
 APOLOGY_ID = "maaf-coklat"
@@ -246,9 +244,8 @@ async def test_command_menus_registered(kisah: RunningBot, fake_telegram: FakeTe
     admins = [c["command"] for c in fake_telegram.commands("all_chat_administrators")]
     english = fake_telegram.commands("all_private_chats", "en")
     assert english and english != fake_telegram.commands("all_private_chats")
-    if team_available():
-        assert {"daily", "timezone", "tipnow", "stats"} <= set(admins)
-        assert "stats" not in private
+    assert {"daily", "timezone", "tipnow", "stats"} <= set(admins)
+    assert "stats" not in private
 
 
 # ---------------------------------------------------------------------------- groups

@@ -89,8 +89,8 @@ def test_language_from_telegram_code(code: str | None, lang: str | None) -> None
 
 
 def test_menus_show_team_commands_only_to_admins_and_private_chats() -> None:
-    scopes = {scope.type: names for scope, names in menus(team=True)}
+    scopes = {scope.type: names for scope, names in menus()}
     assert scopes["all_private_chats"] == (*PRIVATE, "daily", "timezone")
     assert scopes["all_group_chats"] == GROUP
     assert scopes["all_chat_administrators"] == (*GROUP, *TEAM_LEAD)
-    assert all("stats" not in names for _, names in menus(team=False))
+    assert "stats" not in scopes["default"]

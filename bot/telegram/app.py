@@ -8,10 +8,7 @@ where order matters.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import logging
-import sys
 from typing import TYPE_CHECKING, Any
 
 from telegram.ext import (
@@ -27,11 +24,10 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.telegram import buttons, handlers, inline
+from bot.telegram import buttons, handlers, inline, team
 from bot.telegram.common import SERVICES_KEY
 from bot.telegram.errors import on_error
 from bot.telegram.filters import ADDRESSED_TO_BOT, COMMAND_FOR_ME
-from bot.telegram.menu import TEAM_MODULE, team_available
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -71,12 +67,9 @@ def add_handlers(application: Application, services: Services) -> None:
             CommandHandler("lang", handlers.lang),
         ]
     )
-    # Team-lead commands (/daily /timezone /tipnow /stats) and their buttons, owned by the
-    # tips engineer. Registered here, BEFORE the catch-alls below, so that they win.
-    if team_available():
-        importlib.import_module(TEAM_MODULE).register(application, services)
-    else:
-        log.warning("%s not installed: team-lead commands are off", TEAM_MODULE)
+    # Team-lead commands (/daily /timezone /tipnow /stats), their buttons and the daily-tip
+    # job. Registered here, BEFORE the catch-alls below, so that they win.
+    team.register(application, services)
 
     application.add_handlers(
         [
@@ -119,24 +112,10 @@ class GatedRequest(HTTPXRequest):
             return await super().do_request(*args, **kwargs)
 
 
-def _skip_missing_sniffio() -> None:
-    """Make httpcore's per-request `import sniffio` fail fast when sniffio is not installed.
-
-    httpcore asks sniffio which async library runs on every lock it creates (several per
-    request) and falls back to asyncio on ImportError; without sniffio installed, each of those
-    imports searches sys.path on disk, which measured as ~40% of the bot's CPU per reply
-    (bench/telegram_load.py). Marking the module absent in sys.modules makes the import fail
-    at once, with exactly the same outcome. A no-op once sniffio is installed.
-    """
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
 def build_application(services: Services, *, rate_limit: bool = True) -> Application:
     """The Application for `services.settings`: its token and API URL (a fake server in
     tests), AIORateLimiter (Telegram's 30/s and 20/min per group, RetryAfter honoured),
     updates processed concurrently. `rate_limit=False` is for benchmarks only."""
-    _skip_missing_sniffio()
     settings = services.settings
     if not settings.token:
         raise ValueError("build_application needs settings.token")

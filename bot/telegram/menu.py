@@ -9,8 +9,6 @@ The descriptions are UI texts (`responses/ui/telegram.yaml`), like every word a 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -27,6 +25,7 @@ from telegram import (
 from telegram.error import TelegramError
 
 from bot.telegram.common import LANGUAGES
+from bot.telegram.team import team_commands
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -35,32 +34,25 @@ log = logging.getLogger(__name__)
 
 PRIVATE = ("start", "help", "ask", "topics", "story", "tip", "lang")
 GROUP = ("ask", "topics", "story", "tip", "help", "lang")
-# Handled by bot/telegram/team.py (the tips/team owner), which also owns their descriptions
-# (`team_commands`); listed only when that module is installed.
+# Handled by bot/telegram/team.py, which also owns their descriptions (`team_commands`).
 TEAM_PRIVATE = ("daily", "timezone")  # in a private chat anyone manages their own tips
 TEAM_LEAD = ("daily", "timezone", "tipnow", "stats")
-TEAM_MODULE = "bot.telegram.team"
 
 
-def team_available() -> bool:
-    return importlib.util.find_spec(TEAM_MODULE) is not None
-
-
-def menus(team: bool) -> list[tuple[BotCommandScope, tuple[str, ...]]]:
+def menus() -> list[tuple[BotCommandScope, tuple[str, ...]]]:
     """(scope, command names) for every scope we register, most general first."""
     return [
         (BotCommandScopeDefault(), PRIVATE),
-        (BotCommandScopeAllPrivateChats(), PRIVATE + (TEAM_PRIVATE if team else ())),
+        (BotCommandScopeAllPrivateChats(), PRIVATE + TEAM_PRIVATE),
         (BotCommandScopeAllGroupChats(), GROUP),
-        (BotCommandScopeAllChatAdministrators(), GROUP + (TEAM_LEAD if team else ())),
+        (BotCommandScopeAllChatAdministrators(), GROUP + TEAM_LEAD),
     ]
 
 
-def descriptions(services: Services, lang: str, team: bool) -> dict[str, str]:
+def descriptions(services: Services, lang: str) -> dict[str, str]:
     """Command -> description in `lang`: ours from telegram.yaml, the team's from team.py."""
     texts = {name: services.kb.text(f"tg_cmd_{name}", lang) for name in PRIVATE + GROUP}
-    if team:
-        texts.update(importlib.import_module(TEAM_MODULE).team_commands(services, lang))
+    texts.update(team_commands(services, lang))
     return texts
 
 
@@ -73,11 +65,10 @@ async def register_menus(bot: Bot, services: Services) -> int:
 
     A failure is logged, not fatal: the bot answers commands whether or not the menu shows.
     """
-    team = team_available()
     default_lang = services.settings.default_language
-    texts = {lang: descriptions(services, lang, team) for lang in LANGUAGES}
+    texts = {lang: descriptions(services, lang) for lang in LANGUAGES}
     done = 0
-    for scope, names in menus(team):
+    for scope, names in menus():
         for lang in LANGUAGES:
             language_code = None if lang == default_lang else lang
             try:
@@ -87,5 +78,5 @@ async def register_menus(bot: Bot, services: Services) -> int:
                 done += 1
             except TelegramError as exc:
                 log.warning("setMyCommands scope=%s lang=%s failed: %s", scope.type, lang, exc)
-    log.info("command menus registered: %d lists (team commands: %s)", done, team)
+    log.info("command menus registered: %d lists", done)
     return done
