@@ -32,13 +32,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
+from pathlib import Path
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase
 from bot.language import detect_language
-from bot.normalize import Normalizer, get_normalizer
+from bot.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
 
 # Below this confidence the bot says it has no story rather than risk a wrong one. Calibrated
 # (bot/evaluation.py: threshold_sweep, trigger_holdout) on the stories' own triggers asked
@@ -145,7 +146,7 @@ class Matcher:
     ) -> None:
         self.kb = kb
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-        self.normalizer = normalizer or get_normalizer()
+        self.normalizer = normalizer or get_normalizer(_table_path(kb))
         self.default_lang = default_lang
         self.anecdotes = kb.anecdotes
         self._index = self._build(kb.anecdotes)
@@ -404,6 +405,17 @@ class Matcher:
             )
             for s in scored[:limit]
         ]
+
+
+def _table_path(kb: KnowledgeBase) -> Path:
+    """The knowledge base's own `normalize.yaml` (beside its `anecdotes/`), so a base given
+    with `--responses DIR` brings its own slang and synonyms; else the project's table."""
+    for anecdote in kb.anecdotes:
+        candidate = anecdote.source.parent.parent / "normalize.yaml"
+        if candidate.is_file():
+            return candidate.resolve()
+        break
+    return DEFAULT_TABLE
 
 
 def _content(normalizer: Normalizer, text: str, lang: str) -> list[str]:

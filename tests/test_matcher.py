@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,26 @@ def test_long_or_foreign_text_is_handled(matcher: Matcher) -> None:
     assert matcher.ask("客户很生气 😀").matches == ()
     long_question = "pelanggan marah karena pesanannya telat " + "bla " * 2000
     assert best_id(matcher.ask(long_question)) == "pesanan-telat"
+
+
+def test_a_knowledge_base_can_bring_its_own_table(tmp_path: Path) -> None:
+    """`--responses DIR` with its own normalize.yaml: its slang is used for that base."""
+    from bot.normalize import DEFAULT_TABLE
+
+    (tmp_path / "anecdotes").mkdir()
+    table = DEFAULT_TABLE.read_text(encoding="utf-8").replace(
+        "slang:\n", "slang:\n  zzpesen: pesanan\n", 1
+    )
+    (tmp_path / "normalize.yaml").write_text(table, encoding="utf-8")
+    own = _anecdote(
+        "pesanan-telat",
+        "003_x.txt",
+        ("Pesanan telat", "Late order"),
+        ["pesanan pelanggan terlambat dikirim"],
+        ["the order arrived late"],
+        (["pesanan"], ["order"]),
+        ("Minta maaf.", "Apologise."),
+    )
+    own = replace(own, source=tmp_path / "anecdotes" / "x.yaml")
+    matcher = Matcher(KnowledgeBase(anecdotes=(own,), ui={}, seeds_dir=SEEDS))
+    assert matcher.normalizer.tokens("zzpesen", "id") == matcher.normalizer.tokens("pesanan", "id")
