@@ -354,19 +354,15 @@ def test_ask_json_is_utf8_whatever_the_locale(tmp_path: Path, responses: Path) -
     assert second["question"] == "klien ngancam 😀"
 
 
-def test_a_broken_normalisation_table_is_a_knowledge_error(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import bot.matcher
-    from bot.normalize import NormalizeTableError
-
-    def broken() -> None:
-        raise NormalizeTableError("responses/normalize.yaml: slang: 'gak': must be a text")
-
-    monkeypatch.setattr(bot.matcher, "get_normalizer", broken)
-    status, out, err = call(["check"], settings)
-    assert status == 1 and out == ""
-    assert err.startswith("responses/normalize.yaml: slang: 'gak': must be a text\n")
+def test_a_broken_normalisation_table_is_a_knowledge_error(tmp_path: Path) -> None:
+    """A knowledge base's own normalize.yaml is content too: reported, never a traceback."""
+    responses = write_kb(tmp_path)
+    (responses / "normalize.yaml").write_text("slang:\n  gak: 5\n", encoding="utf-8")
+    result = run_bot(tmp_path, "--responses", str(responses), "check")
+    assert result.returncode == 1 and result.stdout == ""
+    first = result.stderr.splitlines()[0]
+    assert "normalize.yaml" in first and "slang" in first and "gak" in first
+    assert "Traceback" not in result.stderr
 
 
 def test_logs_go_to_stderr_at_the_configured_level_and_are_restored(settings: Settings) -> None:
