@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import html
-import itertools
 import logging
 import re
 import sys
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
 from bot.replies import Button, Replies, Reply, all_buttons, parse_callback
-from bot.tips import cycle_order, deck
+from bot.tips import MemoryRotation, deck
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -57,7 +55,8 @@ class Console:
         self.chosen_lang = lang
         self.last_lang = lang or replies.default_lang
         self.buttons: list[Button] = []
-        self._tips = self._tip_keys()
+        # Without a store the place in the tip deck lasts for this session only.
+        self._rotation = MemoryRotation(CONSOLE_CHAT_ID)
 
     @property
     def lang(self) -> str:
@@ -154,6 +153,9 @@ class Console:
             return
         data = self.buttons[number - 1].data
         callback = parse_callback(data)
+        if callback is not None and callback.lang:
+            # The button answers in the language of the reply it came with (see Replies).
+            self.last_lang = callback.lang
         if callback and callback.kind == "feedback" and callback.anecdote_id and self.store:
             self.store.record_feedback(
                 chat_id=CONSOLE_CHAT_ID,
@@ -197,16 +199,18 @@ class Console:
             self.show(replies.unknown_command(self.lang))
         return True
 
-    def _tip_keys(self) -> Iterator[str]:
-        """The deck in the shuffled order the tip rotation gives this chat, cycle after cycle
-        (deterministic, so a session is reproducible; every tip before any repeats)."""
+    def next_tip_key(self) -> str | None:
+        """The console's next tip: from the stored rotation when there is a store (the same
+        one the bot keeps per chat, so the order continues in the next session), else from
+        one kept in memory. None only for an empty deck."""
         keys = deck(self.replies.kb)
-        for cycle in itertools.count():
-            yield from cycle_order(keys, CONSOLE_CHAT_ID, cycle)
+        if self.store is not None:
+            return self.store.next_tip_key(CONSOLE_CHAT_ID, keys)
+        return self._rotation.take(keys)
 
     def tip(self) -> None:
         """The next tip (the console has no schedule: /tip is the only way to see them)."""
-        key = next(self._tips, None)
+        key = self.next_tip_key()
         if key is None:
             self.stdout.write(self.replies.kb.text("console_no_tips", self.lang) + "\n\n")
             return

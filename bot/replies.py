@@ -14,8 +14,8 @@ import html
 import logging
 import re
 import string
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.knowledge import Anecdote, KnowledgeBase, KnowledgeError
@@ -41,9 +41,29 @@ MAX_TOPIC_BUTTONS = 30
 MAX_TITLE = 300
 MAX_FIELD = 3000
 
-# Every UI text this module (and the console) uses, with the placeholders each may contain.
-# Checked at start-up: a missing text or a misspelt placeholder is a knowledge-base error.
-REQUIRED_TEXTS: dict[str, frozenset[str]] = {
+
+@dataclass(frozen=True)
+class UiTexts:
+    """The UI texts one module uses, declared next to the code that uses them.
+
+    Why a declaration instead of a check at the point of use: a missing text or a misspelt
+    placeholder must fail `python -m bot check` (and the start-up), not the one conversation
+    that happens to need it. Every module that reads UI texts (these replies, the console, the
+    Telegram menus and inline mode, the team commands) declares one of these, and
+    `check_texts` validates them all the same way.
+    """
+
+    file: str  # where the texts live, named in every problem ("responses/ui/team.yaml")
+    texts: Mapping[str, frozenset[str]]  # key -> the placeholders the code fills in
+    plain: frozenset[str] = field(default_factory=frozenset)  # no markup: buttons, menus
+
+    def __post_init__(self) -> None:
+        unknown = self.plain - set(self.texts)
+        if unknown:
+            raise ValueError(f"plain texts not declared: {sorted(unknown)}")
+
+
+_CHAT_TEXTS: dict[str, frozenset[str]] = {
     "start": frozenset(),
     "help": frozenset(),
     "story": frozenset({"title", "story", "lesson"}),
@@ -79,9 +99,13 @@ REQUIRED_TEXTS: dict[str, frozenset[str]] = {
     "console_bye": frozenset(),
     "console_no_tips": frozenset(),
 }
-# Texts shown on buttons are plain text (Telegram does not parse markup there).
-PLAIN_TEXTS = frozenset(key for key in REQUIRED_TEXTS if key.startswith("button_"))
-UI_FILE_HINT = "responses/ui/chat.yaml"
+# Every UI text this module (and the console) uses. Texts shown on buttons are plain text
+# (Telegram does not parse markup there).
+UI_TEXTS = UiTexts(
+    "responses/ui/chat.yaml",
+    _CHAT_TEXTS,
+    plain=frozenset(key for key in _CHAT_TEXTS if key.startswith("button_")),
+)
 
 
 def message_length(text: str) -> int:
@@ -115,33 +139,53 @@ class Reply:
 
 @dataclass(frozen=True)
 class Callback:
-    """Parsed callback data. kind: story | full | lesson | feedback | topics."""
+    """Parsed callback data. kind: story | full | lesson | feedback | topics.
+
+    `lang` is the language of the message the button sits under, so that pressing "full
+    story" under an English answer replies in English even in a chat whose language is
+    Indonesian. Buttons sent before the language was part of the data have none (None): they
+    are answered in the chat's language, as they always were.
+    """
 
     kind: str
     anecdote_id: str | None = None
     number: int | None = None
+    lang: str | None = None
 
 
+# Callback data: "<action>" or "<action>@<lang>", the action being s:<id>, f:<id>,
+# l:<id>:<n>, fb:<id>:<0|1> or t. The language goes last so that a prefix still names the
+# action (the Telegram layer removes the "fb:" buttons after a vote by prefix). The longest,
+# "fb:" + a 24-character id + ":1@en", is 32 bytes, well within Telegram's 64.
 _CALLBACK = re.compile(
-    r"(?P<kind>s|f):(?P<id>[A-Za-z0-9_-]{1,24})"
+    r"(?:(?P<kind>s|f):(?P<id>[A-Za-z0-9_-]{1,24})"
     r"|l:(?P<lid>[A-Za-z0-9_-]{1,24}):(?P<n>\d{1,3})"
     r"|fb:(?P<fid>[A-Za-z0-9_-]{1,24}):(?P<vote>[01])"
-    r"|(?P<topics>t)"
+    r"|(?P<topics>t))"
+    r"(?:@(?P<lang>id|en))?"
 )
+LANG_SEPARATOR = "@"
+
+
+def callback_data(action: str, lang: str) -> str:
+    """`action` (e.g. "s:<id>") tagged with the language of the message it sits under."""
+    return f"{action}{LANG_SEPARATOR}{lang}"
 
 
 def parse_callback(data: str) -> Callback | None:
-    """Decode callback data made by this module; None for anything else (old or forged)."""
+    """Decode callback data made by this module; None for anything else (forged, or from a
+    format no longer made). Data without a language (older buttons) is still understood."""
     found = _CALLBACK.fullmatch(data)
     if not found:
         return None
+    lang = found["lang"]
     if found["kind"]:
-        return Callback("story" if found["kind"] == "s" else "full", found["id"])
+        return Callback("story" if found["kind"] == "s" else "full", found["id"], lang=lang)
     if found["lid"]:
-        return Callback("lesson", found["lid"], int(found["n"]))
+        return Callback("lesson", found["lid"], int(found["n"]), lang=lang)
     if found["fid"]:
-        return Callback("feedback", found["fid"], int(found["vote"]))
-    return Callback("topics")
+        return Callback("feedback", found["fid"], int(found["vote"]), lang=lang)
+    return Callback("topics", lang=lang)
 
 
 # Tags Telegram's HTML parse mode accepts.
@@ -177,35 +221,47 @@ def html_problem(text: str) -> str | None:
     return None
 
 
-def check_texts(kb: KnowledgeBase) -> list[str]:
-    """Problems with the UI texts this module needs: missing, bad placeholders, bad HTML."""
+def check_texts(kb: KnowledgeBase, *declared: UiTexts) -> list[str]:
+    """Problems with the declared UI texts: missing, bad placeholders, bad HTML.
+
+    Without arguments it checks this module's own texts (`UI_TEXTS`); the CLI's `check` and
+    the Telegram start-up pass every module's declaration.
+    """
+    problems: list[str] = []
+    for spec in declared or (UI_TEXTS,):
+        for key, allowed in spec.texts.items():
+            problems.extend(_text_problems(kb, spec, key, allowed))
+    return problems
+
+
+def _text_problems(
+    kb: KnowledgeBase, spec: UiTexts, key: str, allowed: frozenset[str]
+) -> list[str]:
+    text = kb.ui.get(key)
+    if text is None:
+        return [f"{spec.file}: {key}: missing UI text (both id and en needed)"]
     problems: list[str] = []
     formatter = string.Formatter()
-    for key, allowed in REQUIRED_TEXTS.items():
-        text = kb.ui.get(key)
-        if text is None:
-            problems.append(f"{UI_FILE_HINT}: {key}: missing UI text (both id and en needed)")
+    for lang in ("id", "en"):
+        template = text.get(lang)
+        where = f"{spec.file}: {key}.{lang}"
+        try:
+            names = {name for _, name, _, _ in formatter.parse(template) if name is not None}
+        except ValueError as exc:
+            problems.append(f"{where}: broken {{placeholder}} ({exc}); write {{{{ for {{")
             continue
-        for lang in ("id", "en"):
-            template = text.get(lang)
-            where = f"{UI_FILE_HINT}: {key}.{lang}"
-            try:
-                names = {name for _, name, _, _ in formatter.parse(template) if name is not None}
-            except ValueError as exc:
-                problems.append(f"{where}: broken {{placeholder}} ({exc}); write {{{{ for {{")
-                continue
-            unknown = names - allowed
-            if unknown:
-                known = ", ".join(sorted("{" + n + "}" for n in allowed)) or "none"
-                problems.append(
-                    f"{where}: unknown placeholder {{{sorted(unknown)[0]}}} (allowed: {known})"
-                )
-                continue
-            if key in PLAIN_TEXTS:
-                continue
-            problem = html_problem(template.format(**dict.fromkeys(allowed, "x")))
-            if problem:
-                problems.append(f"{where}: invalid Telegram HTML: {problem}")
+        unknown = names - allowed
+        if unknown:
+            known = ", ".join(sorted("{" + n + "}" for n in allowed)) or "none"
+            problems.append(
+                f"{where}: unknown placeholder {{{sorted(unknown)[0]}}} (allowed: {known})"
+            )
+            continue
+        if key in spec.plain:
+            continue
+        problem = html_problem(template.format(**dict.fromkeys(allowed, "x")))
+        if problem:
+            problems.append(f"{where}: invalid Telegram HTML: {problem}")
     return problems
 
 
@@ -321,9 +377,13 @@ class Replies:
     def _t(self, key: str, lang: str, **values: object) -> str:
         return self.kb.text(key, lang, **values)
 
+    def _button(self, key: str, lang: str, action: str, **values: object) -> Button:
+        """A button labelled with UI text `key` whose press is answered in `lang`."""
+        return Button(self._t(key, lang, **values), callback_data(action, lang))
+
     def _topic_rows(self, lang: str) -> tuple[tuple[Button, ...], ...]:
         return tuple(
-            (Button(self._t("button_topic", lang, title=a.title.get(lang)), f"s:{a.id}"),)
+            (self._button("button_topic", lang, f"s:{a.id}", title=a.title.get(lang)),)
             for a in self.kb.anecdotes[:MAX_TOPIC_BUTTONS]
         )
 
@@ -343,12 +403,12 @@ class Replies:
         return render(_escape_within(anecdote.story.get(lang), max(1, room)))
 
     def _story_buttons(self, anecdote: Anecdote, lang: str) -> list[tuple[Button, ...]]:
-        first = [Button(self._t("button_full_story", lang), f"f:{anecdote.id}")]
+        first = [self._button("button_full_story", lang, f"f:{anecdote.id}")]
         if len(anecdote.lessons) > 1:
-            first.append(Button(self._t("button_another_lesson", lang), f"l:{anecdote.id}:1"))
+            first.append(self._button("button_another_lesson", lang, f"l:{anecdote.id}:1"))
         feedback = (
-            Button(self._t("button_helpful", lang), f"fb:{anecdote.id}:1"),
-            Button(self._t("button_not_helpful", lang), f"fb:{anecdote.id}:0"),
+            self._button("button_helpful", lang, f"fb:{anecdote.id}:1"),
+            self._button("button_not_helpful", lang, f"fb:{anecdote.id}:0"),
         )
         return [tuple(first), feedback]
 
@@ -386,9 +446,11 @@ class Replies:
         rows = self._story_buttons(best.anecdote, reply_lang)
         rows.extend(
             (
-                Button(
-                    self._t("button_did_you_mean", reply_lang, title=other.title.get(reply_lang)),
+                self._button(
+                    "button_did_you_mean",
+                    reply_lang,
                     f"s:{other.id}",
+                    title=other.title.get(reply_lang),
                 ),
             )
             for other in others
@@ -430,10 +492,8 @@ class Replies:
             replies.append(Reply(f"{header}\n\n{chunk}"))
         last_buttons: list[Button] = []
         if anecdote.lessons:
-            last_buttons.append(
-                Button(self._t("button_another_lesson", lang), f"l:{anecdote.id}:0")
-            )
-        last_buttons.append(Button(self._t("button_topics", lang), "t"))
+            last_buttons.append(self._button("button_another_lesson", lang, f"l:{anecdote.id}:0"))
+        last_buttons.append(self._button("button_topics", lang, "t"))
         replies[-1] = Reply(replies[-1].text, (tuple(last_buttons),))
         return replies
 
@@ -454,12 +514,9 @@ class Replies:
         )
         row: list[Button] = []
         if total > 1:
-            row.append(
-                Button(
-                    self._t("button_another_lesson", lang), f"l:{anecdote.id}:{(index + 1) % total}"
-                )
-            )
-        row.append(Button(self._t("button_full_story", lang), f"f:{anecdote.id}"))
+            following = f"l:{anecdote.id}:{(index + 1) % total}"
+            row.append(self._button("button_another_lesson", lang, following))
+        row.append(self._button("button_full_story", lang, f"f:{anecdote.id}"))
         return Reply(text, (tuple(row),))
 
     def tip(self, tip_key: str, lang: str) -> Reply:
@@ -478,7 +535,7 @@ class Replies:
             tip=_escape_within(anecdote.tips[int(raw_index)].get(lang), MAX_FIELD),
             title=_escape_within(anecdote.title.get(lang), MAX_TITLE),
         )
-        button = Button(self._t("button_read_story", lang), f"s:{anecdote.id}")
+        button = self._button("button_read_story", lang, f"s:{anecdote.id}")
         return Reply(text, ((button,),))
 
     def topics(self, lang: str) -> Reply:
@@ -504,9 +561,13 @@ class Replies:
         return Reply(text, self._topic_rows(lang))
 
     def on_button(self, data: str, lang: str) -> list[Reply]:
-        """The replies to a pressed button. Feedback is only thanked here: the transport
-        records it (see `parse_callback`), because storage is not this module's business."""
+        """The replies to a pressed button, in the language of the message it sits under
+        (`lang`, the chat's language, only for buttons that do not say). Feedback is only
+        thanked here: the transport records it (see `parse_callback`), because storage is not
+        this module's business."""
         callback = parse_callback(data)
+        if callback is not None and callback.lang:
+            lang = callback.lang
         if callback is None or (callback.kind != "topics" and not callback.anecdote_id):
             return [self.button_expired(lang)]
         anecdote_id = callback.anecdote_id or ""
@@ -525,7 +586,7 @@ class Replies:
     # -- fixed texts -----------------------------------------------------------------------
 
     def start(self, lang: str) -> Reply:
-        return Reply(self._t("start", lang), ((Button(self._t("button_topics", lang), "t"),),))
+        return Reply(self._t("start", lang), ((self._button("button_topics", lang, "t"),),))
 
     def help(self, lang: str) -> Reply:
         return Reply(self._t("help", lang))

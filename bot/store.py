@@ -483,6 +483,17 @@ class Store:
                 return None
             return self._insert_delivery(db, chat_id, "daily", day, keys)
 
+    def next_tip_key(self, chat_id: int, keys: list[str]) -> str | None:
+        """Advance the chat's tip rotation and return the key, without a delivery record.
+
+        For /tip and the terminal chat: the tip is shown as the answer to a command, so there
+        is nothing to deliver exactly once, but it walks the same rotation as /tipnow and the
+        daily tip, so none of them repeats another before the deck is used up, and the place
+        in the deck survives a restart. None only for an empty deck.
+        """
+        with self._tx() as db:
+            return self._take_tip(db, chat_id, keys)
+
     def take_tip(self, chat_id: int, keys: list[str]) -> Delivery | None:
         """The chat's next tip for an immediate send (/tipnow), logged as a 'now' delivery."""
         with self._tx() as db:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -69,3 +69,28 @@ def next_tip(
         # Swap the seam: the chat just saw this tip at the end of the previous cycle.
         return TipChoice(order[1], cycle + 1)
     return TipChoice(order[0], cycle + 1)
+
+
+@dataclass
+class MemoryRotation:
+    """One chat's place in the deck, kept in memory, for a terminal chat without a database.
+
+    The same `next_tip` as the stored rotation (`Store.next_tip_key`), so the order is the
+    same whether or not there is a store; only the place is forgotten at exit.
+    """
+
+    chat_id: int
+    cycle: int = 0
+    used: set[str] = field(default_factory=set)
+    last: str | None = None
+
+    def take(self, keys: Collection[str]) -> str | None:
+        """The next tip key (and remember it as seen); None only for an empty deck."""
+        choice = next_tip(keys, self.chat_id, self.cycle, self.used, self.last)
+        if choice is None:
+            return None
+        if choice.started_new_cycle(self.cycle):
+            self.cycle, self.used = choice.cycle, set()
+        self.used.add(choice.key)
+        self.last = choice.key
+        return choice.key

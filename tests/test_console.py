@@ -194,3 +194,30 @@ def test_console_through_a_pipe(tmp_path: Path) -> None:
     assert tip_text(replies, first_tip) in result.stdout
     assert "Traceback" not in result.stderr
     assert (tmp_path / "data" / "kisah.sqlite3").is_file()
+
+
+def test_buttons_answer_in_the_language_of_the_reply_they_came_with(replies: Replies) -> None:
+    """Chat language Indonesian, an English question: its buttons continue in English."""
+    out = chat(replies, ["/lang id", THREAT_Q, "1", "1"])
+    full_story = out.split("  [5] 🔎 A forgotten order, an apology", 1)[1]
+    assert "📖 A client <b>threatens</b> & rages" in full_story  # [1] full story, in English
+    assert "Lesson 1 of 3" in full_story  # then [1] another lesson, still English
+    assert "Pelajaran" not in full_story
+
+
+def test_tips_continue_across_sessions_with_a_store(replies: Replies, tmp_path: Path) -> None:
+    """With a store the console walks the stored rotation: a second session goes on where
+    the first stopped, and the deck is used up before any tip repeats."""
+    keys = deck(replies.kb)
+    store = Store(tmp_path / "kisah.sqlite3")
+    try:
+        half = len(keys) // 2
+        first = chat(replies, ["/tip"] * half, store=store)
+        second = chat(replies, ["/tip"] * (len(keys) - half), store=store)
+    finally:
+        store.close()
+    seen_first = {key for key in keys if tip_text(replies, key) in first}
+    seen_second = {key for key in keys if tip_text(replies, key) in second}
+    assert len(seen_first) == half
+    assert seen_first.isdisjoint(seen_second)
+    assert seen_first | seen_second == set(keys)

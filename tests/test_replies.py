@@ -22,6 +22,7 @@ from bot.replies import (
     Replies,
     Reply,
     all_buttons,
+    callback_data,
     html_problem,
     message_length,
     pack_paragraphs,
@@ -69,11 +70,11 @@ def test_answer_has_bold_title_story_lesson_and_buttons(kb: KnowledgeBase) -> No
     assert "Tunggu emosi reda sebelum bernegosiasi &amp; tawarkan pengganti." in reply.text
     assert "Pelajaran kedua" not in reply.text  # one lesson at a time keeps it short
     assert datas(reply) == [
-        "f:ancaman-klien",
-        "l:ancaman-klien:1",
-        "fb:ancaman-klien:1",
-        "fb:ancaman-klien:0",
-        "s:maaf-coklat",
+        "f:ancaman-klien@id",
+        "l:ancaman-klien:1@id",
+        "fb:ancaman-klien:1@id",
+        "fb:ancaman-klien:0@id",
+        "s:maaf-coklat@id",
     ]
     assert all_buttons(reply)[-1].text == "🔎 Lupa pesanan, minta maaf dengan coklat"
     assert kb.text("did_you_mean", "id") in reply.text
@@ -86,7 +87,7 @@ def test_single_match_has_no_did_you_mean_and_no_lesson_button_for_one_lesson(
     _, reply = make(kb, {"q": [("maaf-coklat", 80)]}).answer("q", lang="en")
     assert "A forgotten order, an apology" in reply.text
     assert kb.text("did_you_mean", "en") not in reply.text
-    assert datas(reply) == ["f:maaf-coklat", "fb:maaf-coklat:1", "fb:maaf-coklat:0"]
+    assert datas(reply) == ["f:maaf-coklat@en", "fb:maaf-coklat:1@en", "fb:maaf-coklat:0@en"]
     assert_valid(reply)
 
 
@@ -99,7 +100,7 @@ def test_out_of_scope_is_honest_offers_topics_and_tells_no_story(kb: KnowledgeBa
     for anecdote in kb.anecdotes:
         assert anecdote.story.id[:30] not in reply.text
         assert anecdote.lessons[0].id[:30] not in reply.text
-    assert datas(reply) == ["s:ancaman-klien", "s:maaf-coklat"]
+    assert datas(reply) == ["s:ancaman-klien@id", "s:maaf-coklat@id"]
     assert_valid(reply)
 
 
@@ -165,12 +166,12 @@ def test_story_by_id_and_unknown_id(kb: KnowledgeBase) -> None:
     replies = make(kb)
     reply = replies.story("maaf-coklat", "en")
     assert reply.text.startswith("📌 <b>A forgotten order, an apology</b>")
-    assert "fb:maaf-coklat:1" in datas(reply)
+    assert "fb:maaf-coklat:1@en" in datas(reply)
     assert_valid(reply)
     assert replies.story(" Maaf-Coklat ", "en") == reply  # typed by hand
     missing = replies.story("<nope>&", "id")
     assert "&lt;nope&gt;&amp;" in missing.text
-    assert datas(missing) == ["s:ancaman-klien", "s:maaf-coklat"]
+    assert datas(missing) == ["s:ancaman-klien@id", "s:maaf-coklat@id"]
     assert_valid(missing)
 
 
@@ -184,7 +185,7 @@ def test_full_story_is_the_cleaned_post_with_a_header(kb: KnowledgeBase) -> None
     assert "untuk meeting besok." in text
     for debris in ("TAGS", "Author", "Recent Post", "Komentar Terbaru"):
         assert debris not in text
-    assert datas(parts[-1]) == ["l:ancaman-klien:0", "t"]
+    assert datas(parts[-1]) == ["l:ancaman-klien:0@en", "t@en"]
     assert_valid(parts)
 
 
@@ -260,13 +261,13 @@ def test_lessons_cycle_with_a_next_button(kb: KnowledgeBase) -> None:
     first = replies.lesson("ancaman-klien", 1, "id")
     assert "Pelajaran 2 dari 3" in first.text
     assert "Pelajaran kedua &lt;i&gt;penting&lt;/i&gt;." in first.text
-    assert datas(first) == ["l:ancaman-klien:2", "f:ancaman-klien"]
+    assert datas(first) == ["l:ancaman-klien:2@id", "f:ancaman-klien@id"]
     last = replies.lesson("ancaman-klien", 2, "en")
     assert "Lesson 3 of 3" in last.text
-    assert datas(last)[0] == "l:ancaman-klien:0"
+    assert datas(last)[0] == "l:ancaman-klien:0@en"
     assert "Lesson 1 of 3" in replies.lesson("ancaman-klien", 3, "en").text
     single = replies.lesson("maaf-coklat", 0, "en")
-    assert datas(single) == ["f:maaf-coklat"]
+    assert datas(single) == ["f:maaf-coklat@en"]
     for reply in (first, last, single):
         assert_valid(reply)
 
@@ -276,7 +277,7 @@ def test_tip_has_its_story_title_and_a_button(kb: KnowledgeBase) -> None:
     reply = replies.tip("ancaman-klien:0", "en")
     assert "Tip one &amp; &lt;two&gt;." in reply.text
     assert "A client &lt;b&gt;threatens&lt;/b&gt; &amp; rages" in reply.text
-    assert datas(reply) == ["s:ancaman-klien"]
+    assert datas(reply) == ["s:ancaman-klien@en"]
     assert_valid(reply)
     for key, _ in kb.tips():
         assert_valid(replies.tip(key, "id"))
@@ -310,6 +311,57 @@ def test_parse_callback() -> None:
     assert lesson is not None and (lesson.kind, lesson.number) == ("lesson", 12)
     assert parse_callback("t") is not None and parse_callback("tt") is None
     assert parse_callback("s:" + "a" * 25) is None
+    english = parse_callback("l:x_y:12@en")
+    assert english is not None and (english.kind, english.number, english.lang) == (
+        "lesson",
+        12,
+        "en",
+    )
+    topics = parse_callback("t@id")
+    assert topics is not None and (topics.kind, topics.lang) == ("topics", "id")
+    for bad in ("t@de", "s:abc@", "s:abc@en@id", "fb:abc:1@EN"):
+        assert parse_callback(bad) is None, bad
+
+
+def test_buttons_answer_in_the_language_of_the_message_they_sit_under(
+    kb: KnowledgeBase,
+) -> None:
+    """An English answer in a chat whose language is Indonesian: every button under it
+    (full story, another lesson, feedback, did you mean, topics) answers in English."""
+    replies = make(kb, {"q": [("ancaman-klien", 90), ("maaf-coklat", 60)]})
+    _, english = replies.answer("q", lang="en")
+    chat_lang = "id"
+    for button in all_buttons(english):
+        pressed = replies.on_button(button.data, chat_lang)
+        callback = parse_callback(button.data)
+        assert callback is not None and callback.lang == "en"
+        assert pressed == replies.on_button(button.data.rpartition("@")[0], "en"), button.data
+        assert pressed != replies.on_button(button.data.rpartition("@")[0], "id"), button.data
+    # The buttons of what the press sent keep the language: the conversation stays English.
+    [lesson] = replies.on_button("l:ancaman-klien:1@en", chat_lang)
+    assert "Lesson 2 of 3" in lesson.text
+    assert all(b.data.endswith("@en") for b in all_buttons(lesson))
+    for reply in replies.on_button("f:ancaman-klien@en", chat_lang):
+        assert all(b.data.endswith("@en") for b in all_buttons(reply))
+
+
+def test_old_buttons_without_a_language_still_work_in_the_chat_language(
+    kb: KnowledgeBase,
+) -> None:
+    replies = make(kb)
+    assert replies.on_button("s:maaf-coklat", "id") == [replies.story("maaf-coklat", "id")]
+    assert replies.on_button("t", "en") == [replies.topics("en")]
+    assert replies.on_button("s:gone@en", "id") == [replies.button_expired("en")]
+    assert replies.on_button("s:maaf-coklat@xx", "en") == [replies.button_expired("en")]
+
+
+def test_longest_callback_data_fits_telegram(kb: KnowledgeBase) -> None:
+    longest = "a" * 24
+    for action in (f"fb:{longest}:1", f"l:{longest}:999", f"s:{longest}", "t"):
+        for lang in ("id", "en"):
+            data = callback_data(action, lang)
+            assert len(data.encode()) <= MAX_CALLBACK_BYTES
+            assert parse_callback(data) is not None
 
 
 def test_topics_lists_every_story(kb: KnowledgeBase) -> None:

@@ -213,3 +213,26 @@ def test_reconcile_turns_unconfirmed_sends_into_unknown(store: Store) -> None:
     assert unknown.id == delivery.id
     assert store.delivery_counts() == {"unknown": 1, "expired": 1}
     assert store.pending_deliveries() == []
+
+
+def test_next_tip_key_shares_the_rotation_without_a_delivery_and_survives_reopening(
+    tmp_path: Path,
+) -> None:
+    """/tip (next_tip_key), /tipnow (take_tip) and the daily tip (claim_daily) walk one
+    rotation per chat: no tip repeats before the deck is used up, and only the deliveries
+    are logged as deliveries."""
+    keys = [f"a:{n}" for n in range(6)]
+    path = tmp_path / DB_FILENAME
+    with Store(path) as store:
+        store.subscribe(5, datetime(2026, 1, 1, 8, 0).time(), 0b1111111)
+        shown = [store.next_tip_key(5, keys), store.next_tip_key(5, keys)]
+        now = store.take_tip(5, keys)
+        daily = store.claim_daily(5, datetime(2026, 11, 23).date(), keys)
+        assert now is not None and daily is not None
+        shown += [now.tip_key, daily.tip_key]
+        assert [d.kind for d in store.deliveries(5)] == ["now", "daily"]
+    with Store(path) as reopened:  # a restart
+        shown += [reopened.next_tip_key(5, keys), reopened.next_tip_key(5, keys)]
+        assert len(reopened.deliveries(5)) == 2
+        assert reopened.next_tip_key(5, []) is None
+    assert sorted(shown) == keys  # the whole deck, nothing twice

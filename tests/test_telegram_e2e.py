@@ -70,10 +70,10 @@ async def test_private_question_gets_story_with_buttons(
     assert reply.bold()[0] == "Klien <b>mengancam</b> & marah"  # escaped, shown literally
     assert "<script>" in reply.text and "<script>" not in reply.html
     assert reply.button_data == [
-        f"f:{THREAT_ID}",
-        f"l:{THREAT_ID}:1",
-        f"fb:{THREAT_ID}:1",
-        f"fb:{THREAT_ID}:0",
+        f"f:{THREAT_ID}@id",
+        f"l:{THREAT_ID}:1@id",
+        f"fb:{THREAT_ID}:1@id",
+        f"fb:{THREAT_ID}:0@id",
     ]
     assert reply.reply_to_message_id is None  # private chats need no quote
     await fake_telegram.settle()
@@ -107,7 +107,7 @@ async def test_out_of_scope_is_honest_and_offers_topics(
     [reply] = await say(fake_telegram, chat, user, "resep nasi goreng yang enak")
     assert "resep nasi goreng yang enak" in reply.text
     assert not any(data.startswith(("f:", "fb:")) for data in reply.button_data)
-    assert reply.button_data == [f"s:{THREAT_ID}", f"s:{APOLOGY_ID}"]
+    assert reply.button_data == [f"s:{THREAT_ID}@id", f"s:{APOLOGY_ID}@id"]
     await fake_telegram.settle()
     [row] = questions(kisah)
     assert row["answered"] == 0 and row["anecdote_id"] is None
@@ -121,7 +121,7 @@ async def test_every_button_of_an_answer(kisah: RunningBot, fake_telegram: FakeT
 
     # Full story: the original post, in parts that each fit, answered callback.
     before = len(fake_telegram.sent_to(chat.id))
-    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}", user=user)
+    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}@en", user=user)
     assert (await fake_telegram.wait_callback_answer(query))["text"] == ""
     await fake_telegram.settle()
     parts = fake_telegram.sent_to(chat.id)[before:]
@@ -130,20 +130,20 @@ async def test_every_button_of_an_answer(kisah: RunningBot, fake_telegram: FakeT
 
     # Another lesson: lesson 2 of 3 as a new message, with a button to the next one.
     before = len(fake_telegram.sent_to(chat.id))
-    query = fake_telegram.press(answer, data=f"l:{THREAT_ID}:1", user=user)
+    query = fake_telegram.press(answer, data=f"l:{THREAT_ID}:1@en", user=user)
     await fake_telegram.wait_callback_answer(query)
     [lesson] = (await fake_telegram.wait_sent(before + 1, chat.id))[before:]
     assert "Second lesson <i>matters</i>." in lesson.text
     assert "2" in lesson.bold()[0]
 
     # Feedback: recorded, thanked in a toast, its buttons removed so nobody votes twice.
-    query = fake_telegram.press(answer, data=f"fb:{THREAT_ID}:1", user=user)
+    query = fake_telegram.press(answer, data=f"fb:{THREAT_ID}:1@en", user=user)
     toast = await fake_telegram.wait_callback_answer(query)
     assert toast["text"].startswith("🙏")
     [edit] = await fake_telegram.wait_edits(1, chat.id)
     assert edit.message_id == answer.message_id
     assert not any(d.startswith("fb:") for d in edit.button_data)
-    assert f"f:{THREAT_ID}" in edit.button_data
+    assert f"f:{THREAT_ID}@en" in edit.button_data
     await fake_telegram.settle()
     feedback = kisah.services.store._read("SELECT * FROM feedback")  # noqa: SLF001
     assert [(r["chat_id"], r["anecdote_id"], r["positive"]) for r in feedback] == [
@@ -155,15 +155,15 @@ async def test_topic_and_topics_buttons(kisah: RunningBot, fake_telegram: FakeTe
     user = fake_telegram.user(1005, language_code="en")
     chat = fake_telegram.private_chat(user)
     [start] = await say(fake_telegram, chat, user, "/start")
-    assert start.button_data == ["t"]
+    assert start.button_data == ["t@en"]
     before = len(fake_telegram.sent_to(chat.id))
-    fake_telegram.press(start, data="t", user=user)
+    fake_telegram.press(start, data="t@en", user=user)
     [topics] = (await fake_telegram.wait_sent(before + 1, chat.id))[before:]
-    assert topics.button_data == [f"s:{THREAT_ID}", f"s:{APOLOGY_ID}"]
-    fake_telegram.press(topics, data=f"s:{APOLOGY_ID}", user=user)
+    assert topics.button_data == [f"s:{THREAT_ID}@en", f"s:{APOLOGY_ID}@en"]
+    fake_telegram.press(topics, data=f"s:{APOLOGY_ID}@en", user=user)
     [story] = (await fake_telegram.wait_sent(before + 2, chat.id))[before + 1 :]
     assert story.bold()[0] == "A forgotten order, an apology"
-    assert f"fb:{APOLOGY_ID}:0" in story.button_data
+    assert f"fb:{APOLOGY_ID}:0@en" in story.button_data
     await fake_telegram.settle()
     assert len(fake_telegram.callback_answers) == 2  # every press was answered
 
@@ -186,6 +186,47 @@ async def test_stale_button_is_answered(kisah: RunningBot, fake_telegram: FakeTe
     assert reply.text == kisah.services.replies.button_expired("en").text
 
 
+async def test_buttons_answer_in_the_language_of_their_message(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    """A chat set to Indonesian asks in English: the buttons under the English answer reply
+    in English, and the buttons of those replies keep going in English."""
+    user = fake_telegram.user(1010, language_code="id")
+    chat = fake_telegram.private_chat(user)
+    await say(fake_telegram, chat, user, "/lang id")
+    [answer] = await say(fake_telegram, chat, user, THREAT_EN_Q)
+    assert answer.bold()[0] == "A client <b>threatens</b> & rages"
+
+    before = len(fake_telegram.sent_to(chat.id))
+    query = fake_telegram.press(answer, data=f"l:{THREAT_ID}:1@en", user=user)
+    await fake_telegram.wait_callback_answer(query)
+    [lesson] = (await fake_telegram.wait_sent(before + 1, chat.id))[before:]
+    assert "Lesson 2 of 3" in lesson.text
+    fake_telegram.press(lesson, data=f"f:{THREAT_ID}@en", user=user)
+    [header, *_] = (await fake_telegram.wait_sent(before + 2, chat.id))[before + 1 :]
+    assert header.bold()[0] == "A client <b>threatens</b> & rages"
+
+    query = fake_telegram.press(answer, data=f"fb:{THREAT_ID}:0@en", user=user)
+    toast = await fake_telegram.wait_callback_answer(query)
+    assert toast["text"] == kisah.services.replies.feedback_thanks("en", False).text
+
+
+async def test_old_buttons_without_a_language_use_the_chat_language(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    """Buttons sent before the language was in their data still work."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    user = fake_telegram.user(1011, language_code="en")
+    chat = fake_telegram.private_chat(user)
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data=f"s:{APOLOGY_ID}")]])
+    await kisah.application.bot.send_message(chat.id, "old", reply_markup=markup)
+    [old] = fake_telegram.sent_to(chat.id)
+    fake_telegram.press(old, data=f"s:{APOLOGY_ID}", user=user)
+    [story] = (await fake_telegram.wait_sent(2, chat.id))[1:]
+    assert story.bold()[0] == "A forgotten order, an apology"
+
+
 # ---------------------------------------------------------------------------- commands
 async def test_commands(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
     user = fake_telegram.user(1007, language_code="en")
@@ -197,7 +238,7 @@ async def test_commands(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
         return sent
 
     assert (await one("/help")).html == replies.help("en").text
-    assert (await one("/topics")).button_data == [f"s:{THREAT_ID}", f"s:{APOLOGY_ID}"]
+    assert (await one("/topics")).button_data == [f"s:{THREAT_ID}@en", f"s:{APOLOGY_ID}@en"]
     assert (await one(f"/story {APOLOGY_ID}")).bold()[0] == "A forgotten order, an apology"
     assert (await one("/story")).html == replies.story_usage("en").text
     assert "nope" in (await one("/story nope")).text
@@ -225,6 +266,34 @@ async def test_tip_goes_through_the_whole_deck_before_repeating(
     assert len(set(tips)) == deck_size
     again = (await say(fake_telegram, chat, user, "/tip"))[0].text
     assert again != tips[-1]  # a new cycle never starts with the tip just seen
+
+
+async def test_tip_rotation_survives_a_restart_and_is_shared_with_tipnow(
+    start_bot: StartBot, responses: Path, fake_telegram: FakeTelegram
+) -> None:
+    """/tip and /tipnow walk the chat's one stored rotation: after a restart the order goes
+    on where it was, and no tip comes twice before the whole deck has been shown."""
+    fake_telegram.limits = FloodLimits(private_burst=30)
+    user = fake_telegram.user(1012, language_code="en")
+    chat = fake_telegram.private_chat(user)
+    bot = await start_bot(responses_dir=responses)
+    keys = [key for key, _ in bot.services.kb.tips()]
+    assert len(keys) >= 4
+    texts = {bot.services.replies.tip(key, "en").text: key for key in keys}
+
+    async def tip(command: str) -> str:
+        [sent] = await say(fake_telegram, chat, user, command)
+        return texts[sent.html]
+
+    shown = [await tip("/tip"), await tip("/tipnow")]
+    await fake_telegram.settle()
+    await bot.stop()
+    bot = await start_bot(bot.settings)
+    shown += [await tip("/tip") for _ in range(len(keys) - 3)]
+    shown.append(await tip("/tipnow"))
+    assert sorted(shown) == sorted(keys)  # the whole deck, nothing twice, across the restart
+    await fake_telegram.settle()
+    assert [d.kind for d in bot.services.store.deliveries(chat.id)] == ["now", "now"]
 
 
 async def test_command_language_falls_back_to_bot_language(
@@ -293,7 +362,7 @@ async def test_forum_topic_answers_stay_in_the_topic(
     fake_telegram.send_text(forum, budi, f"/ask {THREAT_ID_Q}", thread_id=42)
     [answer] = await fake_telegram.wait_sent(1, forum.id)
     assert answer.thread_id == 42
-    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}", user=budi)
+    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}@id", user=budi)
     await fake_telegram.wait_callback_answer(query)
     await fake_telegram.settle()
     parts = fake_telegram.sent_to(forum.id)[1:]
@@ -440,7 +509,7 @@ async def test_button_error_still_answers_the_callback(
         raise RuntimeError("button exploded")
 
     monkeypatch.setattr(kisah.services.replies, "on_button", broken)
-    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}", user=user)
+    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}@id", user=user)
     toast = await fake_telegram.wait_callback_answer(query)
     assert toast["text"]  # the spinner stops with the polite message
     [sorry] = (await fake_telegram.wait_sent(2, chat.id))[1:]

@@ -19,8 +19,9 @@ from bot.telegram.render import MAX_TOAST, plain, send_replies, without_buttons
 
 log = logging.getLogger(__name__)
 
-# The callback data bot.replies produces; anything else (e.g. the team module's) is not ours.
-PATTERN = r"^(s:|f:|l:|fb:|t$)"
+# The callback data bot.replies produces ("t" alone is the topics button, "t@en" the same with
+# its language); anything else (e.g. the team module's) is not ours.
+PATTERN = r"^(s:|f:|l:|fb:|t$|t@)"
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -29,9 +30,13 @@ async def on_button(update: Update, context: Context) -> None:
     services = services_of(context)
     message = query.message
     chat_id = message.chat.id if message else None
-    lang = await command_language(services, chat_id, query.from_user)
     data = query.data or ""
     callback = parse_callback(data)
+    # A button answers in the language of the message it sits under (an English answer in a
+    # chat set to Indonesian stays English); older buttons without one use the chat's.
+    lang = (callback.lang if callback else None) or await command_language(
+        services, chat_id, query.from_user
+    )
     log.info("%s button data=%s", where(update), data)
 
     if callback is not None and callback.kind == "feedback" and callback.anecdote_id:

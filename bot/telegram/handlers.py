@@ -24,15 +24,13 @@ from bot.telegram.common import (
 )
 from bot.telegram.filters import strip_mention
 from bot.telegram.render import send_reply
-from bot.tips import deck, next_tip
+from bot.tips import deck
 
 if TYPE_CHECKING:
     from bot.replies import Reply
     from bot.services import Services
 
 log = logging.getLogger(__name__)
-
-TIP_STATE = "kisah.tip_rotation"
 
 
 def _quote(update: Update) -> int | None:
@@ -139,22 +137,18 @@ async def story(update: Update, context: Context) -> None:
 
 
 async def tip(update: Update, context: Context) -> None:
-    """/tip: the chat's next tip in the rotation order of `bot.tips` (the whole deck before
-    any repeat, the same order the terminal chat uses). The position is kept in chat_data,
-    i.e. in memory: after a restart the order starts over."""
+    """/tip: the chat's next tip. The rotation is the chat's one stored rotation, shared with
+    /tipnow and the daily tip (none repeats another before the whole deck is used up), so it
+    continues where it was after a restart; /tip writes no delivery record, it is an answer."""
     services = services_of(context)
     chat = update.effective_chat
-    assert chat is not None and context.chat_data is not None
-    state = context.chat_data.setdefault(TIP_STATE, {"cycle": 0, "used": set(), "last": None})
-    choice = next_tip(deck(services.kb), chat.id, state["cycle"], state["used"], state["last"])
-    if choice is None:  # an empty deck cannot pass the knowledge-base check; be safe anyway
+    assert chat is not None
+    key = await asyncio.to_thread(services.store.next_tip_key, chat.id, deck(services.kb))
+    if key is None:  # an empty deck cannot pass the knowledge-base check; be safe anyway
         await _send(update, context, lambda s, lang: s.replies.help(lang))
         return
-    if choice.cycle != state["cycle"]:
-        state.update(cycle=choice.cycle, used=set())
-    state["used"].add(choice.key)
-    state["last"] = choice.key
-    await _send(update, context, lambda s, lang: s.replies.tip(choice.key, lang))
+    log.info("%s tip %s", where(update), key)
+    await _send(update, context, lambda s, lang: s.replies.tip(key, lang))
 
 
 async def lang(update: Update, context: Context) -> None:
