@@ -11,12 +11,16 @@ import asyncio
 import logging
 import shutil
 import socket
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import RunningBot, StartBot
 from fakebot import FakeChat, FakeTelegram, FakeUser, FloodLimits, Sent
 from kbfixture import write_kb
+
+from bot.store import Store
 
 PROJECT = Path(__file__).resolve().parent.parent
 THREAT_ID = "ancaman-klien"
@@ -294,6 +298,41 @@ async def test_tip_rotation_survives_a_restart_and_is_shared_with_tipnow(
     assert sorted(shown) == sorted(keys)  # the whole deck, nothing twice, across the restart
     await fake_telegram.settle()
     assert [d.kind for d in bot.services.store.deliveries(chat.id)] == ["now", "now"]
+
+
+async def test_the_store_is_never_called_on_the_event_loop(
+    kisah: RunningBot, fake_telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite can wait for its lock: every handler (questions, buttons, /tip, /lang, the
+    team-lead commands) reaches the store through a worker thread, never on the loop."""
+    loop_thread = threading.get_ident()
+    on_loop: list[str] = []
+    in_threads: set[str] = set()
+    store = kisah.services.store
+
+    def guard(name: str, call: Any) -> Any:
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            (on_loop.append if threading.get_ident() == loop_thread else in_threads.add)(name)
+            return call(*args, **kwargs)
+
+        return guarded
+
+    for name, member in vars(Store).items():
+        if not name.startswith("_") and name != "close" and callable(member):
+            monkeypatch.setattr(store, name, guard(name, getattr(store, name)))
+    user = fake_telegram.user(1013, language_code="en")
+    chat = fake_telegram.private_chat(user)
+    [answer] = await say(fake_telegram, chat, user, THREAT_EN_Q)
+    query = fake_telegram.press(answer, data=f"fb:{THREAT_ID}:1@en", user=user)
+    await fake_telegram.wait_callback_answer(query)
+    for command in ("/tip", "/lang en", "/daily 08:30", "/daily", "/timezone WITA"):
+        await say(fake_telegram, chat, user, command)
+    await say(fake_telegram, chat, user, "/tipnow")
+    await say(fake_telegram, chat, user, "/stats")
+    await fake_telegram.settle()
+    assert on_loop == []
+    assert {"chat_language", "record_question", "record_feedback", "next_tip_key"} <= in_threads
+    assert {"subscribe", "take_tip", "stats", "set_chat_timezone"} <= in_threads
 
 
 async def test_command_language_falls_back_to_bot_language(

@@ -6,12 +6,16 @@ rarely hits (a reply over 4096 characters, a bad button) but that would lose a m
 
 from __future__ import annotations
 
+import warnings
+from datetime import timedelta
+
 import pytest
 from fakebot import parse_html
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import RetryAfter
 
 from bot.replies import Button, Reply
-from bot.telegram.common import language_from_code
+from bot.telegram.common import language_from_code, retry_after_seconds
 from bot.telegram.menu import GROUP, PRIVATE, TEAM_LEAD, menus
 from bot.telegram.render import keyboard, plain, split_text, utf16_len, without_buttons
 
@@ -94,3 +98,18 @@ def test_menus_show_team_commands_only_to_admins_and_private_chats() -> None:
     assert scopes["all_group_chats"] == GROUP
     assert scopes["all_chat_administrators"] == (*GROUP, *TEAM_LEAD)
     assert "stats" not in scopes["default"]
+
+
+@pytest.mark.parametrize("opt_in", ["", "1"])
+def test_retry_after_is_read_as_int_or_timedelta_without_a_warning(
+    opt_in: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PTB_TIMEDELTA unset: `retry_after` is an int; set (and in PTB's next major version):
+    a timedelta. Both give seconds, and our read leaves no deprecation warning behind."""
+    monkeypatch.setenv("PTB_TIMEDELTA", opt_in)
+    errors = [RetryAfter(3), RetryAfter(timedelta(seconds=1.5))]  # PTB itself may warn here
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        seconds = [retry_after_seconds(error) for error in errors]
+    assert seconds == [3.0, 1.5]
+    assert caught == []

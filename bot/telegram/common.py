@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from telegram import Update, User
+from telegram.error import RetryAfter
 from telegram.ext import ContextTypes
+from telegram.warnings import PTBDeprecationWarning
 
 if TYPE_CHECKING:
     from bot.matcher import Answer
@@ -67,6 +71,24 @@ async def update_language(services: Services, update: object) -> str:
         return await command_language(services, chat.id if chat else None, update.effective_user)
     except Exception:  # noqa: BLE001 - the store may be what failed; fall back quietly
         return services.settings.default_language
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """How long Telegram asked us to wait, in seconds, whichever type PTB hands out.
+
+    `RetryAfter.retry_after` is an int (or float) today and a `timedelta` once PTB_TIMEDELTA
+    is set, and in PTB's next major version. Both are handled here, so the deprecation warning
+    of this one read says nothing we have not dealt with: only that warning, only around this
+    read, is silenced.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r".*`retry_after`", category=PTBDeprecationWarning
+        )
+        value = error.retry_after
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
 
 
 def where(update: object) -> str:

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import httpx
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import (
     BadRequest,
@@ -66,9 +66,10 @@ from bot.schedule import (
     zone,
     zone_label,
 )
+from bot.telegram.common import command_language, retry_after_seconds
+from bot.telegram.render import keyboard
 
 if TYPE_CHECKING:
-    from bot.replies import Reply
     from bot.services import Services
     from bot.store import Stats
 
@@ -88,24 +89,6 @@ COMMANDS = ("daily", "timezone", "tipnow", "stats")
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=False)
-
-
-def reply_markup(reply: Reply) -> InlineKeyboardMarkup | None:
-    """Reply buttons as Telegram's inline keyboard (rows of callback buttons)."""
-    if not reply.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in reply.buttons]
-    )
-
-
-def _retry_seconds(exc: RetryAfter) -> float:
-    # `retry_after` warns about its int/timedelta transition in v22; the timedelta is stable.
-    period = getattr(exc, "_retry_after", None)
-    if period is not None:
-        return float(period.total_seconds())
-    value = exc.retry_after
-    return float(value if isinstance(value, int | float) else value.total_seconds())
 
 
 def _certainly_not_sent(exc: NetworkError) -> bool:
@@ -165,13 +148,14 @@ class Team:
     async def _tick_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.runner.tick()
 
-    def _lang(self, update: Update) -> str:
-        chat, user = update.effective_chat, update.effective_user
-        chosen = self.store.chat_language(chat.id) if chat else None
-        if chosen:
-            return chosen
-        code = (user.language_code or "")[:2].lower() if user else ""
-        return code if code in {"id", "en"} else self.settings.default_language
+    async def _lang(self, update: Update) -> str:
+        """The command language, decided as for every other command (`command_language`:
+        the chat's /lang, the user's app language, BOT_LANGUAGE); the store read inside runs
+        in a worker thread, never on the event loop."""
+        chat = update.effective_chat
+        return await command_language(
+            self.services, chat.id if chat else None, update.effective_user
+        )
 
     def _t(self, key: str, lang: str, **values: object) -> str:
         return self.kb.text(key, lang, **values)
@@ -273,7 +257,7 @@ class Team:
         chat, user = update.effective_chat, update.effective_user
         if chat is None:
             return
-        lang = await asyncio.to_thread(self._lang, update)
+        lang = await self._lang(update)
         args = context.args or []
         if not args:
             sub = await asyncio.to_thread(self.store.subscription, chat.id)
@@ -329,7 +313,7 @@ class Team:
         chat = update.effective_chat
         if chat is None:
             return
-        lang = await asyncio.to_thread(self._lang, update)
+        lang = await self._lang(update)
         args = context.args or []
         if not args:
             zone_name = await asyncio.to_thread(self._zone_name, chat.id)
@@ -367,7 +351,7 @@ class Team:
         chat = update.effective_chat
         if chat is None:
             return
-        lang = await asyncio.to_thread(self._lang, update)
+        lang = await self._lang(update)
         if not await self._require_lead(update, context, lang, "tipnow"):
             return
         delivery = await asyncio.to_thread(self.store.take_tip, chat.id, tips.deck(self.kb))
@@ -378,7 +362,7 @@ class Team:
         try:
             reply = self.services.replies.tip(delivery.tip_key, lang)
             message = await chat.send_message(
-                reply.text, parse_mode=ParseMode.HTML, reply_markup=reply_markup(reply)
+                reply.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)
             )
         except BaseException as exc:
             await asyncio.to_thread(self.store.mark_delivery, delivery.id, "unknown", repr(exc))
@@ -460,7 +444,7 @@ class Team:
         chat, user = update.effective_chat, update.effective_user
         if chat is None:
             return
-        lang = await asyncio.to_thread(self._lang, update)
+        lang = await self._lang(update)
         if not await self._require_lead(update, context, lang, "stats"):
             return
         bot_wide = user is not None and user.id in self.settings.team_lead_ids
@@ -509,10 +493,10 @@ class Team:
                 chat_id=delivery.chat_id,
                 text=reply.text,
                 parse_mode=ParseMode.HTML,
-                reply_markup=reply_markup(reply),
+                reply_markup=keyboard(reply),
             )
         except RetryAfter as exc:
-            raise DeliveryRetryAfter(_retry_seconds(exc)) from exc
+            raise DeliveryRetryAfter(retry_after_seconds(exc)) from exc
         except Forbidden as exc:
             raise ChatUnreachable(exc.message) from exc
         except ChatMigrated as exc:
