@@ -2,8 +2,10 @@
 
 One entry point for humans and tools. Every failure a human must fix (a broken knowledge base,
 a bad setting, an unusable data directory) ends with the message lines on stderr and a non-zero
-exit status, never a traceback. `ask --json` is a contract other tools parse: exactly one JSON
-object per line on stdout, logs on stderr only.
+exit status, never a traceback. The statuses are the Telegram runner's (`EXIT_CODES`, shown in
+`--help`), so a supervisor reads `python -m bot run` and `python -m bot check` alike: 2 means
+"fix the configuration or the knowledge base", not "try again". `ask --json` is a contract other
+tools parse: exactly one JSON object per line on stdout, logs on stderr only.
 """
 
 from __future__ import annotations
@@ -30,9 +32,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Exit statuses of every command, `run` included (bot/telegram/runner.py uses these).
 EXIT_OK = 0
-EXIT_FAILURE = 1
+EXIT_FAILURE = 1  # failed while working, e.g. the data directory or database is unusable
+EXIT_CONFIG = 2  # the operator must fix something: a setting, the token, the knowledge base
+EXIT_UNAVAILABLE = 3  # `run`: the Telegram Bot API could not be reached
 EXIT_INTERRUPTED = 130
+EXIT_CODES_HELP = f"""exit status:
+  {EXIT_OK}    done
+  {EXIT_FAILURE}    failed while working (e.g. the data directory or database cannot be used)
+  {EXIT_CONFIG}    configuration or knowledge-base error (a setting, the token, the knowledge base,
+       an eval file) or wrong usage: fix it and run again
+  {EXIT_UNAVAILABLE}    run: the Telegram Bot API could not be reached
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
 MAX_ASK_MATCHES = 3
 GO_LIVE_HINT = (
     "No Telegram token set: starting the terminal chat. To go live, create a bot with "
@@ -110,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
         description="Kisah: customer-service stories for sales teams, on Telegram or here.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -159,16 +173,21 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         parents=[common],
         help="validate the knowledge base",
-        description="Validate every anecdote and UI text; print each problem with file, field "
-        "and line, and exit 1 when there is any.",
+        description="Validate every anecdote and every UI text the bot uses (chat, Telegram "
+        f"and team texts); print each problem with file, field and line, and exit {EXIT_CONFIG} "
+        "when there is any.",
     )
 
-    commands.add_parser(
-        "report",
-        parents=[common],
-        help="usage report for team leads (options after the command are the report's own)",
-        description="Usage report from the bot's database. Any other option after `report` "
-        "is passed to the report itself; `python -m bot report -- --help` shows them.",
+    from bot import report  # its options are its own; `report --help` lists them
+
+    report.add_arguments(
+        commands.add_parser(
+            "report",
+            parents=[common],
+            help="usage report for team leads and content authors",
+            description="Usage report from the bot's database: questions, answers, feedback, "
+            "and the unanswered questions grouped by similarity.",
+        )
     )
     return parser
 
@@ -274,9 +293,21 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> in
 
 
 def cmd_check(settings: Settings, stdout: TextIO) -> int:
-    from bot.services import build_core
+    """Validate the knowledge base and every UI text any part of the bot asks for.
 
-    core = build_core(settings)
+    The UI texts are checked against every module's declaration at once (not only the ones
+    `Replies` needs to start), so one run lists every problem; the Telegram layer is imported
+    for its declarations, which is why this command loads python-telegram-bot.
+    """
+    from bot.knowledge import load_knowledge
+    from bot.services import build_core
+    from bot.telegram.app import check_ui_texts
+
+    kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
+    problems = check_ui_texts(kb)
+    if problems:
+        raise KnowledgeError(problems)
+    core = build_core(settings)  # the matcher's index and normalisation table
     tips = sum(1 for _ in core.kb.tips())
     stdout.write(
         f"OK: {len(core.kb.anecdotes)} anecdotes, {tips} tips, {len(core.kb.ui)} UI texts\n"
@@ -284,20 +315,19 @@ def cmd_check(settings: Settings, stdout: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_report(report_args: list[str], settings: Settings) -> int:
-    from bot.report import main as report_main
+def cmd_report(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
+    from bot import report
     from bot.services import build_services
 
     services = build_services(settings)
     try:
-        return int(report_main(services, report_args) or 0)
+        return int(report.run(services, args, stdout) or 0)
     finally:
         services.close()
 
 
 def _dispatch(
     args: argparse.Namespace,
-    extra: list[str],
     settings: Settings,
     stdin: TextIO,
     stdout: TextIO,
@@ -313,7 +343,7 @@ def _dispatch(
         return cmd_eval(args, settings, stdout)
     if args.command == "check":
         return cmd_check(settings, stdout)
-    return cmd_report(extra, settings)
+    return cmd_report(args, settings, stdout)
 
 
 def main(
@@ -329,23 +359,21 @@ def main(
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    parser = build_parser()
-    # The report parses its own options (it belongs to the tips owner); everything else must
-    # be ours, so unknown options are an error for every other command.
-    args, extra = parser.parse_known_args(argv)
-    if args.command != "report" and extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    extra = [arg for arg in extra if arg != "--"]
+    args = build_parser().parse_args(argv)  # wrong usage: argparse exits with EXIT_CONFIG (2)
     try:
         settings = _settings_for(args, settings)
         with configured_logging(settings, stderr):
-            return _dispatch(args, extra, settings, stdin, stdout, stderr)
+            return _dispatch(args, settings, stdin, stdout, stderr)
     except KnowledgeError as exc:
         for problem in exc.problems:
             stderr.write(problem + "\n")
         stderr.write(f"The knowledge base has {len(exc.problems)} problem(s); fix and retry.\n")
+        stderr.flush()
+        return EXIT_CONFIG
     except SettingsError as exc:
         stderr.write(f"Configuration error: {exc}\n")
+        stderr.flush()
+        return EXIT_CONFIG
     except BrokenPipeError:
         raise  # the reader of our output went away (`| head`): entry() exits quietly
     except (OSError, sqlite3.Error, StoreError) as exc:

@@ -56,11 +56,13 @@ class UiTexts:
     file: str  # where the texts live, named in every problem ("responses/ui/team.yaml")
     texts: Mapping[str, frozenset[str]]  # key -> the placeholders the code fills in
     plain: frozenset[str] = field(default_factory=frozenset)  # no markup: buttons, menus
+    # Texts that are a list, split on spaces by the code (weekday names): how many words.
+    words: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = self.plain - set(self.texts)
+        unknown = (self.plain | set(self.words)) - set(self.texts)
         if unknown:
-            raise ValueError(f"plain texts not declared: {sorted(unknown)}")
+            raise ValueError(f"texts not declared: {sorted(unknown)}")
 
 
 _CHAT_TEXTS: dict[str, frozenset[str]] = {
@@ -255,6 +257,13 @@ def _text_problems(
             known = ", ".join(sorted("{" + n + "}" for n in allowed)) or "none"
             problems.append(
                 f"{where}: unknown placeholder {{{sorted(unknown)[0]}}} (allowed: {known})"
+            )
+            continue
+        expected_words = spec.words.get(key)
+        if expected_words is not None and len(template.split()) != expected_words:
+            problems.append(
+                f"{where}: needs exactly {expected_words} words separated by spaces, "
+                f"has {len(template.split())}"
             )
             continue
         if key in spec.plain:

@@ -152,31 +152,54 @@ def build_report(
     return "\n".join(lines) + "\n"
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
+
+
+def _percentage(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The report's own options, on any parser: `python -m bot report` adds them to its
+    subcommand (so `report --help` lists them) and `parse_args` to a standalone one."""
+    parser.add_argument("--days", type=_positive, default=30, help="period in days (default 30)")
+    parser.add_argument(
+        "--top", type=_positive, default=10, help="how many stories/groups to list (default 10)"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_percentage,
+        default=DEFAULT_THRESHOLD,
+        help=f"similarity 0-100 for grouping questions (default {DEFAULT_THRESHOLD})",
+    )
+
+
 def parse_args(args: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bot report",
         description="Usage report for content authors: questions, answers, feedback, and the "
         "unanswered questions grouped by similarity.",
     )
-    parser.add_argument("--days", type=int, default=30, help="period in days (default 30)")
-    parser.add_argument("--top", type=int, default=10, help="how many stories/groups to list")
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        default=DEFAULT_THRESHOLD,
-        help=f"similarity 0-100 for grouping questions (default {DEFAULT_THRESHOLD})",
-    )
-    parsed = parser.parse_args(list(args))
-    if parsed.days < 1 or parsed.top < 1 or not 0 <= parsed.threshold <= 100:
-        parser.error("--days and --top must be positive, --threshold between 0 and 100")
-    return parsed
+    add_arguments(parser)
+    return parser.parse_args(list(args))
 
 
-def main(services: Services, args: Sequence[str] = (), stdout: TextIO | None = None) -> int:
-    """Entry point for `python -m bot report [--days N] [--top N] [--threshold X]`."""
-    options = parse_args(args)
+def run(services: Services, options: argparse.Namespace, stdout: TextIO | None = None) -> int:
+    """Print the report for options parsed by a parser that `add_arguments` set up."""
     out = stdout or sys.stdout
     out.write(
         build_report(services, days=options.days, top=options.top, threshold=options.threshold)
     )
     return 0
+
+
+def main(services: Services, args: Sequence[str] = (), stdout: TextIO | None = None) -> int:
+    """Entry point for `[--days N] [--top N] [--threshold X]` given as strings."""
+    return run(services, parse_args(args), stdout)

@@ -15,7 +15,7 @@ from bot.matcher import Answer, Match
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"
-CHAT_UI = PROJECT / "responses" / "ui" / "chat.yaml"
+UI_DIR = PROJECT / "responses" / "ui"
 
 
 def _text(id_text: str, en_text: str) -> dict[str, str]:
@@ -90,9 +90,10 @@ APOLOGY: dict[str, Any] = {
 
 
 def write_kb(
-    root: Path, anecdotes: list[dict[str, Any]] | None = None, with_chat_ui: bool = True
+    root: Path, anecdotes: list[dict[str, Any]] | None = None, with_ui: bool = True
 ) -> Path:
-    """A responses dir under `root` with the given anecdotes and the real chat.yaml."""
+    """A responses dir under `root` with the given anecdotes and the real UI texts
+    (chat.yaml, telegram.yaml, team.yaml: `python -m bot check` wants every one)."""
     responses = root / "responses"
     (responses / "anecdotes").mkdir(parents=True, exist_ok=True)
     (responses / "ui").mkdir(parents=True, exist_ok=True)
@@ -101,8 +102,9 @@ def write_kb(
         path.write_text(
             yaml.safe_dump(anecdote, allow_unicode=True, sort_keys=False), encoding="utf-8"
         )
-    if with_chat_ui:
-        shutil.copy(CHAT_UI, responses / "ui" / "chat.yaml")
+    if with_ui:
+        for path in UI_DIR.glob("*.yaml"):
+            shutil.copy(path, responses / "ui" / path.name)
     return responses
 
 

@@ -161,7 +161,7 @@ def test_check_broken_files_names_file_field_and_line(tmp_path: Path) -> None:
         "id: x\nstory: [unclosed\n", encoding="utf-8"
     )
     result = run_bot(tmp_path, "--responses", str(responses), "check")
-    assert result.returncode == 1
+    assert result.returncode == cli.EXIT_CONFIG == 2
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
@@ -178,9 +178,49 @@ def test_check_reports_missing_chat_texts(tmp_path: Path) -> None:
         chat.read_text(encoding="utf-8").replace("{lesson}", "{lesson"), encoding="utf-8"
     )
     result = run_bot(tmp_path, "--responses", str(responses), "check")
-    assert result.returncode == 1
+    assert result.returncode == cli.EXIT_CONFIG
     assert "chat.yaml: story.id: broken {placeholder}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_check_validates_the_telegram_and_team_texts_too(settings: Settings) -> None:
+    """A text only team.py or the Telegram menu uses is checked like the chat texts: missing,
+    misspelt placeholders, broken HTML, a list with the wrong number of words."""
+    ui = settings.responses_dir / "ui"
+    team = ui / "team.yaml"
+    text = team.read_text(encoding="utf-8")
+    start = text.index("team_only_leads:")
+    end = text.index("\n\n", start)
+    text = text[:start] + text[end + 2 :]  # the refusal a member gets: gone
+    text = text.replace("{given}", "{gievn}", 1)
+    text = text.replace("Senin Selasa", "Senin", 1)
+    team.write_text(text, encoding="utf-8")
+    telegram = ui / "telegram.yaml"
+    telegram.write_text(
+        telegram.read_text(encoding="utf-8").replace("tg_cmd_tip:", "tg_cmd_tips:"),
+        encoding="utf-8",
+    )
+    status, out, err = call(["check"], settings)
+    assert status == cli.EXIT_CONFIG and out == ""
+    assert "responses/ui/team.yaml: team_only_leads: missing UI text" in err
+    assert "team.yaml: team_daily_usage.id: unknown placeholder {gievn}" in err
+    assert "team.yaml: team_weekday_names.id: needs exactly 7 words" in err
+    assert "responses/ui/telegram.yaml: tg_cmd_tip: missing UI text" in err
+    assert "Traceback" not in err
+
+
+def test_every_ui_text_the_code_uses_is_declared_for_the_check() -> None:
+    """A literal UI key in the code that no module declares would escape `check`."""
+    import re
+
+    from bot.telegram.app import UI_TEXTS
+
+    declared = {key for spec in UI_TEXTS for key in spec.texts}
+    used: set[str] = set()
+    for path in (PROJECT / "bot").rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r"(?:_t|\.text|_button)\(\s*\"([a-z][a-z0-9_]*)\"", source))
+    assert used and used - declared == set()
 
 
 @pytest.mark.parametrize("command", [["ask", "x"], ["chat"], ["run"], ["eval", "f.yaml"]])
@@ -190,19 +230,19 @@ def test_every_command_refuses_a_broken_base_without_traceback(
     responses = write_kb(tmp_path, [dict(THREAT, seed="nope.txt"), APOLOGY])
     (tmp_path / "f.yaml").write_text("- {q: x, expect: []}\n", encoding="utf-8")
     result = run_bot(tmp_path, "--responses", str(responses), *command, stdin="/quit\n")
-    assert result.returncode == 1
+    assert result.returncode == cli.EXIT_CONFIG
     assert "000-ancaman-klien.yaml:2: seed: seed file 'nope.txt' does not exist" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_settings_errors_end_cleanly(tmp_path: Path) -> None:
     result = run_bot(tmp_path, "check", env={"BOT_LANGUAGE": "fr"})
-    assert result.returncode == 1
+    assert result.returncode == cli.EXIT_CONFIG
     assert (
         result.stderr.strip() == "Configuration error: BOT_LANGUAGE must be 'id' or 'en', got 'fr'"
     )
     result = run_bot(tmp_path, "check", env={"BOT_LOG_LEVEL": "chatty"})
-    assert result.returncode == 1
+    assert result.returncode == cli.EXIT_CONFIG
     assert "BOT_LOG_LEVEL" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -217,7 +257,7 @@ def test_unusable_data_dir_ends_cleanly(tmp_path: Path, responses: Path) -> None
         stdin="/quit\n",
         env={"BOT_DATA_DIR": str(blocker / "data")},
     )
-    assert result.returncode == 1
+    assert result.returncode == cli.EXIT_FAILURE == 1  # a failure at work, not a setting
     assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
     assert "Traceback" not in result.stderr
 
@@ -260,22 +300,39 @@ def test_run_with_a_malformed_token_ends_with_one_line(settings: Settings) -> No
     assert "not-a-token" not in err and "Traceback" not in err
 
 
-def test_report_delegates_with_its_own_options(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen: list[list[str]] = []
+def test_report_gets_its_own_options(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import report
 
-    def fake_main(services: Any, args: list[str]) -> int:
+    seen: list[tuple[int, int, float]] = []
+
+    def fake_run(services: Any, options: Any, stdout: Any = None) -> int:
         assert services.store is not None and services.replies is not None
-        seen.append(args)
+        seen.append((options.days, options.top, options.threshold))
         return 0
 
-    report = types.ModuleType("bot.report")
-    report.main = fake_main  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.report", report)
+    monkeypatch.setattr(report, "run", fake_run)
     assert call(["report", "--days", "7"], settings)[0] == 0
-    assert call(["report", "--", "--help"], settings)[0] == 0
-    assert seen == [["--days", "7"], ["--help"]]
+    assert call(["report", "--top", "3", "--threshold", "80"], settings)[0] == 0
+    assert seen == [(7, 10, report.DEFAULT_THRESHOLD), (30, 3, 80.0)]
+    for bad in (["--days", "0"], ["--threshold", "150"], ["--nope"]):
+        with pytest.raises(SystemExit) as raised:
+            call(["report", *bad], settings)
+        assert raised.value.code == cli.EXIT_CONFIG
+
+
+def test_report_help_lists_the_report_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["report", "--help"])
+    assert raised.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--days", "--top", "--threshold", "--responses"):
+        assert option in out
+
+
+def test_report_prints_the_report(settings: Settings) -> None:
+    status, out, err = call(["report", "--days", "7", "--top", "2"], settings)
+    assert status == 0, err
+    assert out.startswith("Kisah usage report (all chats)")
 
 
 def test_unknown_options_are_refused_for_our_commands(settings: Settings) -> None:
@@ -296,7 +353,7 @@ def test_eval_prints_the_report(tmp_path: Path, settings: Settings) -> None:
     assert status == 0, err
     assert "top1=1.00 top3=1.00 oos_reject=1.00" in out.strip().splitlines()[-1]
     status, _, err = call(["eval", str(tmp_path / "missing.yaml")], settings)
-    assert status == 1 and "missing.yaml" in err
+    assert status == cli.EXIT_CONFIG and "missing.yaml" in err
 
 
 @pytest.mark.parametrize("command", ["run", "chat", "ask", "eval", "check", "report"])
@@ -314,6 +371,17 @@ def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("run", "chat", "ask", "eval", "check", "report"):
         assert command in result.stdout
+    epilog = result.stdout.split("exit status:", 1)[1]
+    for code, meaning in ((1, "failed while working"), (2, "configuration"), (3, "Telegram")):
+        assert any(
+            line.split()[:1] == [str(code)] and meaning in line for line in epilog.splitlines()
+        ), epilog
+
+
+def test_runner_and_cli_share_the_exit_codes() -> None:
+    from bot.telegram import runner
+
+    assert (runner.EXIT_CONFIG, runner.EXIT_UNAVAILABLE) == (cli.EXIT_CONFIG, 3) == (2, 3)
 
 
 def test_ask_stops_quietly_when_the_reader_goes_away(tmp_path: Path, responses: Path) -> None:
@@ -359,7 +427,7 @@ def test_a_broken_normalisation_table_is_a_knowledge_error(tmp_path: Path) -> No
     responses = write_kb(tmp_path)
     (responses / "normalize.yaml").write_text("slang:\n  gak: 5\n", encoding="utf-8")
     result = run_bot(tmp_path, "--responses", str(responses), "check")
-    assert result.returncode == 1 and result.stdout == ""
+    assert result.returncode == cli.EXIT_CONFIG and result.stdout == ""
     first = result.stderr.splitlines()[0]
     assert "normalize.yaml" in first and "slang" in first and "gak" in first
     assert "Traceback" not in result.stderr

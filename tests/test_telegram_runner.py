@@ -138,6 +138,28 @@ async def test_broken_knowledge_base_is_one_line(tmp_path: Path) -> None:
     assert_one_line(err, "knowledge base", "000-x.yaml")
 
 
+def test_a_missing_team_text_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    """A text only the team commands use is checked at start, before Telegram is contacted:
+    the bot must not run and fail on the first /daily."""
+    from kbfixture import write_kb
+
+    responses = write_kb(tmp_path / "kb")
+    team = responses / "ui" / "team.yaml"
+    team.write_text(
+        team.read_text(encoding="utf-8").replace("team_stats_title:", "team_stats_titel:"),
+        encoding="utf-8",
+    )
+    settings = Settings(
+        token=DEFAULT_TOKEN,
+        api_base_url="http://127.0.0.1:9/bot",  # never reached: the check comes first
+        data_dir=tmp_path / "data",
+        responses_dir=responses,
+    )
+    stderr = io.StringIO()
+    assert run_bot(settings, stderr=stderr) == EXIT_CONFIG
+    assert_one_line(stderr.getvalue(), "knowledge base", "team.yaml: team_stats_title: missing")
+
+
 async def test_webhook_mode_without_url_is_one_line(tmp_path: Path) -> None:
     code, _, err = await run_cli(tmp_path, "--webhook", TELEGRAM_BOT_TOKEN=DEFAULT_TOKEN)
     assert code == EXIT_CONFIG

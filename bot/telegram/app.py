@@ -24,12 +24,16 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.telegram import buttons, handlers, inline, team
+from bot.knowledge import KnowledgeError
+from bot.replies import UI_TEXTS as REPLY_TEXTS
+from bot.replies import UiTexts, check_texts
+from bot.telegram import buttons, handlers, inline, menu, team
 from bot.telegram.common import SERVICES_KEY
 from bot.telegram.errors import on_error
 from bot.telegram.filters import ADDRESSED_TO_BOT, COMMAND_FOR_ME
 
 if TYPE_CHECKING:
+    from bot.knowledge import KnowledgeBase
     from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,16 @@ PRIVATE = filters.ChatType.PRIVATE
 GROUPS = filters.ChatType.GROUPS
 # Everything a user can send that is not text: stickers, photos, voice, documents, ...
 NON_TEXT = filters.ATTACHMENT & ~filters.TEXT
+
+# The UI texts of every module the bot runs: the replies (and console), the command menus,
+# inline mode and the team commands. One list, so that `python -m bot check` and the start-up
+# validate exactly what the code will ask for.
+UI_TEXTS: tuple[UiTexts, ...] = (REPLY_TEXTS, menu.UI_TEXTS, inline.UI_TEXTS, team.UI_TEXTS)
+
+
+def check_ui_texts(kb: KnowledgeBase) -> list[str]:
+    """Every problem with the UI texts the bot uses (missing, placeholders, HTML)."""
+    return check_texts(kb, *UI_TEXTS)
 
 
 def add_handlers(application: Application, services: Services) -> None:
@@ -119,6 +133,9 @@ def build_application(services: Services, *, rate_limit: bool = True) -> Applica
     settings = services.settings
     if not settings.token:
         raise ValueError("build_application needs settings.token")
+    problems = check_ui_texts(services.kb)
+    if problems:  # fail at start, not in the one conversation that needs the text
+        raise KnowledgeError(problems)
     builder = (
         ApplicationBuilder()
         .token(settings.token)

@@ -24,6 +24,7 @@ from telegram import (
 )
 from telegram.error import TelegramError
 
+from bot.replies import UiTexts
 from bot.telegram.common import LANGUAGES
 from bot.telegram.team import team_commands
 
@@ -37,6 +38,9 @@ GROUP = ("ask", "topics", "story", "tip", "help", "lang")
 # Handled by bot/telegram/team.py, which also owns their descriptions (`team_commands`).
 TEAM_PRIVATE = ("daily", "timezone")  # in a private chat anyone manages their own tips
 TEAM_LEAD = ("daily", "timezone", "tipnow", "stats")
+# The descriptions this module reads (telegram.yaml); menus show no markup, so all are plain.
+_DESCRIPTIONS = {f"tg_cmd_{name}": frozenset[str]() for name in PRIVATE + GROUP}
+UI_TEXTS = UiTexts("responses/ui/telegram.yaml", _DESCRIPTIONS, plain=frozenset(_DESCRIPTIONS))
 
 
 def menus() -> list[tuple[BotCommandScope, tuple[str, ...]]]:

@@ -21,9 +21,10 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
+from bot.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE
 from bot.knowledge import KnowledgeError
 from bot.settings import Settings, SettingsError, validate_token
-from bot.telegram.app import build_application
+from bot.telegram.app import build_application, check_ui_texts
 from bot.telegram.common import SERVICES_KEY
 from bot.telegram.menu import register_menus
 
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_CONFIG = 2  # something the operator must fix: token, knowledge base, webhook setup
-EXIT_UNAVAILABLE = 3  # Telegram could not be reached
 POLL_TIMEOUT_SECONDS = 30
 WEBHOOK_PATH = "telegram"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -203,18 +201,25 @@ def run_bot(settings: Settings, webhook: bool = False, *, stderr: TextIO | None 
         try:
             services = build_services(settings)
         except KnowledgeError as exc:
-            first = exc.problems[0] if exc.problems else str(exc)
-            return _fail(
-                stderr,
-                settings,
-                f"the knowledge base has {len(exc.problems)} problem(s), first: {first} "
-                "(`python -m bot check` lists all)",
-                EXIT_CONFIG,
-            )
+            return _knowledge_failure(stderr, settings, exc.problems)
         try:
+            problems = check_ui_texts(services.kb)  # the Telegram-only texts too
+            if problems:
+                return _knowledge_failure(stderr, settings, problems)
             return _run(services, settings, webhook, stderr)
         finally:
             services.close()
+
+
+def _knowledge_failure(stderr: TextIO, settings: Settings, problems: list[str]) -> int:
+    first = problems[0] if problems else "unknown problem"
+    return _fail(
+        stderr,
+        settings,
+        f"the knowledge base has {len(problems)} problem(s), first: {first} "
+        "(`python -m bot check` lists all)",
+        EXIT_CONFIG,
+    )
 
 
 def _run(services: Services, settings: Settings, webhook: bool, stderr: TextIO) -> int:
@@ -236,8 +241,10 @@ def _run(services: Services, settings: Settings, webhook: bool, stderr: TextIO) 
             EXIT_UNAVAILABLE,
         )
     except TelegramError as exc:
-        return _fail(stderr, settings, f"Telegram refused to start the bot: {exc.message}", 1)
+        return _fail(
+            stderr, settings, f"Telegram refused to start the bot: {exc.message}", EXIT_FAILURE
+        )
     except OSError as exc:  # e.g. the webhook port is taken
-        return _fail(stderr, settings, f"cannot start: {exc}", 1)
+        return _fail(stderr, settings, f"cannot start: {exc}", EXIT_FAILURE)
     log.info("stopped")
     return EXIT_OK

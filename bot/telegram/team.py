@@ -48,6 +48,7 @@ from telegram.ext import (
 )
 
 from bot import tips
+from bot.replies import UiTexts
 from bot.schedule import (
     EVERY_DAY,
     WEEKDAYS,
@@ -85,6 +86,59 @@ LEAD_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNE
 # Commands for Telegram's menu (setMyCommands, chat-administrator and private scopes); the
 # descriptions live in responses/ui/team.yaml as team_cmd_<command>.
 COMMANDS = ("daily", "timezone", "tipnow", "stats")
+
+_SUBSCRIPTION = frozenset({"days", "time", "zone", "next"})
+_CLOCK = frozenset({"zone", "local"})
+# The texts this module reads from responses/ui/team.yaml, with their placeholders; checked
+# at start and by `python -m bot check`. Plain ones are escaped before they go into a template
+# (or are menu entries), so they must not carry markup themselves.
+UI_TEXTS = UiTexts(
+    "responses/ui/team.yaml",
+    {
+        "team_only_leads": frozenset(),
+        "team_days_every": frozenset(),
+        "team_days_weekdays": frozenset(),
+        "team_daily_set": _SUBSCRIPTION,
+        "team_daily_show": _SUBSCRIPTION,
+        "team_daily_none": frozenset({"zone"}),
+        "team_daily_off": frozenset(),
+        "team_daily_off_none": frozenset(),
+        "team_daily_usage": frozenset({"given"}),
+        "team_timezone_set": _CLOCK,
+        "team_timezone_show": _CLOCK,
+        "team_timezone_usage": frozenset({"given"}),
+        "team_next_none": frozenset(),
+        "team_next_at": frozenset({"weekday", "day", "month", "time"}),
+        "team_weekday_names": frozenset(),
+        "team_month_names": frozenset(),
+        "team_tipnow_empty": frozenset(),
+        "team_stats_title": frozenset(),
+        "team_stats_this_chat": frozenset(),
+        "team_stats_all_chats": frozenset(),
+        "team_stats_period": frozenset({"days", "asked", "share", "up", "down"}),
+        "team_stats_top_stories": frozenset({"days"}),
+        "team_stats_unanswered": frozenset({"days"}),
+        "team_stats_item": frozenset({"text", "count"}),
+        "team_stats_nothing": frozenset(),
+        "team_stats_private": frozenset(),
+        "team_stats_daily": frozenset({"state"}),
+        "team_stats_daily_off": frozenset(),
+        **{f"team_cmd_{name}": frozenset() for name in COMMANDS},
+    },
+    plain=frozenset(
+        {
+            "team_days_every",
+            "team_days_weekdays",
+            "team_next_none",
+            "team_next_at",
+            "team_weekday_names",
+            "team_month_names",
+            "team_stats_daily_off",
+            *(f"team_cmd_{name}" for name in COMMANDS),
+        }
+    ),
+    words={"team_weekday_names": 7, "team_month_names": 12},
+)
 
 
 def _e(text: object) -> str:
