@@ -9,13 +9,12 @@ text stream, so it works the same from a keyboard, a pipe or a test's `io.String
 from __future__ import annotations
 
 import contextlib
-import html
 import logging
-import re
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from bot.replies import Button, Replies, Reply, all_buttons, parse_callback
+from bot.knowledge import LANGUAGES
+from bot.replies import Button, Replies, Reply, all_buttons, html_to_text, parse_callback
 from bot.tips import MemoryRotation, deck
 
 if TYPE_CHECKING:
@@ -25,13 +24,6 @@ log = logging.getLogger(__name__)
 
 # The console is one conversation; it is logged in the store as this chat id.
 CONSOLE_CHAT_ID = 0
-LANGUAGES = ("id", "en")
-_TAG = re.compile(r"<[^>]+>")
-
-
-def html_to_text(text: str) -> str:
-    """Telegram HTML to what a terminal can show: tags dropped, entities decoded."""
-    return html.unescape(_TAG.sub("", text))
 
 
 class Console:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.knowledge import Anecdote, KnowledgeBase, KnowledgeError
+from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase, KnowledgeError
 from bot.language import detect_language
 from bot.seedtext import load_post
 
@@ -108,6 +108,15 @@ UI_TEXTS = UiTexts(
     _CHAT_TEXTS,
     plain=frozenset(key for key in _CHAT_TEXTS if key.startswith("button_")),
 )
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def html_to_text(text: str) -> str:
+    """A reply's Telegram HTML as plain text: tags dropped, entities decoded. For places that
+    show no markup: the terminal chat, callback toasts, inline-result descriptions."""
+    return html.unescape(_TAG.sub("", text))
 
 
 def message_length(text: str) -> int:
@@ -244,7 +253,7 @@ def _text_problems(
         return [f"{spec.file}: {key}: missing UI text (both id and en needed)"]
     problems: list[str] = []
     formatter = string.Formatter()
-    for lang in ("id", "en"):
+    for lang in LANGUAGES:
         template = text.get(lang)
         where = f"{spec.file}: {key}.{lang}"
         try:

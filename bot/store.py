@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.knowledge import LANGUAGES
 from bot.schedule import Delivery, Subscription
 from bot.tips import next_tip
 
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 DB_FILENAME = "kisah.sqlite3"
 SOURCES = frozenset({"private", "group", "inline", "cli"})
-LANGUAGES = frozenset({"id", "en"})
 
 Clock = Callable[[], datetime]
 
@@ -243,32 +243,37 @@ class Store:
     # -- chat settings ------------------------------------------------------------------------
 
     def chat_language(self, chat_id: int) -> str | None:
-        rows = self._read("SELECT language FROM chats WHERE chat_id = ?", (chat_id,))
-        return rows[0]["language"] if rows else None
+        return self._chat_setting(chat_id, "language")
 
     def set_chat_language(self, chat_id: int, lang: str | None) -> None:
         if lang is not None and lang not in LANGUAGES:
             raise ValueError(f"unknown language {lang!r}")
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO chats (chat_id, language, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (chat_id) DO UPDATE SET language = excluded.language, "
-                "updated_at = excluded.updated_at",
-                (chat_id, lang, self._now()),
-            )
+        self._set_chat_setting(chat_id, "language", lang)
 
     def chat_timezone(self, chat_id: int) -> str | None:
         """The chat's own zone, or None when it never chose one (use settings.timezone)."""
-        rows = self._read("SELECT timezone FROM chats WHERE chat_id = ?", (chat_id,))
-        return rows[0]["timezone"] if rows else None
+        return self._chat_setting(chat_id, "timezone")
 
     def set_chat_timezone(self, chat_id: int, timezone: str | None) -> None:
+        self._set_chat_setting(chat_id, "timezone", timezone)
+
+    # The per-chat settings; a column name is only ever one of these (never user input).
+    _CHAT_SETTINGS = frozenset({"language", "timezone"})
+
+    def _chat_setting(self, chat_id: int, column: str) -> str | None:
+        assert column in self._CHAT_SETTINGS, column
+        rows = self._read(f"SELECT {column} FROM chats WHERE chat_id = ?", (chat_id,))
+        return rows[0][column] if rows else None
+
+    def _set_chat_setting(self, chat_id: int, column: str, value: str | None) -> None:
+        """Set one setting of the chat, creating its row if needed; the others stay."""
+        assert column in self._CHAT_SETTINGS, column
         with self._tx() as db:
             db.execute(
-                "INSERT INTO chats (chat_id, timezone, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (chat_id) DO UPDATE SET timezone = excluded.timezone, "
+                f"INSERT INTO chats (chat_id, {column}, updated_at) VALUES (?, ?, ?) "
+                f"ON CONFLICT (chat_id) DO UPDATE SET {column} = excluded.{column}, "
                 "updated_at = excluded.updated_at",
-                (chat_id, timezone, self._now()),
+                (chat_id, value, self._now()),
             )
 
     # -- questions and feedback ---------------------------------------------------------------

@@ -298,6 +298,11 @@ class FloodLimits:
     global_per_second: int = 30
 
 
+def _present(**fields: Any) -> dict[str, Any]:
+    """The optional fields that are set: Telegram leaves absent ones out of its JSON."""
+    return {name: value for name, value in fields.items() if value}
+
+
 @dataclass
 class FakeUser:
     id: int
@@ -307,16 +312,12 @@ class FakeUser:
     is_bot: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+        return {
             "id": self.id,
             "is_bot": self.is_bot,
             "first_name": self.first_name,
+            **_present(username=self.username, language_code=self.language_code),
         }
-        if self.username:
-            data["username"] = self.username
-        if self.language_code:
-            data["language_code"] = self.language_code
-        return data
 
 
 @dataclass
@@ -328,14 +329,11 @@ class FakeChat:
     is_forum: bool = False  # a supergroup with topics (messages carry message_thread_id)
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"id": self.id, "type": self.type}
-        if self.is_forum:
-            data["is_forum"] = True
-        if self.title:
-            data["title"] = self.title
-        if self.first_name:
-            data["first_name"] = self.first_name
-        return data
+        return {
+            "id": self.id,
+            "type": self.type,
+            **_present(is_forum=self.is_forum, title=self.title, first_name=self.first_name),
+        }
 
 
 @dataclass

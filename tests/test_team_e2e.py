@@ -55,6 +55,7 @@ class Bot:
     app: Application
     team: Team
     services: Services
+    scheduled: set[str]  # the JobQueue jobs the application had scheduled at start
 
     @property
     def store(self) -> Store:
@@ -72,16 +73,29 @@ def settings(fake_telegram: FakeTelegram, make_settings: Callable[..., Settings]
     return make_settings(fake_telegram, team_lead_ids=frozenset({LEAD}))
 
 
+def team_only_application(services: Services) -> Application:
+    """An Application with only the team handlers and job (what these tests are about)."""
+    settings = services.settings
+    app = ApplicationBuilder().token(settings.token or "").base_url(settings.api_base_url).build()
+    register(app, services)
+    return app
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
-    settings: Settings, clock: FakeClock, *, jobs: bool = False
+    settings: Settings,
+    clock: FakeClock,
+    *,
+    jobs: bool = False,
+    build: Callable[[Services], Application] = team_only_application,
 ) -> AsyncIterator[Bot]:
-    """Start an Application with the team handlers, polling the fake server."""
+    """Start an Application (by default with the team handlers only) polling the fake server.
+    Without `jobs` the JobQueue's ticks are removed: the test calls the runner's tick itself."""
     core = core_for(settings.responses_dir)
     store = Store(Path(settings.data_dir) / DB_FILENAME, settings.log_questions, clock=clock)
     services = Services(settings, core.kb, core.matcher, core.replies, store)
-    app = ApplicationBuilder().token(settings.token or "").base_url(settings.api_base_url).build()
-    team = register(app, services)
+    app = build(services)
+    scheduled = {job.name for job in app.job_queue.jobs()}  # type: ignore[union-attr]
     if not jobs:
         for job in app.job_queue.jobs():  # type: ignore[union-attr]
             job.schedule_removal()
@@ -89,7 +103,7 @@ async def running_bot(
         await app.start()
         await app.updater.start_polling(poll_interval=0.0, timeout=1)  # type: ignore[union-attr]
         try:
-            yield Bot(app, team, services)
+            yield Bot(app, app.bot_data["kisah_team"], services, scheduled)
         finally:
             await app.updater.stop()  # type: ignore[union-attr]
             await app.stop()
@@ -536,24 +550,9 @@ async def test_team_commands_in_the_full_application(
     the catch-all "unknown command" handler, and the delivery job is scheduled."""
     from bot.telegram.app import build_application
 
-    core = core_for(settings.responses_dir)
-    store = Store(Path(settings.data_dir) / DB_FILENAME, clock=clock)
-    services = Services(settings, core.kb, core.matcher, core.replies, store)
-    app = build_application(services)
-    names = {job.name for job in app.job_queue.jobs()}  # type: ignore[union-attr]
-    assert {"kisah-daily-catch-up", "kisah-daily-tips"} <= names
-    for job in app.job_queue.jobs():  # type: ignore[union-attr]
-        job.schedule_removal()
-    async with app:
-        await app.start()
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)  # type: ignore[union-attr]
-        try:
-            assert "08:30" in await say(fake_telegram, group, ADMIN, "/daily 08:30")
-            assert "only a team lead" in (await say(fake_telegram, group, MEMBER, "/stats")).lower()
-            team: Team = app.bot_data["kisah_team"]
-            clock.set_utc("2026-11-23 01:30")
-            assert (await team.runner.tick()).sent == 1
-        finally:
-            await app.updater.stop()  # type: ignore[union-attr]
-            await app.stop()
-            store.close()
+    async with running_bot(settings, clock, build=build_application) as bot:
+        assert {"kisah-daily-catch-up", "kisah-daily-tips"} <= bot.scheduled
+        assert "08:30" in await say(fake_telegram, group, ADMIN, "/daily 08:30")
+        assert "only a team lead" in (await say(fake_telegram, group, MEMBER, "/stats")).lower()
+        clock.set_utc("2026-11-23 01:30")
+        assert (await bot.team.runner.tick()).sent == 1

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERVICES_KEY = "kisah.services"
-LANGUAGES = ("id", "en")
 Context = ContextTypes.DEFAULT_TYPE
 
 

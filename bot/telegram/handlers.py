@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from telegram import Chat, MessageEntity, Update
 from telegram.ext import ApplicationHandlerStop
 
+from bot.knowledge import LANGUAGES
 from bot.telegram.common import (
-    LANGUAGES,
     Context,
     command_language,
     record_question,

@@ -24,8 +24,8 @@ from telegram import (
 )
 from telegram.error import TelegramError
 
+from bot.knowledge import LANGUAGES
 from bot.replies import UiTexts
-from bot.telegram.common import LANGUAGES
 from bot.telegram.team import team_commands
 
 if TYPE_CHECKING:

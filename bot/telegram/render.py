@@ -8,9 +8,7 @@ button is dropped with an error log rather than losing the message it sits on.
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 from collections.abc import Iterable, Sequence
 
 from telegram import (
@@ -24,20 +22,16 @@ from telegram import (
 )
 from telegram.constants import MessageLimit, ParseMode
 
-from bot.replies import Reply
+from bot.replies import MAX_CALLBACK_BYTES, Reply, html_to_text
+
+# Telegram's length (UTF-16 code units) measured exactly as the replies were built with it.
+from bot.replies import message_length as utf16_len
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = MessageLimit.MAX_TEXT_LENGTH  # 4096
-MAX_CALLBACK_BYTES = 64
 MAX_TOAST = 200  # answerCallbackQuery text limit
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-_TAG = re.compile(r"<[^>]*>")
-
-
-def utf16_len(text: str) -> int:
-    """Telegram counts characters in UTF-16 code units; counting so is never too generous."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -99,7 +93,7 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
 
 def plain(text: str, limit: int | None = None) -> str:
     """HTML reply text as plain text (callback toasts and inline descriptions show no markup)."""
-    result = html.unescape(_TAG.sub("", text)).strip()
+    result = html_to_text(text).strip()
     if limit is not None and len(result) > limit:
         result = result[: limit - 1].rstrip() + "…"
     return result
