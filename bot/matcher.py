@@ -45,7 +45,7 @@ from bot.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
 # (bot/evaluation.py: threshold_sweep, trigger_holdout) on the stories' own triggers asked
 # with each left out of the index, plus labelled out-of-scope questions (other business
 # topics, chit-chat); recheck with `python -m bot eval FILE` when the stories change.
-DEFAULT_THRESHOLD = 41
+DEFAULT_THRESHOLD = 42
 
 # How much each field vouches for a word belonging to the story. Lessons are general advice
 # and share vocabulary across stories, so they count less than the story's own phrasings.
@@ -59,6 +59,9 @@ EVIDENCE_MASS = 2.5  # matched word weight needed for full confidence (one word 
 EVIDENCE_POWER = 0.5  # how steeply thin evidence lowers the confidence
 ASSOC_POWER = 0.5  # how fast a word's pull on a story fades with its relative frequency there
 TOPICAL_SHARE = 0.08  # share of a story's fields a word must appear in to count as topical
+TOPICAL_COUNT = (
+    8.0  # ...or this many occurrences, whichever is fewer (more triggers must not dilute)
+)
 COMMON_WEIGHT = 0.5  # an everyday word no story uses ("worth", "biasanya")
 COMMON_KNOWN_CAP = 1.0  # ceiling on an everyday word's weight even where a story uses it
 UNKNOWN_DF = 0.5  # a word no story uses weighs like one found in half a story
@@ -201,8 +204,10 @@ class Matcher:
             top = max(counts.values())
             pull = {a: (c / top) ** ASSOC_POWER for a, c in counts.items()}
             index.postings.append(pull)
-            share = max(c / sizes[a] for a, c in counts.items())
-            topical = min(1.0, share / TOPICAL_SHARE) ** 0.5
+            # topical: in a fair share of some story's fields, counted up to TOPICAL_COUNT
+            # occurrences so that writing more triggers does not dilute every word
+            share = max(c / min(TOPICAL_COUNT, TOPICAL_SHARE * sizes[a]) for a, c in counts.items())
+            topical = min(1.0, share) ** 0.5
             index.weight.append(math.log((n + 1) / sum(pull.values())) * topical)
         index.unknown_weight = math.log((n + 1) / UNKNOWN_DF)
 
