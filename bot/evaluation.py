@@ -4,6 +4,11 @@ The file is a YAML list of `{q: question, expect: ['000'] or [], lang: id|en}`; 
 anecdote's seed prefix and `[]` means "no story fits: the bot must refuse". Scores are taken
 from what a user would see (`Matcher.ask`, threshold applied), so a right story below the
 threshold counts as a miss, and a refusal of an out-of-scope question counts as a success.
+
+To recalibrate the threshold after the stories change: the report's trade-off table
+(`threshold_sweep`) shows what other thresholds would have given, and `trigger_holdout`
+asks every trigger with its own story indexed without it, hundreds of unseen phrasings that
+no evaluation file has to contain (only in-scope: pair it with out-of-scope questions).
 """
 
 from __future__ import annotations
