@@ -32,6 +32,8 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/matching.py
+	$(PY) bench/telegram_load.py
+	$(PY) bench/broadcast.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

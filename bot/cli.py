@@ -69,15 +69,23 @@ class _RedactToken(logging.Filter):
 
 
 @contextlib.contextmanager
-def configured_logging(settings: Settings, stream: TextIO) -> Iterator[None]:
+def configured_logging(
+    settings: Settings, stream: TextIO, *, terminal: bool = False
+) -> Iterator[None]:
     """Log one line per event to `stream` (stderr: stdout stays for output) at the configured
     level, for the duration of one command. The previous configuration comes back afterwards,
-    so calling `main()` in-process (tests) leaves the host's logging as it was."""
+    so calling `main()` in-process (tests) leaves the host's logging as it was.
+
+    `terminal` commands (chat, ask, eval, ...) talk to a person on the same screen: INFO lines
+    would interleave with the conversation, so they log warnings only unless DEBUG is asked.
+    """
     level = logging.getLevelName(settings.log_level.upper())
     if not isinstance(level, int):
         raise SettingsError(
             f"BOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}"
         )
+    if terminal and level > logging.DEBUG:
+        level = max(level, logging.WARNING)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_RedactToken(settings))
@@ -362,7 +370,8 @@ def main(
     args = build_parser().parse_args(argv)  # wrong usage: argparse exits with EXIT_CONFIG (2)
     try:
         settings = _settings_for(args, settings)
-        with configured_logging(settings, stderr):
+        serving = args.command == "run" and bool(settings.token)
+        with configured_logging(settings, stderr, terminal=not serving):
             return _dispatch(args, settings, stdin, stdout, stderr)
     except KnowledgeError as exc:
         for problem in exc.problems:
