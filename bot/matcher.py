@@ -232,10 +232,10 @@ class Matcher:
 
         index.by_length = _by_length(index.vocab)
         table = normalizer.table
-        for raw, canonical in [*table.concepts.items(), *table.slang.items()]:
-            first = canonical if isinstance(canonical, str) else canonical[0]
-            if len(raw) >= 4 and first in index.term_ids:
-                index.surface.setdefault(raw, index.term_ids[first])
+        for raw in [*table.concepts, *table.slang]:  # "kustomer", "komplen": typos of these too
+            forms = normalizer.canonical_word(raw, "id") if len(raw) >= 4 else ()
+            if forms and forms[0] in index.term_ids and raw not in surface_words:
+                surface_words[raw] = forms[0]
         for raw, word in surface_words.items():
             if word in index.term_ids:
                 index.surface.setdefault(raw, index.term_ids[word])
