@@ -136,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.serve:
-        asyncio.run(serve_bot(*args.serve))
+        from bot.telegram.runner import loop_factory
+
+        # The event loop production runs on (`run_bot`): uvloop where installed.
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(serve_bot(*args.serve))
         return 0
     result = asyncio.run(run(args.users, args.rounds))
     rate = result["replies_per_s"]

@@ -7,9 +7,8 @@ where order matters.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from telegram.ext import (
     AIORateLimiter,
@@ -22,7 +21,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from bot.knowledge import KnowledgeError
 from bot.replies import UI_TEXTS as REPLY_TEXTS
@@ -31,6 +29,7 @@ from bot.telegram import buttons, handlers, inline, menu, team
 from bot.telegram.common import SERVICES_KEY
 from bot.telegram.errors import on_error
 from bot.telegram.filters import ADDRESSED_TO_BOT, COMMAND_FOR_ME
+from bot.telegram.transport import GatedRequest
 
 if TYPE_CHECKING:
     from bot.knowledge import KnowledgeBase
@@ -104,26 +103,6 @@ def add_handlers(application: Application, services: Services) -> None:
         ]
     )
     application.add_error_handler(on_error)
-
-
-class GatedRequest(HTTPXRequest):
-    """HTTPXRequest that lets at most `connection_pool_size` requests into httpx at once.
-
-    Under a burst (200 replies at once), httpcore queues the surplus requests itself and
-    re-scans the whole queue against every connection each time one finishes: quadratic,
-    measured as a fifth of the bot's CPU per reply. Waiting on an asyncio semaphore instead
-    costs O(1), and the requests still go out as soon as a connection is free.
-    """
-
-    __slots__ = ("_gate",)
-
-    def __init__(self, connection_pool_size: int, **kwargs: Any) -> None:
-        super().__init__(connection_pool_size=connection_pool_size, **kwargs)
-        self._gate = asyncio.Semaphore(connection_pool_size)
-
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        async with self._gate:
-            return await super().do_request(*args, **kwargs)
 
 
 def build_application(services: Services, *, rate_limit: bool = True) -> Application:

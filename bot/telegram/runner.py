@@ -222,9 +222,10 @@ def _knowledge_failure(stderr: TextIO, settings: Settings, problems: list[str]) 
     )
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop where it exists: the bot's CPU per reply is mostly event-loop and HTTP plumbing,
-    and uvloop cut it by about a fifth in bench/telegram_load.py. Windows has no uvloop."""
+    and uvloop cut it by about a fifth in bench/telegram_load.py (whose bot process runs on
+    this same loop, so it measures what production runs). Windows has no uvloop."""
     try:
         import uvloop
     except ImportError:
@@ -235,7 +236,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def _run(services: Services, settings: Settings, webhook: bool, stderr: TextIO) -> int:
     application = build_application(services)
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(serve(application, settings, webhook=webhook))
     except InvalidToken:
         return _fail(
