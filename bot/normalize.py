@@ -412,7 +412,7 @@ class Normalizer:
             return cached
         word = raw
         match = _REDUPLICATION_DIGIT.match(word)
-        if match:  # "teman2" -> "teman"
+        if match and word not in self.table.slang:  # "teman2" -> "teman"; "oleh2" is a word
             word = match.group(1)
         word = self.collapse(word)
         out = []
@@ -427,7 +427,7 @@ class Normalizer:
 
     def _fold(self, raw_words: Iterable[str], lang: str) -> list[str]:
         out: list[str] = []
-        for raw in raw_words:
+        for raw in _reduplicated(raw_words, self.table.slang):
             for word in self.canonical_word(raw, lang):
                 if not out or out[-1] != word:  # "teman-teman", "berbulan-bulan"
                     out.append(word)
@@ -473,6 +473,21 @@ class Normalizer:
     def is_common(self, word: str) -> bool:
         """An everyday word: weak evidence of a topic (see `common` in the table)."""
         return word in self.common
+
+
+def _reduplicated(raw_words: Iterable[str], slang: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """ "oleh oleh" (written "oleh-oleh") -> "oleh2" when the table knows the doubled word.
+
+    Some reduplicated words mean something of their own ("oleh-oleh" is a souvenir, "oleh"
+    alone is a preposition), so the doubled form is looked up as one word, as "oleh2" is.
+    """
+    out: list[str] = []
+    for raw in raw_words:
+        if out and out[-1] == raw and f"{raw}2" in slang:
+            out[-1] = f"{raw}2"
+        else:
+            out.append(raw)
+    return out
 
 
 @lru_cache(maxsize=4)
