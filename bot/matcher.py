@@ -68,6 +68,12 @@ UNKNOWN_DF = 0.5  # a word no story uses weighs like one found in half a story
 QUESTION_PRIOR = 0.5  # unexplained weight added to every question (smoothing)
 SINGLE_WORD_MIN = 1.7  # one matched word stands alone only if this specific ("cinlok")...
 SINGLE_WORD_FACTOR = 0.7  # ...else the confidence is damped ("help", "sales", "apa kabar")
+# A question naming nothing of the working world (no customer, boss, colleague, project...:
+# `work` in normalize.yaml) is damped: "hotel murah di yogya", "who won the football match",
+# "lagu galau buat yg ditinggal nikah" share a phrase with a story but not its situation.
+# Calibrated with the threshold: about 4% of labelled in-scope questions lack such a word
+# (most ask about the birthday gift itself) and all of them keep a clear margin.
+NO_WORK_FACTOR = 0.8
 STRING_CHECKS = 3  # best phrasings per story refined with token_sort_ratio
 CANDIDATES = 12  # stories (by coverage) whose phrasings are scored in detail
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
@@ -313,6 +319,12 @@ class Matcher:
             return []
         words = [word for word, _ in pairs]
         looked = [self._lookup(word, surface) for word, surface in pairs]
+        is_work = self.normalizer.is_work
+        vocab = index.vocab
+        at_work = any(
+            is_work(word) or any(is_work(vocab[tid]) for tid, _ in matches)
+            for word, matches in zip(words, looked, strict=True)
+        )
         weights = []
         for word, matches in zip(words, looked, strict=True):
             common = self.normalizer.is_common(word)
@@ -376,6 +388,8 @@ class Matcher:
             confidence *= min(1.0, mass / EVIDENCE_MASS) ** EVIDENCE_POWER
             if hits[a_idx] < 2 and strongest[a_idx] < SINGLE_WORD_MIN:
                 confidence *= SINGLE_WORD_FACTOR
+            if not at_work:
+                confidence *= NO_WORK_FACTOR
             scored.append(_Scored(a_idx, confidence, coverage, phrasing, mass, best_phrase))
         scored.sort(key=lambda s: s.confidence, reverse=True)
         return scored

@@ -66,6 +66,7 @@ class Table:
     phrases: Mapping[str, str]
     stopwords: frozenset[str]
     common: Mapping[str, tuple[str, ...]]
+    work: Mapping[str, tuple[str, ...]]
     language_words: Mapping[str, frozenset[str]]
 
 
@@ -127,6 +128,10 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         phrases=phrases,
         common={
             lang: tuple(_words((data.get("common") or {}).get(lang, []), f"{path}: common.{lang}"))
+            for lang in ("id", "en")
+        },
+        work={
+            lang: tuple(_words((data.get("work") or {}).get(lang, []), f"{path}: work.{lang}"))
             for lang in ("id", "en")
         },
         stopwords=frozenset(
@@ -269,6 +274,15 @@ class Normalizer:
                         phrases.setdefault(folded, table.concepts.get(value, value))
         self.phrases = phrases
         self.max_phrase = max((len(k) for k in phrases), default=1)
+        # Words of the working world, folded like questions (see `work` in the table); a
+        # phrase ("anak buah") counts through each word it folds to.
+        self.work: frozenset[str] = frozenset(
+            form
+            for lang, words in table.work.items()
+            for word in words
+            for form in self.tokens(word, lang)
+            if form not in self.table.stopwords
+        )
 
     # --- words -------------------------------------------------------------------------
     def collapse(self, word: str) -> str:
@@ -473,6 +487,10 @@ class Normalizer:
     def is_common(self, word: str) -> bool:
         """An everyday word: weak evidence of a topic (see `common` in the table)."""
         return word in self.common
+
+    def is_work(self, word: str) -> bool:
+        """A word of the working world (customer, boss, project): see `work` in the table."""
+        return word in self.work
 
 
 def _reduplicated(raw_words: Iterable[str], slang: Mapping[str, tuple[str, ...]]) -> list[str]:
