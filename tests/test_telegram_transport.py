@@ -3,11 +3,19 @@ cheap, and it must actually be in place under the Application (or the tuning is 
 
 from __future__ import annotations
 
+import copy
+import random
 import socket
+from dataclasses import dataclass
 
 import httpcore
 
-from bot.telegram.transport import FastReadableBackend, GatedRequest, socket_readable
+from bot.telegram.transport import (
+    FastReadableBackend,
+    GatedRequest,
+    LeanConnectionPool,
+    socket_readable,
+)
 
 
 def test_socket_readable_sees_data_and_a_closed_peer() -> None:
@@ -29,8 +37,106 @@ def test_missing_socket_counts_as_readable() -> None:
     assert socket_readable(None) is True
 
 
-def test_gated_request_client_uses_the_fast_backend() -> None:
+def test_gated_request_client_uses_the_tuned_pool() -> None:
     request = GatedRequest(4)
     pool = request._client._transport._pool  # noqa: SLF001 - what the tuning changes
-    assert isinstance(pool, httpcore.AsyncConnectionPool)
+    assert type(pool) is LeanConnectionPool
     assert isinstance(pool._network_backend, FastReadableBackend)  # noqa: SLF001
+
+
+@dataclass
+class FakeConnection:
+    """The state httpcore's planning reads from a connection, chosen by the test."""
+
+    name: str
+    origin: str
+    state: str  # idle | active | new | closed
+    expired: bool = False
+
+    def is_closed(self) -> bool:
+        return self.state == "closed"
+
+    def has_expired(self) -> bool:
+        return self.expired
+
+    def is_idle(self) -> bool:
+        return self.state == "idle"
+
+    def is_available(self) -> bool:
+        return self.state == "idle"
+
+    def can_handle_request(self, origin: str) -> bool:
+        return origin == self.origin
+
+
+class FakeUrl:
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+
+
+class FakeHttpRequest:
+    def __init__(self, origin: str) -> None:
+        self.url = FakeUrl(origin)
+
+
+class FakePoolRequest:
+    def __init__(self, name: str, origin: str, connection: FakeConnection | None) -> None:
+        self.name = name
+        self.request = FakeHttpRequest(origin)
+        self.connection = connection
+
+    def is_queued(self) -> bool:
+        return self.connection is None
+
+    def assign_to_connection(self, connection: FakeConnection) -> None:
+        self.connection = connection
+
+
+def _plan(pool_class: type, pool_state: dict[str, object]) -> tuple[object, ...]:
+    """Run one planning step of `pool_class` on a copy of the state; what it decided."""
+    pool = object.__new__(pool_class)
+    pool.__dict__.update(copy.deepcopy(pool_state))
+    created: list[str] = []
+
+    def create_connection(origin: str) -> FakeConnection:
+        created.append(origin)
+        return FakeConnection(f"new{len(created)}", origin, "new")
+
+    pool.create_connection = create_connection  # type: ignore[method-assign]
+    closing = pool._assign_requests_to_connections()  # noqa: SLF001
+    return (
+        [c.name for c in closing],
+        [c.name for c in pool._connections],  # noqa: SLF001
+        [(r.name, r.connection and r.connection.name) for r in pool._requests],  # noqa: SLF001
+        created,
+    )
+
+
+def test_lean_pool_plans_exactly_like_httpcore() -> None:
+    """Random pool states (origins, idle/active/closed/expired connections, queued and
+    assigned requests, full and not-full pools): the lean planner must decide the same."""
+    rng = random.Random(1234)
+    states = ("idle", "active", "new", "closed")
+    origins = ("a", "b")
+    for case in range(3000):
+        connections = [
+            FakeConnection(f"c{i}", rng.choice(origins), rng.choice(states), rng.random() < 0.1)
+            for i in range(rng.randint(0, 8))
+        ]
+        requests = [
+            FakePoolRequest(
+                f"r{i}",
+                rng.choice(origins),
+                rng.choice([None, None, *connections]) if connections else None,
+            )
+            for i in range(rng.randint(0, 8))
+        ]
+        max_connections = rng.randint(1, 8)
+        state = {
+            "_connections": connections,
+            "_requests": requests,
+            "_max_connections": max_connections,
+            "_max_keepalive_connections": rng.randint(0, max_connections),
+        }
+        expected = _plan(httpcore.AsyncConnectionPool, state)
+        assert _plan(LeanConnectionPool, state) == expected, f"case {case}: {state}"
