@@ -227,10 +227,41 @@ def test_real_base_finds_the_story(real: Matcher, question: str, seed: str) -> N
         "rekomendasi laptop murah buat kuliah",
         "selamat pagi!",
         "which team won the league this season",
+        # chit-chat that shares a word or a phrase with a story, but not its situation
+        "who won the football match last night",
+        "siapa yang menang pertandingan bola semalam",
+        "lagu galau buat yg ditinggal nikah",
+        "sejarah wayang kulit di jawa",
+        "jadwal kereta ke yogya besok pagi",
+        "resep kue ulang tahun",
     ],
 )
 def test_real_base_refuses_other_topics(real: Matcher, question: str) -> None:
     assert real.ask(question).matches == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "seed"),
+    [
+        # slang and casual English the matcher must read through
+        ("teknisi kita got dumped, skrg slacking off di kantor klien", "004"),
+        ("klien ngegas di telpon, sy oper ke manajer aja?", "000"),
+        ("nyari oleh2 wayang di jogja buat klien pejabat", "001"),
+        ("pelanggan yg berpengaruh ngambek, gak mau ditemui sales kita", "001"),
+        ("anak2 di rumah juga termasuk customer kita?", "003"),
+    ],
+)
+def test_real_base_reads_slang(real: Matcher, question: str, seed: str) -> None:
+    answer = real.ask(question)
+    assert answer.best is not None and answer.best.anecdote.seed_prefix == seed
+
+
+def test_a_question_outside_work_needs_stronger_evidence(real: Matcher) -> None:
+    # the same story words, with and without a word of the working world
+    at_work = real.rank("cari perajin wayang di yogya buat klien")[0]
+    off_work = real.rank("cari perajin wayang di yogya")[0]
+    assert at_work.anecdote.seed_prefix == off_work.anecdote.seed_prefix == "001"
+    assert off_work.score < at_work.score
 
 
 def test_explain_shows_why(real: Matcher) -> None:

@@ -73,6 +73,52 @@ def test_reduplication_collapses() -> None:
     assert tokens("temen2", "id") == tokens("teman", "id")
 
 
+def test_a_doubled_word_with_its_own_meaning_stays_whole() -> None:
+    # "oleh-oleh" is a souvenir, "oleh" alone a preposition (a stopword)
+    gift = tokens("hadiah", "id")
+    assert tokens("oleh-oleh", "id") == gift
+    assert tokens("oleh2", "id") == gift
+    assert tokens("oleh oleh", "id") == gift
+
+
+@pytest.mark.parametrize(
+    ("informal", "standard", "lang"),
+    [
+        ("jg", "juga", "id"),
+        ("ngegas", "marah", "id"),
+        ("klien ngambek", "klien marah", "id"),
+        ("oper ke manajer", "serahkan ke manajer", "id"),
+        ("nyampein kado", "mengantar kado", "id"),
+        ("lebay", "berlebihan", "id"),
+        ("gede", "besar", "id"),
+        ("bokap", "ayah", "id"),
+        ("jogja", "yogyakarta", "id"),
+        ("pengrajin", "perajin", "id"),
+        ("penatah wayang", "perajin wayang", "id"),
+        ("males", "malas", "id"),
+        ("maksudnya apa", "artinya apa", "id"),
+        ("masukan dari klien", "saran dari klien", "id"),
+        ("dicuekin klien", "diabaikan klien", "id"),
+        ("got dumped", "heartbroken", "en"),
+        ("slacking off", "lazy", "en"),
+        ("he sulks", "he is angry", "en"),
+        ("I messed up", "I made a mistake", "en"),
+        ("a cold shoulder from the client", "ignored by the client", "en"),
+        ("the mayor", "the city government", "en"),
+    ],
+)
+def test_informal_words_meet_their_standard_form(informal: str, standard: str, lang: str) -> None:
+    assert content_tokens(informal, lang) == content_tokens(standard, lang)
+
+
+def test_work_words_are_recognised_in_either_language() -> None:
+    n = get_normalizer()
+    for text, lang in (("pelanggan", "id"), ("klien", "id"), ("atasan", "id"), ("client", "en")):
+        assert all(n.is_work(w) for w in content_tokens(text, lang)), text
+    for text, lang in (("football", "en"), ("lagu", "id"), ("hotel", "id"), ("kereta", "id")):
+        assert not any(n.is_work(w) for w in content_tokens(text, lang)), text
+
+
 @pytest.mark.parametrize(
     "forms",
     [
