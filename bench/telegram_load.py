@@ -10,7 +10,13 @@ Printed: replies per second (wall clock, end to end), p50/p99 reply latency, the
 process's CPU time per reply (its capacity if it had a core to itself), and both as a
 multiple of Telegram's 30 messages/s broadcast ceiling (goal: >= 10x on 2 cores).
 
-    .venv/bin/python bench/telegram_load.py [--users 200] [--rounds 5]
+`--baseline` then runs a bare python-telegram-bot echo bot (stock `ApplicationBuilder`,
+concurrent updates, same event loop, no rate limiter) through the same workload in the same
+run, with its own fake server, and prints its CPU per reply: the floor that any PTB bot pays
+for polling, parsing and sending on this machine, so Kisah's own share is the difference.
+The machine may be shared, so compare runs made together, not runs made hours apart.
+
+    .venv/bin/python bench/telegram_load.py [--users 200] [--rounds 5] [--baseline]
 """
 
 from __future__ import annotations
@@ -79,6 +85,32 @@ async def serve_bot(base_url: str, data_dir: str) -> None:
         services.close()
 
 
+async def serve_echo(base_url: str) -> None:
+    """The baseline child: the plainest PTB bot that answers every text, until SIGTERM."""
+    from fakebot import DEFAULT_TOKEN
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text(update.effective_message.text or "?")
+
+    logging.basicConfig(level=logging.WARNING)
+    application = (
+        ApplicationBuilder().token(DEFAULT_TOKEN).base_url(base_url).concurrent_updates(True)
+    ).build()
+    application.add_handler(MessageHandler(filters.TEXT, echo))
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with application:
+        assert application.updater is not None
+        await application.updater.start_polling(timeout=30)
+        await application.start()
+        await stop.wait()
+        await application.updater.stop()
+        await application.stop()
+
+
 async def ask_round(fake: FakeTelegram, users: int, first_id: int, offset: int) -> list[float]:
     """Inject one question per user at the same instant; latency of each reply in seconds."""
     sent_before = len(fake.sent)
@@ -94,12 +126,13 @@ async def ask_round(fake: FakeTelegram, users: int, first_id: int, offset: int) 
     return list(first_reply.values())
 
 
-async def run(users: int, rounds: int) -> dict[str, float]:
+async def run(users: int, rounds: int, *, echo: bool = False) -> dict[str, float]:
+    """Measure the bot (or, with `echo`, the bare PTB baseline) under the workload."""
     async with FakeTelegram(limits=None) as fake:
         with tempfile.TemporaryDirectory() as data_dir:
-            child = await asyncio.create_subprocess_exec(
-                sys.executable, __file__, "--serve", fake.base_url, data_dir
-            )
+            url = fake.base_url
+            serve = ("--serve-echo", url) if echo else ("--serve", url, data_dir)
+            child = await asyncio.create_subprocess_exec(sys.executable, __file__, *serve)
             try:
                 await fake.wait_until(lambda: fake.get_updates_calls > 0, 60, "the bot to poll")
                 await ask_round(fake, 20, 1, 0)  # warm-up: first calls, thread pool, caches
@@ -132,15 +165,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
+        "--baseline", action="store_true", help="also measure a bare PTB echo bot, same run"
+    )
+    parser.add_argument(
         "--serve", nargs=2, metavar=("BASE_URL", "DATA_DIR"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--serve-echo", metavar="BASE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve:
+    if args.serve or args.serve_echo:
         from bot.telegram.runner import loop_factory
 
         # The event loop production runs on (`run_bot`): uvloop where installed.
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(serve_bot(*args.serve))
+            if args.serve:
+                runner.run(serve_bot(*args.serve))
+            else:
+                runner.run(serve_echo(args.serve_echo))
         return 0
     result = asyncio.run(run(args.users, args.rounds))
     rate = result["replies_per_s"]
@@ -158,6 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bot exit status            {result['child_exit']:.0f}")
     met = "met" if capacity >= GOAL * TELEGRAM_CEILING else "NOT met"
     print(f"goal (bot >= {GOAL:.0f}x the ceiling) {met}")
+    if args.baseline:
+        echo = asyncio.run(run(args.users, args.rounds, echo=True))
+        own = result["cpu_ms_per_reply"] - echo["cpu_ms_per_reply"]
+        print(
+            f"bare PTB echo bot, same run {echo['cpu_ms_per_reply']:.2f} ms CPU per reply, "
+            f"{echo['replies_per_s']:.0f} replies/s"
+        )
+        print(f"Kisah's own work per reply  {own:.2f} ms (bot minus echo)")
+        if echo["child_exit"] != 0:
+            return 1
     return 0 if result["child_exit"] == 0 else 1
 
 
