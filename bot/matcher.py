@@ -74,7 +74,8 @@ COMMON_KNOWN_CAP = 1.0  # ceiling on an everyday word's weight even where a stor
 UNKNOWN_DF = 0.5  # a word no story uses weighs like one found in half a story
 QUESTION_PRIOR = 0.5  # unexplained weight added to every question (smoothing)
 SINGLE_WORD_MIN = 1.7  # one matched word stands alone only if this specific ("cinlok")...
-SINGLE_WORD_FACTOR = 0.7  # ...else the confidence is damped ("help", "sales", "apa kabar")
+SINGLE_WORD_FACTOR = 0.7  # ...else the confidence is damped ("help", "sales", "apa kabar");
+# outside work (see NO_WORK_FACTOR) even a specific word alone is a topic, not a situation
 # A question naming nothing of the working world (no customer, boss, colleague, project...:
 # `work` in normalize.yaml) is damped: "hotel murah di yogya", "who won the football match",
 # "lagu galau buat yg ditinggal nikah" share a phrase with a story but not its situation.
@@ -393,7 +394,7 @@ class Matcher:
             coverage = mass / total
             confidence = COVERAGE_WEIGHT * coverage + PHRASING_WEIGHT * phrasing
             confidence *= min(1.0, mass / EVIDENCE_MASS) ** EVIDENCE_POWER
-            if hits[a_idx] < 2 and strongest[a_idx] < SINGLE_WORD_MIN:
+            if hits[a_idx] < 2 and (strongest[a_idx] < SINGLE_WORD_MIN or not at_work):
                 confidence *= SINGLE_WORD_FACTOR
             if not at_work:
                 confidence *= NO_WORK_FACTOR
