@@ -9,12 +9,16 @@ import socket
 from dataclasses import dataclass
 
 import httpcore
+import httpx
 
 from bot.telegram.transport import (
+    COALESCE_LIMIT,
     FastReadableBackend,
     GatedRequest,
     LeanConnectionPool,
+    _Stream,
     socket_readable,
+    tune_client,
 )
 
 
@@ -140,3 +144,79 @@ def test_lean_pool_plans_exactly_like_httpcore() -> None:
         }
         expected = _plan(httpcore.AsyncConnectionPool, state)
         assert _plan(LeanConnectionPool, state) == expected, f"case {case}: {state}"
+
+
+class RecordingStream(httpcore.AsyncNetworkStream):
+    """An inner stream that records what reaches the network (and can fail writes)."""
+
+    def __init__(self, fail_writes: bool = False) -> None:
+        self.events: list[tuple[str, bytes]] = []
+        self.fail_writes = fail_writes
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.events.append(("read", b""))
+        return b"HTTP/1.1 200 OK\r\n"
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self.fail_writes:
+            raise httpcore.WriteError("peer gone")
+        self.events.append(("write", buffer))
+
+    async def aclose(self) -> None:
+        self.events.append(("close", b""))
+
+    def get_extra_info(self, info: str) -> object:
+        return None
+
+
+async def test_http1_request_goes_out_in_one_write_before_the_read() -> None:
+    inner = RecordingStream()
+    stream = _Stream(inner, coalesce=True)
+    await stream.write(b"POST / HTTP/1.1\r\n\r\n")
+    await stream.write(b'{"a": 1}')
+    await stream.write(b"")  # httpcore's end of message
+    assert inner.events == []  # held: nothing sent yet
+    assert await stream.read(100) == b"HTTP/1.1 200 OK\r\n"
+    assert inner.events == [("write", b'POST / HTTP/1.1\r\n\r\n{"a": 1}'), ("read", b"")]
+
+
+async def test_failed_held_write_still_reads_the_response() -> None:
+    """httpcore ignores a failed request write and reads (the server may have answered);
+    the held write must behave the same."""
+    inner = RecordingStream(fail_writes=True)
+    stream = _Stream(inner, coalesce=True)
+    await stream.write(b"request")
+    assert await stream.read(100) == b"HTTP/1.1 200 OK\r\n"
+
+
+async def test_large_writes_and_no_coalescing_go_out_at_once() -> None:
+    inner = RecordingStream()
+    stream = _Stream(inner, coalesce=True)
+    big = b"x" * (COALESCE_LIMIT + 1)
+    await stream.write(b"head")
+    await stream.write(big)
+    assert inner.events == [("write", b"head" + big)]
+
+    plain = RecordingStream()
+    stream = _Stream(plain, coalesce=False)
+    await stream.write(b"head")
+    await stream.write(b"")
+    assert plain.events == [("write", b"head")]
+
+
+async def test_closing_drops_held_writes() -> None:
+    inner = RecordingStream()
+    stream = _Stream(inner, coalesce=True)
+    await stream.write(b"request")
+    await stream.aclose()
+    assert inner.events == [("close", b"")]
+
+
+def test_coalescing_only_for_http1_pools() -> None:
+    backend = GatedRequest(4)._client._transport._pool._network_backend  # noqa: SLF001
+    assert backend._coalesce is True  # noqa: SLF001 - PTB's default is HTTP/1.1
+    # An HTTP/2-capable pool (h2 is not installed here, so the flag is set by hand).
+    client = httpx.AsyncClient()
+    client._transport._pool._http2 = True  # noqa: SLF001
+    assert tune_client(client)
+    assert client._transport._pool._network_backend._coalesce is False  # noqa: SLF001

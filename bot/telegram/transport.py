@@ -24,6 +24,7 @@ are ours to remove without touching what is sent:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import select
 import socket
@@ -55,22 +56,63 @@ def socket_readable(sock: socket.socket | None) -> bool:
     return bool(poller.poll(0))
 
 
+# Writes smaller than this are held until the response is read (see `_Stream`).
+COALESCE_LIMIT = 64 * 1024
+
+
 class _Stream(httpcore.AsyncNetworkStream):
-    """A network stream that answers "is_readable" from its socket, kept at creation."""
+    """A network stream that answers "is_readable" from its socket, kept at creation, and,
+    for HTTP/1.1, sends a request in one write instead of three.
 
-    __slots__ = ("_inner", "_socket")
+    httpcore writes a request as its headers, its body and an empty end-of-message write,
+    each one a trip through anyio and, for the first two, a send() system call. With
+    `coalesce`, writes are held (up to COALESCE_LIMIT bytes) and sent together just before
+    the response is read, which in HTTP/1.1 always follows the request. A failed held write
+    is dealt with as httpcore deals with a failed request write: ignored, so that the
+    response (e.g. an error the server sent before closing) is still read. Never for
+    HTTP/2, whose reads and writes run independently.
+    """
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+    __slots__ = ("_coalesce", "_held", "_held_size", "_held_timeout", "_inner", "_socket")
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream, *, coalesce: bool = False) -> None:
         self._inner = inner
         self._socket: socket.socket | None = inner.get_extra_info("socket")
+        self._coalesce = coalesce
+        self._held: list[bytes] = []
+        self._held_size = 0
+        self._held_timeout: float | None = None
+
+    async def _send_held(self) -> None:
+        if not self._held:
+            return
+        data = b"".join(self._held)
+        timeout = self._held_timeout
+        self._held, self._held_size = [], 0
+        # As httpcore does after a failed request write: the read tells what happened.
+        with contextlib.suppress(httpcore.WriteError):
+            await self._inner.write(data, timeout)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        await self._send_held()
         return await self._inner.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+        if not buffer:
+            return  # nothing to send (httpcore's end-of-message with a Content-Length)
+        if not self._coalesce:
+            await self._inner.write(buffer, timeout)
+            return
+        self._held.append(buffer)
+        self._held_size += len(buffer)
+        self._held_timeout = timeout
+        if self._held_size > COALESCE_LIMIT:  # an upload: send as it comes, errors and all
+            data = b"".join(self._held)
+            self._held, self._held_size = [], 0
+            await self._inner.write(data, timeout)
 
     async def aclose(self) -> None:
+        self._held, self._held_size = [], 0  # a closing connection sends nothing more
         await self._inner.aclose()
 
     async def start_tls(
@@ -79,7 +121,9 @@ class _Stream(httpcore.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+        await self._send_held()
+        inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _Stream(inner, coalesce=self._coalesce)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and self._socket is not None:
@@ -89,10 +133,12 @@ class _Stream(httpcore.AsyncNetworkStream):
 
 class FastReadableBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend (whatever it would pick), with `_Stream` around every
-    connection it opens; everything else is delegated unchanged."""
+    connection it opens; everything else is delegated unchanged. `coalesce` only when the
+    pool speaks HTTP/1.1 alone."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, *, coalesce: bool = False) -> None:
         self._inner = inner
+        self._coalesce = coalesce
 
     async def connect_tcp(
         self,
@@ -105,7 +151,8 @@ class FastReadableBackend(httpcore.AsyncNetworkBackend):
         return _Stream(
             await self._inner.connect_tcp(
                 host, port, timeout, local_address=local_address, socket_options=socket_options
-            )
+            ),
+            coalesce=self._coalesce,
         )
 
     async def connect_unix_socket(
@@ -115,7 +162,8 @@ class FastReadableBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         return _Stream(
-            await self._inner.connect_unix_socket(path, timeout, socket_options=socket_options)
+            await self._inner.connect_unix_socket(path, timeout, socket_options=socket_options),
+            coalesce=self._coalesce,
         )
 
     async def sleep(self, seconds: float) -> None:
@@ -186,7 +234,8 @@ def tune_client(client: httpx.AsyncClient) -> bool:
     backend = getattr(pool, "_network_backend", None)
     if not isinstance(backend, httpcore.AsyncNetworkBackend):
         return False
-    pool._network_backend = FastReadableBackend(backend)  # noqa: SLF001 - see docstring
+    http1_only = bool(pool._http1) and not pool._http2  # noqa: SLF001 - see docstring
+    pool._network_backend = FastReadableBackend(backend, coalesce=http1_only)  # noqa: SLF001
     pool.__class__ = LeanConnectionPool  # same object and state, leaner planning
     return True
 
