@@ -25,6 +25,27 @@ _ID_MORPHOLOGY = re.compile(
 )
 
 
+# Informal Indonesian (slang such as "gmn", "udh", "yg" and particles such as "dong", "sih")
+# is written only by Indonesian speakers, whereas an English phrase inside an Indonesian
+# question is often a quoted term ("know what is expected maksudnya gmn"): such a word counts
+# this much.
+INFORMAL_WEIGHT = 2.0
+
+
+@lru_cache(maxsize=1)
+def _informal_words() -> frozenset[str]:
+    """Slang keys standing for Indonesian words, and particles (see `_evidence_words`)."""
+    table = get_normalizer().table
+    id_words = table.language_words["id"]
+    en_words = table.language_words["en"]
+    slang = {
+        key
+        for key, expansion in table.slang.items()
+        if key not in en_words and any(w in id_words for w in expansion)
+    }
+    return frozenset(slang) | (table.particles - en_words)
+
+
 @lru_cache(maxsize=1)
 def _evidence_words() -> tuple[frozenset[str], frozenset[str]]:
     """Indonesian and English evidence words from the normalisation table.
@@ -48,6 +69,7 @@ def language_scores(text: str) -> dict[str, float]:
     normalizer = get_normalizer()
     table = normalizer.table
     id_words, en_words = _evidence_words()
+    informal = _informal_words()
     indonesian = table.roots | table.no_stem | table.stopwords
     scores = {"id": 0.0, "en": 0.0}
     for raw in normalizer.split(text):
@@ -57,7 +79,7 @@ def language_scores(text: str) -> dict[str, float]:
         if in_id and in_en:
             continue  # "di"/"in"-style clashes carry no evidence
         if in_id:
-            scores["id"] += 1.0
+            scores["id"] += INFORMAL_WEIGHT if word in informal else 1.0
         elif in_en:
             scores["en"] += 1.0
         elif len(word) > 5 and word.isalpha() and _ID_MORPHOLOGY.search(word):

@@ -16,6 +16,8 @@ from bot.language import detect_language
         # informal Indonesian with English business words mixed in stays Indonesian
         "customer complain terus soal delivery, harus gimana?",
         "meeting sama client besok, tapi saya belum siap",
+        # an English term quoted in an informal Indonesian question
+        "go the extra mile maksudnya gmn sih",
     ],
 )
 def test_indonesian(text: str) -> None:
