@@ -30,6 +30,36 @@ _ID_MORPHOLOGY = re.compile(
 # question is often a quoted term ("know what is expected maksudnya gmn"): such a word counts
 # this much.
 INFORMAL_WEIGHT = 2.0
+# Interjections written in chats of either language: ordinary (single) evidence at most.
+_UNIVERSAL = frozenset(
+    {
+        "ok",
+        "okay",
+        "oke",
+        "lol",
+        "wow",
+        "oh",
+        "ah",
+        "eh",
+        "hmm",
+        "hm",
+        "haha",
+        "hehe",
+        "hihi",
+        "hahaha",
+        "hehehe",
+        "wkwk",
+        "wkwkwk",
+        "bro",
+        "sis",
+        "min",
+        "om",
+        "nah",
+        "yah",
+        "ya",
+        "yaa",
+    }
+)
 
 
 @lru_cache(maxsize=1)
@@ -43,7 +73,7 @@ def _informal_words() -> frozenset[str]:
         for key, expansion in table.slang.items()
         if key not in en_words and any(w in id_words for w in expansion)
     }
-    return frozenset(slang) | (table.particles - en_words)
+    return frozenset(slang) | (table.particles - en_words - _UNIVERSAL)
 
 
 @lru_cache(maxsize=1)
