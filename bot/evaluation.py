@@ -8,7 +8,8 @@ threshold counts as a miss, and a refusal of an out-of-scope question counts as 
 To recalibrate the threshold after the stories change: the report's trade-off table
 (`threshold_sweep`) shows what other thresholds would have given, and `trigger_holdout`
 asks every trigger with its own story indexed without it, hundreds of unseen phrasings that
-no evaluation file has to contain (only in-scope: pair it with out-of-scope questions).
+no evaluation file has to contain (only in-scope: pair it with out-of-scope questions);
+`combined` pools several evaluations so the sweep reads all the evidence at once.
 """
 
 from __future__ import annotations
@@ -195,6 +196,24 @@ def threshold_sweep(
             )
         )
     return rows
+
+
+def combined(results: Iterable[EvalResult]) -> EvalResult:
+    """Several evaluations as one, to choose the threshold on all the evidence at once.
+
+    A threshold tuned on one file fits that file's quirks; pooling the dev set, an
+    independently written held-out set and `trigger_holdout` (which has no out-of-scope
+    questions, so pair it with a file that has) shows the trade-off a new question meets.
+    Each set counts by its number of questions.
+    """
+    pooled = list(results)
+    thresholds = {r.threshold for r in pooled}
+    if len(thresholds) > 1:
+        raise ValueError(f"evaluations at different thresholds: {sorted(thresholds)}")
+    return EvalResult(
+        items=tuple(item for r in pooled for item in r.items),
+        threshold=thresholds.pop() if thresholds else 0,
+    )
 
 
 def trigger_holdout(kb: KnowledgeBase, folds: int = 5) -> EvalResult:

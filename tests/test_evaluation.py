@@ -9,6 +9,7 @@ import pytest
 
 from bot.evaluation import (
     EvalFileError,
+    combined,
     evaluate,
     format_report,
     load_items,
@@ -160,3 +161,19 @@ def test_trigger_holdout_asks_each_trigger_once_without_it() -> None:
         r.best_unthresholded and r.best_unthresholded[0] in r.item.expect for r in result.items
     ]
     assert sum(right) / len(right) >= 0.5  # unseen phrasings still rank their story first
+
+
+def test_combined_pools_the_evidence(matcher: Matcher) -> None:
+    first = evaluate(matcher, ITEMS)
+    second = evaluate(matcher, ITEMS[:1])
+    pooled = combined([first, second])
+    assert len(pooled.items) == len(first.items) + len(second.items)
+    assert pooled.threshold == matcher.threshold
+    # the pooled sweep weighs each question once, whichever file it came from
+    rows = threshold_sweep(pooled, [0])
+    in_scope = pooled.in_scope
+    right = sum(r.ranked[0][0] in r.item.expect for r in in_scope if r.ranked)
+    assert rows[0][1] == pytest.approx(right / len(in_scope))
+    other = Matcher(matcher.kb, threshold=matcher.threshold + 1)
+    with pytest.raises(ValueError, match="different thresholds"):
+        combined([first, evaluate(other, ITEMS)])
