@@ -219,3 +219,12 @@ def test_english_and_indonesian_situations_meet() -> None:
         == normalize("klien ngotot", "id").split()[-1]
     )
     assert normalize("kids", "en") == normalize("anak-anak", "id")
+
+
+def test_english_contractions_meet_their_full_forms() -> None:
+    """Phone typing drops or keeps apostrophes at random: both must mean the same."""
+    from bot.normalize import normalize as norm
+
+    assert norm("they'll stop working with us") == norm("they will stop working with us")
+    assert norm("theyll stop working with us") == norm("they will stop working with us")
+    assert norm("that's why he hasn't called") == norm("that is why he has not called")
