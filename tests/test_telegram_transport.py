@@ -220,3 +220,58 @@ def test_coalescing_only_for_http1_pools() -> None:
     client._transport._pool._http2 = True  # noqa: SLF001
     assert tune_client(client)
     assert client._transport._pool._network_backend._coalesce is False  # noqa: SLF001
+
+
+async def test_tuned_client_speaks_tls_and_survives_closed_keepalive(tmp_path) -> None:  # noqa: ANN001
+    """Production talks to api.telegram.org over TLS: the tuned backend (held writes, direct
+    idle checks) must work through start_tls, reuse connections, and drop ones the server
+    closed, exactly like the stock client."""
+    import asyncio
+    import ssl
+    import subprocess
+
+    from aiohttp import web
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    peers: list[object] = []
+
+    async def echo(request: web.Request) -> web.Response:
+        peers.append(request.transport)
+        body = await request.read()
+        return web.json_response({"ok": True, "result": body.decode() or "empty"})
+
+    app = web.Application()
+    app.router.add_post("/echo", echo)
+    runner = web.AppRunner(app, keepalive_timeout=0.2)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_tls)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    request = GatedRequest(4, httpx_kwargs={"verify": client_tls})
+    assert type(request._client._transport._pool) is LeanConnectionPool  # noqa: SLF001
+    url = f"https://127.0.0.1:{port}/echo"
+    try:
+        await request.initialize()
+        for _ in range(3):
+            code, payload = await request.do_request(url, "POST", None, read_timeout=5)
+            assert code == 200 and b'"ok": true' in payload
+        assert len({id(p) for p in peers}) == 1  # one TLS connection, reused
+        await asyncio.sleep(0.5)  # the server closes the idle keep-alive connection
+        code, payload = await request.do_request(url, "POST", None, read_timeout=5)
+        assert code == 200 and len({id(p) for p in peers}) == 2  # a fresh one, no error
+        many = await asyncio.gather(
+            *(request.do_request(url, "POST", None, read_timeout=5) for _ in range(20))
+        )
+        assert all(code == 200 for code, _ in many)
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
