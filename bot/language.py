@@ -63,35 +63,33 @@ _UNIVERSAL = frozenset(
 
 
 @lru_cache(maxsize=1)
-def _informal_words() -> frozenset[str]:
-    """Slang keys standing for Indonesian words, and particles (see `_evidence_words`)."""
+def _indonesian_slang() -> frozenset[str]:
+    """Slang keys that stand for an Indonesian function word ("gmn", "udh", "gak"); "cust" or
+    "customers" say nothing about the sentence's language."""
     table = get_normalizer().table
     id_words = table.language_words["id"]
     en_words = table.language_words["en"]
-    slang = {
+    return frozenset(
         key
         for key, expansion in table.slang.items()
-        if key not in en_words and any(w in id_words for w in expansion)
-    }
-    return frozenset(slang) | (table.particles - en_words - _UNIVERSAL)
+        if key not in en_words and any(word in id_words for word in expansion)
+    )
+
+
+@lru_cache(maxsize=1)
+def _informal_words() -> frozenset[str]:
+    """Slang keys standing for Indonesian words, and particles (see `_evidence_words`)."""
+    table = get_normalizer().table
+    return _indonesian_slang() | (table.particles - table.language_words["en"] - _UNIVERSAL)
 
 
 @lru_cache(maxsize=1)
 def _evidence_words() -> tuple[frozenset[str], frozenset[str]]:
-    """Indonesian and English evidence words from the normalisation table.
-
-    Slang counts as Indonesian only when it stands for an Indonesian function word ("gmn",
-    "udh", "gak"); "cust" or "customers" say nothing about the sentence's language.
-    """
+    """Indonesian and English evidence words from the normalisation table; slang counts as
+    Indonesian only as far as `_indonesian_slang` says."""
     table = get_normalizer().table
-    id_words = table.language_words["id"]
-    en_words = table.language_words["en"]
-    slang = {
-        key
-        for key, expansion in table.slang.items()
-        if key not in en_words and any(word in id_words for word in expansion)
-    }
-    return id_words | table.particles | frozenset(slang), en_words
+    id_words = table.language_words["id"] | table.particles | _indonesian_slang()
+    return id_words, table.language_words["en"]
 
 
 def language_scores(text: str) -> dict[str, float]:
