@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from telegram import Chat, MessageEntity, Update
@@ -108,8 +109,15 @@ async def start(update: Update, context: Context) -> None:
     await _send(update, context, lambda s, lang: s.replies.start(lang))
 
 
+def _help_with_team(services: Services, lang: str) -> Reply:
+    """The shared help plus the team-lead commands, which exist only on Telegram."""
+    shared = services.replies.help(lang)
+    team = services.kb.text("team_help", lang)
+    return replace(shared, text=f"{shared.text}\n\n{team}")
+
+
 async def help_command(update: Update, context: Context) -> None:
-    await _send(update, context, lambda s, lang: s.replies.help(lang))
+    await _send(update, context, _help_with_team)
 
 
 async def topics(update: Update, context: Context) -> None:

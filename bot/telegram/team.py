@@ -96,6 +96,7 @@ UI_TEXTS = UiTexts(
     "responses/ui/team.yaml",
     {
         "team_only_leads": frozenset(),
+        "team_help": frozenset(),
         "team_days_every": frozenset(),
         "team_days_weekdays": frozenset(),
         "team_daily_set": _SUBSCRIPTION,
