@@ -226,6 +226,8 @@ def test_real_base_finds_the_story(real: Matcher, question: str, seed: str) -> N
         "tell me a story",
         "rekomendasi laptop murah buat kuliah",
         "selamat pagi!",
+        "liburan ke bali enaknya kemana",
+        "tiket pesawat ke bali",
         "which team won the league this season",
         # chit-chat that shares a word or a phrase with a story, but not its situation
         "who won the football match last night",
