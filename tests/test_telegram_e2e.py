@@ -603,7 +603,6 @@ async def test_webhook_mode_receives_updates_from_telegram(
     start_bot: StartBot, responses: Path, fake_telegram: FakeTelegram
 ) -> None:
     """`run --webhook`: Telegram POSTs updates (with the secret) to our server instead."""
-    pytest.importorskip("tornado", reason="needs python-telegram-bot[webhooks]")
     with socket.socket() as probe:  # a free port for the bot's webhook server
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
