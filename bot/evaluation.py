@@ -1,7 +1,9 @@
 """Evaluation of the matcher on a labelled question file (`python -m bot eval FILE`).
 
-The file is a YAML list of `{q: question, expect: ['000'] or [], lang: id|en}`; a label is the
-anecdote's seed prefix and `[]` means "no story fits: the bot must refuse". Scores are taken
+The file is a YAML list of `{q: question, expect: ['000'] or [], lang: id, kind: long}`; a label
+is the anecdote's seed prefix and `[]` means "no story fits: the bot must refuse". `lang` is
+optional and may be any value (a mixed text is scored for language only when it says id or en);
+`kind` is optional and groups the report's per-kind table (long situations, keywords, ...). Scores are taken
 from what a user would see (`Matcher.ask`, threshold applied), so a right story below the
 threshold counts as a miss, and a refusal of an out-of-scope question counts as a success.
 
@@ -37,6 +39,7 @@ class EvalItem:
     question: str
     expect: tuple[str, ...]  # seed prefixes; () = out of scope
     lang: str | None
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,10 @@ class ItemResult:
 
     @property
     def lang_ok(self) -> bool | None:
-        return None if self.item.lang is None else self.lang == self.item.lang
+        """None when the label names no language we answer in (unlabelled, or "mixed")."""
+        if self.item.lang not in LANGUAGES:
+            return None
+        return self.lang == self.item.lang
 
 
 @dataclass(frozen=True)
@@ -131,9 +137,12 @@ def parse_items(data: Any, source: str = "items") -> list[EvalItem]:
         if not isinstance(expect, list):
             raise EvalFileError(f"{where}: 'expect' must be a list ([] = no story)")
         lang = raw.get("lang")
-        if lang is not None and lang not in ("id", "en"):
-            raise EvalFileError(f"{where}: 'lang' must be id or en")
-        items.append(EvalItem(raw["q"], tuple(str(e) for e in expect), lang))
+        if lang is not None and not isinstance(lang, str):
+            raise EvalFileError(f"{where}: 'lang' must be a text (id, en, mixed, ...)")
+        kind = raw.get("kind")
+        if kind is not None and not isinstance(kind, str):
+            raise EvalFileError(f"{where}: 'kind' must be a text (long, keyword, ...)")
+        items.append(EvalItem(raw["q"], tuple(str(e) for e in expect), lang, kind))
     return items
 
 
@@ -267,6 +276,28 @@ def _confusion(result: EvalResult) -> list[str]:
     return lines
 
 
+def kind_table(result: EvalResult) -> list[str]:
+    """One line per `kind`: how many, and the share a user would have seen right (the right
+    story for in-scope items, a refusal for out-of-scope ones). Empty if no item has a kind."""
+    kinds: dict[str, list[ItemResult]] = {}
+    for r in result.items:
+        if r.item.kind:
+            kinds.setdefault(r.item.kind, []).append(r)
+    if not kinds:
+        return []
+    width = max(len(kind) for kind in kinds) + 2
+    lines = ["by kind (right = right story, or refused when out of scope):"]
+    for kind, results in sorted(kinds.items()):
+        right = sum(r.correct for r in results)
+        refused = sum(r.rejected for r in results if r.in_scope)
+        wrong = len(results) - right - refused
+        lines.append(
+            f"  {kind.ljust(width)} n={len(results):3d}  right={right / len(results):.2f}"
+            f"  refused={refused:3d}  wrong={wrong:3d}"
+        )
+    return lines
+
+
 def format_report(result: EvalResult) -> str:
     """A readable report; the last line is the one-line summary other tools grep for."""
     n_in, n_out = len(result.in_scope), len(result.out_of_scope)
@@ -278,6 +309,8 @@ def format_report(result: EvalResult) -> str:
         f"out-of-scope rejected:           {result.oos_reject:.2f}",
         f"language detected:               {result.lang:.2f}",
         "",
+        *kind_table(result),
+        *([""] if result.items and any(r.item.kind for r in result.items) else []),
         "confusion (rows: expected story, columns: best answer):",
         *_confusion(result),
         "",
