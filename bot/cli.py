@@ -177,6 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("file", metavar="FILE", type=Path, help="labeled questions (YAML)")
 
+    calibrate = commands.add_parser(
+        "calibrate",
+        parents=[common],
+        help="fit the confidence model on labeled question files",
+        description="Fit the confidence model (bot/confidence.py) on labeled YAML files and "
+        "write it to <responses>/calibration.yaml, which the matcher reads at start. Run it "
+        "when the stories change; check the result with `eval` on a set it was not fitted on.",
+    )
+    calibrate.add_argument(
+        "files", metavar="FILE", type=Path, nargs="+", help="labeled questions (YAML)"
+    )
+
     commands.add_parser(
         "check",
         parents=[common],
@@ -300,6 +312,28 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> in
     return EXIT_OK
 
 
+def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
+    from bot import evaluation
+    from bot.matcher import CALIBRATION
+    from bot.services import build_core
+
+    items = []
+    try:
+        for path in args.files:
+            items.extend(evaluation.load_items(path))
+    except evaluation.EvalFileError as exc:
+        raise SettingsError(str(exc)) from exc
+    core = build_core(settings)
+    calibration = evaluation.calibrate(core.matcher, items)
+    target = settings.responses_dir / CALIBRATION
+    header = "# Confidence model weights: `python -m bot calibrate " + " ".join(
+        str(p) for p in args.files
+    )
+    target.write_text(header + "`\n" + calibration.to_yaml(), encoding="utf-8")
+    stdout.write(f"wrote {target} ({len(items)} questions)\n{calibration.to_yaml()}")
+    return EXIT_OK
+
+
 def cmd_check(settings: Settings, stdout: TextIO) -> int:
     """Validate the knowledge base and every UI text any part of the bot asks for.
 
@@ -351,6 +385,8 @@ def _dispatch(
         return cmd_eval(args, settings, stdout)
     if args.command == "check":
         return cmd_check(settings, stdout)
+    if args.command == "calibrate":
+        return cmd_calibrate(args, settings, stdout)
     return cmd_report(args, settings, stdout)
 
 

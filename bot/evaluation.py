@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from bot.confidence import Calibration, fit
 from bot.knowledge import LANGUAGES, KnowledgeBase
 from bot.matcher import Matcher
 
@@ -253,6 +254,19 @@ def trigger_holdout(kb: KnowledgeBase, folds: int = 5) -> EvalResult:
         threshold = matcher.threshold
         results.extend(evaluate(matcher, held).items)
     return EvalResult(items=tuple(results), threshold=threshold or 0)
+
+
+def calibrate(matcher: Matcher, items: Iterable[EvalItem]) -> Calibration:
+    """Fit the confidence model (bot/confidence.py) on labelled questions.
+
+    Every candidate story of every question is one sample, right or not; out-of-scope
+    questions teach what evidence an off-topic message can still collect.
+    """
+    samples = []
+    for item in items:
+        for anecdote, evidence in matcher.evidence(item.question):
+            samples.append((evidence, anecdote.seed_prefix in item.expect))
+    return fit(samples)
 
 
 def _confusion(result: EvalResult) -> list[str]:

@@ -19,11 +19,16 @@ for long words), both as canonical words and as written in the stories ("terlamb
 from "terlambat", further from the stem "telat"), which absorbs typos. The confidence is
 0-100, damped when the evidence is thin (a single matched word); `ask` refuses below a
 threshold calibrated on labelled questions, `rank` does not (evaluation, "did you mean").
+
+That lexical evidence is read by a small calibrated model (bot/confidence.py) into the
+confidence users see: the whole message and each of its clauses are scored, so a long
+situation is judged by its informative parts rather than diluted by names, places and chatter,
+and the result is a probability that the story is right, comparable across lengths. Between
+"sure" and "no evidence" lies "plausible": `ask` then offers the story as a suggestion.
 """
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
 from array import array
@@ -37,24 +42,22 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from bot.confidence import Calibration, Evidence, noisy_or, parts
 from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase
 from bot.language import detect_language
 from bot.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
+from bot.smalltalk import FILE as SMALL_TALK
+from bot.smalltalk import SmallTalk
 
-# Below this confidence the bot says it has no story rather than risk a wrong one. Chosen on
-# the combined evidence, not on one file (bot/evaluation.py: threshold_sweep, trigger_holdout):
-# the dev set (100 in scope, 30 out), an independently written proxy held-out set (125/35),
-# the stories' own ~640 triggers each asked with itself left out of the index, and 30 near-miss
-# chit-chat questions. At 42 every labelled out-of-scope question of dev and proxy is refused,
-# dev/proxy reach top-1 0.99/0.98 and top-3 0.99/0.98, the trigger hold-out top-1 0.91.
-# Going down to 38 gains ~1.5% of in-scope answers (mostly trigger hold-out) but shows more
-# wrong replies (other-business questions such as "best CRM for small businesses" get a
-# story), and a wrong story is worse than an honest refusal; going up to 44 loses ~1% of
-# right answers to save one wrong reply. Rechecked after the last content pass (768
-# triggers) on a second proxy set never used for tuning: 40 would give it top-1 0.93 and
-# rejection 0.97, 42 gives 0.91 and 1.00; 42 stays for the same reason. Recheck with
-# `python -m bot eval FILE` and `trigger_holdout` when the stories change.
-DEFAULT_THRESHOLD = 42
+CALIBRATION = "calibration.yaml"  # beside normalize.yaml: the weights fitted for this base
+
+# The confidence is a calibrated probability (bot/confidence.py) in percent. At or above the
+# threshold the bot tells the story; between MAYBE_THRESHOLD and it, the story is only offered
+# ("maybe this story fits"); below, the honest "no story". Chosen on the pooled dev sets with
+# `python -m bot eval` (its trade-off table): a wrong story is worse than an honest refusal, so
+# the threshold keeps out-of-scope rejection >= 0.95 on every set; see README "Quality".
+DEFAULT_THRESHOLD = 40
+MAYBE_THRESHOLD = 25
 
 # How much each field vouches for a word belonging to the story. Lessons are general advice
 # and share vocabulary across stories, so they count less than the story's own phrasings.
@@ -95,13 +98,16 @@ MAX_QUESTION_WORDS = 60  # a pasted essay is not a question; bound the work per 
 class Match:
     anecdote: Anecdote
     score: int  # confidence 0-100
+    lesson: int = 0  # index of the lesson that fits the question best (shown first)
 
 
 @dataclass(frozen=True)
 class Answer:
     question: str
     lang: str
-    matches: tuple[Match, ...]  # best first; () = out of scope
+    matches: tuple[Match, ...]  # confident, best first; () = no story to tell
+    maybe: Match | None = None  # plausible but unsure: offered, not told
+    small_talk: str | None = None  # "greeting", "thanks", ...: not a question at all
 
     @property
     def best(self) -> Match | None:
@@ -114,6 +120,7 @@ class Explanation:
 
     anecdote: Anecdote
     score: int
+    lexical: int  # the lexical score before calibration, 0-100
     coverage: float  # 0-1: share of the question's weight the story's vocabulary explains
     phrasing: float  # 0-1: how well its best single phrasing says the same thing
     evidence: float  # matched word weight (EVIDENCE_MASS or more = full confidence)
@@ -140,6 +147,8 @@ class _Index:
     # for typo lookup: a misspelt word is closer to its written form than to its stem.
     surface: dict[str, int] = field(default_factory=dict)
     surface_by_length: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    # story -> lesson -> {term: field weight}: which lesson a question speaks to
+    lesson_terms: list[list[dict[int, float]]] = field(default_factory=list)
 
 
 @dataclass
@@ -150,6 +159,15 @@ class _Scored:
     phrasing: float
     evidence: float
     best_phrase: int
+    lexical: float = 0.0
+
+
+@dataclass
+class _Question:
+    """A question's content words as the index sees them (for lexical scoring and lessons)."""
+
+    looked: list[tuple[tuple[int, float], ...]]
+    weights: list[float]
 
 
 class Matcher:
@@ -161,20 +179,20 @@ class Matcher:
         threshold: int | None = None,
         *,
         normalizer: Normalizer | None = None,
+        calibration: Calibration | None = None,
         default_lang: str = "id",
     ) -> None:
         self.kb = kb
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        self.maybe_threshold = min(MAYBE_THRESHOLD, self.threshold)
         self.normalizer = normalizer or get_normalizer(_table_path(kb))
+        base_dir = _table_path(kb).parent
+        self.calibration = calibration or Calibration.load(base_dir / CALIBRATION)
+        self.small_talk = SmallTalk.load(base_dir / SMALL_TALK)
         self.default_lang = default_lang
         self.anecdotes = kb.anecdotes
         self._index = self._build(kb.anecdotes)
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
-        # The index lives as long as the process: move it out of the cyclic collector's
-        # reach, so a full collection does not rescan it in the middle of a question (on a
-        # 5,000-story base that rescan is the slowest answers' extra tens of milliseconds).
-        # Reference counting still frees it if it is ever dropped.
-        gc.freeze()
 
     # --- index -------------------------------------------------------------------------
     def _build(self, anecdotes: Sequence[Anecdote]) -> _Index:
@@ -194,8 +212,9 @@ class Matcher:
         phrases: list[tuple[int, tuple[int, ...], str]] = []
         sizes = [0.0] * len(anecdotes)  # field-weighted number of fields per story
         surface_words: dict[str, str] = {}
+        lesson_terms: list[list[dict[int, float]]] = [[] for _ in anecdotes]
         for a_idx, anecdote in enumerate(anecdotes):
-            for kind, lang, text in _fields(anecdote):
+            for kind, number, lang, text in _fields(anecdote):
                 words = _content(normalizer, text, lang)
                 ids = tuple(term(w) for w in words)
                 weight = FIELD_WEIGHTS[kind]
@@ -203,6 +222,11 @@ class Matcher:
                 for tid in ids:
                     counts = freq[tid]
                     counts[a_idx] = counts.get(a_idx, 0.0) + weight
+                if kind == "lesson":
+                    while len(lesson_terms[a_idx]) <= number:
+                        lesson_terms[a_idx].append({})
+                    for tid in ids:
+                        lesson_terms[a_idx][number][tid] = 1.0
                 if kind in ("title", "trigger", "tag") and ids:
                     phrases.append((a_idx, ids, " ".join(sorted(words))))
                 for raw in normalizer.split(text):
@@ -256,6 +280,7 @@ class Matcher:
             if word in index.term_ids:
                 index.surface.setdefault(raw, index.term_ids[word])
         index.surface_by_length = _by_length(index.surface)
+        index.lesson_terms = lesson_terms
         return index
 
     # --- question ----------------------------------------------------------------------
@@ -320,13 +345,57 @@ class Matcher:
             self._fuzzy_cache[key] = result
         return result
 
-    def _score(self, question: str) -> list[_Scored]:
-        """Every candidate story with its confidence (0-1) and parts, best first."""
+    def _score(self, question: str) -> tuple[list[_Scored], _Question | None]:
+        """Every candidate story with its calibrated confidence (0-1), best first."""
+        scored, q, evidence = self._evidence(question)
+        for s, found in zip(scored, evidence, strict=True):
+            s.confidence = self.calibration.probability(found)
+        scored.sort(key=lambda s: s.confidence, reverse=True)
+        return scored, q
+
+    def _evidence(self, question: str) -> tuple[list[_Scored], _Question | None, list[Evidence]]:
+        """The lexical candidates and, for each, the evidence the calibration reads.
+
+        The whole message is scored, then each clause on its own: a story that one clause
+        states clearly, or that several clauses point to, is not lost in a long message.
+        """
+        whole, q = self._lexical(question)
+        if not whole or q is None:
+            return [], q, []
+        clauses = parts(question)
+        by_part: list[dict[int, float]] = []
+        if len(clauses) > 1:
+            for clause in clauses:
+                scored, _ = self._lexical(clause)
+                by_part.append({s.story: s.lexical for s in scored})
+        evidence = []
+        for s in whole:
+            part_scores = [p.get(s.story, 0.0) for p in by_part] or [s.lexical]
+            evidence.append(
+                Evidence(
+                    lexical=s.lexical,
+                    coverage=s.coverage,
+                    phrasing=s.phrasing,
+                    evidence=s.evidence,
+                    words=len(q.weights),
+                    best_part=max(part_scores),
+                    parts_agree=noisy_or(part_scores),
+                )
+            )
+        return whole, q, evidence
+
+    def evidence(self, question: str) -> list[tuple[Anecdote, Evidence]]:
+        """Each candidate story with the evidence behind its confidence (for calibration)."""
+        scored, _, evidence = self._evidence(question)
+        return [(self.anecdotes[s.story], e) for s, e in zip(scored, evidence, strict=True)]
+
+    def _lexical(self, question: str) -> tuple[list[_Scored], _Question | None]:
+        """Every candidate story with its lexical score (0-1) and parts, best first."""
         index = self._index
         lang = detect_language(question, self.default_lang)  # the stemmer follows the text
         pairs = self._question_words(question, lang)[:MAX_QUESTION_WORDS]
         if not pairs:
-            return []
+            return [], None
         words = [word for word, _ in pairs]
         looked = [self._lookup(word, surface) for word, surface in pairs]
         is_work = self.normalizer.is_work
@@ -347,7 +416,7 @@ class Matcher:
         # a story that happens to use that word ("help", "sales"); long questions barely feel it.
         total = sum(weights) + QUESTION_PRIOR
         if total <= QUESTION_PRIOR:
-            return []
+            return [], None
 
         # coverage: each question word counts once per story, at its best match there
         evidence: dict[int, float] = defaultdict(float)
@@ -400,15 +469,38 @@ class Matcher:
                 confidence *= SINGLE_WORD_FACTOR
             if not at_work:
                 confidence *= NO_WORK_FACTOR
-            scored.append(_Scored(a_idx, confidence, coverage, phrasing, mass, best_phrase))
+            scored.append(
+                _Scored(a_idx, confidence, coverage, phrasing, mass, best_phrase, confidence)
+            )
         scored.sort(key=lambda s: s.confidence, reverse=True)
-        return scored
+        return scored, _Question(looked, weights)
+
+    def _lesson(self, story: int, q: _Question | None) -> int:
+        """The lesson whose words the question shares most (by weight); the first on a tie,
+        so a question that names no lesson gets the story's main one."""
+        lessons = self._index.lesson_terms[story] if story < len(self._index.lesson_terms) else []
+        if q is None or not lessons:
+            return 0
+        best, best_value = 0, 0.0
+        for number, terms in enumerate(lessons):
+            value = 0.0
+            for matches, weight in zip(q.looked, q.weights, strict=True):
+                value += weight * max((sim for tid, sim in matches if tid in terms), default=0.0)
+            if value > best_value + 1e-9:
+                best, best_value = number, value
+        return best
+
+    def _matches(self, question: str, limit: int) -> list[Match]:
+        scored, q = self._score(question)
+        return [
+            Match(self.anecdotes[s.story], _percent(s.confidence), self._lesson(s.story, q))
+            for s in scored[:limit]
+        ]
 
     # --- public ------------------------------------------------------------------------
     def rank(self, question: str, limit: int = 3) -> list[Match]:
         """Best matches without a threshold (evaluation, "did you mean")."""
-        scored = self._score(question)
-        return [Match(self.anecdotes[s.story], _percent(s.confidence)) for s in scored[:limit]]
+        return self._matches(question, limit)
 
     def ask(self, question: str, limit: int = 3, lang: str | None = None) -> Answer:
         """Matches at or above the threshold, best first; none means "no story for that".
@@ -417,16 +509,24 @@ class Matcher:
         question's language.
         """
         lang = lang or detect_language(question, self.default_lang)
-        matches = tuple(m for m in self.rank(question, limit) if m.score >= self.threshold)
-        return Answer(question=question, lang=lang, matches=matches)
+        kind = self.small_talk.kind(question)
+        if kind is not None:
+            return Answer(question=question, lang=lang, matches=(), small_talk=kind)
+        ranked = self._matches(question, limit)
+        matches = tuple(m for m in ranked if m.score >= self.threshold)
+        maybe = None
+        if not matches and ranked and ranked[0].score >= self.maybe_threshold:
+            maybe = ranked[0]
+        return Answer(question=question, lang=lang, matches=matches, maybe=maybe)
 
     def explain(self, question: str, limit: int = 3) -> list[Explanation]:
         """The parts of each top story's confidence, to see why a question matched."""
-        scored = self._score(question)
+        scored, _ = self._score(question)
         return [
             Explanation(
                 anecdote=self.anecdotes[s.story],
                 score=_percent(s.confidence),
+                lexical=_percent(s.lexical),
                 coverage=round(s.coverage, 3),
                 phrasing=round(s.phrasing, 3),
                 evidence=round(s.evidence, 3),
@@ -470,15 +570,16 @@ def _percent(score: float) -> int:
     return max(0, min(100, round(score * 100)))
 
 
-def _fields(anecdote: Anecdote) -> Iterable[tuple[str, str, str]]:
-    """(field kind, language, text) of everything an anecdote is matched on."""
+def _fields(anecdote: Anecdote) -> Iterable[tuple[str, int, str, str]]:
+    """(field kind, number within the kind, language, text) of everything an anecdote is
+    matched on."""
     for lang in LANGUAGES:
-        yield "title", lang, anecdote.title.get(lang)
-        for trigger in anecdote.triggers.get(lang, ()):
-            yield "trigger", lang, trigger
-        for tag in anecdote.tags.get(lang, ()):
-            yield "tag", lang, tag
-        for lesson in anecdote.lessons:
-            yield "lesson", lang, lesson.get(lang)
+        yield "title", 0, lang, anecdote.title.get(lang)
+        for number, trigger in enumerate(anecdote.triggers.get(lang, ())):
+            yield "trigger", number, lang, trigger
+        for number, tag in enumerate(anecdote.tags.get(lang, ())):
+            yield "tag", number, lang, tag
+        for number, lesson in enumerate(anecdote.lessons):
+            yield "lesson", number, lang, lesson.get(lang)
         if FIELD_WEIGHTS.get("story"):
-            yield "story", lang, anecdote.story.get(lang)
+            yield "story", 0, lang, anecdote.story.get(lang)

@@ -1,0 +1,83 @@
+"""Small talk: greetings, thanks, "who are you", "test", emoji. Not questions about customers.
+
+Why apart from the matcher: "halo" or "makasih ya" must never get "I have no story for that"
+or land among the unanswered questions a content author reviews. The phrases are content
+(`responses/smalltalk.yaml`); recognising them is a strict whole-message match after setting
+filler words aside, so a real question that starts with "halo" is still a question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+FILE = "smalltalk.yaml"
+MAX_WORDS = 8  # longer messages are questions, whatever they start with
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STRETCHED = re.compile(r"(.)\1{2,}")  # "haloooo" -> "halo", "makasiiih" -> "makasih"
+
+
+class SmallTalkError(ValueError):
+    """The small-talk file is malformed; the message names the file and the key."""
+
+
+def _words(text: str) -> list[str]:
+    return [_STRETCHED.sub(r"\1", w) for w in _WORD.findall(text.lower())]
+
+
+@dataclass(frozen=True)
+class SmallTalk:
+    phrases: Mapping[tuple[str, ...], str]  # words of a phrase -> its kind
+    filler: frozenset[str]
+
+    @classmethod
+    def load(cls, path: Path) -> SmallTalk:
+        """Read the file; an absent file means no small talk is recognised but emoji."""
+        if not path.is_file():
+            return cls({}, frozenset())
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise SmallTalkError(f"{path}: cannot read: {exc}") from exc
+        if not isinstance(data, dict):
+            raise SmallTalkError(f"{path}: must map kinds (greeting, thanks, ...) to lists")
+        phrases: dict[tuple[str, ...], str] = {}
+        filler: set[str] = set()
+        for kind, items in data.items():
+            if not isinstance(items, list) or not all(isinstance(i, str | int) for i in items):
+                raise SmallTalkError(f"{path}: {kind}: must be a list of texts")
+            if kind == "filler":
+                filler.update(str(i).lower() for i in items)
+                continue
+            for item in items:
+                phrases.setdefault(tuple(_words(str(item))), str(kind))
+        return cls(phrases, frozenset(filler))
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self.phrases.values())
+
+    def kind(self, message: str) -> str | None:
+        """The small-talk kind of `message`, or None when it is (or may be) a question."""
+        words = _words(message)
+        if not words:
+            # Nothing but emoji or punctuation ("👋", "🙏🙏"): a friendly nod, not a question.
+            return "greeting" if message.strip() else None
+        if len(words) > MAX_WORDS:
+            return None
+        kept = tuple(w for w in words if w not in self.filler)
+        if not kept:
+            return "greeting" if any(not w.isdigit() for w in words) else "test"
+        found = self.phrases.get(kept)
+        if found is not None:
+            return found
+        # Two pleasantries in one message ("halo, makasih ya"): the last one sets the tone.
+        for cut in range(1, len(kept)):
+            head, tail = self.phrases.get(kept[:cut]), self.phrases.get(kept[cut:])
+            if head and tail:
+                return tail
+        return None
