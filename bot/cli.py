@@ -314,8 +314,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> in
 
 def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
     from bot import evaluation
-    from bot.matcher import CALIBRATION
-    from bot.services import build_core
+    from bot.confidence import Calibration
+    from bot.knowledge import load_knowledge
+    from bot.matcher import CALIBRATION, Matcher
 
     items = []
     try:
@@ -323,8 +324,10 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) 
             items.extend(evaluation.load_items(path))
     except evaluation.EvalFileError as exc:
         raise SettingsError(str(exc)) from exc
-    core = build_core(settings)
-    calibration = evaluation.calibrate(core.matcher, items)
+    # The evidence does not depend on the weights: fit from defaults, so a stale or broken
+    # calibration file never stops its own replacement.
+    kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
+    calibration = evaluation.calibrate(Matcher(kb, calibration=Calibration()), items)
     target = settings.responses_dir / CALIBRATION
     header = "# Confidence model weights: `python -m bot calibrate " + " ".join(
         str(p) for p in args.files

@@ -9,7 +9,7 @@ probability that the story is the right one, by a logistic model over a few name
 fitted on labelled questions (`python -m bot calibrate FILE...`). A calibrated 0.6 is "right
 six times in ten" whatever the length, so one threshold serves every kind of message.
 
-The model is deliberately small (eight weights): it learns how to read the evidence, not the
+The model is deliberately small (nine weights): it learns how to read the evidence, not the
 answers to particular sentences, and it is checked on a set it was never fitted on.
 """
 
@@ -43,6 +43,10 @@ def parts(text: str) -> list[str]:
     return found[:MAX_PARTS]
 
 
+class CalibrationError(ValueError):
+    """The calibration file is malformed; the message names the file."""
+
+
 @dataclass(frozen=True)
 class Evidence:
     """What the lexical scorer found for one story, the model's input."""
@@ -54,6 +58,7 @@ class Evidence:
     words: int  # content words in the question (the length the shares are diluted by)
     best_part: float  # the best clause's lexical score (a long message judged by its parts)
     parts_agree: float  # noisy-OR of the clauses' scores: several clauses pointing one way
+    at_work: bool = True  # names something of work: "kado ultah buat pacar" does not
 
     def features(self) -> tuple[float, ...]:
         return (
@@ -64,6 +69,7 @@ class Evidence:
             math.log1p(self.words),
             self.best_part,
             self.parts_agree,
+            1.0 if self.at_work else 0.0,
         )
 
 
@@ -75,6 +81,7 @@ FEATURES = (
     "log_words",
     "best_part",
     "parts_agree",
+    "at_work",
 )
 
 
@@ -93,6 +100,7 @@ class Calibration:
     log_words: float = -1.8
     best_part: float = 2.6
     parts_agree: float = 2.5
+    at_work: float = 0.0
     bias: float = -7.35
 
     def probability(self, evidence: Evidence) -> float:
@@ -105,11 +113,20 @@ class Calibration:
         """The weights in `path` (a YAML mapping of feature names), defaults if absent."""
         if not path.is_file():
             return cls()
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
         known = {f.name for f in fields(cls)}
+        problem = (
+            f"{path}: must map {', '.join(sorted(known))} to numbers (python -m bot calibrate)"
+        )
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise CalibrationError(f"{path}: cannot read: {exc}") from exc
         if not isinstance(data, dict) or not set(data) <= known:
-            raise ValueError(f"{path}: must map {sorted(known)} to numbers")
-        return cls(**{k: float(v) for k, v in data.items()})
+            raise CalibrationError(problem)
+        try:
+            return cls(**{k: float(v) for k, v in data.items()})
+        except (TypeError, ValueError) as exc:
+            raise CalibrationError(problem) from exc
 
     def to_yaml(self) -> str:
         return "".join(f"{f.name}: {getattr(self, f.name):.4f}\n" for f in fields(self))

@@ -58,6 +58,7 @@ CALIBRATION = "calibration.yaml"  # beside normalize.yaml: the weights fitted fo
 # the threshold keeps out-of-scope rejection >= 0.95 on every set; see README "Quality".
 DEFAULT_THRESHOLD = 40
 MAYBE_THRESHOLD = 25
+KEYWORD_WORDS = 2  # up to this many content words, a question naming no work is a keyword
 
 # How much each field vouches for a word belonging to the story. Lessons are general advice
 # and share vocabulary across stories, so they count less than the story's own phrasings.
@@ -168,6 +169,7 @@ class _Question:
 
     looked: list[tuple[tuple[int, float], ...]]
     weights: list[float]
+    at_work: bool  # names something of the working world (customer, boss, project...)
 
 
 class Matcher:
@@ -378,6 +380,7 @@ class Matcher:
                     phrasing=s.phrasing,
                     evidence=s.evidence,
                     words=len(q.weights),
+                    at_work=q.at_work,
                     best_part=max(part_scores),
                     parts_agree=noisy_or(part_scores),
                 )
@@ -473,7 +476,7 @@ class Matcher:
                 _Scored(a_idx, confidence, coverage, phrasing, mass, best_phrase, confidence)
             )
         scored.sort(key=lambda s: s.confidence, reverse=True)
-        return scored, _Question(looked, weights)
+        return scored, _Question(looked, weights, at_work)
 
     def _lesson(self, story: int, q: _Question | None) -> int:
         """The lesson whose words the question shares most (by weight); the first on a tie,
@@ -490,17 +493,19 @@ class Matcher:
                 best, best_value = number, value
         return best
 
-    def _matches(self, question: str, limit: int) -> list[Match]:
+    def _ranked(self, question: str, limit: int) -> tuple[list[Match], bool, int]:
+        """Best matches, whether the question names work, and its number of content words."""
         scored, q = self._score(question)
-        return [
+        matches = [
             Match(self.anecdotes[s.story], _percent(s.confidence), self._lesson(s.story, q))
             for s in scored[:limit]
         ]
+        return matches, q is not None and q.at_work, len(q.weights) if q else 0
 
     # --- public ------------------------------------------------------------------------
     def rank(self, question: str, limit: int = 3) -> list[Match]:
         """Best matches without a threshold (evaluation, "did you mean")."""
-        return self._matches(question, limit)
+        return self._ranked(question, limit)[0]
 
     def ask(self, question: str, limit: int = 3, lang: str | None = None) -> Answer:
         """Matches at or above the threshold, best first; none means "no story for that".
@@ -512,8 +517,12 @@ class Matcher:
         kind = self.small_talk.kind(question)
         if kind is not None:
             return Answer(question=question, lang=lang, matches=(), small_talk=kind)
-        ranked = self._matches(question, limit)
-        matches = tuple(m for m in ranked if m.score >= self.threshold)
+        ranked, at_work, words = self._ranked(question, limit)
+        # Several words naming no one and nothing of work ("kado ultah buat pacar", "jadwal
+        # kereta ke yogya") describe private life, not a work situation: a story may be
+        # offered, never told. One or two words are a keyword ("cinlok", "wayang").
+        sure = at_work or words <= KEYWORD_WORDS
+        matches = tuple(m for m in ranked if sure and m.score >= self.threshold)
         maybe = None
         if not matches and ranked and ranked[0].score >= self.maybe_threshold:
             maybe = ranked[0]

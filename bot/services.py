@@ -11,11 +11,13 @@ import logging
 import time
 from dataclasses import dataclass
 
+from bot.confidence import CalibrationError
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from bot.matcher import Matcher
 from bot.normalize import NormalizeTableError
 from bot.replies import Replies
 from bot.settings import Settings
+from bot.smalltalk import SmallTalkError
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,9 @@ def build_core(settings: Settings) -> Core:
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
     try:
         matcher = Matcher(kb)
-    except NormalizeTableError as exc:
-        # The word table is content too (responses/normalize.yaml): report it like the rest.
+    except (NormalizeTableError, CalibrationError, SmallTalkError) as exc:
+        # The word table, the calibration and the small talk are content too: report them
+        # like the rest.
         raise KnowledgeError([str(exc)]) from exc
     replies = Replies(kb, matcher, default_lang=settings.default_language)
     log.info(

@@ -9,7 +9,6 @@ import pytest
 
 from bot.knowledge import Anecdote, KnowledgeBase, Text, load_anecdote
 from bot.matcher import Answer, Match, Matcher
-from bot.normalize import Normalizer
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"
@@ -173,21 +172,6 @@ def test_a_stronger_match_scores_higher(matcher: Matcher) -> None:
     loose = matcher.rank("pesanan saya", limit=1)
     assert close.anecdote.id == "pesanan-telat"
     assert not loose or loose[0].score < close.score
-
-
-def test_one_question_does_not_reprocess_the_knowledge_base(monkeypatch) -> None:
-    kb = KnowledgeBase(anecdotes=(LATE_ORDER, ROMANCE, GIFT), ui={}, seeds_dir=SEEDS)
-    matcher = Matcher(kb)
-    calls: list[str] = []
-    original = Normalizer.tokens
-
-    def counting(self: Normalizer, text: str, lang: str | None = None) -> list[str]:
-        calls.append(text)
-        return original(self, text, lang)
-
-    monkeypatch.setattr(Normalizer, "tokens", counting)
-    matcher.ask("pelanggan marah karena pesanannya telat")
-    assert calls == ["pelanggan marah karena pesanannya telat"]
 
 
 # --- the real knowledge base ---------------------------------------------------------------
