@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help='one JSON object per line: {"question", "lang", "matches": [{"id", "seed", '
-        '"title", "score"}]} (at most 3, best first, [] when out of scope)',
+        '"title", "score", "lesson"}]} (at most 3, best first, [] when out of scope; lesson: '
+        "the index of the lesson shown first)",
     )
 
     evaluate = commands.add_parser(
@@ -233,6 +234,7 @@ def match_record(answer: Answer) -> dict[str, object]:
                 "seed": match.anecdote.seed,
                 "title": match.anecdote.title.get(answer.lang),
                 "score": int(match.score),
+                "lesson": match.lesson,
             }
             for match in answer.matches[:MAX_ASK_MATCHES]
         ],
@@ -240,6 +242,14 @@ def match_record(answer: Answer) -> dict[str, object]:
 
 
 def _format_line(answer: Answer) -> str:
+    if answer.small_talk is not None:
+        return f"{answer.question}\t[{answer.lang}] small talk ({answer.small_talk})"
+    if not answer.matches and answer.maybe is not None:
+        maybe = answer.maybe
+        return (
+            f"{answer.question}\t[{answer.lang}] no story; maybe {maybe.anecdote.id} "
+            f"({maybe.anecdote.seed_prefix}) {maybe.score}: {maybe.anecdote.title.get(answer.lang)}"
+        )
     if not answer.matches:
         return f"{answer.question}\t[{answer.lang}] no story (out of scope)"
     found = " | ".join(

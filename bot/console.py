@@ -124,7 +124,8 @@ class Console:
         self.last_lang = answer.lang
         best = answer.best
         log.debug("console question answered=%s lang=%s", best is not None, answer.lang)
-        if self.store is not None:
+        # Small talk is not a question: it never lands among the unanswered ones.
+        if self.store is not None and answer.small_talk is None:
             self.store.record_question(
                 chat_id=CONSOLE_CHAT_ID,
                 user_id=None,

@@ -4,8 +4,9 @@ The file is a YAML list of `{q: question, expect: ['000'] or [], lang: id, kind:
 is the anecdote's seed prefix and `[]` means "no story fits: the bot must refuse". `lang` is
 optional and may be any value (a mixed text is scored for language only when it says id or en);
 `kind` is optional and groups the report's per-kind table (long situations, keywords, ...).
-Scores are taken from what a user would see (`Matcher.ask`, threshold applied), so a right story below the
-threshold counts as a miss, and a refusal of an out-of-scope question counts as a success.
+Scores are taken from what a user would see (`Matcher.ask`, threshold applied), so a right
+story below the threshold counts as a miss, and a refusal of an out-of-scope question counts
+as a success.
 
 To recalibrate the threshold after the stories change: the report's trade-off table
 (`threshold_sweep`) shows what other thresholds would have given, and `trigger_holdout`

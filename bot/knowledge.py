@@ -50,6 +50,9 @@ class Anecdote:
     tags: Mapping[str, tuple[str, ...]]
     tips: tuple[Text, ...]
     source: Path
+    # Advice with a legal or HR edge (gifts to officials, relationships at a client's site):
+    # shown with the story, so a lesson is never read as permission.
+    caution: Text | None = None
 
     @property
     def seed_prefix(self) -> str:
@@ -215,6 +218,7 @@ def load_anecdote(path: Path, seeds_dir: Path) -> Anecdote:
         tags=check.per_language(data.get("tags"), ("tags",)) if "tags" in data else {},
         tips=check.text_list(data.get("tips"), ("tips",), MIN_TIPS) if "tips" in data else (),
         source=path,
+        caution=check.text(data["caution"], ("caution",)) if "caution" in data else None,
     )
     if check.problems:
         raise KnowledgeError(check.problems)

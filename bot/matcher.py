@@ -58,7 +58,7 @@ CALIBRATION = "calibration.yaml"  # beside normalize.yaml: the weights fitted fo
 # the threshold keeps out-of-scope rejection >= 0.95 on every set; see README "Quality".
 DEFAULT_THRESHOLD = 40
 MAYBE_THRESHOLD = 25
-KEYWORD_WORDS = 2  # up to this many content words, a question naming no work is a keyword
+NO_WORK_MARGIN = 15  # extra confidence a message naming nothing of work needs to be told
 
 # How much each field vouches for a word belonging to the story. Lessons are general advice
 # and share vocabulary across stories, so they count less than the story's own phrasings.
@@ -170,6 +170,7 @@ class _Question:
     looked: list[tuple[tuple[int, float], ...]]
     weights: list[float]
     at_work: bool  # names something of the working world (customer, boss, project...)
+    private: bool  # names someone of private life (partner, spouse, parents...)
 
 
 class Matcher:
@@ -476,7 +477,8 @@ class Matcher:
                 _Scored(a_idx, confidence, coverage, phrasing, mass, best_phrase, confidence)
             )
         scored.sort(key=lambda s: s.confidence, reverse=True)
-        return scored, _Question(looked, weights, at_work)
+        private = any(self.normalizer.is_private(word) for word in words)
+        return scored, _Question(looked, weights, at_work, private)
 
     def _lesson(self, story: int, q: _Question | None) -> int:
         """The lesson whose words the question shares most (by weight); the first on a tie,
@@ -493,14 +495,14 @@ class Matcher:
                 best, best_value = number, value
         return best
 
-    def _ranked(self, question: str, limit: int) -> tuple[list[Match], bool, int]:
-        """Best matches, whether the question names work, and its number of content words."""
+    def _ranked(self, question: str, limit: int) -> tuple[list[Match], _Question | None]:
+        """Best matches, and the question as the index saw it."""
         scored, q = self._score(question)
         matches = [
             Match(self.anecdotes[s.story], _percent(s.confidence), self._lesson(s.story, q))
             for s in scored[:limit]
         ]
-        return matches, q is not None and q.at_work, len(q.weights) if q else 0
+        return matches, q
 
     # --- public ------------------------------------------------------------------------
     def rank(self, question: str, limit: int = 3) -> list[Match]:
@@ -517,12 +519,15 @@ class Matcher:
         kind = self.small_talk.kind(question)
         if kind is not None:
             return Answer(question=question, lang=lang, matches=(), small_talk=kind)
-        ranked, at_work, words = self._ranked(question, limit)
-        # Several words naming no one and nothing of work ("kado ultah buat pacar", "jadwal
-        # kereta ke yogya") describe private life, not a work situation: a story may be
-        # offered, never told. One or two words are a keyword ("cinlok", "wayang").
-        sure = at_work or words <= KEYWORD_WORDS
-        matches = tuple(m for m in ranked if sure and m.score >= self.threshold)
+        ranked, q = self._ranked(question, limit)
+        # A message naming nothing of work needs stronger evidence ("jadwal kereta ke yogya
+        # besok pagi" shares "tomorrow morning" with a story, not its situation), and one
+        # naming someone of private life and nothing of work ("kado ultah buat pacar") is
+        # about private life: a story may be offered, never told.
+        at_work = q is None or q.at_work
+        bar = self.threshold if at_work else self.threshold + NO_WORK_MARGIN
+        sure = at_work or not q.private
+        matches = tuple(m for m in ranked if sure and m.score >= bar)
         maybe = None
         if not matches and ranked and ranked[0].score >= self.maybe_threshold:
             maybe = ranked[0]

@@ -67,6 +67,7 @@ class Table:
     stopwords: frozenset[str]
     common: Mapping[str, tuple[str, ...]]
     work: Mapping[str, tuple[str, ...]]
+    private: Mapping[str, tuple[str, ...]]
     language_words: Mapping[str, frozenset[str]]
 
 
@@ -132,6 +133,12 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         },
         work={
             lang: tuple(_words((data.get("work") or {}).get(lang, []), f"{path}: work.{lang}"))
+            for lang in ("id", "en")
+        },
+        private={
+            lang: tuple(
+                _words((data.get("private") or {}).get(lang, []), f"{path}: private.{lang}")
+            )
             for lang in ("id", "en")
         },
         stopwords=frozenset(
@@ -279,6 +286,13 @@ class Normalizer:
         self.work: frozenset[str] = frozenset(
             form
             for lang, words in table.work.items()
+            for word in words
+            for form in self.tokens(word, lang)
+            if form not in self.table.stopwords
+        )
+        self.private: frozenset[str] = frozenset(
+            form
+            for lang, words in table.private.items()
             for word in words
             for form in self.tokens(word, lang)
             if form not in self.table.stopwords
@@ -491,6 +505,10 @@ class Normalizer:
     def is_work(self, word: str) -> bool:
         """A word of the working world (customer, boss, project): see `work` in the table."""
         return word in self.work
+
+    def is_private(self, word: str) -> bool:
+        """A person of private life (partner, spouse, parents): see `private` in the table."""
+        return word in self.private
 
 
 def _reduplicated(raw_words: Iterable[str], slang: Mapping[str, tuple[str, ...]]) -> list[str]:

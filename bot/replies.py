@@ -72,6 +72,13 @@ _CHAT_TEXTS: dict[str, frozenset[str]] = {
     "did_you_mean": frozenset(),
     "lesson": frozenset({"number", "total", "title", "lesson"}),
     "out_of_scope": frozenset({"question"}),
+    "maybe": frozenset({"title"}),
+    "caution": frozenset({"caution"}),
+    "smalltalk_greeting": frozenset(),
+    "smalltalk_thanks": frozenset(),
+    "smalltalk_about": frozenset(),
+    "smalltalk_test": frozenset(),
+    "button_show_story": frozenset(),
     "topics": frozenset({"count", "list"}),
     "topic_line": frozenset({"title", "id"}),
     "full_story_header": frozenset({"title", "part", "parts"}),
@@ -405,14 +412,24 @@ class Replies:
             for a in self.kb.anecdotes[:MAX_TOPIC_BUTTONS]
         )
 
-    def _story_text(self, anecdote: Anecdote, lang: str, extra: str = "") -> str:
-        """The short story with its first lesson. The story is shortened only if the message
-        would overflow (long YAML content must never make Telegram reject the reply)."""
+    def _story_text(
+        self, anecdote: Anecdote, lang: str, extra: str = "", lesson_index: int = 0
+    ) -> str:
+        """The short story with the lesson that fits the question (the first by default) and
+        its caution. The story is shortened only if the message would overflow (long YAML
+        content must never make Telegram reject the reply)."""
         title = _escape_within(anecdote.title.get(lang), MAX_TITLE)
-        lesson = (
-            _escape_within(anecdote.lessons[0].get(lang), MAX_FIELD) if anecdote.lessons else ""
-        )
-        suffix = f"\n\n{extra}" if extra else ""
+        lesson = ""
+        if anecdote.lessons:
+            chosen = anecdote.lessons[lesson_index % len(anecdote.lessons)]
+            lesson = _escape_within(chosen.get(lang), MAX_FIELD)
+        notes = []
+        if anecdote.caution is not None:
+            caution = _escape_within(anecdote.caution.get(lang), MAX_FIELD // 3)
+            notes.append(self._t("caution", lang, caution=caution))
+        if extra:
+            notes.append(extra)
+        suffix = "".join(f"\n\n{note}" for note in notes)
 
         def render(story: str) -> str:
             return self._t("story", lang, title=title, story=story, lesson=lesson) + suffix
@@ -420,10 +437,16 @@ class Replies:
         room = MAX_MESSAGE - message_length(render(""))
         return render(_escape_within(anecdote.story.get(lang), max(1, room)))
 
-    def _story_buttons(self, anecdote: Anecdote, lang: str) -> list[tuple[Button, ...]]:
+    def _story_buttons(
+        self, anecdote: Anecdote, lang: str, lesson_index: int = 0
+    ) -> list[tuple[Button, ...]]:
         first = [self._button("button_full_story", lang, f"f:{anecdote.id}")]
-        if len(anecdote.lessons) > 1:
-            first.append(self._button("button_another_lesson", lang, f"l:{anecdote.id}:1"))
+        total = len(anecdote.lessons)
+        if total > 1:
+            following = (lesson_index + 1) % total  # "another lesson" goes on from the one shown
+            first.append(
+                self._button("button_another_lesson", lang, f"l:{anecdote.id}:{following}")
+            )
         feedback = (
             self._button("button_helpful", lang, f"fb:{anecdote.id}:1"),
             self._button("button_not_helpful", lang, f"fb:{anecdote.id}:0"),
@@ -456,12 +479,16 @@ class Replies:
         best = answer.best
         if not question.strip():
             return answer, self.ask_usage(reply_lang)
+        if answer.small_talk is not None:
+            return answer, self.small_talk(answer.small_talk, reply_lang)
+        if best is None and answer.maybe is not None:
+            return answer, self.maybe(answer.maybe.anecdote, reply_lang)
         if best is None:
             log.debug("no story for question (lang=%s)", reply_lang)
             return answer, self.out_of_scope(question, reply_lang)
         others = [m.anecdote for m in answer.matches[1:] if m.anecdote.id != best.anecdote.id]
         extra = self._t("did_you_mean", reply_lang) if others else ""
-        rows = self._story_buttons(best.anecdote, reply_lang)
+        rows = self._story_buttons(best.anecdote, reply_lang, best.lesson)
         rows.extend(
             (
                 self._button(
@@ -473,8 +500,21 @@ class Replies:
             )
             for other in others
         )
-        text = self._story_text(best.anecdote, reply_lang, extra)
+        text = self._story_text(best.anecdote, reply_lang, extra, best.lesson)
         return answer, Reply(text, tuple(rows))
+
+    def maybe(self, anecdote: Anecdote, lang: str) -> Reply:
+        """Plausible but unsure: name the story and let the user decide, instead of telling a
+        story that may be wrong or refusing one that may be right."""
+        title = _escape_within(anecdote.title.get(lang), MAX_TITLE)
+        show = self._button("button_show_story", lang, f"s:{anecdote.id}")
+        topics = self._button("button_topics", lang, "t")
+        return Reply(self._t("maybe", lang, title=title), ((show,), (topics,)))
+
+    def small_talk(self, kind: str, lang: str) -> Reply:
+        """A short friendly line with an example question; an unknown kind greets."""
+        key = f"smalltalk_{kind}"
+        return Reply(self._t(key if key in self.kb.ui else "smalltalk_greeting", lang))
 
     def out_of_scope(self, question: str, lang: str) -> Reply:
         """No confident story: say so and offer every topic instead of guessing."""

@@ -77,7 +77,7 @@ def check_record(record: dict[str, Any], question: str) -> None:
     assert isinstance(record["matches"], list) and len(record["matches"]) <= 3
     scores = []
     for match in record["matches"]:
-        assert list(match) == ["id", "seed", "title", "score"]
+        assert list(match) == ["id", "seed", "title", "score", "lesson"]
         assert isinstance(match["score"], int) and 0 <= match["score"] <= 100
         assert all(isinstance(match[key], str) and match[key] for key in ("id", "seed", "title"))
         scores.append(match["score"])

@@ -195,7 +195,10 @@ async def record_question(
     source: str,
 ) -> None:
     """Remember the question for /stats and reports. Best effort: the user already has the
-    answer, so a storage failure is logged, not shown."""
+    answer, so a storage failure is logged, not shown. Small talk ("halo", "makasih") is
+    not a question and is not recorded: it must not show up as an unanswered one."""
+    if answer.small_talk is not None:
+        return
     best = answer.best
     values: dict[str, Any] = {
         "chat_id": chat_id,
