@@ -103,6 +103,7 @@ def test_ask_json_reads_stdin_one_line_per_question(tmp_path: Path, responses: P
         "seed": "000_14f30f37fa898fbe.txt",
         "title": "A client <b>threatens</b> & rages",  # raw title: JSON is not HTML
         "score": threat["matches"][0]["score"],
+        "lesson": threat["matches"][0]["lesson"],
     }
     assert weather == {"question": WEATHER, "lang": "id", "matches": []}
     assert empty["matches"] == []

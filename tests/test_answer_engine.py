@@ -1,0 +1,183 @@
+"""Answer engine v2 on the real stories, as a user meets it: through the terminal chat and
+`python -m bot ask --json`. Long situations, keywords, the lesson that fits, the "maybe" tier,
+small talk and cautions."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from kbfixture import PROJECT, SEEDS
+
+from bot import cli
+from bot.confidence import parts
+from bot.console import run_console
+from bot.knowledge import load_knowledge
+from bot.matcher import Matcher
+from bot.replies import Replies
+from bot.settings import Settings
+from bot.store import Store
+
+REAL = PROJECT / "responses"
+
+
+@pytest.fixture(scope="module")
+def replies() -> Replies:
+    kb = load_knowledge(REAL, SEEDS)
+    return Replies(kb, Matcher(kb))
+
+
+def chat(replies: Replies, lines: list[str], store: Store | None = None) -> str:
+    stdin = io.StringIO("".join(line + "\n" for line in lines))
+    stdout = io.StringIO()
+    assert run_console(replies, stdin, stdout, store=store) == 0
+    return stdout.getvalue()
+
+
+def ask_json(tmp_path: Path, *questions: str) -> list[dict]:
+    settings = Settings(responses_dir=REAL, seeds_dir=SEEDS, data_dir=tmp_path / "data")
+    out = io.StringIO()
+    stdin = io.StringIO("".join(q + "\n" for q in questions))
+    assert cli.main(["ask", "--json"], settings=settings, stdin=stdin, stdout=out) == 0
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def title(replies: Replies, anecdote_id: str, lang: str = "id") -> str:
+    anecdote = replies.kb.by_id(anecdote_id)
+    assert anecdote is not None
+    return anecdote.title.get(lang)
+
+
+# Long situations written for these tests, in the three registers users write in.
+LONG = [
+    (
+        "Kemarin gw dapet telpon dari manajer IT sebuah rumah sakit di Bogor. Katanya engineer "
+        "kita yg ditaruh di sana udh seminggu jarang masuk, alesannya sakit. Ternyata dia abis "
+        "diputusin cewenya, staf admin di RS itu juga. Gw bingung harus negur gimana, bantu dong",
+        "teknisi-cinlok",
+    ),
+    (
+        "Selamat siang. Saya account manager di perusahaan distribusi. Minggu lalu tim gudang "
+        "kami lupa memproses pesanan rutin salah satu toko pelanggan, sehingga barangnya tidak "
+        "terkirim sama sekali. Pemiliknya sangat kecewa. Bagaimana cara meminta maaf yang tepat "
+        "supaya beliau tetap mau berlangganan?",
+        "lupa-pesanan-maaf",
+    ),
+    (
+        "One of our biggest clients called me this morning, furious. He wants me at his office "
+        "tomorrow for a meeting that could easily be a phone call, and I'm stuck finishing a "
+        "production deadline. When I said I couldn't come he asked whether we still want to work "
+        "with them at all. How should I handle this?",
+        "kerjasama-ancaman",
+    ),
+]
+
+
+@pytest.mark.parametrize(("question", "expected"), LONG)
+def test_a_long_situation_gets_its_story(replies: Replies, question: str, expected: str) -> None:
+    out = chat(replies, [question])
+    lang = "en" if question.startswith("One of") else "id"
+    assert title(replies, expected, lang) in out
+
+
+def test_a_long_situation_is_split_into_its_clauses() -> None:
+    found = parts("Klien marah, padahal saya sibuk. Gimana?\nTolong")
+    assert found == ["Klien marah", "padahal saya sibuk.", "Gimana?", "Tolong"]
+
+
+def test_confidence_does_not_collapse_with_length(tmp_path: Path) -> None:
+    """The same situation, short and padded with names, places and chatter, is told both times."""
+    short = "teknisi onsite sering bolos karena patah hati sama staf klien"
+    padded = (
+        "Halo, gw Rudi dari cabang Balikpapan, baru tiga bulan di sini. " + short + ". "
+        "Kantor kliennya di Jalan Sudirman, deket mall, tiap hari macet parah. Gw harus gimana?"
+    )
+    records = ask_json(tmp_path, short, padded)
+    assert [r["matches"][0]["id"] for r in records] == ["teknisi-cinlok", "teknisi-cinlok"]
+    assert all(r["matches"][0]["score"] >= 40 for r in records)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "expected"),
+    [("cinlok", "teknisi-cinlok"), ("wayang", "wayang-bima"), ("minta maaf", "lupa-pesanan-maaf")],
+)
+def test_a_keyword_answers_with_its_story(tmp_path: Path, keyword: str, expected: str) -> None:
+    (record,) = ask_json(tmp_path, keyword)
+    assert record["matches"] and record["matches"][0]["id"] == expected
+
+
+def test_the_lesson_that_fits_is_shown_first_and_another_lesson_goes_on(
+    replies: Replies, tmp_path: Path
+) -> None:
+    question = "hadiah apa yang berkesan buat pejabat klien yang hobi wayang?"
+    (record,) = ask_json(tmp_path, question)
+    match = record["matches"][0]
+    anecdote = replies.kb.by_id("wayang-bima")
+    assert anecdote is not None and match["id"] == "wayang-bima"
+    shown = match["lesson"]
+    assert shown != 0  # the gift lesson, not always the first
+    assert "hadiah" in anecdote.lessons[shown].id.lower()
+    out = chat(replies, [question, "2"])  # [2] = "another lesson" under the story
+    following = anecdote.lessons[(shown + 1) % len(anecdote.lessons)].id
+    assert following[:40] in " ".join(out.split())
+
+
+@pytest.mark.parametrize(
+    "message", ["halo", "Halo kak!", "makasih ya", "thanks!", "siapa kamu?", "test", "👍🙏"]
+)
+def test_small_talk_gets_a_friendly_line_never_a_refusal(
+    replies: Replies, tmp_path: Path, message: str
+) -> None:
+    store = Store.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        out = chat(replies, [message], store=store)
+        assert "belum punya kisah" not in out and "no story" not in out
+        assert "<i>" not in out and ("Contoh" in out or "For example" in out)
+        assert store.unanswered_questions(days=1) == []
+    finally:
+        store.close()
+
+
+def test_small_talk_answers_in_the_users_language(replies: Replies) -> None:
+    assert "For example" in chat(replies, ["who are you?"])
+    assert "Contoh" in chat(replies, ["kamu siapa?"])
+
+
+def test_a_question_starting_with_a_greeting_is_still_a_question(replies: Replies) -> None:
+    out = chat(replies, ["halo, klien saya ngancam putus kontrak kalau saya gak datang besok"])
+    assert title(replies, "kerjasama-ancaman") in out
+
+
+def test_private_life_is_offered_as_maybe_never_told(replies: Replies, tmp_path: Path) -> None:
+    (record,) = ask_json(tmp_path, "kado ultah buat pacar")
+    assert record["matches"] == []
+    out = chat(replies, ["kado ultah buat pacar"])
+    assert "mungkin kisah ini cocok" in out
+    assert "Tampilkan kisahnya" in out and "Semua kisah" in out
+    assert "Pelajaran:" not in out  # not told
+    shown = chat(replies, ["kado ultah buat pacar", "1"])  # [1] shows it on request
+    assert "Pelajaran:" in shown
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "teknisi AC rumah saya gak dateng2, gimana komplainnya",
+        "jadwal kereta ke yogya besok pagi",
+        "resep nasi goreng yang enak gimana?",
+    ],
+)
+def test_near_domain_and_off_topic_get_no_confident_story(tmp_path: Path, question: str) -> None:
+    (record,) = ask_json(tmp_path, question)
+    assert record["matches"] == []
+
+
+def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Replies) -> None:
+    out = chat(replies, ["boleh gak kasih hadiah ke pejabat dinas klien kita?"])
+    assert "gratifikasi" in out and "KPK" in out
+    out_en = chat(
+        replies, ["a gift for the government official who is our client's decision maker"]
+    )
+    assert "gratifikasi" in out_en and "company's policy" in out_en
