@@ -11,7 +11,9 @@ Measures, in-process (the same code the bot runs):
 - resident memory (ru_maxrss) of that fresh interpreter, and of this process at the end;
 - a baseline: plain `rapidfuzz.process.extractOne` (WRatio, default_process) over all trigger
   strings, the obvious one-liner, with the ratio of our median to its median.
-Goals (issue 2): median < 1 ms real, p95 < 20 ms at 5,000 anecdotes, start-up < 1 s, RSS < 100 MB.
+Goals (issue 7): on the real base p95 < 20 ms per question (long situations included),
+start-up to first answer < 2 s, RSS < 250 MB; (issue 8) p95 < 20 ms at 5,000 anecdotes.
+No semantic signal is measured side by side: it was not adopted (README, "Quality").
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from bot.knowledge import Anecdote, KnowledgeBase, Text, load_anecdote  # noqa: 
 from bot.matcher import Matcher  # noqa: E402
 from bot.normalize import get_normalizer  # noqa: E402
 
-DEFAULT_QUESTIONS = PROJECT.parent / "shared" / "eval" / "dev-questions.yaml"
+# Dev set 2: long situations (up to ~90 words) are the slow case, so they set the p95.
+DEFAULT_QUESTIONS = PROJECT / "eval" / "dev-questions-2.yaml"
 FALLBACK_QUESTIONS = [
     "customer saya marah karena pesanannya telat, gimana minta maafnya",
     "klien ngancem putus kerjasama kalau saya gak dateng besok",
@@ -197,17 +200,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"resident memory of that process (ru_maxrss):                {startup_rss:.1f} MB")
 
     real = load_real_base()
-    real_median, _, _ = report("real base", real, questions, args.repeat)
+    _, real_p95, _ = report("real base", real, questions, args.repeat)
     synthetic = synthetic_base(real, args.synthetic)
     _, synthetic_p95, _ = report("synthetic base", synthetic, questions, max(1, args.repeat // 2))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nthis process's peak RSS (with the synthetic base): {rss:.1f} MB")
 
     goals = [
-        ("median < 1 ms on the real base", real_median < 0.001),
-        (f"p95 < 20 ms at {args.synthetic} anecdotes", synthetic_p95 < 0.020),
-        ("start-up to first answer < 1 s", wall < 1.0),
-        ("RSS < 100 MB (real base)", startup_rss < 100),
+        ("p95 < 20 ms on the real base", real_p95 < 0.020),
+        ("start-up to first answer < 2 s", wall < 2.0),
+        ("RSS < 250 MB (real base)", startup_rss < 250),
+        (f"p95 < 20 ms at {args.synthetic} anecdotes (issue 8)", synthetic_p95 < 0.020),
     ]
     print("\ngoals:")
     for label, ok in goals:
