@@ -281,22 +281,11 @@ class Normalizer:
                         phrases.setdefault(folded, table.concepts.get(value, value))
         self.phrases = phrases
         self.max_phrase = max((len(k) for k in phrases), default=1)
-        # Words of the working world, folded like questions (see `work` in the table); a
-        # phrase ("anak buah") counts through each word it folds to.
-        self.work: frozenset[str] = frozenset(
-            form
-            for lang, words in table.work.items()
-            for word in words
-            for form in self.tokens(word, lang)
-            if form not in self.table.stopwords
-        )
-        self.private: frozenset[str] = frozenset(
-            form
-            for lang, words in table.private.items()
-            for word in words
-            for form in self.tokens(word, lang)
-            if form not in self.table.stopwords
-        )
+        # Words of the working world and people of private life, folded like questions (see
+        # `work` and `private` in the table); a phrase ("anak buah") counts through each word
+        # it folds to.
+        self.work = self._folded(table.work)
+        self.private = self._folded(table.private)
 
     # --- words -------------------------------------------------------------------------
     def collapse(self, word: str) -> str:
@@ -501,6 +490,15 @@ class Normalizer:
     def is_common(self, word: str) -> bool:
         """An everyday word: weak evidence of a topic (see `common` in the table)."""
         return word in self.common
+
+    def _folded(self, words_by_lang: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
+        return frozenset(
+            form
+            for lang, words in words_by_lang.items()
+            for word in words
+            for form in self.tokens(word, lang)
+            if form not in self.table.stopwords
+        )
 
     def is_work(self, word: str) -> bool:
         """A word of the working world (customer, boss, project): see `work` in the table."""
