@@ -204,7 +204,13 @@ def load_anecdote(path: Path, seeds_dir: Path) -> Anecdote:
     if len(anecdote_id.encode()) > 24:
         check.fail(("id",), "must be at most 24 characters (it goes into button data)")
     seed = check.string(data.get("seed"), ("seed",)) if "seed" in data else ""
-    if seed and not (seeds_dir / seed).is_file():
+    # The "full story" button sends this file to any user: it must be a post in seeds/, never
+    # a path that climbs out of it ("../.env" would send the bot token).
+    if seed and (Path(seed).name != seed or seed.startswith(".")):
+        check.fail(("seed",), "must be a plain file name inside the seeds directory")
+    elif seed and not (seeds_dir / seed).resolve().is_relative_to(seeds_dir.resolve()):
+        check.fail(("seed",), "must be a file inside the seeds directory, not a link out of it")
+    elif seed and not (seeds_dir / seed).is_file():
         check.fail(("seed",), f"seed file '{seed}' does not exist in {seeds_dir}")
     anecdote = Anecdote(
         id=anecdote_id,

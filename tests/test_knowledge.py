@@ -106,6 +106,16 @@ def test_unknown_seed(tmp_path: Path) -> None:
     assert "010-broken.yaml:2: seed: seed file '999_missing.txt' does not exist" in message
 
 
+@pytest.mark.parametrize("seed", ["../.env", "/etc/passwd", "sub/../000_14f30f37fa898fbe.txt"])
+def test_a_seed_outside_the_seeds_directory_is_refused(tmp_path: Path, seed: str) -> None:
+    """The "full story" button sends the seed file to users: '../.env' would leak the token."""
+    broken = GOOD.replace("000_14f30f37fa898fbe.txt", f"'{seed}'")
+    message = only(problems_for(tmp_path, broken))
+    assert (
+        "010-broken.yaml:2: seed: must be a plain file name inside the seeds directory" in message
+    )
+
+
 @pytest.mark.parametrize("bad_id", ["Bad id!", "x" * 25])
 def test_bad_ids(tmp_path: Path, bad_id: str) -> None:
     message = only(problems_for(tmp_path, GOOD.replace("id: good-one", f"id: '{bad_id}'")))
