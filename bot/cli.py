@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.knowledge import KnowledgeError
-from bot.language import detect_language
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 
@@ -268,7 +267,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout:
 
     def emit(question: str) -> None:
         # The same language rule as the bot's replies: follow the question, else the default.
-        lang = detect_language(question, settings.default_language)
+        lang = matcher.language(question, settings.default_language)
         answer = matcher.ask(question, limit=MAX_ASK_MATCHES, lang=lang)
         if args.json:
             stdout.write(json.dumps(match_record(answer), ensure_ascii=False) + "\n")

@@ -44,7 +44,7 @@ from rapidfuzz.distance import OSA
 
 from bot.confidence import Calibration, Evidence, noisy_or, parts
 from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase
-from bot.language import detect_language
+from bot.language import detect_language, language_scores
 from bot.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
 from bot.smalltalk import FILE as SMALL_TALK
 from bot.smalltalk import SmallTalk
@@ -150,6 +150,9 @@ class _Index:
     surface_by_length: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     # story -> lesson -> {term: field weight}: which lesson a question speaks to
     lesson_terms: list[list[dict[int, float]]] = field(default_factory=list)
+    # Written words found in one language's texts of the stories only ("apology", "ultimatum"
+    # vs "kelupaan"): the tie-breaker when a question has no function word to tell its language
+    language_only: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -284,6 +287,7 @@ class Matcher:
                 index.surface.setdefault(raw, index.term_ids[word])
         index.surface_by_length = _by_length(index.surface)
         index.lesson_terms = lesson_terms
+        index.language_only = _language_only(normalizer, anecdotes)
         return index
 
     # --- question ----------------------------------------------------------------------
@@ -505,6 +509,23 @@ class Matcher:
         return matches, q
 
     # --- public ------------------------------------------------------------------------
+    def language(self, text: str, default: str = "id") -> str:
+        """The language to answer `text` in. Function words and slang decide
+        (bot/language.py); a text without any ("sincere apology", "client ultimatum") goes by
+        the words the stories use in one language only; else `default`."""
+        scores = language_scores(text)
+        if scores["id"] == scores["en"]:
+            only = self._index.language_only
+            for raw in self.normalizer.split(text):
+                found = only.get(self.normalizer.collapse(raw))
+                if found:
+                    scores[found] += 1.0
+        if scores["en"] > scores["id"]:
+            return "en"
+        if scores["id"] > scores["en"]:
+            return "id"
+        return default if default in LANGUAGES else "id"
+
     def rank(self, question: str, limit: int = 3) -> list[Match]:
         """Best matches without a threshold (evaluation, "did you mean")."""
         return self._ranked(question, limit)[0]
@@ -515,7 +536,7 @@ class Matcher:
         `lang` forces the answer's language (e.g. a chat's setting); None answers in the
         question's language.
         """
-        lang = lang or detect_language(question, self.default_lang)
+        lang = lang or self.language(question, self.default_lang)
         kind = self.small_talk.kind(question)
         if kind is not None:
             return Answer(question=question, lang=lang, matches=(), small_talk=kind)
@@ -568,6 +589,18 @@ def _content(normalizer: Normalizer, text: str, lang: str) -> list[str]:
         if not normalizer.is_stopword(word):
             seen.setdefault(word, None)
     return list(seen)
+
+
+def _language_only(normalizer: Normalizer, anecdotes: Sequence[Anecdote]) -> dict[str, str]:
+    """Written words (4+ letters) that appear in the stories' texts of one language only."""
+    seen: dict[str, set[str]] = defaultdict(set)
+    for anecdote in anecdotes:
+        for _, _, lang, text in _fields(anecdote):
+            for raw in normalizer.split(text):
+                word = normalizer.collapse(raw)
+                if len(word) >= 4 and word.isalpha():
+                    seen[word].add(lang)
+    return {word: next(iter(langs)) for word, langs in seen.items() if len(langs) == 1}
 
 
 def _by_length(words: Iterable[str]) -> dict[tuple[str, int], list[str]]:

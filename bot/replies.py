@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase, KnowledgeError
-from bot.language import detect_language
 from bot.seedtext import load_post
 
 if TYPE_CHECKING:
@@ -473,7 +472,7 @@ class Replies:
         `lang` forces the reply language; by default it follows the question, and when the
         question gives no clue, `default_lang` (e.g. the chat's /lang choice) or the bot's.
         """
-        reply_lang = lang or detect_language(question, default_lang or self.default_lang)
+        reply_lang = lang or self.matcher.language(question, default_lang or self.default_lang)
         answer = self.matcher.ask(question, lang=reply_lang)
         reply_lang = answer.lang
         best = answer.best

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from bot.knowledge import KnowledgeBase
+from bot.language import detect_language
 from bot.matcher import Answer, Match
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -125,6 +126,9 @@ class FakeMatcher:
             assert anecdote is not None
             matches.append(Match(anecdote=anecdote, score=score))
         return Answer(question=question, lang=lang or "id", matches=tuple(matches))
+
+    def language(self, text: str, default: str = "id") -> str:
+        return detect_language(text, default)
 
     def rank(self, question: str, limit: int = 3) -> list[Match]:
         return list(self.ask(question, limit).matches)

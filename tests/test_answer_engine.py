@@ -181,3 +181,10 @@ def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Repli
         replies, ["a gift for the government official who is our client's decision maker"]
     )
     assert "gratifikasi" in out_en and "company's policy" in out_en
+
+
+def test_an_english_keyword_without_function_words_is_answered_in_english(
+    tmp_path: Path,
+) -> None:
+    records = ask_json(tmp_path, "sincere apology", "cara minta maaf yang tulus")
+    assert [r["lang"] for r in records] == ["en", "id"]

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from telegram import InlineQueryResultArticle, InlineQueryResultsButton, Update
 from telegram.constants import InlineQueryLimit
 
-from bot.language import detect_language
 from bot.replies import UiTexts
 from bot.telegram.common import Context, command_language, record_question, services_of, where
 from bot.telegram.render import inline_content, plain
@@ -59,7 +58,8 @@ async def on_inline_query(update: Update, context: Context) -> None:
     lang = fallback
     anecdotes: list[Anecdote] = []
     if text:
-        answer = services.matcher.ask(text, limit=MAX_MATCHES, lang=detect_language(text, fallback))
+        lang = services.matcher.language(text, fallback)
+        answer = services.matcher.ask(text, limit=MAX_MATCHES, lang=lang)
         lang = answer.lang
         anecdotes = [match.anecdote for match in answer.matches]
     button = None
@@ -85,7 +85,7 @@ async def on_chosen_result(update: Update, context: Context) -> None:
     question = chosen.query.strip()
     if not question:
         return
-    answer = services.matcher.ask(question, lang=detect_language(question, fallback))
+    answer = services.matcher.ask(question, lang=services.matcher.language(question, fallback))
     await record_question(
         services,
         chat_id=chosen.from_user.id,
