@@ -170,12 +170,12 @@ class Callback:
     lang: str | None = None
 
 
-# Callback data: "<action>" or "<action>@<lang>", the action being s:<id>, f:<id>,
+# Callback data: "<action>" or "<action>@<lang>", the action being s:<id>[:<lesson>], f:<id>,
 # l:<id>:<n>, fb:<id>:<0|1> or t. The language goes last so that a prefix still names the
 # action (the Telegram layer removes the "fb:" buttons after a vote by prefix). The longest,
 # "fb:" + a 24-character id + ":1@en", is 32 bytes, well within Telegram's 64.
 _CALLBACK = re.compile(
-    r"(?:(?P<kind>s|f):(?P<id>[A-Za-z0-9_-]{1,24})"
+    r"(?:(?P<kind>s|f):(?P<id>[A-Za-z0-9_-]{1,24})(?::(?P<sn>\d{1,3}))?"
     r"|l:(?P<lid>[A-Za-z0-9_-]{1,24}):(?P<n>\d{1,3})"
     r"|fb:(?P<fid>[A-Za-z0-9_-]{1,24}):(?P<vote>[01])"
     r"|(?P<topics>t))"
@@ -197,7 +197,8 @@ def parse_callback(data: str) -> Callback | None:
         return None
     lang = found["lang"]
     if found["kind"]:
-        return Callback("story" if found["kind"] == "s" else "full", found["id"], lang=lang)
+        number = int(found["sn"]) if found["sn"] else None
+        return Callback("story" if found["kind"] == "s" else "full", found["id"], number, lang=lang)
     if found["lid"]:
         return Callback("lesson", found["lid"], int(found["n"]), lang=lang)
     if found["fid"]:
@@ -481,7 +482,7 @@ class Replies:
         if answer.small_talk is not None:
             return answer, self.small_talk(answer.small_talk, reply_lang)
         if best is None and answer.maybe is not None:
-            return answer, self.maybe(answer.maybe.anecdote, reply_lang)
+            return answer, self.maybe(answer.maybe.anecdote, reply_lang, answer.maybe.lesson)
         if best is None:
             log.debug("no story for question (lang=%s)", reply_lang)
             return answer, self.out_of_scope(question, reply_lang)
@@ -502,11 +503,11 @@ class Replies:
         text = self._story_text(best.anecdote, reply_lang, extra, best.lesson)
         return answer, Reply(text, tuple(rows))
 
-    def maybe(self, anecdote: Anecdote, lang: str) -> Reply:
+    def maybe(self, anecdote: Anecdote, lang: str, lesson: int = 0) -> Reply:
         """Plausible but unsure: name the story and let the user decide, instead of telling a
         story that may be wrong or refusing one that may be right."""
         title = _escape_within(anecdote.title.get(lang), MAX_TITLE)
-        show = self._button("button_show_story", lang, f"s:{anecdote.id}")
+        show = self._button("button_show_story", lang, f"s:{anecdote.id}:{lesson}")
         topics = self._button("button_topics", lang, "t")
         return Reply(self._t("maybe", lang, title=title), ((show,), (topics,)))
 
@@ -520,13 +521,14 @@ class Replies:
         echoed = _e(_shorten(question, MAX_ECHOED_QUESTION))
         return Reply(self._t("out_of_scope", lang, question=echoed), self._topic_rows(lang))
 
-    def story(self, anecdote_id: str, lang: str) -> Reply:
-        """One story by id (from /story, a topic button or a "did you mean" button)."""
+    def story(self, anecdote_id: str, lang: str, lesson: int = 0) -> Reply:
+        """One story by id (from /story, a topic button, a "did you mean" or "maybe" button),
+        with lesson `lesson` first (the one that fitted the question, for "maybe")."""
         anecdote = self._anecdote(anecdote_id)
         if anecdote is None:
             return self.story_not_found(anecdote_id, lang)
-        rows = self._story_buttons(anecdote, lang)
-        return Reply(self._story_text(anecdote, lang), tuple(rows))
+        rows = self._story_buttons(anecdote, lang, lesson)
+        return Reply(self._story_text(anecdote, lang, lesson_index=lesson), tuple(rows))
 
     def story_not_found(self, anecdote_id: str, lang: str) -> Reply:
         shown = _e(_shorten(anecdote_id, 40))
@@ -633,7 +635,7 @@ class Replies:
         if self._anecdote(anecdote_id) is None:
             return [self.button_expired(lang)]
         if callback.kind == "story":
-            return [self.story(anecdote_id, lang)]
+            return [self.story(anecdote_id, lang, callback.number or 0)]
         if callback.kind == "full":
             return self.full_story(anecdote_id, lang)
         if callback.kind == "lesson":

@@ -159,6 +159,10 @@ def test_private_life_is_offered_as_maybe_never_told(replies: Replies, tmp_path:
     assert "Pelajaran:" not in out  # not told
     shown = chat(replies, ["kado ultah buat pacar", "1"])  # [1] shows it on request
     assert "Pelajaran:" in shown
+    maybe = replies.matcher.ask("kado ultah buat pacar").maybe
+    assert maybe is not None
+    lesson = maybe.anecdote.lessons[maybe.lesson].id  # the lesson that fitted comes first
+    assert lesson[:40] in " ".join(shown.split())
 
 
 @pytest.mark.parametrize(
