@@ -50,6 +50,7 @@ class ItemResult:
     predicted: tuple[tuple[str, int], ...]  # (seed prefix, score) shown to the user, best first
     ranked: tuple[tuple[str, int], ...]  # the top 3 without the threshold, for calibration
     lang: str
+    margin: int | None = 0  # over the threshold this question needs to be told (None: never)
 
     @property
     def best_unthresholded(self) -> tuple[str, int] | None:
@@ -170,13 +171,14 @@ def evaluate(matcher: Matcher, items: Iterable[EvalItem | Mapping[str, Any]]) ->
     results = []
     for item in raw:
         answer = matcher.ask(item.question)
-        ranked = matcher.rank(item.question, limit=3)
+        ranked, margin = matcher.judge(item.question, limit=3)
         results.append(
             ItemResult(
                 item=item,
                 predicted=tuple((m.anecdote.seed_prefix, m.score) for m in answer.matches),
                 ranked=tuple((m.anecdote.seed_prefix, m.score) for m in ranked),
                 lang=answer.lang,
+                margin=margin,
             )
         )
     return EvalResult(items=tuple(results), threshold=matcher.threshold)
@@ -192,12 +194,12 @@ def threshold_sweep(
     in_scope, out_of_scope = result.in_scope, result.out_of_scope
     rows = []
     for threshold in thresholds:
-        shown = [[(lbl, sc) for lbl, sc in r.ranked if sc >= threshold] for r in in_scope]
+        shown = [_shown(r, threshold) for r in in_scope]
         top1 = [bool(s) and s[0][0] in r.item.expect for s, r in zip(shown, in_scope, strict=True)]
         top3 = [
             any(lbl in r.item.expect for lbl, _ in s) for s, r in zip(shown, in_scope, strict=True)
         ]
-        rejected = [not r.ranked or r.ranked[0][1] < threshold for r in out_of_scope]
+        rejected = [not _shown(r, threshold) for r in out_of_scope]
         rows.append(
             (
                 threshold,
@@ -207,6 +209,13 @@ def threshold_sweep(
             )
         )
     return rows
+
+
+def _shown(result: ItemResult, threshold: int) -> list[tuple[str, int]]:
+    """What the user would have been told at `threshold` (the question's margin included)."""
+    if result.margin is None:
+        return []
+    return [(lbl, sc) for lbl, sc in result.ranked if sc >= threshold + result.margin]
 
 
 def combined(results: Iterable[EvalResult]) -> EvalResult:
