@@ -84,6 +84,40 @@ class KnowledgeBase:
                 yield f"{anecdote.id}:{index}", tip
 
 
+MAX_DEPTH = 20  # an anecdote is four levels deep; anything far deeper is a mistake or an attack
+
+
+class _ContentLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases and with bounded nesting.
+
+    Authors never need aliases (`*name`), and nine levels of nine aliases expand to millions
+    of nodes ("billion laughs"): refused at the first alias, naming its line. Nesting a
+    thousand levels deep would overflow Python's stack: refused past MAX_DEPTH.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed here", self.peek_event().start_mark
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested more than {MAX_DEPTH} levels deep",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)  # type: ignore[arg-type]
+        finally:
+            self._depth -= 1
+
+
 def _line_map(text: str) -> dict[tuple[Any, ...], int]:
     """Map each YAML path (keys and list indexes) to its 1-based line, for error messages."""
     lines: dict[tuple[Any, ...], int] = {}
@@ -99,7 +133,7 @@ def _line_map(text: str) -> dict[tuple[Any, ...], int]:
             for index, item in enumerate(node.value):
                 walk(item, (*path, index))
 
-    root = yaml.compose(text)
+    root = yaml.compose(text, Loader=_ContentLoader)
     if root is not None:
         walk(root, ())
     return lines
@@ -169,7 +203,7 @@ class _Checker:
 def _read_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     try:
         text = path.read_text(encoding="utf-8")
-        return yaml.safe_load(text), _line_map(text)
+        return yaml.load(text, Loader=_ContentLoader), _line_map(text)
     except UnicodeDecodeError as exc:
         raise KnowledgeError([f"{path}: not UTF-8 text ({exc.reason})"]) from exc
     except yaml.MarkedYAMLError as exc:

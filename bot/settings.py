@@ -17,6 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 # BotFather tokens look like "123456789:AA...": digits, colon, 30+ url-safe characters.
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 class SettingsError(ValueError):
@@ -94,7 +95,8 @@ def load_settings(
         part = part.strip()
         if not part:
             continue
-        if not part.lstrip("-").isdigit():
+        # ASCII digits only: str.isdigit() accepts "²", and "--5" passes lstrip("-")
+        if not _INTEGER.fullmatch(part):
             raise SettingsError(f"TEAM_LEAD_IDS must be comma-separated user ids: {part!r}")
         lead_ids.add(int(part))
     tz = get("BOT_TIMEZONE") or "Asia/Jakarta"
@@ -106,7 +108,7 @@ def load_settings(
     if language not in {"id", "en"}:
         raise SettingsError(f"BOT_LANGUAGE must be 'id' or 'en', got {language!r}")
     port_raw = get("BOT_WEBHOOK_PORT") or "8443"
-    if not port_raw.isdigit():
+    if not _INTEGER.fullmatch(port_raw) or not 0 < int(port_raw) < 65536:
         raise SettingsError(f"BOT_WEBHOOK_PORT must be a port number, got {port_raw!r}")
     kwargs: dict[str, object] = {}
     if get("BOT_RESPONSES_DIR"):

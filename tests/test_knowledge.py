@@ -182,3 +182,18 @@ def test_the_fixture_and_the_real_base_load() -> None:
     for anecdote in kb.anecdotes:
         for lang in ("id", "en"):
             assert len(anecdote.triggers[lang]) >= 10, (anecdote.id, lang)
+
+
+def test_an_alias_bomb_is_refused_at_once_naming_the_line(tmp_path: Path) -> None:
+    """Nine levels of nine aliases expand to 387 million strings: refused at the first alias."""
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 9):
+        name, previous = chr(97 + level), chr(96 + level)
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
+    message = only(problems_for(tmp_path, "\n".join(lines) + "\n"))
+    assert "010-broken.yaml:2: invalid YAML: aliases (*name) are not allowed" in message
+
+
+def test_yaml_nested_a_thousand_deep_is_one_clear_problem(tmp_path: Path) -> None:
+    message = only(problems_for(tmp_path, "id: " + "[" * 1000 + "]" * 1000 + "\n"))
+    assert "010-broken.yaml:1: invalid YAML: nested more than" in message

@@ -42,6 +42,10 @@ def test_api_base_url_gives_matching_file_url() -> None:
     ("name", "value", "needle"),
     [
         ("TEAM_LEAD_IDS", "12,abc", "TEAM_LEAD_IDS"),
+        ("TEAM_LEAD_IDS", "--5", "TEAM_LEAD_IDS"),
+        ("TEAM_LEAD_IDS", "\u00b2", "TEAM_LEAD_IDS"),
+        ("BOT_WEBHOOK_PORT", "\u00b2", "BOT_WEBHOOK_PORT"),
+        ("BOT_WEBHOOK_PORT", "70000", "BOT_WEBHOOK_PORT"),
         ("BOT_TIMEZONE", "Mars/Olympus", "BOT_TIMEZONE"),
         ("BOT_LANGUAGE", "fr", "BOT_LANGUAGE"),
         ("BOT_LOG_QUESTIONS", "maybe", "BOT_LOG_QUESTIONS"),
