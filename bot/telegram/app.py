@@ -88,6 +88,8 @@ def add_handlers(application: Application, services: Services) -> None:
         [
             # Buttons made by bot.replies (s: f: l: fb: t); other data is left to others.
             CallbackQueryHandler(buttons.on_button, pattern=buttons.PATTERN),
+            # Any other button data (forged, outdated): still answered, or the spinner spins.
+            CallbackQueryHandler(buttons.on_unknown_button),
             InlineQueryHandler(inline.on_inline_query),
             ChosenInlineResultHandler(inline.on_chosen_result),
             # Questions. Must come after every CommandHandler: "/x" is text too, but these

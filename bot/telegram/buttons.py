@@ -40,6 +40,11 @@ async def on_button(update: Update, context: Context) -> None:
     log.info("%s button data=%s", where(update), data)
 
     if callback is not None and callback.kind == "feedback" and callback.anecdote_id:
+        if services.kb.by_id(callback.anecdote_id) is None:
+            # Forged, or a story removed since: no vote for a story that does not exist.
+            expired = services.replies.button_expired(lang)
+            await query.answer(plain(expired.text, MAX_TOAST))
+            return
         positive = callback.number == 1
         await record_feedback(
             services,
@@ -69,3 +74,15 @@ async def on_button(update: Update, context: Context) -> None:
     in_topic = isinstance(message, Message) and message.is_topic_message
     thread_id = message.message_thread_id if in_topic else None  # type: ignore[union-attr]
     await send_replies(context.bot, chat_id, replies, thread_id=thread_id)
+
+
+async def on_unknown_button(update: Update, context: Context) -> None:
+    """Callback data no handler claims (forged, or from a format no longer made): answered,
+    so the user's button spinner stops, with the "button expired" toast; nothing else."""
+    query = update.callback_query
+    assert query is not None
+    services = services_of(context)
+    chat_id = query.message.chat.id if query.message else None
+    lang = await command_language(services, chat_id, query.from_user)
+    log.info("%s unknown button data=%r", where(update), (query.data or "")[:64])
+    await query.answer(plain(services.replies.button_expired(lang).text, MAX_TOAST))

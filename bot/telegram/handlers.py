@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from telegram import Chat, MessageEntity, Update
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import ApplicationHandlerStop
 
 from bot.knowledge import LANGUAGES
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
+ANSWER_RETRY_SECONDS = 1.0
 
 
 def _quote(update: Update) -> int | None:
@@ -49,25 +51,46 @@ async def answer_question(update: Update, context: Context, question: str, sourc
     assert chat is not None
     fallback = await command_language(services, chat.id, user)
     answer, reply = services.replies.answer(question, default_lang=fallback)
-    await send_reply(context.bot, chat.id, reply, reply_to=_quote(update))
-    best = answer.best
-    log.info(
-        "%s question source=%s lang=%s answered=%s anecdote=%s score=%s",
-        where(update),
-        source,
-        answer.lang,
-        best is not None,
-        best.anecdote.id if best else "-",
-        best.score if best else 0,
-    )
-    await record_question(
-        services,
-        chat_id=chat.id,
-        user_id=user.id if user else None,
-        question=question,
-        answer=answer,
-        source=source,
-    )
+    try:
+        await _send_answer(context, update, chat.id, reply)
+    finally:
+        # Recorded even when the answer could not be delivered: the question was asked.
+        best = answer.best
+        log.info(
+            "%s question source=%s lang=%s answered=%s anecdote=%s score=%s",
+            where(update),
+            source,
+            answer.lang,
+            best is not None,
+            best.anecdote.id if best else "-",
+            best.score if best else 0,
+        )
+        await record_question(
+            services,
+            chat_id=chat.id,
+            user_id=user.id if user else None,
+            question=question,
+            answer=answer,
+            source=source,
+        )
+
+
+async def _send_answer(context: Context, update: Update, chat_id: int, reply: Reply) -> None:
+    """Send the answer; a server-side failure (Telegram's 500, a dropped connection) is
+    retried once after a second. A bad request would fail again, and a timeout may have been
+    delivered already, so those are not retried."""
+    try:
+        await send_reply(context.bot, chat_id, reply, reply_to=_quote(update))
+    except (BadRequest, TimedOut):
+        raise
+    except NetworkError as exc:
+        log.warning("%s sending the answer failed (%s), retrying once", where(update), exc)
+        await asyncio.sleep(ANSWER_RETRY_SECONDS)
+        try:
+            await send_reply(context.bot, chat_id, reply, reply_to=_quote(update))
+        except TelegramError as again:
+            log.error("%s answer not delivered after a retry: %s", where(update), again)
+            raise
 
 
 async def private_text(update: Update, context: Context) -> None:
