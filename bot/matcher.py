@@ -149,8 +149,8 @@ class _Index:
     # for typo lookup: a misspelt word is closer to its written form than to its stem.
     surface: dict[str, int] = field(default_factory=dict)
     surface_by_length: dict[tuple[str, int], list[str]] = field(default_factory=dict)
-    # story -> lesson -> {term: field weight}: which lesson a question speaks to
-    lesson_terms: list[list[dict[int, float]]] = field(default_factory=list)
+    # story -> lesson -> its terms (both languages): which lesson a question speaks to
+    lesson_terms: list[list[set[int]]] = field(default_factory=list)
     # Written words found in one language's texts of the stories only ("apology", "ultimatum"
     # vs "kelupaan"): the tie-breaker when a question has no function word to tell its language
     language_only: dict[str, str] = field(default_factory=dict)
@@ -219,7 +219,7 @@ class Matcher:
         phrases: list[tuple[int, tuple[int, ...], str]] = []
         sizes = [0.0] * len(anecdotes)  # field-weighted number of fields per story
         surface_words: dict[str, str] = {}
-        lesson_terms: list[list[dict[int, float]]] = [[] for _ in anecdotes]
+        lesson_terms: list[list[set[int]]] = [[] for _ in anecdotes]
         for a_idx, anecdote in enumerate(anecdotes):
             for kind, number, lang, text in _fields(anecdote):
                 words = _content(normalizer, text, lang)
@@ -231,9 +231,8 @@ class Matcher:
                     counts[a_idx] = counts.get(a_idx, 0.0) + weight
                 if kind == "lesson":
                     while len(lesson_terms[a_idx]) <= number:
-                        lesson_terms[a_idx].append({})
-                    for tid in ids:
-                        lesson_terms[a_idx][number][tid] = 1.0
+                        lesson_terms[a_idx].append(set())
+                    lesson_terms[a_idx][number].update(ids)
                 if kind in ("title", "trigger", "tag") and ids:
                     phrases.append((a_idx, ids, " ".join(sorted(words))))
                 for raw in normalizer.split(text):
