@@ -90,6 +90,13 @@ APOLOGY: dict[str, Any] = {
 }
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Writes a repeated object out again: the knowledge base refuses aliases (`*name`)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def write_kb(
     root: Path, anecdotes: list[dict[str, Any]] | None = None, with_ui: bool = True
 ) -> Path:
@@ -101,7 +108,8 @@ def write_kb(
     for number, anecdote in enumerate(anecdotes or [THREAT, APOLOGY]):
         path = responses / "anecdotes" / f"{number:03d}-{anecdote['id']}.yaml"
         path.write_text(
-            yaml.safe_dump(anecdote, allow_unicode=True, sort_keys=False), encoding="utf-8"
+            yaml.dump(anecdote, Dumper=_NoAliases, allow_unicode=True, sort_keys=False),
+            encoding="utf-8",
         )
     if with_ui:
         for path in UI_DIR.glob("*.yaml"):
