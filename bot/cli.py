@@ -17,7 +17,7 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -52,19 +52,67 @@ GO_LIVE_HINT = (
 
 
 class _RedactToken(logging.Filter):
-    """Last line of defence: whatever a library logs, the token never reaches the output."""
+    """Last line of defence: whatever a library logs, the token (and the webhook secret) never
+    reaches the output."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.settings.token:
+        if self.settings.token or self.settings.webhook_secret:
             message = record.getMessage()
-            if self.settings.token in message:
-                record.msg = self.settings.redact(message)
+            redacted = self.settings.redact(message)
+            if redacted != message:
+                record.msg = redacted
                 record.args = None
         return True
+
+
+class HideUserText(logging.Filter):
+    """BOT_LOG_QUESTIONS=false means no question text is kept anywhere, the log included.
+
+    Kisah's own lines never carry message text (see `where()` in bot/telegram/common.py), but
+    python-telegram-bot dumps every update and every API call with its parameters at DEBUG,
+    and httpx/httpcore trace requests there: below INFO those libraries are dropped whole,
+    since nothing short of parsing their dumps tells which line holds someone's words. From
+    INFO up they keep their lines, but the raw payloads a few of them print (an update PTB
+    could not parse, an invalid JSON answer) are replaced.
+    """
+
+    LIBRARIES = ("telegram", "httpx", "httpcore")
+    HIDDEN = "<hidden: BOT_LOG_QUESTIONS=false>"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.settings.log_questions:
+            return True
+        name = record.name
+        if not any(name == lib or name.startswith(lib + ".") for lib in self.LIBRARIES):
+            return True
+        if record.levelno < logging.INFO:
+            return False
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._hide(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            # A lone dict argument arrives as the mapping itself: it may be the payload.
+            record.args = {
+                key: value if isinstance(value, int | float) else self.HIDDEN
+                for key, value in record.args.items()
+            }
+        return True
+
+    @classmethod
+    def _hide(cls, value: object) -> object:
+        """Payloads are containers, bytes or JSON text; numbers, names and errors stay."""
+        if isinstance(value, Mapping | list | tuple | bytes | bytearray):
+            return cls.HIDDEN
+        if isinstance(value, str) and "{" in value:
+            return cls.HIDDEN
+        return value
 
 
 @contextlib.contextmanager
@@ -87,6 +135,7 @@ def configured_logging(
         level = max(level, logging.WARNING)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(HideUserText(settings))  # first: redacting flattens args into msg
     handler.addFilter(_RedactToken(settings))
     root = logging.getLogger()
     httpx = logging.getLogger("httpx")

@@ -17,6 +17,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 # BotFather tokens look like "123456789:AA...": digits, colon, 30+ url-safe characters.
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+# What setWebhook accepts as secret_token; anything else fails only at start, in Telegram.
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _INTEGER = re.compile(r"-?[0-9]+")
 
 
@@ -48,8 +50,15 @@ class Settings:
         return base[: -len("bot")] + "file/bot" if base.endswith("bot") else base
 
     def redact(self, text: str) -> str:
-        """Remove the token from anything on its way to a log."""
-        return text.replace(self.token, "<token>") if self.token else text
+        """Remove the token and the webhook secret from anything on its way to a log: with
+        either, whoever reads the log could act as the bot, or as Telegram to its webhook.
+        A secret under 8 characters is left alone: masking it would blank out ordinary words,
+        and it protects little anyway."""
+        if self.token:
+            text = text.replace(self.token, "<token>")
+        if self.webhook_secret and len(self.webhook_secret) >= 8:
+            text = text.replace(self.webhook_secret, "<webhook-secret>")
+        return text
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -110,6 +119,12 @@ def load_settings(
     port_raw = get("BOT_WEBHOOK_PORT") or "8443"
     if not _INTEGER.fullmatch(port_raw) or not 0 < int(port_raw) < 65536:
         raise SettingsError(f"BOT_WEBHOOK_PORT must be a port number, got {port_raw!r}")
+    webhook_secret = get("BOT_WEBHOOK_SECRET")
+    if webhook_secret and not WEBHOOK_SECRET_PATTERN.fullmatch(webhook_secret):
+        raise SettingsError(
+            "BOT_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and - (1 to 256 characters); "
+            "leave it empty to have a random one generated at every start"
+        )
     kwargs: dict[str, object] = {}
     if get("BOT_RESPONSES_DIR"):
         kwargs["responses_dir"] = Path(get("BOT_RESPONSES_DIR") or "")
@@ -125,7 +140,7 @@ def load_settings(
         webhook_url=get("BOT_WEBHOOK_URL"),
         webhook_listen=get("BOT_WEBHOOK_LISTEN") or "0.0.0.0",
         webhook_port=int(port_raw),
-        webhook_secret=get("BOT_WEBHOOK_SECRET"),
+        webhook_secret=webhook_secret,
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -445,3 +445,31 @@ def test_logs_go_to_stderr_at_the_configured_level_and_are_restored(settings: Se
     assert (list(root.handlers), root.level) == before
     status, _, err = call(["check"], Settings(**{**settings.__dict__, "log_level": "WARNING"}))
     assert status == 0 and err == ""
+
+
+def test_library_lines_carry_no_user_text_when_question_logging_is_off() -> None:
+    """BOT_LOG_QUESTIONS=false: library DEBUG dumps are dropped, and the payloads a library
+    prints at a higher level are hidden; Kisah's own DEBUG lines and the library's words stay."""
+    import logging
+
+    secret = "zirkonquokka"
+    stream = io.StringIO()
+    with cli.configured_logging(Settings(log_level="DEBUG", log_questions=False), stream):
+        updater = logging.getLogger("telegram.ext.Updater")
+        updater.debug("Webhook received data: %s", json.dumps({"text": secret}))
+        logging.getLogger("httpcore.http11").debug("body %s", secret.encode())
+        updater.critical("Received data was: %r", {"update_id": 7, "message": {"text": secret}})
+        updater.critical("Received data was: %r", {"text": secret})
+        logging.getLogger("telegram.request").error("Can not load invalid JSON data: %s", [secret])
+        logging.getLogger("telegram.ext.Application").info("Rate limit hit. Retry in %f s", 1.5)
+        logging.getLogger("bot.telegram.handlers").debug("own line kept")
+    out = stream.getvalue()
+    assert secret not in out
+    assert "Received data was" in out and "Can not load invalid JSON data" in out
+    assert "Retry in 1.500000 s" in out and "own line kept" in out
+    assert "Webhook received data" not in out
+
+    stream = io.StringIO()
+    with cli.configured_logging(Settings(log_level="DEBUG"), stream):  # logging questions: as is
+        logging.getLogger("telegram.ext.Updater").critical("Received data was: %r", {"t": secret})
+    assert secret in stream.getvalue()

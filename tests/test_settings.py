@@ -49,6 +49,8 @@ def test_api_base_url_gives_matching_file_url() -> None:
         ("BOT_TIMEZONE", "Mars/Olympus", "BOT_TIMEZONE"),
         ("BOT_LANGUAGE", "fr", "BOT_LANGUAGE"),
         ("BOT_LOG_QUESTIONS", "maybe", "BOT_LOG_QUESTIONS"),
+        ("BOT_WEBHOOK_SECRET", "has spaces!", "BOT_WEBHOOK_SECRET"),
+        ("BOT_WEBHOOK_SECRET", "x" * 257, "BOT_WEBHOOK_SECRET"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, needle: str) -> None:
@@ -69,3 +71,12 @@ def test_redact_hides_the_token() -> None:
     token = "123456:" + "B" * 35
     settings = load_settings({"TELEGRAM_BOT_TOKEN": token}, dotenv=None)
     assert token not in settings.redact(f"POST https://api.telegram.org/bot{token}/getMe")
+
+
+def test_redact_hides_the_webhook_secret_but_not_ordinary_words() -> None:
+    settings = load_settings({"BOT_WEBHOOK_SECRET": "s3cret-hook_value"}, dotenv=None)
+    assert settings.redact("{'secret_token': 's3cret-hook_value'}") == (
+        "{'secret_token': '<webhook-secret>'}"
+    )
+    short = load_settings({"BOT_WEBHOOK_SECRET": "abc"}, dotenv=None)  # valid, but weak
+    assert short.redact("abcdef") == "abcdef"

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import RunningBot, StartBot
 from fakebot import FakeChat, FakeTelegram, FakeUser, FloodLimits, Sent
@@ -599,13 +602,18 @@ async def test_concurrent_users_are_served_concurrently(
 
 
 # ---------------------------------------------------------------------------- webhook mode
+def free_port() -> int:
+    """A free local port for the bot's webhook server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def test_webhook_mode_receives_updates_from_telegram(
     start_bot: StartBot, responses: Path, fake_telegram: FakeTelegram
 ) -> None:
     """`run --webhook`: Telegram POSTs updates (with the secret) to our server instead."""
-    with socket.socket() as probe:  # a free port for the bot's webhook server
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     await start_bot(
         responses_dir=responses,
         webhook=True,
@@ -622,6 +630,54 @@ async def test_webhook_mode_receives_updates_from_telegram(
     [reply] = await say(fake_telegram, fake_telegram.private_chat(user), user, THREAT_ID_Q)
     assert reply.bold()[0] == "Klien <b>mengancam</b> & marah"
     assert fake_telegram.get_updates_calls == 0
+
+
+async def test_webhook_without_a_secret_setting_still_refuses_forged_updates(
+    start_bot: StartBot,
+    responses: Path,
+    fake_telegram: FakeTelegram,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """BOT_WEBHOOK_SECRET unset (the .env.example default) must not open the webhook to anyone
+    who can reach it: a secret is generated at start and given to Telegram with setWebhook,
+    and a POST without it is refused and never answered."""
+    caplog.set_level(logging.INFO, logger="bot.telegram.runner")
+    port = free_port()
+    await start_bot(
+        responses_dir=responses,
+        webhook=True,
+        webhook_url=f"http://127.0.0.1:{port}",
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+    )
+    assert fake_telegram.webhook is not None
+    user = fake_telegram.user(7502)
+    chat = fake_telegram.private_chat(user)
+    forged = {
+        "update_id": 990001,
+        "message": {
+            "message_id": 990001,
+            "date": int(time.time()),
+            "chat": chat.to_dict(),
+            "from": user.to_dict(),
+            "text": THREAT_ID_Q,
+        },
+    }
+    async with httpx.AsyncClient() as client:
+        for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "guessed"}):
+            response = await client.post(
+                f"http://127.0.0.1:{port}/telegram", json=forged, headers=headers
+            )
+            assert response.status_code == 403, headers
+    await fake_telegram.settle()
+    assert fake_telegram.sent_to(chat.id) == []
+    secret = fake_telegram.webhook["secret_token"]
+    assert isinstance(secret, str) and re.fullmatch(r"[A-Za-z0-9_-]{32,256}", secret)
+    [generated] = [r for r in caplog.records if "generated a random webhook secret" in r.message]
+    assert generated.levelno == logging.INFO and secret not in generated.getMessage()
+    # Telegram itself, which was given the secret, still gets through.
+    [reply] = await say(fake_telegram, chat, user, THREAT_ID_Q)
+    assert reply.bold()[0] == "Klien <b>mengancam</b> & marah"
 
 
 # ---------------------------------------------------------------------------- real content

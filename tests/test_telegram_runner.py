@@ -8,9 +8,11 @@ import asyncio
 import io
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from fakebot import DEFAULT_TOKEN, FakeTelegram
 
@@ -175,3 +177,114 @@ async def test_run_bot_in_process_unreachable(tmp_path: Path) -> None:
     code = await asyncio.to_thread(run_bot, settings, stderr=stderr)
     assert code == EXIT_UNAVAILABLE
     assert_one_line(stderr.getvalue(), "cannot reach")
+
+
+async def test_debug_logs_never_carry_questions_when_question_logging_is_off(
+    tmp_path: Path, fake_telegram: FakeTelegram
+) -> None:
+    """BOT_LOG_QUESTIONS=false keeps no question text, and that includes the logs: at DEBUG,
+    python-telegram-bot dumps every update and API call, which carry the user's words."""
+    marker = "zirkonquokka"  # in no story and no UI text: it can only come from the user
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=bot_env(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=fake_telegram.token,
+            TELEGRAM_API_BASE_URL=fake_telegram.base_url,
+            BOT_LOG_LEVEL="DEBUG",
+            BOT_LOG_QUESTIONS="false",
+        ),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await fake_telegram.wait_until(
+            lambda: fake_telegram.get_updates_calls > 0, timeout=20, what="polling"
+        )
+        user = fake_telegram.user(8002)
+        chat = fake_telegram.private_chat(user)
+        # A matched question, and one out of scope (whose reply quotes the question back).
+        fake_telegram.send_text(chat, user, f"customer ngancam gak mau kerjasama lagi {marker}")
+        await fake_telegram.wait_sent(1, user.id, timeout=10)
+        fake_telegram.send_text(chat, user, f"resep {marker} yang enak")
+        [_, echo] = await fake_telegram.wait_sent(2, user.id, timeout=10)
+        assert marker in echo.text  # the words did travel through the bot
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    stderr = err.decode()
+    assert process.returncode == 0, stderr
+    assert " DEBUG " in stderr  # the bot really logged at DEBUG
+    assert marker not in stderr + out.decode()
+
+
+async def test_webhook_without_a_secret_generates_one_and_never_logs_it(
+    tmp_path: Path, fake_telegram: FakeTelegram
+) -> None:
+    """The operator's path: `run` with BOT_WEBHOOK_URL and no BOT_WEBHOOK_SECRET gives Telegram
+    a generated secret, refuses a forged POST, and even at DEBUG (where PTB prints setWebhook's
+    parameters) neither the secret nor the token reaches the log."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=bot_env(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=fake_telegram.token,
+            TELEGRAM_API_BASE_URL=fake_telegram.base_url,
+            BOT_WEBHOOK_URL=f"http://127.0.0.1:{port}",
+            BOT_WEBHOOK_LISTEN="127.0.0.1",
+            BOT_WEBHOOK_PORT=str(port),
+            BOT_LOG_LEVEL="DEBUG",
+        ),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        hook = await fake_telegram.wait_until(lambda: fake_telegram.webhook, 20, "setWebhook")
+        secret = hook["secret_token"]
+        assert isinstance(secret, str) and len(secret) >= 32
+        user = fake_telegram.user(8003)
+        chat = fake_telegram.private_chat(user)
+        forged = {
+            "update_id": 990002,
+            "message": {
+                "message_id": 990002,
+                "date": 0,
+                "chat": chat.to_dict(),
+                "from": user.to_dict(),
+                "text": "customer ngancam gak mau kerjasama lagi",
+            },
+        }
+        async with httpx.AsyncClient() as client:
+            response = await client.post(hook["url"], json=forged)
+        assert response.status_code == 403
+        fake_telegram.send_text(chat, user, "customer ngancam gak mau kerjasama lagi")
+        await fake_telegram.wait_sent(1, user.id, timeout=10)  # Telegram's own POST gets in
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    stderr = err.decode()
+    assert process.returncode == 0, stderr
+    assert len(fake_telegram.sent_to(user.id)) == 1  # the forged question got no answer
+    assert "INFO bot.telegram.runner: BOT_WEBHOOK_SECRET is not set: generated" in stderr
+    assert "<webhook-secret>" in stderr  # PTB's DEBUG dump of setWebhook, redacted
+    assert secret not in stderr + out.decode()
+    assert DEFAULT_TOKEN not in stderr + out.decode()

@@ -12,16 +12,18 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import secrets
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
-from bot.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE
+from bot.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, HideUserText
 from bot.knowledge import KnowledgeError
 from bot.settings import Settings, SettingsError, validate_token
 from bot.telegram.app import build_application, check_ui_texts
@@ -40,19 +42,21 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 class _RedactToken(logging.Filter):
     """Belt and braces: the CLI redacts too, but run_bot may be called directly (tests, other
-    entry points) and httpx/PTB error messages can carry request URLs with the token."""
+    entry points) and httpx/PTB error messages can carry request URLs with the token. This one
+    also knows a webhook secret generated at start, which the CLI's settings never saw (PTB
+    logs setWebhook's parameters at DEBUG)."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
 
     def filter(self, record: logging.LogRecord) -> bool:
-        token = self.settings.token
-        if not token:
+        if not self.settings.token and not self.settings.webhook_secret:
             return True
         message = record.getMessage()
-        if token in message:
-            record.msg, record.args = self.settings.redact(message), None
+        redacted = self.settings.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         if record.exc_info and not record.exc_text:
             record.exc_text = self.settings.redact(
                 logging.Formatter().formatException(record.exc_info)
@@ -64,15 +68,18 @@ class _RedactToken(logging.Filter):
 def _redacted_logs(settings: Settings) -> Iterator[None]:
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    redactor = _RedactToken(settings)
+    # The filters go on the handlers: a logger's own filters miss its children's records.
+    filters = (HideUserText(settings), _RedactToken(settings))
     handlers = list(logging.getLogger().handlers)
     for handler in handlers:
-        handler.addFilter(redactor)
+        for log_filter in filters:
+            handler.addFilter(log_filter)
     try:
         yield
     finally:
         for handler in handlers:
-            handler.removeFilter(redactor)
+            for log_filter in filters:
+                handler.removeFilter(log_filter)
 
 
 def _fail(stderr: TextIO, settings: Settings, message: str, code: int) -> int:
@@ -94,6 +101,7 @@ async def serve(
 ) -> None:
     """Run until `stop` is set (or SIGTERM/SIGINT when `stop` is None). Raises what
     `initialize()` raises (InvalidToken, NetworkError) before anything has started."""
+    settings = with_webhook_secret(settings, webhook)  # run_bot has given it one already
     own_signals = stop is None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -172,6 +180,24 @@ async def _start_updates(application: Application, settings: Settings, webhook: 
     )
 
 
+def with_webhook_secret(settings: Settings, webhook: bool) -> Settings:
+    """In webhook mode, settings that have a webhook secret: BOT_WEBHOOK_SECRET, or a random
+    one generated now.
+
+    Without a secret the webhook takes any POST as an update from Telegram, so anyone who can
+    reach it could pose as a team lead or an anonymous group admin. setWebhook hands the secret
+    to Telegram at every start, and PTB answers 403 to a request without it, so a fresh one per
+    run costs nothing. token_urlsafe only uses the characters Telegram allows (A-Z a-z 0-9 _ -).
+    """
+    if not use_webhook(settings, webhook) or settings.webhook_secret:
+        return settings
+    log.info(
+        "BOT_WEBHOOK_SECRET is not set: generated a random webhook secret for this run; "
+        "requests without it are refused"
+    )
+    return replace(settings, webhook_secret=secrets.token_urlsafe(32))
+
+
 def _webhook_problem(settings: Settings) -> str | None:
     if not settings.webhook_url:
         return "webhook mode needs BOT_WEBHOOK_URL (the public HTTPS address Telegram calls)"
@@ -187,15 +213,17 @@ def run_bot(settings: Settings, webhook: bool = False, *, stderr: TextIO | None 
     """Run Kisah on Telegram until SIGTERM/SIGINT. Returns the process exit status; any
     start-up failure is one line on stderr (never a traceback, never the token)."""
     stderr = stderr or sys.stderr
+    try:
+        validate_token(settings.token)
+    except SettingsError as exc:
+        return _fail(stderr, settings, str(exc), EXIT_CONFIG)
+    if use_webhook(settings, webhook):
+        problem = _webhook_problem(settings)
+        if problem:
+            return _fail(stderr, settings, problem, EXIT_CONFIG)
+    # Before the log filters go in, so that they know the secret and keep it out of the logs.
+    settings = with_webhook_secret(settings, webhook)
     with _redacted_logs(settings):
-        try:
-            validate_token(settings.token)
-        except SettingsError as exc:
-            return _fail(stderr, settings, str(exc), EXIT_CONFIG)
-        if use_webhook(settings, webhook):
-            problem = _webhook_problem(settings)
-            if problem:
-                return _fail(stderr, settings, problem, EXIT_CONFIG)
         from bot.services import build_services  # the knowledge base loads here
 
         try:
