@@ -12,23 +12,30 @@ maps Bot API errors onto.
 Exactly once, through crashes (kill -9 at any instant). Every daily tip goes through states in
 the delivery log (`deliveries`, unique per chat and local date), each change its own commit:
 
-    pending  --(pacer slot granted)-->  sending  --(sendMessage returned)-->  sent
-       ^                                   |
-       +------- 429 / not sent -----------+--> failed (chat gone / rejected) | unknown
+    pending --(pacer slot)--> queued --(request handed to Telegram)--> sending --> sent
+       ^                        |  ^                                       |
+       +-- 429 / not sent ------+  +---- 429 inside the rate limiter ------+
+                                          failed (chat gone / rejected) | unknown
 
 - `pending` is written before anything is sent, together with the choice of tip (so a crash
   never reshuffles which tip a chat gets). A pending row is certainly not sent yet: after a
   restart it is sent, if it is still the same local day in that chat (else `expired`).
-- `sending` is committed immediately before the HTTP request and `sent` immediately after the
-  response; the window between them is the request itself.
+- `queued` means a worker took the row and its request may be waiting in python-telegram-bot's
+  rate limiter (a group's 20 messages a minute can hold it for a minute or more). Nothing has
+  left the process yet, so after a restart a queued row is `pending` again and is sent.
+- `sending` is committed at the instant the request leaves the rate limiter for the network
+  (`DeliveryRunner.handed_over`, called by `send`) and `sent` immediately after the response;
+  the window between them is the request itself. A `send` that cannot tell that instant
+  (`send_marks_handover=False`) gets its row moved to `sending` right before it is called.
 - Telegram's sendMessage has no idempotency key, so a row found in `sending` after a crash is
   ambiguous: the message may or may not have reached Telegram. We choose AT-MOST-ONCE for that
   row: it becomes `unknown` and is not resent. Why: the crash must have happened after the
   request was handed to the network, and nearly all of a request's lifetime is spent waiting
   for the answer after Telegram has it, so "probably delivered" is the likelier truth, and a
   doubled tip in a team group is the more visible failure. The loss window is therefore only
-  the few microseconds between the `sending` commit and the request bytes leaving the process
-  (plus a request that died in the network); the doubling window is zero.
+  the few milliseconds between the `sending` commit and the request bytes leaving the process
+  (plus a request that died in the network), never the time spent waiting in a rate limiter;
+  the doubling window is zero.
 - A 429 means "not sent": the row goes back to `pending`, every worker pauses for
   `retry_after`, and the tip is retried. Forbidden / chat not found unsubscribes the chat.
 """
@@ -309,7 +316,10 @@ class DeliveryRunner:
         rate: float = 29.0,
         workers: int = 16,
         max_attempts: int = 5,
+        send_marks_handover: bool = False,
     ) -> None:
+        """`send_marks_handover`: `send` calls `handed_over` itself when its request leaves
+        for Telegram (after any rate limiter), so a row waiting to go out stays `queued`."""
         self.store = store
         self.deck = deck
         self.send = send
@@ -318,11 +328,26 @@ class DeliveryRunner:
         self.pacer = Pacer(rate)
         self.workers = workers
         self.max_attempts = max_attempts
+        self.send_marks_handover = send_marks_handover
         self._busy = asyncio.Lock()
         self._started = False
 
+    async def handed_over(self, delivery: Delivery) -> None:
+        """queued -> sending, committed as the delivery's request leaves for Telegram.
+
+        From here on a crash leaves the tip `unknown` (never resent); before it, `queued`,
+        which a restart sends. Called again for each retry of the same request.
+        """
+        await asyncio.to_thread(self.store.hand_over, delivery.id)
+
+    async def not_handed_over(self, delivery: Delivery) -> None:
+        """sending -> queued: Telegram answered 429 (nothing sent) and the request waits in
+        the rate limiter for another try; a crash meanwhile must not cost the tip."""
+        await asyncio.to_thread(self.store.take_back, delivery.id)
+
     async def startup(self) -> list[Delivery]:
-        """Settle rows a crash left in `sending` (at-most-once: see the module docstring)."""
+        """Settle rows a crash left behind: `sending` becomes `unknown` (at-most-once: see the
+        module docstring), `queued` becomes `pending` again (it never left the process)."""
         unknown = await asyncio.to_thread(self.store.reconcile_unconfirmed)
         for delivery in unknown:
             log.warning(
@@ -394,7 +419,9 @@ class DeliveryRunner:
         while not queue.empty():
             delivery = queue.get_nowait()
             await self.pacer.acquire()
-            if not await asyncio.to_thread(self.store.start_sending, delivery.id):
+            store = self.store
+            take = store.queue_delivery if self.send_marks_handover else store.start_sending
+            if not await asyncio.to_thread(take, delivery.id):
                 continue  # cancelled (unsubscribed meanwhile) or already taken
             try:
                 message_id = await self.send(delivery)

@@ -8,8 +8,15 @@ Why SQLite and why this shape:
   only a power cut can lose the last few, which is the documented SQLite trade-off.
 - The schema is versioned with `PRAGMA user_version` and upgraded at open by the ordered
   scripts in `MIGRATIONS`, so an old data directory keeps working after an update.
-- One connection shared by threads (`check_same_thread=False`) behind a lock: the Telegram layer
-  calls in through `asyncio.to_thread`, and every call is one short transaction.
+- Three connections, each shared by threads (`check_same_thread=False`) behind its own lock,
+  so that a write lock held by another process (a backup, the sqlite3 shell) never makes a
+  user wait: one for writes whose result a caller needs (one short transaction per call, the
+  Telegram layer calls in through `asyncio.to_thread`), one for reads (WAL readers never wait
+  for a writer), and one owned by a thread that writes the best-effort records, questions and
+  feedback, from a queue (`_RecordWriter`): recording returns at once, and the thread retries
+  until the lock is released. `close()` writes what is still queued.
+- A database SQLite cannot open, or one whose pages are damaged (`PRAGMA quick_check` at open),
+  is refused at start with one line naming the file and saying why (`StoreError`).
 - Times are stored as UTC ISO-8601 text ("2026-11-23T11:55:00Z"): sortable, readable in the
   sqlite3 shell, and free of local-time ambiguity.
 """
@@ -17,6 +24,9 @@ Why SQLite and why this shape:
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -24,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic, sleep
 from typing import TYPE_CHECKING
 
 from bot.knowledge import LANGUAGES
@@ -39,6 +50,27 @@ DB_FILENAME = "kisah.sqlite3"
 SOURCES = frozenset({"private", "group", "inline", "cli"})
 
 Clock = Callable[[], datetime]
+
+# Writes whose result a caller waits for wait this long for a lock another process holds.
+WRITE_BUSY_SECONDS = 10.0
+# Reads never wait for a writer in WAL mode; this only covers SQLite's rare short busy cases
+# (another connection recovering the WAL after a crash).
+READ_BUSY_SECONDS = 5.0
+# The record writer's wait per attempt: short, so it notices `close()` and reports "stalled"
+# (reads then stop waiting for it) soon after another process takes the lock.
+RECORD_BUSY_SECONDS = 0.25
+# A read of the questions or feedback waits at most this long for records queued before it.
+READ_WAIT_SECONDS = 2.0
+# `close()` waits at most this long for a lock another process holds, then drops (and logs)
+# the records still queued: a stop must end.
+CLOSE_WAIT_SECONDS = 10.0
+# Records waiting for a locked database beyond this many are dropped (and logged), so a lock
+# held for hours cannot eat the memory; about a minute of heavy traffic.
+MAX_QUEUED_RECORDS = 10_000
+# A caller that outpaces a writable database waits this long at most for room in the queue.
+FULL_QUEUE_WAIT_SECONDS = 5.0
+RECORD_BATCH = 500  # records per transaction when a backlog is written
+RECORD_ATTEMPTS = 3  # tries for an error other than "locked" (disk full, I/O) before dropping
 
 # MIGRATIONS[n] upgrades a database from user_version n to n + 1. Never edit a shipped entry:
 # add a new one, so every existing data directory follows the same path to the current schema.
@@ -159,29 +191,39 @@ class Stats:
 
 
 class Store:
-    """The one handle on the database; every public method is one short transaction."""
+    """The one handle on the database; every public method is one short transaction, except
+    the best-effort records (questions, feedback), which are queued (see the module doc)."""
 
     def __init__(self, path: Path, log_questions: bool = True, clock: Clock = utc_now) -> None:
         self.path = Path(path)
         self.log_questions = log_questions
         self.clock = clock
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        # isolation_level=None: no implicit transactions; `_tx` says BEGIN IMMEDIATE itself so
-        # the write lock is taken up front and a read-then-write can never be interleaved.
-        self._db = sqlite3.connect(
-            str(self.path), check_same_thread=False, isolation_level=None, timeout=10.0
-        )
-        self._db.row_factory = sqlite3.Row
+        _make_data_dir(self.path.parent)
+        self._lock = threading.RLock()  # the write connection
+        self._read_lock = threading.Lock()  # the read connection
+        self._reader: sqlite3.Connection | None = None
+        self._records: _RecordWriter | None = None
         try:
+            # isolation_level=None: no implicit transactions; `_tx` says BEGIN IMMEDIATE itself
+            # so the write lock is taken up front and a read-then-write can never be interleaved.
+            self._db = _connect(self.path, WRITE_BUSY_SECONDS)
+        except sqlite3.Error as exc:
+            raise StoreError(_open_problem(self.path, exc)) from exc
+        try:
+            _check_pages(self.path, self._db)
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"{self.path}: could not switch to WAL mode (got {mode})")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except BaseException:
-            self._db.close()
+            self._reader = _connect(self.path, READ_BUSY_SECONDS)
+            self._reader.execute("PRAGMA query_only=ON")
+            self._records = _RecordWriter(self.path)
+        except BaseException as exc:
+            self._close_connections()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(_open_problem(self.path, exc)) from exc
             raise
 
     @classmethod
@@ -189,9 +231,31 @@ class Store:
         """The store for a configured bot: `<data_dir>/kisah.sqlite3`."""
         return cls(Path(settings.data_dir) / DB_FILENAME, log_questions=settings.log_questions)
 
-    def close(self) -> None:
+    def close(self, timeout: float = CLOSE_WAIT_SECONDS) -> None:
+        """Write the records still queued, then close. A clean stop loses nothing unless
+        another process keeps the database locked for `timeout` seconds more (then the
+        records left are dropped and logged). Closing twice is harmless."""
+        if self._records is not None:
+            self._records.close(timeout)
+        self._close_connections()
+
+    def _close_connections(self) -> None:
+        with self._read_lock:
+            if self._reader is not None:
+                self._reader.close()
         with self._lock:
             self._db.close()
+
+    def flush(self, timeout: float = CLOSE_WAIT_SECONDS) -> bool:
+        """Wait until every record queued before this call is written (or dropped and
+        logged); False when `timeout` passed first, e.g. while another process holds the
+        lock. For tests and tools; the bot itself never waits for its records."""
+        return self._records.wait(timeout) if self._records is not None else True
+
+    @property
+    def dropped_records(self) -> int:
+        """Records given up on since the store opened (logged): 0 in a healthy run."""
+        return self._records.dropped if self._records is not None else 0
 
     def __enter__(self) -> Store:
         return self
@@ -213,16 +277,39 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
+    def _await_records(self) -> None:
+        """Before a read of the questions or feedback: let the records queued before it land,
+        so this process reads what it wrote. Never waits for a locked database: once the
+        writer finds the lock taken, the read goes ahead with what is committed."""
+        if self._records is not None:
+            self._records.wait(READ_WAIT_SECONDS, unless_stalled=True)
+
     def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+        """Rows from the read connection: never behind a write, ours or another process's."""
+        if _RECORD_TABLES.search(sql):
+            self._await_records()
+        assert self._reader is not None
+        with self._read_lock:
+            return self._reader.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Several reads that see one state of the database (one read transaction)."""
+        assert self._reader is not None
+        with self._read_lock:
+            self._reader.execute("BEGIN")
+            try:
+                yield self._reader
+            finally:
+                self._reader.execute("COMMIT")
 
     @property
     def schema_version(self) -> int:
         return int(self._read("PRAGMA user_version")[0][0])
 
     def _migrate(self) -> None:
-        version = self.schema_version
+        with self._lock:
+            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: schema version {version} is newer than this Kisah "
@@ -290,35 +377,43 @@ class Store:
         answered: bool,
         source: str,
     ) -> None:
-        """Log one question; its text only when the operator allows it (BOT_LOG_QUESTIONS)."""
+        """Log one question; its text only when the operator allows it (BOT_LOG_QUESTIONS).
+
+        Queued, not written here: it returns at once even while another process holds the
+        database's write lock, and the time asked is taken now, not when it is written.
+        """
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}, expected one of {sorted(SOURCES)}")
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO questions (asked_at, chat_id, user_id, text, lang, anecdote_id, "
-                "score, answered, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    self._now(),
-                    chat_id,
-                    user_id,
-                    text if self.log_questions else None,
-                    lang,
-                    anecdote_id,
-                    int(score),
-                    int(bool(answered)),
-                    source,
-                ),
-            )
+        self._queue_record(
+            "INSERT INTO questions (asked_at, chat_id, user_id, text, lang, anecdote_id, "
+            "score, answered, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self._now(),
+                chat_id,
+                user_id,
+                text if self.log_questions else None,
+                lang,
+                anecdote_id,
+                int(score),
+                int(bool(answered)),
+                source,
+            ),
+        )
 
     def record_feedback(
         self, *, chat_id: int, user_id: int | None, anecdote_id: str, positive: bool
     ) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO feedback (given_at, chat_id, user_id, anecdote_id, positive) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (self._now(), chat_id, user_id, anecdote_id, int(bool(positive))),
-            )
+        """Log a thumbs up or down; queued like a question, returns at once."""
+        self._queue_record(
+            "INSERT INTO feedback (given_at, chat_id, user_id, anecdote_id, positive) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (self._now(), chat_id, user_id, anecdote_id, int(bool(positive))),
+        )
+
+    def _queue_record(self, sql: str, params: tuple[object, ...]) -> None:
+        if self._records is None:  # pragma: no cover - only a half-built store has none
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+        self._records.put(sql, params)
 
     # -- statistics ---------------------------------------------------------------------------
 
@@ -329,24 +424,25 @@ class Store:
         params: tuple[object, ...] = (to_db_time(since),) + (
             (chat_id,) if chat_id is not None else ()
         )
-        with self._lock:
-            asked, answered = self._db.execute(
+        self._await_records()
+        with self._snapshot() as db:
+            asked, answered = db.execute(
                 f"SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM questions WHERE {where}",
                 params,
             ).fetchone()
-            stories = self._db.execute(
+            stories = db.execute(
                 f"SELECT anecdote_id, COUNT(*) AS n FROM questions WHERE {where} "
                 "AND answered = 1 AND anecdote_id IS NOT NULL "
                 "GROUP BY anecdote_id ORDER BY n DESC, anecdote_id LIMIT ?",
                 (*params, top),
             ).fetchall()
-            unanswered = self._db.execute(
+            unanswered = db.execute(
                 f"SELECT text, COUNT(*) AS n FROM questions WHERE {where} AND answered = 0 "
                 "AND text IS NOT NULL GROUP BY lower(trim(text)) ORDER BY n DESC, text LIMIT ?",
                 (*params, top),
             ).fetchall()
             fb_where = "given_at >= ?" + (" AND chat_id = ?" if chat_id is not None else "")
-            up, down = self._db.execute(
+            up, down = db.execute(
                 "SELECT COALESCE(SUM(positive), 0), COALESCE(SUM(1 - positive), 0) "
                 f"FROM feedback WHERE {fb_where}",
                 params,
@@ -388,8 +484,18 @@ class Store:
 
     def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group upgraded to a supergroup (new id): its settings, subscription and place in
-        the deck follow it. Rows the new id already has win."""
+        the deck follow it. Rows the new id already has win.
+
+        So do the tips that reached it or may have (`sent`, `sending`, `unknown`), so that a
+        group migrating after today's tip is not owed a second one under its new id. Tips not
+        sent (pending, queued, failed, ...) stay behind: the new id claims its own.
+        """
         with self._tx() as db:
+            db.execute(
+                "UPDATE OR IGNORE deliveries SET chat_id = ? "
+                "WHERE chat_id = ? AND state IN ('sent', 'sending', 'unknown')",
+                (new_chat_id, old_chat_id),
+            )
             for table in ("chats", "subscriptions", "tip_rotation"):
                 db.execute(
                     f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",
@@ -517,6 +623,14 @@ class Store:
         A daily tip whose chat unsubscribed since it was claimed (/daily off during a long
         broadcast) is cancelled here instead of sent.
         """
+        return self._take_pending(delivery_id, "sending")
+
+    def queue_delivery(self, delivery_id: int) -> bool:
+        """pending -> queued: a worker took the tip, its request may now wait in the rate
+        limiter; `hand_over` marks when it leaves. Cancelled as in `start_sending`."""
+        return self._take_pending(delivery_id, "queued")
+
+    def _take_pending(self, delivery_id: int, state: str) -> bool:
         with self._tx() as db:
             now = self._now()
             cancelled = db.execute(
@@ -529,11 +643,26 @@ class Store:
                 return False
             return (
                 db.execute(
-                    "UPDATE deliveries SET state = 'sending', updated_at = ? "
+                    "UPDATE deliveries SET state = ?, updated_at = ? "
                     "WHERE id = ? AND state = 'pending'",
-                    (now, delivery_id),
+                    (state, now, delivery_id),
                 ).rowcount
                 == 1
+            )
+
+    def hand_over(self, delivery_id: int) -> None:
+        """queued -> sending, committed as the request leaves for Telegram."""
+        self._move_delivery(delivery_id, "queued", "sending")
+
+    def take_back(self, delivery_id: int) -> None:
+        """sending -> queued: Telegram answered 429, so nothing was sent; it waits again."""
+        self._move_delivery(delivery_id, "sending", "queued")
+
+    def _move_delivery(self, delivery_id: int, old: str, new: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE deliveries SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+                (new, self._now(), delivery_id, old),
             )
 
     def mark_sent(self, delivery_id: int, message_id: int | None) -> None:
@@ -554,7 +683,8 @@ class Store:
             )
 
     def reconcile_unconfirmed(self) -> list[Delivery]:
-        """At start: rows a crash left in `sending` become `unknown` (never resent).
+        """At start: rows a crash left in `sending` become `unknown` (never resent); daily
+        tips left `queued` (never handed to Telegram) become `pending`, to be sent.
 
         Also expires /tipnow rows left `pending`: the person who asked has moved on.
         See `bot/schedule.py` for why unconfirmed means at-most-once.
@@ -570,6 +700,11 @@ class Store:
             db.execute(
                 "UPDATE deliveries SET state = 'expired', updated_at = ? "
                 "WHERE state = 'pending' AND kind = 'now'",
+                (now,),
+            )
+            db.execute(
+                "UPDATE deliveries SET state = 'pending', updated_at = ? "
+                "WHERE state = 'queued' AND kind = 'daily'",
                 (now,),
             )
         return [_delivery(row) for row in rows]
@@ -602,7 +737,7 @@ _DELIVERY_SELECT = (
     "FROM deliveries d LEFT JOIN chats c ON c.chat_id = d.chat_id"
 )
 DELIVERY_STATES = frozenset(
-    {"pending", "sending", "sent", "failed", "unknown", "expired", "cancelled"}
+    {"pending", "queued", "sending", "sent", "failed", "unknown", "expired", "cancelled"}
 )
 
 
@@ -634,3 +769,276 @@ def _delivery(row: sqlite3.Row) -> Delivery:
 def _statements(script: str) -> list[str]:
     """Split a migration script into statements (ours never put ';' inside literals)."""
     return [part.strip() for part in script.split(";") if part.strip()]
+
+
+# -- the best-effort records ------------------------------------------------------------------
+
+# The tables `_RecordWriter` fills: a read that names one of them waits for queued records.
+_RECORD_TABLES = re.compile(r"\b(questions|feedback)\b", re.IGNORECASE)
+_Record = tuple[str, tuple[object, ...]]  # (INSERT statement, its parameters)
+
+
+class _RecordWriter:
+    """Writes the questions and feedback from a queue, in one thread on its own connection.
+
+    Why: a record is best effort and the user already has the answer, so recording must never
+    make anyone wait; yet a record should not be lost because another process held the write
+    lock for a while. The thread writes what is queued in batches (one transaction each) and,
+    while the database is locked, retries the same batch until the lock is released. Only
+    other errors (disk full, I/O) give up after a few tries, and so does `close()` after its
+    deadline; every record given up on is counted (`dropped`) and logged.
+
+    It holds no reference to the Store, so a dropped Store can be collected; the thread is a
+    daemon, so a Store nobody closed does not keep the process alive.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = _connect(path, RECORD_BUSY_SECONDS)
+        self._queue: queue.SimpleQueue[_Record | None] = queue.SimpleQueue()
+        self._state = threading.Condition()
+        self._queued = 0  # records accepted so far; FIFO, so also the number of the last one
+        self._handled = 0  # records written or given up on
+        self._stalled = False  # the last attempt found the database locked
+        self._deadline: float | None = None  # set by close(): stop waiting for a lock then
+        self._closed = False
+        self.written = 0
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name="kisah-records", daemon=True)
+        self._thread.start()
+
+    def put(self, sql: str, params: tuple[object, ...]) -> None:
+        """Queue one record. Returns at once, except that a caller faster than a writable
+        database (a bulk import, a test loop) waits for room instead of losing records; only
+        while the database is locked does a full queue drop them."""
+        deadline = monotonic() + FULL_QUEUE_WAIT_SECONDS
+        with self._state:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            while (
+                self._queued - self._handled >= MAX_QUEUED_RECORDS
+                and not self._stalled
+                and (left := deadline - monotonic()) > 0
+                and self._thread.is_alive()
+            ):
+                self._state.wait(left)
+            if self._queued - self._handled >= MAX_QUEUED_RECORDS:
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:  # not one line per question
+                    log.error(
+                        "record dropped: %d already wait for the database path=%s dropped=%d",
+                        MAX_QUEUED_RECORDS,
+                        self.path,
+                        self.dropped,
+                    )
+                return
+            self._queued += 1
+            self._queue.put((sql, params))
+
+    def wait(self, timeout: float, *, unless_stalled: bool = False) -> bool:
+        """Wait until the records queued so far are handled; False if `timeout` passed first
+        (or, with `unless_stalled`, as soon as the database is found locked)."""
+        deadline = monotonic() + timeout
+        with self._state:
+            target = self._queued
+            while self._handled < target:
+                left = deadline - monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    return False
+                if unless_stalled and self._stalled:
+                    return False
+                self._state.wait(left)
+            return True
+
+    def close(self, timeout: float) -> None:
+        with self._state:
+            if self._closed:
+                return
+            self._closed = True
+            self._deadline = monotonic() + timeout
+            pending = self._queued - self._handled
+        if pending:
+            log.info("writing %d queued record(s) before closing path=%s", pending, self.path)
+        self._queue.put(None)
+        # Past the deadline the thread gives up within one busy wait; the margin is generous.
+        self._thread.join(timeout + 5 * RECORD_BUSY_SECONDS + 5)
+        if self._thread.is_alive():
+            log.error("record writer did not stop path=%s", self.path)
+        log.info(
+            "record writer stopped path=%s written=%d dropped=%d",
+            self.path,
+            self.written,
+            self.dropped,
+        )
+
+    # -- in the writer thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                batch, stop = self._next_batch()
+                if batch:
+                    try:
+                        self._write(batch)
+                    except Exception as exc:  # a bug must not stop every later record
+                        log.exception("record writer failed path=%s", self.path)
+                        self._handled_batch(len(batch), exc)
+                if stop:
+                    return
+        finally:
+            self._db.close()
+            with self._state:
+                self._state.notify_all()  # nobody waits for a thread that is gone
+
+    def _next_batch(self) -> tuple[list[_Record], bool]:
+        """The records waiting now (at least one, at most RECORD_BATCH); True at close."""
+        batch: list[_Record] = []
+        item = self._queue.get()
+        while item is not None:
+            batch.append(item)
+            if len(batch) >= RECORD_BATCH:
+                return batch, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+        return batch, True
+
+    def _write(self, batch: list[_Record]) -> None:
+        failures = 0
+        while True:
+            if self._stalled and self._past_deadline():  # still locked at close: no more tries
+                self._handled_batch(len(batch), sqlite3.OperationalError("database is locked"))
+                return
+            try:
+                self._insert(batch)
+            except sqlite3.Error as exc:
+                busy = _is_busy(exc)
+                failures += 0 if busy else 1
+                if self._past_deadline() or failures >= RECORD_ATTEMPTS:
+                    self._handled_batch(len(batch), exc)
+                    return
+                if busy and not self._stalled:
+                    log.warning("database locked, %d record(s) wait path=%s", len(batch), self.path)
+                    with self._state:
+                        self._stalled = True
+                        self._state.notify_all()
+                sleep(0.05 if busy else 0.1 * 2**failures)
+                continue
+            self._handled_batch(len(batch))
+            return
+
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and monotonic() > self._deadline
+
+    def _insert(self, batch: list[_Record]) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in batch:
+                self._db.execute(sql, params)
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    def _handled_batch(self, size: int, failure: BaseException | None = None) -> None:
+        with self._state:
+            self._handled += size
+            if failure is None:
+                self.written += size
+                if self._stalled:
+                    log.info("database writable again path=%s", self.path)
+                self._stalled = False
+            else:
+                self.dropped += size
+            self._state.notify_all()
+        if failure is not None:
+            log.error(
+                "dropped %d record(s) path=%s dropped=%d: %r",
+                size,
+                self.path,
+                self.dropped,
+                failure,
+            )
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Another connection holds the lock: worth waiting for, unlike a full disk."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc)
+
+
+# -- opening: one clear line for a file that cannot be used -------------------------------------
+
+
+def _connect(path: Path, busy_seconds: float) -> sqlite3.Connection:
+    db = sqlite3.connect(
+        str(path), check_same_thread=False, isolation_level=None, timeout=busy_seconds
+    )
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def _make_data_dir(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = _directory_problem(directory) or exc.strerror or str(exc)
+        raise StoreError(f"cannot create the data directory {directory}: {why}") from exc
+
+
+def _directory_problem(directory: Path) -> str | None:
+    """Why `directory` (or the nearest part of it that exists) cannot hold the database."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"the directory {existing} is not writable by this user"
+    return None
+
+
+def _open_problem(path: Path, exc: sqlite3.Error) -> str:
+    """One line for an error at open: the file, and why in words an operator can act on."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return _damaged(path, str(exc))
+    why = _file_problem(path)
+    return f"cannot open the database {path}: " + (f"{why} ({exc})" if why else str(exc))
+
+
+def _file_problem(path: Path) -> str | None:
+    if path.is_dir():
+        return f"{path} is a directory, not a database file"
+    problem = _directory_problem(path.parent)
+    if problem is not None:
+        return f"{problem} (SQLite keeps {path.name} and its -wal and -shm files there)"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return "the file is not readable and writable by this user"
+    return None
+
+
+def _check_pages(path: Path, db: sqlite3.Connection) -> None:
+    """Refuse a damaged file at start, instead of failing on some later question or tip.
+
+    `quick_check` reads every page (O(N), milliseconds for a bot's database) but skips the
+    index-content comparison of the full `integrity_check`, which is what can be afforded at
+    every start.
+    """
+    rows = [str(row[0]) for row in db.execute("PRAGMA quick_check(3)")]
+    if rows != ["ok"]:
+        raise StoreError(_damaged(path, "; ".join(rows)))
+
+
+def _damaged(path: Path, detail: str) -> str:
+    detail = " ".join(detail.split())
+    if len(detail) > 200:
+        detail = detail[:200] + "..."
+    return (
+        f"the database {path} is damaged ({detail}); restore it from a backup, "
+        "or move it away to start with an empty one"
+    )

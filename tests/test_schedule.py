@@ -382,3 +382,104 @@ async def test_unsubscribing_during_a_broadcast_cancels_the_unsent_tips(
         await runner_for(store, telegram, clock).tick()
         assert telegram.per_chat() == {1: 1, 3: 1}
         assert {d.chat_id: d.state for d in store.deliveries()}[2] == "cancelled"
+
+
+class LimitedTelegram(FakeTelegram):
+    """A `send` that first waits in a stand-in for the rate limiter and reports the instant
+    its request leaves it (`runner.handed_over`), as the Telegram layer does. Requests to the
+    chats in `held` wait there until the process dies; `crash_after_handover` kills it just
+    after that report for the message numbered so, before the request goes out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runner: DeliveryRunner | None = None
+        self.held: set[int] = set()
+        self.waiting: set[int] = set()
+        self.crash_after_handover: int | None = None
+
+    async def send(self, delivery: Delivery) -> int:
+        assert self.runner is not None
+        if delivery.chat_id in self.held:
+            self.waiting.add(delivery.chat_id)
+            await asyncio.Event().wait()  # the group's quota is spent: held for good
+        await self.runner.handed_over(delivery)
+        after = self.crash_after_handover
+        if after is not None and len(self.received) + 1 >= after:
+            raise Crash("killed after the handover was recorded, before the request left")
+        return await super().send(delivery)
+
+
+async def test_crash_while_a_tip_waits_in_the_rate_limiter_loses_nothing(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Claimed but never handed to Telegram (still in the limiter) when the process died:
+    `queued`, so it is sent after the restart, exactly once."""
+    path = tmp_path / DB_FILENAME
+    chats = range(1, 21)
+    clock.set_local("2026-11-23 08:30")
+    telegram = LimitedTelegram()
+    telegram.held = {7, 13}
+    with Store(path, clock=clock) as store:
+        subscribe_all(store, chats)
+        runner = runner_for(store, telegram, clock, workers=4, send_marks_handover=True)
+        telegram.runner = runner
+        tick = asyncio.create_task(runner.tick())
+        while len(telegram.received) < 18 or telegram.waiting != {7, 13}:
+            await asyncio.sleep(0.001)
+        assert {d.chat_id: d.state for d in store.deliveries() if d.state != "sent"} == {
+            7: "queued",
+            13: "queued",
+        }
+        tick.cancel()  # the process dies while both wait in the limiter
+        with pytest.raises(asyncio.CancelledError):
+            await tick
+    telegram.held = set()
+    clock.set_local("2026-11-23 08:31")
+    with Store(path, clock=clock) as store:
+        runner = runner_for(store, telegram, clock, send_marks_handover=True)
+        telegram.runner = runner
+        assert await runner.startup() == []
+        assert (await runner.tick()).sent == 2
+        assert (await runner.tick()).sent == 0
+        assert store.delivery_counts() == {"sent": 20}
+    assert telegram.per_chat() == {chat: 1 for chat in chats}
+
+
+async def test_crash_after_the_handover_is_at_most_once(tmp_path: Path, clock: FakeClock) -> None:
+    """Once the request left the limiter the tip may have reached Telegram: `unknown` after a
+    restart, reported and not resent (the module docstring's at-most-once window)."""
+    path = tmp_path / DB_FILENAME
+    clock.set_local("2026-11-23 08:30")
+    telegram = LimitedTelegram()
+    telegram.crash_after_handover = 3
+    with Store(path, clock=clock) as store:
+        subscribe_all(store, range(1, 6))
+        runner = runner_for(store, telegram, clock, workers=1, send_marks_handover=True)
+        telegram.runner = runner
+        with pytest.raises(Crash):
+            await runner.tick()
+    telegram.crash_after_handover = None
+    with Store(path, clock=clock) as store:
+        runner = runner_for(store, telegram, clock, send_marks_handover=True)
+        telegram.runner = runner
+        (unknown,) = await runner.startup()
+        await runner.tick()
+        assert store.delivery_counts() == {"sent": 4, "unknown": 1}
+    assert telegram.per_chat() == {c: 1 for c in range(1, 6) if c != unknown.chat_id}
+
+
+async def test_a_migrated_group_gets_no_second_tip_the_same_day(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with Store(tmp_path / DB_FILENAME, clock=clock) as store:
+        store.subscribe(-1, parse_time("08:30"), EVERY_DAY)
+        telegram = FakeTelegram()
+        runner = runner_for(store, telegram, clock)
+        clock.set_local("2026-11-23 08:30")
+        assert (await runner.tick()).sent == 1
+        store.move_chat(-1, -1001)  # the group became a supergroup after its tip
+        clock.set_local("2026-11-23 09:00")
+        assert (await runner.tick()).claimed == 0
+        clock.set_local("2026-11-24 08:30")
+        assert (await runner.tick()).sent == 1
+        assert telegram.per_chat() == {-1: 1, -1001: 1}

@@ -215,6 +215,50 @@ def test_reconcile_turns_unconfirmed_sends_into_unknown(store: Store) -> None:
     assert store.pending_deliveries() == []
 
 
+def test_queued_tips_are_pending_again_after_a_restart(store: Store) -> None:
+    """queued (waiting in the rate limiter) was never handed to Telegram: sent after a
+    restart; sending (handed over) may have been: unknown, never resent."""
+    from datetime import date, time
+
+    for chat_id in (1, 2, 3):
+        store.subscribe(chat_id, time(8, 0), 0b1111111)
+    day = date(2026, 11, 23)
+    waiting, handed, refused = (store.claim_daily(c, day, ["a:0"]) for c in (1, 2, 3))
+    assert waiting is not None and handed is not None and refused is not None
+    assert all(store.queue_delivery(d.id) for d in (waiting, handed, refused))
+    assert not store.queue_delivery(waiting.id)  # only a pending row can be queued
+    store.hand_over(handed.id)
+    store.hand_over(refused.id)
+    store.take_back(refused.id)  # a 429: nothing was sent, it waits again
+    assert {d.chat_id: d.state for d in store.deliveries()} == {
+        1: "queued",
+        2: "sending",
+        3: "queued",
+    }
+    (unknown,) = store.reconcile_unconfirmed()
+    assert unknown.chat_id == 2
+    assert [d.chat_id for d in store.pending_deliveries()] == [1, 3]
+
+
+def test_moving_a_chat_takes_its_delivered_tips_along(store: Store) -> None:
+    """A group migrating after today's tip: the new id has had it; an unsent one stays."""
+    from datetime import date, time
+
+    store.subscribe(-1, time(8, 0), 0b1111111)
+    store.subscribe(-2, time(8, 0), 0b1111111)
+    day = date(2026, 11, 23)
+    sent = store.claim_daily(-1, day, ["a:0"])
+    unsent = store.claim_daily(-2, day, ["a:0"])
+    assert sent is not None and unsent is not None
+    store.mark_sent(sent.id, 5)
+    store.move_chat(-1, -1001)
+    store.move_chat(-2, -1002)
+    assert store.subscription(-1001).last_date == day  # type: ignore[union-attr]
+    assert store.claim_daily(-1001, day, ["a:0"]) is None
+    assert [d.id for d in store.deliveries(-2)] == [unsent.id]
+    assert store.claim_daily(-1002, day, ["a:0"]) is not None
+
+
 def test_next_tip_key_shares_the_rotation_without_a_delivery_and_survives_reopening(
     tmp_path: Path,
 ) -> None:

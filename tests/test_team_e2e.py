@@ -27,6 +27,7 @@ from telegram.ext import Application, ApplicationBuilder
 from bot.services import Core, Services, build_core
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store import DB_FILENAME, Store
+from bot.telegram.ratelimit import HandoverRateLimiter
 from bot.telegram.team import Team, register
 
 GROUP = -100200300
@@ -79,6 +80,24 @@ def team_only_application(services: Services) -> Application:
     app = ApplicationBuilder().token(settings.token or "").base_url(settings.api_base_url).build()
     register(app, services)
     return app
+
+
+def limited_application(limiter: HandoverRateLimiter) -> Callable[[Services], Application]:
+    """Like `team_only_application`, with python-telegram-bot's rate limiter in between."""
+
+    def build(services: Services) -> Application:
+        settings = services.settings
+        app = (
+            ApplicationBuilder()
+            .token(settings.token or "")
+            .base_url(settings.api_base_url)
+            .rate_limiter(limiter)
+            .build()
+        )
+        register(app, services)
+        return app
+
+    return build
 
 
 @contextlib.asynccontextmanager
@@ -152,12 +171,16 @@ async def test_member_is_refused_admin_creator_and_team_lead_are_allowed(
     refusal = await say(fake_telegram, group, MEMBER, "/daily 08:30")
     assert "only a team lead" in refusal.lower() and "admin" in refusal.lower()
     assert bot.store.subscription(GROUP) is None
+    # Refused again within the minute: refused silently (see the refusal test below).
     for command in ("/daily off", "/timezone WITA", "/tipnow", "/stats"):
-        assert "only a team lead" in (await say(fake_telegram, group, MEMBER, command)).lower()
-    assert bot.store.chat_timezone(GROUP) is None
-    assert bot.store.deliveries() == []
+        fake_telegram.send_text(group, fake_telegram.user(MEMBER), command)
 
     assert "08:30" in await say(fake_telegram, group, ADMIN, "/daily 08:30")
+    # Updates are handled in order here, so the member's commands were all handled by now.
+    assert bot.store.chat_timezone(GROUP) is None
+    assert bot.store.deliveries() == []
+    refusals = [m for m in fake_telegram.sent_to(GROUP) if "only a team lead" in m.text.lower()]
+    assert len(refusals) == 1
     assert "09:15" in await say(fake_telegram, group, CREATOR, "/daily 09:15")
     assert "07:45" in await say(fake_telegram, group, LEAD, "/daily 07:45")
     sub = bot.store.subscription(GROUP)
@@ -180,6 +203,38 @@ async def test_admin_status_is_cached_briefly(
         cached.until = 0.0
     assert "only a team lead" in (await say(fake_telegram, group, ADMIN, "/daily off")).lower()
     assert bot.store.subscription(GROUP) is not None
+
+
+async def test_a_member_repeating_a_team_command_is_refused_once_a_minute(
+    settings: Settings, fake_telegram: FakeTelegram, group: Any, clock: FakeClock
+) -> None:
+    """Each refusal costs the group's 20 messages a minute: a member sending /tipnow again and
+    again (handled concurrently, as the full application does) gets one answer a minute and
+    costs one getChatMember."""
+    from bot.telegram.app import build_application
+
+    async with running_bot(settings, clock, build=build_application) as bot:
+        member = fake_telegram.user(MEMBER, language_code="en")
+        for _ in range(6):
+            fake_telegram.send_text(group, member, "/tipnow")
+        await fake_telegram.wait_sent(1, chat_id=GROUP)
+        assert "08:30" in await say(fake_telegram, group, ADMIN, "/daily 08:30")
+        await fake_telegram.settle()
+        sent = [m.text.lower() for m in fake_telegram.sent_to(GROUP)]
+        assert sum("only a team lead" in text for text in sent) == 1
+        assert len(sent) == 2  # the refusal and the admin's answer, nothing else
+        lookups = [
+            c
+            for c in fake_telegram.calls
+            if c.method == "getchatmember" and int(c.params["user_id"]) == MEMBER
+        ]
+        assert len(lookups) == 1
+        assert bot.store.deliveries() == []
+        # A minute later the member is told again (once).
+        for cached in bot.team._leads.values():
+            cached.until = 0.0
+        bot.team._refused = {key: t - 61.0 for key, t in bot.team._refused.items()}
+        assert "only a team lead" in (await say(fake_telegram, group, MEMBER, "/tipnow")).lower()
 
 
 async def test_anyone_manages_their_own_private_subscription(
@@ -313,6 +368,66 @@ async def test_a_429_is_retried_after_retry_after(
     result = await bot.team.runner.tick()
     assert (result.retried, result.sent) == (1, 1)
     assert loop.time() - started >= 0.95
+    assert len(fake_telegram.sent_to(701)) == 1
+
+
+async def test_a_tip_waiting_in_the_rate_limiter_at_a_crash_is_sent_after_restart(
+    settings: Settings, fake_telegram: FakeTelegram, group: Any, clock: FakeClock
+) -> None:
+    """The group's quota is spent, so python-telegram-bot's limiter holds the daily tip; the
+    process dies meanwhile. The tip never reached Telegram: it is sent after the restart,
+    once, instead of being written off as `unknown`."""
+    clock.set_utc("2026-11-23 00:00")
+    # One message per group per hour: the /daily answer spends it (a listed lead: no
+    # getChatMember, which the group limiter would count too).
+    limiter = HandoverRateLimiter(group_max_rate=1, group_time_period=3600)
+    async with running_bot(settings, clock, build=limited_application(limiter)) as first:
+        assert "08:30" in await say(fake_telegram, group, LEAD, "/daily 08:30")
+        before = len(fake_telegram.sent_to(GROUP))
+        clock.set_utc("2026-11-23 01:30")
+        tick = asyncio.create_task(first.team.runner.tick())
+        await eventually(lambda: [d.state for d in first.store.deliveries(GROUP)] == ["queued"])
+        await asyncio.sleep(0.2)
+        assert [d.state for d in first.store.deliveries(GROUP)] == ["queued"]
+        assert len(fake_telegram.sent_to(GROUP)) == before
+        tick.cancel()  # killed while the request waits in the limiter
+        with contextlib.suppress(asyncio.CancelledError):
+            await tick
+    clock.set_utc("2026-11-23 01:35")
+    async with running_bot(settings, clock) as second:
+        assert await second.team.runner.startup() == []
+        assert (await second.team.runner.tick()).sent == 1
+        assert (await second.team.runner.tick()).sent == 0
+        assert [d.state for d in second.store.deliveries(GROUP)] == ["sent"]
+    assert len(fake_telegram.sent_to(GROUP)) == before + 1
+
+
+async def test_a_daily_tip_is_sending_only_once_it_leaves_the_rate_limiter(
+    settings: Settings, fake_telegram: FakeTelegram, clock: FakeClock
+) -> None:
+    """Through the real limiter: the claim is `sending` when the request reaches Telegram,
+    and back to `queued` while the limiter waits out a 429 before retrying it."""
+    seen: list[str] = []
+    receive = fake_telegram._m_sendmessage
+
+    async def recording(params: dict[str, Any]) -> dict[str, Any]:
+        if int(params["chat_id"]) == 701:
+            seen.extend(d.state for d in bot.store.deliveries(701))
+        return await receive(params)
+
+    fake_telegram._m_sendmessage = recording  # type: ignore[method-assign]
+    limiter = HandoverRateLimiter(max_retries=1)
+    async with running_bot(settings, clock, build=limited_application(limiter)) as bot:
+        bot.store.subscribe(701, datetime(2026, 1, 1, 8, 0).time(), 0b1111111)
+        fake_telegram.fail_next("sendMessage", code=429, retry_after=1, chat_id=701)
+        clock.set_utc("2026-11-23 01:00")
+        tick = asyncio.create_task(bot.team.runner.tick())
+        await eventually(lambda: any(c.status == 429 for c in fake_telegram.calls))
+        await eventually(lambda: [d.state for d in bot.store.deliveries(701)] == ["queued"])
+        result = await tick
+        assert result.sent == 1 and result.retried == 0  # the limiter retried it itself
+        assert [d.state for d in bot.store.deliveries(701)] == ["sent"]
+    assert seen == ["sending"]
     assert len(fake_telegram.sent_to(701)) == 1
 
 
@@ -541,6 +656,34 @@ async def test_removing_the_bot_unsubscribes_and_a_migrated_group_keeps_its_tip(
         }
     )
     await eventually(lambda: bot.store.subscription(new_id) is None)
+
+
+async def test_a_group_migrating_after_its_tip_gets_no_second_tip_that_day(
+    bot: Bot, fake_telegram: FakeTelegram, group: Any, clock: FakeClock
+) -> None:
+    await say(fake_telegram, group, ADMIN, "/daily 08:30")
+    clock.set_utc("2026-11-23 01:30")  # 08:30 WIB
+    assert (await bot.team.runner.tick()).sent == 1
+    new_id = GROUP - 1
+    fake_telegram.group_chat(new_id, "Tim Sales Makassar")
+    fake_telegram.enqueue(
+        {
+            "message": {
+                "message_id": 998,
+                "date": 0,
+                "chat": {"id": GROUP, "type": "group", "title": "Tim Sales"},
+                "from": fake_telegram.user(ADMIN).to_dict(),
+                "migrate_to_chat_id": new_id,
+            }
+        }
+    )
+    await eventually(lambda: bot.store.subscription(new_id) is not None)
+    clock.set_utc("2026-11-23 02:00")  # the schedule runs again the same day
+    assert (await bot.team.runner.tick()).claimed == 0
+    assert fake_telegram.sent_to(new_id) == []
+    clock.set_utc("2026-11-24 01:30")  # the next day: to the new id, once
+    assert (await bot.team.runner.tick()).sent == 1
+    assert len(fake_telegram.sent_to(new_id)) == 1
 
 
 async def test_team_commands_in_the_full_application(

@@ -11,7 +11,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -29,6 +28,7 @@ from bot.telegram import buttons, handlers, inline, menu, team
 from bot.telegram.common import SERVICES_KEY
 from bot.telegram.errors import on_error
 from bot.telegram.filters import ADDRESSED_TO_BOT, COMMAND_FOR_ME
+from bot.telegram.ratelimit import HandoverRateLimiter
 from bot.telegram.transport import GatedRequest
 
 if TYPE_CHECKING:
@@ -109,7 +109,8 @@ def add_handlers(application: Application, services: Services) -> None:
 
 def build_application(services: Services, *, rate_limit: bool = True) -> Application:
     """The Application for `services.settings`: its token and API URL (a fake server in
-    tests), AIORateLimiter (Telegram's 30/s and 20/min per group, RetryAfter honoured),
+    tests), AIORateLimiter (Telegram's 30/s and 20/min per group, RetryAfter honoured; the
+    HandoverRateLimiter flavour, which tells the daily tips when they leave it),
     updates processed concurrently. `rate_limit=False` is for benchmarks only."""
     settings = services.settings
     if not settings.token:
@@ -126,7 +127,7 @@ def build_application(services: Services, *, rate_limit: bool = True) -> Applica
         .request(GatedRequest(CONNECTION_POOL_SIZE, pool_timeout=POOL_TIMEOUT_SECONDS))
     )
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        builder = builder.rate_limiter(HandoverRateLimiter(max_retries=RATE_LIMIT_RETRIES))
     application = builder.build()
     application.bot_data[SERVICES_KEY] = services
     add_handlers(application, services)

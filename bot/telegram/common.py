@@ -195,8 +195,10 @@ async def record_question(
     source: str,
 ) -> None:
     """Remember the question for /stats and reports. Best effort: the user already has the
-    answer, so a storage failure is logged, not shown. Small talk ("halo", "makasih") is
-    not a question and is not recorded: it must not show up as an unanswered one."""
+    answer, so a storage failure is logged, not shown. The store only queues the record (its
+    writer thread retries while another process locks the database), so this never holds up
+    the next answer. Small talk ("halo", "makasih") is not a question and is not recorded:
+    it must not show up as an unanswered one."""
     if answer.small_talk is not None:
         return
     best = answer.best

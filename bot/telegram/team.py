@@ -6,8 +6,11 @@ through `asyncio.to_thread`, so SQLite never blocks the event loop), and sends w
 
 Who is a team lead: a user listed in TEAM_LEAD_IDS, or an administrator/creator of the group
 the command was sent in (getChatMember, cached for ADMIN_CACHE_SECONDS so a burst of commands
-costs one request); an anonymous admin posting as the group counts too. In a private chat,
-everyone manages their own subscription.
+costs one request, even when the burst is handled concurrently); an anonymous admin posting as
+the group counts too. In a private chat, everyone manages their own subscription. A member
+refused is told so at most once per REFUSAL_QUIET_SECONDS in that chat: each answer counts
+against the group's 20 messages a minute, which a member repeating /tipnow would otherwise
+spend, delaying the leads' own replies and the daily tip.
 
 Delivery: JobQueue keeps no jobs across restarts, so nothing per chat is scheduled there. One
 repeating job ticks every minute (just after the minute turns) and asks the database what is
@@ -68,6 +71,7 @@ from bot.schedule import (
     zone_label,
 )
 from bot.telegram.common import command_language, retry_after_seconds
+from bot.telegram.ratelimit import Handover, HandoverRateLimiter
 from bot.telegram.render import keyboard
 
 if TYPE_CHECKING:
@@ -78,6 +82,9 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 60.0
 ADMIN_CACHE_SECONDS = 60.0
+REFUSAL_QUIET_SECONDS = 60.0
+# Forget who was refused when this many are remembered (only entries older than the quiet time).
+REFUSALS_KEPT = 1024
 STATS_PERIODS = (7, 30)
 STATS_TOP = 5
 STATS_QUESTION_CHARS = 80
@@ -168,11 +175,14 @@ class Team:
         self.kb = services.kb
         self.clock = services.store.clock
         self._leads: dict[tuple[int, int], _Cached] = {}
+        self._lookups: dict[tuple[int, int], asyncio.Task[bool]] = {}  # getChatMember in flight
+        self._refused: dict[tuple[int, int], float] = {}  # last refusal answered (monotonic)
         self.runner = DeliveryRunner(
             services.store,
             lambda: tips.deck(self.kb),
             self.send_tip,
             default_timezone=self.settings.timezone,
+            send_marks_handover=True,
         )
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -236,14 +246,26 @@ class Team:
         cached = self._leads.get(key)
         if cached and cached.until > monotonic_time.monotonic():
             return cached.allowed
+        # Commands arriving together (updates run concurrently) share one lookup.
+        lookup = self._lookups.get(key)
+        if lookup is None:
+            lookup = asyncio.create_task(self._lookup_lead(context, key, update.update_id))
+            self._lookups[key] = lookup
+            lookup.add_done_callback(lambda _: self._lookups.pop(key, None))
+        return await asyncio.shield(lookup)
+
+    async def _lookup_lead(
+        self, context: ContextTypes.DEFAULT_TYPE, key: tuple[int, int], update_id: int
+    ) -> bool:
+        chat_id, user_id = key
         try:
-            member = await context.bot.get_chat_member(chat.id, user.id)
+            member = await context.bot.get_chat_member(chat_id, user_id)
         except TelegramError as exc:
             log.warning(
                 "getChatMember failed chat_id=%s user_id=%s update_id=%s: %s",
-                chat.id,
-                user.id,
-                update.update_id,
+                chat_id,
+                user_id,
+                update_id,
                 exc,
             )
             return False  # not cached: the next try asks Telegram again
@@ -251,12 +273,39 @@ class Team:
         self._leads[key] = _Cached(allowed, monotonic_time.monotonic() + ADMIN_CACHE_SECONDS)
         return allowed
 
+    def _refusal_due(self, chat_id: int, user_id: int | None) -> bool:
+        """True when this user was not refused in this chat within REFUSAL_QUIET_SECONDS
+        (and from now on counts as refused); repeated refusals are answered once."""
+        if user_id is None:
+            return True
+        now = monotonic_time.monotonic()
+        key = (chat_id, user_id)
+        last = self._refused.get(key)
+        if last is not None and now - last < REFUSAL_QUIET_SECONDS:
+            return False
+        if len(self._refused) >= REFUSALS_KEPT:
+            old = now - REFUSAL_QUIET_SECONDS
+            self._refused = {k: t for k, t in self._refused.items() if t > old}
+        self._refused[key] = now
+        return True
+
     async def _require_lead(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str, command: str
     ) -> bool:
         if await self.is_team_lead(update, context):
             return True
         chat, user = update.effective_chat, update.effective_user
+        assert chat is not None  # every command returns early without a chat
+        if not self._refusal_due(chat.id, user.id if user else None):
+            log.debug(
+                "team command refused silently (refused recently) command=%s chat_id=%s "
+                "user_id=%s update_id=%s",
+                command,
+                chat.id,
+                user.id if user else None,
+                update.update_id,
+            )
+            return False
         log.info(
             "team command refused command=%s chat_id=%s user_id=%s update_id=%s",
             command,
@@ -543,12 +592,23 @@ class Team:
             reply = self.services.replies.tip(delivery.tip_key, lang)
         except KeyError as exc:
             raise DeliveryRejected(f"tip {delivery.tip_key} is no longer in the deck") from exc
+        bot = self.application.bot
+        # Through HandoverRateLimiter the claim becomes `sending` when the request leaves the
+        # limiter (bot/telegram/ratelimit.py); with no limiter, or another, it is marked here.
+        limited = isinstance(bot.rate_limiter, HandoverRateLimiter)
+        if not limited:
+            await self.runner.handed_over(delivery)
+        handover = Handover(
+            leaving=lambda: self.runner.handed_over(delivery),
+            refused=lambda: self.runner.not_handed_over(delivery),
+        )
         try:
-            message = await self.application.bot.send_message(
+            message = await bot.send_message(
                 chat_id=delivery.chat_id,
                 text=reply.text,
                 parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(reply),
+                rate_limit_args=handover if limited else None,
             )
         except RetryAfter as exc:
             raise DeliveryRetryAfter(retry_after_seconds(exc)) from exc
