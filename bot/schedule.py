@@ -52,8 +52,11 @@ from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.tiprecords import Delivery, Subscription
+
 if TYPE_CHECKING:
     from bot.store import Store
+
 
 log = logging.getLogger(__name__)
 
@@ -138,22 +141,6 @@ def zone_label(name: str) -> str:
 # -- the pure schedule --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Subscription:
-    """One chat's daily tip, joined with what deciding "is it due?" needs."""
-
-    chat_id: int
-    at: time  # local wall-clock time in the chat's zone
-    days: int  # day mask (EVERY_DAY, WEEKDAYS, ...)
-    since: datetime  # UTC; set or last changed: an earlier slot is not owed
-    timezone: str | None = None  # the chat's zone; None = the bot's default
-    language: str | None = None
-    last_date: date | None = None  # latest local date a daily tip was claimed for
-
-    def zone_name(self, default: str) -> str:
-        return self.timezone or default
-
-
 def runs_on(days: int, day: date) -> bool:
     return bool(days >> day.weekday() & 1)
 
@@ -206,20 +193,6 @@ def local_today(now: datetime, zone_name: str) -> date:
 
 
 # -- the delivery runner ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One row of the delivery log, with the chat's zone and language joined in."""
-
-    id: int
-    chat_id: int
-    kind: str  # 'daily' | 'now'
-    local_date: date | None
-    tip_key: str
-    state: str
-    timezone: str | None = None
-    language: str | None = None
 
 
 class DeliveryRetryAfter(Exception):  # noqa: N818 - mirrors telegram.error.RetryAfter

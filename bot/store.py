@@ -38,7 +38,7 @@ from time import monotonic, sleep
 from typing import TYPE_CHECKING
 
 from bot.knowledge import LANGUAGES
-from bot.schedule import Delivery, Subscription
+from bot.tiprecords import Delivery, Subscription
 from bot.tips import next_tip
 
 if TYPE_CHECKING:
