@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format check bench clean
+.PHONY: run test test-fast lint format check bench clean
 
 # Re-install whenever pyproject.toml changes, so a stale .venv never runs old deps.
 $(STAMP): pyproject.toml
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Seconds, not a minute: skips the end-to-end and subprocess tests (marked slow).
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bot tests bench

@@ -113,6 +113,7 @@ def test_ask_json_reads_stdin_one_line_per_question(tmp_path: Path, responses: P
     assert odd["matches"] == []
 
 
+@pytest.mark.slow  # a subprocess
 def test_ask_json_with_a_question_argument(tmp_path: Path, responses: Path) -> None:
     result = run_bot(tmp_path, "ask", "--json", WEATHER_EN, "--responses", str(responses))
     assert result.returncode == 0, result.stderr
@@ -120,6 +121,7 @@ def test_ask_json_with_a_question_argument(tmp_path: Path, responses: Path) -> N
     assert json.loads(result.stdout) == {"question": WEATHER_EN, "lang": "en", "matches": []}
 
 
+@pytest.mark.slow  # a subprocess
 def test_ask_json_on_the_real_base(tmp_path: Path) -> None:
     result = run_bot(
         tmp_path,
@@ -149,12 +151,14 @@ def test_check_ok(settings: Settings) -> None:
     assert out == f"OK: 2 anecdotes, 6 tips, {len(kb.ui)} UI texts\n"
 
 
+@pytest.mark.slow  # a subprocess
 def test_check_on_the_real_base(tmp_path: Path) -> None:
     result = run_bot(tmp_path, "check")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("OK: ") and " anecdotes, " in result.stdout
 
 
+@pytest.mark.slow  # a subprocess
 def test_check_broken_files_names_file_field_and_line(tmp_path: Path) -> None:
     broken_title = dict(APOLOGY, title={"id": "Hanya bahasa Indonesia"})
     responses = write_kb(tmp_path, [THREAT, broken_title])
@@ -172,6 +176,7 @@ def test_check_broken_files_names_file_field_and_line(tmp_path: Path) -> None:
     assert any("002-syntax.yaml:3: invalid YAML" in line for line in lines), lines
 
 
+@pytest.mark.slow  # a subprocess
 def test_check_reports_missing_chat_texts(tmp_path: Path) -> None:
     responses = write_kb(tmp_path)
     chat = responses / "ui" / "chat.yaml"
@@ -225,6 +230,7 @@ def test_every_ui_text_the_code_uses_is_declared_for_the_check() -> None:
 
 
 @pytest.mark.parametrize("command", [["ask", "x"], ["chat"], ["run"], ["eval", "f.yaml"]])
+@pytest.mark.slow  # a subprocess
 def test_every_command_refuses_a_broken_base_without_traceback(
     tmp_path: Path, command: list[str]
 ) -> None:
@@ -236,6 +242,7 @@ def test_every_command_refuses_a_broken_base_without_traceback(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # a subprocess
 def test_settings_errors_end_cleanly(tmp_path: Path) -> None:
     result = run_bot(tmp_path, "check", env={"BOT_LANGUAGE": "fr"})
     assert result.returncode == cli.EXIT_CONFIG
@@ -247,6 +254,7 @@ def test_settings_errors_end_cleanly(tmp_path: Path) -> None:
     assert "BOT_LOG_LEVEL" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # a subprocess
 def test_unusable_data_dir_ends_cleanly(tmp_path: Path, responses: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory", encoding="utf-8")
@@ -273,6 +281,7 @@ def test_run_without_token_explains_and_starts_the_chat(settings: Settings) -> N
     assert "Kisah yang saya punya (2)" in out
 
 
+@pytest.mark.slow  # a subprocess
 def test_run_with_token_starts_the_telegram_runner(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -367,6 +376,7 @@ def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[s
     assert "--responses" in out
 
 
+@pytest.mark.slow  # a subprocess
 def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
     result = run_bot(tmp_path, "--help")
     assert result.returncode == 0
@@ -385,6 +395,7 @@ def test_runner_and_cli_share_the_exit_codes() -> None:
     assert (runner.EXIT_CONFIG, runner.EXIT_UNAVAILABLE) == (cli.EXIT_CONFIG, 3) == (2, 3)
 
 
+@pytest.mark.slow  # a subprocess
 def test_ask_stops_quietly_when_the_reader_goes_away(tmp_path: Path, responses: Path) -> None:
     """`python -m bot ask --json < questions | head -1` must not end in a traceback."""
     environment = clean_env(tmp_path)
@@ -407,6 +418,7 @@ def test_ask_stops_quietly_when_the_reader_goes_away(tmp_path: Path, responses: 
     assert b"Traceback" not in err and b"BrokenPipe" not in err
 
 
+@pytest.mark.slow  # a subprocess
 def test_ask_json_is_utf8_whatever_the_locale(tmp_path: Path, responses: Path) -> None:
     environment = clean_env(tmp_path, LC_ALL="C", LANG="C", PYTHONIOENCODING="")
     result = subprocess.run(
@@ -423,6 +435,7 @@ def test_ask_json_is_utf8_whatever_the_locale(tmp_path: Path, responses: Path) -
     assert second["question"] == "klien ngancam 😀"
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_broken_normalisation_table_is_a_knowledge_error(tmp_path: Path) -> None:
     """A knowledge base's own normalize.yaml is content too: reported, never a traceback."""
     responses = write_kb(tmp_path)

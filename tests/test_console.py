@@ -170,6 +170,7 @@ def test_prompt_at_a_terminal_and_ctrl_c_leaves_politely(replies: Replies) -> No
     assert stdout.getvalue().rstrip().endswith(replies.kb.text("console_bye", "id"))
 
 
+@pytest.mark.slow  # a subprocess
 def test_console_through_a_pipe(tmp_path: Path) -> None:
     """`python -m bot chat` with stdin piped, as the CLI really runs it."""
     responses = write_kb(tmp_path)

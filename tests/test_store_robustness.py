@@ -179,6 +179,7 @@ def responses(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow  # end to end
 async def test_answers_and_stats_stay_prompt_while_another_process_locks_the_database(
     start_bot: StartBot, fake_telegram: FakeTelegram, responses: Path
 ) -> None:

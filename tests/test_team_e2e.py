@@ -30,6 +30,8 @@ from bot.store import DB_FILENAME, Store
 from bot.telegram.ratelimit import HandoverRateLimiter
 from bot.telegram.team import Team, register
 
+pytestmark = pytest.mark.slow  # end to end: `make test-fast` skips these
+
 GROUP = -100200300
 MEMBER, ADMIN, CREATOR, LEAD = 11, 12, 13, 14
 

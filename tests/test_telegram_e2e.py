@@ -25,6 +25,8 @@ from kbfixture import write_kb
 
 from bot.store import Store
 
+pytestmark = pytest.mark.slow  # end to end: `make test-fast` skips these
+
 PROJECT = Path(__file__).resolve().parent.parent
 THREAT_ID = "ancaman-klien"
 APOLOGY_ID = "maaf-coklat"

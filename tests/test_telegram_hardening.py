@@ -15,6 +15,8 @@ from test_telegram_e2e import THREAT_ID_Q, kisah, responses, say  # noqa: F401 -
 
 from bot.telegram import handlers
 
+pytestmark = pytest.mark.slow  # end to end: `make test-fast` skips these
+
 
 async def message_with_button(bot: RunningBot, fake: FakeTelegram, chat_id: int, data: str):
     """A message carrying a button with any callback data, as a forger would craft."""

@@ -19,6 +19,8 @@ from fakebot import DEFAULT_TOKEN, FakeTelegram
 from bot.settings import Settings
 from bot.telegram.runner import EXIT_CONFIG, EXIT_UNAVAILABLE, run_bot
 
+pytestmark = pytest.mark.slow  # end to end: `make test-fast` skips these
+
 OTHER_TOKEN = "987654321:ANOTHER-valid-looking-token-000000000"
 
 
