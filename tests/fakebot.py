@@ -19,10 +19,10 @@ the fixtures ``fake_telegram``, ``make_settings`` and ``start_bot``, which runs 
 
 Methods served (JSON, form-urlencoded and multipart bodies, values JSON-encoded as PTB sends):
     getMe, getUpdates (long poll with ``timeout``; ``offset`` confirms and drops earlier
-    updates; ``allowed_updates`` remembered and applied), sendMessage, editMessageText,
-    editMessageReplyMarkup, deleteMessage, answerCallbackQuery, answerInlineQuery, getChat,
-    getChatMember, setMyCommands, getMyCommands, deleteMyCommands, setWebhook, deleteWebhook
-    (``drop_pending_updates``), getWebhookInfo, sendChatAction, close, logOut.
+    updates; ``allowed_updates`` remembered and applied), sendMessage, editMessageReplyMarkup,
+    answerCallbackQuery, answerInlineQuery, getChatMember, setMyCommands, setWebhook,
+    deleteWebhook (``drop_pending_updates``): the methods the bot calls, and no others (any
+    other method is a 404, as Telegram answers an unknown one).
     Any other method answers 404 "Not Found", as Telegram does.
 
 Strictness (status and description as Telegram sends them):
@@ -444,8 +444,6 @@ class FakeTelegram:
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.inline_answers: dict[str, dict[str, Any]] = {}
         self.my_commands: dict[tuple[str, str], list[dict[str, str]]] = {}
-        self.chat_actions: list[tuple[int, str]] = []
-        self.deleted: list[tuple[int, int]] = []
         self.webhook: dict[str, Any] | None = None
         self.get_updates_calls = 0
 
@@ -1083,44 +1081,6 @@ class FakeTelegram:
             raise bad_request("message can't be edited")
         return chat, message
 
-    async def _m_editmessagetext(self, params: dict[str, Any]) -> dict[str, Any] | bool:
-        text, entities = self._validate_text(params)
-        markup = self._validate_markup(params.get("reply_markup"))
-        if params.get("inline_message_id"):
-            return True
-        chat, message = self._editable(params)
-        if (
-            message.get("text") == text
-            and message.get("entities", []) == entities
-            and message.get("reply_markup") == markup
-        ):
-            raise bad_request(
-                "message is not modified: specified new message content and reply markup are "
-                "exactly the same as a current content and reply markup of the message"
-            )
-        message.update(text=text, edit_date=int(time.time()))
-        message.pop("entities", None)
-        message.pop("reply_markup", None)
-        if entities:
-            message["entities"] = entities
-        if markup:
-            message["reply_markup"] = markup
-        self.edits.append(
-            Sent(
-                "editMessageText",
-                chat.id,
-                message["message_id"],
-                str(params.get("text")),
-                text,
-                entities,
-                markup,
-                params.get("parse_mode"),
-                None,
-                time.monotonic(),
-            )
-        )
-        return message
-
     async def _m_editmessagereplymarkup(self, params: dict[str, Any]) -> dict[str, Any] | bool:
         markup = self._validate_markup(params.get("reply_markup"))
         if params.get("inline_message_id"):
@@ -1150,14 +1110,6 @@ class FakeTelegram:
             )
         )
         return message
-
-    async def _m_deletemessage(self, params: dict[str, Any]) -> bool:
-        chat = self._chat(params)
-        message_id = _int_or_none(params.get("message_id")) or 0
-        if self.messages.pop((chat.id, message_id), None) is None:
-            raise bad_request("message to delete not found")
-        self.deleted.append((chat.id, message_id))
-        return True
 
     async def _m_answercallbackquery(self, params: dict[str, Any]) -> bool:
         query_id = str(params.get("callback_query_id", ""))
@@ -1213,10 +1165,6 @@ class FakeTelegram:
         }
         return True
 
-    async def _m_getchat(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat = self._chat(params)
-        return {**chat.to_dict(), "accent_color_id": 0, "max_reaction_count": 11}
-
     async def _m_getchatmember(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params)
         user_id = _int_or_none(params.get("user_id"))
@@ -1244,13 +1192,6 @@ class FakeTelegram:
         self.my_commands[self._commands_key(params)] = [
             {"command": c["command"], "description": c["description"]} for c in commands
         ]
-        return True
-
-    async def _m_getmycommands(self, params: dict[str, Any]) -> list[dict[str, str]]:
-        return self.my_commands.get(self._commands_key(params), [])
-
-    async def _m_deletemycommands(self, params: dict[str, Any]) -> bool:
-        self.my_commands.pop(self._commands_key(params), None)
         return True
 
     def _commands_key(self, params: dict[str, Any]) -> tuple[str, str]:
@@ -1322,40 +1263,6 @@ class FakeTelegram:
             self._pending.clear()
             while not self._webhook_queue.empty():
                 self._webhook_queue.get_nowait()
-        return True
-
-    async def _m_getwebhookinfo(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "url": (self.webhook or {}).get("url", ""),
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._pending) + self._webhook_queue.qsize(),
-        }
-
-    async def _m_sendchataction(self, params: dict[str, Any]) -> bool:
-        chat = self._chat(params)
-        action = str(params.get("action", ""))
-        valid = {
-            "typing",
-            "upload_photo",
-            "record_video",
-            "upload_video",
-            "record_voice",
-            "upload_voice",
-            "upload_document",
-            "choose_sticker",
-            "find_location",
-            "record_video_note",
-            "upload_video_note",
-        }
-        if action not in valid:
-            raise bad_request("wrong parameter action in request")
-        self.chat_actions.append((chat.id, action))
-        return True
-
-    async def _m_close(self, params: dict[str, Any]) -> bool:
-        return True
-
-    async def _m_logout(self, params: dict[str, Any]) -> bool:
         return True
 
 

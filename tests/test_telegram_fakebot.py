@@ -19,7 +19,14 @@ from telegram import (
     InputTextMessageContent,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.telegram.common import retry_after_seconds
 
@@ -130,13 +137,19 @@ async def test_injected_failures(fake_telegram: FakeTelegram, bot: Bot) -> None:
 
 
 async def test_edit_rules(fake_telegram: FakeTelegram, bot: Bot) -> None:
-    message = await bot.send_message(1, "<b>a</b>", parse_mode=ParseMode.HTML)
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("go", callback_data="s:x")]])
+    message = await bot.send_message(1, "a", reply_markup=markup)
     with pytest.raises(BadRequest, match="(?i)not modified"):
-        await bot.edit_message_text("<b>a</b>", 1, message.message_id, parse_mode=ParseMode.HTML)
-    await bot.edit_message_text("b", 1, message.message_id)
-    assert fake_telegram.message(1, message.message_id)["text"] == "b"
+        await bot.edit_message_reply_markup(1, message.message_id, reply_markup=markup)
+    await bot.edit_message_reply_markup(1, message.message_id, reply_markup=None)
+    assert "reply_markup" not in fake_telegram.message(1, message.message_id)
     with pytest.raises(BadRequest, match="(?i)not found"):
-        await bot.edit_message_text("c", 1, 999)
+        await bot.edit_message_reply_markup(1, 999, reply_markup=markup)
+
+
+async def test_a_method_the_bot_never_calls_is_not_found(bot: Bot) -> None:
+    with pytest.raises(TelegramError, match="(?i)not found"):
+        await bot.send_chat_action(1, "typing")
 
 
 async def test_callback_and_inline_answers(fake_telegram: FakeTelegram, bot: Bot) -> None:
