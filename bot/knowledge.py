@@ -7,12 +7,20 @@ file, field and line instead of surfacing later as a traceback in front of a use
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+log = logging.getLogger(__name__)
 
 LANGUAGES: tuple[str, ...] = ("id", "en")
 ANECDOTES_DIR = "anecdotes"
@@ -118,8 +126,99 @@ class _ContentLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+# libyaml (bundled in PyYAML's wheels) parses several times faster than the pure-Python
+# loader, which matters at thousands of anecdote files. Its composer is C, so the alias and
+# depth rules of _ContentLoader are enforced by a scan of the parser's events first.
+_FAST = bool(getattr(yaml, "__with_libyaml__", False))
+
+
+def _refuse_aliases_and_depth(text: str) -> None:
+    """_ContentLoader's rules on the C parser's events, stopping at the first offence.
+
+    Events stream (the document is not built), so an alias bomb is refused at its first
+    alias and a thousand-deep nesting at level MAX_DEPTH + 1, naming the line either way.
+    A node at depth d starts while d - 1 collections are open, as in compose_node.
+    """
+    open_collections = 0
+    starts = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed here", event.start_mark
+                )
+            if isinstance(event, starts):
+                if open_collections + 1 > MAX_DEPTH:
+                    raise _too_deep(event.start_mark)
+                if not isinstance(event, yaml.ScalarEvent):
+                    open_collections += 1
+            elif isinstance(event, ends):
+                open_collections -= 1
+    except (yaml.scanner.ScannerError, yaml.parser.ParserError) as exc:
+        # libyaml's own limit (1000 levels) is read ahead of the events: ours, in our words.
+        if exc.problem and "maximum nesting depth" in exc.problem:
+            raise _too_deep(exc.problem_mark) from None
+        raise
+
+
+def _too_deep(mark: yaml.Mark | None) -> yaml.YAMLError:
+    return yaml.composer.ComposerError(
+        None, None, f"nested more than {MAX_DEPTH} levels deep", mark
+    )
+
+
+def _parse(text: str) -> Any:
+    """The YAML document in `text`, without aliases and nested at most MAX_DEPTH deep.
+
+    With libyaml: an alias needs a `*`, so a text without one is loaded directly (libyaml
+    itself stops at 1000 levels, and the constructor does not recurse), then its depth is
+    measured on the result; the event scan, which names the offending line, runs only
+    when a `*` might be an alias or the document is too deep.
+    """
+    if not _FAST:
+        return yaml.load(text, Loader=_ContentLoader)
+    if "*" in text:
+        _refuse_aliases_and_depth(text)
+    try:
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
+    except (yaml.scanner.ScannerError, yaml.parser.ParserError) as exc:
+        if exc.problem and "maximum nesting depth" in exc.problem:
+            raise _too_deep(exc.problem_mark) from None
+        raise
+    if _depth(data) > MAX_DEPTH:
+        _refuse_aliases_and_depth(text)  # raises, naming the line
+        raise _too_deep(None)
+    return data
+
+
+def _depth(data: Any) -> int:
+    """Nesting depth as compose_node counts it: a scalar is 1, a collection one more than
+    its deepest key or item (mapping keys are scalars: a collection key is unhashable)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(value, dict):
+            stack.extend((key, depth + 1) for key in value)
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            stack.extend((item, depth + 1) for item in value)
+    return deepest
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """The node tree of a document already accepted by `_parse` (for line numbers)."""
+    if _FAST:
+        return yaml.compose(text, Loader=yaml.CSafeLoader)
+    return yaml.compose(text, Loader=_ContentLoader)
+
+
 def _line_map(text: str) -> dict[tuple[Any, ...], int]:
-    """Map each YAML path (keys and list indexes) to its 1-based line, for error messages."""
+    """Map each YAML path (keys and list indexes) to its 1-based line, for error messages.
+
+    Built only when a problem is reported (see _Checker): a valid file is parsed once."""
     lines: dict[tuple[Any, ...], int] = {}
 
     def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
@@ -133,7 +232,7 @@ def _line_map(text: str) -> dict[tuple[Any, ...], int]:
             for index, item in enumerate(node.value):
                 walk(item, (*path, index))
 
-    root = yaml.compose(text, Loader=_ContentLoader)
+    root = _compose(text)
     if root is not None:
         walk(root, ())
     return lines
@@ -142,10 +241,21 @@ def _line_map(text: str) -> dict[tuple[Any, ...], int]:
 class _Checker:
     """Collects problems for one file so the author sees all of them at once."""
 
-    def __init__(self, path: Path, lines: dict[tuple[Any, ...], int]) -> None:
+    def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.lines = lines
+        self.source_text = text
+        self._lines: dict[tuple[Any, ...], int] | None = None
         self.problems: list[str] = []
+
+    @property
+    def lines(self) -> dict[tuple[Any, ...], int]:
+        """Each field's line, mapped from the file's text at the first problem reported."""
+        if self._lines is None:
+            try:
+                self._lines = _line_map(self.source_text)
+            except yaml.YAMLError:  # parsed once already; cannot fail, but never hide a problem
+                self._lines = {}
+        return self._lines
 
     def fail(self, path: tuple[Any, ...], message: str) -> None:
         field_name = ".".join(str(p) for p in path) or "(file)"
@@ -200,10 +310,17 @@ class _Checker:
         return result
 
 
-def _read_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
+def _decode(raw: bytes) -> str:
+    """UTF-8 text with universal newlines, as `Path.read_text` reads it."""
+    text = raw.decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _read_yaml(path: Path, raw: bytes | None = None) -> tuple[Any, str]:
+    """The parsed document and its text (kept to map lines if a problem is reported)."""
     try:
-        text = path.read_text(encoding="utf-8")
-        return yaml.load(text, Loader=_ContentLoader), _line_map(text)
+        text = path.read_text(encoding="utf-8") if raw is None else _decode(raw)
+        return _parse(text), text
     except UnicodeDecodeError as exc:
         raise KnowledgeError([f"{path}: not UTF-8 text ({exc.reason})"]) from exc
     except yaml.MarkedYAMLError as exc:
@@ -223,9 +340,25 @@ def _field_line(path: Path, field_path: tuple[Any, ...]) -> str:
     return f":{line}" if line else ""
 
 
-def load_anecdote(path: Path, seeds_dir: Path) -> Anecdote:
-    data, lines = _read_yaml(path)
-    check = _Checker(path, lines)
+def _seed_problem(seed: str, seeds_dir: Path) -> str | None:
+    """Why `seed` cannot be an anecdote's seed file, or None.
+
+    The "full story" button sends this file to any user: it must be a post in seeds/, never
+    a path that climbs out of it ("../.env" would send the bot token).
+    """
+    if Path(seed).name != seed or seed.startswith("."):
+        return "must be a plain file name inside the seeds directory"
+    if not (seeds_dir / seed).resolve().is_relative_to(seeds_dir.resolve()):
+        return "must be a file inside the seeds directory, not a link out of it"
+    if not (seeds_dir / seed).is_file():
+        return f"seed file '{seed}' does not exist in {seeds_dir}"
+    return None
+
+
+def load_anecdote(path: Path, seeds_dir: Path, raw: bytes | None = None) -> Anecdote:
+    """One anecdote file, validated; `raw` is its content when already read."""
+    data, text = _read_yaml(path, raw)
+    check = _Checker(path, text)
     if not isinstance(data, Mapping):
         check.fail((), "must be a mapping with id, seed, title, story, lessons, triggers, ...")
         raise KnowledgeError(check.problems)
@@ -238,14 +371,9 @@ def load_anecdote(path: Path, seeds_dir: Path) -> Anecdote:
     if len(anecdote_id.encode()) > 24:
         check.fail(("id",), "must be at most 24 characters (it goes into button data)")
     seed = check.string(data.get("seed"), ("seed",)) if "seed" in data else ""
-    # The "full story" button sends this file to any user: it must be a post in seeds/, never
-    # a path that climbs out of it ("../.env" would send the bot token).
-    if seed and (Path(seed).name != seed or seed.startswith(".")):
-        check.fail(("seed",), "must be a plain file name inside the seeds directory")
-    elif seed and not (seeds_dir / seed).resolve().is_relative_to(seeds_dir.resolve()):
-        check.fail(("seed",), "must be a file inside the seeds directory, not a link out of it")
-    elif seed and not (seeds_dir / seed).is_file():
-        check.fail(("seed",), f"seed file '{seed}' does not exist in {seeds_dir}")
+    problem = _seed_problem(seed, seeds_dir) if seed else None
+    if problem:
+        check.fail(("seed",), problem)
     anecdote = Anecdote(
         id=anecdote_id,
         seed=seed,
@@ -265,10 +393,10 @@ def load_anecdote(path: Path, seeds_dir: Path) -> Anecdote:
     return anecdote
 
 
-def load_ui(path: Path) -> dict[str, Text]:
+def load_ui(path: Path, raw: bytes | None = None) -> dict[str, Text]:
     """Load one UI texts file: a mapping of text keys to {id: ..., en: ...}."""
-    data, lines = _read_yaml(path)
-    check = _Checker(path, lines)
+    data, text = _read_yaml(path, raw)
+    check = _Checker(path, text)
     if not isinstance(data, Mapping) or not data:
         check.fail((), "must map text keys to {id: ..., en: ...}")
         raise KnowledgeError(check.problems)
@@ -278,7 +406,7 @@ def load_ui(path: Path) -> dict[str, Text]:
     return ui
 
 
-def load_ui_dir(ui_dir: Path) -> dict[str, Text]:
+def load_ui_dir(ui_dir: Path, raw: Mapping[Path, bytes] | None = None) -> dict[str, Text]:
     """Merge every `ui/*.yaml`; each transport or feature keeps its texts in its own file."""
     problems: list[str] = []
     files = sorted(ui_dir.glob("*.yaml"))
@@ -288,7 +416,7 @@ def load_ui_dir(ui_dir: Path) -> dict[str, Text]:
     origin: dict[str, Path] = {}
     for path in files:
         try:
-            texts = load_ui(path)
+            texts = load_ui(path, (raw or {}).get(path))
         except KnowledgeError as exc:
             problems.extend(exc.problems)
             continue
@@ -304,17 +432,52 @@ def load_ui_dir(ui_dir: Path) -> dict[str, Text]:
     return merged
 
 
-def load_knowledge(responses_dir: Path, seeds_dir: Path) -> KnowledgeBase:
-    """Load and validate everything; raise KnowledgeError listing every problem found."""
-    problems: list[str] = []
+def load_knowledge(
+    responses_dir: Path, seeds_dir: Path, cache_dir: Path | None = None
+) -> KnowledgeBase:
+    """Load and validate everything; raise KnowledgeError listing every problem found.
+
+    Parsing thousands of YAML files takes seconds even with libyaml, so a valid base is
+    remembered, keyed by a hash of every file's bytes (`_kb_digest`): in this process
+    (`check` loads twice), and in `cache_dir` when given (the next start). Seed files live
+    outside the hash, so they are checked again on every load.
+    """
     anecdote_dir = responses_dir / ANECDOTES_DIR
     files = sorted(anecdote_dir.glob("*.yaml")) + sorted(anecdote_dir.glob("*.yml"))
+    ui_files = sorted((responses_dir / UI_DIR).glob("*.yaml"))
+    raw: dict[Path, bytes] = {}
+    try:
+        for path in (*files, *ui_files):
+            with open(path, "rb") as file:
+                raw[path] = file.read()
+    except OSError:
+        raw = {}  # read again below, where the error is reported as it always was
+    digest = _kb_digest(seeds_dir, raw) if raw else None
+    if digest is not None:
+        kb = _remembered_kb(digest, seeds_dir, cache_dir, files)
+        if kb is not None:
+            return kb
+    kb = _load_knowledge(responses_dir, seeds_dir, files, raw)
+    if digest is not None:
+        _LAST_KB.clear()
+        _LAST_KB[digest] = kb
+        entry = _to_cache(kb, files) if cache_dir is not None else None
+        if cache_dir is not None and entry is not None:
+            write_cache(cache_dir / KB_CACHE, digest, entry)
+    return kb
+
+
+def _load_knowledge(
+    responses_dir: Path, seeds_dir: Path, files: list[Path], raw: Mapping[Path, bytes]
+) -> KnowledgeBase:
+    problems: list[str] = []
+    anecdote_dir = responses_dir / ANECDOTES_DIR
     if not files:
         problems.append(f"{anecdote_dir}: no anecdote files (*.yaml) found")
     anecdotes: list[Anecdote] = []
     for path in files:
         try:
-            anecdotes.append(load_anecdote(path, seeds_dir))
+            anecdotes.append(load_anecdote(path, seeds_dir, raw.get(path)))
         except KnowledgeError as exc:
             problems.extend(exc.problems)
     seen: dict[str, Path] = {}
@@ -327,9 +490,128 @@ def load_knowledge(responses_dir: Path, seeds_dir: Path) -> KnowledgeBase:
         seen.setdefault(anecdote.id, anecdote.source)
     ui: dict[str, Text] = {}
     try:
-        ui = load_ui_dir(responses_dir / UI_DIR)
+        ui = load_ui_dir(responses_dir / UI_DIR, raw)
     except KnowledgeError as exc:
         problems.extend(exc.problems)
     if problems:
         raise KnowledgeError(problems)
     return KnowledgeBase(anecdotes=tuple(anecdotes), ui=ui, seeds_dir=seeds_dir)
+
+
+# --- caches ----------------------------------------------------------------------------------
+# Built knowledge (this module's KnowledgeBase, the matcher's index) pickled under the data
+# directory. A cache entry carries the hash of everything it was built from, and is used only
+# when that hash matches; anything unreadable (truncated, corrupt, from another version) is
+# ignored and rebuilt. Only the bot writes there, like its database beside it.
+KB_CACHE = "knowledge.pickle"
+CACHE_DIR = "cache"  # under the data directory
+_LAST_KB: dict[str, KnowledgeBase] = {}  # the last base loaded in this process, by digest
+
+
+def code_digest(*modules: str) -> bytes:
+    """The source of these modules (by file path), part of a cache key: a cache built by
+    other code (a new field, a changed weight) must not be read as if built by this one."""
+    h = hashlib.blake2b(digest_size=20)
+    for module in modules:
+        h.update(Path(module).read_bytes())
+    return h.digest()
+
+
+def _kb_digest(seeds_dir: Path, raw: Mapping[Path, bytes]) -> str:
+    h = hashlib.blake2b(digest_size=20)
+    h.update(code_digest(__file__))
+    h.update(f"{seeds_dir}\0{len(raw)}\0".encode())
+    for path, content in raw.items():
+        h.update(f"{path}\0{len(content)}\0".encode())
+        h.update(content)
+    return h.hexdigest()
+
+
+def digest_of(kb: KnowledgeBase) -> str | None:
+    """The content hash `kb` was loaded under, if it is the base this process last loaded
+    from files (by identity: a base built or changed in memory has none)."""
+    for digest, remembered in _LAST_KB.items():
+        if remembered is kb:
+            return digest
+    return None
+
+
+def _remembered_kb(
+    digest: str, seeds_dir: Path, cache_dir: Path | None, files: list[Path]
+) -> KnowledgeBase | None:
+    """The base loaded earlier from exactly these files, if its seed files are all there."""
+    kb = _LAST_KB.get(digest)
+    if kb is None and cache_dir is not None:
+        kb = _from_cache(read_cache(cache_dir / KB_CACHE, digest), seeds_dir, files)
+    if kb is None:
+        return None
+    seeds = {anecdote.seed for anecdote in kb.anecdotes}
+    if any(_seed_problem(seed, seeds_dir) for seed in seeds):
+        return None  # loaded afresh, to report the problem with its file and line
+    _LAST_KB.clear()
+    _LAST_KB[digest] = kb
+    return kb
+
+
+_FIELDS = ("id", "seed", "title", "story", "lessons", "triggers", "tags", "tips", "caution")
+
+
+def _to_cache(kb: KnowledgeBase, files: list[Path]) -> object | None:
+    """A valid base as plain tuples: each anecdote's fields without its `source`, which is
+    its file (one anecdote per file, in order); thousands of Path objects are slow to
+    unpickle, and the loader holds the same paths already."""
+    if [a.source for a in kb.anecdotes] != files:
+        return None
+    rows = [tuple(getattr(a, name) for name in _FIELDS) for a in kb.anecdotes]
+    return (_FIELDS, rows, dict(kb.ui))
+
+
+def _from_cache(found: object, seeds_dir: Path, files: list[Path]) -> KnowledgeBase | None:
+    try:
+        names, rows, ui = found  # type: ignore[misc]
+        if names != _FIELDS or len(rows) != len(files) or not isinstance(ui, dict):
+            return None
+        anecdotes = tuple(
+            Anecdote(**dict(zip(_FIELDS, row, strict=True)), source=path)
+            for row, path in zip(rows, files, strict=True)
+        )
+    except (TypeError, ValueError):
+        return None
+    return KnowledgeBase(anecdotes=anecdotes, ui=ui, seeds_dir=seeds_dir)
+
+
+def read_cache(path: Path, key: str) -> Any | None:
+    """The value cached in `path` under `key`; None when absent, stale or unreadable."""
+    try:
+        with path.open("rb") as file:
+            enabled = gc.isenabled()
+            gc.disable()  # millions of small objects: the collector would run hundreds of times
+            try:
+                entry = pickle.load(file)
+            finally:
+                if enabled:
+                    gc.enable()
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a corrupt cache is never fatal: it is rebuilt
+        log.info("ignoring unreadable cache %s (%s)", path, type(exc).__name__)
+        return None
+    if not isinstance(entry, dict) or entry.get("key") != key:
+        return None
+    return entry.get("value")
+
+
+def write_cache(path: Path, key: str, value: Any) -> None:
+    """Store `value` under `key` in `path`, atomically; a failure only costs the next start."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                pickle.dump({"key": key, "value": value}, file, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except Exception as exc:
+        log.info("cannot write cache %s (%s: %s)", path, type(exc).__name__, exc)

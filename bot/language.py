@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from bot.normalize import get_normalizer
-
-LANGUAGES = ("id", "en")
+from bot.knowledge import LANGUAGES
+from bot.normalize import Normalizer, get_normalizer
 
 # English inflections and derivations that Indonesian words do not end with ("refuses",
 # "replacement", "negotiation", "waited"), counted as weak evidence.
@@ -62,71 +61,70 @@ _UNIVERSAL = frozenset(
 )
 
 
-@lru_cache(maxsize=1)
-def _indonesian_slang() -> frozenset[str]:
-    """Slang keys that stand for an Indonesian function word ("gmn", "udh", "gak"); "cust" or
-    "customers" say nothing about the sentence's language."""
-    table = get_normalizer().table
-    id_words = table.language_words["id"]
-    en_words = table.language_words["en"]
-    return frozenset(
-        key
-        for key, expansion in table.slang.items()
-        if key not in en_words and any(word in id_words for word in expansion)
-    )
+class LanguageDetector:
+    """Language evidence drawn from one normalisation table (its function words, slang and
+    particles), so a knowledge base given with `--responses DIR` is read with its own table."""
+
+    def __init__(self, normalizer: Normalizer) -> None:
+        self.normalizer = normalizer
+        table = normalizer.table
+        id_words = table.language_words["id"]
+        en_words = table.language_words["en"]
+        # Slang keys that stand for an Indonesian function word ("gmn", "udh", "gak");
+        # "cust" or "customers" say nothing about the sentence's language.
+        slang = frozenset(
+            key
+            for key, expansion in table.slang.items()
+            if key not in en_words and any(word in id_words for word in expansion)
+        )
+        self.informal = slang | (table.particles - en_words - _UNIVERSAL)
+        self.id_words = id_words | table.particles | slang
+        self.en_words = en_words
+        self.indonesian = table.roots | table.no_stem | table.stopwords
+
+    def scores(self, text: str) -> dict[str, float]:
+        """Evidence for each language: counted function words, slang and affixed words."""
+        scores = {"id": 0.0, "en": 0.0}
+        for raw in self.normalizer.split(text):
+            word = self.normalizer.collapse(raw)
+            in_id = word in self.id_words
+            in_en = word in self.en_words
+            if in_id and in_en:
+                continue  # "di"/"in"-style clashes carry no evidence
+            if in_id:
+                scores["id"] += INFORMAL_WEIGHT if word in self.informal else 1.0
+            elif in_en:
+                scores["en"] += 1.0
+            elif len(word) > 5 and word.isalpha() and _ID_MORPHOLOGY.search(word):
+                scores["id"] += 0.5
+            elif (
+                len(word) > 4
+                and word.isalpha()
+                and _EN_MORPHOLOGY.search(word)
+                and word not in self.indonesian
+            ):
+                scores["en"] += 0.5
+        return scores
+
+    def detect(self, text: str, default: str = "id") -> str:
+        """ "id" or "en"; `default` when the text gives no evidence or the evidence is tied."""
+        return decide(self.scores(text), default)
 
 
-@lru_cache(maxsize=1)
-def _informal_words() -> frozenset[str]:
-    """Slang keys standing for Indonesian words, and particles (see `_evidence_words`)."""
-    table = get_normalizer().table
-    return _indonesian_slang() | (table.particles - table.language_words["en"] - _UNIVERSAL)
-
-
-@lru_cache(maxsize=1)
-def _evidence_words() -> tuple[frozenset[str], frozenset[str]]:
-    """Indonesian and English evidence words from the normalisation table; slang counts as
-    Indonesian only as far as `_indonesian_slang` says."""
-    table = get_normalizer().table
-    id_words = table.language_words["id"] | table.particles | _indonesian_slang()
-    return id_words, table.language_words["en"]
-
-
-def language_scores(text: str) -> dict[str, float]:
-    """Evidence for each language: counted function words, slang and affixed words."""
-    normalizer = get_normalizer()
-    table = normalizer.table
-    id_words, en_words = _evidence_words()
-    informal = _informal_words()
-    indonesian = table.roots | table.no_stem | table.stopwords
-    scores = {"id": 0.0, "en": 0.0}
-    for raw in normalizer.split(text):
-        word = normalizer.collapse(raw)
-        in_id = word in id_words
-        in_en = word in en_words
-        if in_id and in_en:
-            continue  # "di"/"in"-style clashes carry no evidence
-        if in_id:
-            scores["id"] += INFORMAL_WEIGHT if word in informal else 1.0
-        elif in_en:
-            scores["en"] += 1.0
-        elif len(word) > 5 and word.isalpha() and _ID_MORPHOLOGY.search(word):
-            scores["id"] += 0.5
-        elif (
-            len(word) > 4
-            and word.isalpha()
-            and _EN_MORPHOLOGY.search(word)
-            and word not in indonesian
-        ):
-            scores["en"] += 0.5
-    return scores
-
-
-def detect_language(text: str, default: str = "id") -> str:
-    """ "id" or "en"; `default` when the text gives no evidence or the evidence is tied."""
-    scores = language_scores(text)
+def decide(scores: dict[str, float], default: str = "id") -> str:
+    """The language with more evidence; `default` on a tie."""
     if scores["en"] > scores["id"]:
         return "en"
     if scores["id"] > scores["en"]:
         return "id"
     return default if default in LANGUAGES else "id"
+
+
+@lru_cache(maxsize=1)
+def _default_detector() -> LanguageDetector:
+    return LanguageDetector(get_normalizer())
+
+
+def detect_language(text: str, default: str = "id") -> str:
+    """`LanguageDetector.detect` with the project's own table (`responses/normalize.yaml`)."""
+    return _default_detector().detect(text, default)

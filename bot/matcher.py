@@ -29,7 +29,9 @@ and the result is a probability that the story is right, comparable across lengt
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import inspect
 import math
 from array import array
 from bisect import bisect_left
@@ -43,12 +45,21 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.confidence import Calibration, Evidence, noisy_or, parts
-from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase
-from bot.language import detect_language, language_scores
-from bot.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
+from bot.knowledge import (
+    LANGUAGES,
+    Anecdote,
+    KnowledgeBase,
+    code_digest,
+    digest_of,
+    read_cache,
+    write_cache,
+)
+from bot.language import LanguageDetector, decide
+from bot.normalize import DEFAULT_TABLE, Normalizer, Table, get_normalizer
 from bot.smalltalk import FILE as SMALL_TALK
 from bot.smalltalk import SmallTalk
 
+INDEX_CACHE = "index.pickle"  # in the cache directory (bot/services.py: under the data dir)
 CALIBRATION = "calibration.yaml"  # beside normalize.yaml: the weights fitted for this base
 
 # The confidence is a calibrated probability (bot/confidence.py) in percent. At or above the
@@ -129,6 +140,45 @@ class Explanation:
     best_phrasing: str  # that phrasing, normalised
 
 
+class _Postings:
+    """Term -> {story: pull}, kept as flat arrays and made into a dict when first read.
+
+    A 5,000-story base has two million (term, story) pairs: as dicts they take seconds to
+    read back from the cache and most are never used (a question names a few dozen terms).
+    A term's dict is the same, in the same order, as the one the index was built with.
+    """
+
+    __slots__ = ("_dicts", "_offsets", "_stories", "_pulls")
+
+    def __init__(self, postings: Sequence[dict[int, float]]) -> None:
+        self._offsets = array("q", [0])
+        self._stories = array("i")
+        self._pulls = array("d")
+        for pulls in postings:
+            self._stories.extend(pulls.keys())
+            self._pulls.extend(pulls.values())
+            self._offsets.append(len(self._stories))
+        self._dicts: list[dict[int, float] | None] = [None] * len(postings)
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, term: int) -> dict[int, float]:
+        found = self._dicts[term]
+        if found is None:
+            start, end = self._offsets[term], self._offsets[term + 1]
+            found = dict(zip(self._stories[start:end], self._pulls[start:end], strict=True))
+            self._dicts[term] = found
+        return found
+
+    def __getstate__(self) -> tuple[array, array, array]:
+        return self._offsets, self._stories, self._pulls
+
+    def __setstate__(self, state: tuple[array, array, array]) -> None:
+        self._offsets, self._stories, self._pulls = state
+        self._dicts = [None] * (len(self._offsets) - 1)
+
+
 @dataclass
 class _Index:
     """Flat arrays rather than an object per trigger: a 5,000-story base has 250,000
@@ -136,7 +186,7 @@ class _Index:
 
     vocab: list[str] = field(default_factory=list)
     term_ids: dict[str, int] = field(default_factory=dict)
-    postings: list[dict[int, float]] = field(default_factory=list)  # term -> story -> pull
+    postings: _Postings = field(default_factory=lambda: _Postings([]))  # term -> story -> pull
     weight: list[float] = field(default_factory=list)  # term -> weight
     unknown_weight: float = 1.0
     phrase_story: array = field(default_factory=lambda: array("i"))
@@ -188,20 +238,77 @@ class Matcher:
         normalizer: Normalizer | None = None,
         calibration: Calibration | None = None,
         default_lang: str = "id",
+        cache_dir: Path | None = None,
     ) -> None:
+        """`cache_dir`: where the built index is kept between runs (see `_read_index`)."""
         self.kb = kb
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         self.maybe_threshold = min(MAYBE_THRESHOLD, self.threshold)
-        self.normalizer = normalizer or get_normalizer(_table_path(kb))
+        self.normalizer_path = _table_path(kb)
+        self._cache_key: str | None = None
+        cached = None
+        if cache_dir is not None and normalizer is None:
+            cached = self._read_index(kb, cache_dir)
+        if cached is not None:  # the word table is read back with the index it built
+            normalizer = Normalizer(cached[0])
+        self.normalizer = normalizer or get_normalizer(self.normalizer_path)
+        self.detector = LanguageDetector(self.normalizer)  # the base's own table
         base_dir = _table_path(kb).parent
         self.calibration = calibration or Calibration.load(base_dir / CALIBRATION)
         self.small_talk = SmallTalk.load(base_dir / SMALL_TALK)
         self.default_lang = default_lang
         self.anecdotes = kb.anecdotes
-        self._index = self._build(kb.anecdotes)
+        if cached is not None:
+            self._index = cached[1]
+        else:
+            self._index = self._build(kb.anecdotes)
+            if cache_dir is not None and self._cache_key is not None:
+                value = (self.normalizer.table, self._index)
+                write_cache(cache_dir / INDEX_CACHE, self._cache_key, value)
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
 
     # --- index -------------------------------------------------------------------------
+    def _read_index(self, kb: KnowledgeBase, cache_dir: Path) -> tuple[Table, _Index] | None:
+        """The word table and index an earlier run built from the same content, if any.
+
+        Building takes seconds per thousand stories (and parsing the table a good part of a
+        second); reading them back, a fraction of one. The key hashes everything the index is
+        built from: the stories' matched texts, the table file, and the code that builds both
+        (this module and bot/normalize.py), so a cache is never read for other content; a
+        corrupt or foreign file is ignored, and the index rebuilt and written again.
+        """
+        try:
+            self._cache_key = self._index_key(kb)
+        except OSError:
+            return None  # the table cannot be read: loading it reports that
+        found = read_cache(cache_dir / INDEX_CACHE, self._cache_key)
+        if (
+            isinstance(found, tuple)
+            and len(found) == 2
+            and isinstance(found[0], Table)
+            and isinstance(found[1], _Index)
+            and len(found[1].story_phrases) == len(kb.anecdotes)
+        ):
+            return found
+        return None
+
+    def _index_key(self, kb: KnowledgeBase) -> str:
+        h = hashlib.blake2b(digest_size=20)
+        h.update(code_digest(__file__, inspect.getfile(Normalizer)))
+        table = self.normalizer_path
+        h.update(f"{table}\0".encode())
+        h.update(table.read_bytes())
+        loaded = digest_of(kb)  # the files' hash, when kb is the base just loaded from them
+        if loaded is not None:
+            h.update(f"files\0{loaded}".encode())
+            return h.hexdigest()
+        texts = []
+        for anecdote in kb.anecdotes:
+            texts.append("\x1e")
+            texts.extend(f"{k}\x1f{n}\x1f{lang}\x1f{t}" for k, n, lang, t in _fields(anecdote))
+        h.update("\x1d".join(texts).encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
+
     def _build(self, anecdotes: Sequence[Anecdote]) -> _Index:
         index = _Index()
         normalizer = self.normalizer
@@ -246,16 +353,18 @@ class Matcher:
         # first). Its weight: an inverse frequency over stories counted with those pulls,
         # damped when it fills only a small share of any story's fields.
         n = max(len(anecdotes), 1)
+        postings: list[dict[int, float]] = []
         for counts in freq:
             top = max(counts.values())
             pull = {a: (c / top) ** ASSOC_POWER for a, c in counts.items()}
-            index.postings.append(pull)
+            postings.append(pull)
             # topical: in a fair share of some story's fields, counted up to TOPICAL_COUNT
             # occurrences so that writing more triggers does not dilute every word
             share = max(c / min(TOPICAL_COUNT, TOPICAL_SHARE * sizes[a]) for a, c in counts.items())
             topical = min(1.0, share) ** 0.5
             index.weight.append(math.log((n + 1) / sum(pull.values())) * topical)
         index.unknown_weight = math.log((n + 1) / UNKNOWN_DF)
+        index.postings = _Postings(postings)
 
         term_phrases: list[list[int]] = [[] for _ in index.vocab]
         start = 0
@@ -372,8 +481,12 @@ class Matcher:
         clauses = parts(question)
         by_part: list[dict[int, float]] = []
         if len(clauses) > 1:
+            # A clause's score is read only for the whole message's candidates (a story not
+            # among the clause's own candidates scores 0 there, as before): only they are
+            # scored in detail.
+            wanted = {s.story for s in whole}
             for clause in clauses:
-                scored, _ = self._lexical(clause)
+                scored, _ = self._lexical(clause, wanted)
                 by_part.append({s.story: s.lexical for s in scored})
         evidence = []
         for s in whole:
@@ -397,10 +510,16 @@ class Matcher:
         scored, _, evidence = self._evidence(question)
         return [(self.anecdotes[s.story], e) for s, e in zip(scored, evidence, strict=True)]
 
-    def _lexical(self, question: str) -> tuple[list[_Scored], _Question | None]:
-        """Every candidate story with its lexical score (0-1) and parts, best first."""
+    def _lexical(
+        self, question: str, only: set[int] | None = None
+    ) -> tuple[list[_Scored], _Question | None]:
+        """Every candidate story with its lexical score (0-1) and parts, best first.
+
+        Candidates are the CANDIDATES stories the question covers most; with `only`, those
+        outside it are left out of the result (not scored in detail), the others unchanged.
+        """
         index = self._index
-        lang = detect_language(question, self.default_lang)  # the stemmer follows the text
+        lang = self.detector.detect(question, self.default_lang)  # the stemmer follows the text
         pairs = self._question_words(question, lang)[:MAX_QUESTION_WORDS]
         if not pairs:
             return [], None
@@ -427,25 +546,29 @@ class Matcher:
             return [], None
 
         # coverage: each question word counts once per story, at its best match there
-        evidence: dict[int, float] = defaultdict(float)
-        strongest: dict[int, float] = defaultdict(float)  # best single word's weight per story
-        hits: dict[int, int] = defaultdict(int)  # question words found in the story
+        evidence: dict[int, float] = {}
+        bests: list[dict[int, float]] = []  # per question word: story -> its best match
         for matches, weight in zip(looked, weights, strict=True):
-            best: dict[int, float] = {}
-            for tid, sim in matches:
-                for a_idx, pull in index.postings[tid].items():
-                    value = sim * pull
-                    if value > best.get(a_idx, 0.0):
-                        best[a_idx] = value
+            best = _best_per_story(index.postings, matches)
+            bests.append(best)
+            get = evidence.get
             for a_idx, value in best.items():
-                evidence[a_idx] += weight * value
-                hits[a_idx] += 1
-                strongest[a_idx] = max(strongest[a_idx], weight * value)
+                evidence[a_idx] = get(a_idx, 0.0) + weight * value
         candidates = heapq.nlargest(CANDIDATES, evidence.items(), key=itemgetter(1))
 
         q_text = " ".join(sorted(words))
         scored: list[_Scored] = []
         for a_idx, mass in candidates:
+            if only is not None and a_idx not in only:
+                continue  # its phrasing would not be read (a clause's other stories)
+            # Per candidate only (a long message touches thousands of stories): the question
+            # words found in the story, and the best single word's weight there.
+            found = [
+                weight * best[a_idx]
+                for best, weight in zip(bests, weights, strict=True)
+                if a_idx in best
+            ]
+            hits, strongest = len(found), max(found, default=0.0)
             start, end = index.story_phrases[a_idx]
             overlap: dict[int, float] = defaultdict(float)
             for matches, weight in zip(looked, weights, strict=True):
@@ -473,7 +596,7 @@ class Matcher:
             coverage = mass / total
             confidence = COVERAGE_WEIGHT * coverage + PHRASING_WEIGHT * phrasing
             confidence *= min(1.0, mass / EVIDENCE_MASS) ** EVIDENCE_POWER
-            if hits[a_idx] < 2 and (strongest[a_idx] < SINGLE_WORD_MIN or not at_work):
+            if hits < 2 and (strongest < SINGLE_WORD_MIN or not at_work):
                 confidence *= SINGLE_WORD_FACTOR
             if not at_work:
                 confidence *= NO_WORK_FACTOR
@@ -513,18 +636,14 @@ class Matcher:
         """The language to answer `text` in. Function words and slang decide
         (bot/language.py); a text without any ("sincere apology", "client ultimatum") goes by
         the words the stories use in one language only; else `default`."""
-        scores = language_scores(text)
+        scores = self.detector.scores(text)
         if scores["id"] == scores["en"]:
             only = self._index.language_only
             for raw in self.normalizer.split(text):
                 found = only.get(self.normalizer.collapse(raw))
                 if found:
                     scores[found] += 1.0
-        if scores["en"] > scores["id"]:
-            return "en"
-        if scores["id"] > scores["en"]:
-            return "id"
-        return default if default in LANGUAGES else "id"
+        return decide(scores, default)
 
     def rank(self, question: str, limit: int = 3) -> list[Match]:
         """Best matches without a threshold (evaluation, "did you mean")."""
@@ -578,6 +697,25 @@ class Matcher:
             )
             for s in scored[:limit]
         ]
+
+
+def _best_per_story(
+    postings: _Postings, matches: tuple[tuple[int, float], ...]
+) -> dict[int, float]:
+    """Story -> the best of a question word's matches there (similarity times pull).
+
+    An exact word (one match, similarity 1) is its postings as they are: 1.0 * pull is pull,
+    so the shared dict is returned, never to be changed by the caller.
+    """
+    if len(matches) == 1 and matches[0][1] == 1.0:
+        return postings[matches[0][0]]
+    best: dict[int, float] = {}
+    for tid, sim in matches:
+        for a_idx, pull in postings[tid].items():
+            value = sim * pull
+            if value > best.get(a_idx, 0.0):
+                best[a_idx] = value
+    return best
 
 
 def _table_path(kb: KnowledgeBase) -> Path:

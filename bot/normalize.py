@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from bot.knowledge import LANGUAGES
+
 DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "responses" / "normalize.yaml"
 
 _VOWELS = frozenset("aeiou")
@@ -129,17 +131,17 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         phrases=phrases,
         common={
             lang: tuple(_words((data.get("common") or {}).get(lang, []), f"{path}: common.{lang}"))
-            for lang in ("id", "en")
+            for lang in LANGUAGES
         },
         work={
             lang: tuple(_words((data.get("work") or {}).get(lang, []), f"{path}: work.{lang}"))
-            for lang in ("id", "en")
+            for lang in LANGUAGES
         },
         private={
             lang: tuple(
                 _words((data.get("private") or {}).get(lang, []), f"{path}: private.{lang}")
             )
-            for lang in ("id", "en")
+            for lang in LANGUAGES
         },
         stopwords=frozenset(
             _words(stop.get("id", []), f"{path}: stopwords.id")
@@ -147,7 +149,7 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         ),
         language_words={
             lang: frozenset(_words(language.get(lang, []), f"{path}: language.{lang}"))
-            for lang in ("id", "en")
+            for lang in LANGUAGES
         },
     )
 
@@ -275,7 +277,7 @@ class Normalizer:
         phrases: dict[tuple[str, ...], str] = {}
         for source in (table.concept_phrases, table.phrases):
             for key, value in source.items():
-                for lang in ("id", "en"):
+                for lang in LANGUAGES:
                     folded = tuple(self._fold(key.split(), lang))
                     if len(folded) > 1:
                         phrases.setdefault(folded, table.concepts.get(value, value))
@@ -459,13 +461,10 @@ class Normalizer:
         text = _APOSTROPHE.sub("", text)
         return _WORD.findall(text)
 
-    def tokens(self, text: str, lang: str | None = None) -> list[str]:
-        """Canonical words of `text` in order (stopwords included, particles dropped)."""
+    def tokens(self, text: str, lang: str) -> list[str]:
+        """Canonical words of `text` in order (stopwords included, particles dropped); `lang`
+        ("id"/"en", see bot/language.py) picks the stemmer."""
         raw = self.split(text)
-        if lang is None:
-            from bot.language import detect_language
-
-            lang = detect_language(text)
         words = self._fold(raw, lang)
         if not self.phrases:
             return words
@@ -530,17 +529,17 @@ def get_normalizer(path: Path = DEFAULT_TABLE) -> Normalizer:
     return Normalizer(load_table(path))
 
 
-def tokens(text: str, lang: str | None = None) -> list[str]:
-    """Canonical words of `text`; `lang` ("id"/"en") picks the stemmer, None detects it."""
+def tokens(text: str, lang: str) -> list[str]:
+    """Canonical words of `text`; `lang` ("id"/"en") picks the stemmer."""
     return get_normalizer().tokens(text, lang)
 
 
-def normalize(text: str, lang: str | None = None) -> str:
+def normalize(text: str, lang: str) -> str:
     """`text` as one string of canonical words, e.g. "gmn klo cust ngamuk" -> ..."""
     return " ".join(tokens(text, lang))
 
 
-def content_tokens(text: str, lang: str | None = None) -> list[str]:
+def content_tokens(text: str, lang: str) -> list[str]:
     """Canonical words that carry meaning (stopwords removed), in order, without repeats."""
     normalizer = get_normalizer()
     seen: dict[str, None] = {}

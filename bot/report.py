@@ -24,12 +24,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from rapidfuzz import fuzz
 
-from bot.normalize import normalize
-
-try:  # the stopword-free variant, when the normaliser offers it
-    from bot.normalize import content_tokens as _content_tokens
-except ImportError:  # pragma: no cover - depends on the matcher owner's module
-    _content_tokens = None
+from bot.language import detect_language
+from bot.normalize import content_tokens, normalize
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -58,9 +54,10 @@ class QuestionGroup:
 
 def question_key(text: str) -> str:
     """The words a question is compared by: canonical, meaningful, order-free."""
-    words = _content_tokens(text) if _content_tokens else normalize(text).split()
+    lang = detect_language(text)
+    words = content_tokens(text, lang)
     if not words:
-        words = normalize(text).split() or [" ".join(text.lower().split())]
+        words = normalize(text, lang).split() or [" ".join(text.lower().split())]
     return " ".join(sorted(set(words)))
 
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from bot.confidence import CalibrationError
-from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
+from bot.knowledge import CACHE_DIR, KnowledgeBase, KnowledgeError, load_knowledge
 from bot.matcher import Matcher
 from bot.normalize import NormalizeTableError
 from bot.replies import Replies
@@ -54,9 +54,12 @@ def build_core(settings: Settings) -> Core:
     broken normalisation table.
     """
     started = time.perf_counter()
-    kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
+    # Parsed files and the matcher's index are cached under the data directory (a cache
+    # file, not the database: `ask`, `check` and `eval` still create no database).
+    cache_dir = settings.data_dir / CACHE_DIR
+    kb = load_knowledge(settings.responses_dir, settings.seeds_dir, cache_dir)
     try:
-        matcher = Matcher(kb)
+        matcher = Matcher(kb, cache_dir=cache_dir)
     except (NormalizeTableError, CalibrationError, SmallTalkError) as exc:
         # The word table, the calibration and the small talk are content too: report them
         # like the rest.

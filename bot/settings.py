@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.knowledge import LANGUAGES
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 # BotFather tokens look like "123456789:AA...": digits, colon, 30+ url-safe characters.
@@ -114,7 +116,7 @@ def load_settings(
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise SettingsError(f"BOT_TIMEZONE {tz!r} is not a known time zone") from exc
     language = (get("BOT_LANGUAGE") or "id").lower()
-    if language not in {"id", "en"}:
+    if language not in LANGUAGES:
         raise SettingsError(f"BOT_LANGUAGE must be 'id' or 'en', got {language!r}")
     port_raw = get("BOT_WEBHOOK_PORT") or "8443"
     if not _INTEGER.fullmatch(port_raw) or not 0 < int(port_raw) < 65536:

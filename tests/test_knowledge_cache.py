@@ -1,0 +1,188 @@
+"""The knowledge base at scale: libyaml, lazy line maps, and the caches under the data dir.
+
+A cached base and index must answer exactly as a fresh build, never be served for other
+content, and never stop the bot when damaged.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+from kbfixture import APOLOGY, SEEDS, THREAT, write_kb
+
+import bot.knowledge as knowledge
+from bot.knowledge import CACHE_DIR, KB_CACHE, KnowledgeError, load_knowledge
+from bot.matcher import INDEX_CACHE, Matcher
+from bot.services import build_core
+from bot.settings import Settings
+
+QUESTIONS = [
+    "klien ngancem putus kerjasama kalau saya gak dateng besok",
+    "customer marah, pesanannya telat, gimana minta maafnya",
+    "angry customer threatens to leave, but we were late because the supplier failed",
+    "what is the weather in Jakarta today",
+]
+
+
+@pytest.fixture(autouse=True)
+def _forget_the_last_base() -> None:
+    """Each test starts as a fresh process would: nothing remembered in memory."""
+    knowledge._LAST_KB.clear()
+
+
+def settings_for(tmp_path: Path) -> Settings:
+    return Settings(responses_dir=write_kb(tmp_path), seeds_dir=SEEDS, data_dir=tmp_path / "data")
+
+
+def answers(matcher: Matcher) -> list[object]:
+    return [
+        [(m.anecdote.id, m.score, m.lesson) for m in matcher.rank(q, limit=5)]
+        + [repr(e) for _, e in matcher.evidence(q)]
+        for q in QUESTIONS
+    ]
+
+
+def no_build(*_: object) -> None:
+    raise AssertionError("the index was built, not read from the cache")
+
+
+def test_a_cache_hit_answers_exactly_as_a_fresh_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path)
+    fresh = build_core(settings)
+    cache = settings.data_dir / CACHE_DIR
+    assert (cache / KB_CACHE).is_file() and (cache / INDEX_CACHE).is_file()
+    expected = answers(fresh.matcher)
+
+    knowledge._LAST_KB.clear()  # a new process: the base and the index come from the files
+    monkeypatch.setattr(Matcher, "_build", no_build)
+    monkeypatch.setattr(knowledge, "_load_knowledge", no_build)
+    cached = build_core(settings)
+    assert answers(cached.matcher) == expected
+    assert cached.kb == fresh.kb
+    monkeypatch.undo()
+    assert answers(Matcher(fresh.kb)) == expected  # and both equal a build without a cache
+
+
+def test_a_changed_anecdote_invalidates_both_caches(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    question = "vendor kami bangkrut dan gudangnya kebanjiran"
+    before = build_core(settings).matcher.ask(question)
+    assert not before.matches
+
+    changed = copy.deepcopy(THREAT)
+    changed["triggers"]["id"].append("vendor kami bangkrut dan gudangnya kebanjiran")
+    write_kb(tmp_path, [changed, APOLOGY])
+    knowledge._LAST_KB.clear()
+    after = build_core(settings)
+    assert "vendor kami bangkrut dan gudangnya kebanjiran" in after.kb.anecdotes[0].triggers["id"]
+    assert after.matcher.ask(question).best is not None
+    assert answers(after.matcher) == answers(Matcher(after.kb))
+
+
+def test_a_corrupt_cache_is_ignored_and_rebuilt(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    expected = answers(build_core(settings).matcher)
+    cache = settings.data_dir / CACHE_DIR
+    for garbage in (b"not a pickle at all", b"\x80\x05K\x01.", b""):
+        (cache / KB_CACHE).write_bytes(garbage)
+        (cache / INDEX_CACHE).write_bytes(garbage[: len(garbage) // 2])
+        knowledge._LAST_KB.clear()
+        assert answers(build_core(settings).matcher) == expected
+        assert (cache / INDEX_CACHE).stat().st_size > 1000  # written again, whole
+
+
+def test_a_cache_for_other_content_is_never_served(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    build_core(settings)
+    other = tmp_path / "other"
+    other_settings = replace(
+        settings, responses_dir=write_kb(other, [APOLOGY]), data_dir=settings.data_dir
+    )
+    knowledge._LAST_KB.clear()
+    core = build_core(other_settings)
+    assert [a.id for a in core.kb.anecdotes] == ["maaf-coklat"]
+    assert answers(core.matcher) == answers(Matcher(core.kb))
+
+
+def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    settings = replace(settings_for(tmp_path), data_dir=blocker / "data")
+    core = build_core(settings)
+    assert core.matcher.ask(QUESTIONS[0]).best is not None
+
+
+def test_an_index_built_in_memory_is_cached_by_its_content(tmp_path: Path) -> None:
+    kb = load_knowledge(write_kb(tmp_path), SEEDS)
+    changed = replace(
+        kb,
+        anecdotes=(
+            replace(kb.anecdotes[0], triggers={"id": ("gudang kebanjiran",), "en": ("flood",)}),
+            kb.anecdotes[1],
+        ),
+    )
+    cache = tmp_path / "cache"
+    first = answers(Matcher(changed, cache_dir=cache))
+    assert first == answers(Matcher(changed))
+    assert answers(Matcher(kb, cache_dir=cache)) == answers(Matcher(kb))  # not the other's
+
+
+def test_errors_name_file_and_line_after_a_cached_load(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    build_core(settings)
+    path = next((settings.responses_dir / "anecdotes").glob("000-*.yaml"))
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("title:\n  id:", "title:\n  xx:"), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as raised:
+        build_core(settings)
+    line = text.splitlines().index("title:") + 1
+    assert f"{path}:{line}: title: missing the 'id' language" in raised.value.problems
+
+
+def test_a_missing_seed_file_is_reported_even_from_the_cache(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for anecdote in (THREAT, APOLOGY):
+        (seeds / anecdote["seed"]).write_text("post\n", encoding="utf-8")
+    settings = replace(settings_for(tmp_path), seeds_dir=seeds)
+    build_core(settings)
+    (seeds / THREAT["seed"]).unlink()
+    with pytest.raises(KnowledgeError) as raised:
+        build_core(settings)  # remembered in memory
+    assert f"seed file '{THREAT['seed']}' does not exist" in "\n".join(raised.value.problems)
+    knowledge._LAST_KB.clear()
+    with pytest.raises(KnowledgeError):
+        build_core(settings)  # from the disk cache
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["libyaml", "pure"])
+def test_both_loaders_refuse_aliases_and_depth_alike(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(knowledge, "_FAST", fast and yaml.__with_libyaml__)
+    with pytest.raises(yaml.YAMLError) as alias:
+        knowledge._parse("a: &a [x]\nb: [*a]\n")
+    assert "aliases (*name) are not allowed" in str(alias.value) and "line 2" in str(alias.value)
+    for deep in ("[" * 21 + "]" * 21, "[" * 5000 + "]" * 5000, "- " * 30 + "x"):
+        with pytest.raises(yaml.YAMLError) as nested:
+            knowledge._parse(deep)
+        assert "nested more than 20 levels deep" in str(nested.value)
+    ok = "[" * 19 + "x" + "]" * 19  # a node at depth 20 is allowed by either loader
+    assert knowledge._parse(ok) is not None
+    assert knowledge._parse("a: {b: [1, 'two', null]}\n") == {"a": {"b": [1, "two", None]}}
+
+
+def test_the_line_map_is_built_only_for_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    real = knowledge._line_map
+    monkeypatch.setattr(knowledge, "_line_map", lambda text: calls.append(1) or real(text))
+    load_knowledge(write_kb(tmp_path), SEEDS)
+    assert calls == []

@@ -1,0 +1,60 @@
+"""The matcher's shortcuts for large bases change nothing: lazy postings, clause scoring.
+
+(Checked on the three evaluation files at 5 and 5,000 stories when they were introduced:
+`rank` and `evidence` identical; these tests keep the invariants they rely on.)
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+from kbfixture import PROJECT, SEEDS
+
+from bot.confidence import parts
+from bot.knowledge import load_knowledge
+from bot.matcher import Matcher, _Postings
+
+LONG = (
+    "Pak, customer kami marah besar karena pesanannya telat tiga hari, padahal kami sudah "
+    "kirim email permintaan maaf. Sekarang dia ngancem putus kerjasama kalau saya gak dateng "
+    "besok ke kantornya, tapi saya lagi sibuk ngurus proyek lain, gimana ya?"
+)
+
+
+def real_matcher() -> Matcher:
+    return Matcher(load_knowledge(PROJECT / "responses", SEEDS))
+
+
+def test_postings_read_lazily_equal_the_built_dicts_in_order() -> None:
+    built = [{3: 0.5, 1: 1.0, 7: 0.25}, {}, {0: 1.0}]
+    postings = _Postings(built)
+    again = pickle.loads(pickle.dumps(postings))
+    for lazy in (postings, again):
+        assert len(lazy) == 3
+        for term, expected in enumerate(built):
+            assert list(lazy[term].items()) == list(expected.items())
+            assert lazy[term] is lazy[term]  # made once
+
+
+def test_a_clause_scored_only_for_some_stories_scores_those_the_same() -> None:
+    matcher = real_matcher()
+    whole, _ = matcher._lexical(LONG)
+    wanted = {s.story for s in whole[:2]}
+    assert len(parts(LONG)) > 1
+    for clause in parts(LONG):
+        full, _ = matcher._lexical(clause)
+        some, _ = matcher._lexical(clause, wanted)
+        assert some == [s for s in full if s.story in wanted]
+
+
+def test_a_cached_index_equals_a_built_one(tmp_path: Path) -> None:
+    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    built = Matcher(kb, cache_dir=tmp_path)
+    cached = Matcher(kb, cache_dir=tmp_path)
+    for name in ("vocab", "weight", "phrase_text", "story_phrases", "lesson_terms", "surface"):
+        assert getattr(cached._index, name) == getattr(built._index, name), name
+    for term in range(len(built._index.vocab)):
+        assert cached._index.postings[term] == built._index.postings[term]
+    assert cached.normalizer.table == built.normalizer.table
+    assert [cached.explain(LONG), cached.rank(LONG)] == [built.explain(LONG), built.rank(LONG)]
