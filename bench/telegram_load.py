@@ -173,14 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve-echo", metavar="BASE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve or args.serve_echo:
-        from bot.telegram.runner import loop_factory
-
-        # The event loop production runs on (`run_bot`): uvloop where installed.
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            if args.serve:
-                runner.run(serve_bot(*args.serve))
-            else:
-                runner.run(serve_echo(args.serve_echo))
+        # asyncio.run, as production does (`run_bot`).
+        asyncio.run(serve_bot(*args.serve) if args.serve else serve_echo(args.serve_echo))
         return 0
     result = asyncio.run(run(args.users, args.rounds))
     rate = result["replies_per_s"]

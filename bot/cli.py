@@ -17,12 +17,20 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot.exitcodes import (
+    EXIT_CODES_HELP,
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+)
 from bot.knowledge import KnowledgeError
+from bot.logfilters import HideUserText, RedactSecrets
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 
@@ -31,88 +39,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Exit statuses of every command, `run` included (bot/telegram/runner.py uses these).
-EXIT_OK = 0
-EXIT_FAILURE = 1  # failed while working, e.g. the data directory or database is unusable
-EXIT_CONFIG = 2  # the operator must fix something: a setting, the token, the knowledge base
-EXIT_UNAVAILABLE = 3  # `run`: the Telegram Bot API could not be reached
-EXIT_INTERRUPTED = 130
-EXIT_CODES_HELP = f"""exit status:
-  {EXIT_OK}    done
-  {EXIT_FAILURE}    failed while working (e.g. the data directory or database cannot be used)
-  {EXIT_CONFIG}    configuration or knowledge-base error (a setting, the token, the knowledge base,
-       an eval file) or wrong usage: fix it and run again
-  {EXIT_UNAVAILABLE}    run: the Telegram Bot API could not be reached
-  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
 MAX_ASK_MATCHES = 3
 GO_LIVE_HINT = (
     "No Telegram token set: starting the terminal chat. To go live, create a bot with "
     "@BotFather and put its token in .env as TELEGRAM_BOT_TOKEN=..., then run again."
 )
-
-
-class _RedactToken(logging.Filter):
-    """Last line of defence: whatever a library logs, the token (and the webhook secret) never
-    reaches the output."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__()
-        self.settings = settings
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.settings.token or self.settings.webhook_secret:
-            message = record.getMessage()
-            redacted = self.settings.redact(message)
-            if redacted != message:
-                record.msg = redacted
-                record.args = None
-        return True
-
-
-class HideUserText(logging.Filter):
-    """BOT_LOG_QUESTIONS=false means no question text is kept anywhere, the log included.
-
-    Kisah's own lines never carry message text (see `where()` in bot/telegram/common.py), but
-    python-telegram-bot dumps every update and every API call with its parameters at DEBUG,
-    and httpx/httpcore trace requests there: below INFO those libraries are dropped whole,
-    since nothing short of parsing their dumps tells which line holds someone's words. From
-    INFO up they keep their lines, but the raw payloads a few of them print (an update PTB
-    could not parse, an invalid JSON answer) are replaced.
-    """
-
-    LIBRARIES = ("telegram", "httpx", "httpcore")
-    HIDDEN = "<hidden: BOT_LOG_QUESTIONS=false>"
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__()
-        self.settings = settings
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.settings.log_questions:
-            return True
-        name = record.name
-        if not any(name == lib or name.startswith(lib + ".") for lib in self.LIBRARIES):
-            return True
-        if record.levelno < logging.INFO:
-            return False
-        if isinstance(record.args, tuple):
-            record.args = tuple(self._hide(arg) for arg in record.args)
-        elif isinstance(record.args, Mapping):
-            # A lone dict argument arrives as the mapping itself: it may be the payload.
-            record.args = {
-                key: value if isinstance(value, int | float) else self.HIDDEN
-                for key, value in record.args.items()
-            }
-        return True
-
-    @classmethod
-    def _hide(cls, value: object) -> object:
-        """Payloads are containers, bytes or JSON text; numbers, names and errors stay."""
-        if isinstance(value, Mapping | list | tuple | bytes | bytearray):
-            return cls.HIDDEN
-        if isinstance(value, str) and "{" in value:
-            return cls.HIDDEN
-        return value
 
 
 @contextlib.contextmanager
@@ -136,7 +67,7 @@ def configured_logging(
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(HideUserText(settings))  # first: redacting flattens args into msg
-    handler.addFilter(_RedactToken(settings))
+    handler.addFilter(RedactSecrets(settings))
     root = logging.getLogger()
     httpx = logging.getLogger("httpx")
     saved = (list(root.handlers), root.level, httpx.level)
@@ -338,7 +269,7 @@ def cmd_chat(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
 
     services = build_services(settings)
     try:
-        return run_console(services.replies, stdin, stdout, store=services.store)
+        return run_console(services.replies, stdin, stdout, store=services.store, settings=settings)
     finally:
         services.close()
 
@@ -399,12 +330,12 @@ def cmd_check(settings: Settings, stdout: TextIO) -> int:
     """Validate the knowledge base and every UI text any part of the bot asks for.
 
     The UI texts are checked against every module's declaration at once (not only the ones
-    `Replies` needs to start), so one run lists every problem; the Telegram layer is imported
-    for its declarations, which is why this command loads python-telegram-bot.
+    `Replies` needs to start), so one run lists every problem. The declarations import no
+    Telegram code (bot/telegram/texts.py), so the check runs without loading PTB.
     """
     from bot.knowledge import load_knowledge
     from bot.services import build_core
-    from bot.telegram.app import check_ui_texts
+    from bot.telegram.texts import check_ui_texts
 
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
     problems = check_ui_texts(kb)

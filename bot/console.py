@@ -1,9 +1,11 @@
 """The terminal chat: the bot's exact replies, without Telegram.
 
 A newcomer with no token (and every test) can talk to Kisah here. It calls the same `Replies`
-the Telegram handlers call; only the rendering differs: HTML becomes plain text and inline
-buttons become numbered choices the user presses by typing the number. It reads lines from any
-text stream, so it works the same from a keyboard, a pipe or a test's `io.StringIO`.
+the Telegram handlers call and routes commands from the same command table (`bot.commands`),
+team-lead commands included: the terminal is a local chat whose user is its team lead. Only
+the rendering differs: HTML becomes plain text and inline buttons become numbered choices the
+user presses by typing the number. It reads lines from any text stream, so it works the same
+from a keyboard, a pipe or a test's `io.StringIO`.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import logging
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from bot.knowledge import LANGUAGES
+from bot.commands import BY_NAME
 from bot.replies import Button, Replies, Reply, all_buttons, html_to_text, parse_callback
-from bot.tips import MemoryRotation, deck
+from bot.request import Env, Request
+from bot.settings import Settings
+from bot.tips import MemoryRotation
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -37,6 +41,7 @@ class Console:
         *,
         lang: str | None = None,
         store: Store | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.replies = replies
         self.stdin = stdin
@@ -48,7 +53,9 @@ class Console:
         self.last_lang = lang or replies.default_lang
         self.buttons: list[Button] = []
         # Without a store the place in the tip deck lasts for this session only.
-        self._rotation = MemoryRotation(CONSOLE_CHAT_ID)
+        self.env = Env(
+            replies, store, settings or Settings(), rotation=MemoryRotation(CONSOLE_CHAT_ID)
+        )
 
     @property
     def lang(self) -> str:
@@ -159,55 +166,28 @@ class Console:
         self.show(self.replies.on_button(data, self.lang))
 
     def command(self, line: str) -> bool:
+        """Run a command of the table; False for /quit. The terminal user is the team lead of
+        this local chat (and sees every chat's unanswered questions in /stats: it is their
+        database), so no access rule applies. Without a store there are no team commands."""
         name, _, rest = line.partition(" ")
         name = name.lower().split("@", 1)[0]
-        rest = rest.strip()
-        replies = self.replies
         if name in {"/quit", "/exit", "/q"}:
             return False
-        if name == "/start":
-            self.show(replies.start(self.lang))
-        elif name == "/help":
-            self.show(replies.help(self.lang))
-        elif name == "/topics":
-            self.show(replies.topics(self.lang))
-        elif name == "/tip":
-            self.tip()
-        elif name == "/story":
-            self.show(replies.story(rest, self.lang) if rest else replies.story_usage(self.lang))
-        elif name == "/ask":
-            if rest:
-                self.ask(rest)
-            else:
-                self.show(replies.ask_usage(self.lang))
-        elif name == "/lang":
-            if rest.lower() in LANGUAGES:
-                self.chosen_lang = rest.lower()
-                if self.store is not None:
-                    self.store.set_chat_language(CONSOLE_CHAT_ID, self.chosen_lang)
-                self.show(replies.lang_set(self.chosen_lang))
-            else:
-                self.show(replies.lang_usage(self.lang))
-        else:
-            self.show(replies.unknown_command(self.lang))
+        row = BY_NAME.get(name.removeprefix("/"))
+        if row is None or (row.team and self.store is None):
+            self.show(self.replies.unknown_command(self.lang))
+            return True
+        request = Request(CONSOLE_CHAT_ID, None, rest.strip(), self.lang, bot_wide_lead=True)
+        outcome = row.build(self.env, request)
+        if outcome.chosen_lang is not None:
+            self.chosen_lang = outcome.chosen_lang
+        if outcome.question is not None:
+            self.ask(outcome.question)
+            return True
+        if outcome.delivery_id is not None and self.store is not None:
+            self.store.mark_sent(outcome.delivery_id, None)  # printed: there is no message id
+        self.show(list(outcome.replies))
         return True
-
-    def next_tip_key(self) -> str | None:
-        """The console's next tip: from the stored rotation when there is a store (the same
-        one the bot keeps per chat, so the order continues in the next session), else from
-        one kept in memory. None only for an empty deck."""
-        keys = deck(self.replies.kb)
-        if self.store is not None:
-            return self.store.next_tip_key(CONSOLE_CHAT_ID, keys)
-        return self._rotation.take(keys)
-
-    def tip(self) -> None:
-        """The next tip (the console has no schedule: /tip is the only way to see them)."""
-        key = self.next_tip_key()
-        if key is None:
-            self.stdout.write(self.replies.kb.text("console_no_tips", self.lang) + "\n\n")
-            return
-        self.show(self.replies.tip(key, self.lang))
 
 
 def run_console(
@@ -216,7 +196,8 @@ def run_console(
     stdout: TextIO,
     *,
     store: Store | None = None,
+    settings: Settings | None = None,
 ) -> int:
     """Start a terminal chat; the chat language stored by an earlier /lang is remembered."""
     lang = store.chat_language(CONSOLE_CHAT_ID) if store is not None else None
-    return Console(replies, stdin, stdout, lang=lang, store=store).run()
+    return Console(replies, stdin, stdout, lang=lang, store=store, settings=settings).run()

@@ -105,7 +105,6 @@ _CHAT_TEXTS: dict[str, frozenset[str]] = {
     "console_choices": frozenset(),
     "console_bad_choice": frozenset({"number"}),
     "console_bye": frozenset(),
-    "console_no_tips": frozenset(),
 }
 # Every UI text this module (and the console) uses. Texts shown on buttons are plain text
 # (Telegram does not parse markup there).

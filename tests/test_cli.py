@@ -159,6 +159,31 @@ def test_check_on_the_real_base(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # a subprocess
+def test_check_does_not_load_python_telegram_bot(tmp_path: Path) -> None:
+    """Every UI text declaration is importable without PTB (bot/telegram/texts.py and the
+    core), so validating content never loads the Telegram library."""
+    code = (
+        "import sys\n"
+        "from bot import cli\n"
+        "status = cli.main(['check'])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'telegram')\n"
+        "assert not loaded, loaded\n"
+        "sys.exit(status)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=PROJECT,
+        env=clean_env(tmp_path),
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK: ")
+
+
+@pytest.mark.slow  # a subprocess
 def test_check_broken_files_names_file_field_and_line(tmp_path: Path) -> None:
     broken_title = dict(APOLOGY, title={"id": "Hanya bahasa Indonesia"})
     responses = write_kb(tmp_path, [THREAT, broken_title])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -222,3 +224,55 @@ def test_tips_continue_across_sessions_with_a_store(replies: Replies, tmp_path: 
     assert len(seen_first) == half
     assert seen_first.isdisjoint(seen_second)
     assert seen_first | seen_second == set(keys)
+
+
+# ---------------------------------------------------------------------------- team commands
+MONDAY_7AM_JAKARTA = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+
+
+def test_team_commands_work_in_the_terminal(replies: Replies, tmp_path: Path) -> None:
+    """The terminal user is the team lead of the local chat: /daily, /timezone, /tipnow and
+    /stats answer there as in Telegram, from the same command table and the same texts."""
+    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
+    try:
+        lines = ["/lang en", "/daily", "/daily 08:00", "/daily", "/timezone WITA"]
+        lines += ["/tipnow", THREAT_Q, "weather in Medan today?", "/stats", "/daily off"]
+        out = chat(replies, lines, store=store)
+        assert "This chat has no daily tip yet." in out
+        assert "Done! This chat will get one tip every day at 08:00" in out
+        assert "This chat's daily tip: one tip every day at 08:00" in out
+        assert "Next tip: Monday 23 Nov at 08:00" in out  # 07:00 in Jakarta now
+        assert "This chat's time zone is now Asia/Makassar (WITA) (it is 08:00 there now)" in out
+        assert "one tip every day at 08:00, time zone Asia/Makassar (WITA).\nNext tip:" in out
+        db = sqlite3.connect(tmp_path / "kisah.sqlite3")
+        rows = db.execute("SELECT state, tip_key FROM deliveries WHERE chat_id = ?", (0,))
+        [(state, tip_key)] = list(rows)
+        db.close()
+        assert state == "sent"  # /tipnow's delivery, marked sent once printed
+        assert html_to_text(replies.tip(tip_key, "en").text).rstrip() in out
+        assert "Kisah statistics" in out
+        assert "7 days: questions 2, answered 50%" in out
+        assert "• weather in Medan today? ×1" in out  # the lead sees unanswered questions
+        assert "Daily tip: every day 08:00" in out
+        assert "Daily tips stopped for this chat." in out
+        assert store.subscription(CONSOLE_CHAT_ID) is None
+    finally:
+        store.close()
+
+
+def test_team_commands_refuse_bad_input_and_help_lists_them(replies: Replies) -> None:
+    """Without a store there is nothing to schedule: team commands are unknown there, while
+    /help lists them (the text is the same everywhere)."""
+    out = chat(replies, ["/lang en", "/help", "/daily 08:00", "/stats"])
+    assert "For team leads" in out and "/daily 08:30" in out
+    assert out.count("I don't know that command.") == 2
+
+
+def test_team_usage_hints(replies: Replies, tmp_path: Path) -> None:
+    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
+    try:
+        out = chat(replies, ["/lang en", "/daily 25:00", "/timezone Mars/Base"], store=store)
+    finally:
+        store.close()
+    assert "I didn't understand 25:00." in out
+    assert "I don't know the time zone Mars/Base." in out

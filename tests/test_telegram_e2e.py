@@ -364,6 +364,47 @@ async def test_command_menus_registered(kisah: RunningBot, fake_telegram: FakeTe
     assert "stats" not in private
 
 
+async def test_handlers_and_menus_are_derived_from_the_command_table(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    """Every row of bot/commands.py has a CommandHandler and is listed, with its menu text, in
+    exactly the menus of its scopes (administrators see the group's list too), in every
+    language; no command is registered or listed that the table does not have."""
+    from telegram.ext import CommandHandler
+
+    from bot.commands import COMMANDS, Scope
+
+    registered = {
+        name
+        for group in kisah.application.handlers.values()
+        for handler in group
+        if isinstance(handler, CommandHandler)
+        for name in handler.commands
+    }
+    assert registered == {row.name for row in COMMANDS}
+    api_scope = {
+        Scope.DEFAULT: "default",
+        Scope.PRIVATE: "all_private_chats",
+        Scope.GROUP: "all_group_chats",
+        Scope.GROUP_ADMINS: "all_chat_administrators",
+    }
+    kb = kisah.services.kb
+    for lang, code in (("id", ""), ("en", "en")):  # the bot's default language is id
+        listed = {
+            scope: {c["command"]: c["description"] for c in fake_telegram.commands(name, code)}
+            for scope, name in api_scope.items()
+        }
+        for row in COMMANDS:
+            wanted = set(row.scopes)
+            if Scope.GROUP in wanted:
+                wanted.add(Scope.GROUP_ADMINS)
+            shown_in = {scope for scope, menu in listed.items() if row.name in menu}
+            assert shown_in == wanted, row.name
+            for scope in shown_in:
+                assert listed[scope][row.name] == kb.text(row.menu_key, lang)
+        assert set().union(*listed.values()) == {row.name for row in COMMANDS}
+
+
 # ---------------------------------------------------------------------------- groups
 async def test_group_answers_only_when_addressed(
     kisah: RunningBot, fake_telegram: FakeTelegram

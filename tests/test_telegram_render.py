@@ -16,7 +16,7 @@ from telegram.error import RetryAfter
 
 from bot.replies import Button, Reply
 from bot.telegram.common import language_from_code, retry_after_seconds
-from bot.telegram.menu import GROUP, PRIVATE, TEAM_LEAD, menus
+from bot.telegram.menu import menus
 from bot.telegram.render import keyboard, plain, split_text, utf16_len, without_buttons
 
 
@@ -93,11 +93,16 @@ def test_language_from_telegram_code(code: str | None, lang: str | None) -> None
 
 
 def test_menus_show_team_commands_only_to_admins_and_private_chats() -> None:
+    """The menus users see, pinned: they are derived from the command table now."""
+    private = ("start", "help", "ask", "topics", "story", "tip", "lang")
+    group = ("ask", "topics", "story", "tip", "help", "lang")
     scopes = {scope.type: names for scope, names in menus()}
-    assert scopes["all_private_chats"] == (*PRIVATE, "daily", "timezone")
-    assert scopes["all_group_chats"] == GROUP
-    assert scopes["all_chat_administrators"] == (*GROUP, *TEAM_LEAD)
-    assert "stats" not in scopes["default"]
+    assert scopes == {
+        "default": private,
+        "all_private_chats": (*private, "daily", "timezone"),
+        "all_group_chats": group,
+        "all_chat_administrators": (*group, "daily", "timezone", "tipnow", "stats"),
+    }
 
 
 @pytest.mark.parametrize("opt_in", ["", "1"])

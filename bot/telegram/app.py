@@ -21,45 +21,38 @@ from telegram.ext import (
     filters,
 )
 
+from bot.commands import COMMANDS
 from bot.knowledge import KnowledgeError
-from bot.replies import UI_TEXTS as REPLY_TEXTS
-from bot.replies import UiTexts, check_texts
-from bot.telegram import buttons, handlers, inline, menu, team
+from bot.telegram import buttons, handlers, inline, team
 from bot.telegram.common import SERVICES_KEY
+from bot.telegram.connections import SpreadRequest
 from bot.telegram.errors import on_error
 from bot.telegram.filters import ADDRESSED_TO_BOT, COMMAND_FOR_ME
 from bot.telegram.ratelimit import HandoverRateLimiter
-from bot.telegram.transport import GatedRequest
+from bot.telegram.texts import UI_TEXTS, check_ui_texts
 
 if TYPE_CHECKING:
-    from bot.knowledge import KnowledgeBase
     from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 # How often a send that Telegram answered with 429 is retried after its retry_after.
 RATE_LIMIT_RETRIES = 5
-# Once through the gate a connection is free at once; the timeout only guards odd cases.
+# Sends beyond the connections wait in SpreadRequest; the timeout only guards odd cases.
 POOL_TIMEOUT_SECONDS = 10.0
 # With the rate limiter at 30 msg/s and a round trip of 0.1-0.5 s, 3-15 sends are in flight;
 # PTB's default of 256 connections made httpcore scan hundreds of idle sockets per request
-# (a third of the bot's CPU per reply in bench/telegram_load.py).
+# (a third of the bot's CPU per reply in bench/telegram_load.py). In POOLS pools: see
+# bot/telegram/connections.py.
 CONNECTION_POOL_SIZE = 16
+POOLS = 4
 
 PRIVATE = filters.ChatType.PRIVATE
 GROUPS = filters.ChatType.GROUPS
 # Everything a user can send that is not text: stickers, photos, voice, documents, ...
 NON_TEXT = filters.ATTACHMENT & ~filters.TEXT
 
-# The UI texts of every module the bot runs: the replies (and console), the command menus,
-# inline mode and the team commands. One list, so that `python -m bot check` and the start-up
-# validate exactly what the code will ask for.
-UI_TEXTS: tuple[UiTexts, ...] = (REPLY_TEXTS, menu.UI_TEXTS, inline.UI_TEXTS, team.UI_TEXTS)
-
-
-def check_ui_texts(kb: KnowledgeBase) -> list[str]:
-    """Every problem with the UI texts the bot uses (missing, placeholders, HTML)."""
-    return check_texts(kb, *UI_TEXTS)
+__all__ = ["UI_TEXTS", "add_handlers", "build_application", "check_ui_texts"]
 
 
 def add_handlers(application: Application, services: Services) -> None:
@@ -68,20 +61,14 @@ def add_handlers(application: Application, services: Services) -> None:
     # other handler (commands included) can see them.
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.ignore_edit), -1)
 
+    # Commands, one handler per row of the command table (bot/commands.py). CommandHandler
+    # matches "/cmd" and "/cmd@thisbot", never "@otherbot".
     application.add_handlers(
-        [
-            # Commands. CommandHandler matches "/cmd" and "/cmd@thisbot", never "@otherbot".
-            CommandHandler("start", handlers.start),
-            CommandHandler("help", handlers.help_command),
-            CommandHandler("ask", handlers.ask),
-            CommandHandler("topics", handlers.topics),
-            CommandHandler("story", handlers.story),
-            CommandHandler("tip", handlers.tip),
-            CommandHandler("lang", handlers.lang),
-        ]
+        [CommandHandler(row.name, handlers.command(row)) for row in COMMANDS if not row.team]
     )
-    # Team-lead commands (/daily /timezone /tipnow /stats), their buttons and the daily-tip
-    # job. Registered here, BEFORE the catch-alls below, so that they win.
+    # The table's team-lead rows (/daily /timezone /tipnow /stats, with their access check),
+    # the membership updates and the daily-tip job. Registered here, BEFORE the catch-alls
+    # below, so that they win.
     team.register(application, services)
 
     application.add_handlers(
@@ -124,7 +111,9 @@ def build_application(services: Services, *, rate_limit: bool = True) -> Applica
         .base_url(settings.api_base_url)
         .base_file_url(settings.api_file_url)
         .concurrent_updates(True)
-        .request(GatedRequest(CONNECTION_POOL_SIZE, pool_timeout=POOL_TIMEOUT_SECONDS))
+        .request(
+            SpreadRequest(POOLS, CONNECTION_POOL_SIZE // POOLS, pool_timeout=POOL_TIMEOUT_SECONDS)
+        )
     )
     if rate_limit:
         builder = builder.rate_limiter(HandoverRateLimiter(max_retries=RATE_LIMIT_RETRIES))

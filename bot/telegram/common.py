@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-import weakref
-from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update, User
 from telegram.error import RetryAfter
@@ -23,95 +21,11 @@ from telegram.warnings import PTBDeprecationWarning
 if TYPE_CHECKING:
     from bot.matcher import Answer
     from bot.services import Services
-    from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 SERVICES_KEY = "kisah.services"
 Context = ContextTypes.DEFAULT_TYPE
-T = TypeVar("T")
-
-
-class StoreCalls:
-    """Runs short blocking store calls off the event loop, many calls per thread hop.
-
-    Why: every question makes two store calls (the chat's /lang choice, then recording the
-    question), and `asyncio.to_thread` per call cost more CPU than the SQLite work itself
-    (a thread hand-off, a GIL switch and a loop wake-up each). Calls made while a hop is in
-    flight are queued and all run in the next hop, one after the other in the same worker
-    thread. Each call is still exactly the call it was (its own transaction, its own result
-    or exception), so callers see no difference; a lone call costs what `to_thread` did.
-    """
-
-    def __init__(self) -> None:
-        self._queue: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def call(self, function: Callable[[], T]) -> T:
-        """`function()` run in a worker thread; its result, or its exception raised here."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # first use, or a new event loop (tests run several)
-            self._loop, self._queue, self._flusher = loop, [], None
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue.append((function, future))
-        if self._flusher is None:
-            self._flusher = loop.create_task(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        batch: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
-        try:
-            while self._queue:
-                batch, self._queue = self._queue, []
-                outcomes = await asyncio.to_thread(_run_each, [f for f, _ in batch])
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():  # the caller was cancelled meanwhile
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-                batch = []
-        except BaseException as exc:  # the hop itself failed: no caller may wait forever
-            failed = exc if isinstance(exc, Exception) else RuntimeError("store call stopped")
-            for _, future in [*batch, *self._queue]:
-                if not future.done():
-                    future.set_exception(failed)
-            self._queue = []
-            raise
-        finally:
-            self._flusher = None
-
-
-def _run_each(functions: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
-    """In the worker thread: every call, in order, each failing on its own."""
-    outcomes: list[tuple[bool, Any]] = []
-    for function in functions:
-        try:
-            outcomes.append((True, function()))
-        except Exception as exc:  # noqa: BLE001 - handed back to its own caller
-            outcomes.append((False, exc))
-    return outcomes
-
-
-# One StoreCalls per open Store, found from the Store itself, because handlers, the error
-# handler and the team module all reach the store through `Services` (a frozen value they
-# share) and nothing else. Weak keys: a closed, dropped Store takes its entry with it.
-_STORE_CALLS: weakref.WeakKeyDictionary[Store, StoreCalls] = weakref.WeakKeyDictionary()
-
-
-def store_calls(store: Store) -> StoreCalls:
-    """The StoreCalls queue of this store (every handler shares it)."""
-    calls = _STORE_CALLS.get(store)
-    if calls is None:
-        calls = _STORE_CALLS[store] = StoreCalls()
-    return calls
-
-
-async def in_store_thread(store: Store, function: Callable[[], T]) -> T:
-    """`function()` (a short call on `store`) off the event loop, batched with others."""
-    return await store_calls(store).call(function)
 
 
 def services_of(context: Context) -> Services:
@@ -134,8 +48,7 @@ async def chat_language(services: Services, chat_id: int | None) -> str | None:
     """The language the chat chose with /lang, if any (a short SQLite read, off the loop)."""
     if chat_id is None:
         return None
-    store = services.store
-    return await in_store_thread(store, lambda: store.chat_language(chat_id))
+    return await asyncio.to_thread(services.store.chat_language, chat_id)
 
 
 async def command_language(services: Services, chat_id: int | None, user: User | None) -> str:
@@ -213,7 +126,7 @@ async def record_question(
         "source": source,
     }
     try:
-        await in_store_thread(services.store, lambda: services.store.record_question(**values))
+        await asyncio.to_thread(services.store.record_question, **values)
     except Exception as exc:  # noqa: BLE001 - see docstring
         log.error("recording question failed chat=%s: %r", chat_id, exc)
 
@@ -222,11 +135,12 @@ async def record_feedback(
     services: Services, *, chat_id: int, user_id: int | None, anecdote_id: str, positive: bool
 ) -> None:
     try:
-        await in_store_thread(
-            services.store,
-            lambda: services.store.record_feedback(
-                chat_id=chat_id, user_id=user_id, anecdote_id=anecdote_id, positive=positive
-            ),
+        await asyncio.to_thread(
+            services.store.record_feedback,
+            chat_id=chat_id,
+            user_id=user_id,
+            anecdote_id=anecdote_id,
+            positive=positive,
         )
     except Exception as exc:  # noqa: BLE001 - best effort, like record_question
         log.error("recording feedback failed chat=%s: %r", chat_id, exc)

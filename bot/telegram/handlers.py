@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from telegram import Chat, MessageEntity, Update
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import ApplicationHandlerStop
 
-from bot.knowledge import LANGUAGES
+from bot.request import Env, Request
 from bot.telegram.common import (
     Context,
     command_language,
@@ -26,9 +25,9 @@ from bot.telegram.common import (
 )
 from bot.telegram.filters import strip_mention
 from bot.telegram.render import send_reply
-from bot.tips import deck
 
 if TYPE_CHECKING:
+    from bot.commands import Command
     from bot.replies import Reply
     from bot.services import Services
 
@@ -128,75 +127,38 @@ async def _send(update: Update, context: Context, build: Callable[[Services, str
     await send_reply(context.bot, chat.id, build(services, lang), reply_to=_quote(update))
 
 
-async def start(update: Update, context: Context) -> None:
-    await _send(update, context, lambda s, lang: s.replies.start(lang))
+def env_of(services: Services) -> Env:
+    """The builders' view of the services (cheap: four references)."""
+    return Env(services.replies, services.store, services.settings)
 
 
-def _help_with_team(services: Services, lang: str) -> Reply:
-    """The shared help plus the team-lead commands, which exist only on Telegram."""
-    shared = services.replies.help(lang)
-    team = services.kb.text("team_help", lang)
-    return replace(shared, text=f"{shared.text}\n\n{team}")
+def command(row: Command) -> Callable[[Update, Context], Awaitable[None]]:
+    """The handler of one everyday command of the table (team commands: bot/telegram/team.py):
+    build the outcome in a worker thread (builders may read the store), then send it."""
 
+    async def handle(update: Update, context: Context) -> None:
+        services = services_of(context)
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None
+        lang = await command_language(services, chat.id, user)
+        request = Request(
+            chat_id=chat.id,
+            user_id=user.id if user else None,
+            text=_command_argument(update),
+            lang=lang,
+            bot_wide_lead=user is not None and user.id in services.settings.team_lead_ids,
+            update_id=update.update_id,
+        )
+        outcome = await asyncio.to_thread(row.build, env_of(services), request)
+        if outcome.question is not None:
+            source = "private" if chat.type == Chat.PRIVATE else "group"
+            await answer_question(update, context, outcome.question, source)
+            return
+        for reply in outcome.replies:
+            await send_reply(context.bot, chat.id, reply, reply_to=_quote(update))
 
-async def help_command(update: Update, context: Context) -> None:
-    await _send(update, context, _help_with_team)
-
-
-async def topics(update: Update, context: Context) -> None:
-    await _send(update, context, lambda s, lang: s.replies.topics(lang))
-
-
-async def ask(update: Update, context: Context) -> None:
-    """/ask <question>: the way to ask in a group without mentioning the bot."""
-    question = _command_argument(update)
-    if not question:
-        await _send(update, context, lambda s, lang: s.replies.ask_usage(lang))
-        return
-    chat = update.effective_chat
-    source = "private" if chat and chat.type == Chat.PRIVATE else "group"
-    await answer_question(update, context, question, source)
-
-
-async def story(update: Update, context: Context) -> None:
-    """/story <id>; without an id, the list to pick from."""
-    anecdote_id = _command_argument(update).split(maxsplit=1)[0:1]
-    if not anecdote_id:
-        await _send(update, context, lambda s, lang: s.replies.story_usage(lang))
-        return
-    await _send(update, context, lambda s, lang: s.replies.story(anecdote_id[0], lang))
-
-
-async def tip(update: Update, context: Context) -> None:
-    """/tip: the chat's next tip. The rotation is the chat's one stored rotation, shared with
-    /tipnow and the daily tip (none repeats another before the whole deck is used up), so it
-    continues where it was after a restart; /tip writes no delivery record, it is an answer."""
-    services = services_of(context)
-    chat = update.effective_chat
-    assert chat is not None
-    key = await asyncio.to_thread(services.store.next_tip_key, chat.id, deck(services.kb))
-    if key is None:  # an empty deck cannot pass the knowledge-base check; be safe anyway
-        await _send(update, context, lambda s, lang: s.replies.help(lang))
-        return
-    log.info("%s tip %s", where(update), key)
-    await _send(update, context, lambda s, lang: s.replies.tip(key, lang))
-
-
-async def lang(update: Update, context: Context) -> None:
-    """/lang id|en: this chat's language for commands and buttons (and the fallback when a
-    question does not show its language)."""
-    services = services_of(context)
-    chat = update.effective_chat
-    assert chat is not None
-    choice = _command_argument(update).lower()
-    if choice not in LANGUAGES:
-        await _send(update, context, lambda s, current: s.replies.lang_usage(current))
-        return
-    await asyncio.to_thread(services.store.set_chat_language, chat.id, choice)
-    log.info("%s language set to %s", where(update), choice)
-    await send_reply(
-        context.bot, chat.id, services.replies.lang_set(choice), reply_to=_quote(update)
-    )
+    handle.__name__ = handle.__qualname__ = f"command_{row.name}"
+    return handle
 
 
 async def unknown_command(update: Update, context: Context) -> None:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from telegram import InlineQueryResultArticle, InlineQueryResultsButton, Update
 from telegram.constants import InlineQueryLimit
 
-from bot.replies import UiTexts
 from bot.telegram.common import Context, command_language, record_question, services_of, where
 from bot.telegram.render import inline_content, plain
 
@@ -30,12 +29,7 @@ DESCRIPTION_CHARS = 120
 # Results depend on the user's language preference (empty query), so they are personal; a
 # short cache keeps typing snappy while content updates show up within a minute.
 CACHE_SECONDS = 60
-# The button above results that match nothing: plain text (telegram.yaml).
-UI_TEXTS = UiTexts(
-    "responses/ui/telegram.yaml",
-    {"tg_inline_no_story": frozenset()},
-    plain=frozenset({"tg_inline_no_story"}),
-)
+# Its one text (tg_inline_no_story) is declared in bot/telegram/texts.py, for the check.
 
 
 def article(services: Services, anecdote: Anecdote, lang: str) -> InlineQueryResultArticle:

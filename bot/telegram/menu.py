@@ -1,16 +1,16 @@
 """The command menus Telegram shows next to the text field, per scope and language.
 
-Telegram picks the most specific list for each chat: group administrators see the team-lead
-commands (/daily, /timezone, /tipnow, /stats), other group members only what they may use,
-private chats the personal commands. Lists are registered once at start in the bot's default
-language (language_code omitted) and in the other language for users whose app uses it.
-The descriptions are UI texts (`responses/ui/telegram.yaml`), like every word a user reads.
+Every list comes from the command table (`bot.commands`): Telegram picks the most specific list
+for each chat, so group administrators see the team-lead commands (/daily, /timezone, /tipnow,
+/stats), other group members only what they may use, private chats the personal commands.
+Lists are registered once at start in the bot's default language (language_code omitted) and
+in the other language for users whose app uses it. The descriptions are UI texts named by the
+table (`menu_key`), like every word a user reads.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from telegram import (
@@ -24,44 +24,34 @@ from telegram import (
 )
 from telegram.error import TelegramError
 
+from bot.commands import COMMANDS, Scope, menu
 from bot.knowledge import LANGUAGES
-from bot.replies import UiTexts
-from bot.telegram.team import team_commands
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-PRIVATE = ("start", "help", "ask", "topics", "story", "tip", "lang")
-GROUP = ("ask", "topics", "story", "tip", "help", "lang")
-# Handled by bot/telegram/team.py, which also owns their descriptions (`team_commands`).
-TEAM_PRIVATE = ("daily", "timezone")  # in a private chat anyone manages their own tips
-TEAM_LEAD = ("daily", "timezone", "tipnow", "stats")
-# The descriptions this module reads (telegram.yaml); menus show no markup, so all are plain.
-_DESCRIPTIONS = {f"tg_cmd_{name}": frozenset[str]() for name in PRIVATE + GROUP}
-UI_TEXTS = UiTexts("responses/ui/telegram.yaml", _DESCRIPTIONS, plain=frozenset(_DESCRIPTIONS))
+# Our scopes as Bot API scopes, most general first (the order they are registered in).
+BOT_API_SCOPES: tuple[tuple[Scope, BotCommandScope], ...] = (
+    (Scope.DEFAULT, BotCommandScopeDefault()),
+    (Scope.PRIVATE, BotCommandScopeAllPrivateChats()),
+    (Scope.GROUP, BotCommandScopeAllGroupChats()),
+    (Scope.GROUP_ADMINS, BotCommandScopeAllChatAdministrators()),
+)
 
 
 def menus() -> list[tuple[BotCommandScope, tuple[str, ...]]]:
     """(scope, command names) for every scope we register, most general first."""
     return [
-        (BotCommandScopeDefault(), PRIVATE),
-        (BotCommandScopeAllPrivateChats(), PRIVATE + TEAM_PRIVATE),
-        (BotCommandScopeAllGroupChats(), GROUP),
-        (BotCommandScopeAllChatAdministrators(), GROUP + TEAM_LEAD),
+        (api_scope, tuple(command.name for command in menu(scope)))
+        for scope, api_scope in BOT_API_SCOPES
     ]
 
 
 def descriptions(services: Services, lang: str) -> dict[str, str]:
-    """Command -> description in `lang`: ours from telegram.yaml, the team's from team.py."""
-    texts = {name: services.kb.text(f"tg_cmd_{name}", lang) for name in PRIVATE + GROUP}
-    texts.update(team_commands(services, lang))
-    return texts
-
-
-def commands(texts: dict[str, str], names: Sequence[str]) -> list[BotCommand]:
-    return [BotCommand(name, texts[name]) for name in names]
+    """Command -> its menu description in `lang`."""
+    return {command.name: services.kb.text(command.menu_key, lang) for command in COMMANDS}
 
 
 async def register_menus(bot: Bot, services: Services) -> int:
@@ -75,10 +65,9 @@ async def register_menus(bot: Bot, services: Services) -> int:
     for scope, names in menus():
         for lang in LANGUAGES:
             language_code = None if lang == default_lang else lang
+            listed = [BotCommand(name, texts[lang][name]) for name in names]
             try:
-                await bot.set_my_commands(
-                    commands(texts[lang], names), scope=scope, language_code=language_code
-                )
+                await bot.set_my_commands(listed, scope=scope, language_code=language_code)
                 done += 1
             except TelegramError as exc:
                 log.warning("setMyCommands scope=%s lang=%s failed: %s", scope.type, lang, exc)

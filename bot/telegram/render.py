@@ -22,7 +22,7 @@ from telegram import (
 )
 from telegram.constants import MessageLimit, ParseMode
 
-from bot.replies import MAX_CALLBACK_BYTES, Button, Reply, html_to_text
+from bot.replies import MAX_CALLBACK_BYTES, Reply, html_to_text
 
 # Telegram's length (UTF-16 code units) measured exactly as the replies were built with it.
 from bot.replies import message_length as utf16_len
@@ -34,44 +34,19 @@ MAX_TOAST = 200  # answerCallbackQuery text limit
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-# Keyboards already built, by their button rows. An answer's keyboard depends only on the
-# story, the language and the "did you mean" stories, so a busy bot sends the same few over
-# and over, and building PTB objects (validated, frozen, one per button) cost more per reply
-# than the lookup. Markup objects are immutable, so sending one twice is safe. Only keyboards
-# without invalid buttons are kept, so every invalid button is still logged every time.
-_KEYBOARDS: dict[tuple[tuple[Button, ...], ...], InlineKeyboardMarkup | None] = {}
-MAX_CACHED_KEYBOARDS = 1024
-
-
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     """The reply's button rows as an inline keyboard; invalid buttons are dropped and logged."""
-    if not reply.buttons:
-        return None
-    markup = _KEYBOARDS.get(reply.buttons)
-    if markup is None:
-        markup, complete = _build_keyboard(reply)
-        if complete:
-            if len(_KEYBOARDS) >= MAX_CACHED_KEYBOARDS:
-                _KEYBOARDS.clear()
-            _KEYBOARDS[reply.buttons] = markup
-    return markup
-
-
-def _build_keyboard(reply: Reply) -> tuple[InlineKeyboardMarkup | None, bool]:
-    """The keyboard, and whether every button made it (nothing dropped)."""
-    complete = True
     rows: list[list[InlineKeyboardButton]] = []
     for row in reply.buttons:
         buttons = []
         for button in row:
             if not button.text.strip() or not 0 < len(button.data.encode()) <= MAX_CALLBACK_BYTES:
                 log.error("dropping invalid button text=%r data=%r", button.text, button.data)
-                complete = False
                 continue
             buttons.append(InlineKeyboardButton(button.text, callback_data=button.data))
         if buttons:
             rows.append(buttons)
-    return (InlineKeyboardMarkup(rows) if rows else None), complete
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def _safe_cut(text: str, limit: int) -> int:

@@ -1,9 +1,12 @@
 """Start the bot, keep it running, stop it cleanly; turn every start-up failure into one line.
 
 Why not `Application.run_polling()`: it logs a failed bootstrap (bad token, unreachable API)
-as a traceback before re-raising, and an operator should read one sentence that says what to
-fix. `serve()` follows the same life cycle (initialize, post_init, updater, start, wait,
-stop, shutdown) with our own signal handling, and tests run it in their event loop.
+as a traceback before re-raising, an operator should read one sentence that says what to fix,
+and it runs its own event loop, where tests need the bot inside theirs. `serve()` uses PTB's
+documented pattern for that case instead: `async with application:` (initialize, shutdown)
+around `application.start()` and the updater, with our own stop event and signal handling.
+The `post_init`/`post_stop`/`post_shutdown` hooks belong to `run_polling` and are not used:
+start-up work (the command menus) is done here.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 import secrets
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
@@ -23,8 +26,9 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
-from bot.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE, HideUserText
+from bot.exitcodes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE
 from bot.knowledge import KnowledgeError
+from bot.logfilters import HideUserText, RedactSecrets
 from bot.settings import Settings, SettingsError, validate_token
 from bot.telegram.app import build_application, check_ui_texts
 from bot.telegram.common import SERVICES_KEY
@@ -40,36 +44,12 @@ WEBHOOK_PATH = "telegram"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class _RedactToken(logging.Filter):
-    """Belt and braces: the CLI redacts too, but run_bot may be called directly (tests, other
-    entry points) and httpx/PTB error messages can carry request URLs with the token. This one
-    also knows a webhook secret generated at start, which the CLI's settings never saw (PTB
-    logs setWebhook's parameters at DEBUG)."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__()
-        self.settings = settings
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.settings.token and not self.settings.webhook_secret:
-            return True
-        message = record.getMessage()
-        redacted = self.settings.redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.settings.redact(
-                logging.Formatter().formatException(record.exc_info)
-            )
-        return True
-
-
 @contextlib.contextmanager
 def _redacted_logs(settings: Settings) -> Iterator[None]:
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # The filters go on the handlers: a logger's own filters miss its children's records.
-    filters = (HideUserText(settings), _RedactToken(settings))
+    filters = (HideUserText(settings), RedactSecrets(settings))
     handlers = list(logging.getLogger().handlers)
     for handler in handlers:
         for log_filter in filters:
@@ -108,32 +88,27 @@ async def serve(
     if own_signals:
         own_signals = _on_stop_signals(loop, stop)
     try:
-        await application.initialize()  # getMe: proves the token and the API URL
-        try:
-            if application.post_init:
-                await application.post_init(application)
+        async with application:  # initialize (getMe: proves the token and the API URL)
             services = application.bot_data.get(SERVICES_KEY)
             if services is not None:
                 await register_menus(application.bot, services)
+            # Updates first, then the application, as run_polling does: once the application
+            # runs, Telegram knows where updates go (setWebhook, or deleteWebhook to poll).
             await _start_updates(application, settings, webhook)
-            await application.start()
-            log.info(
-                "Kisah is running as @%s (%s)",
-                application.bot.username,
-                "webhook" if use_webhook(settings, webhook) else "long polling",
-            )
-            await stop.wait()
-            log.info("stopping")
-        finally:
-            if application.updater and application.updater.running:
-                await application.updater.stop()
-            if application.running:
-                await application.stop()
-                if application.post_stop:
-                    await application.post_stop(application)
-            await application.shutdown()
-            if application.post_shutdown:
-                await application.post_shutdown(application)
+            try:
+                await application.start()  # handlers, the job queue (the daily-tip schedule)
+                log.info(
+                    "Kisah is running as @%s (%s)",
+                    application.bot.username,
+                    "webhook" if use_webhook(settings, webhook) else "long polling",
+                )
+                await stop.wait()
+                log.info("stopping")
+            finally:
+                if application.updater and application.updater.running:
+                    await application.updater.stop()
+                if application.running:
+                    await application.stop()  # answers the updates already received first
     finally:
         if own_signals:
             for sig in STOP_SIGNALS:
@@ -250,22 +225,10 @@ def _knowledge_failure(stderr: TextIO, settings: Settings, problems: list[str]) 
     )
 
 
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop where it exists: the bot's CPU per reply is mostly event-loop and HTTP plumbing,
-    and uvloop cut it by about a fifth in bench/telegram_load.py (whose bot process runs on
-    this same loop, so it measures what production runs). Windows has no uvloop."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
 def _run(services: Services, settings: Settings, webhook: bool, stderr: TextIO) -> int:
     application = build_application(services)
     try:
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(serve(application, settings, webhook=webhook))
+        asyncio.run(serve(application, settings, webhook=webhook))
     except InvalidToken:
         return _fail(
             stderr,

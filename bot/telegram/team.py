@@ -1,8 +1,10 @@
-"""Team-lead commands and the daily-tip job: /daily, /timezone, /tipnow, /stats.
+"""Team-lead commands and the daily-tip job in Telegram: /daily, /timezone, /tipnow, /stats.
 
-A thin shell, as the rest of `bot/telegram`: parsing and deciding live in `bot.schedule`,
-`bot.tips` and `bot.store`; this module checks who may do what, calls into them (the store
-through `asyncio.to_thread`, so SQLite never blocks the event loop), and sends what comes back.
+A thin shell, as the rest of `bot/telegram`: what to say and what to store is decided by the
+builders the command table names (`bot.commands`, `bot.team`); this module checks the table's
+access rule for the sender (getChatMember), runs the builder in a worker thread (so SQLite
+never blocks the event loop), sends what comes back, and turns Bot API errors of the daily
+tips into the delivery runner's terms.
 
 Who is a team lead: a user listed in TEAM_LEAD_IDS, or an administrator/creator of the group
 the command was sent in (getChatMember, cached for ADMIN_CACHE_SECONDS so a burst of commands
@@ -21,9 +23,9 @@ due; a first tick right after start catches up on tips missed while the bot was 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import time as monotonic_time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -51,10 +53,9 @@ from telegram.ext import (
 )
 
 from bot import tips
-from bot.replies import UiTexts
+from bot.commands import COMMANDS, Command
+from bot.request import Env, Outcome, Request
 from bot.schedule import (
-    EVERY_DAY,
-    WEEKDAYS,
     ChatMoved,
     ChatUnreachable,
     Delivery,
@@ -62,21 +63,17 @@ from bot.schedule import (
     DeliveryRejected,
     DeliveryRetryAfter,
     DeliveryRunner,
-    Subscription,
-    next_due,
-    parse_days,
-    parse_time,
-    resolve_timezone,
-    zone,
-    zone_label,
 )
+from bot.team import only_leads
 from bot.telegram.common import command_language, retry_after_seconds
 from bot.telegram.ratelimit import Handover, HandoverRateLimiter
 from bot.telegram.render import keyboard
 
 if TYPE_CHECKING:
+    from telegram import Message
+
+    from bot.replies import Reply
     from bot.services import Services
-    from bot.store import Stats
 
 log = logging.getLogger(__name__)
 
@@ -85,72 +82,9 @@ ADMIN_CACHE_SECONDS = 60.0
 REFUSAL_QUIET_SECONDS = 60.0
 # Forget who was refused when this many are remembered (only entries older than the quiet time).
 REFUSALS_KEPT = 1024
-STATS_PERIODS = (7, 30)
-STATS_TOP = 5
-STATS_QUESTION_CHARS = 80
-OFF_WORDS = frozenset({"off", "stop", "mati", "berhenti", "stop."})
 LEAD_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
-# Commands for Telegram's menu (setMyCommands, chat-administrator and private scopes); the
-# descriptions live in responses/ui/team.yaml as team_cmd_<command>.
-COMMANDS = ("daily", "timezone", "tipnow", "stats")
-
-_SUBSCRIPTION = frozenset({"days", "time", "zone", "next"})
-_CLOCK = frozenset({"zone", "local"})
-# The texts this module reads from responses/ui/team.yaml, with their placeholders; checked
-# at start and by `python -m bot check`. Plain ones are escaped before they go into a template
-# (or are menu entries), so they must not carry markup themselves.
-UI_TEXTS = UiTexts(
-    "responses/ui/team.yaml",
-    {
-        "team_only_leads": frozenset(),
-        "team_help": frozenset(),
-        "team_days_every": frozenset(),
-        "team_days_weekdays": frozenset(),
-        "team_daily_set": _SUBSCRIPTION,
-        "team_daily_show": _SUBSCRIPTION,
-        "team_daily_none": frozenset({"zone"}),
-        "team_daily_off": frozenset(),
-        "team_daily_off_none": frozenset(),
-        "team_daily_usage": frozenset({"given"}),
-        "team_timezone_set": _CLOCK,
-        "team_timezone_show": _CLOCK,
-        "team_timezone_usage": frozenset({"given"}),
-        "team_next_none": frozenset(),
-        "team_next_at": frozenset({"weekday", "day", "month", "time"}),
-        "team_weekday_names": frozenset(),
-        "team_month_names": frozenset(),
-        "team_tipnow_empty": frozenset(),
-        "team_stats_title": frozenset(),
-        "team_stats_this_chat": frozenset(),
-        "team_stats_all_chats": frozenset(),
-        "team_stats_period": frozenset({"days", "asked", "share", "up", "down"}),
-        "team_stats_top_stories": frozenset({"days"}),
-        "team_stats_unanswered": frozenset({"days"}),
-        "team_stats_item": frozenset({"text", "count"}),
-        "team_stats_nothing": frozenset(),
-        "team_stats_private": frozenset(),
-        "team_stats_daily": frozenset({"state"}),
-        "team_stats_daily_off": frozenset(),
-        **{f"team_cmd_{name}": frozenset() for name in COMMANDS},
-    },
-    plain=frozenset(
-        {
-            "team_days_every",
-            "team_days_weekdays",
-            "team_next_none",
-            "team_next_at",
-            "team_weekday_names",
-            "team_month_names",
-            "team_stats_daily_off",
-            *(f"team_cmd_{name}" for name in COMMANDS),
-        }
-    ),
-    words={"team_weekday_names": 7, "team_month_names": 12},
-)
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=False)
+# The commands this module handles: the team-lead rows of the command table.
+TEAM_COMMANDS = tuple(command for command in COMMANDS if command.team)
 
 
 def _certainly_not_sent(exc: NetworkError) -> bool:
@@ -173,7 +107,7 @@ class Team:
         self.settings = services.settings
         self.store = services.store
         self.kb = services.kb
-        self.clock = services.store.clock
+        self.env = Env(services.replies, services.store, services.settings)
         self._leads: dict[tuple[int, int], _Cached] = {}
         self._lookups: dict[tuple[int, int], asyncio.Task[bool]] = {}  # getChatMember in flight
         self._refused: dict[tuple[int, int], float] = {}  # last refusal answered (monotonic)
@@ -189,10 +123,7 @@ class Team:
 
     def handlers(self) -> list[BaseHandler]:
         return [
-            CommandHandler("daily", self.daily),
-            CommandHandler("timezone", self.timezone),
-            CommandHandler("tipnow", self.tipnow),
-            CommandHandler("stats", self.stats),
+            *(CommandHandler(command.name, self.command(command)) for command in TEAM_COMMANDS),
             # The bot was removed or blocked: stop the subscription now rather than at the
             # next delivery's 403. A group upgraded to a supergroup: follow it to its new id.
             ChatMemberHandler(self.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER),
@@ -222,13 +153,13 @@ class Team:
             self.services, chat.id if chat else None, update.effective_user
         )
 
-    def _t(self, key: str, lang: str, **values: object) -> str:
-        return self.kb.text(key, lang, **values)
-
-    async def _answer(self, update: Update, text: str) -> None:
+    async def _send(self, update: Update, reply: Reply) -> Message:
+        """Team replies go to the chat without quoting the command (as they always have)."""
         chat = update.effective_chat
         assert chat is not None
-        await chat.send_message(text, parse_mode=ParseMode.HTML)
+        return await chat.send_message(
+            reply.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)
+        )
 
     async def is_team_lead(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message
@@ -313,248 +244,55 @@ class Team:
             user.id if user else None,
             update.update_id,
         )
-        await self._answer(update, self._t("team_only_leads", lang))
+        await self._send(update, only_leads(self.env, lang))
         return False
 
-    # -- formatting ---------------------------------------------------------------------------
+    # -- the commands ---------------------------------------------------------------------
 
-    def _zone_name(self, chat_id: int) -> str:
-        return self.store.chat_timezone(chat_id) or self.settings.timezone
+    def command(
+        self, row: Command
+    ) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+        """The handler of one team-lead row: the table's access rule, then its builder."""
 
-    def _days_text(self, days: int, lang: str) -> str:
-        if days == WEEKDAYS:
-            return self._t("team_days_weekdays", lang)
-        return self._t("team_days_every", lang)
-
-    def _when_text(self, moment: datetime | None, zone_name: str, lang: str) -> str:
-        if moment is None:
-            return self._t("team_next_none", lang)
-        local = moment.astimezone(zone(zone_name))
-        return self._t(
-            "team_next_at",
-            lang,
-            weekday=self._t("team_weekday_names", lang).split()[local.weekday()],
-            day=local.day,
-            month=self._t("team_month_names", lang).split()[local.month - 1],
-            time=local.strftime("%H:%M"),
-        )
-
-    def _subscription_text(self, key: str, sub: Subscription, lang: str) -> str:
-        zone_name = sub.zone_name(self.settings.timezone)
-        return self._t(
-            key,
-            lang,
-            days=_e(self._days_text(sub.days, lang)),
-            time=sub.at.strftime("%H:%M"),
-            zone=_e(zone_label(zone_name)),
-            next=_e(
-                self._when_text(
-                    next_due(sub, self.clock(), self.settings.timezone), zone_name, lang
-                )
-            ),
-        )
-
-    # -- /daily ---------------------------------------------------------------------------------
-
-    async def daily(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`/daily` shows, `/daily HH:MM [weekdays]` sets or changes, `/daily off` stops."""
-        chat, user = update.effective_chat, update.effective_user
-        if chat is None:
-            return
-        lang = await self._lang(update)
-        args = context.args or []
-        if not args:
-            sub = await asyncio.to_thread(self.store.subscription, chat.id)
-            if sub is None:
-                zone_name = await asyncio.to_thread(self._zone_name, chat.id)
-                text = self._t("team_daily_none", lang, zone=_e(zone_label(zone_name)))
-            else:
-                text = self._subscription_text("team_daily_show", sub, lang)
-            await self._answer(update, text)
-            return
-        if not await self._require_lead(update, context, lang, "daily"):
-            return
-        if len(args) == 1 and args[0].lower() in OFF_WORDS:
-            stopped = await asyncio.to_thread(self.store.unsubscribe, chat.id)
-            log.info(
-                "daily tip stopped chat_id=%s user_id=%s update_id=%s had=%s",
-                chat.id,
-                user.id if user else None,
-                update.update_id,
-                stopped,
+        async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            chat, user = update.effective_chat, update.effective_user
+            if chat is None:
+                return
+            lang = await self._lang(update)
+            args = context.args or []
+            if row.access.needs_lead(args) and not await self._require_lead(
+                update, context, lang, row.name
+            ):
+                return
+            request = Request(
+                chat_id=chat.id,
+                user_id=user.id if user else None,
+                text=" ".join(args),
+                lang=lang,
+                bot_wide_lead=user is not None and user.id in self.settings.team_lead_ids,
+                update_id=update.update_id,
             )
-            await self._answer(
-                update, self._t("team_daily_off" if stopped else "team_daily_off_none", lang)
-            )
-            return
-        try:
-            if len(args) > 2:
-                raise ValueError("too many arguments")
-            at = parse_time(args[0])
-            days = parse_days(args[1]) if len(args) == 2 else EVERY_DAY
-        except ValueError:
-            given = " ".join(args)[:40]
-            await self._answer(update, self._t("team_daily_usage", lang, given=_e(given)))
-            return
-        sub = await asyncio.to_thread(
-            self.store.subscribe, chat.id, at, days, user_id=user.id if user else None
-        )
-        log.info(
-            "daily tip set chat_id=%s user_id=%s update_id=%s at=%s days=%s zone=%s",
-            chat.id,
-            user.id if user else None,
-            update.update_id,
-            at.strftime("%H:%M"),
-            days,
-            sub.zone_name(self.settings.timezone),
-        )
-        await self._answer(update, self._subscription_text("team_daily_set", sub, lang))
+            outcome = await asyncio.to_thread(row.build, self.env, request)
+            await self._deliver(update, outcome)
 
-    # -- /timezone ------------------------------------------------------------------------------
+        handle.__name__ = handle.__qualname__ = f"team_{row.name}"
+        return handle
 
-    async def timezone(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`/timezone` shows the chat's zone; `/timezone WITA|Area/City` changes it."""
-        chat = update.effective_chat
-        if chat is None:
-            return
-        lang = await self._lang(update)
-        args = context.args or []
-        if not args:
-            zone_name = await asyncio.to_thread(self._zone_name, chat.id)
-            local = self.clock().astimezone(zone(zone_name)).strftime("%H:%M")
-            await self._answer(
-                update,
-                self._t("team_timezone_show", lang, zone=_e(zone_label(zone_name)), local=local),
-            )
-            return
-        if not await self._require_lead(update, context, lang, "timezone"):
-            return
-        try:
-            if len(args) > 1:
-                raise ValueError("one zone only")
-            zone_name = resolve_timezone(args[0])
-        except ValueError:
-            given = " ".join(args)[:40]
-            await self._answer(update, self._t("team_timezone_usage", lang, given=_e(given)))
-            return
-        await asyncio.to_thread(self.store.set_chat_timezone, chat.id, zone_name)
-        log.info(
-            "timezone set chat_id=%s update_id=%s zone=%s", chat.id, update.update_id, zone_name
-        )
-        local = self.clock().astimezone(zone(zone_name)).strftime("%H:%M")
-        text = self._t("team_timezone_set", lang, zone=_e(zone_label(zone_name)), local=local)
-        sub = await asyncio.to_thread(self.store.subscription, chat.id)
-        if sub is not None:
-            text += "\n\n" + self._subscription_text("team_daily_show", sub, lang)
-        await self._answer(update, text)
-
-    # -- /tipnow --------------------------------------------------------------------------------
-
-    async def tipnow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """The chat's next tip from its rotation, now (it then will not come again this cycle)."""
-        chat = update.effective_chat
-        if chat is None:
-            return
-        lang = await self._lang(update)
-        if not await self._require_lead(update, context, lang, "tipnow"):
-            return
-        delivery = await asyncio.to_thread(self.store.take_tip, chat.id, tips.deck(self.kb))
-        if delivery is None:
-            await self._answer(update, self._t("team_tipnow_empty", lang))
-            return
-        await asyncio.to_thread(self.store.start_sending, delivery.id)
-        try:
-            reply = self.services.replies.tip(delivery.tip_key, lang)
-            message = await chat.send_message(
-                reply.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)
-            )
-        except BaseException as exc:
-            await asyncio.to_thread(self.store.mark_delivery, delivery.id, "unknown", repr(exc))
-            raise
-        await asyncio.to_thread(self.store.mark_sent, delivery.id, message.message_id)
-        log.info(
-            "tip sent now chat_id=%s update_id=%s tip=%s",
-            chat.id,
-            update.update_id,
-            delivery.tip_key,
-        )
-
-    # -- /stats ---------------------------------------------------------------------------------
-
-    def _stats_block(self, lang: str, stats: dict[int, Stats], *, show_texts: bool) -> list[str]:
-        lines = []
-        for days in STATS_PERIODS:
-            s = stats[days]
-            lines.append(
-                self._t(
-                    "team_stats_period",
-                    lang,
-                    days=days,
-                    asked=s.asked,
-                    share=round(s.answered_share * 100),
-                    up=s.thumbs_up,
-                    down=s.thumbs_down,
-                )
-            )
-        longest = stats[STATS_PERIODS[-1]]
-        lines.append(self._t("team_stats_top_stories", lang, days=STATS_PERIODS[-1]))
-        if not longest.top_stories:
-            lines.append(self._t("team_stats_nothing", lang))
-        for anecdote_id, count in longest.top_stories:
-            anecdote = self.kb.by_id(anecdote_id)
-            title = anecdote.title.get(lang) if anecdote else anecdote_id
-            lines.append(self._t("team_stats_item", lang, text=_e(title), count=count))
-        if show_texts:
-            lines.append(self._t("team_stats_unanswered", lang, days=STATS_PERIODS[-1]))
-            if not self.settings.log_questions:
-                lines.append(self._t("team_stats_private", lang))
-            elif not longest.top_unanswered:
-                lines.append(self._t("team_stats_nothing", lang))
-            for question in longest.top_unanswered:
-                text = " ".join((question.text or "").split())
-                if len(text) > STATS_QUESTION_CHARS:
-                    text = text[: STATS_QUESTION_CHARS - 1] + "…"
-                lines.append(
-                    self._t(
-                        "team_stats_item", lang, text=f"<i>{_e(text)}</i>", count=question.count
-                    )
-                )
-        return lines
-
-    def stats_text(self, chat_id: int, lang: str, *, bot_wide_lead: bool) -> str:
-        """The /stats message. Unanswered questions of *other* chats are shown only to the
-        leads listed in TEAM_LEAD_IDS: a group admin sees their own team's questions only."""
-        here = {d: self.store.stats(days=d, chat_id=chat_id, top=STATS_TOP) for d in STATS_PERIODS}
-        everywhere = {d: self.store.stats(days=d, top=STATS_TOP) for d in STATS_PERIODS}
-        sub = self.store.subscription(chat_id)
-        daily = (
-            self._t("team_stats_daily_off", lang)
-            if sub is None
-            else f"{self._days_text(sub.days, lang)} {sub.at.strftime('%H:%M')}"
-        )
-        lines = [
-            self._t("team_stats_title", lang),
-            "",
-            self._t("team_stats_this_chat", lang),
-            *self._stats_block(lang, here, show_texts=True),
-            self._t("team_stats_daily", lang, state=_e(daily)),
-            "",
-            self._t("team_stats_all_chats", lang),
-            *self._stats_block(lang, everywhere, show_texts=bot_wide_lead),
-        ]
-        return "\n".join(lines)
-
-    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat, user = update.effective_chat, update.effective_user
-        if chat is None:
-            return
-        lang = await self._lang(update)
-        if not await self._require_lead(update, context, lang, "stats"):
-            return
-        bot_wide = user is not None and user.id in self.settings.team_lead_ids
-        text = await asyncio.to_thread(self.stats_text, chat.id, lang, bot_wide_lead=bot_wide)
-        log.info("stats shown chat_id=%s update_id=%s", chat.id, update.update_id)
-        await self._answer(update, text)
+    async def _deliver(self, update: Update, outcome: Outcome) -> None:
+        """Send the outcome; a tip taken by /tipnow is marked sent with its message's id, or
+        `unknown` when the send failed (it may or may not have reached the chat)."""
+        delivery_id = outcome.delivery_id
+        for number, reply in enumerate(outcome.replies):
+            if number or delivery_id is None:
+                await self._send(update, reply)
+                continue
+            try:
+                message = await self._send(update, reply)
+            except BaseException as exc:
+                await asyncio.to_thread(self.store.mark_delivery, delivery_id, "unknown", repr(exc))
+                raise
+            await asyncio.to_thread(self.store.mark_sent, delivery_id, message.message_id)
+            log.info("tip sent now chat_id=%s update_id=%s", message.chat_id, update.update_id)
 
     # -- membership ---------------------------------------------------------------------------
 
@@ -625,11 +363,6 @@ class Team:
                 raise DeliveryNotSent(str(exc)) from exc
             raise  # may have reached Telegram: the runner records it as unknown
         return message.message_id
-
-
-def team_commands(services: Services, lang: str) -> list[tuple[str, str]]:
-    """(command, description) pairs for setMyCommands in the team-lead scopes."""
-    return [(name, services.kb.text(f"team_cmd_{name}", lang)) for name in COMMANDS]
 
 
 def register(application: Application, services: Services) -> Team:

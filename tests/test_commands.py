@@ -1,0 +1,79 @@
+"""The command table: its rules, its menus and its texts, without any transport."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from kbfixture import PROJECT, SEEDS
+
+from bot import commands
+from bot.commands import BY_NAME, COMMANDS, Access, Scope, menu
+from bot.knowledge import load_knowledge
+from bot.replies import check_texts
+
+
+def test_access_rules() -> None:
+    assert not Access.ANYONE.needs_lead(["anything"])
+    assert not Access.LEAD_TO_CHANGE.needs_lead([])  # looking is for everyone
+    assert Access.LEAD_TO_CHANGE.needs_lead(["08:00"])
+    assert Access.LEAD.needs_lead([])
+    rules = {row.name: row.access for row in COMMANDS}
+    assert rules == {
+        **dict.fromkeys(("start", "help", "ask", "topics", "story", "tip", "lang"), Access.ANYONE),
+        "daily": Access.LEAD_TO_CHANGE,
+        "timezone": Access.LEAD_TO_CHANGE,
+        "tipnow": Access.LEAD,
+        "stats": Access.LEAD,
+    }
+
+
+def test_an_access_rule_needs_a_team_row() -> None:
+    """Lead checks happen in the team layer; a limited everyday row would go unchecked."""
+    with pytest.raises(ValueError, match="only team commands"):
+        commands.Command("x", commands.start, frozenset(), "tg_cmd_start", Access.LEAD)
+
+
+def test_names_are_unique_and_telegram_valid() -> None:
+    names = [row.name for row in COMMANDS]
+    assert len(names) == len(set(names)) == len(BY_NAME)
+    for name in names:  # Bot API: 1-32 characters, lowercase letters, digits, underscores
+        assert 1 <= len(name) <= 32 and name.replace("_", "").isalnum() and name.islower()
+
+
+@pytest.mark.parametrize("scope", list(Scope))
+def test_menu_of_a_scope_lists_the_rows_offered_there(scope: Scope) -> None:
+    listed = {row.name for row in menu(scope)}
+    expected = {row.name for row in COMMANDS if scope in row.scopes}
+    if scope is Scope.GROUP_ADMINS:  # administrators are group members too
+        expected |= {row.name for row in COMMANDS if Scope.GROUP in row.scopes}
+    assert listed == expected
+    assert len(menu(scope)) == len(listed)
+
+
+def test_group_after_moves_help_behind_tip_in_groups_only() -> None:
+    assert [row.name for row in menu(Scope.GROUP)].index("help") == 4
+    assert [row.name for row in menu(Scope.PRIVATE)].index("help") == 1
+
+
+def test_menu_texts_exist_and_are_plain_in_the_real_responses() -> None:
+    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    assert check_texts(kb, *commands.UI_TEXTS) == []
+    files = {spec.file: set(spec.texts) for spec in commands.UI_TEXTS}
+    assert files["responses/ui/team.yaml"] == {r.menu_key for r in COMMANDS if r.team}
+
+
+@pytest.mark.slow  # a subprocess
+def test_the_core_and_the_terminal_import_no_telegram() -> None:
+    """The table, its builders and the terminal chat are plain Python."""
+    code = (
+        "import sys\n"
+        "import bot.commands, bot.team, bot.request, bot.console, bot.telegram.texts\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'telegram')\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
