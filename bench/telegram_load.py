@@ -173,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve-echo", metavar="BASE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve or args.serve_echo:
-        # asyncio.run, as production does (`run_bot`).
-        asyncio.run(serve_bot(*args.serve) if args.serve else serve_echo(args.serve_echo))
+        # The event loop production runs on (`run_bot`).
+        from bot.telegram.runner import run_event_loop
+
+        run_event_loop(serve_bot(*args.serve) if args.serve else serve_echo(args.serve_echo))
         return 0
     result = asyncio.run(run(args.users, args.rounds))
     rate = result["replies_per_s"]

@@ -582,9 +582,13 @@ class Matcher:
                 for p_idx, sim in best_p.items():
                     overlap[p_idx] += weight * sim
             ranked_phrases = []
-            for p_idx, matched in overlap.items():
+            phrase_weight = index.phrase_weight
+            for p_idx, matched in overlap.items():  # the hot loop: plain comparisons, no calls
                 recall = matched / total
-                precision = min(1.0, matched / max(index.phrase_weight[p_idx], 1e-9))
+                weight = phrase_weight[p_idx]
+                precision = matched / weight if weight > 1e-9 else matched / 1e-9
+                if precision > 1.0:
+                    precision = 1.0
                 f = (1 + RECALL_BETA2) * precision * recall / (RECALL_BETA2 * precision + recall)
                 ranked_phrases.append((f, p_idx))
             phrasing, best_phrase = 0.0, -1
