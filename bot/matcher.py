@@ -572,6 +572,13 @@ class Matcher:
             start, end = index.story_phrases[a_idx]
             overlap: dict[int, float] = defaultdict(float)
             for matches, weight in zip(looked, weights, strict=True):
+                if len(matches) == 1:  # the usual case, an exact word: no best-of to take
+                    tid, sim = matches[0]
+                    ids = index.term_phrases[tid]
+                    lo = bisect_left(ids, start)
+                    for p_idx in ids[lo : bisect_left(ids, end, lo)]:
+                        overlap[p_idx] += weight * sim
+                    continue
                 best_p: dict[int, float] = {}
                 for tid, sim in matches:
                     ids = index.term_phrases[tid]
