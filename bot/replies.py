@@ -289,8 +289,9 @@ def _text_problems(
     return problems
 
 
-def _e(text: str) -> str:
-    return html.escape(text, quote=False)
+def escape(text: object) -> str:
+    """Content (a title, a story, the user's own words) made safe for Telegram HTML."""
+    return html.escape(str(text), quote=False)
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -304,11 +305,11 @@ def _escape_within(text: str, budget: int) -> str:
     Content normally fits with room to spare; this only guards against a YAML author pasting
     a whole post into one field, which must never make Telegram reject the message.
     """
-    escaped = _e(text)
+    escaped = escape(text)
     size = len(text)
     while message_length(escaped) > budget and size > 1:
         size = min(size - 1, int(size * budget / message_length(escaped)))
-        escaped = _e(_shorten(text, max(1, size)))
+        escaped = escape(_shorten(text, max(1, size)))
     return escaped
 
 
@@ -321,14 +322,14 @@ def _hard_cut(text: str, limit: int) -> list[str]:
     chunks: list[str] = []
     current, length = "", 0
     for char in text:
-        size = message_length(_e(char))
+        size = message_length(escape(char))
         if current and length + size > limit:
-            chunks.append(_e(current))
+            chunks.append(escape(current))
             current, length = "", 0
         current += char
         length += size
     if current:
-        chunks.append(_e(current))
+        chunks.append(escape(current))
     return chunks
 
 
@@ -338,8 +339,8 @@ def _pack(text: str, limit: int, level: int = 0) -> list[str]:
     Pieces are packed greedily and re-joined with the separator they were split on, so a
     message never ends mid-paragraph when a paragraph boundary would do.
     """
-    if message_length(_e(text)) <= limit:
-        return [_e(text)] if text.strip() else []
+    if message_length(escape(text)) <= limit:
+        return [escape(text)] if text.strip() else []
     if level >= len(_BREAKS):
         return _hard_cut(text, limit)
     separator, joiner = _BREAKS[level]
@@ -349,11 +350,11 @@ def _pack(text: str, limit: int, level: int = 0) -> list[str]:
     if level == 0:
         parts = [part.strip() for part in parts if part.strip()]
     # Escaping works character by character and joiners are whitespace, so escaped pieces can
-    # be joined directly: _e(a + joiner + b) == _e(a) + joiner + _e(b).
+    # be joined directly: escape(a + joiner + b) == escape(a) + joiner + escape(b).
     chunks: list[str] = []
     current = ""
     for part in parts:
-        escaped = _e(part)
+        escaped = escape(part)
         candidate = f"{current}{joiner}{escaped}" if current else escaped
         if message_length(candidate) <= limit:
             current = candidate
@@ -517,7 +518,7 @@ class Replies:
 
     def out_of_scope(self, question: str, lang: str) -> Reply:
         """No confident story: say so and offer every topic instead of guessing."""
-        echoed = _e(_shorten(question, MAX_ECHOED_QUESTION))
+        echoed = escape(_shorten(question, MAX_ECHOED_QUESTION))
         return Reply(self._t("out_of_scope", lang, question=echoed), self._topic_rows(lang))
 
     def story(self, anecdote_id: str, lang: str, lesson: int = 0) -> Reply:
@@ -530,7 +531,7 @@ class Replies:
         return Reply(self._story_text(anecdote, lang, lesson_index=lesson), tuple(rows))
 
     def story_not_found(self, anecdote_id: str, lang: str) -> Reply:
-        shown = _e(_shorten(anecdote_id, 40))
+        shown = escape(_shorten(anecdote_id, 40))
         return Reply(self._t("story_not_found", lang, id=shown), self._topic_rows(lang))
 
     def full_story(self, anecdote_id: str, lang: str) -> list[Reply]:
@@ -607,7 +608,7 @@ class Replies:
                 "topic_line",
                 lang,
                 title=_escape_within(anecdote.title.get(lang), MAX_TITLE),
-                id=_e(anecdote.id),
+                id=escape(anecdote.id),
             )
             if used + message_length(line) + 1 > room:
                 break

@@ -9,12 +9,11 @@ transport's job, done before a builder here is called.
 
 from __future__ import annotations
 
-import html
 import logging
 from typing import TYPE_CHECKING
 
 from bot import tips
-from bot.replies import Reply, UiTexts
+from bot.replies import Reply, UiTexts, escape
 from bot.request import Env, Outcome, Request
 from bot.schedule import (
     EVERY_DAY,
@@ -96,10 +95,6 @@ UI_TEXTS = UiTexts(
 )
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=False)
-
-
 class TeamReplies:
     """The team-lead replies of one environment; one per command, holds no state of its own."""
 
@@ -146,10 +141,10 @@ class TeamReplies:
         return self._t(
             key,
             lang,
-            days=_e(self.days_text(sub.days, lang)),
+            days=escape(self.days_text(sub.days, lang)),
             time=sub.at.strftime("%H:%M"),
-            zone=_e(zone_label(zone_name)),
-            next=_e(self.when_text(moment, zone_name, lang)),
+            zone=escape(zone_label(zone_name)),
+            next=escape(self.when_text(moment, zone_name, lang)),
         )
 
     def _local_time(self, zone_name: str) -> str:
@@ -163,7 +158,7 @@ class TeamReplies:
         if not args:
             sub = self.store.subscription(req.chat_id)
             if sub is None:
-                zone_label_text = _e(zone_label(self.zone_name(req.chat_id)))
+                zone_label_text = escape(zone_label(self.zone_name(req.chat_id)))
                 return self._reply(self._t("team_daily_none", lang, zone=zone_label_text))
             return self._reply(self.subscription_text("team_daily_show", sub, lang))
         if len(args) == 1 and args[0].lower() in OFF_WORDS:
@@ -184,7 +179,7 @@ class TeamReplies:
             at = parse_time(args[0])
             days = parse_days(args[1]) if len(args) == 2 else EVERY_DAY
         except ValueError:
-            given = _e(" ".join(args)[:ECHO_CHARS])
+            given = escape(" ".join(args)[:ECHO_CHARS])
             return self._reply(self._t("team_daily_usage", lang, given=given))
         sub = self.store.subscribe(req.chat_id, at, days, user_id=req.user_id)
         log.info(
@@ -205,20 +200,20 @@ class TeamReplies:
         args, lang = req.args, req.lang
         if not args:
             zone_name = self.zone_name(req.chat_id)
-            label, local = _e(zone_label(zone_name)), self._local_time(zone_name)
+            label, local = escape(zone_label(zone_name)), self._local_time(zone_name)
             return self._reply(self._t("team_timezone_show", lang, zone=label, local=local))
         try:
             if len(args) > 1:
                 raise ValueError("one zone only")
             zone_name = resolve_timezone(args[0])
         except ValueError:
-            given = _e(" ".join(args)[:ECHO_CHARS])
+            given = escape(" ".join(args)[:ECHO_CHARS])
             return self._reply(self._t("team_timezone_usage", lang, given=given))
         self.store.set_chat_timezone(req.chat_id, zone_name)
         log.info(
             "timezone set chat_id=%s update_id=%s zone=%s", req.chat_id, req.update_id, zone_name
         )
-        label, local = _e(zone_label(zone_name)), self._local_time(zone_name)
+        label, local = escape(zone_label(zone_name)), self._local_time(zone_name)
         text = self._t("team_timezone_set", lang, zone=label, local=local)
         sub = self.store.subscription(req.chat_id)
         if sub is not None:
@@ -274,7 +269,7 @@ class TeamReplies:
         for anecdote_id, count in longest.top_stories:
             anecdote = self.kb.by_id(anecdote_id)
             title = anecdote.title.get(lang) if anecdote else anecdote_id
-            lines.append(self._t("team_stats_item", lang, text=_e(title), count=count))
+            lines.append(self._t("team_stats_item", lang, text=escape(title), count=count))
         if show_texts:
             lines.append(self._t("team_stats_unanswered", lang, days=STATS_PERIODS[-1]))
             if not self.env.settings.log_questions:
@@ -287,7 +282,7 @@ class TeamReplies:
                     text = text[: STATS_QUESTION_CHARS - 1] + "…"
                 lines.append(
                     self._t(
-                        "team_stats_item", lang, text=f"<i>{_e(text)}</i>", count=question.count
+                        "team_stats_item", lang, text=f"<i>{escape(text)}</i>", count=question.count
                     )
                 )
         return lines
@@ -308,7 +303,7 @@ class TeamReplies:
             "",
             self._t("team_stats_this_chat", lang),
             *self._stats_block(lang, here, show_texts=True),
-            self._t("team_stats_daily", lang, state=_e(daily)),
+            self._t("team_stats_daily", lang, state=escape(daily)),
             "",
             self._t("team_stats_all_chats", lang),
             *self._stats_block(lang, everywhere, show_texts=bot_wide_lead),

@@ -10,44 +10,13 @@ import warnings
 from datetime import timedelta
 
 import pytest
-from fakebot import parse_html
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import RetryAfter
 
 from bot.replies import Button, Reply
 from bot.telegram.common import language_from_code, retry_after_seconds
 from bot.telegram.menu import menus
-from bot.telegram.render import keyboard, plain, split_text, utf16_len, without_buttons
-
-
-def test_short_text_is_not_split() -> None:
-    assert split_text("<b>Judul</b>\n\nIsi") == ["<b>Judul</b>\n\nIsi"]
-
-
-def test_long_text_splits_on_paragraphs_and_stays_valid_html() -> None:
-    paragraphs = [f"<b>Bagian {i}</b> " + "kata &amp; kata " * 60 for i in range(20)]
-    text = "\n\n".join(paragraphs)
-    parts = split_text(text)
-    assert len(parts) > 1
-    assert all(utf16_len(part) <= 4096 for part in parts)
-    assert "\n\n".join(parts) == text  # nothing lost, cut only between paragraphs
-    for part in parts:
-        parse_html(part)  # each part is HTML Telegram accepts
-
-
-def test_one_huge_paragraph_splits_on_words_and_never_inside_an_entity() -> None:
-    text = "&amp;" * 3000  # no spaces, no newlines: the last resort path
-    parts = split_text(text)
-    assert all(utf16_len(part) <= 4096 for part in parts)
-    assert "".join(parts) == text
-    for part in parts:
-        parse_html(part)
-
-
-def test_emoji_count_double_like_telegram() -> None:
-    text = "🙏" * 3000  # 3000 characters, 6000 UTF-16 units
-    parts = split_text(text)
-    assert len(parts) == 2 and all(utf16_len(p) <= 4096 for p in parts)
+from bot.telegram.render import keyboard, plain, without_buttons
 
 
 def test_keyboard_rows_and_invalid_buttons_dropped() -> None:
@@ -118,3 +87,10 @@ def test_retry_after_is_read_as_int_or_timedelta_without_a_warning(
         seconds = [retry_after_seconds(error) for error in errors]
     assert seconds == [3.0, 1.5]
     assert caught == []
+
+
+def test_a_reply_over_telegrams_limit_cannot_be_built() -> None:
+    """Why render sends a reply as one message: it is never over 4096 UTF-16 units."""
+    Reply("🙏" * 2048)  # 4096 units: fits
+    with pytest.raises(ValueError, match="over 4096"):
+        Reply("🙏" * 2049)  # an emoji counts twice, as Telegram counts it
