@@ -35,7 +35,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 
 if TYPE_CHECKING:
-    from bot.matcher import Answer
+    from bot.matcher import Answer, ScoringParams
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
         "and print top-1, top-3, out-of-scope rejection, the confusion table and the misses.",
     )
     evaluate.add_argument("file", metavar="FILE", type=Path, help="labeled questions (YAML)")
+    evaluate.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="try another value of a scoring parameter (bot/matcher.py ScoringParams), e.g. "
+        "--set threshold=40; repeatable",
+    )
 
     calibrate = commands.add_parser(
         "calibrate",
@@ -296,9 +304,38 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> in
     except evaluation.EvalFileError as exc:
         raise SettingsError(str(exc)) from exc
     core = build_core(settings)
-    result = evaluation.evaluate(core.matcher, items)
+    matcher = core.matcher
+    if args.set:
+        from bot.matcher import Matcher
+
+        params = _scoring_params(args.set)
+        matcher = Matcher(core.kb, params=params, default_lang=settings.default_language)
+    result = evaluation.evaluate(matcher, items)
     stdout.write(evaluation.format_report(result).rstrip("\n") + "\n")
     return EXIT_OK
+
+
+def _scoring_params(assignments: Sequence[str]) -> ScoringParams:
+    """`ScoringParams` with `NAME=VALUE` changes, each checked against its field's type."""
+    from dataclasses import fields
+
+    from bot.matcher import DEFAULT_PARAMS
+
+    types = {f.name: type(getattr(DEFAULT_PARAMS, f.name)) for f in fields(DEFAULT_PARAMS)}
+    changes: dict[str, object] = {}
+    for assignment in assignments:
+        name, _, raw = assignment.partition("=")
+        name = name.strip()
+        if name not in types:
+            known = ", ".join(sorted(types))
+            raise SettingsError(f"--set {assignment!r}: unknown parameter (known: {known})")
+        try:
+            changes[name] = types[name](raw.strip())
+        except ValueError as exc:
+            raise SettingsError(
+                f"--set {assignment!r}: {name} needs a {types[name].__name__}"
+            ) from exc
+    return replace(DEFAULT_PARAMS, **changes)
 
 
 def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:

@@ -62,46 +62,62 @@ from bot.smalltalk import SmallTalk
 INDEX_CACHE = "index.pickle"  # in the cache directory (bot/services.py: under the data dir)
 CALIBRATION = "calibration.yaml"  # beside normalize.yaml: the weights fitted for this base
 
-# The confidence is a calibrated probability (bot/confidence.py) in percent. At or above the
-# threshold the bot tells the story; between MAYBE_THRESHOLD and it, the story is only offered
-# ("maybe this story fits"); below, the honest "no story". Chosen on the dev sets with
-# `python -m bot eval` (its trade-off table): the highest top-1 at which each dev set still
-# refuses >= 98% of its out-of-scope questions is 35; as the model is fitted on those sets,
-# their optimum is optimistic, so two points of margin are kept. See README "Quality".
-DEFAULT_THRESHOLD = 37
-MAYBE_THRESHOLD = 25
-NO_WORK_MARGIN = 15  # extra confidence a message naming nothing of work needs to be told
 
-# How much each field vouches for a word belonging to the story. Lessons are general advice
-# and share vocabulary across stories, so they count less than the story's own phrasings.
-FIELD_WEIGHTS = {"title": 1.0, "trigger": 1.0, "tag": 1.0, "lesson": 0.6, "story": 0.6}
+@dataclass(frozen=True)
+class ScoringParams:
+    """Every tuning constant of the matcher, in one typed object.
 
-COVERAGE_WEIGHT = 0.55  # confidence = coverage and phrasing, blended
-PHRASING_WEIGHT = 0.45
-STRING_SHARE = 0.25  # share of the phrasing score taken from token_sort_ratio
-RECALL_BETA2 = 4.0  # F-beta, beta=2: covering the question matters more than the trigger
-EVIDENCE_MASS = 2.5  # matched word weight needed for full confidence (one word is thin)
-EVIDENCE_POWER = 0.5  # how steeply thin evidence lowers the confidence
-ASSOC_POWER = 0.5  # how fast a word's pull on a story fades with its relative frequency there
-TOPICAL_SHARE = 0.08  # share of a story's fields a word must appear in to count as topical
-TOPICAL_COUNT = (
-    8.0  # ...or this many occurrences, whichever is fewer (more triggers must not dilute)
-)
-COMMON_WEIGHT = 0.5  # an everyday word no story uses ("worth", "biasanya")
-COMMON_KNOWN_CAP = 1.0  # ceiling on an everyday word's weight even where a story uses it
-UNKNOWN_DF = 0.5  # a word no story uses weighs like one found in half a story
-QUESTION_PRIOR = 0.5  # unexplained weight added to every question (smoothing)
-SINGLE_WORD_MIN = 1.7  # one matched word stands alone only if this specific ("cinlok")...
-SINGLE_WORD_FACTOR = 0.7  # ...else the confidence is damped ("help", "sales", "apa kabar");
-# outside work (see NO_WORK_FACTOR) even a specific word alone is a topic, not a situation
-# A question naming nothing of the working world (no customer, boss, colleague, project...:
-# `work` in normalize.yaml) is damped: "hotel murah di yogya", "who won the football match",
-# "lagu galau buat yg ditinggal nikah" share a phrase with a story but not its situation.
-# Calibrated with the threshold: about 4% of labelled in-scope questions lack such a word
-# (most ask about the birthday gift itself) and all of them keep a clear margin.
-NO_WORK_FACTOR = 0.8
-STRING_CHECKS = 3  # best phrasings per story refined with token_sort_ratio
-CANDIDATES = 12  # stories (by coverage) whose phrasings are scored in detail
+    Why one object: the constants interact (the threshold is read against the calibration, the
+    dampings against the threshold), so an experiment varies one with `dataclasses.replace`
+    and measures the whole with `bot.evaluation.evaluate(Matcher(kb, params=...), items)`,
+    instead of editing module constants. The defaults are the calibrated ones.
+    """
+
+    # The confidence is a calibrated probability (bot/confidence.py) in percent. At or above
+    # the threshold the story is told; from `maybe_threshold` it is only offered ("maybe this
+    # story fits"); below, the honest "no story". Chosen on the dev sets with `python -m bot
+    # eval` (its trade-off table): the highest top-1 at which each dev set still refuses >= 98%
+    # of its out-of-scope questions is 35; the model is fitted on those sets, so their optimum
+    # is optimistic and two points of margin are kept. See README "Quality".
+    threshold: int = 37
+    maybe_threshold: int = 25
+    no_work_margin: int = 15  # extra confidence a message naming nothing of work needs
+    # How much lessons and the story vouch for a word belonging to the story (titles, triggers
+    # and tags: 1). Lessons are general advice shared across stories, so they count less.
+    lesson_field_weight: float = 0.6
+    story_field_weight: float = 0.6
+    coverage_weight: float = 0.55  # lexical score = coverage and phrasing, blended
+    phrasing_weight: float = 0.45
+    string_share: float = 0.25  # share of the phrasing score taken from token_sort_ratio
+    recall_beta2: float = 4.0  # F-beta, beta=2: covering the question beats the trigger's
+    evidence_mass: float = 2.5  # matched word weight needed for full confidence
+    evidence_power: float = 0.5  # how steeply thin evidence lowers the confidence
+    assoc_power: float = 0.5  # how fast a word's pull on a story fades with its frequency
+    topical_share: float = 0.08  # share of a story's fields a word must be in to be topical
+    topical_count: float = 8.0  # ...or this many occurrences (more triggers must not dilute)
+    common_weight: float = 0.5  # an everyday word no story uses ("worth", "biasanya")
+    common_known_cap: float = 1.0  # ceiling on an everyday word's weight where a story uses it
+    unknown_df: float = 0.5  # a word no story uses weighs like one found in half a story
+    question_prior: float = 0.5  # unexplained weight added to every question (smoothing)
+    single_word_min: float = 1.7  # one matched word stands alone only if this specific...
+    single_word_factor: float = 0.7  # ...else the lexical score is damped ("help", "sales")
+    # A question naming nothing of the working world (`work` in normalize.yaml) is damped:
+    # "hotel murah di yogya" shares a phrase with a story but not its situation.
+    no_work_factor: float = 0.8
+    string_checks: int = 3  # best phrasings per story refined with token_sort_ratio
+    candidates: int = 12  # stories (by coverage) whose phrasings are scored in detail
+
+    def field_weight(self, kind: str) -> float:
+        if kind == "lesson":
+            return self.lesson_field_weight
+        if kind == "story":
+            return self.story_field_weight
+        return 1.0
+
+
+DEFAULT_PARAMS = ScoringParams()
+DEFAULT_THRESHOLD = DEFAULT_PARAMS.threshold
+
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
 FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
 MAX_QUESTION_WORDS = 60  # a pasted essay is not a question; bound the work per message
@@ -136,7 +152,7 @@ class Explanation:
     lexical: int  # the lexical score before calibration, 0-100
     coverage: float  # 0-1: share of the question's weight the story's vocabulary explains
     phrasing: float  # 0-1: how well its best single phrasing says the same thing
-    evidence: float  # matched word weight (EVIDENCE_MASS or more = full confidence)
+    evidence: float  # matched word weight (evidence_mass or more = full confidence)
     best_phrasing: str  # that phrasing, normalised
 
 
@@ -237,13 +253,15 @@ class Matcher:
         *,
         normalizer: Normalizer | None = None,
         calibration: Calibration | None = None,
+        params: ScoringParams | None = None,
         default_lang: str = "id",
         cache_dir: Path | None = None,
     ) -> None:
         """`cache_dir`: where the built index is kept between runs (see `_read_index`)."""
         self.kb = kb
-        self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-        self.maybe_threshold = min(MAYBE_THRESHOLD, self.threshold)
+        self.params = params or DEFAULT_PARAMS
+        self.threshold = self.params.threshold if threshold is None else threshold
+        self.maybe_threshold = min(self.params.maybe_threshold, self.threshold)
         self.normalizer_path = _table_path(kb)
         self._cache_key: str | None = None
         cached = None
@@ -295,6 +313,7 @@ class Matcher:
     def _index_key(self, kb: KnowledgeBase) -> str:
         h = hashlib.blake2b(digest_size=20)
         h.update(code_digest(__file__, inspect.getfile(Normalizer)))
+        h.update(repr(self.params).encode())  # the index is built with these
         table = self.normalizer_path
         h.update(f"{table}\0".encode())
         h.update(table.read_bytes())
@@ -310,6 +329,7 @@ class Matcher:
         return h.hexdigest()
 
     def _build(self, anecdotes: Sequence[Anecdote]) -> _Index:
+        p = self.params
         index = _Index()
         normalizer = self.normalizer
         freq: list[dict[int, float]] = []  # term -> story -> field-weighted count
@@ -331,7 +351,7 @@ class Matcher:
             for kind, number, lang, text in _fields(anecdote):
                 words = _content(normalizer, text, lang)
                 ids = tuple(term(w) for w in words)
-                weight = FIELD_WEIGHTS[kind]
+                weight = p.field_weight(kind)
                 sizes[a_idx] += weight
                 for tid in ids:
                     counts = freq[tid]
@@ -356,14 +376,16 @@ class Matcher:
         postings: list[dict[int, float]] = []
         for counts in freq:
             top = max(counts.values())
-            pull = {a: (c / top) ** ASSOC_POWER for a, c in counts.items()}
+            pull = {a: (c / top) ** p.assoc_power for a, c in counts.items()}
             postings.append(pull)
-            # topical: in a fair share of some story's fields, counted up to TOPICAL_COUNT
+            # topical: in a fair share of some story's fields, counted up to topical_count
             # occurrences so that writing more triggers does not dilute every word
-            share = max(c / min(TOPICAL_COUNT, TOPICAL_SHARE * sizes[a]) for a, c in counts.items())
+            share = max(
+                c / min(p.topical_count, p.topical_share * sizes[a]) for a, c in counts.items()
+            )
             topical = min(1.0, share) ** 0.5
             index.weight.append(math.log((n + 1) / sum(pull.values())) * topical)
-        index.unknown_weight = math.log((n + 1) / UNKNOWN_DF)
+        index.unknown_weight = math.log((n + 1) / p.unknown_df)
         index.postings = _Postings(postings)
 
         term_phrases: list[list[int]] = [[] for _ in index.vocab]
@@ -515,9 +537,10 @@ class Matcher:
     ) -> tuple[list[_Scored], _Question | None]:
         """Every candidate story with its lexical score (0-1) and parts, best first.
 
-        Candidates are the CANDIDATES stories the question covers most; with `only`, those
+        Candidates are the `candidates` stories the question covers most; with `only`, those
         outside it are left out of the result (not scored in detail), the others unchanged.
         """
+        p = self.params
         index = self._index
         lang = self.detector.detect(question, self.default_lang)  # the stemmer follows the text
         pairs = self._question_words(question, lang)[:MAX_QUESTION_WORDS]
@@ -536,13 +559,13 @@ class Matcher:
             common = self.normalizer.is_common(word)
             if matches:
                 weight = index.weight[matches[0][0]]
-                weights.append(min(weight, COMMON_KNOWN_CAP) if common else weight)
+                weights.append(min(weight, p.common_known_cap) if common else weight)
             else:
-                weights.append(COMMON_WEIGHT if common else index.unknown_weight)
+                weights.append(p.common_weight if common else index.unknown_weight)
         # A pseudo-word of unexplained weight: a one-word question is not "fully covered" by
         # a story that happens to use that word ("help", "sales"); long questions barely feel it.
-        total = sum(weights) + QUESTION_PRIOR
-        if total <= QUESTION_PRIOR:
+        total = sum(weights) + p.question_prior
+        if total <= p.question_prior:
             return [], None
 
         # coverage: each question word counts once per story, at its best match there
@@ -554,7 +577,7 @@ class Matcher:
             get = evidence.get
             for a_idx, value in best.items():
                 evidence[a_idx] = get(a_idx, 0.0) + weight * value
-        candidates = heapq.nlargest(CANDIDATES, evidence.items(), key=itemgetter(1))
+        candidates = heapq.nlargest(p.candidates, evidence.items(), key=itemgetter(1))
 
         q_text = " ".join(sorted(words))
         scored: list[_Scored] = []
@@ -596,21 +619,26 @@ class Matcher:
                 precision = matched / weight if weight > 1e-9 else matched / 1e-9
                 if precision > 1.0:
                     precision = 1.0
-                f = (1 + RECALL_BETA2) * precision * recall / (RECALL_BETA2 * precision + recall)
+                f = (
+                    (1 + p.recall_beta2)
+                    * precision
+                    * recall
+                    / (p.recall_beta2 * precision + recall)
+                )
                 ranked_phrases.append((f, p_idx))
             phrasing, best_phrase = 0.0, -1
-            for f, p_idx in heapq.nlargest(STRING_CHECKS, ranked_phrases):
+            for f, p_idx in heapq.nlargest(p.string_checks, ranked_phrases):
                 string = fuzz.token_sort_ratio(q_text, index.phrase_text[p_idx]) / 100.0
-                value = (1 - STRING_SHARE) * f + STRING_SHARE * string
+                value = (1 - p.string_share) * f + p.string_share * string
                 if value > phrasing:
                     phrasing, best_phrase = value, p_idx
             coverage = mass / total
-            confidence = COVERAGE_WEIGHT * coverage + PHRASING_WEIGHT * phrasing
-            confidence *= min(1.0, mass / EVIDENCE_MASS) ** EVIDENCE_POWER
-            if hits < 2 and (strongest < SINGLE_WORD_MIN or not at_work):
-                confidence *= SINGLE_WORD_FACTOR
+            confidence = p.coverage_weight * coverage + p.phrasing_weight * phrasing
+            confidence *= min(1.0, mass / p.evidence_mass) ** p.evidence_power
+            if hits < 2 and (strongest < p.single_word_min or not at_work):
+                confidence *= p.single_word_factor
             if not at_work:
-                confidence *= NO_WORK_FACTOR
+                confidence *= p.no_work_factor
             scored.append(
                 _Scored(a_idx, confidence, coverage, phrasing, mass, best_phrase, confidence)
             )
@@ -669,10 +697,11 @@ class Matcher:
         someone of private life and nothing of work ("kado ultah buat pacar") is about
         private life: a story may be offered, never told.
         """
+        p = self.params
         ranked, q = self._ranked(question, limit)
         if q is None or q.at_work:
             return ranked, 0
-        return ranked, None if q.private else NO_WORK_MARGIN
+        return ranked, None if q.private else p.no_work_margin
 
     def ask(self, question: str, limit: int = 3, lang: str | None = None) -> Answer:
         """Matches at or above the threshold, best first; none means "no story for that".
@@ -786,5 +815,4 @@ def _fields(anecdote: Anecdote) -> Iterable[tuple[str, int, str, str]]:
             yield "tag", number, lang, tag
         for number, lesson in enumerate(anecdote.lessons):
             yield "lesson", number, lang, lesson.get(lang)
-        if FIELD_WEIGHTS.get("story"):
-            yield "story", 0, lang, anecdote.story.get(lang)
+        yield "story", 0, lang, anecdote.story.get(lang)

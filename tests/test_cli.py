@@ -389,9 +389,15 @@ def test_eval_prints_the_report(tmp_path: Path, settings: Settings) -> None:
     assert "top1=1.00 top3=1.00 oos_reject=1.00" in out.strip().splitlines()[-1]
     status, _, err = call(["eval", str(tmp_path / "missing.yaml")], settings)
     assert status == cli.EXIT_CONFIG and "missing.yaml" in err
+    # a scoring parameter varied for one run: nothing reaches a threshold of 101
+    status, out, err = call(["eval", str(labeled), "--set", "threshold=101"], settings)
+    assert status == 0, err
+    assert "top1=0.00" in out.strip().splitlines()[-1] and "threshold 101" in out
+    status, _, err = call(["eval", str(labeled), "--set", "treshold=1"], settings)
+    assert status == cli.EXIT_CONFIG and "unknown parameter" in err
 
 
-@pytest.mark.parametrize("command", ["run", "chat", "ask", "eval", "check", "report"])
+@pytest.mark.parametrize("command", ["run", "chat", "ask", "eval", "calibrate", "check", "report"])
 def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as raised:
         cli.main([command, "--help"])
