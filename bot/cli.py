@@ -370,11 +370,12 @@ def cmd_check(settings: Settings, stdout: TextIO) -> int:
     `Replies` needs to start), so one run lists every problem. The declarations import no
     Telegram code (bot/telegram/texts.py), so the check runs without loading PTB.
     """
-    from bot.knowledge import load_knowledge
+    from bot.knowledge import CACHE_DIR, load_knowledge
     from bot.services import build_core
     from bot.telegram.texts import check_ui_texts
 
-    kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
+    # The same cache as build_core below, so the base is read from disk once.
+    kb = load_knowledge(settings.responses_dir, settings.seeds_dir, settings.data_dir / CACHE_DIR)
     problems = check_ui_texts(kb)
     if problems:
         raise KnowledgeError(problems)
