@@ -30,21 +30,27 @@ def bot_env(tmp_path: Path, **values: str) -> dict[str, str]:
     return env
 
 
-async def run_cli(
-    tmp_path: Path, *args: str, timeout: float = 30, **env: str
-) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
+async def start_run(tmp_path: Path, *args: str, **env: str) -> asyncio.subprocess.Process:
+    """`python -m bot run ARGS` as an operator starts it: its own directory (no stray .env from
+    the project), only the given settings, output captured."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "run",
         *args,
-        cwd=tmp_path,  # no stray .env from the project directory
+        cwd=tmp_path,
         env=bot_env(tmp_path, **env),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def run_cli(
+    tmp_path: Path, *args: str, timeout: float = 30, **env: str
+) -> tuple[int, str, str]:
+    process = await start_run(tmp_path, *args, **env)
     out, err = await asyncio.wait_for(process.communicate(), timeout)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
@@ -62,21 +68,11 @@ def assert_one_line(stderr: str, *fragments: str) -> None:
 async def test_runs_answers_and_stops_cleanly_on_signal(
     tmp_path: Path, fake_telegram: FakeTelegram, stop_signal: signal.Signals
 ) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=tmp_path,
-        env=bot_env(
-            tmp_path,
-            TELEGRAM_BOT_TOKEN=fake_telegram.token,
-            TELEGRAM_API_BASE_URL=fake_telegram.base_url,
-            BOT_LOG_LEVEL="DEBUG",  # the most talkative level still must not leak the token
-        ),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    process = await start_run(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=fake_telegram.token,
+        TELEGRAM_API_BASE_URL=fake_telegram.base_url,
+        BOT_LOG_LEVEL="DEBUG",  # the most talkative level still must not leak the token
     )
     try:
         await fake_telegram.wait_until(
@@ -187,22 +183,12 @@ async def test_debug_logs_never_carry_questions_when_question_logging_is_off(
     """BOT_LOG_QUESTIONS=false keeps no question text, and that includes the logs: at DEBUG,
     python-telegram-bot dumps every update and API call, which carry the user's words."""
     marker = "zirkonquokka"  # in no story and no UI text: it can only come from the user
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=tmp_path,
-        env=bot_env(
-            tmp_path,
-            TELEGRAM_BOT_TOKEN=fake_telegram.token,
-            TELEGRAM_API_BASE_URL=fake_telegram.base_url,
-            BOT_LOG_LEVEL="DEBUG",
-            BOT_LOG_QUESTIONS="false",
-        ),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    process = await start_run(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=fake_telegram.token,
+        TELEGRAM_API_BASE_URL=fake_telegram.base_url,
+        BOT_LOG_LEVEL="DEBUG",
+        BOT_LOG_QUESTIONS="false",
     )
     try:
         await fake_telegram.wait_until(
@@ -237,24 +223,14 @@ async def test_webhook_without_a_secret_generates_one_and_never_logs_it(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=tmp_path,
-        env=bot_env(
-            tmp_path,
-            TELEGRAM_BOT_TOKEN=fake_telegram.token,
-            TELEGRAM_API_BASE_URL=fake_telegram.base_url,
-            BOT_WEBHOOK_URL=f"http://127.0.0.1:{port}",
-            BOT_WEBHOOK_LISTEN="127.0.0.1",
-            BOT_WEBHOOK_PORT=str(port),
-            BOT_LOG_LEVEL="DEBUG",
-        ),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    process = await start_run(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=fake_telegram.token,
+        TELEGRAM_API_BASE_URL=fake_telegram.base_url,
+        BOT_WEBHOOK_URL=f"http://127.0.0.1:{port}",
+        BOT_WEBHOOK_LISTEN="127.0.0.1",
+        BOT_WEBHOOK_PORT=str(port),
+        BOT_LOG_LEVEL="DEBUG",
     )
     try:
         hook = await fake_telegram.wait_until(lambda: fake_telegram.webhook, 20, "setWebhook")
