@@ -1,4 +1,4 @@
-"""`python -m bot`: run the bot, chat in the terminal, ask, evaluate, check, report.
+"""`python -m bot`: run the bot, chat in the terminal, ask, evaluate, check, report, new-story.
 
 One entry point for humans and tools. Every failure a human must fix (a broken knowledge base,
 a bad setting, an unusable data directory) ends with the message lines on stderr and a non-zero
@@ -184,6 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate every anecdote and every UI text the bot uses (chat, Telegram "
         f"and team texts); print each problem with file, field and line, and exit {EXIT_CONFIG} "
         "when there is any.",
+    )
+
+    new_story = commands.add_parser(
+        "new-story",
+        parents=[common],
+        help="start a draft story from a post in seeds/",
+        description="Write responses/anecdotes/NNN-slug.yaml for seeds/NNN_name.txt: every "
+        "field the story needs, marked TODO (which `check` refuses until filled in), the post "
+        "cleaned of blog debris as a comment, and the unanswered questions from the bot's "
+        "database most like the post. Never overwrites a file.",
+    )
+    new_story.add_argument(
+        "seed", metavar="SEED", type=Path, help="the post, a file in the seeds directory"
     )
 
     from bot import report  # its options are its own; `report --help` lists them
@@ -387,6 +400,30 @@ def cmd_check(settings: Settings, stdout: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_new_story(
+    args: argparse.Namespace, settings: Settings, stdout: TextIO, stderr: TextIO
+) -> int:
+    from bot.newstory import NewStoryError, new_story, seed_of
+    from bot.store import DB_FILENAME, Store
+
+    try:
+        seed_of(args.seed, settings.seeds_dir)  # a wrong seed is refused before any reading
+        questions: list[str] = []
+        if (settings.data_dir / DB_FILENAME).is_file():  # no database: none, and none created
+            with Store.open(settings) as store:
+                questions = store.unanswered_questions()
+        target, similar = new_story(args.seed, settings, questions)
+    except NewStoryError as exc:
+        stderr.write(f"Error: {exc}\n")
+        stderr.flush()
+        return EXIT_CONFIG
+    stdout.write(
+        f"wrote {target} ({similar} similar unanswered questions); replace every TODO, then "
+        "run `python -m bot check`\n"
+    )
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
     from bot import report
     from bot.services import build_services
@@ -417,6 +454,8 @@ def _dispatch(
         return cmd_check(settings, stdout)
     if args.command == "calibrate":
         return cmd_calibrate(args, settings, stdout)
+    if args.command == "new-story":
+        return cmd_new_story(args, settings, stdout, stderr)
     return cmd_report(args, settings, stdout)
 
 

@@ -26,6 +26,8 @@ LANGUAGES: tuple[str, ...] = ("id", "en")
 ANECDOTES_DIR = "anecdotes"
 UI_DIR = "ui"
 MIN_TIPS = 3
+# What `python -m bot new-story` writes where the author has yet to; refused by the validator.
+TODO = "TODO"
 
 
 class KnowledgeError(ValueError):
@@ -388,9 +390,24 @@ def load_anecdote(path: Path, seeds_dir: Path, raw: bytes | None = None) -> Anec
         source=path,
         caution=check.text(data["caution"], ("caution",)) if "caution" in data else None,
     )
+    if TODO in text:  # a draft: only then walk the document
+        for field_path in _todo_fields(data):
+            check.fail(field_path, f"still {TODO} (a draft from new-story)")
     if check.problems:
         raise KnowledgeError(check.problems)
     return anecdote
+
+
+def _todo_fields(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every field of a document whose text is still the draft's TODO, in file order."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _todo_fields(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _todo_fields(item, (*path, index))
+    elif isinstance(value, str) and value.strip() == TODO:
+        yield path
 
 
 def load_ui(path: Path, raw: bytes | None = None) -> dict[str, Text]:

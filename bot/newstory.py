@@ -1,0 +1,180 @@
+"""`python -m bot new-story seeds/NNN_name.txt`: a draft anecdote to start a story from a post.
+
+Writing an anecdote from a blank file means copying an old one and forgetting a field. The
+draft has every required field, each marked `TODO` (which `check` refuses, naming the field and
+line, so a half-written draft never reaches users), the post cleaned of blog debris as a comment
+to read while writing, and the unanswered questions people asked the bot that look like the
+post: real wordings that make good triggers.
+
+Similarity: both sides are reduced to their meaningful canonical words (the report's
+normalisation), then scored by the mean of rapidfuzz's token_set_ratio (how far the question's
+words are found in the post) and the share of the question's words the post contains. Almost
+every question says "customer", and token_set_ratio alone rates one shared word highly; the
+share keeps a question with one common word in it from ranking with one the post answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from rapidfuzz import fuzz
+
+from bot.knowledge import ANECDOTES_DIR, TODO
+from bot.language import detect_language
+from bot.normalize import content_tokens
+from bot.report import question_key
+from bot.seedtext import clean_post
+from bot.settings import Settings
+
+MAX_ID = 24  # the validator's limit (the id goes into button data)
+MAX_SIMILAR = 10
+MIN_SIMILARITY = 50
+DRAFT_TIPS = 3  # the validator's minimum
+_SEED_NAME = re.compile(r"(\d+)_[^/\\]*\.txt")
+
+
+class NewStoryError(ValueError):
+    """The draft cannot be written; the message says what to do instead."""
+
+
+def slugify(title: str, limit: int = MAX_ID) -> str:
+    """ASCII, lowercase, hyphen-separated, at most `limit` characters, cut at a word's end."""
+    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    slug = ""
+    for word in words:
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > limit:
+            if not slug:
+                slug = word[:limit]
+            break
+        slug = candidate
+    return slug
+
+
+def similar_questions(
+    post: str, questions: Sequence[str], limit: int = MAX_SIMILAR
+) -> list[tuple[str, int, float]]:
+    """The unanswered questions most like `post`: (wording, times asked, score), best first."""
+    post_words = set(content_tokens(post, detect_language(post)))
+    post_key = " ".join(sorted(post_words))
+    counts = Counter(" ".join(q.split()) for q in questions if q and q.strip())
+    scored: list[tuple[str, int, float]] = []
+    for text, count in counts.items():
+        words = question_key(text).split()
+        if not words:
+            continue
+        share = 100 * sum(1 for word in words if word in post_words) / len(words)
+        score = (fuzz.token_set_ratio(" ".join(words), post_key) + share) / 2
+        if score >= MIN_SIMILARITY:
+            scored.append((text, count, score))
+    scored.sort(key=lambda item: (-item[2], -item[1], item[0]))
+    return scored[:limit]
+
+
+def seed_of(seed_path: Path, seeds_dir: Path) -> tuple[Path, str]:
+    """The seed file (resolved) and its number, or why it cannot start a story."""
+    seeds = seeds_dir.resolve()
+    if not seed_path.is_file():
+        raise NewStoryError(
+            f"{seed_path}: no such seed file; put the post in {seeds_dir}/ as NNN_name.txt "
+            "and run new-story on it"
+        )
+    resolved = seed_path.resolve()
+    if resolved.parent != seeds:
+        raise NewStoryError(
+            f"{seed_path}: not in {seeds_dir}/; copy the post there as NNN_name.txt first "
+            "(the full-story button only sends files from there)"
+        )
+    match = _SEED_NAME.fullmatch(resolved.name)
+    if match is None:
+        raise NewStoryError(
+            f"{seed_path}: a seed's name must be NNN_name.txt (NNN numbers the story); "
+            "rename it and run again"
+        )
+    return resolved, match.group(1)
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted scalar (JSON's string syntax is a subset of it)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _comment(text: str, width: int = 98) -> list[str]:
+    """`text` as YAML comment lines, long lines wrapped so the draft reads in any editor."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        wrapped = textwrap.wrap(line, width - 2, break_long_words=False, break_on_hyphens=False)
+        lines += [f"# {part}" for part in wrapped] or ["#"]
+    return lines
+
+
+def draft(
+    seed: str, title: str, post: str, similar: Sequence[tuple[str, int, float]], story_id: str
+) -> str:
+    """The draft anecdote's YAML text: every required field, TODO where the author writes."""
+    lines = [
+        f"# Draft from `python -m bot new-story` on {seed}. Replace every {TODO}, then run",
+        "# `python -m bot check` (it refuses a file that still has one). The post and the",
+        "# questions people asked about it are at the end, for reference.",
+        f"id: {story_id}",
+        f"seed: {seed}",
+        "title:",
+        f"  id: {_quoted(title)}",
+        f"  en: {TODO}",
+        "story:",
+        f"  id: {TODO}",
+        f"  en: {TODO}",
+        "lessons:",
+        f"  - id: {TODO}",
+        f"    en: {TODO}",
+        "triggers:  # the many ways a salesperson would describe the situation",
+        "  id:",
+        f"    - {TODO}",
+        "  en:",
+        f"    - {TODO}",
+        "tags:",
+        f"  id: [{TODO}]",
+        f"  en: [{TODO}]",
+        f"tips:  # at least {DRAFT_TIPS}",
+    ]
+    for _ in range(DRAFT_TIPS):
+        lines += [f"  - id: {TODO}", f"    en: {TODO}"]
+    lines.append("")
+    if similar:
+        lines.append("# Unanswered questions like this post (times asked), candidate triggers:")
+        lines += [f"#   - {text} ({count}x)" for text, count, _ in similar]
+    else:
+        lines.append("# No unanswered questions in the bot's database look like this post.")
+    lines += ["", f"# The post ({seed}), cleaned of blog debris:", "#", *_comment(post)]
+    return "\n".join(lines) + "\n"
+
+
+def new_story(
+    seed_path: Path, settings: Settings, questions: Sequence[str] = ()
+) -> tuple[Path, int]:
+    """Write the draft for `seed_path`; returns its path and how many questions it lists."""
+    resolved, number = seed_of(seed_path, settings.seeds_dir)
+    post = clean_post(resolved.read_text(encoding="utf-8", errors="replace"))
+    title = next((line.strip() for line in post.split("\n") if line.strip()), "")
+    if not title:
+        raise NewStoryError(f"{seed_path}: the post is empty once blog debris is removed")
+    story_id = slugify(title) or f"story-{number}"
+    target = settings.responses_dir / ANECDOTES_DIR / f"{number}-{story_id}.yaml"
+    similar = similar_questions(post, questions)
+    text = draft(resolved.name, title, post, similar, story_id)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("x", encoding="utf-8") as file:
+            file.write(text)
+    except FileExistsError:
+        raise NewStoryError(
+            f"{target}: already exists; edit it, or delete it to start the draft again"
+        ) from None
+    return target, len(similar)

@@ -1,0 +1,204 @@
+"""`python -m bot new-story`: a draft anecdote from a post, refused by `check` until filled in."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from kbfixture import APOLOGY, SEEDS, THREAT, write_kb
+
+from bot import cli
+from bot.newstory import similar_questions, slugify
+from bot.settings import Settings
+from bot.store import DB_FILENAME, Store
+
+SEED = "005_a1b2c3d4.txt"
+POST = """Klien Minta Diskon Besar di Akhir Tahun
+
+12 Des 2010
+
+Menjelang akhir tahun, seorang klien menelepon dan meminta diskon besar untuk perpanjangan
+kontrak. Katanya vendor lain menawarkan harga jauh lebih murah.
+
+Saya tidak langsung menurunkan harga. Saya tanyakan dulu apa yang sebenarnya dia butuhkan,
+lalu menawarkan paket dengan layanan tambahan tanpa memotong harga.
+Share this:
+Leave a Reply
+Komentar pembaca: mantap gan, kunjungi blog saya
+"""
+
+
+def call(argv: list[str], settings: Settings) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = cli.main(argv, settings=settings, stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for anecdote in (THREAT, APOLOGY):
+        shutil.copy(SEEDS / anecdote["seed"], seeds / anecdote["seed"])
+    (seeds / SEED).write_text(POST, encoding="utf-8")
+    responses = write_kb(tmp_path)
+    return Settings(responses_dir=responses, seeds_dir=seeds, data_dir=tmp_path / "data")
+
+
+def draft_path(settings: Settings) -> Path:
+    return settings.responses_dir / "anecdotes" / "005-klien-minta-diskon-besar.yaml"
+
+
+def fill_in(path: Path) -> None:
+    """What the author does: every TODO replaced with real text."""
+    counter = iter(range(1000))
+    text = re.sub(
+        r"\bTODO\b(?=\]|$)",
+        lambda _: f"Teks {next(counter)}",
+        path.read_text(encoding="utf-8"),
+        flags=re.MULTILINE,
+    )
+    path.write_text(text, encoding="utf-8")
+
+
+def test_the_draft_has_every_field_marked_todo(settings: Settings) -> None:
+    status, out, err = call(["new-story", str(settings.seeds_dir / SEED)], settings)
+    assert status == 0, err
+    path = draft_path(settings)
+    assert str(path) in out
+    assert not (settings.data_dir / DB_FILENAME).exists()  # no database: none created
+    text = path.read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    assert data["id"] == "klien-minta-diskon-besar"
+    assert len(data["id"]) <= 24
+    assert data["seed"] == SEED
+    assert data["title"] == {"id": "Klien Minta Diskon Besar di Akhir Tahun", "en": "TODO"}
+    assert data["story"] == {"id": "TODO", "en": "TODO"}
+    assert data["lessons"] == [{"id": "TODO", "en": "TODO"}]
+    assert data["triggers"] == {"id": ["TODO"], "en": ["TODO"]}
+    assert data["tags"] == {"id": ["TODO"], "en": ["TODO"]}
+    assert data["tips"] == [{"id": "TODO", "en": "TODO"}] * 3
+    # The cleaned post, as comments, without the blog's debris.
+    assert "# Menjelang akhir tahun, seorang klien menelepon" in text
+    assert "# lalu menawarkan paket dengan layanan tambahan tanpa memotong harga." in text
+    for debris in ("Share this", "Leave a Reply", "kunjungi blog saya"):
+        assert debris not in text
+    assert "No unanswered questions" in text
+
+
+def test_check_names_every_todo_field_with_its_line_until_filled_in(settings: Settings) -> None:
+    assert call(["new-story", str(settings.seeds_dir / SEED)], settings)[0] == 0
+    path = draft_path(settings)
+    lines = path.read_text(encoding="utf-8").splitlines()
+
+    status, _, err = call(["check"], settings)
+    assert status == 2
+    problems = [line for line in err.splitlines() if "still TODO" in line]
+    fields = [line.split(": ")[1] for line in problems]
+    assert fields == [
+        "title.en",
+        "story.id",
+        "story.en",
+        "lessons.0.id",
+        "lessons.0.en",
+        "triggers.id.0",
+        "triggers.en.0",
+        "tags.id.0",
+        "tags.en.0",
+        *(f"tips.{i}.{lang}" for i in range(3) for lang in ("id", "en")),
+    ]
+    for problem in problems:
+        where = problem.split(": ", 1)[0]
+        assert where.startswith(f"{path}:")
+        assert "TODO" in lines[int(where.rsplit(":", 1)[1]) - 1]  # the line of the TODO
+    assert f"{path}:11: story.en: still TODO (a draft from new-story)" in problems
+
+    fill_in(path)
+    status, out, err = call(["check"], settings)
+    assert status == 0, err
+    assert out.startswith("OK: 3 anecdotes")
+
+
+def test_an_existing_draft_is_never_overwritten(settings: Settings) -> None:
+    assert call(["new-story", str(settings.seeds_dir / SEED)], settings)[0] == 0
+    path = draft_path(settings)
+    path.write_text("# the author's work\n", encoding="utf-8")
+    status, out, err = call(["new-story", str(settings.seeds_dir / SEED)], settings)
+    assert status == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert "already exists" in err and str(path) in err
+    assert path.read_text(encoding="utf-8") == "# the author's work\n"
+
+
+def test_a_seed_outside_the_seeds_directory_or_missing_is_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    outside = tmp_path / SEED
+    outside.write_text(POST, encoding="utf-8")
+    status, _, err = call(["new-story", str(outside)], settings)
+    assert status == 2
+    assert len(err.splitlines()) == 1
+    assert "not in" in err and "copy the post there" in err
+
+    status, _, err = call(["new-story", str(settings.seeds_dir / "006_missing.txt")], settings)
+    assert status == 2
+    assert len(err.splitlines()) == 1
+    assert "no such seed file" in err
+
+    unnumbered = settings.seeds_dir / "post.txt"
+    unnumbered.write_text(POST, encoding="utf-8")
+    status, _, err = call(["new-story", str(unnumbered)], settings)
+    assert status == 2
+    assert "NNN_name.txt" in err
+    assert list((settings.responses_dir / "anecdotes").glob("005-*")) == []
+
+
+SIMILAR = [
+    "klien minta diskon besar padahal kontrak mau diperpanjang",
+    "customer bilang vendor lain lebih murah, minta turun harga",
+]
+DISSIMILAR = ["berapa suhu di medan hari ini", "cara bikin kopi enak"]
+
+
+def test_similar_unanswered_questions_are_listed_and_dissimilar_ones_not(
+    settings: Settings,
+) -> None:
+    with Store.open(settings) as store:
+        for text in [*SIMILAR, *DISSIMILAR, SIMILAR[0]]:
+            store.record_question(
+                chat_id=1,
+                user_id=None,
+                text=text,
+                lang="id",
+                anecdote_id=None,
+                score=5,
+                answered=False,
+                source="group",
+            )
+        store.flush()
+    status, out, err = call(["new-story", str(settings.seeds_dir / SEED)], settings)
+    assert status == 0, err
+    assert "2 similar unanswered questions" in out
+    text = draft_path(settings).read_text(encoding="utf-8")
+    assert f"#   - {SIMILAR[0]} (2x)" in text
+    assert f"#   - {SIMILAR[1]} (1x)" in text
+    for question in DISSIMILAR:
+        assert question not in text
+
+
+def test_similar_questions_keep_the_top_ten() -> None:
+    questions = [f"klien minta diskon besar nomor {i}" for i in range(15)]
+    assert len(similar_questions(POST, questions)) == 10
+
+
+def test_slugs_are_ascii_lowercase_hyphenated_and_short() -> None:
+    assert slugify("Masih Mau Kerjasama Gak?") == "masih-mau-kerjasama-gak"
+    assert slugify("Café über Señor") == "cafe-uber-senor"
+    assert slugify("Jatuh Cinta dengan Customer?") == "jatuh-cinta-dengan"
+    assert slugify("Supercalifragilisticexpialidocious") == "supercalifragilisticexpi"
+    assert slugify("!!!") == ""
