@@ -37,6 +37,17 @@ from pathlib import Path
 from time import monotonic, sleep
 from typing import TYPE_CHECKING
 
+from bot.inboxrecords import (
+    DECISIONS,
+    OPEN,
+    TAUGHT,
+    Change,
+    Decision,
+    Question,
+    parse_state,
+    state_of,
+    text_key,
+)
 from bot.knowledge import LANGUAGES
 from bot.tiprecords import Delivery, Subscription
 from bot.tips import next_tip
@@ -143,6 +154,27 @@ MIGRATIONS: tuple[str, ...] = (
         used_at     TEXT NOT NULL,
         PRIMARY KEY (chat_id, cycle, tip_key)
     );
+    """,
+    # 2 -> 3: what team leads decided about questions in their inbox (bot/inbox.py).
+    """
+    CREATE TABLE decisions (
+        question_id INTEGER PRIMARY KEY,  -- questions.id: one decision per question
+        decision    TEXT NOT NULL,        -- 'taught' | 'gap' (no story fits) | 'skip' |
+                                          -- 'open' (undone: back in the inbox)
+        anecdote_id TEXT,                 -- the story taught ('taught' only)
+        previous    TEXT,                 -- the state an undo restores: 'taught:<id>',
+                                          -- 'gap', 'skip', 'open', NULL (nothing to undo)
+        text        TEXT NOT NULL,        -- the question as asked (the taught phrasing)
+        text_key    TEXT NOT NULL,        -- inboxrecords.text_key: the same question
+        lang        TEXT NOT NULL,
+        chat_id     INTEGER NOT NULL,     -- the chat the question was asked in
+        decided_by  INTEGER,              -- the team lead's user id
+        decided_in  INTEGER NOT NULL,     -- the chat the lead decided in (daily limit)
+        decided_at  TEXT NOT NULL,
+        notified_at TEXT                  -- when the asker heard back (at most once)
+    );
+    CREATE INDEX decisions_by_key ON decisions (text_key);
+    CREATE INDEX decisions_by_time ON decisions (decided_at);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -731,6 +763,183 @@ class Store:
             params = (to_db_time(self.clock() - timedelta(days=days)),)
         return [row["text"] for row in self._read(sql + " ORDER BY id", params)]
 
+    # -- the team leads' inbox ----------------------------------------------------------------
+
+    def question(self, question_id: int) -> Question | None:
+        """One recorded question with its text (None when missing or its text was not kept)."""
+        rows = self._read(
+            "SELECT id, asked_at, chat_id, user_id, text, lang, answered, anecdote_id "
+            "FROM questions WHERE id = ? AND text IS NOT NULL",
+            (question_id,),
+        )
+        return _question(rows[0]) if rows else None
+
+    def inbox(
+        self, *, chat_id: int | None, limit: int, offset: int = 0
+    ) -> tuple[list[Question], int]:
+        """Questions waiting for a team lead, newest first, and how many wait in all.
+
+        Waiting: unanswered, or answered and then voted 👎 (a 👎 belongs to the latest
+        question of that chat answered with that story before the vote), with the text kept,
+        and no decision yet on the same text (a question asked three times is shown once,
+        the newest). `chat_id` None: every chat's.
+        """
+        where = " AND q.chat_id = ?" if chat_id is not None else ""
+        params: tuple[object, ...] = (chat_id,) if chat_id is not None else ()
+        rows = self._read(
+            f"""
+            WITH down AS (
+                SELECT (SELECT q2.id FROM questions q2
+                        WHERE q2.chat_id = f.chat_id AND q2.anecdote_id = f.anecdote_id
+                          AND q2.answered = 1 AND q2.asked_at <= f.given_at
+                        ORDER BY q2.id DESC LIMIT 1) AS id
+                FROM feedback f WHERE f.positive = 0
+            )
+            SELECT q.id, q.asked_at, q.chat_id, q.user_id, q.text, q.lang, q.answered,
+                   q.anecdote_id, q.id IN (SELECT id FROM down) AS down
+            FROM questions q
+            WHERE q.text IS NOT NULL AND trim(q.text) != ''
+              AND (q.answered = 0 OR q.id IN (SELECT id FROM down)){where}
+            ORDER BY q.id DESC LIMIT ?
+            """,
+            (*params, INBOX_SCAN),
+        )
+        decided = {
+            row["text_key"]
+            for row in self._read("SELECT text_key FROM decisions WHERE decision != 'open'")
+        }
+        seen: set[str] = set(decided)
+        waiting: list[Question] = []
+        for row in rows:
+            key = text_key(row["text"])
+            if key not in seen:
+                seen.add(key)
+                waiting.append(_question(row))
+        return waiting[offset : offset + limit], len(waiting)
+
+    def decision(self, question_id: int) -> Decision | None:
+        rows = self._read(_DECISION_SELECT + " WHERE question_id = ?", (question_id,))
+        return _decision(rows[0]) if rows else None
+
+    def decide(
+        self,
+        question_id: int,
+        decision: str,
+        *,
+        anecdote_id: str | None = None,
+        by: int | None,
+        decided_in: int,
+        daily_limit: int,
+    ) -> Change:
+        """Record a team lead's decision on a question (a later one replaces it, and undo
+        restores the one before). Teaching counts against the deciding chat's limit of
+        `daily_limit` per 24 hours. The first teaching of a question says `notify`: the asker
+        hears back once, never again for that question (re-pointing or teaching after undo)."""
+        if decision not in DECISIONS or (decision == TAUGHT) != (anecdote_id is not None):
+            raise ValueError(f"bad decision {decision!r} for story {anecdote_id!r}")
+        self._await_records()
+        now = self.clock()
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT id, asked_at, chat_id, user_id, text, lang, answered, anecdote_id "
+                "FROM questions WHERE id = ? AND text IS NOT NULL",
+                (question_id,),
+            ).fetchone()
+            if row is None:
+                return Change("missing")
+            question = _question(row)
+            current = db.execute(
+                _DECISION_SELECT + " WHERE question_id = ?", (question_id,)
+            ).fetchone()
+            before = _decision(current) if current is not None else None
+            new_state = state_of(decision, anecdote_id)
+            if before is not None and before.state == new_state:
+                return Change("unchanged", before)
+            if decision == TAUGHT:
+                since = to_db_time(now - timedelta(days=1))
+                (count,) = db.execute(
+                    "SELECT COUNT(*) FROM decisions WHERE decided_in = ? AND decided_at >= ? "
+                    "AND decision = 'taught'",
+                    (decided_in, since),
+                ).fetchone()
+                if count >= daily_limit:
+                    return Change("limit", before)
+            notify = decision == TAUGHT and (before is None or before.notified_at is None)
+            db.execute(
+                "INSERT INTO decisions (question_id, decision, anecdote_id, previous, text, "
+                "text_key, lang, chat_id, decided_by, decided_in, decided_at, notified_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (question_id) DO UPDATE SET decision = excluded.decision, "
+                "anecdote_id = excluded.anecdote_id, previous = excluded.previous, "
+                "decided_by = excluded.decided_by, decided_in = excluded.decided_in, "
+                "decided_at = excluded.decided_at, "
+                "notified_at = COALESCE(decisions.notified_at, excluded.notified_at)",
+                (
+                    question_id,
+                    decision,
+                    anecdote_id,
+                    before.state if before is not None else OPEN,
+                    question.text,
+                    text_key(question.text),
+                    question.lang,
+                    question.chat_id,
+                    by,
+                    decided_in,
+                    to_db_time(now),
+                    to_db_time(now) if notify else None,
+                ),
+            )
+            after = db.execute(
+                _DECISION_SELECT + " WHERE question_id = ?", (question_id,)
+            ).fetchone()
+        return Change("changed", _decision(after), notify=notify)
+
+    def undo(self, question_id: int, expected: str, *, by: int | None) -> Change:
+        """Restore the state before the decision `expected` (a `state_of` string), only if it
+        is still the question's state: an old confirmation's undo button cannot undo a later
+        decision. A restored 'open' puts the question back in the inbox."""
+        self._await_records()
+        with self._tx() as db:
+            current = db.execute(
+                _DECISION_SELECT + " WHERE question_id = ?", (question_id,)
+            ).fetchone()
+            if current is None:
+                return Change("missing")
+            found = _decision(current)
+            if found.state != expected or found.previous is None:
+                return Change("stale", found)
+            decision, anecdote_id = parse_state(found.previous)
+            db.execute(
+                "UPDATE decisions SET decision = ?, anecdote_id = ?, previous = NULL, "
+                "decided_by = ?, decided_at = ? WHERE question_id = ?",
+                (decision, anecdote_id, by, self._now(), question_id),
+            )
+            after = db.execute(
+                _DECISION_SELECT + " WHERE question_id = ?", (question_id,)
+            ).fetchone()
+        return Change("changed", _decision(after))
+
+    def decisions(self, decision: str) -> list[Decision]:
+        """Every question with this decision ('taught': the taught phrasings), oldest first."""
+        return [
+            _decision(row)
+            for row in self._read(
+                _DECISION_SELECT + " WHERE decision = ? ORDER BY decided_at, question_id",
+                (decision,),
+            )
+        ]
+
+    def forget_decisions(self, question_ids: list[int]) -> int:
+        """Delete these decisions (taught phrasings merged into the YAML); how many went."""
+        if not question_ids:
+            return 0
+        with self._tx() as db:
+            marks = ", ".join("?" * len(question_ids))
+            cursor = db.execute(
+                f"DELETE FROM decisions WHERE question_id IN ({marks})", tuple(question_ids)
+            )
+            return cursor.rowcount
+
 
 _DELIVERY_SELECT = (
     "SELECT d.id, d.chat_id, d.kind, d.local_date, d.tip_key, d.state, c.timezone, c.language "
@@ -739,6 +948,46 @@ _DELIVERY_SELECT = (
 DELIVERY_STATES = frozenset(
     {"pending", "queued", "sending", "sent", "failed", "unknown", "expired", "cancelled"}
 )
+
+
+_DECISION_SELECT = (
+    "SELECT question_id, decision, anecdote_id, previous, text, lang, chat_id, decided_by, "
+    "decided_at, notified_at FROM decisions"
+)
+# The inbox reads at most this many of the newest waiting questions: it shows a few at a time
+# and nobody pages through more.
+INBOX_SCAN = 5_000
+
+
+def _question(row: sqlite3.Row) -> Question:
+    keys = row.keys()
+    return Question(
+        id=int(row["id"]),
+        asked_at=from_db_time(row["asked_at"]),
+        chat_id=int(row["chat_id"]),
+        user_id=row["user_id"],
+        text=row["text"],
+        lang=row["lang"],
+        answered=bool(row["answered"]),
+        anecdote_id=row["anecdote_id"],
+        thumbs_down=bool(row["down"]) if "down" in keys else False,
+    )
+
+
+def _decision(row: sqlite3.Row) -> Decision:
+    notified = row["notified_at"]
+    return Decision(
+        question_id=int(row["question_id"]),
+        decision=row["decision"],
+        anecdote_id=row["anecdote_id"],
+        previous=row["previous"],
+        text=row["text"],
+        lang=row["lang"],
+        chat_id=int(row["chat_id"]),
+        decided_by=row["decided_by"],
+        decided_at=from_db_time(row["decided_at"]),
+        notified_at=from_db_time(notified) if notified else None,
+    )
 
 
 def _subscription(row: sqlite3.Row) -> Subscription:
