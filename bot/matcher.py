@@ -36,7 +36,7 @@ import math
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -58,6 +58,7 @@ from bot.language import LanguageDetector, decide
 from bot.normalize import DEFAULT_TABLE, Normalizer, Table, get_normalizer
 from bot.smalltalk import FILE as SMALL_TALK
 from bot.smalltalk import SmallTalk
+from bot.taught import Phrasing, TaughtPhrasings
 
 INDEX_CACHE = "index.pickle"  # in the cache directory (bot/services.py: under the data dir)
 CALIBRATION = "calibration.yaml"  # beside normalize.yaml: the weights fitted for this base
@@ -106,6 +107,9 @@ class ScoringParams:
     no_work_factor: float = 0.8
     string_checks: int = 3  # best phrasings per story refined with token_sort_ratio
     candidates: int = 12  # stories (by coverage) whose phrasings are scored in detail
+    # A question this close (weighted F1 of words, bot/taught.py) to a phrasing a team lead
+    # taught gets that story with the F1 as its confidence, if higher than its own.
+    taught_min: float = 0.6
 
     def field_weight(self, kind: str) -> float:
         if kind == "lesson":
@@ -120,6 +124,7 @@ DEFAULT_THRESHOLD = DEFAULT_PARAMS.threshold
 
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
 FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
+TAUGHT_PHRASE = -2  # `_Scored.best_phrase` of a story found through a taught phrasing
 MAX_QUESTION_WORDS = 60  # a pasted essay is not a question; bound the work per message
 
 
@@ -241,6 +246,8 @@ class _Question:
     weights: list[float]
     at_work: bool  # names something of the working world (customer, boss, project...)
     private: bool  # names someone of private life (partner, spouse, parents...)
+    words: tuple[str, ...] = ()  # the canonical content words `weights` belong to
+    taught: bool = False  # the best story is the one a team lead taught for such a question
 
 
 class Matcher:
@@ -276,6 +283,8 @@ class Matcher:
         self.small_talk = SmallTalk.load(base_dir / SMALL_TALK)
         self.default_lang = default_lang
         self.anecdotes = kb.anecdotes
+        self._positions = {anecdote.id: n for n, anecdote in enumerate(kb.anecdotes)}
+        self.taught = TaughtPhrasings()  # what team leads taught, on top of the index
         if cached is not None:
             self._index = cached[1]
         else:
@@ -483,13 +492,62 @@ class Matcher:
             self._fuzzy_cache[key] = result
         return result
 
+    def _weight(self, word: str, matches: tuple[tuple[int, float], ...]) -> float:
+        """A question word's weight: its best vocabulary match's, an everyday word's capped;
+        a word no story uses weighs as rare unless it is an everyday word."""
+        p, index = self.params, self._index
+        common = self.normalizer.is_common(word)
+        if matches:
+            weight = index.weight[matches[0][0]]
+            return min(weight, p.common_known_cap) if common else weight
+        return p.common_weight if common else index.unknown_weight
+
     def _score(self, question: str) -> tuple[list[_Scored], _Question | None]:
         """Every candidate story with its calibrated confidence (0-1), best first."""
         scored, q, evidence = self._evidence(question)
         for s, found in zip(scored, evidence, strict=True):
             s.confidence = self.calibration.probability(found)
+        if q is not None and len(self.taught):
+            self._add_taught(scored, q)
         scored.sort(key=lambda s: s.confidence, reverse=True)
+        if q is not None and scored:
+            top = scored[0]
+            q.taught = top.best_phrase == TAUGHT_PHRASE
         return scored, q
+
+    def _add_taught(self, scored: list[_Scored], q: _Question) -> None:
+        """Raise each story a team lead taught for a question like this one to that
+        closeness (bot/taught.py), adding it when the words alone did not find it."""
+        close = self.taught.similarity(dict(zip(q.words, q.weights, strict=True)))
+        by_story = {s.story: s for s in scored}
+        for story, f1 in close.items():
+            if f1 < self.params.taught_min:
+                continue
+            found = by_story.get(story)
+            if found is None:
+                scored.append(_Scored(story, f1, 0.0, f1, 0.0, TAUGHT_PHRASE))
+            elif f1 > found.confidence:
+                found.confidence, found.best_phrase = f1, TAUGHT_PHRASE
+
+    # --- taught phrasings -----------------------------------------------------------------
+    def teach(self, key: Hashable, anecdote_id: str, text: str) -> bool:
+        """Use `text` as a phrasing of the story from the next question on (under `key`,
+        the question's id; teaching the key again re-points it). False when the story is not
+        in this base or the text has no content word."""
+        story = self._positions.get(anecdote_id)
+        if story is None:
+            return False
+        lang = self.detector.detect(text, self.default_lang)
+        pairs = self._question_words(text, lang)[:MAX_QUESTION_WORDS]
+        weights = {w: self._weight(w, self._lookup(w, surface)) for w, surface in pairs}
+        if not weights:
+            return False
+        self.taught.put(key, Phrasing(story, weights))
+        return True
+
+    def forget(self, key: Hashable) -> bool:
+        """Stop using the phrasing taught under `key` (undo); False if there was none."""
+        return self.taught.remove(key)
 
     def _evidence(self, question: str) -> tuple[list[_Scored], _Question | None, list[Evidence]]:
         """The lexical candidates and, for each, the evidence the calibration reads.
@@ -554,14 +612,7 @@ class Matcher:
             is_work(word) or any(is_work(vocab[tid]) for tid, _ in matches)
             for word, matches in zip(words, looked, strict=True)
         )
-        weights = []
-        for word, matches in zip(words, looked, strict=True):
-            common = self.normalizer.is_common(word)
-            if matches:
-                weight = index.weight[matches[0][0]]
-                weights.append(min(weight, p.common_known_cap) if common else weight)
-            else:
-                weights.append(p.common_weight if common else index.unknown_weight)
+        weights = [self._weight(w, m) for w, m in zip(words, looked, strict=True)]
         # A pseudo-word of unexplained weight: a one-word question is not "fully covered" by
         # a story that happens to use that word ("help", "sales"); long questions barely feel it.
         total = sum(weights) + p.question_prior
@@ -644,7 +695,7 @@ class Matcher:
             )
         scored.sort(key=lambda s: s.confidence, reverse=True)
         private = any(self.normalizer.is_private(word) for word in words)
-        return scored, _Question(looked, weights, at_work, private)
+        return scored, _Question(looked, weights, at_work, private, tuple(words))
 
     def _lesson(self, story: int, q: _Question | None) -> int:
         """The lesson whose words the question shares most (by weight); the first on a tie,
@@ -699,7 +750,7 @@ class Matcher:
         """
         p = self.params
         ranked, q = self._ranked(question, limit)
-        if q is None or q.at_work:
+        if q is None or q.at_work or q.taught:  # a team lead vouched for such a question
             return ranked, 0
         return ranked, None if q.private else p.no_work_margin
 
