@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from bot import team
+from bot import inbox, team
 from bot.knowledge import LANGUAGES
 from bot.replies import Reply, UiTexts
 from bot.request import Env, Outcome, Request
@@ -151,6 +151,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("timezone", team.timezone, _LEAD_TOOLS, "team_cmd_timezone", _CHANGE, team=True),
     Command("tipnow", team.tipnow, _ADMINS, "team_cmd_tipnow", Access.LEAD, team=True),
     Command("stats", team.stats, _ADMINS, "team_cmd_stats", Access.LEAD, team=True),
+    Command("inbox", inbox.inbox, _ADMINS, "team_cmd_inbox", Access.LEAD, team=True),
 )
 BY_NAME: dict[str, Command] = {command.name: command for command in COMMANDS}
 

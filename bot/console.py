@@ -15,9 +15,10 @@ import logging
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from bot import inbox
 from bot.commands import BY_NAME
 from bot.replies import Button, Replies, Reply, all_buttons, html_to_text, parse_callback
-from bot.request import Env, Request
+from bot.request import Env, Outcome, Request
 from bot.settings import Settings
 from bot.tips import MemoryRotation
 
@@ -152,6 +153,9 @@ class Console:
             )
             return
         data = self.buttons[number - 1].data
+        if inbox.parse(data) is not None and self.store is not None:
+            self.deliver(inbox.on_button(self.env, self._request(), data))
+            return
         callback = parse_callback(data)
         if callback is not None and callback.lang:
             # The button answers in the language of the reply it came with (see Replies).
@@ -177,8 +181,7 @@ class Console:
         if row is None or (row.team and self.store is None):
             self.show(self.replies.unknown_command(self.lang))
             return True
-        request = Request(CONSOLE_CHAT_ID, None, rest.strip(), self.lang, bot_wide_lead=True)
-        outcome = row.build(self.env, request)
+        outcome = row.build(self.env, self._request(rest.strip()))
         if outcome.chosen_lang is not None:
             self.chosen_lang = outcome.chosen_lang
         if outcome.question is not None:
@@ -186,8 +189,26 @@ class Console:
             return True
         if outcome.delivery_id is not None and self.store is not None:
             self.store.mark_sent(outcome.delivery_id, None)  # printed: there is no message id
-        self.show(list(outcome.replies))
+        self.deliver(outcome)
         return True
+
+    def _request(self, text: str = "") -> Request:
+        return Request(CONSOLE_CHAT_ID, None, text, self.lang, bot_wide_lead=True)
+
+    def deliver(self, outcome: Outcome) -> None:
+        """Print an outcome. A notice for this chat (the terminal user asked the question)
+        is printed after it; one for another chat (a database shared with the Telegram bot)
+        cannot be delivered from here, and the user is told so."""
+        replies = list(outcome.replies)
+        for notice in outcome.notices:
+            if notice.chat_id == CONSOLE_CHAT_ID:
+                replies.extend(notice.replies)
+            else:
+                text = self.replies.kb.text(
+                    "inbox_notice_elsewhere", self.lang, chat=notice.chat_id
+                )
+                replies.append(Reply(text))
+        self.show(replies)
 
 
 def run_console(

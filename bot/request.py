@@ -37,6 +37,7 @@ class Request:
     lang: str
     bot_wide_lead: bool = False
     update_id: int | None = None
+    private: bool = False  # a one-to-one chat with the bot (not a group)
 
     @property
     def args(self) -> list[str]:
@@ -53,13 +54,25 @@ class Outcome:
     with its source and retries a lost answer; `delivery_id` (/tipnow) says the first reply is
     that tip delivery, to be marked sent with the id of the message that carried it.
     `chosen_lang` tells a transport that keeps the language in memory (the terminal) that the
-    chat chose one (/lang); the store already has it.
+    chat chose one (/lang); the store already has it. `notices` go to other chats.
     """
 
     replies: tuple[Reply, ...] = ()
     question: str | None = None
     delivery_id: int | None = None
     chosen_lang: str | None = None
+    notices: tuple[Notice, ...] = ()
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Messages for another chat than the one the command came from: the salesperson who
+    asked a question hears that a team lead picked a story for it (bot/inbox.py). A transport
+    that cannot reach the chat (blocked, left) logs it and goes on."""
+
+    chat_id: int
+    replies: tuple[Reply, ...]
+    question_id: int
 
 
 @dataclass

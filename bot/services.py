@@ -12,13 +12,14 @@ import time
 from dataclasses import dataclass
 
 from bot.confidence import CalibrationError
+from bot.inboxrecords import TAUGHT, Decision
 from bot.knowledge import CACHE_DIR, KnowledgeBase, KnowledgeError, load_knowledge
 from bot.matcher import Matcher
 from bot.normalize import NormalizeTableError
 from bot.replies import Replies
 from bot.settings import Settings
 from bot.smalltalk import SmallTalkError
-from bot.store import Store
+from bot.store import DB_FILENAME, Store, read_taught
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,26 @@ class Services:
         self.store.close()
 
 
+def teach(matcher: Matcher, taught: list[Decision]) -> int:
+    """Give the matcher the phrasings team leads taught; one pointing at a story no longer
+    in the knowledge base is ignored, with a log line. Returns how many are in use."""
+    used = 0
+    for decision in taught:
+        if decision.anecdote_id and matcher.teach(
+            decision.question_id, decision.anecdote_id, decision.text
+        ):
+            used += 1
+        else:
+            log.warning(
+                "taught phrasing ignored: story %s is not in the knowledge base (question %s)",
+                decision.anecdote_id,
+                decision.question_id,
+            )
+    if taught:
+        log.info("taught phrasings in use: %d of %d", used, len(taught))
+    return used
+
+
 def build_core(settings: Settings) -> Core:
     """Load and validate the knowledge base, index it, check the reply texts.
 
@@ -65,6 +86,9 @@ def build_core(settings: Settings) -> Core:
         # like the rest.
         raise KnowledgeError([str(exc)]) from exc
     replies = Replies(kb, matcher, default_lang=settings.default_language)
+    # What team leads taught (bot/inbox.py) applies to `ask` too; read without opening the
+    # store, so a command that needs no database neither creates nor migrates one.
+    teach(matcher, read_taught(settings.data_dir / DB_FILENAME))
     log.info(
         "knowledge base ready: %d anecdotes, %d UI texts in %.0f ms",
         len(kb.anecdotes),
@@ -78,6 +102,8 @@ def build_services(settings: Settings) -> Services:
     """The core plus the opened store (`<data_dir>/kisah.sqlite3`, migrated at open)."""
     core = build_core(settings)
     store = Store.open(settings)
+    if not core.matcher.taught:  # a database created (or migrated) just now
+        teach(core.matcher, store.decisions(TAUGHT))
     return Services(
         settings=settings, kb=core.kb, matcher=core.matcher, replies=core.replies, store=store
     )

@@ -950,6 +950,31 @@ DELIVERY_STATES = frozenset(
 )
 
 
+def read_taught(path: Path) -> list[Decision]:
+    """The taught phrasings in the database at `path`, read without opening a `Store`: no
+    file, no table (an older schema) or an unreadable file all mean none. For commands that
+    must not create or migrate a database (`ask`, `eval`)."""
+    if not path.is_file():
+        return []
+    try:
+        db = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=READ_BUSY_SECONDS
+        )
+    except sqlite3.Error:
+        return []
+    try:
+        db.row_factory = sqlite3.Row
+        rows = db.execute(
+            _DECISION_SELECT + " WHERE decision = 'taught' ORDER BY decided_at, question_id"
+        ).fetchall()
+        return [_decision(row) for row in rows]
+    except sqlite3.Error as exc:
+        log.debug("no taught phrasings read from %s: %s", path, exc)
+        return []
+    finally:
+        db.close()
+
+
 _DECISION_SELECT = (
     "SELECT question_id, decision, anecdote_id, previous, text, lang, chat_id, decided_by, "
     "decided_at, notified_at FROM decisions"

@@ -311,9 +311,12 @@ class TeamReplies:
         return "\n".join(lines)
 
     def stats(self, req: Request) -> Outcome:
+        """The figures, with the inbox a tap away: what went unanswered can be taught."""
+        from bot.inbox import stats_button  # the inbox builds on these team commands
+
         text = self.stats_text(req.chat_id, req.lang, bot_wide_lead=req.bot_wide_lead)
         log.info("stats shown chat_id=%s update_id=%s", req.chat_id, req.update_id)
-        return self._reply(text)
+        return Outcome(replies=(Reply(text, ((stats_button(self.env, req.lang),),)),))
 
 
 # The builders the command table names: (env, request) -> outcome, like every other command.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot import commands, team
+from bot import commands, inbox, team
 from bot.replies import UI_TEXTS as REPLY_TEXTS
 from bot.replies import UiTexts, check_texts
 
@@ -27,7 +27,13 @@ INLINE_TEXTS = UiTexts(
 # The UI texts of every module the bot runs: the replies (and console), the command menus,
 # inline mode and the team commands. One list, so that `python -m bot check` and the start-up
 # validate exactly what the code will ask for.
-UI_TEXTS: tuple[UiTexts, ...] = (REPLY_TEXTS, *commands.UI_TEXTS, INLINE_TEXTS, team.UI_TEXTS)
+UI_TEXTS: tuple[UiTexts, ...] = (
+    REPLY_TEXTS,
+    *commands.UI_TEXTS,
+    INLINE_TEXTS,
+    team.UI_TEXTS,
+    inbox.UI_TEXTS,
+)
 
 
 def check_ui_texts(kb: KnowledgeBase) -> list[str]:
