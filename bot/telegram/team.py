@@ -1,4 +1,5 @@
-"""Team-lead commands and the daily-tip job in Telegram: /daily, /timezone, /tipnow, /stats.
+"""Team-lead commands and the daily-tip job in Telegram: /daily, /timezone, /tipnow, /stats,
+/inbox and the inbox's buttons.
 
 A thin shell, as the rest of `bot/telegram`: what to say and what to store is decided by the
 builders the command table names (`bot.commands`, `bot.team`); this module checks the table's
@@ -45,6 +46,7 @@ from telegram.error import (
 from telegram.ext import (
     Application,
     BaseHandler,
+    CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
@@ -52,9 +54,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot import tips
+from bot import inbox, tips
 from bot.commands import COMMANDS, Command
-from bot.request import Env, Outcome, Request
+from bot.request import Env, Notice, Outcome, Request
 from bot.schedule import (
     ChatMoved,
     ChatUnreachable,
@@ -67,7 +69,7 @@ from bot.schedule import (
 from bot.team import only_leads
 from bot.telegram.common import command_language, retry_after_seconds
 from bot.telegram.ratelimit import Handover, HandoverRateLimiter
-from bot.telegram.render import keyboard
+from bot.telegram.render import MAX_TOAST, keyboard, plain
 
 if TYPE_CHECKING:
     from telegram import Message
@@ -127,6 +129,8 @@ class Team:
             # The bot was removed or blocked: stop the subscription now rather than at the
             # next delivery's 403. A group upgraded to a supergroup: follow it to its new id.
             ChatMemberHandler(self.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER),
+            # The inbox's buttons: checked like its command, on every press (bot/inbox.py).
+            CallbackQueryHandler(self.inbox_button, pattern=inbox.PATTERN),
             MessageHandler(filters.StatusUpdate.MIGRATE, self.migrated),
         ]
 
@@ -255,7 +259,7 @@ class Team:
         """The handler of one team-lead row: the table's access rule, then its builder."""
 
         async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            chat, user = update.effective_chat, update.effective_user
+            chat = update.effective_chat
             if chat is None:
                 return
             lang = await self._lang(update)
@@ -264,19 +268,87 @@ class Team:
                 update, context, lang, row.name
             ):
                 return
-            request = Request(
-                chat_id=chat.id,
-                user_id=user.id if user else None,
-                text=" ".join(args),
-                lang=lang,
-                bot_wide_lead=user is not None and user.id in self.settings.team_lead_ids,
-                update_id=update.update_id,
-            )
+            request = self._request(update, lang, " ".join(args))
             outcome = await asyncio.to_thread(row.build, self.env, request)
             await self._deliver(update, outcome)
 
         handle.__name__ = handle.__qualname__ = f"team_{row.name}"
         return handle
+
+    def _request(self, update: Update, lang: str, text: str = "") -> Request:
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None
+        return Request(
+            chat_id=chat.id,
+            user_id=user.id if user else None,
+            text=text,
+            lang=lang,
+            bot_wide_lead=user is not None and user.id in self.settings.team_lead_ids,
+            update_id=update.update_id,
+            private=chat.type == ChatType.PRIVATE,
+        )
+
+    async def inbox_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press on an inbox button: only a team lead of the chat it sits in gets past
+        this (a member's press, forged or not, changes nothing and is told so); the inbox
+        then checks the question against what this lead may decide."""
+        query = update.callback_query
+        assert query is not None
+        chat, user = update.effective_chat, update.effective_user
+        lang = await self._lang(update)
+        if chat is None:  # a message sent through inline mode: no chat, no inbox there
+            await query.answer(plain(self.services.replies.button_expired(lang).text, MAX_TOAST))
+            return
+        if not await self.is_team_lead(update, context):
+            log.info(
+                "inbox press refused chat_id=%s user_id=%s update_id=%s data=%s",
+                chat.id,
+                user.id if user else None,
+                update.update_id,
+                (query.data or "")[:64],
+            )
+            await query.answer(plain(only_leads(self.env, lang).text, MAX_TOAST))
+            return
+        request = self._request(update, lang)
+        outcome = await asyncio.to_thread(inbox.on_button, self.env, request, query.data or "")
+        await query.answer()
+        await self._deliver(update, outcome)
+
+    async def _notify(self, notice: Notice, update_id: int) -> None:
+        """Tell the asker: in the chat where they asked, once (the store saw to that). A
+        chat that blocked the bot or is gone is logged, as for the daily tips."""
+        bot = self.application.bot
+        try:
+            for reply in notice.replies:
+                await bot.send_message(
+                    chat_id=notice.chat_id,
+                    text=reply.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard(reply),
+                )
+        except (Forbidden, ChatMigrated, BadRequest) as exc:
+            log.info(
+                "asker not told (chat unreachable) chat_id=%s question=%s update_id=%s: %s",
+                notice.chat_id,
+                notice.question_id,
+                update_id,
+                exc,
+            )
+        except TelegramError as exc:
+            log.warning(
+                "asker not told chat_id=%s question=%s update_id=%s: %s",
+                notice.chat_id,
+                notice.question_id,
+                update_id,
+                exc,
+            )
+        else:
+            log.info(
+                "asker told chat_id=%s question=%s update_id=%s",
+                notice.chat_id,
+                notice.question_id,
+                update_id,
+            )
 
     async def _deliver(self, update: Update, outcome: Outcome) -> None:
         """Send the outcome; a tip taken by /tipnow is marked sent with its message's id, or
@@ -293,6 +365,8 @@ class Team:
                 raise
             await asyncio.to_thread(self.store.mark_sent, delivery_id, message.message_id)
             log.info("tip sent now chat_id=%s update_id=%s", message.chat_id, update.update_id)
+        for notice in outcome.notices:
+            await self._notify(notice, update.update_id)
 
     # -- membership ---------------------------------------------------------------------------
 
