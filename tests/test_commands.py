@@ -26,6 +26,7 @@ def test_access_rules() -> None:
         "timezone": Access.LEAD_TO_CHANGE,
         "tipnow": Access.LEAD,
         "stats": Access.LEAD,
+        "inbox": Access.LEAD,
     }
 
 

@@ -70,7 +70,7 @@ def test_menus_show_team_commands_only_to_admins_and_private_chats() -> None:
         "default": private,
         "all_private_chats": (*private, "daily", "timezone"),
         "all_group_chats": group,
-        "all_chat_administrators": (*group, "daily", "timezone", "tipnow", "stats"),
+        "all_chat_administrators": (*group, "daily", "timezone", "tipnow", "stats", "inbox"),
     }
 
 
