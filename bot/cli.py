@@ -1,4 +1,5 @@
-"""`python -m bot`: run the bot, chat in the terminal, ask, evaluate, check, report, new-story.
+"""`python -m bot`: run the bot, chat in the terminal, ask, evaluate, check, report, new-story,
+taught.
 
 One entry point for humans and tools. Every failure a human must fix (a broken knowledge base,
 a bad setting, an unusable data directory) ends with the message lines on stderr and a non-zero
@@ -192,11 +193,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a draft story from a post in seeds/",
         description="Write responses/anecdotes/NNN-slug.yaml for seeds/NNN_name.txt: every "
         "field the story needs, marked TODO (which `check` refuses until filled in), the post "
-        "cleaned of blog debris as a comment, and the unanswered questions from the bot's "
-        "database most like the post. Never overwrites a file.",
+        "cleaned of blog debris as a comment, and the questions from the bot's database most "
+        "like the post: first those team leads marked 'no story fits' (content gaps), then the "
+        "other unanswered ones. Never overwrites a file.",
     )
     new_story.add_argument(
         "seed", metavar="SEED", type=Path, help="the post, a file in the seeds directory"
+    )
+
+    taught = commands.add_parser(
+        "taught",
+        parents=[common],
+        help="list the phrasings team leads taught; export them as YAML triggers; prune",
+        description="List the questions team leads taught Kisah in the chat (when, story, "
+        "who, chat, text). --export DIR writes, for each story with taught phrasings, its YAML "
+        "file with them added as triggers (comments and layout kept), to review and copy over "
+        "responses/anecdotes/; after `check`, --prune forgets the phrasings the YAML now has.",
+    )
+    action = taught.add_mutually_exclusive_group()
+    action.add_argument(
+        "--export",
+        metavar="DIR",
+        type=Path,
+        help="write the story files with the taught triggers added to DIR (created if "
+        "missing; outside the knowledge base; never overwrites a file)",
+    )
+    action.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete the taught phrasings that are now triggers of the same story",
     )
 
     from bot import report  # its options are its own; `report --help` lists them
@@ -403,25 +428,40 @@ def cmd_check(settings: Settings, stdout: TextIO) -> int:
 def cmd_new_story(
     args: argparse.Namespace, settings: Settings, stdout: TextIO, stderr: TextIO
 ) -> int:
+    from bot.inboxrecords import GAP, TAUGHT
     from bot.newstory import NewStoryError, new_story, seed_of
     from bot.store import DB_FILENAME, Store
 
     try:
         seed_of(args.seed, settings.seeds_dir)  # a wrong seed is refused before any reading
         questions: list[str] = []
+        gaps: list[str] = []
+        taught: list[str] = []
         if (settings.data_dir / DB_FILENAME).is_file():  # no database: none, and none created
             with Store.open(settings) as store:
                 questions = store.unanswered_questions()
-        target, similar = new_story(args.seed, settings, questions)
+                gaps = [d.text for d in store.decisions(GAP)]
+                taught = [d.text for d in store.decisions(TAUGHT)]
+        target, similar_gaps, similar = new_story(
+            args.seed, settings, questions, gaps=gaps, answered=taught
+        )
     except NewStoryError as exc:
         stderr.write(f"Error: {exc}\n")
         stderr.flush()
         return EXIT_CONFIG
     stdout.write(
-        f"wrote {target} ({similar} similar unanswered questions); replace every TODO, then "
-        "run `python -m bot check`\n"
+        f"wrote {target} ({similar_gaps} similar content gaps, {similar} similar unanswered "
+        "questions); replace every TODO, then run `python -m bot check`\n"
     )
     return EXIT_OK
+
+
+def cmd_taught(args: argparse.Namespace, settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
+    from bot import taughtcli
+
+    status = taughtcli.run(settings, stdout, stderr, export=args.export, prune=args.prune)
+    stderr.flush()
+    return status
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
@@ -456,6 +496,8 @@ def _dispatch(
         return cmd_calibrate(args, settings, stdout)
     if args.command == "new-story":
         return cmd_new_story(args, settings, stdout, stderr)
+    if args.command == "taught":
+        return cmd_taught(args, settings, stdout, stderr)
     return cmd_report(args, settings, stdout)
 
 

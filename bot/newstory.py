@@ -3,8 +3,9 @@
 Writing an anecdote from a blank file means copying an old one and forgetting a field. The
 draft has every required field, each marked `TODO` (which `check` refuses, naming the field and
 line, so a half-written draft never reaches users), the post cleaned of blog debris as a comment
-to read while writing, and the unanswered questions people asked the bot that look like the
-post: real wordings that make good triggers.
+to read while writing, and the questions people asked the bot that look like the post: real
+wordings that make good triggers. Content gaps (questions a team lead marked "no story fits")
+come first: someone already judged that no story answers them.
 
 Similarity: both sides are reduced to their meaningful canonical words (the report's
 normalisation), then scored by the mean of rapidfuzz's token_set_ratio (how far the question's
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
+from bot.inboxrecords import text_key
 from bot.knowledge import ANECDOTES_DIR, TODO
 from bot.language import detect_language
 from bot.normalize import content_tokens
@@ -116,7 +118,12 @@ def _comment(text: str, width: int = 98) -> list[str]:
 
 
 def draft(
-    seed: str, title: str, post: str, similar: Sequence[tuple[str, int, float]], story_id: str
+    seed: str,
+    title: str,
+    post: str,
+    similar: Sequence[tuple[str, int, float]],
+    story_id: str,
+    gaps: Sequence[tuple[str, int, float]] = (),
 ) -> str:
     """The draft anecdote's YAML text: every required field, TODO where the author writes."""
     lines = [
@@ -147,19 +154,48 @@ def draft(
     for _ in range(DRAFT_TIPS):
         lines += [f"  - id: {TODO}", f"    en: {TODO}"]
     lines.append("")
+    if gaps:
+        lines.append(
+            "# Content gaps like this post (team leads said no story fits; times asked), "
+            "candidate triggers:"
+        )
+        lines += [f"#   - {text} ({count}x)" for text, count, _ in gaps]
     if similar:
         lines.append("# Unanswered questions like this post (times asked), candidate triggers:")
         lines += [f"#   - {text} ({count}x)" for text, count, _ in similar]
-    else:
+    elif not gaps:
         lines.append("# No unanswered questions in the bot's database look like this post.")
     lines += ["", f"# The post ({seed}), cleaned of blog debris:", "#", *_comment(post)]
     return "\n".join(lines) + "\n"
 
 
+def head_start(
+    post: str,
+    questions: Sequence[str],
+    gaps: Sequence[str] = (),
+    answered: Sequence[str] = (),
+    limit: int = MAX_SIMILAR,
+) -> tuple[list[tuple[str, int, float]], list[tuple[str, int, float]]]:
+    """The questions a draft lists: content gaps like the post first (a team lead already
+    judged that no story answers them: the surest material for a new one), then the other
+    unanswered questions like it, `limit` in all. A question already listed as a gap, or
+    since taught to a story (`answered`), is not listed again among the unanswered."""
+    similar_gaps = similar_questions(post, gaps, limit)
+    settled = {text_key(t) for t in (*gaps, *answered)}
+    others = [q for q in questions if text_key(q) not in settled]
+    return similar_gaps, similar_questions(post, others, limit - len(similar_gaps))
+
+
 def new_story(
-    seed_path: Path, settings: Settings, questions: Sequence[str] = ()
-) -> tuple[Path, int]:
-    """Write the draft for `seed_path`; returns its path and how many questions it lists."""
+    seed_path: Path,
+    settings: Settings,
+    questions: Sequence[str] = (),
+    *,
+    gaps: Sequence[str] = (),
+    answered: Sequence[str] = (),
+) -> tuple[Path, int, int]:
+    """Write the draft for `seed_path`; returns its path and how many content gaps and other
+    unanswered questions it lists (see `head_start`)."""
     resolved, number = seed_of(seed_path, settings.seeds_dir)
     post = clean_post(resolved.read_text(encoding="utf-8", errors="replace"))
     title = next((line.strip() for line in post.split("\n") if line.strip()), "")
@@ -167,8 +203,8 @@ def new_story(
         raise NewStoryError(f"{seed_path}: the post is empty once blog debris is removed")
     story_id = slugify(title) or f"story-{number}"
     target = settings.responses_dir / ANECDOTES_DIR / f"{number}-{story_id}.yaml"
-    similar = similar_questions(post, questions)
-    text = draft(resolved.name, title, post, similar, story_id)
+    similar_gaps, similar = head_start(post, questions, gaps, answered)
+    text = draft(resolved.name, title, post, similar, story_id, similar_gaps)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("x", encoding="utf-8") as file:
@@ -177,4 +213,4 @@ def new_story(
         raise NewStoryError(
             f"{target}: already exists; edit it, or delete it to start the draft again"
         ) from None
-    return target, len(similar)
+    return target, len(similar_gaps), len(similar)

@@ -2,8 +2,10 @@
 
 The same figures as /stats (questions, share answered, top stories, 👍/👎, for 7 and 30 days)
 plus the unanswered questions grouped by similarity: each group is a candidate for new
-triggers on an existing story, or for a new story. With BOT_LOG_QUESTIONS=false only counts are
-printed, never a question's text, even if older rows still hold some.
+triggers on an existing story, or for a new story; and the content gaps (questions team leads
+marked "no story fits" in their inbox), grouped the same way: candidates for new stories. With
+BOT_LOG_QUESTIONS=false only counts are printed, never a question's text, even if older rows
+still hold some.
 
 Grouping: questions are reduced to their meaningful canonical words (the matcher's
 normalisation: slang, typos and affixes folded, stopwords dropped), so "gmn cara bikin kopi?"
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from rapidfuzz import fuzz
 
+from bot.inboxrecords import GAP
 from bot.language import detect_language
 from bot.normalize import content_tokens, normalize
 
@@ -125,20 +128,38 @@ def build_report(
         + (", ".join(f"{state} {n}" for state, n in sorted(states.items())) or "none"),
     ]
     unanswered = stats[days].asked - stats[days].answered
+    gaps = [d.text for d in store.decisions(GAP)]
     lines.append("")
     if not services.settings.log_questions:
         lines.append(
             f"Unanswered questions, last {days} days: {unanswered}. Their texts are not kept "
             "(BOT_LOG_QUESTIONS=false), so they cannot be grouped or shown."
         )
+        lines += ["", f"Content gaps (team leads: no story fits), all time: {len(gaps)}."]
         return "\n".join(lines) + "\n"
     groups = group_questions(store.unanswered_questions(days=days), threshold)
     lines.append(
         f"Unanswered questions, last {days} days: {unanswered}, in {len(groups)} groups "
         f"(similarity >= {threshold:g}); candidates for new triggers or stories:"
     )
+    lines += _group_lines(groups, top)
+    # Every gap, whatever its age: a lead's verdict stays true until a story is written.
+    gap_groups = group_questions(gaps, threshold)
+    lines += [
+        "",
+        f"Content gaps (team leads: no story fits), all time: {len(gaps)}, in "
+        f"{len(gap_groups)} groups; candidates for new stories (`python -m bot new-story` "
+        "lists the ones like a post):",
+    ]
+    lines += _group_lines(gap_groups, top)
+    return "\n".join(lines) + "\n"
+
+
+def _group_lines(groups: list[QuestionGroup], top: int) -> list[str]:
+    """The first `top` groups, each with its most asked wording and a few others."""
     if not groups:
-        lines.append("  none")
+        return ["  none"]
+    lines = []
     for group in groups[:top]:
         lines.append(f"  {group.count:>5}x  {group.example}")
         for other in group.others():
@@ -146,7 +167,7 @@ def build_report(
     if len(groups) > top:
         rest = sum(g.count for g in groups[top:])
         lines.append(f"  ... {len(groups) - top} more groups ({rest} questions); use --top")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _positive(text: str) -> int:

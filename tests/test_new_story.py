@@ -202,3 +202,44 @@ def test_slugs_are_ascii_lowercase_hyphenated_and_short() -> None:
     assert slugify("Jatuh Cinta dengan Customer?") == "jatuh-cinta-dengan"
     assert slugify("Supercalifragilisticexpialidocious") == "supercalifragilisticexpi"
     assert slugify("!!!") == ""
+
+
+GAP = "klien minta potongan harga besar sebelum perpanjang kontrak"
+TAUGHT_ELSEWHERE = "customer bilang vendor lain lebih murah, minta turun harga"
+
+
+def test_content_gaps_come_first_then_the_other_unanswered_questions(
+    settings: Settings,
+) -> None:
+    with Store.open(settings) as store:
+        for text in [GAP, *SIMILAR, *DISSIMILAR, "cuaca panas tidak ada kisahnya"]:
+            store.record_question(
+                chat_id=1,
+                user_id=None,
+                text=text,
+                lang="id",
+                anecdote_id=None,
+                score=5,
+                answered=False,
+                source="group",
+            )
+        store.flush()
+        ids = {q.text: q.id for q in store.inbox(chat_id=None, limit=50)[0]}
+        for text, decision, story in (
+            (GAP, "gap", None),
+            ("cuaca panas tidak ada kisahnya", "gap", None),  # a gap unlike the post
+            (TAUGHT_ELSEWHERE, "taught", THREAT["id"]),  # answered now: no head start
+        ):
+            change = store.decide(
+                ids[text], decision, anecdote_id=story, by=9, decided_in=1, daily_limit=10
+            )
+            assert change.outcome == "changed"
+    status, out, err = call(["new-story", str(settings.seeds_dir / SEED)], settings)
+    assert status == 0, err
+    assert "(1 similar content gaps, 1 similar unanswered questions)" in out
+    text = draft_path(settings).read_text(encoding="utf-8")
+    listed = [line for line in text.splitlines() if line.startswith("#   - ")]
+    assert listed == [f"#   - {GAP} (1x)", f"#   - {SIMILAR[0]} (1x)"]  # the gap first
+    assert text.index("# Content gaps like this post") < text.index("# Unanswered questions")
+    assert TAUGHT_ELSEWHERE not in text and "cuaca" not in text
+    assert text.count(GAP) == 1  # a gap is not listed again among the unanswered

@@ -129,3 +129,56 @@ def test_old_questions_fall_out_of_the_period(tmp_path: Path) -> None:
     main(services, [], stdout=out)
     assert "lama" not in out.getvalue() and "Last 30 days: questions 0," in out.getvalue()
     services.close()
+
+
+def mark_gaps(services: Services, texts: list[str]) -> None:
+    """Ask each text unanswered, then decide it "no story fits" like a team lead."""
+    for text in texts:
+        record(services, text, chat_id=3)
+    services.store.flush()
+    waiting, _ = services.store.inbox(chat_id=None, limit=100)
+    for question in waiting:
+        if question.text in texts:
+            change = services.store.decide(question.id, "gap", by=9, decided_in=3, daily_limit=10)
+            assert change.outcome == "changed"
+
+
+def content_gaps(report: str) -> list[str]:
+    return report.split("Content gaps", 1)[1].splitlines()
+
+
+def test_report_lists_content_gaps_grouped_as_candidates_for_new_stories(tmp_path: Path) -> None:
+    services = services_with(tmp_path)
+    out = io.StringIO()
+    main(services, [], stdout=out)
+    gaps = content_gaps(out.getvalue())
+    assert "all time: 0, in 0 groups" in gaps[0] and gaps[1] == "  none"
+
+    record(services, "pertanyaan biasa tanpa keputusan")
+    mark_gaps(services, ["cara bikin kopi", "gimana bikin kopi", "cuaca besok"])
+    out = io.StringIO()
+    main(services, [], stdout=out)
+    gaps = content_gaps(out.getvalue())
+    assert "no story fits" in gaps[0] and "all time: 3, in 2 groups" in gaps[0]
+    assert "candidates for new stories" in gaps[0]
+    assert any(
+        line.endswith("2x  gimana bikin kopi") or line.endswith("2x  cara bikin kopi")
+        for line in gaps
+    )
+    assert any("also:" in line and "bikin kopi" in line for line in gaps)
+    assert any(line.endswith("1x  cuaca besok") for line in gaps)
+    assert "pertanyaan biasa" not in "\n".join(gaps)  # undecided: not a gap
+    services.close()
+
+
+def test_content_gaps_are_only_counted_when_logging_is_off(tmp_path: Path) -> None:
+    services = services_with(tmp_path)
+    mark_gaps(services, ["nomor hp pak budi 0812"])
+    services.close()
+    private = services_with(tmp_path, log_questions=False)
+    out = io.StringIO()
+    main(private, [], stdout=out)
+    report = out.getvalue()
+    assert "0812" not in report
+    assert "Content gaps (team leads: no story fits), all time: 1." in report
+    private.close()

@@ -1,0 +1,291 @@
+"""`python -m bot taught [--export DIR | --prune]`: what team leads taught, merged into the YAML.
+
+The round trip a content author makes: list, export, copy the files over the knowledge base,
+`check`, and the matcher (rebuilt from the YAML alone) answers the taught questions; then
+`--prune` forgets exactly the phrasings the YAML now has.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from kbfixture import PROJECT
+
+from bot import cli
+from bot.exitcodes import EXIT_CONFIG
+from bot.services import build_core
+from bot.settings import Settings
+from bot.store import DB_FILENAME, Store
+from bot.taughtcli import ExportError, add_trigger
+
+COFFEE_ID = "pembeli minta kopi gratis tiap kali kunjungan"
+COFFEE_EN = "customer wants a free coffee every visit"
+MULTILINE = 'klien nanya\n  "harga khusus": boleh   gak? # bukan komentar'
+ALREADY = "Orderan  PELANGGAN ketinggalan\ntidak terkirim"  # a trigger, other case/spaces
+GONE_TEXT = "pertanyaan untuk kisah yang sudah dihapus"
+LEAD = 4242
+WHEN = datetime(2026, 11, 23, 5, 7, tzinfo=UTC)
+
+
+def call(argv: list[str], settings: Settings) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = cli.main(argv, settings=settings, stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """A copy of the real knowledge base and posts, so merging into it is safe."""
+    shutil.copytree(PROJECT / "responses", tmp_path / "responses")
+    shutil.copytree(PROJECT / "seeds", tmp_path / "seeds")
+    return Settings(
+        responses_dir=tmp_path / "responses",
+        seeds_dir=tmp_path / "seeds",
+        data_dir=tmp_path / "data",
+    )
+
+
+def teach(settings: Settings, taught: list[tuple[str, str, str | None]]) -> None:
+    """Record each (text, lang, story) as an unanswered question from chat -100 and decide it
+    like a team lead: taught to the story, or a content gap when the story is None."""
+    with Store(settings.data_dir / DB_FILENAME, log_questions=True, clock=lambda: WHEN) as store:
+        for text, lang, _ in taught:
+            store.record_question(
+                chat_id=-100,
+                user_id=7,
+                text=text,
+                lang=lang,
+                anecdote_id=None,
+                score=5,
+                answered=False,
+                source="group",
+            )
+        store.flush()
+        waiting, _ = store.inbox(chat_id=None, limit=100)
+        ids = {q.text: q.id for q in waiting}
+        for text, _, story in taught:
+            decision = "taught" if story else "gap"
+            change = store.decide(
+                ids[text], decision, anecdote_id=story, by=LEAD, decided_in=-100, daily_limit=99
+            )
+            assert change.outcome == "changed"
+
+
+TAUGHT = [
+    (COFFEE_ID, "id", "lupa-pesanan-maaf"),
+    (COFFEE_EN, "en", "wayang-bima"),
+    (MULTILINE, "id", "lupa-pesanan-maaf"),
+    (ALREADY, "id", "lupa-pesanan-maaf"),
+    (GONE_TEXT, "id", "kisah-dihapus"),
+    ("tidak ada kisah yang cocok untuk ini", "id", None),  # a gap: never listed or pruned
+]
+
+
+def test_without_a_database_there_are_none_and_none_is_created(settings: Settings) -> None:
+    for argv in (["taught"], ["taught", "--prune"]):
+        status, out, err = call(argv, settings)
+        assert status == 0, err
+        assert out.startswith("No taught phrasings")
+    assert not (settings.data_dir / DB_FILENAME).exists()
+
+
+def test_the_listing_shows_when_story_who_chat_and_text_on_one_line(settings: Settings) -> None:
+    long_text = "klien minta " + "diskon " * 30
+    teach(settings, [*TAUGHT, (long_text, "id", "kerjasama-ancaman")])
+    status, out, err = call(["taught"], settings)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "6 taught phrasing(s), oldest first:"
+    assert (
+        f"  2026-11-23 05:07 UTC  lupa-pesanan-maaf  by {LEAD}  in chat -100  [id] {COFFEE_ID}"
+        in lines
+    )
+    assert (
+        f"  2026-11-23 05:07 UTC  wayang-bima  by {LEAD}  in chat -100  [en] {COFFEE_EN}" in lines
+    )
+    # Newlines and runs of spaces collapsed: one row per phrasing.
+    assert any(
+        line.endswith('[id] klien nanya "harga khusus": boleh gak? # bukan komentar')
+        for line in lines
+    )
+    gone = [line for line in lines if GONE_TEXT in line]
+    assert len(gone) == 1 and "kisah-dihapus (story gone: ignored)" in gone[0]
+    long_row = next(line for line in lines if "klien minta diskon" in line)
+    assert long_row.endswith("…") and len(long_row.split("] ", 1)[1]) == 100
+    assert "tidak ada kisah" not in out  # gaps are not taught phrasings
+    assert "taught --export DIR" in out
+
+
+def test_export_check_and_the_matcher_answer_the_taught_questions(
+    settings: Settings, tmp_path: Path
+) -> None:
+    def first_story(question: str, data_dir: str) -> str | None:
+        # The YAML alone: a data directory without a database, so nothing taught is loaded.
+        matcher = build_core(replace(settings, data_dir=tmp_path / data_dir)).matcher
+        answer = matcher.ask(question)
+        return answer.matches[0].anecdote.id if answer.matches else None
+
+    assert first_story(COFFEE_ID, "before") is None  # out of scope until merged
+    assert first_story(COFFEE_EN, "before") is None
+    teach(settings, TAUGHT)
+    anecdotes = settings.responses_dir / "anecdotes"
+    before = {p.name: p.read_text(encoding="utf-8") for p in anecdotes.glob("*.yaml")}
+    export = tmp_path / "export" / "new"  # created, parents too
+
+    status, out, err = call(["taught", "--export", str(export)], settings)
+    assert status == 0, err
+    assert sorted(p.name for p in export.iterdir()) == [
+        "001-wayang-bima.yaml",
+        "003-lupa-pesanan-maaf.yaml",
+    ]
+    assert f"wrote {export / '003-lupa-pesanan-maaf.yaml'} (+2 trigger(s): id 2)" in out
+    assert f"wrote {export / '001-wayang-bima.yaml'} (+1 trigger(s): en 1)" in out
+    assert "skipped 1 already among their story's triggers" in out
+    assert f"skipped (kisah-dihapus: story gone): {GONE_TEXT}" in out
+    assert f"cp {export}/* {anecdotes}/" in out
+    assert "python -m bot check" in out and "python -m bot taught --prune" in out
+    # The knowledge base itself is untouched until the author copies the files.
+    assert {p.name: p.read_text(encoding="utf-8") for p in anecdotes.glob("*.yaml")} == before
+
+    # A textual insertion: the old file's lines all stay, comments included, in order; the
+    # new lines are JSON-quoted scalars at the end of their language's list.
+    wayang = (export / "001-wayang-bima.yaml").read_text(encoding="utf-8")
+    old_lines = before["001-wayang-bima.yaml"].splitlines()
+    new_lines = wayang.splitlines()
+    added = [line for line in new_lines if line not in old_lines]
+    assert added == [f'    - "{COFFEE_EN}"']
+    assert [line for line in new_lines if line not in added] == old_lines
+    assert new_lines[0].startswith("# Seed 001")
+    assert yaml.safe_load(wayang)["triggers"]["en"][-1] == COFFEE_EN
+    apology = yaml.safe_load((export / "003-lupa-pesanan-maaf.yaml").read_text(encoding="utf-8"))
+    assert apology["triggers"]["id"][-2:] == [
+        COFFEE_ID,
+        'klien nanya "harga khusus": boleh gak? # bukan komentar',
+    ]
+
+    for path in export.iterdir():
+        shutil.copy(path, anecdotes / path.name)
+    status, out, err = call(["check"], settings)
+    assert status == 0, err
+    assert out.startswith("OK: 5 anecdotes")
+
+    assert first_story(COFFEE_ID, "after") == "lupa-pesanan-maaf"
+    assert first_story(COFFEE_EN, "after") == "wayang-bima"
+
+    # Prune: the three now in the YAML (two exported, one there already) go; the phrasing of
+    # the story that is gone stays, and so does the content gap.
+    status, out, err = call(["taught", "--prune"], settings)
+    assert status == 0, err
+    assert out == "pruned 4 taught phrasing(s) now in the YAML; 1 remain\n"
+    status, out, _ = call(["taught"], settings)
+    assert out.splitlines()[0] == "1 taught phrasing(s), oldest first:" and GONE_TEXT in out
+    with Store.open(settings) as store:
+        assert len(store.decisions("gap")) == 1
+    status, out, _ = call(["taught", "--prune"], settings)
+    assert out == "pruned 0 taught phrasing(s) now in the YAML; 1 remain\n"
+
+
+def test_prune_keeps_phrasings_not_merged_yet(settings: Settings) -> None:
+    teach(settings, TAUGHT[:2])
+    status, out, err = call(["taught", "--prune"], settings)
+    assert status == 0, err
+    assert out == "pruned 0 taught phrasing(s) now in the YAML; 2 remain\n"
+
+
+def test_nothing_to_export_when_every_phrasing_is_in_the_yaml(
+    settings: Settings, tmp_path: Path
+) -> None:
+    teach(settings, [(ALREADY, "id", "lupa-pesanan-maaf")])
+    status, out, err = call(["taught", "--export", str(tmp_path / "out")], settings)
+    assert status == 0, err
+    assert "Nothing to export" in out and "--prune" in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_refuses_the_knowledge_base_and_never_overwrites(
+    settings: Settings, tmp_path: Path
+) -> None:
+    teach(settings, TAUGHT[:1])
+    anecdotes = settings.responses_dir / "anecdotes"
+    before = (anecdotes / "003-lupa-pesanan-maaf.yaml").read_text(encoding="utf-8")
+    for inside in (anecdotes, anecdotes / "sub", settings.responses_dir):
+        status, out, err = call(["taught", "--export", str(inside)], settings)
+        assert status == EXIT_CONFIG
+        assert out == "" and len(err.splitlines()) == 1
+        assert "inside the knowledge base" in err
+    assert (anecdotes / "003-lupa-pesanan-maaf.yaml").read_text(encoding="utf-8") == before
+    assert not (anecdotes / "sub").exists()
+
+    export = tmp_path / "out"
+    export.mkdir()
+    (export / "003-lupa-pesanan-maaf.yaml").write_text("# unmerged work\n", encoding="utf-8")
+    status, out, err = call(["taught", "--export", str(export)], settings)
+    assert status == EXIT_CONFIG
+    assert len(err.splitlines()) == 1 and "never overwritten" in err
+    assert (export / "003-lupa-pesanan-maaf.yaml").read_text() == "# unmerged work\n"
+
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    status, _, err = call(["taught", "--export", str(a_file)], settings)
+    assert status == EXIT_CONFIG and "not a directory" in err
+
+
+def test_export_and_prune_are_exclusive(settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as raised:
+        call(["taught", "--prune", "--export", str(tmp_path)], settings)
+    assert raised.value.code == EXIT_CONFIG
+
+
+STORY = """\
+# a comment that must stay
+id: x
+triggers:  # the ways people ask
+  id:
+    - "satu"   # first
+    - >-
+      dua yang
+      dilipat
+  en: ["one", 'two']
+tags: {id: [a], en: [b]}
+"""
+
+
+def test_add_trigger_keeps_the_layout_of_block_folded_and_flow_lists() -> None:
+    text = add_trigger(STORY, "id", "tiga: 'kutip' # bukan")
+    assert text.splitlines()[:8] == STORY.splitlines()[:8]
+    assert text.splitlines()[8] == "    - \"tiga: 'kutip' # bukan\""
+    assert yaml.safe_load(text)["triggers"]["id"] == [
+        "satu",
+        "dua yang dilipat",
+        "tiga: 'kutip' # bukan",
+    ]
+    text = add_trigger(text, "en", 'three "quoted"')
+    assert '  en: ["one", \'two\', "three \\"quoted\\""]' in text
+    assert yaml.safe_load(text)["triggers"]["en"] == ["one", "two", 'three "quoted"']
+
+
+def test_add_trigger_adds_a_missing_language_list() -> None:
+    story = "id: x\ntriggers:\n  id:\n    - satu\ntags: []\n"
+    text = add_trigger(story, "en", "one")
+    assert text == 'id: x\ntriggers:\n  id:\n    - satu\n  en:\n    - "one"\ntags: []\n'
+    flow = add_trigger("triggers: {id: [satu]}\n", "en", "one")
+    assert yaml.safe_load(flow) == {"triggers": {"id": ["satu"], "en": ["one"]}}
+    no_newline = add_trigger("triggers:\n  id:\n    - satu", "id", "dua")
+    assert yaml.safe_load(no_newline) == {"triggers": {"id": ["satu", "dua"]}}
+    with pytest.raises(ExportError):
+        add_trigger("id: x\n", "id", "satu")
+
+
+def test_taught_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["taught", "--help"])
+    assert raised.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m bot taught")
+    assert "--export DIR" in out and "--prune" in out
