@@ -341,7 +341,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> in
         items = evaluation.load_items(args.file)
     except evaluation.EvalFileError as exc:
         raise SettingsError(str(exc)) from exc
-    core = build_core(settings)
+    core = build_core(settings, taught=False)  # the knowledge base's own figures
     matcher = core.matcher
     if args.set:
         from bot.matcher import Matcher

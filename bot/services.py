@@ -68,9 +68,11 @@ def teach(matcher: Matcher, taught: list[Decision]) -> int:
     return used
 
 
-def build_core(settings: Settings) -> Core:
+def build_core(settings: Settings, *, taught: bool = True) -> Core:
     """Load and validate the knowledge base, index it, check the reply texts.
 
+    `taught`: add the phrasings team leads taught (the bot's answers); `eval` leaves them out,
+    since it measures the knowledge base, and the taught questions would flatter its figures.
     Raises `KnowledgeError` listing every problem (file:line: field: message), including a
     broken normalisation table.
     """
@@ -88,7 +90,8 @@ def build_core(settings: Settings) -> Core:
     replies = Replies(kb, matcher, default_lang=settings.default_language)
     # What team leads taught (bot/inbox.py) applies to `ask` too; read without opening the
     # store, so a command that needs no database neither creates nor migrates one.
-    teach(matcher, read_taught(settings.data_dir / DB_FILENAME))
+    if taught:
+        teach(matcher, read_taught(settings.data_dir / DB_FILENAME))
     log.info(
         "knowledge base ready: %d anecdotes, %d UI texts in %.0f ms",
         len(kb.anecdotes),
