@@ -266,15 +266,25 @@ def trigger_holdout(kb: KnowledgeBase, folds: int = 5) -> EvalResult:
     return EvalResult(items=tuple(results), threshold=threshold or 0)
 
 
-def calibrate(matcher: Matcher, items: Iterable[EvalItem]) -> Calibration:
+CALIBRATION_CANDIDATES = 3  # leading stories per question the confidence model learns from
+
+
+def calibrate(
+    matcher: Matcher, items: Iterable[EvalItem], leading: int = CALIBRATION_CANDIDATES
+) -> Calibration:
     """Fit the confidence model (bot/confidence.py) on labelled questions.
 
-    Every candidate story of every question is one sample, right or not; out-of-scope
-    questions teach what evidence an off-topic message can still collect.
+    Each of a question's `leading` candidate stories (by lexical score) is one sample, right
+    or not; out-of-scope questions teach what evidence an off-topic message can still collect.
+    Only the leading ones: the confidence decides whether the best story is told, so the model
+    must tell the right story from its close rivals and from off-topic evidence. The stories
+    far behind are easy negatives; counted too, they outnumber the hard cases and the fit
+    spends its weights on separating them.
     """
     samples = []
     for item in items:
-        for anecdote, evidence in matcher.evidence(item.question):
+        found = sorted(matcher.evidence(item.question), key=lambda pair: -pair[1].lexical)
+        for anecdote, evidence in found[:leading]:
             samples.append((evidence, anecdote.seed_prefix in item.expect))
     return fit(samples)
 
