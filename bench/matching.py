@@ -17,7 +17,10 @@ Measures the same code the bot runs:
 Goals (issue 7): on the real base p95 < 20 ms per question (long situations included),
 start-up to first answer < 2 s, RSS < 250 MB; (issue 8) at 5,000 anecdotes: p95 < 20 ms,
 start-up to first answer < 2 s and `check` < 10 s (warm: a restart of the bot, the cache built
-by an earlier run; the cold figure is printed beside it).
+by an earlier run; the cold figure is printed beside it); (issue 9) with 1,000 phrasings taught
+by team leads (`--taught N`: dev questions of eval/ reworded and perturbed, and sentences over
+the real vocabulary, each pointing at a random story) p95 < 20 ms on the real base, and adding
+one (`Matcher.teach`, the tap of a team lead) < 50 ms.
 No semantic signal is measured side by side: it was not adopted (README, "Quality").
 """
 
@@ -61,6 +64,10 @@ SYNTHETIC_SEED = "000_synthetic.txt"
 BASELINE_SAMPLE = 20  # questions timed with the extractOne baseline on a large base
 # Beside anecdotes/ in a knowledge base: the matcher reads these (copied from responses/).
 BASE_FILES = ("normalize.yaml", "calibration.yaml", "smalltalk.yaml")
+# Where taught phrasings are drawn from: the dev questions (never the held-out set).
+TAUGHT_SOURCES = ("dev-questions.yaml", "dev-questions-2.yaml")
+# Chat words a salesperson adds around a question ("dong", "nih", "gimana ya").
+FILLERS = ["dong", "nih", "ya", "sih", "gimana", "tolong", "bro", "kak", "please", "btw", "deh"]
 
 
 def load_real_base() -> KnowledgeBase:
@@ -232,17 +239,90 @@ def report(
     return statistics.median(ours), p95(ours), build
 
 
+def taught_phrasings(kb: KnowledgeBase, count: int, seed: int = 9) -> list[tuple[str, str]]:
+    """`count` (story id, question) pairs as team leads would teach them: half the dev
+    questions of eval/ reworded (a word dropped, two swapped, a chat word added, a letter
+    doubled), half sentences of 4-12 words over the real trigger vocabulary; random stories."""
+    rng = random.Random(seed)
+    dev = [q for name in TAUGHT_SOURCES for q in load_questions(PROJECT / "eval" / name)]
+    normalizer = get_normalizer()
+    vocabulary = sorted(
+        {
+            word
+            for anecdote in kb.anecdotes
+            for lang in ("id", "en")
+            for text in anecdote.triggers[lang]
+            for word in normalizer.split(text)
+        }
+    )
+
+    def perturb(question: str) -> str:
+        words = question.split()
+        for _ in range(rng.randint(1, 3)):
+            change = rng.randrange(4)
+            if change == 0 and len(words) > 3:
+                del words[rng.randrange(len(words))]
+            elif change == 1 and len(words) > 1:
+                i = rng.randrange(len(words) - 1)
+                words[i], words[i + 1] = words[i + 1], words[i]
+            elif change == 2:
+                words.insert(rng.randrange(len(words) + 1), rng.choice(FILLERS))
+            else:
+                i = rng.randrange(len(words))
+                if words[i]:
+                    j = rng.randrange(len(words[i]))
+                    words[i] = words[i][: j + 1] + words[i][j:]  # a typo: a letter doubled
+        return " ".join(words)
+
+    stories = [a.id for a in kb.anecdotes]
+    pairs = []
+    for i in range(count):
+        if i % 2 and dev:
+            text = perturb(rng.choice(dev))
+        else:
+            text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(4, 12)))
+        pairs.append((rng.choice(stories), text))
+    return pairs
+
+
+def report_taught(
+    kb: KnowledgeBase, questions: Sequence[str], repeat: int, count: int
+) -> tuple[float, float]:
+    """p95 per question with 0 and `count` taught phrasings, and the time to teach one."""
+    matcher = Matcher(kb)
+    matcher.ask(questions[0])  # warm the caches both runs share
+    before = timings(matcher.ask, questions, repeat)
+    adds = []
+    used = 0
+    for key, (anecdote_id, text) in enumerate(taught_phrasings(kb, count)):
+        start = time.perf_counter()
+        used += matcher.teach(key, anecdote_id, text)
+        adds.append(time.perf_counter() - start)
+    after = timings(matcher.ask, questions, repeat)
+    print(f"\nreal base + taught phrasings: {used} of {count} taught, {len(questions)} q")
+    print(f"  taught phrasings       {0:>11}  {count:>11}")
+    mid = (statistics.median(before), statistics.median(after))
+    tail = (p95(before), p95(after))
+    print(f"  Matcher.ask   median   {ms(mid[0])}  {ms(mid[1])}   ratio {mid[1] / mid[0]:6.3f}")
+    print(f"  Matcher.ask   p95      {ms(tail[0])}  {ms(tail[1])}   ratio {tail[1] / tail[0]:6.3f}")
+    add_mid, add_p95, add_max = statistics.median(adds), p95(adds), max(adds)
+    print(f"  Matcher.teach median   {ms(add_mid)}   p95 {ms(add_p95)}   max {ms(add_max)}")
+    return p95(after), max(adds)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     parser.add_argument("--synthetic", type=int, default=5000, help="anecdotes to generate")
     parser.add_argument("--repeat", type=int, default=5, help="passes over the questions")
+    parser.add_argument("--taught", type=int, default=1000, help="taught phrasings to add")
     args = parser.parse_args(argv)
 
     questions = load_questions(args.questions)
     real_fresh = fresh_figures("real base", PROJECT / "responses", PROJECT / "seeds", questions[0])
     real = load_real_base()
     _, real_p95, _ = report("real base", real, questions, args.repeat)
+    taught_p95, teach_max = report_taught(real, questions, args.repeat, args.taught)
 
     with tempfile.TemporaryDirectory(prefix="kisah-bench-kb-") as tmp:
         started = time.perf_counter()
@@ -261,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     n = args.synthetic
     goals = [
         ("p95 < 20 ms on the real base", real_p95 < 0.020),
+        (f"p95 < 20 ms with {args.taught} taught phrasings (issue 9)", taught_p95 < 0.020),
+        ("adding a taught phrasing < 50 ms, slowest of all (issue 9)", teach_max < 0.050),
         ("start-up to first answer < 2 s (real base, warm)", real_fresh["ask warm"][0] < 2.0),
         ("RSS < 250 MB (real base)", real_fresh["ask warm"][1] < 250),
         (f"p95 < 20 ms at {n} anecdotes (issue 8)", synthetic_p95 < 0.020),

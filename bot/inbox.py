@@ -93,6 +93,7 @@ UI_TEXTS = UiTexts(
         "inbox_not_yours": frozenset(),
         "inbox_story_gone": frozenset(),
         "inbox_too_long": frozenset({"limit"}),
+        "inbox_no_words": frozenset(),
         "inbox_limit": frozenset({"limit"}),
         "inbox_heard_back": frozenset({"question"}),
         "inbox_notice_elsewhere": frozenset({"chat"}),
@@ -302,6 +303,9 @@ class Inbox:
             return self._say("inbox_story_gone", lang)
         if len(question.text) > MAX_TEACH_CHARS:
             return self._say("inbox_too_long", lang, limit=MAX_TEACH_CHARS)
+        phrasing = self.matcher.phrasing(anecdote.id, question.text)
+        if phrasing is None:  # only stopwords or symbols: nothing a later question could match
+            return self._say("inbox_no_words", lang)
         change = self.store.decide(
             question.id,
             TAUGHT,
@@ -314,7 +318,7 @@ class Inbox:
             return self._say("inbox_missing", lang)
         if change.outcome == "limit":
             return self._say("inbox_limit", lang, limit=DAILY_TEACH_LIMIT)
-        self.matcher.teach(question.id, anecdote.id, question.text)
+        self.matcher.taught.put(question.id, phrasing)
         log.info(
             "question taught chat_id=%s user_id=%s question=%s story=%s update_id=%s",
             req.chat_id,

@@ -108,8 +108,9 @@ class ScoringParams:
     string_checks: int = 3  # best phrasings per story refined with token_sort_ratio
     candidates: int = 12  # stories (by coverage) whose phrasings are scored in detail
     # A question this close (weighted F1 of words, bot/taught.py) to a phrasing a team lead
-    # taught gets that story with the F1 as its confidence, if higher than its own.
-    taught_min: float = 0.6
+    # taught gets that story with the F1 as its confidence, if higher than its own. High: two
+    # rare words shared with a taught situation ("ikan koi") are not the same question.
+    taught_min: float = 0.75
 
     def field_weight(self, kind: str) -> float:
         if kind == "lesson":
@@ -530,19 +531,24 @@ class Matcher:
                 found.confidence, found.best_phrase = f1, TAUGHT_PHRASE
 
     # --- taught phrasings -----------------------------------------------------------------
-    def teach(self, key: Hashable, anecdote_id: str, text: str) -> bool:
-        """Use `text` as a phrasing of the story from the next question on (under `key`,
-        the question's id; teaching the key again re-points it). False when the story is not
-        in this base or the text has no content word."""
+    def phrasing(self, anecdote_id: str, text: str) -> Phrasing | None:
+        """`text` read as a question is, as a phrasing of the story; None when the story is
+        not in this base or the text has no content word (nothing to learn from)."""
         story = self._positions.get(anecdote_id)
         if story is None:
-            return False
+            return None
         lang = self.detector.detect(text, self.default_lang)
         pairs = self._question_words(text, lang)[:MAX_QUESTION_WORDS]
         weights = {w: self._weight(w, self._lookup(w, surface)) for w, surface in pairs}
-        if not weights:
+        return Phrasing(story, weights) if weights else None
+
+    def teach(self, key: Hashable, anecdote_id: str, text: str) -> bool:
+        """Use `text` as a phrasing of the story from the next question on (under `key`,
+        the question's id; teaching the key again re-points it). False if `phrasing` is None."""
+        phrasing = self.phrasing(anecdote_id, text)
+        if phrasing is None:
             return False
-        self.taught.put(key, Phrasing(story, weights))
+        self.taught.put(key, phrasing)
         return True
 
     def forget(self, key: Hashable) -> bool:

@@ -103,10 +103,9 @@ def build_core(settings: Settings, *, taught: bool = True) -> Core:
 
 def build_services(settings: Settings) -> Services:
     """The core plus the opened store (`<data_dir>/kisah.sqlite3`, migrated at open)."""
-    core = build_core(settings)
+    core = build_core(settings, taught=False)
     store = Store.open(settings)
-    if not core.matcher.taught:  # a database created (or migrated) just now
-        teach(core.matcher, store.decisions(TAUGHT))
+    teach(core.matcher, store.decisions(TAUGHT))  # read through the store just opened
     return Services(
         settings=settings, kb=core.kb, matcher=core.matcher, replies=core.replies, store=store
     )

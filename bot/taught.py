@@ -95,7 +95,13 @@ class TaughtPhrasings:
         best: dict[int, float] = {}
         for key in keys:
             phrasing = snapshot.by_key[key]
-            shared = sum(w for word, w in weights.items() if word in phrasing.weights)
+            # A word may weigh differently on the two sides (a typo is looked up by its
+            # spelling): it counts at the lower weight, so F1 never exceeds 1.
+            shared = sum(
+                min(w, phrasing.weights[word])
+                for word, w in weights.items()
+                if word in phrasing.weights
+            )
             total = phrasing.total
             if shared <= 0 or total <= 0 or question_total <= 0:
                 continue
