@@ -34,6 +34,7 @@ from bot.inboxrecords import (
 )
 from bot.replies import Button, Reply, UiTexts, callback_data, escape
 from bot.request import Notice, Outcome
+from bot.team import TeamReplies
 
 if TYPE_CHECKING:
     from bot.matcher import Matcher
@@ -256,8 +257,6 @@ class Inbox:
 
     def _when(self, question: Question, lang: str) -> str:
         """When it was asked, in the asking chat's time zone (as /daily shows times)."""
-        from bot.team import TeamReplies  # formatting shared with the team commands
-
         team = TeamReplies(self.env)
         return team.when_text(question.asked_at, team.zone_name(question.chat_id), lang)
 
