@@ -37,6 +37,7 @@ from bot.request import Notice, Outcome
 from bot.team import TeamReplies
 
 if TYPE_CHECKING:
+    from bot.knowledge import Anecdote
     from bot.matcher import Matcher
     from bot.request import Env, Request
     from bot.store import Store
@@ -241,11 +242,11 @@ class Inbox:
                 self._button(
                     "inbox_button_story",
                     lang,
-                    f"t:{question.id}:{match.anecdote.id}",
-                    title=_short(match.anecdote.title.get(lang), TITLE_CHARS),
+                    f"t:{question.id}:{anecdote.id}",
+                    title=_short(anecdote.title.get(lang), TITLE_CHARS),
                 ),
             )
-            for match in self.matcher.rank(question.text, STORY_CHOICES)
+            for anecdote in self._choices(question)
         ]
         rows.append(
             (
@@ -254,6 +255,20 @@ class Inbox:
             )
         )
         return Reply(text, tuple(rows))
+
+    def _choices(self, question: Question) -> list[Anecdote]:
+        """The stories offered for a question: the best-ranked, without the one a 👎 said
+        did not fit, filled up in the base's order when the words point to fewer (a question
+        of words no story uses still gets stories to pick from)."""
+        unwanted = question.anecdote_id if question.thumbs_down else None
+        ranked = [m.anecdote for m in self.matcher.rank(question.text, STORY_CHOICES + 1)]
+        chosen = [a for a in ranked if a.id != unwanted][:STORY_CHOICES]
+        for anecdote in self.kb.anecdotes:
+            if len(chosen) >= STORY_CHOICES:
+                break
+            if anecdote.id != unwanted and anecdote not in chosen:
+                chosen.append(anecdote)
+        return chosen
 
     def _when(self, question: Question, lang: str) -> str:
         """When it was asked, in the asking chat's time zone (as /daily shows times)."""

@@ -377,6 +377,19 @@ def test_a_thumbs_down_brings_an_answered_question_into_the_inbox(services: Serv
     assert story is not None
     assert f"❓ {ANSWERED}" in out
     assert f"👎 on the answer {title(services, story, 'en')[:39]}…" in out
+    # The story the 👎 said does not fit is not offered again; three others are.
+    offered = [label for _, label in choices_of(out) if label.startswith("📖")]
+    assert len(offered) == 3
+    assert not any(title(services, story, "en")[:30] in label for label in offered)
+
+
+def test_a_question_of_words_no_story_uses_still_offers_three_stories(
+    services: Services,
+) -> None:
+    chat = Chat(services)
+    out = chat.send("zxqv plorb wuggle", "/inbox")
+    offered = [label for _, label in choices_of(out) if label.startswith("📖")]
+    assert len(offered) == 3
 
 
 def test_stats_has_the_inbox_button(services: Services) -> None:
