@@ -755,13 +755,22 @@ class Store:
         return {row["state"]: int(row["n"]) for row in rows}
 
     def unanswered_questions(self, *, days: int | None = None) -> list[str]:
-        """Every logged unanswered question text (for grouping into new-trigger candidates)."""
+        """Every logged unanswered question text (for grouping into new-trigger candidates),
+        except those a team lead already decided: taught ones are answered now, and content
+        gaps and skipped ones are listed (or dropped) on their own."""
         sql = "SELECT text FROM questions WHERE answered = 0 AND text IS NOT NULL"
         params: tuple[object, ...] = ()
         if days is not None:
             sql += " AND asked_at >= ?"
             params = (to_db_time(self.clock() - timedelta(days=days)),)
-        return [row["text"] for row in self._read(sql + " ORDER BY id", params)]
+        decided = self._decided_keys()
+        rows = self._read(sql + " ORDER BY id", params)
+        return [row["text"] for row in rows if text_key(row["text"]) not in decided]
+
+    def _decided_keys(self) -> set[str]:
+        """The questions (by `text_key`) a team lead decided and did not undo."""
+        rows = self._read("SELECT text_key FROM decisions WHERE decision != 'open'")
+        return {row["text_key"] for row in rows}
 
     # -- the team leads' inbox ----------------------------------------------------------------
 
@@ -804,11 +813,7 @@ class Store:
             """,
             (*params, INBOX_SCAN),
         )
-        decided = {
-            row["text_key"]
-            for row in self._read("SELECT text_key FROM decisions WHERE decision != 'open'")
-        }
-        seen: set[str] = set(decided)
+        seen = self._decided_keys()
         waiting: list[Question] = []
         for row in rows:
             key = text_key(row["text"])

@@ -113,6 +113,23 @@ def test_stats_window_excludes_older_questions(store: Store, clock: FakeClock) -
     assert store.unanswered_questions(days=7) == ["baru saja"]
 
 
+def test_questions_a_team_lead_decided_are_no_longer_listed_as_unanswered(store: Store) -> None:
+    for text in ("buku koi buat bos", "Buku koi  buat bos", "jadwal kereta", "cuaca"):
+        ask(store, text, answered=False)
+    store.flush()
+    ids = {text: store.inbox(chat_id=None, limit=10)[0] for text in ("x",)}["x"]
+    by_text = {q.text: q.id for q in ids}
+    store.decide(
+        by_text["Buku koi  buat bos"], "taught", anecdote_id="a", by=1, decided_in=1, daily_limit=5
+    )
+    store.decide(by_text["jadwal kereta"], "gap", by=1, decided_in=1, daily_limit=5)
+    # The same question asked in other words of case and spacing is settled with it.
+    assert store.unanswered_questions() == ["cuaca"]
+    undone = store.undo(by_text["jadwal kereta"], "gap", by=1)
+    assert undone.outcome == "changed"
+    assert store.unanswered_questions() == ["jadwal kereta", "cuaca"]
+
+
 def test_privacy_switch_keeps_counts_but_never_text(tmp_path: Path) -> None:
     path = tmp_path / DB_FILENAME
     with Store(path, log_questions=False) as store:
