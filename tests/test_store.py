@@ -116,14 +116,13 @@ def test_stats_window_excludes_older_questions(store: Store, clock: FakeClock) -
 def test_questions_a_team_lead_decided_are_no_longer_listed_as_unanswered(store: Store) -> None:
     for text in ("buku koi buat bos", "Buku koi  buat bos", "jadwal kereta", "cuaca"):
         ask(store, text, answered=False)
-    store.flush()
-    ids = {text: store.inbox(chat_id=None, limit=10)[0] for text in ("x",)}["x"]
-    by_text = {q.text: q.id for q in ids}
+    waiting, _ = store.inbox(chat_id=None, limit=10)
+    by_text = {q.text: q.id for q in waiting}
     store.decide(
         by_text["Buku koi  buat bos"], "taught", anecdote_id="a", by=1, decided_in=1, daily_limit=5
     )
     store.decide(by_text["jadwal kereta"], "gap", by=1, decided_in=1, daily_limit=5)
-    # The same question asked in other words of case and spacing is settled with it.
+    # The same question in other case and spacing is settled with it.
     assert store.unanswered_questions() == ["cuaca"]
     undone = store.undo(by_text["jadwal kereta"], "gap", by=1)
     assert undone.outcome == "changed"
