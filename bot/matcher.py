@@ -247,6 +247,7 @@ class _Question:
     weights: list[float]
     at_work: bool  # names something of the working world (customer, boss, project...)
     private: bool  # names someone of private life (partner, spouse, parents...)
+    law: bool  # asks what the law says (legal, UU, gratifikasi...)
     words: tuple[str, ...] = ()  # the canonical content words `weights` belong to
     taught: bool = False  # the best story is the one a team lead taught for such a question
 
@@ -701,7 +702,8 @@ class Matcher:
             )
         scored.sort(key=lambda s: s.confidence, reverse=True)
         private = any(self.normalizer.is_private(word) for word in words)
-        return scored, _Question(looked, weights, at_work, private, tuple(words))
+        law = self.normalizer.asks_law(question)
+        return scored, _Question(looked, weights, at_work, private, law, tuple(words))
 
     def _lesson(self, story: int, q: _Question | None) -> int:
         """The lesson whose words the question shares most (by weight); the first on a tie,
@@ -752,11 +754,16 @@ class Matcher:
         A message naming nothing of work needs stronger evidence ("jadwal kereta ke yogya
         besok pagi" shares "tomorrow morning" with a story, not its situation), and one naming
         someone of private life and nothing of work ("kado ultah buat pacar") is about
-        private life: a story may be offered, never told.
+        private life: a story may be offered, never told. So is a question of what the law
+        says ("is a gift to an official legal?"): no story is legal advice.
         """
         p = self.params
         ranked, q = self._ranked(question, limit)
-        if q is None or q.at_work or q.taught:  # a team lead vouched for such a question
+        if q is not None and q.taught:  # a team lead vouched for such a question
+            return ranked, 0
+        if q is not None and q.law:
+            return ranked, None
+        if q is None or q.at_work:
             return ranked, 0
         return ranked, None if q.private else p.no_work_margin
 

@@ -70,6 +70,7 @@ class Table:
     common: Mapping[str, tuple[str, ...]]
     work: Mapping[str, tuple[str, ...]]
     private: Mapping[str, tuple[str, ...]]
+    law: Mapping[str, tuple[str, ...]]
     language_words: Mapping[str, frozenset[str]]
 
 
@@ -141,6 +142,10 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
             lang: tuple(
                 _words((data.get("private") or {}).get(lang, []), f"{path}: private.{lang}")
             )
+            for lang in LANGUAGES
+        },
+        law={
+            lang: tuple(_words((data.get("law") or {}).get(lang, []), f"{path}: law.{lang}"))
             for lang in LANGUAGES
         },
         stopwords=frozenset(
@@ -288,6 +293,7 @@ class Normalizer:
         # it folds to.
         self.work = self._folded(table.work)
         self.private = self._folded(table.private)
+        self.law = frozenset(word for words in table.law.values() for word in words)
 
     # --- words -------------------------------------------------------------------------
     def collapse(self, word: str) -> str:
@@ -506,6 +512,12 @@ class Normalizer:
     def is_private(self, word: str) -> bool:
         """A person of private life (partner, spouse, parents): see `private` in the table."""
         return word in self.private
+
+    def asks_law(self, text: str) -> bool:
+        """Does the text name the law (legal, UU, gratifikasi)? See `law` in the table;
+        its words are matched as written, not folded."""
+        law = self.law  # as written, or with stretched letters collapsed ("legalll")
+        return any(raw in law or self.collapse(raw) in law for raw in self.split(text))
 
 
 def _reduplicated(raw_words: Iterable[str], slang: Mapping[str, tuple[str, ...]]) -> list[str]:

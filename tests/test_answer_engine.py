@@ -187,6 +187,28 @@ def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Repli
     assert "gratifikasi" in out_en and "company's policy" in out_en
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "boleh gak sih kasih hadiah ke pejabat dinas? takut kena gratifikasi",
+        "is it legal to give a gift to a government official in indonesia?",
+        "menurut UU, pacaran sama karyawan klien tempat saya onsite melanggar gak?",
+    ],
+)
+def test_a_question_of_what_the_law_says_is_offered_never_told(
+    replies: Replies, tmp_path: Path, question: str
+) -> None:
+    """No story is legal advice: the story may be offered, and shown on request with its
+    caution, never told as the answer."""
+    (record,) = ask_json(tmp_path, question)
+    assert record["matches"] == []
+    answer = replies.matcher.ask(question)
+    assert answer.maybe is not None and answer.maybe.anecdote.caution is not None
+    shown = chat(replies, [question, "1"])
+    caution = answer.maybe.anecdote.caution.get(answer.lang)
+    assert caution[:40] in " ".join(shown.split())
+
+
 def test_an_english_keyword_without_function_words_is_answered_in_english(
     tmp_path: Path,
 ) -> None:
