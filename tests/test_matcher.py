@@ -242,6 +242,23 @@ def test_real_base_reads_slang(real: Matcher, question: str, seed: str) -> None:
     assert answer.best is not None and answer.best.anecdote.seed_prefix == seed
 
 
+@pytest.mark.parametrize(
+    ("spoken", "written"),
+    [
+        ("pejabat klien suka ngoleksi barang antik", "pejabat klien suka koleksi barang antik"),
+        ("klien susah banget nembus", "klien susah banget tembus"),
+    ],
+)
+def test_spoken_verb_forms_count_as_the_story_words_they_stand_for(
+    real: Matcher, spoken: str, written: str
+) -> None:
+    """Informal nasal verbs drop "me" and the root's first letter ("ngoleksi" for
+    mengoleksi/koleksi): the question is understood as if written formally."""
+    said, formal = real.explain(spoken, 1)[0], real.explain(written, 1)[0]
+    assert said.anecdote.id == formal.anecdote.id
+    assert said.coverage == formal.coverage
+
+
 def test_a_question_outside_work_needs_stronger_evidence(real: Matcher) -> None:
     # the same story words, with and without a word of the working world
     at_work = real.rank("cari perajin wayang di yogya buat klien")[0]
