@@ -165,22 +165,27 @@ SIMILAR = [
 DISSIMILAR = ["berapa suhu di medan hari ini", "cara bikin kopi enak"]
 
 
+def unanswered(store: Store, texts: list[str]) -> None:
+    """Questions of a group chat that got no story, written before the command reads them."""
+    for text in texts:
+        store.record_question(
+            chat_id=1,
+            user_id=None,
+            text=text,
+            lang="id",
+            anecdote_id=None,
+            score=5,
+            answered=False,
+            source="group",
+        )
+    store.flush()
+
+
 def test_similar_unanswered_questions_are_listed_and_dissimilar_ones_not(
     settings: Settings,
 ) -> None:
     with Store.open(settings) as store:
-        for text in [*SIMILAR, *DISSIMILAR, SIMILAR[0]]:
-            store.record_question(
-                chat_id=1,
-                user_id=None,
-                text=text,
-                lang="id",
-                anecdote_id=None,
-                score=5,
-                answered=False,
-                source="group",
-            )
-        store.flush()
+        unanswered(store, [*SIMILAR, *DISSIMILAR, SIMILAR[0]])
     status, out, err = call(["new-story", str(settings.seeds_dir / SEED)], settings)
     assert status == 0, err
     assert "2 similar unanswered questions" in out
@@ -212,18 +217,7 @@ def test_content_gaps_come_first_then_the_other_unanswered_questions(
     settings: Settings,
 ) -> None:
     with Store.open(settings) as store:
-        for text in [GAP, *SIMILAR, *DISSIMILAR, "cuaca panas tidak ada kisahnya"]:
-            store.record_question(
-                chat_id=1,
-                user_id=None,
-                text=text,
-                lang="id",
-                anecdote_id=None,
-                score=5,
-                answered=False,
-                source="group",
-            )
-        store.flush()
+        unanswered(store, [GAP, *SIMILAR, *DISSIMILAR, "cuaca panas tidak ada kisahnya"])
         ids = {q.text: q.id for q in store.inbox(chat_id=None, limit=50)[0]}
         for text, decision, story in (
             (GAP, "gap", None),
