@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
 from bot.knowledge import LANGUAGES
 
@@ -184,12 +185,14 @@ def _prefix_variants(word: str) -> list[tuple[str, str]]:
             if first in _VOWELS:
                 out.append((head, "t" + rest))
                 out.append((head, rest))
+                out.append((head[:-1], "n" + rest))  # "menilai" is me+nilai
             elif first in "cdjstz":
                 out.append((head, rest))
         elif head.endswith("m"):
             if first in _VOWELS:
                 out.append((head, "p" + rest))
                 out.append((head, rest))
+                out.append((head[:-1], "m" + rest))  # "memakan" is me+makan
             elif first in "bfpv":
                 out.append((head, rest))
         elif first in "lrwymn":  # me-/pe- before l, r, w, y, m, n
@@ -244,8 +247,12 @@ _CONFIX = {
 class Normalizer:
     """Applies one table; memoises each word's canonical form (the vocabulary is small)."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, dictionary: frozenset[str] | None = None) -> None:
         self.table = table
+        # Indonesian root words (PySastrawi's dictionary): a word listed there is a word of its
+        # own, not an affixed form to strip ("pernah" is not per-nah) nor a typo to correct
+        # ("toko" is not a misspelt "tokoh").
+        self.dictionary = indonesian_roots() if dictionary is None else dictionary
         self.protected = table.no_stem | table.stopwords | table.particles
         self.known = (
             table.roots
@@ -268,7 +275,11 @@ class Normalizer:
                 (self.stem_id(member), self.concepts),
                 (self.stem_en(member), self.concepts_en),
             ):
-                if stem not in table.roots and stem not in self.protected:
+                if (
+                    stem not in table.roots
+                    and stem not in self.protected
+                    and stem not in self.dictionary
+                ):
                     target.setdefault(stem, head)
         # Everyday words, folded like any other word so they match whatever the stemmer makes.
         self.common: frozenset[str] = frozenset(
@@ -326,6 +337,7 @@ class Normalizer:
             len(word) <= t.min_stem
             or word in self.protected
             or word in t.roots
+            or word in self.dictionary
             or not word.isalpha()
         ):
             return word
@@ -364,6 +376,12 @@ class Normalizer:
                     candidates.append((head + stem[1:], word[0] + "~", suffix))
         for stem, _, _ in candidates[1:]:
             if len(stem) >= 3 and (stem in t.roots or stem in t.no_stem or stem in t.slang):
+                return self._after_stem(stem)
+        # Then a root of the Indonesian dictionary: it knows far more words than the table,
+        # but the table's roots (the stories' words) come first, so "mengunjungi" stays
+        # "kunjung" rather than the dictionary's rarer "unjung".
+        for stem, _, _ in candidates[1:]:
+            if len(stem) >= 4 and stem in self.dictionary:
                 return self._after_stem(stem)
         # No known root: strip only what Indonesian morphology makes near-certain, preferring
         # a whole confix ("pe-...-an") to a prefix alone, and a prefix to a suffix alone.
@@ -422,7 +440,7 @@ class Normalizer:
             stem = self.stem_en(word)
             return concepts.get(stem, stem)
         stem = self.stem_id(word)
-        if stem == word:
+        if stem == word and word not in self.dictionary:
             if word.endswith(("ing", "ed")) and len(word) > 5:
                 stem = self.stem_en(word)  # English words inside Indonesian questions
             elif word.endswith("s") and word[:-1] in concepts:
@@ -489,6 +507,10 @@ class Normalizer:
                 i += 1
         return out
 
+    def is_word(self, word: str) -> bool:
+        """A real word (of the table or the Indonesian dictionary), so not a typo."""
+        return word in self.known or word in self.dictionary
+
     def is_stopword(self, word: str) -> bool:
         return word in self.table.stopwords
 
@@ -533,6 +555,12 @@ def _reduplicated(raw_words: Iterable[str], slang: Mapping[str, tuple[str, ...]]
         else:
             out.append(raw)
     return out
+
+
+@lru_cache(maxsize=1)
+def indonesian_roots() -> frozenset[str]:
+    """The root words of PySastrawi's Indonesian dictionary (about 30,000), loaded once."""
+    return frozenset(w.strip() for w in StemmerFactory().get_words() if w.strip())
 
 
 @lru_cache(maxsize=4)

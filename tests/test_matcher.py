@@ -259,6 +259,13 @@ def test_spoken_verb_forms_count_as_the_story_words_they_stand_for(
     assert said.coverage == formal.coverage
 
 
+def test_a_real_word_is_not_read_as_a_typo_of_a_story_word(real: Matcher) -> None:
+    # "toko" (a shop) is a word of its own, not a misspelt "tokoh" (the wayang figure); a
+    # misspelling of the story's word is still read as it.
+    assert real.rank("toko") == []
+    assert real.rank("wayng")[0].anecdote.seed_prefix == "001"
+
+
 def test_a_question_outside_work_needs_stronger_evidence(real: Matcher) -> None:
     # the same story words, with and without a word of the working world
     at_work = real.rank("cari perajin wayang di yogya buat klien")[0]

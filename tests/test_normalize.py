@@ -152,6 +152,25 @@ def test_roots_that_look_affixed_are_not_overstemmed(word: str) -> None:
     assert normalize(word, "id") == word
 
 
+@pytest.mark.parametrize(
+    "word", ["pernah", "jangan", "langkah", "mending", "lebaran", "restoran", "berangkat"]
+)
+def test_words_of_the_indonesian_dictionary_are_not_stripped(word: str) -> None:
+    # None of these is in the table: the dictionary says "pernah" is a word, not per+nah.
+    assert normalize(word, "id") == word
+
+
+@pytest.mark.parametrize(
+    "forms",
+    [
+        ("menilai", "penilaian", "nilai"),  # me+nilai: a root may begin with the nasal
+        ("mengunjungi", "kunjungan", "berkunjung", "dikunjungi"),  # the stories' root wins
+    ],
+)
+def test_affixed_forms_meet_through_the_dictionary(forms: tuple[str, ...]) -> None:
+    assert len({normalize(f, "id") for f in forms}) == 1, [normalize(f, "id") for f in forms]
+
+
 def test_overstemming_guard_still_strips_real_affixes() -> None:
     assert normalize("makanan", "id") == "makan"  # one suffix off, then the root is protected
     assert normalize("pesanan", "id") == "pesan"
