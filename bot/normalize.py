@@ -511,6 +511,10 @@ class Normalizer:
         """A real word (of the table or the Indonesian dictionary), so not a typo."""
         return word in self.known or word in self.dictionary
 
+    def is_indonesian(self, word: str) -> bool:
+        """A canonical word of the Indonesian dictionary (names, places and English are not)."""
+        return word in self.dictionary
+
     def is_stopword(self, word: str) -> bool:
         return word in self.table.stopwords
 
