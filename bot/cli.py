@@ -36,6 +36,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 
 if TYPE_CHECKING:
+    from bot.knowledge import KnowledgeBase
     from bot.matcher import Answer, ScoringParams
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument(
         "files", metavar="FILE", type=Path, nargs="+", help="labeled questions (YAML)"
+    )
+    calibrate.add_argument(
+        "--folds",
+        type=int,
+        metavar="N",
+        help="write nothing; cross-validate instead: split the last FILE into N parts and score "
+        "each with the model fitted on the other files and parts, at the threshold the rule "
+        "picks on those (the honest figure for a new set of that kind)",
     )
 
     commands.add_parser(
@@ -391,6 +400,8 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) 
     # The evidence does not depend on the weights: fit from defaults, so a stale or broken
     # calibration file never stops its own replacement.
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
+    if args.folds is not None:
+        return _cross_validate(args, kb, stdout)
     calibration = evaluation.calibrate(Matcher(kb, calibration=Calibration()), items)
     target = settings.responses_dir / CALIBRATION
     header = "# Confidence model weights: `python -m bot calibrate " + " ".join(
@@ -398,6 +409,28 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) 
     )
     target.write_text(header + "`\n" + calibration.to_yaml(), encoding="utf-8")
     stdout.write(f"wrote {target} ({len(items)} questions)\n{calibration.to_yaml()}")
+    return EXIT_OK
+
+
+def _cross_validate(args: argparse.Namespace, kb: KnowledgeBase, stdout: TextIO) -> int:
+    from bot import evaluation
+
+    if args.folds < 2:
+        raise SettingsError("calibrate: --folds must be 2 or more")
+    *fixed_files, folded_file = args.files
+    fixed = [item for path in fixed_files for item in evaluation.load_items(path)]
+    folded = evaluation.load_items(folded_file)
+    if len(folded) < args.folds:
+        raise SettingsError(f"calibrate: {folded_file} has fewer questions than --folds")
+    cv = evaluation.cross_validate(kb, fixed, folded, args.folds)
+    stdout.write(
+        f"cross-validated on {folded_file} ({args.folds} folds, thresholds "
+        f"{', '.join(map(str, cv.thresholds))}; nothing written)\n"
+        f"top-1 (best answer right):  {cv.top1:.3f}\n"
+        f"out-of-scope rejected:      {cv.oos_reject:.3f}\n"
+    )
+    for kind, value in cv.by_kind.items():
+        stdout.write(f"  {kind:<12} {value:.3f}\n")
     return EXIT_OK
 
 

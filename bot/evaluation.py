@@ -289,6 +289,71 @@ def calibrate(
     return fit(samples)
 
 
+RULE_REJECTION = 0.98  # the threshold rule: every set refuses this share of out-of-scope...
+RULE_MARGIN = 2  # ...at the best top-1 threshold, plus this margin (see README "Quality")
+
+
+def rule_threshold(results: Sequence[EvalResult]) -> int:
+    """The threshold the rule picks on these evaluations: the best pooled top-1 among those
+    at which every set still refuses `RULE_REJECTION` of its out-of-scope questions, plus
+    `RULE_MARGIN` (the sets were fitted on, so their optimum is optimistic)."""
+    best: tuple[float, int] | None = None
+    for threshold in range(0, 101):
+        rows = [threshold_sweep(r, [threshold])[0] for r in results]
+        pairs = list(zip(results, rows, strict=True))
+        if any(r.out_of_scope and row[3] < RULE_REJECTION for r, row in pairs):
+            continue
+        right = sum(row[1] * len(r.in_scope) for r, row in pairs)
+        if best is None or right > best[0] + 1e-9:
+            best = (right, threshold)
+    return (best[1] if best else 100) + RULE_MARGIN
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """How the fitted model and the rule's threshold do on questions not fitted on."""
+
+    top1: float
+    oos_reject: float
+    by_kind: dict[str, float]  # top-1 (in scope) or rejection (out of scope) per kind
+    thresholds: tuple[int, ...]  # the rule's threshold in each fold
+
+
+def cross_validate(
+    kb: KnowledgeBase, fixed: Sequence[EvalItem], folded: Sequence[EvalItem], folds: int = 5
+) -> CrossValidation:
+    """Split `folded` into `folds` parts; score each part with the model fitted on `fixed`
+    and the other parts, at the threshold the rule picks on those. What `calibrate` plus the
+    rule would give a new set of the same kind, which the fitted sets' own figures flatter."""
+    base = Matcher(kb, calibration=Calibration())
+    held: list[tuple[ItemResult, int]] = []
+    thresholds = []
+    for fold in range(folds):
+        train = [item for i, item in enumerate(folded) if i % folds != fold]
+        test = [item for i, item in enumerate(folded) if i % folds == fold]
+        matcher = Matcher(kb, calibration=calibrate(base, [*fixed, *train]))
+        threshold = rule_threshold([evaluate(matcher, fixed), evaluate(matcher, train)])
+        thresholds.append(threshold)
+        held.extend((r, threshold) for r in evaluate(matcher, test).items)
+
+    def right(result: ItemResult, threshold: int) -> bool:
+        shown = _shown(result, threshold)
+        if result.in_scope:
+            return bool(shown) and shown[0][0] in result.item.expect
+        return not shown
+
+    def share(pairs: list[tuple[ItemResult, int]]) -> float:
+        return sum(right(r, t) for r, t in pairs) / len(pairs) if pairs else 0.0
+
+    kinds = sorted({r.item.kind for r, _ in held if r.item.kind})
+    return CrossValidation(
+        top1=share([(r, t) for r, t in held if r.in_scope]),
+        oos_reject=share([(r, t) for r, t in held if not r.in_scope]),
+        by_kind={k: share([(r, t) for r, t in held if r.item.kind == k]) for k in kinds},
+        thresholds=tuple(thresholds),
+    )
+
+
 def _confusion(result: EvalResult) -> list[str]:
     """Rows: expected story (or none); columns: the answer's best story (or none)."""
     pairs: Counter[tuple[str, str]] = Counter()

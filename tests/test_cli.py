@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -517,3 +518,30 @@ def test_library_lines_carry_no_user_text_when_question_logging_is_off() -> None
     with cli.configured_logging(Settings(log_level="DEBUG"), stream):  # logging questions: as is
         logging.getLogger("telegram.ext.Updater").critical("Received data was: %r", {"t": secret})
     assert secret in stream.getvalue()
+
+
+def test_calibrate_cross_validates_without_writing(tmp_path: Path) -> None:
+    """`calibrate --folds N`: the honest figure for a new set of the last file's kind, and
+    the calibration the bot reads is left as it was."""
+    calibration = PROJECT / "responses" / "calibration.yaml"
+    before = calibration.read_bytes()
+    dev, dev2 = (PROJECT / "eval" / name for name in ("dev-questions.yaml", "dev-questions-2.yaml"))
+    result = run_bot(
+        tmp_path,
+        "--responses",
+        str(PROJECT / "responses"),
+        "calibrate",
+        "--folds",
+        "5",
+        str(dev),
+        str(dev2),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "cross-validated on" in result.stdout and "nothing written" in result.stdout
+    top1 = float(re.search(r"top-1 \(best answer right\):\s+([0-9.]+)", result.stdout)[1])
+    assert 0.5 < top1 <= 1.0
+    assert "long" in result.stdout  # the file's kinds, one line each
+    assert calibration.read_bytes() == before
+
+    refused = run_bot(tmp_path, "calibrate", "--folds", "1", str(dev), str(dev2))
+    assert refused.returncode == 2 and "--folds must be 2 or more" in refused.stderr

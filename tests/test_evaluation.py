@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 
 from bot.evaluation import (
+    RULE_MARGIN,
+    RULE_REJECTION,
     EvalFileError,
     combined,
     evaluate,
     format_report,
     load_items,
     parse_items,
+    rule_threshold,
     threshold_sweep,
     trigger_holdout,
 )
@@ -177,3 +180,12 @@ def test_combined_pools_the_evidence(matcher: Matcher) -> None:
     other = Matcher(matcher.kb, threshold=matcher.threshold + 1)
     with pytest.raises(ValueError, match="different thresholds"):
         combined([first, evaluate(other, ITEMS)])
+
+
+def test_rule_threshold_is_the_best_safe_one_plus_the_margin(matcher: Matcher) -> None:
+    result = evaluate(matcher, ITEMS)
+    chosen = rule_threshold([result]) - RULE_MARGIN
+    rows = {t: (top1, reject) for t, top1, _, reject in threshold_sweep(result, range(101))}
+    assert rows[chosen][1] >= RULE_REJECTION  # every out-of-scope question still refused...
+    safe = [top1 for top1, reject in rows.values() if reject >= RULE_REJECTION]
+    assert rows[chosen][0] == max(safe)  # ...at the best top-1 that allows
