@@ -165,6 +165,14 @@ def test_private_life_is_offered_as_maybe_never_told(replies: Replies, tmp_path:
     assert lesson[:40] in " ".join(shown.split())
 
 
+@pytest.mark.parametrize("question", ["workplace romance", "love at the office"])
+def test_love_at_work_is_work_not_private_life(tmp_path: Path, question: str) -> None:
+    """Love is the on-site romance story's subject, not a person of private life: only a
+    partner, a spouse or a parent named without work makes a question private."""
+    (record,) = ask_json(tmp_path, question)
+    assert [m["seed"][:3] for m in record["matches"]][:1] == ["004"]
+
+
 @pytest.mark.parametrize(
     "question",
     [
