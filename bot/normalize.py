@@ -26,6 +26,7 @@ from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
 from bot.knowledge import LANGUAGES
 
+GIFT_RULE_PARTS = ("permission", "gift", "official")
 DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "responses" / "normalize.yaml"
 
 _VOWELS = frozenset("aeiou")
@@ -72,6 +73,7 @@ class Table:
     work: Mapping[str, tuple[str, ...]]
     private: Mapping[str, tuple[str, ...]]
     law: Mapping[str, tuple[str, ...]]
+    gift_rule: Mapping[str, tuple[str, ...]]  # permission / gift / official words
     language_words: Mapping[str, frozenset[str]]
 
 
@@ -148,6 +150,12 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         law={
             lang: tuple(_words((data.get("law") or {}).get(lang, []), f"{path}: law.{lang}"))
             for lang in LANGUAGES
+        },
+        gift_rule={
+            part: tuple(
+                _words((data.get("gift_rule") or {}).get(part, []), f"{path}: gift_rule.{part}")
+            )
+            for part in GIFT_RULE_PARTS
         },
         stopwords=frozenset(
             _words(stop.get("id", []), f"{path}: stopwords.id")
@@ -305,6 +313,11 @@ class Normalizer:
         self.work = self._folded(table.work)
         self.private = self._folded(table.private)
         self.law = frozenset(word for words in table.law.values() for word in words)
+        self.permission = frozenset(table.gift_rule["permission"])
+        self.gift_subjects = {
+            part: self._folded({lang: table.gift_rule[part] for lang in LANGUAGES})
+            for part in ("gift", "official")
+        }
 
     # --- words -------------------------------------------------------------------------
     def collapse(self, word: str) -> str:
@@ -540,10 +553,17 @@ class Normalizer:
         return word in self.private
 
     def asks_law(self, text: str) -> bool:
-        """Does the text name the law (legal, UU, gratifikasi)? See `law` in the table;
-        its words are matched as written, not folded."""
+        """Does the text name the law (legal, UU, gratifikasi), or ask whether a gift to an
+        official may be given (the gift rules)? See `law` and `gift_rule` in the table; law
+        and permission words are matched as written, not folded."""
+        raw_words = self.split(text)
         law = self.law  # as written, or with stretched letters collapsed ("legalll")
-        return any(raw in law or self.collapse(raw) in law for raw in self.split(text))
+        if any(raw in law or self.collapse(raw) in law for raw in raw_words):
+            return True
+        if not any(raw in self.permission for raw in raw_words):
+            return False
+        folded = {word for lang in LANGUAGES for word in self.tokens(text, lang)}
+        return all(folded & words for words in self.gift_subjects.values())
 
 
 def _reduplicated(raw_words: Iterable[str], slang: Mapping[str, tuple[str, ...]]) -> list[str]:

@@ -187,7 +187,7 @@ def test_near_domain_and_off_topic_get_no_confident_story(tmp_path: Path, questi
 
 
 def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Replies) -> None:
-    out = chat(replies, ["boleh gak kasih hadiah ke pejabat dinas klien kita?"])
+    out = chat(replies, ["mau kasih hadiah ke pejabat dinas klien kita, enaknya apa?"])
     assert "gratifikasi" in out and "KPK" in out
     out_en = chat(
         replies, ["a gift for the government official who is our client's decision maker"]
@@ -200,6 +200,9 @@ def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Repli
     [
         "boleh gak sih kasih hadiah ke pejabat dinas? takut kena gratifikasi",
         "is it legal to give a gift to a government official in indonesia?",
+        # asking whether it is allowed asks for the gift rules, law word or not
+        "boleh gak kasih parcel lebaran ke pejabat dinas klien kita?",
+        "Is it allowed to give a gift to a government official?",
         "menurut UU, pacaran sama karyawan klien tempat saya onsite melanggar gak?",
     ],
 )
