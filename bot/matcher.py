@@ -253,6 +253,7 @@ class _Question:
     at_work: bool  # names something of the working world (customer, boss, project...)
     private: bool  # names someone of private life (partner, spouse, parents...)
     law: bool  # asks what the law says (legal, UU, gratifikasi...)
+    outside: bool  # asks about a subject no story covers (price negotiation, gift rules...)
     words: tuple[str, ...] = ()  # the canonical content words `weights` belong to
     taught: bool = False  # the best story is the one a team lead taught for such a question
 
@@ -732,7 +733,10 @@ class Matcher:
         scored.sort(key=lambda s: s.confidence, reverse=True)
         private = any(self.normalizer.is_private(word) for word in words)
         law = self.normalizer.asks_law(question)
-        return scored, _Question(looked, weights, at_work, private, law, tuple(words))
+        # stopwords too: "boleh" (may I) carries no weight but asks for permission
+        outside = self.normalizer.outside_subject(self.normalizer.tokens(question, lang))
+        outside = outside is not None
+        return scored, _Question(looked, weights, at_work, private, law, outside, tuple(words))
 
     def _lesson(self, story: int, q: _Question | None) -> int:
         """The lesson whose words the question shares most (by weight); the first on a tie,
@@ -784,13 +788,15 @@ class Matcher:
         besok pagi" shares "tomorrow morning" with a story, not its situation), and one naming
         someone of private life and nothing of work ("kado ultah buat pacar") is about
         private life: a story may be offered, never told. So is a question of what the law
-        says ("is a gift to an official legal?"): no story is legal advice.
+        says ("is a gift to an official legal?"): no story is legal advice; and one about a
+        subject next to the stories that none covers (price negotiation, `outside` in
+        normalize.yaml).
         """
         p = self.params
         ranked, q = self._ranked(question, limit)
         if q is not None and q.taught:  # a team lead vouched for such a question
             return ranked, 0
-        if q is not None and q.law:
+        if q is not None and (q.law or q.outside):
             return ranked, None
         if q is None or q.at_work:
             return ranked, 0

@@ -26,7 +26,6 @@ from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
 from bot.knowledge import LANGUAGES
 
-GIFT_RULE_PARTS = ("permission", "gift", "official")
 DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "responses" / "normalize.yaml"
 
 _VOWELS = frozenset("aeiou")
@@ -73,7 +72,7 @@ class Table:
     work: Mapping[str, tuple[str, ...]]
     private: Mapping[str, tuple[str, ...]]
     law: Mapping[str, tuple[str, ...]]
-    gift_rule: Mapping[str, tuple[str, ...]]  # permission / gift / official words
+    outside: Mapping[str, tuple[tuple[str, ...], ...]]  # subject -> its groups of words
     language_words: Mapping[str, frozenset[str]]
 
 
@@ -81,6 +80,18 @@ def _words(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
         raise NormalizeTableError(f"{where}: must be a list of words")
     return [str(v).strip().lower() for v in value if str(v).strip()]
+
+
+def _subjects(value: Any, where: str) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """`outside`: each subject a list of groups (lists) of words."""
+    if not isinstance(value, Mapping):
+        raise NormalizeTableError(f"{where}: must map each subject to a list of word lists")
+    subjects = {}
+    for name, groups in value.items():
+        if not isinstance(groups, list) or not groups:
+            raise NormalizeTableError(f"{where}: {name}: must be a list of word lists")
+        subjects[str(name)] = tuple(tuple(_words(group, f"{where}: {name}")) for group in groups)
+    return subjects
 
 
 def load_table(path: Path = DEFAULT_TABLE) -> Table:
@@ -151,12 +162,7 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
             lang: tuple(_words((data.get("law") or {}).get(lang, []), f"{path}: law.{lang}"))
             for lang in LANGUAGES
         },
-        gift_rule={
-            part: tuple(
-                _words((data.get("gift_rule") or {}).get(part, []), f"{path}: gift_rule.{part}")
-            )
-            for part in GIFT_RULE_PARTS
-        },
+        outside=_subjects(data.get("outside") or {}, f"{path}: outside"),
         stopwords=frozenset(
             _words(stop.get("id", []), f"{path}: stopwords.id")
             + _words(stop.get("en", []), f"{path}: stopwords.en")
@@ -313,10 +319,16 @@ class Normalizer:
         self.work = self._folded(table.work)
         self.private = self._folded(table.private)
         self.law = frozenset(word for words in table.law.values() for word in words)
-        self.permission = frozenset(table.gift_rule["permission"])
-        self.gift_subjects = {
-            part: self._folded({lang: table.gift_rule[part] for lang in LANGUAGES})
-            for part in ("gift", "official")
+        # Subjects no story covers, each a list of groups of folded words (see `outside`).
+        # Stopwords count here: "boleh" (may I) weighs nothing but asks for permission.
+        self.outside = {
+            name: [
+                frozenset(
+                    w for word in group for lang in LANGUAGES for w in self.tokens(word, lang)
+                )
+                for group in groups
+            ]
+            for name, groups in table.outside.items()
         }
 
     # --- words -------------------------------------------------------------------------
@@ -553,17 +565,19 @@ class Normalizer:
         return word in self.private
 
     def asks_law(self, text: str) -> bool:
-        """Does the text name the law (legal, UU, gratifikasi), or ask whether a gift to an
-        official may be given (the gift rules)? See `law` and `gift_rule` in the table; law
-        and permission words are matched as written, not folded."""
-        raw_words = self.split(text)
+        """Does the text name the law (legal, UU, gratifikasi)? See `law` in the table; its
+        words are matched as written, not folded."""
         law = self.law  # as written, or with stretched letters collapsed ("legalll")
-        if any(raw in law or self.collapse(raw) in law for raw in raw_words):
-            return True
-        if not any(raw in self.permission for raw in raw_words):
-            return False
-        folded = {word for lang in LANGUAGES for word in self.tokens(text, lang)}
-        return all(folded & words for words in self.gift_subjects.values())
+        return any(raw in law or self.collapse(raw) in law for raw in self.split(text))
+
+    def outside_subject(self, words: Iterable[str]) -> str | None:
+        """The subject no story covers that these canonical words ask about (a word of each
+        of its groups), if any: see `outside` in the table."""
+        present = set(words)
+        for name, groups in self.outside.items():
+            if all(present & group for group in groups):
+                return name
+        return None
 
 
 def _reduplicated(raw_words: Iterable[str], slang: Mapping[str, tuple[str, ...]]) -> list[str]:

@@ -220,6 +220,31 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
     assert caution[:40] in " ".join(shown.split())
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["klien minta diskon gede, gimana negonya", "negotiating price with procurement"],
+)
+def test_price_negotiation_is_offered_never_told(tmp_path: Path, question: str) -> None:
+    """No story is about bargaining over prices (`outside` in normalize.yaml): the nearest may
+    be offered, never told."""
+    (record,) = ask_json(tmp_path, question)
+    assert record["matches"] == []
+
+
+@pytest.mark.parametrize(
+    ("question", "seed"),
+    [
+        ("kasih diskon sebagai permintaan maaf ke pelanggan", "003"),  # a discount, no bargain
+        ("klien lagi emosi, sebaiknya langsung nego atau nunggu dulu?", "000"),  # no price
+    ],
+)
+def test_a_discount_or_a_negotiation_alone_is_still_a_story(
+    tmp_path: Path, question: str, seed: str
+) -> None:
+    (record,) = ask_json(tmp_path, question)
+    assert [m["seed"][:3] for m in record["matches"]][:1] == [seed]
+
+
 def test_an_english_keyword_without_function_words_is_answered_in_english(
     tmp_path: Path,
 ) -> None:

@@ -208,6 +208,13 @@ def test_table_errors_name_the_section(tmp_path: Path) -> None:
         load_table(bad)
 
 
+def test_a_malformed_outside_subject_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "normalize.yaml"
+    bad.write_text("outside:\n  price negotiation: nego\n", encoding="utf-8")
+    with pytest.raises(NormalizeTableError, match="outside: price negotiation"):
+        load_table(bad)
+
+
 def test_default_table_is_valid() -> None:
     table = load_table(DEFAULT_TABLE)
     assert len(table.slang) >= 200
