@@ -99,6 +99,8 @@ def test_a_doubled_word_with_its_own_meaning_stays_whole() -> None:
         ("maksudnya apa", "artinya apa", "id"),
         ("masukan dari klien", "saran dari klien", "id"),
         ("dicuekin klien", "diabaikan klien", "id"),
+        ("ulang taun pelanggan", "ulang tahun pelanggan", "id"),  # "taun" is in the dictionary
+        ("bales chat klien", "balas chat klien", "id"),
         ("got dumped", "heartbroken", "en"),
         ("slacking off", "lazy", "en"),
         ("he sulks", "he is angry", "en"),
