@@ -36,6 +36,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.store import StoreError
 
 if TYPE_CHECKING:
+    from bot.evaluation import EvalItem
     from bot.knowledge import KnowledgeBase
     from bot.matcher import Answer, ScoringParams
 
@@ -391,17 +392,16 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) 
     from bot.knowledge import load_knowledge
     from bot.matcher import CALIBRATION, Matcher
 
-    items = []
     try:
-        for path in args.files:
-            items.extend(evaluation.load_items(path))
+        per_file = [evaluation.load_items(path) for path in args.files]
     except evaluation.EvalFileError as exc:
         raise SettingsError(str(exc)) from exc
+    items = [item for file_items in per_file for item in file_items]
     # The evidence does not depend on the weights: fit from defaults, so a stale or broken
     # calibration file never stops its own replacement.
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
     if args.folds is not None:
-        return _cross_validate(args, kb, stdout)
+        return _cross_validate(args, kb, per_file, stdout)
     calibration = evaluation.calibrate(Matcher(kb, calibration=Calibration()), items)
     target = settings.responses_dir / CALIBRATION
     header = "# Confidence model weights: `python -m bot calibrate " + " ".join(
@@ -409,17 +409,26 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) 
     )
     target.write_text(header + "`\n" + calibration.to_yaml(), encoding="utf-8")
     stdout.write(f"wrote {target} ({len(items)} questions)\n{calibration.to_yaml()}")
+    # The threshold is read against these weights: say what the rule makes of them.
+    matcher = Matcher(kb, calibration=calibration)
+    rule = evaluation.rule_threshold([evaluation.evaluate(matcher, f) for f in per_file])
+    stdout.write(
+        f"threshold by the rule on these files: {rule} "
+        f"(the matcher uses {matcher.threshold}, ScoringParams.threshold)\n"
+    )
     return EXIT_OK
 
 
-def _cross_validate(args: argparse.Namespace, kb: KnowledgeBase, stdout: TextIO) -> int:
+def _cross_validate(
+    args: argparse.Namespace, kb: KnowledgeBase, per_file: list[list[EvalItem]], stdout: TextIO
+) -> int:
     from bot import evaluation
 
     if args.folds < 2:
         raise SettingsError("calibrate: --folds must be 2 or more")
-    *fixed_files, folded_file = args.files
-    fixed = [item for path in fixed_files for item in evaluation.load_items(path)]
-    folded = evaluation.load_items(folded_file)
+    *fixed_files, folded = per_file
+    fixed = [item for file_items in fixed_files for item in file_items]
+    folded_file = args.files[-1]
     if len(folded) < args.folds:
         raise SettingsError(f"calibrate: {folded_file} has fewer questions than --folds")
     cv = evaluation.cross_validate(kb, fixed, folded, args.folds)

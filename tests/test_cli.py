@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import types
@@ -542,6 +543,13 @@ def test_calibrate_cross_validates_without_writing(tmp_path: Path) -> None:
     assert 0.5 < top1 <= 1.0
     assert "long" in result.stdout  # the file's kinds, one line each
     assert calibration.read_bytes() == before
+
+    responses = tmp_path / "responses"  # a copy: writing the model must not touch the repo's
+    shutil.copytree(PROJECT / "responses", responses)
+    fitted = run_bot(tmp_path, "--responses", str(responses), "calibrate", str(dev), str(dev2))
+    assert fitted.returncode == 0, fitted.stderr
+    assert "threshold by the rule on these files:" in fitted.stdout
+    assert (responses / "calibration.yaml").read_text(encoding="utf-8").startswith("# Confidence")
 
     refused = run_bot(tmp_path, "calibrate", "--folds", "1", str(dev), str(dev2))
     assert refused.returncode == 2 and "--folds must be 2 or more" in refused.stderr
