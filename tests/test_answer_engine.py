@@ -202,6 +202,7 @@ def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Repli
         "is it legal to give a gift to a government official in indonesia?",
         # asking whether it is allowed asks for the gift rules, law word or not
         "boleh gak kasih parcel lebaran ke pejabat dinas klien kita?",
+        "blh gk ksh parcel ke pejabat",
         "Is it allowed to give a gift to a government official?",
         "menurut UU, pacaran sama karyawan klien tempat saya onsite melanggar gak?",
     ],
