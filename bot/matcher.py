@@ -774,6 +774,16 @@ class Matcher:
                 found = only.get(self.normalizer.collapse(raw))
                 if found:
                     scores[found] += 1.0
+        if scores["id"] == scores["en"]:
+            # Still undecided ("extra mile", "onsite romance"): words of which none is in the
+            # Indonesian dictionary, nor slang, are English.
+            normalizer = self.normalizer
+            raw_words = [w for w in normalizer.split(text) if w.isalpha()]
+            if raw_words and not any(
+                normalizer.is_indonesian(normalizer.collapse(w)) or w in normalizer.table.slang
+                for w in raw_words
+            ):
+                scores["en"] += 1.0
         return decide(scores, default)
 
     def rank(self, question: str, limit: int = 3) -> list[Match]:

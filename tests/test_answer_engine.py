@@ -251,3 +251,6 @@ def test_an_english_keyword_without_function_words_is_answered_in_english(
 ) -> None:
     records = ask_json(tmp_path, "sincere apology", "cara minta maaf yang tulus")
     assert [r["lang"] for r in records] == ["en", "id"]
+    # words both languages' stories use, but none of them Indonesian
+    records = ask_json(tmp_path, "going the extra mile", "onsite romance", "kado ultah pelanggan")
+    assert [r["lang"] for r in records] == ["en", "en", "id"]
