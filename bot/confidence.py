@@ -58,7 +58,7 @@ class Evidence:
     words: int  # content words in the question (the length the shares are diluted by)
     best_part: float  # the best clause's lexical score (a long message judged by its parts)
     parts_agree: float  # noisy-OR of the clauses' scores: several clauses pointing one way
-    at_work: bool = True  # names something of work: "kado ultah buat pacar" does not
+    customer: bool = True  # names someone the stories serve (a customer, an official)
 
     def features(self) -> tuple[float, ...]:
         return (
@@ -69,7 +69,7 @@ class Evidence:
             math.log1p(self.words),
             self.best_part,
             self.parts_agree,
-            1.0 if self.at_work else 0.0,
+            1.0 if self.customer else 0.0,
         )
 
 
@@ -81,7 +81,7 @@ FEATURES = (
     "log_words",
     "best_part",
     "parts_agree",
-    "at_work",
+    "customer",
 )
 
 
@@ -100,7 +100,7 @@ class Calibration:
     log_words: float = -1.8
     best_part: float = 2.6
     parts_agree: float = 2.5
-    at_work: float = 0.0
+    customer: float = 0.0
     bias: float = -7.35
 
     def probability(self, evidence: Evidence) -> float:

@@ -72,6 +72,7 @@ class Table:
     common: Mapping[str, tuple[str, ...]]
     work: Mapping[str, tuple[str, ...]]
     private: Mapping[str, tuple[str, ...]]
+    customers: Mapping[str, tuple[str, ...]]
     law: Mapping[str, tuple[str, ...]]
     outside: Mapping[str, tuple[tuple[str, ...], ...]]  # subject -> its groups of words
     language_words: Mapping[str, frozenset[str]]
@@ -156,6 +157,12 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         private={
             lang: tuple(
                 _words((data.get("private") or {}).get(lang, []), f"{path}: private.{lang}")
+            )
+            for lang in LANGUAGES
+        },
+        customers={
+            lang: tuple(
+                _words((data.get("customers") or {}).get(lang, []), f"{path}: customers.{lang}")
             )
             for lang in LANGUAGES
         },
@@ -319,6 +326,7 @@ class Normalizer:
         # it folds to.
         self.work = self._folded(table.work)
         self.private = self._folded(table.private)
+        self.customers = self._folded(table.customers)
         self.law = frozenset(word for words in table.law.values() for word in words)
         # Subjects no story covers, each a list of groups of folded words (see `outside`).
         # Stopwords count here: "boleh" (may I) weighs nothing but asks for permission.
@@ -564,6 +572,10 @@ class Normalizer:
     def is_private(self, word: str) -> bool:
         """A person of private life (partner, spouse, parents): see `private` in the table."""
         return word in self.private
+
+    def is_customer(self, word: str) -> bool:
+        """Someone the stories serve (customer, official): see `customers` in the table."""
+        return word in self.customers
 
     def asks_law(self, text: str) -> bool:
         """Does the text name the law (legal, UU, gratifikasi)? See `law` in the table; its
