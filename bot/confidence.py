@@ -93,15 +93,15 @@ class Calibration:
     current stories; a knowledge base may carry its own `calibration.yaml` (see `load`).
     """
 
-    lexical: float = 1.4
-    coverage: float = 1.6
-    phrasing: float = 2.1
-    log_evidence: float = 4.2
-    log_words: float = -1.8
-    best_part: float = 2.6
-    parts_agree: float = 2.5
-    customer: float = 0.0
-    bias: float = -7.35
+    lexical: float = 1.33
+    coverage: float = 1.69
+    phrasing: float = 1.99
+    log_evidence: float = 3.95
+    log_words: float = -1.77
+    best_part: float = 2.67
+    parts_agree: float = 2.54
+    customer: float = 0.24
+    bias: float = -7.27
 
     def probability(self, evidence: Evidence) -> float:
         weights = (getattr(self, name) for name in FEATURES)
