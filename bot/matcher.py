@@ -732,12 +732,14 @@ class Matcher:
                 _Scored(a_idx, confidence, coverage, phrasing, mass, best_phrase, confidence)
             )
         scored.sort(key=lambda s: s.confidence, reverse=True)
-        private = any(self.normalizer.is_private(word) for word in words)
-        law = self.normalizer.asks_law(question)
-        # stopwords too: "boleh" (may I) carries no weight but asks for permission
-        outside = self.normalizer.outside_subject(self.normalizer.tokens(question, lang))
-        outside = outside is not None
-        customer = any(self.normalizer.is_customer(word) for word in words)
+        normalizer = self.normalizer
+        private = any(normalizer.is_private(word) for word in words)
+        customer = any(normalizer.is_customer(word) for word in words)
+        law = outside = False
+        if only is None:  # the whole message (a clause's question is not read for these)
+            law = normalizer.asks_law(question)
+            # stopwords count: "boleh" (may I) weighs nothing but asks for permission
+            outside = normalizer.outside_subject(normalizer.tokens(question, lang)) is not None
         return scored, _Question(
             looked, weights, at_work, customer, private, law, outside, tuple(words)
         )
