@@ -4,15 +4,18 @@ HTML-like text and ampersands: every reply built from it must stay valid Telegra
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot import cli
 from bot.knowledge import KnowledgeBase
 from bot.language import detect_language
 from bot.matcher import Answer, Match
+from bot.settings import Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"
@@ -140,3 +143,11 @@ class FakeMatcher:
 
     def rank(self, question: str, limit: int = 3) -> list[Match]:
         return list(self.ask(question, limit).matches)
+
+
+def call_cli(argv: list[str], settings: Settings, stdin: str = "") -> tuple[int, str, str]:
+    """`python -m bot ARGV` in-process with injected settings and streams (fast):
+    (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    status = cli.main(argv, settings=settings, stdin=io.StringIO(stdin), stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, write_kb
+from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, call_cli, write_kb
 
 from bot import cli
 from bot.knowledge import load_knowledge
@@ -52,13 +52,6 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     environment.update(PYTHONPATH=str(PROJECT), BOT_DATA_DIR=str(tmp_path / "data"))
     environment.update(extra)
     return environment
-
-
-def call(argv: list[str], settings: Settings, stdin: str = "") -> tuple[int, str, str]:
-    """cli.main in-process with injected settings and streams (fast)."""
-    out, err = io.StringIO(), io.StringIO()
-    status = cli.main(argv, settings=settings, stdin=io.StringIO(stdin), stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
@@ -139,7 +132,7 @@ def test_ask_json_on_the_real_base(tmp_path: Path) -> None:
 
 
 def test_ask_plain_output(settings: Settings) -> None:
-    status, out, _ = call(["ask"], settings, stdin=f"{THREAT_EN}\n{WEATHER}\n")
+    status, out, _ = call_cli(["ask"], settings, stdin=f"{THREAT_EN}\n{WEATHER}\n")
     assert status == 0
     first, second = out.splitlines()
     assert first.startswith(f"{THREAT_EN}\t[en] ancaman-klien (000) ")
@@ -147,7 +140,7 @@ def test_ask_plain_output(settings: Settings) -> None:
 
 
 def test_check_ok(settings: Settings) -> None:
-    status, out, err = call(["check"], settings)
+    status, out, err = call_cli(["check"], settings)
     kb = load_knowledge(settings.responses_dir, SEEDS)
     assert status == 0, err
     assert out == f"OK: 2 anecdotes, 6 tips, {len(kb.ui)} UI texts\n"
@@ -233,7 +226,7 @@ def test_check_validates_the_telegram_and_team_texts_too(settings: Settings) -> 
         telegram.read_text(encoding="utf-8").replace("tg_cmd_tip:", "tg_cmd_tips:"),
         encoding="utf-8",
     )
-    status, out, err = call(["check"], settings)
+    status, out, err = call_cli(["check"], settings)
     assert status == cli.EXIT_CONFIG and out == ""
     assert "responses/ui/team.yaml: team_only_leads: missing UI text" in err
     assert "team.yaml: team_daily_usage.id: unknown placeholder {gievn}" in err
@@ -299,7 +292,7 @@ def test_unusable_data_dir_ends_cleanly(tmp_path: Path, responses: Path) -> None
 
 
 def test_run_without_token_explains_and_starts_the_chat(settings: Settings) -> None:
-    status, out, _ = call(["run"], settings, stdin="/topics\n/quit\n")
+    status, out, _ = call_cli(["run"], settings, stdin="/topics\n/quit\n")
     assert status == 0
     first_line = out.splitlines()[0]
     assert (
@@ -323,15 +316,15 @@ def test_run_with_token_starts_the_telegram_runner(
     monkeypatch.setitem(sys.modules, "bot.telegram.runner", runner)
     token = "123456789:" + "A" * 35
     with_token = Settings(**{**settings.__dict__, "token": token})
-    assert call(["run", "--webhook"], with_token)[0] == 3
-    assert call(["run"], with_token)[0] == 3
+    assert call_cli(["run", "--webhook"], with_token)[0] == 3
+    assert call_cli(["run"], with_token)[0] == 3
     assert [webhook for _, webhook in calls] == [True, False]
     assert calls[0][0].token == token
 
 
 def test_run_with_a_malformed_token_ends_with_one_line(settings: Settings) -> None:
     bad = Settings(**{**settings.__dict__, "token": "not-a-token"})
-    status, out, err = call(["run"], bad)
+    status, out, err = call_cli(["run"], bad)
     assert status != 0 and out == ""
     assert "does not look like a BotFather token" in err
     assert "not-a-token" not in err and "Traceback" not in err
@@ -348,12 +341,12 @@ def test_report_gets_its_own_options(settings: Settings, monkeypatch: pytest.Mon
         return 0
 
     monkeypatch.setattr(report, "run", fake_run)
-    assert call(["report", "--days", "7"], settings)[0] == 0
-    assert call(["report", "--top", "3", "--threshold", "80"], settings)[0] == 0
+    assert call_cli(["report", "--days", "7"], settings)[0] == 0
+    assert call_cli(["report", "--top", "3", "--threshold", "80"], settings)[0] == 0
     assert seen == [(7, 10, report.DEFAULT_THRESHOLD), (30, 3, 80.0)]
     for bad in (["--days", "0"], ["--threshold", "150"], ["--nope"]):
         with pytest.raises(SystemExit) as raised:
-            call(["report", *bad], settings)
+            call_cli(["report", *bad], settings)
         assert raised.value.code == cli.EXIT_CONFIG
 
 
@@ -367,14 +360,14 @@ def test_report_help_lists_the_report_options(capsys: pytest.CaptureFixture[str]
 
 
 def test_report_prints_the_report(settings: Settings) -> None:
-    status, out, err = call(["report", "--days", "7", "--top", "2"], settings)
+    status, out, err = call_cli(["report", "--days", "7", "--top", "2"], settings)
     assert status == 0, err
     assert out.startswith("Kisah usage report (all chats)")
 
 
 def test_unknown_options_are_refused_for_our_commands(settings: Settings) -> None:
     with pytest.raises(SystemExit) as raised:
-        call(["check", "--days", "7"], settings)
+        call_cli(["check", "--days", "7"], settings)
     assert raised.value.code == 2
 
 
@@ -386,16 +379,16 @@ def test_eval_prints_the_report(tmp_path: Path, settings: Settings) -> None:
         f"- {{q: '{WEATHER}', expect: [], lang: id}}\n",
         encoding="utf-8",
     )
-    status, out, err = call(["eval", str(labeled)], settings)
+    status, out, err = call_cli(["eval", str(labeled)], settings)
     assert status == 0, err
     assert "top1=1.00 top3=1.00 oos_reject=1.00" in out.strip().splitlines()[-1]
-    status, _, err = call(["eval", str(tmp_path / "missing.yaml")], settings)
+    status, _, err = call_cli(["eval", str(tmp_path / "missing.yaml")], settings)
     assert status == cli.EXIT_CONFIG and "missing.yaml" in err
     # a scoring parameter varied for one run: nothing reaches a threshold of 101
-    status, out, err = call(["eval", str(labeled), "--set", "threshold=101"], settings)
+    status, out, err = call_cli(["eval", str(labeled), "--set", "threshold=101"], settings)
     assert status == 0, err
     assert "top1=0.00" in out.strip().splitlines()[-1] and "threshold 101" in out
-    status, _, err = call(["eval", str(labeled), "--set", "treshold=1"], settings)
+    status, _, err = call_cli(["eval", str(labeled), "--set", "treshold=1"], settings)
     assert status == cli.EXIT_CONFIG and "unknown parameter" in err
 
 
@@ -485,11 +478,11 @@ def test_logs_go_to_stderr_at_the_configured_level_and_are_restored(settings: Se
 
     root = logging.getLogger()
     before = (list(root.handlers), root.level)
-    status, out, err = call(["check"], Settings(**{**settings.__dict__, "log_level": "debug"}))
+    status, out, err = call_cli(["check"], Settings(**{**settings.__dict__, "log_level": "debug"}))
     assert status == 0 and out.startswith("OK: ")
     assert "INFO bot.services: knowledge base ready: 2 anecdotes" in err
     assert (list(root.handlers), root.level) == before
-    status, _, err = call(["check"], Settings(**{**settings.__dict__, "log_level": "WARNING"}))
+    status, _, err = call_cli(["check"], Settings(**{**settings.__dict__, "log_level": "WARNING"}))
     assert status == 0 and err == ""
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from kbfixture import APOLOGY, SEEDS, THREAT, write_kb
+from kbfixture import APOLOGY, SEEDS, THREAT, call_cli, write_kb
 
-from bot import cli
 from bot.newstory import similar_questions, slugify
 from bot.settings import Settings
 from bot.store import DB_FILENAME, Store
@@ -30,12 +28,6 @@ Share this:
 Leave a Reply
 Komentar pembaca: mantap gan, kunjungi blog saya
 """
-
-
-def call(argv: list[str], settings: Settings) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = cli.main(argv, settings=settings, stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
@@ -66,7 +58,7 @@ def fill_in(path: Path) -> None:
 
 
 def test_the_draft_has_every_field_marked_todo(settings: Settings) -> None:
-    status, out, err = call(["new-story", str(settings.seeds_dir / SEED)], settings)
+    status, out, err = call_cli(["new-story", str(settings.seeds_dir / SEED)], settings)
     assert status == 0, err
     path = draft_path(settings)
     assert str(path) in out
@@ -91,11 +83,11 @@ def test_the_draft_has_every_field_marked_todo(settings: Settings) -> None:
 
 
 def test_check_names_every_todo_field_with_its_line_until_filled_in(settings: Settings) -> None:
-    assert call(["new-story", str(settings.seeds_dir / SEED)], settings)[0] == 0
+    assert call_cli(["new-story", str(settings.seeds_dir / SEED)], settings)[0] == 0
     path = draft_path(settings)
     lines = path.read_text(encoding="utf-8").splitlines()
 
-    status, _, err = call(["check"], settings)
+    status, _, err = call_cli(["check"], settings)
     assert status == 2
     problems = [line for line in err.splitlines() if "still TODO" in line]
     fields = [line.split(": ")[1] for line in problems]
@@ -118,16 +110,16 @@ def test_check_names_every_todo_field_with_its_line_until_filled_in(settings: Se
     assert f"{path}:11: story.en: still TODO (a draft from new-story)" in problems
 
     fill_in(path)
-    status, out, err = call(["check"], settings)
+    status, out, err = call_cli(["check"], settings)
     assert status == 0, err
     assert out.startswith("OK: 3 anecdotes")
 
 
 def test_an_existing_draft_is_never_overwritten(settings: Settings) -> None:
-    assert call(["new-story", str(settings.seeds_dir / SEED)], settings)[0] == 0
+    assert call_cli(["new-story", str(settings.seeds_dir / SEED)], settings)[0] == 0
     path = draft_path(settings)
     path.write_text("# the author's work\n", encoding="utf-8")
-    status, out, err = call(["new-story", str(settings.seeds_dir / SEED)], settings)
+    status, out, err = call_cli(["new-story", str(settings.seeds_dir / SEED)], settings)
     assert status == 2
     assert out == ""
     assert len(err.splitlines()) == 1
@@ -140,19 +132,19 @@ def test_a_seed_outside_the_seeds_directory_or_missing_is_refused(
 ) -> None:
     outside = tmp_path / SEED
     outside.write_text(POST, encoding="utf-8")
-    status, _, err = call(["new-story", str(outside)], settings)
+    status, _, err = call_cli(["new-story", str(outside)], settings)
     assert status == 2
     assert len(err.splitlines()) == 1
     assert "not in" in err and "copy the post there" in err
 
-    status, _, err = call(["new-story", str(settings.seeds_dir / "006_missing.txt")], settings)
+    status, _, err = call_cli(["new-story", str(settings.seeds_dir / "006_missing.txt")], settings)
     assert status == 2
     assert len(err.splitlines()) == 1
     assert "no such seed file" in err
 
     unnumbered = settings.seeds_dir / "post.txt"
     unnumbered.write_text(POST, encoding="utf-8")
-    status, _, err = call(["new-story", str(unnumbered)], settings)
+    status, _, err = call_cli(["new-story", str(unnumbered)], settings)
     assert status == 2
     assert "NNN_name.txt" in err
     assert list((settings.responses_dir / "anecdotes").glob("005-*")) == []
@@ -186,7 +178,7 @@ def test_similar_unanswered_questions_are_listed_and_dissimilar_ones_not(
 ) -> None:
     with Store.open(settings) as store:
         unanswered(store, [*SIMILAR, *DISSIMILAR, SIMILAR[0]])
-    status, out, err = call(["new-story", str(settings.seeds_dir / SEED)], settings)
+    status, out, err = call_cli(["new-story", str(settings.seeds_dir / SEED)], settings)
     assert status == 0, err
     assert "2 similar unanswered questions" in out
     text = draft_path(settings).read_text(encoding="utf-8")
@@ -228,7 +220,7 @@ def test_content_gaps_come_first_then_the_other_unanswered_questions(
                 ids[text], decision, anecdote_id=story, by=9, decided_in=1, daily_limit=10
             )
             assert change.outcome == "changed"
-    status, out, err = call(["new-story", str(settings.seeds_dir / SEED)], settings)
+    status, out, err = call_cli(["new-story", str(settings.seeds_dir / SEED)], settings)
     assert status == 0, err
     assert "(1 similar content gaps, 1 similar unanswered questions)" in out
     text = draft_path(settings).read_text(encoding="utf-8")

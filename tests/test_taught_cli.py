@@ -7,7 +7,6 @@ The round trip a content author makes: list, export, copy the files over the kno
 
 from __future__ import annotations
 
-import io
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kbfixture import PROJECT
+from kbfixture import PROJECT, call_cli
 
 from bot import cli
 from bot.exitcodes import EXIT_CONFIG
@@ -31,12 +30,6 @@ ALREADY = "Orderan  PELANGGAN ketinggalan\ntidak terkirim"  # a trigger, other c
 GONE_TEXT = "pertanyaan untuk kisah yang sudah dihapus"
 LEAD = 4242
 WHEN = datetime(2026, 11, 23, 5, 7, tzinfo=UTC)
-
-
-def call(argv: list[str], settings: Settings) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = cli.main(argv, settings=settings, stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
@@ -89,7 +82,7 @@ TAUGHT = [
 
 def test_without_a_database_there_are_none_and_none_is_created(settings: Settings) -> None:
     for argv in (["taught"], ["taught", "--prune"]):
-        status, out, err = call(argv, settings)
+        status, out, err = call_cli(argv, settings)
         assert status == 0, err
         assert out.startswith("No taught phrasings")
     assert not (settings.data_dir / DB_FILENAME).exists()
@@ -98,7 +91,7 @@ def test_without_a_database_there_are_none_and_none_is_created(settings: Setting
 def test_the_listing_shows_when_story_who_chat_and_text_on_one_line(settings: Settings) -> None:
     long_text = "klien minta " + "diskon " * 30
     teach(settings, [*TAUGHT, (long_text, "id", "kerjasama-ancaman")])
-    status, out, err = call(["taught"], settings)
+    status, out, err = call_cli(["taught"], settings)
     assert status == 0, err
     lines = out.splitlines()
     assert lines[0] == "6 taught phrasing(s), oldest first:"
@@ -138,7 +131,7 @@ def test_export_check_and_the_matcher_answer_the_taught_questions(
     before = {p.name: p.read_text(encoding="utf-8") for p in anecdotes.glob("*.yaml")}
     export = tmp_path / "export" / "new"  # created, parents too
 
-    status, out, err = call(["taught", "--export", str(export)], settings)
+    status, out, err = call_cli(["taught", "--export", str(export)], settings)
     assert status == 0, err
     assert sorted(p.name for p in export.iterdir()) == [
         "001-wayang-bima.yaml",
@@ -171,7 +164,7 @@ def test_export_check_and_the_matcher_answer_the_taught_questions(
 
     for path in export.iterdir():
         shutil.copy(path, anecdotes / path.name)
-    status, out, err = call(["check"], settings)
+    status, out, err = call_cli(["check"], settings)
     assert status == 0, err
     assert out.startswith("OK: 5 anecdotes")
 
@@ -180,20 +173,20 @@ def test_export_check_and_the_matcher_answer_the_taught_questions(
 
     # Prune: the three now in the YAML (two exported, one there already) go; the phrasing of
     # the story that is gone stays, and so does the content gap.
-    status, out, err = call(["taught", "--prune"], settings)
+    status, out, err = call_cli(["taught", "--prune"], settings)
     assert status == 0, err
     assert out == "pruned 4 taught phrasing(s) now in the YAML; 1 remain\n"
-    status, out, _ = call(["taught"], settings)
+    status, out, _ = call_cli(["taught"], settings)
     assert out.splitlines()[0] == "1 taught phrasing(s), oldest first:" and GONE_TEXT in out
     with Store.open(settings) as store:
         assert len(store.decisions("gap")) == 1
-    status, out, _ = call(["taught", "--prune"], settings)
+    status, out, _ = call_cli(["taught", "--prune"], settings)
     assert out == "pruned 0 taught phrasing(s) now in the YAML; 1 remain\n"
 
 
 def test_prune_keeps_phrasings_not_merged_yet(settings: Settings) -> None:
     teach(settings, TAUGHT[:2])
-    status, out, err = call(["taught", "--prune"], settings)
+    status, out, err = call_cli(["taught", "--prune"], settings)
     assert status == 0, err
     assert out == "pruned 0 taught phrasing(s) now in the YAML; 2 remain\n"
 
@@ -202,7 +195,7 @@ def test_nothing_to_export_when_every_phrasing_is_in_the_yaml(
     settings: Settings, tmp_path: Path
 ) -> None:
     teach(settings, [(ALREADY, "id", "lupa-pesanan-maaf")])
-    status, out, err = call(["taught", "--export", str(tmp_path / "out")], settings)
+    status, out, err = call_cli(["taught", "--export", str(tmp_path / "out")], settings)
     assert status == 0, err
     assert "Nothing to export" in out and "--prune" in out
     assert not (tmp_path / "out").exists()
@@ -215,7 +208,7 @@ def test_export_refuses_the_knowledge_base_and_never_overwrites(
     anecdotes = settings.responses_dir / "anecdotes"
     before = (anecdotes / "003-lupa-pesanan-maaf.yaml").read_text(encoding="utf-8")
     for inside in (anecdotes, anecdotes / "sub", settings.responses_dir):
-        status, out, err = call(["taught", "--export", str(inside)], settings)
+        status, out, err = call_cli(["taught", "--export", str(inside)], settings)
         assert status == EXIT_CONFIG
         assert out == "" and len(err.splitlines()) == 1
         assert "inside the knowledge base" in err
@@ -225,20 +218,20 @@ def test_export_refuses_the_knowledge_base_and_never_overwrites(
     export = tmp_path / "out"
     export.mkdir()
     (export / "003-lupa-pesanan-maaf.yaml").write_text("# unmerged work\n", encoding="utf-8")
-    status, out, err = call(["taught", "--export", str(export)], settings)
+    status, out, err = call_cli(["taught", "--export", str(export)], settings)
     assert status == EXIT_CONFIG
     assert len(err.splitlines()) == 1 and "never overwritten" in err
     assert (export / "003-lupa-pesanan-maaf.yaml").read_text() == "# unmerged work\n"
 
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    status, _, err = call(["taught", "--export", str(a_file)], settings)
+    status, _, err = call_cli(["taught", "--export", str(a_file)], settings)
     assert status == EXIT_CONFIG and "not a directory" in err
 
 
 def test_export_and_prune_are_exclusive(settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as raised:
-        call(["taught", "--prune", "--export", str(tmp_path)], settings)
+        call_cli(["taught", "--prune", "--export", str(tmp_path)], settings)
     assert raised.value.code == EXIT_CONFIG
 
 
