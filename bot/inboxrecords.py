@@ -51,10 +51,6 @@ class Decision:
     scope: int | None = None  # where it applies: a group's chat id, None every chat
 
     @property
-    def bot_wide(self) -> bool:
-        return self.scope is None
-
-    @property
     def state(self) -> str:
         return state_of(self.decision, self.anecdote_id)
 
