@@ -127,7 +127,10 @@ class Console:
 
     def ask(self, question: str) -> None:
         answer, reply = self.replies.answer(
-            question, lang=None, default_lang=self.chosen_lang or self.replies.default_lang
+            question,
+            lang=None,
+            default_lang=self.chosen_lang or self.replies.default_lang,
+            chat_id=CONSOLE_CHAT_ID,
         )
         self.last_lang = answer.lang
         best = answer.best
@@ -193,7 +196,9 @@ class Console:
         return True
 
     def _request(self, text: str = "") -> Request:
-        return Request(CONSOLE_CHAT_ID, None, text, self.lang, bot_wide_lead=True)
+        # The terminal user is the bot-wide lead in their own private chat: what they teach
+        # applies to every chat, as from a TEAM_LEAD_IDS user's private chat in Telegram.
+        return Request(CONSOLE_CHAT_ID, None, text, self.lang, bot_wide_lead=True, private=True)
 
     def deliver(self, outcome: Outcome) -> None:
         """Print an outcome. A notice for this chat (the terminal user asked the question)

@@ -9,9 +9,14 @@ truth (`python -m bot taught --export`), and "no story fits" feeds the list of c
 Plain Python like every command builder: `/inbox` is a row of the command table, its buttons
 come back here through `on_button`, and the Telegram bot and the terminal chat send what this
 module returns. Who may use it is decided by the transport (a group's administrators and the
-users in TEAM_LEAD_IDS; in a private chat only the latter, since teaching changes the answers
-of every chat); which questions a lead may see and decide is decided here, on every press, so
-a forged or replayed button changes nothing it should not.
+users in TEAM_LEAD_IDS; in a private chat only the latter, since teaching there changes the
+answers of every chat); which questions a lead may see and decide is decided here, on every
+press, so a forged or replayed button changes nothing it should not.
+
+Trust follows the chat: in a group every lead, TEAM_LEAD_IDS included, sees and decides that
+group's questions only, and what is taught there applies there only (every member reads what
+the bot says in a group). The bot-wide view and bot-wide teaching belong to a TEAM_LEAD_IDS
+user's private chat.
 """
 
 from __future__ import annotations
@@ -98,6 +103,9 @@ UI_TEXTS = UiTexts(
         "inbox_no_words": frozenset(),
         "inbox_limit": frozenset({"limit"}),
         "inbox_heard_back": frozenset({"question"}),
+        "inbox_scope_group": frozenset(),
+        "inbox_scope_all": frozenset(),
+        "inbox_decided_bot_wide": frozenset(),
         "inbox_notice_elsewhere": frozenset({"chat"}),
     },
     plain=frozenset(
@@ -178,10 +186,16 @@ class Inbox:
     def _say(self, key: str, lang: str, *rows: tuple[Button, ...], **values: object) -> Outcome:
         return Outcome(replies=(Reply(self._t(key, lang, **values), tuple(rows)),))
 
+    @staticmethod
+    def _bot_wide(req: Request) -> bool:
+        """A lead listed in TEAM_LEAD_IDS (or the terminal user) in their private chat: the
+        one place where other chats' questions are shown and teaching applies everywhere."""
+        return req.bot_wide_lead and req.private
+
     def _scope(self, req: Request) -> int | None:
-        """Whose questions this lead may see: every chat's for TEAM_LEAD_IDS (and the
-        terminal user), else only the chat they are a lead of."""
-        return None if req.bot_wide_lead else req.chat_id
+        """Whose questions this lead may see and where their decisions apply: every chat
+        (None) for TEAM_LEAD_IDS in their private chat, else only the chat they are in."""
+        return None if self._bot_wide(req) else req.chat_id
 
     def refusal(self, req: Request) -> Outcome | None:
         """Why this request gets no inbox, or None. A private chat is nobody's team: there
@@ -205,7 +219,9 @@ class Inbox:
             if offset and total:  # paged past the end (questions were decided meanwhile)
                 return self.show(req, 0)
             return self._say("inbox_empty", lang)
-        replies = [self._item(question, lang, show_chat=req.bot_wide_lead) for question in waiting]
+        replies = [
+            self._item(question, lang, show_chat=self._bot_wide(req)) for question in waiting
+        ]
         last = offset + len(waiting)
         rows = []
         if last < total:
@@ -261,7 +277,10 @@ class Inbox:
         did not fit, filled up in the base's order when the words point to fewer (a question
         of words no story uses still gets stories to pick from)."""
         unwanted = question.anecdote_id if question.thumbs_down else None
-        ranked = [m.anecdote for m in self.matcher.rank(question.text, STORY_CHOICES + 1)]
+        ranked = [
+            m.anecdote
+            for m in self.matcher.rank(question.text, STORY_CHOICES + 1, chat_id=question.chat_id)
+        ]
         chosen = [a for a in ranked if a.id != unwanted][:STORY_CHOICES]
         for anecdote in self.kb.anecdotes:
             if len(chosen) >= STORY_CHOICES:
@@ -317,7 +336,8 @@ class Inbox:
             return self._say("inbox_story_gone", lang)
         if len(question.text) > MAX_TEACH_CHARS:
             return self._say("inbox_too_long", lang, limit=MAX_TEACH_CHARS)
-        phrasing = self.matcher.phrasing(anecdote.id, question.text)
+        scope = self._scope(req)
+        phrasing = self.matcher.phrasing(anecdote.id, question.text, scope=scope)
         if phrasing is None:  # only stopwords or symbols: nothing a later question could match
             return self._say("inbox_no_words", lang)
         change = self.store.decide(
@@ -327,12 +347,14 @@ class Inbox:
             by=req.user_id,
             decided_in=req.chat_id,
             daily_limit=DAILY_TEACH_LIMIT,
+            scope=scope,
         )
-        if change.outcome == "missing":
-            return self._say("inbox_missing", lang)
-        if change.outcome == "limit":
-            return self._say("inbox_limit", lang, limit=DAILY_TEACH_LIMIT)
-        self.matcher.taught.put(question.id, phrasing)
+        refused = self._refused_change(change, lang)
+        if refused is not None:
+            return refused
+        assert change.decision is not None
+        order = change.decision.decided_at.timestamp()
+        self.matcher.taught.put(question.id, replace(phrasing, order=order))
         log.info(
             "question taught chat_id=%s user_id=%s question=%s story=%s update_id=%s",
             req.chat_id,
@@ -345,6 +367,7 @@ class Inbox:
         title = escape(anecdote.title.get(lang))
         key = "inbox_taught_again" if change.outcome == "unchanged" else "inbox_taught"
         text = self._t(key, lang, question=quoted, title=title)
+        text += "\n" + self._t("inbox_scope_all" if scope is None else "inbox_scope_group", lang)
         if change.notify:
             text += "\n" + self._t("inbox_asker_told", lang)
         rows = self._undo_rows(question, change, lang)
@@ -357,9 +380,11 @@ class Inbox:
             by=req.user_id,
             decided_in=req.chat_id,
             daily_limit=DAILY_TEACH_LIMIT,
+            scope=self._scope(req),
         )
-        if change.outcome == "missing":
-            return self._say("inbox_missing", lang)
+        refused = self._refused_change(change, lang)
+        if refused is not None:
+            return refused
         self.matcher.forget(question.id)  # it may have been taught before
         log.info(
             "question set aside chat_id=%s user_id=%s question=%s decision=%s update_id=%s",
@@ -373,6 +398,16 @@ class Inbox:
         text = self._t(key, lang, question=escape(_short(question.text, NOTICE_CHARS)))
         return Outcome(replies=(Reply(text, self._undo_rows(question, change, lang)),))
 
+    def _refused_change(self, change: Change, lang: str) -> Outcome | None:
+        """What the lead is told when the store did not change the decision, or None."""
+        if change.outcome == "missing":
+            return self._say("inbox_missing", lang)
+        if change.outcome == "limit":
+            return self._say("inbox_limit", lang, limit=DAILY_TEACH_LIMIT)
+        if change.outcome == "bot_wide":
+            return self._say("inbox_decided_bot_wide", lang)
+        return None
+
     def _undo_rows(
         self, question: Question, change: Change, lang: str
     ) -> tuple[tuple[Button, ...], ...]:
@@ -382,12 +417,29 @@ class Inbox:
         return ((self._button("inbox_button_undo", lang, f"u:{question.id}:{code}"),),)
 
     def _undo(self, req: Request, question: Question, state: str, lang: str) -> Outcome:
-        change = self.store.undo(question.id, state, by=req.user_id)
+        change = self.store.undo(
+            question.id,
+            state,
+            by=req.user_id,
+            decided_in=req.chat_id,
+            daily_limit=DAILY_TEACH_LIMIT,
+            scope=self._scope(req),
+        )
+        if change.outcome in ("limit", "bot_wide"):
+            refused = self._refused_change(change, lang)
+            assert refused is not None
+            return refused
         if change.outcome != "changed" or change.decision is None:
             return self._say("inbox_stale", lang)
         restored = change.decision
         if restored.decision == TAUGHT and restored.anecdote_id:
-            if not self.matcher.teach(question.id, restored.anecdote_id, question.text):
+            if not self.matcher.teach(
+                question.id,
+                restored.anecdote_id,
+                question.text,
+                scope=restored.scope,
+                order=restored.decided_at.timestamp(),
+            ):
                 log.warning(
                     "undo restored a phrasing of a story no longer in the base question=%s "
                     "story=%s",
@@ -426,7 +478,11 @@ class Inbox:
         anecdote_id = change.decision.anecdote_id
         lang = self.matcher.language(question.text, question.lang)
         lesson = next(
-            (m.lesson for m in self.matcher.rank(question.text) if m.anecdote.id == anecdote_id),
+            (
+                m.lesson
+                for m in self.matcher.rank(question.text, chat_id=question.chat_id)
+                if m.anecdote.id == anecdote_id
+            ),
             0,
         )
         intro = self._t(

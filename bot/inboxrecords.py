@@ -48,6 +48,7 @@ class Decision:
     decided_by: int | None
     decided_at: datetime
     notified_at: datetime | None = None
+    scope: int | None = None  # where it applies: a group's chat id, None every chat
 
     @property
     def state(self) -> str:
@@ -76,7 +77,8 @@ def parse_state(state: str) -> tuple[str, str | None]:
 class Change:
     """The result of a decision or an undo. `outcome`: 'changed', 'unchanged' (it was already
     so), 'missing' (no such question, or its text was not kept), 'limit' (the chat's daily
-    teaching limit is reached), 'stale' (undo: the question was decided again since).
+    teaching limit is reached), 'stale' (undo: the question was decided again since),
+    'bot_wide' (decided for every chat: not a group's lead's to change).
     `notify`: the asker should now hear back (first teaching of this question)."""
 
     outcome: str

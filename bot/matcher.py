@@ -535,23 +535,27 @@ class Matcher:
                     return ((tid, 1.0),)
         return None
 
-    def _score(self, question: str) -> tuple[list[_Scored], _Question | None]:
-        """Every candidate story with its calibrated confidence (0-1), best first."""
+    def _score(
+        self, question: str, chat_id: int | None = None
+    ) -> tuple[list[_Scored], _Question | None]:
+        """Every candidate story with its calibrated confidence (0-1), best first; with the
+        phrasings taught for `chat_id` (and bot-wide) on top."""
         scored, q, evidence = self._evidence(question)
         for s, found in zip(scored, evidence, strict=True):
             s.confidence = self.calibration.probability(found)
         if q is not None and len(self.taught):
-            self._add_taught(scored, q)
+            self._add_taught(scored, q, chat_id)
         scored.sort(key=lambda s: s.confidence, reverse=True)
         if q is not None and scored:
             top = scored[0]
             q.taught = top.best_phrase == TAUGHT_PHRASE
         return scored, q
 
-    def _add_taught(self, scored: list[_Scored], q: _Question) -> None:
+    def _add_taught(self, scored: list[_Scored], q: _Question, chat_id: int | None) -> None:
         """Raise each story a team lead taught for a question like this one to that
-        closeness (bot/taught.py), adding it when the words alone did not find it."""
-        close = self.taught.similarity(dict(zip(q.words, q.weights, strict=True)))
+        closeness (bot/taught.py), adding it when the words alone did not find it. Only
+        what applies in `chat_id` counts: bot-wide phrasings, and that chat's own."""
+        close = self.taught.similarity(dict(zip(q.words, q.weights, strict=True)), chat_id)
         by_story = {s.story: s for s in scored}
         for story, f1 in close.items():
             if f1 < self.params.taught_min:
@@ -563,21 +567,33 @@ class Matcher:
                 found.confidence, found.best_phrase = f1, TAUGHT_PHRASE
 
     # --- taught phrasings -----------------------------------------------------------------
-    def phrasing(self, anecdote_id: str, text: str) -> Phrasing | None:
-        """`text` read as a question is, as a phrasing of the story; None when the story is
-        not in this base or the text has no content word (nothing to learn from)."""
+    def phrasing(
+        self, anecdote_id: str, text: str, *, scope: int | None = None, order: float = 0.0
+    ) -> Phrasing | None:
+        """`text` read as a question is, as a phrasing of the story, for the chats of `scope`
+        (a group's id, None: every chat); None when the story is not in this base or the text
+        has no content word (nothing to learn from)."""
         story = self._positions.get(anecdote_id)
         if story is None:
             return None
         lang = self.detector.detect(text, self.default_lang)
         pairs = self._question_words(text, lang)[:MAX_QUESTION_WORDS]
         weights = {w: self._weight(w, self._lookup(w, surface), lang) for w, surface in pairs}
-        return Phrasing(story, weights) if weights else None
+        return Phrasing(story, weights, scope, order) if weights else None
 
-    def teach(self, key: Hashable, anecdote_id: str, text: str) -> bool:
+    def teach(
+        self,
+        key: Hashable,
+        anecdote_id: str,
+        text: str,
+        *,
+        scope: int | None = None,
+        order: float = 0.0,
+    ) -> bool:
         """Use `text` as a phrasing of the story from the next question on (under `key`,
-        the question's id; teaching the key again re-points it). False if `phrasing` is None."""
-        phrasing = self.phrasing(anecdote_id, text)
+        the question's id; teaching the key again re-points it), in the chats of `scope`
+        (see `phrasing`). False if `phrasing` is None."""
+        phrasing = self.phrasing(anecdote_id, text, scope=scope, order=order)
         if phrasing is None:
             return False
         self.taught.put(key, phrasing)
@@ -759,9 +775,11 @@ class Matcher:
                 best, best_value = number, value
         return best
 
-    def _ranked(self, question: str, limit: int) -> tuple[list[Match], _Question | None]:
+    def _ranked(
+        self, question: str, limit: int, chat_id: int | None = None
+    ) -> tuple[list[Match], _Question | None]:
         """Best matches, and the question as the index saw it."""
-        scored, q = self._score(question)
+        scored, q = self._score(question, chat_id)
         matches = [
             Match(self.anecdotes[s.story], _percent(s.confidence), self._lesson(s.story, q))
             for s in scored[:limit]
@@ -792,11 +810,14 @@ class Matcher:
                 scores["en"] += 1.0
         return decide(scores, default)
 
-    def rank(self, question: str, limit: int = 3) -> list[Match]:
-        """Best matches without a threshold (evaluation, "did you mean")."""
-        return self._ranked(question, limit)[0]
+    def rank(self, question: str, limit: int = 3, *, chat_id: int | None = None) -> list[Match]:
+        """Best matches without a threshold (evaluation, "did you mean"). `chat_id`: the
+        chat asking, whose own taught phrasings count (None: only the bot-wide ones)."""
+        return self._ranked(question, limit, chat_id)[0]
 
-    def judge(self, question: str, limit: int = 3) -> tuple[list[Match], int | None]:
+    def judge(
+        self, question: str, limit: int = 3, *, chat_id: int | None = None
+    ) -> tuple[list[Match], int | None]:
         """The best matches without a threshold, and the margin over the threshold this
         question needs for a story to be told (None: it may only be offered).
 
@@ -809,7 +830,7 @@ class Matcher:
         normalize.yaml).
         """
         p = self.params
-        ranked, q = self._ranked(question, limit)
+        ranked, q = self._ranked(question, limit, chat_id)
         if q is not None and q.taught:  # a team lead vouched for such a question
             return ranked, 0
         if q is not None and (q.law or q.outside):
@@ -818,17 +839,25 @@ class Matcher:
             return ranked, 0
         return ranked, None if q.private else p.no_work_margin
 
-    def ask(self, question: str, limit: int = 3, lang: str | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        limit: int = 3,
+        lang: str | None = None,
+        *,
+        chat_id: int | None = None,
+    ) -> Answer:
         """Matches at or above the threshold, best first; none means "no story for that".
 
         `lang` forces the answer's language (e.g. a chat's setting); None answers in the
-        question's language.
+        question's language. `chat_id`: the chat asking; the phrasings its own team leads
+        taught count there only (None, as for inline mode and the CLI: only bot-wide ones).
         """
         lang = lang or self.language(question, self.default_lang)
         kind = self.small_talk.kind(question)
         if kind is not None:
             return Answer(question=question, lang=lang, matches=(), small_talk=kind)
-        ranked, margin = self.judge(question, limit)
+        ranked, margin = self.judge(question, limit, chat_id=chat_id)
         matches = tuple(
             m for m in ranked if margin is not None and m.score >= self.threshold + margin
         )

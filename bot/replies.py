@@ -466,15 +466,21 @@ class Replies:
     # -- answers ---------------------------------------------------------------------------
 
     def answer(
-        self, question: str, lang: str | None = None, *, default_lang: str | None = None
+        self,
+        question: str,
+        lang: str | None = None,
+        *,
+        default_lang: str | None = None,
+        chat_id: int | None = None,
     ) -> tuple[Answer, Reply]:
         """Match a question and say the best story, or honestly that there is none.
 
         `lang` forces the reply language; by default it follows the question, and when the
         question gives no clue, `default_lang` (e.g. the chat's /lang choice) or the bot's.
+        `chat_id`: the chat asking (its team leads' taught phrasings apply there only).
         """
         reply_lang = lang or self.matcher.language(question, default_lang or self.default_lang)
-        answer = self.matcher.ask(question, lang=reply_lang)
+        answer = self.matcher.ask(question, lang=reply_lang, chat_id=chat_id)
         reply_lang = answer.lang
         best = answer.best
         if not question.strip():

@@ -27,8 +27,9 @@ class Request:
 
     `text` is everything after "/command" (line breaks kept); `lang` is the command language
     the transport decided (the chat's /lang, the user's app language, BOT_LANGUAGE).
-    `bot_wide_lead` is true for a lead listed in TEAM_LEAD_IDS (and the terminal user): they
-    may see what other chats asked. `update_id` only goes into log lines.
+    `bot_wide_lead` is true for a lead listed in TEAM_LEAD_IDS (and the terminal user): in
+    their `private` chat they may see what other chats asked and teach for every chat (in a
+    group they act for that group only). `update_id` only goes into log lines.
     """
 
     chat_id: int

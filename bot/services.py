@@ -54,7 +54,11 @@ def teach(matcher: Matcher, taught: list[Decision]) -> int:
     used = 0
     for decision in taught:
         if decision.anecdote_id and matcher.teach(
-            decision.question_id, decision.anecdote_id, decision.text
+            decision.question_id,
+            decision.anecdote_id,
+            decision.text,
+            scope=decision.scope,
+            order=decision.decided_at.timestamp(),
         ):
             used += 1
         else:

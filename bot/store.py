@@ -176,6 +176,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX decisions_by_key ON decisions (text_key);
     CREATE INDEX decisions_by_time ON decisions (decided_at);
     """,
+    # 3 -> 4: where a decision applies (issue 15): a group's admins teach that group only.
+    # Decisions made in a group so far become that group's; those made in a private chat
+    # (only TEAM_LEAD_IDS could) or the terminal stay bot-wide (NULL).
+    """
+    ALTER TABLE decisions ADD COLUMN scope INTEGER;          -- NULL: every chat, else a group
+    ALTER TABLE decisions ADD COLUMN previous_scope INTEGER; -- the scope an undo restores
+    UPDATE decisions SET scope = decided_in, previous_scope = decided_in WHERE decided_in < 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -758,19 +766,31 @@ class Store:
         """Every logged unanswered question text (for grouping into new-trigger candidates),
         except those a team lead already decided: taught ones are answered now, and content
         gaps and skipped ones are listed (or dropped) on their own."""
-        sql = "SELECT text FROM questions WHERE answered = 0 AND text IS NOT NULL"
+        sql = (
+            "SELECT text, chat_id, asked_at FROM questions WHERE answered = 0 AND text IS NOT NULL"
+        )
         params: tuple[object, ...] = ()
         if days is not None:
             sql += " AND asked_at >= ?"
             params = (to_db_time(self.clock() - timedelta(days=days)),)
-        decided = self._decided_keys()
+        settled = self._settlements()
         rows = self._read(sql + " ORDER BY id", params)
-        return [row["text"] for row in rows if text_key(row["text"]) not in decided]
+        return [
+            row["text"]
+            for row in rows
+            if not _settled(settled, row["text"], row["chat_id"], row["asked_at"], down=False)
+        ]
 
-    def _decided_keys(self) -> set[str]:
-        """The questions (by `text_key`) a team lead decided and did not undo."""
-        rows = self._read("SELECT text_key FROM decisions WHERE decision != 'open'")
-        return {row["text_key"] for row in rows}
+    def _settlements(self) -> dict[str, list[tuple[int | None, str]]]:
+        """The decisions not undone, by `text_key`: (scope, decided_at) of each. A decision
+        settles the same question in its scope only (see `_settled`)."""
+        rows = self._read(
+            "SELECT text_key, scope, decided_at FROM decisions WHERE decision != 'open'"
+        )
+        settled: dict[str, list[tuple[int | None, str]]] = {}
+        for row in rows:
+            settled.setdefault(row["text_key"], []).append((row["scope"], row["decided_at"]))
+        return settled
 
     # -- the team leads' inbox ----------------------------------------------------------------
 
@@ -790,8 +810,9 @@ class Store:
 
         Waiting: unanswered, or answered and then voted 👎 (a 👎 belongs to the latest
         question of that chat answered with that story before the vote), with the text kept,
-        and no decision yet on the same text (a question asked three times is shown once,
-        the newest). `chat_id` None: every chat's.
+        and not settled by a decision on the same text (`_settled`: in the question's chat or
+        bot-wide; a 👎 after the decision brings it back), a question asked three times shown
+        once, the newest. `chat_id` None: every chat's.
         """
         where = " AND q.chat_id = ?" if chat_id is not None else ""
         params: tuple[object, ...] = (chat_id,) if chat_id is not None else ()
@@ -813,13 +834,17 @@ class Store:
             """,
             (*params, INBOX_SCAN),
         )
-        seen = self._decided_keys()
+        settled = self._settlements()
+        seen: set[str] = set()
         waiting: list[Question] = []
         for row in rows:
             key = text_key(row["text"])
-            if key not in seen:
-                seen.add(key)
-                waiting.append(_question(row))
+            if key in seen or _settled(
+                settled, row["text"], row["chat_id"], row["asked_at"], down=bool(row["down"])
+            ):
+                continue
+            seen.add(key)
+            waiting.append(_question(row))
         return waiting[offset : offset + limit], len(waiting)
 
     def decision(self, question_id: int) -> Decision | None:
@@ -835,11 +860,16 @@ class Store:
         by: int | None,
         decided_in: int,
         daily_limit: int,
+        scope: int | None = None,
     ) -> Change:
         """Record a team lead's decision on a question (a later one replaces it, and undo
         restores the one before). Teaching counts against the deciding chat's limit of
         `daily_limit` per 24 hours. The first teaching of a question says `notify`: the asker
-        hears back once, never again for that question (re-pointing or teaching after undo)."""
+        hears back once, never again for that question (re-pointing or teaching after undo).
+
+        `scope`: where it applies, a group's chat id, or None for every chat (a lead listed
+        in TEAM_LEAD_IDS, from their private chat). A group's lead cannot change a bot-wide
+        decision ('bot_wide')."""
         if decision not in DECISIONS or (decision == TAUGHT) != (anecdote_id is not None):
             raise ValueError(f"bad decision {decision!r} for story {anecdote_id!r}")
         self._await_records()
@@ -857,28 +887,27 @@ class Store:
                 _DECISION_SELECT + " WHERE question_id = ?", (question_id,)
             ).fetchone()
             before = _decision(current) if current is not None else None
+            if _outranked(before, scope):
+                return Change("bot_wide", before)
             new_state = state_of(decision, anecdote_id)
-            if before is not None and before.state == new_state:
+            if before is not None and before.state == new_state and before.scope == scope:
                 return Change("unchanged", before)
-            if decision == TAUGHT:
-                since = to_db_time(now - timedelta(days=1))
-                (count,) = db.execute(
-                    "SELECT COUNT(*) FROM decisions WHERE decided_in = ? AND decided_at >= ? "
-                    "AND decision = 'taught'",
-                    (decided_in, since),
-                ).fetchone()
-                if count >= daily_limit:
-                    return Change("limit", before)
+            if (
+                decision == TAUGHT
+                and _taught_today(db, decided_in, now, question_id) >= daily_limit
+            ):
+                return Change("limit", before)
             notify = decision == TAUGHT and (before is None or before.notified_at is None)
             db.execute(
                 "INSERT INTO decisions (question_id, decision, anecdote_id, previous, text, "
-                "text_key, lang, chat_id, decided_by, decided_in, decided_at, notified_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "text_key, lang, chat_id, decided_by, decided_in, decided_at, notified_at, "
+                "scope, previous_scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (question_id) DO UPDATE SET decision = excluded.decision, "
                 "anecdote_id = excluded.anecdote_id, previous = excluded.previous, "
                 "decided_by = excluded.decided_by, decided_in = excluded.decided_in, "
                 "decided_at = excluded.decided_at, "
-                "notified_at = COALESCE(decisions.notified_at, excluded.notified_at)",
+                "notified_at = COALESCE(decisions.notified_at, excluded.notified_at), "
+                "scope = excluded.scope, previous_scope = excluded.previous_scope",
                 (
                     question_id,
                     decision,
@@ -892,6 +921,8 @@ class Store:
                     decided_in,
                     to_db_time(now),
                     to_db_time(now) if notify else None,
+                    scope,
+                    before.scope if before is not None else scope,
                 ),
             )
             after = db.execute(
@@ -899,11 +930,24 @@ class Store:
             ).fetchone()
         return Change("changed", _decision(after), notify=notify)
 
-    def undo(self, question_id: int, expected: str, *, by: int | None) -> Change:
+    def undo(
+        self,
+        question_id: int,
+        expected: str,
+        *,
+        by: int | None,
+        decided_in: int | None = None,
+        daily_limit: int | None = None,
+        scope: int | None = None,
+    ) -> Change:
         """Restore the state before the decision `expected` (a `state_of` string), only if it
         is still the question's state: an old confirmation's undo button cannot undo a later
-        decision. A restored 'open' puts the question back in the inbox."""
+        decision. A restored 'open' puts the question back in the inbox. Restoring 'taught'
+        is teaching again: it counts against `decided_in`'s daily limit ('limit'; the chat
+        of the decision undone when None, no limit when `daily_limit` is None). As for
+        `decide`, a group's lead (`scope`) cannot undo a bot-wide decision."""
         self._await_records()
+        now = self.clock()
         with self._tx() as db:
             current = db.execute(
                 _DECISION_SELECT + " WHERE question_id = ?", (question_id,)
@@ -913,11 +957,22 @@ class Store:
             found = _decision(current)
             if found.state != expected or found.previous is None:
                 return Change("stale", found)
+            if _outranked(found, scope):
+                return Change("bot_wide", found)
             decision, anecdote_id = parse_state(found.previous)
+            if decided_in is None:
+                decided_in = int(current["decided_in"])
+            if (
+                decision == TAUGHT
+                and daily_limit is not None
+                and _taught_today(db, decided_in, now, question_id) >= daily_limit
+            ):
+                return Change("limit", found)
             db.execute(
                 "UPDATE decisions SET decision = ?, anecdote_id = ?, previous = NULL, "
-                "decided_by = ?, decided_at = ? WHERE question_id = ?",
-                (decision, anecdote_id, by, self._now(), question_id),
+                "decided_by = ?, decided_in = ?, decided_at = ?, scope = previous_scope "
+                "WHERE question_id = ?",
+                (decision, anecdote_id, by, decided_in, to_db_time(now), question_id),
             )
             after = db.execute(
                 _DECISION_SELECT + " WHERE question_id = ?", (question_id,)
@@ -969,8 +1024,9 @@ def read_taught(path: Path) -> list[Decision]:
         return []
     try:
         db.row_factory = sqlite3.Row
+        # Every column: a database not migrated yet has no `scope` (see `_decision`).
         rows = db.execute(
-            _DECISION_SELECT + " WHERE decision = 'taught' ORDER BY decided_at, question_id"
+            "SELECT * FROM decisions WHERE decision = 'taught' ORDER BY decided_at, question_id"
         ).fetchall()
         return [_decision(row) for row in rows]
     except sqlite3.Error as exc:
@@ -982,11 +1038,51 @@ def read_taught(path: Path) -> list[Decision]:
 
 _DECISION_SELECT = (
     "SELECT question_id, decision, anecdote_id, previous, text, lang, chat_id, decided_by, "
-    "decided_at, notified_at FROM decisions"
+    "decided_in, decided_at, notified_at, scope, previous_scope FROM decisions"
 )
 # The inbox reads at most this many of the newest waiting questions: it shows a few at a time
 # and nobody pages through more.
 INBOX_SCAN = 5_000
+
+
+def _outranked(current: Decision | None, scope: int | None) -> bool:
+    """A decision in force bot-wide is not a group's to change: only a lead listed in
+    TEAM_LEAD_IDS (deciding from their private chat, scope None) may."""
+    return (
+        current is not None
+        and current.decision != OPEN
+        and current.scope is None
+        and scope is not None
+    )
+
+
+def _taught_today(db: sqlite3.Connection, decided_in: int, now: datetime, question_id: int) -> int:
+    """How many other questions than `question_id` (re-pointing it adds no phrasing) the
+    chat `decided_in` taught in the 24 hours before `now`."""
+    (count,) = db.execute(
+        "SELECT COUNT(*) FROM decisions WHERE decided_in = ? AND decided_at >= ? "
+        "AND decision = 'taught' AND question_id != ?",
+        (decided_in, to_db_time(now - timedelta(days=1)), question_id),
+    ).fetchone()
+    return int(count)
+
+
+def _settled(
+    settled: dict[str, list[tuple[int | None, str]]],
+    text: str,
+    chat_id: int,
+    asked_at: str,
+    *,
+    down: bool,
+) -> bool:
+    """Whether a team lead's decision settles this question: one on the same text made
+    bot-wide (scope NULL) or in the question's own chat. Another group's decision never
+    does. A 👎 question counts as settled only by a decision made after it was asked: a 👎
+    on an answer given since (a wrong or poisoned teaching) brings it back to the inbox."""
+    return any(
+        (scope is None or scope == chat_id) and (not down or decided_at >= asked_at)
+        for scope, decided_at in settled.get(text_key(text), ())
+    )
 
 
 def _question(row: sqlite3.Row) -> Question:
@@ -1006,6 +1102,11 @@ def _question(row: sqlite3.Row) -> Question:
 
 def _decision(row: sqlite3.Row) -> Decision:
     notified = row["notified_at"]
+    columns = row.keys()  # a sqlite3.Row: `in` alone would search its values
+    if "scope" in columns:
+        scope = row["scope"]
+    else:  # a database not migrated yet (`read_taught`): as migration 3 -> 4 would set it
+        scope = row["decided_in"] if row["decided_in"] < 0 else None
     return Decision(
         question_id=int(row["question_id"]),
         decision=row["decision"],
@@ -1017,6 +1118,7 @@ def _decision(row: sqlite3.Row) -> Decision:
         decided_by=row["decided_by"],
         decided_at=from_db_time(row["decided_at"]),
         notified_at=from_db_time(notified) if notified else None,
+        scope=scope,
     )
 
 

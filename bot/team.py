@@ -289,7 +289,8 @@ class TeamReplies:
 
     def stats_text(self, chat_id: int, lang: str, *, bot_wide_lead: bool) -> str:
         """The /stats message. Unanswered questions of *other* chats are shown only to the
-        leads listed in TEAM_LEAD_IDS: a group admin sees their own team's questions only."""
+        leads listed in TEAM_LEAD_IDS in their private chat (`bot_wide_lead`): in a group
+        every member reads the reply, so there it shows that group's questions only."""
         here = {d: self.store.stats(days=d, chat_id=chat_id, top=STATS_TOP) for d in STATS_PERIODS}
         everywhere = {d: self.store.stats(days=d, top=STATS_TOP) for d in STATS_PERIODS}
         sub = self.store.subscription(chat_id)
@@ -314,7 +315,9 @@ class TeamReplies:
         """The figures, with the inbox a tap away: what went unanswered can be taught."""
         from bot.inbox import stats_button  # the inbox builds on these team commands
 
-        text = self.stats_text(req.chat_id, req.lang, bot_wide_lead=req.bot_wide_lead)
+        text = self.stats_text(
+            req.chat_id, req.lang, bot_wide_lead=req.bot_wide_lead and req.private
+        )
         log.info("stats shown chat_id=%s update_id=%s", req.chat_id, req.update_id)
         return Outcome(replies=(Reply(text, ((stats_button(self.env, req.lang),),)),))
 

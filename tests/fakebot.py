@@ -705,6 +705,35 @@ class FakeTelegram:
         )
         return query_id
 
+    def press_forged(
+        self,
+        sent: Sent,
+        *,
+        data: str,
+        user: FakeUser,
+        sender_chat: FakeChat | None = None,
+    ) -> str:
+        """A crafted callback query on `sent`: `data` no button of it needs to carry (a
+        modified client sends any), and a message carrying `sender_chat` if given (which a
+        real bot message never does). Returns the query id."""
+        message = dict(self.messages[(sent.chat_id, sent.message_id)])
+        if sender_chat is not None:
+            message["sender_chat"] = sender_chat.to_dict()
+        query_id = str(next(self._query_ids))
+        self._open_callback_queries.add(query_id)
+        self.enqueue(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": user.to_dict(),
+                    "message": message,
+                    "chat_instance": f"ci{sent.chat_id}",
+                    "data": data,
+                }
+            }
+        )
+        return query_id
+
     def inline_query(self, user: FakeUser, query: str, offset: str = "") -> str:
         """The user types `@bot query` in any chat; returns the inline query id."""
         query_id = str(next(self._query_ids))

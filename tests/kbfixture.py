@@ -129,7 +129,14 @@ class FakeMatcher:
         self.table = table
         self.calls: list[tuple[str, str | None]] = []
 
-    def ask(self, question: str, limit: int = 3, lang: str | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        limit: int = 3,
+        lang: str | None = None,
+        *,
+        chat_id: int | None = None,
+    ) -> Answer:
         self.calls.append((question, lang))
         matches = []
         for anecdote_id, score in self.table.get(question, [])[:limit]:
@@ -141,7 +148,7 @@ class FakeMatcher:
     def language(self, text: str, default: str = "id") -> str:
         return detect_language(text, default)
 
-    def rank(self, question: str, limit: int = 3) -> list[Match]:
+    def rank(self, question: str, limit: int = 3, *, chat_id: int | None = None) -> list[Match]:
         return list(self.ask(question, limit).matches)
 
 

@@ -115,8 +115,10 @@ def top_stories(services: Services, question: str) -> list[str]:
     return [m.anecdote.id for m in services.matcher.rank(question, 3)]
 
 
-def answered_with(services: Services, question: str) -> str | None:
-    matches = services.matcher.ask(question).matches
+def answered_with(services: Services, question: str, chat_id: int | None = None) -> str | None:
+    """The story `question` is answered with in `chat_id` (None: where only bot-wide
+    teaching applies, as in inline mode and `ask`)."""
+    matches = services.matcher.ask(question, chat_id=chat_id).matches
     return matches[0].anecdote.id if matches else None
 
 
@@ -421,7 +423,11 @@ def test_a_group_admin_decides_only_their_own_groups_questions(services: Service
     assert "Taught" in out.replies[0].text
     [notice] = out.notices
     assert notice.chat_id == OTHER_CHAT
-    assert answered_with(services, Q) == story
+    assert "applies in this group only" in out.replies[0].text
+    assert answered_with(services, Q, OTHER_CHAT) == story
+    # ... in that group only: not in another group, nor in private chats or inline mode.
+    assert answered_with(services, Q, GROUP) is None
+    assert answered_with(services, Q) is None
 
 
 def test_a_private_chat_user_not_in_team_lead_ids_is_refused(services: Services) -> None:
@@ -489,8 +495,32 @@ def test_the_daily_teaching_limit(services: Services, monkeypatch: pytest.Monkey
     assert "Daily limit reached: 2 questions per chat per 24 hours" in out.replies[0].text
     assert out.notices == ()
     assert services.store.decision(third) is None
-    assert answered_with(services, UNANSWERED[2]) is None
-    assert answered_with(services, UNANSWERED[0]) == story
+    assert answered_with(services, UNANSWERED[2], GROUP) is None
+    assert answered_with(services, UNANSWERED[0], GROUP) == story
+
+
+def test_undoing_a_skip_does_not_teach_past_the_daily_limit(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Teach, skip (the count drops), teach another, then undo the skip: that would be a
+    third phrasing in a day with a limit of two, so the undo is refused like a teaching."""
+    monkeypatch.setattr(inbox_module, "DAILY_TEACH_LIMIT", 2)
+    story = top_stories(services, Q)[0]
+    inbox = Inbox(env_of(services))
+    first, second, third = (record(services, text, GROUP) for text in UNANSWERED[:3])
+    for asked in (first, second):
+        assert (
+            "Taught" in inbox.on_button(lead_of(GROUP), f"ib:t:{asked}:{story}@en").replies[0].text
+        )
+    skipped = inbox.on_button(lead_of(GROUP), f"ib:k:{first}@en").replies[0]
+    [undo] = [button.data for row in skipped.buttons for button in row]
+    out = inbox.on_button(lead_of(GROUP), f"ib:t:{third}:{story}@en")
+    assert "Taught" in out.replies[0].text
+    out = inbox.on_button(lead_of(GROUP), undo)
+    assert "Daily limit reached: 2 questions per chat per 24 hours" in out.replies[0].text
+    assert services.store.decision(first).decision == SKIP  # type: ignore[union-attr]
+    assert answered_with(services, UNANSWERED[0], GROUP) is None
+    assert len(services.store.decisions(TAUGHT)) == 2
 
 
 def test_without_question_texts_the_inbox_says_why(data_dir: Path) -> None:

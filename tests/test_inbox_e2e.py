@@ -187,3 +187,221 @@ async def test_without_question_texts_there_is_no_inbox(
     await _say(fake, group, ASKER, f"/ask {QUESTION}")
     (reply,) = await _say(fake, group, ADMIN, "/inbox")
     assert "BOT_LOG_QUESTIONS=false" in reply.text and "koi" not in reply.text
+
+
+# -- issue 15: trust follows the chat --------------------------------------------------------
+
+EVIL_GROUP = -100900900
+ATTACKER = 26
+
+
+def _button(item: Sent, prefix: str) -> str:
+    found = [data for row in item.buttons for _, data in row if data.startswith(prefix)]
+    assert found, f"no {prefix!r} button in {item.buttons}"
+    return found[0]
+
+
+async def _inbox(fake: FakeTelegram, chat: Any, user_id: int) -> list[Sent]:
+    """/inbox by `user_id` in `chat`: every message up to the page line (a private chat's
+    messages wait in the rate limiter, so idleness alone does not say it is complete)."""
+    before = len(fake.sent_to(chat.id))
+    fake.send_text(chat, fake.user(user_id, language_code="en"), "/inbox")
+
+    def done() -> list[Sent] | None:
+        sent = fake.sent_to(chat.id)[before:]
+        last = sent[-1].text if sent else ""
+        return sent if "newest first" in last or "inbox is empty" in last else None
+
+    return await fake.wait_until(done, 5.0, "the inbox")
+
+
+async def _press_for_reply(fake: FakeTelegram, sent: Sent, user_id: int, data: str) -> Sent:
+    """`user_id` taps `data` on `sent`; the first message the bot then sends to that chat."""
+    before = len(fake.sent_to(sent.chat_id))
+    query = fake.press(sent, data=data, user=fake.user(user_id, language_code="en"))
+    await fake.wait_callback_answer(query)
+    return (await fake.wait_sent(before + 1, chat_id=sent.chat_id))[before]
+
+
+async def _vote_down(fake: FakeTelegram, answer: Sent, user_id: int) -> None:
+    down = next(d for d in answer.button_data if d.startswith("fb:") and ":0@" in d)
+    query = fake.press(answer, data=down, user=fake.user(user_id, language_code="en"))
+    await fake.wait_callback_answer(query)
+    await fake.settle()
+
+
+async def test_a_bot_wide_lead_in_a_group_sees_and_decides_that_groups_questions_only(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    """Every member of a group reads what the bot says there: a lead listed in TEAM_LEAD_IDS
+    gets that group's questions there, and every chat's only in their private chat."""
+    fake = fake_telegram
+    group, other = _group(fake), _group(fake, OTHER_GROUP)
+    bot = await start_bot(settings)
+    await _say(fake, group, ASKER, "/ask cara merawat ikan koi di kolam kantor")
+    await _say(fake, other, ASKER, "/ask rahasia tim lain soal harga kompetitor")
+    await _say(fake, fake.private_chat(fake.user(MEMBER)), MEMBER, "resep nasi goreng kampung")
+
+    in_group = await _say(fake, group, LEAD, "/inbox")
+    shown = " ".join(m.text for m in in_group)
+    assert "ikan koi" in shown and "1–1 of 1" in shown
+    assert "rahasia tim lain" not in shown and "nasi goreng" not in shown
+    assert str(OTHER_GROUP) not in shown
+    (stats,) = await _say(fake, group, LEAD, "/stats")
+    assert "ikan koi" in stats.text
+    assert "rahasia tim lain" not in stats.text and "nasi goreng" not in stats.text
+
+    # A press there on another chat's question (an inbox message of before, or forged) is
+    # refused without quoting it.
+    store = bot.services.store
+    [elsewhere], _ = store.inbox(chat_id=OTHER_GROUP, limit=5)
+    before = len(fake.sent)
+    query = fake.press_forged(
+        in_group[0], data=f"ib:k:{elsewhere.id}@en", user=fake.user(LEAD, language_code="en")
+    )
+    await fake.wait_callback_answer(query)
+    await fake.settle()
+    said = " ".join(m.text for m in fake.sent[before:])
+    assert "from another chat" in said and "rahasia" not in said and "Skipped" not in said
+    assert store.decision(elsewhere.id) is None
+
+    # In the lead's private chat: every chat's questions, with where they were asked.
+    lead_chat = fake.private_chat(fake.user(LEAD))
+    everywhere = " ".join(m.text for m in await _inbox(fake, lead_chat, LEAD))
+    assert all(t in everywhere for t in ("ikan koi", "rahasia tim lain", "nasi goreng"))
+    assert f"chat {OTHER_GROUP}" in everywhere
+    (stats,) = await _say(fake, lead_chat, LEAD, "/stats")
+    assert "rahasia tim lain" in stats.text
+
+
+async def test_what_a_groups_admins_teach_applies_in_that_group_only(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    """Anyone can create a group and be its admin: teaching there must not change the
+    answers of other groups or private chats. Only TEAM_LEAD_IDS teach every chat."""
+    fake = fake_telegram
+    group = _group(fake)
+    evil = fake.group_chat(EVIL_GROUP, "Grup Iseng")
+    fake.set_member_status(EVIL_GROUP, ATTACKER, "administrator")
+    bot = await start_bot(settings)
+    wayang = bot.services.kb.by_id("wayang-bima")
+    assert wayang is not None
+
+    await _say(fake, evil, ATTACKER, f"/ask {QUESTION}")
+    item, _ = await _say(fake, evil, ATTACKER, "/inbox")
+    _, sent = await _press(fake, item, ATTACKER, data=_story_button(item, wayang.title.en))
+    assert "Taught" in sent[0].text and "applies in this group only" in sent[0].text
+    assert "TEAM_LEAD_IDS" in sent[0].text
+    (answered,) = await _say(fake, evil, ATTACKER, f"/ask {QUESTION}")
+    assert answered.text.startswith(f"📌 {wayang.title.id}")
+
+    # Nowhere else: a member's private chat, another group.
+    asker_chat = fake.private_chat(fake.user(ASKER))
+    (reply,) = await _say(fake, asker_chat, ASKER, QUESTION)
+    assert "belum punya kisah" in reply.text
+    (reply,) = await _say(fake, group, OTHER, f"/ask {QUESTION}")
+    assert "belum punya kisah" in reply.text
+
+    # A lead listed in TEAM_LEAD_IDS, from their private chat, teaches every chat.
+    lead_chat = fake.private_chat(fake.user(LEAD))
+    await _say(fake, lead_chat, LEAD, QUESTION)
+    listed = await _inbox(fake, lead_chat, LEAD)
+    item = next(m for m in listed if "buku ikan koi" in m.text)
+    confirmation = await _press_for_reply(fake, item, LEAD, _story_button(item, wayang.title.en))
+    assert "Taught" in confirmation.text and "applies in every chat" in confirmation.text
+    (reply,) = await _say(fake, asker_chat, ASKER, QUESTION)
+    assert reply.text.startswith(f"📌 {wayang.title.id}")
+    (reply,) = await _say(fake, group, OTHER, f"/ask {QUESTION}")
+    assert reply.text.startswith(f"📌 {wayang.title.id}")
+
+
+async def test_a_thumbs_down_on_a_taught_answer_brings_the_question_back(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    """A wrong (or poisoned) teaching is fixed from the chat: the group's 👎 puts the question
+    back in its inbox and the bot-wide lead's; what the admin teaches then wins there."""
+    fake = fake_telegram
+    group = _group(fake)
+    bot = await start_bot(settings)
+    wayang = bot.services.kb.by_id("wayang-bima")
+    assert wayang is not None
+    lead_chat = fake.private_chat(fake.user(LEAD))
+    await _say(fake, lead_chat, LEAD, QUESTION)
+    item, _ = await _inbox(fake, lead_chat, LEAD)
+    await _press_for_reply(fake, item, LEAD, _story_button(item, wayang.title.en))
+
+    (answer,) = await _say(fake, group, ASKER, f"/ask {QUESTION}")
+    assert answer.text.startswith(f"📌 {wayang.title.id}")
+    await _vote_down(fake, answer, ASKER)
+
+    view = await _say(fake, group, ADMIN, "/inbox")
+    item = next(m for m in view if "buku ikan koi" in m.text)
+    assert "👎 on the answer" in item.text
+    lead_view = await _inbox(fake, lead_chat, LEAD)
+    assert any("buku ikan koi" in m.text and "👎" in m.text for m in lead_view)
+
+    # The admin teaches the group another story: so it is answered there from now on.
+    _, sent = await _press(fake, item, ADMIN, data=_button(item, "ib:t:"))
+    assert "Taught" in sent[0].text
+    (again,) = await _say(fake, group, OTHER, f"/ask {QUESTION}")
+    assert again.text.startswith("📌") and not again.text.startswith(f"📌 {wayang.title.id}")
+    (elsewhere,) = await _say(fake, lead_chat, LEAD, QUESTION)
+    assert elsewhere.text.startswith(f"📌 {wayang.title.id}")
+
+
+async def test_another_groups_skip_does_not_hide_a_question_where_it_was_asked(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    fake = fake_telegram
+    group, other = _group(fake), _group(fake, OTHER_GROUP)
+    fake.set_member_status(OTHER_GROUP, ATTACKER, "administrator")
+    await start_bot(settings)
+    await _say(fake, group, ASKER, f"/ask {QUESTION}")
+    await _say(fake, other, OTHER, f"/ask {QUESTION}")
+    item, _ = await _say(fake, other, ATTACKER, "/inbox")
+    _, sent = await _press(fake, item, ATTACKER, data=_button(item, "ib:k:"))
+    assert "Skipped" in sent[0].text
+    assert "inbox is empty" in (await _say(fake, other, ATTACKER, "/inbox"))[0].text
+
+    view = await _say(fake, group, ADMIN, "/inbox")
+    assert any("buku ikan koi" in m.text for m in view)
+    lead_chat = fake.private_chat(fake.user(LEAD))
+    lead_view = await _inbox(fake, lead_chat, LEAD)
+    assert any("buku ikan koi" in m.text and f"chat {GROUP}" in m.text for m in lead_view)
+
+
+async def test_a_button_press_is_judged_by_the_presser_not_the_message(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    """A callback whose message carries the group as `sender_chat` (real bot messages never
+    do) is not an anonymous admin's: the member pressing is refused."""
+    fake = fake_telegram
+    group = _group(fake)
+    bot = await start_bot(settings)
+    await _say(fake, group, ASKER, f"/ask {QUESTION}")
+    item, _ = await _say(fake, group, ADMIN, "/inbox")
+    skip = _button(item, "ib:k:")
+    before = len(fake.sent)
+    query = fake.press_forged(
+        item, data=skip, user=fake.user(MEMBER, language_code="en"), sender_chat=group
+    )
+    answer = await fake.wait_callback_answer(query)
+    await fake.settle()
+    assert "only a team lead" in answer.get("text", "").lower() and fake.sent[before:] == []
+    [waiting], _ = bot.services.store.inbox(chat_id=GROUP, limit=5)
+    assert bot.services.store.decision(waiting.id) is None
+
+
+async def test_an_admin_demoted_a_moment_ago_cannot_decide(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    fake = fake_telegram
+    group = _group(fake)
+    bot = await start_bot(settings)
+    await _say(fake, group, ASKER, f"/ask {QUESTION}")
+    item, _ = await _say(fake, group, ADMIN, "/inbox")  # an admin: remembered for a minute
+    fake.set_member_status(GROUP, ADMIN, "member")
+    answer, sent = await _press(fake, item, ADMIN, data=_button(item, "ib:k:"))
+    assert "only a team lead" in answer.get("text", "").lower() and sent == []
+    [waiting], _ = bot.services.store.inbox(chat_id=GROUP, limit=5)
+    assert bot.services.store.decision(waiting.id) is None

@@ -296,3 +296,29 @@ def test_next_tip_key_shares_the_rotation_without_a_delivery_and_survives_reopen
         assert len(reopened.deliveries(5)) == 2
         assert reopened.next_tip_key(5, []) is None
     assert sorted(shown) == keys  # the whole deck, nothing twice
+
+
+def test_migration_4_keeps_group_decisions_in_their_group(tmp_path: Path) -> None:
+    """Decisions made before scopes existed: those made in a group apply there only; those
+    of a private chat (only TEAM_LEAD_IDS could) or the terminal stay bot-wide."""
+    path = tmp_path / DB_FILENAME
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:3]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version = 3")
+    for question_id, chat_id in [(1, -100), (2, 25), (3, 0)]:
+        db.execute(
+            "INSERT INTO decisions (question_id, decision, anecdote_id, previous, text, "
+            "text_key, lang, chat_id, decided_by, decided_in, decided_at) VALUES "
+            "(?, 'taught', 'a', 'open', 'koi', 'koi', 'id', ?, 5, ?, "
+            "'2026-01-01T00:00:00.000000Z')",
+            (question_id, chat_id, chat_id),
+        )
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert [(d.question_id, d.scope) for d in store.decisions("taught")] == [
+            (1, -100),
+            (2, None),
+            (3, None),
+        ]

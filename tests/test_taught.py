@@ -88,3 +88,27 @@ def test_readers_see_whole_snapshots_while_a_writer_teaches() -> None:
     reader.join()
     assert errors == []
     assert len(taught) == 1000
+
+
+def test_a_groups_phrasing_applies_in_that_group_only() -> None:
+    """Issue 15: what a group's admins teach changes nobody else's answers."""
+    taught = TaughtPhrasings()
+    taught.put(1, Phrasing(7, KOI, scope=-100))
+    assert taught.similarity(KOI, -100) == {7: pytest.approx(1.0)}
+    assert taught.similarity(KOI, -200) == {}
+    assert taught.similarity(KOI, 42) == {}  # a private chat
+    assert taught.similarity(KOI) == {}  # inline mode, `ask`
+    taught.put(2, Phrasing(8, {"kucing": 1.0}))  # bot-wide: everywhere
+    assert taught.similarity({"kucing": 1.0}, -200) == {8: pytest.approx(1.0)}
+    assert taught.remove(1) and taught.similarity(KOI, -100) == {}
+
+
+def test_the_same_words_taught_twice_count_once_the_chats_own_then_the_later() -> None:
+    taught = TaughtPhrasings()
+    taught.put(1, Phrasing(7, KOI, order=1.0))  # bot-wide
+    taught.put(2, Phrasing(8, KOI, scope=-100, order=0.5))  # the group's own, earlier
+    assert taught.similarity(KOI, -100) == {8: pytest.approx(1.0)}
+    assert taught.similarity(KOI, -200) == {7: pytest.approx(1.0)}
+    taught.put(3, Phrasing(9, KOI, order=2.0))  # bot-wide again, later: it wins elsewhere
+    assert taught.similarity(KOI, -200) == {9: pytest.approx(1.0)}
+    assert taught.similarity(KOI, -100) == {8: pytest.approx(1.0)}

@@ -478,7 +478,13 @@ async def test_stats_for_this_chat_and_all_chats(
     assert "questions 4, answered 25%" in admin_view
     assert story.title.en in admin_view and "cara bikin kopi ×2" in admin_view
     assert "rahasia tim lain" not in admin_view  # another team's question: not for this admin
-    lead_view = await say(fake_telegram, group, LEAD, "/stats")
+    # A lead listed in TEAM_LEAD_IDS sees other chats' questions in their private chat only:
+    # in a group every member reads the reply (issue 15).
+    lead_in_group = await say(fake_telegram, group, LEAD, "/stats")
+    assert "questions 4, answered 25%" in lead_in_group and "cara bikin kopi ×2" in lead_in_group
+    assert "rahasia tim lain" not in lead_in_group
+    lead_chat = fake_telegram.private_chat(fake_telegram.user(LEAD))
+    lead_view = await say(fake_telegram, lead_chat, LEAD, "/stats")
     assert "rahasia tim lain ×1" in lead_view
 
 

@@ -49,7 +49,7 @@ async def answer_question(update: Update, context: Context, question: str, sourc
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None
     fallback = await command_language(services, chat.id, user)
-    answer, reply = services.replies.answer(question, default_lang=fallback)
+    answer, reply = services.replies.answer(question, default_lang=fallback, chat_id=chat.id)
     try:
         await _send_answer(context, update, chat.id, reply)
     finally:
@@ -148,6 +148,7 @@ def command(row: Command) -> Callable[[Update, Context], Awaitable[None]]:
             lang=lang,
             bot_wide_lead=user is not None and user.id in services.settings.team_lead_ids,
             update_id=update.update_id,
+            private=chat.type == Chat.PRIVATE,
         )
         outcome = await asyncio.to_thread(row.build, env_of(services), request)
         if outcome.question is not None:

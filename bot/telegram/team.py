@@ -10,7 +10,10 @@ tips into the delivery runner's terms.
 Who is a team lead: a user listed in TEAM_LEAD_IDS, or an administrator/creator of the group
 the command was sent in (getChatMember, cached for ADMIN_CACHE_SECONDS so a burst of commands
 costs one request, even when the burst is handled concurrently); an anonymous admin posting as
-the group counts too. In a private chat, everyone manages their own subscription. A member
+the group counts too. A button press is judged by the presser alone (`from`, never the
+message's `sender_chat`, which describes whoever posted the message the button sits on), and a
+press that decides something asks Telegram afresh, so an admin demoted a moment ago cannot
+decide on a cached answer. In a private chat, everyone manages their own subscription. A member
 refused is told so at most once per REFUSAL_QUIET_SECONDS in that chat: each answer counts
 against the group's 20 messages a minute, which a member repeating /tipnow would otherwise
 spend, delaying the leads' own replies and the daily tip.
@@ -165,21 +168,27 @@ class Team:
             reply.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)
         )
 
-    async def is_team_lead(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    async def is_team_lead(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, *, fresh: bool = False
+    ) -> bool:
+        """Whether the sender of a command, or the presser of a button, leads this chat.
+        `fresh`: ask Telegram now rather than trust the cached answer (a press that decides)."""
+        chat, user = update.effective_chat, update.effective_user
         if chat is None:
             return False
         if chat.type == ChatType.PRIVATE:
             return True  # everyone manages their own subscription
         if user is not None and user.id in self.settings.team_lead_ids:
             return True
+        # A command's own message; a button's message was posted by the bot, not the presser.
+        message = None if update.callback_query else update.effective_message
         if message is not None and message.sender_chat and message.sender_chat.id == chat.id:
             return True  # an anonymous administrator, posting as the group itself
         if user is None:
             return False
         key = (chat.id, user.id)
         cached = self._leads.get(key)
-        if cached and cached.until > monotonic_time.monotonic():
+        if not fresh and cached and cached.until > monotonic_time.monotonic():
             return cached.allowed
         # Commands arriving together (updates run concurrently) share one lookup.
         lookup = self._lookups.get(key)
@@ -299,7 +308,9 @@ class Team:
         if chat is None:  # a message sent through inline mode: no chat, no inbox there
             await query.answer(plain(self.services.replies.button_expired(lang).text, MAX_TOAST))
             return
-        if not await self.is_team_lead(update, context):
+        press = inbox.parse(query.data or "")
+        deciding = press is not None and press.action != "page"
+        if not await self.is_team_lead(update, context, fresh=deciding):
             log.info(
                 "inbox press refused chat_id=%s user_id=%s update_id=%s data=%s",
                 chat.id,
