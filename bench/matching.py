@@ -209,10 +209,24 @@ def fresh_figures(
     with tempfile.TemporaryDirectory(prefix="kisah-bench-data-") as data:
         figures["ask cold"] = fresh_process(["ask", *where, question], Path(data))
         figures["ask warm"] = fresh_process(["ask", *where, question], Path(data))
+        edited = sorted((responses / "anecdotes").glob("*.yaml"))[len(figures) % 7]
+        original = edited.read_bytes()
+        edited.write_bytes(
+            original.replace(
+                b"triggers:\n  id:\n", b'triggers:\n  id:\n    - "gudang kebanjiran lagi"\n', 1
+            )
+        )
+        try:  # one story edited: only it is parsed and analysed again
+            figures["ask edited"] = fresh_process(["ask", *where, question], Path(data))
+        finally:
+            edited.write_bytes(original)
     with tempfile.TemporaryDirectory(prefix="kisah-bench-data-") as data:
         figures["check cold"] = fresh_process(["check", *where], Path(data))
         figures["check warm"] = fresh_process(["check", *where], Path(data))
-    print(f"\n{name}: fresh processes (python -m bot ...; cold = empty data dir, warm = cached)")
+    print(
+        f"\n{name}: fresh processes (python -m bot ...; cold = empty data dir, the baseline;"
+        " warm = cached; edited = cached, one story changed)"
+    )
     for label, (wall, rss) in figures.items():
         print(f"  {label:<10}  {wall * 1000:9.0f} ms   peak RSS {rss:6.1f} MB")
     return figures
@@ -347,6 +361,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("RSS < 250 MB (real base)", real_fresh["ask warm"][1] < 250),
         (f"p95 < 20 ms at {n} anecdotes (issue 8)", synthetic_p95 < 0.020),
         (f"start-up to first answer < 2 s at {n} (warm)", syn_fresh["ask warm"][0] < 2.0),
+        (f"first start, no cache < 15 s at {n} (issue 16)", syn_fresh["ask cold"][0] < 15.0),
+        (
+            f"start after editing one story < 3 s at {n} (issue 16)",
+            syn_fresh["ask edited"][0] < 3.0,
+        ),
         (f"check < 10 s at {n} (warm)", syn_fresh["check warm"][0] < 10.0),
     ]
     print("\ngoals:")

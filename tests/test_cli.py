@@ -546,3 +546,41 @@ def test_calibrate_cross_validates_without_writing(tmp_path: Path) -> None:
 
     refused = run_bot(tmp_path, "calibrate", "--folds", "1", str(dev), str(dev2))
     assert refused.returncode == 2 and "--folds must be 2 or more" in refused.stderr
+
+
+def test_a_planted_cache_file_runs_no_code(tmp_path: Path, settings: Settings) -> None:
+    """Whatever lies in <data_dir>/cache is read as data: a pickle planted there (the format
+    of old caches) is never executed by `ask` or `check`."""
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
+    cache = settings.data_dir / "cache"
+    cache.mkdir(parents=True)
+    bomb = pickle.dumps({"key": "x", "value": Payload()})
+    for name in ("knowledge.pickle", "index.pickle", "cache.sqlite3"):
+        (cache / name).write_bytes(bomb)
+    for command in (["ask", "--json", THREAT_EN], ["check"]):
+        status, _, err = call_cli(command, settings)
+        assert status == 0, err
+    assert not marker.exists()
+
+
+def test_the_data_directory_and_database_are_private(tmp_path: Path, settings: Settings) -> None:
+    """Every question asked is in the database: other local users must not read it."""
+    os.umask(umask := os.umask(0o022))
+    try:
+        status, _, err = call_cli(["chat"], settings, stdin=f"{THREAT_EN}\n")
+    finally:
+        os.umask(umask)
+    assert status == 0, err
+    data = settings.data_dir
+    assert data.stat().st_mode & 0o777 == 0o700
+    databases = list(data.glob("*.db")) + list(data.glob("*.sqlite*"))
+    assert databases
+    for path in [*databases, *(data / "cache").iterdir()]:
+        assert path.stat().st_mode & 0o077 == 0, path
