@@ -388,7 +388,7 @@ def _scoring_params(assignments: Sequence[str]) -> ScoringParams:
 
 def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
     from bot import evaluation
-    from bot.confidence import Calibration
+    from bot.confidence import Calibration, FitError
     from bot.knowledge import load_knowledge
     from bot.matcher import CALIBRATION, Matcher
 
@@ -397,12 +397,23 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) 
     except evaluation.EvalFileError as exc:
         raise SettingsError(str(exc)) from exc
     items = [item for file_items in per_file for item in file_items]
+    if not any(item.expect for item in items) or all(item.expect for item in items):
+        missing = "in-scope" if not any(item.expect for item in items) else "out-of-scope"
+        raise SettingsError(
+            f"calibrate: {', '.join(map(str, args.files))}: no {missing} question; the model "
+            "needs both (questions with an expected story, and questions with none)"
+        )
     # The evidence does not depend on the weights: fit from defaults, so a stale or broken
     # calibration file never stops its own replacement.
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
-    if args.folds is not None:
-        return _cross_validate(args, kb, per_file, stdout)
-    calibration = evaluation.calibrate(Matcher(kb, calibration=Calibration()), items)
+    try:
+        if args.folds is not None:
+            return _cross_validate(args, kb, per_file, stdout)
+        calibration = evaluation.calibrate(Matcher(kb, calibration=Calibration()), items)
+    except FitError as exc:
+        raise SettingsError(
+            f"calibrate: cannot fit on {', '.join(map(str, args.files))}: {exc}"
+        ) from exc
     target = settings.responses_dir / CALIBRATION
     header = "# Confidence model weights: `python -m bot calibrate " + " ".join(
         str(p) for p in args.files

@@ -584,3 +584,60 @@ def test_the_data_directory_and_database_are_private(tmp_path: Path, settings: S
     assert databases
     for path in [*databases, *(data / "cache").iterdir()]:
         assert path.stat().st_mode & 0o077 == 0, path
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", ".NaN"])
+def test_check_refuses_a_non_finite_weight_with_file_and_line(
+    tmp_path: Path, settings: Settings, value: str
+) -> None:
+    """A NaN weight makes every score nonsense: out-of-scope questions were told a story."""
+    shutil.copy(PROJECT / "responses" / "normalize.yaml", settings.responses_dir)
+    target = settings.responses_dir / "calibration.yaml"
+    target.write_text(f"# weights\nlexical: 1.0\ncoverage: {value}\nbias: -7\n", encoding="utf-8")
+    status, out, err = call_cli(["check"], settings)
+    assert status == 2
+    assert f"{target}:3: coverage: must be a finite number" in out + err
+    assert "Traceback" not in out + err
+
+
+def write_questions(path: Path, items: list[dict[str, Any]]) -> Path:
+    path.write_text(json.dumps(items), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+@pytest.mark.parametrize(
+    ("items", "folds", "missing"),
+    [
+        ([{"q": "jadwal kereta ke yogya besok", "expect": []}], None, "in-scope"),
+        (
+            [{"q": "jadwal kereta", "expect": []}, {"q": "harga cabai", "expect": []}],
+            "2",
+            "in-scope",
+        ),
+        ([{"q": THREAT_EN, "expect": ["000"]}], None, "out-of-scope"),
+        ([{"q": "???", "expect": ["000"]}], None, "out-of-scope"),
+    ],
+)
+def test_calibrate_refuses_a_file_without_both_kinds_of_question(
+    tmp_path: Path, settings: Settings, items: list[dict[str, Any]], folds: str | None, missing: str
+) -> None:
+    calibration = settings.responses_dir / "calibration.yaml"
+    questions = write_questions(tmp_path / "q.yaml", items)
+    argv = ["calibrate", *(["--folds", folds] if folds else []), str(questions)]
+    status, out, err = call_cli(argv, settings)
+    assert status == 2
+    assert err.strip().count("\n") == 0 and f"no {missing} question" in err
+    assert not calibration.exists()
+
+
+def test_calibrate_on_content_free_questions_ends_in_one_line(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """No candidate story for any question: nothing to fit, said in one line, no traceback."""
+    items = [{"q": "???", "expect": ["000"]}, {"q": "!!!", "expect": []}]
+    questions = write_questions(tmp_path / "q.yaml", items)
+    for argv in (["calibrate", str(questions)], ["calibrate", "--folds", "2", str(questions)]):
+        status, out, err = call_cli(argv, settings)
+        assert status == 2, err
+        assert err.strip().count("\n") == 0 and "cannot fit" in err
+    assert not (settings.responses_dir / "calibration.yaml").exists()
