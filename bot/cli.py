@@ -294,6 +294,16 @@ def _format_line(answer: Answer) -> str:
     return f"{answer.question}\t[{answer.lang}] {found}"
 
 
+# Line breaks other than \n that JSON leaves raw but `str.splitlines()` readers split on.
+_LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\u2028\u2029\x85"})
+
+
+def json_line(record: object) -> str:
+    """One JSON document on one line for every reader: UTF-8 text kept readable, with
+    U+2028, U+2029 and U+0085 escaped (inside strings they can only be text, never JSON)."""
+    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS)
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     """Answer QUESTION, or every line of stdin, one output line each (flushed, so a tool can
     talk to a long-running `ask` through a pipe)."""
@@ -306,7 +316,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout:
         lang = matcher.language(question, settings.default_language)
         answer = matcher.ask(question, limit=MAX_ASK_MATCHES, lang=lang)
         if args.json:
-            stdout.write(json.dumps(match_record(answer), ensure_ascii=False) + "\n")
+            stdout.write(json_line(match_record(answer)) + "\n")
         else:
             stdout.write(_format_line(answer) + "\n")
         stdout.flush()

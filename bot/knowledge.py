@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from bot.cache import Cache, dumps, loads
+from bot.cache import Cache, dumps, loads, paused_gc
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,8 @@ class KnowledgeBase:
                 yield f"{anecdote.id}:{index}", tip
 
 
+# A story id travels in button data; letters outside ASCII change form on the way back.
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 MAX_DEPTH = 20  # an anecdote is four levels deep; anything far deeper is a mistake or an attack
 
 
@@ -366,8 +368,10 @@ def load_anecdote(path: Path, seeds_dir: Path, raw: bytes | None = None) -> Anec
         if key not in data:
             check.fail((), f"missing required field '{key}'")
     anecdote_id = check.string(data.get("id"), ("id",)) if "id" in data else ""
-    if anecdote_id and not all(c.isalnum() or c in "-_" for c in anecdote_id):
-        check.fail(("id",), "use only letters, digits, '-' and '_' (it goes into buttons)")
+    if anecdote_id and not (anecdote_id.isascii() and _ID_CHARS.issuperset(anecdote_id)):
+        check.fail(
+            ("id",), "use only ASCII letters, digits, '-' and '_' (a-z, 0-9: it goes into buttons)"
+        )
     if len(anecdote_id.encode()) > 24:
         check.fail(("id",), "must be at most 24 characters (it goes into button data)")
     seed = check.string(data.get("seed"), ("seed",)) if "seed" in data else ""
@@ -481,7 +485,8 @@ def load_knowledge(
             return kb
     cache = _FileCache(cache_dir, raw) if cache_dir is not None and raw else None
     try:
-        kb = _load_knowledge(responses_dir, seeds_dir, files, raw, cache)
+        with paused_gc():
+            kb = _load_knowledge(responses_dir, seeds_dir, files, raw, cache)
     finally:
         if cache is not None:
             cache.save()

@@ -45,7 +45,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from bot.cache import Cache, dumps, loads, pack, unpack
+from bot.cache import Cache, dumps, loads, pack, paused_gc, unpack
 from bot.confidence import Calibration, Evidence, noisy_or, parts
 from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase, code_digest, digest_of
 from bot.language import LanguageDetector, decide
@@ -290,7 +290,8 @@ class Matcher:
         self.taught = TaughtPhrasings()  # what team leads taught, on top of the index
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
         if cache is None:
-            self._index = self._build(kb.anecdotes)
+            with paused_gc():
+                self._index = self._build(kb.anecdotes)
             return
         try:
             try:
@@ -299,11 +300,12 @@ class Matcher:
                 self._index = self._build(kb.anecdotes)
                 return
             key = "index:" + self._index_key(kb)
-            index = _index_of(cache.get(key), len(kb.anecdotes))
-            if index is None:
-                index = self._build(kb.anecdotes, cache)
-                cache.put_many({key: _index_bytes(index)})
-                cache.keep_latest("index:", INDEX_ENTRIES)
+            with paused_gc():
+                index = _index_of(cache.get(key), len(kb.anecdotes))
+                if index is None:
+                    index = self._build(kb.anecdotes, cache)
+                    cache.put_many({key: _index_bytes(index)})
+                    cache.keep_latest("index:", INDEX_ENTRIES)
             self._index = index
         finally:
             cache.close()

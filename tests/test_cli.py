@@ -274,6 +274,17 @@ def test_settings_errors_end_cleanly(tmp_path: Path) -> None:
     assert "BOT_LOG_LEVEL" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_team_lead_ids_that_are_no_user_id_are_refused(tmp_path: Path) -> None:
+    """A group's id (negative), 0 or a number past 2^52 is never a user: a typo to be told."""
+    for value in ("-5", "0", "12345678901234567890123", "7, -100123"):
+        result = run_bot(tmp_path, "check", env={"TEAM_LEAD_IDS": value})
+        assert result.returncode == cli.EXIT_CONFIG, value
+        line = result.stderr.strip()
+        assert line.startswith("Configuration error: TEAM_LEAD_IDS: ") and "\n" not in line
+        assert "is not a Telegram user id" in line
+    assert run_bot(tmp_path, "check", env={"TEAM_LEAD_IDS": "4503599627370495"}).returncode == 0
+
+
 @pytest.mark.slow  # a subprocess
 def test_unusable_data_dir_ends_cleanly(tmp_path: Path, responses: Path) -> None:
     blocker = tmp_path / "a-file"
@@ -641,3 +652,23 @@ def test_calibrate_on_content_free_questions_ends_in_one_line(
         assert status == 2, err
         assert err.strip().count("\n") == 0 and "cannot fit" in err
     assert not (settings.responses_dir / "calibration.yaml").exists()
+
+
+def test_ask_json_escapes_unicode_line_breaks(settings: Settings) -> None:
+    """A reader that splits with str.splitlines() still gets one record per question."""
+    question = f"{THREAT_EN}\u2028next\u2029para\x85nel"
+    status, out, err = call_cli(["ask", "--json", question], settings)
+    assert status == 0, err
+    assert len(out.splitlines()) == 1
+    assert "\\u2028" in out and "\\u2029" in out and "\\u0085" in out
+    check_record(json.loads(out), question)
+
+
+@pytest.mark.parametrize("story_id", ["cerita-ü", "ancaman٣", "kisahⅣ", "ĳ-story"])
+def test_check_refuses_a_story_id_beyond_ascii(tmp_path: Path, story_id: str) -> None:
+    """Its buttons would all answer "expired": the id changes form in button data."""
+    responses = write_kb(tmp_path, [dict(THREAT, id=story_id), APOLOGY])
+    settings = Settings(responses_dir=responses, seeds_dir=SEEDS, data_dir=tmp_path / "data")
+    status, out, err = call_cli(["check"], settings)
+    assert status == 2
+    assert re.search(r"000-.*\.yaml:1: id: use only ASCII letters, digits", err), err
