@@ -646,6 +646,7 @@ class _FileCache:
             self._keys[path] = "file:" + h.hexdigest()
         self._found = self._store.get_many(self._keys.values())
         self._new: dict[str, bytes] = {}
+        self._seeds: dict[str, str | None] = {}
 
     def _value(self, path: Path) -> Any:
         key = self._keys.get(path)
@@ -659,7 +660,10 @@ class _FileCache:
             anecdote = _anecdote_of(data, path)
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
-        if _seed_problem(anecdote.seed, seeds_dir):
+        problem = self._seeds.get(anecdote.seed, False)
+        if problem is False:  # one check per seed file: thousands of stories share a few
+            problem = self._seeds[anecdote.seed] = _seed_problem(anecdote.seed, seeds_dir)
+        if problem:
             return None  # parsed again, to report the problem with its line
         return anecdote
 

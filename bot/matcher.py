@@ -39,6 +39,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 
@@ -1088,7 +1089,7 @@ def _index_of(raw: bytes | None, stories: int) -> _Index | None:
             and _within(phrase_story, stories)
             and _within(flat, phrases)
             and _within(index.surface.values(), terms)
-            and all(_within(t, terms) for story in index.lesson_terms for t in story)
+            and _within(chain.from_iterable(chain.from_iterable(index.lesson_terms)), terms)
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
