@@ -294,6 +294,16 @@ def _format_line(answer: Answer) -> str:
     return f"{answer.question}\t[{answer.lang}] {found}"
 
 
+# Line breaks other than \n that JSON leaves raw but `str.splitlines()` readers split on.
+_LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\u2028\u2029\x85"})
+
+
+def json_line(record: object) -> str:
+    """One JSON document on one line for every reader: UTF-8 text kept readable, with
+    U+2028, U+2029 and U+0085 escaped (inside strings they can only be text, never JSON)."""
+    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS)
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     """Answer QUESTION, or every line of stdin, one output line each (flushed, so a tool can
     talk to a long-running `ask` through a pipe)."""
@@ -306,7 +316,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout:
         lang = matcher.language(question, settings.default_language)
         answer = matcher.ask(question, limit=MAX_ASK_MATCHES, lang=lang)
         if args.json:
-            stdout.write(json.dumps(match_record(answer), ensure_ascii=False) + "\n")
+            stdout.write(json_line(match_record(answer)) + "\n")
         else:
             stdout.write(_format_line(answer) + "\n")
         stdout.flush()
@@ -388,7 +398,7 @@ def _scoring_params(assignments: Sequence[str]) -> ScoringParams:
 
 def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
     from bot import evaluation
-    from bot.confidence import Calibration
+    from bot.confidence import Calibration, FitError
     from bot.knowledge import load_knowledge
     from bot.matcher import CALIBRATION, Matcher
 
@@ -397,12 +407,23 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) 
     except evaluation.EvalFileError as exc:
         raise SettingsError(str(exc)) from exc
     items = [item for file_items in per_file for item in file_items]
+    if not any(item.expect for item in items) or all(item.expect for item in items):
+        missing = "in-scope" if not any(item.expect for item in items) else "out-of-scope"
+        raise SettingsError(
+            f"calibrate: {', '.join(map(str, args.files))}: no {missing} question; the model "
+            "needs both (questions with an expected story, and questions with none)"
+        )
     # The evidence does not depend on the weights: fit from defaults, so a stale or broken
     # calibration file never stops its own replacement.
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
-    if args.folds is not None:
-        return _cross_validate(args, kb, per_file, stdout)
-    calibration = evaluation.calibrate(Matcher(kb, calibration=Calibration()), items)
+    try:
+        if args.folds is not None:
+            return _cross_validate(args, kb, per_file, stdout)
+        calibration = evaluation.calibrate(Matcher(kb, calibration=Calibration()), items)
+    except FitError as exc:
+        raise SettingsError(
+            f"calibrate: cannot fit on {', '.join(map(str, args.files))}: {exc}"
+        ) from exc
     target = settings.responses_dir / CALIBRATION
     header = "# Confidence model weights: `python -m bot calibrate " + " ".join(
         str(p) for p in args.files

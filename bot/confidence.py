@@ -47,6 +47,10 @@ class CalibrationError(ValueError):
     """The calibration file is malformed; the message names the file."""
 
 
+class FitError(ValueError):
+    """The labelled questions cannot fit a model (no right or no wrong candidate at all)."""
+
+
 @dataclass(frozen=True)
 class Evidence:
     """What the lexical scorer found for one story, the model's input."""
@@ -124,12 +128,31 @@ class Calibration:
         if not isinstance(data, dict) or not set(data) <= known:
             raise CalibrationError(problem)
         try:
-            return cls(**{k: float(v) for k, v in data.items()})
+            weights = {k: float(v) for k, v in data.items()}
         except (TypeError, ValueError) as exc:
             raise CalibrationError(problem) from exc
+        for name, value in weights.items():
+            if not math.isfinite(value):  # .nan or .inf: every score becomes nonsense
+                line = _line_of(path, name)
+                raise CalibrationError(
+                    f"{path}{line}: {name}: must be a finite number, not {data[name]}"
+                )
+        return cls(**weights)
 
     def to_yaml(self) -> str:
         return "".join(f"{f.name}: {getattr(self, f.name):.4f}\n" for f in fields(self))
+
+
+def _line_of(path: Path, key: str) -> str:
+    """ ":<line>" of a top-level key in a YAML file already parsed, for a problem report."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    for key_node, _ in getattr(node, "value", ()):
+        if getattr(key_node, "value", None) == key:
+            return f":{key_node.start_mark.line + 1}"
+    return ""
 
 
 def noisy_or(scores: Iterable[float]) -> float:
@@ -148,6 +171,12 @@ def fit(samples: Sequence[tuple[Evidence, bool]], l2: float = 1.0) -> Calibratio
     """
     rows = [(*ev.features(), 1.0) for ev, _ in samples]
     ys = [1.0 if ok else 0.0 for _, ok in samples]
+    if not any(ys) or all(ys):  # the bias runs off to infinity: the bot would answer nothing
+        raise FitError(
+            "no candidate story is right for any question"
+            if not any(ys)
+            else "no candidate story is wrong for any question"
+        )
     k = len(FEATURES) + 1
     w = [0.0] * k
     for _ in range(50):
@@ -179,6 +208,8 @@ def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
     a = [[*row, v] for row, v in zip(matrix, vector, strict=True)]
     for col in range(n):
         pivot = max(range(col, n), key=lambda r: abs(a[r][col]))
+        if not abs(a[pivot][col]) > 1e-12:
+            raise FitError("the questions' evidence does not determine the weights")
         a[col], a[pivot] = a[pivot], a[col]
         for r in range(col + 1, n):
             factor = a[r][col] / a[col][col]

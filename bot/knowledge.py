@@ -7,18 +7,16 @@ file, field and line instead of surfacing later as a traceback in front of a use
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import logging
-import os
-import pickle
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.cache import Cache, dumps, loads, paused_gc
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +92,8 @@ class KnowledgeBase:
                 yield f"{anecdote.id}:{index}", tip
 
 
+# A story id travels in button data; letters outside ASCII change form on the way back.
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 MAX_DEPTH = 20  # an anecdote is four levels deep; anything far deeper is a mistake or an attack
 
 
@@ -368,8 +368,10 @@ def load_anecdote(path: Path, seeds_dir: Path, raw: bytes | None = None) -> Anec
         if key not in data:
             check.fail((), f"missing required field '{key}'")
     anecdote_id = check.string(data.get("id"), ("id",)) if "id" in data else ""
-    if anecdote_id and not all(c.isalnum() or c in "-_" for c in anecdote_id):
-        check.fail(("id",), "use only letters, digits, '-' and '_' (it goes into buttons)")
+    if anecdote_id and not (anecdote_id.isascii() and _ID_CHARS.issuperset(anecdote_id)):
+        check.fail(
+            ("id",), "use only ASCII letters, digits, '-' and '_' (a-z, 0-9: it goes into buttons)"
+        )
     if len(anecdote_id.encode()) > 24:
         check.fail(("id",), "must be at most 24 characters (it goes into button data)")
     seed = check.string(data.get("seed"), ("seed",)) if "seed" in data else ""
@@ -423,7 +425,9 @@ def load_ui(path: Path, raw: bytes | None = None) -> dict[str, Text]:
     return ui
 
 
-def load_ui_dir(ui_dir: Path, raw: Mapping[Path, bytes] | None = None) -> dict[str, Text]:
+def load_ui_dir(
+    ui_dir: Path, raw: Mapping[Path, bytes] | None = None, cache: _FileCache | None = None
+) -> dict[str, Text]:
     """Merge every `ui/*.yaml`; each transport or feature keeps its texts in its own file."""
     problems: list[str] = []
     files = sorted(ui_dir.glob("*.yaml"))
@@ -433,7 +437,11 @@ def load_ui_dir(ui_dir: Path, raw: Mapping[Path, bytes] | None = None) -> dict[s
     origin: dict[str, Path] = {}
     for path in files:
         try:
-            texts = load_ui(path, (raw or {}).get(path))
+            texts = cache.ui(path) if cache is not None else None
+            if texts is None:
+                texts = load_ui(path, (raw or {}).get(path))
+                if cache is not None:
+                    cache.remember(path, {key: _text_json(t) for key, t in texts.items()})
         except KnowledgeError as exc:
             problems.extend(exc.problems)
             continue
@@ -454,10 +462,11 @@ def load_knowledge(
 ) -> KnowledgeBase:
     """Load and validate everything; raise KnowledgeError listing every problem found.
 
-    Parsing thousands of YAML files takes seconds even with libyaml, so a valid base is
-    remembered, keyed by a hash of every file's bytes (`_kb_digest`): in this process
-    (`check` loads twice), and in `cache_dir` when given (the next start). Seed files live
-    outside the hash, so they are checked again on every load.
+    Parsing thousands of YAML files takes seconds even with libyaml, so a valid file is
+    remembered by a hash of its bytes: in `cache_dir` when given (bot/cache.py), so a start
+    after editing one story parses that story only, and the whole base in this process
+    (`check` loads twice). Seed files live outside the hashes, so they are checked again on
+    every load.
     """
     anecdote_dir = responses_dir / ANECDOTES_DIR
     files = sorted(anecdote_dir.glob("*.yaml")) + sorted(anecdote_dir.glob("*.yml"))
@@ -471,21 +480,28 @@ def load_knowledge(
         raw = {}  # read again below, where the error is reported as it always was
     digest = _kb_digest(seeds_dir, raw) if raw else None
     if digest is not None:
-        kb = _remembered_kb(digest, seeds_dir, cache_dir, files)
+        kb = _remembered_kb(digest, seeds_dir)
         if kb is not None:
             return kb
-    kb = _load_knowledge(responses_dir, seeds_dir, files, raw)
+    cache = _FileCache(cache_dir, raw) if cache_dir is not None and raw else None
+    try:
+        with paused_gc():
+            kb = _load_knowledge(responses_dir, seeds_dir, files, raw, cache)
+    finally:
+        if cache is not None:
+            cache.save()
     if digest is not None:
         _LAST_KB.clear()
         _LAST_KB[digest] = kb
-        entry = _to_cache(kb, files) if cache_dir is not None else None
-        if cache_dir is not None and entry is not None:
-            write_cache(cache_dir / KB_CACHE, digest, entry)
     return kb
 
 
 def _load_knowledge(
-    responses_dir: Path, seeds_dir: Path, files: list[Path], raw: Mapping[Path, bytes]
+    responses_dir: Path,
+    seeds_dir: Path,
+    files: list[Path],
+    raw: Mapping[Path, bytes],
+    cache: _FileCache | None = None,
 ) -> KnowledgeBase:
     problems: list[str] = []
     anecdote_dir = responses_dir / ANECDOTES_DIR
@@ -494,7 +510,12 @@ def _load_knowledge(
     anecdotes: list[Anecdote] = []
     for path in files:
         try:
-            anecdotes.append(load_anecdote(path, seeds_dir, raw.get(path)))
+            found = cache.anecdote(path, seeds_dir) if cache is not None else None
+            if found is None:
+                found = load_anecdote(path, seeds_dir, raw.get(path))
+                if cache is not None:
+                    cache.remember(path, _anecdote_json(found))
+            anecdotes.append(found)
         except KnowledgeError as exc:
             problems.extend(exc.problems)
     seen: dict[str, Path] = {}
@@ -507,7 +528,7 @@ def _load_knowledge(
         seen.setdefault(anecdote.id, anecdote.source)
     ui: dict[str, Text] = {}
     try:
-        ui = load_ui_dir(responses_dir / UI_DIR, raw)
+        ui = load_ui_dir(responses_dir / UI_DIR, raw, cache)
     except KnowledgeError as exc:
         problems.extend(exc.problems)
     if problems:
@@ -516,11 +537,10 @@ def _load_knowledge(
 
 
 # --- caches ----------------------------------------------------------------------------------
-# Built knowledge (this module's KnowledgeBase, the matcher's index) pickled under the data
-# directory. A cache entry carries the hash of everything it was built from, and is used only
-# when that hash matches; anything unreadable (truncated, corrupt, from another version) is
-# ignored and rebuilt. Only the bot writes there, like its database beside it.
-KB_CACHE = "knowledge.pickle"
+# A valid file is cached as JSON under a hash of this module's source and the file's bytes
+# (bot/cache.py): a cache entry is never read for other content or by other code, and anything
+# unreadable is ignored and the file parsed again. Only valid files are cached, so a problem
+# is always reported from the file itself, with its line.
 CACHE_DIR = "cache"  # under the data directory
 _LAST_KB: dict[str, KnowledgeBase] = {}  # the last base loaded in this process, by digest
 
@@ -553,82 +573,116 @@ def digest_of(kb: KnowledgeBase) -> str | None:
     return None
 
 
-def _remembered_kb(
-    digest: str, seeds_dir: Path, cache_dir: Path | None, files: list[Path]
-) -> KnowledgeBase | None:
-    """The base loaded earlier from exactly these files, if its seed files are all there."""
+def _remembered_kb(digest: str, seeds_dir: Path) -> KnowledgeBase | None:
+    """The base this process loaded from exactly these files, if its seed files are all there."""
     kb = _LAST_KB.get(digest)
-    if kb is None and cache_dir is not None:
-        kb = _from_cache(read_cache(cache_dir / KB_CACHE, digest), seeds_dir, files)
     if kb is None:
         return None
     seeds = {anecdote.seed for anecdote in kb.anecdotes}
     if any(_seed_problem(seed, seeds_dir) for seed in seeds):
         return None  # loaded afresh, to report the problem with its file and line
-    _LAST_KB.clear()
-    _LAST_KB[digest] = kb
     return kb
 
 
-_FIELDS = ("id", "seed", "title", "story", "lessons", "triggers", "tags", "tips", "caution")
+def _text_json(text: Text) -> list[str]:
+    return [text.id, text.en]
 
 
-def _to_cache(kb: KnowledgeBase, files: list[Path]) -> object | None:
-    """A valid base as plain tuples: each anecdote's fields without its `source`, which is
-    its file (one anecdote per file, in order); thousands of Path objects are slow to
-    unpickle, and the loader holds the same paths already."""
-    if [a.source for a in kb.anecdotes] != files:
-        return None
-    rows = [tuple(getattr(a, name) for name in _FIELDS) for a in kb.anecdotes]
-    return (_FIELDS, rows, dict(kb.ui))
+def _anecdote_json(a: Anecdote) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "seed": a.seed,
+        "title": _text_json(a.title),
+        "story": _text_json(a.story),
+        "lessons": [_text_json(t) for t in a.lessons],
+        "triggers": {lang: list(items) for lang, items in a.triggers.items()},
+        "tags": {lang: list(items) for lang, items in a.tags.items()},
+        "tips": [_text_json(t) for t in a.tips],
+        "caution": None if a.caution is None else _text_json(a.caution),
+    }
 
 
-def _from_cache(found: object, seeds_dir: Path, files: list[Path]) -> KnowledgeBase | None:
-    try:
-        names, rows, ui = found  # type: ignore[misc]
-        if names != _FIELDS or len(rows) != len(files) or not isinstance(ui, dict):
+def _text_of(value: Any) -> Text:
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise ValueError("not a text")
+    return Text(value[0], value[1])
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("not a list of texts")
+    return tuple(value)
+
+
+def _anecdote_of(data: Any, path: Path) -> Anecdote:
+    """The anecdote `_anecdote_json` wrote; ValueError (or TypeError) for anything else."""
+    if not isinstance(data, dict):
+        raise ValueError("not an anecdote")
+    caution = data["caution"]
+    return Anecdote(
+        id=str(data["id"]),
+        seed=str(data["seed"]),
+        title=_text_of(data["title"]),
+        story=_text_of(data["story"]),
+        lessons=tuple(_text_of(t) for t in data["lessons"]),
+        triggers={str(lang): _strings(items) for lang, items in data["triggers"].items()},
+        tags={str(lang): _strings(items) for lang, items in data["tags"].items()},
+        tips=tuple(_text_of(t) for t in data["tips"]),
+        source=path,
+        caution=None if caution is None else _text_of(caution),
+    )
+
+
+class _FileCache:
+    """The cached parse of each file of one load, read in one query, written in one."""
+
+    def __init__(self, cache_dir: Path, raw: Mapping[Path, bytes]) -> None:
+        self._store = Cache(cache_dir)
+        code = code_digest(__file__)
+        self._keys: dict[Path, str] = {}
+        for path, content in raw.items():
+            h = hashlib.blake2b(code, digest_size=20)
+            h.update(content)
+            self._keys[path] = "file:" + h.hexdigest()
+        self._found = self._store.get_many(self._keys.values())
+        self._new: dict[str, bytes] = {}
+        self._seeds: dict[str, str | None] = {}
+
+    def _value(self, path: Path) -> Any:
+        key = self._keys.get(path)
+        return loads(self._found.get(key)) if key is not None else None
+
+    def anecdote(self, path: Path, seeds_dir: Path) -> Anecdote | None:
+        data = self._value(path)
+        if data is None:
             return None
-        anecdotes = tuple(
-            Anecdote(**dict(zip(_FIELDS, row, strict=True)), source=path)
-            for row, path in zip(rows, files, strict=True)
-        )
-    except (TypeError, ValueError):
-        return None
-    return KnowledgeBase(anecdotes=anecdotes, ui=ui, seeds_dir=seeds_dir)
-
-
-def read_cache(path: Path, key: str) -> Any | None:
-    """The value cached in `path` under `key`; None when absent, stale or unreadable."""
-    try:
-        with path.open("rb") as file:
-            enabled = gc.isenabled()
-            gc.disable()  # millions of small objects: the collector would run hundreds of times
-            try:
-                entry = pickle.load(file)
-            finally:
-                if enabled:
-                    gc.enable()
-    except FileNotFoundError:
-        return None
-    except Exception as exc:  # a corrupt cache is never fatal: it is rebuilt
-        log.info("ignoring unreadable cache %s (%s)", path, type(exc).__name__)
-        return None
-    if not isinstance(entry, dict) or entry.get("key") != key:
-        return None
-    return entry.get("value")
-
-
-def write_cache(path: Path, key: str, value: Any) -> None:
-    """Store `value` under `key` in `path`, atomically; a failure only costs the next start."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
-            with os.fdopen(fd, "wb") as file:
-                pickle.dump({"key": key, "value": value}, file, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    except Exception as exc:
-        log.info("cannot write cache %s (%s: %s)", path, type(exc).__name__, exc)
+            anecdote = _anecdote_of(data, path)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+        problem = self._seeds.get(anecdote.seed, False)
+        if problem is False:  # one check per seed file: thousands of stories share a few
+            problem = self._seeds[anecdote.seed] = _seed_problem(anecdote.seed, seeds_dir)
+        if problem:
+            return None  # parsed again, to report the problem with its line
+        return anecdote
+
+    def ui(self, path: Path) -> dict[str, Text] | None:
+        data = self._value(path)
+        if not isinstance(data, dict):
+            return None
+        try:
+            return {str(key): _text_of(value) for key, value in data.items()}
+        except ValueError:
+            return None
+
+    def remember(self, path: Path, value: Any) -> None:
+        key = self._keys.get(path)
+        if key is not None:
+            self._new[key] = dumps(value)
+
+    def save(self) -> None:
+        if self._new:
+            touched = [key for key in self._keys.values() if key in self._found]
+            self._store.put_many(self._new, touch=touched)
+        self._store.close()

@@ -39,29 +39,25 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from bot.cache import Cache, dumps, loads, pack, paused_gc, unpack
 from bot.confidence import Calibration, Evidence, noisy_or, parts
-from bot.knowledge import (
-    LANGUAGES,
-    Anecdote,
-    KnowledgeBase,
-    code_digest,
-    digest_of,
-    read_cache,
-    write_cache,
-)
+from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase, code_digest, digest_of
 from bot.language import LanguageDetector, decide
-from bot.normalize import DEFAULT_TABLE, Normalizer, Table, get_normalizer
+from bot.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
 from bot.smalltalk import FILE as SMALL_TALK
 from bot.smalltalk import SmallTalk
 from bot.taught import Phrasing, TaughtPhrasings
 
-INDEX_CACHE = "index.pickle"  # in the cache directory (bot/services.py: under the data dir)
+# Whole indexes kept in the cache (bot/cache.py), most recently used first: a few bases (a test
+# base beside the real one) start fast each; every story's analysis is kept separately.
+INDEX_ENTRIES = 3
 CALIBRATION = "calibration.yaml"  # beside normalize.yaml: the weights fitted for this base
 
 
@@ -198,18 +194,22 @@ class _Postings:
             self._dicts[term] = found
         return found
 
-    def __getstate__(self) -> tuple[array, array, array]:
+    def arrays(self) -> tuple[array, array, array]:
         return self._offsets, self._stories, self._pulls
 
-    def __setstate__(self, state: tuple[array, array, array]) -> None:
-        self._offsets, self._stories, self._pulls = state
-        self._dicts = [None] * (len(self._offsets) - 1)
+    @classmethod
+    def of_arrays(cls, offsets: array, stories: array, pulls: array) -> _Postings:
+        postings = cls([])
+        postings._offsets, postings._stories, postings._pulls = offsets, stories, pulls
+        postings._dicts = [None] * (len(offsets) - 1)
+        return postings
 
 
 @dataclass
 class _Index:
     """Flat arrays rather than an object per trigger: a 5,000-story base has 250,000
-    phrasings, and fewer Python objects mean less memory and shorter GC pauses."""
+    phrasings, and fewer Python objects mean less memory and shorter GC pauses. Kept in the
+    cache as JSON and packed arrays (`_index_bytes`); the lookup tables are derived again."""
 
     vocab: list[str] = field(default_factory=list)
     term_ids: dict[str, int] = field(default_factory=dict)
@@ -279,12 +279,7 @@ class Matcher:
         self.threshold = self.params.threshold if threshold is None else threshold
         self.maybe_threshold = min(self.params.maybe_threshold, self.threshold)
         self.normalizer_path = _table_path(kb)
-        self._cache_key: str | None = None
-        cached = None
-        if cache_dir is not None and normalizer is None:
-            cached = self._read_index(kb, cache_dir)
-        if cached is not None:  # the word table is read back with the index it built
-            normalizer = Normalizer(cached[0])
+        cache = Cache(cache_dir) if cache_dir is not None and normalizer is None else None
         self.normalizer = normalizer or get_normalizer(self.normalizer_path)
         self.detector = LanguageDetector(self.normalizer)  # the base's own table
         base_dir = _table_path(kb).parent
@@ -294,42 +289,33 @@ class Matcher:
         self.anecdotes = kb.anecdotes
         self._positions = {anecdote.id: n for n, anecdote in enumerate(kb.anecdotes)}
         self.taught = TaughtPhrasings()  # what team leads taught, on top of the index
-        if cached is not None:
-            self._index = cached[1]
-        else:
-            self._index = self._build(kb.anecdotes)
-            if cache_dir is not None and self._cache_key is not None:
-                value = (self.normalizer.table, self._index)
-                write_cache(cache_dir / INDEX_CACHE, self._cache_key, value)
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
+        if cache is None:
+            with paused_gc():
+                self._index = self._build(kb.anecdotes)
+            return
+        try:
+            try:
+                self._built_by = self._builder_digest()
+            except OSError:  # the table cannot be read: loading it has reported that
+                self._index = self._build(kb.anecdotes)
+                return
+            key = "index:" + self._index_key(kb)
+            with paused_gc():
+                index = _index_of(cache.get(key), len(kb.anecdotes))
+                if index is None:
+                    index = self._build(kb.anecdotes, cache)
+                    cache.put_many({key: _index_bytes(index)})
+                    cache.keep_latest("index:", INDEX_ENTRIES)
+            self._index = index
+        finally:
+            cache.close()
 
     # --- index -------------------------------------------------------------------------
-    def _read_index(self, kb: KnowledgeBase, cache_dir: Path) -> tuple[Table, _Index] | None:
-        """The word table and index an earlier run built from the same content, if any.
-
-        Building takes seconds per thousand stories (and parsing the table a good part of a
-        second); reading them back, a fraction of one. The key hashes everything the index is
-        built from: the stories' matched texts, the table file, the code that builds both
-        (this module and bot/normalize.py) and the dictionary's version, so a cache is never
-        read for other content; a corrupt or foreign file is ignored, and the index rebuilt and
-        written again.
-        """
-        try:
-            self._cache_key = self._index_key(kb)
-        except OSError:
-            return None  # the table cannot be read: loading it reports that
-        found = read_cache(cache_dir / INDEX_CACHE, self._cache_key)
-        if (
-            isinstance(found, tuple)
-            and len(found) == 2
-            and isinstance(found[0], Table)
-            and isinstance(found[1], _Index)
-            and len(found[1].story_phrases) == len(kb.anecdotes)
-        ):
-            return found
-        return None
-
-    def _index_key(self, kb: KnowledgeBase) -> str:
+    def _builder_digest(self) -> bytes:
+        """What every index this process builds depends on besides the stories: the code
+        (this module and bot/normalize.py), the scoring parameters, the stemmer's
+        dictionary and the word table, so a cache is never read as if built by other code."""
         h = hashlib.blake2b(digest_size=20)
         h.update(code_digest(__file__, inspect.getfile(Normalizer)))
         h.update(repr(self.params).encode())  # the index is built with these
@@ -337,18 +323,70 @@ class Matcher:
         table = self.normalizer_path
         h.update(f"{table}\0".encode())
         h.update(table.read_bytes())
-        loaded = digest_of(kb)  # the files' hash, when kb is the base just loaded from them
+        return h.digest()
+
+    def _index_key(self, kb: KnowledgeBase) -> str:
+        """The whole index's key: the builder and every story's matched texts (or the
+        files' hash, when kb is the base just loaded from them: no need to hash it again)."""
+        h = hashlib.blake2b(self._built_by, digest_size=20)
+        loaded = digest_of(kb)
         if loaded is not None:
             h.update(f"files\0{loaded}".encode())
             return h.hexdigest()
-        texts = []
         for anecdote in kb.anecdotes:
-            texts.append("\x1e")
-            texts.extend(f"{k}\x1f{n}\x1f{lang}\x1f{t}" for k, n, lang, t in _fields(anecdote))
-        h.update("\x1d".join(texts).encode("utf-8", "surrogatepass"))
+            h.update(b"\x1e")
+            h.update(_story_texts(anecdote))
         return h.hexdigest()
 
-    def _build(self, anecdotes: Sequence[Anecdote]) -> _Index:
+    def _story_key(self, anecdote: Anecdote) -> str:
+        h = hashlib.blake2b(self._built_by, digest_size=20)
+        h.update(_story_texts(anecdote))
+        return "story:" + h.hexdigest()
+
+    def _build(self, anecdotes: Sequence[Anecdote], cache: Cache | None = None) -> _Index:
+        """The index of `anecdotes`: each story's words from the cache or analysed afresh
+        (the slow part: stemming), then weighed against each other (this depends on all)."""
+        analyses: list[_StoryTerms | None] = [None] * len(anecdotes)
+        keys: list[str] = []
+        found: dict[str, bytes] = {}
+        if cache is not None:
+            keys = [self._story_key(anecdote) for anecdote in anecdotes]
+            found = cache.get_many(keys)
+            for n, key in enumerate(keys):
+                analyses[n] = _story_terms_of(loads(found.get(key)), anecdotes[n])
+        new: dict[str, bytes] = {}
+        for n, anecdote in enumerate(anecdotes):
+            if analyses[n] is None:
+                terms = self._analyse(anecdote)
+                analyses[n] = terms
+                if cache is not None:
+                    new[keys[n]] = dumps(terms.as_json())
+        if cache is not None and new:
+            cache.put_many(new, touch=[key for key in keys if key in found])
+        return self._assemble(anecdotes, [a for a in analyses if a is not None])
+
+    def _analyse(self, anecdote: Anecdote) -> _StoryTerms:
+        """One story's content words per field, its written words' canonical forms (for
+        typos) and the written words of each language, all from the word table alone."""
+        normalizer = self.normalizer
+        words: list[list[str]] = []
+        surface: dict[str, str] = {}
+        written: dict[str, dict[str, None]] = {lang: {} for lang in LANGUAGES}
+        for _, _, lang, text in _fields(anecdote):
+            words.append(_content(normalizer, text, lang))
+            for raw in normalizer.split(text):
+                if len(raw) >= 4 and raw not in surface:
+                    forms = normalizer.canonical_word(raw, lang)
+                    if forms:
+                        surface[raw] = forms[0]
+                word = normalizer.collapse(raw)
+                if len(word) >= 4 and word.isalpha():
+                    written[lang].setdefault(word, None)
+        return _StoryTerms(
+            words, list(surface.items()), {lang: list(ws) for lang, ws in written.items()}
+        )
+
+    def _assemble(self, anecdotes: Sequence[Anecdote], analyses: Sequence[_StoryTerms]) -> _Index:
         p = self.params
         index = _Index()
         normalizer = self.normalizer
@@ -367,9 +405,10 @@ class Matcher:
         sizes = [0.0] * len(anecdotes)  # field-weighted number of fields per story
         surface_words: dict[str, str] = {}
         lesson_terms: list[list[set[int]]] = [[] for _ in anecdotes]
-        for a_idx, anecdote in enumerate(anecdotes):
-            for kind, number, lang, text in _fields(anecdote):
-                words = _content(normalizer, text, lang)
+        language_seen: dict[str, set[str]] = defaultdict(set)
+        for a_idx, (anecdote, analysis) in enumerate(zip(anecdotes, analyses, strict=True)):
+            fields = _fields(anecdote)
+            for (kind, number, _, _), words in zip(fields, analysis.words, strict=True):
                 ids = tuple(term(w) for w in words)
                 weight = p.field_weight(kind)
                 sizes[a_idx] += weight
@@ -382,11 +421,11 @@ class Matcher:
                     lesson_terms[a_idx][number].update(ids)
                 if kind in ("title", "trigger", "tag") and ids:
                     phrases.append((a_idx, ids, " ".join(sorted(words))))
-                for raw in normalizer.split(text):
-                    if len(raw) >= 4 and raw not in surface_words:
-                        forms = normalizer.canonical_word(raw, lang)
-                        if forms:
-                            surface_words[raw] = forms[0]
+            for raw, form in analysis.surface:
+                surface_words.setdefault(raw, form)
+            for lang, written in analysis.written.items():
+                for word in written:
+                    language_seen[word].add(lang)
 
         # A word's pull on a story: its frequency there relative to the story that uses it
         # most ("teknisi" in forty phrasings of one story and one of another pulls to the
@@ -438,7 +477,7 @@ class Matcher:
                 index.surface.setdefault(raw, index.term_ids[word])
         index.surface_by_length = _by_length(index.surface)
         index.lesson_terms = lesson_terms
-        index.language_only = _language_only(normalizer, anecdotes)
+        index.language_only = {w: next(iter(ls)) for w, ls in language_seen.items() if len(ls) == 1}
         return index
 
     # --- question ----------------------------------------------------------------------
@@ -944,18 +983,6 @@ def _content(normalizer: Normalizer, text: str, lang: str) -> list[str]:
     return list(seen)
 
 
-def _language_only(normalizer: Normalizer, anecdotes: Sequence[Anecdote]) -> dict[str, str]:
-    """Written words (4+ letters) that appear in the stories' texts of one language only."""
-    seen: dict[str, set[str]] = defaultdict(set)
-    for anecdote in anecdotes:
-        for _, _, lang, text in _fields(anecdote):
-            for raw in normalizer.split(text):
-                word = normalizer.collapse(raw)
-                if len(word) >= 4 and word.isalpha():
-                    seen[word].add(lang)
-    return {word: next(iter(langs)) for word, langs in seen.items() if len(langs) == 1}
-
-
 def _by_length(words: Iterable[str]) -> dict[tuple[str, int], list[str]]:
     """Words bucketed by first letter and length: typos rarely hit the first letter, and a
     word within k edits has a length within k, so a lookup scans a few small buckets."""
@@ -982,3 +1009,132 @@ def _fields(anecdote: Anecdote) -> Iterable[tuple[str, int, str, str]]:
         for number, lesson in enumerate(anecdote.lessons):
             yield "lesson", number, lang, lesson.get(lang)
         yield "story", 0, lang, anecdote.story.get(lang)
+
+
+@dataclass
+class _StoryTerms:
+    """What one story contributes to the index, independent of every other story: cached
+    per story, so editing one story among thousands analyses that story only."""
+
+    words: list[list[str]]  # content words of each of `_fields(story)`, in order
+    surface: list[tuple[str, str]]  # written word -> its canonical form, first seen first
+    written: dict[str, list[str]]  # language -> written words (4+ letters) in its texts
+
+    def as_json(self) -> dict[str, object]:
+        return {"words": self.words, "surface": self.surface, "written": self.written}
+
+
+def _story_texts(anecdote: Anecdote) -> bytes:
+    """Everything of a story the index reads, as bytes to hash."""
+    texts = [f"{k}\x1f{n}\x1f{lang}\x1f{t}" for k, n, lang, t in _fields(anecdote)]
+    return "\x1d".join(texts).encode("utf-8", "surrogatepass")
+
+
+def _str_list(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("not a list of words")
+    return value
+
+
+def _story_terms_of(data: object, anecdote: Anecdote) -> _StoryTerms | None:
+    """The analysis `_StoryTerms.as_json` wrote for this story, or None."""
+    try:
+        if not isinstance(data, dict):
+            return None
+        words = [_str_list(w) for w in data["words"]]
+        if len(words) != sum(1 for _ in _fields(anecdote)):
+            return None
+        surface = [(str(raw), str(form)) for raw, form in data["surface"]]
+        written = {lang: _str_list(data["written"][lang]) for lang in LANGUAGES}
+    except (KeyError, TypeError, ValueError):
+        return None
+    return _StoryTerms(words, surface, written)
+
+
+def _index_bytes(index: _Index) -> bytes:
+    """The index as data: its texts and small tables as JSON, its numbers as packed arrays."""
+    meta = dumps(
+        {
+            "vocab": index.vocab,
+            "unknown_weight": index.unknown_weight,
+            "phrase_text": index.phrase_text,
+            "story_phrases": index.story_phrases,
+            "surface": index.surface,
+            "lesson_terms": [[sorted(terms) for terms in story] for story in index.lesson_terms],
+            "language_only": index.language_only,
+        }
+    )
+    offsets = array("q", [0])
+    flat = array("i")
+    for ids in index.term_phrases:
+        flat.extend(ids)
+        offsets.append(len(flat))
+    numbers = pack(
+        *index.postings.arrays(),
+        array("d", index.weight),
+        index.phrase_story,
+        index.phrase_weight,
+        offsets,
+        flat,
+    )
+    return len(meta).to_bytes(4, "little") + meta + numbers
+
+
+def _index_of(raw: bytes | None, stories: int) -> _Index | None:
+    """The index `_index_bytes` wrote, for a base of `stories` stories; None for anything
+    else (absent, damaged, or numbers that point outside the index)."""
+    if raw is None:
+        return None
+    try:
+        size = int.from_bytes(raw[:4], "little")
+        meta = loads(raw[4 : 4 + size])
+        post_offsets, post_stories, pulls, weight, phrase_story, phrase_weight, offsets, flat = (
+            unpack(raw[4 + size :])
+        )
+        index = _Index(
+            vocab=_str_list(meta["vocab"]),
+            unknown_weight=float(meta["unknown_weight"]),
+            phrase_text=_str_list(meta["phrase_text"]),
+            story_phrases=[(int(a), int(b)) for a, b in meta["story_phrases"]],
+            surface={str(k): int(v) for k, v in meta["surface"].items()},
+            lesson_terms=[[set(map(int, t)) for t in story] for story in meta["lesson_terms"]],
+            language_only={str(k): str(v) for k, v in meta["language_only"].items()},
+        )
+        terms, phrases = len(index.vocab), len(index.phrase_text)
+        consistent = (
+            len(index.story_phrases) == stories
+            and len(index.lesson_terms) == stories
+            and len(weight) == terms
+            and len(post_offsets) == terms + 1
+            and len(offsets) == terms + 1
+            and len(post_stories) == len(pulls) == post_offsets[-1]
+            and list(post_offsets) == sorted(post_offsets)
+            and list(offsets) == sorted(offsets)
+            and offsets[0] == post_offsets[0] == 0
+            and offsets[-1] == len(flat)
+            and len(phrase_story) == len(phrase_weight) == phrases
+            and all(0 <= a <= b <= phrases for a, b in index.story_phrases)
+            and _within(post_stories, stories)
+            and _within(phrase_story, stories)
+            and _within(flat, phrases)
+            and _within(index.surface.values(), terms)
+            and _within(chain.from_iterable(chain.from_iterable(index.lesson_terms)), terms)
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    if not consistent:
+        return None
+    index.postings = _Postings.of_arrays(post_offsets, post_stories, pulls)
+    index.weight = weight.tolist()
+    index.phrase_story, index.phrase_weight = phrase_story, phrase_weight
+    index.term_phrases = [flat[offsets[t] : offsets[t + 1]] for t in range(terms)]
+    index.term_ids = {word: tid for tid, word in enumerate(index.vocab)}
+    index.by_length = _by_length(index.vocab)
+    index.surface_by_length = _by_length(index.surface)
+    return index
+
+
+def _within(values: Iterable[int], size: int) -> bool:
+    """Every value is a valid position in a sequence of `size` items."""
+    values = list(values) if not isinstance(values, array) else values
+    return not values or (min(values) >= 0 and max(values) < size)

@@ -103,15 +103,21 @@ def seed_of(seed_path: Path, seeds_dir: Path) -> tuple[Path, str]:
     return resolved, match.group(1)
 
 
+# What YAML reads as a line break besides \n and \r (YAML 1.1, which PyYAML reads): raw in
+# a comment, the rest of the line would be read as YAML, a key of the draft.
+_YAML_BREAKS = "\x85\u2028\u2029"
+_ESCAPED_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in _YAML_BREAKS})
+
+
 def _quoted(text: str) -> str:
     """A YAML double-quoted scalar (JSON's string syntax is a subset of it)."""
-    return json.dumps(text, ensure_ascii=False)
+    return json.dumps(text, ensure_ascii=False).translate(_ESCAPED_BREAKS)
 
 
 def _comment(text: str, width: int = 98) -> list[str]:
     """`text` as YAML comment lines, long lines wrapped so the draft reads in any editor."""
     lines: list[str] = []
-    for line in text.split("\n"):
+    for line in re.split(f"[\n\r{_YAML_BREAKS}]", text):
         wrapped = textwrap.wrap(line, width - 2, break_long_words=False, break_on_hyphens=False)
         lines += [f"# {part}" for part in wrapped] or ["#"]
     return lines

@@ -24,6 +24,10 @@ WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _INTEGER = re.compile(r"-?[0-9]+")
 
 
+# Telegram user ids have at most 52 significant bits (Bot API: "fits in a double").
+MAX_USER_ID = 2**52
+
+
 class SettingsError(ValueError):
     """A configuration value a human must fix; the message names the variable."""
 
@@ -109,6 +113,11 @@ def load_settings(
         # ASCII digits only: str.isdigit() accepts "²", and "--5" passes lstrip("-")
         if not _INTEGER.fullmatch(part):
             raise SettingsError(f"TEAM_LEAD_IDS must be comma-separated user ids: {part!r}")
+        if not 0 < int(part) < MAX_USER_ID:  # a group's id is negative: never a lead
+            raise SettingsError(
+                f"TEAM_LEAD_IDS: {part} is not a Telegram user id "
+                "(a positive whole number below 2^52)"
+            )
         lead_ids.add(int(part))
     tz = get("BOT_TIMEZONE") or "Asia/Jakarta"
     try:

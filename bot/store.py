@@ -30,13 +30,14 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic, sleep
 from typing import TYPE_CHECKING
 
+from bot.cache import make_private_dir
 from bot.inboxrecords import (
     DECISIONS,
     OPEN,
@@ -239,6 +240,7 @@ class Store:
         self.log_questions = log_questions
         self.clock = clock
         _make_data_dir(self.path.parent)
+        _create_private(self.path)
         self._lock = threading.RLock()  # the write connection
         self._read_lock = threading.Lock()  # the read connection
         self._reader: sqlite3.Connection | None = None
@@ -1364,11 +1366,21 @@ def _connect(path: Path, busy_seconds: float) -> sqlite3.Connection:
 
 
 def _make_data_dir(directory: Path) -> None:
+    """Create the data directory for this user only (0700): it holds every question asked."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_dir(directory)
     except OSError as exc:
         why = _directory_problem(directory) or exc.strerror or str(exc)
         raise StoreError(f"cannot create the data directory {directory}: {why}") from exc
+
+
+def _create_private(path: Path) -> None:
+    """Create a missing database file readable by this user only (0600) before SQLite opens
+    it (SQLite gives its WAL and shared-memory files the same mode); an existing file is the
+    operator's and left as it is."""
+    # it exists, or opening it reports the problem in words (see _open_problem)
+    with suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _directory_problem(directory: Path) -> str | None:

@@ -25,6 +25,8 @@ deletes exactly those.
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,16 @@ def one_line(text: str) -> str:
     """The text with every run of whitespace (newlines too) as one space: a trigger is one
     line, and so is a listing row."""
     return " ".join(text.split())
+
+
+# What a YAML file may not hold even quoted (DEL, C0 and C1 controls but tab and newline...):
+# a phrasing carrying one would make its story file unloadable.
+_UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def as_trigger(text: str) -> str:
+    """A taught phrasing as a trigger: one line, without characters YAML cannot hold."""
+    return one_line(_UNPRINTABLE.sub("", text))
 
 
 def shorten(text: str, limit: int = SHORT) -> str:
@@ -114,6 +126,7 @@ class Export:
     files: dict[str, str] = field(default_factory=dict)
     added: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # name -> (lang, text)
     already: int = 0  # phrasings already among their story's triggers
+    cleaned: list[str] = field(default_factory=list)  # phrasings written without controls
     gone: list[Decision] = field(default_factory=list)  # their story is not in the base
 
 
@@ -135,11 +148,13 @@ def plan_export(decisions: Iterable[Decision], kb: KnowledgeBase) -> Export:
         seen = trigger_keys(anecdote)
         additions: list[tuple[str, str]] = []
         for d in taught:
-            text = one_line(d.text)
+            text = as_trigger(d.text)
             key = text_key(text)
             if not text or key in seen:
                 result.already += 1
                 continue
+            if text != one_line(d.text):
+                result.cleaned.append(text)
             seen.add(key)
             additions.append((d.lang if d.lang in ("id", "en") else "id", text))
         if not additions:
@@ -257,18 +272,28 @@ def export_dir_problem(target: Path, settings: Settings) -> str | None:
 
 
 def write_export(plan: Export, target: Path) -> list[Path]:
-    """Write every file, or none: all targets are checked before the first is written."""
+    """Write every file, or none: all targets are checked before the first is written (a
+    dangling link counts as taken), and what was written is removed if a later one fails."""
     paths = [target / name for name in plan.files]
-    existing = [p for p in paths if p.exists()]
+    existing = [p for p in paths if os.path.lexists(p)]
     if existing:
         names = ", ".join(str(p) for p in existing)
         raise ExportError(
             f"{names}: already exist(s); delete them or choose an empty DIR (never overwritten)"
         )
     target.mkdir(parents=True, exist_ok=True)
-    for path in paths:
-        with path.open("x", encoding="utf-8", newline="") as file:
-            file.write(plan.files[path.name])
+    written: list[Path] = []
+    try:
+        for path in paths:
+            with path.open("x", encoding="utf-8", newline="") as file:
+                written.append(path)
+                file.write(plan.files[path.name])
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise ExportError(
+            f"{exc.filename or target}: {exc.strerror or exc}; nothing written"
+        ) from exc
     return paths
 
 
@@ -281,6 +306,8 @@ def format_export(plan: Export, written: list[Path], settings: Settings) -> str:
             for lang in sorted({la for la, _ in added})
         )
         lines.append(f"wrote {path} (+{len(added)} trigger(s): {by_lang})")
+    for text in plan.cleaned:
+        lines.append(f"removed control characters from: {shorten(text)}")
     if plan.already:
         lines.append(f"skipped {plan.already} already among their story's triggers")
     for d in plan.gone:
@@ -314,7 +341,7 @@ def prunable(decisions: Iterable[Decision], kb: KnowledgeBase) -> list[int]:
     ids = []
     for d in decisions:
         anecdote = kb.by_id(d.anecdote_id) if d.anecdote_id else None
-        if anecdote is not None and text_key(d.text) in trigger_keys(anecdote):
+        if anecdote is not None and text_key(as_trigger(d.text)) in trigger_keys(anecdote):
             ids.append(d.question_id)
     return ids
 

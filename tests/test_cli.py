@@ -274,6 +274,17 @@ def test_settings_errors_end_cleanly(tmp_path: Path) -> None:
     assert "BOT_LOG_LEVEL" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_team_lead_ids_that_are_no_user_id_are_refused(tmp_path: Path) -> None:
+    """A group's id (negative), 0 or a number past 2^52 is never a user: a typo to be told."""
+    for value in ("-5", "0", "12345678901234567890123", "7, -100123"):
+        result = run_bot(tmp_path, "check", env={"TEAM_LEAD_IDS": value})
+        assert result.returncode == cli.EXIT_CONFIG, value
+        line = result.stderr.strip()
+        assert line.startswith("Configuration error: TEAM_LEAD_IDS: ") and "\n" not in line
+        assert "is not a Telegram user id" in line
+    assert run_bot(tmp_path, "check", env={"TEAM_LEAD_IDS": "4503599627370495"}).returncode == 0
+
+
 @pytest.mark.slow  # a subprocess
 def test_unusable_data_dir_ends_cleanly(tmp_path: Path, responses: Path) -> None:
     blocker = tmp_path / "a-file"
@@ -546,3 +557,118 @@ def test_calibrate_cross_validates_without_writing(tmp_path: Path) -> None:
 
     refused = run_bot(tmp_path, "calibrate", "--folds", "1", str(dev), str(dev2))
     assert refused.returncode == 2 and "--folds must be 2 or more" in refused.stderr
+
+
+def test_a_planted_cache_file_runs_no_code(tmp_path: Path, settings: Settings) -> None:
+    """Whatever lies in <data_dir>/cache is read as data: a pickle planted there (the format
+    of old caches) is never executed by `ask` or `check`."""
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
+    cache = settings.data_dir / "cache"
+    cache.mkdir(parents=True)
+    bomb = pickle.dumps({"key": "x", "value": Payload()})
+    for name in ("knowledge.pickle", "index.pickle", "cache.sqlite3"):
+        (cache / name).write_bytes(bomb)
+    for command in (["ask", "--json", THREAT_EN], ["check"]):
+        status, _, err = call_cli(command, settings)
+        assert status == 0, err
+    assert not marker.exists()
+
+
+def test_the_data_directory_and_database_are_private(tmp_path: Path, settings: Settings) -> None:
+    """Every question asked is in the database: other local users must not read it."""
+    os.umask(umask := os.umask(0o022))
+    try:
+        status, _, err = call_cli(["chat"], settings, stdin=f"{THREAT_EN}\n")
+    finally:
+        os.umask(umask)
+    assert status == 0, err
+    data = settings.data_dir
+    assert data.stat().st_mode & 0o777 == 0o700
+    databases = list(data.glob("*.db")) + list(data.glob("*.sqlite*"))
+    assert databases
+    for path in [*databases, *(data / "cache").iterdir()]:
+        assert path.stat().st_mode & 0o077 == 0, path
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", ".NaN"])
+def test_check_refuses_a_non_finite_weight_with_file_and_line(
+    tmp_path: Path, settings: Settings, value: str
+) -> None:
+    """A NaN weight makes every score nonsense: out-of-scope questions were told a story."""
+    shutil.copy(PROJECT / "responses" / "normalize.yaml", settings.responses_dir)
+    target = settings.responses_dir / "calibration.yaml"
+    target.write_text(f"# weights\nlexical: 1.0\ncoverage: {value}\nbias: -7\n", encoding="utf-8")
+    status, out, err = call_cli(["check"], settings)
+    assert status == 2
+    assert f"{target}:3: coverage: must be a finite number" in out + err
+    assert "Traceback" not in out + err
+
+
+def write_questions(path: Path, items: list[dict[str, Any]]) -> Path:
+    path.write_text(json.dumps(items), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+@pytest.mark.parametrize(
+    ("items", "folds", "missing"),
+    [
+        ([{"q": "jadwal kereta ke yogya besok", "expect": []}], None, "in-scope"),
+        (
+            [{"q": "jadwal kereta", "expect": []}, {"q": "harga cabai", "expect": []}],
+            "2",
+            "in-scope",
+        ),
+        ([{"q": THREAT_EN, "expect": ["000"]}], None, "out-of-scope"),
+        ([{"q": "???", "expect": ["000"]}], None, "out-of-scope"),
+    ],
+)
+def test_calibrate_refuses_a_file_without_both_kinds_of_question(
+    tmp_path: Path, settings: Settings, items: list[dict[str, Any]], folds: str | None, missing: str
+) -> None:
+    calibration = settings.responses_dir / "calibration.yaml"
+    questions = write_questions(tmp_path / "q.yaml", items)
+    argv = ["calibrate", *(["--folds", folds] if folds else []), str(questions)]
+    status, out, err = call_cli(argv, settings)
+    assert status == 2
+    assert err.strip().count("\n") == 0 and f"no {missing} question" in err
+    assert not calibration.exists()
+
+
+def test_calibrate_on_content_free_questions_ends_in_one_line(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """No candidate story for any question: nothing to fit, said in one line, no traceback."""
+    items = [{"q": "???", "expect": ["000"]}, {"q": "!!!", "expect": []}]
+    questions = write_questions(tmp_path / "q.yaml", items)
+    for argv in (["calibrate", str(questions)], ["calibrate", "--folds", "2", str(questions)]):
+        status, out, err = call_cli(argv, settings)
+        assert status == 2, err
+        assert err.strip().count("\n") == 0 and "cannot fit" in err
+    assert not (settings.responses_dir / "calibration.yaml").exists()
+
+
+def test_ask_json_escapes_unicode_line_breaks(settings: Settings) -> None:
+    """A reader that splits with str.splitlines() still gets one record per question."""
+    question = f"{THREAT_EN}\u2028next\u2029para\x85nel"
+    status, out, err = call_cli(["ask", "--json", question], settings)
+    assert status == 0, err
+    assert len(out.splitlines()) == 1
+    assert "\\u2028" in out and "\\u2029" in out and "\\u0085" in out
+    check_record(json.loads(out), question)
+
+
+@pytest.mark.parametrize("story_id", ["cerita-ü", "ancaman٣", "kisahⅣ", "ĳ-story"])
+def test_check_refuses_a_story_id_beyond_ascii(tmp_path: Path, story_id: str) -> None:
+    """Its buttons would all answer "expired": the id changes form in button data."""
+    responses = write_kb(tmp_path, [dict(THREAT, id=story_id), APOLOGY])
+    settings = Settings(responses_dir=responses, seeds_dir=SEEDS, data_dir=tmp_path / "data")
+    status, out, err = call_cli(["check"], settings)
+    assert status == 2
+    assert re.search(r"000-.*\.yaml:1: id: use only ASCII letters, digits", err), err

@@ -7,6 +7,7 @@ content, and never stop the bot when damaged.
 from __future__ import annotations
 
 import copy
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import yaml
 from kbfixture import APOLOGY, SEEDS, THREAT, write_kb
 
 import bot.knowledge as knowledge
-from bot.knowledge import CACHE_DIR, KB_CACHE, KnowledgeError, load_knowledge
-from bot.matcher import INDEX_CACHE, Matcher
+from bot.cache import FILE as CACHE_FILE
+from bot.knowledge import CACHE_DIR, KnowledgeError, load_knowledge
+from bot.matcher import Matcher
 from bot.services import build_core
 from bot.settings import Settings
 
@@ -55,13 +57,13 @@ def test_a_cache_hit_answers_exactly_as_a_fresh_build(
 ) -> None:
     settings = settings_for(tmp_path)
     fresh = build_core(settings)
-    cache = settings.data_dir / CACHE_DIR
-    assert (cache / KB_CACHE).is_file() and (cache / INDEX_CACHE).is_file()
+    assert (settings.data_dir / CACHE_DIR / CACHE_FILE).is_file()
     expected = answers(fresh.matcher)
 
-    knowledge._LAST_KB.clear()  # a new process: the base and the index come from the files
+    knowledge._LAST_KB.clear()  # a new process: the base and the index come from the cache
     monkeypatch.setattr(Matcher, "_build", no_build)
-    monkeypatch.setattr(knowledge, "_load_knowledge", no_build)
+    monkeypatch.setattr(knowledge, "load_anecdote", no_build)
+    monkeypatch.setattr(knowledge, "load_ui", no_build)
     cached = build_core(settings)
     assert answers(cached.matcher) == expected
     assert cached.kb == fresh.kb
@@ -88,13 +90,109 @@ def test_a_changed_anecdote_invalidates_both_caches(tmp_path: Path) -> None:
 def test_a_corrupt_cache_is_ignored_and_rebuilt(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     expected = answers(build_core(settings).matcher)
-    cache = settings.data_dir / CACHE_DIR
-    for garbage in (b"not a pickle at all", b"\x80\x05K\x01.", b""):
-        (cache / KB_CACHE).write_bytes(garbage)
-        (cache / INDEX_CACHE).write_bytes(garbage[: len(garbage) // 2])
+    path = settings.data_dir / CACHE_DIR / CACHE_FILE
+    whole = path.read_bytes()
+    for garbage in (b"not a database at all", whole[: len(whole) // 2], b""):
+        for side in path.parent.glob(CACHE_FILE + "-*"):
+            side.unlink()
+        path.write_bytes(garbage)
         knowledge._LAST_KB.clear()
         assert answers(build_core(settings).matcher) == expected
-        assert (cache / INDEX_CACHE).stat().st_size > 1000  # written again, whole
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"",
+        b"[1, 2",
+        b'{"words": 3}',
+        b"\x80\x05K\x01.",
+        b"\xff\xff\xff\x7f{}",
+        b"\x02\x00\x00\x00{}",
+    ],
+)
+def test_damaged_entries_are_ignored_and_rebuilt(tmp_path: Path, value: bytes) -> None:
+    """Every entry overwritten with something else: each is read as a miss, never trusted."""
+    settings = settings_for(tmp_path)
+    expected = answers(build_core(settings).matcher)
+    path = settings.data_dir / CACHE_DIR / CACHE_FILE
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE entries SET value = ?", (value,))
+    db.close()
+    knowledge._LAST_KB.clear()
+    assert answers(build_core(settings).matcher) == expected
+    knowledge._LAST_KB.clear()
+    assert answers(build_core(settings).matcher) == expected  # and written again, whole
+
+
+def test_an_index_pointing_outside_itself_is_not_used(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    expected = answers(build_core(settings).matcher)
+    path = settings.data_dir / CACHE_DIR / CACHE_FILE
+    db = sqlite3.connect(path)
+    with db:
+        key, value = db.execute(
+            "SELECT key, value FROM entries WHERE key LIKE 'index:%'"
+        ).fetchone()
+        # the last number is a phrasing id: make it point far outside the index
+        db.execute(
+            "UPDATE entries SET value = ? WHERE key = ?", (value[:-4] + b"\xff\xff\xff\x7f", key)
+        )
+    db.close()
+    knowledge._LAST_KB.clear()
+    assert answers(build_core(settings).matcher) == expected
+
+
+def test_editing_one_story_analyses_that_story_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path)
+    build_core(settings)
+    changed = copy.deepcopy(THREAT)
+    changed["triggers"]["id"].append("vendor kami bangkrut dan gudangnya kebanjiran")
+    write_kb(tmp_path, [changed, APOLOGY])
+    analysed: list[str] = []
+    parsed: list[str] = []
+    real_analyse, real_parse = Matcher._analyse, knowledge.load_anecdote
+
+    def analyse(self: Matcher, anecdote: knowledge.Anecdote) -> object:
+        analysed.append(anecdote.id)
+        return real_analyse(self, anecdote)
+
+    def parse(path: Path, *args: object) -> knowledge.Anecdote:
+        parsed.append(path.name)
+        return real_parse(path, *args)
+
+    monkeypatch.setattr(Matcher, "_analyse", analyse)
+    monkeypatch.setattr(knowledge, "load_anecdote", parse)
+    knowledge._LAST_KB.clear()
+    core = build_core(settings)
+    assert analysed == [THREAT["id"]]
+    assert len(parsed) == 1
+    assert core.matcher.ask("vendor kami bangkrut dan gudangnya kebanjiran").best is not None
+    monkeypatch.undo()
+    assert answers(core.matcher) == answers(Matcher(core.kb))
+
+
+def test_two_bases_on_one_data_directory_keep_their_caches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path)
+    other = replace(settings, responses_dir=write_kb(tmp_path / "other", [APOLOGY]))
+    expected = [answers(build_core(s).matcher) for s in (settings, other)]
+    monkeypatch.setattr(Matcher, "_build", no_build)
+    monkeypatch.setattr(knowledge, "load_anecdote", no_build)
+    for turn in range(2):
+        for n, each in enumerate((settings, other)):
+            knowledge._LAST_KB.clear()
+            assert answers(build_core(each).matcher) == expected[n], turn
+
+
+def test_no_module_of_the_bot_uses_pickle() -> None:
+    """A pickle runs code when read: nothing the bot reads may be one."""
+    bot_dir = Path(knowledge.__file__).parent
+    users = [p.name for p in bot_dir.rglob("*.py") if "pickle" in p.read_text(encoding="utf-8")]
+    assert users == []
 
 
 def test_a_cache_for_other_content_is_never_served(tmp_path: Path) -> None:

@@ -229,3 +229,19 @@ def test_content_gaps_come_first_then_the_other_unanswered_questions(
     assert text.index("# Content gaps like this post") < text.index("# Unanswered questions")
     assert TAUGHT_ELSEWHERE not in text and "cuaca" not in text
     assert text.count(GAP) == 1  # a gap is not listed again among the unanswered
+
+
+def test_a_line_break_yaml_knows_cannot_inject_a_key_into_the_draft(settings: Settings) -> None:
+    """U+2028, U+2029 and U+0085 end a YAML comment: the post's text after one would be read
+    as a field of the draft."""
+    post = POST.replace(
+        "Katanya vendor lain",
+        "Katanya\u2028story: injected\u2029tips: [x]\x85caution: {id: a, en: b}\nvendor lain",
+    )
+    (settings.seeds_dir / SEED).write_text(post, encoding="utf-8")
+    status, _, err = call_cli(["new-story", str(settings.seeds_dir / SEED)], settings)
+    assert status == 0, err
+    data = yaml.safe_load(draft_path(settings).read_text(encoding="utf-8"))
+    assert data["story"] == {"id": "TODO", "en": "TODO"}
+    assert data["tips"] == [{"id": "TODO", "en": "TODO"}] * 3
+    assert "caution" not in data

@@ -282,3 +282,37 @@ def test_taught_help(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.startswith("usage: python -m bot taught")
     assert "--export DIR" in out and "--prune" in out
+
+
+def test_export_beside_a_dangling_link_writes_nothing(settings: Settings, tmp_path: Path) -> None:
+    """All or none: a dangling link named like a second file refuses before the first."""
+    teach(settings, TAUGHT[:2])  # two stories: two files
+    export = tmp_path / "out"
+    export.mkdir()
+    (export / "001-wayang-bima.yaml").symlink_to(tmp_path / "nowhere")
+    names = sorted(p.name for p in (settings.responses_dir / "anecdotes").glob("*.yaml"))
+    assert "001-wayang-bima.yaml" in names
+    status, out, err = call_cli(["taught", "--export", str(export)], settings)
+    assert status == EXIT_CONFIG
+    assert len(err.splitlines()) == 1 and "never overwritten" in err
+    assert [p.name for p in export.iterdir()] == ["001-wayang-bima.yaml"]
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_phrasing_with_control_characters_is_exported_cleaned_and_named(
+    settings: Settings, tmp_path: Path
+) -> None:
+    dirty = "klien minta\x7f diskon\x85 akhir\x9b tahun"
+    teach(settings, [(dirty, "id", "lupa-pesanan-maaf"), TAUGHT[1]])
+    export = tmp_path / "out"
+    status, out, err = call_cli(["taught", "--export", str(export)], settings)
+    assert status == 0, err
+    assert "removed control characters from: klien minta diskon akhir tahun" in out
+    for path in export.iterdir():  # the merged base loads, with the cleaned trigger
+        shutil.copy(path, settings.responses_dir / "anecdotes" / path.name)
+    assert call_cli(["check"], settings)[0] == 0
+    kb = build_core(replace(settings, data_dir=tmp_path / "plain")).kb
+    story = kb.by_id("lupa-pesanan-maaf")
+    assert story is not None and "klien minta diskon akhir tahun" in story.triggers["id"]
+    status, out, _ = call_cli(["taught", "--prune"], settings)
+    assert status == 0 and "pruned 2 " in out
