@@ -273,12 +273,15 @@ def match_record(answer: Answer) -> dict[str, object]:
             }
             for match in answer.matches[:MAX_ASK_MATCHES]
         ],
+        "legal": answer.legal,
     }
 
 
 def _format_line(answer: Answer) -> str:
     if answer.small_talk is not None:
         return f"{answer.question}\t[{answer.lang}] small talk ({answer.small_talk})"
+    if not answer.matches and answer.legal is not None:
+        return f"{answer.question}\t[{answer.lang}] legal reply ({answer.legal})"
     if not answer.matches and answer.maybe is not None:
         maybe = answer.maybe
         return (
@@ -358,7 +361,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> in
 
         params = _scoring_params(args.set)
         matcher = Matcher(core.kb, params=params, default_lang=settings.default_language)
-    result = evaluation.evaluate(matcher, items)
+    from bot.replies import Replies
+
+    # The first message measured through the replies Telegram sends, on this matcher.
+    replies = Replies(core.kb, matcher, settings.default_language)
+    result = evaluation.evaluate(matcher, items, replies)
     stdout.write(evaluation.format_report(result).rstrip("\n") + "\n")
     return EXIT_OK
 
