@@ -273,7 +273,6 @@ def match_record(answer: Answer) -> dict[str, object]:
             }
             for match in answer.matches[:MAX_ASK_MATCHES]
         ],
-        "legal": answer.legal,
     }
 
 

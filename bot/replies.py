@@ -431,9 +431,9 @@ class Replies:
         three sentences (its `summary`), then its caution in one line where it applies.
 
         A caution with `applies_to` is shown only when the question touches one of those
-        subjects (`subjects`, None when there is no question: a story opened by button); the
-        full-story view always shows it. The story is shortened only if the message would
-        overflow (long YAML content must never make Telegram reject the reply)."""
+        subjects (`subjects`; None when there is no question: a story opened by button shows
+        it); the full-story view always shows it whole. The story is shortened only if the
+        message would overflow (long YAML content must never make Telegram reject it)."""
         title = _escape_within(anecdote.title.get(lang), MAX_TITLE)
         lesson = ""
         if anecdote.lessons:
@@ -727,11 +727,12 @@ class Replies:
 
 
 def _caution_applies(anecdote: Anecdote, subjects: frozenset[str] | None) -> bool:
-    """Is the caution for this question? Always when it names no subjects; else only when
-    the question touches one of them (no question at all: not in the first message)."""
-    if not anecdote.applies_to:
+    """Is the caution for this question? Always when it names no subjects, or when there is
+    no question (a story opened by button, e.g. offered after the legal reply); else only
+    when the question touches one of its subjects."""
+    if not anecdote.applies_to or subjects is None:
         return True
-    return subjects is not None and not subjects.isdisjoint(anecdote.applies_to)
+    return not subjects.isdisjoint(anecdote.applies_to)
 
 
 def _next_lesson(anecdote: Anecdote, index: int, order: Sequence[int]) -> str:

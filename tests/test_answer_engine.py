@@ -119,8 +119,10 @@ def test_the_lesson_that_fits_is_shown_first_and_another_lesson_goes_on(
     shown = match["lesson"]
     assert shown != 0  # the gift lesson, not always the first
     assert "hadiah" in anecdote.lessons[shown].id.lower()
+    order = replies.matcher.rank(question, 1)[0].lessons  # every lesson, best fit first
+    assert order[0] == shown and sorted(order) == list(range(len(anecdote.lessons)))
     out = chat(replies, [question, "2"])  # [2] = "another lesson" under the story
-    following = anecdote.lessons[(shown + 1) % len(anecdote.lessons)].id
+    following = anecdote.lessons[order[1]].id  # the next best fit, not the next number
     assert following[:40] in " ".join(out.split())
 
 
@@ -192,7 +194,7 @@ def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Repli
     out_en = chat(
         replies, ["a gift for the government official who is our client's decision maker"]
     )
-    assert "gratifikasi" in out_en and "company's policy" in out_en
+    assert "gratifikasi" in out_en and "KPK" in out_en
 
 
 @pytest.mark.parametrize(
@@ -217,8 +219,47 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
     answer = replies.matcher.ask(question)
     assert answer.maybe is not None and answer.maybe.anecdote.caution is not None
     shown = chat(replies, [question, "1"])
-    caution = answer.maybe.anecdote.caution.get(answer.lang)
+    anecdote = answer.maybe.anecdote
+    caution = (anecdote.caution_short or anecdote.caution).get(answer.lang)
     assert caution[:40] in " ".join(shown.split())
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [
+        ("boleh gak kasih amplop ke panitia tender biar menang?", "id"),
+        ("boleh kasih parcel lebaran ke pejabat dinas?", "id"),
+        ("Procurement klien BUMN minta fee 10% biar penawaran kita menang, gw harus gimana?", "id"),
+        ("uang pelicin buat orang dinas biar izinnya cepet keluar", "id"),
+        ("can I give the procurement officer a cut if we win the tender?", "en"),
+        ("is it allowed to host a trip to Bali for a ministry official?", "en"),
+    ],
+)
+def test_bribes_and_gifts_to_officials_get_the_law_not_a_story(
+    replies: Replies, tmp_path: Path, question: str, lang: str
+) -> None:
+    """A bribe, a kickback or a gift to an official: what the law says, calmly, never a
+    confident story; a story that may still help is only offered after it."""
+    (record,) = ask_json(tmp_path, question)
+    assert record["matches"] == []
+    out = " ".join(chat(replies, [question]).split())
+    assert "KPK" in out and "12B" in out and "compliance" in out
+    assert ("nasihat hukum" if lang == "id" else "no legal advice") in out
+    assert ("Pelajaran:" if lang == "id" else "Lesson:") not in out
+
+
+def test_the_law_reply_offers_a_story_as_maybe_with_its_caution(replies: Replies) -> None:
+    out = chat(replies, ["boleh kasih parcel lebaran ke pejabat dinas?", "1"])
+    assert "KPK" in out and "mungkin kisah ini membantu" in out
+    wayang = replies.kb.by_id("wayang-bima")
+    assert wayang is not None and wayang.caution_short is not None
+    assert wayang.caution_short.id[:40] in " ".join(out.split())  # shown on request, cautioned
+
+
+def test_asking_how_not_to_look_like_a_bribe_still_gets_the_story(tmp_path: Path) -> None:
+    question = "gimana pendekatan personal ke pejabat klien tanpa kesan nyogok?"
+    (record,) = ask_json(tmp_path, question)
+    assert [m["seed"][:3] for m in record["matches"]][:1] == ["001"]
 
 
 @pytest.mark.parametrize(
