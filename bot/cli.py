@@ -466,6 +466,12 @@ def cmd_check(settings: Settings, stdout: TextIO) -> int:
     if problems:
         raise KnowledgeError(problems)
     core = build_core(settings)  # the matcher's index and normalisation table
+    from bot.knowledge import subject_problems
+
+    # A caution's subjects are defined in the normalisation table, which the matcher holds.
+    problems = subject_problems(core.kb, core.matcher.normalizer.subjects)
+    if problems:
+        raise KnowledgeError(problems)
     tips = sum(1 for _ in core.kb.tips())
     stdout.write(
         f"OK: {len(core.kb.anecdotes)} anecdotes, {tips} tips, {len(core.kb.ui)} UI texts\n"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import statistics
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from kbfixture import PROJECT, SEEDS
 from bot import cli
 from bot.confidence import parts
 from bot.console import run_console
+from bot.evaluation import evaluate, load_items
 from bot.knowledge import load_knowledge
 from bot.matcher import Matcher
 from bot.replies import Replies
@@ -21,6 +24,7 @@ from bot.settings import Settings
 from bot.store import Store
 
 REAL = PROJECT / "responses"
+DEV = PROJECT / "eval" / "dev-questions.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -295,3 +299,40 @@ def test_an_english_keyword_without_function_words_is_answered_in_english(
     # words both languages' stories use, but none of them Indonesian
     records = ask_json(tmp_path, "going the extra mile", "onsite romance", "kado ultah pelanggan")
     assert [r["lang"] for r in records] == ["en", "en", "id"]
+
+
+def test_the_first_message_leads_with_the_lesson_and_reads_in_a_glance(replies: Replies) -> None:
+    """Lesson first, then the title and the short telling (no "penulis"), then nothing more
+    than one caution line; within the word budget on the dev set's in-scope questions."""
+    out = chat(replies, ["klien nutup telpon sambil marah, telpon balik sekarang atau nunggu?"])
+    answer = out.split("💡 Pelajaran: ", 1)[1].split("Ketik angka", 1)[0]
+    threat = replies.kb.by_id("kerjasama-ancaman")
+    assert threat is not None and threat.summary is not None
+    assert answer.startswith(threat.lessons[1].id[:40])  # wait until he cools down
+    assert answer.index(threat.title.id) < answer.index(threat.summary.id[:40])
+    assert threat.story.id[:40] not in answer and "penulis" not in answer.lower()
+    result = evaluate(replies.matcher, load_items(DEV), replies)
+    for lang in ("id", "en"):
+        words = sorted(r.words for r in result.in_scope if r.words and r.lang == lang)
+        assert statistics.median(words) <= 90, lang
+        assert words[math.ceil(0.9 * len(words)) - 1] <= 120, lang
+
+
+@pytest.mark.parametrize(
+    ("question", "shown"),
+    [
+        ("pelanggan setia kami di telco sering bantu, gimana biar dia bawa pelanggan baru", False),
+        ("mau kasih kado ultah ke kepala dinas yang jadi pelanggan prioritas", True),
+        ("teknisi kami sering gak masuk, kata customer dia habis diputus pacarnya", True),
+        ("customer gak mau teknisinya diganti waktu cuti", False),
+    ],
+)
+def test_a_caution_is_shown_only_where_the_question_touches_it(
+    replies: Replies, question: str, shown: bool
+) -> None:
+    answer, _ = replies.answer(question)
+    assert answer.best is not None and answer.best.anecdote.caution is not None
+    out = chat(replies, [question])
+    assert ("⚠️" in out) is shown
+    full = chat(replies, [question, "1"])  # the full story always carries the whole caution
+    assert answer.best.anecdote.caution.get(answer.lang)[:40] in " ".join(full.split())
