@@ -741,3 +741,28 @@ async def test_real_stories_answer_informal_indonesian(
     await fake_telegram.settle()
     assert fake_telegram.status_count(400) == 0
     await asyncio.sleep(0)
+
+
+async def test_real_stories_lead_with_the_lesson_and_answer_the_law_straight(
+    start_bot: StartBot, fake_telegram: FakeTelegram
+) -> None:
+    """Through the Bot API: the lesson that fits comes first and within the word budget, a
+    caution only where the question touches it, and a bribe gets the law, not a story."""
+    bot = await start_bot()  # the real responses/
+    user = fake_telegram.user(7002)
+    chat = fake_telegram.private_chat(user)
+    question = "klien nutup telpon sambil marah, telpon balik sekarang atau nunggu?"
+    [reply] = await say(fake_telegram, chat, user, question)
+    threat = bot.services.kb.by_id("kerjasama-ancaman")
+    assert threat is not None
+    assert reply.text.startswith(f"💡 Pelajaran: {threat.lessons[1].id[:30]}")
+    assert reply.bold()[1] == threat.title.id and "⚠️" not in reply.text
+    assert len([w for w in reply.text.split() if any(c.isalnum() for c in w)]) <= 90
+    [gift] = await say(fake_telegram, chat, user, "kado ultah buat kepala dinas pelanggan kami")
+    assert "⚠️" in gift.text and "gratifikasi" in gift.text
+    bribe = "Procurement klien BUMN minta fee 10% biar penawaran kita menang, gw harus gimana?"
+    [law] = await say(fake_telegram, chat, user, bribe)
+    assert "KPK" in law.text and "Pasal 5 dan 13" in law.text and "Pelajaran" not in law.text
+    assert not any(d.startswith(("f:", "fb:")) for d in law.button_data)
+    await fake_telegram.settle()
+    assert fake_telegram.status_count(400) == 0
