@@ -279,6 +279,8 @@ def match_record(answer: Answer) -> dict[str, object]:
 def _format_line(answer: Answer) -> str:
     if answer.small_talk is not None:
         return f"{answer.question}\t[{answer.lang}] small talk ({answer.small_talk})"
+    if not answer.matches and answer.legal is not None:
+        return f"{answer.question}\t[{answer.lang}] legal reply ({answer.legal})"
     if not answer.matches and answer.maybe is not None:
         maybe = answer.maybe
         return (
@@ -368,7 +370,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> in
 
         params = _scoring_params(args.set)
         matcher = Matcher(core.kb, params=params, default_lang=settings.default_language)
-    result = evaluation.evaluate(matcher, items)
+    from bot.replies import Replies
+
+    # The first message measured through the replies Telegram sends, on this matcher.
+    replies = Replies(core.kb, matcher, settings.default_language)
+    result = evaluation.evaluate(matcher, items, replies)
     stdout.write(evaluation.format_report(result).rstrip("\n") + "\n")
     return EXIT_OK
 
@@ -481,6 +487,12 @@ def cmd_check(settings: Settings, stdout: TextIO) -> int:
     if problems:
         raise KnowledgeError(problems)
     core = build_core(settings)  # the matcher's index and normalisation table
+    from bot.knowledge import subject_problems
+
+    # A caution's subjects are defined in the normalisation table, which the matcher holds.
+    problems = subject_problems(core.kb, core.matcher.normalizer.subjects)
+    if problems:
+        raise KnowledgeError(problems)
     tips = sum(1 for _ in core.kb.tips())
     stdout.write(
         f"OK: {len(core.kb.anecdotes)} anecdotes, {tips} tips, {len(core.kb.ui)} UI texts\n"

@@ -4,6 +4,10 @@ The file is a YAML list of `{q: question, expect: ['000'] or [], lang: id, kind:
 is the anecdote's seed prefix and `[]` means "no story fits: the bot must refuse". `lang` is
 optional and may be any value (a mixed text is scored for language only when it says id or en);
 `kind` is optional and groups the report's per-kind table (long situations, keywords, ...).
+`lesson` is optional: the lesson index (0-based, as `ask --json` reports it) or indices that
+answer the asker's dilemma; the report then gives the share of right stories whose lesson
+shown first is one of them. With `Replies`, the report also measures the first message's
+length in words, as a user reads it.
 Scores are taken from what a user would see (`Matcher.ask`, threshold applied), so a right
 story below the threshold counts as a miss, and a refusal of an out-of-scope question counts
 as a success.
@@ -17,6 +21,8 @@ no evaluation file has to contain (only in-scope: pair it with out-of-scope ques
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -28,6 +34,7 @@ import yaml
 from bot.confidence import Calibration, fit
 from bot.knowledge import LANGUAGES, KnowledgeBase
 from bot.matcher import Matcher
+from bot.replies import Replies, html_to_text
 
 NONE = "none"
 
@@ -42,6 +49,7 @@ class EvalItem:
     expect: tuple[str, ...]  # seed prefixes; () = out of scope
     lang: str | None
     kind: str | None = None
+    lessons: tuple[int, ...] = ()  # lesson indices that answer the dilemma; () = unlabelled
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,15 @@ class ItemResult:
     ranked: tuple[tuple[str, int], ...]  # the top 3 without the threshold, for calibration
     lang: str
     margin: int | None = 0  # over the threshold this question needs to be told (None: never)
+    lesson: int | None = None  # the lesson shown first with the best story told
+    words: int | None = None  # words in the answer's first message, when a story is told
+
+    @property
+    def lesson_right(self) -> bool | None:
+        """None unless the item is lesson-labelled and told its right story."""
+        if not self.item.lessons or not self.top1 or self.lesson is None:
+            return None
+        return self.lesson in self.item.lessons
 
     @property
     def best_unthresholded(self) -> tuple[str, int] | None:
@@ -120,6 +137,15 @@ class EvalResult:
     def misses(self) -> list[ItemResult]:
         return [r for r in self.items if not r.correct]
 
+    @property
+    def lesson_first(self) -> float:
+        """Share of lesson-labelled items told the right story whose first lesson fits."""
+        return self._share([bool(r.lesson_right) for r in self.lesson_judged])
+
+    @property
+    def lesson_judged(self) -> list[ItemResult]:
+        return [r for r in self.items if r.lesson_right is not None]
+
     def summary(self) -> str:
         return (
             f"top1={self.top1:.2f} top3={self.top3:.2f} oos_reject={self.oos_reject:.2f} "
@@ -145,7 +171,13 @@ def parse_items(data: Any, source: str = "items") -> list[EvalItem]:
         kind = raw.get("kind")
         if kind is not None and not isinstance(kind, str):
             raise EvalFileError(f"{where}: 'kind' must be a text (long, keyword, ...)")
-        items.append(EvalItem(raw["q"], tuple(str(e) for e in expect), lang, kind))
+        lessons = raw.get("lesson", [])
+        lessons = [lessons] if isinstance(lessons, int) else lessons
+        if not isinstance(lessons, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in lessons
+        ):
+            raise EvalFileError(f"{where}: 'lesson' must be a lesson index (0, 1, ...) or a list")
+        items.append(EvalItem(raw["q"], tuple(str(e) for e in expect), lang, kind, tuple(lessons)))
     return items
 
 
@@ -158,8 +190,18 @@ def load_items(path: Path) -> list[EvalItem]:
     return parse_items(data, str(path))
 
 
-def evaluate(matcher: Matcher, items: Iterable[EvalItem | Mapping[str, Any]]) -> EvalResult:
-    """Ask every question as a user would and record what the user would have seen."""
+def word_count(text: str) -> int:
+    """Words a reader reads in a reply (Telegram HTML): emoji and bullets are not words."""
+    return sum(1 for word in html_to_text(text).split() if any(c.isalnum() for c in word))
+
+
+def evaluate(
+    matcher: Matcher,
+    items: Iterable[EvalItem | Mapping[str, Any]],
+    replies: Replies | None = None,
+) -> EvalResult:
+    """Ask every question as a user would and record what the user would have seen; with
+    `replies` (built on the same matcher), the first message's length too."""
     raw = list(items)
     if not all(isinstance(item, EvalItem) for item in raw):
         # raw YAML mappings (the CLI passes the file's list): check them all at once, so an
@@ -172,6 +214,9 @@ def evaluate(matcher: Matcher, items: Iterable[EvalItem | Mapping[str, Any]]) ->
     for item in raw:
         answer = matcher.ask(item.question)
         ranked, margin = matcher.judge(item.question, limit=3)
+        words = None
+        if replies is not None and answer.best is not None:
+            words = word_count(replies.answer(item.question)[1].text)
         results.append(
             ItemResult(
                 item=item,
@@ -179,6 +224,8 @@ def evaluate(matcher: Matcher, items: Iterable[EvalItem | Mapping[str, Any]]) ->
                 ranked=tuple((m.anecdote.seed_prefix, m.score) for m in ranked),
                 lang=answer.lang,
                 margin=margin,
+                lesson=answer.best.lesson if answer.best is not None else None,
+                words=words,
             )
         )
     return EvalResult(items=tuple(results), threshold=matcher.threshold)
@@ -397,6 +444,45 @@ def kind_table(result: EvalResult) -> list[str]:
     return lines
 
 
+def lesson_table(result: EvalResult) -> list[str]:
+    """Lesson shown first, on lesson-labelled items told their right story: overall and
+    per kind. Empty when no item is lesson-labelled."""
+    judged = result.lesson_judged
+    if not judged:
+        return []
+    lines = [
+        f"lesson shown first fits (right story, lesson-labelled): {result.lesson_first:.2f}"
+        f" n={len(judged)}"
+    ]
+    kinds = sorted({r.item.kind for r in judged if r.item.kind})
+    width = max((len(kind) for kind in kinds), default=0) + 2
+    for kind in kinds:
+        of_kind = [r for r in judged if r.item.kind == kind]
+        right = sum(bool(r.lesson_right) for r in of_kind) / len(of_kind)
+        lines.append(f"  {kind.ljust(width)} n={len(of_kind):3d}  lesson-first={right:.2f}")
+    return lines
+
+
+def _percentile(values: Sequence[int], share: float) -> int:
+    """The nearest-rank percentile (the value at or below which `share` of them lie)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def words_table(result: EvalResult) -> list[str]:
+    """The first message's length in words per language, on in-scope questions told a
+    story. Empty when it was not measured (no `Replies`)."""
+    lines = []
+    for lang in LANGUAGES:
+        counts = [r.words for r in result.in_scope if r.words is not None and r.lang == lang]
+        if counts:
+            lines.append(
+                f"  {lang}: n={len(counts):3d}  median={statistics.median(counts):.0f}"
+                f"  p90={_percentile(counts, 0.9)}  max={max(counts)}"
+            )
+    return ["first message words (in scope, story told):", *lines] if lines else []
+
+
 def format_report(result: EvalResult) -> str:
     """A readable report; the last line is the one-line summary other tools grep for."""
     n_in, n_out = len(result.in_scope), len(result.out_of_scope)
@@ -410,6 +496,9 @@ def format_report(result: EvalResult) -> str:
         "",
         *kind_table(result),
         *([""] if result.items and any(r.item.kind for r in result.items) else []),
+        *lesson_table(result),
+        *words_table(result),
+        *([""] if lesson_table(result) or words_table(result) else []),
         "confusion (rows: expected story, columns: best answer):",
         *_confusion(result),
         "",

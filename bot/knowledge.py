@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,17 @@ class Anecdote:
     # Advice with a legal or HR edge (gifts to officials, relationships at a client's site):
     # shown with the story, so a lesson is never read as permission.
     caution: Text | None = None
+    # The story in two or three sentences, as what happened: the first message shows it,
+    # under the lesson; `story` is the complete retelling behind the "full story" button.
+    summary: Text | None = None
+    # Per lesson (same order as `lessons`), the dilemmas and decisions it helps with, per
+    # language: what the lesson shown first is chosen by (bot/matcher.py: `lesson_order`).
+    when: tuple[Mapping[str, tuple[str, ...]], ...] = ()
+    # The subjects (`subjects` in normalize.yaml: officials, gifts, ...) a question must touch
+    # for the caution to be shown in the first message; none: the caution is always shown.
+    applies_to: tuple[str, ...] = ()
+    # The caution in one short line, for the first message (the full view shows `caution`).
+    caution_short: Text | None = None
 
     @property
     def seed_prefix(self) -> str:
@@ -391,13 +402,60 @@ def load_anecdote(path: Path, seeds_dir: Path, raw: bytes | None = None) -> Anec
         tips=check.text_list(data.get("tips"), ("tips",), MIN_TIPS) if "tips" in data else (),
         source=path,
         caution=check.text(data["caution"], ("caution",)) if "caution" in data else None,
+        summary=check.text(data["summary"], ("summary",)) if "summary" in data else None,
+        when=_when(check, data.get("when"), _count(data.get("lessons"))) if "when" in data else (),
+        applies_to=_applies_to(check, data.get("applies_to")) if "applies_to" in data else (),
+        caution_short=check.text(data["caution_short"], ("caution_short",))
+        if "caution_short" in data
+        else None,
     )
+    if (anecdote.applies_to or anecdote.caution_short) and anecdote.caution is None:
+        field_name = "applies_to" if anecdote.applies_to else "caution_short"
+        check.fail((field_name,), "belongs to a caution: add 'caution' or remove this field")
     if TODO in text:  # a draft: only then walk the document
         for field_path in _todo_fields(data):
             check.fail(field_path, f"still {TODO} (a draft from new-story)")
     if check.problems:
         raise KnowledgeError(check.problems)
     return anecdote
+
+
+def _count(value: Any) -> int:
+    return len(value) if isinstance(value, list) else 0
+
+
+def _when(check: _Checker, value: Any, lessons: int) -> tuple[dict[str, tuple[str, ...]], ...]:
+    """`when`: one item per lesson, in the lessons' order, each {id: [...], en: [...]}."""
+    if not isinstance(value, list) or not value:
+        check.fail(("when",), "must be a list with one {id: [...], en: [...]} item per lesson")
+        return ()
+    if len(value) != lessons:
+        check.fail(("when",), f"needs one item per lesson ({lessons}), has {len(value)}")
+    return tuple(check.per_language(item, ("when", i)) for i, item in enumerate(value))
+
+
+def _applies_to(check: _Checker, value: Any) -> tuple[str, ...]:
+    """`applies_to`: subject names; that they exist is checked against the normalisation
+    table by the matcher (`check_subjects`), which is where subjects are defined."""
+    if not isinstance(value, list) or not value:
+        check.fail(("applies_to",), "must be a non-empty list of subjects (see normalize.yaml)")
+        return ()
+    return tuple(check.string(item, ("applies_to", i)) for i, item in enumerate(value))
+
+
+def subject_problems(kb: KnowledgeBase, known: Iterable[str]) -> list[str]:
+    """Every `applies_to` subject not defined in the normalisation table, with file:line."""
+    names = set(known)
+    problems = []
+    for anecdote in kb.anecdotes:
+        for i, subject in enumerate(anecdote.applies_to):
+            if subject not in names:
+                where = f"{anecdote.source}{_field_line(anecdote.source, ('applies_to', i))}"
+                problems.append(
+                    f"{where}: applies_to.{i}: unknown subject '{subject}' "
+                    f"(known: {', '.join(sorted(names)) or 'none'})"
+                )
+    return problems
 
 
 def _todo_fields(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -599,6 +657,10 @@ def _anecdote_json(a: Anecdote) -> dict[str, Any]:
         "tags": {lang: list(items) for lang, items in a.tags.items()},
         "tips": [_text_json(t) for t in a.tips],
         "caution": None if a.caution is None else _text_json(a.caution),
+        "summary": None if a.summary is None else _text_json(a.summary),
+        "when": [{lang: list(items) for lang, items in w.items()} for w in a.when],
+        "applies_to": list(a.applies_to),
+        "caution_short": None if a.caution_short is None else _text_json(a.caution_short),
     }
 
 
@@ -630,6 +692,10 @@ def _anecdote_of(data: Any, path: Path) -> Anecdote:
         tips=tuple(_text_of(t) for t in data["tips"]),
         source=path,
         caution=None if caution is None else _text_of(caution),
+        summary=None if data["summary"] is None else _text_of(data["summary"]),
+        when=tuple({str(lang): _strings(items) for lang, items in w.items()} for w in data["when"]),
+        applies_to=_strings(data["applies_to"]),
+        caution_short=None if data["caution_short"] is None else _text_of(data["caution_short"]),
     )
 
 

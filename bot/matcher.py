@@ -37,7 +37,7 @@ from array import array
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from itertools import chain
 from operator import itemgetter
@@ -48,7 +48,7 @@ from rapidfuzz.distance import OSA
 
 from bot.cache import Cache, dumps, loads, pack, paused_gc, unpack
 from bot.confidence import Calibration, Evidence, noisy_or, parts
-from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase, code_digest, digest_of
+from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase, Text, code_digest, digest_of
 from bot.language import LanguageDetector, decide
 from bot.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
 from bot.smalltalk import FILE as SMALL_TALK
@@ -127,6 +127,8 @@ DEFAULT_THRESHOLD = DEFAULT_PARAMS.threshold
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
 FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
 TAUGHT_PHRASE = -2  # `_Scored.best_phrase` of a story found through a taught phrasing
+# How much a long message's best clause adds to the whole message's fit with a lesson.
+LESSON_CLAUSE_SHARE = 0.5
 MAX_QUESTION_WORDS = 60  # a pasted essay is not a question; bound the work per message
 
 
@@ -135,6 +137,7 @@ class Match:
     anecdote: Anecdote
     score: int  # confidence 0-100
     lesson: int = 0  # index of the lesson that fits the question best (shown first)
+    lessons: tuple[int, ...] = ()  # every lesson's index in order of fit ("another lesson")
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,12 @@ class Answer:
     matches: tuple[Match, ...]  # confident, best first; () = no story to tell
     maybe: Match | None = None  # plausible but unsure: offered, not told
     small_talk: str | None = None  # "greeting", "thanks", ...: not a question at all
+    # A question of the law (a bribe, a kickback, a gift to an official: `legal` in
+    # normalize.yaml): answered with what the law says, a story at most offered (`maybe`).
+    legal: str | None = None
+    # The subjects the question touches (`subjects` in normalize.yaml): a story's caution is
+    # shown in the first message only for one of its `applies_to`.
+    subjects: frozenset[str] = frozenset()
 
     @property
     def best(self) -> Match | None:
@@ -257,6 +266,8 @@ class _Question:
     outside: bool  # asks about a subject no story covers (price negotiation, gift rules...)
     words: tuple[str, ...] = ()  # the canonical content words `weights` belong to
     taught: bool = False  # the best story is the one a team lead taught for such a question
+    legal: str | None = None  # a question of the law (bribe, kickback): `legal` in the table
+    subjects: frozenset[str] = frozenset()  # subjects touched (officials, gifts, ...)
 
 
 class Matcher:
@@ -290,6 +301,7 @@ class Matcher:
         self._positions = {anecdote.id: n for n, anecdote in enumerate(kb.anecdotes)}
         self.taught = TaughtPhrasings()  # what team leads taught, on top of the index
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
+        self._lesson_matchers: dict[int, Matcher] = {}  # story -> its lessons (lazily)
         if cache is None:
             with paused_gc():
                 self._index = self._build(kb.anecdotes)
@@ -791,38 +803,95 @@ class Matcher:
         private = any(normalizer.is_private(word) for word in words)
         customer = any(normalizer.is_customer(word) for word in words)
         law = outside = False
+        legal: str | None = None
+        subjects: frozenset[str] = frozenset()
         if only is None:  # the whole message (a clause's question is not read for these)
             law = normalizer.asks_law(question)
             # stopwords count: "boleh" (may I) weighs nothing but asks for permission
-            outside = normalizer.outside_subject(normalizer.tokens(question, lang)) is not None
+            folded = normalizer.tokens(question, lang)
+            outside = normalizer.outside_subject(folded) is not None
+            legal = normalizer.legal_subject(folded)
+            subjects = normalizer.subjects_of(folded)
         return scored, _Question(
-            looked, weights, at_work, customer, private, law, outside, tuple(words)
+            looked,
+            weights,
+            at_work,
+            customer,
+            private,
+            law,
+            outside,
+            tuple(words),
+            legal=legal,
+            subjects=subjects,
         )
 
-    def _lesson(self, story: int, q: _Question | None) -> int:
-        """The lesson whose words the question shares most (by weight); the first on a tie,
-        so a question that names no lesson gets the story's main one."""
-        lessons = self._index.lesson_terms[story] if story < len(self._index.lesson_terms) else []
-        if q is None or not lessons:
-            return 0
-        best, best_value = 0, 0.0
-        for number, terms in enumerate(lessons):
-            value = 0.0
-            for matches, weight in zip(q.looked, q.weights, strict=True):
-                value += weight * max((sim for tid, sim in matches if tid in terms), default=0.0)
-            if value > best_value + 1e-9:
-                best, best_value = number, value
-        return best
+    def lesson_order(self, story: int, question: str) -> tuple[int, ...]:
+        """The story's lessons, best fit for the question first.
+
+        Each lesson is read as a small story of its own: its `when` list (the dilemmas it
+        helps with) as phrasings and its text as the title, scored by this matcher's own
+        lexical machinery (normalisation, concepts, typos, word weights, coverage and
+        phrasing), over the story's lessons only, so a word all its lessons share weighs
+        little. The whole message and its best clause count, because a long situation often
+        asks its dilemma in one clause. A tie keeps the authors' order (the first lesson is
+        the story's main one).
+        """
+        anecdote = self.anecdotes[story]
+        total = len(anecdote.lessons)
+        if total < 2:
+            return tuple(range(total))
+        lessons = self._lesson_matchers.get(story)
+        if lessons is None:
+            lessons = self._lesson_matchers[story] = self._lesson_matcher(anecdote)
+        whole, _ = lessons._lexical(question)
+        fit = {s.story: s.lexical for s in whole}
+        clauses = parts(question)
+        if len(clauses) > 1:
+            best_clause: dict[int, float] = {}
+            for clause in clauses:
+                for s in lessons._lexical(clause)[0]:
+                    best_clause[s.story] = max(best_clause.get(s.story, 0.0), s.lexical)
+            for number, value in best_clause.items():
+                fit[number] = fit.get(number, 0.0) + LESSON_CLAUSE_SHARE * value
+        return tuple(sorted(range(total), key=lambda n: (-round(fit.get(n, 0.0), 6), n)))
+
+    def _lesson_matcher(self, anecdote: Anecdote) -> Matcher:
+        """A matcher whose "stories" are this story's lessons (see `lesson_order`)."""
+        pseudo = []
+        for number, lesson in enumerate(anecdote.lessons):
+            when = anecdote.when[number] if number < len(anecdote.when) else {}
+            pseudo.append(
+                replace(
+                    anecdote,
+                    id=f"{anecdote.id}.{number}",
+                    title=lesson,
+                    story=Text("", ""),
+                    lessons=(),
+                    triggers={lang: tuple(when.get(lang, ())) for lang in LANGUAGES},
+                    tags={lang: () for lang in LANGUAGES},
+                    tips=(),
+                    when=(),
+                )
+            )
+        base = KnowledgeBase(anecdotes=tuple(pseudo), ui={}, seeds_dir=self.kb.seeds_dir)
+        return Matcher(
+            base,
+            normalizer=self.normalizer,
+            calibration=self.calibration,
+            params=self.params,
+            default_lang=self.default_lang,
+        )
 
     def _ranked(
         self, question: str, limit: int, chat_id: int | None = None
     ) -> tuple[list[Match], _Question | None]:
         """Best matches, and the question as the index saw it."""
         scored, q = self._score(question, chat_id)
-        matches = [
-            Match(self.anecdotes[s.story], _percent(s.confidence), self._lesson(s.story, q))
-            for s in scored[:limit]
-        ]
+        matches = []
+        for s in scored[:limit]:
+            order = self.lesson_order(s.story, question)
+            lesson = order[0] if order else 0
+            matches.append(Match(self.anecdotes[s.story], _percent(s.confidence), lesson, order))
         return matches, q
 
     # --- public ------------------------------------------------------------------------
@@ -868,15 +937,25 @@ class Matcher:
         subject next to the stories that none covers (price negotiation, `outside` in
         normalize.yaml).
         """
-        p = self.params
+        ranked, margin, _ = self._judge(question, limit, chat_id)
+        return ranked, margin
+
+    def _judge(
+        self, question: str, limit: int, chat_id: int | None = None
+    ) -> tuple[list[Match], int | None, _Question | None]:
+        """`judge`, with the question as the index read it (for `ask`)."""
         ranked, q = self._ranked(question, limit, chat_id)
+        return (ranked, self._margin(q), q)
+
+    def _margin(self, q: _Question | None) -> int | None:
+        p = self.params
         if q is not None and q.taught:  # a team lead vouched for such a question
-            return ranked, 0
-        if q is not None and (q.law or q.outside):
-            return ranked, None
+            return 0
+        if q is not None and (q.law or q.outside or q.legal):
+            return None
         if q is None or q.at_work:
-            return ranked, 0
-        return ranked, None if q.private else p.no_work_margin
+            return 0
+        return None if q.private else p.no_work_margin
 
     def ask(
         self,
@@ -896,14 +975,21 @@ class Matcher:
         kind = self.small_talk.kind(question)
         if kind is not None:
             return Answer(question=question, lang=lang, matches=(), small_talk=kind)
-        ranked, margin = self.judge(question, limit, chat_id=chat_id)
+        ranked, margin, q = self._judge(question, limit, chat_id)
         matches = tuple(
             m for m in ranked if margin is not None and m.score >= self.threshold + margin
         )
         maybe = None
         if not matches and ranked and ranked[0].score >= self.maybe_threshold:
             maybe = ranked[0]
-        return Answer(question=question, lang=lang, matches=matches, maybe=maybe)
+        return Answer(
+            question=question,
+            lang=lang,
+            matches=matches,
+            maybe=maybe,
+            legal=q.legal if q is not None else None,
+            subjects=q.subjects if q is not None else frozenset(),
+        )
 
     def explain(self, question: str, limit: int = 3) -> list[Explanation]:
         """The parts of each top story's confidence, to see why a question matched."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,12 @@ class Table:
     law: Mapping[str, tuple[str, ...]]
     outside: Mapping[str, tuple[tuple[str, ...], ...]]  # subject -> its groups of words
     language_words: Mapping[str, frozenset[str]]
+    # Subjects a caution applies to (officials, gifts, ...): name -> its words.
+    subjects: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Questions of the law that get the legal reply (bribes, kickbacks): like `outside`.
+    legal: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    # Words of a question asking how NOT to look like a bribe: it wants a story, not the law.
+    legal_unless: tuple[str, ...] = ()
 
 
 def _words(value: Any, where: str) -> list[str]:
@@ -94,6 +100,13 @@ def _subjects(value: Any, where: str) -> dict[str, tuple[tuple[str, ...], ...]]:
             raise NormalizeTableError(f"{where}: {name}: must be a list of word lists")
         subjects[str(name)] = tuple(tuple(_words(group, f"{where}: {name}")) for group in groups)
     return subjects
+
+
+def _subject_words(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    """`subjects`: each subject a list of words."""
+    if not isinstance(value, Mapping):
+        raise NormalizeTableError(f"{where}: must map each subject to a list of words")
+    return {str(name): tuple(_words(words, f"{where}: {name}")) for name, words in value.items()}
 
 
 def load_table(path: Path = DEFAULT_TABLE) -> Table:
@@ -173,6 +186,9 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
             for lang in LANGUAGES
         },
         outside=_subjects(data.get("outside") or {}, f"{path}: outside"),
+        subjects=_subject_words(data.get("subjects") or {}, f"{path}: subjects"),
+        legal=_subjects(data.get("legal") or {}, f"{path}: legal"),
+        legal_unless=tuple(_words(data.get("legal_unless") or [], f"{path}: legal_unless")),
         stopwords=frozenset(
             _words(stop.get("id", []), f"{path}: stopwords.id")
             + _words(stop.get("en", []), f"{path}: stopwords.en")
@@ -332,14 +348,18 @@ class Normalizer:
         self.law = frozenset(word for words in table.law.values() for word in words)
         # Subjects no story covers, each a list of groups of folded words (see `outside`).
         # Stopwords count here: "boleh" (may I) weighs nothing but asks for permission.
-        self.outside = {
-            name: [
-                frozenset(
-                    w for word in group for lang in LANGUAGES for w in self.tokens(word, lang)
-                )
-                for group in groups
-            ]
-            for name, groups in table.outside.items()
+        self.outside = {name: self._groups(groups) for name, groups in table.outside.items()}
+        self.legal = {name: self._groups(groups) for name, groups in table.legal.items()}
+        self.legal_unless = self._groups([table.legal_unless])[0]
+        self.subjects = {
+            name: frozenset(
+                w
+                for word in words
+                for lang in LANGUAGES
+                for w in self.tokens(word, lang)
+                if w not in table.stopwords
+            )
+            for name, words in table.subjects.items()
         }
 
     # --- words -------------------------------------------------------------------------
@@ -558,6 +578,13 @@ class Normalizer:
         """An everyday word: weak evidence of a topic (see `common` in the table)."""
         return word in self.common
 
+    def _groups(self, groups: Iterable[Iterable[str]]) -> list[frozenset[str]]:
+        """Groups of words, each folded like a question (both languages' stemmers)."""
+        return [
+            frozenset(w for word in group for lang in LANGUAGES for w in self.tokens(word, lang))
+            for group in groups
+        ]
+
     def _folded(self, words_by_lang: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
         return frozenset(
             form
@@ -584,6 +611,24 @@ class Normalizer:
         words are matched as written, not folded."""
         law = self.law  # as written, or with stretched letters collapsed ("legalll")
         return any(raw in law or self.collapse(raw) in law for raw in self.split(text))
+
+    def subjects_of(self, words: Iterable[str]) -> frozenset[str]:
+        """The subjects (`subjects` in the table: officials, gifts, ...) these canonical words
+        touch: what decides whether a story's caution fits the question."""
+        present = set(words)
+        return frozenset(name for name, folded in self.subjects.items() if present & folded)
+
+    def legal_subject(self, words: Iterable[str]) -> str | None:
+        """The question of the law (`legal` in the table: a bribe, a kickback) these canonical
+        words ask about (a word of each of its groups), if any; none when they ask how not
+        to look like one (`legal_unless`: "tanpa kesan nyogok" wants a story)."""
+        present = set(words)
+        if present & self.legal_unless:
+            return None
+        for name, groups in self.legal.items():
+            if all(present & group for group in groups):
+                return name
+        return None
 
     def outside_subject(self, words: Iterable[str]) -> str | None:
         """The subject no story covers that these canonical words ask about (a word of each

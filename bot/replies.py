@@ -22,7 +22,7 @@ from bot.knowledge import LANGUAGES, Anecdote, KnowledgeBase, KnowledgeError
 from bot.seedtext import load_post
 
 if TYPE_CHECKING:
-    from bot.matcher import Answer, Matcher
+    from bot.matcher import Answer, Match, Matcher
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,9 @@ _CHAT_TEXTS: dict[str, frozenset[str]] = {
     "out_of_scope": frozenset({"question"}),
     "maybe": frozenset({"title"}),
     "caution": frozenset({"caution"}),
+    "legal": frozenset(),
+    "legal_maybe": frozenset({"title"}),
+    "full_retelling": frozenset({"title", "story"}),
     "smalltalk_greeting": frozenset(),
     "smalltalk_thanks": frozenset(),
     "smalltalk_about": frozenset(),
@@ -167,15 +170,18 @@ class Callback:
     anecdote_id: str | None = None
     number: int | None = None
     lang: str | None = None
+    order: tuple[int, ...] = ()  # "another lesson": the lessons in order of fit, if carried
 
 
 # Callback data: "<action>" or "<action>@<lang>", the action being s:<id>[:<lesson>], f:<id>,
-# l:<id>:<n>, fb:<id>:<0|1> or t. The language goes last so that a prefix still names the
-# action (the Telegram layer removes the "fb:" buttons after a vote by prefix). The longest,
-# "fb:" + a 24-character id + ":1@en", is 32 bytes, well within Telegram's 64.
+# l:<id>:<n>[:<order>], fb:<id>:<0|1> or t. A lesson's <order> is the story's lesson numbers
+# (one digit each) in order of fit for the question, so "another lesson" goes on in that
+# order. The language goes last so that a prefix still names the action (the Telegram layer
+# removes the "fb:" buttons after a vote by prefix). The longest, "l:" + a 24-character id +
+# ":999:" + ten digits + "@en", is 44 bytes, within Telegram's 64.
 _CALLBACK = re.compile(
     r"(?:(?P<kind>s|f):(?P<id>[A-Za-z0-9_-]{1,24})(?::(?P<sn>\d{1,3}))?"
-    r"|l:(?P<lid>[A-Za-z0-9_-]{1,24}):(?P<n>\d{1,3})"
+    r"|l:(?P<lid>[A-Za-z0-9_-]{1,24}):(?P<n>\d{1,3})(?::(?P<order>\d{2,10}))?"
     r"|fb:(?P<fid>[A-Za-z0-9_-]{1,24}):(?P<vote>[01])"
     r"|(?P<topics>t))"
     r"(?:@(?P<lang>id|en))?"
@@ -199,7 +205,8 @@ def parse_callback(data: str) -> Callback | None:
         number = int(found["sn"]) if found["sn"] else None
         return Callback("story" if found["kind"] == "s" else "full", found["id"], number, lang=lang)
     if found["lid"]:
-        return Callback("lesson", found["lid"], int(found["n"]), lang=lang)
+        order = tuple(int(d) for d in found["order"] or "")
+        return Callback("lesson", found["lid"], int(found["n"]), lang=lang, order=order)
     if found["fid"]:
         return Callback("feedback", found["fid"], int(found["vote"]), lang=lang)
     return Callback("topics", lang=lang)
@@ -413,19 +420,29 @@ class Replies:
         )
 
     def _story_text(
-        self, anecdote: Anecdote, lang: str, extra: str = "", lesson_index: int = 0
+        self,
+        anecdote: Anecdote,
+        lang: str,
+        extra: str = "",
+        lesson_index: int = 0,
+        subjects: frozenset[str] | None = None,
     ) -> str:
-        """The short story with the lesson that fits the question (the first by default) and
-        its caution. The story is shortened only if the message would overflow (long YAML
-        content must never make Telegram reject the reply)."""
+        """The first message: the lesson that fits the question, then the story in two or
+        three sentences (its `summary`), then its caution in one line where it applies.
+
+        A caution with `applies_to` is shown only when the question touches one of those
+        subjects (`subjects`; None when there is no question: a story opened by button shows
+        it); the full-story view always shows it whole. The story is shortened only if the
+        message would overflow (long YAML content must never make Telegram reject it)."""
         title = _escape_within(anecdote.title.get(lang), MAX_TITLE)
         lesson = ""
         if anecdote.lessons:
             chosen = anecdote.lessons[lesson_index % len(anecdote.lessons)]
             lesson = _escape_within(chosen.get(lang), MAX_FIELD)
         notes = []
-        if anecdote.caution is not None:
-            caution = _escape_within(anecdote.caution.get(lang), MAX_FIELD // 3)
+        if anecdote.caution is not None and _caution_applies(anecdote, subjects):
+            short = anecdote.caution_short or anecdote.caution
+            caution = _escape_within(short.get(lang), MAX_FIELD // 3)
             notes.append(self._t("caution", lang, caution=caution))
         if extra:
             notes.append(extra)
@@ -434,19 +451,17 @@ class Replies:
         def render(story: str) -> str:
             return self._t("story", lang, title=title, story=story, lesson=lesson) + suffix
 
+        short_story = anecdote.summary or anecdote.story
         room = MAX_MESSAGE - message_length(render(""))
-        return render(_escape_within(anecdote.story.get(lang), max(1, room)))
+        return render(_escape_within(short_story.get(lang), max(1, room)))
 
     def _story_buttons(
-        self, anecdote: Anecdote, lang: str, lesson_index: int = 0
+        self, anecdote: Anecdote, lang: str, lesson_index: int = 0, order: Sequence[int] = ()
     ) -> list[tuple[Button, ...]]:
         first = [self._button("button_full_story", lang, f"f:{anecdote.id}")]
-        total = len(anecdote.lessons)
-        if total > 1:
-            following = (lesson_index + 1) % total  # "another lesson" goes on from the one shown
-            first.append(
-                self._button("button_another_lesson", lang, f"l:{anecdote.id}:{following}")
-            )
+        if len(anecdote.lessons) > 1:
+            action = _next_lesson(anecdote, lesson_index, order)
+            first.append(self._button("button_another_lesson", lang, action))
         feedback = (
             self._button("button_helpful", lang, f"fb:{anecdote.id}:1"),
             self._button("button_not_helpful", lang, f"fb:{anecdote.id}:0"),
@@ -487,6 +502,8 @@ class Replies:
             return answer, self.ask_usage(reply_lang)
         if answer.small_talk is not None:
             return answer, self.small_talk(answer.small_talk, reply_lang)
+        if best is None and answer.legal is not None:
+            return answer, self.legal(reply_lang, answer.maybe)
         if best is None and answer.maybe is not None:
             return answer, self.maybe(answer.maybe.anecdote, reply_lang, answer.maybe.lesson)
         if best is None:
@@ -494,7 +511,7 @@ class Replies:
             return answer, self.out_of_scope(question, reply_lang)
         others = [m.anecdote for m in answer.matches[1:] if m.anecdote.id != best.anecdote.id]
         extra = self._t("did_you_mean", reply_lang) if others else ""
-        rows = self._story_buttons(best.anecdote, reply_lang, best.lesson)
+        rows = self._story_buttons(best.anecdote, reply_lang, best.lesson, best.lessons)
         rows.extend(
             (
                 self._button(
@@ -506,8 +523,21 @@ class Replies:
             )
             for other in others
         )
-        text = self._story_text(best.anecdote, reply_lang, extra, best.lesson)
+        text = self._story_text(best.anecdote, reply_lang, extra, best.lesson, answer.subjects)
         return answer, Reply(text, tuple(rows))
+
+    def legal(self, lang: str, maybe: Match | None = None) -> Reply:
+        """A question of the law (a bribe, a kickback, a gift to an official): what the law
+        says, in a few calm lines, and no legal advice; a story that may still help (how to
+        win an official over without gifts) is offered after it, never told."""
+        text = self._t("legal", lang)
+        rows: list[tuple[Button, ...]] = []
+        if maybe is not None:
+            title = _escape_within(maybe.anecdote.title.get(lang), MAX_TITLE)
+            text += "\n\n" + self._t("legal_maybe", lang, title=title)
+            action = f"s:{maybe.anecdote.id}:{maybe.lesson}"
+            rows.append((self._button("button_show_story", lang, action),))
+        return Reply(text, tuple(rows))
 
     def maybe(self, anecdote: Anecdote, lang: str, lesson: int = 0) -> Reply:
         """Plausible but unsure: name the story and let the user decide, instead of telling a
@@ -546,12 +576,13 @@ class Replies:
         if anecdote is None:
             return [self.story_not_found(anecdote_id, lang)]
         title = _escape_within(anecdote.title.get(lang), MAX_TITLE)
+        retelling = self._full_retelling(anecdote, lang, title)
         # Reserve room for the longest header this post could get (part numbers grow).
         widest = self._t("full_story_header", lang, title=title, part=999, parts=999)
         body = pack_paragraphs(self._post(anecdote), MAX_MESSAGE - message_length(widest) - 2)
         if not body:
             body = [_escape_within(anecdote.story.get(lang), MAX_FIELD)]
-        replies: list[Reply] = []
+        replies: list[Reply] = [retelling]
         for part, chunk in enumerate(body, start=1):
             header = self._t("full_story_header", lang, title=title, part=part, parts=len(body))
             replies.append(Reply(f"{header}\n\n{chunk}"))
@@ -562,8 +593,20 @@ class Replies:
         replies[-1] = Reply(replies[-1].text, (tuple(last_buttons),))
         return replies
 
-    def lesson(self, anecdote_id: str, index: int, lang: str) -> Reply:
-        """Lesson `index` of a story (wrapping around), with a button to the next one."""
+    def _full_retelling(self, anecdote: Anecdote, lang: str, title: str) -> Reply:
+        """The complete retelling (`story`) with the whole caution, whatever was asked."""
+        suffix = ""
+        if anecdote.caution is not None:
+            caution = _escape_within(anecdote.caution.get(lang), MAX_FIELD // 3)
+            suffix = "\n\n" + self._t("caution", lang, caution=caution)
+        empty = self._t("full_retelling", lang, title=title, story="") + suffix
+        room = max(1, MAX_MESSAGE - message_length(empty))
+        story = _escape_within(anecdote.story.get(lang), room)
+        return Reply(self._t("full_retelling", lang, title=title, story=story) + suffix)
+
+    def lesson(self, anecdote_id: str, index: int, lang: str, order: Sequence[int] = ()) -> Reply:
+        """Lesson `index` of a story (wrapping around), with a button to the next one: next
+        in `order` (the lessons by fit for the question) when given, else the next number."""
         anecdote = self._anecdote(anecdote_id)
         if anecdote is None or not anecdote.lessons:
             return self.story_not_found(anecdote_id, lang)
@@ -579,7 +622,7 @@ class Replies:
         )
         row: list[Button] = []
         if total > 1:
-            following = f"l:{anecdote.id}:{(index + 1) % total}"
+            following = _next_lesson(anecdote, index, order)
             row.append(self._button("button_another_lesson", lang, following))
         row.append(self._button("button_full_story", lang, f"f:{anecdote.id}"))
         return Reply(text, (tuple(row),))
@@ -645,7 +688,7 @@ class Replies:
         if callback.kind == "full":
             return self.full_story(anecdote_id, lang)
         if callback.kind == "lesson":
-            return [self.lesson(anecdote_id, callback.number or 0, lang)]
+            return [self.lesson(anecdote_id, callback.number or 0, lang, callback.order)]
         return [self.feedback_thanks(lang, positive=callback.number == 1)]
 
     # -- fixed texts -----------------------------------------------------------------------
@@ -687,6 +730,26 @@ class Replies:
     def lang_set(self, lang: str) -> Reply:
         """Confirmation of /lang, in the newly chosen language."""
         return Reply(self._t("lang_set", lang))
+
+
+def _caution_applies(anecdote: Anecdote, subjects: frozenset[str] | None) -> bool:
+    """Is the caution for this question? Always when it names no subjects, or when there is
+    no question (a story opened by button, e.g. offered after the legal reply); else only
+    when the question touches one of its subjects."""
+    if not anecdote.applies_to or subjects is None:
+        return True
+    return not subjects.isdisjoint(anecdote.applies_to)
+
+
+def _next_lesson(anecdote: Anecdote, index: int, order: Sequence[int]) -> str:
+    """The "another lesson" action after lesson `index`: the next in `order` (the lessons by
+    fit for the question, carried in the button), else the next by number."""
+    total = len(anecdote.lessons)
+    carried = "".join(str(n) for n in order)
+    if total <= 10 and len(order) == total and sorted(order) == list(range(total)):
+        following = order[(order.index(index % total) + 1) % total]
+        return f"l:{anecdote.id}:{following}:{carried}"
+    return f"l:{anecdote.id}:{(index + 1) % total}"
 
 
 def all_buttons(replies: Iterable[Reply] | Reply) -> list[Button]:

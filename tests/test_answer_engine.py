@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import statistics
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from kbfixture import PROJECT, SEEDS
 from bot import cli
 from bot.confidence import parts
 from bot.console import run_console
+from bot.evaluation import evaluate, load_items
 from bot.knowledge import load_knowledge
 from bot.matcher import Matcher
 from bot.replies import Replies
@@ -21,6 +24,7 @@ from bot.settings import Settings
 from bot.store import Store
 
 REAL = PROJECT / "responses"
+DEV = PROJECT / "eval" / "dev-questions.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +123,10 @@ def test_the_lesson_that_fits_is_shown_first_and_another_lesson_goes_on(
     shown = match["lesson"]
     assert shown != 0  # the gift lesson, not always the first
     assert "hadiah" in anecdote.lessons[shown].id.lower()
+    order = replies.matcher.rank(question, 1)[0].lessons  # every lesson, best fit first
+    assert order[0] == shown and sorted(order) == list(range(len(anecdote.lessons)))
     out = chat(replies, [question, "2"])  # [2] = "another lesson" under the story
-    following = anecdote.lessons[(shown + 1) % len(anecdote.lessons)].id
+    following = anecdote.lessons[order[1]].id  # the next best fit, not the next number
     assert following[:40] in " ".join(out.split())
 
 
@@ -192,7 +198,7 @@ def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Repli
     out_en = chat(
         replies, ["a gift for the government official who is our client's decision maker"]
     )
-    assert "gratifikasi" in out_en and "company's policy" in out_en
+    assert "gratifikasi" in out_en and "KPK" in out_en
 
 
 @pytest.mark.parametrize(
@@ -217,8 +223,47 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
     answer = replies.matcher.ask(question)
     assert answer.maybe is not None and answer.maybe.anecdote.caution is not None
     shown = chat(replies, [question, "1"])
-    caution = answer.maybe.anecdote.caution.get(answer.lang)
+    anecdote = answer.maybe.anecdote
+    caution = (anecdote.caution_short or anecdote.caution).get(answer.lang)
     assert caution[:40] in " ".join(shown.split())
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [
+        ("boleh gak kasih amplop ke panitia tender biar menang?", "id"),
+        ("boleh kasih parcel lebaran ke pejabat dinas?", "id"),
+        ("Procurement klien BUMN minta fee 10% biar penawaran kita menang, gw harus gimana?", "id"),
+        ("uang pelicin buat orang dinas biar izinnya cepet keluar", "id"),
+        ("can I give the procurement officer a cut if we win the tender?", "en"),
+        ("is it allowed to host a trip to Bali for a ministry official?", "en"),
+    ],
+)
+def test_bribes_and_gifts_to_officials_get_the_law_not_a_story(
+    replies: Replies, tmp_path: Path, question: str, lang: str
+) -> None:
+    """A bribe, a kickback or a gift to an official: what the law says, calmly, never a
+    confident story; a story that may still help is only offered after it."""
+    (record,) = ask_json(tmp_path, question)
+    assert record["matches"] == []
+    out = " ".join(chat(replies, [question]).split())
+    assert "KPK" in out and "12B" in out and "compliance" in out
+    assert ("nasihat hukum" if lang == "id" else "no legal advice") in out
+    assert ("Pelajaran:" if lang == "id" else "Lesson:") not in out
+
+
+def test_the_law_reply_offers_a_story_as_maybe_with_its_caution(replies: Replies) -> None:
+    out = chat(replies, ["boleh kasih parcel lebaran ke pejabat dinas?", "1"])
+    assert "KPK" in out and "mungkin kisah ini membantu" in out
+    wayang = replies.kb.by_id("wayang-bima")
+    assert wayang is not None and wayang.caution_short is not None
+    assert wayang.caution_short.id[:40] in " ".join(out.split())  # shown on request, cautioned
+
+
+def test_asking_how_not_to_look_like_a_bribe_still_gets_the_story(tmp_path: Path) -> None:
+    question = "gimana pendekatan personal ke pejabat klien tanpa kesan nyogok?"
+    (record,) = ask_json(tmp_path, question)
+    assert [m["seed"][:3] for m in record["matches"]][:1] == ["001"]
 
 
 @pytest.mark.parametrize(
@@ -254,3 +299,40 @@ def test_an_english_keyword_without_function_words_is_answered_in_english(
     # words both languages' stories use, but none of them Indonesian
     records = ask_json(tmp_path, "going the extra mile", "onsite romance", "kado ultah pelanggan")
     assert [r["lang"] for r in records] == ["en", "en", "id"]
+
+
+def test_the_first_message_leads_with_the_lesson_and_reads_in_a_glance(replies: Replies) -> None:
+    """Lesson first, then the title and the short telling (no "penulis"), then nothing more
+    than one caution line; within the word budget on the dev set's in-scope questions."""
+    out = chat(replies, ["klien nutup telpon sambil marah, telpon balik sekarang atau nunggu?"])
+    answer = out.split("💡 Pelajaran: ", 1)[1].split("Ketik angka", 1)[0]
+    threat = replies.kb.by_id("kerjasama-ancaman")
+    assert threat is not None and threat.summary is not None
+    assert answer.startswith(threat.lessons[1].id[:40])  # wait until he cools down
+    assert answer.index(threat.title.id) < answer.index(threat.summary.id[:40])
+    assert threat.story.id[:40] not in answer and "penulis" not in answer.lower()
+    result = evaluate(replies.matcher, load_items(DEV), replies)
+    for lang in ("id", "en"):
+        words = sorted(r.words for r in result.in_scope if r.words and r.lang == lang)
+        assert statistics.median(words) <= 90, lang
+        assert words[math.ceil(0.9 * len(words)) - 1] <= 120, lang
+
+
+@pytest.mark.parametrize(
+    ("question", "shown"),
+    [
+        ("pelanggan setia kami di telco sering bantu, gimana biar dia bawa pelanggan baru", False),
+        ("mau kasih kado ultah ke kepala dinas yang jadi pelanggan prioritas", True),
+        ("teknisi kami sering gak masuk, kata customer dia habis diputus pacarnya", True),
+        ("customer gak mau teknisinya diganti waktu cuti", False),
+    ],
+)
+def test_a_caution_is_shown_only_where_the_question_touches_it(
+    replies: Replies, question: str, shown: bool
+) -> None:
+    answer, _ = replies.answer(question)
+    assert answer.best is not None and answer.best.anecdote.caution is not None
+    out = chat(replies, [question])
+    assert ("⚠️" in out) is shown
+    full = chat(replies, [question, "1"])  # the full story always carries the whole caution
+    assert answer.best.anecdote.caution.get(answer.lang)[:40] in " ".join(full.split())

@@ -672,3 +672,33 @@ def test_check_refuses_a_story_id_beyond_ascii(tmp_path: Path, story_id: str) ->
     status, out, err = call_cli(["check"], settings)
     assert status == 2
     assert re.search(r"000-.*\.yaml:1: id: use only ASCII letters, digits", err), err
+
+
+def test_check_validates_when_summary_and_caution_subjects(tmp_path: Path) -> None:
+    """The fields of issue 17 are checked like the others, naming file, field and line: one
+    `when` item per lesson, and caution subjects that normalize.yaml defines."""
+    threat = dict(
+        THREAT,
+        summary={"id": "Ringkas."},
+        when=[{"id": ["klien marah"], "en": ["angry client"]}],
+    )
+    apology = dict(
+        APOLOGY,
+        caution={"id": "Hati-hati.", "en": "Careful."},
+        applies_to=["officals"],
+        caution_short={"id": "Hati-hati.", "en": "Careful."},
+    )
+    settings = Settings(
+        responses_dir=write_kb(tmp_path, [threat, apology]), seeds_dir=SEEDS, data_dir=tmp_path
+    )
+    status, out, err = call_cli(["check"], settings)
+    assert status == cli.EXIT_CONFIG and out == ""
+    assert re.search(r"000-ancaman-klien\.yaml:\d+: summary: missing the 'en' language", err)
+    assert re.search(r"000-ancaman-klien\.yaml:\d+: when: needs one item per lesson", err)
+    fixed = dict(THREAT, when=[{"id": ["x"], "en": ["y"]}] * len(THREAT["lessons"]))
+    settings = Settings(
+        responses_dir=write_kb(tmp_path, [fixed, apology]), seeds_dir=SEEDS, data_dir=tmp_path
+    )
+    status, _, err = call_cli(["check"], settings)
+    assert status == cli.EXIT_CONFIG
+    assert re.search(r"001-maaf-coklat\.yaml:\d+: applies_to\.0: unknown subject 'officals'", err)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from kbfixture import PROJECT
 
 from bot.evaluation import (
     RULE_MARGIN,
@@ -20,8 +21,9 @@ from bot.evaluation import (
     threshold_sweep,
     trigger_holdout,
 )
-from bot.knowledge import Anecdote, KnowledgeBase, Text
+from bot.knowledge import Anecdote, KnowledgeBase, Text, load_knowledge
 from bot.matcher import Matcher
+from bot.replies import Replies
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -189,3 +191,30 @@ def test_rule_threshold_is_the_best_safe_one_plus_the_margin(matcher: Matcher) -
     assert rows[chosen][1] >= RULE_REJECTION  # every out-of-scope question still refused...
     safe = [top1 for top1, reject in rows.values() if reject >= RULE_REJECTION]
     assert rows[chosen][0] == max(safe)  # ...at the best top-1 that allows
+
+
+def test_eval_reads_lesson_labels_and_reports_the_lesson_first_and_length(
+    tmp_path: Path,
+) -> None:
+    """`lesson` (one index or several) is read; the report gives lesson-first accuracy per
+    kind and the first message's words, through the real replies on the real base."""
+    path = tmp_path / "lessons.yaml"
+    path.write_text(
+        "- {q: 'klien nutup telpon sambil marah, telpon balik sekarang atau nunggu?',"
+        " expect: ['000'], lesson: 1, kind: short}\n"
+        "- {q: 'saya kesel sampai pengen lepas proyeknya', expect: ['000'], lesson: [0],"
+        " kind: long}\n",
+        encoding="utf-8",
+    )
+    items = load_items(path)
+    assert [item.lessons for item in items] == [(1,), (0,)]
+    with pytest.raises(EvalFileError, match="lesson"):
+        parse_items([{"q": "x", "expect": ["000"], "lesson": "first"}])
+    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    matcher = Matcher(kb)
+    result = evaluate(matcher, items, Replies(kb, matcher))
+    assert result.lesson_first == pytest.approx(0.5)  # the angry one asks for lesson 3
+    report = format_report(result)
+    assert "lesson shown first fits (right story, lesson-labelled): 0.50 n=2" in report
+    assert re.search(r"  short +n=  1  lesson-first=1\.00", report)
+    assert re.search(r"  id: n=  2  median=\d+  p90=\d+  max=\d+", report)

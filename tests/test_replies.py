@@ -64,7 +64,9 @@ def test_answer_has_bold_title_story_lesson_and_buttons(kb: KnowledgeBase) -> No
     replies = make(kb, {"q": [("ancaman-klien", 90), ("maaf-coklat", 60)]})
     answer, reply = replies.answer("q", lang="id")
     assert answer.best is not None and answer.best.anecdote.id == "ancaman-klien"
-    assert reply.text.startswith("📌 <b>Klien &lt;b&gt;mengancam&lt;/b&gt; &amp; marah</b>")
+    # what to do first, then the story's title and its short telling
+    assert reply.text.startswith("💡 <b>Pelajaran:</b> Tunggu emosi reda")
+    assert "\n\n📌 <b>Klien &lt;b&gt;mengancam&lt;/b&gt; &amp; marah</b>\n" in reply.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in reply.text
     assert "<script>" not in reply.text
     assert "Tunggu emosi reda sebelum bernegosiasi &amp; tawarkan pengganti." in reply.text
@@ -143,7 +145,7 @@ def test_overlong_story_is_shortened_to_fit_one_message(tmp_path: Path) -> None:
     replies = make(kb, {"q": [("ancaman-klien", 90), ("maaf-coklat", 50)]})
     _, reply = replies.answer("q", lang="id")
     assert_valid(reply)
-    assert reply.text.startswith("📌 <b>")
+    assert reply.text.startswith("💡 <b>")
     assert "Tunggu emosi reda" in reply.text  # the lesson survives, the story is cut
     assert_valid(replies.story("ancaman-klien", "en"))
 
@@ -165,7 +167,7 @@ def test_absurdly_long_fields_never_break_the_limit(tmp_path: Path) -> None:
 def test_story_by_id_and_unknown_id(kb: KnowledgeBase) -> None:
     replies = make(kb)
     reply = replies.story("maaf-coklat", "en")
-    assert reply.text.startswith("📌 <b>A forgotten order, an apology</b>")
+    assert "📌 <b>A forgotten order, an apology</b>" in reply.text
     assert "fb:maaf-coklat:1@en" in datas(reply)
     assert_valid(reply)
     assert replies.story(" Maaf-Coklat ", "en") == reply  # typed by hand
@@ -176,7 +178,9 @@ def test_story_by_id_and_unknown_id(kb: KnowledgeBase) -> None:
 
 
 def test_full_story_is_the_cleaned_post_with_a_header(kb: KnowledgeBase) -> None:
-    parts = make(kb).full_story("ancaman-klien", "en")
+    retelling, *parts = make(kb).full_story("ancaman-klien", "en")
+    assert retelling.text.startswith("📖 <b>A client &lt;b&gt;threatens&lt;/b&gt; &amp; rages")
+    assert "A client got angry when a visit was refused" in retelling.text  # the whole `story`
     assert len(parts) == 1
     text = parts[0].text
     assert text.startswith("📖 <b>A client &lt;b&gt;threatens&lt;/b&gt; &amp; rages</b>")
@@ -199,7 +203,7 @@ def test_full_story_splits_long_posts_on_paragraphs(tmp_path: Path) -> None:
     )
     long_post = dict(THREAT, seed=seed_name)
     kb = load_knowledge(write_kb(tmp_path, [long_post, dict(APOLOGY, seed=seed_name)]), seeds)
-    parts = make(kb).full_story("ancaman-klien", "id")
+    parts = make(kb).full_story("ancaman-klien", "id")[1:]  # after the retelling, the post
     assert len(parts) > 2
     assert_valid(parts)
     bodies = []

@@ -76,11 +76,11 @@ async def test_private_question_gets_story_with_buttons(
     chat = fake_telegram.private_chat(user)
     [reply] = await say(fake_telegram, chat, user, THREAT_ID_Q)
     assert reply.parse_mode == "HTML"
-    assert reply.bold()[0] == "Klien <b>mengancam</b> & marah"  # escaped, shown literally
+    assert reply.bold()[1] == "Klien <b>mengancam</b> & marah"  # escaped, shown literally
     assert "<script>" in reply.text and "<script>" not in reply.html
     assert reply.button_data == [
         f"f:{THREAT_ID}@id",
-        f"l:{THREAT_ID}:1@id",
+        f"l:{THREAT_ID}:1:012@id",  # the lessons in order of fit ride along
         f"fb:{THREAT_ID}:1@id",
         f"fb:{THREAT_ID}:0@id",
     ]
@@ -104,7 +104,7 @@ async def test_english_question_gets_english_answer(
     user = fake_telegram.user(1002, language_code="id")
     chat = fake_telegram.private_chat(user)
     [reply] = await say(fake_telegram, chat, user, THREAT_EN_Q)
-    assert reply.bold()[0] == "A client <b>threatens</b> & rages"
+    assert reply.bold()[1] == "A client <b>threatens</b> & rages"
     assert "Lesson:" in reply.text
 
 
@@ -139,7 +139,7 @@ async def test_every_button_of_an_answer(kisah: RunningBot, fake_telegram: FakeT
 
     # Another lesson: lesson 2 of 3 as a new message, with a button to the next one.
     before = len(fake_telegram.sent_to(chat.id))
-    query = fake_telegram.press(answer, data=f"l:{THREAT_ID}:1@en", user=user)
+    query = fake_telegram.press(answer, data=f"l:{THREAT_ID}:1:012@en", user=user)
     await fake_telegram.wait_callback_answer(query)
     [lesson] = (await fake_telegram.wait_sent(before + 1, chat.id))[before:]
     assert "Second lesson <i>matters</i>." in lesson.text
@@ -171,7 +171,7 @@ async def test_topic_and_topics_buttons(kisah: RunningBot, fake_telegram: FakeTe
     assert topics.button_data == [f"s:{THREAT_ID}@en", f"s:{APOLOGY_ID}@en"]
     fake_telegram.press(topics, data=f"s:{APOLOGY_ID}@en", user=user)
     [story] = (await fake_telegram.wait_sent(before + 2, chat.id))[before + 1 :]
-    assert story.bold()[0] == "A forgotten order, an apology"
+    assert story.bold()[1] == "A forgotten order, an apology"
     assert f"fb:{APOLOGY_ID}:0@en" in story.button_data
     await fake_telegram.settle()
     assert len(fake_telegram.callback_answers) == 2  # every press was answered
@@ -204,10 +204,10 @@ async def test_buttons_answer_in_the_language_of_their_message(
     chat = fake_telegram.private_chat(user)
     await say(fake_telegram, chat, user, "/lang id")
     [answer] = await say(fake_telegram, chat, user, THREAT_EN_Q)
-    assert answer.bold()[0] == "A client <b>threatens</b> & rages"
+    assert answer.bold()[1] == "A client <b>threatens</b> & rages"
 
     before = len(fake_telegram.sent_to(chat.id))
-    query = fake_telegram.press(answer, data=f"l:{THREAT_ID}:1@en", user=user)
+    query = fake_telegram.press(answer, data=f"l:{THREAT_ID}:1:012@en", user=user)
     await fake_telegram.wait_callback_answer(query)
     [lesson] = (await fake_telegram.wait_sent(before + 1, chat.id))[before:]
     assert "Lesson 2 of 3" in lesson.text
@@ -233,7 +233,7 @@ async def test_old_buttons_without_a_language_use_the_chat_language(
     [old] = fake_telegram.sent_to(chat.id)
     fake_telegram.press(old, data=f"s:{APOLOGY_ID}", user=user)
     [story] = (await fake_telegram.wait_sent(2, chat.id))[1:]
-    assert story.bold()[0] == "A forgotten order, an apology"
+    assert story.bold()[1] == "A forgotten order, an apology"
 
 
 # ---------------------------------------------------------------------------- commands
@@ -251,11 +251,11 @@ async def test_commands(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
     assert help_en.startswith(replies.help("en").text) and "/daily 08:30" in help_en
     assert "For team leads" in help_en
     assert (await one("/topics")).button_data == [f"s:{THREAT_ID}@en", f"s:{APOLOGY_ID}@en"]
-    assert (await one(f"/story {APOLOGY_ID}")).bold()[0] == "A forgotten order, an apology"
+    assert (await one(f"/story {APOLOGY_ID}")).bold()[1] == "A forgotten order, an apology"
     assert (await one("/story")).html == replies.story_usage("en").text
     assert "nope" in (await one("/story nope")).text
     assert (await one("/ask")).html == replies.ask_usage("en").text
-    assert (await one(f"/ask {THREAT_EN_Q}")).bold()[0] == "A client <b>threatens</b> & rages"
+    assert (await one(f"/ask {THREAT_EN_Q}")).bold()[1] == "A client <b>threatens</b> & rages"
     tip = await one("/tip")
     assert tip.button_data[0].startswith("s:") and "Tip" in tip.text
     assert (await one("/nosuchcommand")).html == replies.unknown_command("en").text
@@ -420,16 +420,16 @@ async def test_group_answers_only_when_addressed(
 
     question = fake_telegram.send_text(group, ani, f"@kisah_test_bot, {THREAT_ID_Q}")
     [mention] = await fake_telegram.wait_sent(1, group.id)
-    assert mention.bold()[0] == "Klien <b>mengancam</b> & marah"
+    assert mention.bold()[1] == "Klien <b>mengancam</b> & marah"
     assert mention.reply_to_message_id == question["message_id"]  # quotes the asker
 
     fake_telegram.send_text(group, ani, "/ask@kisah_test_bot cara minta maaf ke customer")
     [ask] = (await fake_telegram.wait_sent(2, group.id))[1:]
-    assert ask.bold()[0] == "Lupa pesanan, minta maaf dengan coklat"
+    assert ask.bold()[1] == "Lupa pesanan, minta maaf dengan coklat"
 
     fake_telegram.send_text(group, ani, "pelanggan ngancam pindah vendor", reply_to=ask)
     [reply] = (await fake_telegram.wait_sent(3, group.id))[2:]
-    assert reply.bold()[0] == "Klien <b>mengancam</b> & marah"
+    assert reply.bold()[1] == "Klien <b>mengancam</b> & marah"
 
     fake_telegram.send_text(group, ani, "/nosuch@kisah_test_bot")
     [unknown] = (await fake_telegram.wait_sent(4, group.id))[3:]
@@ -616,7 +616,7 @@ async def test_polling_survives_a_telegram_outage(
             lambda: fake_telegram.status_count(502) == 2, timeout=10, what="two failed polls"
         )
         [reply] = await say(fake_telegram, chat, user, THREAT_EN_Q, expect=1)
-    assert reply.bold()[0] == "A client <b>threatens</b> & rages"
+    assert reply.bold()[1] == "A client <b>threatens</b> & rages"
     retries = [r for r in caplog.records if "getUpdates failed" in r.getMessage()]
     assert len(retries) == 2 and all(r.exc_info is None for r in retries)
 
@@ -671,7 +671,7 @@ async def test_webhook_mode_receives_updates_from_telegram(
     }
     user = fake_telegram.user(7501)
     [reply] = await say(fake_telegram, fake_telegram.private_chat(user), user, THREAT_ID_Q)
-    assert reply.bold()[0] == "Klien <b>mengancam</b> & marah"
+    assert reply.bold()[1] == "Klien <b>mengancam</b> & marah"
     assert fake_telegram.get_updates_calls == 0
 
 
@@ -720,7 +720,7 @@ async def test_webhook_without_a_secret_setting_still_refuses_forged_updates(
     assert generated.levelno == logging.INFO and secret not in generated.getMessage()
     # Telegram itself, which was given the secret, still gets through.
     [reply] = await say(fake_telegram, chat, user, THREAT_ID_Q)
-    assert reply.bold()[0] == "Klien <b>mengancam</b> & marah"
+    assert reply.bold()[1] == "Klien <b>mengancam</b> & marah"
 
 
 # ---------------------------------------------------------------------------- real content
@@ -733,7 +733,7 @@ async def test_real_stories_answer_informal_indonesian(
     [reply] = await say(fake_telegram, chat, user, "customer ngancam gak mau kerjasama lagi")
     best = bot.services.matcher.ask("customer ngancam gak mau kerjasama lagi").best
     assert best is not None and best.anecdote.id == "kerjasama-ancaman"
-    assert reply.bold()[0] == best.anecdote.title.get("id")
+    assert reply.bold()[1] == best.anecdote.title.get("id")
     # Every button the real content produces is valid and answers (the fake is strict).
     for data in [d for d in reply.button_data if not d.startswith("fb:")]:
         query = fake_telegram.press(reply, data=data, user=user)
@@ -741,3 +741,28 @@ async def test_real_stories_answer_informal_indonesian(
     await fake_telegram.settle()
     assert fake_telegram.status_count(400) == 0
     await asyncio.sleep(0)
+
+
+async def test_real_stories_lead_with_the_lesson_and_answer_the_law_straight(
+    start_bot: StartBot, fake_telegram: FakeTelegram
+) -> None:
+    """Through the Bot API: the lesson that fits comes first and within the word budget, a
+    caution only where the question touches it, and a bribe gets the law, not a story."""
+    bot = await start_bot()  # the real responses/
+    user = fake_telegram.user(7002)
+    chat = fake_telegram.private_chat(user)
+    question = "klien nutup telpon sambil marah, telpon balik sekarang atau nunggu?"
+    [reply] = await say(fake_telegram, chat, user, question)
+    threat = bot.services.kb.by_id("kerjasama-ancaman")
+    assert threat is not None
+    assert reply.text.startswith(f"💡 Pelajaran: {threat.lessons[1].id[:30]}")
+    assert reply.bold()[1] == threat.title.id and "⚠️" not in reply.text
+    assert len([w for w in reply.text.split() if any(c.isalnum() for c in w)]) <= 90
+    [gift] = await say(fake_telegram, chat, user, "kado ultah buat kepala dinas pelanggan kami")
+    assert "⚠️" in gift.text and "gratifikasi" in gift.text
+    bribe = "Procurement klien BUMN minta fee 10% biar penawaran kita menang, gw harus gimana?"
+    [law] = await say(fake_telegram, chat, user, bribe)
+    assert "KPK" in law.text and "Pasal 5 dan 13" in law.text and "Pelajaran" not in law.text
+    assert not any(d.startswith(("f:", "fb:")) for d in law.button_data)
+    await fake_telegram.settle()
+    assert fake_telegram.status_count(400) == 0
