@@ -16,7 +16,7 @@ from bot.confidence import parts
 from bot.console import run_console
 from bot.knowledge import load_knowledge
 from bot.matcher import Matcher
-from bot.replies import Replies
+from bot.replies import Replies, html_to_text
 from bot.settings import Settings
 from bot.store import Store
 
@@ -138,6 +138,55 @@ def test_small_talk_gets_a_friendly_line_never_a_refusal(
         assert store.unanswered_questions(days=1) == []
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("message", ["ok", "oke", "sip", "siap", "mantap", "👍", "Oke kak!"])
+def test_an_acknowledgement_is_acknowledged_not_thanked(
+    replies: Replies, tmp_path: Path, message: str
+) -> None:
+    store = Store.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        out = chat(replies, [message], store=store)
+        assert replies.kb.text("smalltalk_ack", "id") in out
+        assert "Sama-sama" not in out and "welcome" not in out
+        assert store.unanswered_questions(days=1) == []
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("message", ["wkwk", "wkwkwk", "haha", "hahahaha", "😂"])
+def test_laughter_gets_a_friendly_line_and_never_reaches_the_inbox(
+    replies: Replies, tmp_path: Path, message: str
+) -> None:
+    store = Store.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        out = chat(replies, [message, "/inbox"], store=store)
+        assert replies.kb.text("smalltalk_laugh", "id") in out
+        assert replies.kb.text("inbox_empty", "id") in out
+        assert store.unanswered_questions(days=1) == []
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("message", "key"),
+    [
+        ("asdfgh", "out_of_scope"),
+        ("p", "smalltalk_greeting"),
+        ("123!", "smalltalk_test"),
+        ("ok", "smalltalk_ack"),
+        ("wkwkwk", "smalltalk_laugh"),
+    ],
+)
+def test_a_message_without_language_is_answered_in_the_chats_language(
+    replies: Replies, message: str, key: str
+) -> None:
+    def first_line(lang: str) -> str:
+        return html_to_text(replies.kb.text(key, lang, question=message)).splitlines()[0]
+
+    assert first_line("id") in chat(replies, [message])  # BOT_LANGUAGE is Indonesian
+    english = chat(replies, ["/lang en", message])
+    assert first_line("en") in english and first_line("id") not in english
 
 
 def test_small_talk_answers_in_the_users_language(replies: Replies) -> None:

@@ -352,6 +352,29 @@ async def test_command_language_falls_back_to_bot_language(
     assert reply.html.startswith(kisah.services.replies.help(kisah.settings.default_language).text)
 
 
+async def test_small_talk_and_letters_follow_the_chats_language_and_are_not_recorded(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    """An "ok" is acknowledged (not thanked), "wkwkwk" laughed with, "asdfgh" answered in the
+    chat's language (BOT_LANGUAGE, then its /lang), and only the real question is recorded."""
+    replies = kisah.services.replies
+    user = fake_telegram.user(1014, language_code=None)
+    chat = fake_telegram.private_chat(user)
+    [ack] = await say(fake_telegram, chat, user, "ok")
+    assert ack.html == replies.kb.text("smalltalk_ack", "id")
+    [laugh] = await say(fake_telegram, chat, user, "wkwkwk")
+    assert laugh.html == replies.kb.text("smalltalk_laugh", "id")
+    [letters] = await say(fake_telegram, chat, user, "asdfgh")
+    assert "belum punya kisah" in letters.text
+    await say(fake_telegram, chat, user, "/lang en")
+    [ack_en] = await say(fake_telegram, chat, user, "mantap")
+    assert ack_en.html == replies.kb.text("smalltalk_ack", "en")
+    [letters_en] = await say(fake_telegram, chat, user, "p")
+    assert letters_en.html == replies.kb.text("smalltalk_greeting", "en")
+    await fake_telegram.settle()
+    assert [row["text"] for row in questions(kisah)] == ["asdfgh"]
+
+
 async def test_command_menus_registered(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
     private = [c["command"] for c in fake_telegram.commands("all_private_chats")]
     assert private[:7] == ["start", "help", "ask", "topics", "story", "tip", "lang"]
