@@ -74,6 +74,7 @@ UI_TEXTS = UiTexts(
         "inbox_why_unanswered": frozenset(),
         "inbox_why_thumbs_down": frozenset({"title"}),
         "inbox_chat": frozenset({"chat"}),
+        "inbox_this_chat": frozenset(),
         "inbox_page": frozenset({"first", "last", "total"}),
         "inbox_button_story": frozenset({"title"}),
         "inbox_button_gap": frozenset(),
@@ -205,7 +206,10 @@ class Inbox:
             if offset and total:  # paged past the end (questions were decided meanwhile)
                 return self.show(req, 0)
             return self._say("inbox_empty", lang)
-        replies = [self._item(question, lang, show_chat=req.bot_wide_lead) for question in waiting]
+        replies = [
+            self._item(question, lang, show_chat=req.bot_wide_lead, chat_id=req.chat_id)
+            for question in waiting
+        ]
         last = offset + len(waiting)
         rows = []
         if last < total:
@@ -221,7 +225,9 @@ class Inbox:
         )
         return Outcome(replies=tuple(replies))
 
-    def _item(self, question: Question, lang: str, *, show_chat: bool) -> Reply:
+    def _item(self, question: Question, lang: str, *, show_chat: bool, chat_id: int) -> Reply:
+        """One waiting question with its choices; a bot-wide lead is told which chat asked
+        ("this chat" for the one they are in)."""
         if question.thumbs_down and question.anecdote_id:
             anecdote = self.kb.by_id(question.anecdote_id)
             title = anecdote.title.get(lang) if anecdote else question.anecdote_id
@@ -229,7 +235,12 @@ class Inbox:
         else:
             why = self._t("inbox_why_unanswered", lang)
         if show_chat:
-            why = f"{why} · {self._t('inbox_chat', lang, chat=question.chat_id)}"
+            chat = (
+                self._t("inbox_this_chat", lang)
+                if question.chat_id == chat_id
+                else self._t("inbox_chat", lang, chat=question.chat_id)
+            )
+            why = f"{why} · {chat}"
         text = self._t(
             "inbox_item",
             lang,

@@ -170,15 +170,16 @@ class Callback:
     anecdote_id: str | None = None
     number: int | None = None
     lang: str | None = None
+    position: int | None = None  # lesson: its place in reading order (None: number + 1)
 
 
 # Callback data: "<action>" or "<action>@<lang>", the action being s:<id>[:<lesson>], f:<id>,
-# l:<id>:<n>, fb:<id>:<0|1> or t. The language goes last so that a prefix still names the
-# action (the Telegram layer removes the "fb:" buttons after a vote by prefix). The longest,
-# "fb:" + a 24-character id + ":1@en", is 32 bytes, well within Telegram's 64.
+# l:<id>:<n>[:<position>], fb:<id>:<0|1> or t. The language goes last so that a prefix still
+# names the action (the Telegram layer removes the "fb:" buttons after a vote by prefix). The
+# longest, "l:" + a 24-character id + ":999:999@en", is 37 bytes, well within Telegram's 64.
 _CALLBACK = re.compile(
     r"(?:(?P<kind>s|f):(?P<id>[A-Za-z0-9_-]{1,24})(?::(?P<sn>\d{1,3}))?"
-    r"|l:(?P<lid>[A-Za-z0-9_-]{1,24}):(?P<n>\d{1,3})"
+    r"|l:(?P<lid>[A-Za-z0-9_-]{1,24}):(?P<n>\d{1,3})(?::(?P<pos>\d{1,3}))?"
     r"|fb:(?P<fid>[A-Za-z0-9_-]{1,24}):(?P<vote>[01])"
     r"|(?P<topics>t))"
     r"(?:@(?P<lang>id|en))?"
@@ -189,6 +190,18 @@ LANG_SEPARATOR = "@"
 def callback_data(action: str, lang: str) -> str:
     """`action` (e.g. "s:<id>") tagged with the language of the message it sits under."""
     return f"{action}{LANG_SEPARATOR}{lang}"
+
+
+def lesson_action(anecdote_id: str, index: int, position: int) -> str:
+    """The "another lesson" action: lesson `index`, read as the `position`-th (1-based).
+
+    The lesson shown first is the one that fits the question, not always the first in the
+    file, so the count follows reading order ("2 of 4" after the first one shown), not the
+    file's. The position is left out when it is the index's own (index + 1): the data is
+    then what it always was.
+    """
+    action = f"l:{anecdote_id}:{index}"
+    return action if position == index + 1 else f"{action}:{position}"
 
 
 def parse_callback(data: str) -> Callback | None:
@@ -202,7 +215,8 @@ def parse_callback(data: str) -> Callback | None:
         number = int(found["sn"]) if found["sn"] else None
         return Callback("story" if found["kind"] == "s" else "full", found["id"], number, lang=lang)
     if found["lid"]:
-        return Callback("lesson", found["lid"], int(found["n"]), lang=lang)
+        position = int(found["pos"]) if found["pos"] else None
+        return Callback("lesson", found["lid"], int(found["n"]), lang=lang, position=position)
     if found["fid"]:
         return Callback("feedback", found["fid"], int(found["vote"]), lang=lang)
     return Callback("topics", lang=lang)
@@ -447,9 +461,8 @@ class Replies:
         total = len(anecdote.lessons)
         if total > 1:
             following = (lesson_index + 1) % total  # "another lesson" goes on from the one shown
-            first.append(
-                self._button("button_another_lesson", lang, f"l:{anecdote.id}:{following}")
-            )
+            action = lesson_action(anecdote.id, following, 2)  # the second lesson read
+            first.append(self._button("button_another_lesson", lang, action))
         feedback = (
             self._button("button_helpful", lang, f"fb:{anecdote.id}:1"),
             self._button("button_not_helpful", lang, f"fb:{anecdote.id}:0"),
@@ -559,24 +572,29 @@ class Replies:
         replies[-1] = Reply(replies[-1].text, (tuple(last_buttons),))
         return replies
 
-    def lesson(self, anecdote_id: str, index: int, lang: str) -> Reply:
-        """Lesson `index` of a story (wrapping around), with a button to the next one."""
+    def lesson(
+        self, anecdote_id: str, index: int, lang: str, position: int | None = None
+    ) -> Reply:
+        """Lesson `index` of a story (wrapping around), numbered by `position`, its place in
+        the order the user reads them (the file's order when not given), with a button to
+        the next one."""
         anecdote = self._anecdote(anecdote_id)
         if anecdote is None or not anecdote.lessons:
             return self.story_not_found(anecdote_id, lang)
         total = len(anecdote.lessons)
         index %= total
+        position = (index if position is None else position - 1) % total + 1
         text = self._t(
             "lesson",
             lang,
-            number=index + 1,
+            number=position,
             total=total,
             title=_escape_within(anecdote.title.get(lang), MAX_TITLE),
             lesson=_escape_within(anecdote.lessons[index].get(lang), MAX_FIELD),
         )
         row: list[Button] = []
         if total > 1:
-            following = f"l:{anecdote.id}:{(index + 1) % total}"
+            following = lesson_action(anecdote.id, (index + 1) % total, position % total + 1)
             row.append(self._button("button_another_lesson", lang, following))
         row.append(self._button("button_full_story", lang, f"f:{anecdote.id}"))
         return Reply(text, (tuple(row),))
@@ -642,7 +660,7 @@ class Replies:
         if callback.kind == "full":
             return self.full_story(anecdote_id, lang)
         if callback.kind == "lesson":
-            return [self.lesson(anecdote_id, callback.number or 0, lang)]
+            return [self.lesson(anecdote_id, callback.number or 0, lang, callback.position)]
         return [self.feedback_thanks(lang, positive=callback.number == 1)]
 
     # -- fixed texts -----------------------------------------------------------------------

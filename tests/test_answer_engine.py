@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,22 @@ def test_the_lesson_that_fits_is_shown_first_and_another_lesson_goes_on(
     out = chat(replies, [question, "2"])  # [2] = "another lesson" under the story
     following = anecdote.lessons[(shown + 1) % len(anecdote.lessons)].id
     assert following[:40] in " ".join(out.split())
+
+
+def test_lessons_are_numbered_in_the_order_they_are_read(replies: Replies, tmp_path: Path) -> None:
+    """The lesson shown with the story is the first read, whatever its place in the file:
+    "another lesson" then counts 2, 3, ... of N, and comes back to it as 1 of N."""
+    question = "hadiah apa yang berkesan buat pejabat klien yang hobi wayang?"
+    (record,) = ask_json(tmp_path, question)
+    anecdote = replies.kb.by_id(record["matches"][0]["id"])
+    assert anecdote is not None
+    total, shown = len(anecdote.lessons), record["matches"][0]["lesson"]
+    # [2] is "another lesson" under the story, then [1] under each lesson.
+    out = " ".join(chat(replies, [question, "2"] + ["1"] * (total - 1)).split())
+    headers = re.findall(rf"Pelajaran (\d+) dari {total}", out)
+    assert headers == [str(n) for n in range(2, total + 1)] + ["1"]
+    back = out.rsplit(f"Pelajaran 1 dari {total}", 1)[1]
+    assert " ".join(anecdote.lessons[shown].id.split())[:40] in back
 
 
 @pytest.mark.parametrize(
