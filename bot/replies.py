@@ -572,9 +572,7 @@ class Replies:
         replies[-1] = Reply(replies[-1].text, (tuple(last_buttons),))
         return replies
 
-    def lesson(
-        self, anecdote_id: str, index: int, lang: str, position: int | None = None
-    ) -> Reply:
+    def lesson(self, anecdote_id: str, index: int, lang: str, position: int | None = None) -> Reply:
         """Lesson `index` of a story (wrapping around), numbered by `position`, its place in
         the order the user reads them (the file's order when not given), with a button to
         the next one."""

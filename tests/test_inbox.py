@@ -189,7 +189,7 @@ def test_teaching_through_the_terminal_answers_the_question_from_then_on(
     assert f"📌 {title(services, best, 'id')}" in after_notice
     assert "[1] ↩️ Undo" in confirmation  # under the confirmation, as in Telegram
     # Asked again, and reworded: that story. Unrelated: still nothing.
-    again = after_notice.split("Ketik angka untuk memilih:", 1)[1]
+    again = after_notice.split("👎 Kurang pas", 1)[1]  # after the story sent with the notice
     assert again.count(f"📌 {title(services, best, 'id')}") == 2
     assert unanswered_text(services, UNRELATED) in again
     assert unanswered_text(services, Q) not in again
