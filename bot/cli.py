@@ -205,10 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
         "field the story needs, marked TODO (which `check` refuses until filled in), the post "
         "cleaned of blog debris as a comment, and the questions from the bot's database most "
         "like the post: first those team leads marked 'no story fits' (content gaps), then the "
-        "other unanswered ones. Never overwrites a file.",
+        "other unanswered ones. The title is the post's first line that is not a date. Never "
+        f"overwrites a file; refuses (exit {EXIT_CONFIG}) a post a story already tells, unless "
+        "--force.",
     )
     new_story.add_argument(
         "seed", metavar="SEED", type=Path, help="the post, a file in the seeds directory"
+    )
+    new_story.add_argument(
+        "--force",
+        action="store_true",
+        help="draft a story even from a post another story already tells",
     )
 
     taught = commands.add_parser(
@@ -518,7 +525,7 @@ def cmd_new_story(
                 gaps = [d.text for d in store.decisions(GAP)]
                 taught = [d.text for d in store.decisions(TAUGHT)]
         target, similar_gaps, similar = new_story(
-            args.seed, settings, questions, gaps=gaps, answered=taught
+            args.seed, settings, questions, gaps=gaps, answered=taught, force=args.force
         )
     except NewStoryError as exc:
         stderr.write(f"Error: {exc}\n")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -85,14 +86,26 @@ class Console:
         return line if line else None
 
     def show(self, replies: Reply | list[Reply]) -> None:
-        """Print replies; their buttons become the numbered choices for the next input."""
+        """Print replies; their buttons become the numbered choices for the next input.
+
+        As in Telegram, a message's buttons sit under that message (the inbox's three
+        questions each have their own), numbered on across messages; the prompt is in the
+        language of the buttons, which is the language of the message they belong to."""
         items = [replies] if isinstance(replies, Reply) else replies
+        buttons = all_buttons(items)
+        prompted = False
+        number = 0
         for reply in items:
             self.stdout.write(html_to_text(reply.text).rstrip() + "\n\n")
-        buttons = all_buttons(items)
-        if buttons:
-            self.stdout.write(self.replies.kb.text("console_choices", self.lang) + "\n")
-            for number, button in enumerate(buttons, start=1):
+            row_buttons = all_buttons(reply)
+            if not row_buttons:
+                continue
+            if not prompted:
+                prompt = self.replies.kb.text("console_choices", _language_of(buttons, self.lang))
+                self.stdout.write(prompt + "\n")
+                prompted = True
+            for button in row_buttons:
+                number += 1
                 self.stdout.write(f"  [{number}] {button.text}\n")
             self.stdout.write("\n")
         self.buttons = buttons
@@ -214,6 +227,18 @@ class Console:
                 )
                 replies.append(Reply(text))
         self.show(replies)
+
+
+_BUTTON_LANG = re.compile(r"@(id|en)$")
+
+
+def _language_of(buttons: list[Button], default: str) -> str:
+    """The language the buttons answer in (their data ends "@<lang>"), else `default`."""
+    for button in buttons:
+        found = _BUTTON_LANG.search(button.data)
+        if found:
+            return found[1]
+    return default
 
 
 def run_console(

@@ -79,6 +79,7 @@ UI_TEXTS = UiTexts(
         "inbox_why_unanswered": frozenset(),
         "inbox_why_thumbs_down": frozenset({"title"}),
         "inbox_chat": frozenset({"chat"}),
+        "inbox_this_chat": frozenset(),
         "inbox_page": frozenset({"first", "last", "total"}),
         "inbox_button_story": frozenset({"title"}),
         "inbox_button_gap": frozenset(),
@@ -220,7 +221,8 @@ class Inbox:
                 return self.show(req, 0)
             return self._say("inbox_empty", lang)
         replies = [
-            self._item(question, lang, show_chat=self._bot_wide(req)) for question in waiting
+            self._item(question, lang, show_chat=self._bot_wide(req), chat_id=req.chat_id)
+            for question in waiting
         ]
         last = offset + len(waiting)
         rows = []
@@ -237,7 +239,9 @@ class Inbox:
         )
         return Outcome(replies=tuple(replies))
 
-    def _item(self, question: Question, lang: str, *, show_chat: bool) -> Reply:
+    def _item(self, question: Question, lang: str, *, show_chat: bool, chat_id: int) -> Reply:
+        """One waiting question with its choices; a bot-wide lead is told which chat asked
+        ("this chat" for the one they are in)."""
         if question.thumbs_down and question.anecdote_id:
             anecdote = self.kb.by_id(question.anecdote_id)
             title = anecdote.title.get(lang) if anecdote else question.anecdote_id
@@ -245,7 +249,12 @@ class Inbox:
         else:
             why = self._t("inbox_why_unanswered", lang)
         if show_chat:
-            why = f"{why} · {self._t('inbox_chat', lang, chat=question.chat_id)}"
+            chat = (
+                self._t("inbox_this_chat", lang)
+                if question.chat_id == chat_id
+                else self._t("inbox_chat", lang, chat=question.chat_id)
+            )
+            why = f"{why} · {chat}"
         text = self._t(
             "inbox_item",
             lang,

@@ -29,7 +29,8 @@ _ID_MORPHOLOGY = re.compile(
 # question is often a quoted term ("know what is expected maksudnya gmn"): such a word counts
 # this much.
 INFORMAL_WEIGHT = 2.0
-# Interjections written in chats of either language: ordinary (single) evidence at most.
+# Interjections written in chats of either language ("ok", "wkwk", "lol"): no evidence of
+# either, so "ok" alone is answered in the chat's language.
 _UNIVERSAL = frozenset(
     {
         "ok",
@@ -77,7 +78,7 @@ class LanguageDetector:
             for key, expansion in table.slang.items()
             if key not in en_words and any(word in id_words for word in expansion)
         )
-        self.informal = slang | (table.particles - en_words - _UNIVERSAL)
+        self.informal = slang | (table.particles - en_words)
         self.id_words = id_words | table.particles | slang
         self.en_words = en_words
         self.indonesian = table.roots | table.no_stem | table.stopwords
@@ -87,6 +88,8 @@ class LanguageDetector:
         scores = {"id": 0.0, "en": 0.0}
         for raw in self.normalizer.split(text):
             word = self.normalizer.collapse(raw)
+            if word in _UNIVERSAL:
+                continue
             in_id = word in self.id_words
             in_en = word in self.en_words
             if in_id and in_en:

@@ -908,10 +908,12 @@ class Matcher:
                     scores[found] += 1.0
         if scores["id"] == scores["en"]:
             # Still undecided ("extra mile", "onsite romance"): words of which none is in the
-            # Indonesian dictionary, nor slang, are English.
+            # Indonesian dictionary, nor slang, are English, if the stories know one of them.
+            # Letters no text has ("asdfgh", "p") say nothing: the chat's language answers.
             normalizer = self.normalizer
             raw_words = [w for w in normalizer.split(text) if w.isalpha()]
-            if raw_words and not any(
+            known = any(normalizer.collapse(w) in self._index.surface for w in raw_words)
+            if known and not any(
                 normalizer.is_indonesian(normalizer.collapse(w)) or w in normalizer.table.slang
                 for w in raw_words
             ):

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
 from rapidfuzz import fuzz
 
 from bot.inboxrecords import text_key
@@ -39,6 +40,17 @@ MAX_SIMILAR = 10
 MIN_SIMILARITY = 50
 DRAFT_TIPS = 3  # the validator's minimum
 _SEED_NAME = re.compile(r"(\d+)_[^/\\]*\.txt")
+# Words of a blog's date line ("Sunday, April 27, 2008", "11 Feb 2009", "Senin, 3 Maret 2008"):
+# a line of nothing else, digits and punctuation is the date, not the post's title.
+_DATE_NAMES = """
+monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun
+senin selasa rabu kamis jumat jum'at sabtu minggu ahad
+january february march april may june july august september october november december
+jan feb mar apr jun jul aug sep sept oct nov dec
+januari februari maret mei juni juli agustus oktober desember agu agt okt des
+am pm wib posted on pada tanggal
+"""
+_DATE_WORDS = frozenset(_DATE_NAMES.split())
 
 
 class NewStoryError(ValueError):
@@ -78,6 +90,32 @@ def similar_questions(
             scored.append((text, count, score))
     scored.sort(key=lambda item: (-item[2], -item[1], item[0]))
     return scored[:limit]
+
+
+def is_date_line(line: str) -> bool:
+    """True for a line that only dates the post ("Sunday, April 27, 2008", "30 10 2007")."""
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", line.lower())
+    return any(c.isdigit() for c in line) and all(word in _DATE_WORDS for word in words)
+
+
+def post_title(post: str) -> str:
+    """The post's title: its first line that is not a date line ("" if there is none)."""
+    lines = (line.strip() for line in post.split("\n"))
+    return next((line for line in lines if line and not is_date_line(line)), "")
+
+
+def stories_citing(seed_name: str, anecdotes_dir: Path) -> list[Path]:
+    """The story files whose `seed` is `seed_name`. A file that does not read as YAML is
+    skipped: `check` reports it, and it must not stop a draft for another post."""
+    citing: list[Path] = []
+    for path in sorted(anecdotes_dir.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and data.get("seed") == seed_name:
+            citing.append(path)
+    return citing
 
 
 def seed_of(seed_path: Path, seeds_dir: Path) -> tuple[Path, str]:
@@ -199,12 +237,20 @@ def new_story(
     *,
     gaps: Sequence[str] = (),
     answered: Sequence[str] = (),
+    force: bool = False,
 ) -> tuple[Path, int, int]:
     """Write the draft for `seed_path`; returns its path and how many content gaps and other
-    unanswered questions it lists (see `head_start`)."""
+    unanswered questions it lists (see `head_start`). A post a story already tells is
+    refused unless `force` (a second story from one post is rare, and usually a mistake)."""
     resolved, number = seed_of(seed_path, settings.seeds_dir)
+    citing = stories_citing(resolved.name, settings.responses_dir / ANECDOTES_DIR)
+    if citing and not force:
+        raise NewStoryError(
+            f"{seed_path}: already told by {citing[0]}; edit that story, or add --force "
+            "to draft a second one from this post"
+        )
     post = clean_post(resolved.read_text(encoding="utf-8", errors="replace"))
-    title = next((line.strip() for line in post.split("\n") if line.strip()), "")
+    title = post_title(post)
     if not title:
         raise NewStoryError(f"{seed_path}: the post is empty once blog debris is removed")
     story_id = slugify(title) or f"story-{number}"

@@ -78,6 +78,9 @@ _CHAT_TEXTS: dict[str, frozenset[str]] = {
     "full_retelling": frozenset({"title", "story"}),
     "smalltalk_greeting": frozenset(),
     "smalltalk_thanks": frozenset(),
+    "smalltalk_ack": frozenset(),
+    "smalltalk_laugh": frozenset(),
+    "smalltalk_bye": frozenset(),
     "smalltalk_about": frozenset(),
     "smalltalk_test": frozenset(),
     "button_show_story": frozenset(),
@@ -192,6 +195,18 @@ LANG_SEPARATOR = "@"
 def callback_data(action: str, lang: str) -> str:
     """`action` (e.g. "s:<id>") tagged with the language of the message it sits under."""
     return f"{action}{LANG_SEPARATOR}{lang}"
+
+
+def lesson_action(anecdote_id: str, index: int, position: int) -> str:
+    """The "another lesson" action: lesson `index`, read as the `position`-th (1-based).
+
+    The lesson shown first is the one that fits the question, not always the first in the
+    file, so the count follows reading order ("2 of 4" after the first one shown), not the
+    file's. The position is left out when it is the index's own (index + 1): the data is
+    then what it always was.
+    """
+    action = f"l:{anecdote_id}:{index}"
+    return action if position == index + 1 else f"{action}:{position}"
 
 
 def parse_callback(data: str) -> Callback | None:
@@ -612,10 +627,12 @@ class Replies:
             return self.story_not_found(anecdote_id, lang)
         total = len(anecdote.lessons)
         index %= total
+        valid = len(order) == total and sorted(order) == list(range(total))
+        position = (order.index(index) if valid else index) + 1  # in reading order
         text = self._t(
             "lesson",
             lang,
-            number=index + 1,
+            number=position,
             total=total,
             title=_escape_within(anecdote.title.get(lang), MAX_TITLE),
             lesson=_escape_within(anecdote.lessons[index].get(lang), MAX_FIELD),

@@ -1,4 +1,5 @@
-"""Small talk: greetings, thanks, "who are you", "test", emoji. Not questions about customers.
+"""Small talk: greetings, thanks, "ok", laughter, "who are you", "test", emoji. Not questions
+about customers.
 
 Why apart from the matcher: "halo" or "makasih ya" must never get "I have no story for that"
 or land among the unanswered questions a content author reviews. The phrases are content
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -19,20 +20,36 @@ FILE = "smalltalk.yaml"
 MAX_WORDS = 8  # longer messages are questions, whatever they start with
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STRETCHED = re.compile(r"(.)\1{2,}")  # "haloooo" -> "halo", "makasiiih" -> "makasih"
+# Laughter is a syllable said again and again: "wkwkwk", "hahahah" are written as "wkwk", "haha".
+_REPEATED = re.compile(r"([a-z]{2})\1+[a-z]?")
+# Modifiers that only change how an emoji looks (skin tone, text or emoji presentation).
+_EMOJI_MODIFIERS = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff\u200d]")
 
 
 class SmallTalkError(ValueError):
     """The small-talk file is malformed; the message names the file and the key."""
 
 
+def _word(raw: str) -> str:
+    word = _STRETCHED.sub(r"\1", raw)
+    repeated = _REPEATED.fullmatch(word)
+    return repeated[1] * 2 if repeated else word
+
+
 def _words(text: str) -> list[str]:
-    return [_STRETCHED.sub(r"\1", w) for w in _WORD.findall(text.lower())]
+    return [_word(w) for w in _WORD.findall(text.lower())]
+
+
+def _emoji(text: str) -> list[str]:
+    """The symbols of a message without words ("👍", "🙏🏽"), skin tones set aside."""
+    return [c for c in _EMOJI_MODIFIERS.sub("", text) if not c.isspace()]
 
 
 @dataclass(frozen=True)
 class SmallTalk:
     phrases: Mapping[tuple[str, ...], str]  # words of a phrase -> its kind
     filler: frozenset[str]
+    emoji: Mapping[str, str] = field(default_factory=dict)  # "👍" -> its kind
 
     @classmethod
     def load(cls, path: Path) -> SmallTalk:
@@ -46,16 +63,22 @@ class SmallTalk:
         if not isinstance(data, dict):
             raise SmallTalkError(f"{path}: must map kinds (greeting, thanks, ...) to lists")
         phrases: dict[tuple[str, ...], str] = {}
+        emoji: dict[str, str] = {}
         filler: set[str] = set()
         for kind, items in data.items():
             if not isinstance(items, list) or not all(isinstance(i, str | int) for i in items):
                 raise SmallTalkError(f"{path}: {kind}: must be a list of texts")
             if kind == "filler":
-                filler.update(str(i).lower() for i in items)
+                filler.update(_word(str(i).lower()) for i in items)
                 continue
             for item in items:
-                phrases.setdefault(tuple(_words(str(item))), str(kind))
-        return cls(phrases, frozenset(filler))
+                words = tuple(_words(str(item)))
+                if words:
+                    phrases.setdefault(words, str(kind))
+                else:  # a phrase of symbols only: an emoji of its own ("👍" is an "ok")
+                    for symbol in _emoji(str(item)):
+                        emoji.setdefault(symbol, str(kind))
+        return cls(phrases, frozenset(filler), emoji)
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -65,12 +88,18 @@ class SmallTalk:
         """The small-talk kind of `message`, or None when it is (or may be) a question."""
         words = _words(message)
         if not words:
-            # Nothing but emoji or punctuation ("👋", "🙏🙏"): a friendly nod, not a question.
-            return "greeting" if message.strip() else None
+            # Nothing but emoji or punctuation: a known one says what it means ("👍" is an
+            # "ok", "😂" a laugh; the last one sets the tone), any other is a friendly nod.
+            kinds = [self.emoji[c] for c in _emoji(message) if c in self.emoji]
+            return kinds[-1] if kinds else ("greeting" if message.strip() else None)
         if len(words) > MAX_WORDS:
             return None
         kept = tuple(w for w in words if w not in self.filler)
         if not kept:
+            # Filler alone: a laugh ("wkwk", "haha ya") is still a laugh, else a nod.
+            kinds = [self.phrases[(w,)] for w in words if (w,) in self.phrases]
+            if kinds:
+                return kinds[-1]
             return "greeting" if any(not w.isdigit() for w in words) else "test"
         found = self.phrases.get(kept)
         if found is not None:

@@ -305,10 +305,14 @@ class TeamReplies:
             self._t("team_stats_this_chat", lang),
             *self._stats_block(lang, here, show_texts=True),
             self._t("team_stats_daily", lang, state=escape(daily)),
-            "",
-            self._t("team_stats_all_chats", lang),
-            *self._stats_block(lang, everywhere, show_texts=bot_wide_lead),
         ]
+        # With one chat (the terminal's, a bot in one group) the second block would repeat it.
+        if any(_figures(everywhere[d]) != _figures(here[d]) for d in STATS_PERIODS):
+            lines += [
+                "",
+                self._t("team_stats_all_chats", lang),
+                *self._stats_block(lang, everywhere, show_texts=bot_wide_lead),
+            ]
         return "\n".join(lines)
 
     def stats(self, req: Request) -> Outcome:
@@ -320,6 +324,19 @@ class TeamReplies:
         )
         log.info("stats shown chat_id=%s update_id=%s", req.chat_id, req.update_id)
         return Outcome(replies=(Reply(text, ((stats_button(self.env, req.lang),),)),))
+
+
+def _figures(stats: Stats) -> tuple[object, ...]:
+    """What a statistics block shows (not when its period started, which differs by the
+    moments between two reads)."""
+    return (
+        stats.asked,
+        stats.answered,
+        stats.top_stories,
+        stats.top_unanswered,
+        stats.thumbs_up,
+        stats.thumbs_down,
+    )
 
 
 # The builders the command table names: (env, request) -> outcome, like every other command.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import statistics
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from bot.console import run_console
 from bot.evaluation import evaluate, load_items
 from bot.knowledge import load_knowledge
 from bot.matcher import Matcher
-from bot.replies import Replies
+from bot.replies import Replies, html_to_text
 from bot.settings import Settings
 from bot.store import Store
 
@@ -130,6 +131,22 @@ def test_the_lesson_that_fits_is_shown_first_and_another_lesson_goes_on(
     assert following[:40] in " ".join(out.split())
 
 
+def test_lessons_are_numbered_in_the_order_they_are_read(replies: Replies, tmp_path: Path) -> None:
+    """The lesson shown with the story is the first read, whatever its place in the file:
+    "another lesson" then counts 2, 3, ... of N, and comes back to it as 1 of N."""
+    question = "hadiah apa yang berkesan buat pejabat klien yang hobi wayang?"
+    (record,) = ask_json(tmp_path, question)
+    anecdote = replies.kb.by_id(record["matches"][0]["id"])
+    assert anecdote is not None
+    total, shown = len(anecdote.lessons), record["matches"][0]["lesson"]
+    # [2] is "another lesson" under the story, then [1] under each lesson.
+    out = " ".join(chat(replies, [question, "2"] + ["1"] * (total - 1)).split())
+    headers = re.findall(rf"Pelajaran (\d+) dari {total}", out)
+    assert headers == [str(n) for n in range(2, total + 1)] + ["1"]
+    back = out.rsplit(f"Pelajaran 1 dari {total}", 1)[1]
+    assert " ".join(anecdote.lessons[shown].id.split())[:40] in back
+
+
 @pytest.mark.parametrize(
     "message", ["halo", "Halo kak!", "makasih ya", "thanks!", "siapa kamu?", "test", "👍🙏"]
 )
@@ -144,6 +161,55 @@ def test_small_talk_gets_a_friendly_line_never_a_refusal(
         assert store.unanswered_questions(days=1) == []
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("message", ["ok", "oke", "sip", "siap", "mantap", "👍", "Oke kak!"])
+def test_an_acknowledgement_is_acknowledged_not_thanked(
+    replies: Replies, tmp_path: Path, message: str
+) -> None:
+    store = Store.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        out = chat(replies, [message], store=store)
+        assert replies.kb.text("smalltalk_ack", "id") in out
+        assert "Sama-sama" not in out and "welcome" not in out
+        assert store.unanswered_questions(days=1) == []
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("message", ["wkwk", "wkwkwk", "haha", "hahahaha", "😂"])
+def test_laughter_gets_a_friendly_line_and_never_reaches_the_inbox(
+    replies: Replies, tmp_path: Path, message: str
+) -> None:
+    store = Store.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        out = chat(replies, [message, "/inbox"], store=store)
+        assert replies.kb.text("smalltalk_laugh", "id") in out
+        assert replies.kb.text("inbox_empty", "id") in out
+        assert store.unanswered_questions(days=1) == []
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("message", "key"),
+    [
+        ("asdfgh", "out_of_scope"),
+        ("p", "smalltalk_greeting"),
+        ("123!", "smalltalk_test"),
+        ("ok", "smalltalk_ack"),
+        ("wkwkwk", "smalltalk_laugh"),
+    ],
+)
+def test_a_message_without_language_is_answered_in_the_chats_language(
+    replies: Replies, message: str, key: str
+) -> None:
+    def first_line(lang: str) -> str:
+        return html_to_text(replies.kb.text(key, lang, question=message)).splitlines()[0]
+
+    assert first_line("id") in chat(replies, [message])  # BOT_LANGUAGE is Indonesian
+    english = chat(replies, ["/lang en", message])
+    assert first_line("en") in english and first_line("id") not in english
 
 
 def test_small_talk_answers_in_the_users_language(replies: Replies) -> None:

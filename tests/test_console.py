@@ -276,3 +276,32 @@ def test_team_usage_hints(replies: Replies, tmp_path: Path) -> None:
         store.close()
     assert "I didn't understand 25:00." in out
     assert "I don't know the time zone Mars/Base." in out
+
+
+def test_the_terminal_shows_what_telegram_shows(replies: Replies, tmp_path: Path) -> None:
+    """Each inbox question has its choices under it (as its buttons sit under its message),
+    the chat is "this chat", and with one chat /stats has one block."""
+    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
+    asked = ["resep nasi goreng", "jadwal kereta besok", "cuaca di Medan"]
+    try:
+        out = chat(replies, ["/lang en", *asked, "/stats", "/inbox"], store=store)
+    finally:
+        store.close()
+    stats = out[out.index("Kisah statistics") : out.index("Question inbox")]
+    assert "This chat" in stats and "All chats" not in stats
+    inbox = out[out.index("Which story fits?") :]
+    assert "this chat" in inbox and "chat 0" not in inbox
+    # Newest first: each question's four choices (two stories, "no story fits", "skip")
+    # come before the next question.
+    positions = [inbox.index(text) for text in ("[1]", "[4]", "jadwal kereta", "[5]", "[8]")]
+    assert positions == sorted(positions)
+    assert "resep nasi goreng" in inbox[inbox.index("[8]") :]
+
+
+def test_the_prompt_is_in_the_language_of_the_buttons(replies: Replies) -> None:
+    """After /lang en, an Indonesian question gets an Indonesian answer with Indonesian
+    buttons: the prompt above them is Indonesian too."""
+    out = chat(replies, ["/lang en", APOLOGY_Q])
+    answer = out[out.index("Lupa pesanan, minta maaf") :]
+    assert "Ketik angka untuk memilih:" in answer
+    assert "Type a number to choose:" not in answer

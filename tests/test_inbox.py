@@ -97,11 +97,11 @@ class Chat:
 
 
 def choices_of(out: str) -> list[tuple[int, str]]:
-    """The numbered choices of the last block of choices printed."""
-    start = out.rfind("\n  [1] ")
+    """The numbered choices of the last reply printed (under each of its messages)."""
+    start = max(out.rfind("Type a number to choose:"), out.rfind("Ketik angka untuk memilih:"))
     if start < 0:
         return []
-    block = out[start + 1 :].split("\n\n", 1)[0]
+    block = out[start:]
     return [(int(n), text) for n, text in re.findall(r"^  \[(\d+)\] (.*)$", block, re.M)]
 
 
@@ -189,9 +189,9 @@ def test_teaching_through_the_terminal_answers_the_question_from_then_on(
     assert f"{Q} → {title(services, best, 'en')}" in confirmation
     assert "The person who asked is sent the story too." in confirmation
     assert f"📌 {title(services, best, 'id')}" in after_notice
-    assert "[1] ↩️ Undo" in after_notice
+    assert "[1] ↩️ Undo" in confirmation  # under the confirmation, as in Telegram
     # Asked again, and reworded: that story. Unrelated: still nothing.
-    again = after_notice.split("Type a number to choose:", 1)[1]
+    again = after_notice.split("👎 Kurang pas", 1)[1]  # after the story sent with the notice
     assert again.count(f"📌 {title(services, best, 'id')}") == 2
     assert unanswered_text(services, UNRELATED) in again
     assert unanswered_text(services, Q) not in again

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from kbfixture import APOLOGY, SEEDS, THREAT, call_cli, write_kb
 
-from bot.newstory import similar_questions, slugify
+from bot.newstory import post_title, similar_questions, slugify
 from bot.settings import Settings
 from bot.store import DB_FILENAME, Store
 
@@ -125,6 +125,53 @@ def test_an_existing_draft_is_never_overwritten(settings: Settings) -> None:
     assert len(err.splitlines()) == 1
     assert "already exists" in err and str(path) in err
     assert path.read_text(encoding="utf-8") == "# the author's work\n"
+
+
+def test_the_title_is_the_posts_title_line_not_its_date_line(settings: Settings) -> None:
+    """A blog export that starts with the date ("Sunday, April 27, 2008", as post 002 does)."""
+    post = (SEEDS / "002_2fcabcac5da554e5.txt").read_text(encoding="utf-8")
+    assert post.startswith("Sunday, April 27, 2008")
+    (settings.seeds_dir / "007_copy.txt").write_text(post, encoding="utf-8")
+    status, out, err = call_cli(["new-story", str(settings.seeds_dir / "007_copy.txt")], settings)
+    assert status == 0, err
+    path = settings.responses_dir / "anecdotes" / "007-tentang-sebuah-proses.yaml"
+    assert str(path) in out
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert data["title"]["id"] == "Tentang Sebuah Proses...."
+
+
+@pytest.mark.parametrize(
+    "line", ["Sunday, April 27, 2008", "11 Feb 2009", "30 10 2007", "Senin, 3 Maret 2008"]
+)
+def test_date_lines_are_recognised(line: str) -> None:
+    assert post_title(f"{line}\n\nJudul Sebenarnya\n\nIsi.") == "Judul Sebenarnya"
+    assert post_title("Customer oh customer....\n\n11 Feb 2009") == "Customer oh customer...."
+
+
+def test_a_post_a_story_already_tells_is_refused_unless_forced(settings: Settings) -> None:
+    seed = settings.seeds_dir / THREAT["seed"]
+    anecdotes = settings.responses_dir / "anecdotes"
+    before = sorted(anecdotes.iterdir())
+    status, out, err = call_cli(["new-story", str(seed)], settings)
+    assert status == 2 and out == ""
+    assert len(err.splitlines()) == 1
+    assert "already told by" in err and "--force" in err
+    assert sorted(anecdotes.iterdir()) == before
+    status, out, err = call_cli(["new-story", "--force", str(seed)], settings)
+    assert status == 0, err
+    assert (anecdotes / "000-masih-mau-kerjasama-gak.yaml").is_file()
+
+
+def test_force_is_documented_in_the_help_and_the_readme(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        call_cli(["new-story", "--help"], Settings())
+    assert exited.value.code == 0
+    assert "--force" in capsys.readouterr().out
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `new-story"))
+    assert "--force" in row
 
 
 def test_a_seed_outside_the_seeds_directory_or_missing_is_refused(

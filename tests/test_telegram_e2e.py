@@ -160,6 +160,28 @@ async def test_every_button_of_an_answer(kisah: RunningBot, fake_telegram: FakeT
     ]
 
 
+async def test_lessons_are_numbered_in_reading_order(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    """A story shown with its third lesson first (the one that fitted): "another lesson"
+    is then lesson 2 of 3 (the file's first), then 3 of 3, not "1 of 3" after "3 of 3"."""
+    user = fake_telegram.user(1015, language_code="en")
+    chat = fake_telegram.private_chat(user)
+    # "third" is a word of the third lesson only: that lesson fits and is shown first.
+    [story] = await say(fake_telegram, chat, user, f"{THREAT_EN_Q}, third")
+    assert "Third lesson." in story.text
+    numbers = []
+    message = story
+    for _ in range(2):
+        [data] = [d for d in message.button_data if d.startswith("l:")]
+        before = len(fake_telegram.sent_to(chat.id))
+        query = fake_telegram.press(message, data=data, user=user)
+        await fake_telegram.wait_callback_answer(query)
+        [message] = (await fake_telegram.wait_sent(before + 1, chat.id))[before:]
+        numbers.append(message.bold()[0])
+    assert numbers == ["Lesson 2 of 3", "Lesson 3 of 3"]
+
+
 async def test_topic_and_topics_buttons(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
     user = fake_telegram.user(1005, language_code="en")
     chat = fake_telegram.private_chat(user)
@@ -350,6 +372,29 @@ async def test_command_language_falls_back_to_bot_language(
     chat = fake_telegram.private_chat(user)
     [reply] = await say(fake_telegram, chat, user, "/help")
     assert reply.html.startswith(kisah.services.replies.help(kisah.settings.default_language).text)
+
+
+async def test_small_talk_and_letters_follow_the_chats_language_and_are_not_recorded(
+    kisah: RunningBot, fake_telegram: FakeTelegram
+) -> None:
+    """An "ok" is acknowledged (not thanked), "wkwkwk" laughed with, "asdfgh" answered in the
+    chat's language (BOT_LANGUAGE, then its /lang), and only the real question is recorded."""
+    replies = kisah.services.replies
+    user = fake_telegram.user(1014, language_code=None)
+    chat = fake_telegram.private_chat(user)
+    [ack] = await say(fake_telegram, chat, user, "ok")
+    assert ack.html == replies.kb.text("smalltalk_ack", "id")
+    [laugh] = await say(fake_telegram, chat, user, "wkwkwk")
+    assert laugh.html == replies.kb.text("smalltalk_laugh", "id")
+    [letters] = await say(fake_telegram, chat, user, "asdfgh")
+    assert "belum punya kisah" in letters.text
+    await say(fake_telegram, chat, user, "/lang en")
+    [ack_en] = await say(fake_telegram, chat, user, "mantap")
+    assert ack_en.html == replies.kb.text("smalltalk_ack", "en")
+    [letters_en] = await say(fake_telegram, chat, user, "p")
+    assert letters_en.html == replies.kb.text("smalltalk_greeting", "en")
+    await fake_telegram.settle()
+    assert [row["text"] for row in questions(kisah)] == ["asdfgh"]
 
 
 async def test_command_menus_registered(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
