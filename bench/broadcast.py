@@ -27,12 +27,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fakebot import FakeTelegram, FloodLimits  # noqa: E402
 
-from bot.schedule import EVERY_DAY  # noqa: E402
-from bot.services import Services, build_core  # noqa: E402
+from bot.chat.services import Services, build_core  # noqa: E402
+from bot.leads.schedule import EVERY_DAY  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.store import DB_FILENAME, Store  # noqa: E402
-from bot.telegram.app import build_application  # noqa: E402
-from bot.telegram.team import Team  # noqa: E402
+from bot.storage.store import DB_FILENAME, Store  # noqa: E402
+from bot.transports.telegram.app import build_application  # noqa: E402
+from bot.transports.telegram.team import Team  # noqa: E402
 
 TELEGRAM_CEILING = 30.0  # messages per second, all chats together
 

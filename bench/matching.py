@@ -45,9 +45,9 @@ sys.path.insert(0, str(PROJECT))
 
 from rapidfuzz import fuzz, process, utils  # noqa: E402
 
-from bot.knowledge import KnowledgeBase, load_anecdote, load_knowledge  # noqa: E402
-from bot.matcher import Matcher  # noqa: E402
-from bot.normalize import get_normalizer  # noqa: E402
+from bot.content.knowledge import KnowledgeBase, load_anecdote, load_knowledge  # noqa: E402
+from bot.engine.matcher import Matcher  # noqa: E402
+from bot.engine.normalize import get_normalizer  # noqa: E402
 
 # Dev set 2: long situations (up to ~90 words) are the slow case, so they set the p95.
 DEFAULT_QUESTIONS = PROJECT / "eval" / "dev-questions-2.yaml"

@@ -72,9 +72,9 @@ async def serve_bot(base_url: str, data_dir: str) -> None:
     """The child process: the real bot, rate limiter off, until SIGTERM."""
     from fakebot import DEFAULT_TOKEN
 
-    from bot.services import build_services
-    from bot.telegram.app import build_application
-    from bot.telegram.runner import serve
+    from bot.chat.services import build_services
+    from bot.transports.telegram.app import build_application
+    from bot.transports.telegram.runner import serve
 
     logging.basicConfig(level=logging.WARNING)
     settings = Settings(token=DEFAULT_TOKEN, api_base_url=base_url, data_dir=Path(data_dir))
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.serve or args.serve_echo:
         # The event loop production runs on (`run_bot`).
-        from bot.telegram.runner import run_event_loop
+        from bot.transports.telegram.runner import run_event_loop
 
         run_event_loop(serve_bot(*args.serve) if args.serve else serve_echo(args.serve_echo))
         return 0

@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot.content.knowledge import KnowledgeError
 from bot.exitcodes import (
     EXIT_CODES_HELP,
     EXIT_CONFIG,
@@ -30,15 +31,14 @@ from bot.exitcodes import (
     EXIT_INTERRUPTED,
     EXIT_OK,
 )
-from bot.knowledge import KnowledgeError
 from bot.logfilters import HideUserText, RedactSecrets
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store import StoreError
+from bot.storage.store import StoreError
 
 if TYPE_CHECKING:
-    from bot.evaluation import EvalItem
-    from bot.knowledge import KnowledgeBase
-    from bot.matcher import Answer, ScoringParams
+    from bot.content.knowledge import KnowledgeBase
+    from bot.engine.matcher import Answer, ScoringParams
+    from bot.tools.evaluation import EvalItem
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         action="append",
         default=[],
-        help="try another value of a scoring parameter (bot/matcher.py ScoringParams), e.g. "
+        help="try another value of a scoring parameter (bot/engine/matcher.py ScoringParams), e.g. "
         "--set threshold=40; repeatable",
     )
 
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "calibrate",
         parents=[common],
         help="fit the confidence model on labeled question files",
-        description="Fit the confidence model (bot/confidence.py) on labeled YAML files and "
+        description="Fit the confidence model (bot/engine/confidence.py) on labeled YAML files and "
         "write it to <responses>/calibration.yaml, which the matcher reads at start. Run it "
         "when the stories change; check the result with `eval` on a set it was not fitted on.",
     )
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete the taught phrasings that are now triggers of the same story",
     )
 
-    from bot import report  # its options are its own; `report --help` lists them
+    from bot.tools import report  # its options are its own; `report --help` lists them
 
     report.add_arguments(
         commands.add_parser(
@@ -316,7 +316,7 @@ def json_line(record: object) -> str:
 def cmd_ask(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     """Answer QUESTION, or every line of stdin, one output line each (flushed, so a tool can
     talk to a long-running `ask` through a pipe)."""
-    from bot.services import build_core
+    from bot.chat.services import build_core
 
     matcher = build_core(settings).matcher
 
@@ -339,8 +339,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout:
 
 
 def cmd_chat(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
-    from bot.console import run_console
-    from bot.services import build_services
+    from bot.chat.services import build_services
+    from bot.transports.console import run_console
 
     services = build_services(settings)
     try:
@@ -357,14 +357,14 @@ def cmd_run(
         return cmd_chat(settings, stdin, stdout)
     # The runner validates the token, loads the knowledge base and reports its own start-up
     # failures as one line; it is imported only here so the other commands never load Telegram.
-    from bot.telegram.runner import run_bot
+    from bot.transports.telegram.runner import run_bot
 
     return int(run_bot(settings, webhook=args.webhook, stderr=stderr) or 0)
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
-    from bot import evaluation
-    from bot.services import build_core
+    from bot.chat.services import build_core
+    from bot.tools import evaluation
 
     try:
         items = evaluation.load_items(args.file)
@@ -373,11 +373,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> in
     core = build_core(settings, taught=False)  # the knowledge base's own figures
     matcher = core.matcher
     if args.set:
-        from bot.matcher import Matcher
+        from bot.engine.matcher import Matcher
 
         params = _scoring_params(args.set)
         matcher = Matcher(core.kb, params=params, default_lang=settings.default_language)
-    from bot.replies import Replies
+    from bot.chat.replies import Replies
 
     # The first message measured through the replies Telegram sends, on this matcher.
     replies = Replies(core.kb, matcher, settings.default_language)
@@ -390,7 +390,7 @@ def _scoring_params(assignments: Sequence[str]) -> ScoringParams:
     """`ScoringParams` with `NAME=VALUE` changes, each checked against its field's type."""
     from dataclasses import fields
 
-    from bot.matcher import DEFAULT_PARAMS
+    from bot.engine.matcher import DEFAULT_PARAMS
 
     types = {f.name: type(getattr(DEFAULT_PARAMS, f.name)) for f in fields(DEFAULT_PARAMS)}
     changes: dict[str, object] = {}
@@ -410,10 +410,10 @@ def _scoring_params(assignments: Sequence[str]) -> ScoringParams:
 
 
 def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
-    from bot import evaluation
-    from bot.confidence import Calibration, FitError
-    from bot.knowledge import load_knowledge
-    from bot.matcher import CALIBRATION, Matcher
+    from bot.content.knowledge import load_knowledge
+    from bot.engine.confidence import Calibration, FitError
+    from bot.engine.matcher import CALIBRATION, Matcher
+    from bot.tools import evaluation
 
     try:
         per_file = [evaluation.load_items(path) for path in args.files]
@@ -456,7 +456,7 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) 
 def _cross_validate(
     args: argparse.Namespace, kb: KnowledgeBase, per_file: list[list[EvalItem]], stdout: TextIO
 ) -> int:
-    from bot import evaluation
+    from bot.tools import evaluation
 
     if args.folds < 2:
         raise SettingsError("calibrate: --folds must be 2 or more")
@@ -482,11 +482,11 @@ def cmd_check(settings: Settings, stdout: TextIO) -> int:
 
     The UI texts are checked against every module's declaration at once (not only the ones
     `Replies` needs to start), so one run lists every problem. The declarations import no
-    Telegram code (bot/telegram/texts.py), so the check runs without loading PTB.
+    Telegram code (bot/transports/telegram/texts.py), so the check runs without loading PTB.
     """
-    from bot.knowledge import CACHE_DIR, load_knowledge
-    from bot.services import build_core
-    from bot.telegram.texts import check_ui_texts
+    from bot.chat.services import build_core
+    from bot.content.knowledge import CACHE_DIR, load_knowledge
+    from bot.transports.telegram.texts import check_ui_texts
 
     # The same cache as build_core below, so the base is read from disk once.
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir, settings.data_dir / CACHE_DIR)
@@ -494,7 +494,7 @@ def cmd_check(settings: Settings, stdout: TextIO) -> int:
     if problems:
         raise KnowledgeError(problems)
     core = build_core(settings)  # the matcher's index and normalisation table
-    from bot.knowledge import subject_problems
+    from bot.content.knowledge import subject_problems
 
     # A caution's subjects are defined in the normalisation table, which the matcher holds.
     problems = subject_problems(core.kb, core.matcher.normalizer.subjects)
@@ -510,9 +510,9 @@ def cmd_check(settings: Settings, stdout: TextIO) -> int:
 def cmd_new_story(
     args: argparse.Namespace, settings: Settings, stdout: TextIO, stderr: TextIO
 ) -> int:
-    from bot.inboxrecords import GAP, TAUGHT
-    from bot.newstory import NewStoryError, new_story, seed_of
-    from bot.store import DB_FILENAME, Store
+    from bot.storage.inboxrecords import GAP, TAUGHT
+    from bot.storage.store import DB_FILENAME, Store
+    from bot.tools.newstory import NewStoryError, new_story, seed_of
 
     try:
         seed_of(args.seed, settings.seeds_dir)  # a wrong seed is refused before any reading
@@ -539,7 +539,7 @@ def cmd_new_story(
 
 
 def cmd_taught(args: argparse.Namespace, settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
-    from bot import taughtcli
+    from bot.tools import taught as taughtcli
 
     status = taughtcli.run(settings, stdout, stderr, export=args.export, prune=args.prune)
     stderr.flush()
@@ -547,8 +547,8 @@ def cmd_taught(args: argparse.Namespace, settings: Settings, stdout: TextIO, std
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
-    from bot import report
-    from bot.services import build_services
+    from bot.chat.services import build_services
+    from bot.tools import report
 
     services = build_services(settings)
     try:

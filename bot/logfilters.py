@@ -39,7 +39,8 @@ class RedactSecrets(logging.Filter):
 class HideUserText(logging.Filter):
     """BOT_LOG_QUESTIONS=false means no question text is kept anywhere, the log included.
 
-    Kisah's own lines never carry message text (see `where()` in bot/telegram/common.py), but
+    Kisah's own lines never carry message text (see `where()` in
+    bot/transports/telegram/common.py), but
     python-telegram-bot dumps every update and every API call with its parameters at DEBUG,
     and httpx/httpcore trace requests there: below INFO those libraries are dropped whole,
     since nothing short of parsing their dumps tells which line holds someone's words. From

@@ -21,7 +21,7 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from telegram.ext import Application
 
-    from bot.services import Services
+    from bot.chat.services import Services
 
 
 @pytest.fixture
@@ -52,7 +52,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 @dataclass
 class RunningBot:
-    """The real Application (built by bot.telegram.app, run by bot.telegram.runner.serve)
+    """The real Application (built by bot.transports.telegram.app, run by
+    bot.transports.telegram.runner.serve)
     polling the fake server inside the test's event loop."""
 
     application: Application
@@ -80,9 +81,9 @@ async def start_bot(
     """`await start_bot(**settings_overrides)` (or `settings=...`, `rate_limit=False`,
     `webhook=True`) starts the bot and returns once it receives updates; every bot started is
     stopped at teardown. Start again with the same settings to test a restart."""
-    from bot.services import build_services
-    from bot.telegram.app import build_application
-    from bot.telegram.runner import serve
+    from bot.chat.services import build_services
+    from bot.transports.telegram.app import build_application
+    from bot.transports.telegram.runner import serve
 
     running: list[RunningBot] = []
 
@@ -115,4 +116,4 @@ async def start_bot(
         if not bot.task.done():
             await bot.stop()
         else:
-            bot.services.close()
+            bot.chat.services.close()

@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 
 from bot import cli
-from bot.knowledge import KnowledgeBase
-from bot.language import detect_language
-from bot.matcher import Answer, Match
+from bot.content.knowledge import KnowledgeBase
+from bot.engine.language import detect_language
+from bot.engine.matcher import Answer, Match
 from bot.settings import Settings
 
 PROJECT = Path(__file__).resolve().parent.parent

@@ -15,14 +15,14 @@ import pytest
 from kbfixture import PROJECT, SEEDS
 
 from bot import cli
-from bot.confidence import parts
-from bot.console import run_console
-from bot.evaluation import evaluate, load_items
-from bot.knowledge import load_knowledge
-from bot.matcher import Matcher
-from bot.replies import Replies, html_to_text
+from bot.chat.replies import Replies, html_to_text
+from bot.content.knowledge import load_knowledge
+from bot.engine.confidence import parts
+from bot.engine.matcher import Matcher
 from bot.settings import Settings
-from bot.store import Store
+from bot.storage.store import Store
+from bot.tools.evaluation import evaluate, load_items
+from bot.transports.console import run_console
 
 REAL = PROJECT / "responses"
 DEV = PROJECT / "eval" / "dev-questions.yaml"

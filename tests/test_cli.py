@@ -17,7 +17,7 @@ import pytest
 from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, call_cli, write_kb
 
 from bot import cli
-from bot.knowledge import load_knowledge
+from bot.content.knowledge import load_knowledge
 from bot.settings import Settings
 
 THREAT_EN = "client threatens to end the partnership"
@@ -155,7 +155,7 @@ def test_check_on_the_real_base(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # a subprocess
 def test_check_does_not_load_python_telegram_bot(tmp_path: Path) -> None:
-    """Every UI text declaration is importable without PTB (bot/telegram/texts.py and the
+    """Every UI text declaration is importable without PTB (bot/transports/telegram/texts.py and the
     core), so validating content never loads the Telegram library."""
     code = (
         "import sys\n"
@@ -239,7 +239,7 @@ def test_every_ui_text_the_code_uses_is_declared_for_the_check() -> None:
     """A literal UI key in the code that no module declares would escape `check`."""
     import re
 
-    from bot.telegram.app import UI_TEXTS
+    from bot.transports.telegram.app import UI_TEXTS
 
     declared = {key for spec in UI_TEXTS for key in spec.texts}
     used: set[str] = set()
@@ -322,9 +322,9 @@ def test_run_with_token_starts_the_telegram_runner(
         calls.append((given, webhook))
         return 3
 
-    runner = types.ModuleType("bot.telegram.runner")
+    runner = types.ModuleType("bot.transports.telegram.runner")
     runner.run_bot = fake_run_bot  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.telegram.runner", runner)
+    monkeypatch.setitem(sys.modules, "bot.transports.telegram.runner", runner)
     token = "123456789:" + "A" * 35
     with_token = Settings(**{**settings.__dict__, "token": token})
     assert call_cli(["run", "--webhook"], with_token)[0] == 3
@@ -342,7 +342,7 @@ def test_run_with_a_malformed_token_ends_with_one_line(settings: Settings) -> No
 
 
 def test_report_gets_its_own_options(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot import report
+    from bot.tools import report
 
     seen: list[tuple[int, int, float]] = []
 
@@ -427,7 +427,7 @@ def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
 
 
 def test_runner_and_cli_share_the_exit_codes() -> None:
-    from bot.telegram import runner
+    from bot.transports.telegram import runner
 
     assert (runner.EXIT_CONFIG, runner.EXIT_UNAVAILABLE) == (cli.EXIT_CONFIG, 3) == (2, 3)
 
@@ -491,7 +491,7 @@ def test_logs_go_to_stderr_at_the_configured_level_and_are_restored(settings: Se
     before = (list(root.handlers), root.level)
     status, out, err = call_cli(["check"], Settings(**{**settings.__dict__, "log_level": "debug"}))
     assert status == 0 and out.startswith("OK: ")
-    assert "INFO bot.services: knowledge base ready: 2 anecdotes" in err
+    assert "INFO bot.chat.services: knowledge base ready: 2 anecdotes" in err
     assert (list(root.handlers), root.level) == before
     status, _, err = call_cli(["check"], Settings(**{**settings.__dict__, "log_level": "WARNING"}))
     assert status == 0 and err == ""
@@ -512,7 +512,7 @@ def test_library_lines_carry_no_user_text_when_question_logging_is_off() -> None
         updater.critical("Received data was: %r", {"text": secret})
         logging.getLogger("telegram.request").error("Can not load invalid JSON data: %s", [secret])
         logging.getLogger("telegram.ext.Application").info("Rate limit hit. Retry in %f s", 1.5)
-        logging.getLogger("bot.telegram.handlers").debug("own line kept")
+        logging.getLogger("bot.transports.telegram.handlers").debug("own line kept")
     out = stream.getvalue()
     assert secret not in out
     assert "Received data was" in out and "Can not load invalid JSON data" in out

@@ -8,10 +8,10 @@ import sys
 import pytest
 from kbfixture import PROJECT, SEEDS
 
-from bot import commands
-from bot.commands import BY_NAME, COMMANDS, Access, Scope, menu
-from bot.knowledge import load_knowledge
-from bot.replies import check_texts
+from bot.chat import commands
+from bot.chat.commands import BY_NAME, COMMANDS, Access, Scope, menu
+from bot.chat.replies import check_texts
+from bot.content.knowledge import load_knowledge
 
 
 def test_access_rules() -> None:
@@ -70,7 +70,8 @@ def test_the_core_and_the_terminal_import_no_telegram() -> None:
     """The table, its builders and the terminal chat are plain Python."""
     code = (
         "import sys\n"
-        "import bot.commands, bot.team, bot.request, bot.console, bot.telegram.texts\n"
+        "import bot.chat.commands, bot.leads.team, bot.chat.request\n"
+        "import bot.transports.console, bot.transports.telegram.texts\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'telegram')\n"
         "assert not loaded, loaded\n"
     )

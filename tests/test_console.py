@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from kbfixture import PROJECT, SEEDS, FakeMatcher, write_kb
 
-from bot.console import CONSOLE_CHAT_ID, Console, html_to_text, run_console
-from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.replies import Replies
-from bot.store import Store
-from bot.tips import cycle_order, deck
+from bot.chat.replies import Replies
+from bot.content.knowledge import KnowledgeBase, load_knowledge
+from bot.leads.tips import cycle_order, deck
+from bot.storage.store import Store
+from bot.transports.console import CONSOLE_CHAT_ID, Console, html_to_text, run_console
 
 THREAT_Q = "How do I handle a client who threatens to take his business elsewhere?"
 APOLOGY_Q = "gimana cara minta maaf kalo lupa pesanan customer"

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from kbfixture import PROJECT
 
-from bot.evaluation import (
+from bot.chat.replies import Replies
+from bot.content.knowledge import Anecdote, KnowledgeBase, Text, load_knowledge
+from bot.engine.matcher import Matcher
+from bot.tools.evaluation import (
     RULE_MARGIN,
     RULE_REJECTION,
     EvalFileError,
@@ -21,9 +24,6 @@ from bot.evaluation import (
     threshold_sweep,
     trigger_holdout,
 )
-from bot.knowledge import Anecdote, KnowledgeBase, Text, load_knowledge
-from bot.matcher import Matcher
-from bot.replies import Replies
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

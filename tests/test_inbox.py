@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from bot import inbox as inbox_module
-from bot.console import CONSOLE_CHAT_ID, Console, run_console
-from bot.inbox import MAX_TEACH_CHARS, Inbox
-from bot.inboxrecords import GAP, SKIP, TAUGHT
-from bot.request import Env, Request
-from bot.services import Services, build_core, build_services
+from bot.chat.request import Env, Request
+from bot.chat.services import Services, build_core, build_services
+from bot.leads import inbox as inbox_module
+from bot.leads.inbox import MAX_TEACH_CHARS, Inbox
 from bot.settings import Settings
-from bot.store import DB_FILENAME
+from bot.storage.inboxrecords import GAP, SKIP, TAUGHT
+from bot.storage.store import DB_FILENAME
+from bot.transports.console import CONSOLE_CHAT_ID, Console, run_console
 
 # Unanswered by the real knowledge base (checked in `test_the_question_is_unanswered_today`).
 Q = "klien minta dibeliin buku ikan koi buat bosnya"
@@ -546,7 +546,7 @@ def test_a_taught_phrasing_of_a_story_that_is_gone_is_ignored_with_a_log_line(
     )
     assert change.outcome == "changed"
     services.close()
-    with caplog.at_level(logging.WARNING, logger="bot.services"):
+    with caplog.at_level(logging.WARNING, logger="bot.chat.services"):
         again = build_services(Settings(data_dir=data_dir))
     try:
         assert "story story-removed-since is not in the knowledge base" in caplog.text

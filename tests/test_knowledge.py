@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, write_kb
 
-from bot.knowledge import KnowledgeError, load_knowledge
+from bot.content.knowledge import KnowledgeError, load_knowledge
 
 GOOD = """\
 id: good-one

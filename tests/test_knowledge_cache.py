@@ -15,12 +15,12 @@ import pytest
 import yaml
 from kbfixture import APOLOGY, SEEDS, THREAT, write_kb
 
-import bot.knowledge as knowledge
-from bot.cache import FILE as CACHE_FILE
-from bot.knowledge import CACHE_DIR, KnowledgeError, load_knowledge
-from bot.matcher import Matcher
-from bot.services import build_core
+import bot.content.knowledge as knowledge
+from bot.chat.services import build_core
+from bot.content.knowledge import CACHE_DIR, KnowledgeError, load_knowledge
+from bot.engine.matcher import Matcher
 from bot.settings import Settings
+from bot.storage.cache import FILE as CACHE_FILE
 
 QUESTIONS = [
     "klien ngancem putus kerjasama kalau saya gak dateng besok",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.language import detect_language
+from bot.engine.language import detect_language
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge import Anecdote, KnowledgeBase, Text, load_anecdote
-from bot.matcher import Answer, Match, Matcher
+from bot.content.knowledge import Anecdote, KnowledgeBase, Text, load_anecdote
+from bot.engine.matcher import Answer, Match, Matcher
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"
@@ -311,7 +311,7 @@ def test_long_or_foreign_text_is_handled(matcher: Matcher) -> None:
 
 def test_a_knowledge_base_can_bring_its_own_table(tmp_path: Path) -> None:
     """`--responses DIR` with its own normalize.yaml: its slang is used for that base."""
-    from bot.normalize import DEFAULT_TABLE
+    from bot.engine.normalize import DEFAULT_TABLE
 
     (tmp_path / "anecdotes").mkdir()
     table = DEFAULT_TABLE.read_text(encoding="utf-8").replace(

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from kbfixture import PROJECT, SEEDS
 
-from bot.confidence import parts
-from bot.knowledge import load_knowledge
-from bot.matcher import Matcher, _Postings
+from bot.content.knowledge import load_knowledge
+from bot.engine.confidence import parts
+from bot.engine.matcher import Matcher, _Postings
 
 LONG = (
     "Pak, customer kami marah besar karena pesanannya telat tiga hari, padahal kami sudah "

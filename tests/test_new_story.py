@@ -10,9 +10,9 @@ import pytest
 import yaml
 from kbfixture import APOLOGY, SEEDS, THREAT, call_cli, write_kb
 
-from bot.newstory import post_title, similar_questions, slugify
 from bot.settings import Settings
-from bot.store import DB_FILENAME, Store
+from bot.storage.store import DB_FILENAME, Store
+from bot.tools.newstory import post_title, similar_questions, slugify
 
 SEED = "005_a1b2c3d4.txt"
 POST = """Klien Minta Diskon Besar di Akhir Tahun

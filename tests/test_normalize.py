@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.normalize import (
+from bot.engine.normalize import (
     DEFAULT_TABLE,
     NormalizeTableError,
     content_tokens,
@@ -251,7 +251,7 @@ def test_english_and_indonesian_situations_meet() -> None:
 
 def test_english_contractions_meet_their_full_forms() -> None:
     """Phone typing drops or keeps apostrophes at random: both must mean the same."""
-    from bot.normalize import normalize as norm
+    from bot.engine.normalize import normalize as norm
 
     full = norm("they will stop working with us", "en")
     assert norm("they'll stop working with us", "en") == full

@@ -13,9 +13,7 @@ import pytest
 from fakebot import parse_html
 from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, FakeMatcher, write_kb
 
-from bot.knowledge import KnowledgeBase, KnowledgeError, Text, load_knowledge
-from bot.matcher import Matcher
-from bot.replies import (
+from bot.chat.replies import (
     MAX_CALLBACK_BYTES,
     MAX_MESSAGE,
     Button,
@@ -28,6 +26,8 @@ from bot.replies import (
     pack_paragraphs,
     parse_callback,
 )
+from bot.content.knowledge import KnowledgeBase, KnowledgeError, Text, load_knowledge
+from bot.engine.matcher import Matcher
 
 
 @pytest.fixture

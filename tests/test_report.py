@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.report import group_questions, main, question_key
-from bot.services import Core, Services, build_core
+from bot.chat.services import Core, Services, build_core
 from bot.settings import Settings
-from bot.store import DB_FILENAME, Store
+from bot.storage.store import DB_FILENAME, Store
+from bot.tools.report import group_questions, main, question_key
 
 
 @cache

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.schedule import (
+from bot.leads.schedule import (
     EVERY_DAY,
     WEEKDAYS,
     ChatUnreachable,
@@ -28,7 +28,7 @@ from bot.schedule import (
     resolve_timezone,
     zone_label,
 )
-from bot.store import DB_FILENAME, Store
+from bot.storage.store import DB_FILENAME, Store
 
 JAKARTA = "Asia/Jakarta"  # UTC+7, no DST
 DECK = [f"s{s}:{i}" for s in range(3) for i in range(3)]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge import Anecdote, KnowledgeBase, Text
-from bot.seedtext import clean_post, load_post
+from bot.content.knowledge import Anecdote, KnowledgeBase, Text
+from bot.content.seedtext import clean_post, load_post
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
-from bot.store import DB_FILENAME, MIGRATIONS, SCHEMA_VERSION, Store, StoreError
+from bot.storage.store import DB_FILENAME, MIGRATIONS, SCHEMA_VERSION, Store, StoreError
 
 
 class FakeClock:

@@ -19,9 +19,9 @@ from fakebot import FakeTelegram, FloodLimits
 from kbfixture import write_kb
 
 from bot import cli
-from bot import store as store_module
 from bot.settings import Settings
-from bot.store import DB_FILENAME, Store, StoreError
+from bot.storage import store as store_module
+from bot.storage.store import DB_FILENAME, Store, StoreError
 
 PROJECT = Path(__file__).resolve().parent.parent
 # Generous on purpose: the busy timeout a blocked write used to wait out is 10 s.

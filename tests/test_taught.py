@@ -1,4 +1,4 @@
-"""Taught phrasings (bot/taught.py): what the matcher reads a team lead's teaching as."""
+"""Taught phrasings (bot/engine/taught.py): what the matcher reads a team lead's teaching as."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bot.taught import Phrasing, TaughtPhrasings
+from bot.engine.taught import Phrasing, TaughtPhrasings
 
 KOI = {"buku": 2.0, "ikan": 3.0, "koi": 4.0, "bos": 1.0}  # total 10
 

@@ -17,11 +17,11 @@ import yaml
 from kbfixture import PROJECT, call_cli
 
 from bot import cli
+from bot.chat.services import build_core
 from bot.exitcodes import EXIT_CONFIG
-from bot.services import build_core
 from bot.settings import Settings
-from bot.store import DB_FILENAME, Store
-from bot.taughtcli import ExportError, add_trigger
+from bot.storage.store import DB_FILENAME, Store
+from bot.tools.taught import ExportError, add_trigger
 
 COFFEE_ID = "pembeli minta kopi gratis tiap kali kunjungan"
 COFFEE_EN = "customer wants a free coffee every visit"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from telegram.request import HTTPXRequest
 
-from bot.telegram.connections import SpreadRequest
+from bot.transports.telegram.connections import SpreadRequest
 
 OK = (200, b'{"ok": true, "result": true}')
 

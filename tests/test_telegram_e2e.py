@@ -23,7 +23,7 @@ from conftest import RunningBot, StartBot
 from fakebot import FakeChat, FakeTelegram, FakeUser, FloodLimits, Sent
 from kbfixture import write_kb
 
-from bot.store import Store
+from bot.storage.store import Store
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` skips these
 
@@ -52,7 +52,7 @@ async def kisah(start_bot: StartBot, responses: Path, fake_telegram: FakeTelegra
 
 
 def questions(bot: RunningBot) -> list[dict[str, object]]:
-    rows = bot.services.store._read(  # noqa: SLF001 - reading back what the bot stored
+    rows = bot.chat.services.store._read(  # noqa: SLF001 - reading back what the bot stored
         "SELECT chat_id, user_id, text, lang, anecdote_id, answered, source FROM questions "
         "ORDER BY id"
     )
@@ -311,9 +311,9 @@ async def test_tip_rotation_survives_a_restart_and_is_shared_with_tipnow(
     user = fake_telegram.user(1012, language_code="en")
     chat = fake_telegram.private_chat(user)
     bot = await start_bot(responses_dir=responses)
-    keys = [key for key, _ in bot.services.kb.tips()]
+    keys = [key for key, _ in bot.chat.services.kb.tips()]
     assert len(keys) >= 4
-    texts = {bot.services.replies.tip(key, "en").text: key for key in keys}
+    texts = {bot.chat.services.replies.tip(key, "en").text: key for key in keys}
 
     async def tip(command: str) -> str:
         [sent] = await say(fake_telegram, chat, user, command)
@@ -327,7 +327,7 @@ async def test_tip_rotation_survives_a_restart_and_is_shared_with_tipnow(
     shown.append(await tip("/tipnow"))
     assert sorted(shown) == sorted(keys)  # the whole deck, nothing twice, across the restart
     await fake_telegram.settle()
-    assert [d.kind for d in bot.services.store.deliveries(chat.id)] == ["now", "now"]
+    assert [d.kind for d in bot.chat.services.store.deliveries(chat.id)] == ["now", "now"]
 
 
 async def test_the_store_is_never_called_on_the_event_loop(
@@ -412,12 +412,12 @@ async def test_command_menus_registered(kisah: RunningBot, fake_telegram: FakeTe
 async def test_handlers_and_menus_are_derived_from_the_command_table(
     kisah: RunningBot, fake_telegram: FakeTelegram
 ) -> None:
-    """Every row of bot/commands.py has a CommandHandler and is listed, with its menu text, in
+    """Every row of bot/chat/commands.py has a CommandHandler and is listed, with its menu text, in
     exactly the menus of its scopes (administrators see the group's list too), in every
     language; no command is registered or listed that the table does not have."""
     from telegram.ext import CommandHandler
 
-    from bot.commands import COMMANDS, Scope
+    from bot.chat.commands import COMMANDS, Scope
 
     registered = {
         name
@@ -621,7 +621,7 @@ async def test_handler_error_is_answered_politely_and_bot_keeps_running(
         raise RuntimeError("matcher exploded")
 
     monkeypatch.setattr(kisah.services.replies, "answer", broken)
-    with caplog.at_level(logging.ERROR, logger="bot.telegram.errors"):
+    with caplog.at_level(logging.ERROR, logger="bot.transports.telegram.errors"):
         [sorry] = await say(fake_telegram, chat, user, THREAT_ID_Q)
     assert sorry.html == kisah.services.replies.error("id").text
     [record] = [r for r in caplog.records if "matcher exploded" in r.getMessage()]
@@ -655,7 +655,7 @@ async def test_polling_survives_a_telegram_outage(
     user = fake_telegram.user(5007)
     chat = fake_telegram.private_chat(user)
     fake_telegram.fail_next("getUpdates", code=502, description="Bad Gateway", times=2)
-    with caplog.at_level(logging.WARNING, logger="bot.telegram.runner"):
+    with caplog.at_level(logging.WARNING, logger="bot.transports.telegram.runner"):
         await say(fake_telegram, chat, user, THREAT_ID_Q)  # ends the poll in flight
         await fake_telegram.wait_until(
             lambda: fake_telegram.status_count(502) == 2, timeout=10, what="two failed polls"
@@ -729,7 +729,7 @@ async def test_webhook_without_a_secret_setting_still_refuses_forged_updates(
     """BOT_WEBHOOK_SECRET unset (the .env.example default) must not open the webhook to anyone
     who can reach it: a secret is generated at start and given to Telegram with setWebhook,
     and a POST without it is refused and never answered."""
-    caplog.set_level(logging.INFO, logger="bot.telegram.runner")
+    caplog.set_level(logging.INFO, logger="bot.transports.telegram.runner")
     port = free_port()
     await start_bot(
         responses_dir=responses,
@@ -776,7 +776,7 @@ async def test_real_stories_answer_informal_indonesian(
     user = fake_telegram.user(7001)
     chat = fake_telegram.private_chat(user)
     [reply] = await say(fake_telegram, chat, user, "customer ngancam gak mau kerjasama lagi")
-    best = bot.services.matcher.ask("customer ngancam gak mau kerjasama lagi").best
+    best = bot.chat.services.matcher.ask("customer ngancam gak mau kerjasama lagi").best
     assert best is not None and best.anecdote.id == "kerjasama-ancaman"
     assert reply.bold()[1] == best.anecdote.title.get("id")
     # Every button the real content produces is valid and answers (the fake is strict).
@@ -798,7 +798,7 @@ async def test_real_stories_lead_with_the_lesson_and_answer_the_law_straight(
     chat = fake_telegram.private_chat(user)
     question = "klien nutup telpon sambil marah, telpon balik sekarang atau nunggu?"
     [reply] = await say(fake_telegram, chat, user, question)
-    threat = bot.services.kb.by_id("kerjasama-ancaman")
+    threat = bot.chat.services.kb.by_id("kerjasama-ancaman")
     assert threat is not None
     assert reply.text.startswith(f"💡 Pelajaran: {threat.lessons[1].id[:30]}")
     assert reply.bold()[1] == threat.title.id and "⚠️" not in reply.text

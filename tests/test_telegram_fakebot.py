@@ -28,7 +28,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot.telegram.common import retry_after_seconds
+from bot.transports.telegram.common import retry_after_seconds
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from fakebot import FakeTelegram
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from test_telegram_e2e import THREAT_ID_Q, kisah, responses, say  # noqa: F401 - fixtures
 
-from bot.telegram import handlers
+from bot.transports.telegram import handlers
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` skips these
 
@@ -35,7 +35,7 @@ async def eventually(check, timeout: float = 5.0) -> bool:
 
 
 def votes(bot: RunningBot) -> list[str]:
-    rows = bot.services.store._read("SELECT anecdote_id FROM feedback")  # noqa: SLF001
+    rows = bot.chat.services.store._read("SELECT anecdote_id FROM feedback")  # noqa: SLF001
     return [row["anecdote_id"] for row in rows]
 
 
@@ -74,7 +74,7 @@ async def test_an_answer_failing_with_500_is_retried_once_and_the_question_recor
     user = fake_telegram.user(7003)
     chat = fake_telegram.private_chat(user)
     fake_telegram.fail_next("sendMessage", code=500, chat_id=chat.id)
-    with caplog.at_level(logging.WARNING, logger="bot.telegram.handlers"):
+    with caplog.at_level(logging.WARNING, logger="bot.transports.telegram.handlers"):
         [reply] = await say(fake_telegram, chat, user, THREAT_ID_Q)
     assert reply.bold()
     statuses = [c.status for c in fake_telegram.calls if c.method == "sendmessage"]

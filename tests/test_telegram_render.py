@@ -13,10 +13,10 @@ import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import RetryAfter
 
-from bot.replies import Button, Reply
-from bot.telegram.common import language_from_code, retry_after_seconds
-from bot.telegram.menu import menus
-from bot.telegram.render import keyboard, plain, without_buttons
+from bot.chat.replies import Button, Reply
+from bot.transports.telegram.common import language_from_code, retry_after_seconds
+from bot.transports.telegram.menu import menus
+from bot.transports.telegram.render import keyboard, plain, without_buttons
 
 
 def test_keyboard_rows_and_invalid_buttons_dropped() -> None:

@@ -17,7 +17,7 @@ import pytest
 from fakebot import DEFAULT_TOKEN, FakeTelegram
 
 from bot.settings import Settings
-from bot.telegram.runner import EXIT_CONFIG, EXIT_UNAVAILABLE, run_bot
+from bot.transports.telegram.runner import EXIT_CONFIG, EXIT_UNAVAILABLE, run_bot
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` skips these
 
@@ -262,7 +262,7 @@ async def test_webhook_without_a_secret_generates_one_and_never_logs_it(
     stderr = err.decode()
     assert process.returncode == 0, stderr
     assert len(fake_telegram.sent_to(user.id)) == 1  # the forged question got no answer
-    assert "INFO bot.telegram.runner: BOT_WEBHOOK_SECRET is not set: generated" in stderr
+    assert "INFO bot.transports.telegram.runner: BOT_WEBHOOK_SECRET is not set: generated" in stderr
     assert "<webhook-secret>" in stderr  # PTB's DEBUG dump of setWebhook, redacted
     assert secret not in stderr + out.decode()
     assert DEFAULT_TOKEN not in stderr + out.decode()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.knowledge import load_knowledge
+from bot.content.knowledge import load_knowledge
+from bot.leads.tips import cycle_order, deck, next_tip
 from bot.settings import PROJECT_ROOT
-from bot.store import DB_FILENAME, Store
-from bot.tips import cycle_order, deck, next_tip
+from bot.storage.store import DB_FILENAME, Store
 
 DECK = [f"story{s}:{i}" for s in range(4) for i in range(3)]  # 12 tips
 

@@ -1,0 +1,1 @@
+"""The command contract: requests, the command table, replies, run-time services."""

@@ -1,0 +1,182 @@
+"""The command table: every command Kisah knows, declared once.
+
+Like errbot's `@botcmd`, one row says everything a transport needs: the name, where it is
+offered (Telegram's per-scope command menus), who may run it, the plain-Python function that
+builds the reply and the UI text that describes it in the menu. The Telegram bot registers its
+command handlers and its menus from this table, and the terminal chat routes from it, so a new
+command is one row, one builder and its texts, not edits in six places.
+
+Builders take `(Env, Request)` and return an `Outcome` (bot/chat/request.py); they import nothing
+from Telegram. The team-lead builders live in `bot.leads.team`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from bot.chat.replies import Reply, UiTexts
+from bot.chat.request import Env, Outcome, Request
+from bot.content.knowledge import LANGUAGES
+from bot.leads import inbox, team
+
+log = logging.getLogger(__name__)
+
+
+class Scope(Enum):
+    """Where a command is offered in Telegram's menu (it answers wherever it is sent)."""
+
+    DEFAULT = "default"  # the fallback list, before Telegram knows the chat's kind
+    PRIVATE = "private"
+    GROUP = "group"  # every member of a group (administrators included)
+    GROUP_ADMINS = "group_admins"  # only administrators of a group: the team leads
+
+
+class Access(Enum):
+    """Who may run a command. A team lead: in a private chat anyone (their own chat); in a
+    group its administrators and the users listed in TEAM_LEAD_IDS; in the terminal, the user."""
+
+    ANYONE = "anyone"
+    LEAD_TO_CHANGE = "lead_to_change"  # anyone may look (no argument); changing needs a lead
+    LEAD = "lead"
+
+    def needs_lead(self, args: Sequence[str]) -> bool:
+        return self is Access.LEAD or (self is Access.LEAD_TO_CHANGE and bool(args))
+
+
+Builder = Callable[[Env, Request], Outcome]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command. `team`: a team-lead feature (daily tips, stats): it needs the store and
+    its menu description lives in team.yaml. `group_after`: in group menus, list it after that
+    command instead of in table order."""
+
+    name: str
+    build: Builder
+    scopes: frozenset[Scope]
+    menu_key: str
+    access: Access = Access.ANYONE
+    team: bool = False
+    group_after: str | None = None
+
+    def __post_init__(self) -> None:
+        # Telegram checks access rules where it checks leads (bot/transports/telegram/team.py, which
+        # handles the team rows); a rule on another row would silently not be enforced.
+        if self.access is not Access.ANYONE and not self.team:
+            raise ValueError(f"/{self.name}: only team commands may be limited to leads")
+
+
+# -- the everyday builders ----------------------------------------------------------------------
+
+
+def _say(*replies: Reply) -> Outcome:
+    return Outcome(replies=replies)
+
+
+def start(env: Env, req: Request) -> Outcome:
+    return _say(env.replies.start(req.lang))
+
+
+def help_(env: Env, req: Request) -> Outcome:
+    """The shared help, then the team-lead commands (which every transport now has)."""
+    shared = env.replies.help(req.lang)
+    lead = env.kb.text("team_help", req.lang)
+    return _say(replace(shared, text=f"{shared.text}\n\n{lead}"))
+
+
+def ask(env: Env, req: Request) -> Outcome:
+    """/ask <question>: the way to ask in a group without mentioning the bot."""
+    question = req.text.strip()
+    if not question:
+        return _say(env.replies.ask_usage(req.lang))
+    return Outcome(question=question)
+
+
+def topics(env: Env, req: Request) -> Outcome:
+    return _say(env.replies.topics(req.lang))
+
+
+def story(env: Env, req: Request) -> Outcome:
+    """/story <id>; without an id, the list to pick from."""
+    if not req.args:
+        return _say(env.replies.story_usage(req.lang))
+    return _say(env.replies.story(req.args[0], req.lang))
+
+
+def tip(env: Env, req: Request) -> Outcome:
+    """/tip: the chat's next tip. The rotation is the chat's one stored rotation, shared with
+    /tipnow and the daily tip, so it continues where it was after a restart; /tip writes no
+    delivery record, it is an answer."""
+    key = env.next_tip_key(req.chat_id)
+    if key is None:  # an empty deck cannot pass the knowledge-base check; be safe anyway
+        return _say(env.replies.help(req.lang))
+    log.info("tip chat_id=%s update_id=%s tip=%s", req.chat_id, req.update_id, key)
+    return _say(env.replies.tip(key, req.lang))
+
+
+def lang(env: Env, req: Request) -> Outcome:
+    """/lang id|en: this chat's language for commands and buttons (and the fallback when a
+    question does not show its language)."""
+    choice = req.text.strip().lower()
+    if choice not in LANGUAGES:
+        return _say(env.replies.lang_usage(req.lang))
+    if env.store is not None:
+        env.store.set_chat_language(req.chat_id, choice)
+    log.info("language set chat_id=%s update_id=%s lang=%s", req.chat_id, req.update_id, choice)
+    return Outcome(replies=(env.replies.lang_set(choice),), chosen_lang=choice)
+
+
+# -- the table ----------------------------------------------------------------------------------
+
+_EVERYWHERE = frozenset({Scope.DEFAULT, Scope.PRIVATE, Scope.GROUP})
+_LEAD_TOOLS = frozenset({Scope.PRIVATE, Scope.GROUP_ADMINS})  # in private: your own chat
+_ADMINS = frozenset({Scope.GROUP_ADMINS})
+_CHANGE = Access.LEAD_TO_CHANGE
+
+# Table order is menu order. Handlers do not depend on it: each name is matched exactly.
+COMMANDS: tuple[Command, ...] = (
+    Command("start", start, frozenset({Scope.DEFAULT, Scope.PRIVATE}), "tg_cmd_start"),
+    # In groups members come to ask, not to read help: it is listed after /tip there.
+    Command("help", help_, _EVERYWHERE, "tg_cmd_help", group_after="tip"),
+    Command("ask", ask, _EVERYWHERE, "tg_cmd_ask"),
+    Command("topics", topics, _EVERYWHERE, "tg_cmd_topics"),
+    Command("story", story, _EVERYWHERE, "tg_cmd_story"),
+    Command("tip", tip, _EVERYWHERE, "tg_cmd_tip"),
+    Command("lang", lang, _EVERYWHERE, "tg_cmd_lang"),
+    Command("daily", team.daily, _LEAD_TOOLS, "team_cmd_daily", _CHANGE, team=True),
+    Command("timezone", team.timezone, _LEAD_TOOLS, "team_cmd_timezone", _CHANGE, team=True),
+    Command("tipnow", team.tipnow, _ADMINS, "team_cmd_tipnow", Access.LEAD, team=True),
+    Command("stats", team.stats, _ADMINS, "team_cmd_stats", Access.LEAD, team=True),
+    Command("inbox", inbox.inbox, _ADMINS, "team_cmd_inbox", Access.LEAD, team=True),
+)
+BY_NAME: dict[str, Command] = {command.name: command for command in COMMANDS}
+
+
+def menu(scope: Scope) -> tuple[Command, ...]:
+    """The commands Telegram lists for `scope`, in order. Administrators are members too, so
+    their list is the group's followed by the lead-only commands."""
+    wanted = {scope, Scope.GROUP} if scope is Scope.GROUP_ADMINS else {scope}
+    listed = [c for c in COMMANDS if c.scopes & wanted]
+    if scope in (Scope.GROUP, Scope.GROUP_ADMINS):
+        for command in [c for c in listed if c.group_after]:
+            anchor = next((c for c in listed if c.name == command.group_after), None)
+            if anchor is not None:
+                listed.remove(command)
+                listed.insert(listed.index(anchor) + 1, command)
+    return tuple(listed)
+
+
+def _menu_texts(file: str, commands: Sequence[Command]) -> UiTexts:
+    keys = {c.menu_key: frozenset[str]() for c in commands}
+    return UiTexts(file, keys, plain=frozenset(keys))  # menus show no markup
+
+
+# The menu descriptions: the everyday ones in telegram.yaml, the team's beside their texts.
+UI_TEXTS: tuple[UiTexts, ...] = (
+    _menu_texts("responses/ui/telegram.yaml", [c for c in COMMANDS if not c.team]),
+    _menu_texts("responses/ui/team.yaml", [c for c in COMMANDS if c.team]),
+)

@@ -1,0 +1,1 @@
+"""The stories and UI texts as data: model, loading, validation, the posts' text."""

@@ -1,0 +1,1 @@
+"""The answer engine: normalisation, language, small talk, matching, confidence."""

@@ -1,0 +1,221 @@
+"""From the matcher's evidence to a confidence that means the same at 5 words and at 80.
+
+The lexical scorer (bot/engine/matcher.py) measures how much of a question a story explains. That
+share falls as a message grows: a salesperson's five-sentence situation carries names, places
+and feelings no story mentions, so a right story explains 25% of it where it explains 70% of a
+one-line question, and a single threshold on that share either refuses long messages or
+accepts off-topic short ones. Instead of a threshold per length, the evidence is turned into a
+probability that the story is the right one, by a logistic model over a few named features
+fitted on labelled questions (`python -m bot calibrate FILE...`). A calibrated 0.6 is "right
+six times in ten" whatever the length, so one threshold serves every kind of message.
+
+The model is deliberately small (nine weights): it learns how to read the evidence, not the
+answers to particular sentences, and it is checked on a set it was never fitted on.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Where a message breaks into parts: sentence ends, line breaks, commas, and the connectives
+# that join a situation's clauses ("..., padahal saya lagi sibuk", "... but he refused").
+_SENTENCES = re.compile(r"(?<=[.?!;:])\s+|\n+")
+_CLAUSES = re.compile(
+    r",\s*|\s+(?:tapi|tp|tpi|padahal|pdhl|namun|sedangkan|sementara|karena|krn|soalnya"
+    r"|but|although|though|while|whereas|because|since)\s+",
+    re.IGNORECASE,
+)
+MAX_PARTS = 12  # a pasted essay: judge its first dozen parts, bound the work per message
+
+
+def parts(text: str) -> list[str]:
+    """The clauses of a message, in order; one part for a one-clause question."""
+    found: list[str] = []
+    for sentence in _SENTENCES.split(text):
+        found.extend(c.strip() for c in _CLAUSES.split(sentence) if c and c.strip())
+    return found[:MAX_PARTS]
+
+
+class CalibrationError(ValueError):
+    """The calibration file is malformed; the message names the file."""
+
+
+class FitError(ValueError):
+    """The labelled questions cannot fit a model (no right or no wrong candidate at all)."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the lexical scorer found for one story, the model's input."""
+
+    lexical: float  # the scorer's own 0-1 blend of coverage and phrasing, with its dampings
+    coverage: float  # share of the question's weight the story's vocabulary explains
+    phrasing: float  # how well its best single phrasing says what the question says
+    evidence: float  # matched word weight (absolute: long messages bring more of it)
+    words: int  # content words in the question (the length the shares are diluted by)
+    best_part: float  # the best clause's lexical score (a long message judged by its parts)
+    parts_agree: float  # noisy-OR of the clauses' scores: several clauses pointing one way
+    customer: bool = True  # names someone the stories serve (a customer, an official)
+
+    def features(self) -> tuple[float, ...]:
+        return (
+            self.lexical,
+            self.coverage,
+            self.phrasing,
+            math.log1p(self.evidence),
+            math.log1p(self.words),
+            self.best_part,
+            self.parts_agree,
+            1.0 if self.customer else 0.0,
+        )
+
+
+FEATURES = (
+    "lexical",
+    "coverage",
+    "phrasing",
+    "log_evidence",
+    "log_words",
+    "best_part",
+    "parts_agree",
+    "customer",
+)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Weights of the logistic model, one per feature, plus the bias.
+
+    Defaults are the fit on `eval/dev-questions.yaml` + `eval/dev-questions-2.yaml` with the
+    current stories; a knowledge base may carry its own `calibration.yaml` (see `load`).
+    """
+
+    lexical: float = 1.33
+    coverage: float = 1.69
+    phrasing: float = 1.99
+    log_evidence: float = 3.95
+    log_words: float = -1.77
+    best_part: float = 2.67
+    parts_agree: float = 2.54
+    customer: float = 0.24
+    bias: float = -7.27
+
+    def probability(self, evidence: Evidence) -> float:
+        weights = (getattr(self, name) for name in FEATURES)
+        z = self.bias + sum(w * x for w, x in zip(weights, evidence.features(), strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        """The weights in `path` (a YAML mapping of feature names), defaults if absent."""
+        if not path.is_file():
+            return cls()
+        known = {f.name for f in fields(cls)}
+        problem = (
+            f"{path}: must map {', '.join(sorted(known))} to numbers (python -m bot calibrate)"
+        )
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise CalibrationError(f"{path}: cannot read: {exc}") from exc
+        if not isinstance(data, dict) or not set(data) <= known:
+            raise CalibrationError(problem)
+        try:
+            weights = {k: float(v) for k, v in data.items()}
+        except (TypeError, ValueError) as exc:
+            raise CalibrationError(problem) from exc
+        for name, value in weights.items():
+            if not math.isfinite(value):  # .nan or .inf: every score becomes nonsense
+                line = _line_of(path, name)
+                raise CalibrationError(
+                    f"{path}{line}: {name}: must be a finite number, not {data[name]}"
+                )
+        return cls(**weights)
+
+    def to_yaml(self) -> str:
+        return "".join(f"{f.name}: {getattr(self, f.name):.4f}\n" for f in fields(self))
+
+
+def _line_of(path: Path, key: str) -> str:
+    """ ":<line>" of a top-level key in a YAML file already parsed, for a problem report."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    for key_node, _ in getattr(node, "value", ()):
+        if getattr(key_node, "value", None) == key:
+            return f":{key_node.start_mark.line + 1}"
+    return ""
+
+
+def noisy_or(scores: Iterable[float]) -> float:
+    """Chance that at least one clause is right, were each right with its own score."""
+    miss = 1.0
+    for score in scores:
+        miss *= 1.0 - max(0.0, min(1.0, score))
+    return 1.0 - miss
+
+
+def fit(samples: Sequence[tuple[Evidence, bool]], l2: float = 1.0) -> Calibration:
+    """Logistic regression by Newton's method, L2-regularised (not the bias).
+
+    Each sample is one (question, candidate story) pair: True when that story is a right
+    answer. Pure Python: eight features and a few thousand samples need no numeric library.
+    """
+    rows = [(*ev.features(), 1.0) for ev, _ in samples]
+    ys = [1.0 if ok else 0.0 for _, ok in samples]
+    if not any(ys) or all(ys):  # the bias runs off to infinity: the bot would answer nothing
+        raise FitError(
+            "no candidate story is right for any question"
+            if not any(ys)
+            else "no candidate story is wrong for any question"
+        )
+    k = len(FEATURES) + 1
+    w = [0.0] * k
+    for _ in range(50):
+        grad = [l2 * w[j] if j < k - 1 else 0.0 for j in range(k)]
+        hess = [[(l2 if i == j and i < k - 1 else 0.0) for j in range(k)] for i in range(k)]
+        for x, y in zip(rows, ys, strict=True):
+            z = sum(wj * xj for wj, xj in zip(w, x, strict=True))
+            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+            s = p * (1.0 - p)
+            for i in range(k):
+                grad[i] += (p - y) * x[i]
+                row = hess[i]
+                for j in range(i, k):
+                    row[j] += s * x[i] * x[j]
+        for i in range(k):
+            for j in range(i):
+                hess[i][j] = hess[j][i]
+        step = _solve(hess, grad)
+        w = [wj - sj for wj, sj in zip(w, step, strict=True)]
+        if max(abs(s) for s in step) < 1e-8:
+            break
+    values: dict[str, Any] = dict(zip(FEATURES, w[:-1], strict=True))
+    return Calibration(**values, bias=w[-1])
+
+
+def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
+    """Gaussian elimination with partial pivoting (a symmetric positive-definite system)."""
+    n = len(vector)
+    a = [[*row, v] for row, v in zip(matrix, vector, strict=True)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(a[r][col]))
+        if not abs(a[pivot][col]) > 1e-12:
+            raise FitError("the questions' evidence does not determine the weights")
+        a[col], a[pivot] = a[pivot], a[col]
+        for r in range(col + 1, n):
+            factor = a[r][col] / a[col][col]
+            for c in range(col, n + 1):
+                a[r][c] -= factor * a[col][c]
+    x = [0.0] * n
+    for r in range(n - 1, -1, -1):
+        x[r] = (a[r][n] - sum(a[r][c] * x[c] for c in range(r + 1, n))) / a[r][r]
+    return x

@@ -1,0 +1,1 @@
+"""What team leads get: daily tips and their schedule, statistics, the inbox."""

@@ -1,0 +1,515 @@
+"""The team leads' inbox: unanswered and 👎 questions, taught to a story in one tap.
+
+Why in the chat: team leads live in Telegram and know which story fits; a question taught
+there is answered from the next message on (the matcher's taught phrasings, bot/engine/taught.py),
+and the salesperson who asked hears back. Content authors keep the YAML as the source of
+truth (`python -m bot taught --export`), and "no story fits" feeds the list of content gaps
+(`python -m bot report`).
+
+Plain Python like every command builder: `/inbox` is a row of the command table, its buttons
+come back here through `on_button`, and the Telegram bot and the terminal chat send what this
+module returns. Who may use it is decided by the transport (a group's administrators and the
+users in TEAM_LEAD_IDS; in a private chat only the latter, since teaching there changes the
+answers of every chat); which questions a lead may see and decide is decided here, on every
+press, so a forged or replayed button changes nothing it should not.
+
+Trust follows the chat: in a group every lead, TEAM_LEAD_IDS included, sees and decides that
+group's questions only, and what is taught there applies there only (every member reads what
+the bot says in a group). The bot-wide view and bot-wide teaching belong to a TEAM_LEAD_IDS
+user's private chat.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from bot.chat.replies import Button, Reply, UiTexts, callback_data, escape
+from bot.chat.request import Notice, Outcome
+from bot.leads.team import TeamReplies
+from bot.storage.inboxrecords import (
+    GAP,
+    OPEN,
+    SKIP,
+    TAUGHT,
+    Change,
+    Decision,
+    Question,
+    parse_state,
+    state_of,
+)
+
+if TYPE_CHECKING:
+    from bot.chat.request import Env, Request
+    from bot.content.knowledge import Anecdote
+    from bot.engine.matcher import Matcher
+    from bot.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+PAGE = 3  # questions per page: with the page line, one phone screen
+STORY_CHOICES = 3  # best-ranked stories offered per question
+MAX_TEACH_CHARS = 1000  # a longer message is not a phrasing worth keeping
+DAILY_TEACH_LIMIT = 100  # taught phrasings per deciding chat per 24 hours
+QUESTION_CHARS = 300  # of a question shown in the inbox
+NOTICE_CHARS = 120  # of a question quoted back to the asker
+TITLE_CHARS = 40  # of a story title on a button
+
+# Button data: "ib:" + t:<question>:<story> (teach), g:<question> (no story fits),
+# k:<question> (skip), u:<question>:<state> (undo; t:<story>, g or k), m:<offset> (a page),
+# then "@<lang>" as on every button. At most 48 bytes, within Telegram's 64.
+PATTERN = r"^ib:"
+_DATA = re.compile(
+    r"ib:(?:t:(?P<tq>\d{1,12}):(?P<ts>[A-Za-z0-9_-]{1,24})"
+    r"|(?P<kind>[gk]):(?P<q>\d{1,12})"
+    r"|u:(?P<uq>\d{1,12}):(?P<us>t:[A-Za-z0-9_-]{1,24}|g|k)"
+    r"|m:(?P<offset>\d{1,6}))"
+    r"(?:@(?P<lang>id|en))?"
+)
+
+UI_TEXTS = UiTexts(
+    "responses/ui/inbox.yaml",
+    {
+        "inbox_empty": frozenset(),
+        "inbox_private_texts": frozenset(),
+        "inbox_leads_only": frozenset(),
+        "inbox_item": frozenset({"question", "when", "why"}),
+        "inbox_why_unanswered": frozenset(),
+        "inbox_why_thumbs_down": frozenset({"title"}),
+        "inbox_chat": frozenset({"chat"}),
+        "inbox_this_chat": frozenset(),
+        "inbox_page": frozenset({"first", "last", "total"}),
+        "inbox_button_story": frozenset({"title"}),
+        "inbox_button_gap": frozenset(),
+        "inbox_button_skip": frozenset(),
+        "inbox_button_more": frozenset(),
+        "inbox_button_undo": frozenset(),
+        "inbox_button_open": frozenset(),
+        "inbox_taught": frozenset({"question", "title"}),
+        "inbox_taught_again": frozenset({"question", "title"}),
+        "inbox_asker_told": frozenset(),
+        "inbox_gap": frozenset({"question"}),
+        "inbox_skipped": frozenset({"question"}),
+        "inbox_undone_open": frozenset({"question"}),
+        "inbox_undone_to": frozenset({"question", "state"}),
+        "inbox_state_gap": frozenset(),
+        "inbox_state_skip": frozenset(),
+        "inbox_stale": frozenset(),
+        "inbox_missing": frozenset(),
+        "inbox_not_yours": frozenset(),
+        "inbox_story_gone": frozenset(),
+        "inbox_too_long": frozenset({"limit"}),
+        "inbox_no_words": frozenset(),
+        "inbox_limit": frozenset({"limit"}),
+        "inbox_heard_back": frozenset({"question"}),
+        "inbox_scope_group": frozenset(),
+        "inbox_scope_all": frozenset(),
+        "inbox_decided_bot_wide": frozenset(),
+        "inbox_notice_elsewhere": frozenset({"chat"}),
+    },
+    plain=frozenset(
+        {
+            "inbox_button_story",
+            "inbox_button_gap",
+            "inbox_button_skip",
+            "inbox_button_more",
+            "inbox_button_undo",
+            "inbox_button_open",
+            "inbox_state_gap",
+            "inbox_state_skip",
+        }
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Press:
+    """A decoded inbox button."""
+
+    action: str  # teach | gap | skip | undo | page
+    question_id: int = 0
+    anecdote_id: str | None = None
+    state: str | None = None  # undo: the decision it undoes (a `state_of` string)
+    offset: int = 0
+    lang: str | None = None
+
+
+def parse(data: str) -> Press | None:
+    """The inbox button `data` stands for; None for anything else (forged, or another's)."""
+    found = _DATA.fullmatch(data)
+    if found is None:
+        return None
+    lang = found["lang"]
+    if found["tq"]:
+        return Press("teach", int(found["tq"]), anecdote_id=found["ts"], lang=lang)
+    if found["kind"]:
+        action = "gap" if found["kind"] == "g" else "skip"
+        return Press(action, int(found["q"]), lang=lang)
+    if found["uq"]:
+        code = found["us"]
+        state = state_of(TAUGHT, code[2:]) if code.startswith("t:") else _CODES[code]
+        return Press("undo", int(found["uq"]), state=state, lang=lang)
+    return Press("page", offset=int(found["offset"]), lang=lang)
+
+
+_CODES = {"g": GAP, "k": SKIP}
+
+
+def _undo_code(state: str) -> str:
+    decision, anecdote_id = parse_state(state)
+    return f"t:{anecdote_id}" if decision == TAUGHT else {GAP: "g", SKIP: "k"}[decision]
+
+
+def _short(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class Inbox:
+    """The inbox of one environment (the bot's, or the terminal's)."""
+
+    def __init__(self, env: Env) -> None:
+        if env.store is None:
+            raise ValueError("the inbox needs a store")
+        self.env = env
+        self.store: Store = env.store
+        self.kb = env.kb
+        self.matcher: Matcher = env.replies.matcher
+
+    def _t(self, key: str, lang: str, **values: object) -> str:
+        return self.kb.text(key, lang, **values)
+
+    def _button(self, key: str, lang: str, action: str, **values: object) -> Button:
+        return Button(self._t(key, lang, **values), callback_data(f"ib:{action}", lang))
+
+    def _say(self, key: str, lang: str, *rows: tuple[Button, ...], **values: object) -> Outcome:
+        return Outcome(replies=(Reply(self._t(key, lang, **values), tuple(rows)),))
+
+    @staticmethod
+    def _bot_wide(req: Request) -> bool:
+        """A lead listed in TEAM_LEAD_IDS (or the terminal user) in their private chat: the
+        one place where other chats' questions are shown and teaching applies everywhere."""
+        return req.bot_wide_lead and req.private
+
+    def _scope(self, req: Request) -> int | None:
+        """Whose questions this lead may see and where their decisions apply: every chat
+        (None) for TEAM_LEAD_IDS in their private chat, else only the chat they are in."""
+        return None if self._bot_wide(req) else req.chat_id
+
+    def refusal(self, req: Request) -> Outcome | None:
+        """Why this request gets no inbox, or None. A private chat is nobody's team: there
+        only TEAM_LEAD_IDS may teach, because a taught phrasing changes every chat's answers."""
+        if req.private and not req.bot_wide_lead:
+            return self._say("inbox_leads_only", req.lang)
+        if not self.env.settings.log_questions:
+            return self._say("inbox_private_texts", req.lang)
+        return None
+
+    # -- the list -------------------------------------------------------------------------
+
+    def show(self, req: Request, offset: int = 0) -> Outcome:
+        """One page: a message per waiting question, then where we are and "more"."""
+        refused = self.refusal(req)
+        if refused is not None:
+            return refused
+        lang = req.lang
+        waiting, total = self.store.inbox(chat_id=self._scope(req), limit=PAGE, offset=offset)
+        if not waiting:
+            if offset and total:  # paged past the end (questions were decided meanwhile)
+                return self.show(req, 0)
+            return self._say("inbox_empty", lang)
+        replies = [
+            self._item(question, lang, show_chat=self._bot_wide(req), chat_id=req.chat_id)
+            for question in waiting
+        ]
+        last = offset + len(waiting)
+        rows = []
+        if last < total:
+            rows.append((self._button("inbox_button_more", lang, f"m:{last}"),))
+        page = self._t("inbox_page", lang, first=offset + 1, last=last, total=total)
+        replies.append(Reply(page, tuple(rows)))
+        log.info(
+            "inbox shown chat_id=%s update_id=%s offset=%s total=%s",
+            req.chat_id,
+            req.update_id,
+            offset,
+            total,
+        )
+        return Outcome(replies=tuple(replies))
+
+    def _item(self, question: Question, lang: str, *, show_chat: bool, chat_id: int) -> Reply:
+        """One waiting question with its choices; a bot-wide lead is told which chat asked
+        ("this chat" for the one they are in)."""
+        if question.thumbs_down and question.anecdote_id:
+            anecdote = self.kb.by_id(question.anecdote_id)
+            title = anecdote.title.get(lang) if anecdote else question.anecdote_id
+            why = self._t("inbox_why_thumbs_down", lang, title=escape(_short(title, TITLE_CHARS)))
+        else:
+            why = self._t("inbox_why_unanswered", lang)
+        if show_chat:
+            chat = (
+                self._t("inbox_this_chat", lang)
+                if question.chat_id == chat_id
+                else self._t("inbox_chat", lang, chat=question.chat_id)
+            )
+            why = f"{why} · {chat}"
+        text = self._t(
+            "inbox_item",
+            lang,
+            question=escape(_short(question.text, QUESTION_CHARS)),
+            when=escape(self._when(question, lang)),
+            why=why,
+        )
+        rows = [
+            (
+                self._button(
+                    "inbox_button_story",
+                    lang,
+                    f"t:{question.id}:{anecdote.id}",
+                    title=_short(anecdote.title.get(lang), TITLE_CHARS),
+                ),
+            )
+            for anecdote in self._choices(question)
+        ]
+        rows.append(
+            (
+                self._button("inbox_button_gap", lang, f"g:{question.id}"),
+                self._button("inbox_button_skip", lang, f"k:{question.id}"),
+            )
+        )
+        return Reply(text, tuple(rows))
+
+    def _choices(self, question: Question) -> list[Anecdote]:
+        """The stories offered for a question: the best-ranked, without the one a 👎 said
+        did not fit, filled up in the base's order when the words point to fewer (a question
+        of words no story uses still gets stories to pick from)."""
+        unwanted = question.anecdote_id if question.thumbs_down else None
+        ranked = [
+            m.anecdote
+            for m in self.matcher.rank(question.text, STORY_CHOICES + 1, chat_id=question.chat_id)
+        ]
+        chosen = [a for a in ranked if a.id != unwanted][:STORY_CHOICES]
+        for anecdote in self.kb.anecdotes:
+            if len(chosen) >= STORY_CHOICES:
+                break
+            if anecdote.id != unwanted and anecdote not in chosen:
+                chosen.append(anecdote)
+        return chosen
+
+    def _when(self, question: Question, lang: str) -> str:
+        """When it was asked, in the asking chat's time zone (as /daily shows times)."""
+        team = TeamReplies(self.env)
+        return team.when_text(question.asked_at, team.zone_name(question.chat_id), lang)
+
+    # -- the buttons ----------------------------------------------------------------------
+
+    def on_button(self, req: Request, data: str) -> Outcome:
+        """What a pressed inbox button does. The transport has checked that the presser is
+        a team lead where the button sits; here every press is checked again against what
+        this lead may decide (a forged question id of another chat changes nothing)."""
+        press = parse(data)
+        lang = (press.lang if press else None) or req.lang
+        req_lang = replace(req, lang=lang)
+        if press is None:
+            return Outcome(replies=(self.env.replies.button_expired(lang),))
+        refused = self.refusal(req_lang)
+        if refused is not None:
+            return refused
+        if press.action == "page":
+            return self.show(req_lang, press.offset)
+        question = self.store.question(press.question_id)
+        if question is None:
+            return self._say("inbox_missing", lang)
+        scope = self._scope(req)
+        if scope is not None and question.chat_id != scope:
+            log.warning(
+                "inbox press refused (question of another chat) chat_id=%s user_id=%s "
+                "question=%s update_id=%s",
+                req.chat_id,
+                req.user_id,
+                question.id,
+                req.update_id,
+            )
+            return self._say("inbox_not_yours", lang)
+        if press.action == "teach":
+            return self._teach(req, question, press.anecdote_id or "", lang)
+        if press.action == "undo":
+            return self._undo(req, question, press.state or "", lang)
+        return self._set_aside(req, question, GAP if press.action == "gap" else SKIP, lang)
+
+    def _teach(self, req: Request, question: Question, anecdote_id: str, lang: str) -> Outcome:
+        anecdote = self.kb.by_id(anecdote_id)
+        if anecdote is None:
+            return self._say("inbox_story_gone", lang)
+        if len(question.text) > MAX_TEACH_CHARS:
+            return self._say("inbox_too_long", lang, limit=MAX_TEACH_CHARS)
+        scope = self._scope(req)
+        phrasing = self.matcher.phrasing(anecdote.id, question.text, scope=scope)
+        if phrasing is None:  # only stopwords or symbols: nothing a later question could match
+            return self._say("inbox_no_words", lang)
+        change = self.store.decide(
+            question.id,
+            TAUGHT,
+            anecdote_id=anecdote.id,
+            by=req.user_id,
+            decided_in=req.chat_id,
+            daily_limit=DAILY_TEACH_LIMIT,
+            scope=scope,
+        )
+        refused = self._refused_change(change, lang)
+        if refused is not None:
+            return refused
+        assert change.decision is not None
+        order = change.decision.decided_at.timestamp()
+        self.matcher.taught.put(question.id, replace(phrasing, order=order))
+        log.info(
+            "question taught chat_id=%s user_id=%s question=%s story=%s update_id=%s",
+            req.chat_id,
+            req.user_id,
+            question.id,
+            anecdote.id,
+            req.update_id,
+        )
+        quoted = escape(_short(question.text, NOTICE_CHARS))
+        title = escape(anecdote.title.get(lang))
+        key = "inbox_taught_again" if change.outcome == "unchanged" else "inbox_taught"
+        text = self._t(key, lang, question=quoted, title=title)
+        text += "\n" + self._t("inbox_scope_all" if scope is None else "inbox_scope_group", lang)
+        if change.notify:
+            text += "\n" + self._t("inbox_asker_told", lang)
+        rows = self._undo_rows(question, change, lang)
+        return Outcome(replies=(Reply(text, rows),), notices=self._notices(question, change))
+
+    def _set_aside(self, req: Request, question: Question, decision: str, lang: str) -> Outcome:
+        change = self.store.decide(
+            question.id,
+            decision,
+            by=req.user_id,
+            decided_in=req.chat_id,
+            daily_limit=DAILY_TEACH_LIMIT,
+            scope=self._scope(req),
+        )
+        refused = self._refused_change(change, lang)
+        if refused is not None:
+            return refused
+        self.matcher.forget(question.id)  # it may have been taught before
+        log.info(
+            "question set aside chat_id=%s user_id=%s question=%s decision=%s update_id=%s",
+            req.chat_id,
+            req.user_id,
+            question.id,
+            decision,
+            req.update_id,
+        )
+        key = "inbox_gap" if decision == GAP else "inbox_skipped"
+        text = self._t(key, lang, question=escape(_short(question.text, NOTICE_CHARS)))
+        return Outcome(replies=(Reply(text, self._undo_rows(question, change, lang)),))
+
+    def _refused_change(self, change: Change, lang: str) -> Outcome | None:
+        """What the lead is told when the store did not change the decision, or None."""
+        if change.outcome == "missing":
+            return self._say("inbox_missing", lang)
+        if change.outcome == "limit":
+            return self._say("inbox_limit", lang, limit=DAILY_TEACH_LIMIT)
+        if change.outcome == "bot_wide":
+            return self._say("inbox_decided_bot_wide", lang)
+        return None
+
+    def _undo_rows(
+        self, question: Question, change: Change, lang: str
+    ) -> tuple[tuple[Button, ...], ...]:
+        if change.decision is None or change.decision.previous is None:
+            return ()
+        code = _undo_code(change.decision.state)
+        return ((self._button("inbox_button_undo", lang, f"u:{question.id}:{code}"),),)
+
+    def _undo(self, req: Request, question: Question, state: str, lang: str) -> Outcome:
+        change = self.store.undo(
+            question.id,
+            state,
+            by=req.user_id,
+            decided_in=req.chat_id,
+            daily_limit=DAILY_TEACH_LIMIT,
+            scope=self._scope(req),
+        )
+        if change.outcome in ("limit", "bot_wide"):
+            refused = self._refused_change(change, lang)
+            assert refused is not None
+            return refused
+        if change.outcome != "changed" or change.decision is None:
+            return self._say("inbox_stale", lang)
+        restored = change.decision
+        if restored.decision == TAUGHT and restored.anecdote_id:
+            if not self.matcher.teach(
+                question.id,
+                restored.anecdote_id,
+                question.text,
+                scope=restored.scope,
+                order=restored.decided_at.timestamp(),
+            ):
+                log.warning(
+                    "undo restored a phrasing of a story no longer in the base question=%s "
+                    "story=%s",
+                    question.id,
+                    restored.anecdote_id,
+                )
+        else:
+            self.matcher.forget(question.id)
+        log.info(
+            "inbox undo chat_id=%s user_id=%s question=%s now=%s update_id=%s",
+            req.chat_id,
+            req.user_id,
+            question.id,
+            restored.state,
+            req.update_id,
+        )
+        quoted = escape(_short(question.text, NOTICE_CHARS))
+        if restored.decision == OPEN:
+            return self._say("inbox_undone_open", lang, question=quoted)
+        return self._say(
+            "inbox_undone_to", lang, question=quoted, state=escape(self._state_text(restored, lang))
+        )
+
+    def _state_text(self, decision: Decision, lang: str) -> str:
+        if decision.decision == TAUGHT and decision.anecdote_id:
+            anecdote = self.kb.by_id(decision.anecdote_id)
+            return anecdote.title.get(lang) if anecdote else decision.anecdote_id
+        return self._t("inbox_state_gap" if decision.decision == GAP else "inbox_state_skip", lang)
+
+    # -- the asker hears back ---------------------------------------------------------------
+
+    def _notices(self, question: Question, change: Change) -> tuple[Notice, ...]:
+        """The asker's "earlier you asked" and the story, once per question."""
+        if not change.notify or change.decision is None or not change.decision.anecdote_id:
+            return ()
+        anecdote_id = change.decision.anecdote_id
+        lang = self.matcher.language(question.text, question.lang)
+        lesson = next(
+            (
+                m.lesson
+                for m in self.matcher.rank(question.text, chat_id=question.chat_id)
+                if m.anecdote.id == anecdote_id
+            ),
+            0,
+        )
+        intro = self._t(
+            "inbox_heard_back", lang, question=escape(_short(question.text, NOTICE_CHARS))
+        )
+        story = self.env.replies.story(anecdote_id, lang, lesson)
+        return (Notice(question.chat_id, (Reply(intro), story), question.id),)
+
+
+def inbox(env: Env, req: Request) -> Outcome:
+    """/inbox: the command table's builder."""
+    return Inbox(env).show(req)
+
+
+def on_button(env: Env, req: Request, data: str) -> Outcome:
+    return Inbox(env).on_button(req, data)
+
+
+def stats_button(env: Env, lang: str) -> Button:
+    """The "inbox" button under /stats (a page of the inbox, checked like every press)."""
+    return Button(env.kb.text("inbox_button_open", lang), callback_data("ib:m:0", lang))

@@ -1,0 +1,1 @@
+"""Everything Kisah remembers, in SQLite: the store, its records, the cache."""

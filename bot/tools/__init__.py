@@ -1,0 +1,1 @@
+"""Author and operator tools behind the CLI: eval, report, new-story, taught."""

@@ -1,0 +1,268 @@
+"""`python -m bot new-story seeds/NNN_name.txt`: a draft anecdote to start a story from a post.
+
+Writing an anecdote from a blank file means copying an old one and forgetting a field. The
+draft has every required field, each marked `TODO` (which `check` refuses, naming the field and
+line, so a half-written draft never reaches users), the post cleaned of blog debris as a comment
+to read while writing, and the questions people asked the bot that look like the post: real
+wordings that make good triggers. Content gaps (questions a team lead marked "no story fits")
+come first: someone already judged that no story answers them.
+
+Similarity: both sides are reduced to their meaningful canonical words (the report's
+normalisation), then scored by the mean of rapidfuzz's token_set_ratio (how far the question's
+words are found in the post) and the share of the question's words the post contains. Almost
+every question says "customer", and token_set_ratio alone rates one shared word highly; the
+share keeps a question with one common word in it from ranking with one the post answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+from rapidfuzz import fuzz
+
+from bot.content.knowledge import ANECDOTES_DIR, TODO
+from bot.content.seedtext import clean_post
+from bot.engine.language import detect_language
+from bot.engine.normalize import content_tokens
+from bot.settings import Settings
+from bot.storage.inboxrecords import text_key
+from bot.tools.report import question_key
+
+MAX_ID = 24  # the validator's limit (the id goes into button data)
+MAX_SIMILAR = 10
+MIN_SIMILARITY = 50
+DRAFT_TIPS = 3  # the validator's minimum
+_SEED_NAME = re.compile(r"(\d+)_[^/\\]*\.txt")
+# Words of a blog's date line ("Sunday, April 27, 2008", "11 Feb 2009", "Senin, 3 Maret 2008"):
+# a line of nothing else, digits and punctuation is the date, not the post's title.
+_DATE_NAMES = """
+monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun
+senin selasa rabu kamis jumat jum'at sabtu minggu ahad
+january february march april may june july august september october november december
+jan feb mar apr jun jul aug sep sept oct nov dec
+januari februari maret mei juni juli agustus oktober desember agu agt okt des
+am pm wib posted on pada tanggal
+"""
+_DATE_WORDS = frozenset(_DATE_NAMES.split())
+
+
+class NewStoryError(ValueError):
+    """The draft cannot be written; the message says what to do instead."""
+
+
+def slugify(title: str, limit: int = MAX_ID) -> str:
+    """ASCII, lowercase, hyphen-separated, at most `limit` characters, cut at a word's end."""
+    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    slug = ""
+    for word in words:
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > limit:
+            if not slug:
+                slug = word[:limit]
+            break
+        slug = candidate
+    return slug
+
+
+def similar_questions(
+    post: str, questions: Sequence[str], limit: int = MAX_SIMILAR
+) -> list[tuple[str, int, float]]:
+    """The unanswered questions most like `post`: (wording, times asked, score), best first."""
+    post_words = set(content_tokens(post, detect_language(post)))
+    post_key = " ".join(sorted(post_words))
+    counts = Counter(" ".join(q.split()) for q in questions if q and q.strip())
+    scored: list[tuple[str, int, float]] = []
+    for text, count in counts.items():
+        words = question_key(text).split()
+        if not words:
+            continue
+        share = 100 * sum(1 for word in words if word in post_words) / len(words)
+        score = (fuzz.token_set_ratio(" ".join(words), post_key) + share) / 2
+        if score >= MIN_SIMILARITY:
+            scored.append((text, count, score))
+    scored.sort(key=lambda item: (-item[2], -item[1], item[0]))
+    return scored[:limit]
+
+
+def is_date_line(line: str) -> bool:
+    """True for a line that only dates the post ("Sunday, April 27, 2008", "30 10 2007")."""
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", line.lower())
+    return any(c.isdigit() for c in line) and all(word in _DATE_WORDS for word in words)
+
+
+def post_title(post: str) -> str:
+    """The post's title: its first line that is not a date line ("" if there is none)."""
+    lines = (line.strip() for line in post.split("\n"))
+    return next((line for line in lines if line and not is_date_line(line)), "")
+
+
+def stories_citing(seed_name: str, anecdotes_dir: Path) -> list[Path]:
+    """The story files whose `seed` is `seed_name`. A file that does not read as YAML is
+    skipped: `check` reports it, and it must not stop a draft for another post."""
+    citing: list[Path] = []
+    for path in sorted(anecdotes_dir.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and data.get("seed") == seed_name:
+            citing.append(path)
+    return citing
+
+
+def seed_of(seed_path: Path, seeds_dir: Path) -> tuple[Path, str]:
+    """The seed file (resolved) and its number, or why it cannot start a story."""
+    seeds = seeds_dir.resolve()
+    if not seed_path.is_file():
+        raise NewStoryError(
+            f"{seed_path}: no such seed file; put the post in {seeds_dir}/ as NNN_name.txt "
+            "and run new-story on it"
+        )
+    resolved = seed_path.resolve()
+    if resolved.parent != seeds:
+        raise NewStoryError(
+            f"{seed_path}: not in {seeds_dir}/; copy the post there as NNN_name.txt first "
+            "(the full-story button only sends files from there)"
+        )
+    match = _SEED_NAME.fullmatch(resolved.name)
+    if match is None:
+        raise NewStoryError(
+            f"{seed_path}: a seed's name must be NNN_name.txt (NNN numbers the story); "
+            "rename it and run again"
+        )
+    return resolved, match.group(1)
+
+
+# What YAML reads as a line break besides \n and \r (YAML 1.1, which PyYAML reads): raw in
+# a comment, the rest of the line would be read as YAML, a key of the draft.
+_YAML_BREAKS = "\x85\u2028\u2029"
+_ESCAPED_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in _YAML_BREAKS})
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted scalar (JSON's string syntax is a subset of it)."""
+    return json.dumps(text, ensure_ascii=False).translate(_ESCAPED_BREAKS)
+
+
+def _comment(text: str, width: int = 98) -> list[str]:
+    """`text` as YAML comment lines, long lines wrapped so the draft reads in any editor."""
+    lines: list[str] = []
+    for line in re.split(f"[\n\r{_YAML_BREAKS}]", text):
+        wrapped = textwrap.wrap(line, width - 2, break_long_words=False, break_on_hyphens=False)
+        lines += [f"# {part}" for part in wrapped] or ["#"]
+    return lines
+
+
+def draft(
+    seed: str,
+    title: str,
+    post: str,
+    similar: Sequence[tuple[str, int, float]],
+    story_id: str,
+    gaps: Sequence[tuple[str, int, float]] = (),
+) -> str:
+    """The draft anecdote's YAML text: every required field, TODO where the author writes."""
+    lines = [
+        f"# Draft from `python -m bot new-story` on {seed}. Replace every {TODO}, then run",
+        "# `python -m bot check` (it refuses a file that still has one). The post and the",
+        "# questions people asked about it are at the end, for reference.",
+        f"id: {story_id}",
+        f"seed: {seed}",
+        "title:",
+        f"  id: {_quoted(title)}",
+        f"  en: {TODO}",
+        "story:",
+        f"  id: {TODO}",
+        f"  en: {TODO}",
+        "lessons:",
+        f"  - id: {TODO}",
+        f"    en: {TODO}",
+        "triggers:  # the many ways a salesperson would describe the situation",
+        "  id:",
+        f"    - {TODO}",
+        "  en:",
+        f"    - {TODO}",
+        "tags:",
+        f"  id: [{TODO}]",
+        f"  en: [{TODO}]",
+        f"tips:  # at least {DRAFT_TIPS}",
+    ]
+    for _ in range(DRAFT_TIPS):
+        lines += [f"  - id: {TODO}", f"    en: {TODO}"]
+    lines.append("")
+    if gaps:
+        lines.append(
+            "# Content gaps like this post (team leads said no story fits; times asked), "
+            "candidate triggers:"
+        )
+        lines += [f"#   - {text} ({count}x)" for text, count, _ in gaps]
+    if similar:
+        lines.append("# Unanswered questions like this post (times asked), candidate triggers:")
+        lines += [f"#   - {text} ({count}x)" for text, count, _ in similar]
+    elif not gaps:
+        lines.append("# No unanswered questions in the bot's database look like this post.")
+    lines += ["", f"# The post ({seed}), cleaned of blog debris:", "#", *_comment(post)]
+    return "\n".join(lines) + "\n"
+
+
+def head_start(
+    post: str,
+    questions: Sequence[str],
+    gaps: Sequence[str] = (),
+    answered: Sequence[str] = (),
+    limit: int = MAX_SIMILAR,
+) -> tuple[list[tuple[str, int, float]], list[tuple[str, int, float]]]:
+    """The questions a draft lists: content gaps like the post first (a team lead already
+    judged that no story answers them: the surest material for a new one), then the other
+    unanswered questions like it, `limit` in all. A question already listed as a gap, or
+    since taught to a story (`answered`), is not listed again among the unanswered."""
+    similar_gaps = similar_questions(post, gaps, limit)
+    settled = {text_key(t) for t in (*gaps, *answered)}
+    others = [q for q in questions if text_key(q) not in settled]
+    return similar_gaps, similar_questions(post, others, limit - len(similar_gaps))
+
+
+def new_story(
+    seed_path: Path,
+    settings: Settings,
+    questions: Sequence[str] = (),
+    *,
+    gaps: Sequence[str] = (),
+    answered: Sequence[str] = (),
+    force: bool = False,
+) -> tuple[Path, int, int]:
+    """Write the draft for `seed_path`; returns its path and how many content gaps and other
+    unanswered questions it lists (see `head_start`). A post a story already tells is
+    refused unless `force` (a second story from one post is rare, and usually a mistake)."""
+    resolved, number = seed_of(seed_path, settings.seeds_dir)
+    citing = stories_citing(resolved.name, settings.responses_dir / ANECDOTES_DIR)
+    if citing and not force:
+        raise NewStoryError(
+            f"{seed_path}: already told by {citing[0]}; edit that story, or add --force "
+            "to draft a second one from this post"
+        )
+    post = clean_post(resolved.read_text(encoding="utf-8", errors="replace"))
+    title = post_title(post)
+    if not title:
+        raise NewStoryError(f"{seed_path}: the post is empty once blog debris is removed")
+    story_id = slugify(title) or f"story-{number}"
+    target = settings.responses_dir / ANECDOTES_DIR / f"{number}-{story_id}.yaml"
+    similar_gaps, similar = head_start(post, questions, gaps, answered)
+    text = draft(resolved.name, title, post, similar, story_id, similar_gaps)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("x", encoding="utf-8") as file:
+            file.write(text)
+    except FileExistsError:
+        raise NewStoryError(
+            f"{target}: already exists; edit it, or delete it to start the draft again"
+        ) from None
+    return target, len(similar_gaps), len(similar)

@@ -1,0 +1,1 @@
+"""The ways users reach Kisah: Telegram and the terminal chat."""

@@ -1,0 +1,254 @@
+"""The terminal chat: the bot's exact replies, without Telegram.
+
+A newcomer with no token (and every test) can talk to Kisah here. It calls the same `Replies`
+the Telegram handlers call and routes commands from the same command table (`bot.chat.commands`),
+team-lead commands included: the terminal is a local chat whose user is its team lead. Only
+the rendering differs: HTML becomes plain text and inline buttons become numbered choices the
+user presses by typing the number. It reads lines from any text stream, so it works the same
+from a keyboard, a pipe or a test's `io.StringIO`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from bot.chat.commands import BY_NAME
+from bot.chat.replies import Button, Replies, Reply, all_buttons, html_to_text, parse_callback
+from bot.chat.request import Env, Outcome, Request
+from bot.leads import inbox
+from bot.leads.tips import MemoryRotation
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+# The console is one conversation; it is logged in the store as this chat id.
+CONSOLE_CHAT_ID = 0
+
+
+class Console:
+    """One interactive conversation over text streams."""
+
+    def __init__(
+        self,
+        replies: Replies,
+        stdin: TextIO,
+        stdout: TextIO,
+        *,
+        lang: str | None = None,
+        store: Store | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.replies = replies
+        self.stdin = stdin
+        self.stdout = stdout
+        self.store = store
+        # The language the user chose with /lang (None: not chosen). Questions are answered in
+        # their own language either way; commands and buttons use the chosen or last language.
+        self.chosen_lang = lang
+        self.last_lang = lang or replies.default_lang
+        self.buttons: list[Button] = []
+        # Without a store the place in the tip deck lasts for this session only.
+        self.env = Env(
+            replies, store, settings or Settings(), rotation=MemoryRotation(CONSOLE_CHAT_ID)
+        )
+
+    @property
+    def lang(self) -> str:
+        return self.chosen_lang or self.last_lang
+
+    def _interactive(self) -> bool:
+        isatty = getattr(self.stdin, "isatty", None)
+        return bool(isatty and isatty())
+
+    def _read(self) -> str | None:
+        """One line of input, None at the end. At a real terminal `input()` gives line editing
+        and history (readline); from a pipe or a test stream there is no prompt at all."""
+        if not self._interactive():
+            line = self.stdin.readline()
+            return line if line else None
+        if self.stdin is sys.stdin and self.stdout is sys.stdout:
+            with contextlib.suppress(ImportError):
+                import readline  # noqa: F401  (enables editing and history for input())
+            try:
+                return input("> ")
+            except EOFError:
+                return None
+        self.stdout.write("> ")
+        self.stdout.flush()
+        line = self.stdin.readline()
+        return line if line else None
+
+    def show(self, replies: Reply | list[Reply]) -> None:
+        """Print replies; their buttons become the numbered choices for the next input.
+
+        As in Telegram, a message's buttons sit under that message (the inbox's three
+        questions each have their own), numbered on across messages; the prompt is in the
+        language of the buttons, which is the language of the message they belong to."""
+        items = [replies] if isinstance(replies, Reply) else replies
+        buttons = all_buttons(items)
+        prompted = False
+        number = 0
+        for reply in items:
+            self.stdout.write(html_to_text(reply.text).rstrip() + "\n\n")
+            row_buttons = all_buttons(reply)
+            if not row_buttons:
+                continue
+            if not prompted:
+                prompt = self.replies.kb.text("console_choices", _language_of(buttons, self.lang))
+                self.stdout.write(prompt + "\n")
+                prompted = True
+            for button in row_buttons:
+                number += 1
+                self.stdout.write(f"  [{number}] {button.text}\n")
+            self.stdout.write("\n")
+        self.buttons = buttons
+        self.stdout.flush()
+
+    def run(self) -> int:
+        """Chat until /quit or end of input; returns the exit status (0)."""
+        self.stdout.write(self.replies.kb.text("console_welcome", self.lang) + "\n\n")
+        self.show(self.replies.start(self.lang))
+        try:
+            while True:
+                line = self._read()
+                if line is None or not self.handle(line.strip()):
+                    break
+        except KeyboardInterrupt:
+            self.stdout.write("\n")
+        self.stdout.write(self.replies.kb.text("console_bye", self.lang) + "\n")
+        self.stdout.flush()
+        return 0
+
+    def handle(self, line: str) -> bool:
+        """Act on one line of input; False when the user wants to leave."""
+        if not line:
+            return True
+        if line.isdigit():
+            self.press(int(line))
+            return True
+        if line.startswith("/"):
+            return self.command(line)
+        self.ask(line)
+        return True
+
+    def ask(self, question: str) -> None:
+        answer, reply = self.replies.answer(
+            question,
+            lang=None,
+            default_lang=self.chosen_lang or self.replies.default_lang,
+            chat_id=CONSOLE_CHAT_ID,
+        )
+        self.last_lang = answer.lang
+        best = answer.best
+        log.debug("console question answered=%s lang=%s", best is not None, answer.lang)
+        # Small talk is not a question: it never lands among the unanswered ones.
+        if self.store is not None and answer.small_talk is None:
+            self.store.record_question(
+                chat_id=CONSOLE_CHAT_ID,
+                user_id=None,
+                text=question,
+                lang=answer.lang,
+                anecdote_id=best.anecdote.id if best else None,
+                score=best.score if best else 0,
+                answered=best is not None,
+                source="cli",
+            )
+        self.show(reply)
+
+    def press(self, number: int) -> None:
+        if not 1 <= number <= len(self.buttons):
+            self.stdout.write(
+                self.replies.kb.text("console_bad_choice", self.lang, number=number) + "\n\n"
+            )
+            return
+        data = self.buttons[number - 1].data
+        if inbox.parse(data) is not None and self.store is not None:
+            self.deliver(inbox.on_button(self.env, self._request(), data))
+            return
+        callback = parse_callback(data)
+        if callback is not None and callback.lang:
+            # The button answers in the language of the reply it came with (see Replies).
+            self.last_lang = callback.lang
+        if callback and callback.kind == "feedback" and callback.anecdote_id and self.store:
+            self.store.record_feedback(
+                chat_id=CONSOLE_CHAT_ID,
+                user_id=None,
+                anecdote_id=callback.anecdote_id,
+                positive=callback.number == 1,
+            )
+        self.show(self.replies.on_button(data, self.lang))
+
+    def command(self, line: str) -> bool:
+        """Run a command of the table; False for /quit. The terminal user is the team lead of
+        this local chat (and sees every chat's unanswered questions in /stats: it is their
+        database), so no access rule applies. Without a store there are no team commands."""
+        name, _, rest = line.partition(" ")
+        name = name.lower().split("@", 1)[0]
+        if name in {"/quit", "/exit", "/q"}:
+            return False
+        row = BY_NAME.get(name.removeprefix("/"))
+        if row is None or (row.team and self.store is None):
+            self.show(self.replies.unknown_command(self.lang))
+            return True
+        outcome = row.build(self.env, self._request(rest.strip()))
+        if outcome.chosen_lang is not None:
+            self.chosen_lang = outcome.chosen_lang
+        if outcome.question is not None:
+            self.ask(outcome.question)
+            return True
+        if outcome.delivery_id is not None and self.store is not None:
+            self.store.mark_sent(outcome.delivery_id, None)  # printed: there is no message id
+        self.deliver(outcome)
+        return True
+
+    def _request(self, text: str = "") -> Request:
+        # The terminal user is the bot-wide lead in their own private chat: what they teach
+        # applies to every chat, as from a TEAM_LEAD_IDS user's private chat in Telegram.
+        return Request(CONSOLE_CHAT_ID, None, text, self.lang, bot_wide_lead=True, private=True)
+
+    def deliver(self, outcome: Outcome) -> None:
+        """Print an outcome. A notice for this chat (the terminal user asked the question)
+        is printed after it; one for another chat (a database shared with the Telegram bot)
+        cannot be delivered from here, and the user is told so."""
+        replies = list(outcome.replies)
+        for notice in outcome.notices:
+            if notice.chat_id == CONSOLE_CHAT_ID:
+                replies.extend(notice.replies)
+            else:
+                text = self.replies.kb.text(
+                    "inbox_notice_elsewhere", self.lang, chat=notice.chat_id
+                )
+                replies.append(Reply(text))
+        self.show(replies)
+
+
+_BUTTON_LANG = re.compile(r"@(id|en)$")
+
+
+def _language_of(buttons: list[Button], default: str) -> str:
+    """The language the buttons answer in (their data ends "@<lang>"), else `default`."""
+    for button in buttons:
+        found = _BUTTON_LANG.search(button.data)
+        if found:
+            return found[1]
+    return default
+
+
+def run_console(
+    replies: Replies,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    store: Store | None = None,
+    settings: Settings | None = None,
+) -> int:
+    """Start a terminal chat; the chat language stored by an earlier /lang is remembered."""
+    lang = store.chat_language(CONSOLE_CHAT_ID) if store is not None else None
+    return Console(replies, stdin, stdout, lang=lang, store=store, settings=settings).run()
