@@ -20,7 +20,7 @@ from kbfixture import write_kb
 
 from bot import cli
 from bot.settings import Settings
-from bot.storage import store as store_module
+from bot.storage import writer as writer_module
 from bot.storage.store import DB_FILENAME, Store, StoreError
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -125,7 +125,7 @@ def test_records_are_not_lost_on_close(path: Path) -> None:
 def test_a_caller_faster_than_the_database_waits_instead_of_losing_records(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_module, "MAX_QUEUED_RECORDS", 5)
+    monkeypatch.setattr(writer_module, "MAX_QUEUED_RECORDS", 5)
     with Store(path) as store:
         for n in range(300):
             ask(store, f"pertanyaan {n}")
@@ -138,7 +138,7 @@ def test_a_long_lock_drops_and_logs_what_does_not_fit_in_the_queue(
 ) -> None:
     """Memory stays bounded however long another process holds the lock; what is dropped
     is counted and logged, and what was queued is written once the lock is released."""
-    monkeypatch.setattr(store_module, "MAX_QUEUED_RECORDS", 5)
+    monkeypatch.setattr(writer_module, "MAX_QUEUED_RECORDS", 5)
     store = Store(path)
     lock = WriteLock(path)
     try:

@@ -1,0 +1,111 @@
+"""The schema, as the ordered steps that build it: an old data directory follows the same
+path to the current schema as a new one."""
+
+# MIGRATIONS[n] upgrades a database from user_version n to n + 1. Never edit a shipped entry:
+# add a new one, so every existing data directory follows the same path to the current schema.
+MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: chat settings, questions asked, feedback.
+    """
+    CREATE TABLE chats (
+        chat_id     INTEGER PRIMARY KEY,
+        language    TEXT,              -- 'id' | 'en' | NULL (not chosen: detect per question)
+        timezone    TEXT,              -- IANA name | NULL (use settings.timezone)
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE questions (
+        id          INTEGER PRIMARY KEY,
+        asked_at    TEXT NOT NULL,
+        chat_id     INTEGER NOT NULL,
+        user_id     INTEGER,
+        text        TEXT,              -- NULL when BOT_LOG_QUESTIONS=false
+        lang        TEXT NOT NULL,
+        anecdote_id TEXT,              -- best match, NULL when nothing matched
+        score       INTEGER NOT NULL,
+        answered    INTEGER NOT NULL,  -- 0 | 1
+        source      TEXT NOT NULL      -- 'private' | 'group' | 'inline' | 'cli'
+    );
+    CREATE INDEX questions_by_time ON questions (asked_at);
+    CREATE INDEX questions_by_chat ON questions (chat_id, asked_at);
+    CREATE TABLE feedback (
+        id          INTEGER PRIMARY KEY,
+        given_at    TEXT NOT NULL,
+        chat_id     INTEGER NOT NULL,
+        user_id     INTEGER,
+        anecdote_id TEXT NOT NULL,
+        positive    INTEGER NOT NULL   -- 1 = thumbs up, 0 = thumbs down
+    );
+    CREATE INDEX feedback_by_time ON feedback (given_at);
+    """,
+    # 1 -> 2: daily-tip subscriptions, the delivery log, and each chat's place in the tip deck.
+    """
+    CREATE TABLE subscriptions (
+        chat_id     INTEGER PRIMARY KEY,  -- one per chat: /daily again changes it
+        at_time     TEXT NOT NULL,        -- 'HH:MM', local time in the chat's zone
+        days        INTEGER NOT NULL,     -- day mask, bit 0 = Monday
+        since       TEXT NOT NULL,        -- set or last changed (UTC): earlier slots not owed
+        created_by  INTEGER,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id          INTEGER PRIMARY KEY,
+        chat_id     INTEGER NOT NULL,
+        kind        TEXT NOT NULL,        -- 'daily' | 'now'
+        local_date  TEXT,                 -- 'YYYY-MM-DD' in the chat's zone (daily), else NULL
+        tip_key     TEXT NOT NULL,
+        state       TEXT NOT NULL,        -- pending|sending|sent|failed|unknown|expired
+        message_id  INTEGER,
+        error       TEXT,
+        claimed_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        UNIQUE (chat_id, local_date)      -- at most one daily tip per chat and local day
+    );
+    CREATE INDEX deliveries_by_state ON deliveries (state);
+    CREATE TABLE tip_rotation (
+        chat_id     INTEGER PRIMARY KEY,
+        cycle       INTEGER NOT NULL,     -- how many times this chat went through the deck
+        last_key    TEXT
+    );
+    CREATE TABLE tips_used (
+        chat_id     INTEGER NOT NULL,
+        cycle       INTEGER NOT NULL,
+        tip_key     TEXT NOT NULL,
+        used_at     TEXT NOT NULL,
+        PRIMARY KEY (chat_id, cycle, tip_key)
+    );
+    """,
+    # 2 -> 3: what team leads decided about questions in their inbox (bot/leads/inbox.py).
+    """
+    CREATE TABLE decisions (
+        question_id INTEGER PRIMARY KEY,  -- questions.id: one decision per question
+        decision    TEXT NOT NULL,        -- 'taught' | 'gap' (no story fits) | 'skip' |
+                                          -- 'open' (undone: back in the inbox)
+        anecdote_id TEXT,                 -- the story taught ('taught' only)
+        previous    TEXT,                 -- the state an undo restores: 'taught:<id>',
+                                          -- 'gap', 'skip', 'open', NULL (nothing to undo)
+        text        TEXT NOT NULL,        -- the question as asked (the taught phrasing)
+        text_key    TEXT NOT NULL,        -- inboxrecords.text_key: the same question
+        lang        TEXT NOT NULL,
+        chat_id     INTEGER NOT NULL,     -- the chat the question was asked in
+        decided_by  INTEGER,              -- the team lead's user id
+        decided_in  INTEGER NOT NULL,     -- the chat the lead decided in (daily limit)
+        decided_at  TEXT NOT NULL,
+        notified_at TEXT                  -- when the asker heard back (at most once)
+    );
+    CREATE INDEX decisions_by_key ON decisions (text_key);
+    CREATE INDEX decisions_by_time ON decisions (decided_at);
+    """,
+    # 3 -> 4: where a decision applies (issue 15): a group's admins teach that group only.
+    # Decisions made in a group so far become that group's; those made in a private chat
+    # (only TEAM_LEAD_IDS could) or the terminal stay bot-wide (NULL).
+    """
+    ALTER TABLE decisions ADD COLUMN scope INTEGER;          -- NULL: every chat, else a group
+    ALTER TABLE decisions ADD COLUMN previous_scope INTEGER; -- the scope an undo restores
+    UPDATE decisions SET scope = decided_in, previous_scope = decided_in WHERE decided_in < 0;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration script into statements (ours never put ';' inside literals)."""
+    return [part.strip() for part in script.split(";") if part.strip()]
