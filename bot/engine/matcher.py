@@ -74,10 +74,8 @@ class ScoringParams:
 
     # The confidence is a calibrated probability (bot/engine/confidence.py) in percent. At or above
     # the threshold the story is told; from `maybe_threshold` it is only offered ("maybe this
-    # story fits"); below, the honest "no story". Chosen on the dev sets with `python -m bot
-    # eval` (its trade-off table): the highest top-1 at which each dev set still refuses >= 98%
-    # of its out-of-scope questions is 32; the model is fitted on those sets, so their optimum
-    # is optimistic and two points of margin are kept. See README "Quality".
+    # story fits"); below, the honest "no story". Chosen with `python -m bot eval`'s trade-off
+    # table, with a margin; the rule and its history are in docs/matching.md.
     threshold: int = 34
     maybe_threshold: int = 25
     no_work_margin: int = 15  # extra confidence a message naming nothing of work needs

@@ -2,43 +2,10 @@
 
 Functional core: parsing `/daily` and `/timezone` arguments, "is this chat due now?" and "when
 is it next due?" are pure functions of a subscription and a UTC instant, so tests move a clock
-instead of waiting for real minutes.
-
-Imperative shell: `DeliveryRunner.tick()` is called about once a minute (by python-telegram-bot's
-JobQueue in `bot/transports/telegram/team.py`, and right after start). It knows nothing
-about Telegram: it
-gets an async `send(delivery) -> message_id` and a few exception types that the Telegram layer
-maps Bot API errors onto.
-
-Exactly once, through crashes (kill -9 at any instant). Every daily tip goes through states in
-the delivery log (`deliveries`, unique per chat and local date), each change its own commit:
-
-    pending --(pacer slot)--> queued --(request handed to Telegram)--> sending --> sent
-       ^                        |  ^                                       |
-       +-- 429 / not sent ------+  +---- 429 inside the rate limiter ------+
-                                          failed (chat gone / rejected) | unknown
-
-- `pending` is written before anything is sent, together with the choice of tip (so a crash
-  never reshuffles which tip a chat gets). A pending row is certainly not sent yet: after a
-  restart it is sent, if it is still the same local day in that chat (else `expired`).
-- `queued` means a worker took the row and its request may be waiting in python-telegram-bot's
-  rate limiter (a group's 20 messages a minute can hold it for a minute or more). Nothing has
-  left the process yet, so after a restart a queued row is `pending` again and is sent.
-- `sending` is committed at the instant the request leaves the rate limiter for the network
-  (`DeliveryRunner.handed_over`, called by `send`) and `sent` immediately after the response;
-  the window between them is the request itself. A `send` that cannot tell that instant
-  (`send_marks_handover=False`) gets its row moved to `sending` right before it is called.
-- Telegram's sendMessage has no idempotency key, so a row found in `sending` after a crash is
-  ambiguous: the message may or may not have reached Telegram. We choose AT-MOST-ONCE for that
-  row: it becomes `unknown` and is not resent. Why: the crash must have happened after the
-  request was handed to the network, and nearly all of a request's lifetime is spent waiting
-  for the answer after Telegram has it, so "probably delivered" is the likelier truth, and a
-  doubled tip in a team group is the more visible failure. The loss window is therefore only
-  the few milliseconds between the `sending` commit and the request bytes leaving the process
-  (plus a request that died in the network), never the time spent waiting in a rate limiter;
-  the doubling window is zero.
-- A 429 means "not sent": the row goes back to `pending`, every worker pauses for
-  `retry_after`, and the tip is retried. Forbidden / chat not found unsubscribes the chat.
+instead of waiting for real minutes. Imperative shell: `DeliveryRunner.tick()`, called about
+once a minute, knows nothing about Telegram: it gets an async `send(delivery) -> message_id`
+and a few exception types the Telegram layer maps Bot API errors onto. Why each tip goes out at
+most once through crashes (the delivery states): docs/operating.md, "How a daily tip goes out".
 """
 
 from __future__ import annotations

@@ -42,8 +42,7 @@ RATE_LIMIT_RETRIES = 5
 POOL_TIMEOUT_SECONDS = 10.0
 # With the rate limiter at 30 msg/s and a round trip of 0.1-0.5 s, 3-15 sends are in flight;
 # PTB's default of 256 connections made httpcore scan hundreds of idle sockets per request
-# (a third of the bot's CPU per reply in bench/telegram_load.py). In POOLS pools: see
-# bot/transports/telegram/connections.py.
+# (docs/benchmarks.md). In POOLS pools: see bot/transports/telegram/connections.py.
 CONNECTION_POOL_SIZE = 16
 POOLS = 4
 

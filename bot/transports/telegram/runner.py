@@ -227,9 +227,8 @@ def _knowledge_failure(stderr: TextIO, settings: Settings, problems: list[str]) 
 
 
 def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
-    """`asyncio.run`, on uvloop where it is installed: measured with bench/telegram_load.py,
-    the bot spends about a fifth less CPU per reply on it (3.4 vs 4.3 ms; a bare PTB echo bot
-    1.7 vs 2.5 ms), which is the margin to the 10x-Telegram's-30/s goal."""
+    """`asyncio.run`, on uvloop where it is installed: it spends less CPU per reply than
+    asyncio's own loop (bench/telegram_load.py; figures in docs/benchmarks.md)."""
     try:
         import uvloop
     except ImportError:  # not on Windows
