@@ -5,12 +5,15 @@ polls the fake Bot API server; members ask, a lead teaches from /inbox, the aske
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import StartBot
 from fakebot import FakeTelegram, Sent
+from kbfixture import PROJECT, call_cli
 
 from bot.settings import Settings
 from bot.storage.inboxrecords import TAUGHT
@@ -405,3 +408,63 @@ async def test_an_admin_demoted_a_moment_ago_cannot_decide(
     assert "only a team lead" in answer.get("text", "").lower() and sent == []
     [waiting], _ = bot.services.store.inbox(chat_id=GROUP, limit=5)
     assert bot.services.store.decision(waiting.id) is None
+
+
+# -- issue 15: a phrasing merged into the YAML stays settled ---------------------------------
+
+
+async def test_a_question_merged_into_the_yaml_and_pruned_stays_settled(
+    start_bot: StartBot,
+    fake_telegram: FakeTelegram,
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+) -> None:
+    """An author exports what leads taught, merges it and runs `taught --prune`: the question
+    does not come back to /inbox, a replayed button neither tells the asker a second time nor
+    teaches it over the YAML trigger, and the YAML's answer stands."""
+    fake = fake_telegram
+    shutil.copytree(PROJECT / "responses", tmp_path / "responses")
+    shutil.copytree(PROJECT / "seeds", tmp_path / "seeds")
+    settings = make_settings(
+        fake, responses_dir=tmp_path / "responses", seeds_dir=tmp_path / "seeds"
+    )
+    group = _group(fake)
+    bot = await start_bot(settings)
+    wayang = bot.services.kb.by_id("wayang-bima")
+    assert wayang is not None
+    await _say(fake, group, ASKER, f"/ask {QUESTION}")
+    item, _ = await _say(fake, group, ADMIN, "/inbox")
+    teach = _story_button(item, wayang.title.en)
+    _, sent = await _press(fake, item, ADMIN, data=teach)
+    assert "Taught" in sent[0].text
+    heard_back = [m for m in fake.sent_to(GROUP) if m.text.startswith("💬 Tadi kamu bertanya")]
+    assert len(heard_back) == 1
+    await bot.stop()
+
+    export = tmp_path / "export"
+    status, out, err = call_cli(["taught", "--export", str(export)], settings)
+    assert status == 0 and "wrote" in out, err
+    for path in export.iterdir():
+        shutil.copy(path, tmp_path / "responses" / "anecdotes" / path.name)
+    status, out, err = call_cli(["taught", "--prune"], settings)
+    assert status == 0 and out.startswith("pruned 1 "), err
+
+    await start_bot(settings)
+    (empty,) = await _say(fake, group, ADMIN, "/inbox")
+    assert "inbox is empty" in empty.text
+
+    # The old inbox message's buttons, replayed: the same story, another story, skip.
+    other = next(
+        data
+        for row in item.buttons
+        for _, data in row
+        if data.startswith("ib:t:") and data != teach
+    )
+    for data in (teach, other, _button(item, "ib:k:")):
+        _, sent = await _press(fake, item, ADMIN, data=data)
+        assert len(sent) == 1 and "trigger of its story" in sent[0].text
+    heard_back = [m for m in fake.sent_to(GROUP) if m.text.startswith("💬 Tadi kamu bertanya")]
+    assert len(heard_back) == 1
+    (answered,) = await _say(fake, group, OTHER, f"/ask {QUESTION}")
+    assert f"📌 {wayang.title.id}" in answered.text
+    assert "inbox is empty" in (await _say(fake, group, ADMIN, "/inbox"))[0].text

@@ -107,6 +107,7 @@ UI_TEXTS = UiTexts(
         "inbox_scope_group": frozenset(),
         "inbox_scope_all": frozenset(),
         "inbox_decided_bot_wide": frozenset(),
+        "inbox_merged": frozenset(),
         "inbox_notice_elsewhere": frozenset({"chat"}),
     },
     plain=frozenset(
@@ -415,6 +416,8 @@ class Inbox:
             return self._say("inbox_limit", lang, limit=DAILY_TEACH_LIMIT)
         if change.outcome == "bot_wide":
             return self._say("inbox_decided_bot_wide", lang)
+        if change.outcome == "merged":
+            return self._say("inbox_merged", lang)
         return None
 
     def _undo_rows(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.storage.inboxrecords import (
     DECISIONS,
+    MERGED,
     OPEN,
     TAUGHT,
     Change,
@@ -155,6 +156,8 @@ class Decisions(Database):
                 _DECISION_SELECT + " WHERE question_id = ?", (question_id,)
             ).fetchone()
             before = _decision(current) if current is not None else None
+            if before is not None and before.decision == MERGED:
+                return Change("merged", before)
             if _outranked(before, scope):
                 return Change("bot_wide", before)
             new_state = state_of(decision, anecdote_id)
@@ -257,14 +260,22 @@ class Decisions(Database):
             )
         ]
 
-    def forget_decisions(self, question_ids: list[int]) -> int:
-        """Delete these decisions (taught phrasings merged into the YAML); how many went."""
+    def merge_decisions(self, question_ids: list[int]) -> int:
+        """Mark these taught phrasings merged: the YAML has them now (`taught --prune`).
+
+        Kept, not deleted: the decision still settles the question (it must not come back to
+        the inbox), still says the asker heard back (never a second time), and still stops a
+        lead from teaching the same question elsewhere over the story's trigger; it only
+        stops being a taught phrasing. Nothing to undo afterwards. How many were marked."""
         if not question_ids:
             return 0
         with self._tx() as db:
             marks = ", ".join("?" * len(question_ids))
             cursor = db.execute(
-                f"DELETE FROM decisions WHERE question_id IN ({marks})", tuple(question_ids)
+                f"UPDATE decisions SET decision = '{MERGED}', previous = NULL, "
+                f"previous_scope = scope WHERE decision = '{TAUGHT}' "
+                f"AND question_id IN ({marks})",
+                tuple(question_ids),
             )
             return cursor.rowcount
 
