@@ -468,3 +468,32 @@ async def test_a_question_merged_into_the_yaml_and_pruned_stays_settled(
     (answered,) = await _say(fake, group, OTHER, f"/ask {QUESTION}")
     assert f"📌 {wayang.title.id}" in answered.text
     assert "inbox is empty" in (await _say(fake, group, ADMIN, "/inbox"))[0].text
+
+
+# -- issue 15: one vote per user, message and story --------------------------------------------
+
+
+async def test_a_vote_pressed_again_or_forged_counts_once(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    """50 forged presses of the same 👎 are one vote (they stalled every answer before); a
+    vote of another member on the same answer is theirs, and the question is in the inbox."""
+    fake = fake_telegram
+    group = _group(fake)
+    await start_bot(settings)
+    (answer,) = await _say(fake, group, ASKER, "/ask pesanan pelanggan ketinggalan, lupa dikirim")
+    down = next(d for d in answer.button_data if d.startswith("fb:") and ":0@" in d)
+    await _vote_down(fake, answer, ASKER)
+    for _ in range(50):
+        query = fake.press_forged(answer, data=down, user=fake.user(ASKER, language_code="en"))
+        await fake.wait_callback_answer(query)
+    (stats,) = await _say(fake, group, ADMIN, "/stats")
+    assert "👎 1\n" in stats.text + "\n"
+    query = fake.press_forged(answer, data=down, user=fake.user(OTHER, language_code="en"))
+    await fake.wait_callback_answer(query)
+    await fake.settle()
+    (stats,) = await _say(fake, group, ADMIN, "/stats")
+    assert "👎 2" in stats.text
+    item, page = await _say(fake, group, ADMIN, "/inbox")
+    assert "lupa dikirim" in item.text and "👎 on the answer" in item.text
+    assert "1–1 of 1" in page.text

@@ -127,13 +127,27 @@ class Store(Deliveries, Decisions):
         )
 
     def record_feedback(
-        self, *, chat_id: int, user_id: int | None, anecdote_id: str, positive: bool
+        self,
+        *,
+        chat_id: int,
+        user_id: int | None,
+        anecdote_id: str,
+        positive: bool,
+        message_id: int | None = None,
     ) -> None:
-        """Log a thumbs up or down; queued like a question, returns at once."""
+        """Log a thumbs up or down; queued like a question, returns at once.
+
+        One vote per user, message and story: a button pressed again (a double tap, or a
+        forged replay of the same press) adds nothing. The vote is about the latest question
+        of the chat answered with that story (the questions are written in the order they
+        were queued, so that is the one answered before the vote), looked up once, here,
+        through an index, so that the inbox need not search for it on every read."""
         self._queue_record(
-            "INSERT INTO feedback (given_at, chat_id, user_id, anecdote_id, positive) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (self._now(), chat_id, user_id, anecdote_id, int(bool(positive))),
+            "INSERT OR IGNORE INTO feedback (given_at, chat_id, user_id, anecdote_id, positive, "
+            "message_id, question_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+            "(SELECT id FROM questions WHERE chat_id = ?2 AND anecdote_id = ?4 "
+            "AND answered = 1 AND asked_at <= ?1 ORDER BY id DESC LIMIT 1))",
+            (self._now(), chat_id, user_id, anecdote_id, int(bool(positive)), message_id),
         )
 
     # -- statistics ---------------------------------------------------------------------------
