@@ -4,6 +4,7 @@ polls the fake Bot API server; members ask, a lead teaches from /inbox, the aske
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 from collections.abc import Callable
@@ -497,3 +498,92 @@ async def test_a_vote_pressed_again_or_forged_counts_once(
     item, page = await _say(fake, group, ADMIN, "/inbox")
     assert "lupa dikirim" in item.text and "👎 on the answer" in item.text
     assert "1–1 of 1" in page.text
+
+
+# -- issue 15: a group that becomes a supergroup takes its inbox along ------------------------
+
+BASIC_GROUP = -4005006
+SUPERGROUP = -1004005006
+KOI_POND = "cara merawat ikan koi di kolam kantor"
+
+
+def _basic_group(fake: FakeTelegram) -> Any:
+    chat = fake.group_chat(BASIC_GROUP, "Tim Sales Bandung", chat_type="group")
+    for user in (ASKER, OTHER):
+        fake.set_member_status(BASIC_GROUP, user, "member")
+    fake.set_member_status(BASIC_GROUP, ADMIN, "administrator")
+    return chat
+
+
+async def test_a_group_becoming_a_supergroup_takes_its_questions_and_teaching_along(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    fake = fake_telegram
+    old = _basic_group(fake)
+    bot = await start_bot(settings)
+    wayang = bot.services.kb.by_id("wayang-bima")
+    assert wayang is not None
+    await _say(fake, old, ASKER, f"/ask {QUESTION}")
+    item, _ = await _say(fake, old, ADMIN, "/inbox")
+    _, sent = await _press(fake, item, ADMIN, data=_story_button(item, wayang.title.en))
+    assert "applies in this group only" in sent[0].text
+    await _say(fake, old, OTHER, f"/ask {KOI_POND}")
+
+    new = fake.migrate_group(BASIC_GROUP, SUPERGROUP, "Tim Sales Bandung")
+    fake.enqueue(
+        {
+            "message": {
+                "message_id": 990,
+                "date": 0,
+                "chat": old.to_dict(),
+                "from": fake.user(ADMIN).to_dict(),
+                "migrate_to_chat_id": SUPERGROUP,
+            }
+        }
+    )
+    store = bot.services.store
+    for _ in range(250):  # the service message is handled in the background
+        if store.inbox(chat_id=SUPERGROUP, limit=1)[1]:
+            break
+        await asyncio.sleep(0.02)
+
+    # The supergroup's admin finds the question waiting, and the asker hears back there.
+    item, page = await _say(fake, new, ADMIN, "/inbox")
+    assert "ikan koi" in item.text and "1–1 of 1" in page.text
+    before = len(fake.sent_to(SUPERGROUP))
+    _, sent = await _press(fake, item, ADMIN, data=_button(item, "ib:t:"))
+    assert "Taught" in sent[0].text
+    heard = (await fake.wait_sent(before + 2, chat_id=SUPERGROUP))[before:]
+    assert any(m.text.startswith("💬") and "ikan koi" in m.text for m in heard)
+    # What its admins taught before still applies there, and only there.
+    (answered,) = await _say(fake, new, OTHER, f"/ask {QUESTION}")
+    assert f"📌 {wayang.title.id}" in answered.text
+    asker_chat = fake.private_chat(fake.user(ASKER))
+    (reply,) = await _say(fake, asker_chat, ASKER, QUESTION)
+    assert "belum punya kisah" in reply.text
+    assert store.inbox(chat_id=BASIC_GROUP, limit=5) == ([], 0)
+
+
+async def test_a_hear_back_to_a_group_that_became_a_supergroup_unannounced_reaches_it(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    """The service message was missed: the hear-back's "group migrated" answer is followed
+    to the new id instead of losing it."""
+    fake = fake_telegram
+    old = _basic_group(fake)
+    bot = await start_bot(settings)
+    wayang = bot.services.kb.by_id("wayang-bima")
+    assert wayang is not None
+    await _say(fake, old, ASKER, f"/ask {QUESTION}")
+    new = fake.migrate_group(BASIC_GROUP, SUPERGROUP, "Tim Sales Bandung")
+
+    lead_chat = fake.private_chat(fake.user(LEAD))
+    listed = await _inbox(fake, lead_chat, LEAD)
+    item = next(m for m in listed if "buku ikan koi" in m.text)
+    confirmation = await _press_for_reply(fake, item, LEAD, _story_button(item, wayang.title.en))
+    assert "Taught" in confirmation.text
+    (heard, *_) = await fake.wait_sent(1, chat_id=SUPERGROUP)
+    assert heard.text.startswith("💬 Tadi kamu bertanya") and "buku ikan koi" in heard.text
+    await fake.settle()
+    # The question moved with it: the supergroup's admin finds it decided, not waiting.
+    assert "inbox is empty" in (await _say(fake, new, ADMIN, "/inbox"))[0].text

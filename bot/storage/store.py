@@ -199,8 +199,27 @@ class Store(Deliveries, Decisions):
         So do the tips that reached it or may have (`sent`, `sending`, `unknown`), so that a
         group migrating after today's tip is not owed a second one under its new id. Tips not
         sent (pending, queued, failed, ...) stay behind: the new id claims its own.
+
+        And so do its questions, votes and the team leads' decisions on them: the questions
+        asked there, what its admins taught (`scope`: it applies in the supergroup now) and
+        the day's teaching count (`decided_in`), so that the supergroup's admins find their
+        inbox and the asker hears back at the new id. The records queued before the move are
+        written first, so none is left behind under the old id.
         """
+        self._await_records()
         with self._tx() as db:
+            db.execute(
+                "UPDATE questions SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+            )
+            db.execute(
+                "UPDATE OR IGNORE feedback SET chat_id = ? WHERE chat_id = ?",
+                (new_chat_id, old_chat_id),
+            )
+            for column in ("chat_id", "scope", "previous_scope", "decided_in"):
+                db.execute(
+                    f"UPDATE decisions SET {column} = ? WHERE {column} = ?",
+                    (new_chat_id, old_chat_id),
+                )
             db.execute(
                 "UPDATE OR IGNORE deliveries SET chat_id = ? "
                 "WHERE chat_id = ? AND state IN ('sent', 'sending', 'unknown')",
