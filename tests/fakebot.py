@@ -438,6 +438,7 @@ class FakeTelegram:
         self.member_status: dict[tuple[int, int], str] = {}
         self.blocked: set[int] = set()
         self.forgotten: set[int] = set()
+        self.migrated: dict[int, int] = {}  # a basic group's old id -> its supergroup's
         self.sent: list[Sent] = []
         self.edits: list[Sent] = []
         self.calls: list[Call] = []
@@ -537,6 +538,18 @@ class FakeTelegram:
         """The chat is gone (deleted group, migrated, never existed): 400 "chat not found"."""
         self.forgotten.add(chat_id)
         self.chats.pop(chat_id, None)
+
+    def migrate_group(self, old_id: int, new_id: int, title: str = "Tim Sales") -> FakeChat:
+        """A basic group becomes a supergroup: from now on every call naming the old id is
+        answered as Telegram does, 400 "group chat was upgraded to a supergroup chat" with
+        `migrate_to_chat_id`. (The service message announcing it is the test's to enqueue:
+        a bot may miss it.) Returns the new supergroup; its members keep their status."""
+        chat = self.group_chat(new_id, title)
+        for (chat_id, user_id), status in list(self.member_status.items()):
+            if chat_id == old_id:
+                self.member_status[(new_id, user_id)] = status
+        self.migrated[old_id] = new_id
+        return chat
 
     def fail_next(
         self,
@@ -904,6 +917,12 @@ class FakeTelegram:
             raise bad_request("chat not found")
         if chat_id in self.forgotten:
             raise bad_request("chat not found")
+        if chat_id in self.migrated:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrated[chat_id]},
+            )
         chat = self.chats.get(chat_id)
         if chat is None:
             if self.strict_chats:

@@ -4,13 +4,17 @@ polls the fake Bot API server; members ask, a lead teaches from /inbox, the aske
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import StartBot
 from fakebot import FakeTelegram, Sent
+from kbfixture import PROJECT, call_cli
 
 from bot.settings import Settings
 from bot.storage.inboxrecords import TAUGHT
@@ -405,3 +409,181 @@ async def test_an_admin_demoted_a_moment_ago_cannot_decide(
     assert "only a team lead" in answer.get("text", "").lower() and sent == []
     [waiting], _ = bot.services.store.inbox(chat_id=GROUP, limit=5)
     assert bot.services.store.decision(waiting.id) is None
+
+
+# -- issue 15: a phrasing merged into the YAML stays settled ---------------------------------
+
+
+async def test_a_question_merged_into_the_yaml_and_pruned_stays_settled(
+    start_bot: StartBot,
+    fake_telegram: FakeTelegram,
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+) -> None:
+    """An author exports what leads taught, merges it and runs `taught --prune`: the question
+    does not come back to /inbox, a replayed button neither tells the asker a second time nor
+    teaches it over the YAML trigger, and the YAML's answer stands."""
+    fake = fake_telegram
+    shutil.copytree(PROJECT / "responses", tmp_path / "responses")
+    shutil.copytree(PROJECT / "seeds", tmp_path / "seeds")
+    settings = make_settings(
+        fake, responses_dir=tmp_path / "responses", seeds_dir=tmp_path / "seeds"
+    )
+    group = _group(fake)
+    bot = await start_bot(settings)
+    wayang = bot.services.kb.by_id("wayang-bima")
+    assert wayang is not None
+    await _say(fake, group, ASKER, f"/ask {QUESTION}")
+    item, _ = await _say(fake, group, ADMIN, "/inbox")
+    teach = _story_button(item, wayang.title.en)
+    _, sent = await _press(fake, item, ADMIN, data=teach)
+    assert "Taught" in sent[0].text
+    heard_back = [m for m in fake.sent_to(GROUP) if m.text.startswith("💬 Tadi kamu bertanya")]
+    assert len(heard_back) == 1
+    await bot.stop()
+
+    export = tmp_path / "export"
+    status, out, err = call_cli(["taught", "--export", str(export)], settings)
+    assert status == 0 and "wrote" in out, err
+    for path in export.iterdir():
+        shutil.copy(path, tmp_path / "responses" / "anecdotes" / path.name)
+    status, out, err = call_cli(["taught", "--prune"], settings)
+    assert status == 0 and out.startswith("pruned 1 "), err
+
+    await start_bot(settings)
+    (empty,) = await _say(fake, group, ADMIN, "/inbox")
+    assert "inbox is empty" in empty.text
+
+    # The old inbox message's buttons, replayed: the same story, another story, skip.
+    other = next(
+        data
+        for row in item.buttons
+        for _, data in row
+        if data.startswith("ib:t:") and data != teach
+    )
+    for data in (teach, other, _button(item, "ib:k:")):
+        _, sent = await _press(fake, item, ADMIN, data=data)
+        assert len(sent) == 1 and "trigger of its story" in sent[0].text
+    heard_back = [m for m in fake.sent_to(GROUP) if m.text.startswith("💬 Tadi kamu bertanya")]
+    assert len(heard_back) == 1
+    (answered,) = await _say(fake, group, OTHER, f"/ask {QUESTION}")
+    assert f"📌 {wayang.title.id}" in answered.text
+    assert "inbox is empty" in (await _say(fake, group, ADMIN, "/inbox"))[0].text
+
+
+# -- issue 15: one vote per user, message and story --------------------------------------------
+
+
+async def test_a_vote_pressed_again_or_forged_counts_once(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    """50 forged presses of the same 👎 are one vote (they stalled every answer before); a
+    vote of another member on the same answer is theirs, and the question is in the inbox."""
+    fake = fake_telegram
+    group = _group(fake)
+    await start_bot(settings)
+    (answer,) = await _say(fake, group, ASKER, "/ask pesanan pelanggan ketinggalan, lupa dikirim")
+    down = next(d for d in answer.button_data if d.startswith("fb:") and ":0@" in d)
+    await _vote_down(fake, answer, ASKER)
+    for _ in range(50):
+        query = fake.press_forged(answer, data=down, user=fake.user(ASKER, language_code="en"))
+        await fake.wait_callback_answer(query)
+    (stats,) = await _say(fake, group, ADMIN, "/stats")
+    assert "👎 1\n" in stats.text + "\n"
+    query = fake.press_forged(answer, data=down, user=fake.user(OTHER, language_code="en"))
+    await fake.wait_callback_answer(query)
+    await fake.settle()
+    (stats,) = await _say(fake, group, ADMIN, "/stats")
+    assert "👎 2" in stats.text
+    item, page = await _say(fake, group, ADMIN, "/inbox")
+    assert "lupa dikirim" in item.text and "👎 on the answer" in item.text
+    assert "1–1 of 1" in page.text
+
+
+# -- issue 15: a group that becomes a supergroup takes its inbox along ------------------------
+
+BASIC_GROUP = -4005006
+SUPERGROUP = -1004005006
+KOI_POND = "cara merawat ikan koi di kolam kantor"
+
+
+def _basic_group(fake: FakeTelegram) -> Any:
+    chat = fake.group_chat(BASIC_GROUP, "Tim Sales Bandung", chat_type="group")
+    for user in (ASKER, OTHER):
+        fake.set_member_status(BASIC_GROUP, user, "member")
+    fake.set_member_status(BASIC_GROUP, ADMIN, "administrator")
+    return chat
+
+
+async def test_a_group_becoming_a_supergroup_takes_its_questions_and_teaching_along(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    fake = fake_telegram
+    old = _basic_group(fake)
+    bot = await start_bot(settings)
+    wayang = bot.services.kb.by_id("wayang-bima")
+    assert wayang is not None
+    await _say(fake, old, ASKER, f"/ask {QUESTION}")
+    item, _ = await _say(fake, old, ADMIN, "/inbox")
+    _, sent = await _press(fake, item, ADMIN, data=_story_button(item, wayang.title.en))
+    assert "applies in this group only" in sent[0].text
+    await _say(fake, old, OTHER, f"/ask {KOI_POND}")
+
+    new = fake.migrate_group(BASIC_GROUP, SUPERGROUP, "Tim Sales Bandung")
+    fake.enqueue(
+        {
+            "message": {
+                "message_id": 990,
+                "date": 0,
+                "chat": old.to_dict(),
+                "from": fake.user(ADMIN).to_dict(),
+                "migrate_to_chat_id": SUPERGROUP,
+            }
+        }
+    )
+    store = bot.services.store
+    for _ in range(250):  # the service message is handled in the background
+        if store.inbox(chat_id=SUPERGROUP, limit=1)[1]:
+            break
+        await asyncio.sleep(0.02)
+
+    # The supergroup's admin finds the question waiting, and the asker hears back there.
+    item, page = await _say(fake, new, ADMIN, "/inbox")
+    assert "ikan koi" in item.text and "1–1 of 1" in page.text
+    before = len(fake.sent_to(SUPERGROUP))
+    _, sent = await _press(fake, item, ADMIN, data=_button(item, "ib:t:"))
+    assert "Taught" in sent[0].text
+    heard = (await fake.wait_sent(before + 2, chat_id=SUPERGROUP))[before:]
+    assert any(m.text.startswith("💬") and "ikan koi" in m.text for m in heard)
+    # What its admins taught before still applies there, and only there.
+    (answered,) = await _say(fake, new, OTHER, f"/ask {QUESTION}")
+    assert f"📌 {wayang.title.id}" in answered.text
+    asker_chat = fake.private_chat(fake.user(ASKER))
+    (reply,) = await _say(fake, asker_chat, ASKER, QUESTION)
+    assert "belum punya kisah" in reply.text
+    assert store.inbox(chat_id=BASIC_GROUP, limit=5) == ([], 0)
+
+
+async def test_a_hear_back_to_a_group_that_became_a_supergroup_unannounced_reaches_it(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    """The service message was missed: the hear-back's "group migrated" answer is followed
+    to the new id instead of losing it."""
+    fake = fake_telegram
+    old = _basic_group(fake)
+    bot = await start_bot(settings)
+    wayang = bot.services.kb.by_id("wayang-bima")
+    assert wayang is not None
+    await _say(fake, old, ASKER, f"/ask {QUESTION}")
+    new = fake.migrate_group(BASIC_GROUP, SUPERGROUP, "Tim Sales Bandung")
+
+    lead_chat = fake.private_chat(fake.user(LEAD))
+    listed = await _inbox(fake, lead_chat, LEAD)
+    item = next(m for m in listed if "buku ikan koi" in m.text)
+    confirmation = await _press_for_reply(fake, item, LEAD, _story_button(item, wayang.title.en))
+    assert "Taught" in confirmation.text
+    (heard, *_) = await fake.wait_sent(1, chat_id=SUPERGROUP)
+    assert heard.text.startswith("💬 Tadi kamu bertanya") and "buku ikan koi" in heard.text
+    await fake.settle()
+    # The question moved with it: the supergroup's admin finds it decided, not waiting.
+    assert "inbox is empty" in (await _say(fake, new, ADMIN, "/inbox"))[0].text

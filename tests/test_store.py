@@ -322,3 +322,48 @@ def test_migration_4_keeps_group_decisions_in_their_group(tmp_path: Path) -> Non
             (2, None),
             (3, None),
         ]
+
+
+def test_migration_5_makes_repeated_votes_one_and_ties_each_to_its_question(
+    tmp_path: Path,
+) -> None:
+    """Votes recorded before a vote said which question it is about: 50 forged presses of
+    one 👎 become one vote, on the question the inbox showed it under, still in the inbox."""
+    path = tmp_path / DB_FILENAME
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:4]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version = 4")
+    for number, (text, answered) in enumerate([("klien marah", 1), ("klien senang", 1)]):
+        db.execute(
+            "INSERT INTO questions (asked_at, chat_id, user_id, text, lang, anecdote_id, "
+            "score, answered, source) VALUES (?, -5, 1, ?, 'id', 'marah', 90, ?, 'group')",
+            (f"2026-01-01T00:0{number}:00.000000Z", text, answered),
+        )
+    votes = [(1, 0)] * 50 + [(2, 0), (1, 1)]  # (user, positive), all after both questions
+    for user, positive in votes:
+        db.execute(
+            "INSERT INTO feedback (given_at, chat_id, user_id, anecdote_id, positive) "
+            "VALUES ('2026-01-01T00:05:00.000000Z', -5, ?, 'marah', ?)",
+            (user, positive),
+        )
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        rows = store._read("SELECT user_id, positive, question_id FROM feedback ORDER BY id")
+        assert [tuple(row) for row in rows] == [(1, 0, 2), (2, 0, 2)]
+        assert store.stats(days=100_000).thumbs_down == 2
+        waiting, total = store.inbox(chat_id=-5, limit=5)
+        assert [(q.text, q.thumbs_down) for q in waiting] == [("klien senang", True)]
+
+
+def test_one_vote_per_user_message_and_story(store: Store) -> None:
+    ask(store, "klien marah", anecdote_id="marah", answered=True, chat_id=-5)
+    for _ in range(3):
+        store.record_feedback(
+            chat_id=-5, user_id=7, anecdote_id="marah", positive=False, message_id=11
+        )
+    store.record_feedback(chat_id=-5, user_id=8, anecdote_id="marah", positive=False, message_id=11)
+    store.record_feedback(chat_id=-5, user_id=7, anecdote_id="marah", positive=False, message_id=12)
+    store.flush()
+    assert store.stats(days=1, chat_id=-5).thumbs_down == 3

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 Scope = int | None  # a group's chat id, or None: every chat
@@ -99,6 +99,18 @@ class TaughtPhrasings:
             _unlink(by_scope, key, previous)
             self._snapshot = _Snapshot(MappingProxyType(by_key), MappingProxyType(by_scope))
             return True
+
+    def move_scope(self, old: int, new: int) -> int:
+        """The phrasings taught for group `old` apply to `new` from now on (the group became
+        a supergroup with a new id); how many moved."""
+        moved = [
+            (key, phrasing)
+            for key, phrasing in self._snapshot.by_key.items()
+            if phrasing.scope == old
+        ]
+        for key, phrasing in moved:
+            self.put(key, replace(phrasing, scope=new))
+        return len(moved)
 
     def similarity(
         self, weights: Mapping[str, float], chat_id: int | None = None

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from bot.chat.replies import Button, Reply, UiTexts, callback_data, escape
 from bot.chat.request import Notice, Outcome
-from bot.leads.team import TeamReplies
+from bot.leads.when import when_text
 from bot.storage.inboxrecords import (
     GAP,
     OPEN,
@@ -107,6 +107,7 @@ UI_TEXTS = UiTexts(
         "inbox_scope_group": frozenset(),
         "inbox_scope_all": frozenset(),
         "inbox_decided_bot_wide": frozenset(),
+        "inbox_merged": frozenset(),
         "inbox_notice_elsewhere": frozenset({"chat"}),
     },
     plain=frozenset(
@@ -300,8 +301,8 @@ class Inbox:
 
     def _when(self, question: Question, lang: str) -> str:
         """When it was asked, in the asking chat's time zone (as /daily shows times)."""
-        team = TeamReplies(self.env)
-        return team.when_text(question.asked_at, team.zone_name(question.chat_id), lang)
+        zone_name = self.store.chat_timezone(question.chat_id) or self.env.settings.timezone
+        return when_text(self.kb, question.asked_at, zone_name, lang)
 
     # -- the buttons ----------------------------------------------------------------------
 
@@ -415,6 +416,8 @@ class Inbox:
             return self._say("inbox_limit", lang, limit=DAILY_TEACH_LIMIT)
         if change.outcome == "bot_wide":
             return self._say("inbox_decided_bot_wide", lang)
+        if change.outcome == "merged":
+            return self._say("inbox_merged", lang)
         return None
 
     def _undo_rows(

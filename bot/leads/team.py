@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from bot.chat.replies import Reply, UiTexts, escape
 from bot.chat.request import Env, Outcome, Request
 from bot.leads import tips
+from bot.leads.inbox import stats_button
 from bot.leads.schedule import (
     EVERY_DAY,
     WEEKDAYS,
@@ -27,6 +28,7 @@ from bot.leads.schedule import (
     zone,
     zone_label,
 )
+from bot.leads.when import when_text
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -124,17 +126,7 @@ class TeamReplies:
         return self._t("team_days_every", lang)
 
     def when_text(self, moment: datetime | None, zone_name: str, lang: str) -> str:
-        if moment is None:
-            return self._t("team_next_none", lang)
-        local = moment.astimezone(zone(zone_name))
-        return self._t(
-            "team_next_at",
-            lang,
-            weekday=self._t("team_weekday_names", lang).split()[local.weekday()],
-            day=local.day,
-            month=self._t("team_month_names", lang).split()[local.month - 1],
-            time=local.strftime("%H:%M"),
-        )
+        return when_text(self.kb, moment, zone_name, lang)
 
     def subscription_text(self, key: str, sub: Subscription, lang: str) -> str:
         zone_name = sub.zone_name(self.default_zone)
@@ -318,8 +310,6 @@ class TeamReplies:
 
     def stats(self, req: Request) -> Outcome:
         """The figures, with the inbox a tap away: what went unanswered can be taught."""
-        from bot.leads.inbox import stats_button  # the inbox builds on these team commands
-
         text = self.stats_text(
             req.chat_id, req.lang, bot_wide_lead=req.bot_wide_lead and req.private
         )

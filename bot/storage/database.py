@@ -8,13 +8,15 @@ Why SQLite and why this shape:
   only a power cut can lose the last few, which is the documented SQLite trade-off.
 - The schema is versioned with `PRAGMA user_version` and upgraded at open by the ordered
   scripts in `MIGRATIONS`, so an old data directory keeps working after an update.
-- Three connections, each shared by threads (`check_same_thread=False`) behind its own lock,
-  so that a write lock held by another process (a backup, the sqlite3 shell) never makes a
-  user wait: one for writes whose result a caller needs (one short transaction per call, the
-  Telegram layer calls in through `asyncio.to_thread`), one for reads (WAL readers never wait
-  for a writer), and one owned by a thread that writes the best-effort records, questions and
-  feedback, from a queue (`RecordWriter`): recording returns at once, and the thread retries
-  until the lock is released. `close()` writes what is still queued.
+- Connections by job, so that nobody waits for what they do not need, and a write lock held by
+  another process (a backup, the sqlite3 shell) never makes a user wait: one for writes whose
+  result a caller needs (one short transaction per call behind a lock, the Telegram layer
+  calls in through `asyncio.to_thread`); a read connection per concurrent read, taken from a
+  small pool, so that no read ever waits behind another request's query (a team lead's
+  /inbox does not hold up a member's answer; WAL readers never wait for a writer either);
+  and one owned by a thread that writes the best-effort records, questions and feedback,
+  from a queue (`RecordWriter`): recording returns at once, and the thread retries until the
+  lock is released. `close()` writes what is still queued.
 - A database SQLite cannot open, or one whose pages are damaged (`PRAGMA quick_check` at open),
   is refused at start with one line naming the file and saying why (`StoreError`).
 - Times are stored as UTC ISO-8601 text ("2026-11-23T11:55:00Z"): sortable, readable in the
@@ -57,6 +59,9 @@ WRITE_BUSY_SECONDS = 10.0
 # Reads never wait for a writer in WAL mode; this only covers SQLite's rare short busy cases
 # (another connection recovering the WAL after a crash).
 READ_BUSY_SECONDS = 5.0
+# Idle read connections kept for the next reads; more are opened while more reads run at once
+# (at most one per worker thread) and closed when they finish.
+IDLE_READERS = 8
 # A read of the questions or feedback waits at most this long for records queued before it.
 READ_WAIT_SECONDS = 2.0
 # `close()` waits at most this long for a lock another process holds, then drops (and logs)
@@ -90,8 +95,9 @@ class Database:
         make_data_dir(self.path.parent)
         create_private(self.path)
         self._lock = threading.RLock()  # the write connection
-        self._read_lock = threading.Lock()  # the read connection
-        self._reader: sqlite3.Connection | None = None
+        self._readers_lock = threading.Lock()  # the pool of idle read connections
+        self._idle_readers: list[sqlite3.Connection] = []
+        self._closed = False
         self._records: RecordWriter | None = None
         try:
             # isolation_level=None: no implicit transactions; `_tx` says BEGIN IMMEDIATE itself
@@ -107,8 +113,7 @@ class Database:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-            self._reader = connect(self.path, READ_BUSY_SECONDS)
-            self._reader.execute("PRAGMA query_only=ON")
+            self._idle_readers.append(self._open_reader())
             self._records = RecordWriter(self.path)
         except BaseException as exc:
             self._close_connections()
@@ -130,9 +135,11 @@ class Database:
         self._close_connections()
 
     def _close_connections(self) -> None:
-        with self._read_lock:
-            if self._reader is not None:
-                self._reader.close()
+        with self._readers_lock:
+            self._closed = True
+            idle, self._idle_readers = self._idle_readers, []
+        for reader in idle:  # those in use are closed when their read ends (`_reader`)
+            reader.close()
         with self._lock:
             self._db.close()
 
@@ -174,24 +181,48 @@ class Database:
         if self._records is not None:
             self._records.wait(READ_WAIT_SECONDS, unless_stalled=True)
 
+    def _open_reader(self) -> sqlite3.Connection:
+        reader = connect(self.path, READ_BUSY_SECONDS)
+        reader.execute("PRAGMA query_only=ON")
+        return reader
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A read connection of this read's own: an idle one, or a new one when every
+        other is busy, so that no read waits for another to finish."""
+        with self._readers_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            reader = self._idle_readers.pop() if self._idle_readers else None
+        if reader is None:
+            reader = self._open_reader()
+        try:
+            yield reader
+        finally:
+            with self._readers_lock:
+                keep = not self._closed and len(self._idle_readers) < IDLE_READERS
+                if keep:
+                    self._idle_readers.append(reader)
+            if not keep:
+                reader.close()
+
     def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-        """Rows from the read connection: never behind a write, ours or another process's."""
+        """Rows from a read connection: never behind a write, ours or another process's,
+        nor behind another read."""
         if RECORD_TABLES.search(sql):
             self._await_records()
-        assert self._reader is not None
-        with self._read_lock:
-            return self._reader.execute(sql, params).fetchall()
+        with self._reader() as reader:
+            return reader.execute(sql, params).fetchall()
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
         """Several reads that see one state of the database (one read transaction)."""
-        assert self._reader is not None
-        with self._read_lock:
-            self._reader.execute("BEGIN")
+        with self._reader() as reader:
+            reader.execute("BEGIN")
             try:
-                yield self._reader
+                yield reader
             finally:
-                self._reader.execute("COMMIT")
+                reader.execute("COMMIT")
 
     @property
     def schema_version(self) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.storage.inboxrecords import (
     DECISIONS,
+    MERGED,
     OPEN,
     TAUGHT,
     Change,
@@ -77,34 +78,41 @@ class Decisions(Database):
         """Questions waiting for a team lead, newest first, and how many wait in all.
 
         Waiting: unanswered, or answered and then voted 👎 (a 👎 belongs to the latest
-        question of that chat answered with that story before the vote), with the text kept,
+        question of that chat answered with that story before the vote, found when the vote
+        is recorded), with the text kept,
         and not settled by a decision on the same text (`_settled`: in the question's chat or
         bot-wide; a 👎 after the decision brings it back), a question asked three times shown
         once, the newest. `chat_id` None: every chat's.
         """
-        where = " AND q.chat_id = ?" if chat_id is not None else ""
+        # Two bounded walks down an index each, newest first: the unanswered questions, and
+        # those a 👎 names (each vote says which question it is about, see `record_feedback`).
+        # Neither grows with the other, nor with what other chats ask.
+        chat = "chat_id = ? AND " if chat_id is not None else ""
         params: tuple[object, ...] = (chat_id,) if chat_id is not None else ()
-        rows = self._read(
-            f"""
-            WITH down AS (
-                SELECT (SELECT q2.id FROM questions q2
-                        WHERE q2.chat_id = f.chat_id AND q2.anecdote_id = f.anecdote_id
-                          AND q2.answered = 1 AND q2.asked_at <= f.given_at
-                        ORDER BY q2.id DESC LIMIT 1) AS id
-                FROM feedback f WHERE f.positive = 0
-            )
-            SELECT q.id, q.asked_at, q.chat_id, q.user_id, q.text, q.lang, q.answered,
-                   q.anecdote_id, q.id IN (SELECT id FROM down) AS down
-            FROM questions q
-            WHERE q.text IS NOT NULL AND trim(q.text) != ''
-              AND (q.answered = 0 OR q.id IN (SELECT id FROM down)){where}
-            ORDER BY q.id DESC LIMIT ?
-            """,
-            (*params, INBOX_SCAN),
-        )
+        columns = "id, asked_at, chat_id, user_id, text, lang, answered, anecdote_id"
+        self._await_records()
+        with self._snapshot() as db:
+            unanswered = db.execute(
+                f"SELECT {columns}, 0 AS down FROM questions INDEXED BY "
+                f"{'questions_open_by_chat' if chat_id is not None else 'questions_open'} "
+                f"WHERE {chat}answered = 0 AND text IS NOT NULL AND trim(text) != '' "
+                "ORDER BY id DESC LIMIT ?",
+                (*params, INBOX_SCAN),
+            ).fetchall()
+            down = db.execute(
+                f"SELECT {columns}, 1 AS down FROM questions WHERE id IN ("
+                "SELECT DISTINCT question_id FROM feedback INDEXED BY "
+                f"{'feedback_down_by_chat' if chat_id is not None else 'feedback_down'} "
+                f"WHERE {chat}positive = 0 AND question_id IS NOT NULL "
+                "ORDER BY question_id DESC LIMIT ?) "
+                "AND text IS NOT NULL AND trim(text) != ''",
+                (*params, INBOX_SCAN),
+            ).fetchall()
+        rows = sorted([*unanswered, *down], key=lambda row: row["id"], reverse=True)
+        rows = rows[:INBOX_SCAN]
         settled = self._settlements()
         seen: set[str] = set()
-        waiting: list[Question] = []
+        waiting: list[sqlite3.Row] = []
         for row in rows:
             key = text_key(row["text"])
             if key in seen or _settled(
@@ -112,8 +120,9 @@ class Decisions(Database):
             ):
                 continue
             seen.add(key)
-            waiting.append(_question(row))
-        return waiting[offset : offset + limit], len(waiting)
+            waiting.append(row)
+        # Only the page shown becomes records (reading times is the costly part).
+        return [_question(row) for row in waiting[offset : offset + limit]], len(waiting)
 
     def decision(self, question_id: int) -> Decision | None:
         rows = self._read(_DECISION_SELECT + " WHERE question_id = ?", (question_id,))
@@ -155,6 +164,8 @@ class Decisions(Database):
                 _DECISION_SELECT + " WHERE question_id = ?", (question_id,)
             ).fetchone()
             before = _decision(current) if current is not None else None
+            if before is not None and before.decision == MERGED:
+                return Change("merged", before)
             if _outranked(before, scope):
                 return Change("bot_wide", before)
             new_state = state_of(decision, anecdote_id)
@@ -257,14 +268,22 @@ class Decisions(Database):
             )
         ]
 
-    def forget_decisions(self, question_ids: list[int]) -> int:
-        """Delete these decisions (taught phrasings merged into the YAML); how many went."""
+    def merge_decisions(self, question_ids: list[int]) -> int:
+        """Mark these taught phrasings merged: the YAML has them now (`taught --prune`).
+
+        Kept, not deleted: the decision still settles the question (it must not come back to
+        the inbox), still says the asker heard back (never a second time), and still stops a
+        lead from teaching the same question elsewhere over the story's trigger; it only
+        stops being a taught phrasing. Nothing to undo afterwards. How many were marked."""
         if not question_ids:
             return 0
         with self._tx() as db:
             marks = ", ".join("?" * len(question_ids))
             cursor = db.execute(
-                f"DELETE FROM decisions WHERE question_id IN ({marks})", tuple(question_ids)
+                f"UPDATE decisions SET decision = '{MERGED}', previous = NULL, "
+                f"previous_scope = scope WHERE decision = '{TAUGHT}' "
+                f"AND question_id IN ({marks})",
+                tuple(question_ids),
             )
             return cursor.rowcount
 

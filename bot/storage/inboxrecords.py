@@ -14,6 +14,9 @@ TAUGHT = "taught"
 GAP = "gap"  # "no story fits": a candidate for a new story
 SKIP = "skip"
 OPEN = "open"  # undone: the question is back in the inbox
+# Taught, then merged into the YAML by an author (`taught --prune`): settled for good, and
+# teaching nothing more (the story's trigger answers it). Never a lead's choice in the inbox.
+MERGED = "merged"
 DECISIONS = frozenset({TAUGHT, GAP, SKIP, OPEN})
 
 
@@ -78,7 +81,8 @@ class Change:
     """The result of a decision or an undo. `outcome`: 'changed', 'unchanged' (it was already
     so), 'missing' (no such question, or its text was not kept), 'limit' (the chat's daily
     teaching limit is reached), 'stale' (undo: the question was decided again since),
-    'bot_wide' (decided for every chat: not a group's lead's to change).
+    'bot_wide' (decided for every chat: not a group's lead's to change), 'merged' (now a
+    trigger in the YAML: an author's to change, not the inbox's).
     `notify`: the asker should now hear back (first teaching of this question)."""
 
     outcome: str

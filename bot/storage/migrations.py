@@ -102,6 +102,31 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE decisions ADD COLUMN previous_scope INTEGER; -- the scope an undo restores
     UPDATE decisions SET scope = decided_in, previous_scope = decided_in WHERE decided_in < 0;
     """,
+    # 4 -> 5: one vote per user, message and story; each vote says which question it is about
+    # (issue 15), so the inbox finds the 👎 questions through an index instead of a search of
+    # the questions per vote. Votes recorded so far get their question as the inbox found it
+    # (the latest of that chat answered with that story before the vote), and repeated votes
+    # of one user on one question and story (forged presses of the same button) become one.
+    """
+    ALTER TABLE feedback ADD COLUMN message_id INTEGER;   -- the answer voted on, NULL: unknown
+    ALTER TABLE feedback ADD COLUMN question_id INTEGER;  -- questions.id, NULL: none found
+    CREATE INDEX questions_answered_by_story ON questions (chat_id, anecdote_id, id)
+        WHERE answered = 1;
+    UPDATE feedback SET question_id = (
+        SELECT q.id FROM questions q
+        WHERE q.chat_id = feedback.chat_id AND q.anecdote_id = feedback.anecdote_id
+          AND q.answered = 1 AND q.asked_at <= feedback.given_at
+        ORDER BY q.id DESC LIMIT 1);
+    DELETE FROM feedback WHERE id NOT IN (
+        SELECT MIN(id) FROM feedback GROUP BY chat_id, user_id, anecdote_id, question_id);
+    CREATE UNIQUE INDEX feedback_one_vote ON feedback (chat_id, message_id, user_id, anecdote_id)
+        WHERE message_id IS NOT NULL;
+    CREATE INDEX feedback_down ON feedback (question_id) WHERE positive = 0;
+    CREATE INDEX feedback_down_by_chat ON feedback (chat_id, question_id) WHERE positive = 0;
+    CREATE INDEX questions_open ON questions (id) WHERE answered = 0;
+    CREATE INDEX questions_open_by_chat ON questions (chat_id, id) WHERE answered = 0;
+    CREATE INDEX decisions_by_chat ON decisions (chat_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -127,13 +127,27 @@ class Store(Deliveries, Decisions):
         )
 
     def record_feedback(
-        self, *, chat_id: int, user_id: int | None, anecdote_id: str, positive: bool
+        self,
+        *,
+        chat_id: int,
+        user_id: int | None,
+        anecdote_id: str,
+        positive: bool,
+        message_id: int | None = None,
     ) -> None:
-        """Log a thumbs up or down; queued like a question, returns at once."""
+        """Log a thumbs up or down; queued like a question, returns at once.
+
+        One vote per user, message and story: a button pressed again (a double tap, or a
+        forged replay of the same press) adds nothing. The vote is about the latest question
+        of the chat answered with that story (the questions are written in the order they
+        were queued, so that is the one answered before the vote), looked up once, here,
+        through an index, so that the inbox need not search for it on every read."""
         self._queue_record(
-            "INSERT INTO feedback (given_at, chat_id, user_id, anecdote_id, positive) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (self._now(), chat_id, user_id, anecdote_id, int(bool(positive))),
+            "INSERT OR IGNORE INTO feedback (given_at, chat_id, user_id, anecdote_id, positive, "
+            "message_id, question_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+            "(SELECT id FROM questions WHERE chat_id = ?2 AND anecdote_id = ?4 "
+            "AND answered = 1 AND asked_at <= ?1 ORDER BY id DESC LIMIT 1))",
+            (self._now(), chat_id, user_id, anecdote_id, int(bool(positive)), message_id),
         )
 
     # -- statistics ---------------------------------------------------------------------------
@@ -185,8 +199,27 @@ class Store(Deliveries, Decisions):
         So do the tips that reached it or may have (`sent`, `sending`, `unknown`), so that a
         group migrating after today's tip is not owed a second one under its new id. Tips not
         sent (pending, queued, failed, ...) stay behind: the new id claims its own.
+
+        And so do its questions, votes and the team leads' decisions on them: the questions
+        asked there, what its admins taught (`scope`: it applies in the supergroup now) and
+        the day's teaching count (`decided_in`), so that the supergroup's admins find their
+        inbox and the asker hears back at the new id. The records queued before the move are
+        written first, so none is left behind under the old id.
         """
+        self._await_records()
         with self._tx() as db:
+            db.execute(
+                "UPDATE questions SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+            )
+            db.execute(
+                "UPDATE OR IGNORE feedback SET chat_id = ? WHERE chat_id = ?",
+                (new_chat_id, old_chat_id),
+            )
+            for column in ("chat_id", "scope", "previous_scope", "decided_in"):
+                db.execute(
+                    f"UPDATE decisions SET {column} = ? WHERE {column} = ?",
+                    (new_chat_id, old_chat_id),
+                )
             db.execute(
                 "UPDATE OR IGNORE deliveries SET chat_id = ? "
                 "WHERE chat_id = ? AND state IN ('sent', 'sending', 'unknown')",

@@ -10,8 +10,10 @@ reviewed, versioned and shipped with the bot, and the database is not. So the lo
   textual insertion, not a re-dump, so the author's comments, order and folded texts survive
   and the diff a reviewer reads is exactly the new trigger lines. Merging is copying the files
   over responses/anecdotes/ (never written here directly: an author reviews first);
-- `taught --prune`, after the merge, deletes the taught phrasings the YAML now has, so the
-  database keeps only what is not yet in the source of truth.
+- `taught --prune`, after the merge, marks the taught phrasings the YAML now has as merged,
+  so the database teaches only what is not yet in the source of truth. Marked, not deleted:
+  the question stays settled (it does not come back to the inbox, its asker is not told a
+  second time, and no lead re-decides it over the YAML trigger).
 
 Taught phrasings are shown whatever BOT_LOG_QUESTIONS says: a team lead chose each one as
 content for the knowledge base, which is what an author must read to merge it. (With the switch
@@ -19,7 +21,7 @@ off no text is kept, so there is nothing to teach; older rows are the lead's cho
 
 "Already a trigger" compares case-insensitively with whitespace collapsed
 (`inboxrecords.text_key`), the same key everywhere here: export skips such phrasings and prune
-deletes exactly those.
+marks exactly those merged.
 """
 
 from __future__ import annotations
@@ -326,7 +328,7 @@ def format_export(plan: Export, written: list[Path], settings: Settings) -> str:
             "Next steps:",
             f"  1. review, then copy them over the knowledge base: cp {folder}/* {anecdotes}/",
             "  2. python -m bot check",
-            "  3. python -m bot taught --prune  (forgets the phrasings the YAML now has)",
+            "  3. python -m bot taught --prune  (marks merged the phrasings the YAML now has)",
         ]
     elif plan.already:
         lines.append(
@@ -381,7 +383,7 @@ def run(
         pruned = 0
         if ids:
             with Store.open(settings) as store:
-                pruned = store.forget_decisions(ids)
+                pruned = store.merge_decisions(ids)
         stdout.write(
             f"pruned {pruned} taught phrasing(s) now in the YAML; "
             f"{len(decisions) - pruned} remain\n"

@@ -58,14 +58,18 @@ async def on_button(update: Update, context: Context) -> None:
             user_id=query.from_user.id,
             anecdote_id=callback.anecdote_id,
             positive=positive,
+            message_id=message.message_id if message is not None else None,
         )
         thanks = services.replies.feedback_thanks(lang, positive)
         await query.answer(plain(thanks.text, MAX_TOAST))
-        if message is not None and message.is_accessible:
+        markup = message.reply_markup if message is not None and message.is_accessible else None
+        left = without_buttons(markup, "fb:")  # type: ignore[arg-type]
+        # Only while the vote buttons are still there: a press repeated (or forged) on a
+        # message without them must not spend the chat's message budget (20 a minute in a
+        # group) on edits that change nothing.
+        if markup is not None and left != markup:
             try:
-                await query.edit_message_reply_markup(
-                    without_buttons(message.reply_markup, "fb:")  # type: ignore[union-attr]
-                )
+                await query.edit_message_reply_markup(left)
             except BadRequest as exc:  # a double tap already removed them
                 log.debug("%s feedback buttons already gone: %s", where(update), exc)
         return

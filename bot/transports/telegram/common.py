@@ -132,8 +132,16 @@ async def record_question(
 
 
 async def record_feedback(
-    services: Services, *, chat_id: int, user_id: int | None, anecdote_id: str, positive: bool
+    services: Services,
+    *,
+    chat_id: int,
+    user_id: int | None,
+    anecdote_id: str,
+    positive: bool,
+    message_id: int | None,
 ) -> None:
+    """Remember a vote, best effort like `record_question`; `message_id` is the answer voted
+    on, so the same button pressed again (or a forged replay of it) is one vote."""
     try:
         await asyncio.to_thread(
             services.store.record_feedback,
@@ -141,6 +149,7 @@ async def record_feedback(
             user_id=user_id,
             anecdote_id=anecdote_id,
             positive=positive,
+            message_id=message_id,
         )
     except Exception as exc:  # noqa: BLE001 - best effort, like record_question
         log.error("recording feedback failed chat=%s: %r", chat_id, exc)

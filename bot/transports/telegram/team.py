@@ -330,14 +330,27 @@ class Team:
         """Tell the asker: in the chat where they asked, once (the store saw to that). A
         chat that blocked the bot or is gone is logged, as for the daily tips."""
         bot = self.application.bot
+        chat_id = notice.chat_id
         try:
             for reply in notice.replies:
-                await bot.send_message(
-                    chat_id=notice.chat_id,
-                    text=reply.text,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(reply),
-                )
+                try:
+                    await bot.send_message(
+                        chat_id=chat_id,
+                        text=reply.text,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=keyboard(reply),
+                    )
+                except ChatMigrated as exc:
+                    # The group became a supergroup and we missed the news: follow it (the
+                    # question and its decision too), then say it at the new id.
+                    await self.move_chat(chat_id, exc.new_chat_id, update_id)
+                    chat_id = exc.new_chat_id
+                    await bot.send_message(
+                        chat_id=chat_id,
+                        text=reply.text,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=keyboard(reply),
+                    )
         except (Forbidden, ChatMigrated, BadRequest) as exc:
             log.info(
                 "asker not told (chat unreachable) chat_id=%s question=%s update_id=%s: %s",
@@ -357,7 +370,7 @@ class Team:
         else:
             log.info(
                 "asker told chat_id=%s question=%s update_id=%s",
-                notice.chat_id,
+                chat_id,
                 notice.question_id,
                 update_id,
             )
@@ -399,12 +412,19 @@ class Team:
         message = update.effective_message
         if message is None or not message.migrate_to_chat_id:
             return  # the twin service message in the new supergroup carries migrate_from
-        await asyncio.to_thread(self.store.move_chat, message.chat.id, message.migrate_to_chat_id)
+        await self.move_chat(message.chat.id, message.migrate_to_chat_id, update.update_id)
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int, update_id: int | None) -> None:
+        """A group became a supergroup: what the store keeps about it (settings, tips,
+        questions, the inbox's decisions) and what its admins taught the matcher follow it."""
+        await asyncio.to_thread(self.store.move_chat, old_chat_id, new_chat_id)
+        taught = self.services.matcher.taught.move_scope(old_chat_id, new_chat_id)
         log.info(
-            "group migrated chat_id=%s new_chat_id=%s update_id=%s",
-            message.chat.id,
-            message.migrate_to_chat_id,
-            update.update_id,
+            "group migrated chat_id=%s new_chat_id=%s taught=%s update_id=%s",
+            old_chat_id,
+            new_chat_id,
+            taught,
+            update_id,
         )
 
     # -- delivery -------------------------------------------------------------------------------
@@ -440,6 +460,8 @@ class Team:
         except Forbidden as exc:
             raise ChatUnreachable(exc.message) from exc
         except ChatMigrated as exc:
+            # The runner moves the store's records; what the group taught moves here.
+            self.services.matcher.taught.move_scope(delivery.chat_id, exc.new_chat_id)
             raise ChatMoved(exc.new_chat_id) from exc
         except BadRequest as exc:
             if "chat not found" in exc.message.lower():
