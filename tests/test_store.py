@@ -367,3 +367,31 @@ def test_one_vote_per_user_message_and_story(store: Store) -> None:
     store.record_feedback(chat_id=-5, user_id=7, anecdote_id="marah", positive=False, message_id=12)
     store.flush()
     assert store.stats(days=1, chat_id=-5).thumbs_down == 3
+
+
+def test_a_read_never_waits_behind_another_reads_query(store: Store) -> None:
+    """A lead's long /inbox query (held open here) does not hold up a member's answer: the
+    chat's language is read on a connection of its own."""
+    import threading
+
+    store.set_chat_language(5, "en")
+    inside, release = threading.Event(), threading.Event()
+
+    def long_read() -> None:
+        with store._snapshot() as db:  # noqa: SLF001 - a query that lasts until released
+            db.execute("SELECT COUNT(*) FROM questions").fetchone()
+            inside.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=long_read)
+    holder.start()
+    try:
+        assert inside.wait(5)
+        answers: list[str | None] = []
+        reader = threading.Thread(target=lambda: answers.append(store.chat_language(5)))
+        reader.start()
+        reader.join(5)  # a guard only: with one shared connection it would wait for release
+        assert answers == ["en"]
+    finally:
+        release.set()
+        holder.join()
