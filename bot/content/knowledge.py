@@ -513,13 +513,12 @@ def _number(check: _Checker, value: Any, path: tuple[Any, ...], high: int, what:
     return value - 1
 
 
-def _quiz_item(
-    check: _Checker, raw: Any, path: tuple[Any, ...], lessons: int
-) -> QuizItem | None:
+def _quiz_item(check: _Checker, raw: Any, path: tuple[Any, ...], lessons: int) -> QuizItem | None:
     if not isinstance(raw, Mapping):
         check.fail(path, "must be a mapping with question, options, answer, explanation, lesson")
         return None
-    missing = [k for k in ("question", "options", "answer", "explanation", "lesson") if k not in raw]
+    fields = ("question", "options", "answer", "explanation", "lesson")
+    missing = [key for key in fields if key not in raw]
     for key in missing:
         check.fail(path, f"missing required field '{key}'")
     if missing:
@@ -541,7 +540,9 @@ def _quiz_item(
     for lang in LANGUAGES:
         count = len(options[lang])
         if options[lang] and not low <= count <= high:
-            check.fail((*path, "options", lang), f"has {count} options; Telegram allows {low}-{high}")
+            check.fail(
+                (*path, "options", lang), f"has {count} options; Telegram allows {low}-{high}"
+            )
         for j, option in enumerate(options[lang]):
             _limit(check, option, (*path, "options", lang, j), QUIZ_OPTION_MAX)
         if len(set(options[lang])) != count:
