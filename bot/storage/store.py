@@ -51,6 +51,8 @@ from bot.storage.inboxrecords import (
     state_of,
     text_key,
 )
+from bot.storage.quizrecords import MIGRATION as QUIZ_MIGRATION
+from bot.storage.quizrecords import QuizRecords
 from bot.storage.tiprecords import Delivery, Subscription
 
 if TYPE_CHECKING:
@@ -185,6 +187,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE decisions ADD COLUMN previous_scope INTEGER; -- the scope an undo restores
     UPDATE decisions SET scope = decided_in, previous_scope = decided_in WHERE decided_in < 0;
     """,
+    # 4 -> 5: quiz polls and answers, users who started the bot in private, each chat's daily
+    # mode (tips, quiz, mix) and the weekly digests (issue 19; bot/storage/quizrecords.py).
+    QUIZ_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -267,6 +272,11 @@ class Store:
             if isinstance(exc, sqlite3.Error):
                 raise StoreError(_open_problem(self.path, exc)) from exc
             raise
+
+    @property
+    def quiz(self) -> QuizRecords:
+        """The quiz records (bot/storage/quizrecords.py), on this store's connections."""
+        return QuizRecords(self)
 
     @classmethod
     def open(cls, settings: Settings) -> Store:
