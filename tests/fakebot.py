@@ -37,7 +37,7 @@ Strictness (status and description as Telegram sends them):
       400 for buttons without text or without exactly one action.
     * 400 "RESULTS_TOO_MUCH" for more than 50 inline results; duplicate or over-long ids.
     * sendPoll: question 1-300 characters, 2-10 options of 1-100, a quiz needs a valid
-      ``correct_option_id`` and no multiple answers, an explanation of at most 200 characters
+      ``correct_option_ids`` (Bot API 9.6; the older ``correct_option_id`` too), an explanation of at most 200 characters
       and two line feeds; 400 "not enough rights to send polls" in a chat passed to
       :meth:`FakeTelegram.restrict` with "polls".
     * sendPhoto: an uploaded file that is a real PNG or JPEG (magic bytes and, for PNG, the
@@ -458,6 +458,7 @@ class FakeTelegram:
         self.member_status: dict[tuple[int, int], str] = {}
         self.restricted: dict[int, set[str]] = {}  # chat id -> "polls", "photos" refused
         self.polls: dict[str, Sent] = {}  # poll id -> the message carrying it
+        self.voters: dict[str, set[int]] = {}  # poll id -> who voted (answer_poll)
         self._poll_ids = itertools.count(5_000_000_000_000_000_001)
         self.blocked: set[int] = set()
         self.forgotten: set[int] = set()
@@ -742,8 +743,8 @@ class FakeTelegram:
             raise AssertionError(f"the poll has no option {option}")
         if sent.poll["is_anonymous"]:
             raise AssertionError("an anonymous poll sends the bot no poll_answer updates")
-        voters = sent.poll.setdefault("_voters", set())
-        if sent.poll["type"] == "quiz" and user.id in voters:
+        voters = self.voters.setdefault(sent.poll["id"], set())
+        if not sent.poll["allows_revoting"] and user.id in voters:
             raise AssertionError("a quiz poll cannot be answered twice")
         voters.add(user.id)
         return self.answer_poll_forged(sent.poll["id"], user, option)
@@ -751,7 +752,14 @@ class FakeTelegram:
     def answer_poll_forged(self, poll_id: str, user: FakeUser, option: int) -> dict[str, Any]:
         """A poll_answer update for any poll id (e.g. one the bot never sent)."""
         return self.enqueue(
-            {"poll_answer": {"poll_id": poll_id, "user": user.to_dict(), "option_ids": [option]}}
+            {
+                "poll_answer": {
+                    "poll_id": poll_id,
+                    "user": user.to_dict(),
+                    "option_ids": [option],
+                    "option_persistent_ids": [f"{poll_id}-{option}"],
+                }
+            }
         )
 
     def press_forged(
@@ -1209,14 +1217,21 @@ class FakeTelegram:
             raise bad_request("poll type is invalid")
         anonymous = _bool(params["is_anonymous"]) if "is_anonymous" in params else True
         multiple = _bool(params.get("allows_multiple_answers", False))
-        correct = _int_or_none(params.get("correct_option_id"))
+        # Bot API 9.6: correct_option_ids (a list); correct_option_id is the older form.
+        correct_ids = params.get("correct_option_ids")
+        if correct_ids is None and params.get("correct_option_id") is not None:
+            correct_ids = [_int_or_none(params.get("correct_option_id"))]
         explanation = params.get("explanation")
         if poll_type == "quiz":
-            if multiple:
-                raise bad_request("quiz poll can't allow multiple answers")
-            if correct is None or not 0 <= correct < len(options):
+            if not isinstance(correct_ids, list) or not correct_ids:
                 raise bad_request("wrong correct option ID specified")
-        elif correct is not None:
+            if any(not isinstance(i, int) or not 0 <= i < len(options) for i in correct_ids):
+                raise bad_request("wrong correct option ID specified")
+            if correct_ids != sorted(set(correct_ids)):
+                raise bad_request("correct option IDs must be increasing")
+            if len(correct_ids) > 1 and not multiple:
+                raise bad_request("a quiz with one answer has one correct option")
+        elif correct_ids:
             raise bad_request("correct option ID can be specified only for quiz polls")
         if explanation is not None:
             if poll_type != "quiz":
@@ -1227,18 +1242,24 @@ class FakeTelegram:
         markup = self._validate_markup(params.get("reply_markup"))
         self._check_rights(chat, "polls")
         self._flood_check(chat)
+        poll_id = str(next(self._poll_ids))
         poll: dict[str, Any] = {
-            "id": str(next(self._poll_ids)),
+            "id": poll_id,
             "question": question,
-            "options": [{"text": o, "voter_count": 0} for o in options],
+            "options": [
+                {"persistent_id": f"{poll_id}-{i}", "text": o, "voter_count": 0}
+                for i, o in enumerate(options)
+            ],
             "total_voter_count": 0,
             "is_closed": False,
             "is_anonymous": anonymous,
             "type": poll_type,
             "allows_multiple_answers": multiple,
+            "allows_revoting": False,
+            "members_only": False,
         }
         if poll_type == "quiz":
-            poll["correct_option_id"] = correct
+            poll["correct_option_ids"] = correct_ids
             if explanation:
                 poll["explanation"] = explanation
         message: dict[str, Any] = {
@@ -1614,6 +1635,7 @@ JSON_FIELDS = frozenset(
         "entities",
         "caption_entities",
         "options",
+        "correct_option_ids",
         "button",
         "input_message_content",
     }

@@ -55,7 +55,7 @@ async def send_quiz(
         options=list(poll.options),
         is_anonymous=False,
         type=Poll.QUIZ,
-        correct_option_id=poll.correct,
+        correct_option_ids=[poll.correct],  # Bot API 9.6 (correct_option_id before)
         explanation=poll.explanation,
         reply_markup=keyboard(Reply(poll.question, poll.buttons)),
         **kwargs,
