@@ -38,8 +38,8 @@ Strictness (status and description as Telegram sends them):
     * 400 "RESULTS_TOO_MUCH" for more than 50 inline results; duplicate or over-long ids.
     * sendPoll: question 1-300 characters, 2-10 options of 1-100, a quiz needs valid
       ``correct_option_ids`` (Bot API 9.6; the older ``correct_option_id`` too), an
-      explanation of at most 200 characters and two line feeds; 400 "not enough rights to send polls" in a chat passed to
-      :meth:`FakeTelegram.restrict` with "polls".
+      explanation of at most 200 characters and two line feeds; 400 "not enough rights to
+      send polls" in a chat passed to :meth:`FakeTelegram.restrict` with "polls".
     * sendPhoto: an uploaded file that is a real PNG or JPEG (magic bytes and, for PNG, the
       IHDR size), at most 10 MB, width + height at most 10000, sides at most 20:1; caption
       at most 1024 characters after parsing; 400 "not enough rights to send photos" after
