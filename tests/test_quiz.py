@@ -185,3 +185,44 @@ def test_the_terminal_writes_the_digest_to_a_png_and_prints_its_path(
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         assert Path(found[1]).parent == tmp_path / "data"
         assert store.deliveries(0)[-1].state == "sent"  # /quiznow: one delivery, printed
+
+
+def test_the_digest_counts_the_same_without_question_texts(
+    real: tuple[KnowledgeBase, object], tmp_path: Path
+) -> None:
+    """BOT_LOG_QUESTIONS=false keeps no texts: the picture and its counts do not need any."""
+    from bot.chat.request import Env
+    from bot.leads.digest import gather, picture
+
+    kb, replies = real
+    day = START - timedelta(days=3)
+    with Store(tmp_path / DB_FILENAME, log_questions=False, clock=lambda: day) as store:
+        for answered_, anecdote in ((True, "wayang-bima"), (False, "wayang-bima"), (False, None)):
+            store.record_question(
+                chat_id=-9,
+                user_id=1,
+                text="private words",
+                lang="id",
+                anecdote_id=anecdote,
+                score=50,
+                answered=answered_,
+                source="group",
+            )
+        store.flush()
+        day = START
+        env = Env(replies, store, Settings(log_questions=False))  # type: ignore[arg-type]
+        data = gather(env, -9, "en")
+        assert data.totals == {
+            "answered": 1,
+            "offered": 1,
+            "unanswered": 1,
+            "asked": 3,
+            "answers": 0,
+            "right": 0,
+        }
+        assert data.per_day["offered"][-4] == 1  # three days ago
+        assert not any("private words" in line for line in data.lines)
+        made = picture(env, -9, "en")
+        assert made.png.startswith(b"\x89PNG")
+        assert "3 questions (1 answered, 1 offered, 1 unanswered)" in made.caption
+        assert gather(env, -10, "en").totals["asked"] == 0  # another team's questions: none

@@ -118,6 +118,11 @@ async def remember_private_user(update: Update, context: Context) -> None:
     _KNOWN_PRIVATE.add(user.id)
 
 
+def forget(user_id: int) -> None:
+    """The user blocked the bot: remember them again when they next write in private."""
+    _KNOWN_PRIVATE.discard(user_id)
+
+
 async def _send_photo(bot: Bot, chat_id: int, picture: Picture) -> Message:
     return await bot.send_photo(
         chat_id=chat_id,
