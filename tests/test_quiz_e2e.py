@@ -178,7 +178,11 @@ async def test_mix_alternates_and_a_group_without_poll_rights_is_logged(
         failed = [d for d in bot.store.deliveries(GROUP) if d.state == "failed"]
         assert failed and all(":q" in d.tip_key for d in failed)
         assert "not enough rights to send polls" in caplog.text.lower()
-        # /quiznow reports nothing sent twice either: a lead's quiz is one delivery.
+        # A lead's /quiznow in that group: refused by Telegram, marked failed, the lead told.
+        refused = await say(fake, group, ADMIN, "/quiznow")
+        assert "not allowed to post polls" in refused
+        assert bot.store.deliveries(GROUP)[-1].state == "failed"
+        # Allowed again: one quiz, one delivery.
         fake.restricted.clear()
         before = len(polls(fake, GROUP))
         fake.send_text(group, fake.user(ADMIN), "/quiznow")

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from bot.chat.replies import Reply, UiTexts
 from bot.chat.request import Env, Outcome, Picture, Request
 from bot.leads import quiz
-from bot.leads.schedule import ChatUnreachable, Clock, slot, zone
+from bot.leads.schedule import ChatUnreachable, Clock, DeliveryRejected, slot, zone
 from bot.storage.quizrecords import anecdote_of
 
 if TYPE_CHECKING:
@@ -349,9 +349,9 @@ class DigestRunner:
                 tried.append(sub.chat_id)
                 try:
                     await self.send(sub.chat_id, sub.language)
-                except ChatUnreachable as exc:
+                except (ChatUnreachable, DeliveryRejected) as exc:
                     await self._finish(sub.chat_id, week, "failed", str(exc))
-                    log.warning("weekly digest: chat unreachable chat_id=%s: %s", sub.chat_id, exc)
+                    log.warning("weekly digest not sent chat_id=%s: %s", sub.chat_id, exc)
                     continue
                 except Exception as exc:
                     await self._finish(sub.chat_id, week, "unknown", repr(exc))

@@ -69,6 +69,7 @@ UI_TEXTS = UiTexts(
         "quiz_mode_quiz": frozenset(),
         "quiz_mode_mix": frozenset(),
         "quiz_now_empty": frozenset(),
+        "quiz_refused": frozenset(),
     },
     plain=frozenset(
         {

@@ -59,6 +59,7 @@ from telegram.ext import (
 )
 
 from bot.chat.commands import COMMANDS, Command
+from bot.chat.replies import Reply
 from bot.chat.request import Env, Notice, Outcome, Request
 from bot.leads import digest as digests
 from bot.leads import inbox, tips
@@ -81,7 +82,6 @@ from bot.transports.telegram.render import MAX_TOAST, keyboard, plain
 if TYPE_CHECKING:
     from telegram import Message
 
-    from bot.chat.replies import Reply
     from bot.chat.services import Services
 
 log = logging.getLogger(__name__)
@@ -410,6 +410,18 @@ class Team:
             message = await send_quiz(
                 self.application.bot, self.store, chat.id, outcome.poll, delivery_id=delivery_id
             )
+        except BadRequest as exc:
+            # Refused, so certainly not sent: most often the group's admins took the bot's
+            # right to post polls. Said in the chat (a message may still be allowed).
+            if delivery_id is not None:
+                await asyncio.to_thread(
+                    self.store.mark_delivery, delivery_id, "failed", exc.message
+                )
+            log.warning(
+                "quiz refused chat_id=%s update_id=%s: %s", chat.id, update.update_id, exc.message
+            )
+            await self._send(update, Reply(self.kb.text("quiz_refused", outcome.poll.lang)))
+            return
         except BaseException as exc:
             if delivery_id is not None:
                 await asyncio.to_thread(self.store.mark_delivery, delivery_id, "unknown", repr(exc))
@@ -521,7 +533,7 @@ class Team:
         except BadRequest as exc:
             if "chat not found" in exc.message.lower():
                 raise ChatUnreachable(exc.message) from exc
-            raise
+            raise DeliveryRejected(exc.message) from exc  # e.g. no right to send photos
 
 
 def register(application: Application, services: Services) -> Team:
