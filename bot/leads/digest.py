@@ -327,6 +327,8 @@ class DigestRunner:
         self.clock: Clock = clock or store.clock
         self._started = False
         self._busy = asyncio.Lock()
+        # (chat, week) already claimed by anyone: not asked of the database again each minute.
+        self._done: set[tuple[int, date]] = set()
 
     async def tick(self) -> list[int]:
         """Send every digest due now; the chats it went to (or was tried for)."""
@@ -342,9 +344,11 @@ class DigestRunner:
             tried = []
             for sub in await asyncio.to_thread(self.store.subscriptions):
                 week = digest_due(sub, now, self.default_timezone)
-                if week is None:
+                if week is None or (sub.chat_id, week) in self._done:
                     continue
-                if not await asyncio.to_thread(self.store.quiz.claim_digest, sub.chat_id, week):
+                claimed = await asyncio.to_thread(self.store.quiz.claim_digest, sub.chat_id, week)
+                self._done.add((sub.chat_id, week))
+                if not claimed:
                     continue
                 tried.append(sub.chat_id)
                 try:

@@ -14,7 +14,6 @@ sent by another bot with this one's token long ago) is not recorded at all.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -291,16 +290,15 @@ class QuizRecords:
     def claim_digest(self, chat_id: int, week: date) -> bool:
         """Reserve the team's digest for the week of `week` as `sending`; False when it was
         claimed before (sent, failed, or left unknown by a crash: never twice)."""
-        try:
-            with self.store._tx() as db:
+        with self.store._tx() as db:
+            return (
                 db.execute(
-                    "INSERT INTO digests (chat_id, week, state, updated_at) "
+                    "INSERT OR IGNORE INTO digests (chat_id, week, state, updated_at) "
                     "VALUES (?, ?, 'sending', ?)",
                     (chat_id, week.isoformat(), self._now()),
-                )
-        except sqlite3.IntegrityError:
-            return False
-        return True
+                ).rowcount
+                == 1
+            )
 
     def finish_digest(self, chat_id: int, week: date, state: str, error: str | None = None) -> None:
         with self.store._tx() as db:

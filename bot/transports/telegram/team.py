@@ -156,9 +156,15 @@ class Team:
         job_queue.run_repeating(
             self._tick_job, interval=TICK_SECONDS, first=first, name="kisah-daily-tips"
         )
+        job_queue.run_repeating(
+            self._digest_job, interval=TICK_SECONDS, first=first + 5, name="kisah-weekly-digest"
+        )
 
     async def _tick_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.runner.tick()
+
+    async def _digest_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # A job of its own: drawing many teams' pictures on a Monday must not hold up the tips.
         await self.digests.tick()
 
     async def _lang(self, update: Update) -> str:
