@@ -208,10 +208,16 @@ async def test_members_cannot_post_group_quizzes_and_quiz_stays_private(
 async def test_the_monday_digest_goes_out_once_and_not_again_after_a_restart(
     settings: Settings, fake_telegram: FakeTelegram, group: Any, clock: FakeClock
 ) -> None:
-    """Nobody started the bot in private: the picture goes to the group, once per week."""
+    """Nobody started the bot in private: the picture goes to the group, once per week; a
+    team with nothing to show gets none."""
     fake = fake_telegram
+    quiet = -100400999
+    fake.group_chat(quiet, "Tim Diam")
+    fake.set_member_status(quiet, ADMIN, "administrator")
     async with running_bot(settings, clock, build=build_application) as bot:
         await say(fake, group, ADMIN, "/daily 08:00 weekdays")
+        await say(fake, fake.chats[quiet], ADMIN, "/daily 08:00 weekdays")
+        await say(fake, group, RIGHT, "/ask klien marah ngancam putus kerjasama")
         clock.set_utc("2026-11-23 01:00")
         await bot.team.digests.tick()
         await bot.team.digests.tick()
@@ -220,6 +226,9 @@ async def test_the_monday_digest_goes_out_once_and_not_again_after_a_restart(
         await fake.settle()
         photos = [m for m in fake.sent_to(GROUP) if m.method == "sendPhoto"]
         assert len(photos) == 1 and photos[0].photo is not None
+        assert "1 pertanyaan (1 terjawab" in photos[0].text  # the team's language (id)
+        assert [m.method for m in fake.sent_to(quiet)] == ["sendMessage"]  # /daily's reply only
+        assert bot.store.quiz.digest_states(quiet) == {"2026-11-23": "empty"}
         clock.set_utc("2026-11-24 01:00")  # Tuesday: no digest
         await bot.team.digests.tick()
         clock.set_utc("2026-11-30 01:05")  # the next Monday: the next one

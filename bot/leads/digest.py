@@ -14,7 +14,8 @@ for it.
 
 When: `/digest` on demand, and every Monday at the team's daily time (`digest_due`, pure),
 through `DigestRunner`, which claims the week's digest before sending it (`digests` table:
-at most one per team and week, a crash mid-send leaves it `unknown`, never resent).
+at most one per team and week, a crash mid-send leaves it `unknown`, never resent). A team
+with nothing asked and no quiz answered in four weeks gets no Monday picture (`empty`).
 """
 
 from __future__ import annotations
@@ -259,9 +260,14 @@ def _barh(
         ax.text(value, position, f" {value}", va="center", fontsize=15)
 
 
-def picture(env: Env, chat_id: int | None, lang: str) -> Picture:
+def is_empty(data: DigestData) -> bool:
+    """Nothing asked and no quiz answered in four weeks: a picture of zeros is noise."""
+    return data.totals["asked"] == 0 and data.totals["answers"] == 0
+
+
+def picture(env: Env, chat_id: int | None, lang: str, data: DigestData | None = None) -> Picture:
     """The digest of one chat (None: every chat) as a Picture, caption with the counts."""
-    data = gather(env, chat_id, lang)
+    data = data or gather(env, chat_id, lang)
     caption = env.kb.text(
         "digest_caption",
         lang,
@@ -312,7 +318,8 @@ def digest_due(sub: Subscription, now: datetime, default_tz: str) -> date | None
     return today
 
 
-SendDigest = Callable[[int, str | None], Awaitable[None]]
+# Sends one team's digest; False when there was nothing to show (nothing sent).
+SendDigest = Callable[[int, str | None], Awaitable[bool]]
 
 
 class DigestRunner:
@@ -352,7 +359,7 @@ class DigestRunner:
                     continue
                 tried.append(sub.chat_id)
                 try:
-                    await self.send(sub.chat_id, sub.language)
+                    sent = await self.send(sub.chat_id, sub.language)
                 except (ChatUnreachable, DeliveryRejected) as exc:
                     await self._finish(sub.chat_id, week, "failed", str(exc))
                     log.warning("weekly digest not sent chat_id=%s: %s", sub.chat_id, exc)
@@ -360,6 +367,10 @@ class DigestRunner:
                 except Exception as exc:
                     await self._finish(sub.chat_id, week, "unknown", repr(exc))
                     log.exception("weekly digest outcome unknown chat_id=%s", sub.chat_id)
+                    continue
+                if not sent:
+                    await self._finish(sub.chat_id, week, "empty")
+                    log.info("weekly digest: nothing to show chat_id=%s", sub.chat_id)
                     continue
                 await self._finish(sub.chat_id, week, "sent")
                 log.info("weekly digest sent chat_id=%s week=%s", sub.chat_id, week)

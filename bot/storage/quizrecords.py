@@ -56,7 +56,7 @@ MIGRATION = """
     CREATE TABLE digests (
         chat_id     INTEGER NOT NULL,
         week        TEXT NOT NULL,        -- the Monday (local date) of the weekly digest
-        state       TEXT NOT NULL,        -- sending | sent | failed | unknown
+        state       TEXT NOT NULL,        -- sending | sent | empty | failed | unknown
         error       TEXT,
         updated_at  TEXT NOT NULL,
         PRIMARY KEY (chat_id, week)       -- at most one weekly digest per team and week
@@ -230,12 +230,15 @@ class QuizRecords:
     # -- who may be written to in private -----------------------------------------------------
 
     def remember_private_user(self, user_id: int) -> None:
-        """The user wrote to the bot in private: from now on the bot may write to them."""
-        with self.store._tx() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO private_users (user_id, started_at) VALUES (?, ?)",
-                (user_id, self._now()),
-            )
+        """The user wrote to the bot in private: from now on the bot may write to them.
+
+        Queued like the questions (the store's record writer), never waited for: it runs
+        before every private update is answered, and a database locked by another process
+        must not hold up the answer."""
+        self.store._queue_record(
+            "INSERT OR IGNORE INTO private_users (user_id, started_at) VALUES (?, ?)",
+            (user_id, self._now()),
+        )
 
     def forget_private_user(self, user_id: int) -> None:
         """The user blocked the bot: the digest goes elsewhere."""
@@ -247,6 +250,7 @@ class QuizRecords:
         if not user_ids:
             return []
         marks = ",".join("?" * len(user_ids))
+        self.store._await_records()  # the queued "started the bot" records land first
         rows = self.store._read(
             f"SELECT user_id FROM private_users WHERE user_id IN ({marks})", tuple(user_ids)
         )

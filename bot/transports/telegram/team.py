@@ -528,10 +528,14 @@ class Team:
             raise  # may have reached Telegram: the runner records it as unknown
         return message.message_id
 
-    async def send_weekly_digest(self, chat_id: int, language: str | None) -> None:
-        """The Monday picture for one team (DigestRunner decided it is due and claimed it)."""
+    async def send_weekly_digest(self, chat_id: int, language: str | None) -> bool:
+        """The Monday picture for one team (DigestRunner decided it is due and claimed it);
+        False when the team has nothing to show."""
         lang = language or self.settings.default_language
-        picture = await asyncio.to_thread(digests.picture, self.env, chat_id, lang)
+        data = await asyncio.to_thread(digests.gather, self.env, chat_id, lang)
+        if digests.is_empty(data):
+            return False
+        picture = await asyncio.to_thread(digests.picture, self.env, chat_id, lang, data)
         try:
             await deliver_picture(self.application.bot, self.store, chat_id, picture)
         except Forbidden as exc:
@@ -540,6 +544,7 @@ class Team:
             if "chat not found" in exc.message.lower():
                 raise ChatUnreachable(exc.message) from exc
             raise DeliveryRejected(exc.message) from exc  # e.g. no right to send photos
+        return True
 
 
 def register(application: Application, services: Services) -> Team:
