@@ -235,3 +235,33 @@ async def test_the_monday_digest_goes_out_once_and_not_again_after_a_restart(
         await bot.team.digests.tick()
         await fake.settle()
         assert len([m for m in fake.sent_to(GROUP) if m.method == "sendPhoto"]) == 2
+
+
+async def test_a_quiz_claimed_before_a_crash_is_sent_once_after_the_restart(
+    settings: Settings, fake_telegram: FakeTelegram, group: Any, clock: FakeClock
+) -> None:
+    """Claimed (pending) when the process died: the catch-up tick after the restart sends
+    it, once; one left `sending` (may have reached Telegram) is never sent again."""
+    from bot.leads.quiz import deck
+
+    fake = fake_telegram
+    async with running_bot(settings, clock, build=build_application) as bot:
+        await say(fake, group, ADMIN, "/daily 08:00 quiz")
+        other = -100400777
+        fake.set_member_status(other, ADMIN, "administrator")
+        await say(fake, fake.group_chat(other, "Tim Lain"), ADMIN, "/daily 08:00 quiz")
+        clock.set_utc("2026-11-23 01:00")
+        keys = deck(bot.services.kb)
+        pending = bot.store.claim_daily(GROUP, clock.now.date(), keys)
+        sending = bot.store.claim_daily(other, clock.now.date(), keys)
+        assert pending is not None and sending is not None
+        assert bot.store.start_sending(sending.id)  # the crash came mid-request
+    clock.set_utc("2026-11-23 01:20")
+    async with running_bot(settings, clock, jobs=True, build=build_application) as bot:
+        await fake.wait_until(lambda: len(polls(fake, GROUP)) == 1, timeout=10)
+        await bot.team.runner.tick()
+        await fake.settle()
+        assert len(polls(fake, GROUP)) == 1
+        assert polls(fake, other) == []
+        states = {d.chat_id: d.state for d in bot.store.deliveries()}
+        assert states == {GROUP: "sent", other: "unknown"}
