@@ -132,6 +132,13 @@ async def test_a_team_practises_and_the_lead_sees_it(
         # /myscore: one's own figures only.
         score = await say(fake, fake.private_chat(fake.user(WRONG)), WRONG, "/myscore")
         assert "Answers: 1, 0 right (0%)" in score
+        # Answered right in private this time: counted, and pushed three days out.
+        fake.answer_poll(again, fake.user(WRONG), again.poll["correct_option_ids"][0])
+        await eventually(lambda: len(bot.store.quiz.history(WRONG)) == 2)
+        score = await say(fake, fake.private_chat(fake.user(WRONG)), WRONG, "/myscore")
+        assert "Answers: 2, 1 right (50%)" in score and "streak of right answers: 1" in score
+        _, later = await private_quiz(fake, bot.store, WRONG)
+        assert later != key
 
         # The weekly picture, on demand: to the admin who started the bot in private.
         note = await say(fake, group, ADMIN, "/digest")
