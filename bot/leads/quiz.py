@@ -106,6 +106,11 @@ def daily_kind(mode: str, day: date) -> str:
     `mix` alternates by the day's ordinal: the schedules are every day or Monday to Friday,
     and both Friday-to-Monday (three days) and day-to-day are odd steps, so consecutive
     deliveries always alternate, and a restart cannot make it repeat a kind.
+
+    A group's quizzes walk the chat's stored rotation like its tips (`Store.claim_daily`
+    with the quiz keys), so no quiz repeats before all were posted. Both decks share the
+    chat's cycle number: in `mix` a new cycle starts when either deck runs out, which can
+    bring a tip back a little before every tip was seen.
     """
     if mode == "quiz":
         return "quiz"
