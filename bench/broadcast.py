@@ -4,9 +4,11 @@ with Telegram's flood limits switched on (30 msg/s overall, 20/min per group, ~1
 It runs the production path: `build_application` (AIORateLimiter included), the team module's
 `DeliveryRunner` pacing, the SQLite delivery log in a temporary directory. It prints the time to
 deliver all, tips per second against Telegram's 30/s ceiling (goal >= 0.9 of it), the 429s the
-server answered (goal 0) and the lost and doubled tips (must be 0).
+server answered (goal 0) and the lost and doubled tips (must be 0). A share of the chats
+(`--quizzes`, half by default) has the daily quiz instead (`/daily 08:30 quiz`): a quiz poll,
+recorded in the store, in the same delivery log and the same pacing.
 
-    .venv/bin/python bench/broadcast.py [--chats 1000] [--groups 0.3] [--rate 29]
+    .venv/bin/python bench/broadcast.py [--chats 1000] [--groups 0.3] [--quizzes 0.5] [--rate 29]
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from bot.transports.telegram.team import Team  # noqa: E402
 TELEGRAM_CEILING = 30.0  # messages per second, all chats together
 
 
-async def run(chats: int, group_share: float, rate: float) -> dict[str, float]:
+async def run(chats: int, group_share: float, rate: float, quiz_share: float) -> dict[str, float]:
     due = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)  # 08:30 in Jakarta
     async with FakeTelegram(limits=FloodLimits()) as fake:
         with tempfile.TemporaryDirectory() as data_dir:
@@ -51,8 +53,10 @@ async def run(chats: int, group_share: float, rate: float) -> dict[str, float]:
             chat_ids = [-1_000_000 - i for i in range(groups)] + [
                 10_000 + i for i in range(chats - groups)
             ]
-            for chat_id in chat_ids:
+            for number, chat_id in enumerate(chat_ids):
                 store.subscribe(chat_id, clock_time(8, 30), EVERY_DAY)
+                if number % 1000 < quiz_share * 1000:
+                    store.quiz.set_mode(chat_id, "quiz")
             subscribed_at[0] = due
             services = Services(settings, core.kb, core.matcher, core.replies, store)
             app = build_application(services)
@@ -77,6 +81,7 @@ async def run(chats: int, group_share: float, rate: float) -> dict[str, float]:
             "tips_per_second": (len(sends) - 1) / spread if spread else 0.0,
             "status_429": fake.status_count(429),
             "retried": result.retried,
+            "quizzes": sum(1 for s in fake.sent if s.method == "sendPoll"),
             "lost": sum(1 for chat_id in chat_ids if per_chat[chat_id] == 0),
             "doubled": sum(1 for chat_id in chat_ids if per_chat[chat_id] > 1),
         }
@@ -87,11 +92,13 @@ def main() -> int:
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--groups", type=float, default=0.3, help="share of group chats")
     parser.add_argument("--rate", type=float, default=29.0, help="pacing, messages/second")
+    parser.add_argument("--quizzes", type=float, default=0.5, help="share of daily quizzes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    figures = asyncio.run(run(args.chats, args.groups, args.rate))
+    figures = asyncio.run(run(args.chats, args.groups, args.rate, args.quizzes))
     ratio = figures["tips_per_second"] / TELEGRAM_CEILING
     print(f"chats due at the same minute : {figures['chats']} ({figures['groups']} groups)")
+    print(f"of which quiz polls          : {figures['quizzes']}")
     print(f"time to deliver all          : {figures['seconds']:.1f} s")
     print(
         f"tips per second              : {figures['tips_per_second']:.1f} "

@@ -501,8 +501,10 @@ def cmd_check(settings: Settings, stdout: TextIO) -> int:
     if problems:
         raise KnowledgeError(problems)
     tips = sum(1 for _ in core.kb.tips())
+    quizzes = sum(1 for _ in core.kb.quizzes())
     stdout.write(
-        f"OK: {len(core.kb.anecdotes)} anecdotes, {tips} tips, {len(core.kb.ui)} UI texts\n"
+        f"OK: {len(core.kb.anecdotes)} anecdotes, {tips} tips, {quizzes} quiz questions, "
+        f"{len(core.kb.ui)} UI texts\n"
     )
     return EXIT_OK
 

@@ -19,8 +19,9 @@ the fixtures ``fake_telegram``, ``make_settings`` and ``start_bot``, which runs 
 
 Methods served (JSON, form-urlencoded and multipart bodies, values JSON-encoded as PTB sends):
     getMe, getUpdates (long poll with ``timeout``; ``offset`` confirms and drops earlier
-    updates; ``allowed_updates`` remembered and applied), sendMessage, editMessageReplyMarkup,
-    answerCallbackQuery, answerInlineQuery, getChatMember, setMyCommands, setWebhook,
+    updates; ``allowed_updates`` remembered and applied), sendMessage, sendPoll, sendPhoto,
+    editMessageReplyMarkup, answerCallbackQuery, answerInlineQuery, getChatMember,
+    getChatAdministrators, setMyCommands, setWebhook,
     deleteWebhook (``drop_pending_updates``): the methods the bot calls, and no others (any
     other method is a 404, as Telegram answers an unknown one).
     Any other method answers 404 "Not Found", as Telegram does.
@@ -35,6 +36,14 @@ Strictness (status and description as Telegram sends them):
     * 400 "BUTTON_DATA_INVALID" for callback_data over 64 bytes (UTF-8) or empty,
       400 for buttons without text or without exactly one action.
     * 400 "RESULTS_TOO_MUCH" for more than 50 inline results; duplicate or over-long ids.
+    * sendPoll: question 1-300 characters, 2-10 options of 1-100, a quiz needs valid
+      ``correct_option_ids`` (Bot API 9.6; the older ``correct_option_id`` too), an
+      explanation of at most 200 characters and two line feeds; 400 "not enough rights to
+      send polls" in a chat passed to :meth:`FakeTelegram.restrict` with "polls".
+    * sendPhoto: an uploaded file that is a real PNG or JPEG (magic bytes and, for PNG, the
+      IHDR size), at most 10 MB, width + height at most 10000, sides at most 20:1; caption
+      at most 1024 characters after parsing; 400 "not enough rights to send photos" after
+      :meth:`FakeTelegram.restrict` with "photos".
     * 400 "message is not modified" when an edit changes nothing; "message to edit not found".
     * 400 "query is too old..." for answering an unknown or already answered callback/inline
       query.
@@ -58,7 +67,8 @@ Test helpers:
       a forum topic, and a reply to it lands there too), :meth:`send_sticker`,
       :meth:`send_photo`, :meth:`send_voice`, :meth:`edit_text` (edited_message),
       :meth:`press` (callback_query on a button of a sent message), :meth:`inline_query`,
-      :meth:`choose_inline_result`, :meth:`enqueue` (any raw update dict)
+      :meth:`choose_inline_result`, :meth:`answer_poll` (a poll_answer to a poll the bot
+      sent), :meth:`answer_poll_forged` (to any poll id), :meth:`enqueue` (any raw update)
     * wait: :meth:`wait_sent`, :meth:`wait_edits`, :meth:`wait_callback_answer`,
       :meth:`wait_inline_answer`, :meth:`wait_until` (any predicate over the fake),
       :meth:`settle` (the bot made no request for a moment: assert what did NOT happen)
@@ -93,6 +103,14 @@ MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 MAX_INLINE_RESULTS = 50
 MAX_CALLBACK_ANSWER = 200
+MAX_POLL_QUESTION = 300
+MAX_POLL_OPTION = 100
+POLL_OPTIONS = (2, 10)
+MAX_POLL_EXPLANATION = 200
+MAX_CAPTION = 1024
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
 # Update types Telegram sends when allowed_updates was never set (it excludes these three).
 DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 COUNTED_SENDS = frozenset({"copymessage", "forwardmessage"})
@@ -351,6 +369,8 @@ class Sent:
     reply_to_message_id: int | None
     at: float  # time.monotonic() when accepted
     thread_id: int | None = None  # forum topic the message landed in
+    poll: dict[str, Any] | None = None  # sendPoll: the Poll object as Telegram returned it
+    photo: bytes | None = None  # sendPhoto: the uploaded file
 
     @property
     def buttons(self) -> list[list[tuple[str, str]]]:
@@ -436,6 +456,10 @@ class FakeTelegram:
         self.chats: dict[int, FakeChat] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.member_status: dict[tuple[int, int], str] = {}
+        self.restricted: dict[int, set[str]] = {}  # chat id -> "polls", "photos" refused
+        self.polls: dict[str, Sent] = {}  # poll id -> the message carrying it
+        self.voters: dict[str, set[int]] = {}  # poll id -> who voted (answer_poll)
+        self._poll_ids = itertools.count(5_000_000_000_000_000_001)
         self.blocked: set[int] = set()
         self.forgotten: set[int] = set()
         self.migrated: dict[int, int] = {}  # a basic group's old id -> its supergroup's
@@ -526,6 +550,11 @@ class FakeTelegram:
         if status not in {"creator", "administrator", "member", "restricted", "left", "kicked"}:
             raise ValueError(f"unknown chat member status {status!r}")
         self.member_status[(chat_id, user_id)] = status
+
+    def restrict(self, chat_id: int, *kinds: str) -> None:
+        """The bot may not send these kinds ("polls", "photos") in the chat: 400, as when a
+        group's admins take the right away."""
+        self.restricted.setdefault(chat_id, set()).update(kinds)
 
     def block(self, chat_id: int) -> None:
         """The user blocked the bot (private) or kicked it (group): 403 from now on."""
@@ -717,6 +746,34 @@ class FakeTelegram:
             }
         )
         return query_id
+
+    def answer_poll(self, sent: Sent, user: FakeUser, option: int) -> dict[str, Any]:
+        """The user votes on a poll the bot sent (a poll_answer update, as Telegram sends
+        for a non-anonymous poll). Telegram allows one vote per user on a quiz."""
+        if sent.poll is None:
+            raise AssertionError("that message carries no poll")
+        if not 0 <= option < len(sent.poll["options"]):
+            raise AssertionError(f"the poll has no option {option}")
+        if sent.poll["is_anonymous"]:
+            raise AssertionError("an anonymous poll sends the bot no poll_answer updates")
+        voters = self.voters.setdefault(sent.poll["id"], set())
+        if not sent.poll["allows_revoting"] and user.id in voters:
+            raise AssertionError("a quiz poll cannot be answered twice")
+        voters.add(user.id)
+        return self.answer_poll_forged(sent.poll["id"], user, option)
+
+    def answer_poll_forged(self, poll_id: str, user: FakeUser, option: int) -> dict[str, Any]:
+        """A poll_answer update for any poll id (e.g. one the bot never sent)."""
+        return self.enqueue(
+            {
+                "poll_answer": {
+                    "poll_id": poll_id,
+                    "user": user.to_dict(),
+                    "option_ids": [option],
+                    "option_persistent_ids": [f"{poll_id}-{option}"],
+                }
+            }
+        )
 
     def press_forged(
         self,
@@ -1119,6 +1176,174 @@ class FakeTelegram:
         )
         return message
 
+    def _check_rights(self, chat: FakeChat, kind: str) -> None:
+        if kind in self.restricted.get(chat.id, set()):
+            raise bad_request(f"not enough rights to send {kind} to the chat")
+
+    def _record(
+        self,
+        method: str,
+        chat: FakeChat,
+        message: dict[str, Any],
+        params: dict[str, Any],
+        text: str,
+        entities: list[dict[str, Any]],
+        markup: dict[str, Any] | None,
+        **extra: Any,
+    ) -> Sent:
+        self.messages[(chat.id, message["message_id"])] = message
+        sent = Sent(
+            method,
+            chat.id,
+            message["message_id"],
+            text,
+            text,
+            entities,
+            markup,
+            params.get("parse_mode"),
+            None,
+            time.monotonic(),
+            **extra,
+        )
+        self.sent.append(sent)
+        return sent
+
+    async def _m_sendpoll(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params)
+        question = str(params.get("question") or "")
+        if not question.strip():
+            raise bad_request("poll question must be non-empty")
+        if utf16_len(question) > MAX_POLL_QUESTION:
+            raise bad_request("poll question length must not exceed 300")
+        raw_options = params.get("options")
+        if not isinstance(raw_options, list):
+            raise bad_request("poll options must be an array")
+        options = [o.get("text") if isinstance(o, dict) else o for o in raw_options]
+        low, high = POLL_OPTIONS
+        if not low <= len(options) <= high:
+            raise bad_request(
+                "poll must have at least 2 option"
+                if len(options) < low
+                else "poll can't have more than 10 options"
+            )
+        for option in options:
+            if not isinstance(option, str) or not option.strip():
+                raise bad_request("poll options must be non-empty")
+            if utf16_len(option) > MAX_POLL_OPTION:
+                raise bad_request("poll options length must not exceed 100")
+        poll_type = str(params.get("type") or "regular")
+        if poll_type not in {"regular", "quiz"}:
+            raise bad_request("poll type is invalid")
+        anonymous = _bool(params["is_anonymous"]) if "is_anonymous" in params else True
+        multiple = _bool(params.get("allows_multiple_answers", False))
+        # Bot API 9.6: correct_option_ids (a list); correct_option_id is the older form.
+        correct_ids = params.get("correct_option_ids")
+        if correct_ids is None and params.get("correct_option_id") is not None:
+            correct_ids = [_int_or_none(params.get("correct_option_id"))]
+        explanation = params.get("explanation")
+        if poll_type == "quiz":
+            if not isinstance(correct_ids, list) or not correct_ids:
+                raise bad_request("wrong correct option ID specified")
+            if any(not isinstance(i, int) or not 0 <= i < len(options) for i in correct_ids):
+                raise bad_request("wrong correct option ID specified")
+            if correct_ids != sorted(set(correct_ids)):
+                raise bad_request("correct option IDs must be increasing")
+            if len(correct_ids) > 1 and not multiple:
+                raise bad_request("a quiz with one answer has one correct option")
+        elif correct_ids:
+            raise bad_request("correct option ID can be specified only for quiz polls")
+        if explanation is not None:
+            if poll_type != "quiz":
+                raise bad_request("explanation can be specified only for quiz polls")
+            explanation = str(explanation)
+            if utf16_len(explanation) > MAX_POLL_EXPLANATION or explanation.count("\n") > 2:
+                raise bad_request("explanation is too long")
+        markup = self._validate_markup(params.get("reply_markup"))
+        self._check_rights(chat, "polls")
+        self._flood_check(chat)
+        poll_id = str(next(self._poll_ids))
+        poll: dict[str, Any] = {
+            "id": poll_id,
+            "question": question,
+            "options": [
+                {"persistent_id": f"{poll_id}-{i}", "text": o, "voter_count": 0}
+                for i, o in enumerate(options)
+            ],
+            "total_voter_count": 0,
+            "is_closed": False,
+            "is_anonymous": anonymous,
+            "type": poll_type,
+            "allows_multiple_answers": multiple,
+            "allows_revoting": False,
+            "members_only": False,
+        }
+        if poll_type == "quiz":
+            poll["correct_option_ids"] = correct_ids
+            if explanation:
+                poll["explanation"] = explanation
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(chat.id),
+            "date": int(time.time()),
+            "chat": chat.to_dict(),
+            "from": self.bot_user.to_dict(),
+            "poll": poll,
+        }
+        if markup:
+            message["reply_markup"] = markup
+        sent = self._record("sendPoll", chat, message, params, question, [], markup, poll=poll)
+        self.polls[poll["id"]] = sent
+        return message
+
+    async def _m_sendphoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params)
+        photo = params.get("photo")
+        if not isinstance(photo, bytes):
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        if len(photo) > MAX_PHOTO_BYTES:
+            raise ApiError(413, "Request Entity Too Large")
+        width, height = _image_size(photo)
+        if width + height > 10_000 or max(width, height) > 20 * min(width, height):
+            raise bad_request("PHOTO_INVALID_DIMENSIONS")
+        caption, entities = "", []
+        if params.get("caption"):
+            caption, entities = self._validate_text(params, "caption")
+            if utf16_len(caption) > MAX_CAPTION:
+                raise bad_request("message caption is too long")
+        markup = self._validate_markup(params.get("reply_markup"))
+        self._check_rights(chat, "photos")
+        self._flood_check(chat)
+        size = {"file_id": f"AgACphoto{len(self.sent)}", "file_unique_id": f"AQAD{len(self.sent)}"}
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(chat.id),
+            "date": int(time.time()),
+            "chat": chat.to_dict(),
+            "from": self.bot_user.to_dict(),
+            "photo": [{**size, "width": width, "height": height, "file_size": len(photo)}],
+        }
+        if caption:
+            message["caption"] = caption
+            if entities:
+                message["caption_entities"] = entities
+        if markup:
+            message["reply_markup"] = markup
+        self._record("sendPhoto", chat, message, params, caption, entities, markup, photo=photo)
+        return message
+
+    async def _m_getchatadministrators(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        chat = self._chat(params)
+        if chat.type == "private":
+            raise bad_request("there are no administrators in the private chat")
+        admins = []
+        for (chat_id, user_id), status in self.member_status.items():
+            if chat_id == chat.id and status in {"creator", "administrator"}:
+                user = (
+                    self.bot_user.to_dict()
+                    if user_id == BOT_ID
+                    else {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+                )
+                admins.append(_chat_member(status, user))
+        return admins
+
     def _editable(self, params: dict[str, Any]) -> tuple[FakeChat, dict[str, Any]]:
         chat = self._chat(params)
         message_id = _int_or_none(params.get("message_id"))
@@ -1428,6 +1653,8 @@ JSON_FIELDS = frozenset(
         "link_preview_options",
         "entities",
         "caption_entities",
+        "options",
+        "correct_option_ids",
         "button",
         "input_message_content",
     }
@@ -1450,7 +1677,11 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
             params.update(body)
         else:
             form = await request.post()
-            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+            for key, value in form.items():
+                if isinstance(value, str):
+                    params[key] = value
+                elif isinstance(value, web.FileField):  # an uploaded file: its bytes
+                    params[key] = value.file.read()
     for key in JSON_FIELDS & params.keys():
         if isinstance(params[key], str):
             try:
@@ -1458,6 +1689,26 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
             except ValueError as exc:
                 raise ValueError(f"can't parse {key} JSON object") from exc
     return params
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a PNG or JPEG, as Telegram reads it; 400 IMAGE_PROCESS_FAILED for
+    anything else (Telegram refuses a file it cannot decode as a photo)."""
+    if data.startswith(PNG_MAGIC) and len(data) >= 24 and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data.startswith(JPEG_MAGIC):
+        index = 2
+        while index + 9 < len(data):
+            if data[index] != 0xFF:
+                break
+            marker = data[index + 1]
+            length = int.from_bytes(data[index + 2 : index + 4], "big")
+            if marker in (0xC0, 0xC1, 0xC2):
+                height = int.from_bytes(data[index + 5 : index + 7], "big")
+                width = int.from_bytes(data[index + 7 : index + 9], "big")
+                return width, height
+            index += 2 + length
+    raise bad_request("IMAGE_PROCESS_FAILED")
 
 
 def _error(exc: ApiError) -> web.Response:

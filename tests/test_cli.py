@@ -143,7 +143,7 @@ def test_check_ok(settings: Settings) -> None:
     status, out, err = call_cli(["check"], settings)
     kb = load_knowledge(settings.responses_dir, SEEDS)
     assert status == 0, err
-    assert out == f"OK: 2 anecdotes, 6 tips, {len(kb.ui)} UI texts\n"
+    assert out == f"OK: 2 anecdotes, 6 tips, 0 quiz questions, {len(kb.ui)} UI texts\n"
 
 
 @pytest.mark.slow  # a subprocess

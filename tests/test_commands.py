@@ -22,11 +22,16 @@ def test_access_rules() -> None:
     rules = {row.name: row.access for row in COMMANDS}
     assert rules == {
         **dict.fromkeys(("start", "help", "ask", "topics", "story", "tip", "lang"), Access.ANYONE),
+        # Practice is anyone's, in their private chat (issue 19).
+        "quiz": Access.ANYONE,
+        "myscore": Access.ANYONE,
         "daily": Access.LEAD_TO_CHANGE,
         "timezone": Access.LEAD_TO_CHANGE,
         "tipnow": Access.LEAD,
         "stats": Access.LEAD,
         "inbox": Access.LEAD,
+        "quiznow": Access.LEAD,
+        "digest": Access.LEAD,
     }
 
 

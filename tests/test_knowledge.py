@@ -197,3 +197,82 @@ def test_an_alias_bomb_is_refused_at_once_naming_the_line(tmp_path: Path) -> Non
 def test_yaml_nested_a_thousand_deep_is_one_clear_problem(tmp_path: Path) -> None:
     message = only(problems_for(tmp_path, "id: " + "[" * 1000 + "]" * 1000 + "\n"))
     assert "010-broken.yaml:1: invalid YAML: nested more than" in message
+
+
+# -- quiz items (issue 19) ----------------------------------------------------------------------
+
+
+def _quiz_item(**overrides: object) -> dict[str, object]:
+    item: dict[str, object] = {
+        "lesson": 1,
+        "question": {"id": "Apa yang kamu lakukan?", "en": "What do you do?"},
+        "options": {"id": ["Satu", "Dua", "Tiga"], "en": ["One", "Two", "Three"]},
+        "answer": 2,
+        "explanation": {"id": "Pelajaran 1.", "en": "Lesson 1."},
+    }
+    item.update(overrides)
+    return item
+
+
+def _with_quiz(items: list[dict[str, object]]) -> str:
+    import yaml as _yaml
+
+    return GOOD + _yaml.safe_dump({"quiz": items}, allow_unicode=True)
+
+
+def test_a_valid_quiz_loads_with_zero_based_indexes(tmp_path: Path) -> None:
+    responses = write_kb(tmp_path)
+    (responses / "anecdotes" / "010-good.yaml").write_text(
+        _with_quiz([_quiz_item() for _ in range(4)]), encoding="utf-8"
+    )
+    kb = load_knowledge(responses, SEEDS)
+    keys = [key for key, _a, _q in kb.quizzes()]
+    assert keys == [f"good-one:q{i}" for i in range(4)]
+    found = kb.quiz_item("good-one:q3")
+    assert found is not None and found[1].correct == 1 and found[1].lesson == 0
+    assert found[1].options_in("en") == ("One", "Two", "Three")
+    assert kb.quiz_item("good-one:q4") is None and kb.quiz_item("nope:q0") is None
+
+
+def test_quiz_limits_are_telegrams_and_name_file_and_line(tmp_path: Path) -> None:
+    items = [
+        _quiz_item(question={"id": "x" * 301, "en": "ok?"}),
+        _quiz_item(options={"id": ["Satu"], "en": ["One"]}),
+        _quiz_item(options={"id": ["a" * 101, "b", "c"], "en": ["a", "b", "c"]}),
+        _quiz_item(answer=4),
+        _quiz_item(explanation={"id": "y" * 201, "en": "ok"}),
+        _quiz_item(lesson=2),
+        _quiz_item(options={"id": ["a", "b", "c"], "en": ["a", "b"]}),
+    ]
+    found = problems_for(tmp_path, _with_quiz(items))
+    text = "\n".join(found)
+    assert re.search(r"010-broken\.yaml:\d+: quiz\.0\.question\.id: is 301 characters", text)
+    assert re.search(r"quiz\.1\.options\.id: has 1 options; Telegram allows 2-10", text)
+    assert re.search(r"quiz\.2\.options\.id\.0: is 101 characters; Telegram allows at most", text)
+    assert re.search(r"quiz\.3\.answer: must be the number of the right option, from 1 to 3", text)
+    assert re.search(r"quiz\.4\.explanation\.id: is 201 characters", text)
+    assert re.search(r"quiz\.5\.lesson: must be the number of the lesson tested, from 1 to 1", text)
+    assert "quiz.6.options: needs the same number of options in both languages" in text
+    assert all(re.match(r".*010-broken\.yaml:\d+: ", p) for p in found), found
+
+
+def test_a_story_with_a_quiz_needs_four_items(tmp_path: Path) -> None:
+    problem = only(problems_for(tmp_path, _with_quiz([_quiz_item() for _ in range(3)])))
+    assert "quiz: needs at least 4 items, has 3" in problem
+
+
+def test_the_real_stories_each_have_four_fair_quiz_items() -> None:
+    """Five stories, at least four questions each, every lesson tested, and the right option
+    is never the longest (a giveaway) in either language."""
+    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    assert len(kb.anecdotes) >= 5
+    for anecdote in kb.anecdotes:
+        assert len(anecdote.quiz) >= 4, anecdote.id
+        assert {q.lesson for q in anecdote.quiz} == set(range(len(anecdote.lessons)))
+        for item in anecdote.quiz:
+            for lang in ("id", "en"):
+                options = item.options_in(lang)
+                right = len(options[item.correct])
+                assert right < max(len(o) for o in options), (anecdote.id, item.question.en)
+    places = {q.correct for a in kb.anecdotes for q in a.quiz}
+    assert len(places) >= 3  # the right answer is not always in the same place

@@ -286,3 +286,17 @@ def test_the_line_map_is_built_only_for_a_problem(
     monkeypatch.setattr(knowledge, "_line_map", lambda text: calls.append(1) or real(text))
     load_knowledge(write_kb(tmp_path), SEEDS)
     assert calls == []
+
+
+def test_quiz_items_come_back_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real stories' quiz lists (issue 19) survive the JSON cache unchanged."""
+    project = Path(__file__).resolve().parent.parent
+    cache_dir = tmp_path / "cache"
+    fresh = load_knowledge(project / "responses", SEEDS, cache_dir)
+    assert sum(len(a.quiz) for a in fresh.anecdotes) >= 20
+    knowledge._LAST_KB.clear()
+    monkeypatch.setattr(knowledge, "load_anecdote", no_build)
+    cached = load_knowledge(project / "responses", SEEDS, cache_dir)
+    assert [a.quiz for a in cached.anecdotes] == [a.quiz for a in fresh.anecdotes]

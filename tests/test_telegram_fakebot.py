@@ -196,3 +196,85 @@ async def test_webhook_blocks_polling(fake_telegram: FakeTelegram, bot: Bot) -> 
         await bot.get_updates(timeout=0)
     await bot.delete_webhook()
     assert await bot.get_updates(timeout=0) == ()
+
+
+# -- polls and photos (issue 19) ------------------------------------------------------------------
+
+
+async def quiz(bot: Bot, chat_id: int, **overrides: object) -> object:
+    values: dict[str, object] = {
+        "question": "What do you do?",
+        "options": ["One", "Two", "Three"],
+        "is_anonymous": False,
+        "type": "quiz",
+        "correct_option_ids": [1],
+        "explanation": "Lesson 1.",
+    }
+    values.update(overrides)
+    return await bot.send_poll(chat_id, **values)  # type: ignore[arg-type]
+
+
+async def test_send_poll_holds_to_telegrams_quiz_limits(
+    fake_telegram: FakeTelegram, bot: Bot
+) -> None:
+    message = await quiz(bot, 501)
+    assert message.poll.correct_option_ids == (1,)  # type: ignore[attr-defined]
+    bad = [
+        {"question": "x" * 301},
+        {"options": ["Only one"]},
+        {"options": [f"o{i}" for i in range(11)]},
+        {"options": ["a" * 101, "b"]},
+        {"correct_option_ids": [3]},
+        {"correct_option_ids": None},
+        {"explanation": "y" * 201},
+        {"explanation": "a\nb\nc\nd"},
+    ]
+    for overrides in bad:
+        with pytest.raises(BadRequest):
+            await quiz(bot, 501, **overrides)
+    fake_telegram.restrict(-100501, "polls")
+    with pytest.raises(BadRequest, match="(?i)rights to send polls"):
+        await quiz(bot, -100501)
+    assert len([m for m in fake_telegram.sent if m.method == "sendPoll"]) == 1
+
+
+async def test_poll_answers_reach_the_bot_once_per_member(
+    fake_telegram: FakeTelegram, bot: Bot
+) -> None:
+    await quiz(bot, 502)
+    [sent] = [m for m in fake_telegram.sent if m.method == "sendPoll"]
+    member = fake_telegram.user(77)
+    fake_telegram.answer_poll(sent, member, 1)
+    with pytest.raises(AssertionError, match="cannot be answered twice"):
+        fake_telegram.answer_poll(sent, member, 0)
+    [update] = await bot.get_updates(timeout=0)
+    assert update.poll_answer is not None
+    assert update.poll_answer.option_ids == (1,) and update.poll_answer.user.id == 77
+
+
+async def test_send_photo_takes_real_pngs_and_jpegs_only(
+    fake_telegram: FakeTelegram, bot: Bot
+) -> None:
+    import io
+
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(2, 1), dpi=100)
+    figure.subplots().plot([0, 1], [1, 0])
+    png, jpeg = io.BytesIO(), io.BytesIO()
+    figure.savefig(png, format="png")
+    figure.savefig(jpeg, format="jpg")
+    message = await bot.send_photo(503, png.getvalue(), caption="<b>Week</b>", parse_mode="HTML")
+    assert message.photo[-1].width == 200 and message.photo[-1].height == 100
+    await bot.send_photo(503, jpeg.getvalue())
+    for junk in (b"GIF89a not a photo", b"\x89PNG\r\n\x1a\n" + b"\0" * 4):
+        with pytest.raises(BadRequest, match="(?i)image_process_failed"):
+            await bot.send_photo(503, junk)
+    with pytest.raises(BadRequest, match="(?i)caption is too long"):
+        await bot.send_photo(503, png.getvalue(), caption="x" * 1025)
+    with pytest.raises(TelegramError):
+        await bot.send_photo(503, png.getvalue()[:8] + b"\0" * (10 * 1024 * 1024))
+    with pytest.raises(BadRequest, match="(?i)no administrators"):
+        await bot.get_chat_administrators(503)
+    photos = [m for m in fake_telegram.sent if m.method == "sendPhoto"]
+    assert len(photos) == 2 and photos[0].text == "Week" and photos[0].photo == png.getvalue()

@@ -63,14 +63,17 @@ def test_language_from_telegram_code(code: str | None, lang: str | None) -> None
 
 def test_menus_show_team_commands_only_to_admins_and_private_chats() -> None:
     """The menus users see, pinned: they are derived from the command table now."""
-    private = ("start", "help", "ask", "topics", "story", "tip", "lang")
+    private = ("start", "help", "ask", "topics", "story", "tip", "lang", "quiz", "myscore")
     group = ("ask", "topics", "story", "tip", "help", "lang")
     scopes = {scope.type: names for scope, names in menus()}
     assert scopes == {
         "default": private,
-        "all_private_chats": (*private, "daily", "timezone"),
+        "all_private_chats": (*private, "daily", "timezone", "digest"),
         "all_group_chats": group,
-        "all_chat_administrators": (*group, "daily", "timezone", "tipnow", "stats", "inbox"),
+        "all_chat_administrators": (
+            *group,
+            *("daily", "timezone", "tipnow", "stats", "inbox", "quiznow", "digest"),
+        ),
     }
 
 

@@ -20,7 +20,7 @@ from enum import Enum
 from bot.chat.replies import Reply, UiTexts
 from bot.chat.request import Env, Outcome, Request
 from bot.content.knowledge import LANGUAGES
-from bot.leads import inbox, team
+from bot.leads import digest, inbox, quiz, team
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,9 @@ def start(env: Env, req: Request) -> Outcome:
 def help_(env: Env, req: Request) -> Outcome:
     """The shared help, then the team-lead commands (which every transport now has)."""
     shared = env.replies.help(req.lang)
+    practice = env.kb.text("quiz_help", req.lang)
     lead = env.kb.text("team_help", req.lang)
-    return _say(replace(shared, text=f"{shared.text}\n\n{lead}"))
+    return _say(replace(shared, text=f"{shared.text}\n\n{practice}\n\n{lead}"))
 
 
 def ask(env: Env, req: Request) -> Outcome:
@@ -135,6 +136,7 @@ def lang(env: Env, req: Request) -> Outcome:
 _EVERYWHERE = frozenset({Scope.DEFAULT, Scope.PRIVATE, Scope.GROUP})
 _LEAD_TOOLS = frozenset({Scope.PRIVATE, Scope.GROUP_ADMINS})  # in private: your own chat
 _ADMINS = frozenset({Scope.GROUP_ADMINS})
+_PRIVATE = frozenset({Scope.DEFAULT, Scope.PRIVATE})
 _CHANGE = Access.LEAD_TO_CHANGE
 
 # Table order is menu order. Handlers do not depend on it: each name is matched exactly.
@@ -147,11 +149,17 @@ COMMANDS: tuple[Command, ...] = (
     Command("story", story, _EVERYWHERE, "tg_cmd_story"),
     Command("tip", tip, _EVERYWHERE, "tg_cmd_tip"),
     Command("lang", lang, _EVERYWHERE, "tg_cmd_lang"),
+    # Practice is personal: offered in private chats (in a group they say so and point to
+    # /quiznow), so that no member's answers or score show up in front of the team.
+    Command("quiz", quiz.quiz, _PRIVATE, "tg_cmd_quiz"),
+    Command("myscore", quiz.myscore, _PRIVATE, "tg_cmd_myscore"),
     Command("daily", team.daily, _LEAD_TOOLS, "team_cmd_daily", _CHANGE, team=True),
     Command("timezone", team.timezone, _LEAD_TOOLS, "team_cmd_timezone", _CHANGE, team=True),
     Command("tipnow", team.tipnow, _ADMINS, "team_cmd_tipnow", Access.LEAD, team=True),
     Command("stats", team.stats, _ADMINS, "team_cmd_stats", Access.LEAD, team=True),
     Command("inbox", inbox.inbox, _ADMINS, "team_cmd_inbox", Access.LEAD, team=True),
+    Command("quiznow", quiz.quiznow, _ADMINS, "team_cmd_quiznow", Access.LEAD, team=True),
+    Command("digest", digest.digest, _LEAD_TOOLS, "team_cmd_digest", Access.LEAD, team=True),
 )
 BY_NAME: dict[str, Command] = {command.name: command for command in COMMANDS}
 

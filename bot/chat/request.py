@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from bot.leads.tips import MemoryRotation, deck
 
 if TYPE_CHECKING:
-    from bot.chat.replies import Replies, Reply
+    from bot.chat.replies import Button, Replies, Reply
     from bot.content.knowledge import KnowledgeBase
     from bot.settings import Settings
     from bot.storage.store import Store
@@ -63,6 +63,36 @@ class Outcome:
     delivery_id: int | None = None
     chosen_lang: str | None = None
     notices: tuple[Notice, ...] = ()
+    # A quiz to send after the replies (/quiz, /quiznow): with `delivery_id`, that delivery.
+    poll: QuizPoll | None = None
+    # The weekly picture (/digest): where it goes is the transport's to find out.
+    picture: Picture | None = None
+
+
+@dataclass(frozen=True)
+class QuizPoll:
+    """One quiz question as sent: Telegram makes it a quiz poll (its explanation shown after
+    the answer), the terminal numbered choices. `buttons` go under it (the story behind it).
+    The transport records the poll it sent, so that answers to it count (bot/leads/quiz.py)."""
+
+    key: str
+    question: str  # plain text (polls show no markup)
+    options: tuple[str, ...]
+    correct: int  # 0-based
+    explanation: str
+    lang: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A PNG for the team's leads (bot/leads/digest.py), with its caption (Telegram HTML).
+    `team_chat_id`: the group it describes (None: every chat, for a bot-wide lead)."""
+
+    png: bytes
+    caption: str
+    team_chat_id: int | None
+    name: str  # a file name for it ("kisah-digest-2026-12-07.png")
 
 
 @dataclass(frozen=True)

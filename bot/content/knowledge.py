@@ -24,6 +24,15 @@ LANGUAGES: tuple[str, ...] = ("id", "en")
 ANECDOTES_DIR = "anecdotes"
 UI_DIR = "ui"
 MIN_TIPS = 3
+# Telegram's quiz polls (sendPoll): a question of 1-300 characters, 2-10 options of 1-100,
+# an explanation of at most 200 characters with at most two line feeds. A story with a quiz
+# has at least MIN_QUIZ items, so a team does not see the same few questions every week.
+QUIZ_QUESTION_MAX = 300
+QUIZ_OPTION_MAX = 100
+QUIZ_OPTIONS = (2, 10)
+QUIZ_EXPLANATION_MAX = 200
+QUIZ_EXPLANATION_LINE_FEEDS = 2
+MIN_QUIZ = 4
 # What `python -m bot new-story` writes where the author has yet to; refused by the validator.
 TODO = "TODO"
 
@@ -45,6 +54,29 @@ class Text:
 
     def get(self, lang: str) -> str:
         return self.en if lang == "en" else self.id
+
+
+@dataclass(frozen=True)
+class QuizItem:
+    """One practice question: a situation, its options, the right one and why.
+
+    `correct` and `lesson` are 0-based indexes (the YAML counts from 1, as authors do);
+    the options are per language, the same number in each, the right one at the same place.
+    """
+
+    question: Text
+    options: Mapping[str, tuple[str, ...]]
+    correct: int
+    explanation: Text
+    lesson: int
+
+    def options_in(self, lang: str) -> tuple[str, ...]:
+        return self.options["en" if lang == "en" else "id"]
+
+
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units): an emoji counts twice."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 @dataclass(frozen=True)
@@ -72,6 +104,8 @@ class Anecdote:
     applies_to: tuple[str, ...] = ()
     # The caution in one short line, for the first message (the full view shows `caution`).
     caution_short: Text | None = None
+    # Practice questions for /quiz and the team's quizzes (bot/leads/quiz.py).
+    quiz: tuple[QuizItem, ...] = ()
 
     @property
     def seed_prefix(self) -> str:
@@ -95,6 +129,20 @@ class KnowledgeBase:
         """A UI text in `lang`, with `{placeholders}` filled in."""
         template = self.ui[key].get(lang)
         return template.format(**values) if values else template
+
+    def quizzes(self) -> Iterator[tuple[str, Anecdote, QuizItem]]:
+        """Every quiz item with a stable key "<anecdote id>:q<index>", the unit of practice."""
+        for anecdote in self.anecdotes:
+            for index, item in enumerate(anecdote.quiz):
+                yield f"{anecdote.id}:q{index}", anecdote, item
+
+    def quiz_item(self, key: str) -> tuple[Anecdote, QuizItem] | None:
+        """The story and item behind a quiz key; None when the item is gone (edited away)."""
+        anecdote_id, _, index = key.rpartition(":q")
+        anecdote = self.by_id(anecdote_id)
+        if anecdote is None or not index.isdigit() or int(index) >= len(anecdote.quiz):
+            return None
+        return anecdote, anecdote.quiz[int(index)]
 
     def tips(self) -> Iterator[tuple[str, Text]]:
         """Every tip with a stable key "<anecdote id>:<index>", the unit of the tip deck."""
@@ -408,6 +456,7 @@ def load_anecdote(path: Path, seeds_dir: Path, raw: bytes | None = None) -> Anec
         caution_short=check.text(data["caution_short"], ("caution_short",))
         if "caution_short" in data
         else None,
+        quiz=_quiz(check, data.get("quiz"), _count(data.get("lessons"))) if "quiz" in data else (),
     )
     if (anecdote.applies_to or anecdote.caution_short) and anecdote.caution is None:
         field_name = "applies_to" if anecdote.applies_to else "caution_short"
@@ -432,6 +481,79 @@ def _when(check: _Checker, value: Any, lessons: int) -> tuple[dict[str, tuple[st
     if len(value) != lessons:
         check.fail(("when",), f"needs one item per lesson ({lessons}), has {len(value)}")
     return tuple(check.per_language(item, ("when", i)) for i, item in enumerate(value))
+
+
+def _quiz(check: _Checker, value: Any, lessons: int) -> tuple[QuizItem, ...]:
+    """`quiz`: at least MIN_QUIZ items, each within Telegram's quiz-poll limits, so a poll is
+    never refused in front of a team (the limits are checked here, not at sending time)."""
+    if not isinstance(value, list) or not value:
+        check.fail(("quiz",), "must be a list of {question, options, answer, explanation, lesson}")
+        return ()
+    if len(value) < MIN_QUIZ:
+        check.fail(("quiz",), f"needs at least {MIN_QUIZ} items, has {len(value)}")
+    items = []
+    for i, raw in enumerate(value):
+        item = _quiz_item(check, raw, ("quiz", i), lessons)
+        if item is not None:
+            items.append(item)
+    return tuple(items)
+
+
+def _limit(check: _Checker, text: str, path: tuple[Any, ...], maximum: int) -> None:
+    length = telegram_length(text)
+    if length > maximum:
+        check.fail(path, f"is {length} characters; Telegram allows at most {maximum}")
+
+
+def _number(check: _Checker, value: Any, path: tuple[Any, ...], high: int, what: str) -> int:
+    """A 1-based number in 1..high, returned 0-based (-1 when invalid, reported)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        check.fail(path, f"must be the number of {what}, from 1 to {high}")
+        return -1
+    return value - 1
+
+
+def _quiz_item(check: _Checker, raw: Any, path: tuple[Any, ...], lessons: int) -> QuizItem | None:
+    if not isinstance(raw, Mapping):
+        check.fail(path, "must be a mapping with question, options, answer, explanation, lesson")
+        return None
+    fields = ("question", "options", "answer", "explanation", "lesson")
+    missing = [key for key in fields if key not in raw]
+    for key in missing:
+        check.fail(path, f"missing required field '{key}'")
+    if missing:
+        return None
+    question = check.text(raw["question"], (*path, "question"))
+    explanation = check.text(raw["explanation"], (*path, "explanation"))
+    for lang in LANGUAGES:
+        _limit(check, question.get(lang), (*path, "question", lang), QUIZ_QUESTION_MAX)
+        text = explanation.get(lang)
+        _limit(check, text, (*path, "explanation", lang), QUIZ_EXPLANATION_MAX)
+        if text.count("\n") > QUIZ_EXPLANATION_LINE_FEEDS:
+            check.fail(
+                (*path, "explanation", lang),
+                f"has more than {QUIZ_EXPLANATION_LINE_FEEDS} line breaks (Telegram's limit)",
+            )
+    options = check.per_language(raw["options"], (*path, "options"))
+    low, high = QUIZ_OPTIONS
+    counts = {len(options[lang]) for lang in LANGUAGES}
+    for lang in LANGUAGES:
+        count = len(options[lang])
+        if options[lang] and not low <= count <= high:
+            check.fail(
+                (*path, "options", lang), f"has {count} options; Telegram allows {low}-{high}"
+            )
+        for j, option in enumerate(options[lang]):
+            _limit(check, option, (*path, "options", lang, j), QUIZ_OPTION_MAX)
+        if len(set(options[lang])) != count:
+            check.fail((*path, "options", lang), "has the same option twice")
+    if len(counts) > 1:
+        check.fail((*path, "options"), "needs the same number of options in both languages")
+    correct = _number(check, raw["answer"], (*path, "answer"), min(counts) or 1, "the right option")
+    lesson = _number(check, raw["lesson"], (*path, "lesson"), max(lessons, 1), "the lesson tested")
+    if correct < 0 or lesson < 0:
+        return None
+    return QuizItem(question, options, correct, explanation, lesson)
 
 
 def _applies_to(check: _Checker, value: Any) -> tuple[str, ...]:
@@ -661,6 +783,16 @@ def _anecdote_json(a: Anecdote) -> dict[str, Any]:
         "when": [{lang: list(items) for lang, items in w.items()} for w in a.when],
         "applies_to": list(a.applies_to),
         "caution_short": None if a.caution_short is None else _text_json(a.caution_short),
+        "quiz": [
+            {
+                "question": _text_json(q.question),
+                "options": {lang: list(items) for lang, items in q.options.items()},
+                "correct": q.correct,
+                "explanation": _text_json(q.explanation),
+                "lesson": q.lesson,
+            }
+            for q in a.quiz
+        ],
     }
 
 
@@ -696,6 +828,19 @@ def _anecdote_of(data: Any, path: Path) -> Anecdote:
         when=tuple({str(lang): _strings(items) for lang, items in w.items()} for w in data["when"]),
         applies_to=_strings(data["applies_to"]),
         caution_short=None if data["caution_short"] is None else _text_of(data["caution_short"]),
+        quiz=tuple(_quiz_of(q) for q in data["quiz"]),
+    )
+
+
+def _quiz_of(data: Any) -> QuizItem:
+    if not isinstance(data, dict):
+        raise ValueError("not a quiz item")
+    return QuizItem(
+        question=_text_of(data["question"]),
+        options={str(lang): _strings(items) for lang, items in data["options"].items()},
+        correct=int(data["correct"]),
+        explanation=_text_of(data["explanation"]),
+        lesson=int(data["lesson"]),
     )
 
 

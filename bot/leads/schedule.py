@@ -20,6 +20,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.leads.quiz import daily_kind
 from bot.storage.tiprecords import Delivery, Subscription
 
 if TYPE_CHECKING:
@@ -258,9 +259,13 @@ class DeliveryRunner:
         workers: int = 16,
         max_attempts: int = 5,
         send_marks_handover: bool = False,
+        quiz_deck: Callable[[], Sequence[str]] | None = None,
     ) -> None:
         """`send_marks_handover`: `send` calls `handed_over` itself when its request leaves
-        for Telegram (after any rate limiter), so a row waiting to go out stays `queued`."""
+        for Telegram (after any rate limiter), so a row waiting to go out stays `queued`.
+        `quiz_deck`: the quiz keys, for chats whose daily mode is `quiz` or `mix`
+        (bot/leads/quiz.py `daily_kind`); a quiz is then claimed exactly like a tip, in the
+        same delivery log, with the same guarantees, and `send` tells the two apart by key."""
         self.store = store
         self.deck = deck
         self.send = send
@@ -270,6 +275,7 @@ class DeliveryRunner:
         self.workers = workers
         self.max_attempts = max_attempts
         self.send_marks_handover = send_marks_handover
+        self.quiz_deck = quiz_deck
         self._busy = asyncio.Lock()
         self._started = False
 
@@ -313,11 +319,15 @@ class DeliveryRunner:
             now = self.clock()
             subscriptions = await asyncio.to_thread(self.store.subscriptions)
             keys = list(self.deck())
+            quiz_keys = list(self.quiz_deck()) if self.quiz_deck is not None else []
+            modes = await asyncio.to_thread(self.store.quiz.modes) if quiz_keys else {}
             for sub in subscriptions:
                 day = due_date(sub, now, self.default_timezone)
                 if day is None:
                     continue
-                claimed = await asyncio.to_thread(self.store.claim_daily, sub.chat_id, day, keys)
+                kind = daily_kind(modes.get(sub.chat_id, "tips"), day)
+                chosen = quiz_keys if kind == "quiz" and quiz_keys else keys
+                claimed = await asyncio.to_thread(self.store.claim_daily, sub.chat_id, day, chosen)
                 if claimed is not None:
                     result.claimed += 1
             pending = await asyncio.to_thread(self.store.pending_deliveries)
@@ -392,6 +402,9 @@ class DeliveryRunner:
             except ChatMoved as exc:
                 await asyncio.to_thread(self.store.mark_delivery, delivery.id, "failed", str(exc))
                 await asyncio.to_thread(self.store.move_chat, delivery.chat_id, exc.new_chat_id)
+                await asyncio.to_thread(
+                    self.store.quiz.move_chat, delivery.chat_id, exc.new_chat_id
+                )
                 result.failed += 1
                 log.warning(
                     "chat migrated, subscription moved chat_id=%s new_chat_id=%s",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from bot.chat.replies import Reply, UiTexts, escape
 from bot.chat.request import Env, Outcome, Request
-from bot.leads import tips
+from bot.leads import quiz, tips
 from bot.leads.inbox import stats_button
 from bot.leads.schedule import (
     EVERY_DAY,
@@ -153,7 +153,7 @@ class TeamReplies:
             if sub is None:
                 zone_label_text = escape(zone_label(self.zone_name(req.chat_id)))
                 return self._reply(self._t("team_daily_none", lang, zone=zone_label_text))
-            return self._reply(self.subscription_text("team_daily_show", sub, lang))
+            return self._reply(self._with_mode(req.chat_id, "team_daily_show", sub, lang))
         if len(args) == 1 and args[0].lower() in OFF_WORDS:
             stopped = self.store.unsubscribe(req.chat_id)
             log.info(
@@ -166,25 +166,36 @@ class TeamReplies:
             return self._reply(
                 self._t("team_daily_off" if stopped else "team_daily_off_none", lang)
             )
+        args, mode = quiz.mode_of(args)  # "/daily 08:00 mon-fri quiz": tips, quiz or mix
         try:
-            if len(args) > 2:
-                raise ValueError("too many arguments")
+            if not args or len(args) > 2:
+                raise ValueError("a time, then at most the days")
             at = parse_time(args[0])
             days = parse_days(args[1]) if len(args) == 2 else EVERY_DAY
         except ValueError:
             given = escape(" ".join(args)[:ECHO_CHARS])
             return self._reply(self._t("team_daily_usage", lang, given=given))
         sub = self.store.subscribe(req.chat_id, at, days, user_id=req.user_id)
+        if mode is not None:
+            self.store.quiz.set_mode(req.chat_id, mode)
         log.info(
-            "daily tip set chat_id=%s user_id=%s update_id=%s at=%s days=%s zone=%s",
+            "daily tip set chat_id=%s user_id=%s update_id=%s at=%s days=%s zone=%s mode=%s",
             req.chat_id,
             req.user_id,
             req.update_id,
             at.strftime("%H:%M"),
             days,
             sub.zone_name(self.default_zone),
+            mode or self.store.quiz.mode(req.chat_id),
         )
-        return self._reply(self.subscription_text("team_daily_set", sub, lang))
+        return self._reply(self._with_mode(req.chat_id, "team_daily_set", sub, lang))
+
+    def _with_mode(self, chat_id: int, key: str, sub: Subscription, lang: str) -> str:
+        """The schedule, then what it delivers (tips, quizzes, or both in turn)."""
+        mode = self.store.quiz.mode(chat_id)
+        return (
+            self.subscription_text(key, sub, lang) + "\n\n" + quiz.mode_line(self.env, mode, lang)
+        )
 
     # -- /timezone ----------------------------------------------------------------------------
 
@@ -298,6 +309,9 @@ class TeamReplies:
             self._t("team_stats_this_chat", lang),
             *self._stats_block(lang, here, show_texts=True),
             self._t("team_stats_daily", lang, state=escape(daily)),
+            "",
+            # Answers are the chat's own (a group's leads see their group's, never others').
+            *quiz.stats_lines(self.env, chat_id, lang),
         ]
         # With one chat (the terminal's, a bot in one group) the second block would repeat it.
         if any(_figures(everywhere[d]) != _figures(here[d]) for d in STATS_PERIODS):

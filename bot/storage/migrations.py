@@ -127,6 +127,48 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX questions_open_by_chat ON questions (chat_id, id) WHERE answered = 0;
     CREATE INDEX decisions_by_chat ON decisions (chat_id);
     """,
+    # 5 -> 6: quiz polls and answers, users who started the bot in private, each chat's daily
+    # mode (tips, quiz, mix) and the weekly digests (issue 19; bot/storage/quizrecords.py).
+    """
+    CREATE TABLE quiz_polls (
+        poll_id     TEXT PRIMARY KEY,     -- Telegram's poll id (the terminal makes its own)
+        chat_id     INTEGER NOT NULL,     -- where it was sent: a group or a private chat
+        quiz_key    TEXT NOT NULL,        -- '<anecdote id>:q<index>'
+        correct     INTEGER NOT NULL,     -- the right option as sent (0-based)
+        message_id  INTEGER,
+        delivery_id INTEGER,              -- deliveries.id (daily quiz, /quiznow), else NULL
+        sent_at     TEXT NOT NULL
+    );
+    CREATE INDEX quiz_polls_by_chat ON quiz_polls (chat_id, sent_at);
+    CREATE TABLE quiz_answers (
+        poll_id     TEXT NOT NULL,
+        user_id     INTEGER NOT NULL,
+        chat_id     INTEGER NOT NULL,     -- the poll's chat (copied: /stats filters on it)
+        quiz_key    TEXT NOT NULL,
+        option      INTEGER NOT NULL,
+        right       INTEGER NOT NULL,     -- 0 | 1
+        answered_at TEXT NOT NULL,
+        PRIMARY KEY (poll_id, user_id)    -- once per member and poll
+    );
+    CREATE INDEX quiz_answers_by_user ON quiz_answers (user_id, answered_at);
+    CREATE INDEX quiz_answers_by_chat ON quiz_answers (chat_id, answered_at);
+    CREATE TABLE private_users (
+        user_id     INTEGER PRIMARY KEY,  -- started the bot in private: it may write to them
+        started_at  TEXT NOT NULL
+    );
+    CREATE TABLE quiz_modes (
+        chat_id     INTEGER PRIMARY KEY,
+        mode        TEXT NOT NULL         -- 'tips' | 'quiz' | 'mix' (alternate)
+    );
+    CREATE TABLE digests (
+        chat_id     INTEGER NOT NULL,
+        week        TEXT NOT NULL,        -- the Monday (local date) of the weekly digest
+        state       TEXT NOT NULL,        -- sending | sent | empty | failed | unknown
+        error       TEXT,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (chat_id, week)       -- at most one weekly digest per team and week
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

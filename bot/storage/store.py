@@ -9,17 +9,28 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from bot.content.knowledge import LANGUAGES
-
-if TYPE_CHECKING:
-    pass
-from bot.storage.database import DB_FILENAME, Clock, Database, from_db_time, to_db_time, utc_now  # noqa: F401
-from bot.storage.decisions import Decisions, read_taught  # noqa: F401
+from bot.storage.database import DB_FILENAME, Clock, to_db_time, utc_now
+from bot.storage.decisions import Decisions, read_taught
 from bot.storage.deliveries import Deliveries
-from bot.storage.files import StoreError  # noqa: F401
-from bot.storage.migrations import MIGRATIONS, SCHEMA_VERSION  # noqa: F401
+from bot.storage.files import StoreError
+from bot.storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from bot.storage.quizrecords import QuizRecords
+
+# The store's public face: callers import these from here, wherever they are defined.
+__all__ = [
+    "DB_FILENAME",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Clock",
+    "QuestionCount",
+    "Stats",
+    "Store",
+    "StoreError",
+    "read_taught",
+    "utc_now",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +63,11 @@ class Stats:
 class Store(Deliveries, Decisions):
     """The one handle on the database; every public method is one short transaction, except
     the best-effort records (questions, feedback), which are queued (see `writer`)."""
+
+    @property
+    def quiz(self) -> QuizRecords:
+        """The quiz records (bot/storage/quizrecords.py), on this store's connections."""
+        return QuizRecords(self)
 
     # -- chat settings ------------------------------------------------------------------------
 

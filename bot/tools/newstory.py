@@ -197,7 +197,17 @@ def draft(
     ]
     for _ in range(DRAFT_TIPS):
         lines += [f"  - id: {TODO}", f"    en: {TODO}"]
-    lines.append("")
+    lines += [
+        "# Practice questions for /quiz and the team's quizzes: optional, four or more once",
+        "# there (docs/authoring.md). Uncomment and write, one per lesson at least:",
+        "# quiz:",
+        "#  - lesson: 1   # the lesson it tests, from 1",
+        '#    question: {id: "...", en: "..."}   # a situation, <= 300 characters',
+        "#    options: {id: [..., ..., ...], en: [..., ..., ...]}   # <= 100 characters each",
+        "#    answer: 2   # the right option, from 1; not always the longest, nor the same place",
+        '#    explanation: {id: "Pelajaran 1: ...", en: "Lesson 1: ..."}   # <= 200 characters',
+        "",
+    ]
     if gaps:
         lines.append(
             "# Content gaps like this post (team leads said no story fits; times asked), "

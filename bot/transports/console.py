@@ -11,14 +11,24 @@ from a keyboard, a pipe or a test's `io.StringIO`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.chat.commands import BY_NAME
-from bot.chat.replies import Button, Replies, Reply, all_buttons, html_to_text, parse_callback
-from bot.chat.request import Env, Outcome, Request
+from bot.chat.replies import (
+    Button,
+    Replies,
+    Reply,
+    all_buttons,
+    escape,
+    html_to_text,
+    parse_callback,
+)
+from bot.chat.request import Env, Outcome, QuizPoll, Request
 from bot.leads import inbox
 from bot.leads.tips import MemoryRotation
 from bot.settings import Settings
@@ -30,6 +40,9 @@ log = logging.getLogger(__name__)
 
 # The console is one conversation; it is logged in the store as this chat id.
 CONSOLE_CHAT_ID = 0
+# Its user, for practice (/quiz, /myscore): answers are a person's, and this is the one here.
+CONSOLE_USER_ID = 0
+_PERSONAL = frozenset({"quiz", "myscore"})
 
 
 class Console:
@@ -54,6 +67,9 @@ class Console:
         self.chosen_lang = lang
         self.last_lang = lang or replies.default_lang
         self.buttons: list[Button] = []
+        # The quiz waiting for an answer (its number typed next), with its poll id.
+        self.pending: tuple[QuizPoll, str] | None = None
+        self._poll_numbers = itertools.count(1)
         # Without a store the place in the tip deck lasts for this session only.
         self.env = Env(
             replies, store, settings or Settings(), rotation=MemoryRotation(CONSOLE_CHAT_ID)
@@ -130,6 +146,14 @@ class Console:
         """Act on one line of input; False when the user wants to leave."""
         if not line:
             return True
+        pending, self.pending = self.pending, None
+        if pending is not None and line.isdigit():
+            self.answer(pending, int(line))
+            return True
+        if pending is not None:
+            self.stdout.write(
+                self.replies.kb.text("quiz_console_skipped", pending[0].lang) + "\n\n"
+            )
         if line.isdigit():
             self.press(int(line))
             return True
@@ -150,13 +174,14 @@ class Console:
         log.debug("console question answered=%s lang=%s", best is not None, answer.lang)
         # Small talk is not a question: it never lands among the unanswered ones.
         if self.store is not None and answer.small_talk is None:
+            named = best or answer.maybe  # a story offered, not told, is named too
             self.store.record_question(
                 chat_id=CONSOLE_CHAT_ID,
                 user_id=None,
                 text=question,
                 lang=answer.lang,
-                anecdote_id=best.anecdote.id if best else None,
-                score=best.score if best else 0,
+                anecdote_id=named.anecdote.id if named else None,
+                score=named.score if named else 0,
                 answered=best is not None,
                 source="cli",
             )
@@ -197,7 +222,8 @@ class Console:
         if row is None or (row.team and self.store is None):
             self.show(self.replies.unknown_command(self.lang))
             return True
-        outcome = row.build(self.env, self._request(rest.strip()))
+        user_id = CONSOLE_USER_ID if row.name in _PERSONAL else None
+        outcome = row.build(self.env, self._request(rest.strip(), user_id))
         if outcome.chosen_lang is not None:
             self.chosen_lang = outcome.chosen_lang
         if outcome.question is not None:
@@ -206,12 +232,65 @@ class Console:
         if outcome.delivery_id is not None and self.store is not None:
             self.store.mark_sent(outcome.delivery_id, None)  # printed: there is no message id
         self.deliver(outcome)
+        if outcome.poll is not None:
+            self.ask_quiz(outcome.poll, outcome.delivery_id)
+        if outcome.picture is not None:
+            self.save_picture(outcome.picture.png, outcome.picture.name)
         return True
 
-    def _request(self, text: str = "") -> Request:
+    def _request(self, text: str = "", user_id: int | None = None) -> Request:
         # The terminal user is the bot-wide lead in their own private chat: what they teach
         # applies to every chat, as from a TEAM_LEAD_IDS user's private chat in Telegram.
-        return Request(CONSOLE_CHAT_ID, None, text, self.lang, bot_wide_lead=True, private=True)
+        return Request(CONSOLE_CHAT_ID, user_id, text, self.lang, bot_wide_lead=True, private=True)
+
+    # -- practice -----------------------------------------------------------------------------
+
+    def ask_quiz(self, poll: QuizPoll, delivery_id: int | None = None) -> None:
+        """A quiz as numbered choices; the next number typed is the answer. With a store the
+        poll is recorded as Telegram's is, so /myscore and the repetition count it."""
+        poll_id = f"console-{CONSOLE_CHAT_ID}-{next(self._poll_numbers)}"
+        if self.store is not None:
+            # One id per session would collide with an earlier session's: make it unique.
+            poll_id = f"{poll_id}-{self.store.clock().timestamp():.6f}"
+            self.store.quiz.record_poll(
+                poll_id, CONSOLE_CHAT_ID, poll.key, poll.correct, delivery_id=delivery_id
+            )
+        lines = [poll.question, ""]
+        lines += [f"  [{number}] {option}" for number, option in enumerate(poll.options, 1)]
+        lines += ["", self.replies.kb.text("quiz_console_pick", poll.lang)]
+        self.stdout.write("\n".join(lines) + "\n\n")
+        self.stdout.flush()
+        self.buttons = []
+        self.pending = (poll, poll_id)
+
+    def answer(self, pending: tuple[QuizPoll, str], number: int) -> None:
+        poll, poll_id = pending
+        if not 1 <= number <= len(poll.options):
+            self.stdout.write(
+                self.replies.kb.text("console_bad_choice", poll.lang, number=number) + "\n\n"
+            )
+            self.pending = pending
+            return
+        if self.store is not None:
+            self.store.quiz.record_answer(poll_id, CONSOLE_USER_ID, number - 1)
+        kb = self.replies.kb
+        if number - 1 == poll.correct:
+            verdict = kb.text("quiz_console_right", poll.lang)
+        else:
+            right = poll.options[poll.correct]
+            verdict = kb.text(
+                "quiz_console_wrong", poll.lang, number=poll.correct + 1, option=right
+            )
+        # As in Telegram: the explanation after the answer, the story a button away.
+        self.show(Reply(escape(f"{verdict}\n{poll.explanation}"), poll.buttons))
+
+    def save_picture(self, png: bytes, name: str) -> None:
+        """The weekly picture as a PNG file beside the database (or here without one)."""
+        folder = self.store.path.parent if self.store is not None else Path.cwd()
+        path = folder / name
+        path.write_bytes(png)
+        self.stdout.write(self.replies.kb.text("digest_saved", self.lang, path=path) + "\n\n")
+        self.stdout.flush()
 
     def deliver(self, outcome: Outcome) -> None:
         """Print an outcome. A notice for this chat (the terminal user asked the question)

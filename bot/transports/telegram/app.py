@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from telegram import Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -18,12 +19,14 @@ from telegram.ext import (
     CommandHandler,
     InlineQueryHandler,
     MessageHandler,
+    PollAnswerHandler,
+    TypeHandler,
     filters,
 )
 
 from bot.chat.commands import COMMANDS
 from bot.content.knowledge import KnowledgeError
-from bot.transports.telegram import buttons, handlers, inline, team
+from bot.transports.telegram import buttons, handlers, inline, quizzes, team
 from bot.transports.telegram.common import SERVICES_KEY
 from bot.transports.telegram.connections import SpreadRequest
 from bot.transports.telegram.errors import on_error
@@ -59,6 +62,10 @@ def add_handlers(application: Application, services: Services) -> None:
     # Edited messages were already answered in their first version: drop them before any
     # other handler (commands included) can see them.
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.ignore_edit), -1)
+    # Before everything: a user writing in private may from now on get the weekly picture.
+    application.add_handler(TypeHandler(Update, quizzes.remember_private_user), -2)
+    # Answers to the quiz polls the bot sent (type quiz, not anonymous).
+    application.add_handler(PollAnswerHandler(quizzes.on_poll_answer))
 
     # Commands, one handler per row of the command table (bot/chat/commands.py). CommandHandler
     # matches "/cmd" and "/cmd@thisbot", never "@otherbot".

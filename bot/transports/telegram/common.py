@@ -114,7 +114,9 @@ async def record_question(
     it must not show up as an unanswered one."""
     if answer.small_talk is not None:
         return
-    best = answer.best
+    # A story offered but not told ("did you mean ...?") is the question's best match too:
+    # the weekly digest counts such questions as "offered" (answered = 0, a story named).
+    best = answer.best or answer.maybe
     values: dict[str, Any] = {
         "chat_id": chat_id,
         "user_id": user_id,
@@ -122,7 +124,7 @@ async def record_question(
         "lang": answer.lang,
         "anecdote_id": best.anecdote.id if best else None,
         "score": best.score if best else 0,
-        "answered": best is not None,
+        "answered": answer.best is not None,
         "source": source,
     }
     try:

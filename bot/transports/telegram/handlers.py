@@ -24,6 +24,7 @@ from bot.transports.telegram.common import (
     where,
 )
 from bot.transports.telegram.filters import strip_mention
+from bot.transports.telegram.quizzes import send_quiz
 from bot.transports.telegram.render import send_reply
 
 if TYPE_CHECKING:
@@ -158,6 +159,8 @@ def command(row: Command) -> Callable[[Update, Context], Awaitable[None]]:
             return
         for reply in outcome.replies:
             await send_reply(context.bot, chat.id, reply, reply_to=_quote(update))
+        if outcome.poll is not None:  # /quiz: a quiz poll, recorded so its answer counts
+            await send_quiz(context.bot, services.store, chat.id, outcome.poll)
 
     handle.__name__ = handle.__qualname__ = f"command_{row.name}"
     return handle

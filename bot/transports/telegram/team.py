@@ -59,8 +59,11 @@ from telegram.ext import (
 )
 
 from bot.chat.commands import COMMANDS, Command
+from bot.chat.replies import Reply
 from bot.chat.request import Env, Notice, Outcome, Request
+from bot.leads import digest as digests
 from bot.leads import inbox, tips
+from bot.leads import quiz as practice
 from bot.leads.schedule import (
     ChatMoved,
     ChatUnreachable,
@@ -72,13 +75,13 @@ from bot.leads.schedule import (
 )
 from bot.leads.team import only_leads
 from bot.transports.telegram.common import command_language, retry_after_seconds
+from bot.transports.telegram.quizzes import deliver_picture, forget, send_quiz
 from bot.transports.telegram.ratelimit import Handover, HandoverRateLimiter
 from bot.transports.telegram.render import MAX_TOAST, keyboard, plain
 
 if TYPE_CHECKING:
     from telegram import Message
 
-    from bot.chat.replies import Reply
     from bot.chat.services import Services
 
 log = logging.getLogger(__name__)
@@ -123,6 +126,11 @@ class Team:
             self.send_tip,
             default_timezone=self.settings.timezone,
             send_marks_handover=True,
+            quiz_deck=lambda: practice.deck(self.kb),
+        )
+        # Every Monday at the team's daily time: the weekly picture (bot/leads/digest.py).
+        self.digests = digests.DigestRunner(
+            services.store, self.send_weekly_digest, default_timezone=self.settings.timezone
         )
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -148,9 +156,16 @@ class Team:
         job_queue.run_repeating(
             self._tick_job, interval=TICK_SECONDS, first=first, name="kisah-daily-tips"
         )
+        job_queue.run_repeating(
+            self._digest_job, interval=TICK_SECONDS, first=first + 5, name="kisah-weekly-digest"
+        )
 
     async def _tick_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.runner.tick()
+
+    async def _digest_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # A job of its own: drawing many teams' pictures on a Monday must not hold up the tips.
+        await self.digests.tick()
 
     async def _lang(self, update: Update) -> str:
         """The command language, decided as for every other command (`command_language`:
@@ -378,7 +393,8 @@ class Team:
     async def _deliver(self, update: Update, outcome: Outcome) -> None:
         """Send the outcome; a tip taken by /tipnow is marked sent with its message's id, or
         `unknown` when the send failed (it may or may not have reached the chat)."""
-        delivery_id = outcome.delivery_id
+        # With a poll, the delivery (/quiznow) is the poll, not the first reply.
+        delivery_id = outcome.delivery_id if outcome.poll is None else None
         for number, reply in enumerate(outcome.replies):
             if number or delivery_id is None:
                 await self._send(update, reply)
@@ -390,8 +406,47 @@ class Team:
                 raise
             await asyncio.to_thread(self.store.mark_sent, delivery_id, message.message_id)
             log.info("tip sent now chat_id=%s update_id=%s", message.chat_id, update.update_id)
+        if outcome.poll is not None:
+            await self._deliver_poll(update, outcome)
+        if outcome.picture is not None:
+            chat = update.effective_chat
+            assert chat is not None
+            count = await deliver_picture(
+                self.application.bot, self.store, chat.id, outcome.picture
+            )
+            if count:
+                lang = outcome.poll.lang if outcome.poll else await self._lang(update)
+                await self._send(update, digests.sent_note(self.env, count, lang))
         for notice in outcome.notices:
             await self._notify(notice, update.update_id)
+
+    async def _deliver_poll(self, update: Update, outcome: Outcome) -> None:
+        """/quiznow: the poll is the delivery; marked sent with its message, else unknown."""
+        chat = update.effective_chat
+        assert chat is not None and outcome.poll is not None
+        delivery_id = outcome.delivery_id
+        try:
+            message = await send_quiz(
+                self.application.bot, self.store, chat.id, outcome.poll, delivery_id=delivery_id
+            )
+        except BadRequest as exc:
+            # Refused, so certainly not sent: most often the group's admins took the bot's
+            # right to post polls. Said in the chat (a message may still be allowed).
+            if delivery_id is not None:
+                await asyncio.to_thread(
+                    self.store.mark_delivery, delivery_id, "failed", exc.message
+                )
+            log.warning(
+                "quiz refused chat_id=%s update_id=%s: %s", chat.id, update.update_id, exc.message
+            )
+            await self._send(update, Reply(self.kb.text("quiz_refused", outcome.poll.lang)))
+            return
+        except BaseException as exc:
+            if delivery_id is not None:
+                await asyncio.to_thread(self.store.mark_delivery, delivery_id, "unknown", repr(exc))
+            raise
+        if delivery_id is not None:
+            await asyncio.to_thread(self.store.mark_sent, delivery_id, message.message_id)
 
     # -- membership ---------------------------------------------------------------------------
 
@@ -400,6 +455,9 @@ class Team:
         if change is None:
             return
         if change.new_chat_member.status in {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}:
+            if change.chat.type == ChatType.PRIVATE:  # blocked: no weekly picture there either
+                await asyncio.to_thread(self.store.quiz.forget_private_user, change.chat.id)
+                forget(change.chat.id)
             stopped = await asyncio.to_thread(self.store.unsubscribe, change.chat.id)
             log.info(
                 "bot removed or blocked chat_id=%s update_id=%s unsubscribed=%s",
@@ -416,8 +474,10 @@ class Team:
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int, update_id: int | None) -> None:
         """A group became a supergroup: what the store keeps about it (settings, tips,
-        questions, the inbox's decisions) and what its admins taught the matcher follow it."""
+        questions, the inbox's decisions, quiz history) and what its admins taught the matcher
+        follow it."""
         await asyncio.to_thread(self.store.move_chat, old_chat_id, new_chat_id)
+        await asyncio.to_thread(self.store.quiz.move_chat, old_chat_id, new_chat_id)
         taught = self.services.matcher.taught.move_scope(old_chat_id, new_chat_id)
         log.info(
             "group migrated chat_id=%s new_chat_id=%s taught=%s update_id=%s",
@@ -432,10 +492,16 @@ class Team:
     async def send_tip(self, delivery: Delivery) -> int:
         """Send one scheduled tip; Bot API errors become the runner's delivery exceptions."""
         lang = delivery.language or self.settings.default_language
-        try:
-            reply = self.services.replies.tip(delivery.tip_key, lang)
-        except KeyError as exc:
-            raise DeliveryRejected(f"tip {delivery.tip_key} is no longer in the deck") from exc
+        poll = None
+        if practice.is_quiz_key(delivery.tip_key):
+            poll = practice.poll_for(self.env, delivery.tip_key, lang)
+            if poll is None:
+                raise DeliveryRejected(f"quiz {delivery.tip_key} is no longer in the stories")
+        else:
+            try:
+                reply = self.services.replies.tip(delivery.tip_key, lang)
+            except KeyError as exc:
+                raise DeliveryRejected(f"tip {delivery.tip_key} is no longer in the deck") from exc
         bot = self.application.bot
         # Through HandoverRateLimiter the claim becomes `sending` when the request leaves the
         # limiter (bot/transports/telegram/ratelimit.py); with no limiter, or another, it is
@@ -448,13 +514,23 @@ class Team:
             refused=lambda: self.runner.not_handed_over(delivery),
         )
         try:
-            message = await bot.send_message(
-                chat_id=delivery.chat_id,
-                text=reply.text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(reply),
-                rate_limit_args=handover if limited else None,
-            )
+            if poll is not None:
+                message = await send_quiz(
+                    bot,
+                    self.store,
+                    delivery.chat_id,
+                    poll,
+                    delivery_id=delivery.id,
+                    rate_limit_args=handover if limited else None,
+                )
+            else:
+                message = await bot.send_message(
+                    chat_id=delivery.chat_id,
+                    text=reply.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard(reply),
+                    rate_limit_args=handover if limited else None,
+                )
         except RetryAfter as exc:
             raise DeliveryRetryAfter(retry_after_seconds(exc)) from exc
         except Forbidden as exc:
@@ -472,6 +548,24 @@ class Team:
                 raise DeliveryNotSent(str(exc)) from exc
             raise  # may have reached Telegram: the runner records it as unknown
         return message.message_id
+
+    async def send_weekly_digest(self, chat_id: int, language: str | None) -> bool:
+        """The Monday picture for one team (DigestRunner decided it is due and claimed it);
+        False when the team has nothing to show."""
+        lang = language or self.settings.default_language
+        data = await asyncio.to_thread(digests.gather, self.env, chat_id, lang)
+        if digests.is_empty(data):
+            return False
+        picture = await asyncio.to_thread(digests.picture, self.env, chat_id, lang, data)
+        try:
+            await deliver_picture(self.application.bot, self.store, chat_id, picture)
+        except Forbidden as exc:
+            raise ChatUnreachable(exc.message) from exc
+        except BadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                raise ChatUnreachable(exc.message) from exc
+            raise DeliveryRejected(exc.message) from exc  # e.g. no right to send photos
+        return True
 
 
 def register(application: Application, services: Services) -> Team:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bot.chat import commands
 from bot.chat.replies import UI_TEXTS as REPLY_TEXTS
 from bot.chat.replies import UiTexts, check_texts
-from bot.leads import inbox, team
+from bot.leads import digest, inbox, quiz, team
 
 if TYPE_CHECKING:
     from bot.content.knowledge import KnowledgeBase
@@ -34,6 +34,8 @@ UI_TEXTS: tuple[UiTexts, ...] = (
     INLINE_TEXTS,
     team.UI_TEXTS,
     inbox.UI_TEXTS,
+    quiz.UI_TEXTS,
+    digest.UI_TEXTS,
 )
 
 
