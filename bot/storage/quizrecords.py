@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.storage.database import from_db_time, to_db_time
+
 if TYPE_CHECKING:
     from bot.storage.store import Store
 
@@ -67,7 +69,6 @@ class QuizRecords:
         self.store = store
 
     def _now(self) -> str:
-        from bot.storage.store import to_db_time
 
         return to_db_time(self.store.clock())
 
@@ -121,13 +122,11 @@ class QuizRecords:
             ).rowcount
         if not inserted:
             return None
-        from bot.storage.store import from_db_time
 
         return Answer(user_id, row["chat_id"], row["quiz_key"], bool(right), from_db_time(now))
 
     def history(self, user_id: int) -> list[Answer]:
         """Every answer of one member, oldest first, in every chat: practice is personal."""
-        from bot.storage.store import from_db_time
 
         rows = self.store._read(
             "SELECT user_id, chat_id, quiz_key, right, answered_at FROM quiz_answers "
@@ -182,7 +181,6 @@ class QuizRecords:
         return int(polls), int(answers["n"]), int(answers["m"])
 
     def _since(self, days: int) -> str:
-        from bot.storage.store import to_db_time
 
         return to_db_time(self.store.clock() - timedelta(days=days))
 
@@ -289,7 +287,6 @@ class QuizRecords:
     def daily_questions(self, chat_id: int | None, since: datetime) -> list[tuple[str, str, int]]:
         """(UTC day, outcome, count) of the chat's (None: every chat's) questions since `since`;
         outcome is 'answered', 'offered' (a story offered, not told) or 'unanswered'."""
-        from bot.storage.store import to_db_time
 
         chat = " AND chat_id = ?" if chat_id is not None else ""
         params: tuple[object, ...] = (to_db_time(since),) + (
