@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING
 
 from bot.chat.replies import Button, Reply, UiTexts, callback_data, escape
 from bot.chat.request import Notice, Outcome
+from bot.leads.hearback import compose
 from bot.leads.team import TeamReplies
+from bot.storage.hearbacks import Hearback
 from bot.storage.inboxrecords import (
     GAP,
     OPEN,
@@ -104,6 +106,8 @@ UI_TEXTS = UiTexts(
         "inbox_no_words": frozenset(),
         "inbox_limit": frozenset({"limit"}),
         "inbox_heard_back": frozenset({"question"}),
+        "inbox_heard_back_many": frozenset({"count"}),
+        "inbox_heard_back_line": frozenset({"question", "title"}),
         "inbox_scope_group": frozenset(),
         "inbox_scope_all": frozenset(),
         "inbox_decided_bot_wide": frozenset(),
@@ -481,24 +485,21 @@ class Inbox:
     # -- the asker hears back ---------------------------------------------------------------
 
     def _notices(self, question: Question, change: Change) -> tuple[Notice, ...]:
-        """The asker's "earlier you asked" and the story, once per question."""
+        """The asker's "earlier you asked" with the story, in one message, once per question.
+        The store owes it in the hear-back outbox (sent by `bot.leads.hearback`); the notice
+        is for a transport without one (the terminal)."""
         if not change.notify or change.decision is None or not change.decision.anecdote_id:
             return ()
-        anecdote_id = change.decision.anecdote_id
-        lang = self.matcher.language(question.text, question.lang)
-        lesson = next(
-            (
-                m.lesson
-                for m in self.matcher.rank(question.text, chat_id=question.chat_id)
-                if m.anecdote.id == anecdote_id
-            ),
-            0,
+        owed = Hearback(
+            id=0,
+            question_id=question.id,
+            chat_id=question.chat_id,
+            anecdote_id=change.decision.anecdote_id,
+            text=question.text,
+            lang=question.lang,
+            state="pending",
         )
-        intro = self._t(
-            "inbox_heard_back", lang, question=escape(_short(question.text, NOTICE_CHARS))
-        )
-        story = self.env.replies.story(anecdote_id, lang, lesson)
-        return (Notice(question.chat_id, (Reply(intro), story), question.id),)
+        return (Notice(question.chat_id, (compose(self.env.replies, [owed]),), question.id),)
 
 
 def inbox(env: Env, req: Request) -> Outcome:

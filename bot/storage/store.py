@@ -19,6 +19,7 @@ from bot.storage.database import DB_FILENAME, Clock, Database, from_db_time, to_
 from bot.storage.decisions import Decisions, read_taught  # noqa: F401
 from bot.storage.deliveries import Deliveries
 from bot.storage.files import StoreError  # noqa: F401
+from bot.storage.hearbacks import Hearbacks
 from bot.storage.migrations import MIGRATIONS, SCHEMA_VERSION  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class Stats:
         return self.answered / self.asked if self.asked else 0.0
 
 
-class Store(Deliveries, Decisions):
+class Store(Deliveries, Decisions, Hearbacks):
     """The one handle on the database; every public method is one short transaction, except
     the best-effort records (questions, feedback), which are queued (see `writer`)."""
 

@@ -59,8 +59,9 @@ from telegram.ext import (
 )
 
 from bot.chat.commands import COMMANDS, Command
-from bot.chat.request import Env, Notice, Outcome, Request
+from bot.chat.request import Env, Outcome, Request
 from bot.leads import inbox, tips
+from bot.leads.hearback import HearbackRunner, Hooks
 from bot.leads.schedule import (
     ChatMoved,
     ChatUnreachable,
@@ -72,8 +73,8 @@ from bot.leads.schedule import (
 )
 from bot.leads.team import only_leads
 from bot.transports.telegram.common import command_language, retry_after_seconds
-from bot.transports.telegram.ratelimit import Handover, HandoverRateLimiter
-from bot.transports.telegram.render import MAX_TOAST, keyboard, plain
+from bot.transports.telegram.ratelimit import Handover, HandoverRateLimiter, NotSentStopping
+from bot.transports.telegram.render import MAX_TOAST, NO_PREVIEW, keyboard, plain
 
 if TYPE_CHECKING:
     from telegram import Message
@@ -124,6 +125,7 @@ class Team:
             default_timezone=self.settings.timezone,
             send_marks_handover=True,
         )
+        self.hearbacks = HearbackRunner(services.store, services.replies, self.send_hearback)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -150,7 +152,12 @@ class Team:
         )
 
     async def _tick_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.hearbacks.kick()  # started by the first tick; retries at least once a minute
         await self.runner.tick()
+
+    async def stop(self) -> None:
+        """At a stop: no more hear-backs (those not sent wait in the outbox)."""
+        await self.hearbacks.stop()
 
     async def _lang(self, update: Update) -> str:
         """The command language, decided as for every other command (`command_language`:
@@ -326,42 +333,6 @@ class Team:
         await query.answer()
         await self._deliver(update, outcome)
 
-    async def _notify(self, notice: Notice, update_id: int) -> None:
-        """Tell the asker: in the chat where they asked, once (the store saw to that). A
-        chat that blocked the bot or is gone is logged, as for the daily tips."""
-        bot = self.application.bot
-        try:
-            for reply in notice.replies:
-                await bot.send_message(
-                    chat_id=notice.chat_id,
-                    text=reply.text,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(reply),
-                )
-        except (Forbidden, ChatMigrated, BadRequest) as exc:
-            log.info(
-                "asker not told (chat unreachable) chat_id=%s question=%s update_id=%s: %s",
-                notice.chat_id,
-                notice.question_id,
-                update_id,
-                exc,
-            )
-        except TelegramError as exc:
-            log.warning(
-                "asker not told chat_id=%s question=%s update_id=%s: %s",
-                notice.chat_id,
-                notice.question_id,
-                update_id,
-                exc,
-            )
-        else:
-            log.info(
-                "asker told chat_id=%s question=%s update_id=%s",
-                notice.chat_id,
-                notice.question_id,
-                update_id,
-            )
-
     async def _deliver(self, update: Update, outcome: Outcome) -> None:
         """Send the outcome; a tip taken by /tipnow is marked sent with its message's id, or
         `unknown` when the send failed (it may or may not have reached the chat)."""
@@ -377,8 +348,8 @@ class Team:
                 raise
             await asyncio.to_thread(self.store.mark_sent, delivery_id, message.message_id)
             log.info("tip sent now chat_id=%s update_id=%s", message.chat_id, update.update_id)
-        for notice in outcome.notices:
-            await self._notify(notice, update.update_id)
+        if outcome.notices:  # the store owes them in the hear-back outbox: send it now
+            self.hearbacks.kick()
 
     # -- membership ---------------------------------------------------------------------------
 
@@ -446,9 +417,46 @@ class Team:
                 raise ChatUnreachable(exc.message) from exc
             raise DeliveryRejected(exc.message) from exc
         except (TimedOut, NetworkError) as exc:
-            if _certainly_not_sent(exc):
+            if isinstance(exc, NotSentStopping) or _certainly_not_sent(exc):
                 raise DeliveryNotSent(str(exc)) from exc
             raise  # may have reached Telegram: the runner records it as unknown
+        return message.message_id
+
+    async def send_hearback(self, chat_id: int, reply: Reply, hooks: Hooks) -> int:
+        """Send one hear-back message behind the live answers (background priority in the
+        rate limiter); Bot API errors become the runner's exceptions. Telegram's 500 or 502
+        (an error answer, not a broken connection) means not sent: tried again."""
+        bot = self.application.bot
+        limited = isinstance(bot.rate_limiter, HandoverRateLimiter)
+        if not limited:
+            await hooks.leaving()
+        handover = Handover(leaving=hooks.leaving, refused=hooks.refused, background=True)
+        try:
+            message = await bot.send_message(
+                chat_id=chat_id,
+                text=reply.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(reply),
+                link_preview_options=NO_PREVIEW,
+                rate_limit_args=handover if limited else None,
+            )
+        except RetryAfter as exc:
+            raise DeliveryRetryAfter(retry_after_seconds(exc)) from exc
+        except Forbidden as exc:
+            raise ChatUnreachable(exc.message) from exc
+        except ChatMigrated as exc:
+            raise ChatMoved(exc.new_chat_id) from exc
+        except BadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                raise ChatUnreachable(exc.message) from exc
+            raise DeliveryRejected(exc.message) from exc
+        except TimedOut:
+            raise  # may have reached Telegram: unknown
+        except NetworkError as exc:
+            answered = exc.__cause__ is None  # Telegram's own error status (500, 502, ...)
+            if answered or isinstance(exc, NotSentStopping) or _certainly_not_sent(exc):
+                raise DeliveryNotSent(exc.message) from exc
+            raise
         return message.message_id
 
 

@@ -1,0 +1,129 @@
+"""Hear-backs end to end (issue 15 items 6 and 7): a lead teaches, the asker hears back in one
+message, through Telegram's 500, 502 and 429 and a kill -9; and hear-backs never hold up a
+member's live answer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import StartBot
+from fakebot import FakeTelegram, Sent
+from test_telegram_runner import start_run
+
+from bot.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+ASKER, LEAD, ADMIN, MEMBER = 31, 32, 33, 34
+GROUP = -100900900
+QUESTION = "klien minta dibeliin buku ikan koi buat bosnya, gimana?"
+
+
+async def eventually(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await asyncio.sleep(0.05)
+    return result
+
+
+async def _say(fake: FakeTelegram, chat: Any, user_id: int, text: str) -> list[Sent]:
+    before = len(fake.sent_to(chat.id))
+    fake.send_text(chat, fake.user(user_id, language_code="en"), text)
+    await fake.wait_sent(before + 1, chat_id=chat.id, timeout=20)
+    await fake.settle()
+    return fake.sent_to(chat.id)[before:]
+
+
+def _teach_button(item: Sent, index: int = 0) -> str:
+    return [data for row in item.buttons for _, data in row if data.startswith("ib:t:")][index]
+
+
+def _states(data_dir: Path) -> list[str]:
+    with contextlib.closing(sqlite3.connect(data_dir / "kisah.sqlite3")) as db:
+        try:
+            return [row[0] for row in db.execute("SELECT state FROM hearbacks ORDER BY id")]
+        except sqlite3.OperationalError:
+            return []
+
+
+@pytest.fixture
+def settings(fake_telegram: FakeTelegram, make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(fake_telegram, team_lead_ids=frozenset({LEAD}))
+
+
+async def _asked_and_taught(fake: FakeTelegram) -> tuple[Any, str]:
+    """ASKER asks in private; LEAD (bot-wide) opens the inbox: the item and a teach button."""
+    asker = fake.private_chat(fake.user(ASKER))
+    await _say(fake, asker, ASKER, QUESTION)
+    lead = fake.private_chat(fake.user(LEAD))
+    item = (await _say(fake, lead, LEAD, "/inbox"))[0]
+    return item, _teach_button(item)
+
+
+async def test_a_500_and_a_502_are_retried_and_the_asker_gets_one_message(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    fake = fake_telegram
+    bot = await start_bot(settings)
+    item, data = await _asked_and_taught(fake)
+    fake.fail_next("sendMessage", code=500, chat_id=ASKER)
+    fake.fail_next("sendMessage", code=502, chat_id=ASKER)
+    before = len(fake.sent_to(ASKER))
+    query = fake.press(item, data=data, user=fake.user(LEAD, language_code="en"))
+    await fake.wait_callback_answer(query)
+    [heard] = (await fake.wait_sent(before + 1, chat_id=ASKER, timeout=15))[before:]
+    failures = [c.status for c in fake.calls if c.method == "sendmessage" and c.status >= 500]
+    assert failures == [500, 502]
+    # The intro and the story in one message: never the intro alone.
+    assert heard.text.startswith("💬 Tadi kamu bertanya") and "buku ikan koi" in heard.text
+    assert "📌" in heard.text
+    await fake.settle(0.5)
+    assert len(fake.sent_to(ASKER)) == before + 1
+    assert [h.state for h in bot.services.store.hearbacks()] == ["sent"]
+
+
+async def test_kill_9_while_waiting_out_a_429_resends_after_the_restart(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings, tmp_path: Path
+) -> None:
+    fake = fake_telegram
+    process = await start_run(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=fake.token,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        BOT_DATA_DIR=str(settings.data_dir),
+        TEAM_LEAD_IDS=str(LEAD),
+    )
+    try:
+        await fake.wait_until(lambda: fake.get_updates_calls > 0, timeout=20, what="polling")
+        item, data = await _asked_and_taught(fake)
+        before = len(fake.sent_to(ASKER))
+        fake.fail_next("sendMessage", code=429, retry_after=30, chat_id=ASKER)
+        fake.press(item, data=data, user=fake.user(LEAD, language_code="en"))
+        await fake.wait_until(
+            lambda: any(c.status == 429 for c in fake.calls), timeout=20, what="the 429"
+        )
+        # Waiting out the 429 inside the rate limiter: nothing left the process.
+        await eventually(lambda: _states(settings.data_dir) == ["queued"], what="queued")
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert len(fake.sent_to(ASKER)) == before
+    bot = await start_bot(settings)
+    [heard] = (await fake.wait_sent(before + 1, chat_id=ASKER, timeout=15))[before:]
+    assert "buku ikan koi" in heard.text and "📌" in heard.text
+    await fake.settle(0.5)
+    assert len(fake.sent_to(ASKER)) == before + 1
+    assert [h.state for h in bot.services.store.hearbacks()] == ["sent"]
