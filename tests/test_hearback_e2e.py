@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 from conftest import StartBot
-from fakebot import FakeTelegram, Sent
+from fakebot import FakeTelegram, FloodLimits, Sent
 from test_telegram_runner import start_run
 
 from bot.settings import Settings
+from bot.storage.store import DB_FILENAME, Store
 
 pytestmark = pytest.mark.slow
 
@@ -127,3 +128,56 @@ async def test_kill_9_while_waiting_out_a_429_resends_after_the_restart(
     await fake.settle(0.5)
     assert len(fake.sent_to(ASKER)) == before + 1
     assert [h.state for h in bot.services.store.hearbacks()] == ["sent"]
+
+
+async def test_fifty_hear_backs_in_a_group_do_not_hold_up_a_members_answer(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    """The lead teaches 50 questions of one group from their private chat; the group gets a
+    few messages that list them (not 100), and a member's new question there is answered at
+    once, not after the hear-backs (before: 106 s behind them)."""
+    fake = fake_telegram
+    # The lead taps fast in their private chat; the group keeps Telegram's 20 a minute.
+    fake.limits = FloodLimits(private_per_second=50, private_burst=50)
+    texts = [f"pelanggan nomor {n} minta dibeliin buku ikan koi buat bosnya" for n in range(50)]
+    with Store(Path(settings.data_dir) / DB_FILENAME) as store:
+        for text in texts:
+            store.record_question(
+                chat_id=GROUP,
+                user_id=ASKER,
+                text=text,
+                lang="id",
+                anecdote_id=None,
+                score=0,
+                answered=False,
+                source="group",
+            )
+        store.flush()
+        ids = [q.id for q in store.inbox(chat_id=GROUP, limit=50)[0]]
+    assert len(ids) == 50
+    bot = await start_bot(settings)
+    story = bot.services.kb.anecdotes[0].id
+    lead = fake.private_chat(fake.user(LEAD))
+    item = (await _say(fake, lead, LEAD, "/inbox"))[0]
+    user = fake.user(LEAD, language_code="en")
+    # What the inbox's teach buttons carry, page after page (checked again on every press).
+    queries = [fake.press_forged(item, data=f"ib:t:{qid}:{story}@en", user=user) for qid in ids]
+    for query in queries:
+        await fake.wait_callback_answer(query, timeout=30)
+    group = fake.group_chat(GROUP)
+    before = len(fake.sent_to(GROUP))
+    asked = time.monotonic()
+    fake.send_text(group, fake.user(MEMBER), "@kisah_test_bot customer ngancam gak mau kerjasama")
+    answer = await fake.wait_until(
+        lambda: [m for m in fake.sent_to(GROUP)[before:] if m.reply_to_message_id is not None],
+        timeout=30,
+        what="the member's answer",
+    )
+    assert time.monotonic() - asked < 5, "the live answer waited behind the hear-backs"
+    assert answer[0].bold()
+    store = bot.services.store
+    await eventually(lambda: {h.state for h in store.hearbacks()} == {"sent"}, timeout=30)
+    heard = [m for m in fake.sent_to(GROUP) if m.reply_to_message_id is None]
+    assert len(heard) <= 50 // 10 + 1  # batched: a few messages, not 100
+    quoted = [n for n in range(50) for m in heard if f"pelanggan nomor {n} " in m.text]
+    assert sorted(quoted) == list(range(50))  # every asker told, once
