@@ -153,6 +153,15 @@ class Hearbacks(Database):
                 [(new_chat_id, self._now(), hid) for hid in ids],
             )
 
+    def hearback_shown(self, question_id: int) -> None:
+        """The terminal printed it (the terminal user asked): nothing left to send."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE hearbacks SET state = 'sent', updated_at = ? WHERE question_id = ? "
+                "AND state = 'pending'",
+                (self._now(), question_id),
+            )
+
     def reconcile_hearbacks(self) -> list[Hearback]:
         """At start: `queued` (never left the process) -> `pending`, to be sent; `sending`
         (may have reached Telegram) -> `unknown`, returned so they can be logged."""

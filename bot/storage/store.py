@@ -15,6 +15,7 @@ from bot.content.knowledge import LANGUAGES
 
 if TYPE_CHECKING:
     pass
+from bot.storage.answering import Answering
 from bot.storage.database import DB_FILENAME, Clock, Database, from_db_time, to_db_time, utc_now  # noqa: F401
 from bot.storage.decisions import Decisions, read_taught  # noqa: F401
 from bot.storage.deliveries import Deliveries
@@ -50,7 +51,7 @@ class Stats:
         return self.answered / self.asked if self.asked else 0.0
 
 
-class Store(Deliveries, Decisions, Hearbacks):
+class Store(Deliveries, Decisions, Hearbacks, Answering):
     """The one handle on the database; every public method is one short transaction, except
     the best-effort records (questions, feedback), which are queued (see `writer`)."""
 
@@ -103,17 +104,21 @@ class Store(Deliveries, Decisions, Hearbacks):
         score: int,
         answered: bool,
         source: str,
+        message_id: int | None = None,
     ) -> None:
         """Log one question; its text only when the operator allows it (BOT_LOG_QUESTIONS).
 
         Queued, not written here: it returns at once even while another process holds the
         database's write lock, and the time asked is taken now, not when it is written.
+        `message_id`: the Telegram message that asked it, recorded before it is answered
+        ('waiting' until `mark_replied`, see `bot/storage/answering.py`).
         """
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}, expected one of {sorted(SOURCES)}")
         self._queue_record(
             "INSERT INTO questions (asked_at, chat_id, user_id, text, lang, anecdote_id, "
-            "score, answered, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "score, answered, source, message_id, reply_state) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self._now(),
                 chat_id,
@@ -124,6 +129,8 @@ class Store(Deliveries, Decisions, Hearbacks):
                 int(score),
                 int(bool(answered)),
                 source,
+                message_id,
+                "waiting" if message_id is not None else None,
             ),
         )
 
