@@ -181,3 +181,32 @@ async def test_fifty_hear_backs_in_a_group_do_not_hold_up_a_members_answer(
     assert len(heard) <= 50 // 10 + 1  # batched: a few messages, not 100
     quoted = [n for n in range(50) for m in heard if f"pelanggan nomor {n} " in m.text]
     assert sorted(quoted) == list(range(50))  # every asker told, once
+
+
+async def test_a_members_answer_goes_before_a_hear_back_waiting_for_the_groups_budget(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    """The group's 20 messages of this minute are spent; a hear-back is owed there and
+    members ask: their answers take the next free slots, the hear-back waits for room."""
+    fake = fake_telegram
+    bot = await start_bot(settings)
+    group = fake.group_chat(GROUP)
+    koi = "@kisah_test_bot klien minta dibeliin buku ikan koi buat bosnya, gimana?"
+    for n in range(19):
+        fake.send_text(group, fake.user(200 + n), f"@kisah_test_bot pelanggan {n} ngancam")
+    fake.send_text(group, fake.user(ASKER), koi)
+    await fake.wait_sent(20, chat_id=GROUP, timeout=20)
+    lead = fake.private_chat(fake.user(LEAD))
+    item = next(m for m in await _say(fake, lead, LEAD, "/inbox") if "ikan koi" in m.text)
+    query = fake.press(item, data=_teach_button(item), user=fake.user(LEAD, language_code="en"))
+    await fake.wait_callback_answer(query)
+    store = bot.services.store
+    await eventually(lambda: [h.state for h in store.hearbacks()] == ["queued"], what="queued")
+    await asyncio.sleep(0.5)  # the hear-back is waiting for the group's budget
+    for n in range(3):
+        fake.send_text(group, fake.user(MEMBER), f"@kisah_test_bot customer {n} ngancam lagi")
+    await fake.wait_sent(23, chat_id=GROUP, timeout=40)
+    # The members' answers took the next free slots; the hear-back waits for room.
+    assert all(m.reply_to_message_id is not None for m in fake.sent_to(GROUP)[20:23])
+    tried = [c for c in fake.calls if "Tadi kamu bertanya" in str(c.params.get("text"))]
+    assert tried == []  # not even tried before them (a 429 cannot reorder it by luck)
