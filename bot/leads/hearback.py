@@ -178,15 +178,18 @@ class HearbackRunner:
             )
         while True:
             self._wake.clear()
-            for chat_id in await asyncio.to_thread(self.store.hearback_chats_due):
-                if chat_id not in self._chats:
-                    task = asyncio.create_task(self._send_chat(chat_id))
-                    self._chats[chat_id] = task
-                    task.add_done_callback(lambda _, c=chat_id: self._chat_done(c))
-            due = await asyncio.to_thread(self.store.next_hearback_due)
             wait = IDLE_SECONDS
-            if due is not None:
-                wait = min(wait, max(0.05, (due - self.store.clock()).total_seconds()))
+            try:
+                for chat_id in await asyncio.to_thread(self.store.hearback_chats_due):
+                    if chat_id not in self._chats:
+                        task = asyncio.create_task(self._send_chat(chat_id))
+                        self._chats[chat_id] = task
+                        task.add_done_callback(lambda _, c=chat_id: self._chat_done(c))
+                due = await asyncio.to_thread(self.store.next_hearback_due)
+                if due is not None:
+                    wait = min(wait, max(0.05, (due - self.store.clock()).total_seconds()))
+            except Exception:  # the database, briefly: the rows wait, the next look finds them
+                log.exception("hear-back outbox unreadable, looking again in %.0f s", wait)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
 
