@@ -210,3 +210,32 @@ async def test_a_members_answer_goes_before_a_hear_back_waiting_for_the_groups_b
     assert all(m.reply_to_message_id is not None for m in fake.sent_to(GROUP)[20:23])
     tried = [c for c in fake.calls if "Tadi kamu bertanya" in str(c.params.get("text"))]
     assert tried == []  # not even tried before them (a 429 cannot reorder it by luck)
+
+
+async def test_undo_before_the_hear_back_left_cancels_it_and_teaching_again_sends_the_new_story(
+    start_bot: StartBot, fake_telegram: FakeTelegram, settings: Settings
+) -> None:
+    fake = fake_telegram
+    bot = await start_bot(settings)
+    item, first = await _asked_and_taught(fake)
+    before = len(fake.sent_to(ASKER))
+    fake.fail_next("sendMessage", code=500, chat_id=ASKER)  # it waits for its retry
+    user = fake.user(LEAD, language_code="en")
+    before_lead = len(fake.sent_to(LEAD))
+    await fake.wait_callback_answer(fake.press(item, data=first, user=user))
+    store = bot.services.store
+    await eventually(lambda: [h.attempts for h in store.hearbacks()] == [1], what="a retry")
+    [confirmation] = (await fake.wait_sent(before_lead + 1, chat_id=LEAD))[before_lead:]
+    undo = [d for row in confirmation.buttons for _, d in row if d.startswith("ib:u:")][0]
+    await fake.wait_callback_answer(fake.press(confirmation, data=undo, user=user))
+    await eventually(lambda: [h.state for h in store.hearbacks()] == ["cancelled"], what="x")
+    await asyncio.sleep(2.5)  # past the retry's back-off: nothing goes out
+    assert len(fake.sent_to(ASKER)) == before
+    # Taught again, to another story: the asker hears that one, once.
+    second = _teach_button(item, 1)
+    await fake.wait_callback_answer(fake.press(item, data=second, user=user))
+    [heard] = (await fake.wait_sent(before + 1, chat_id=ASKER, timeout=10))[before:]
+    story = bot.services.kb.by_id(second.split(":")[3].split("@")[0])
+    assert story is not None and f"📌 {story.title.id}" in heard.text
+    await fake.settle(0.5)
+    assert len(fake.sent_to(ASKER)) == before + 1

@@ -366,6 +366,9 @@ class Inbox:
         if refused is not None:
             return refused
         assert change.decision is not None
+        # Re-pointed (or taught again after an undo) before the hear-back left: it tells
+        # this story now, and is owed again if the undo had cancelled it.
+        owed = change.notify or self.store.repoint_hearback(question.id, anecdote.id)
         order = change.decision.decided_at.timestamp()
         self.matcher.taught.put(question.id, replace(phrasing, order=order))
         log.info(
@@ -381,10 +384,11 @@ class Inbox:
         key = "inbox_taught_again" if change.outcome == "unchanged" else "inbox_taught"
         text = self._t(key, lang, question=quoted, title=title)
         text += "\n" + self._t("inbox_scope_all" if scope is None else "inbox_scope_group", lang)
-        if change.notify:
+        if owed:
             text += "\n" + self._t("inbox_asker_told", lang)
         rows = self._undo_rows(question, change, lang)
-        return Outcome(replies=(Reply(text, rows),), notices=self._notices(question, change))
+        notices = self._notices(question, anecdote.id) if owed else ()
+        return Outcome(replies=(Reply(text, rows),), notices=notices)
 
     def _set_aside(self, req: Request, question: Question, decision: str, lang: str) -> Outcome:
         change = self.store.decide(
@@ -399,6 +403,7 @@ class Inbox:
         if refused is not None:
             return refused
         self.matcher.forget(question.id)  # it may have been taught before
+        self.store.repoint_hearback(question.id, None)  # and its hear-back not sent yet
         log.info(
             "question set aside chat_id=%s user_id=%s question=%s decision=%s update_id=%s",
             req.chat_id,
@@ -461,6 +466,9 @@ class Inbox:
                 )
         else:
             self.matcher.forget(question.id)
+        # A hear-back not sent yet follows: the story restored, or none.
+        taught = restored.anecdote_id if restored.decision == TAUGHT else None
+        self.store.repoint_hearback(question.id, taught)
         log.info(
             "inbox undo chat_id=%s user_id=%s question=%s now=%s update_id=%s",
             req.chat_id,
@@ -484,17 +492,15 @@ class Inbox:
 
     # -- the asker hears back ---------------------------------------------------------------
 
-    def _notices(self, question: Question, change: Change) -> tuple[Notice, ...]:
+    def _notices(self, question: Question, anecdote_id: str) -> tuple[Notice, ...]:
         """The asker's "earlier you asked" with the story, in one message, once per question.
-        The store owes it in the hear-back outbox (sent by `bot.leads.hearback`); the notice
-        is for a transport without one (the terminal)."""
-        if not change.notify or change.decision is None or not change.decision.anecdote_id:
-            return ()
+        The store owes it in the hear-back outbox (sent by `bot.leads.hearback`, which the
+        notice wakes); the terminal, which has no outbox runner, prints it."""
         owed = Hearback(
             id=0,
             question_id=question.id,
             chat_id=question.chat_id,
-            anecdote_id=change.decision.anecdote_id,
+            anecdote_id=anecdote_id,
             text=question.text,
             lang=question.lang,
             state="pending",

@@ -7,7 +7,8 @@ was told the story is on its way. The row is written in the same transaction as 
 as the daily tips do (`bot/storage/deliveries.py`, `bot/leads/hearback.py` for the rules):
 
     pending -> queued (taken, may wait in the rate limiter) -> sending (left it) -> sent
-                                                                            failed | unknown
+       ^ |                                                                  failed | unknown
+       +-+-- cancelled (the lead undid the teaching before it left; teaching again revives it)
 
 A restart turns `queued` back into `pending` (it never left the process: resent) and
 `sending` into `unknown` (it may have reached Telegram: at most once, never doubled).
@@ -21,7 +22,9 @@ from datetime import datetime, timedelta
 
 from bot.storage.database import Database, from_db_time, to_db_time
 
-HEARBACK_STATES = frozenset({"pending", "queued", "sending", "sent", "failed", "unknown"})
+HEARBACK_STATES = frozenset(
+    {"pending", "queued", "sending", "sent", "failed", "unknown", "cancelled"}
+)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,23 @@ class Hearbacks(Database):
                 "UPDATE hearbacks SET chat_id = ?, state = 'pending', updated_at = ? WHERE id = ?",
                 [(new_chat_id, self._now(), hid) for hid in ids],
             )
+
+    def repoint_hearback(self, question_id: int, anecdote_id: str | None) -> bool:
+        """The lead changed their mind before the hear-back left: it now tells `anecdote_id`
+        (a cancelled one is owed again), or, for None (undone), is cancelled. Rows already
+        taken for sending are not changed. True when a row changed."""
+        with self._tx() as db:
+            if anecdote_id is None:
+                sql = "UPDATE hearbacks SET state = 'cancelled', updated_at = ? "
+                params: tuple[object, ...] = (self._now(), question_id)
+                sql += "WHERE question_id = ? AND state = 'pending'"
+            else:
+                sql = (
+                    "UPDATE hearbacks SET state = 'pending', anecdote_id = ?, updated_at = ? "
+                    "WHERE question_id = ? AND state IN ('pending', 'cancelled')"
+                )
+                params = (anecdote_id, self._now(), question_id)
+            return db.execute(sql, params).rowcount > 0
 
     def hearback_shown(self, question_id: int) -> None:
         """The terminal printed it (the terminal user asked): nothing left to send."""
