@@ -196,11 +196,15 @@ async def test_a_members_answer_goes_before_a_hear_back_waiting_for_the_groups_b
         fake.send_text(group, fake.user(200 + n), f"@kisah_test_bot pelanggan {n} ngancam")
     fake.send_text(group, fake.user(ASKER), koi)
     await fake.wait_sent(20, chat_id=GROUP, timeout=20)
-    lead = fake.private_chat(fake.user(LEAD))
-    item = next(m for m in await _say(fake, lead, LEAD, "/inbox") if "ikan koi" in m.text)
-    query = fake.press(item, data=_teach_button(item), user=fake.user(LEAD, language_code="en"))
-    await fake.wait_callback_answer(query)
     store = bot.services.store
+    store.flush()
+    [koi_id] = [q.id for q in store.inbox(chat_id=GROUP, limit=50)[0] if "ikan koi" in q.text]
+    lead = fake.private_chat(fake.user(LEAD))
+    item = (await _say(fake, lead, LEAD, "/inbox"))[0]
+    # What the koi question's teach button carries (on whichever page of the inbox it is).
+    data = f"ib:t:{koi_id}:{bot.services.kb.anecdotes[0].id}@en"
+    query = fake.press_forged(item, data=data, user=fake.user(LEAD, language_code="en"))
+    await fake.wait_callback_answer(query)
     await eventually(lambda: [h.state for h in store.hearbacks()] == ["queued"], what="queued")
     await asyncio.sleep(0.5)  # the hear-back is waiting for the group's budget
     for n in range(3):
