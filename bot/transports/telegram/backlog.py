@@ -14,7 +14,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot.transports.telegram.ratelimit import NotSentStopping
@@ -59,9 +59,12 @@ class Backlog:
                 question.text, default_lang=question.lang, chat_id=question.chat_id
             )
             try:
-                await send_reply(
-                    self.application.bot, question.chat_id, reply, reply_to=question.message_id
-                )
+                try:
+                    await send_reply(
+                        self.application.bot, question.chat_id, reply, reply_to=question.message_id
+                    )
+                except ChatMigrated as moved:  # the group became a supergroup meanwhile
+                    await send_reply(self.application.bot, moved.new_chat_id, reply)
             except NotSentStopping:
                 break  # stopping again: still waiting, for the next start
             except (Forbidden, BadRequest) as exc:
