@@ -142,12 +142,15 @@ class HearbackRunner:
         self._wake = asyncio.Event()
         self._chats: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        self._stopped = False
         self.sent = 0  # messages, for tests and logs
 
     # -- life cycle -----------------------------------------------------------------------
 
     def start(self) -> None:
         """Settle what a crash left (see `Hearbacks.reconcile_hearbacks`) and start sending."""
+        if self._stopped:
+            return  # stopping: what is owed waits in the outbox for the next start
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.create_task(self._run(), name="kisah-hearbacks")
 
@@ -159,6 +162,7 @@ class HearbackRunner:
     async def stop(self) -> None:
         """Stop sending. Rows whose request had not left the rate limiter stay `queued`,
         which the next start resends."""
+        self._stopped = True
         tasks = [t for t in (self._loop_task, *self._chats.values()) if t is not None]
         for task in tasks:
             task.cancel()
