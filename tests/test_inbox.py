@@ -187,7 +187,7 @@ def test_teaching_through_the_terminal_answers_the_question_from_then_on(
     # language: it was asked in Indonesian).
     confirmation, after_notice = after_teach.split("Tadi kamu bertanya:", 1)
     assert f"{Q} → {title(services, best, 'en')}" in confirmation
-    assert "The person who asked is sent the story too." in confirmation
+    assert "The story is also queued for the person who asked" in confirmation
     assert f"📌 {title(services, best, 'id')}" in after_notice
     assert "[1] ↩️ Undo" in confirmation  # under the confirmation, as in Telegram
     # Asked again, and reworded: that story. Unrelated: still nothing.

@@ -97,14 +97,15 @@ async def test_teach_answer_restart_and_undo(
 
     # The admin teaches it: a confirmation with undo, and the asker hears back in the group.
     answer, sent = await _press(fake, item, ADMIN, data=_story_button(item, wayang.title.en))
-    confirmation, heard, story = sent
+    confirmation, heard = sent
     assert "Taught" in confirmation.text and wayang.title.en in confirmation.text
+    assert "queued for the person who asked" in confirmation.text
     undo = [data for row in confirmation.buttons for _, data in row if data.startswith("ib:u:")]
     assert len(undo) == 1
-    # (in the question's language: it was asked in Indonesian)
+    # One message, the intro and the story together (in the question's language: Indonesian).
     assert heard.text.startswith("💬 Tadi kamu bertanya") and "buku ikan koi" in heard.text
-    assert {heard.chat_id, story.chat_id} == {GROUP}
-    assert f"📌 {wayang.title.id}" in story.text
+    assert heard.chat_id == GROUP and f"📌 {wayang.title.id}" in heard.text
+    assert [h.state for h in bot.services.store.hearbacks()] == ["sent"]
 
     # Another member asking the same now gets the story.
     (answered,) = await _say(fake, group, OTHER, f"/ask {QUESTION}")
@@ -173,8 +174,12 @@ async def test_a_blocked_asker_is_logged_and_nothing_breaks(
     item, _ = await _say(fake, lead_chat, LEAD, "/inbox")
     wayang = bot.services.kb.by_id("wayang-bima")
     assert wayang is not None
-    with caplog.at_level(logging.INFO, logger="bot.transports.telegram.team"):
+    with caplog.at_level(logging.INFO, logger="bot.leads.hearback"):
         _, sent = await _press(fake, item, LEAD, data=_story_button(item, wayang.title.en))
+        store = bot.services.store
+        await fake.wait_until(
+            lambda: [h.state for h in store.hearbacks()] == ["failed"], what="hear-back failed"
+        )
     assert [m.chat_id for m in sent] == [lead_chat.id] and "Taught" in sent[0].text
     assert "asker not told" in caplog.text
     # The bot still answers.

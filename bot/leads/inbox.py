@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING
 
 from bot.chat.replies import Button, Reply, UiTexts, callback_data, escape
 from bot.chat.request import Notice, Outcome
+from bot.leads.hearback import compose
 from bot.leads.when import when_text
+from bot.storage.hearbacks import Hearback
 from bot.storage.inboxrecords import (
     GAP,
     OPEN,
@@ -104,6 +106,8 @@ UI_TEXTS = UiTexts(
         "inbox_no_words": frozenset(),
         "inbox_limit": frozenset({"limit"}),
         "inbox_heard_back": frozenset({"question"}),
+        "inbox_heard_back_many": frozenset({"count"}),
+        "inbox_heard_back_line": frozenset({"question", "title"}),
         "inbox_scope_group": frozenset(),
         "inbox_scope_all": frozenset(),
         "inbox_decided_bot_wide": frozenset(),
@@ -363,6 +367,9 @@ class Inbox:
         if refused is not None:
             return refused
         assert change.decision is not None
+        # Re-pointed (or taught again after an undo) before the hear-back left: it tells
+        # this story now, and is owed again if the undo had cancelled it.
+        owed = change.notify or self.store.repoint_hearback(question.id, anecdote.id)
         order = change.decision.decided_at.timestamp()
         self.matcher.taught.put(question.id, replace(phrasing, order=order))
         log.info(
@@ -378,10 +385,11 @@ class Inbox:
         key = "inbox_taught_again" if change.outcome == "unchanged" else "inbox_taught"
         text = self._t(key, lang, question=quoted, title=title)
         text += "\n" + self._t("inbox_scope_all" if scope is None else "inbox_scope_group", lang)
-        if change.notify:
+        if owed:
             text += "\n" + self._t("inbox_asker_told", lang)
         rows = self._undo_rows(question, change, lang)
-        return Outcome(replies=(Reply(text, rows),), notices=self._notices(question, change))
+        notices = self._notices(question, anecdote.id) if owed else ()
+        return Outcome(replies=(Reply(text, rows),), notices=notices)
 
     def _set_aside(self, req: Request, question: Question, decision: str, lang: str) -> Outcome:
         change = self.store.decide(
@@ -396,6 +404,7 @@ class Inbox:
         if refused is not None:
             return refused
         self.matcher.forget(question.id)  # it may have been taught before
+        self.store.repoint_hearback(question.id, None)  # and its hear-back not sent yet
         log.info(
             "question set aside chat_id=%s user_id=%s question=%s decision=%s update_id=%s",
             req.chat_id,
@@ -460,6 +469,9 @@ class Inbox:
                 )
         else:
             self.matcher.forget(question.id)
+        # A hear-back not sent yet follows: the story restored, or none.
+        taught = restored.anecdote_id if restored.decision == TAUGHT else None
+        self.store.repoint_hearback(question.id, taught)
         log.info(
             "inbox undo chat_id=%s user_id=%s question=%s now=%s update_id=%s",
             req.chat_id,
@@ -483,25 +495,20 @@ class Inbox:
 
     # -- the asker hears back ---------------------------------------------------------------
 
-    def _notices(self, question: Question, change: Change) -> tuple[Notice, ...]:
-        """The asker's "earlier you asked" and the story, once per question."""
-        if not change.notify or change.decision is None or not change.decision.anecdote_id:
-            return ()
-        anecdote_id = change.decision.anecdote_id
-        lang = self.matcher.language(question.text, question.lang)
-        lesson = next(
-            (
-                m.lesson
-                for m in self.matcher.rank(question.text, chat_id=question.chat_id)
-                if m.anecdote.id == anecdote_id
-            ),
-            0,
+    def _notices(self, question: Question, anecdote_id: str) -> tuple[Notice, ...]:
+        """The asker's "earlier you asked" with the story, in one message, once per question.
+        The store owes it in the hear-back outbox (sent by `bot.leads.hearback`, which the
+        notice wakes); the terminal, which has no outbox runner, prints it."""
+        owed = Hearback(
+            id=0,
+            question_id=question.id,
+            chat_id=question.chat_id,
+            anecdote_id=anecdote_id,
+            text=question.text,
+            lang=question.lang,
+            state="pending",
         )
-        intro = self._t(
-            "inbox_heard_back", lang, question=escape(_short(question.text, NOTICE_CHARS))
-        )
-        story = self.env.replies.story(anecdote_id, lang, lesson)
-        return (Notice(question.chat_id, (Reply(intro), story), question.id),)
+        return (Notice(question.chat_id, (compose(self.env.replies, [owed]),), question.id),)
 
 
 def inbox(env: Env, req: Request) -> Outcome:

@@ -24,6 +24,7 @@ from bot.storage.inboxrecords import (
 if TYPE_CHECKING:
     pass
 from bot.storage.database import READ_BUSY_SECONDS, Database, from_db_time, to_db_time
+from bot.storage.hearbacks import owe
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,17 @@ class Decisions(Database):
                     before.scope if before is not None else scope,
                 ),
             )
+            if notify:  # the asker's hear-back, owed in the same transaction (hearbacks.py)
+                assert anecdote_id is not None
+                owe(
+                    db,
+                    question_id=question_id,
+                    chat_id=question.chat_id,
+                    anecdote_id=anecdote_id,
+                    text=question.text,
+                    lang=question.lang,
+                    now=now,
+                )
             after = db.execute(
                 _DECISION_SELECT + " WHERE question_id = ?", (question_id,)
             ).fetchone()

@@ -169,6 +169,33 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (chat_id, week)       -- at most one weekly digest per team and week
     );
     """,
+    # 6 -> 7 (issue 15 items 6, 7, 9): the hear-back outbox, and whether a question was
+    # answered. A question is recorded when it arrives ('waiting'), before its answer may wait
+    # in the rate limiter; 'replied' once Telegram took the answer. Older rows (and inline or
+    # terminal questions) have NULL: nothing is owed.
+    """
+    ALTER TABLE questions ADD COLUMN message_id INTEGER;  -- the question's message in its chat
+    ALTER TABLE questions ADD COLUMN reply_state TEXT;    -- NULL | 'waiting' | 'replied' |
+                                                          -- 'dropped' (not answerable later)
+    CREATE INDEX questions_by_message ON questions (chat_id, message_id);
+    CREATE INDEX questions_waiting ON questions (reply_state) WHERE reply_state = 'waiting';
+    CREATE TABLE hearbacks (
+        id          INTEGER PRIMARY KEY,
+        question_id INTEGER NOT NULL UNIQUE,  -- one hear-back per question, ever
+        chat_id     INTEGER NOT NULL,         -- where the question was asked
+        anecdote_id TEXT NOT NULL,            -- the story the lead picked
+        text        TEXT NOT NULL,            -- the question as asked (quoted back)
+        lang        TEXT NOT NULL,
+        state       TEXT NOT NULL,            -- pending|queued|sending|sent|failed|unknown
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        due_at      TEXT NOT NULL,            -- not sent before (a retry's back-off)
+        message_id  INTEGER,                  -- the message that carried it
+        error       TEXT,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX hearbacks_by_state ON hearbacks (state, chat_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

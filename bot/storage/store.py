@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.content.knowledge import LANGUAGES
+from bot.storage.answering import Answering
 from bot.storage.database import DB_FILENAME, Clock, to_db_time, utc_now
 from bot.storage.decisions import Decisions, read_taught
 from bot.storage.deliveries import Deliveries
 from bot.storage.files import StoreError
+from bot.storage.hearbacks import Hearbacks
 from bot.storage.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.storage.quizrecords import QuizRecords
 
@@ -60,7 +62,7 @@ class Stats:
         return self.answered / self.asked if self.asked else 0.0
 
 
-class Store(Deliveries, Decisions):
+class Store(Deliveries, Decisions, Hearbacks, Answering):
     """The one handle on the database; every public method is one short transaction, except
     the best-effort records (questions, feedback), which are queued (see `writer`)."""
 
@@ -118,17 +120,21 @@ class Store(Deliveries, Decisions):
         score: int,
         answered: bool,
         source: str,
+        message_id: int | None = None,
     ) -> None:
         """Log one question; its text only when the operator allows it (BOT_LOG_QUESTIONS).
 
         Queued, not written here: it returns at once even while another process holds the
         database's write lock, and the time asked is taken now, not when it is written.
+        `message_id`: the Telegram message that asked it, recorded before it is answered
+        ('waiting' until `mark_replied`, see `bot/storage/answering.py`).
         """
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}, expected one of {sorted(SOURCES)}")
         self._queue_record(
             "INSERT INTO questions (asked_at, chat_id, user_id, text, lang, anecdote_id, "
-            "score, answered, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "score, answered, source, message_id, reply_state) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self._now(),
                 chat_id,
@@ -139,6 +145,8 @@ class Store(Deliveries, Decisions):
                 int(score),
                 int(bool(answered)),
                 source,
+                message_id,
+                "waiting" if message_id is not None else None,
             ),
         )
 
@@ -219,13 +227,16 @@ class Store(Deliveries, Decisions):
         And so do its questions, votes and the team leads' decisions on them: the questions
         asked there, what its admins taught (`scope`: it applies in the supergroup now) and
         the day's teaching count (`decided_in`), so that the supergroup's admins find their
-        inbox and the asker hears back at the new id. The records queued before the move are
-        written first, so none is left behind under the old id.
+        inbox and the asker hears back at the new id (the hear-backs owed move too). The
+        records queued before the move are written first, so none is left behind.
         """
         self._await_records()
         with self._tx() as db:
             db.execute(
                 "UPDATE questions SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
+            )
+            db.execute(  # the hear-backs owed there go to the supergroup
+                "UPDATE hearbacks SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
             )
             db.execute(
                 "UPDATE OR IGNORE feedback SET chat_id = ? WHERE chat_id = ?",

@@ -295,11 +295,13 @@ class Console:
     def deliver(self, outcome: Outcome) -> None:
         """Print an outcome. A notice for this chat (the terminal user asked the question)
         is printed after it; one for another chat (a database shared with the Telegram bot)
-        cannot be delivered from here, and the user is told so."""
+        waits in the hear-back outbox for the Telegram bot, and the user is told so."""
         replies = list(outcome.replies)
         for notice in outcome.notices:
             if notice.chat_id == CONSOLE_CHAT_ID:
                 replies.extend(notice.replies)
+                if self.store is not None:  # printed: the outbox owes it no more
+                    self.store.hearback_shown(notice.question_id)
             else:
                 text = self.replies.kb.text(
                     "inbox_notice_elsewhere", self.lang, chat=notice.chat_id

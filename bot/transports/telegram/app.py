@@ -26,7 +26,7 @@ from telegram.ext import (
 
 from bot.chat.commands import COMMANDS
 from bot.content.knowledge import KnowledgeError
-from bot.transports.telegram import buttons, handlers, inline, quizzes, team
+from bot.transports.telegram import backlog, buttons, handlers, inline, quizzes, team
 from bot.transports.telegram.common import SERVICES_KEY
 from bot.transports.telegram.connections import SpreadRequest
 from bot.transports.telegram.errors import on_error
@@ -126,4 +126,5 @@ def build_application(services: Services, *, rate_limit: bool = True) -> Applica
     application = builder.build()
     application.bot_data[SERVICES_KEY] = services
     add_handlers(application, services)
+    backlog.register(application, services)  # what the last run recorded and never answered
     return application

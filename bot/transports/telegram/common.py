@@ -106,12 +106,14 @@ async def record_question(
     question: str,
     answer: Answer,
     source: str,
+    message_id: int | None = None,
 ) -> None:
-    """Remember the question for /stats and reports. Best effort: the user already has the
-    answer, so a storage failure is logged, not shown. The store only queues the record (its
-    writer thread retries while another process locks the database), so this never holds up
-    the next answer. Small talk ("halo", "makasih") is not a question and is not recorded:
-    it must not show up as an unanswered one."""
+    """Remember the question for /stats and reports, and (with `message_id`) as owed an
+    answer until `mark_replied` (bot/storage/answering.py). A storage failure is logged, not
+    shown: the user is still answered. The store only queues the record (its writer thread
+    retries while another process locks the database), so this never holds up the answer.
+    Small talk ("halo", "makasih") is not a question and is not recorded: it must not show
+    up as an unanswered one."""
     if answer.small_talk is not None:
         return
     # A story offered but not told ("did you mean ...?") is the question's best match too:
@@ -126,6 +128,7 @@ async def record_question(
         "score": best.score if best else 0,
         "answered": answer.best is not None,
         "source": source,
+        "message_id": message_id,
     }
     try:
         await asyncio.to_thread(services.store.record_question, **values)

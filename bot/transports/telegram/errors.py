@@ -14,6 +14,7 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError, TelegramError
 
 from bot.transports.telegram.common import Context, services_of, update_language, where
+from bot.transports.telegram.ratelimit import NotSentStopping
 from bot.transports.telegram.render import MAX_TOAST, plain, send_reply
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ async def on_error(update: object, context: Context) -> None:
         # Polling/network trouble: PTB retries by itself; one line, no traceback.
         level = logging.WARNING if isinstance(error, NetworkError) else logging.ERROR
         log.log(level, "error outside an update: %r", error)
+        return
+    if isinstance(error, NotSentStopping):  # a stop let go of it; the question is on record
+        log.info("%s stopping: reply not sent", where(update))
         return
     if isinstance(error, Forbidden):
         log.warning("%s cannot write to this chat (blocked or removed): %s", where(update), error)

@@ -25,6 +25,7 @@ from bot.transports.telegram.common import (
 )
 from bot.transports.telegram.filters import strip_mention
 from bot.transports.telegram.quizzes import send_quiz
+from bot.transports.telegram.ratelimit import NotSentStopping
 from bot.transports.telegram.render import send_reply
 
 if TYPE_CHECKING:
@@ -45,34 +46,43 @@ def _quote(update: Update) -> int | None:
 
 
 async def answer_question(update: Update, context: Context, question: str, source: str) -> None:
-    """The core interaction: a question in, the best story (or an honest "none") out."""
+    """The core interaction: a question in, the best story (or an honest "none") out.
+
+    Recorded first, as owed, then answered and marked replied (issue 15 item 9): the answer
+    may wait minutes in a group's rate limit, and a stop or a crash meanwhile must not lose
+    the question; after a restart what is still owed is answered (backlog.py)."""
     services = services_of(context)
-    chat, user = update.effective_chat, update.effective_user
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
     assert chat is not None
     fallback = await command_language(services, chat.id, user)
     answer, reply = services.replies.answer(question, default_lang=fallback, chat_id=chat.id)
+    best = answer.best
+    log.info(
+        "%s question source=%s lang=%s answered=%s anecdote=%s score=%s",
+        where(update),
+        source,
+        answer.lang,
+        best is not None,
+        best.anecdote.id if best else "-",
+        best.score if best else 0,
+    )
+    message_id = message.message_id if message is not None else None
+    await record_question(
+        services,
+        chat_id=chat.id,
+        user_id=user.id if user else None,
+        question=question,
+        answer=answer,
+        source=source,
+        message_id=message_id,
+    )
     try:
         await _send_answer(context, update, chat.id, reply)
-    finally:
-        # Recorded even when the answer could not be delivered: the question was asked.
-        best = answer.best
-        log.info(
-            "%s question source=%s lang=%s answered=%s anecdote=%s score=%s",
-            where(update),
-            source,
-            answer.lang,
-            best is not None,
-            best.anecdote.id if best else "-",
-            best.score if best else 0,
-        )
-        await record_question(
-            services,
-            chat_id=chat.id,
-            user_id=user.id if user else None,
-            question=question,
-            answer=answer,
-            source=source,
-        )
+    except NotSentStopping:
+        log.info("%s stopping: answer not sent, owed after the restart", where(update))
+        return
+    if message_id is not None and answer.small_talk is None:
+        await asyncio.to_thread(services.store.mark_replied, chat.id, message_id)
 
 
 async def _send_answer(context: Context, update: Update, chat_id: int, reply: Reply) -> None:
@@ -81,7 +91,7 @@ async def _send_answer(context: Context, update: Update, chat_id: int, reply: Re
     delivered already, so those are not retried."""
     try:
         await send_reply(context.bot, chat_id, reply, reply_to=_quote(update))
-    except (BadRequest, TimedOut):
+    except (BadRequest, TimedOut, NotSentStopping):
         raise
     except NetworkError as exc:
         log.warning("%s sending the answer failed (%s), retrying once", where(update), exc)

@@ -33,6 +33,7 @@ from bot.settings import Settings, SettingsError, validate_token
 from bot.transports.telegram.app import build_application, check_ui_texts
 from bot.transports.telegram.common import SERVICES_KEY
 from bot.transports.telegram.menu import register_menus
+from bot.transports.telegram.ratelimit import HandoverRateLimiter
 
 if TYPE_CHECKING:
     from bot.chat.services import Services
@@ -108,12 +109,29 @@ async def serve(
             finally:
                 if application.updater and application.updater.running:
                     await application.updater.stop()
+                await _let_go(application)
                 if application.running:
-                    await application.stop()  # answers the updates already received first
+                    await application.stop()  # waits for the handlers still running
     finally:
         if own_signals:
             for sig in STOP_SIGNALS:
                 loop.remove_signal_handler(sig)
+
+
+async def _let_go(application: Application) -> None:
+    """Stop within seconds with answers queued (issue 15 item 9): what still waits in the
+    rate limiter (a group's 20 a minute can hold answers for minutes) is let go unsent. The
+    questions were recorded as they arrived, not answered yet, and are answered after the
+    restart (bot/transports/telegram/backlog.py); unsent hear-backs stay in their outbox."""
+    limiter = application.bot.rate_limiter
+    if isinstance(limiter, HandoverRateLimiter):
+        waiting = limiter.close()
+        if waiting:
+            log.info("stopping: %d message(s) waiting in the rate limiter not sent", waiting)
+        await asyncio.sleep(0)  # they learn it before the hear-backs stop
+    team = application.bot_data.get("kisah_team")
+    if team is not None:
+        await team.stop()
 
 
 def _polling_error(error: TelegramError) -> None:

@@ -60,10 +60,11 @@ from telegram.ext import (
 
 from bot.chat.commands import COMMANDS, Command
 from bot.chat.replies import Reply
-from bot.chat.request import Env, Notice, Outcome, Request
+from bot.chat.request import Env, Outcome, Request
 from bot.leads import digest as digests
 from bot.leads import inbox, tips
 from bot.leads import quiz as practice
+from bot.leads.hearback import HearbackRunner, Hooks
 from bot.leads.schedule import (
     ChatMoved,
     ChatUnreachable,
@@ -76,8 +77,8 @@ from bot.leads.schedule import (
 from bot.leads.team import only_leads
 from bot.transports.telegram.common import command_language, retry_after_seconds
 from bot.transports.telegram.quizzes import deliver_picture, forget, send_quiz
-from bot.transports.telegram.ratelimit import Handover, HandoverRateLimiter
-from bot.transports.telegram.render import MAX_TOAST, keyboard, plain
+from bot.transports.telegram.ratelimit import Handover, HandoverRateLimiter, NotSentStopping
+from bot.transports.telegram.render import MAX_TOAST, NO_PREVIEW, keyboard, plain
 
 if TYPE_CHECKING:
     from telegram import Message
@@ -132,6 +133,7 @@ class Team:
         self.digests = digests.DigestRunner(
             services.store, self.send_weekly_digest, default_timezone=self.settings.timezone
         )
+        self.hearbacks = HearbackRunner(services.store, services.replies, self.send_hearback)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -161,11 +163,16 @@ class Team:
         )
 
     async def _tick_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.hearbacks.kick()  # started by the first tick; retries at least once a minute
         await self.runner.tick()
 
     async def _digest_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         # A job of its own: drawing many teams' pictures on a Monday must not hold up the tips.
         await self.digests.tick()
+
+    async def stop(self) -> None:
+        """At a stop: no more hear-backs (those not sent wait in the outbox)."""
+        await self.hearbacks.stop()
 
     async def _lang(self, update: Update) -> str:
         """The command language, decided as for every other command (`command_language`:
@@ -341,55 +348,6 @@ class Team:
         await query.answer()
         await self._deliver(update, outcome)
 
-    async def _notify(self, notice: Notice, update_id: int) -> None:
-        """Tell the asker: in the chat where they asked, once (the store saw to that). A
-        chat that blocked the bot or is gone is logged, as for the daily tips."""
-        bot = self.application.bot
-        chat_id = notice.chat_id
-        try:
-            for reply in notice.replies:
-                try:
-                    await bot.send_message(
-                        chat_id=chat_id,
-                        text=reply.text,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=keyboard(reply),
-                    )
-                except ChatMigrated as exc:
-                    # The group became a supergroup and we missed the news: follow it (the
-                    # question and its decision too), then say it at the new id.
-                    await self.move_chat(chat_id, exc.new_chat_id, update_id)
-                    chat_id = exc.new_chat_id
-                    await bot.send_message(
-                        chat_id=chat_id,
-                        text=reply.text,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=keyboard(reply),
-                    )
-        except (Forbidden, ChatMigrated, BadRequest) as exc:
-            log.info(
-                "asker not told (chat unreachable) chat_id=%s question=%s update_id=%s: %s",
-                notice.chat_id,
-                notice.question_id,
-                update_id,
-                exc,
-            )
-        except TelegramError as exc:
-            log.warning(
-                "asker not told chat_id=%s question=%s update_id=%s: %s",
-                notice.chat_id,
-                notice.question_id,
-                update_id,
-                exc,
-            )
-        else:
-            log.info(
-                "asker told chat_id=%s question=%s update_id=%s",
-                chat_id,
-                notice.question_id,
-                update_id,
-            )
-
     async def _deliver(self, update: Update, outcome: Outcome) -> None:
         """Send the outcome; a tip taken by /tipnow is marked sent with its message's id, or
         `unknown` when the send failed (it may or may not have reached the chat)."""
@@ -417,8 +375,8 @@ class Team:
             if count:
                 lang = outcome.poll.lang if outcome.poll else await self._lang(update)
                 await self._send(update, digests.sent_note(self.env, count, lang))
-        for notice in outcome.notices:
-            await self._notify(notice, update.update_id)
+        if outcome.notices:  # the store owes them in the hear-back outbox: send it now
+            self.hearbacks.kick()
 
     async def _deliver_poll(self, update: Update, outcome: Outcome) -> None:
         """/quiznow: the poll is the delivery; marked sent with its message, else unknown."""
@@ -544,7 +502,7 @@ class Team:
                 raise ChatUnreachable(exc.message) from exc
             raise DeliveryRejected(exc.message) from exc
         except (TimedOut, NetworkError) as exc:
-            if _certainly_not_sent(exc):
+            if isinstance(exc, NotSentStopping) or _certainly_not_sent(exc):
                 raise DeliveryNotSent(str(exc)) from exc
             raise  # may have reached Telegram: the runner records it as unknown
         return message.message_id
@@ -566,6 +524,43 @@ class Team:
                 raise ChatUnreachable(exc.message) from exc
             raise DeliveryRejected(exc.message) from exc  # e.g. no right to send photos
         return True
+
+    async def send_hearback(self, chat_id: int, reply: Reply, hooks: Hooks) -> int:
+        """Send one hear-back message behind the live answers (background priority in the
+        rate limiter); Bot API errors become the runner's exceptions. Telegram's 500 or 502
+        (an error answer, not a broken connection) means not sent: tried again."""
+        bot = self.application.bot
+        limited = isinstance(bot.rate_limiter, HandoverRateLimiter)
+        if not limited:
+            await hooks.leaving()
+        handover = Handover(leaving=hooks.leaving, refused=hooks.refused, background=True)
+        try:
+            message = await bot.send_message(
+                chat_id=chat_id,
+                text=reply.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(reply),
+                link_preview_options=NO_PREVIEW,
+                rate_limit_args=handover if limited else None,
+            )
+        except RetryAfter as exc:
+            raise DeliveryRetryAfter(retry_after_seconds(exc)) from exc
+        except Forbidden as exc:
+            raise ChatUnreachable(exc.message) from exc
+        except ChatMigrated as exc:
+            raise ChatMoved(exc.new_chat_id) from exc
+        except BadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                raise ChatUnreachable(exc.message) from exc
+            raise DeliveryRejected(exc.message) from exc
+        except TimedOut:
+            raise  # may have reached Telegram: unknown
+        except NetworkError as exc:
+            answered = exc.__cause__ is None  # Telegram's own error status (500, 502, ...)
+            if answered or isinstance(exc, NotSentStopping) or _certainly_not_sent(exc):
+                raise DeliveryNotSent(exc.message) from exc
+            raise
+        return message.message_id
 
 
 def register(application: Application, services: Services) -> Team:
