@@ -33,11 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Users known to have started the bot in private, remembered in this process so that only the
-# first private message of each user since start costs a write.
-_KNOWN_PRIVATE: set[int] = set()
-KNOWN_PRIVATE_MAX = 100_000
-
 
 async def send_quiz(
     bot: Bot,
@@ -109,18 +104,10 @@ async def on_poll_answer(update: Update, context: Context) -> None:
 async def remember_private_user(update: Update, context: Context) -> None:
     """Any update from a private chat: its user may now be written to (weekly picture)."""
     chat, user = update.effective_chat, update.effective_user
-    if chat is None or user is None or chat.type != chat.PRIVATE or user.id in _KNOWN_PRIVATE:
+    if chat is None or user is None or chat.type != chat.PRIVATE:
         return
-    store = services_of(context).store
-    await asyncio.to_thread(store.quiz.remember_private_user, user.id)
-    if len(_KNOWN_PRIVATE) >= KNOWN_PRIVATE_MAX:
-        _KNOWN_PRIVATE.clear()
-    _KNOWN_PRIVATE.add(user.id)
-
-
-def forget(user_id: int) -> None:
-    """The user blocked the bot: remember them again when they next write in private."""
-    _KNOWN_PRIVATE.discard(user_id)
+    # Queued like a question (INSERT OR IGNORE): no cache here, so no state outlives its store.
+    await asyncio.to_thread(services_of(context).store.quiz.remember_private_user, user.id)
 
 
 async def _send_photo(bot: Bot, chat_id: int, picture: Picture) -> Message:
@@ -155,7 +142,6 @@ async def deliver_picture(bot: Bot, store: Store, chat_id: int, picture: Picture
                 await _send_photo(bot, user_id, picture)
             except Forbidden as exc:
                 await asyncio.to_thread(store.quiz.forget_private_user, user_id)
-                _KNOWN_PRIVATE.discard(user_id)
                 log.info("digest: admin blocked the bot user_id=%s: %s", user_id, exc)
                 continue
             sent += 1

@@ -76,7 +76,7 @@ from bot.leads.schedule import (
 )
 from bot.leads.team import only_leads
 from bot.transports.telegram.common import command_language, retry_after_seconds
-from bot.transports.telegram.quizzes import deliver_picture, forget, send_quiz
+from bot.transports.telegram.quizzes import deliver_picture, send_quiz
 from bot.transports.telegram.ratelimit import Handover, HandoverRateLimiter, NotSentStopping
 from bot.transports.telegram.render import MAX_TOAST, NO_PREVIEW, keyboard, plain
 
@@ -415,7 +415,6 @@ class Team:
         if change.new_chat_member.status in {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}:
             if change.chat.type == ChatType.PRIVATE:  # blocked: no weekly picture there either
                 await asyncio.to_thread(self.store.quiz.forget_private_user, change.chat.id)
-                forget(change.chat.id)
             stopped = await asyncio.to_thread(self.store.unsubscribe, change.chat.id)
             log.info(
                 "bot removed or blocked chat_id=%s update_id=%s unsubscribed=%s",
