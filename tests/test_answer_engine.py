@@ -391,6 +391,15 @@ def test_the_first_message_leads_with_the_lesson_and_reads_in_a_glance(replies: 
         ("mau kasih kado ultah ke kepala dinas yang jadi pelanggan prioritas", True),
         ("teknisi kami sering gak masuk, kata customer dia habis diputus pacarnya", True),
         ("customer gak mau teknisinya diganti waktu cuti", False),
+        # a gift to a private customer: the gratifikasi caution is about officials
+        (
+            "kado ultah buat pelanggan prioritas yang punya toko, kirim kurir atau antar sendiri?",
+            False,
+        ),
+        (
+            "my key customer runs a private clinic, should I deliver his birthday present myself?",
+            False,
+        ),
     ],
 )
 def test_a_caution_is_shown_only_where_the_question_touches_it(

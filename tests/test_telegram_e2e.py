@@ -807,7 +807,7 @@ async def test_real_stories_lead_with_the_lesson_and_answer_the_law_straight(
     assert "⚠️" in gift.text and "gratifikasi" in gift.text
     bribe = "Procurement klien BUMN minta fee 10% biar penawaran kita menang, gw harus gimana?"
     [law] = await say(fake_telegram, chat, user, bribe)
-    assert "KPK" in law.text and "Pasal 5 dan 13" in law.text and "Pelajaran" not in law.text
+    assert "KPK" in law.text and "Pasal 12C" in law.text and "Pelajaran" not in law.text
     assert not any(d.startswith(("f:", "fb:")) for d in law.button_data)
     await fake_telegram.settle()
     assert fake_telegram.status_count(400) == 0
