@@ -116,4 +116,4 @@ async def start_bot(
         if not bot.task.done():
             await bot.stop()
         else:
-            bot.chat.services.close()
+            bot.services.close()

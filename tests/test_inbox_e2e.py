@@ -72,7 +72,7 @@ async def test_teach_answer_restart_and_undo(
     fake = fake_telegram
     group = _group(fake)
     bot = await start_bot(settings)
-    wayang = bot.chat.services.kb.by_id("wayang-bima")
+    wayang = bot.services.kb.by_id("wayang-bima")
     assert wayang is not None
 
     # A member's situation gets no story.
@@ -89,7 +89,7 @@ async def test_teach_answer_restart_and_undo(
     # A plain member taps a story button (forged or replayed): refused, nothing changes.
     answer, sent = await _press(fake, item, MEMBER, data=_story_button(item, wayang.title.en))
     assert "only a team lead" in answer.get("text", "").lower() and sent == []
-    assert bot.chat.services.store.decisions(TAUGHT) == []
+    assert bot.services.store.decisions(TAUGHT) == []
 
     # The admin teaches it: a confirmation with undo, and the asker hears back in the group.
     answer, sent = await _press(fake, item, ADMIN, data=_story_button(item, wayang.title.en))
@@ -167,7 +167,7 @@ async def test_a_blocked_asker_is_logged_and_nothing_breaks(
     fake.block(asker_chat.id)
     lead_chat = fake.private_chat(fake.user(LEAD))
     item, _ = await _say(fake, lead_chat, LEAD, "/inbox")
-    wayang = bot.chat.services.kb.by_id("wayang-bima")
+    wayang = bot.services.kb.by_id("wayang-bima")
     assert wayang is not None
     with caplog.at_level(logging.INFO, logger="bot.transports.telegram.team"):
         _, sent = await _press(fake, item, LEAD, data=_story_button(item, wayang.title.en))
@@ -253,7 +253,7 @@ async def test_a_bot_wide_lead_in_a_group_sees_and_decides_that_groups_questions
 
     # A press there on another chat's question (an inbox message of before, or forged) is
     # refused without quoting it.
-    store = bot.chat.services.store
+    store = bot.services.store
     [elsewhere], _ = store.inbox(chat_id=OTHER_GROUP, limit=5)
     before = len(fake.sent)
     query = fake.press_forged(
@@ -284,7 +284,7 @@ async def test_what_a_groups_admins_teach_applies_in_that_group_only(
     evil = fake.group_chat(EVIL_GROUP, "Grup Iseng")
     fake.set_member_status(EVIL_GROUP, ATTACKER, "administrator")
     bot = await start_bot(settings)
-    wayang = bot.chat.services.kb.by_id("wayang-bima")
+    wayang = bot.services.kb.by_id("wayang-bima")
     assert wayang is not None
 
     await _say(fake, evil, ATTACKER, f"/ask {QUESTION}")
@@ -323,7 +323,7 @@ async def test_a_thumbs_down_on_a_taught_answer_brings_the_question_back(
     fake = fake_telegram
     group = _group(fake)
     bot = await start_bot(settings)
-    wayang = bot.chat.services.kb.by_id("wayang-bima")
+    wayang = bot.services.kb.by_id("wayang-bima")
     assert wayang is not None
     lead_chat = fake.private_chat(fake.user(LEAD))
     await _say(fake, lead_chat, LEAD, QUESTION)
@@ -388,8 +388,8 @@ async def test_a_button_press_is_judged_by_the_presser_not_the_message(
     answer = await fake.wait_callback_answer(query)
     await fake.settle()
     assert "only a team lead" in answer.get("text", "").lower() and fake.sent[before:] == []
-    [waiting], _ = bot.chat.services.store.inbox(chat_id=GROUP, limit=5)
-    assert bot.chat.services.store.decision(waiting.id) is None
+    [waiting], _ = bot.services.store.inbox(chat_id=GROUP, limit=5)
+    assert bot.services.store.decision(waiting.id) is None
 
 
 async def test_an_admin_demoted_a_moment_ago_cannot_decide(
@@ -403,5 +403,5 @@ async def test_an_admin_demoted_a_moment_ago_cannot_decide(
     fake.set_member_status(GROUP, ADMIN, "member")
     answer, sent = await _press(fake, item, ADMIN, data=_button(item, "ib:k:"))
     assert "only a team lead" in answer.get("text", "").lower() and sent == []
-    [waiting], _ = bot.chat.services.store.inbox(chat_id=GROUP, limit=5)
-    assert bot.chat.services.store.decision(waiting.id) is None
+    [waiting], _ = bot.services.store.inbox(chat_id=GROUP, limit=5)
+    assert bot.services.store.decision(waiting.id) is None

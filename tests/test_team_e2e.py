@@ -172,20 +172,20 @@ async def test_member_is_refused_admin_creator_and_team_lead_are_allowed(
 ) -> None:
     refusal = await say(fake_telegram, group, MEMBER, "/daily 08:30")
     assert "only a team lead" in refusal.lower() and "admin" in refusal.lower()
-    assert bot.storage.store.subscription(GROUP) is None
+    assert bot.store.subscription(GROUP) is None
     # Refused again within the minute: refused silently (see the refusal test below).
     for command in ("/daily off", "/timezone WITA", "/tipnow", "/stats"):
         fake_telegram.send_text(group, fake_telegram.user(MEMBER), command)
 
     assert "08:30" in await say(fake_telegram, group, ADMIN, "/daily 08:30")
     # Updates are handled in order here, so the member's commands were all handled by now.
-    assert bot.storage.store.chat_timezone(GROUP) is None
-    assert bot.storage.store.deliveries() == []
+    assert bot.store.chat_timezone(GROUP) is None
+    assert bot.store.deliveries() == []
     refusals = [m for m in fake_telegram.sent_to(GROUP) if "only a team lead" in m.text.lower()]
     assert len(refusals) == 1
     assert "09:15" in await say(fake_telegram, group, CREATOR, "/daily 09:15")
     assert "07:45" in await say(fake_telegram, group, LEAD, "/daily 07:45")
-    sub = bot.storage.store.subscription(GROUP)
+    sub = bot.store.subscription(GROUP)
     assert sub is not None and sub.at.strftime("%H:%M") == "07:45"
     # Anyone may look at the setting.
     assert "07:45" in await say(fake_telegram, group, MEMBER, "/daily")
@@ -201,10 +201,10 @@ async def test_admin_status_is_cached_briefly(
     assert len(lookups) == 1
     # Demoted: still allowed within the cache window, refused once it expires.
     fake_telegram.set_member_status(GROUP, ADMIN, "member")
-    for cached in bot.leads.team._leads.values():
+    for cached in bot.team._leads.values():
         cached.until = 0.0
     assert "only a team lead" in (await say(fake_telegram, group, ADMIN, "/daily off")).lower()
-    assert bot.storage.store.subscription(GROUP) is not None
+    assert bot.store.subscription(GROUP) is not None
 
 
 async def test_a_member_repeating_a_team_command_is_refused_once_a_minute(
@@ -231,11 +231,11 @@ async def test_a_member_repeating_a_team_command_is_refused_once_a_minute(
             if c.method == "getchatmember" and int(c.params["user_id"]) == MEMBER
         ]
         assert len(lookups) == 1
-        assert bot.storage.store.deliveries() == []
+        assert bot.store.deliveries() == []
         # A minute later the member is told again (once).
-        for cached in bot.leads.team._leads.values():
+        for cached in bot.team._leads.values():
             cached.until = 0.0
-        bot.leads.team._refused = {key: t - 61.0 for key, t in bot.leads.team._refused.items()}
+        bot.team._refused = {key: t - 61.0 for key, t in bot.team._refused.items()}
         assert "only a team lead" in (await say(fake_telegram, group, MEMBER, "/tipnow")).lower()
 
 
@@ -259,11 +259,11 @@ async def test_daily_twice_changes_the_time_and_off_stops_it(
     assert "08:30" in first and "every day" in first and "Asia/Jakarta (WIB)" in first
     second = await say(fake_telegram, group, ADMIN, "/daily 07:00 mon-fri")
     assert "07:00" in second and "weekdays" in second
-    assert len(bot.storage.store.subscriptions()) == 1
+    assert len(bot.store.subscriptions()) == 1
     shown = await say(fake_telegram, group, MEMBER, "/daily")
     assert "07:00" in shown and "08:30" not in shown
     assert "stopped" in await say(fake_telegram, group, ADMIN, "/daily off")
-    assert bot.storage.store.subscriptions() == []
+    assert bot.store.subscriptions() == []
     assert "no daily tip to stop" in await say(fake_telegram, group, ADMIN, "/daily off")
     assert "no daily tip yet" in await say(fake_telegram, group, MEMBER, "/daily")
 
@@ -274,7 +274,7 @@ async def test_bad_daily_arguments_get_an_example(
 ) -> None:
     text = await say(fake_telegram, group, ADMIN, f"/daily {args}")
     assert "/daily 08:30" in text and args.split()[0] in text
-    assert bot.storage.store.subscription(GROUP) is None
+    assert bot.store.subscription(GROUP) is None
 
 
 async def test_timezone_by_alias_or_name_and_unknown_zone(
@@ -283,10 +283,10 @@ async def test_timezone_by_alias_or_name_and_unknown_zone(
     assert "Asia/Jakarta (WIB)" in await say(fake_telegram, group, MEMBER, "/timezone")
     text = await say(fake_telegram, group, ADMIN, "/timezone WITA")
     assert "Asia/Makassar (WITA)" in text and "08:00" in text  # 00:00 UTC is 08:00 WITA
-    assert bot.storage.store.chat_timezone(GROUP) == "Asia/Makassar"
+    assert bot.store.chat_timezone(GROUP) == "Asia/Makassar"
     bad = await say(fake_telegram, group, ADMIN, "/timezone Mars/Olympus")
     assert "Mars/Olympus" in bad and "/timezone WITA" in bad
-    assert bot.storage.store.chat_timezone(GROUP) == "Asia/Makassar"
+    assert bot.store.chat_timezone(GROUP) == "Asia/Makassar"
     assert "Europe/London" in await say(fake_telegram, group, ADMIN, "/timezone europe/london")
 
 
@@ -308,13 +308,13 @@ async def test_daily_tip_arrives_at_the_local_time_in_the_chat_zone(
     await say(fake_telegram, group, ADMIN, "/daily 09:30")  # 00:30 UTC
     before = len(fake_telegram.sent_to(GROUP))
     clock.set_utc("2026-11-23 00:29")
-    assert (await bot.leads.team.runner.tick()).sent == 0
+    assert (await bot.team.runner.tick()).sent == 0
     clock.set_utc("2026-11-23 00:30")
-    assert (await bot.leads.team.runner.tick()).sent == 1
+    assert (await bot.team.runner.tick()).sent == 1
     tip = fake_telegram.sent_to(GROUP)[before]
     assert tip.button_data and tip.button_data[0].startswith("s:")
     clock.set_utc("2026-11-23 05:00")
-    assert (await bot.leads.team.runner.tick()).sent == 0
+    assert (await bot.team.runner.tick()).sent == 0
     assert len(fake_telegram.sent_to(GROUP)) == before + 1
 
 
@@ -326,7 +326,7 @@ async def test_weekdays_subscription_skips_the_weekend(
     sent = []
     for day in range(23, 31):  # Monday 23 .. Monday 30 November 2026
         clock.set_utc(f"2026-11-{day} 01:30")  # 08:30 WIB
-        sent.append((await bot.leads.team.runner.tick()).sent)
+        sent.append((await bot.team.runner.tick()).sent)
     assert sent == [1, 1, 1, 1, 1, 0, 0, 1]
     tips = [m.text for m in fake_telegram.sent_to(GROUP)[before:]]
     assert len(set(tips)) == len(tips)  # a different tip every day
@@ -338,14 +338,14 @@ async def test_tipnow_posts_the_next_tips_of_the_rotation(
     first = await say(fake_telegram, group, LEAD, "/tipnow")
     second = await say(fake_telegram, group, ADMIN, "/tipnow")
     assert first != second
-    await eventually(lambda: {d.state for d in bot.storage.store.deliveries(GROUP)} == {"sent"})
-    assert len({d.tip_key for d in bot.storage.store.deliveries(GROUP)}) == 2
+    await eventually(lambda: {d.state for d in bot.store.deliveries(GROUP)} == {"sent"})
+    assert len({d.tip_key for d in bot.store.deliveries(GROUP)}) == 2
 
 
 async def test_blocked_and_vanished_chats_are_unsubscribed(
     bot: Bot, fake_telegram: FakeTelegram, clock: FakeClock
 ) -> None:
-    store = bot.storage.store
+    store = bot.store
     clock.set_utc("2026-11-23 00:00")
     for chat_id in (601, 602, 603, -604):
         store.subscribe(chat_id, datetime(2026, 1, 1, 8, 0).time(), 0b1111111)
@@ -353,7 +353,7 @@ async def test_blocked_and_vanished_chats_are_unsubscribed(
     fake_telegram.block(-604)
     fake_telegram.forget_chat(603)
     clock.set_utc("2026-11-23 01:00")
-    result = await bot.leads.team.runner.tick()
+    result = await bot.team.runner.tick()
     assert sorted(result.unsubscribed) == [-604, 602, 603]
     assert [s.chat_id for s in store.subscriptions()] == [601]
     assert len(fake_telegram.sent_to(601)) == 1
@@ -362,12 +362,12 @@ async def test_blocked_and_vanished_chats_are_unsubscribed(
 async def test_a_429_is_retried_after_retry_after(
     bot: Bot, fake_telegram: FakeTelegram, clock: FakeClock
 ) -> None:
-    bot.storage.store.subscribe(701, datetime(2026, 1, 1, 8, 0).time(), 0b1111111)
+    bot.store.subscribe(701, datetime(2026, 1, 1, 8, 0).time(), 0b1111111)
     fake_telegram.fail_next("sendMessage", code=429, retry_after=1, chat_id=701)
     clock.set_utc("2026-11-23 01:00")
     loop = asyncio.get_running_loop()
     started = loop.time()
-    result = await bot.leads.team.runner.tick()
+    result = await bot.team.runner.tick()
     assert (result.retried, result.sent) == (1, 1)
     assert loop.time() - started >= 0.95
     assert len(fake_telegram.sent_to(701)) == 1
@@ -414,21 +414,21 @@ async def test_a_daily_tip_is_sending_only_once_it_leaves_the_rate_limiter(
 
     async def recording(params: dict[str, Any]) -> dict[str, Any]:
         if int(params["chat_id"]) == 701:
-            seen.extend(d.state for d in bot.storage.store.deliveries(701))
+            seen.extend(d.state for d in bot.store.deliveries(701))
         return await receive(params)
 
     fake_telegram._m_sendmessage = recording  # type: ignore[method-assign]
     limiter = HandoverRateLimiter(max_retries=1)
     async with running_bot(settings, clock, build=limited_application(limiter)) as bot:
-        bot.storage.store.subscribe(701, datetime(2026, 1, 1, 8, 0).time(), 0b1111111)
+        bot.store.subscribe(701, datetime(2026, 1, 1, 8, 0).time(), 0b1111111)
         fake_telegram.fail_next("sendMessage", code=429, retry_after=1, chat_id=701)
         clock.set_utc("2026-11-23 01:00")
-        tick = asyncio.create_task(bot.leads.team.runner.tick())
+        tick = asyncio.create_task(bot.team.runner.tick())
         await eventually(lambda: any(c.status == 429 for c in fake_telegram.calls))
-        await eventually(lambda: [d.state for d in bot.storage.store.deliveries(701)] == ["queued"])
+        await eventually(lambda: [d.state for d in bot.store.deliveries(701)] == ["queued"])
         result = await tick
         assert result.sent == 1 and result.retried == 0  # the limiter retried it itself
-        assert [d.state for d in bot.storage.store.deliveries(701)] == ["sent"]
+        assert [d.state for d in bot.store.deliveries(701)] == ["sent"]
     assert seen == ["sending"]
     assert len(fake_telegram.sent_to(701)) == 1
 
@@ -454,8 +454,8 @@ async def test_restart_between_scheduling_and_delivery(
 async def test_stats_for_this_chat_and_all_chats(
     bot: Bot, fake_telegram: FakeTelegram, group: Any
 ) -> None:
-    store = bot.storage.store
-    story = bot.chat.services.kb.anecdotes[0]
+    store = bot.store
+    story = bot.services.kb.anecdotes[0]
     for chat_id, text, answered in [
         (GROUP, "customer marah", True),
         (GROUP, "cara bikin kopi", False),
@@ -640,10 +640,10 @@ async def test_removing_the_bot_unsubscribes_and_a_migrated_group_keeps_its_tip(
             }
         }
     )
-    await eventually(lambda: bot.storage.store.subscription(new_id) is not None)
-    moved = bot.storage.store.subscription(new_id)
+    await eventually(lambda: bot.store.subscription(new_id) is not None)
+    moved = bot.store.subscription(new_id)
     assert moved is not None and moved.days == 0b0011111 and moved.timezone == "Asia/Makassar"
-    assert bot.storage.store.subscription(GROUP) is None
+    assert bot.store.subscription(GROUP) is None
     # Kicked from the new supergroup: Telegram sends my_chat_member; the tip stops at once.
     fake_telegram.enqueue(
         {
@@ -663,7 +663,7 @@ async def test_removing_the_bot_unsubscribes_and_a_migrated_group_keeps_its_tip(
             }
         }
     )
-    await eventually(lambda: bot.storage.store.subscription(new_id) is None)
+    await eventually(lambda: bot.store.subscription(new_id) is None)
 
 
 async def test_a_group_migrating_after_its_tip_gets_no_second_tip_that_day(
@@ -671,7 +671,7 @@ async def test_a_group_migrating_after_its_tip_gets_no_second_tip_that_day(
 ) -> None:
     await say(fake_telegram, group, ADMIN, "/daily 08:30")
     clock.set_utc("2026-11-23 01:30")  # 08:30 WIB
-    assert (await bot.leads.team.runner.tick()).sent == 1
+    assert (await bot.team.runner.tick()).sent == 1
     new_id = GROUP - 1
     fake_telegram.group_chat(new_id, "Tim Sales Makassar")
     fake_telegram.enqueue(
@@ -685,12 +685,12 @@ async def test_a_group_migrating_after_its_tip_gets_no_second_tip_that_day(
             }
         }
     )
-    await eventually(lambda: bot.storage.store.subscription(new_id) is not None)
+    await eventually(lambda: bot.store.subscription(new_id) is not None)
     clock.set_utc("2026-11-23 02:00")  # the schedule runs again the same day
-    assert (await bot.leads.team.runner.tick()).claimed == 0
+    assert (await bot.team.runner.tick()).claimed == 0
     assert fake_telegram.sent_to(new_id) == []
     clock.set_utc("2026-11-24 01:30")  # the next day: to the new id, once
-    assert (await bot.leads.team.runner.tick()).sent == 1
+    assert (await bot.team.runner.tick()).sent == 1
     assert len(fake_telegram.sent_to(new_id)) == 1
 
 
@@ -707,4 +707,4 @@ async def test_team_commands_in_the_full_application(
         assert "08:30" in await say(fake_telegram, group, ADMIN, "/daily 08:30")
         assert "only a team lead" in (await say(fake_telegram, group, MEMBER, "/stats")).lower()
         clock.set_utc("2026-11-23 01:30")
-        assert (await bot.leads.team.runner.tick()).sent == 1
+        assert (await bot.team.runner.tick()).sent == 1

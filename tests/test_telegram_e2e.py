@@ -52,7 +52,7 @@ async def kisah(start_bot: StartBot, responses: Path, fake_telegram: FakeTelegra
 
 
 def questions(bot: RunningBot) -> list[dict[str, object]]:
-    rows = bot.chat.services.store._read(  # noqa: SLF001 - reading back what the bot stored
+    rows = bot.services.store._read(  # noqa: SLF001 - reading back what the bot stored
         "SELECT chat_id, user_id, text, lang, anecdote_id, answered, source FROM questions "
         "ORDER BY id"
     )
@@ -311,9 +311,9 @@ async def test_tip_rotation_survives_a_restart_and_is_shared_with_tipnow(
     user = fake_telegram.user(1012, language_code="en")
     chat = fake_telegram.private_chat(user)
     bot = await start_bot(responses_dir=responses)
-    keys = [key for key, _ in bot.chat.services.kb.tips()]
+    keys = [key for key, _ in bot.services.kb.tips()]
     assert len(keys) >= 4
-    texts = {bot.chat.services.replies.tip(key, "en").text: key for key in keys}
+    texts = {bot.services.replies.tip(key, "en").text: key for key in keys}
 
     async def tip(command: str) -> str:
         [sent] = await say(fake_telegram, chat, user, command)
@@ -327,7 +327,7 @@ async def test_tip_rotation_survives_a_restart_and_is_shared_with_tipnow(
     shown.append(await tip("/tipnow"))
     assert sorted(shown) == sorted(keys)  # the whole deck, nothing twice, across the restart
     await fake_telegram.settle()
-    assert [d.kind for d in bot.chat.services.store.deliveries(chat.id)] == ["now", "now"]
+    assert [d.kind for d in bot.services.store.deliveries(chat.id)] == ["now", "now"]
 
 
 async def test_the_store_is_never_called_on_the_event_loop(
@@ -776,7 +776,7 @@ async def test_real_stories_answer_informal_indonesian(
     user = fake_telegram.user(7001)
     chat = fake_telegram.private_chat(user)
     [reply] = await say(fake_telegram, chat, user, "customer ngancam gak mau kerjasama lagi")
-    best = bot.chat.services.matcher.ask("customer ngancam gak mau kerjasama lagi").best
+    best = bot.services.matcher.ask("customer ngancam gak mau kerjasama lagi").best
     assert best is not None and best.anecdote.id == "kerjasama-ancaman"
     assert reply.bold()[1] == best.anecdote.title.get("id")
     # Every button the real content produces is valid and answers (the fake is strict).
@@ -798,7 +798,7 @@ async def test_real_stories_lead_with_the_lesson_and_answer_the_law_straight(
     chat = fake_telegram.private_chat(user)
     question = "klien nutup telpon sambil marah, telpon balik sekarang atau nunggu?"
     [reply] = await say(fake_telegram, chat, user, question)
-    threat = bot.chat.services.kb.by_id("kerjasama-ancaman")
+    threat = bot.services.kb.by_id("kerjasama-ancaman")
     assert threat is not None
     assert reply.text.startswith(f"💡 Pelajaran: {threat.lessons[1].id[:30]}")
     assert reply.bold()[1] == threat.title.id and "⚠️" not in reply.text
@@ -809,5 +809,9 @@ async def test_real_stories_lead_with_the_lesson_and_answer_the_law_straight(
     [law] = await say(fake_telegram, chat, user, bribe)
     assert "KPK" in law.text and "Pasal 12C" in law.text and "Pelajaran" not in law.text
     assert not any(d.startswith(("f:", "fb:")) for d in law.button_data)
+    hamper = "Can I give a Lebaran hamper to a government official who decides on our tender?"
+    [law_en] = await say(fake_telegram, chat, user, hamper)
+    assert "Article 12C" in law_en.text and "no legal advice" in law_en.text
+    assert "Lesson" not in law_en.text
     await fake_telegram.settle()
     assert fake_telegram.status_count(400) == 0

@@ -35,7 +35,7 @@ async def eventually(check, timeout: float = 5.0) -> bool:
 
 
 def votes(bot: RunningBot) -> list[str]:
-    rows = bot.chat.services.store._read("SELECT anecdote_id FROM feedback")  # noqa: SLF001
+    rows = bot.services.store._read("SELECT anecdote_id FROM feedback")  # noqa: SLF001
     return [row["anecdote_id"] for row in rows]
 
 

@@ -811,7 +811,7 @@ class Matcher:
             # stopwords count: "boleh" (may I) weighs nothing but asks for permission
             folded = normalizer.tokens(question, lang)
             outside = normalizer.outside_subject(folded) is not None
-            legal = normalizer.legal_subject(folded)
+            legal = normalizer.legal_subject([*folded, *normalizer.split(question)])
             subjects = normalizer.subjects_of(folded)
         return scored, _Question(
             looked,

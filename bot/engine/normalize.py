@@ -349,7 +349,15 @@ class Normalizer:
         # Subjects no story covers, each a list of groups of folded words (see `outside`).
         # Stopwords count here: "boleh" (may I) weighs nothing but asks for permission.
         self.outside = {name: self._groups(groups) for name, groups in table.outside.items()}
-        self.legal = {name: self._groups(groups) for name, groups in table.legal.items()}
+        # Also as written: a word the folding drops as a particle ("ok" in "is it ok to...")
+        # still asks for permission (`legal_subject` is given the raw words too).
+        self.legal = {
+            name: [
+                folded | frozenset(raw)
+                for folded, raw in zip(self._groups(groups), groups, strict=True)
+            ]
+            for name, groups in table.legal.items()
+        }
         self.legal_unless = self._groups([table.legal_unless])[0]
         self.subjects = {
             name: frozenset(
