@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) bench/matching.py
 	$(PY) bench/telegram_load.py
 	$(PY) bench/broadcast.py
+	$(PY) bench/first_message.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
