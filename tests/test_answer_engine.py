@@ -423,6 +423,11 @@ def test_the_first_message_leads_with_the_lesson_and_reads_in_a_glance(replies: 
         ("mau kasih kado ultah ke kepala dinas yang jadi pelanggan prioritas", True),
         ("teknisi kami sering gak masuk, kata customer dia habis diputus pacarnya", True),
         ("customer gak mau teknisinya diganti waktu cuti", False),
+        # "loves" a technician's service, a breakfast chat: no romance, no gift
+        ("our client loves the technician we placed there and won't let him go on leave", False),
+        ("pas makan pagi klien cerita soal hobinya, gimana lanjutinnya?", False),
+        ("teknisi kami naksir staf klien, gimana?", True),
+        ("staf onsite kami jatuh cinta sama karyawan klien", True),
         # a gift to a private customer: the gratifikasi caution is about officials
         (
             "kado ultah buat pelanggan prioritas yang punya toko, kirim kurir atau antar sendiri?",

@@ -812,7 +812,7 @@ class Matcher:
             folded = normalizer.tokens(question, lang)
             outside = normalizer.outside_subject(folded) is not None
             legal = normalizer.legal_subject([*folded, *normalizer.split(question)])
-            subjects = normalizer.subjects_of(folded)
+            subjects = normalizer.subjects_of(folded, question)
         return scored, _Question(
             looked,
             weights,
