@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(PY) bench/telegram_load.py
 	$(PY) bench/broadcast.py
 	$(PY) bench/inbox.py
+	$(PY) bench/first_message.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

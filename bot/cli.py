@@ -469,11 +469,11 @@ def _cross_validate(
     stdout.write(
         f"cross-validated on {folded_file} ({args.folds} folds, thresholds "
         f"{', '.join(map(str, cv.thresholds))}; nothing written)\n"
-        f"top-1 (best answer right):  {cv.top1:.3f}\n"
-        f"out-of-scope rejected:      {cv.oos_reject:.3f}\n"
+        f"top-1 (best answer right):  {evaluation.rate(cv.top1, 3)}\n"
+        f"out-of-scope rejected:      {evaluation.rate(cv.oos_reject, 3)}\n"
     )
     for kind, value in cv.by_kind.items():
-        stdout.write(f"  {kind:<12} {value:.3f}\n")
+        stdout.write(f"  {kind:<12} {evaluation.rate(value, 3)}\n")
     return EXIT_OK
 
 

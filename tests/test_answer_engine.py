@@ -303,6 +303,15 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
         ("uang pelicin buat orang dinas biar izinnya cepet keluar", "id"),
         ("can I give the procurement officer a cut if we win the tender?", "en"),
         ("is it allowed to host a trip to Bali for a ministry official?", "en"),
+        # other words for the same questions: permission, a decision bought, a kickback, the law
+        ("is it ok to take the ministry's procurement head on a free trip to Bali?", "en"),
+        ("Can I give a Lebaran hamper to a government official who decides on our tender?", "en"),
+        ("saya mau kasih wayang ke pejabat biar tendernya menang", "id"),
+        ("mau kasih hp baru ke pejabat kementerian supaya proyek kita disetujui", "id"),
+        ("klien BUMN minta komisi 5% dari nilai proyek, gimana?", "id"),
+        ("aman gak ngajak kepala bagian pengadaan pemda main golf weekend ini?", "id"),
+        ("is giving cash to a customs officer to speed up clearance legal?", "en"),
+        ("hukumnya apa kalau ngasih parcel ke klien swasta?", "id"),
     ],
 )
 def test_bribes_and_gifts_to_officials_get_the_law_not_a_story(
@@ -316,6 +325,30 @@ def test_bribes_and_gifts_to_officials_get_the_law_not_a_story(
     assert "KPK" in out and "12B" in out and "compliance" in out
     assert ("nasihat hukum" if lang == "id" else "no legal advice") in out
     assert ("Pelajaran:" if lang == "id" else "Lesson:") not in out
+
+
+@pytest.mark.parametrize(
+    ("question", "story"),
+    [
+        # words of the law's subjects in everyday questions: a bid, a price, one's own pay
+        ("kami kasih penawaran ke panitia tender tapi kalah, gimana biar menang tahun depan?", ""),
+        ("klien minta diskon 10 persen kalau order dua kali lipat", ""),
+        ("komisi saya dipotong atasan bulan ini, gimana ngomongnya?", ""),
+        ("per diem dinas buat teknisi di luar kota berapa yang wajar?", ""),
+        ("peluang menang tender kita cuma 30 persen, lanjut gak?", ""),
+        (
+            "how can I make the ministry official who manages our account trust us again "
+            "after our sales rep let him down?",
+            "wayang-bima",
+        ),
+    ],
+)
+def test_a_question_that_only_shares_words_with_the_law_gets_no_law_reply(
+    replies: Replies, question: str, story: str
+) -> None:
+    answer, reply = replies.answer(question)
+    assert answer.legal is None and "⚖️" not in reply.text
+    assert (answer.best.anecdote.id if answer.best else "") == story
 
 
 def test_the_law_reply_offers_a_story_as_maybe_with_its_caution(replies: Replies) -> None:
@@ -391,6 +424,23 @@ def test_the_first_message_leads_with_the_lesson_and_reads_in_a_glance(replies: 
         ("mau kasih kado ultah ke kepala dinas yang jadi pelanggan prioritas", True),
         ("teknisi kami sering gak masuk, kata customer dia habis diputus pacarnya", True),
         ("customer gak mau teknisinya diganti waktu cuti", False),
+        # "loves" a technician's service, a breakfast chat: no romance, no gift
+        ("our client loves the technician we placed there and won't let him go on leave", False),
+        ("pas makan pagi klien cerita soal hobinya, gimana lanjutinnya?", False),
+        ("teknisi kami naksir staf klien, gimana?", True),
+        ("staf onsite kami jatuh cinta sama karyawan klien", True),
+        # a wedding in the family is no romance at work; being left for another's wedding is
+        ("teknisi kami sering izin, katanya lagi ngurus pernikahan kakaknya", False),
+        ("teknisi kami sering bolos, katanya ditinggal nikah pacarnya", True),
+        # a gift to a private customer: the gratifikasi caution is about officials
+        (
+            "kado ultah buat pelanggan prioritas yang punya toko, kirim kurir atau antar sendiri?",
+            False,
+        ),
+        (
+            "my key customer runs a private clinic, should I deliver his birthday present myself?",
+            False,
+        ),
     ],
 )
 def test_a_caution_is_shown_only_where_the_question_touches_it(

@@ -403,6 +403,24 @@ def test_eval_prints_the_report(tmp_path: Path, settings: Settings) -> None:
     assert status == cli.EXIT_CONFIG and "unknown parameter" in err
 
 
+def test_eval_says_n_a_for_a_rate_it_has_no_items_for(tmp_path: Path, settings: Settings) -> None:
+    """A file of in-scope questions only has no out-of-scope rejection to report: "n/a", not
+    a 0.00 that reads as a failure (or a 1.00 that reads as a success); and the reverse."""
+    in_scope = tmp_path / "in-scope.yaml"
+    in_scope.write_text(f"- {{q: '{THREAT_EN}', expect: ['000'], lang: en}}\n", encoding="utf-8")
+    status, out, err = call_cli(["eval", str(in_scope)], settings)
+    assert status == 0, err
+    assert re.search(r"out-of-scope rejected: +n/a", out)
+    assert "oos_reject=n/a" in out.strip().splitlines()[-1]
+    assert re.search(r"  34: 1\.00 1\.00 n/a  <- current", out)
+    off_topic = tmp_path / "off-topic.yaml"
+    off_topic.write_text(f"- {{q: '{WEATHER}', expect: [], lang: id}}\n", encoding="utf-8")
+    status, out, err = call_cli(["eval", str(off_topic)], settings)
+    assert status == 0, err
+    assert re.search(r"top-1 \(best answer right\): +n/a", out)
+    assert out.strip().splitlines()[-1].startswith("top1=n/a top3=n/a oos_reject=1.00")
+
+
 @pytest.mark.parametrize("command", ["run", "chat", "ask", "eval", "calibrate", "check", "report"])
 def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as raised:

@@ -807,7 +807,11 @@ async def test_real_stories_lead_with_the_lesson_and_answer_the_law_straight(
     assert "⚠️" in gift.text and "gratifikasi" in gift.text
     bribe = "Procurement klien BUMN minta fee 10% biar penawaran kita menang, gw harus gimana?"
     [law] = await say(fake_telegram, chat, user, bribe)
-    assert "KPK" in law.text and "Pasal 5 dan 13" in law.text and "Pelajaran" not in law.text
+    assert "KPK" in law.text and "Pasal 12C" in law.text and "Pelajaran" not in law.text
     assert not any(d.startswith(("f:", "fb:")) for d in law.button_data)
+    hamper = "Can I give a Lebaran hamper to a government official who decides on our tender?"
+    [law_en] = await say(fake_telegram, chat, user, hamper)
+    assert "Article 12C" in law_en.text and "no legal advice" in law_en.text
+    assert "Lesson" not in law_en.text
     await fake_telegram.settle()
     assert fake_telegram.status_count(400) == 0

@@ -126,8 +126,6 @@ DEFAULT_THRESHOLD = DEFAULT_PARAMS.threshold
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
 FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
 TAUGHT_PHRASE = -2  # `_Scored.best_phrase` of a story found through a taught phrasing
-# How much a long message's best clause adds to the whole message's fit with a lesson.
-LESSON_CLAUSE_SHARE = 0.5
 MAX_QUESTION_WORDS = 60  # a pasted essay is not a question; bound the work per message
 
 
@@ -809,8 +807,8 @@ class Matcher:
             # stopwords count: "boleh" (may I) weighs nothing but asks for permission
             folded = normalizer.tokens(question, lang)
             outside = normalizer.outside_subject(folded) is not None
-            legal = normalizer.legal_subject(folded)
-            subjects = normalizer.subjects_of(folded)
+            legal = normalizer.legal_subject([*folded, *normalizer.split(question)])
+            subjects = normalizer.subjects_of(folded, question)
         return scored, _Question(
             looked,
             weights,
@@ -831,9 +829,10 @@ class Matcher:
         helps with) as phrasings and its text as the title, scored by this matcher's own
         lexical machinery (normalisation, concepts, typos, word weights, coverage and
         phrasing), over the story's lessons only, so a word all its lessons share weighs
-        little. The whole message and its best clause count, because a long situation often
-        asks its dilemma in one clause. A tie keeps the authors' order (the first lesson is
-        the story's main one).
+        little. The whole message is scored, not its best clause: adding half the best
+        clause's fit (the way a long message's story is judged) chose worse on the
+        development lesson set (0.90 against 0.93, docs/matching.md). A tie keeps the authors'
+        order (the first lesson is the story's main one).
         """
         anecdote = self.anecdotes[story]
         total = len(anecdote.lessons)
@@ -844,14 +843,6 @@ class Matcher:
             lessons = self._lesson_matchers[story] = self._lesson_matcher(anecdote)
         whole, _ = lessons._lexical(question)
         fit = {s.story: s.lexical for s in whole}
-        clauses = parts(question)
-        if len(clauses) > 1:
-            best_clause: dict[int, float] = {}
-            for clause in clauses:
-                for s in lessons._lexical(clause)[0]:
-                    best_clause[s.story] = max(best_clause.get(s.story, 0.0), s.lexical)
-            for number, value in best_clause.items():
-                fit[number] = fit.get(number, 0.0) + LESSON_CLAUSE_SHARE * value
         return tuple(sorted(range(total), key=lambda n: (-round(fit.get(n, 0.0), 6), n)))
 
     def _lesson_matcher(self, anecdote: Anecdote) -> Matcher:

@@ -349,15 +349,35 @@ class Normalizer:
         # Subjects no story covers, each a list of groups of folded words (see `outside`).
         # Stopwords count here: "boleh" (may I) weighs nothing but asks for permission.
         self.outside = {name: self._groups(groups) for name, groups in table.outside.items()}
-        self.legal = {name: self._groups(groups) for name, groups in table.legal.items()}
+        # Also as written: a word the folding drops as a particle ("ok" in "is it ok to...")
+        # still asks for permission (`legal_subject` is given the raw words too).
+        self.legal = {
+            name: [
+                folded | frozenset(raw)
+                for folded, raw in zip(self._groups(groups), groups, strict=True)
+            ]
+            for name, groups in table.legal.items()
+        }
         self.legal_unless = self._groups([table.legal_unless])[0]
+        # A word is folded like a question; a phrase, or a word written "=word", is matched as
+        # written: folded, "jatuh cinta", "asmara" and "crush" are the concept "cinta", which
+        # "the client loves our technician" folds to as well, and that is not a romance.
         self.subjects = {
             name: frozenset(
                 w
                 for word in words
+                if " " not in word and not word.startswith("=")
                 for lang in LANGUAGES
                 for w in self.tokens(word, lang)
                 if w not in table.stopwords
+            )
+            for name, words in table.subjects.items()
+        }
+        self.subject_phrases = {
+            name: tuple(
+                f" {' '.join(self.split(word))} "
+                for word in words
+                if " " in word or word.startswith("=")
             )
             for name, words in table.subjects.items()
         }
@@ -612,11 +632,17 @@ class Normalizer:
         law = self.law  # as written, or with stretched letters collapsed ("legalll")
         return any(raw in law or self.collapse(raw) in law for raw in self.split(text))
 
-    def subjects_of(self, words: Iterable[str]) -> frozenset[str]:
+    def subjects_of(self, words: Iterable[str], text: str = "") -> frozenset[str]:
         """The subjects (`subjects` in the table: officials, gifts, ...) these canonical words
-        touch: what decides whether a story's caution fits the question."""
+        (or, for a phrase, the question's `text` as written) touch: what decides whether a
+        story's caution fits the question."""
         present = set(words)
-        return frozenset(name for name, folded in self.subjects.items() if present & folded)
+        written = f" {' '.join(self.split(text))} "
+        return frozenset(
+            name
+            for name, folded in self.subjects.items()
+            if present & folded or any(p in written for p in self.subject_phrases[name])
+        )
 
     def legal_subject(self, words: Iterable[str]) -> str | None:
         """The question of the law (`legal` in the table: a bribe, a kickback) these canonical

@@ -101,13 +101,23 @@ class ItemResult:
         return self.lang == self.item.lang
 
 
+def _share(values: Sequence[bool]) -> float | None:
+    """The share of true values; None when there are none to judge (no such items)."""
+    return sum(values) / len(values) if values else None
+
+
+def rate(value: float | None, digits: int = 2) -> str:
+    """A rate as printed: "n/a" when no item could be judged, never a misleading 0.00."""
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
 @dataclass(frozen=True)
 class EvalResult:
     items: tuple[ItemResult, ...]
     threshold: int
 
-    def _share(self, values: Sequence[bool]) -> float:
-        return sum(values) / len(values) if values else 0.0
+    def _share(self, values: Sequence[bool]) -> float | None:
+        return _share(values)
 
     @property
     def in_scope(self) -> list[ItemResult]:
@@ -118,19 +128,19 @@ class EvalResult:
         return [r for r in self.items if not r.in_scope]
 
     @property
-    def top1(self) -> float:
+    def top1(self) -> float | None:
         return self._share([r.top1 for r in self.in_scope])
 
     @property
-    def top3(self) -> float:
+    def top3(self) -> float | None:
         return self._share([r.top3 for r in self.in_scope])
 
     @property
-    def oos_reject(self) -> float:
+    def oos_reject(self) -> float | None:
         return self._share([r.rejected for r in self.out_of_scope])
 
     @property
-    def lang(self) -> float:
+    def lang(self) -> float | None:
         return self._share([bool(r.lang_ok) for r in self.items if r.lang_ok is not None])
 
     @property
@@ -138,7 +148,7 @@ class EvalResult:
         return [r for r in self.items if not r.correct]
 
     @property
-    def lesson_first(self) -> float:
+    def lesson_first(self) -> float | None:
         """Share of lesson-labelled items told the right story whose first lesson fits."""
         return self._share([bool(r.lesson_right) for r in self.lesson_judged])
 
@@ -148,8 +158,8 @@ class EvalResult:
 
     def summary(self) -> str:
         return (
-            f"top1={self.top1:.2f} top3={self.top3:.2f} oos_reject={self.oos_reject:.2f} "
-            f"lang={self.lang:.2f} n={len(self.items)}"
+            f"top1={rate(self.top1)} top3={rate(self.top3)} oos_reject={rate(self.oos_reject)} "
+            f"lang={rate(self.lang)} n={len(self.items)}"
         )
 
 
@@ -233,9 +243,9 @@ def evaluate(
 
 def threshold_sweep(
     result: EvalResult, thresholds: Iterable[int] | None = None
-) -> list[tuple[int, float, float, float]]:
+) -> list[tuple[int, float | None, float | None, float | None]]:
     """(threshold, top1, top3, oos_reject) had the matcher used another threshold: the
-    trade-off to look at when recalibrating after the content changes."""
+    trade-off to look at when recalibrating after the content changes (None: no such items)."""
     if thresholds is None:
         thresholds = range(max(0, result.threshold - 12), result.threshold + 13, 3)
     in_scope, out_of_scope = result.in_scope, result.out_of_scope
@@ -250,9 +260,9 @@ def threshold_sweep(
         rows.append(
             (
                 threshold,
-                sum(top1) / len(top1) if top1 else 0.0,
-                sum(top3) / len(top3) if top3 else 0.0,
-                sum(rejected) / len(rejected) if rejected else 0.0,
+                _share(top1),
+                _share(top3),
+                _share(rejected),
             )
         )
     return rows
@@ -348,9 +358,9 @@ def rule_threshold(results: Sequence[EvalResult]) -> int:
     for threshold in range(0, 101):
         rows = [threshold_sweep(r, [threshold])[0] for r in results]
         pairs = list(zip(results, rows, strict=True))
-        if any(r.out_of_scope and row[3] < RULE_REJECTION for r, row in pairs):
+        if any(row[3] is not None and row[3] < RULE_REJECTION for _, row in pairs):
             continue
-        right = sum(row[1] * len(r.in_scope) for r, row in pairs)
+        right = sum((row[1] or 0.0) * len(r.in_scope) for r, row in pairs)
         if best is None or right > best[0] + 1e-9:
             best = (right, threshold)
     return (best[1] if best else 100) + RULE_MARGIN
@@ -360,9 +370,9 @@ def rule_threshold(results: Sequence[EvalResult]) -> int:
 class CrossValidation:
     """How the fitted model and the rule's threshold do on questions not fitted on."""
 
-    top1: float
-    oos_reject: float
-    by_kind: dict[str, float]  # top-1 (in scope) or rejection (out of scope) per kind
+    top1: float | None  # None: no such items
+    oos_reject: float | None
+    by_kind: dict[str, float | None]  # top-1 (in scope) or rejection (out of scope) per kind
     thresholds: tuple[int, ...]  # the rule's threshold in each fold
 
 
@@ -389,8 +399,8 @@ def cross_validate(
             return bool(shown) and shown[0][0] in result.item.expect
         return not shown
 
-    def share(pairs: list[tuple[ItemResult, int]]) -> float:
-        return sum(right(r, t) for r, t in pairs) / len(pairs) if pairs else 0.0
+    def share(pairs: list[tuple[ItemResult, int]]) -> float | None:
+        return _share([right(r, t) for r, t in pairs])
 
     kinds = sorted({r.item.kind for r, _ in held if r.item.kind})
     return CrossValidation(
@@ -451,7 +461,7 @@ def lesson_table(result: EvalResult) -> list[str]:
     if not judged:
         return []
     lines = [
-        f"lesson shown first fits (right story, lesson-labelled): {result.lesson_first:.2f}"
+        f"lesson shown first fits (right story, lesson-labelled): {rate(result.lesson_first)}"
         f" n={len(judged)}"
     ]
     kinds = sorted({r.item.kind for r in judged if r.item.kind})
@@ -489,10 +499,10 @@ def format_report(result: EvalResult) -> str:
     lines = [
         f"questions: {len(result.items)} ({n_in} in scope, {n_out} out of scope), "
         f"threshold {result.threshold}",
-        f"top-1 (best answer right):       {result.top1:.2f}",
-        f"top-3 (right story among three): {result.top3:.2f}",
-        f"out-of-scope rejected:           {result.oos_reject:.2f}",
-        f"language detected:               {result.lang:.2f}",
+        f"top-1 (best answer right):       {rate(result.top1)}",
+        f"top-3 (right story among three): {rate(result.top3)}",
+        f"out-of-scope rejected:           {rate(result.oos_reject)}",
+        f"language detected:               {rate(result.lang)}",
         "",
         *kind_table(result),
         *([""] if result.items and any(r.item.kind for r in result.items) else []),
@@ -519,7 +529,7 @@ def format_report(result: EvalResult) -> str:
     lines.append("threshold trade-off (threshold: top1 top3 oos_reject):")
     for threshold, top1, top3, reject in threshold_sweep(result):
         mark = "  <- current" if threshold == result.threshold else ""
-        lines.append(f"  {threshold:3d}: {top1:.2f} {top3:.2f} {reject:.2f}{mark}")
+        lines.append(f"  {threshold:3d}: {rate(top1)} {rate(top3)} {rate(reject)}{mark}")
     lines.append("")
     lines.append(result.summary())
     return "\n".join(lines)
