@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from bot.chat.replies import Button, Reply, UiTexts, callback_data, escape
 from bot.chat.request import Notice, Outcome
-from bot.leads.team import TeamReplies
+from bot.leads import when
 from bot.storage.inboxrecords import (
     GAP,
     OPEN,
@@ -300,8 +300,8 @@ class Inbox:
 
     def _when(self, question: Question, lang: str) -> str:
         """When it was asked, in the asking chat's time zone (as /daily shows times)."""
-        team = TeamReplies(self.env)
-        return team.when_text(question.asked_at, team.zone_name(question.chat_id), lang)
+        zone_name = when.zone_name(self.store, question.chat_id, self.env.settings.timezone)
+        return when.when_text(self.kb, question.asked_at, zone_name, lang)
 
     # -- the buttons ----------------------------------------------------------------------
 

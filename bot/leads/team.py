@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from bot.chat.replies import Reply, UiTexts, escape
 from bot.chat.request import Env, Outcome, Request
-from bot.leads import tips
+from bot.leads import tips, when
+from bot.leads.inbox import stats_button
 from bot.leads.schedule import (
     EVERY_DAY,
-    WEEKDAYS,
     Subscription,
     next_due,
     parse_days,
@@ -116,25 +116,13 @@ class TeamReplies:
     # -- formatting ---------------------------------------------------------------------------
 
     def zone_name(self, chat_id: int) -> str:
-        return self.store.chat_timezone(chat_id) or self.default_zone
+        return when.zone_name(self.store, chat_id, self.default_zone)
 
     def days_text(self, days: int, lang: str) -> str:
-        if days == WEEKDAYS:
-            return self._t("team_days_weekdays", lang)
-        return self._t("team_days_every", lang)
+        return when.days_text(self.kb, days, lang)
 
     def when_text(self, moment: datetime | None, zone_name: str, lang: str) -> str:
-        if moment is None:
-            return self._t("team_next_none", lang)
-        local = moment.astimezone(zone(zone_name))
-        return self._t(
-            "team_next_at",
-            lang,
-            weekday=self._t("team_weekday_names", lang).split()[local.weekday()],
-            day=local.day,
-            month=self._t("team_month_names", lang).split()[local.month - 1],
-            time=local.strftime("%H:%M"),
-        )
+        return when.when_text(self.kb, moment, zone_name, lang)
 
     def subscription_text(self, key: str, sub: Subscription, lang: str) -> str:
         zone_name = sub.zone_name(self.default_zone)
@@ -318,8 +306,6 @@ class TeamReplies:
 
     def stats(self, req: Request) -> Outcome:
         """The figures, with the inbox a tap away: what went unanswered can be taught."""
-        from bot.leads.inbox import stats_button  # the inbox builds on these team commands
-
         text = self.stats_text(
             req.chat_id, req.lang, bot_wide_lead=req.bot_wide_lead and req.private
         )
