@@ -351,6 +351,7 @@ class Sent:
     reply_to_message_id: int | None
     at: float  # time.monotonic() when accepted
     thread_id: int | None = None  # forum topic the message landed in
+    link_preview_options: dict[str, Any] | None = None  # as sent (None: Telegram's default)
 
     @property
     def buttons(self) -> list[list[tuple[str, str]]]:
@@ -1096,6 +1097,7 @@ class FakeTelegram:
                 reply_to,
                 time.monotonic(),
                 thread_id,
+                params.get("link_preview_options"),
             )
         )
         return message

@@ -76,6 +76,7 @@ async def test_private_question_gets_story_with_buttons(
     chat = fake_telegram.private_chat(user)
     [reply] = await say(fake_telegram, chat, user, THREAT_ID_Q)
     assert reply.parse_mode == "HTML"
+    assert reply.link_preview_options == {"is_disabled": True}  # a card would dwarf the answer
     assert reply.bold()[1] == "Klien <b>mengancam</b> & marah"  # escaped, shown literally
     assert "<script>" in reply.text and "<script>" not in reply.html
     assert reply.button_data == [

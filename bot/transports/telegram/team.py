@@ -29,15 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time as monotonic_time
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import httpx
+from cachetools import TTLCache
 from telegram import Update
-from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -86,7 +86,9 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 60.0
 ADMIN_CACHE_SECONDS = 60.0
 REFUSAL_QUIET_SECONDS = 60.0
-# Forget who was refused when this many are remembered (only entries older than the quiet time).
+# How many answers each cache keeps at most (the least recently used go first): enough for
+# every member active within a minute of a busy bot, bounded so a flood cannot grow memory.
+LEADS_KEPT = 4096
 REFUSALS_KEPT = 1024
 LEAD_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 # The commands this module handles: the team-lead rows of the command table.
@@ -98,25 +100,34 @@ def _certainly_not_sent(exc: NetworkError) -> bool:
     return isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
-@dataclass
-class _Cached:
-    allowed: bool
-    until: float
-
-
 class Team:
-    """The team-lead handlers and the delivery job of one Application."""
+    """The team-lead handlers and the delivery job of one Application.
 
-    def __init__(self, application: Application, services: Services) -> None:
+    `timer` (seconds, monotonic) is the clock of the two short-lived caches: who is an
+    administrator, who was refused lately. A test passes a clock it moves by hand."""
+
+    def __init__(
+        self,
+        application: Application,
+        services: Services,
+        *,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.application = application
         self.services = services
         self.settings = services.settings
         self.store = services.store
         self.kb = services.kb
         self.env = Env(services.replies, services.store, services.settings)
-        self._leads: dict[tuple[int, int], _Cached] = {}
+        # getChatMember's answer per (chat, user), trusted for ADMIN_CACHE_SECONDS.
+        self._leads: TTLCache[tuple[int, int], bool] = TTLCache(
+            LEADS_KEPT, ADMIN_CACHE_SECONDS, timer=timer
+        )
         self._lookups: dict[tuple[int, int], asyncio.Task[bool]] = {}  # getChatMember in flight
-        self._refused: dict[tuple[int, int], float] = {}  # last refusal answered (monotonic)
+        # Who was told "only team leads" in which chat, within REFUSAL_QUIET_SECONDS.
+        self._refused: TTLCache[tuple[int, int], bool] = TTLCache(
+            REFUSALS_KEPT, REFUSAL_QUIET_SECONDS, timer=timer
+        )
         self.runner = DeliveryRunner(
             services.store,
             lambda: tips.deck(self.kb),
@@ -165,9 +176,7 @@ class Team:
         """Team replies go to the chat without quoting the command (as they always have)."""
         chat = update.effective_chat
         assert chat is not None
-        return await chat.send_message(
-            reply.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)
-        )
+        return await chat.send_message(reply.text, reply_markup=keyboard(reply))
 
     async def is_team_lead(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, *, fresh: bool = False
@@ -189,8 +198,8 @@ class Team:
             return False
         key = (chat.id, user.id)
         cached = self._leads.get(key)
-        if not fresh and cached and cached.until > monotonic_time.monotonic():
-            return cached.allowed
+        if not fresh and cached is not None:
+            return cached
         # Commands arriving together (updates run concurrently) share one lookup.
         lookup = self._lookups.get(key)
         if lookup is None:
@@ -215,7 +224,7 @@ class Team:
             )
             return False  # not cached: the next try asks Telegram again
         allowed = member.status in LEAD_STATUSES
-        self._leads[key] = _Cached(allowed, monotonic_time.monotonic() + ADMIN_CACHE_SECONDS)
+        self._leads[key] = allowed
         return allowed
 
     def _refusal_due(self, chat_id: int, user_id: int | None) -> bool:
@@ -223,15 +232,10 @@ class Team:
         (and from now on counts as refused); repeated refusals are answered once."""
         if user_id is None:
             return True
-        now = monotonic_time.monotonic()
         key = (chat_id, user_id)
-        last = self._refused.get(key)
-        if last is not None and now - last < REFUSAL_QUIET_SECONDS:
+        if key in self._refused:
             return False
-        if len(self._refused) >= REFUSALS_KEPT:
-            old = now - REFUSAL_QUIET_SECONDS
-            self._refused = {k: t for k, t in self._refused.items() if t > old}
-        self._refused[key] = now
+        self._refused[key] = True
         return True
 
     async def _require_lead(
@@ -335,7 +339,6 @@ class Team:
                 await bot.send_message(
                     chat_id=notice.chat_id,
                     text=reply.text,
-                    parse_mode=ParseMode.HTML,
                     reply_markup=keyboard(reply),
                 )
         except (Forbidden, ChatMigrated, BadRequest) as exc:
@@ -431,7 +434,6 @@ class Team:
             message = await bot.send_message(
                 chat_id=delivery.chat_id,
                 text=reply.text,
-                parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(reply),
                 rate_limit_args=handover if limited else None,
             )
@@ -452,13 +454,18 @@ class Team:
         return message.message_id
 
 
-def register(application: Application, services: Services) -> Team:
-    """Add the team-lead commands and the daily-tip job to `application`.
+def register(
+    application: Application,
+    services: Services,
+    *,
+    timer: Callable[[], float] = time.monotonic,
+) -> Team:
+    """Add the team-lead commands and the daily-tip job to `application` (`timer`: see `Team`).
 
     Call it before any catch-all "unknown command" handler of the same group, or that one
     would answer /daily first.
     """
-    team = Team(application, services)
+    team = Team(application, services, timer=timer)
     application.add_handlers(team.handlers())
     team.schedule_jobs()
     application.bot_data["kisah_team"] = team
