@@ -16,6 +16,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from bot.chat import recording
 from bot.chat.commands import BY_NAME
 from bot.chat.replies import Button, Replies, Reply, all_buttons, html_to_text, parse_callback
 from bot.chat.request import Env, Outcome, Request
@@ -148,18 +149,14 @@ class Console:
         self.last_lang = answer.lang
         best = answer.best
         log.debug("console question answered=%s lang=%s", best is not None, answer.lang)
-        # Small talk is not a question: it never lands among the unanswered ones.
-        if self.store is not None and answer.small_talk is None:
-            self.store.record_question(
-                chat_id=CONSOLE_CHAT_ID,
-                user_id=None,
-                text=question,
-                lang=answer.lang,
-                anecdote_id=best.anecdote.id if best else None,
-                score=best.score if best else 0,
-                answered=best is not None,
-                source="cli",
-            )
+        recording.record_question(
+            self.store,
+            chat_id=CONSOLE_CHAT_ID,
+            user_id=None,
+            question=question,
+            answer=answer,
+            source="cli",
+        )
         self.show(reply)
 
     def press(self, number: int) -> None:
@@ -176,8 +173,9 @@ class Console:
         if callback is not None and callback.lang:
             # The button answers in the language of the reply it came with (see Replies).
             self.last_lang = callback.lang
-        if callback and callback.kind == "feedback" and callback.anecdote_id and self.store:
-            self.store.record_feedback(
+        if callback and callback.kind == "feedback" and callback.anecdote_id:
+            recording.record_vote(
+                self.store,
                 chat_id=CONSOLE_CHAT_ID,
                 user_id=None,
                 anecdote_id=callback.anecdote_id,

@@ -11,12 +11,14 @@ import asyncio
 import logging
 import warnings
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from telegram import Update, User
 from telegram.error import RetryAfter
 from telegram.ext import ContextTypes
 from telegram.warnings import PTBDeprecationWarning
+
+from bot.chat import recording
 
 if TYPE_CHECKING:
     from bot.chat.services import Services
@@ -107,40 +109,27 @@ async def record_question(
     answer: Answer,
     source: str,
 ) -> None:
-    """Remember the question for /stats and reports. Best effort: the user already has the
-    answer, so a storage failure is logged, not shown. The store only queues the record (its
-    writer thread retries while another process locks the database), so this never holds up
-    the next answer. Small talk ("halo", "makasih") is not a question and is not recorded:
-    it must not show up as an unanswered one."""
-    if answer.small_talk is not None:
-        return
-    best = answer.best
-    values: dict[str, Any] = {
-        "chat_id": chat_id,
-        "user_id": user_id,
-        "text": question,
-        "lang": answer.lang,
-        "anecdote_id": best.anecdote.id if best else None,
-        "score": best.score if best else 0,
-        "answered": best is not None,
-        "source": source,
-    }
-    try:
-        await asyncio.to_thread(services.store.record_question, **values)
-    except Exception as exc:  # noqa: BLE001 - see docstring
-        log.error("recording question failed chat=%s: %r", chat_id, exc)
+    """The core's `record_question` (what counts, best effort), off the event loop."""
+    await asyncio.to_thread(
+        recording.record_question,
+        services.store,
+        chat_id=chat_id,
+        user_id=user_id,
+        question=question,
+        answer=answer,
+        source=source,
+    )
 
 
 async def record_feedback(
     services: Services, *, chat_id: int, user_id: int | None, anecdote_id: str, positive: bool
 ) -> None:
-    try:
-        await asyncio.to_thread(
-            services.store.record_feedback,
-            chat_id=chat_id,
-            user_id=user_id,
-            anecdote_id=anecdote_id,
-            positive=positive,
-        )
-    except Exception as exc:  # noqa: BLE001 - best effort, like record_question
-        log.error("recording feedback failed chat=%s: %r", chat_id, exc)
+    """The core's `record_vote`, off the event loop."""
+    await asyncio.to_thread(
+        recording.record_vote,
+        services.store,
+        chat_id=chat_id,
+        user_id=user_id,
+        anecdote_id=anecdote_id,
+        positive=positive,
+    )
