@@ -169,7 +169,7 @@ async def test_a_blocked_asker_is_logged_and_nothing_breaks(
     item, _ = await _say(fake, lead_chat, LEAD, "/inbox")
     wayang = bot.services.kb.by_id("wayang-bima")
     assert wayang is not None
-    with caplog.at_level(logging.INFO, logger="bot.transports.telegram.team"):
+    with caplog.at_level(logging.INFO, logger="bot.transports.telegram.handlers"):
         _, sent = await _press(fake, item, LEAD, data=_story_button(item, wayang.title.en))
     assert [m.chat_id for m in sent] == [lead_chat.id] and "Taught" in sent[0].text
     assert "asker not told" in caplog.text

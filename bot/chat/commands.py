@@ -13,11 +13,14 @@ from Telegram. The team-lead builders live in `bot.leads.team`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from bot.chat.replies import Reply, UiTexts
+from bot.chat import recording
+from bot.chat.access import Access
+from bot.chat.replies import Reply, UiTexts, parse_callback
 from bot.chat.request import Env, Outcome, Request
 from bot.content.knowledge import LANGUAGES
 from bot.leads import inbox, team
@@ -32,18 +35,6 @@ class Scope(Enum):
     PRIVATE = "private"
     GROUP = "group"  # every member of a group (administrators included)
     GROUP_ADMINS = "group_admins"  # only administrators of a group: the team leads
-
-
-class Access(Enum):
-    """Who may run a command. A team lead: in a private chat anyone (their own chat); in a
-    group its administrators and the users listed in TEAM_LEAD_IDS; in the terminal, the user."""
-
-    ANYONE = "anyone"
-    LEAD_TO_CHANGE = "lead_to_change"  # anyone may look (no argument); changing needs a lead
-    LEAD = "lead"
-
-    def needs_lead(self, args: Sequence[str]) -> bool:
-        return self is Access.LEAD or (self is Access.LEAD_TO_CHANGE and bool(args))
 
 
 Builder = Callable[[Env, Request], Outcome]
@@ -62,12 +53,6 @@ class Command:
     access: Access = Access.ANYONE
     team: bool = False
     group_after: str | None = None
-
-    def __post_init__(self) -> None:
-        # Telegram checks access rules where it checks leads (bot/transports/telegram/team.py, which
-        # handles the team rows); a rule on another row would silently not be enforced.
-        if self.access is not Access.ANYONE and not self.team:
-            raise ValueError(f"/{self.name}: only team commands may be limited to leads")
 
 
 # -- the everyday builders ----------------------------------------------------------------------
@@ -154,6 +139,66 @@ COMMANDS: tuple[Command, ...] = (
     Command("inbox", inbox.inbox, _ADMINS, "team_cmd_inbox", Access.LEAD, team=True),
 )
 BY_NAME: dict[str, Command] = {command.name: command for command in COMMANDS}
+
+
+# -- the buttons --------------------------------------------------------------------------------
+
+ButtonBuilder = Callable[[Env, Request, str], Outcome]
+
+
+@dataclass(frozen=True)
+class ButtonRoute:
+    """One kind of inline button, beside the commands: the callback data it claims (`pattern`,
+    a regular expression matched at the start), the plain-Python function that answers a
+    press, who may press it and which presses decide something (`deciding`: Telegram then
+    asks afresh whether the presser may, rather than trusting a cached answer)."""
+
+    name: str
+    pattern: str
+    press: ButtonBuilder
+    access: Access = Access.ANYONE
+    deciding: Callable[[str], bool] = lambda data: False
+    team: bool = False  # answered like a team command (no quote), needs the store
+
+
+def story_button(env: Env, req: Request, data: str) -> Outcome:
+    """A button under an answer (story, lesson, full post, topics, 👍/👎). A vote is recorded
+    here, for a story that exists (a forged or outdated vote is told the button expired)."""
+    callback = parse_callback(data)
+    if callback is not None and callback.kind == "feedback" and callback.anecdote_id:
+        lang = callback.lang or req.lang
+        if env.kb.by_id(callback.anecdote_id) is None:
+            return _say(env.replies.button_expired(lang))
+        recording.record_vote(
+            env.store,
+            chat_id=req.chat_id,
+            user_id=req.user_id,
+            anecdote_id=callback.anecdote_id,
+            positive=callback.number == 1,
+        )
+    return Outcome(replies=tuple(env.replies.on_button(data, req.lang)))
+
+
+def _inbox_decides(data: str) -> bool:
+    press = inbox.parse(data)
+    return press is not None and press.action != "page"
+
+
+# Matched in order; data no route claims (forged, or a format no longer made) is answered with
+# "this button has expired".
+BUTTONS: tuple[ButtonRoute, ...] = (
+    # Made by bot.chat.replies: s: f: l: fb:, and "t" (topics) alone or as "t@<lang>".
+    ButtonRoute("story", r"^(s:|f:|l:|fb:|t$|t@)", story_button),
+    # The inbox's buttons (bot/leads/inbox.py): checked like its command, on every press.
+    ButtonRoute(
+        "inbox", inbox.PATTERN, inbox.on_button, Access.LEAD, deciding=_inbox_decides, team=True
+    ),
+)
+
+
+def button_route(data: str) -> ButtonRoute | None:
+    """The route that claims this callback data, or None."""
+    return next((route for route in BUTTONS if re.match(route.pattern, data)), None)
 
 
 def menu(scope: Scope) -> tuple[Command, ...]:

@@ -29,7 +29,9 @@ class Request:
     the transport decided (the chat's /lang, the user's app language, BOT_LANGUAGE).
     `bot_wide_lead` is true for a lead listed in TEAM_LEAD_IDS (and the terminal user): in
     their `private` chat they may see what other chats asked and teach for every chat (in a
-    group they act for that group only). `update_id` only goes into log lines.
+    group they act for that group only). `group_admin`: the sender administers this group (as
+    Telegram says, or posting anonymously as the group); the transport finds it out only when
+    the access rule needs it (`bot.chat.access`). `update_id` only goes into log lines.
     """
 
     chat_id: int
@@ -39,6 +41,7 @@ class Request:
     bot_wide_lead: bool = False
     update_id: int | None = None
     private: bool = False  # a one-to-one chat with the bot (not a group)
+    group_admin: bool = False
 
     @property
     def args(self) -> list[str]:

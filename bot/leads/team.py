@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from bot.chat.access import only_leads  # noqa: F401 - where the refusal used to live
 from bot.chat.replies import Reply, UiTexts, escape
 from bot.chat.request import Env, Outcome, Request
 from bot.leads import tips, when
@@ -343,8 +344,3 @@ def tipnow(env: Env, req: Request) -> Outcome:
 
 def stats(env: Env, req: Request) -> Outcome:
     return TeamReplies(env).stats(req)
-
-
-def only_leads(env: Env, lang: str) -> Reply:
-    """The refusal a member gets for a command only team leads may run."""
-    return Reply(env.kb.text("team_only_leads", lang))

@@ -16,11 +16,10 @@ import re
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from bot.chat import recording
-from bot.chat.commands import BY_NAME
+from bot.chat import access, recording
+from bot.chat.commands import BY_NAME, button_route
 from bot.chat.replies import Button, Replies, Reply, all_buttons, html_to_text, parse_callback
 from bot.chat.request import Env, Outcome, Request
-from bot.leads import inbox
 from bot.leads.tips import MemoryRotation
 from bot.settings import Settings
 
@@ -160,28 +159,24 @@ class Console:
         self.show(reply)
 
     def press(self, number: int) -> None:
+        """Press a numbered button: routed by the button table, like Telegram's presses."""
         if not 1 <= number <= len(self.buttons):
             self.stdout.write(
                 self.replies.kb.text("console_bad_choice", self.lang, number=number) + "\n\n"
             )
             return
         data = self.buttons[number - 1].data
-        if inbox.parse(data) is not None and self.store is not None:
-            self.deliver(inbox.on_button(self.env, self._request(), data))
+        route = button_route(data)
+        if route is None or (route.team and self.store is None):
+            self.show(self.replies.button_expired(self.lang))
             return
         callback = parse_callback(data)
         if callback is not None and callback.lang:
             # The button answers in the language of the reply it came with (see Replies).
             self.last_lang = callback.lang
-        if callback and callback.kind == "feedback" and callback.anecdote_id:
-            recording.record_vote(
-                self.store,
-                chat_id=CONSOLE_CHAT_ID,
-                user_id=None,
-                anecdote_id=callback.anecdote_id,
-                positive=callback.number == 1,
-            )
-        self.show(self.replies.on_button(data, self.lang))
+        request = self._request()
+        refused = access.refusal(self.env, route.access, request)
+        self.deliver(refused or route.press(self.env, request, data))
 
     def command(self, line: str) -> bool:
         """Run a command of the table; False for /quit. The terminal user is the team lead of
@@ -195,15 +190,8 @@ class Console:
         if row is None or (row.team and self.store is None):
             self.show(self.replies.unknown_command(self.lang))
             return True
-        outcome = row.build(self.env, self._request(rest.strip()))
-        if outcome.chosen_lang is not None:
-            self.chosen_lang = outcome.chosen_lang
-        if outcome.question is not None:
-            self.ask(outcome.question)
-            return True
-        if outcome.delivery_id is not None and self.store is not None:
-            self.store.mark_sent(outcome.delivery_id, None)  # printed: there is no message id
-        self.deliver(outcome)
+        request = self._request(rest.strip())
+        self.deliver(access.refusal(self.env, row.access, request) or row.build(self.env, request))
         return True
 
     def _request(self, text: str = "") -> Request:
@@ -212,9 +200,20 @@ class Console:
         return Request(CONSOLE_CHAT_ID, None, text, self.lang, bot_wide_lead=True, private=True)
 
     def deliver(self, outcome: Outcome) -> None:
-        """Print an outcome. A notice for this chat (the terminal user asked the question)
-        is printed after it; one for another chat (a database shared with the Telegram bot)
-        cannot be delivered from here, and the user is told so."""
+        """Carry out an `Outcome` in the terminal, every field of it, for every command and
+        button: the chosen language is kept for the session, a question is answered (and
+        recorded), the replies printed, a tip's delivery marked sent (printed: there is no
+        message id). A notice for this chat (the terminal user asked the question) is printed
+        after them; one for another chat (a database shared with the Telegram bot) cannot be
+        delivered from here, and the user is told so."""
+        if outcome.chosen_lang is not None:
+            self.chosen_lang = outcome.chosen_lang
+        if outcome.question is not None:
+            self.ask(outcome.question)
+        if outcome.delivery_id is not None and self.store is not None:
+            self.store.mark_sent(outcome.delivery_id, None)
+        if not outcome.replies and not outcome.notices:
+            return
         replies = list(outcome.replies)
         for notice in outcome.notices:
             if notice.chat_id == CONSOLE_CHAT_ID:

@@ -8,26 +8,24 @@ its buttons are removed from the message after the vote (an edit), so nobody vot
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from telegram import Message, Update
+from telegram import Chat, Message, Update
 from telegram.error import BadRequest
 
+from bot.chat.commands import BUTTONS
 from bot.chat.replies import parse_callback
-from bot.transports.telegram.common import (
-    Context,
-    command_language,
-    record_feedback,
-    services_of,
-    where,
-)
+from bot.chat.request import Request
+from bot.transports.telegram.common import Context, command_language, services_of, where
+from bot.transports.telegram.handlers import env_of
 from bot.transports.telegram.render import MAX_TOAST, plain, send_replies, without_buttons
 
 log = logging.getLogger(__name__)
 
-# The callback data bot.chat.replies produces ("t" alone is the topics button, "t@en" the same with
-# its language); anything else (e.g. the team module's) is not ours.
-PATTERN = r"^(s:|f:|l:|fb:|t$|t@)"
+# The route of the button table these presses belong to (the buttons under an answer).
+ROUTE = next(route for route in BUTTONS if route.name == "story")
+PATTERN = ROUTE.pattern
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -44,24 +42,25 @@ async def on_button(update: Update, context: Context) -> None:
         services, chat_id, query.from_user
     )
     log.info("%s button data=%s", where(update), data)
+    user = query.from_user
+    request = Request(
+        chat_id=chat_id if chat_id is not None else user.id,
+        user_id=user.id,
+        text="",
+        lang=lang,
+        bot_wide_lead=user.id in services.settings.team_lead_ids,
+        update_id=update.update_id,
+        private=message is not None and message.chat.type == Chat.PRIVATE,
+    )
+    # The core answers the press and records a vote (bot/chat/commands.py story_button).
+    outcome = await asyncio.to_thread(ROUTE.press, env_of(services), request, data)
 
     if callback is not None and callback.kind == "feedback" and callback.anecdote_id:
-        if services.kb.by_id(callback.anecdote_id) is None:
-            # Forged, or a story removed since: no vote for a story that does not exist.
-            expired = services.replies.button_expired(lang)
-            await query.answer(plain(expired.text, MAX_TOAST))
-            return
-        positive = callback.number == 1
-        await record_feedback(
-            services,
-            chat_id=chat_id if chat_id is not None else query.from_user.id,
-            user_id=query.from_user.id,
-            anecdote_id=callback.anecdote_id,
-            positive=positive,
-        )
-        thanks = services.replies.feedback_thanks(lang, positive)
-        await query.answer(plain(thanks.text, MAX_TOAST))
-        if message is not None and message.is_accessible:
+        # A vote is thanked in a toast, and its buttons leave the message so nobody votes twice
+        # (a forged vote, or one for a story removed since, is only told the button expired).
+        await query.answer(plain(outcome.replies[0].text, MAX_TOAST))
+        counted = services.kb.by_id(callback.anecdote_id) is not None
+        if counted and message is not None and message.is_accessible:
             try:
                 await query.edit_message_reply_markup(
                     without_buttons(message.reply_markup, "fb:")  # type: ignore[union-attr]
@@ -70,7 +69,6 @@ async def on_button(update: Update, context: Context) -> None:
                 log.debug("%s feedback buttons already gone: %s", where(update), exc)
         return
 
-    replies = services.replies.on_button(data, lang)
     await query.answer()
     if chat_id is None:
         # Pressed on a message posted through inline mode: there is no chat to write into.
@@ -79,7 +77,7 @@ async def on_button(update: Update, context: Context) -> None:
     # In a forum group, stay in the topic the button was pressed in.
     in_topic = isinstance(message, Message) and message.is_topic_message
     thread_id = message.message_thread_id if in_topic else None  # type: ignore[union-attr]
-    await send_replies(context.bot, chat_id, replies, thread_id=thread_id)
+    await send_replies(context.bot, chat_id, outcome.replies, thread_id=thread_id)
 
 
 async def on_unknown_button(update: Update, context: Context) -> None:

@@ -119,17 +119,3 @@ async def record_question(
         answer=answer,
         source=source,
     )
-
-
-async def record_feedback(
-    services: Services, *, chat_id: int, user_id: int | None, anecdote_id: str, positive: bool
-) -> None:
-    """The core's `record_vote`, off the event loop."""
-    await asyncio.to_thread(
-        recording.record_vote,
-        services.store,
-        chat_id=chat_id,
-        user_id=user_id,
-        anecdote_id=anecdote_id,
-        positive=positive,
-    )

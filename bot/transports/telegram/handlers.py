@@ -1,7 +1,10 @@
-"""Handlers for messages and commands: read the update, ask `Replies`, send what it returns.
+"""Handlers for messages, commands and the inbox's buttons: update in -> Request -> core ->
+Outcome -> Bot API calls.
 
-Each handler is a few lines on purpose: deciding what to say is `bot.chat.replies`' job, storing is
-`bot.storage.store`'s; a handler only picks the language, the chat to answer in and what to record.
+Each handler is a few lines on purpose: deciding what to say and who may is the core's job
+(`bot.chat`), storing is `bot.storage.store`'s; a handler only finds the facts (the language,
+the chat, whether the sender administers it) and carries out the `Outcome`, in one function
+(`deliver`) for every command and button.
 """
 
 from __future__ import annotations
@@ -9,13 +12,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from telegram import Chat, MessageEntity, Update
-from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
+from telegram import Bot, Chat, MessageEntity, Update
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import ApplicationHandlerStop
 
-from bot.chat.request import Env, Request
+from bot.chat.access import Access, needs_admin_fact, refusal
+from bot.chat.request import Env, Notice, Outcome, Request
+from bot.transports.telegram.admins import admins_of
 from bot.transports.telegram.common import (
     Context,
     command_language,
@@ -24,10 +37,10 @@ from bot.transports.telegram.common import (
     where,
 )
 from bot.transports.telegram.filters import strip_mention
-from bot.transports.telegram.render import send_reply
+from bot.transports.telegram.render import MAX_TOAST, plain, send_reply
 
 if TYPE_CHECKING:
-    from bot.chat.commands import Command
+    from bot.chat.commands import ButtonRoute, Command
     from bot.chat.replies import Reply
     from bot.chat.services import Services
 
@@ -132,34 +145,172 @@ def env_of(services: Services) -> Env:
     return Env(services.replies, services.store, services.settings)
 
 
+def request_of(update: Update, services: Services, lang: str, text: str = "") -> Request:
+    """The core's request for this update, with the facts access is decided from that cost
+    nothing to know (a private chat, a user listed in TEAM_LEAD_IDS); whether the sender
+    administers the group is looked up only when the rule needs it (`decide_access`)."""
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None
+    return Request(
+        chat_id=chat.id,
+        user_id=user.id if user else None,
+        text=text,
+        lang=lang,
+        bot_wide_lead=user is not None and user.id in services.settings.team_lead_ids,
+        update_id=update.update_id,
+        private=chat.type == Chat.PRIVATE,
+    )
+
+
+async def decide_access(
+    update: Update, context: Context, access: Access, request: Request, *, fresh: bool = False
+) -> tuple[Request, Outcome | None]:
+    """The core's access rule for this request: the request with the admin fact added when
+    the rule needed it, and the refusal to send (None: go on). `fresh`: see `Admins`."""
+    if needs_admin_fact(access, request):
+        admin = await admins_of(context).is_group_admin(update, context, fresh=fresh)
+        request = replace(request, group_admin=admin)
+    return request, refusal(env_of(services_of(context)), access, request)
+
+
 def command(row: Command) -> Callable[[Update, Context], Awaitable[None]]:
-    """The handler of one everyday command of the table (team commands:
-    bot/transports/telegram/team.py):
-    build the outcome in a worker thread (builders may read the store), then send it."""
+    """The handler of every row of the command table: the table's access rule (decided in
+    the core), then its builder in a worker thread (builders may read the store), then
+    `deliver`."""
 
     async def handle(update: Update, context: Context) -> None:
         services = services_of(context)
         chat, user = update.effective_chat, update.effective_user
-        assert chat is not None
-        lang = await command_language(services, chat.id, user)
-        request = Request(
-            chat_id=chat.id,
-            user_id=user.id if user else None,
-            text=_command_argument(update),
-            lang=lang,
-            bot_wide_lead=user is not None and user.id in services.settings.team_lead_ids,
-            update_id=update.update_id,
-            private=chat.type == Chat.PRIVATE,
-        )
-        outcome = await asyncio.to_thread(row.build, env_of(services), request)
-        if outcome.question is not None:
-            source = "private" if chat.type == Chat.PRIVATE else "group"
-            await answer_question(update, context, outcome.question, source)
+        if chat is None:
             return
-        for reply in outcome.replies:
-            await send_reply(context.bot, chat.id, reply, reply_to=_quote(update))
+        lang = await command_language(services, chat.id, user)
+        request = request_of(update, services, lang, _command_argument(update))
+        request, refused = await decide_access(update, context, row.access, request)
+        quote = not row.team  # team replies go to the chat without quoting (as they always have)
+        if refused is not None:
+            if not admins_of(context).refusal_due(chat.id, request.user_id):
+                log.debug(
+                    "%s command refused silently (refused recently) command=%s user_id=%s",
+                    where(update),
+                    row.name,
+                    request.user_id,
+                )
+                return
+            log.info(
+                "%s command refused command=%s user_id=%s", where(update), row.name, request.user_id
+            )
+            await deliver(update, context, refused, quote=False)
+            return
+        outcome = await asyncio.to_thread(row.build, env_of(services), request)
+        await deliver(update, context, outcome, quote=quote)
 
     handle.__name__ = handle.__qualname__ = f"command_{row.name}"
+    return handle
+
+
+async def deliver(update: Update, context: Context, outcome: Outcome, *, quote: bool) -> None:
+    """Carry out an `Outcome` in Telegram, every field of it, for every command and button.
+
+    `question` goes through the question path (recorded, a lost answer retried); `replies`
+    are sent in order (in groups quoting the message when `quote`); the first of them is the
+    tip of `delivery_id`, marked sent with its message's id or `unknown` when the send failed
+    (it may or may not have reached the chat); `notices` go to other chats; `chosen_lang` is
+    already stored, and Telegram keeps no language in memory.
+    """
+    services = services_of(context)
+    chat = update.effective_chat
+    assert chat is not None
+    if outcome.chosen_lang is not None:
+        log.debug("%s language chosen lang=%s", where(update), outcome.chosen_lang)
+    if outcome.question is not None:
+        source = "private" if chat.type == Chat.PRIVATE else "group"
+        await answer_question(update, context, outcome.question, source)
+    reply_to = _quote(update) if quote else None
+    for number, reply in enumerate(outcome.replies):
+        if number or outcome.delivery_id is None:
+            await send_reply(context.bot, chat.id, reply, reply_to=reply_to)
+            continue
+        try:
+            [message] = await send_reply(context.bot, chat.id, reply, reply_to=reply_to)
+        except BaseException as exc:
+            await asyncio.to_thread(
+                services.store.mark_delivery, outcome.delivery_id, "unknown", repr(exc)
+            )
+            raise
+        await asyncio.to_thread(services.store.mark_sent, outcome.delivery_id, message.message_id)
+        log.info("tip sent now chat_id=%s update_id=%s", message.chat_id, update.update_id)
+    for notice in outcome.notices:
+        await notify(context.bot, notice, update.update_id)
+
+
+async def notify(bot: Bot, notice: Notice, update_id: int) -> None:
+    """Tell the asker: in the chat where they asked, once (the store saw to that). A chat
+    that blocked the bot or is gone is logged, as for the daily tips."""
+    try:
+        for reply in notice.replies:
+            await send_reply(bot, notice.chat_id, reply)
+    except (Forbidden, ChatMigrated, BadRequest) as exc:
+        log.info(
+            "asker not told (chat unreachable) chat_id=%s question=%s update_id=%s: %s",
+            notice.chat_id,
+            notice.question_id,
+            update_id,
+            exc,
+        )
+    except TelegramError as exc:
+        log.warning(
+            "asker not told chat_id=%s question=%s update_id=%s: %s",
+            notice.chat_id,
+            notice.question_id,
+            update_id,
+            exc,
+        )
+    else:
+        log.info(
+            "asker told chat_id=%s question=%s update_id=%s",
+            notice.chat_id,
+            notice.question_id,
+            update_id,
+        )
+
+
+def button(route: ButtonRoute) -> Callable[[Update, Context], Awaitable[None]]:
+    """The handler of a route of the button table that answers with messages (the inbox):
+    the route's access rule on every press (a press that decides asks Telegram afresh), its
+    builder in a worker thread, the press answered, then `deliver`."""
+
+    async def handle(update: Update, context: Context) -> None:
+        query = update.callback_query
+        assert query is not None
+        services = services_of(context)
+        chat, user = update.effective_chat, update.effective_user
+        lang = await command_language(services, chat.id if chat else None, user)
+        if chat is None:  # a message sent through inline mode: no chat to answer in
+            await query.answer(plain(services.replies.button_expired(lang).text, MAX_TOAST))
+            return
+        data = query.data or ""
+        request, refused = await decide_access(
+            update,
+            context,
+            route.access,
+            request_of(update, services, lang),
+            fresh=route.deciding(data),
+        )
+        if refused is not None:
+            log.info(
+                "%s %s press refused user_id=%s data=%s",
+                where(update),
+                route.name,
+                user.id if user else None,
+                data[:64],
+            )
+            await query.answer(plain(refused.replies[0].text, MAX_TOAST))
+            return
+        outcome = await asyncio.to_thread(route.press, env_of(services), request, data)
+        await query.answer()
+        await deliver(update, context, outcome, quote=not route.team)
+
+    handle.__name__ = handle.__qualname__ = f"button_{route.name}"
     return handle
 
 
