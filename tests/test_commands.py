@@ -83,8 +83,13 @@ def test_group_after_moves_help_behind_tip_in_groups_only() -> None:
 def test_menu_texts_exist_and_are_plain_in_the_real_responses() -> None:
     kb = load_knowledge(PROJECT / "responses", SEEDS)
     assert check_texts(kb, *commands.UI_TEXTS) == []
-    files = {spec.file: set(spec.texts) for spec in commands.UI_TEXTS}
-    assert files["responses/ui/team.yaml"] == {r.menu_key for r in COMMANDS if r.team}
+    files: dict[str, set[str]] = {}
+    for spec in commands.UI_TEXTS:
+        files.setdefault(spec.file, set()).update(spec.texts)
+    team = [r for r in COMMANDS if r.team]
+    assert files["responses/ui/team.yaml"] == {r.menu_key for r in team} | {
+        r.help_key for r in team
+    }
 
 
 @pytest.mark.slow  # a subprocess
@@ -101,3 +106,19 @@ def test_the_core_and_the_terminal_import_no_telegram() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_help_lists_every_command_of_the_table_in_table_order(tmp_path: Path, lang: str) -> None:
+    """/help is made from the table: a row added is listed, with its own help text."""
+    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    env = Env(Replies(kb, Matcher(kb)), None, Settings(data_dir=tmp_path))
+    text = commands.help_text(env, lang).text
+    assert text.startswith(env.replies.help(lang).text)
+    listed = [line.split()[0] for line in text.splitlines() if line.startswith("/")]
+    names = [f"/{row.name}" for row in COMMANDS]
+    assert list(dict.fromkeys(listed)) == names  # /daily has two lines (set, then show/off)
+    for row in COMMANDS:
+        assert f"/{row.name} {kb.text(row.help_key, lang)}" in text
+    assert kb.text("team_help", lang) in text  # the team-lead heading, before their commands
+    assert text.index(kb.text("team_help", lang)) < text.index("/daily")

@@ -54,6 +54,11 @@ class Command:
     team: bool = False
     group_after: str | None = None
 
+    @property
+    def help_key(self) -> str:
+        """Its line in /help: the UI text after "/<name> " (usage and what it does)."""
+        return f"help_{self.name}"
+
 
 # -- the everyday builders ----------------------------------------------------------------------
 
@@ -66,11 +71,23 @@ def start(env: Env, req: Request) -> Outcome:
     return _say(env.replies.start(req.lang))
 
 
+def help_text(env: Env, lang: str) -> Reply:
+    """/help, made from the table: how to ask, one line per everyday command, then the
+    team-lead commands (which every transport has) under their heading. A command's line is
+    "/<name> " and its `help_<name>` text, so a new row is listed without editing a help text
+    kept beside the table."""
+
+    def lines(rows: Sequence[Command]) -> str:
+        return "\n".join(f"/{row.name} {env.kb.text(row.help_key, lang)}" for row in rows)
+
+    intro = env.replies.help(lang)
+    everyday = lines([row for row in COMMANDS if not row.team])
+    lead = f"{env.kb.text('team_help', lang)}\n{lines([row for row in COMMANDS if row.team])}"
+    return replace(intro, text=f"{intro.text}\n\n{everyday}\n\n{lead}")
+
+
 def help_(env: Env, req: Request) -> Outcome:
-    """The shared help, then the team-lead commands (which every transport now has)."""
-    shared = env.replies.help(req.lang)
-    lead = env.kb.text("team_help", req.lang)
-    return _say(replace(shared, text=f"{shared.text}\n\n{lead}"))
+    return _say(help_text(env, req.lang))
 
 
 def ask(env: Env, req: Request) -> Outcome:
@@ -98,7 +115,7 @@ def tip(env: Env, req: Request) -> Outcome:
     delivery record, it is an answer."""
     key = env.next_tip_key(req.chat_id)
     if key is None:  # an empty deck cannot pass the knowledge-base check; be safe anyway
-        return _say(env.replies.help(req.lang))
+        return _say(help_text(env, req.lang))
     log.info("tip chat_id=%s update_id=%s tip=%s", req.chat_id, req.update_id, key)
     return _say(env.replies.tip(key, req.lang))
 
@@ -220,8 +237,16 @@ def _menu_texts(file: str, commands: Sequence[Command]) -> UiTexts:
     return UiTexts(file, keys, plain=frozenset(keys))  # menus show no markup
 
 
-# The menu descriptions: the everyday ones in telegram.yaml, the team's beside their texts.
+def _help_texts(file: str, commands: Sequence[Command]) -> UiTexts:
+    return UiTexts(file, {c.help_key: frozenset[str]() for c in commands})
+
+
+# The menu descriptions (the everyday ones in telegram.yaml, the team's beside their texts)
+# and the /help lines.
 UI_TEXTS: tuple[UiTexts, ...] = (
     _menu_texts("responses/ui/telegram.yaml", [c for c in COMMANDS if not c.team]),
     _menu_texts("responses/ui/team.yaml", [c for c in COMMANDS if c.team]),
+    # Each command's line in /help: the everyday ones beside the help text, the team's with theirs.
+    _help_texts("responses/ui/chat.yaml", [c for c in COMMANDS if not c.team]),
+    _help_texts("responses/ui/team.yaml", [c for c in COMMANDS if c.team]),
 )
