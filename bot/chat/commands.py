@@ -1,10 +1,11 @@
-"""The command table: every command Kisah knows, declared once.
+"""The command table and the button table: every command and button Kisah knows, declared once.
 
 Like errbot's `@botcmd`, one row says everything a transport needs: the name, where it is
-offered (Telegram's per-scope command menus), who may run it, the plain-Python function that
-builds the reply and the UI text that describes it in the menu. The Telegram bot registers its
-command handlers and its menus from this table, and the terminal chat routes from it, so a new
-command is one row, one builder and its texts, not edits in six places.
+offered (Telegram's per-scope command menus), who may run it (decided in `bot.chat.access`),
+the plain-Python function that builds the reply, the UI text that describes it in the menu and
+its line in /help (made from the table). The Telegram bot registers its command handlers, its
+menus and its button handlers from these tables, and the terminal chat routes from them, so a
+new command is one row, one builder and its texts, not edits in six places.
 
 Builders take `(Env, Request)` and return an `Outcome` (bot/chat/request.py); they import nothing
 from Telegram. The team-lead builders live in `bot.leads.team`.

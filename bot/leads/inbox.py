@@ -7,11 +7,12 @@ truth (`python -m bot taught --export`), and "no story fits" feeds the list of c
 (`python -m bot report`).
 
 Plain Python like every command builder: `/inbox` is a row of the command table, its buttons
-come back here through `on_button`, and the Telegram bot and the terminal chat send what this
-module returns. Who may use it is decided by the transport (a group's administrators and the
-users in TEAM_LEAD_IDS; in a private chat only the latter, since teaching there changes the
-answers of every chat); which questions a lead may see and decide is decided here, on every
-press, so a forged or replayed button changes nothing it should not.
+a route of the button table that comes back here through `on_button`, and the Telegram bot and
+the terminal chat send what this module returns. Who may use it is decided by the table's rule
+in the core (`bot.chat.access`: a group's administrators and the users in TEAM_LEAD_IDS), and
+here a private chat is left to the latter only, since teaching there changes the answers of
+every chat; which questions a lead may see and decide is decided here, on every press, so a
+forged or replayed button changes nothing it should not.
 
 Trust follows the chat: in a group every lead, TEAM_LEAD_IDS included, sees and decides that
 group's questions only, and what is taught there applies there only (every member reads what

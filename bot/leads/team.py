@@ -4,8 +4,8 @@ Plain Python, so that the Telegram bot and the terminal chat give the same answe
 and scheduling live in `bot.leads.schedule`, the rotation in `bot.leads.tips`, the state in
 `bot.storage.store`;
 this module turns a command into store calls and a reply. Who may run a command is data in
-the command table (`bot.chat.commands`); checking it (getChatMember, for a group) is the
-transport's job, done before a builder here is called.
+the command table (`bot.chat.commands`), decided in `bot.chat.access` from the facts the
+transport finds out (getChatMember, for a group) before a builder here is called.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def add_handlers(
     timer: Callable[[], float] = time.monotonic,
 ) -> None:
     """The routing table. Group -1 runs first for every update; group 0 is first match wins.
-    `timer`: the clock of the team-lead caches (bot/transports/telegram/team.py)."""
+    `timer`: the clock of the admin and refusal caches (bot/transports/telegram/admins.py)."""
     # Edited messages were already answered in their first version: drop them before any
     # other handler (commands included) can see them.
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.ignore_edit), -1)
