@@ -58,7 +58,9 @@ class Outcome:
     with its source and retries a lost answer; `delivery_id` (/tipnow) says the first reply is
     that tip delivery, to be marked sent with the id of the message that carried it.
     `chosen_lang` tells a transport that keeps the language in memory (the terminal) that the
-    chat chose one (/lang); the store already has it. `notices` go to other chats.
+    chat chose one (/lang); the store already has it. `notices` go to other chats. `toast` is
+    a short word about a button press itself (a vote thanked, a press refused or expired):
+    Telegram shows it over the chat as the press's answer, the terminal prints it.
     """
 
     replies: tuple[Reply, ...] = ()
@@ -66,6 +68,7 @@ class Outcome:
     delivery_id: int | None = None
     chosen_lang: str | None = None
     notices: tuple[Notice, ...] = ()
+    toast: Reply | None = None
 
 
 @dataclass(frozen=True)

@@ -202,19 +202,19 @@ class Console:
     def deliver(self, outcome: Outcome) -> None:
         """Carry out an `Outcome` in the terminal, every field of it, for every command and
         button: the chosen language is kept for the session, a question is answered (and
-        recorded), the replies printed, a tip's delivery marked sent (printed: there is no
-        message id). A notice for this chat (the terminal user asked the question) is printed
-        after them; one for another chat (a database shared with the Telegram bot) cannot be
-        delivered from here, and the user is told so."""
+        recorded), a press's toast and the replies printed, a tip's delivery marked sent
+        (printed: there is no message id). A notice for this chat (the terminal user asked the
+        question) is printed after them; one for another chat (a database shared with the
+        Telegram bot) cannot be delivered from here, and the user is told so."""
         if outcome.chosen_lang is not None:
             self.chosen_lang = outcome.chosen_lang
         if outcome.question is not None:
             self.ask(outcome.question)
         if outcome.delivery_id is not None and self.store is not None:
             self.store.mark_sent(outcome.delivery_id, None)
-        if not outcome.replies and not outcome.notices:
+        if not outcome.replies and not outcome.notices and outcome.toast is None:
             return
-        replies = list(outcome.replies)
+        replies = ([outcome.toast] if outcome.toast is not None else []) + list(outcome.replies)
         for notice in outcome.notices:
             if notice.chat_id == CONSOLE_CHAT_ID:
                 replies.extend(notice.replies)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from telegram import Bot, Chat, MessageEntity, Update
+from telegram import Bot, Chat, Message, MessageEntity, Update
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -150,15 +150,16 @@ def request_of(update: Update, services: Services, lang: str, text: str = "") ->
     nothing to know (a private chat, a user listed in TEAM_LEAD_IDS); whether the sender
     administers the group is looked up only when the rule needs it (`decide_access`)."""
     chat, user = update.effective_chat, update.effective_user
-    assert chat is not None
+    # No chat: a button on a message posted through inline mode; what it records is the user's.
+    chat_id = chat.id if chat is not None else (user.id if user else 0)
     return Request(
-        chat_id=chat.id,
+        chat_id=chat_id,
         user_id=user.id if user else None,
         text=text,
         lang=lang,
         bot_wide_lead=user is not None and user.id in services.settings.team_lead_ids,
         update_id=update.update_id,
-        private=chat.type == Chat.PRIVATE,
+        private=chat is not None and chat.type == Chat.PRIVATE,
     )
 
 
@@ -208,27 +209,39 @@ def command(row: Command) -> Callable[[Update, Context], Awaitable[None]]:
     return handle
 
 
-async def deliver(update: Update, context: Context, outcome: Outcome, *, quote: bool) -> None:
+async def deliver(
+    update: Update, context: Context, outcome: Outcome, *, quote: bool = False
+) -> None:
     """Carry out an `Outcome` in Telegram, every field of it, for every command and button.
 
-    `question` goes through the question path (recorded, a lost answer retried); `replies`
-    are sent in order (in groups quoting the message when `quote`); the first of them is the
-    tip of `delivery_id`, marked sent with its message's id or `unknown` when the send failed
-    (it may or may not have reached the chat); `notices` go to other chats; `chosen_lang` is
-    already stored, and Telegram keeps no language in memory.
+    A button press is answered first, with the `toast` when there is one. `question` goes
+    through the question path (recorded, a lost answer retried); `replies` are sent in order
+    (in groups quoting the message when `quote`; below a pressed button in its forum topic);
+    the first of them is the tip of `delivery_id`, marked sent with its message's id or
+    `unknown` when the send failed (it may or may not have reached the chat); `notices` go to
+    other chats; `chosen_lang` is already stored, and Telegram keeps no language in memory.
     """
     services = services_of(context)
-    chat = update.effective_chat
-    assert chat is not None
+    chat, query = update.effective_chat, update.callback_query
+    if query is not None:  # a press is always answered, or the user's button spinner spins
+        await query.answer(plain(outcome.toast.text, MAX_TOAST) if outcome.toast else None)
+    if chat is None:
+        # Pressed on a message posted through inline mode: there is no chat to write into.
+        log.info("%s button on an inline message, nothing to send", where(update))
+        return
     if outcome.chosen_lang is not None:
         log.debug("%s language chosen lang=%s", where(update), outcome.chosen_lang)
     if outcome.question is not None:
         source = "private" if chat.type == Chat.PRIVATE else "group"
         await answer_question(update, context, outcome.question, source)
     reply_to = _quote(update) if quote else None
+    # In a forum group, what a button brings stays in the topic the button was pressed in.
+    pressed = query.message if query is not None else None
+    in_topic = isinstance(pressed, Message) and pressed.is_topic_message
+    thread_id = pressed.message_thread_id if in_topic else None  # type: ignore[union-attr]
     for number, reply in enumerate(outcome.replies):
         if number or outcome.delivery_id is None:
-            await send_reply(context.bot, chat.id, reply, reply_to=reply_to)
+            await send_reply(context.bot, chat.id, reply, reply_to=reply_to, thread_id=thread_id)
             continue
         try:
             [message] = await send_reply(context.bot, chat.id, reply, reply_to=reply_to)
@@ -274,10 +287,16 @@ async def notify(bot: Bot, notice: Notice, update_id: int) -> None:
         )
 
 
-def button(route: ButtonRoute) -> Callable[[Update, Context], Awaitable[None]]:
-    """The handler of a route of the button table that answers with messages (the inbox):
-    the route's access rule on every press (a press that decides asks Telegram afresh), its
-    builder in a worker thread, the press answered, then `deliver`."""
+PressHook = Callable[[Update, Context, Outcome], Awaitable[None]]
+
+
+def button(
+    route: ButtonRoute, *, after: PressHook | None = None
+) -> Callable[[Update, Context], Awaitable[None]]:
+    """The handler of a route of the button table: the route's access rule on every press (a
+    press that decides asks Telegram afresh), its builder in a worker thread, then `deliver`
+    (the press answered, what it brings sent below the pressed message, never quoting it).
+    `after`: what Telegram alone does once the press is answered (the vote buttons removed)."""
 
     async def handle(update: Update, context: Context) -> None:
         query = update.callback_query
@@ -285,10 +304,11 @@ def button(route: ButtonRoute) -> Callable[[Update, Context], Awaitable[None]]:
         services = services_of(context)
         chat, user = update.effective_chat, update.effective_user
         lang = await command_language(services, chat.id if chat else None, user)
-        if chat is None:  # a message sent through inline mode: no chat to answer in
-            await query.answer(plain(services.replies.button_expired(lang).text, MAX_TOAST))
-            return
         data = query.data or ""
+        log.info("%s button data=%s", where(update), data[:64])
+        if chat is None and route.team:  # a message sent through inline mode: no team there
+            await deliver(update, context, Outcome(toast=services.replies.button_expired(lang)))
+            return
         request, refused = await decide_access(
             update,
             context,
@@ -297,18 +317,13 @@ def button(route: ButtonRoute) -> Callable[[Update, Context], Awaitable[None]]:
             fresh=route.deciding(data),
         )
         if refused is not None:
-            log.info(
-                "%s %s press refused user_id=%s data=%s",
-                where(update),
-                route.name,
-                user.id if user else None,
-                data[:64],
-            )
-            await query.answer(plain(refused.replies[0].text, MAX_TOAST))
+            log.info("%s %s press refused user_id=%s", where(update), route.name, request.user_id)
+            await deliver(update, context, Outcome(toast=refused.replies[0]))
             return
         outcome = await asyncio.to_thread(route.press, env_of(services), request, data)
-        await query.answer()
-        await deliver(update, context, outcome, quote=not route.team)
+        await deliver(update, context, outcome)
+        if after is not None:
+            await after(update, context, outcome)
 
     handle.__name__ = handle.__qualname__ = f"button_{route.name}"
     return handle
