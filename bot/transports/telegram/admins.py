@@ -121,4 +121,6 @@ def install(application: Application, *, timer: Callable[[], float] = time.monot
 
 
 def admins_of(context: ContextTypes.DEFAULT_TYPE) -> Admins:
-    return context.application.bot_data[ADMINS_KEY]
+    """The Application's `Admins`; installed with the real clock if nobody installed one (an
+    Application without the team handlers may still carry a row with an access rule)."""
+    return install(context.application)
