@@ -64,18 +64,6 @@ def test_a_long_situation_is_split_into_its_clauses() -> None:
     assert found == ["Klien marah", "padahal saya sibuk.", "Gimana?", "Tolong"]
 
 
-def test_confidence_does_not_collapse_with_length(tmp_path: Path) -> None:
-    """The same situation, short and padded with names, places and chatter, is told both times."""
-    short = "teknisi onsite sering bolos karena patah hati sama staf klien"
-    padded = (
-        "Halo, gw Rudi dari cabang Balikpapan, baru tiga bulan di sini. " + short + ". "
-        "Kantor kliennya di Jalan Sudirman, deket mall, tiap hari macet parah. Gw harus gimana?"
-    )
-    records = ask_json(tmp_path, short, padded)
-    assert [r["matches"][0]["id"] for r in records] == ["teknisi-cinlok", "teknisi-cinlok"]
-    assert all(r["matches"][0]["score"] >= 40 for r in records)
-
-
 def test_the_lesson_that_fits_is_shown_first_and_another_lesson_goes_on(
     replies: Replies, tmp_path: Path
 ) -> None:
@@ -200,14 +188,6 @@ def test_private_life_is_offered_as_maybe_never_told(replies: Replies, tmp_path:
     assert lesson[:40] in " ".join(shown.split())
 
 
-@pytest.mark.parametrize("question", ["workplace romance", "love at the office"])
-def test_love_at_work_is_work_not_private_life(tmp_path: Path, question: str) -> None:
-    """Love is the on-site romance story's subject, not a person of private life: only a
-    partner, a spouse or a parent named without work makes a question private."""
-    (record,) = ask_json(tmp_path, question)
-    assert [m["seed"][:3] for m in record["matches"]][:1] == ["004"]
-
-
 def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Replies) -> None:
     out = chat(replies, ["mau kasih hadiah ke pejabat dinas klien kita, enaknya apa?"])
     assert "gratifikasi" in out and "KPK" in out
@@ -274,12 +254,6 @@ def test_the_law_reply_offers_a_story_as_maybe_with_its_caution(replies: Replies
     wayang = replies.kb.by_id("wayang-bima")
     assert wayang is not None and wayang.caution_short is not None
     assert wayang.caution_short.id[:40] in " ".join(out.split())  # shown on request, cautioned
-
-
-def test_asking_how_not_to_look_like_a_bribe_still_gets_the_story(tmp_path: Path) -> None:
-    question = "gimana pendekatan personal ke pejabat klien tanpa kesan nyogok?"
-    (record,) = ask_json(tmp_path, question)
-    assert [m["seed"][:3] for m in record["matches"]][:1] == ["001"]
 
 
 def test_an_english_keyword_without_function_words_is_answered_in_english(
