@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint format check bench clean
+.PHONY: run test test-fast eval lint format check bench clean
 
 # Re-install whenever pyproject.toml changes, so a stale .venv never runs old deps.
 $(STAMP): pyproject.toml
@@ -23,13 +23,17 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
+# Matching quality: every labelled set in eval/ scores at least its floor (eval/floors.yaml).
+eval: $(STAMP)
+	$(PY) eval/gate.py
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check bot tests bench
-	$(VENV)/bin/ruff format --check bot tests bench
+	$(VENV)/bin/ruff check bot tests bench eval
+	$(VENV)/bin/ruff format --check bot tests bench eval
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format bot tests bench
-	$(VENV)/bin/ruff check --fix bot tests bench
+	$(VENV)/bin/ruff format bot tests bench eval
+	$(VENV)/bin/ruff check --fix bot tests bench eval
 
 check: $(STAMP)
 	$(PY) -m bot check

@@ -34,11 +34,10 @@ from bot.exitcodes import (
 from bot.logfilters import HideUserText, RedactSecrets
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage.store import StoreError
+from bot.tools import commands as tools
 
 if TYPE_CHECKING:
-    from bot.content.knowledge import KnowledgeBase
-    from bot.engine.matcher import Answer, ScoringParams
-    from bot.tools.evaluation import EvalItem
+    from bot.engine.matcher import Answer
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--webhook (or BOT_WEBHOOK_URL). Without TELEGRAM_BOT_TOKEN it starts the terminal chat.",
     )
     run.add_argument("--webhook", action="store_true", help="run as a webhook server")
+    run.set_defaults(func=cmd_run)
 
-    commands.add_parser(
+    chat = commands.add_parser(
         "chat",
         parents=[common],
         help="chat with Kisah in the terminal",
         description="Interactive chat with the same replies as the Telegram bot. Type a "
         "question, a number to press a button, /help for commands, /quit to leave.",
     )
+    chat.set_defaults(func=cmd_chat)
 
     ask = commands.add_parser(
         "ask",
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         '"title", "score", "lesson"}]} (at most 3, best first, [] when out of scope; lesson: '
         "the index of the lesson shown first)",
     )
+    ask.set_defaults(func=cmd_ask)
 
     evaluate = commands.add_parser(
         "eval",
@@ -167,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="try another value of a scoring parameter (bot/engine/matcher.py ScoringParams), e.g. "
         "--set threshold=40; repeatable",
     )
+    evaluate.set_defaults(func=tools.cmd_eval)
 
     calibrate = commands.add_parser(
         "calibrate",
@@ -187,8 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
         "each with the model fitted on the other files and parts, at the threshold the rule "
         "picks on those (the honest figure for a new set of that kind)",
     )
+    calibrate.set_defaults(func=tools.cmd_calibrate)
 
-    commands.add_parser(
+    check = commands.add_parser(
         "check",
         parents=[common],
         help="validate the knowledge base",
@@ -196,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"and team texts); print each problem with file, field and line, and exit {EXIT_CONFIG} "
         "when there is any.",
     )
+    check.set_defaults(func=tools.cmd_check)
 
     new_story = commands.add_parser(
         "new-story",
@@ -217,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="draft a story even from a post another story already tells",
     )
+    new_story.set_defaults(func=tools.cmd_new_story)
 
     taught = commands.add_parser(
         "taught",
@@ -240,18 +246,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="delete the taught phrasings that are now triggers of the same story",
     )
+    taught.set_defaults(func=tools.cmd_taught)
 
     from bot.tools import report  # its options are its own; `report --help` lists them
 
-    report.add_arguments(
-        commands.add_parser(
-            "report",
-            parents=[common],
-            help="usage report for team leads and content authors",
-            description="Usage report from the bot's database: questions, answers, feedback, "
-            "and the unanswered questions grouped by similarity.",
-        )
+    reporting = commands.add_parser(
+        "report",
+        parents=[common],
+        help="usage report for team leads and content authors",
+        description="Usage report from the bot's database: questions, answers, feedback, "
+        "and the unanswered questions grouped by similarity.",
     )
+    report.add_arguments(reporting)
+    reporting.set_defaults(func=tools.cmd_report)
     return parser
 
 
@@ -313,7 +320,9 @@ def json_line(record: object) -> str:
     return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS)
 
 
-def cmd_ask(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
+def cmd_ask(
+    args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO, stderr: TextIO
+) -> int:
     """Answer QUESTION, or every line of stdin, one output line each (flushed, so a tool can
     talk to a long-running `ask` through a pipe)."""
     from bot.chat.services import build_core
@@ -338,7 +347,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout:
     return EXIT_OK
 
 
-def cmd_chat(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
+def cmd_chat(
+    args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO, stderr: TextIO
+) -> int:
+    """`chat`: the terminal chat, on the bot's database."""
     from bot.chat.services import build_services
     from bot.transports.console import run_console
 
@@ -352,237 +364,15 @@ def cmd_chat(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
 def cmd_run(
     args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO, stderr: TextIO
 ) -> int:
+    """`run`: the Telegram bot, or the terminal chat without a token."""
     if not settings.token:
         stdout.write(GO_LIVE_HINT + "\n\n")
-        return cmd_chat(settings, stdin, stdout)
+        return cmd_chat(args, settings, stdin, stdout, stderr)
     # The runner validates the token, loads the knowledge base and reports its own start-up
     # failures as one line; it is imported only here so the other commands never load Telegram.
     from bot.transports.telegram.runner import run_bot
 
     return int(run_bot(settings, webhook=args.webhook, stderr=stderr) or 0)
-
-
-def cmd_eval(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
-    from bot.chat.services import build_core
-    from bot.tools import evaluation
-
-    try:
-        items = evaluation.load_items(args.file)
-    except evaluation.EvalFileError as exc:
-        raise SettingsError(str(exc)) from exc
-    core = build_core(settings, taught=False)  # the knowledge base's own figures
-    matcher = core.matcher
-    if args.set:
-        from bot.engine.matcher import Matcher
-
-        params = _scoring_params(args.set)
-        matcher = Matcher(core.kb, params=params, default_lang=settings.default_language)
-    from bot.chat.replies import Replies
-
-    # The first message measured through the replies Telegram sends, on this matcher.
-    replies = Replies(core.kb, matcher, settings.default_language)
-    result = evaluation.evaluate(matcher, items, replies)
-    stdout.write(evaluation.format_report(result).rstrip("\n") + "\n")
-    return EXIT_OK
-
-
-def _scoring_params(assignments: Sequence[str]) -> ScoringParams:
-    """`ScoringParams` with `NAME=VALUE` changes, each checked against its field's type."""
-    from dataclasses import fields
-
-    from bot.engine.matcher import DEFAULT_PARAMS
-
-    types = {f.name: type(getattr(DEFAULT_PARAMS, f.name)) for f in fields(DEFAULT_PARAMS)}
-    changes: dict[str, object] = {}
-    for assignment in assignments:
-        name, _, raw = assignment.partition("=")
-        name = name.strip()
-        if name not in types:
-            known = ", ".join(sorted(types))
-            raise SettingsError(f"--set {assignment!r}: unknown parameter (known: {known})")
-        try:
-            changes[name] = types[name](raw.strip())
-        except ValueError as exc:
-            raise SettingsError(
-                f"--set {assignment!r}: {name} needs a {types[name].__name__}"
-            ) from exc
-    return replace(DEFAULT_PARAMS, **changes)
-
-
-def cmd_calibrate(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
-    from bot.content.knowledge import load_knowledge
-    from bot.engine.confidence import Calibration, FitError
-    from bot.engine.matcher import CALIBRATION, Matcher
-    from bot.tools import evaluation
-
-    try:
-        per_file = [evaluation.load_items(path) for path in args.files]
-    except evaluation.EvalFileError as exc:
-        raise SettingsError(str(exc)) from exc
-    items = [item for file_items in per_file for item in file_items]
-    if not any(item.expect for item in items) or all(item.expect for item in items):
-        missing = "in-scope" if not any(item.expect for item in items) else "out-of-scope"
-        raise SettingsError(
-            f"calibrate: {', '.join(map(str, args.files))}: no {missing} question; the model "
-            "needs both (questions with an expected story, and questions with none)"
-        )
-    # The evidence does not depend on the weights: fit from defaults, so a stale or broken
-    # calibration file never stops its own replacement.
-    kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
-    try:
-        if args.folds is not None:
-            return _cross_validate(args, kb, per_file, stdout)
-        calibration = evaluation.calibrate(Matcher(kb, calibration=Calibration()), items)
-    except FitError as exc:
-        raise SettingsError(
-            f"calibrate: cannot fit on {', '.join(map(str, args.files))}: {exc}"
-        ) from exc
-    target = settings.responses_dir / CALIBRATION
-    header = "# Confidence model weights: `python -m bot calibrate " + " ".join(
-        str(p) for p in args.files
-    )
-    target.write_text(header + "`\n" + calibration.to_yaml(), encoding="utf-8")
-    stdout.write(f"wrote {target} ({len(items)} questions)\n{calibration.to_yaml()}")
-    # The threshold is read against these weights: say what the rule makes of them.
-    matcher = Matcher(kb, calibration=calibration)
-    rule = evaluation.rule_threshold([evaluation.evaluate(matcher, f) for f in per_file])
-    stdout.write(
-        f"threshold by the rule on these files: {rule} "
-        f"(the matcher uses {matcher.threshold}, ScoringParams.threshold)\n"
-    )
-    return EXIT_OK
-
-
-def _cross_validate(
-    args: argparse.Namespace, kb: KnowledgeBase, per_file: list[list[EvalItem]], stdout: TextIO
-) -> int:
-    from bot.tools import evaluation
-
-    if args.folds < 2:
-        raise SettingsError("calibrate: --folds must be 2 or more")
-    *fixed_files, folded = per_file
-    fixed = [item for file_items in fixed_files for item in file_items]
-    folded_file = args.files[-1]
-    if len(folded) < args.folds:
-        raise SettingsError(f"calibrate: {folded_file} has fewer questions than --folds")
-    cv = evaluation.cross_validate(kb, fixed, folded, args.folds)
-    stdout.write(
-        f"cross-validated on {folded_file} ({args.folds} folds, thresholds "
-        f"{', '.join(map(str, cv.thresholds))}; nothing written)\n"
-        f"top-1 (best answer right):  {evaluation.rate(cv.top1, 3)}\n"
-        f"out-of-scope rejected:      {evaluation.rate(cv.oos_reject, 3)}\n"
-    )
-    for kind, value in cv.by_kind.items():
-        stdout.write(f"  {kind:<12} {evaluation.rate(value, 3)}\n")
-    return EXIT_OK
-
-
-def cmd_check(settings: Settings, stdout: TextIO) -> int:
-    """Validate the knowledge base and every UI text any part of the bot asks for.
-
-    The UI texts are checked against every module's declaration at once (not only the ones
-    `Replies` needs to start), so one run lists every problem. The declarations import no
-    Telegram code (bot/transports/telegram/texts.py), so the check runs without loading PTB.
-    """
-    from bot.chat.services import build_core
-    from bot.content.knowledge import CACHE_DIR, load_knowledge
-    from bot.transports.telegram.texts import check_ui_texts
-
-    # The same cache as build_core below, so the base is read from disk once.
-    kb = load_knowledge(settings.responses_dir, settings.seeds_dir, settings.data_dir / CACHE_DIR)
-    problems = check_ui_texts(kb)
-    if problems:
-        raise KnowledgeError(problems)
-    core = build_core(settings)  # the matcher's index and normalisation table
-    from bot.content.knowledge import subject_problems
-
-    # A caution's subjects are defined in the normalisation table, which the matcher holds.
-    problems = subject_problems(core.kb, core.matcher.normalizer.subjects)
-    if problems:
-        raise KnowledgeError(problems)
-    tips = sum(1 for _ in core.kb.tips())
-    quizzes = sum(1 for _ in core.kb.quizzes())
-    stdout.write(
-        f"OK: {len(core.kb.anecdotes)} anecdotes, {tips} tips, {quizzes} quiz questions, "
-        f"{len(core.kb.ui)} UI texts\n"
-    )
-    return EXIT_OK
-
-
-def cmd_new_story(
-    args: argparse.Namespace, settings: Settings, stdout: TextIO, stderr: TextIO
-) -> int:
-    from bot.storage.inboxrecords import GAP, TAUGHT
-    from bot.storage.store import DB_FILENAME, Store
-    from bot.tools.newstory import NewStoryError, new_story, seed_of
-
-    try:
-        seed_of(args.seed, settings.seeds_dir)  # a wrong seed is refused before any reading
-        questions: list[str] = []
-        gaps: list[str] = []
-        taught: list[str] = []
-        if (settings.data_dir / DB_FILENAME).is_file():  # no database: none, and none created
-            with Store.open(settings) as store:
-                questions = store.unanswered_questions()
-                gaps = [d.text for d in store.decisions(GAP)]
-                taught = [d.text for d in store.decisions(TAUGHT)]
-        target, similar_gaps, similar = new_story(
-            args.seed, settings, questions, gaps=gaps, answered=taught, force=args.force
-        )
-    except NewStoryError as exc:
-        stderr.write(f"Error: {exc}\n")
-        stderr.flush()
-        return EXIT_CONFIG
-    stdout.write(
-        f"wrote {target} ({similar_gaps} similar content gaps, {similar} similar unanswered "
-        "questions); replace every TODO, then run `python -m bot check`\n"
-    )
-    return EXIT_OK
-
-
-def cmd_taught(args: argparse.Namespace, settings: Settings, stdout: TextIO, stderr: TextIO) -> int:
-    from bot.tools import taught as taughtcli
-
-    status = taughtcli.run(settings, stdout, stderr, export=args.export, prune=args.prune)
-    stderr.flush()
-    return status
-
-
-def cmd_report(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
-    from bot.chat.services import build_services
-    from bot.tools import report
-
-    services = build_services(settings)
-    try:
-        return int(report.run(services, args, stdout) or 0)
-    finally:
-        services.close()
-
-
-def _dispatch(
-    args: argparse.Namespace,
-    settings: Settings,
-    stdin: TextIO,
-    stdout: TextIO,
-    stderr: TextIO,
-) -> int:
-    if args.command == "ask":
-        return cmd_ask(args, settings, stdin, stdout)
-    if args.command == "chat":
-        return cmd_chat(settings, stdin, stdout)
-    if args.command == "run":
-        return cmd_run(args, settings, stdin, stdout, stderr)
-    if args.command == "eval":
-        return cmd_eval(args, settings, stdout)
-    if args.command == "check":
-        return cmd_check(settings, stdout)
-    if args.command == "calibrate":
-        return cmd_calibrate(args, settings, stdout)
-    if args.command == "new-story":
-        return cmd_new_story(args, settings, stdout, stderr)
-    if args.command == "taught":
-        return cmd_taught(args, settings, stdout, stderr)
-    return cmd_report(args, settings, stdout)
 
 
 def main(
@@ -603,7 +393,7 @@ def main(
         settings = _settings_for(args, settings)
         serving = args.command == "run" and bool(settings.token)
         with configured_logging(settings, stderr, terminal=not serving):
-            return _dispatch(args, settings, stdin, stdout, stderr)
+            return int(args.func(args, settings, stdin, stdout, stderr))
     except KnowledgeError as exc:
         for problem in exc.problems:
             stderr.write(problem + "\n")

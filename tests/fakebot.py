@@ -371,6 +371,7 @@ class Sent:
     thread_id: int | None = None  # forum topic the message landed in
     poll: dict[str, Any] | None = None  # sendPoll: the Poll object as Telegram returned it
     photo: bytes | None = None  # sendPhoto: the uploaded file
+    link_preview_options: dict[str, Any] | None = None  # as sent (None: Telegram's default)
 
     @property
     def buttons(self) -> list[list[tuple[str, str]]]:
@@ -1172,6 +1173,7 @@ class FakeTelegram:
                 reply_to,
                 time.monotonic(),
                 thread_id,
+                params.get("link_preview_options"),
             )
         )
         return message

@@ -55,62 +55,13 @@ def title(replies: Replies, anecdote_id: str, lang: str = "id") -> str:
     return anecdote.title.get(lang)
 
 
-# Long situations written for these tests, in the three registers users write in.
-LONG = [
-    (
-        "Kemarin gw dapet telpon dari manajer IT sebuah rumah sakit di Bogor. Katanya engineer "
-        "kita yg ditaruh di sana udh seminggu jarang masuk, alesannya sakit. Ternyata dia abis "
-        "diputusin cewenya, staf admin di RS itu juga. Gw bingung harus negur gimana, bantu dong",
-        "teknisi-cinlok",
-    ),
-    (
-        "Selamat siang. Saya account manager di perusahaan distribusi. Minggu lalu tim gudang "
-        "kami lupa memproses pesanan rutin salah satu toko pelanggan, sehingga barangnya tidak "
-        "terkirim sama sekali. Pemiliknya sangat kecewa. Bagaimana cara meminta maaf yang tepat "
-        "supaya beliau tetap mau berlangganan?",
-        "lupa-pesanan-maaf",
-    ),
-    (
-        "One of our biggest clients called me this morning, furious. He wants me at his office "
-        "tomorrow for a meeting that could easily be a phone call, and I'm stuck finishing a "
-        "production deadline. When I said I couldn't come he asked whether we still want to work "
-        "with them at all. How should I handle this?",
-        "kerjasama-ancaman",
-    ),
-]
-
-
-@pytest.mark.parametrize(("question", "expected"), LONG)
-def test_a_long_situation_gets_its_story(replies: Replies, question: str, expected: str) -> None:
-    out = chat(replies, [question])
-    lang = "en" if question.startswith("One of") else "id"
-    assert title(replies, expected, lang) in out
+# Which story a long situation, a keyword or an off-topic message gets on the real stories is
+# content, measured by the eval gate (eval/gate.py, eval/regression-questions.yaml).
 
 
 def test_a_long_situation_is_split_into_its_clauses() -> None:
     found = parts("Klien marah, padahal saya sibuk. Gimana?\nTolong")
     assert found == ["Klien marah", "padahal saya sibuk.", "Gimana?", "Tolong"]
-
-
-def test_confidence_does_not_collapse_with_length(tmp_path: Path) -> None:
-    """The same situation, short and padded with names, places and chatter, is told both times."""
-    short = "teknisi onsite sering bolos karena patah hati sama staf klien"
-    padded = (
-        "Halo, gw Rudi dari cabang Balikpapan, baru tiga bulan di sini. " + short + ". "
-        "Kantor kliennya di Jalan Sudirman, deket mall, tiap hari macet parah. Gw harus gimana?"
-    )
-    records = ask_json(tmp_path, short, padded)
-    assert [r["matches"][0]["id"] for r in records] == ["teknisi-cinlok", "teknisi-cinlok"]
-    assert all(r["matches"][0]["score"] >= 40 for r in records)
-
-
-@pytest.mark.parametrize(
-    ("keyword", "expected"),
-    [("cinlok", "teknisi-cinlok"), ("wayang", "wayang-bima"), ("minta maaf", "lupa-pesanan-maaf")],
-)
-def test_a_keyword_answers_with_its_story(tmp_path: Path, keyword: str, expected: str) -> None:
-    (record,) = ask_json(tmp_path, keyword)
-    assert record["matches"] and record["matches"][0]["id"] == expected
 
 
 def test_the_lesson_that_fits_is_shown_first_and_another_lesson_goes_on(
@@ -237,27 +188,6 @@ def test_private_life_is_offered_as_maybe_never_told(replies: Replies, tmp_path:
     assert lesson[:40] in " ".join(shown.split())
 
 
-@pytest.mark.parametrize("question", ["workplace romance", "love at the office"])
-def test_love_at_work_is_work_not_private_life(tmp_path: Path, question: str) -> None:
-    """Love is the on-site romance story's subject, not a person of private life: only a
-    partner, a spouse or a parent named without work makes a question private."""
-    (record,) = ask_json(tmp_path, question)
-    assert [m["seed"][:3] for m in record["matches"]][:1] == ["004"]
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "teknisi AC rumah saya gak dateng2, gimana komplainnya",
-        "jadwal kereta ke yogya besok pagi",
-        "resep nasi goreng yang enak gimana?",
-    ],
-)
-def test_near_domain_and_off_topic_get_no_confident_story(tmp_path: Path, question: str) -> None:
-    (record,) = ask_json(tmp_path, question)
-    assert record["matches"] == []
-
-
 def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Replies) -> None:
     out = chat(replies, ["mau kasih hadiah ke pejabat dinas klien kita, enaknya apa?"])
     assert "gratifikasi" in out and "KPK" in out
@@ -357,37 +287,6 @@ def test_the_law_reply_offers_a_story_as_maybe_with_its_caution(replies: Replies
     wayang = replies.kb.by_id("wayang-bima")
     assert wayang is not None and wayang.caution_short is not None
     assert wayang.caution_short.id[:40] in " ".join(out.split())  # shown on request, cautioned
-
-
-def test_asking_how_not_to_look_like_a_bribe_still_gets_the_story(tmp_path: Path) -> None:
-    question = "gimana pendekatan personal ke pejabat klien tanpa kesan nyogok?"
-    (record,) = ask_json(tmp_path, question)
-    assert [m["seed"][:3] for m in record["matches"]][:1] == ["001"]
-
-
-@pytest.mark.parametrize(
-    "question",
-    ["klien minta diskon gede, gimana negonya", "negotiating price with procurement"],
-)
-def test_price_negotiation_is_offered_never_told(tmp_path: Path, question: str) -> None:
-    """No story is about bargaining over prices (`outside` in normalize.yaml): the nearest may
-    be offered, never told."""
-    (record,) = ask_json(tmp_path, question)
-    assert record["matches"] == []
-
-
-@pytest.mark.parametrize(
-    ("question", "seed"),
-    [
-        ("kasih diskon sebagai permintaan maaf ke pelanggan", "003"),  # a discount, no bargain
-        ("klien lagi emosi, sebaiknya langsung nego atau nunggu dulu?", "000"),  # no price
-    ],
-)
-def test_a_discount_or_a_negotiation_alone_is_still_a_story(
-    tmp_path: Path, question: str, seed: str
-) -> None:
-    (record,) = ask_json(tmp_path, question)
-    assert [m["seed"][:3] for m in record["matches"]][:1] == [seed]
 
 
 def test_an_english_keyword_without_function_words_is_answered_in_english(

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from kbfixture import PROJECT, SEEDS
 
-from bot.chat import commands
+from bot.chat import access, commands
 from bot.chat.commands import BY_NAME, COMMANDS, Access, Scope, menu
-from bot.chat.replies import check_texts
+from bot.chat.replies import Replies, check_texts
+from bot.chat.request import Env, Request
 from bot.content.knowledge import load_knowledge
+from bot.engine.matcher import Matcher
+from bot.settings import Settings
 
 
 def test_access_rules() -> None:
@@ -35,10 +40,27 @@ def test_access_rules() -> None:
     }
 
 
-def test_an_access_rule_needs_a_team_row() -> None:
-    """Lead checks happen in the team layer; a limited everyday row would go unchecked."""
-    with pytest.raises(ValueError, match="only team commands"):
-        commands.Command("x", commands.start, frozenset(), "tg_cmd_start", Access.LEAD)
+def test_access_is_decided_from_the_facts_the_transport_supplies() -> None:
+    """A lead: anyone in their own private chat, a TEAM_LEAD_IDS user, a group's admin. The
+    admin fact (a getChatMember in Telegram) is asked for only when nothing cheaper settles it."""
+    member = Request(chat_id=-5, user_id=7, text="08:00", lang="en")
+    assert not access.is_lead(member)
+    assert access.needs_admin_fact(Access.LEAD_TO_CHANGE, member)
+    assert not access.needs_admin_fact(Access.LEAD_TO_CHANGE, replace(member, text=""))
+    assert not access.needs_admin_fact(Access.ANYONE, member)
+    for fact in ("private", "bot_wide_lead", "group_admin"):
+        lead = replace(member, **{fact: True})
+        assert access.is_lead(lead) and not access.needs_admin_fact(Access.LEAD, lead)
+
+
+def test_a_member_is_refused_with_the_leads_only_text_and_a_lead_is_not(tmp_path: Path) -> None:
+    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    env = Env(Replies(kb, Matcher(kb)), None, Settings(data_dir=tmp_path))
+    member = Request(chat_id=-5, user_id=7, text="", lang="en")
+    refused = access.refusal(env, Access.LEAD, member)
+    assert refused is not None and refused.replies[0].text == kb.text("team_only_leads", "en")
+    assert access.refusal(env, Access.LEAD, replace(member, group_admin=True)) is None
+    assert access.refusal(env, Access.LEAD_TO_CHANGE, member) is None  # looking needs no lead
 
 
 def test_names_are_unique_and_telegram_valid() -> None:
@@ -66,8 +88,13 @@ def test_group_after_moves_help_behind_tip_in_groups_only() -> None:
 def test_menu_texts_exist_and_are_plain_in_the_real_responses() -> None:
     kb = load_knowledge(PROJECT / "responses", SEEDS)
     assert check_texts(kb, *commands.UI_TEXTS) == []
-    files = {spec.file: set(spec.texts) for spec in commands.UI_TEXTS}
-    assert files["responses/ui/team.yaml"] == {r.menu_key for r in COMMANDS if r.team}
+    files: dict[str, set[str]] = {}
+    for spec in commands.UI_TEXTS:
+        files.setdefault(spec.file, set()).update(spec.texts)
+    team = [r for r in COMMANDS if r.team]
+    assert files["responses/ui/team.yaml"] == {r.menu_key for r in team} | {
+        r.help_key for r in team
+    }
 
 
 @pytest.mark.slow  # a subprocess
@@ -84,3 +111,19 @@ def test_the_core_and_the_terminal_import_no_telegram() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_help_lists_every_command_of_the_table_in_table_order(tmp_path: Path, lang: str) -> None:
+    """/help is made from the table: a row added is listed, with its own help text."""
+    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    env = Env(Replies(kb, Matcher(kb)), None, Settings(data_dir=tmp_path))
+    text = commands.help_text(env, lang).text
+    assert text.startswith(env.replies.help(lang).text)
+    listed = [line.split()[0] for line in text.splitlines() if line.startswith("/")]
+    names = [f"/{row.name}" for row in COMMANDS]
+    assert list(dict.fromkeys(listed)) == names  # /daily has two lines (set, then show/off)
+    for row in COMMANDS:
+        assert f"/{row.name} {kb.text(row.help_key, lang)}" in text
+    assert kb.text("team_help", lang) in text  # the team-lead heading, before their commands
+    assert text.index(kb.text("team_help", lang)) < text.index("/daily")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -244,10 +243,8 @@ def test_team_commands_work_in_the_terminal(replies: Replies, tmp_path: Path) ->
         assert "Next tip: Monday 23 Nov at 08:00" in out  # 07:00 in Jakarta now
         assert "This chat's time zone is now Asia/Makassar (WITA) (it is 08:00 there now)" in out
         assert "one tip every day at 08:00, time zone Asia/Makassar (WITA).\nNext tip:" in out
-        db = sqlite3.connect(tmp_path / "kisah.sqlite3")
-        rows = db.execute("SELECT state, tip_key FROM deliveries WHERE chat_id = ?", (0,))
-        [(state, tip_key)] = list(rows)
-        db.close()
+        [delivery] = store.deliveries(0)
+        state, tip_key = delivery.state, delivery.tip_key
         assert state == "sent"  # /tipnow's delivery, marked sent once printed
         assert html_to_text(replies.tip(tip_key, "en").text).rstrip() in out
         assert "Kisah statistics" in out

@@ -184,62 +184,8 @@ def real() -> Matcher:
     return Matcher(KnowledgeBase(anecdotes=anecdotes, ui={}, seeds_dir=SEEDS))
 
 
-@pytest.mark.parametrize(
-    ("question", "seed"),
-    [
-        ("teknisi yang kami tempatkan di klien pacaran sama sekretaris mereka", "004"),
-        ("our on-site engineer is in a relationship with the client's secretary", "004"),
-        ("lupa kirim pesanan, pelanggan kecewa, sebaiknya minta maaf gimana", "003"),
-        ("should the director hand-deliver a birthday gift to our best client?", "002"),
-        ("pejabat instansi kecewa karena janji sales gak ditepati", "001"),
-        ("klien ngancem putus kerjasama gara2 saya gak bisa dateng besok", "000"),
-    ],
-)
-def test_real_base_finds_the_story(real: Matcher, question: str, seed: str) -> None:
-    answer = real.ask(question)
-    assert answer.best is not None and answer.best.anecdote.seed_prefix == seed
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "Berapa kurs dolar hari ini?",
-        "how do I file my annual tax return",
-        "apa kabar?",
-        "help",
-        "tell me a story",
-        "rekomendasi laptop murah buat kuliah",
-        "selamat pagi!",
-        "liburan ke bali enaknya kemana",
-        "tiket pesawat ke bali",
-        "which team won the league this season",
-        # chit-chat that shares a word or a phrase with a story, but not its situation
-        "who won the football match last night",
-        "siapa yang menang pertandingan bola semalam",
-        "lagu galau buat yg ditinggal nikah",
-        "sejarah wayang kulit di jawa",
-        "jadwal kereta ke yogya besok pagi",
-        "resep kue ulang tahun",
-    ],
-)
-def test_real_base_refuses_other_topics(real: Matcher, question: str) -> None:
-    assert real.ask(question).matches == ()
-
-
-@pytest.mark.parametrize(
-    ("question", "seed"),
-    [
-        # slang and casual English the matcher must read through
-        ("teknisi kita got dumped, skrg slacking off di kantor klien", "004"),
-        ("klien ngegas di telpon, sy oper ke manajer aja?", "000"),
-        ("nyari oleh2 wayang di jogja buat klien pejabat", "001"),
-        ("pelanggan yg berpengaruh ngambek, gak mau ditemui sales kita", "001"),
-        ("anak2 di rumah juga termasuk customer kita?", "003"),
-    ],
-)
-def test_real_base_reads_slang(real: Matcher, question: str, seed: str) -> None:
-    answer = real.ask(question)
-    assert answer.best is not None and answer.best.anecdote.seed_prefix == seed
+# Which story real questions find on the real stories is content, measured by the eval gate
+# (eval/gate.py on eval/regression-questions.yaml and the other sets), not asserted here.
 
 
 @pytest.mark.parametrize(
@@ -264,20 +210,6 @@ def test_a_real_word_is_not_read_as_a_typo_of_a_story_word(real: Matcher) -> Non
     # misspelling of the story's word is still read as it.
     assert real.rank("toko") == []
     assert real.rank("wayng")[0].anecdote.seed_prefix == "001"
-
-
-def test_names_and_places_do_not_drown_the_situation(real: Matcher) -> None:
-    """Who and where (words of no Indonesian dictionary, in an Indonesian message) weigh
-    less than what happened, so the story told stays the one the bare situation gets."""
-    bare = "gw lupa ngirim pesanan klien, udah telat seminggu, gimana minta maafnya"
-    told = (
-        "Pak Hartono dari Cirebon, owner PT Sinar Jaya, klien gw sejak 2015. Gw lupa ngirim "
-        "pesanan dia, udah telat seminggu. Gimana minta maafnya?"
-    )
-    for question in (bare, told):
-        answer = real.ask(question)
-        assert answer.best is not None and answer.best.anecdote.seed_prefix == "003"
-    assert real.ask(told).best.score >= 75
 
 
 def test_a_question_outside_work_needs_stronger_evidence(real: Matcher) -> None:

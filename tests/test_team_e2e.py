@@ -22,11 +22,12 @@ from typing import Any
 
 import pytest
 from fakebot import FakeTelegram
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application
 
 from bot.chat.services import Core, Services, build_core
 from bot.settings import PROJECT_ROOT, Settings
 from bot.storage.store import DB_FILENAME, Store
+from bot.transports.telegram.app import application_builder, build_application
 from bot.transports.telegram.ratelimit import HandoverRateLimiter
 from bot.transports.telegram.team import Team, register
 
@@ -47,6 +48,19 @@ class FakeClock:
         self.now = datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
 
 
+class Ticker:
+    """A monotonic clock in seconds the test moves by hand: the team-lead caches' timer."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @cache
 def core_for(responses: Path) -> Core:
     """The knowledge base and matcher are immutable: build them once for the whole file."""
@@ -59,6 +73,7 @@ class Bot:
     team: Team
     services: Services
     scheduled: set[str]  # the JobQueue jobs the application had scheduled at start
+    ticker: Ticker  # the clock of the admin and refusal caches
 
     @property
     def store(self) -> Store:
@@ -76,27 +91,27 @@ def settings(fake_telegram: FakeTelegram, make_settings: Callable[..., Settings]
     return make_settings(fake_telegram, team_lead_ids=frozenset({LEAD}))
 
 
-def team_only_application(services: Services) -> Application:
+Build = Callable[[Services, Ticker], Application]
+
+
+def team_only_application(services: Services, ticker: Ticker) -> Application:
     """An Application with only the team handlers and job (what these tests are about)."""
-    settings = services.settings
-    app = ApplicationBuilder().token(settings.token or "").base_url(settings.api_base_url).build()
-    register(app, services)
+    app = application_builder(services.settings).build()
+    register(app, services, timer=ticker)
     return app
 
 
-def limited_application(limiter: HandoverRateLimiter) -> Callable[[Services], Application]:
+def full_application(services: Services, ticker: Ticker) -> Application:
+    """The bot's own Application, every handler, as `python -m bot run` builds it."""
+    return build_application(services, timer=ticker)
+
+
+def limited_application(limiter: HandoverRateLimiter) -> Build:
     """Like `team_only_application`, with python-telegram-bot's rate limiter in between."""
 
-    def build(services: Services) -> Application:
-        settings = services.settings
-        app = (
-            ApplicationBuilder()
-            .token(settings.token or "")
-            .base_url(settings.api_base_url)
-            .rate_limiter(limiter)
-            .build()
-        )
-        register(app, services)
+    def build(services: Services, ticker: Ticker) -> Application:
+        app = application_builder(services.settings).rate_limiter(limiter).build()
+        register(app, services, timer=ticker)
         return app
 
     return build
@@ -108,14 +123,15 @@ async def running_bot(
     clock: FakeClock,
     *,
     jobs: bool = False,
-    build: Callable[[Services], Application] = team_only_application,
+    build: Build = team_only_application,
 ) -> AsyncIterator[Bot]:
     """Start an Application (by default with the team handlers only) polling the fake server.
     Without `jobs` the JobQueue's ticks are removed: the test calls the runner's tick itself."""
     core = core_for(settings.responses_dir)
     store = Store(Path(settings.data_dir) / DB_FILENAME, settings.log_questions, clock=clock)
     services = Services(settings, core.kb, core.matcher, core.replies, store)
-    app = build(services)
+    ticker = Ticker()
+    app = build(services, ticker)
     scheduled = {job.name for job in app.job_queue.jobs()}  # type: ignore[union-attr]
     if not jobs:
         for job in app.job_queue.jobs():  # type: ignore[union-attr]
@@ -124,7 +140,7 @@ async def running_bot(
         await app.start()
         await app.updater.start_polling(poll_interval=0.0, timeout=1)  # type: ignore[union-attr]
         try:
-            yield Bot(app, app.bot_data["kisah_team"], services, scheduled)
+            yield Bot(app, app.bot_data["kisah_team"], services, scheduled, ticker)
         finally:
             await app.updater.stop()  # type: ignore[union-attr]
             await app.stop()
@@ -201,8 +217,9 @@ async def test_admin_status_is_cached_briefly(
     assert len(lookups) == 1
     # Demoted: still allowed within the cache window, refused once it expires.
     fake_telegram.set_member_status(GROUP, ADMIN, "member")
-    for cached in bot.team._leads.values():
-        cached.until = 0.0
+    bot.ticker.advance(59)
+    assert "08:15" in await say(fake_telegram, group, ADMIN, "/daily 08:15")
+    bot.ticker.advance(2)
     assert "only a team lead" in (await say(fake_telegram, group, ADMIN, "/daily off")).lower()
     assert bot.store.subscription(GROUP) is not None
 
@@ -213,9 +230,7 @@ async def test_a_member_repeating_a_team_command_is_refused_once_a_minute(
     """Each refusal costs the group's 20 messages a minute: a member sending /tipnow again and
     again (handled concurrently, as the full application does) gets one answer a minute and
     costs one getChatMember."""
-    from bot.transports.telegram.app import build_application
-
-    async with running_bot(settings, clock, build=build_application) as bot:
+    async with running_bot(settings, clock, build=full_application) as bot:
         member = fake_telegram.user(MEMBER, language_code="en")
         for _ in range(6):
             fake_telegram.send_text(group, member, "/tipnow")
@@ -232,10 +247,13 @@ async def test_a_member_repeating_a_team_command_is_refused_once_a_minute(
         ]
         assert len(lookups) == 1
         assert bot.store.deliveries() == []
-        # A minute later the member is told again (once).
-        for cached in bot.team._leads.values():
-            cached.until = 0.0
-        bot.team._refused = {key: t - 61.0 for key, t in bot.team._refused.items()}
+        # Within the minute still silent; a minute later the member is told again (once).
+        bot.ticker.advance(59)
+        fake_telegram.send_text(group, member, "/tipnow")
+        assert "08:45" in await say(fake_telegram, group, ADMIN, "/daily 08:45")
+        await fake_telegram.settle()
+        assert sum("only a team lead" in m.text.lower() for m in fake_telegram.sent_to(GROUP)) == 1
+        bot.ticker.advance(2)
         assert "only a team lead" in (await say(fake_telegram, group, MEMBER, "/tipnow")).lower()
 
 
@@ -313,6 +331,8 @@ async def test_daily_tip_arrives_at_the_local_time_in_the_chat_zone(
     assert (await bot.team.runner.tick()).sent == 1
     tip = fake_telegram.sent_to(GROUP)[before]
     assert tip.button_data and tip.button_data[0].startswith("s:")
+    # HTML and no link preview, from the Application's Defaults like every other message.
+    assert tip.parse_mode == "HTML" and tip.link_preview_options == {"is_disabled": True}
     clock.set_utc("2026-11-23 05:00")
     assert (await bot.team.runner.tick()).sent == 0
     assert len(fake_telegram.sent_to(GROUP)) == before + 1
@@ -516,10 +536,10 @@ CHILD = textwrap.dedent(
     import asyncio, sys
     from datetime import datetime
     from pathlib import Path
-    from telegram.ext import ApplicationBuilder
     from bot.chat.services import Services, build_core
     from bot.settings import Settings
     from bot.storage.store import Store
+    from bot.transports.telegram.app import application_builder
     from bot.transports.telegram.team import Team
 
     async def main():
@@ -529,7 +549,7 @@ CHILD = textwrap.dedent(
         moment = datetime.fromisoformat(now)
         store = Store(Path(data_dir) / "kisah.sqlite3", clock=lambda: moment)
         services = Services(settings, core.kb, core.matcher, core.replies, store)
-        app = ApplicationBuilder().token(token).base_url(base_url).build()
+        app = application_builder(settings).build()
         async with app:
             team = Team(app, services)
             team.runner.workers = 1
@@ -700,9 +720,8 @@ async def test_team_commands_in_the_full_application(
     """Through bot.transports.telegram.app as `python -m bot run` builds it: the team commands
     win over
     the catch-all "unknown command" handler, and the delivery job is scheduled."""
-    from bot.transports.telegram.app import build_application
 
-    async with running_bot(settings, clock, build=build_application) as bot:
+    async with running_bot(settings, clock, build=full_application) as bot:
         assert {"kisah-daily-catch-up", "kisah-daily-tips"} <= bot.scheduled
         assert "08:30" in await say(fake_telegram, group, ADMIN, "/daily 08:30")
         assert "only a team lead" in (await say(fake_telegram, group, MEMBER, "/stats")).lower()

@@ -14,6 +14,7 @@ import shutil
 import socket
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +53,9 @@ async def kisah(start_bot: StartBot, responses: Path, fake_telegram: FakeTelegra
 
 
 def questions(bot: RunningBot) -> list[dict[str, object]]:
-    rows = bot.services.store._read(  # noqa: SLF001 - reading back what the bot stored
-        "SELECT chat_id, user_id, text, lang, anecdote_id, answered, source FROM questions "
-        "ORDER BY id"
-    )
-    return [dict(row) for row in rows]
+    """What the bot recorded, read back through the store (the score left out)."""
+    logged = [asdict(q) for q in bot.services.store.question_log()]
+    return [{k: v for k, v in row.items() if k != "score"} for row in logged]
 
 
 async def say(
@@ -76,6 +75,7 @@ async def test_private_question_gets_story_with_buttons(
     chat = fake_telegram.private_chat(user)
     [reply] = await say(fake_telegram, chat, user, THREAT_ID_Q)
     assert reply.parse_mode == "HTML"
+    assert reply.link_preview_options == {"is_disabled": True}  # a card would dwarf the answer
     assert reply.bold()[1] == "Klien <b>mengancam</b> & marah"  # escaped, shown literally
     assert "<script>" in reply.text and "<script>" not in reply.html
     assert reply.button_data == [
@@ -154,10 +154,8 @@ async def test_every_button_of_an_answer(kisah: RunningBot, fake_telegram: FakeT
     assert not any(d.startswith("fb:") for d in edit.button_data)
     assert f"f:{THREAT_ID}@en" in edit.button_data
     await fake_telegram.settle()
-    feedback = kisah.services.store._read("SELECT * FROM feedback")  # noqa: SLF001
-    assert [(r["chat_id"], r["anecdote_id"], r["positive"]) for r in feedback] == [
-        (1004, THREAT_ID, 1)
-    ]
+    feedback = kisah.services.store.feedback_log()
+    assert [(r.chat_id, r.anecdote_id, r.positive) for r in feedback] == [(1004, THREAT_ID, True)]
 
 
 async def test_lessons_are_numbered_in_reading_order(

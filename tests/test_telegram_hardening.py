@@ -35,8 +35,7 @@ async def eventually(check, timeout: float = 5.0) -> bool:
 
 
 def votes(bot: RunningBot) -> list[str]:
-    rows = bot.services.store._read("SELECT anecdote_id FROM feedback")  # noqa: SLF001
-    return [row["anecdote_id"] for row in rows]
+    return [vote.anecdote_id for vote in bot.services.store.feedback_log()]
 
 
 async def test_a_forged_vote_for_a_story_that_does_not_exist_is_not_stored(
@@ -82,7 +81,6 @@ async def test_an_answer_failing_with_500_is_retried_once_and_the_question_recor
     assert any("retrying once" in r.getMessage() for r in caplog.records)
 
     def recorded() -> bool:
-        rows = kisah.services.store._read("SELECT text FROM questions")  # noqa: SLF001
-        return THREAT_ID_Q in [row["text"] for row in rows]
+        return THREAT_ID_Q in [q.text for q in kisah.services.store.question_log()]
 
     assert await eventually(recorded)

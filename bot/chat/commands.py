@@ -1,10 +1,11 @@
-"""The command table: every command Kisah knows, declared once.
+"""The command table and the button table: every command and button Kisah knows, declared once.
 
 Like errbot's `@botcmd`, one row says everything a transport needs: the name, where it is
-offered (Telegram's per-scope command menus), who may run it, the plain-Python function that
-builds the reply and the UI text that describes it in the menu. The Telegram bot registers its
-command handlers and its menus from this table, and the terminal chat routes from it, so a new
-command is one row, one builder and its texts, not edits in six places.
+offered (Telegram's per-scope command menus), who may run it (decided in `bot.chat.access`),
+the plain-Python function that builds the reply, the UI text that describes it in the menu and
+its line in /help (made from the table). The Telegram bot registers its command handlers, its
+menus and its button handlers from these tables, and the terminal chat routes from them, so a
+new command is one row, one builder and its texts, not edits in six places.
 
 Builders take `(Env, Request)` and return an `Outcome` (bot/chat/request.py); they import nothing
 from Telegram. The team-lead builders live in `bot.leads.team`.
@@ -13,11 +14,14 @@ from Telegram. The team-lead builders live in `bot.leads.team`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from bot.chat.replies import Reply, UiTexts
+from bot.chat import recording
+from bot.chat.access import Access
+from bot.chat.replies import Reply, UiTexts, parse_callback
 from bot.chat.request import Env, Outcome, Request
 from bot.content.knowledge import LANGUAGES
 from bot.leads import digest, inbox, quiz, team
@@ -32,18 +36,6 @@ class Scope(Enum):
     PRIVATE = "private"
     GROUP = "group"  # every member of a group (administrators included)
     GROUP_ADMINS = "group_admins"  # only administrators of a group: the team leads
-
-
-class Access(Enum):
-    """Who may run a command. A team lead: in a private chat anyone (their own chat); in a
-    group its administrators and the users listed in TEAM_LEAD_IDS; in the terminal, the user."""
-
-    ANYONE = "anyone"
-    LEAD_TO_CHANGE = "lead_to_change"  # anyone may look (no argument); changing needs a lead
-    LEAD = "lead"
-
-    def needs_lead(self, args: Sequence[str]) -> bool:
-        return self is Access.LEAD or (self is Access.LEAD_TO_CHANGE and bool(args))
 
 
 Builder = Callable[[Env, Request], Outcome]
@@ -63,11 +55,10 @@ class Command:
     team: bool = False
     group_after: str | None = None
 
-    def __post_init__(self) -> None:
-        # Telegram checks access rules where it checks leads (bot/transports/telegram/team.py, which
-        # handles the team rows); a rule on another row would silently not be enforced.
-        if self.access is not Access.ANYONE and not self.team:
-            raise ValueError(f"/{self.name}: only team commands may be limited to leads")
+    @property
+    def help_key(self) -> str:
+        """Its line in /help: the UI text after "/<name> " (usage and what it does)."""
+        return f"help_{self.name}"
 
 
 # -- the everyday builders ----------------------------------------------------------------------
@@ -81,12 +72,23 @@ def start(env: Env, req: Request) -> Outcome:
     return _say(env.replies.start(req.lang))
 
 
+def help_text(env: Env, lang: str) -> Reply:
+    """/help, made from the table: how to ask, one line per everyday command, then the
+    team-lead commands (which every transport has) under their heading. A command's line is
+    "/<name> " and its `help_<name>` text, so a new row is listed without editing a help text
+    kept beside the table."""
+
+    def lines(rows: Sequence[Command]) -> str:
+        return "\n".join(f"/{row.name} {env.kb.text(row.help_key, lang)}" for row in rows)
+
+    intro = env.replies.help(lang)
+    everyday = lines([row for row in COMMANDS if not row.team])
+    lead = f"{env.kb.text('team_help', lang)}\n{lines([row for row in COMMANDS if row.team])}"
+    return replace(intro, text=f"{intro.text}\n\n{everyday}\n\n{lead}")
+
+
 def help_(env: Env, req: Request) -> Outcome:
-    """The shared help, then the team-lead commands (which every transport now has)."""
-    shared = env.replies.help(req.lang)
-    practice = env.kb.text("quiz_help", req.lang)
-    lead = env.kb.text("team_help", req.lang)
-    return _say(replace(shared, text=f"{shared.text}\n\n{practice}\n\n{lead}"))
+    return _say(help_text(env, req.lang))
 
 
 def ask(env: Env, req: Request) -> Outcome:
@@ -114,7 +116,7 @@ def tip(env: Env, req: Request) -> Outcome:
     delivery record, it is an answer."""
     key = env.next_tip_key(req.chat_id)
     if key is None:  # an empty deck cannot pass the knowledge-base check; be safe anyway
-        return _say(env.replies.help(req.lang))
+        return _say(help_text(env, req.lang))
     log.info("tip chat_id=%s update_id=%s tip=%s", req.chat_id, req.update_id, key)
     return _say(env.replies.tip(key, req.lang))
 
@@ -164,6 +166,70 @@ COMMANDS: tuple[Command, ...] = (
 BY_NAME: dict[str, Command] = {command.name: command for command in COMMANDS}
 
 
+# -- the buttons --------------------------------------------------------------------------------
+
+ButtonBuilder = Callable[[Env, Request, str], Outcome]
+
+
+@dataclass(frozen=True)
+class ButtonRoute:
+    """One kind of inline button, beside the commands: the callback data it claims (`pattern`,
+    a regular expression matched at the start), the plain-Python function that answers a
+    press, who may press it and which presses decide something (`deciding`: Telegram then
+    asks afresh whether the presser may, rather than trusting a cached answer)."""
+
+    name: str
+    pattern: str
+    press: ButtonBuilder
+    access: Access = Access.ANYONE
+    deciding: Callable[[str], bool] = lambda data: False
+    team: bool = False  # answered like a team command (no quote), needs the store
+
+
+def story_button(env: Env, req: Request, data: str) -> Outcome:
+    """A button under an answer (story, lesson, full post, topics, 👍/👎). A vote is recorded
+    here, for a story that exists, and thanked in a toast (a forged or outdated vote is told
+    the button expired)."""
+    callback = parse_callback(data)
+    if callback is not None and callback.kind == "feedback" and callback.anecdote_id:
+        lang = callback.lang or req.lang
+        if env.kb.by_id(callback.anecdote_id) is None:
+            return Outcome(toast=env.replies.button_expired(lang))
+        positive = callback.number == 1
+        recording.record_vote(
+            env.store,
+            chat_id=req.chat_id,
+            user_id=req.user_id,
+            anecdote_id=callback.anecdote_id,
+            positive=positive,
+            message_id=req.message_id,
+        )
+        return Outcome(toast=env.replies.feedback_thanks(lang, positive))
+    return Outcome(replies=tuple(env.replies.on_button(data, req.lang)))
+
+
+def _inbox_decides(data: str) -> bool:
+    press = inbox.parse(data)
+    return press is not None and press.action != "page"
+
+
+# Matched in order; data no route claims (forged, or a format no longer made) is answered with
+# "this button has expired".
+BUTTONS: tuple[ButtonRoute, ...] = (
+    # Made by bot.chat.replies: s: f: l: fb:, and "t" (topics) alone or as "t@<lang>".
+    ButtonRoute("story", r"^(s:|f:|l:|fb:|t$|t@)", story_button),
+    # The inbox's buttons (bot/leads/inbox.py): checked like its command, on every press.
+    ButtonRoute(
+        "inbox", inbox.PATTERN, inbox.on_button, Access.LEAD, deciding=_inbox_decides, team=True
+    ),
+)
+
+
+def button_route(data: str) -> ButtonRoute | None:
+    """The route that claims this callback data, or None."""
+    return next((route for route in BUTTONS if re.match(route.pattern, data)), None)
+
+
 def menu(scope: Scope) -> tuple[Command, ...]:
     """The commands Telegram lists for `scope`, in order. Administrators are members too, so
     their list is the group's followed by the lead-only commands."""
@@ -183,8 +249,16 @@ def _menu_texts(file: str, commands: Sequence[Command]) -> UiTexts:
     return UiTexts(file, keys, plain=frozenset(keys))  # menus show no markup
 
 
-# The menu descriptions: the everyday ones in telegram.yaml, the team's beside their texts.
+def _help_texts(file: str, commands: Sequence[Command]) -> UiTexts:
+    return UiTexts(file, {c.help_key: frozenset[str]() for c in commands})
+
+
+# The menu descriptions (the everyday ones in telegram.yaml, the team's beside their texts)
+# and the /help lines.
 UI_TEXTS: tuple[UiTexts, ...] = (
     _menu_texts("responses/ui/telegram.yaml", [c for c in COMMANDS if not c.team]),
     _menu_texts("responses/ui/team.yaml", [c for c in COMMANDS if c.team]),
+    # Each command's line in /help: the everyday ones beside the help text, the team's with theirs.
+    _help_texts("responses/ui/chat.yaml", [c for c in COMMANDS if not c.team]),
+    _help_texts("responses/ui/team.yaml", [c for c in COMMANDS if c.team]),
 )

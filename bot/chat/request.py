@@ -29,7 +29,9 @@ class Request:
     the transport decided (the chat's /lang, the user's app language, BOT_LANGUAGE).
     `bot_wide_lead` is true for a lead listed in TEAM_LEAD_IDS (and the terminal user): in
     their `private` chat they may see what other chats asked and teach for every chat (in a
-    group they act for that group only). `update_id` only goes into log lines.
+    group they act for that group only). `group_admin`: the sender administers this group (as
+    Telegram says, or posting anonymously as the group); the transport finds it out only when
+    the access rule needs it (`bot.chat.access`). `update_id` only goes into log lines.
     """
 
     chat_id: int
@@ -39,6 +41,10 @@ class Request:
     bot_wide_lead: bool = False
     update_id: int | None = None
     private: bool = False  # a one-to-one chat with the bot (not a group)
+    group_admin: bool = False
+    # The message the command or press came with (a pressed button's message: one vote per
+    # user, message and story), when the transport has one.
+    message_id: int | None = None
 
     @property
     def args(self) -> list[str]:
@@ -55,7 +61,9 @@ class Outcome:
     with its source and retries a lost answer; `delivery_id` (/tipnow) says the first reply is
     that tip delivery, to be marked sent with the id of the message that carried it.
     `chosen_lang` tells a transport that keeps the language in memory (the terminal) that the
-    chat chose one (/lang); the store already has it. `notices` go to other chats.
+    chat chose one (/lang); the store already has it. `notices` go to other chats. `toast` is
+    a short word about a button press itself (a vote thanked, a press refused or expired):
+    Telegram shows it over the chat as the press's answer, the terminal prints it.
     """
 
     replies: tuple[Reply, ...] = ()
@@ -63,6 +71,7 @@ class Outcome:
     delivery_id: int | None = None
     chosen_lang: str | None = None
     notices: tuple[Notice, ...] = ()
+    toast: Reply | None = None
     # A quiz to send after the replies (/quiz, /quiznow): with `delivery_id`, that delivery.
     poll: QuizPoll | None = None
     # The weekly picture (/digest): where it goes is the transport's to find out.

@@ -7,11 +7,12 @@ truth (`python -m bot taught --export`), and "no story fits" feeds the list of c
 (`python -m bot report`).
 
 Plain Python like every command builder: `/inbox` is a row of the command table, its buttons
-come back here through `on_button`, and the Telegram bot and the terminal chat send what this
-module returns. Who may use it is decided by the transport (a group's administrators and the
-users in TEAM_LEAD_IDS; in a private chat only the latter, since teaching there changes the
-answers of every chat); which questions a lead may see and decide is decided here, on every
-press, so a forged or replayed button changes nothing it should not.
+a route of the button table that comes back here through `on_button`, and the Telegram bot and
+the terminal chat send what this module returns. Who may use it is decided by the table's rule
+in the core (`bot.chat.access`: a group's administrators and the users in TEAM_LEAD_IDS), and
+here a private chat is left to the latter only, since teaching there changes the answers of
+every chat; which questions a lead may see and decide is decided here, on every press, so a
+forged or replayed button changes nothing it should not.
 
 Trust follows the chat: in a group every lead, TEAM_LEAD_IDS included, sees and decides that
 group's questions only, and what is taught there applies there only (every member reads what
@@ -28,8 +29,8 @@ from typing import TYPE_CHECKING
 
 from bot.chat.replies import Button, Reply, UiTexts, callback_data, escape
 from bot.chat.request import Notice, Outcome
+from bot.leads import when
 from bot.leads.hearback import compose
-from bot.leads.when import when_text
 from bot.storage.hearbacks import Hearback
 from bot.storage.inboxrecords import (
     GAP,
@@ -305,8 +306,8 @@ class Inbox:
 
     def _when(self, question: Question, lang: str) -> str:
         """When it was asked, in the asking chat's time zone (as /daily shows times)."""
-        zone_name = self.store.chat_timezone(question.chat_id) or self.env.settings.timezone
-        return when_text(self.kb, question.asked_at, zone_name, lang)
+        zone_name = when.zone_name(self.store, question.chat_id, self.env.settings.timezone)
+        return when.when_text(self.kb, question.asked_at, zone_name, lang)
 
     # -- the buttons ----------------------------------------------------------------------
 

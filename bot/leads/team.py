@@ -4,8 +4,8 @@ Plain Python, so that the Telegram bot and the terminal chat give the same answe
 and scheduling live in `bot.leads.schedule`, the rotation in `bot.leads.tips`, the state in
 `bot.storage.store`;
 this module turns a command into store calls and a reply. Who may run a command is data in
-the command table (`bot.chat.commands`); checking it (getChatMember, for a group) is the
-transport's job, done before a builder here is called.
+the command table (`bot.chat.commands`), decided in `bot.chat.access` from the facts the
+transport finds out (getChatMember, for a group) before a builder here is called.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from bot.chat.access import only_leads  # noqa: F401 - where the refusal used to live
 from bot.chat.replies import Reply, UiTexts, escape
 from bot.chat.request import Env, Outcome, Request
-from bot.leads import quiz, tips
+from bot.leads import quiz, tips, when
 from bot.leads.inbox import stats_button
 from bot.leads.schedule import (
     EVERY_DAY,
-    WEEKDAYS,
     Subscription,
     next_due,
     parse_days,
@@ -28,7 +28,6 @@ from bot.leads.schedule import (
     zone,
     zone_label,
 )
-from bot.leads.when import when_text
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -118,15 +117,13 @@ class TeamReplies:
     # -- formatting ---------------------------------------------------------------------------
 
     def zone_name(self, chat_id: int) -> str:
-        return self.store.chat_timezone(chat_id) or self.default_zone
+        return when.zone_name(self.store, chat_id, self.default_zone)
 
     def days_text(self, days: int, lang: str) -> str:
-        if days == WEEKDAYS:
-            return self._t("team_days_weekdays", lang)
-        return self._t("team_days_every", lang)
+        return when.days_text(self.kb, days, lang)
 
     def when_text(self, moment: datetime | None, zone_name: str, lang: str) -> str:
-        return when_text(self.kb, moment, zone_name, lang)
+        return when.when_text(self.kb, moment, zone_name, lang)
 
     def subscription_text(self, key: str, sub: Subscription, lang: str) -> str:
         zone_name = sub.zone_name(self.default_zone)
@@ -361,8 +358,3 @@ def tipnow(env: Env, req: Request) -> Outcome:
 
 def stats(env: Env, req: Request) -> Outcome:
     return TeamReplies(env).stats(req)
-
-
-def only_leads(env: Env, lang: str) -> Reply:
-    """The refusal a member gets for a command only team leads may run."""
-    return Reply(env.kb.text("team_only_leads", lang))

@@ -1,26 +1,37 @@
-"""A moment as a team lead reads it: in the chat's time zone, in words ("Mon 23 Nov 08:30").
+"""How the team-lead replies say a moment: "Mon 3 Jun 08:00" in the chat's time zone.
 
-Shared by the team commands (when /daily's next tip is due) and the inbox (when a question
-was asked), in a module of its own so that neither has to import the other for it (the team
-commands' /stats offers the inbox's button, so the inbox must not import them back).
+Why a module of its own: /daily, /timezone and the inbox ("asked Monday 08:00") all say when,
+in the same words from responses/ui/team.yaml; kept below both the team commands and the
+inbox, neither has to import the other for it (no import circle).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.leads.schedule import zone
+from bot.leads.schedule import WEEKDAYS, zone
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from bot.content.knowledge import KnowledgeBase
+    from bot.storage.store import Store
+
+
+def zone_name(store: Store, chat_id: int, default_zone: str) -> str:
+    """The chat's time zone (/timezone), else the bot's default."""
+    return store.chat_timezone(chat_id) or default_zone
+
+
+def days_text(kb: KnowledgeBase, days: int, lang: str) -> str:
+    """The days of a subscription in words: every day, or weekdays."""
+    if days == WEEKDAYS:
+        return kb.text("team_days_weekdays", lang)
+    return kb.text("team_days_every", lang)
 
 
 def when_text(kb: KnowledgeBase, moment: datetime | None, zone_name: str, lang: str) -> str:
-    """`moment` in the zone `zone_name`, with the weekday and month names of `lang`; the
-    "not scheduled" text for None. The texts are declared with the team commands'
-    (responses/ui/team.yaml)."""
+    """`moment` as the chat reads it (weekday, day, month, time in its zone); "never" for None."""
     if moment is None:
         return kb.text("team_next_none", lang)
     local = moment.astimezone(zone(zone_name))

@@ -62,6 +62,30 @@ class Stats:
         return self.answered / self.asked if self.asked else 0.0
 
 
+@dataclass(frozen=True)
+class LoggedQuestion:
+    """One recorded question as stored (text None when questions are not kept)."""
+
+    chat_id: int
+    user_id: int | None
+    text: str | None
+    lang: str
+    anecdote_id: str | None
+    score: int
+    answered: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class LoggedVote:
+    """One recorded thumbs up (positive) or down."""
+
+    chat_id: int
+    user_id: int | None
+    anecdote_id: str
+    positive: bool
+
+
 class Store(Deliveries, Decisions, Hearbacks, Answering):
     """The one handle on the database; every public method is one short transaction, except
     the best-effort records (questions, feedback), which are queued (see `writer`)."""
@@ -173,6 +197,22 @@ class Store(Deliveries, Decisions, Hearbacks, Answering):
             "AND answered = 1 AND asked_at <= ?1 ORDER BY id DESC LIMIT 1))",
             (self._now(), chat_id, user_id, anecdote_id, int(bool(positive)), message_id),
         )
+
+    def question_log(self) -> list[LoggedQuestion]:
+        """Every question recorded so far, oldest first: what the bot remembered, read back
+        through the store (tests, benchmarks) rather than through SQL of one's own."""
+        rows = self._read(
+            "SELECT chat_id, user_id, text, lang, anecdote_id, score, answered, source "
+            "FROM questions ORDER BY id"
+        )
+        return [LoggedQuestion(**{**dict(row), "answered": bool(row["answered"])}) for row in rows]
+
+    def feedback_log(self) -> list[LoggedVote]:
+        """Every vote recorded so far, oldest first (like `question_log`)."""
+        rows = self._read(
+            "SELECT chat_id, user_id, anecdote_id, positive FROM feedback ORDER BY id"
+        )
+        return [LoggedVote(**{**dict(row), "positive": bool(row["positive"])}) for row in rows]
 
     # -- statistics ---------------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.chat.commands import BY_NAME
+from bot.chat import access, recording
+from bot.chat.commands import BY_NAME, button_route
 from bot.chat.replies import (
     Button,
     Replies,
@@ -29,7 +30,6 @@ from bot.chat.replies import (
     parse_callback,
 )
 from bot.chat.request import Env, Outcome, QuizPoll, Request
-from bot.leads import inbox
 from bot.leads.tips import MemoryRotation
 from bot.settings import Settings
 
@@ -172,43 +172,35 @@ class Console:
         self.last_lang = answer.lang
         best = answer.best
         log.debug("console question answered=%s lang=%s", best is not None, answer.lang)
-        # Small talk is not a question: it never lands among the unanswered ones.
-        if self.store is not None and answer.small_talk is None:
-            named = best or answer.maybe  # a story offered, not told, is named too
-            self.store.record_question(
-                chat_id=CONSOLE_CHAT_ID,
-                user_id=None,
-                text=question,
-                lang=answer.lang,
-                anecdote_id=named.anecdote.id if named else None,
-                score=named.score if named else 0,
-                answered=best is not None,
-                source="cli",
-            )
+        recording.record_question(
+            self.store,
+            chat_id=CONSOLE_CHAT_ID,
+            user_id=None,
+            question=question,
+            answer=answer,
+            source="cli",
+        )
         self.show(reply)
 
     def press(self, number: int) -> None:
+        """Press a numbered button: routed by the button table, like Telegram's presses."""
         if not 1 <= number <= len(self.buttons):
             self.stdout.write(
                 self.replies.kb.text("console_bad_choice", self.lang, number=number) + "\n\n"
             )
             return
         data = self.buttons[number - 1].data
-        if inbox.parse(data) is not None and self.store is not None:
-            self.deliver(inbox.on_button(self.env, self._request(), data))
+        route = button_route(data)
+        if route is None or (route.team and self.store is None):
+            self.show(self.replies.button_expired(self.lang))
             return
         callback = parse_callback(data)
         if callback is not None and callback.lang:
             # The button answers in the language of the reply it came with (see Replies).
             self.last_lang = callback.lang
-        if callback and callback.kind == "feedback" and callback.anecdote_id and self.store:
-            self.store.record_feedback(
-                chat_id=CONSOLE_CHAT_ID,
-                user_id=None,
-                anecdote_id=callback.anecdote_id,
-                positive=callback.number == 1,
-            )
-        self.show(self.replies.on_button(data, self.lang))
+        request = self._request()
+        refused = access.refusal(self.env, route.access, request)
+        self.deliver(refused or route.press(self.env, request, data))
 
     def command(self, line: str) -> bool:
         """Run a command of the table; False for /quit. The terminal user is the team lead of
@@ -223,19 +215,8 @@ class Console:
             self.show(self.replies.unknown_command(self.lang))
             return True
         user_id = CONSOLE_USER_ID if row.name in _PERSONAL else None
-        outcome = row.build(self.env, self._request(rest.strip(), user_id))
-        if outcome.chosen_lang is not None:
-            self.chosen_lang = outcome.chosen_lang
-        if outcome.question is not None:
-            self.ask(outcome.question)
-            return True
-        if outcome.delivery_id is not None and self.store is not None:
-            self.store.mark_sent(outcome.delivery_id, None)  # printed: there is no message id
-        self.deliver(outcome)
-        if outcome.poll is not None:
-            self.ask_quiz(outcome.poll, outcome.delivery_id)
-        if outcome.picture is not None:
-            self.save_picture(outcome.picture.png, outcome.picture.name)
+        request = self._request(rest.strip(), user_id)
+        self.deliver(access.refusal(self.env, row.access, request) or row.build(self.env, request))
         return True
 
     def _request(self, text: str = "", user_id: int | None = None) -> Request:
@@ -293,10 +274,20 @@ class Console:
         self.stdout.flush()
 
     def deliver(self, outcome: Outcome) -> None:
-        """Print an outcome. A notice for this chat (the terminal user asked the question)
-        is printed after it; one for another chat (a database shared with the Telegram bot)
-        waits in the hear-back outbox for the Telegram bot, and the user is told so."""
-        replies = list(outcome.replies)
+        """Carry out an `Outcome` in the terminal, every field of it, for every command and
+        button: the chosen language is kept for the session, a question is answered (and
+        recorded), a press's toast and the replies printed, a tip's delivery marked sent
+        (printed: there is no message id), a quiz asked as numbered choices, a picture saved.
+        A notice for this chat (the terminal user asked the
+        question) is printed after them; one for another chat (a database shared with the
+        Telegram bot) cannot be delivered from here, and the user is told so."""
+        if outcome.chosen_lang is not None:
+            self.chosen_lang = outcome.chosen_lang
+        if outcome.question is not None:
+            self.ask(outcome.question)
+        if outcome.delivery_id is not None and self.store is not None:
+            self.store.mark_sent(outcome.delivery_id, None)
+        replies = ([outcome.toast] if outcome.toast is not None else []) + list(outcome.replies)
         for notice in outcome.notices:
             if notice.chat_id == CONSOLE_CHAT_ID:
                 replies.extend(notice.replies)
@@ -307,7 +298,12 @@ class Console:
                     "inbox_notice_elsewhere", self.lang, chat=notice.chat_id
                 )
                 replies.append(Reply(text))
-        self.show(replies)
+        if replies:
+            self.show(replies)
+        if outcome.poll is not None:  # a quiz: numbered choices, the next number answers
+            self.ask_quiz(outcome.poll, outcome.delivery_id)
+        if outcome.picture is not None:
+            self.save_picture(outcome.picture.png, outcome.picture.name)
 
 
 _BUTTON_LANG = re.compile(r"@(id|en)$")

@@ -8,15 +8,19 @@ where order matters.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from telegram import Update
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     ChosenInlineResultHandler,
     CommandHandler,
+    Defaults,
     InlineQueryHandler,
     MessageHandler,
     PollAnswerHandler,
@@ -36,6 +40,7 @@ from bot.transports.telegram.texts import UI_TEXTS, check_ui_texts
 
 if TYPE_CHECKING:
     from bot.chat.services import Services
+    from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +59,45 @@ GROUPS = filters.ChatType.GROUPS
 # Everything a user can send that is not text: stickers, photos, voice, documents, ...
 NON_TEXT = filters.ATTACHMENT & ~filters.TEXT
 
-__all__ = ["UI_TEXTS", "add_handlers", "build_application", "check_ui_texts"]
+# Every text Kisah sends is HTML (bot/chat/replies.py escapes and checks it), and no message
+# unfolds a link preview: a card under a coaching answer would be bigger than the answer. Set
+# once for the Application (PTB's `Defaults`), so no call site can forget either.
+DEFAULTS = Defaults(
+    parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+)
+
+__all__ = [
+    "DEFAULTS",
+    "UI_TEXTS",
+    "add_handlers",
+    "application_builder",
+    "build_application",
+    "check_ui_texts",
+]
 
 
-def add_handlers(application: Application, services: Services) -> None:
-    """The routing table. Group -1 runs first for every update; group 0 is first match wins."""
+def application_builder(settings: Settings) -> ApplicationBuilder:
+    """The builder every Kisah Application starts from (the bot's, and the tests' own
+    Applications): the token, the Bot API's address (a fake server in tests) and `DEFAULTS`."""
+    if not settings.token:
+        raise ValueError("an Application needs settings.token")
+    return (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.api_file_url)
+        .defaults(DEFAULTS)
+    )
+
+
+def add_handlers(
+    application: Application,
+    services: Services,
+    *,
+    timer: Callable[[], float] = time.monotonic,
+) -> None:
+    """The routing table. Group -1 runs first for every update; group 0 is first match wins.
+    `timer`: the clock of the admin and refusal caches (bot/transports/telegram/admins.py)."""
     # Edited messages were already answered in their first version: drop them before any
     # other handler (commands included) can see them.
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, handlers.ignore_edit), -1)
@@ -75,7 +114,7 @@ def add_handlers(application: Application, services: Services) -> None:
     # The table's team-lead rows (/daily /timezone /tipnow /stats, with their access check),
     # the membership updates and the daily-tip job. Registered here, BEFORE the catch-alls
     # below, so that they win.
-    team.register(application, services)
+    team.register(application, services, timer=timer)
 
     application.add_handlers(
         [
@@ -100,11 +139,17 @@ def add_handlers(application: Application, services: Services) -> None:
     application.add_error_handler(on_error)
 
 
-def build_application(services: Services, *, rate_limit: bool = True) -> Application:
+def build_application(
+    services: Services,
+    *,
+    rate_limit: bool = True,
+    timer: Callable[[], float] = time.monotonic,
+) -> Application:
     """The Application for `services.settings`: its token and API URL (a fake server in
     tests), AIORateLimiter (Telegram's 30/s and 20/min per group, RetryAfter honoured; the
     HandoverRateLimiter flavour, which tells the daily tips when they leave it),
-    updates processed concurrently. `rate_limit=False` is for benchmarks only."""
+    updates processed concurrently. `rate_limit=False` is for benchmarks only; `timer` is the
+    clock of the team-lead caches (a test moves it by hand)."""
     settings = services.settings
     if not settings.token:
         raise ValueError("build_application needs settings.token")
@@ -112,10 +157,7 @@ def build_application(services: Services, *, rate_limit: bool = True) -> Applica
     if problems:  # fail at start, not in the one conversation that needs the text
         raise KnowledgeError(problems)
     builder = (
-        ApplicationBuilder()
-        .token(settings.token)
-        .base_url(settings.api_base_url)
-        .base_file_url(settings.api_file_url)
+        application_builder(settings)
         .concurrent_updates(True)
         .request(
             SpreadRequest(POOLS, CONNECTION_POOL_SIZE // POOLS, pool_timeout=POOL_TIMEOUT_SECONDS)
@@ -125,6 +167,6 @@ def build_application(services: Services, *, rate_limit: bool = True) -> Applica
         builder = builder.rate_limiter(HandoverRateLimiter(max_retries=RATE_LIMIT_RETRIES))
     application = builder.build()
     application.bot_data[SERVICES_KEY] = services
-    add_handlers(application, services)
+    add_handlers(application, services, timer=timer)
     backlog.register(application, services)  # what the last run recorded and never answered
     return application

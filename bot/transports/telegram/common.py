@@ -11,12 +11,14 @@ import asyncio
 import logging
 import warnings
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from telegram import Update, User
 from telegram.error import RetryAfter
 from telegram.ext import ContextTypes
 from telegram.warnings import PTBDeprecationWarning
+
+from bot.chat import recording
 
 if TYPE_CHECKING:
     from bot.chat.services import Services
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERVICES_KEY = "kisah.services"
+# The team-lead side (bot/transports/telegram/team.py `Team`): its jobs and hear-back outbox.
+TEAM_KEY = "kisah_team"
 Context = ContextTypes.DEFAULT_TYPE
 
 
@@ -108,53 +112,15 @@ async def record_question(
     source: str,
     message_id: int | None = None,
 ) -> None:
-    """Remember the question for /stats and reports, and (with `message_id`) as owed an
-    answer until `mark_replied` (bot/storage/answering.py). A storage failure is logged, not
-    shown: the user is still answered. The store only queues the record (its writer thread
-    retries while another process locks the database), so this never holds up the answer.
-    Small talk ("halo", "makasih") is not a question and is not recorded: it must not show
-    up as an unanswered one."""
-    if answer.small_talk is not None:
-        return
-    # A story offered but not told ("did you mean ...?") is the question's best match too:
-    # the weekly digest counts such questions as "offered" (answered = 0, a story named).
-    best = answer.best or answer.maybe
-    values: dict[str, Any] = {
-        "chat_id": chat_id,
-        "user_id": user_id,
-        "text": question,
-        "lang": answer.lang,
-        "anecdote_id": best.anecdote.id if best else None,
-        "score": best.score if best else 0,
-        "answered": answer.best is not None,
-        "source": source,
-        "message_id": message_id,
-    }
-    try:
-        await asyncio.to_thread(services.store.record_question, **values)
-    except Exception as exc:  # noqa: BLE001 - see docstring
-        log.error("recording question failed chat=%s: %r", chat_id, exc)
-
-
-async def record_feedback(
-    services: Services,
-    *,
-    chat_id: int,
-    user_id: int | None,
-    anecdote_id: str,
-    positive: bool,
-    message_id: int | None,
-) -> None:
-    """Remember a vote, best effort like `record_question`; `message_id` is the answer voted
-    on, so the same button pressed again (or a forged replay of it) is one vote."""
-    try:
-        await asyncio.to_thread(
-            services.store.record_feedback,
-            chat_id=chat_id,
-            user_id=user_id,
-            anecdote_id=anecdote_id,
-            positive=positive,
-            message_id=message_id,
-        )
-    except Exception as exc:  # noqa: BLE001 - best effort, like record_question
-        log.error("recording feedback failed chat=%s: %r", chat_id, exc)
+    """The core's `record_question` (what counts, best effort), off the event loop; with
+    `message_id` the question is owed an answer until it is marked replied."""
+    await asyncio.to_thread(
+        recording.record_question,
+        services.store,
+        chat_id=chat_id,
+        user_id=user_id,
+        question=question,
+        answer=answer,
+        source=source,
+        message_id=message_id,
+    )

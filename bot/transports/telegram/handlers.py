@@ -1,7 +1,10 @@
-"""Handlers for messages and commands: read the update, ask `Replies`, send what it returns.
+"""Handlers for messages, commands and the inbox's buttons: update in -> Request -> core ->
+Outcome -> Bot API calls.
 
-Each handler is a few lines on purpose: deciding what to say is `bot.chat.replies`' job, storing is
-`bot.storage.store`'s; a handler only picks the language, the chat to answer in and what to record.
+Each handler is a few lines on purpose: deciding what to say and who may is the core's job
+(`bot.chat`), storing is `bot.storage.store`'s; a handler only finds the facts (the language,
+the chat, whether the sender administers it) and carries out the `Outcome`, in one function
+(`deliver`) for every command and button.
 """
 
 from __future__ import annotations
@@ -9,14 +12,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from telegram import Chat, MessageEntity, Update
-from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
+from telegram import Chat, Message, MessageEntity, Update
+from telegram.error import (
+    BadRequest,
+    NetworkError,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import ApplicationHandlerStop
 
-from bot.chat.request import Env, Request
+from bot.chat.access import Access, needs_admin_fact, refusal
+from bot.chat.replies import Reply
+from bot.chat.request import Env, Outcome, QuizPoll, Request
+from bot.leads import digest as digests
+from bot.transports.telegram.admins import admins_of
 from bot.transports.telegram.common import (
+    TEAM_KEY,
     Context,
     command_language,
     record_question,
@@ -24,12 +38,12 @@ from bot.transports.telegram.common import (
     where,
 )
 from bot.transports.telegram.filters import strip_mention
-from bot.transports.telegram.quizzes import send_quiz
+from bot.transports.telegram.quizzes import deliver_picture, send_quiz
 from bot.transports.telegram.ratelimit import NotSentStopping
-from bot.transports.telegram.render import send_reply
+from bot.transports.telegram.render import MAX_TOAST, plain, send_reply
 
 if TYPE_CHECKING:
-    from bot.chat.commands import Command
+    from bot.chat.commands import ButtonRoute, Command
     from bot.chat.replies import Reply
     from bot.chat.services import Services
 
@@ -143,36 +157,204 @@ def env_of(services: Services) -> Env:
     return Env(services.replies, services.store, services.settings)
 
 
+def request_of(update: Update, services: Services, lang: str, text: str = "") -> Request:
+    """The core's request for this update, with the facts access is decided from that cost
+    nothing to know (a private chat, a user listed in TEAM_LEAD_IDS); whether the sender
+    administers the group is looked up only when the rule needs it (`decide_access`)."""
+    chat, user = update.effective_chat, update.effective_user
+    # No chat: a button on a message posted through inline mode; what it records is the user's.
+    chat_id = chat.id if chat is not None else (user.id if user else 0)
+    return Request(
+        chat_id=chat_id,
+        user_id=user.id if user else None,
+        text=text,
+        lang=lang,
+        bot_wide_lead=user is not None and user.id in services.settings.team_lead_ids,
+        update_id=update.update_id,
+        private=chat is not None and chat.type == Chat.PRIVATE,
+        message_id=update.effective_message.message_id if update.effective_message else None,
+    )
+
+
+async def decide_access(
+    update: Update, context: Context, access: Access, request: Request, *, fresh: bool = False
+) -> tuple[Request, Outcome | None]:
+    """The core's access rule for this request: the request with the admin fact added when
+    the rule needed it, and the refusal to send (None: go on). `fresh`: see `Admins`."""
+    if needs_admin_fact(access, request):
+        admin = await admins_of(context).is_group_admin(update, context, fresh=fresh)
+        request = replace(request, group_admin=admin)
+    return request, refusal(env_of(services_of(context)), access, request)
+
+
 def command(row: Command) -> Callable[[Update, Context], Awaitable[None]]:
-    """The handler of one everyday command of the table (team commands:
-    bot/transports/telegram/team.py):
-    build the outcome in a worker thread (builders may read the store), then send it."""
+    """The handler of every row of the command table: the table's access rule (decided in
+    the core), then its builder in a worker thread (builders may read the store), then
+    `deliver`."""
 
     async def handle(update: Update, context: Context) -> None:
         services = services_of(context)
         chat, user = update.effective_chat, update.effective_user
-        assert chat is not None
-        lang = await command_language(services, chat.id, user)
-        request = Request(
-            chat_id=chat.id,
-            user_id=user.id if user else None,
-            text=_command_argument(update),
-            lang=lang,
-            bot_wide_lead=user is not None and user.id in services.settings.team_lead_ids,
-            update_id=update.update_id,
-            private=chat.type == Chat.PRIVATE,
-        )
-        outcome = await asyncio.to_thread(row.build, env_of(services), request)
-        if outcome.question is not None:
-            source = "private" if chat.type == Chat.PRIVATE else "group"
-            await answer_question(update, context, outcome.question, source)
+        if chat is None:
             return
-        for reply in outcome.replies:
-            await send_reply(context.bot, chat.id, reply, reply_to=_quote(update))
-        if outcome.poll is not None:  # /quiz: a quiz poll, recorded so its answer counts
-            await send_quiz(context.bot, services.store, chat.id, outcome.poll)
+        lang = await command_language(services, chat.id, user)
+        request = request_of(update, services, lang, _command_argument(update))
+        request, refused = await decide_access(update, context, row.access, request)
+        quote = not row.team  # team replies go to the chat without quoting (as they always have)
+        if refused is not None:
+            if not admins_of(context).refusal_due(chat.id, request.user_id):
+                log.debug(
+                    "%s command refused silently (refused recently) command=%s user_id=%s",
+                    where(update),
+                    row.name,
+                    request.user_id,
+                )
+                return
+            log.info(
+                "%s command refused command=%s user_id=%s", where(update), row.name, request.user_id
+            )
+            await deliver(update, context, refused, quote=False)
+            return
+        outcome = await asyncio.to_thread(row.build, env_of(services), request)
+        await deliver(update, context, outcome, quote=quote)
 
     handle.__name__ = handle.__qualname__ = f"command_{row.name}"
+    return handle
+
+
+async def deliver(
+    update: Update, context: Context, outcome: Outcome, *, quote: bool = False
+) -> None:
+    """Carry out an `Outcome` in Telegram, every field of it, for every command and button.
+
+    A button press is answered first, with the `toast` when there is one. `question` goes
+    through the question path (recorded, a lost answer retried); `replies` are sent in order
+    (in groups quoting the message when `quote`; below a pressed button in its forum topic);
+    the first of them is the tip of `delivery_id`, marked sent with its message's id or
+    `unknown` when the send failed (it may or may not have reached the chat); a `poll` is sent
+    as a quiz poll (then it is the delivery), a `picture` to the team's leads; `notices` were
+    written into the hear-back outbox, which is kicked; `chosen_lang` is already stored, and
+    Telegram keeps no language in memory.
+    """
+    services = services_of(context)
+    chat, query = update.effective_chat, update.callback_query
+    if query is not None:  # a press is always answered, or the user's button spinner spins
+        await query.answer(plain(outcome.toast.text, MAX_TOAST) if outcome.toast else None)
+    if chat is None:
+        # Pressed on a message posted through inline mode: there is no chat to write into.
+        log.info("%s button on an inline message, nothing to send", where(update))
+        return
+    if outcome.chosen_lang is not None:
+        log.debug("%s language chosen lang=%s", where(update), outcome.chosen_lang)
+    if outcome.question is not None:
+        source = "private" if chat.type == Chat.PRIVATE else "group"
+        await answer_question(update, context, outcome.question, source)
+    reply_to = _quote(update) if quote else None
+    # In a forum group, what a button brings stays in the topic the button was pressed in.
+    pressed = query.message if query is not None else None
+    in_topic = isinstance(pressed, Message) and pressed.is_topic_message
+    thread_id = pressed.message_thread_id if in_topic else None  # type: ignore[union-attr]
+    # With a poll (/quiznow) the delivery is the poll; otherwise the first reply (/tipnow).
+    tip_delivery = outcome.delivery_id if outcome.poll is None else None
+    for number, reply in enumerate(outcome.replies):
+        if number or tip_delivery is None:
+            await send_reply(context.bot, chat.id, reply, reply_to=reply_to, thread_id=thread_id)
+            continue
+        try:
+            [message] = await send_reply(context.bot, chat.id, reply, reply_to=reply_to)
+        except BaseException as exc:
+            await asyncio.to_thread(
+                services.store.mark_delivery, tip_delivery, "unknown", repr(exc)
+            )
+            raise
+        await asyncio.to_thread(services.store.mark_sent, tip_delivery, message.message_id)
+        log.info("tip sent now chat_id=%s update_id=%s", message.chat_id, update.update_id)
+    if outcome.poll is not None:
+        await _deliver_poll(update, context, chat.id, outcome.poll, outcome.delivery_id)
+    if outcome.picture is not None:
+        count = await deliver_picture(context.bot, services.store, chat.id, outcome.picture)
+        if count:
+            note = digests.sent_note(env_of(services), count, await _lang_of(update, services))
+            await send_reply(context.bot, chat.id, note)
+    if outcome.notices:
+        # The store wrote them into the hear-back outbox with the decision: send it now.
+        team = context.application.bot_data.get(TEAM_KEY)
+        if team is not None:
+            team.hearbacks.kick()
+
+
+async def _lang_of(update: Update, services: Services) -> str:
+    chat = update.effective_chat
+    return await command_language(services, chat.id if chat else None, update.effective_user)
+
+
+async def _deliver_poll(
+    update: Update, context: Context, chat_id: int, poll: QuizPoll, delivery_id: int | None
+) -> None:
+    """A quiz poll, recorded so its answers count; with `delivery_id` (/quiznow) marked sent
+    with its message, `failed` when Telegram refused it, else `unknown`."""
+    services = services_of(context)
+    try:
+        message = await send_quiz(
+            context.bot, services.store, chat_id, poll, delivery_id=delivery_id
+        )
+    except BadRequest as exc:
+        # Refused, so certainly not sent: most often the group's admins took the bot's right
+        # to post polls. Said in the chat (a message may still be allowed).
+        if delivery_id is not None:
+            await asyncio.to_thread(
+                services.store.mark_delivery, delivery_id, "failed", exc.message
+            )
+        log.warning("%s quiz refused: %s", where(update), exc.message)
+        await send_reply(context.bot, chat_id, Reply(services.kb.text("quiz_refused", poll.lang)))
+        return
+    except BaseException as exc:
+        if delivery_id is not None:
+            await asyncio.to_thread(services.store.mark_delivery, delivery_id, "unknown", repr(exc))
+        raise
+    if delivery_id is not None:
+        await asyncio.to_thread(services.store.mark_sent, delivery_id, message.message_id)
+
+
+PressHook = Callable[[Update, Context, Outcome], Awaitable[None]]
+
+
+def button(
+    route: ButtonRoute, *, after: PressHook | None = None
+) -> Callable[[Update, Context], Awaitable[None]]:
+    """The handler of a route of the button table: the route's access rule on every press (a
+    press that decides asks Telegram afresh), its builder in a worker thread, then `deliver`
+    (the press answered, what it brings sent below the pressed message, never quoting it).
+    `after`: what Telegram alone does once the press is answered (the vote buttons removed)."""
+
+    async def handle(update: Update, context: Context) -> None:
+        query = update.callback_query
+        assert query is not None
+        services = services_of(context)
+        chat, user = update.effective_chat, update.effective_user
+        lang = await command_language(services, chat.id if chat else None, user)
+        data = query.data or ""
+        log.info("%s button data=%s", where(update), data[:64])
+        if chat is None and route.team:  # a message sent through inline mode: no team there
+            await deliver(update, context, Outcome(toast=services.replies.button_expired(lang)))
+            return
+        request, refused = await decide_access(
+            update,
+            context,
+            route.access,
+            request_of(update, services, lang),
+            fresh=route.deciding(data),
+        )
+        if refused is not None:
+            log.info("%s %s press refused user_id=%s", where(update), route.name, request.user_id)
+            await deliver(update, context, Outcome(toast=refused.replies[0]))
+            return
+        outcome = await asyncio.to_thread(route.press, env_of(services), request, data)
+        await deliver(update, context, outcome)
+        if after is not None:
+            await after(update, context, outcome)
+
+    handle.__name__ = handle.__qualname__ = f"button_{route.name}"
     return handle
 
 

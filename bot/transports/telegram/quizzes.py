@@ -18,7 +18,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from telegram import Poll, Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.chat.replies import Reply
@@ -116,7 +115,6 @@ async def _send_photo(bot: Bot, chat_id: int, picture: Picture) -> Message:
         photo=picture.png,
         filename=picture.name,
         caption=picture.caption,
-        parse_mode=ParseMode.HTML,
     )
 
 

@@ -1,4 +1,5 @@
-"""Reply -> Telegram: HTML parse mode, inline keyboards, and Telegram's size limits.
+"""Reply -> Telegram: inline keyboards and Telegram's size limits (the HTML parse mode and
+the disabled link previews are the Application's `Defaults`, bot/transports/telegram/app.py).
 
 A `Reply` cannot be built over Telegram's 4096 characters (bot/chat/replies.py splits long content
 on paragraphs, the one splitter), so a reply is always one message. Callback data is checked
@@ -16,18 +17,15 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputTextMessageContent,
-    LinkPreviewOptions,
     Message,
     ReplyParameters,
 )
-from telegram.constants import ParseMode
 
 from bot.chat.replies import MAX_CALLBACK_BYTES, Reply, html_to_text
 
 log = logging.getLogger(__name__)
 
 MAX_TOAST = 200  # answerCallbackQuery text limit
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -66,9 +64,7 @@ async def send_reply(
     message = await bot.send_message(
         chat_id,
         reply.text,
-        parse_mode=ParseMode.HTML,
         reply_markup=keyboard(reply),
-        link_preview_options=NO_PREVIEW,
         message_thread_id=thread_id,
         reply_parameters=(
             ReplyParameters(reply_to, allow_sending_without_reply=True)
@@ -101,9 +97,7 @@ async def send_replies(
 def inline_content(reply: Reply) -> InputTextMessageContent:
     """What an inline result posts into the chat: the reply's text, no buttons (a callback
     from an inline message has no chat to answer into)."""
-    return InputTextMessageContent(
-        reply.text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
-    )
+    return InputTextMessageContent(reply.text)
 
 
 def without_buttons(

@@ -31,7 +31,7 @@ from bot.exitcodes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE
 from bot.logfilters import HideUserText, RedactSecrets
 from bot.settings import Settings, SettingsError, validate_token
 from bot.transports.telegram.app import build_application, check_ui_texts
-from bot.transports.telegram.common import SERVICES_KEY
+from bot.transports.telegram.common import SERVICES_KEY, TEAM_KEY
 from bot.transports.telegram.menu import register_menus
 from bot.transports.telegram.ratelimit import HandoverRateLimiter
 
@@ -129,7 +129,7 @@ async def _let_go(application: Application) -> None:
         if waiting:
             log.info("stopping: %d message(s) waiting in the rate limiter not sent", waiting)
         await asyncio.sleep(0)  # they learn it before the hear-backs stop
-    team = application.bot_data.get("kisah_team")
+    team = application.bot_data.get(TEAM_KEY)
     if team is not None:
         await team.stop()
 

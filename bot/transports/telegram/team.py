@@ -1,23 +1,12 @@
 """Team-lead commands and the daily-tip job in Telegram: /daily, /timezone, /tipnow, /stats,
 /inbox and the inbox's buttons.
 
-A thin shell, as the rest of `bot/transports/telegram`: what to say and what to store is
-decided by the builders the command table names (`bot.chat.commands`, `bot.leads.team`); this
-module checks the table's
-access rule for the sender (getChatMember), runs the builder in a worker thread (so SQLite
-never blocks the event loop), sends what comes back, and turns Bot API errors of the daily
-tips into the delivery runner's terms.
-
-Who is a team lead: a user listed in TEAM_LEAD_IDS, or an administrator/creator of the group
-the command was sent in (getChatMember, cached for ADMIN_CACHE_SECONDS so a burst of commands
-costs one request, even when the burst is handled concurrently); an anonymous admin posting as
-the group counts too. A button press is judged by the presser alone (`from`, never the
-message's `sender_chat`, which describes whoever posted the message the button sits on), and a
-press that decides something asks Telegram afresh, so an admin demoted a moment ago cannot
-decide on a cached answer. In a private chat, everyone manages their own subscription. A member
-refused is told so at most once per REFUSAL_QUIET_SECONDS in that chat: each answer counts
-against the group's 20 messages a minute, which a member repeating /tipnow would otherwise
-spend, delaying the leads' own replies and the daily tip.
+A thin shell, as the rest of `bot/transports/telegram`: the team rows of the command table
+and the team's buttons go through the one command and button handlers (`handlers.command`,
+`handlers.button`: access decided in the core, `deliver` for every field of the outcome); who
+administers a group is found out in `admins.py`. This module registers them, follows the bot's
+membership (removed, blocked, a group migrated) and turns Bot API errors of the daily tips into
+the delivery runner's terms.
 
 Delivery: JobQueue keeps no jobs across restarts, so nothing per chat is scheduled there. One
 repeating job ticks every minute (just after the minute turns) and asks the database what is
@@ -29,22 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time as monotonic_time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import httpx
 from telegram import Update
-from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
     NetworkError,
     RetryAfter,
-    TelegramError,
     TimedOut,
 )
 from telegram.ext import (
@@ -58,12 +45,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat.commands import COMMANDS, Command
+from bot.chat.commands import BUTTONS, COMMANDS
 from bot.chat.replies import Reply
-from bot.chat.request import Env, Outcome, Request
+from bot.chat.request import Env
 from bot.leads import digest as digests
-from bot.leads import inbox, tips
 from bot.leads import quiz as practice
+from bot.leads import tips
 from bot.leads.hearback import HearbackRunner, Hooks
 from bot.leads.schedule import (
     ChatMoved,
@@ -74,25 +61,22 @@ from bot.leads.schedule import (
     DeliveryRetryAfter,
     DeliveryRunner,
 )
-from bot.leads.team import only_leads
-from bot.transports.telegram.common import command_language, retry_after_seconds
+from bot.transports.telegram import admins, handlers
+from bot.transports.telegram.common import (
+    SERVICES_KEY,
+    TEAM_KEY,
+    retry_after_seconds,
+)
 from bot.transports.telegram.quizzes import deliver_picture, send_quiz
 from bot.transports.telegram.ratelimit import Handover, HandoverRateLimiter, NotSentStopping
-from bot.transports.telegram.render import MAX_TOAST, NO_PREVIEW, keyboard, plain
+from bot.transports.telegram.render import keyboard
 
 if TYPE_CHECKING:
-    from telegram import Message
-
     from bot.chat.services import Services
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 60.0
-ADMIN_CACHE_SECONDS = 60.0
-REFUSAL_QUIET_SECONDS = 60.0
-# Forget who was refused when this many are remembered (only entries older than the quiet time).
-REFUSALS_KEPT = 1024
-LEAD_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 # The commands this module handles: the team-lead rows of the command table.
 TEAM_COMMANDS = tuple(command for command in COMMANDS if command.team)
 
@@ -102,14 +86,8 @@ def _certainly_not_sent(exc: NetworkError) -> bool:
     return isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
-@dataclass
-class _Cached:
-    allowed: bool
-    until: float
-
-
 class Team:
-    """The team-lead handlers and the delivery job of one Application."""
+    """The daily-tip job and the membership updates of one Application."""
 
     def __init__(self, application: Application, services: Services) -> None:
         self.application = application
@@ -118,9 +96,6 @@ class Team:
         self.store = services.store
         self.kb = services.kb
         self.env = Env(services.replies, services.store, services.settings)
-        self._leads: dict[tuple[int, int], _Cached] = {}
-        self._lookups: dict[tuple[int, int], asyncio.Task[bool]] = {}  # getChatMember in flight
-        self._refused: dict[tuple[int, int], float] = {}  # last refusal answered (monotonic)
         self.runner = DeliveryRunner(
             services.store,
             lambda: tips.deck(self.kb),
@@ -139,12 +114,18 @@ class Team:
 
     def handlers(self) -> list[BaseHandler]:
         return [
-            *(CommandHandler(command.name, self.command(command)) for command in TEAM_COMMANDS),
+            # The team rows of the command table, through the one command handler (access
+            # decided in the core from the facts the handler finds out).
+            *(CommandHandler(row.name, handlers.command(row)) for row in TEAM_COMMANDS),
             # The bot was removed or blocked: stop the subscription now rather than at the
             # next delivery's 403. A group upgraded to a supergroup: follow it to its new id.
             ChatMemberHandler(self.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER),
-            # The inbox's buttons: checked like its command, on every press (bot/leads/inbox.py).
-            CallbackQueryHandler(self.inbox_button, pattern=inbox.PATTERN),
+            # The team's buttons of the button table (the inbox's): checked on every press.
+            *(
+                CallbackQueryHandler(handlers.button(route), pattern=route.pattern)
+                for route in BUTTONS
+                if route.team
+            ),
             MessageHandler(filters.StatusUpdate.MIGRATE, self.migrated),
         ]
 
@@ -173,238 +154,6 @@ class Team:
     async def stop(self) -> None:
         """At a stop: no more hear-backs (those not sent wait in the outbox)."""
         await self.hearbacks.stop()
-
-    async def _lang(self, update: Update) -> str:
-        """The command language, decided as for every other command (`command_language`:
-        the chat's /lang, the user's app language, BOT_LANGUAGE); the store read inside runs
-        in a worker thread, never on the event loop."""
-        chat = update.effective_chat
-        return await command_language(
-            self.services, chat.id if chat else None, update.effective_user
-        )
-
-    async def _send(self, update: Update, reply: Reply) -> Message:
-        """Team replies go to the chat without quoting the command (as they always have)."""
-        chat = update.effective_chat
-        assert chat is not None
-        return await chat.send_message(
-            reply.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)
-        )
-
-    async def is_team_lead(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE, *, fresh: bool = False
-    ) -> bool:
-        """Whether the sender of a command, or the presser of a button, leads this chat.
-        `fresh`: ask Telegram now rather than trust the cached answer (a press that decides)."""
-        chat, user = update.effective_chat, update.effective_user
-        if chat is None:
-            return False
-        if chat.type == ChatType.PRIVATE:
-            return True  # everyone manages their own subscription
-        if user is not None and user.id in self.settings.team_lead_ids:
-            return True
-        # A command's own message; a button's message was posted by the bot, not the presser.
-        message = None if update.callback_query else update.effective_message
-        if message is not None and message.sender_chat and message.sender_chat.id == chat.id:
-            return True  # an anonymous administrator, posting as the group itself
-        if user is None:
-            return False
-        key = (chat.id, user.id)
-        cached = self._leads.get(key)
-        if not fresh and cached and cached.until > monotonic_time.monotonic():
-            return cached.allowed
-        # Commands arriving together (updates run concurrently) share one lookup.
-        lookup = self._lookups.get(key)
-        if lookup is None:
-            lookup = asyncio.create_task(self._lookup_lead(context, key, update.update_id))
-            self._lookups[key] = lookup
-            lookup.add_done_callback(lambda _: self._lookups.pop(key, None))
-        return await asyncio.shield(lookup)
-
-    async def _lookup_lead(
-        self, context: ContextTypes.DEFAULT_TYPE, key: tuple[int, int], update_id: int
-    ) -> bool:
-        chat_id, user_id = key
-        try:
-            member = await context.bot.get_chat_member(chat_id, user_id)
-        except TelegramError as exc:
-            log.warning(
-                "getChatMember failed chat_id=%s user_id=%s update_id=%s: %s",
-                chat_id,
-                user_id,
-                update_id,
-                exc,
-            )
-            return False  # not cached: the next try asks Telegram again
-        allowed = member.status in LEAD_STATUSES
-        self._leads[key] = _Cached(allowed, monotonic_time.monotonic() + ADMIN_CACHE_SECONDS)
-        return allowed
-
-    def _refusal_due(self, chat_id: int, user_id: int | None) -> bool:
-        """True when this user was not refused in this chat within REFUSAL_QUIET_SECONDS
-        (and from now on counts as refused); repeated refusals are answered once."""
-        if user_id is None:
-            return True
-        now = monotonic_time.monotonic()
-        key = (chat_id, user_id)
-        last = self._refused.get(key)
-        if last is not None and now - last < REFUSAL_QUIET_SECONDS:
-            return False
-        if len(self._refused) >= REFUSALS_KEPT:
-            old = now - REFUSAL_QUIET_SECONDS
-            self._refused = {k: t for k, t in self._refused.items() if t > old}
-        self._refused[key] = now
-        return True
-
-    async def _require_lead(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str, command: str
-    ) -> bool:
-        if await self.is_team_lead(update, context):
-            return True
-        chat, user = update.effective_chat, update.effective_user
-        assert chat is not None  # every command returns early without a chat
-        if not self._refusal_due(chat.id, user.id if user else None):
-            log.debug(
-                "team command refused silently (refused recently) command=%s chat_id=%s "
-                "user_id=%s update_id=%s",
-                command,
-                chat.id,
-                user.id if user else None,
-                update.update_id,
-            )
-            return False
-        log.info(
-            "team command refused command=%s chat_id=%s user_id=%s update_id=%s",
-            command,
-            chat.id if chat else None,
-            user.id if user else None,
-            update.update_id,
-        )
-        await self._send(update, only_leads(self.env, lang))
-        return False
-
-    # -- the commands ---------------------------------------------------------------------
-
-    def command(
-        self, row: Command
-    ) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
-        """The handler of one team-lead row: the table's access rule, then its builder."""
-
-        async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            chat = update.effective_chat
-            if chat is None:
-                return
-            lang = await self._lang(update)
-            args = context.args or []
-            if row.access.needs_lead(args) and not await self._require_lead(
-                update, context, lang, row.name
-            ):
-                return
-            request = self._request(update, lang, " ".join(args))
-            outcome = await asyncio.to_thread(row.build, self.env, request)
-            await self._deliver(update, outcome)
-
-        handle.__name__ = handle.__qualname__ = f"team_{row.name}"
-        return handle
-
-    def _request(self, update: Update, lang: str, text: str = "") -> Request:
-        chat, user = update.effective_chat, update.effective_user
-        assert chat is not None
-        return Request(
-            chat_id=chat.id,
-            user_id=user.id if user else None,
-            text=text,
-            lang=lang,
-            bot_wide_lead=user is not None and user.id in self.settings.team_lead_ids,
-            update_id=update.update_id,
-            private=chat.type == ChatType.PRIVATE,
-        )
-
-    async def inbox_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A press on an inbox button: only a team lead of the chat it sits in gets past
-        this (a member's press, forged or not, changes nothing and is told so); the inbox
-        then checks the question against what this lead may decide."""
-        query = update.callback_query
-        assert query is not None
-        chat, user = update.effective_chat, update.effective_user
-        lang = await self._lang(update)
-        if chat is None:  # a message sent through inline mode: no chat, no inbox there
-            await query.answer(plain(self.services.replies.button_expired(lang).text, MAX_TOAST))
-            return
-        press = inbox.parse(query.data or "")
-        deciding = press is not None and press.action != "page"
-        if not await self.is_team_lead(update, context, fresh=deciding):
-            log.info(
-                "inbox press refused chat_id=%s user_id=%s update_id=%s data=%s",
-                chat.id,
-                user.id if user else None,
-                update.update_id,
-                (query.data or "")[:64],
-            )
-            await query.answer(plain(only_leads(self.env, lang).text, MAX_TOAST))
-            return
-        request = self._request(update, lang)
-        outcome = await asyncio.to_thread(inbox.on_button, self.env, request, query.data or "")
-        await query.answer()
-        await self._deliver(update, outcome)
-
-    async def _deliver(self, update: Update, outcome: Outcome) -> None:
-        """Send the outcome; a tip taken by /tipnow is marked sent with its message's id, or
-        `unknown` when the send failed (it may or may not have reached the chat)."""
-        # With a poll, the delivery (/quiznow) is the poll, not the first reply.
-        delivery_id = outcome.delivery_id if outcome.poll is None else None
-        for number, reply in enumerate(outcome.replies):
-            if number or delivery_id is None:
-                await self._send(update, reply)
-                continue
-            try:
-                message = await self._send(update, reply)
-            except BaseException as exc:
-                await asyncio.to_thread(self.store.mark_delivery, delivery_id, "unknown", repr(exc))
-                raise
-            await asyncio.to_thread(self.store.mark_sent, delivery_id, message.message_id)
-            log.info("tip sent now chat_id=%s update_id=%s", message.chat_id, update.update_id)
-        if outcome.poll is not None:
-            await self._deliver_poll(update, outcome)
-        if outcome.picture is not None:
-            chat = update.effective_chat
-            assert chat is not None
-            count = await deliver_picture(
-                self.application.bot, self.store, chat.id, outcome.picture
-            )
-            if count:
-                lang = outcome.poll.lang if outcome.poll else await self._lang(update)
-                await self._send(update, digests.sent_note(self.env, count, lang))
-        if outcome.notices:  # the store owes them in the hear-back outbox: send it now
-            self.hearbacks.kick()
-
-    async def _deliver_poll(self, update: Update, outcome: Outcome) -> None:
-        """/quiznow: the poll is the delivery; marked sent with its message, else unknown."""
-        chat = update.effective_chat
-        assert chat is not None and outcome.poll is not None
-        delivery_id = outcome.delivery_id
-        try:
-            message = await send_quiz(
-                self.application.bot, self.store, chat.id, outcome.poll, delivery_id=delivery_id
-            )
-        except BadRequest as exc:
-            # Refused, so certainly not sent: most often the group's admins took the bot's
-            # right to post polls. Said in the chat (a message may still be allowed).
-            if delivery_id is not None:
-                await asyncio.to_thread(
-                    self.store.mark_delivery, delivery_id, "failed", exc.message
-                )
-            log.warning(
-                "quiz refused chat_id=%s update_id=%s: %s", chat.id, update.update_id, exc.message
-            )
-            await self._send(update, Reply(self.kb.text("quiz_refused", outcome.poll.lang)))
-            return
-        except BaseException as exc:
-            if delivery_id is not None:
-                await asyncio.to_thread(self.store.mark_delivery, delivery_id, "unknown", repr(exc))
-            raise
-        if delivery_id is not None:
-            await asyncio.to_thread(self.store.mark_sent, delivery_id, message.message_id)
 
     # -- membership ---------------------------------------------------------------------------
 
@@ -484,7 +233,6 @@ class Team:
                 message = await bot.send_message(
                     chat_id=delivery.chat_id,
                     text=reply.text,
-                    parse_mode=ParseMode.HTML,
                     reply_markup=keyboard(reply),
                     rate_limit_args=handover if limited else None,
                 )
@@ -537,9 +285,7 @@ class Team:
             message = await bot.send_message(
                 chat_id=chat_id,
                 text=reply.text,
-                parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(reply),
-                link_preview_options=NO_PREVIEW,
                 rate_limit_args=handover if limited else None,
             )
         except RetryAfter as exc:
@@ -562,14 +308,22 @@ class Team:
         return message.message_id
 
 
-def register(application: Application, services: Services) -> Team:
-    """Add the team-lead commands and the daily-tip job to `application`.
+def register(
+    application: Application,
+    services: Services,
+    *,
+    timer: Callable[[], float] = time.monotonic,
+) -> Team:
+    """Add the team-lead commands, their buttons and the daily-tip job to `application`
+    (`timer`: the clock of the admin and refusal caches, bot/transports/telegram/admins.py).
 
     Call it before any catch-all "unknown command" handler of the same group, or that one
     would answer /daily first.
     """
+    application.bot_data.setdefault(SERVICES_KEY, services)
+    admins.install(application, timer=timer)
     team = Team(application, services)
     application.add_handlers(team.handlers())
     team.schedule_jobs()
-    application.bot_data["kisah_team"] = team
+    application.bot_data[TEAM_KEY] = team
     return team
