@@ -369,9 +369,9 @@ class Sent:
     reply_to_message_id: int | None
     at: float  # time.monotonic() when accepted
     thread_id: int | None = None  # forum topic the message landed in
+    link_preview_options: dict[str, Any] | None = None  # as sent (None: Telegram's default)
     poll: dict[str, Any] | None = None  # sendPoll: the Poll object as Telegram returned it
     photo: bytes | None = None  # sendPhoto: the uploaded file
-    link_preview_options: dict[str, Any] | None = None  # as sent (None: Telegram's default)
 
     @property
     def buttons(self) -> list[list[tuple[str, str]]]:

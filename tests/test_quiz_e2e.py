@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 from fakebot import FakeTelegram, Sent
-from test_team_e2e import FakeClock, eventually, running_bot, say
+from test_team_e2e import FakeClock, eventually, full_application, running_bot, say
 
 from bot.settings import Settings
 from bot.storage.store import Store
-from bot.transports.telegram.app import build_application
 
 pytestmark = pytest.mark.slow  # end to end: `make test-fast` skips these
 
@@ -74,7 +73,7 @@ async def test_a_team_practises_and_the_lead_sees_it(
     settings: Settings, fake_telegram: FakeTelegram, group: Any, clock: FakeClock
 ) -> None:
     fake = fake_telegram
-    async with running_bot(settings, clock, build=build_application) as bot:
+    async with running_bot(settings, clock, build=full_application) as bot:
         # The lead has started the bot in private: the weekly picture can reach them there.
         await say(fake, fake.private_chat(fake.user(ADMIN)), ADMIN, "/start")
         reply = await say(fake, group, ADMIN, "/daily 08:00 mon-fri quiz")
@@ -109,7 +108,7 @@ async def test_a_team_practises_and_the_lead_sees_it(
         key = recorded.quiz_key
 
     # The bot restarts; what the team answered is still there.
-    async with running_bot(settings, clock, build=build_application) as bot:
+    async with running_bot(settings, clock, build=full_application) as bot:
         anecdote, item = bot.services.kb.quiz_item(key)  # type: ignore[misc]
         stats = await say(fake, group, ADMIN, "/stats")
         line = next(x for x in stats.splitlines() if x.startswith("• 1 of 2 right (50%)"))
@@ -163,7 +162,7 @@ async def test_mix_alternates_and_a_group_without_poll_rights_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake = fake_telegram
-    async with running_bot(settings, clock, build=build_application) as bot:
+    async with running_bot(settings, clock, build=full_application) as bot:
         assert "in turn" in await say(fake, group, ADMIN, "/daily 08:00 mix")
         kinds = []
         for day in range(23, 27):  # Monday to Thursday
@@ -204,7 +203,7 @@ async def test_members_cannot_post_group_quizzes_and_quiz_stays_private(
     settings: Settings, fake_telegram: FakeTelegram, group: Any, clock: FakeClock
 ) -> None:
     fake = fake_telegram
-    async with running_bot(settings, clock, build=build_application) as bot:
+    async with running_bot(settings, clock, build=full_application) as bot:
         assert "only a team lead" in (await say(fake, group, RIGHT, "/quiznow")).lower()
         assert "private chat" in await say(fake, group, RIGHT, "/quiz")
         assert "private chat" in await say(fake, group, RIGHT, "/myscore")
@@ -221,14 +220,14 @@ async def test_the_monday_digest_goes_out_once_and_not_again_after_a_restart(
     quiet = -100400999
     fake.group_chat(quiet, "Tim Diam")
     fake.set_member_status(quiet, ADMIN, "administrator")
-    async with running_bot(settings, clock, build=build_application) as bot:
+    async with running_bot(settings, clock, build=full_application) as bot:
         await say(fake, group, ADMIN, "/daily 08:00 weekdays")
         await say(fake, fake.chats[quiet], ADMIN, "/daily 08:00 weekdays")
         await say(fake, group, RIGHT, "/ask klien marah ngancam putus kerjasama")
         clock.set_utc("2026-11-23 01:00")
         await bot.team.digests.tick()
         await bot.team.digests.tick()
-    async with running_bot(settings, clock, build=build_application) as bot:
+    async with running_bot(settings, clock, build=full_application) as bot:
         await bot.team.digests.tick()
         await fake.settle()
         photos = [m for m in fake.sent_to(GROUP) if m.method == "sendPhoto"]
@@ -252,7 +251,7 @@ async def test_a_quiz_claimed_before_a_crash_is_sent_once_after_the_restart(
     from bot.leads.quiz import deck
 
     fake = fake_telegram
-    async with running_bot(settings, clock, build=build_application) as bot:
+    async with running_bot(settings, clock, build=full_application) as bot:
         await say(fake, group, ADMIN, "/daily 08:00 quiz")
         other = -100400777
         fake.set_member_status(other, ADMIN, "administrator")
@@ -264,7 +263,7 @@ async def test_a_quiz_claimed_before_a_crash_is_sent_once_after_the_restart(
         assert pending is not None and sending is not None
         assert bot.store.start_sending(sending.id)  # the crash came mid-request
     clock.set_utc("2026-11-23 01:20")
-    async with running_bot(settings, clock, jobs=True, build=build_application) as bot:
+    async with running_bot(settings, clock, jobs=True, build=full_application) as bot:
         await fake.wait_until(lambda: len(polls(fake, GROUP)) == 1, timeout=10)
         await bot.team.runner.tick()
         await fake.settle()
