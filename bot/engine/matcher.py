@@ -39,7 +39,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
-from itertools import chain
+from itertools import accumulate, chain
 from operator import itemgetter
 from pathlib import Path
 
@@ -208,6 +208,17 @@ class _Postings:
         return self._offsets, self._stories, self._pulls
 
     @classmethod
+    def of_lists(cls, stories: Sequence[list[int]], pulls: Sequence[list[float]]) -> _Postings:
+        """Postings from each term's stories and their pulls, in the same order."""
+        offsets = array("q", [0])
+        offsets.extend(accumulate(map(len, stories)))
+        return cls.of_arrays(
+            offsets,
+            array("i", chain.from_iterable(stories)),
+            array("d", chain.from_iterable(pulls)),
+        )
+
+    @classmethod
     def of_arrays(cls, offsets: array, stories: array, pulls: array) -> _Postings:
         postings = cls([])
         postings._offsets, postings._stories, postings._pulls = offsets, stories, pulls
@@ -366,27 +377,49 @@ class Matcher:
             keys = [self._story_key(anecdote) for anecdote in anecdotes]
             found = cache.get_many(keys)
             for n, key in enumerate(keys):
-                analyses[n] = _story_terms_of(loads(found.get(key)), anecdotes[n])
+                analyses[n] = _story_terms_of(found.get(key))
         new: dict[str, bytes] = {}
         for n, anecdote in enumerate(anecdotes):
             if analyses[n] is None:
                 terms = self._analyse(anecdote)
                 analyses[n] = terms
                 if cache is not None:
-                    new[keys[n]] = dumps(terms.as_json())
+                    new[keys[n]] = _story_terms_bytes(terms)
         if cache is not None and new:
             cache.put_many(new, touch=[key for key in keys if key in found])
         return self._assemble(anecdotes, [a for a in analyses if a is not None])
 
     def _analyse(self, anecdote: Anecdote) -> _StoryTerms:
-        """One story's content words per field, its written words' canonical forms (for
-        typos) and the written words of each language, all from the word table alone."""
-        normalizer = self.normalizer
-        words: list[list[str]] = []
+        """One story's terms and how often its fields use them, its phrasings and lessons as
+        positions among its terms, its written words' canonical forms (for typos) and the
+        written words of each language: everything the index needs from this story alone."""
+        p, normalizer = self.params, self.normalizer
+        positions: dict[str, int] = {}  # term -> its position in the story's terms
+        counts = array("d")
+        size = 0.0
+        phrases: list[array] = []
+        texts: list[str] = []
+        lessons: list[set[int]] = []
         surface: dict[str, str] = {}
         written: dict[str, dict[str, None]] = {lang: {} for lang in LANGUAGES}
-        for _, _, lang, text in _fields(anecdote):
-            words.append(_content(normalizer, text, lang))
+        for kind, number, lang, text in _fields(anecdote):
+            words = _content(normalizer, text, lang)
+            weight = p.field_weight(kind)
+            size += weight
+            ids = []
+            for word in words:
+                at = positions.setdefault(word, len(counts))
+                if at == len(counts):
+                    counts.append(0.0)
+                counts[at] += weight
+                ids.append(at)
+            if kind == "lesson":
+                while len(lessons) <= number:
+                    lessons.append(set())
+                lessons[number].update(ids)
+            elif kind in ("title", "trigger", "tag") and ids:
+                phrases.append(array("i", ids))
+                texts.append(" ".join(sorted(words)))
             for raw in normalizer.split(text):
                 if len(raw) >= 4 and raw not in surface:
                     forms = normalizer.canonical_word(raw, lang)
@@ -396,101 +429,104 @@ class Matcher:
                 if len(word) >= 4 and word.isalpha():
                     written[lang].setdefault(word, None)
         return _StoryTerms(
-            words, list(surface.items()), {lang: list(ws) for lang, ws in written.items()}
+            terms=list(positions),
+            counts=counts,
+            size=size,
+            phrases=phrases,
+            texts=texts,
+            lessons=[array("i", sorted(ids)) for ids in lessons],
+            surface=surface,
+            written={lang: list(words) for lang, words in written.items()},
         )
 
     def _assemble(self, anecdotes: Sequence[Anecdote], analyses: Sequence[_StoryTerms]) -> _Index:
+        """The index of the stories' analyses: the part that depends on every story (term
+        ids, weights, postings), so it is recomputed at each start that edits a story. Only
+        sums and lookups over what `_analyse` found: no text is read again."""
         p = self.params
         index = _Index()
-        normalizer = self.normalizer
-        freq: list[dict[int, float]] = []  # term -> story -> field-weighted count
+        # Term ids in order of first use, story by story, field by field.
+        index.vocab = list(dict.fromkeys(chain.from_iterable(a.terms for a in analyses)))
+        term_ids = index.term_ids = {word: tid for tid, word in enumerate(index.vocab)}
+        story_ids = [list(map(term_ids.__getitem__, a.terms)) for a in analyses]
 
-        def term(word: str) -> int:
-            tid = index.term_ids.get(word)
-            if tid is None:
-                tid = len(index.vocab)
-                index.term_ids[word] = tid
-                index.vocab.append(word)
-                freq.append({})
-            return tid
-
-        phrases: list[tuple[int, tuple[int, ...], str]] = []
-        sizes = [0.0] * len(anecdotes)  # field-weighted number of fields per story
-        surface_words: dict[str, str] = {}
-        lesson_terms: list[list[set[int]]] = [[] for _ in anecdotes]
-        language_seen: dict[str, set[str]] = defaultdict(set)
-        for a_idx, (anecdote, analysis) in enumerate(zip(anecdotes, analyses, strict=True)):
-            fields = _fields(anecdote)
-            for (kind, number, _, _), words in zip(fields, analysis.words, strict=True):
-                ids = tuple(term(w) for w in words)
-                weight = p.field_weight(kind)
-                sizes[a_idx] += weight
-                for tid in ids:
-                    counts = freq[tid]
-                    counts[a_idx] = counts.get(a_idx, 0.0) + weight
-                if kind == "lesson":
-                    while len(lesson_terms[a_idx]) <= number:
-                        lesson_terms[a_idx].append(set())
-                    lesson_terms[a_idx][number].update(ids)
-                if kind in ("title", "trigger", "tag") and ids:
-                    phrases.append((a_idx, ids, " ".join(sorted(words))))
-            for raw, form in analysis.surface:
-                surface_words.setdefault(raw, form)
-            for lang, written in analysis.written.items():
-                for word in written:
-                    language_seen[word].add(lang)
+        # Each term's stories (ascending) and its field-weighted count in each.
+        users: list[list[int]] = [[] for _ in index.vocab]
+        counts_of: list[list[float]] = [[] for _ in index.vocab]
+        for a_idx, (ids, analysis) in enumerate(zip(story_ids, analyses, strict=True)):
+            for tid, count in zip(ids, analysis.counts, strict=True):
+                users[tid].append(a_idx)
+                counts_of[tid].append(count)
 
         # A word's pull on a story: its frequency there relative to the story that uses it
         # most ("teknisi" in forty phrasings of one story and one of another pulls to the
         # first). Its weight: an inverse frequency over stories counted with those pulls,
-        # damped when it fills only a small share of any story's fields.
+        # damped when it fills only a small share of any story's fields. Topical: in a fair
+        # share of some story's fields, counted up to topical_count occurrences so that
+        # writing more triggers does not dilute every word.
         n = max(len(anecdotes), 1)
-        postings: list[dict[int, float]] = []
-        for counts in freq:
-            top = max(counts.values())
-            pull = {a: (c / top) ** p.assoc_power for a, c in counts.items()}
-            postings.append(pull)
-            # topical: in a fair share of some story's fields, counted up to topical_count
-            # occurrences so that writing more triggers does not dilute every word
-            share = max(
-                c / min(p.topical_count, p.topical_share * sizes[a]) for a, c in counts.items()
-            )
+        room = [min(p.topical_count, p.topical_share * a.size) for a in analyses]
+        pulls_of: list[list[float]] = []
+        for stories, counts in zip(users, counts_of, strict=True):
+            top = max(counts)
+            pulls = [(c / top) ** p.assoc_power for c in counts]
+            pulls_of.append(pulls)
+            share = max(c / room[a] for a, c in zip(stories, counts, strict=True))
             topical = min(1.0, share) ** 0.5
-            index.weight.append(math.log((n + 1) / sum(pull.values())) * topical)
+            index.weight.append(math.log((n + 1) / sum(pulls)) * topical)
         index.unknown_weight = math.log((n + 1) / p.unknown_df)
-        index.postings = _Postings(postings)
+        index.postings = _Postings.of_lists(users, pulls_of)
 
+        # Phrasings (titles, triggers, tags), story by story: their weight is the sum of
+        # their terms' weights; each term lists the phrasings that use it, ascending.
         term_phrases: list[list[int]] = [[] for _ in index.vocab]
-        start = 0
-        for a_idx in range(len(anecdotes)):
-            while start < len(phrases) and phrases[start][0] < a_idx:
-                start += 1
-            end = start
-            while end < len(phrases) and phrases[end][0] == a_idx:
-                end += 1
-            index.story_phrases.append((start, end))
-            start = end
-        for p_idx, (a_idx, ids, text) in enumerate(phrases):
-            unique = set(ids)
-            index.phrase_story.append(a_idx)
-            index.phrase_weight.append(sum(index.weight[t] for t in unique))
-            index.phrase_text.append(text)
-            for tid in unique:
-                term_phrases[tid].append(p_idx)
-        index.term_phrases = [array("i", ids) for ids in term_phrases]
+        weight = index.weight
+        for a_idx, (ids, analysis) in enumerate(zip(story_ids, analyses, strict=True)):
+            start = len(index.phrase_text)
+            for positions, text in zip(analysis.phrases, analysis.texts, strict=True):
+                p_idx = len(index.phrase_text)
+                unique = set(map(ids.__getitem__, positions))
+                index.phrase_story.append(a_idx)
+                index.phrase_weight.append(sum(weight[t] for t in unique))
+                index.phrase_text.append(text)
+                for tid in unique:
+                    term_phrases[tid].append(p_idx)
+            index.story_phrases.append((start, len(index.phrase_text)))
+            index.lesson_terms.append(
+                [set(map(ids.__getitem__, lesson)) for lesson in analysis.lessons]
+            )
+        index.term_phrases = [array("i", phrase_ids) for phrase_ids in term_phrases]
 
-        index.by_length = _by_length(index.vocab)
+        # Written forms for typo lookup: the first story's reading of a word wins, then the
+        # table's slang and concepts ("kustomer", "komplen": typos of these too).
+        surfaces = [a.surface for a in analyses]
+        first: dict[str, str] = {}
+        for surface in reversed(surfaces):  # earlier stories overwrite later ones
+            first.update(surface)
+        surface_words = {raw: first[raw] for raw in dict.fromkeys(chain.from_iterable(surfaces))}
+        normalizer = self.normalizer
         table = normalizer.table
-        for raw in [*table.concepts, *table.slang]:  # "kustomer", "komplen": typos of these too
+        for raw in [*table.concepts, *table.slang]:
             forms = normalizer.canonical_word(raw, "id") if len(raw) >= 4 else ()
-            if forms and forms[0] in index.term_ids and raw not in surface_words:
+            if forms and forms[0] in term_ids and raw not in surface_words:
                 surface_words[raw] = forms[0]
         for raw, word in surface_words.items():
-            if word in index.term_ids:
-                index.surface.setdefault(raw, index.term_ids[word])
+            if word in term_ids:
+                index.surface.setdefault(raw, term_ids[word])
+        index.by_length = _by_length(index.vocab)
         index.surface_by_length = _by_length(index.surface)
-        index.lesson_terms = lesson_terms
-        index.language_only = {w: next(iter(ls)) for w, ls in language_seen.items() if len(ls) == 1}
+
+        # Written words of one language only, in order of first use.
+        used_in = {
+            lang: set(chain.from_iterable(a.written[lang] for a in analyses)) for lang in LANGUAGES
+        }
+        every = dict.fromkeys(
+            chain.from_iterable(a.written[lang] for a in analyses for lang in LANGUAGES)
+        )
+        for word in every:
+            langs = [lang for lang in LANGUAGES if word in used_in[lang]]
+            if len(langs) == 1:
+                index.language_only[word] = langs[0]
         return index
 
     # --- question ----------------------------------------------------------------------
@@ -1103,14 +1139,17 @@ def _fields(anecdote: Anecdote) -> Iterable[tuple[str, int, str, str]]:
 @dataclass
 class _StoryTerms:
     """What one story contributes to the index, independent of every other story: cached
-    per story, so editing one story among thousands analyses that story only."""
+    per story, so editing one story among thousands analyses that story only, and the index
+    is then assembled from the stories' terms and counts without reading their texts again."""
 
-    words: list[list[str]]  # content words of each of `_fields(story)`, in order
-    surface: list[tuple[str, str]]  # written word -> its canonical form, first seen first
+    terms: list[str]  # its content words, first used first
+    counts: array  # "d", per term: the field-weighted number of its fields using it
+    size: float  # the field-weighted number of its fields
+    phrases: list[array]  # its titles, triggers and tags that have words: term positions
+    texts: list[str]  # ...and each one's words, sorted and joined
+    lessons: list[array]  # per lesson, its terms in either language: sorted positions
+    surface: dict[str, str]  # written word -> its canonical form, first seen first
     written: dict[str, list[str]]  # language -> written words (4+ letters) in its texts
-
-    def as_json(self) -> dict[str, object]:
-        return {"words": self.words, "surface": self.surface, "written": self.written}
 
 
 def _story_texts(anecdote: Anecdote) -> bytes:
@@ -1125,19 +1164,77 @@ def _str_list(value: object) -> list[str]:
     return value
 
 
-def _story_terms_of(data: object, anecdote: Anecdote) -> _StoryTerms | None:
-    """The analysis `_StoryTerms.as_json` wrote for this story, or None."""
-    try:
-        if not isinstance(data, dict):
-            return None
-        words = [_str_list(w) for w in data["words"]]
-        if len(words) != sum(1 for _ in _fields(anecdote)):
-            return None
-        surface = [(str(raw), str(form)) for raw, form in data["surface"]]
-        written = {lang: _str_list(data["written"][lang]) for lang in LANGUAGES}
-    except (KeyError, TypeError, ValueError):
+def _flat(parts: Sequence[array]) -> tuple[array, array]:
+    """Arrays of ints as one: where each ends, and all their values."""
+    ends = array("q", accumulate(map(len, parts)))
+    return ends, array("i", chain.from_iterable(parts))
+
+
+def _split(ends: array, values: array) -> list[array]:
+    """The arrays `_flat` joined."""
+    return [values[start:end] for start, end in zip(chain([0], ends), ends, strict=False)]
+
+
+def _story_terms_bytes(terms: _StoryTerms) -> bytes:
+    """A story's analysis as data: its words as JSON, its numbers as packed arrays."""
+    meta = dumps(
+        {
+            "terms": terms.terms,
+            "texts": terms.texts,
+            "surface": terms.surface,
+            "written": terms.written,
+        }
+    )
+    numbers = pack(
+        terms.counts, array("d", [terms.size]), *_flat(terms.phrases), *_flat(terms.lessons)
+    )
+    return len(meta).to_bytes(4, "little") + meta + numbers
+
+
+def _story_terms_of(raw: bytes | None) -> _StoryTerms | None:
+    """The analysis `_story_terms_bytes` wrote, or None for anything else (absent, damaged,
+    or positions outside the story's terms)."""
+    if raw is None:
         return None
-    return _StoryTerms(words, surface, written)
+    try:
+        size = int.from_bytes(raw[:4], "little")
+        meta = loads(raw[4 : 4 + size])
+        counts, story_size, phrase_ends, phrase_ids, lesson_ends, lesson_ids = unpack(
+            raw[4 + size :]
+        )
+        terms = _StoryTerms(
+            terms=_str_list(meta["terms"]),
+            counts=counts,
+            size=story_size[0],
+            phrases=_split(phrase_ends, phrase_ids),
+            texts=_str_list(meta["texts"]),
+            lessons=_split(lesson_ends, lesson_ids),
+            surface=meta["surface"],
+            written={lang: _str_list(meta["written"][lang]) for lang in LANGUAGES},
+        )
+        consistent = (
+            len(counts) == len(terms.terms)
+            and len(story_size) == 1
+            and len(terms.phrases) == len(terms.texts)
+            and _ascending(phrase_ends, len(phrase_ids))
+            and _ascending(lesson_ends, len(lesson_ids))
+            and _within(phrase_ids, len(counts))
+            and _within(lesson_ids, len(counts))
+            and isinstance(terms.surface, dict)
+            and all(isinstance(v, str) for v in chain(terms.surface, terms.surface.values()))
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return None
+    return terms if consistent else None
+
+
+def _ascending(ends: array, total: int) -> bool:
+    """`ends` are the ends of consecutive parts of `total` values (see `_flat`)."""
+    return (
+        list(ends) == sorted(ends)
+        and (ends[-1] if ends else 0) == total
+        and (not ends or ends[0] >= 0)
+    )
 
 
 def _index_bytes(index: _Index) -> bytes:

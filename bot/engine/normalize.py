@@ -535,8 +535,10 @@ class Normalizer:
     # --- texts -------------------------------------------------------------------------
     def split(self, text: str) -> list[str]:
         """Lower-case words of `text`, accents and punctuation removed."""
-        text = unicodedata.normalize("NFKD", text.lower())
-        text = "".join(c for c in text if not unicodedata.combining(c))
+        text = text.lower()
+        if not text.isascii():  # ASCII has no accents: most texts skip the per-letter pass
+            text = unicodedata.normalize("NFKD", text)
+            text = "".join(c for c in text if not unicodedata.combining(c))
         text = _APOSTROPHE_S.sub("", text)
         text = _APOSTROPHE.sub("", text)
         return _WORD.findall(text)
