@@ -42,6 +42,7 @@ from importlib.metadata import version
 from itertools import accumulate, chain
 from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
@@ -54,6 +55,9 @@ from bot.engine.smalltalk import FILE as SMALL_TALK
 from bot.engine.smalltalk import SmallTalk
 from bot.engine.taught import Phrasing, TaughtPhrasings
 from bot.storage.cache import Cache, dumps, loads, pack, paused_gc, unpack
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Whole indexes kept in the cache (bot/storage/cache.py), most recently used first: a few
 # bases (a test base beside the real one) start fast each; every story's analysis is kept
@@ -443,20 +447,25 @@ class Matcher:
         """The index of the stories' analyses: the part that depends on every story (term
         ids, weights, postings), so it is recomputed at each start that edits a story. Only
         sums and lookups over what `_analyse` found: no text is read again."""
+        import numpy as np  # here only: a start with a full cache does not need it
+
         p = self.params
         index = _Index()
-        # Term ids in order of first use, story by story, field by field.
-        index.vocab = list(dict.fromkeys(chain.from_iterable(a.terms for a in analyses)))
+        # Term ids in order of first use, story by story, field by field; then every
+        # (story, term) pair as flat arrays, story by story.
+        terms = list(chain.from_iterable(a.terms for a in analyses))
+        index.vocab = list(dict.fromkeys(terms))
         term_ids = index.term_ids = {word: tid for tid, word in enumerate(index.vocab)}
-        story_ids = [list(map(term_ids.__getitem__, a.terms)) for a in analyses]
+        tids = np.fromiter(map(term_ids.__getitem__, terms), dtype=np.int64, count=len(terms))
+        sizes = [len(a.terms) for a in analyses]
+        story_start = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+        owner = np.repeat(np.arange(len(analyses), dtype=np.int32), sizes)
+        counts = np.frombuffer(b"".join(a.counts.tobytes() for a in analyses), dtype=np.float64)
 
-        # Each term's stories (ascending) and its field-weighted count in each.
-        users: list[list[int]] = [[] for _ in index.vocab]
-        counts_of: list[list[float]] = [[] for _ in index.vocab]
-        for a_idx, (ids, analysis) in enumerate(zip(story_ids, analyses, strict=True)):
-            for tid, count in zip(ids, analysis.counts, strict=True):
-                users[tid].append(a_idx)
-                counts_of[tid].append(count)
+        # The same pairs term by term, each term's stories ascending: its postings.
+        order, offsets = _grouped(tids, len(index.vocab))
+        stories, counts, tids_sorted = owner[order], counts[order], tids[order]
+        starts = offsets[:-1]
 
         # A word's pull on a story: its frequency there relative to the story that uses it
         # most ("teknisi" in forty phrasings of one story and one of another pulls to the
@@ -464,38 +473,54 @@ class Matcher:
         # damped when it fills only a small share of any story's fields. Topical: in a fair
         # share of some story's fields, counted up to topical_count occurrences so that
         # writing more triggers does not dilute every word.
-        n = max(len(anecdotes), 1)
-        room = [min(p.topical_count, p.topical_share * a.size) for a in analyses]
-        pulls_of: list[list[float]] = []
-        for stories, counts in zip(users, counts_of, strict=True):
-            top = max(counts)
-            pulls = [(c / top) ** p.assoc_power for c in counts]
-            pulls_of.append(pulls)
-            share = max(c / room[a] for a, c in zip(stories, counts, strict=True))
-            topical = min(1.0, share) ** 0.5
-            index.weight.append(math.log((n + 1) / sum(pulls)) * topical)
+        # The powers and sums are Python's own (powers of the few distinct ratios; sums
+        # left to right), so the weights are bit for bit those of a plain loop over stories.
+        n = max(len(analyses), 1)
+        pulls = np.zeros(0)
+        shares: list[float] = []
+        if len(counts):
+            ratios = counts / np.maximum.reduceat(counts, starts)[tids_sorted]
+            distinct, back = np.unique(ratios, return_inverse=True)
+            powers = [ratio**p.assoc_power for ratio in distinct.tolist()]
+            pulls = np.array(powers, dtype=np.float64)[back]
+            room = [min(p.topical_count, p.topical_share * a.size) for a in analyses]
+            shares = np.maximum.reduceat(counts / np.array(room)[stories], starts).tolist()
+        pull_list, ends = pulls.tolist(), offsets.tolist()
+        for tid, share in enumerate(shares):
+            total = sum(pull_list[ends[tid] : ends[tid + 1]])
+            index.weight.append(math.log((n + 1) / total) * min(1.0, share) ** 0.5)
         index.unknown_weight = math.log((n + 1) / p.unknown_df)
-        index.postings = _Postings.of_lists(users, pulls_of)
+        index.postings = _Postings.of_arrays(
+            array("q", offsets.tobytes()),
+            array("i", stories.astype(np.int32).tobytes()),
+            array("d", pulls.tobytes()),
+        )
 
         # Phrasings (titles, triggers, tags), story by story: their weight is the sum of
         # their terms' weights; each term lists the phrasings that use it, ascending.
-        term_phrases: list[list[int]] = [[] for _ in index.vocab]
+        all_ids, bounds = tids.tolist(), story_start.tolist()
         weight = index.weight
-        for a_idx, (ids, analysis) in enumerate(zip(story_ids, analyses, strict=True)):
+        phrase_terms: list[int] = []  # the term ids of every phrasing, one after the other
+        phrase_sizes: list[int] = []
+        for a_idx, analysis in enumerate(analyses):
+            ids = all_ids[bounds[a_idx] : bounds[a_idx + 1]]
             start = len(index.phrase_text)
             for positions, text in zip(analysis.phrases, analysis.texts, strict=True):
-                p_idx = len(index.phrase_text)
                 unique = set(map(ids.__getitem__, positions))
                 index.phrase_story.append(a_idx)
-                index.phrase_weight.append(sum(weight[t] for t in unique))
+                index.phrase_weight.append(sum(map(weight.__getitem__, unique)))
                 index.phrase_text.append(text)
-                for tid in unique:
-                    term_phrases[tid].append(p_idx)
+                phrase_terms.extend(unique)
+                phrase_sizes.append(len(unique))
             index.story_phrases.append((start, len(index.phrase_text)))
             index.lesson_terms.append(
                 [set(map(ids.__getitem__, lesson)) for lesson in analysis.lessons]
             )
-        index.term_phrases = [array("i", phrase_ids) for phrase_ids in term_phrases]
+        phrase_of = np.repeat(np.arange(len(phrase_sizes), dtype=np.int32), phrase_sizes)
+        order, offsets = _grouped(np.array(phrase_terms, dtype=np.int64), len(index.vocab))
+        flat = array("i", phrase_of[order].tobytes())
+        ends = offsets.tolist()
+        index.term_phrases = [flat[ends[t] : ends[t + 1]] for t in range(len(index.vocab))]
 
         # Written forms for typo lookup: the first story's reading of a word wins, then the
         # table's slang and concepts ("kustomer", "komplen": typos of these too).
@@ -1118,6 +1143,17 @@ def _by_length(words: Iterable[str]) -> dict[tuple[str, int], list[str]]:
     return dict(buckets)
 
 
+def _grouped(keys: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of `keys` (ints from 0 to groups - 1) grouped by key, each group in its
+    original order, and where each group starts (one more entry: the end)."""
+    import numpy as np
+
+    order = np.argsort(keys, kind="stable")
+    offsets = np.zeros(groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=groups), out=offsets[1:])
+    return order, offsets
+
+
 def _percent(score: float) -> int:
     return max(0, min(100, round(score * 100)))
 
@@ -1159,9 +1195,13 @@ def _story_texts(anecdote: Anecdote) -> bytes:
 
 
 def _str_list(value: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list) or not _all_str(value):
         raise ValueError("not a list of words")
     return value
+
+
+def _all_str(values: Iterable[object]) -> bool:
+    return set(map(type, values)) <= {str}  # one pass in C: thousands of stories are read
 
 
 def _flat(parts: Sequence[array]) -> tuple[array, array]:
@@ -1221,7 +1261,7 @@ def _story_terms_of(raw: bytes | None) -> _StoryTerms | None:
             and _within(phrase_ids, len(counts))
             and _within(lesson_ids, len(counts))
             and isinstance(terms.surface, dict)
-            and all(isinstance(v, str) for v in chain(terms.surface, terms.surface.values()))
+            and _all_str(chain(terms.surface, terms.surface.values()))
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         return None
