@@ -131,6 +131,7 @@ DEFAULT_THRESHOLD = DEFAULT_PARAMS.threshold
 
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
 FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
+WRITTEN_CACHE = 200_000  # remembered readings of the stories' written words (bounded)
 TAUGHT_PHRASE = -2  # `_Scored.best_phrase` of a story found through a taught phrasing
 # How much a long message's best clause adds to the whole message's fit with a lesson.
 LESSON_CLAUSE_SHARE = 0.5
@@ -318,6 +319,7 @@ class Matcher:
         self.taught = TaughtPhrasings()  # what team leads taught, on top of the index
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
         self._lesson_matchers: dict[int, Matcher] = {}  # story -> its lessons (lazily)
+        self._written_forms: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         if cache is None:
             with paused_gc():
                 self._index = self._build(kb.anecdotes)
@@ -425,12 +427,10 @@ class Matcher:
                 phrases.append(array("i", ids))
                 texts.append(" ".join(sorted(words)))
             for raw in normalizer.split(text):
-                if len(raw) >= 4 and raw not in surface:
-                    forms = normalizer.canonical_word(raw, lang)
-                    if forms:
-                        surface[raw] = forms[0]
-                word = normalizer.collapse(raw)
-                if len(word) >= 4 and word.isalpha():
+                form, word = self._written_form(raw, lang)
+                if form is not None:
+                    surface.setdefault(raw, form)
+                if word is not None:
                     written[lang].setdefault(word, None)
         return _StoryTerms(
             terms=list(positions),
@@ -442,6 +442,23 @@ class Matcher:
             surface=surface,
             written={lang: list(words) for lang, words in written.items()},
         )
+
+    def _written_form(self, raw: str, lang: str) -> tuple[str | None, str | None]:
+        """A written word's canonical form (words of 4+ letters: for typos) and its collapsed
+        spelling (alphabetic, 4+ letters: for telling languages apart), None where not kept.
+        Remembered: thousands of stories write the same few thousand words."""
+        key = (raw, lang)
+        found = self._written_forms.get(key)
+        if found is None:
+            forms = self.normalizer.canonical_word(raw, lang) if len(raw) >= 4 else ()
+            word = self.normalizer.collapse(raw)
+            found = (
+                forms[0] if forms else None,
+                word if len(word) >= 4 and word.isalpha() else None,
+            )
+            if len(self._written_forms) < WRITTEN_CACHE:
+                self._written_forms[key] = found
+        return found
 
     def _assemble(self, anecdotes: Sequence[Anecdote], analyses: Sequence[_StoryTerms]) -> _Index:
         """The index of the stories' analyses: the part that depends on every story (term

@@ -339,6 +339,7 @@ class Normalizer:
                         phrases.setdefault(folded, table.concepts.get(value, value))
         self.phrases = phrases
         self.max_phrase = max((len(k) for k in phrases), default=1)
+        self.phrase_heads = frozenset(k[0] for k in phrases)  # most words start none
         # Words of the working world and people of private life, folded like questions (see
         # `work` and `private` in the table); a phrase ("anak buah") counts through each word
         # it folds to.
@@ -553,6 +554,10 @@ class Normalizer:
         out: list[str] = []
         i = 0
         while i < len(words):
+            if words[i] not in self.phrase_heads:
+                out.append(words[i])
+                i += 1
+                continue
             for size in range(min(self.max_phrase, len(words) - i), 1, -1):
                 target = self.phrases.get(tuple(words[i : i + size]))
                 if target is not None:
