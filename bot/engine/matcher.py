@@ -213,17 +213,6 @@ class _Postings:
         return self._offsets, self._stories, self._pulls
 
     @classmethod
-    def of_lists(cls, stories: Sequence[list[int]], pulls: Sequence[list[float]]) -> _Postings:
-        """Postings from each term's stories and their pulls, in the same order."""
-        offsets = array("q", [0])
-        offsets.extend(accumulate(map(len, stories)))
-        return cls.of_arrays(
-            offsets,
-            array("i", chain.from_iterable(stories)),
-            array("d", chain.from_iterable(pulls)),
-        )
-
-    @classmethod
     def of_arrays(cls, offsets: array, stories: array, pulls: array) -> _Postings:
         postings = cls([])
         postings._offsets, postings._stories, postings._pulls = offsets, stories, pulls

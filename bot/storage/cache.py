@@ -1,11 +1,11 @@
 """A cache of built knowledge under the data directory: JSON and raw number arrays in SQLite.
 
 Parsing thousands of story files and indexing them takes far longer than reading the result
-back (figures: docs/benchmarks.md). Entries are keyed by a hash of what they were built from (a story file's bytes, the
-code and word table that built it), so many bases share one directory without evicting each
-other, and editing one story rebuilds that story's entries only. Values are data, never code:
-JSON texts and packed numbers, so a file planted in the cache can at worst be ignored. Any
-problem (unreadable, corrupt, locked, full disk) is a cache miss, never an error.
+back (figures: docs/benchmarks.md). Entries are keyed by a hash of what they were built from (a
+story file's bytes, the code and word table that built it), so many bases share one directory
+without evicting each other, and editing one story rebuilds that story's entries only. Values
+are data, never code: JSON texts and packed numbers, so a file planted in the cache can at worst
+be ignored. Any problem (unreadable, corrupt, locked, full disk) is a cache miss, never an error.
 """
 
 from __future__ import annotations
