@@ -22,6 +22,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 log = logging.getLogger(__name__)
 
 FILE = "cache.sqlite3"  # in the cache directory (under the data directory)
@@ -154,7 +156,12 @@ def make_private_dir(directory: Path) -> None:
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """`value` as compact UTF-8 JSON. orjson reads and writes it several times faster than the
+    standard library, which counts when thousands of stories are read back at each start."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # a text orjson refuses (a lone surrogate): escaped, read back as a miss
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 def loads(raw: bytes | None) -> Any:
@@ -162,7 +169,7 @@ def loads(raw: bytes | None) -> Any:
     if raw is None:
         return None
     try:
-        return json.loads(raw)
+        return orjson.loads(raw)
     except ValueError:
         return None
 
