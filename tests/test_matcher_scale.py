@@ -6,13 +6,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from kbfixture import PROJECT, SEEDS
 
 from bot.content.knowledge import load_knowledge
 from bot.engine.confidence import parts
-from bot.engine.matcher import Matcher, _Postings
+from bot.engine.matcher import Matcher, _index_bytes, _Postings
+from bot.storage.cache import Cache
 
 LONG = (
     "Pak, customer kami marah besar karena pesanannya telat tiga hari, padahal kami sudah "
@@ -57,3 +59,31 @@ def test_a_cached_index_equals_a_built_one(tmp_path: Path) -> None:
         assert cached._index.postings[term] == built._index.postings[term]
     assert cached.normalizer.table == built.normalizer.table
     assert [cached.explain(LONG), cached.rank(LONG)] == [built.explain(LONG), built.rank(LONG)]
+
+
+def test_an_index_assembled_from_cached_story_analyses_equals_a_built_one(
+    tmp_path: Path,
+) -> None:
+    """What a start after editing one story does: every other story's analysis comes from
+    the cache and only the assembly runs; the index must be the very one a fresh build makes
+    (same term order, weights to the last bit, postings in the same order)."""
+    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    Matcher(kb, cache_dir=tmp_path)  # caches each story's analysis and the whole index
+    cache = Cache(tmp_path)
+    cache.keep_latest("index:", 0)  # as if a story had changed: no whole index to read
+    cache.close()
+    assembled = Matcher(kb, cache_dir=tmp_path)
+    built = Matcher(kb)
+    assert _index_bytes(assembled._index) == _index_bytes(built._index)
+    assert assembled._index.by_length == built._index.by_length
+    assert assembled._index.surface_by_length == built._index.surface_by_length
+    assert [assembled.explain(LONG), assembled.rank(LONG)] == [
+        built.explain(LONG),
+        built.rank(LONG),
+    ]
+
+
+def test_an_empty_base_builds_an_empty_index() -> None:
+    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    matcher = Matcher(replace(kb, anecdotes=()))
+    assert matcher.rank("customer marah karena pesanan telat") == []

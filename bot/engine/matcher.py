@@ -39,9 +39,10 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
-from itertools import chain
+from itertools import accumulate, chain
 from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
@@ -54,6 +55,9 @@ from bot.engine.smalltalk import FILE as SMALL_TALK
 from bot.engine.smalltalk import SmallTalk
 from bot.engine.taught import Phrasing, TaughtPhrasings
 from bot.storage.cache import Cache, dumps, loads, pack, paused_gc, unpack
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Whole indexes kept in the cache (bot/storage/cache.py), most recently used first: a few
 # bases (a test base beside the real one) start fast each; every story's analysis is kept
@@ -125,6 +129,7 @@ DEFAULT_THRESHOLD = DEFAULT_PARAMS.threshold
 
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
 FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
+WRITTEN_CACHE = 200_000  # remembered readings of the stories' written words (bounded)
 TAUGHT_PHRASE = -2  # `_Scored.best_phrase` of a story found through a taught phrasing
 MAX_QUESTION_WORDS = 60  # a pasted essay is not a question; bound the work per message
 
@@ -299,6 +304,7 @@ class Matcher:
         self.taught = TaughtPhrasings()  # what team leads taught, on top of the index
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
         self._lesson_matchers: dict[int, Matcher] = {}  # story -> its lessons (lazily)
+        self._written_forms: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         if cache is None:
             with paused_gc():
                 self._index = self._build(kb.anecdotes)
@@ -362,131 +368,192 @@ class Matcher:
             keys = [self._story_key(anecdote) for anecdote in anecdotes]
             found = cache.get_many(keys)
             for n, key in enumerate(keys):
-                analyses[n] = _story_terms_of(loads(found.get(key)), anecdotes[n])
+                analyses[n] = _story_terms_of(found.get(key))
         new: dict[str, bytes] = {}
         for n, anecdote in enumerate(anecdotes):
             if analyses[n] is None:
                 terms = self._analyse(anecdote)
                 analyses[n] = terms
                 if cache is not None:
-                    new[keys[n]] = dumps(terms.as_json())
+                    new[keys[n]] = _story_terms_bytes(terms)
         if cache is not None and new:
             cache.put_many(new, touch=[key for key in keys if key in found])
         return self._assemble(anecdotes, [a for a in analyses if a is not None])
 
     def _analyse(self, anecdote: Anecdote) -> _StoryTerms:
-        """One story's content words per field, its written words' canonical forms (for
-        typos) and the written words of each language, all from the word table alone."""
-        normalizer = self.normalizer
-        words: list[list[str]] = []
+        """One story's terms and how often its fields use them, its phrasings and lessons as
+        positions among its terms, its written words' canonical forms (for typos) and the
+        written words of each language: everything the index needs from this story alone."""
+        p, normalizer = self.params, self.normalizer
+        positions: dict[str, int] = {}  # term -> its position in the story's terms
+        counts = array("d")
+        size = 0.0
+        phrases: list[array] = []
+        texts: list[str] = []
+        lessons: list[set[int]] = []
         surface: dict[str, str] = {}
         written: dict[str, dict[str, None]] = {lang: {} for lang in LANGUAGES}
-        for _, _, lang, text in _fields(anecdote):
-            words.append(_content(normalizer, text, lang))
+        for kind, number, lang, text in _fields(anecdote):
+            words = _content(normalizer, text, lang)
+            weight = p.field_weight(kind)
+            size += weight
+            ids = []
+            for word in words:
+                at = positions.setdefault(word, len(counts))
+                if at == len(counts):
+                    counts.append(0.0)
+                counts[at] += weight
+                ids.append(at)
+            if kind == "lesson":
+                while len(lessons) <= number:
+                    lessons.append(set())
+                lessons[number].update(ids)
+            elif kind in ("title", "trigger", "tag") and ids:
+                phrases.append(array("i", ids))
+                texts.append(" ".join(sorted(words)))
             for raw in normalizer.split(text):
-                if len(raw) >= 4 and raw not in surface:
-                    forms = normalizer.canonical_word(raw, lang)
-                    if forms:
-                        surface[raw] = forms[0]
-                word = normalizer.collapse(raw)
-                if len(word) >= 4 and word.isalpha():
+                form, word = self._written_form(raw, lang)
+                if form is not None:
+                    surface.setdefault(raw, form)
+                if word is not None:
                     written[lang].setdefault(word, None)
         return _StoryTerms(
-            words, list(surface.items()), {lang: list(ws) for lang, ws in written.items()}
+            terms=list(positions),
+            counts=counts,
+            size=size,
+            phrases=phrases,
+            texts=texts,
+            lessons=[array("i", sorted(ids)) for ids in lessons],
+            surface=surface,
+            written={lang: list(words) for lang, words in written.items()},
         )
 
+    def _written_form(self, raw: str, lang: str) -> tuple[str | None, str | None]:
+        """A written word's canonical form (words of 4+ letters: for typos) and its collapsed
+        spelling (alphabetic, 4+ letters: for telling languages apart), None where not kept.
+        Remembered: thousands of stories write the same few thousand words."""
+        key = (raw, lang)
+        found = self._written_forms.get(key)
+        if found is None:
+            forms = self.normalizer.canonical_word(raw, lang) if len(raw) >= 4 else ()
+            word = self.normalizer.collapse(raw)
+            found = (
+                forms[0] if forms else None,
+                word if len(word) >= 4 and word.isalpha() else None,
+            )
+            if len(self._written_forms) < WRITTEN_CACHE:
+                self._written_forms[key] = found
+        return found
+
     def _assemble(self, anecdotes: Sequence[Anecdote], analyses: Sequence[_StoryTerms]) -> _Index:
+        """The index of the stories' analyses: the part that depends on every story (term
+        ids, weights, postings), so it is recomputed at each start that edits a story. Only
+        sums and lookups over what `_analyse` found: no text is read again."""
+        import numpy as np  # here only: a start with a full cache does not need it
+
         p = self.params
         index = _Index()
-        normalizer = self.normalizer
-        freq: list[dict[int, float]] = []  # term -> story -> field-weighted count
+        # Term ids in order of first use, story by story, field by field; then every
+        # (story, term) pair as flat arrays, story by story.
+        terms = list(chain.from_iterable(a.terms for a in analyses))
+        index.vocab = list(dict.fromkeys(terms))
+        term_ids = index.term_ids = {word: tid for tid, word in enumerate(index.vocab)}
+        tids = np.fromiter(map(term_ids.__getitem__, terms), dtype=np.int64, count=len(terms))
+        sizes = [len(a.terms) for a in analyses]
+        story_start = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+        owner = np.repeat(np.arange(len(analyses), dtype=np.int32), sizes)
+        counts = np.frombuffer(b"".join(a.counts.tobytes() for a in analyses), dtype=np.float64)
 
-        def term(word: str) -> int:
-            tid = index.term_ids.get(word)
-            if tid is None:
-                tid = len(index.vocab)
-                index.term_ids[word] = tid
-                index.vocab.append(word)
-                freq.append({})
-            return tid
-
-        phrases: list[tuple[int, tuple[int, ...], str]] = []
-        sizes = [0.0] * len(anecdotes)  # field-weighted number of fields per story
-        surface_words: dict[str, str] = {}
-        lesson_terms: list[list[set[int]]] = [[] for _ in anecdotes]
-        language_seen: dict[str, set[str]] = defaultdict(set)
-        for a_idx, (anecdote, analysis) in enumerate(zip(anecdotes, analyses, strict=True)):
-            fields = _fields(anecdote)
-            for (kind, number, _, _), words in zip(fields, analysis.words, strict=True):
-                ids = tuple(term(w) for w in words)
-                weight = p.field_weight(kind)
-                sizes[a_idx] += weight
-                for tid in ids:
-                    counts = freq[tid]
-                    counts[a_idx] = counts.get(a_idx, 0.0) + weight
-                if kind == "lesson":
-                    while len(lesson_terms[a_idx]) <= number:
-                        lesson_terms[a_idx].append(set())
-                    lesson_terms[a_idx][number].update(ids)
-                if kind in ("title", "trigger", "tag") and ids:
-                    phrases.append((a_idx, ids, " ".join(sorted(words))))
-            for raw, form in analysis.surface:
-                surface_words.setdefault(raw, form)
-            for lang, written in analysis.written.items():
-                for word in written:
-                    language_seen[word].add(lang)
+        # The same pairs term by term, each term's stories ascending: its postings.
+        order, offsets = _grouped(tids, len(index.vocab))
+        stories, counts, tids_sorted = owner[order], counts[order], tids[order]
+        starts = offsets[:-1]
 
         # A word's pull on a story: its frequency there relative to the story that uses it
         # most ("teknisi" in forty phrasings of one story and one of another pulls to the
         # first). Its weight: an inverse frequency over stories counted with those pulls,
-        # damped when it fills only a small share of any story's fields.
-        n = max(len(anecdotes), 1)
-        postings: list[dict[int, float]] = []
-        for counts in freq:
-            top = max(counts.values())
-            pull = {a: (c / top) ** p.assoc_power for a, c in counts.items()}
-            postings.append(pull)
-            # topical: in a fair share of some story's fields, counted up to topical_count
-            # occurrences so that writing more triggers does not dilute every word
-            share = max(
-                c / min(p.topical_count, p.topical_share * sizes[a]) for a, c in counts.items()
-            )
-            topical = min(1.0, share) ** 0.5
-            index.weight.append(math.log((n + 1) / sum(pull.values())) * topical)
+        # damped when it fills only a small share of any story's fields. Topical: in a fair
+        # share of some story's fields, counted up to topical_count occurrences so that
+        # writing more triggers does not dilute every word.
+        # The powers and sums are Python's own (powers of the few distinct ratios; sums
+        # left to right), so the weights are bit for bit those of a plain loop over stories.
+        n = max(len(analyses), 1)
+        pulls = np.zeros(0)
+        shares: list[float] = []
+        if len(counts):
+            ratios = counts / np.maximum.reduceat(counts, starts)[tids_sorted]
+            distinct, back = np.unique(ratios, return_inverse=True)
+            powers = [ratio**p.assoc_power for ratio in distinct.tolist()]
+            pulls = np.array(powers, dtype=np.float64)[back]
+            room = [min(p.topical_count, p.topical_share * a.size) for a in analyses]
+            shares = np.maximum.reduceat(counts / np.array(room)[stories], starts).tolist()
+        pull_list, ends = pulls.tolist(), offsets.tolist()
+        for tid, share in enumerate(shares):
+            total = sum(pull_list[ends[tid] : ends[tid + 1]])
+            index.weight.append(math.log((n + 1) / total) * min(1.0, share) ** 0.5)
         index.unknown_weight = math.log((n + 1) / p.unknown_df)
-        index.postings = _Postings(postings)
+        index.postings = _Postings.of_arrays(
+            array("q", offsets.tobytes()),
+            array("i", stories.astype(np.int32).tobytes()),
+            array("d", pulls.tobytes()),
+        )
 
-        term_phrases: list[list[int]] = [[] for _ in index.vocab]
-        start = 0
-        for a_idx in range(len(anecdotes)):
-            while start < len(phrases) and phrases[start][0] < a_idx:
-                start += 1
-            end = start
-            while end < len(phrases) and phrases[end][0] == a_idx:
-                end += 1
-            index.story_phrases.append((start, end))
-            start = end
-        for p_idx, (a_idx, ids, text) in enumerate(phrases):
-            unique = set(ids)
-            index.phrase_story.append(a_idx)
-            index.phrase_weight.append(sum(index.weight[t] for t in unique))
-            index.phrase_text.append(text)
-            for tid in unique:
-                term_phrases[tid].append(p_idx)
-        index.term_phrases = [array("i", ids) for ids in term_phrases]
+        # Phrasings (titles, triggers, tags), story by story: their weight is the sum of
+        # their terms' weights; each term lists the phrasings that use it, ascending.
+        all_ids, bounds = tids.tolist(), story_start.tolist()
+        weight = index.weight
+        phrase_terms: list[int] = []  # the term ids of every phrasing, one after the other
+        phrase_sizes: list[int] = []
+        for a_idx, analysis in enumerate(analyses):
+            ids = all_ids[bounds[a_idx] : bounds[a_idx + 1]]
+            start = len(index.phrase_text)
+            for positions, text in zip(analysis.phrases, analysis.texts, strict=True):
+                unique = set(map(ids.__getitem__, positions))
+                index.phrase_story.append(a_idx)
+                index.phrase_weight.append(sum(map(weight.__getitem__, unique)))
+                index.phrase_text.append(text)
+                phrase_terms.extend(unique)
+                phrase_sizes.append(len(unique))
+            index.story_phrases.append((start, len(index.phrase_text)))
+            index.lesson_terms.append(
+                [set(map(ids.__getitem__, lesson)) for lesson in analysis.lessons]
+            )
+        phrase_of = np.repeat(np.arange(len(phrase_sizes), dtype=np.int32), phrase_sizes)
+        order, offsets = _grouped(np.array(phrase_terms, dtype=np.int64), len(index.vocab))
+        flat = array("i", phrase_of[order].tobytes())
+        ends = offsets.tolist()
+        index.term_phrases = [flat[ends[t] : ends[t + 1]] for t in range(len(index.vocab))]
 
-        index.by_length = _by_length(index.vocab)
+        # Written forms for typo lookup: the first story's reading of a word wins, then the
+        # table's slang and concepts ("kustomer", "komplen": typos of these too).
+        surfaces = [a.surface for a in analyses]
+        first: dict[str, str] = {}
+        for surface in reversed(surfaces):  # earlier stories overwrite later ones
+            first.update(surface)
+        surface_words = {raw: first[raw] for raw in dict.fromkeys(chain.from_iterable(surfaces))}
+        normalizer = self.normalizer
         table = normalizer.table
-        for raw in [*table.concepts, *table.slang]:  # "kustomer", "komplen": typos of these too
+        for raw in [*table.concepts, *table.slang]:
             forms = normalizer.canonical_word(raw, "id") if len(raw) >= 4 else ()
-            if forms and forms[0] in index.term_ids and raw not in surface_words:
+            if forms and forms[0] in term_ids and raw not in surface_words:
                 surface_words[raw] = forms[0]
         for raw, word in surface_words.items():
-            if word in index.term_ids:
-                index.surface.setdefault(raw, index.term_ids[word])
+            if word in term_ids:
+                index.surface.setdefault(raw, term_ids[word])
+        index.by_length = _by_length(index.vocab)
         index.surface_by_length = _by_length(index.surface)
-        index.lesson_terms = lesson_terms
-        index.language_only = {w: next(iter(ls)) for w, ls in language_seen.items() if len(ls) == 1}
+
+        # Written words of one language only, in order of first use.
+        used_in = {
+            lang: set(chain.from_iterable(a.written[lang] for a in analyses)) for lang in LANGUAGES
+        }
+        every = dict.fromkeys(
+            chain.from_iterable(a.written[lang] for a in analyses for lang in LANGUAGES)
+        )
+        for word in every:
+            langs = [lang for lang in LANGUAGES if word in used_in[lang]]
+            if len(langs) == 1:
+                index.language_only[word] = langs[0]
         return index
 
     # --- question ----------------------------------------------------------------------
@@ -1071,6 +1138,17 @@ def _by_length(words: Iterable[str]) -> dict[tuple[str, int], list[str]]:
     return dict(buckets)
 
 
+def _grouped(keys: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of `keys` (ints from 0 to groups - 1) grouped by key, each group in its
+    original order, and where each group starts (one more entry: the end)."""
+    import numpy as np
+
+    order = np.argsort(keys, kind="stable")
+    offsets = np.zeros(groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=groups), out=offsets[1:])
+    return order, offsets
+
+
 def _percent(score: float) -> int:
     return max(0, min(100, round(score * 100)))
 
@@ -1092,14 +1170,17 @@ def _fields(anecdote: Anecdote) -> Iterable[tuple[str, int, str, str]]:
 @dataclass
 class _StoryTerms:
     """What one story contributes to the index, independent of every other story: cached
-    per story, so editing one story among thousands analyses that story only."""
+    per story, so editing one story among thousands analyses that story only, and the index
+    is then assembled from the stories' terms and counts without reading their texts again."""
 
-    words: list[list[str]]  # content words of each of `_fields(story)`, in order
-    surface: list[tuple[str, str]]  # written word -> its canonical form, first seen first
+    terms: list[str]  # its content words, first used first
+    counts: array  # "d", per term: the field-weighted number of its fields using it
+    size: float  # the field-weighted number of its fields
+    phrases: list[array]  # its titles, triggers and tags that have words: term positions
+    texts: list[str]  # ...and each one's words, sorted and joined
+    lessons: list[array]  # per lesson, its terms in either language: sorted positions
+    surface: dict[str, str]  # written word -> its canonical form, first seen first
     written: dict[str, list[str]]  # language -> written words (4+ letters) in its texts
-
-    def as_json(self) -> dict[str, object]:
-        return {"words": self.words, "surface": self.surface, "written": self.written}
 
 
 def _story_texts(anecdote: Anecdote) -> bytes:
@@ -1109,24 +1190,86 @@ def _story_texts(anecdote: Anecdote) -> bytes:
 
 
 def _str_list(value: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list) or not _all_str(value):
         raise ValueError("not a list of words")
     return value
 
 
-def _story_terms_of(data: object, anecdote: Anecdote) -> _StoryTerms | None:
-    """The analysis `_StoryTerms.as_json` wrote for this story, or None."""
-    try:
-        if not isinstance(data, dict):
-            return None
-        words = [_str_list(w) for w in data["words"]]
-        if len(words) != sum(1 for _ in _fields(anecdote)):
-            return None
-        surface = [(str(raw), str(form)) for raw, form in data["surface"]]
-        written = {lang: _str_list(data["written"][lang]) for lang in LANGUAGES}
-    except (KeyError, TypeError, ValueError):
+def _all_str(values: Iterable[object]) -> bool:
+    return set(map(type, values)) <= {str}  # one pass in C: thousands of stories are read
+
+
+def _flat(parts: Sequence[array]) -> tuple[array, array]:
+    """Arrays of ints as one: where each ends, and all their values."""
+    ends = array("q", accumulate(map(len, parts)))
+    return ends, array("i", chain.from_iterable(parts))
+
+
+def _split(ends: array, values: array) -> list[array]:
+    """The arrays `_flat` joined."""
+    return [values[start:end] for start, end in zip(chain([0], ends), ends, strict=False)]
+
+
+def _story_terms_bytes(terms: _StoryTerms) -> bytes:
+    """A story's analysis as data: its words as JSON, its numbers as packed arrays."""
+    meta = dumps(
+        {
+            "terms": terms.terms,
+            "texts": terms.texts,
+            "surface": terms.surface,
+            "written": terms.written,
+        }
+    )
+    numbers = pack(
+        terms.counts, array("d", [terms.size]), *_flat(terms.phrases), *_flat(terms.lessons)
+    )
+    return len(meta).to_bytes(4, "little") + meta + numbers
+
+
+def _story_terms_of(raw: bytes | None) -> _StoryTerms | None:
+    """The analysis `_story_terms_bytes` wrote, or None for anything else (absent, damaged,
+    or positions outside the story's terms)."""
+    if raw is None:
         return None
-    return _StoryTerms(words, surface, written)
+    try:
+        size = int.from_bytes(raw[:4], "little")
+        meta = loads(raw[4 : 4 + size])
+        counts, story_size, phrase_ends, phrase_ids, lesson_ends, lesson_ids = unpack(
+            raw[4 + size :]
+        )
+        terms = _StoryTerms(
+            terms=_str_list(meta["terms"]),
+            counts=counts,
+            size=story_size[0],
+            phrases=_split(phrase_ends, phrase_ids),
+            texts=_str_list(meta["texts"]),
+            lessons=_split(lesson_ends, lesson_ids),
+            surface=meta["surface"],
+            written={lang: _str_list(meta["written"][lang]) for lang in LANGUAGES},
+        )
+        consistent = (
+            len(counts) == len(terms.terms)
+            and len(story_size) == 1
+            and len(terms.phrases) == len(terms.texts)
+            and _ascending(phrase_ends, len(phrase_ids))
+            and _ascending(lesson_ends, len(lesson_ids))
+            and _within(phrase_ids, len(counts))
+            and _within(lesson_ids, len(counts))
+            and isinstance(terms.surface, dict)
+            and _all_str(chain(terms.surface, terms.surface.values()))
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return None
+    return terms if consistent else None
+
+
+def _ascending(ends: array, total: int) -> bool:
+    """`ends` are the ends of consecutive parts of `total` values (see `_flat`)."""
+    return (
+        list(ends) == sorted(ends)
+        and (ends[-1] if ends else 0) == total
+        and (not ends or ends[0] >= 0)
+    )
 
 
 def _index_bytes(index: _Index) -> bytes:

@@ -339,6 +339,7 @@ class Normalizer:
                         phrases.setdefault(folded, table.concepts.get(value, value))
         self.phrases = phrases
         self.max_phrase = max((len(k) for k in phrases), default=1)
+        self.phrase_heads = frozenset(k[0] for k in phrases)  # most words start none
         # Words of the working world and people of private life, folded like questions (see
         # `work` and `private` in the table); a phrase ("anak buah") counts through each word
         # it folds to.
@@ -555,8 +556,10 @@ class Normalizer:
     # --- texts -------------------------------------------------------------------------
     def split(self, text: str) -> list[str]:
         """Lower-case words of `text`, accents and punctuation removed."""
-        text = unicodedata.normalize("NFKD", text.lower())
-        text = "".join(c for c in text if not unicodedata.combining(c))
+        text = text.lower()
+        if not text.isascii():  # ASCII has no accents: most texts skip the per-letter pass
+            text = unicodedata.normalize("NFKD", text)
+            text = "".join(c for c in text if not unicodedata.combining(c))
         text = _APOSTROPHE_S.sub("", text)
         text = _APOSTROPHE.sub("", text)
         return _WORD.findall(text)
@@ -571,6 +574,10 @@ class Normalizer:
         out: list[str] = []
         i = 0
         while i < len(words):
+            if words[i] not in self.phrase_heads:
+                out.append(words[i])
+                i += 1
+                continue
             for size in range(min(self.max_phrase, len(words) - i), 1, -1):
                 target = self.phrases.get(tuple(words[i : i + size]))
                 if target is not None:
