@@ -20,17 +20,23 @@ EVAL_DIR = Path(__file__).resolve().parent
 PROJECT = EVAL_DIR.parent
 FLOORS = EVAL_DIR / "floors.yaml"
 FIGURES = ("top1", "oos_reject", "lesson_first")
-_SUMMARY = re.compile(r"^top1=(?P<top1>[\d.]+) .*oos_reject=(?P<oos_reject>[\d.]+) ", re.M)
+# The report's summary line ("top1=0.91 top3=0.95 oos_reject=n/a lang=1.00 n=160"): a rate
+# with no items is "n/a", which counts as not shown.
+_SUMMARY = re.compile(r"^top1=.*$", re.M)
+_PAIR = re.compile(r"(?P<name>top1|oos_reject)=(?P<value>[\d.]+)(?=\s|$)")
 _LESSON = re.compile(r"^lesson shown first fits \([^)]*\): (?P<lesson_first>[\d.]+) ", re.M)
 
 
 def figures(report: str) -> dict[str, float]:
     """The figures of one `eval` report: its summary line, and the lesson line when present."""
     found: dict[str, float] = {}
-    for pattern in (_SUMMARY, _LESSON):
-        match = pattern.search(report)
-        if match:
-            found.update({name: float(value) for name, value in match.groupdict().items()})
+    summary = _SUMMARY.search(report)
+    if summary:
+        for pair in _PAIR.finditer(summary.group(0)):
+            found[pair["name"]] = float(pair["value"])
+    lesson = _LESSON.search(report)
+    if lesson:
+        found["lesson_first"] = float(lesson["lesson_first"])
     return found
 
 

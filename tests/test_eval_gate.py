@@ -22,12 +22,15 @@ top-1 (best answer right):       0.81
 lesson shown first fits (right story, lesson-labelled): 0.90 n=130
   short             n= 25  lesson-first=0.88
 
-top1=0.81 top3=0.84 oos_reject=0.00 lang=1.00 n=160
+top1=0.81 top3=0.84 oos_reject=n/a lang=1.00 n=160
 """
 
 
 def test_the_figures_of_a_report_are_read() -> None:
-    assert gate.figures(REPORT) == {"top1": 0.81, "oos_reject": 0.0, "lesson_first": 0.90}
+    # A set with no out-of-scope question prints "n/a" for their rejection: not a figure.
+    assert gate.figures(REPORT) == {"top1": 0.81, "lesson_first": 0.90}
+    both = REPORT.replace("oos_reject=n/a", "oos_reject=0.95")
+    assert gate.figures(both) == {"top1": 0.81, "oos_reject": 0.95, "lesson_first": 0.90}
     assert "lesson_first" not in gate.figures(REPORT.replace("lesson shown first", "x"))
 
 
