@@ -15,6 +15,7 @@ from bot.chat.replies import Replies
 from bot.content.knowledge import CACHE_DIR, KnowledgeBase, KnowledgeError, load_knowledge
 from bot.engine.confidence import CalibrationError
 from bot.engine.matcher import Matcher
+from bot.engine.concepts import ConceptTableError
 from bot.engine.normalize import NormalizeTableError
 from bot.engine.smalltalk import SmallTalkError
 from bot.settings import Settings
@@ -87,7 +88,7 @@ def build_core(settings: Settings, *, taught: bool = True) -> Core:
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir, cache_dir)
     try:
         matcher = Matcher(kb, cache_dir=cache_dir)
-    except (NormalizeTableError, CalibrationError, SmallTalkError) as exc:
+    except (NormalizeTableError, ConceptTableError, CalibrationError, SmallTalkError) as exc:
         # The word table, the calibration and the small talk are content too: report them
         # like the rest.
         raise KnowledgeError([str(exc)]) from exc

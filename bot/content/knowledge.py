@@ -72,6 +72,10 @@ class Anecdote:
     applies_to: tuple[str, ...] = ()
     # The caution in one short line, for the first message (the full view shows `caution`).
     caution_short: Text | None = None
+    # The story's situation in roles and events (who the customer is, what went wrong or is
+    # wanted, what the asker decides), read as concepts (bot/engine/situations.py), so a
+    # message told in other words still finds it.
+    situations: tuple[Text, ...] = ()
 
     @property
     def seed_prefix(self) -> str:
@@ -408,6 +412,9 @@ def load_anecdote(path: Path, seeds_dir: Path, raw: bytes | None = None) -> Anec
         caution_short=check.text(data["caution_short"], ("caution_short",))
         if "caution_short" in data
         else None,
+        situations=check.text_list(data.get("situations"), ("situations",))
+        if "situations" in data
+        else (),
     )
     if (anecdote.applies_to or anecdote.caution_short) and anecdote.caution is None:
         field_name = "applies_to" if anecdote.applies_to else "caution_short"
@@ -661,6 +668,7 @@ def _anecdote_json(a: Anecdote) -> dict[str, Any]:
         "when": [{lang: list(items) for lang, items in w.items()} for w in a.when],
         "applies_to": list(a.applies_to),
         "caution_short": None if a.caution_short is None else _text_json(a.caution_short),
+        "situations": [_text_json(t) for t in a.situations],
     }
 
 
@@ -696,6 +704,7 @@ def _anecdote_of(data: Any, path: Path) -> Anecdote:
         when=tuple({str(lang): _strings(items) for lang, items in w.items()} for w in data["when"]),
         applies_to=_strings(data["applies_to"]),
         caution_short=None if data["caution_short"] is None else _text_of(data["caution_short"]),
+        situations=tuple(_text_of(t) for t in data["situations"]),
     )
 
 

@@ -9,7 +9,7 @@ probability that the story is the right one, by a logistic model over a few name
 fitted on labelled questions (`python -m bot calibrate FILE...`). A calibrated 0.6 is "right
 six times in ten" whatever the length, so one threshold serves every kind of message.
 
-The model is deliberately small (nine weights): it learns how to read the evidence, not the
+The model is deliberately small (a dozen weights): it learns how to read the evidence, not the
 answers to particular sentences, and it is checked on a set it was never fitted on.
 """
 
@@ -32,6 +32,16 @@ _CLAUSES = re.compile(
     r"|but|although|though|while|whereas|because|since)\s+",
     re.IGNORECASE,
 )
+# A message typed by voice has no punctuation: its sentences are joined by the words people
+# say between them ("jadi gini", "terus", "nah", "and then"). A long unpunctuated stretch is
+# split there too, so it is judged by its parts as a punctuated message is. Only long
+# stretches: in a short clause "terus" means "keeps on" ("maksa terus").
+_SPOKEN = re.compile(
+    r"\s+(?:jadi\s+gini|jadi\s+begini|gini\s+loh|terus|trus|trs|nah|eh|abis\s+itu|habis\s+itu"
+    r"|setelah\s+itu|kemudian|makanya|and\s+then|so\s+now|so\s+then|anyway)\s+",
+    re.IGNORECASE,
+)
+SPOKEN_MIN_WORDS = 12  # words a stretch needs before its spoken joints split it
 MAX_PARTS = 12  # a pasted essay: judge its first dozen parts, bound the work per message
 
 
@@ -39,7 +49,13 @@ def parts(text: str) -> list[str]:
     """The clauses of a message, in order; one part for a one-clause question."""
     found: list[str] = []
     for sentence in _SENTENCES.split(text):
-        found.extend(c.strip() for c in _CLAUSES.split(sentence) if c and c.strip())
+        for clause in _CLAUSES.split(sentence):
+            if not clause or not clause.strip():
+                continue
+            if len(clause.split()) >= SPOKEN_MIN_WORDS:
+                found.extend(c.strip() for c in _SPOKEN.split(clause) if c and c.strip())
+            else:
+                found.append(clause.strip())
     return found[:MAX_PARTS]
 
 
@@ -63,6 +79,11 @@ class Evidence:
     best_part: float  # the best clause's lexical score (a long message judged by its parts)
     parts_agree: float  # noisy-OR of the clauses' scores: several clauses pointing one way
     customer: bool = True  # names someone the stories serve (a customer, an official)
+    # Concept-level evidence (bot/engine/situations.py): the story's best-fitting situation,
+    # the share of the message's concepts its situations name, and the share no story names.
+    situation: float = 0.0
+    concept_share: float = 0.0
+    uncovered: float = 0.0
 
     def features(self) -> tuple[float, ...]:
         return (
@@ -74,6 +95,9 @@ class Evidence:
             self.best_part,
             self.parts_agree,
             1.0 if self.customer else 0.0,
+            self.situation,
+            self.concept_share,
+            self.uncovered,
         )
 
 
@@ -86,6 +110,9 @@ FEATURES = (
     "best_part",
     "parts_agree",
     "customer",
+    "situation",
+    "concept_share",
+    "uncovered",
 )
 
 
@@ -105,6 +132,9 @@ class Calibration:
     best_part: float = 2.67
     parts_agree: float = 2.54
     customer: float = 0.24
+    situation: float = 0.0
+    concept_share: float = 0.0
+    uncovered: float = 0.0
     bias: float = -7.27
 
     def probability(self, evidence: Evidence) -> float:

@@ -47,10 +47,13 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.content.knowledge import LANGUAGES, Anecdote, KnowledgeBase, Text, code_digest, digest_of
+from bot.engine.concepts import FILE as CONCEPTS
+from bot.engine.concepts import ConceptTable, load_concepts
 from bot.engine.confidence import Calibration, Evidence, noisy_or, parts
 from bot.engine.language import LanguageDetector, decide
 from bot.engine.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
 from bot.engine.smalltalk import FILE as SMALL_TALK
+from bot.engine.situations import SituationIndex
 from bot.engine.smalltalk import SmallTalk
 from bot.engine.taught import Phrasing, TaughtPhrasings
 from bot.storage.cache import Cache, dumps, loads, pack, paused_gc, unpack
@@ -127,6 +130,7 @@ DEFAULT_THRESHOLD = DEFAULT_PARAMS.threshold
 
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
 FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
+NO_CONCEPTS = ConceptTable((), {}, {}, 1)  # a base without responses/concepts.yaml
 TAUGHT_PHRASE = -2  # `_Scored.best_phrase` of a story found through a taught phrasing
 # How much a long message's best clause adds to the whole message's fit with a lesson.
 LESSON_CLAUSE_SHARE = 0.5
@@ -241,6 +245,8 @@ class _Index:
     # Written words found in one language's texts of the stories only ("apology", "ultimatum"
     # vs "kelupaan"): the tie-breaker when a question has no function word to tell its language
     language_only: dict[str, str] = field(default_factory=dict)
+    # story -> situation -> its canonical words, both languages (bot/engine/situations.py)
+    situation_words: list[list[list[str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -269,6 +275,7 @@ class _Question:
     taught: bool = False  # the best story is the one a team lead taught for such a question
     legal: str | None = None  # a question of the law (bribe, kickback): `legal` in the table
     subjects: frozenset[str] = frozenset()  # subjects touched (officials, gifts, ...)
+    concepts: frozenset[str] = frozenset()  # concepts named (responses/concepts.yaml)
 
 
 class Matcher:
@@ -284,8 +291,10 @@ class Matcher:
         params: ScoringParams | None = None,
         default_lang: str = "id",
         cache_dir: Path | None = None,
+        concepts: ConceptTable | None = None,
     ) -> None:
-        """`cache_dir`: where the built index is kept between runs (see `_read_index`)."""
+        """`cache_dir`: where the built index is kept between runs (see `_read_index`);
+        `concepts`: the concept table, instead of the base's `concepts.yaml`."""
         self.kb = kb
         self.params = params or DEFAULT_PARAMS
         self.threshold = self.params.threshold if threshold is None else threshold
@@ -297,6 +306,14 @@ class Matcher:
         base_dir = _table_path(kb).parent
         self.calibration = calibration or Calibration.load(base_dir / CALIBRATION)
         self.small_talk = SmallTalk.load(base_dir / SMALL_TALK)
+        self.concepts_path = base_dir / CONCEPTS
+        if concepts is None:
+            concepts = (
+                load_concepts(self.concepts_path, self.normalizer)
+                if self.concepts_path.is_file()
+                else NO_CONCEPTS
+            )
+        self.concept_table = concepts
         self.default_lang = default_lang
         self.anecdotes = kb.anecdotes
         self._positions = {anecdote.id: n for n, anecdote in enumerate(kb.anecdotes)}
@@ -306,12 +323,14 @@ class Matcher:
         if cache is None:
             with paused_gc():
                 self._index = self._build(kb.anecdotes)
+            self.situations = self._situations()
             return
         try:
             try:
                 self._built_by = self._builder_digest()
             except OSError:  # the table cannot be read: loading it has reported that
                 self._index = self._build(kb.anecdotes)
+                self.situations = self._situations()
                 return
             key = "index:" + self._index_key(kb)
             with paused_gc():
@@ -321,8 +340,17 @@ class Matcher:
                     cache.put_many({key: _index_bytes(index)})
                     cache.keep_latest("index:", INDEX_ENTRIES)
             self._index = index
+            self.situations = self._situations()
         finally:
             cache.close()
+
+    def _situations(self) -> SituationIndex:
+        """The stories' situations as concept sets (the words were folded with the index)."""
+        concepts = self.concept_table.concepts
+        return SituationIndex(
+            self.concept_table,
+            [[concepts(words) for words in story] for story in self._index.situation_words],
+        )
 
     # --- index -------------------------------------------------------------------------
     def _builder_digest(self) -> bytes:
@@ -330,7 +358,7 @@ class Matcher:
         (this module and bot/engine/normalize.py), the scoring parameters, the stemmer's
         dictionary and the word table, so a cache is never read as if built by other code."""
         h = hashlib.blake2b(digest_size=20)
-        h.update(code_digest(__file__, inspect.getfile(Normalizer)))
+        h.update(code_digest(__file__, inspect.getfile(Normalizer), inspect.getfile(SituationIndex)))
         h.update(repr(self.params).encode())  # the index is built with these
         h.update(f"dictionary\0{version('PySastrawi')}\0".encode())  # and the stemmer's roots
         table = self.normalizer_path
@@ -395,8 +423,15 @@ class Matcher:
                 word = normalizer.collapse(raw)
                 if len(word) >= 4 and word.isalpha():
                     written[lang].setdefault(word, None)
+        situations = [
+            normalizer.tokens(situation.id, "id") + normalizer.tokens(situation.en, "en")
+            for situation in anecdote.situations
+        ]
         return _StoryTerms(
-            words, list(surface.items()), {lang: list(ws) for lang, ws in written.items()}
+            words,
+            list(surface.items()),
+            {lang: list(ws) for lang, ws in written.items()},
+            situations,
         )
 
     def _assemble(self, anecdotes: Sequence[Anecdote], analyses: Sequence[_StoryTerms]) -> _Index:
@@ -491,6 +526,7 @@ class Matcher:
         index.surface_by_length = _by_length(index.surface)
         index.lesson_terms = lesson_terms
         index.language_only = {w: next(iter(ls)) for w, ls in language_seen.items() if len(ls) == 1}
+        index.situation_words = [analysis.situations for analysis in analyses]
         return index
 
     # --- question ----------------------------------------------------------------------
@@ -675,8 +711,11 @@ class Matcher:
                 scored, _ = self._lexical(clause, wanted)
                 by_part.append({s.story: s.lexical for s in scored})
         evidence = []
+        situations = self.situations
+        uncovered = situations.uncovered(q.concepts)
         for s in whole:
             part_scores = [p.get(s.story, 0.0) for p in by_part] or [s.lexical]
+            fit = situations.score(s.story, q.concepts)
             evidence.append(
                 Evidence(
                     lexical=s.lexical,
@@ -687,6 +726,9 @@ class Matcher:
                     customer=q.customer,
                     best_part=max(part_scores),
                     parts_agree=noisy_or(part_scores),
+                    situation=fit.situation,
+                    concept_share=fit.concept_share,
+                    uncovered=uncovered,
                 )
             )
         return whole, q, evidence
@@ -806,6 +848,7 @@ class Matcher:
         law = outside = False
         legal: str | None = None
         subjects: frozenset[str] = frozenset()
+        concepts: frozenset[str] = frozenset()
         if only is None:  # the whole message (a clause's question is not read for these)
             law = normalizer.asks_law(question)
             # stopwords count: "boleh" (may I) weighs nothing but asks for permission
@@ -813,6 +856,7 @@ class Matcher:
             outside = normalizer.outside_subject(folded) is not None
             legal = normalizer.legal_subject(folded)
             subjects = normalizer.subjects_of(folded)
+            concepts = self.situations.message(folded)
         return scored, _Question(
             looked,
             weights,
@@ -824,6 +868,7 @@ class Matcher:
             tuple(words),
             legal=legal,
             subjects=subjects,
+            concepts=concepts,
         )
 
     def lesson_order(self, story: int, question: str) -> tuple[int, ...]:
@@ -872,6 +917,7 @@ class Matcher:
                     tags={lang: () for lang in LANGUAGES},
                     tips=(),
                     when=(),
+                    situations=(),
                 )
             )
         base = KnowledgeBase(anecdotes=tuple(pseudo), ui={}, seeds_dir=self.kb.seeds_dir)
@@ -881,6 +927,7 @@ class Matcher:
             calibration=self.calibration,
             params=self.params,
             default_lang=self.default_lang,
+            concepts=NO_CONCEPTS,  # lessons are ordered by their words
         )
 
     def _ranked(
@@ -1108,14 +1155,21 @@ class _StoryTerms:
     words: list[list[str]]  # content words of each of `_fields(story)`, in order
     surface: list[tuple[str, str]]  # written word -> its canonical form, first seen first
     written: dict[str, list[str]]  # language -> written words (4+ letters) in its texts
+    situations: list[list[str]] = field(default_factory=list)  # canonical words of each
 
     def as_json(self) -> dict[str, object]:
-        return {"words": self.words, "surface": self.surface, "written": self.written}
+        return {
+            "words": self.words,
+            "surface": self.surface,
+            "written": self.written,
+            "situations": self.situations,
+        }
 
 
 def _story_texts(anecdote: Anecdote) -> bytes:
     """Everything of a story the index reads, as bytes to hash."""
     texts = [f"{k}\x1f{n}\x1f{lang}\x1f{t}" for k, n, lang, t in _fields(anecdote)]
+    texts.extend(f"situation\x1f{s.id}\x1f{s.en}" for s in anecdote.situations)
     return "\x1d".join(texts).encode("utf-8", "surrogatepass")
 
 
@@ -1135,9 +1189,12 @@ def _story_terms_of(data: object, anecdote: Anecdote) -> _StoryTerms | None:
             return None
         surface = [(str(raw), str(form)) for raw, form in data["surface"]]
         written = {lang: _str_list(data["written"][lang]) for lang in LANGUAGES}
+        situations = [_str_list(w) for w in data["situations"]]
+        if len(situations) != len(anecdote.situations):
+            return None
     except (KeyError, TypeError, ValueError):
         return None
-    return _StoryTerms(words, surface, written)
+    return _StoryTerms(words, surface, written, situations)
 
 
 def _index_bytes(index: _Index) -> bytes:
@@ -1151,6 +1208,7 @@ def _index_bytes(index: _Index) -> bytes:
             "surface": index.surface,
             "lesson_terms": [[sorted(terms) for terms in story] for story in index.lesson_terms],
             "language_only": index.language_only,
+            "situation_words": index.situation_words,
         }
     )
     offsets = array("q", [0])
@@ -1188,11 +1246,15 @@ def _index_of(raw: bytes | None, stories: int) -> _Index | None:
             surface={str(k): int(v) for k, v in meta["surface"].items()},
             lesson_terms=[[set(map(int, t)) for t in story] for story in meta["lesson_terms"]],
             language_only={str(k): str(v) for k, v in meta["language_only"].items()},
+            situation_words=[
+                [_str_list(words) for words in story] for story in meta["situation_words"]
+            ],
         )
         terms, phrases = len(index.vocab), len(index.phrase_text)
         consistent = (
             len(index.story_phrases) == stories
             and len(index.lesson_terms) == stories
+            and len(index.situation_words) == stories
             and len(weight) == terms
             and len(post_offsets) == terms + 1
             and len(offsets) == terms + 1
