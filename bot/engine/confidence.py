@@ -84,6 +84,7 @@ class Evidence:
     situation: float = 0.0
     concept_share: float = 0.0
     uncovered: float = 0.0
+    named: bool = False  # the message names any concept at all (else the three above say nothing)
 
     def features(self) -> tuple[float, ...]:
         return (
@@ -98,6 +99,7 @@ class Evidence:
             self.situation,
             self.concept_share,
             self.uncovered,
+            1.0 if self.named else 0.0,
         )
 
 
@@ -113,6 +115,7 @@ FEATURES = (
     "situation",
     "concept_share",
     "uncovered",
+    "named",
 )
 
 
@@ -135,6 +138,7 @@ class Calibration:
     situation: float = 0.0
     concept_share: float = 0.0
     uncovered: float = 0.0
+    named: float = 0.0
     bias: float = -7.27
 
     def probability(self, evidence: Evidence) -> float:

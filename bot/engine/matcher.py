@@ -729,6 +729,7 @@ class Matcher:
                     situation=fit.situation,
                     concept_share=fit.concept_share,
                     uncovered=uncovered,
+                    named=bool(q.concepts),
                 )
             )
         return whole, q, evidence

@@ -8,7 +8,7 @@ a story but many concepts with one of its situations, and that evidence goes to 
 model (bot/engine/confidence.py) as inputs of its own:
 
 - `situation`: how well the message and the story's best-fitting situation cover each other
-  (an F-measure over concept weights, recall of the situation weighed as much as precision);
+  (an F-measure over concept weights, the message's share weighed above the situation's);
 - `concept_share`: the share of the message's concepts that the story's situations name;
 - `uncovered`: the share of the message's concepts that no story's situation names: a subject
   next to the stories that none of them covers (a salary, a tender's documents, an allowance),
@@ -25,6 +25,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.engine.concepts import ConceptTable
+
+# F-beta of a situation's fit, beta = 0.5: a short message names few of a situation's
+# concepts, so how much of the message the situation explains counts more than how much of
+# the situation the message tells.
+BETA2 = 0.25
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,6 @@ class SituationIndex:
             if shared <= 0.0 or size <= 0.0:
                 continue
             precision, recall = shared / total, shared / size
-            best = max(best, 2 * precision * recall / (precision + recall))
+            best = max(best, (1 + BETA2) * precision * recall / (BETA2 * precision + recall))
         share = sum(weight[c] for c in concepts & self.unions[story]) / total
         return SituationScore(situation=best, concept_share=share)
