@@ -52,8 +52,8 @@ from bot.engine.concepts import ConceptTable, load_concepts
 from bot.engine.confidence import Calibration, Evidence, noisy_or, parts
 from bot.engine.language import LanguageDetector, decide
 from bot.engine.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
-from bot.engine.smalltalk import FILE as SMALL_TALK
 from bot.engine.situations import SituationIndex
+from bot.engine.smalltalk import FILE as SMALL_TALK
 from bot.engine.smalltalk import SmallTalk
 from bot.engine.taught import Phrasing, TaughtPhrasings
 from bot.storage.cache import Cache, dumps, loads, pack, paused_gc, unpack
@@ -306,7 +306,7 @@ class Matcher:
         base_dir = _table_path(kb).parent
         self.calibration = calibration or Calibration.load(base_dir / CALIBRATION)
         self.small_talk = SmallTalk.load(base_dir / SMALL_TALK)
-        self.concepts_path = base_dir / CONCEPTS
+        self.concepts_path = _concepts_path(kb)
         if concepts is None:
             concepts = (
                 load_concepts(self.concepts_path, self.normalizer)
@@ -358,7 +358,9 @@ class Matcher:
         (this module and bot/engine/normalize.py), the scoring parameters, the stemmer's
         dictionary and the word table, so a cache is never read as if built by other code."""
         h = hashlib.blake2b(digest_size=20)
-        h.update(code_digest(__file__, inspect.getfile(Normalizer), inspect.getfile(SituationIndex)))
+        h.update(
+            code_digest(__file__, inspect.getfile(Normalizer), inspect.getfile(SituationIndex))
+        )
         h.update(repr(self.params).encode())  # the index is built with these
         h.update(f"dictionary\0{version('PySastrawi')}\0".encode())  # and the stemmer's roots
         table = self.normalizer_path
@@ -1109,6 +1111,17 @@ def _table_path(kb: KnowledgeBase) -> Path:
             return candidate.resolve()
         break
     return DEFAULT_TABLE
+
+
+def _concepts_path(kb: KnowledgeBase) -> Path:
+    """The knowledge base's own `concepts.yaml` (beside its `anecdotes/`), as for the word
+    table; else the project's."""
+    for anecdote in kb.anecdotes:
+        candidate = anecdote.source.parent.parent / CONCEPTS
+        if candidate.is_file():
+            return candidate.resolve()
+        break
+    return DEFAULT_TABLE.parent / CONCEPTS
 
 
 def _content(normalizer: Normalizer, text: str, lang: str) -> list[str]:
