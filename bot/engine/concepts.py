@@ -79,31 +79,28 @@ class ConceptTable:
         return frozenset()
 
 
-def _line(text: str, *keys: str) -> int | None:
-    """The line (1-based) of a nested key in the YAML text, for a problem report."""
+def _lines(text: str) -> dict[str, int]:
+    """Each concept's line (1-based) in the YAML text, for a problem report."""
     try:
-        node = yaml.compose(text)
+        root = yaml.compose(text)
     except yaml.YAMLError:
-        return None
-    line = None
-    for key in keys:
-        found = None
-        for key_node, value in getattr(node, "value", ()):
-            if getattr(key_node, "value", None) == key:
-                found = (key_node, value)
-                break
-        if found is None:
-            return line
-        line = found[0].start_mark.line + 1
-        node = found[1]
-    return line
+        return {}
+    for key, value in getattr(root, "value", ()):
+        if getattr(key, "value", None) == "concepts":
+            return {
+                str(k.value): k.start_mark.line + 1
+                for k, _ in getattr(value, "value", ())
+                if hasattr(k, "value")
+            }
+    return {}
 
 
 def load_concepts(path: Path, normalizer: Normalizer) -> ConceptTable:
     """Read, check and fold the concept table; every problem names the file and line."""
     try:
         text = path.read_text(encoding="utf-8")
-        data: Any = yaml.safe_load(text)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
+        data: Any = yaml.load(text, Loader=loader)  # noqa: S506
     except (OSError, UnicodeDecodeError) as exc:
         raise ConceptTableError(f"{path}: cannot read the concept table: {exc}") from exc
     except yaml.YAMLError as exc:
@@ -116,17 +113,23 @@ def load_concepts(path: Path, normalizer: Normalizer) -> ConceptTable:
     problems: list[str] = []
     words: dict[str, set[str]] = {}
     phrases: dict[tuple[str, ...], set[str]] = {}
+    lines: dict[str, int] = {}  # composed only when there is a problem to report
+
+    def at(name: object) -> str:
+        if not lines:
+            lines.update(_lines(text))
+        return f"{path}:{lines.get(str(name), 1)}: concepts: {name}"
+
     for name, members in concepts.items():
-        where = f"{path}:{_line(text, 'concepts', str(name)) or 1}: concepts: {name}"
         if not isinstance(name, str) or not _NAME.match(name):
-            problems.append(f"{where}: a concept's name is lower-case letters, digits and _")
+            problems.append(f"{at(name)}: a concept's name is lower-case letters, digits and _")
             continue
         if not isinstance(members, list) or not members:
-            problems.append(f"{where}: must be a non-empty list of words and phrases")
+            problems.append(f"{at(name)}: must be a non-empty list of words and phrases")
             continue
         for member in members:
             if not isinstance(member, str | int) or not str(member).strip():
-                problems.append(f"{where}: {member!r}: each member is a word or a phrase")
+                problems.append(f"{at(name)}: {member!r}: each member is a word or a phrase")
                 continue
             # Both stemmers: a member may be Indonesian or English, as questions are.
             for lang in ("id", "en"):
