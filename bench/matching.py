@@ -113,15 +113,18 @@ def write_synthetic_base(real: KnowledgeBase, size: int, target: Path, seed: int
         {"".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))) for _ in range(20_000)}
     )
     vocabulary = real_words + invented
-    situation_words = sorted(
-        {
-            word
-            for anecdote in real.anecdotes
-            for situation in anecdote.situations
-            for lang in ("id", "en")
-            for word in normalizer.split(situation.get(lang))
-        }
-    ) or vocabulary
+    situation_words = (
+        sorted(
+            {
+                word
+                for anecdote in real.anecdotes
+                for situation in anecdote.situations
+                for lang in ("id", "en")
+                for word in normalizer.split(situation.get(lang))
+            }
+        )
+        or vocabulary
+    )
 
     def situation() -> str:
         return " ".join(rng.choice(situation_words) for _ in range(rng.randint(12, 24)))
