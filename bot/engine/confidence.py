@@ -42,6 +42,10 @@ _SPOKEN = re.compile(
     re.IGNORECASE,
 )
 SPOKEN_MIN_WORDS = 12  # words a stretch needs before its spoken joints split it
+# A message of a few keywords ("utusan khusus", "client ultimatum") tells no situation to read
+# concepts from: its own input carries the lexical score of such a message, so the concept
+# evidence a long message needs does not weigh on it.
+BRIEF_WORDS = 3
 MAX_PARTS = 12  # a pasted essay: judge its first dozen parts, bound the work per message
 
 
@@ -100,6 +104,7 @@ class Evidence:
             self.concept_share,
             self.uncovered,
             1.0 if self.named else 0.0,
+            self.lexical if self.words <= BRIEF_WORDS else 0.0,
         )
 
 
@@ -116,6 +121,7 @@ FEATURES = (
     "concept_share",
     "uncovered",
     "named",
+    "brief",
 )
 
 
@@ -139,6 +145,7 @@ class Calibration:
     concept_share: float = 0.0
     uncovered: float = 0.0
     named: float = 0.0
+    brief: float = 0.0
     bias: float = -7.27
 
     def probability(self, evidence: Evidence) -> float:
