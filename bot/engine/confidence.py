@@ -184,6 +184,13 @@ class Calibration:
         return "".join(f"{f.name}: {getattr(self, f.name):.4f}\n" for f in fields(self))
 
 
+# The model of the words alone (the defaults: fitted on the first two development sets before
+# stories stated situations). A story without `situations` (a base written before them, a new
+# story not yet given any) is judged by it: the concept inputs of the base's own model would
+# read its missing situations as a poor fit and refuse what its words answer.
+WORDS_ONLY = Calibration()
+
+
 def _line_of(path: Path, key: str) -> str:
     """ ":<line>" of a top-level key in a YAML file already parsed, for a problem report."""
     try:

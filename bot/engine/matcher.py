@@ -49,7 +49,7 @@ from rapidfuzz.distance import OSA
 from bot.content.knowledge import LANGUAGES, Anecdote, KnowledgeBase, Text, code_digest, digest_of
 from bot.engine.concepts import FILE as CONCEPTS
 from bot.engine.concepts import ConceptTable, load_concepts
-from bot.engine.confidence import Calibration, Evidence, noisy_or, parts
+from bot.engine.confidence import WORDS_ONLY, Calibration, Evidence, noisy_or, parts
 from bot.engine.language import LanguageDetector, decide
 from bot.engine.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
 from bot.engine.situations import SituationIndex
@@ -632,7 +632,8 @@ class Matcher:
         phrasings taught for `chat_id` (and bot-wide) on top."""
         scored, q, evidence = self._evidence(question)
         for s, found in zip(scored, evidence, strict=True):
-            s.confidence = self.calibration.probability(found)
+            model = self.calibration if self.situations.has(s.story) else WORDS_ONLY
+            s.confidence = model.probability(found)
         if q is not None and len(self.taught):
             self._add_taught(scored, q, chat_id)
         scored.sort(key=lambda s: s.confidence, reverse=True)
@@ -731,7 +732,7 @@ class Matcher:
                     situation=fit.situation,
                     concept_share=fit.concept_share,
                     uncovered=uncovered,
-                    named=bool(q.concepts),
+                    named=bool(q.concepts) and situations.has(s.story),
                 )
             )
         return whole, q, evidence

@@ -58,6 +58,12 @@ class SituationIndex:
         self.sizes = [[self._mass(s) for s in sets] for sets in self.stories]
         self.unions = [frozenset().union(*sets) if sets else frozenset() for sets in self.stories]
 
+    def has(self, story: int) -> bool:
+        """Whether the story states any situation. One that does not (a base written before
+        situations, a new story without them) is judged by its words alone: its concept
+        evidence is read as that of a message naming no concept, not as a poor fit."""
+        return story < len(self.stories) and bool(self.stories[story])
+
     def _mass(self, concepts: Iterable[str]) -> float:
         return sum(self.weight.get(c, self.uncovered_weight) for c in concepts)
 
@@ -68,7 +74,7 @@ class SituationIndex:
     def uncovered(self, concepts: frozenset[str]) -> float:
         """Share of the message's concept weight that no story's situation names."""
         total = self._mass(concepts)
-        if total <= 0.0:
+        if total <= 0.0 or not self.weight:  # no situation anywhere: nothing is "uncovered"
             return 0.0
         return sum(self.uncovered_weight for c in concepts if c not in self.weight) / total
 
