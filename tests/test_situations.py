@@ -133,3 +133,27 @@ def test_a_broken_concept_table_never_reaches_a_user_as_a_traceback(tmp_path: Pa
     with pytest.raises(KnowledgeError) as caught:
         build_core(settings_with(tmp_path, "concepts: [not, a, mapping]\n"))
     assert "concepts.yaml:1:" in str(caught.value)
+
+
+def test_the_terminal_chat_tells_the_story_of_a_situation_told_in_other_words(
+    tmp_path: Path,
+) -> None:
+    """A run-on, voice-typed message with no word of the story's triggers for "forgot": the
+    concept of a missed commitment finds the apology story, and the chat tells it."""
+    import io
+
+    from bot.chat.replies import Replies
+    from bot.transports.console import run_console
+
+    settings = settings_with(tmp_path)
+    core = build_core(settings)
+    message = (
+        "jadi gini kak kiriman rutin ke customer kami minggu lalu kelewat terus customernya "
+        "kecewa nah gimana cara minta maafnya"
+    )
+    stdout = io.StringIO()
+    status = run_console(Replies(core.kb, core.matcher), io.StringIO(message + "\n"), stdout)
+    assert status == 0
+    apology = core.kb.by_id("maaf-coklat")
+    assert apology is not None
+    assert apology.lessons[0].id.split(".")[0] in stdout.getvalue()
