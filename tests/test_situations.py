@@ -91,10 +91,12 @@ def test_situations_and_their_concepts_come_back_from_the_cache(
 
     monkeypatch.setattr(Matcher, "_build", no_build)
     monkeypatch.setattr(knowledge, "load_anecdote", no_build)
+    monkeypatch.setattr("bot.engine.matcher.load_concepts", no_build)  # folded once, kept
     cached = build_core(settings)
     monkeypatch.undo()
     assert cached.kb.anecdotes[1].situations == fresh.kb.anecdotes[1].situations
     assert cached.matcher.situations.stories == fresh.matcher.situations.stories
+    assert cached.matcher.concept_table == fresh.matcher.concept_table
     assert "missed_commitment" in cached.matcher.situations.stories[1][0]
 
 

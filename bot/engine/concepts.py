@@ -146,3 +146,25 @@ def load_concepts(path: Path, normalizer: Normalizer) -> ConceptTable:
         phrases={p: frozenset(c) for p, c in phrases.items()},
         longest=max((len(p) for p in phrases), default=1),
     )
+
+
+def table_json(table: ConceptTable) -> dict[str, Any]:
+    """The folded table as data for the cache (bot/storage/cache.py)."""
+    return {
+        "names": list(table.names),
+        "words": {word: sorted(names) for word, names in table.words.items()},
+        "phrases": [[list(words), sorted(names)] for words, names in table.phrases.items()],
+    }
+
+
+def table_of(data: Any) -> ConceptTable | None:
+    """The table `table_json` wrote; None for anything else (absent or damaged)."""
+    try:
+        if not isinstance(data, dict):
+            return None
+        words = {str(w): frozenset(map(str, n)) for w, n in data["words"].items()}
+        phrases = {tuple(map(str, p)): frozenset(map(str, n)) for p, n in data["phrases"]}
+        names = tuple(map(str, data["names"]))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return ConceptTable(names, words, phrases, max((len(p) for p in phrases), default=1))

@@ -48,7 +48,7 @@ from rapidfuzz.distance import OSA
 
 from bot.content.knowledge import LANGUAGES, Anecdote, KnowledgeBase, Text, code_digest, digest_of
 from bot.engine.concepts import FILE as CONCEPTS
-from bot.engine.concepts import ConceptTable, load_concepts
+from bot.engine.concepts import ConceptTable, load_concepts, table_json, table_of
 from bot.engine.confidence import WORDS_ONLY, Calibration, Evidence, noisy_or, parts
 from bot.engine.language import LanguageDetector, decide
 from bot.engine.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
@@ -307,13 +307,8 @@ class Matcher:
         self.calibration = calibration or Calibration.load(base_dir / CALIBRATION)
         self.small_talk = SmallTalk.load(base_dir / SMALL_TALK)
         self.concepts_path = _concepts_path(kb)
-        if concepts is None:
-            concepts = (
-                load_concepts(self.concepts_path, self.normalizer)
-                if self.concepts_path.is_file()
-                else NO_CONCEPTS
-            )
-        self.concept_table = concepts
+        if concepts is None and not self.concepts_path.is_file():
+            concepts = NO_CONCEPTS
         self.default_lang = default_lang
         self.anecdotes = kb.anecdotes
         self._positions = {anecdote.id: n for n, anecdote in enumerate(kb.anecdotes)}
@@ -321,6 +316,7 @@ class Matcher:
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
         self._lesson_matchers: dict[int, Matcher] = {}  # story -> its lessons (lazily)
         if cache is None:
+            self.concept_table = concepts or load_concepts(self.concepts_path, self.normalizer)
             with paused_gc():
                 self._index = self._build(kb.anecdotes)
             self.situations = self._situations()
@@ -329,9 +325,11 @@ class Matcher:
             try:
                 self._built_by = self._builder_digest()
             except OSError:  # the table cannot be read: loading it has reported that
+                self.concept_table = concepts or load_concepts(self.concepts_path, self.normalizer)
                 self._index = self._build(kb.anecdotes)
                 self.situations = self._situations()
                 return
+            self.concept_table = concepts or self._cached_concepts(cache)
             key = "index:" + self._index_key(kb)
             with paused_gc():
                 index = _index_of(cache.get(key), len(kb.anecdotes))
@@ -343,6 +341,21 @@ class Matcher:
             self.situations = self._situations()
         finally:
             cache.close()
+
+    def _cached_concepts(self, cache: Cache) -> ConceptTable:
+        """The concept table folded by an earlier run (keyed by this builder and the file's
+        bytes), else read, checked and folded now and kept: folding its members costs a
+        start tens of milliseconds. Only a valid table is ever kept."""
+        raw = self.concepts_path.read_bytes()
+        h = hashlib.blake2b(self._built_by, digest_size=20)
+        h.update(raw)
+        key = "concepts:" + h.hexdigest()
+        table = table_of(loads(cache.get(key)))
+        if table is None:
+            table = load_concepts(self.concepts_path, self.normalizer)
+            cache.put_many({key: dumps(table_json(table))})
+            cache.keep_latest("concepts:", INDEX_ENTRIES)
+        return table
 
     def _situations(self) -> SituationIndex:
         """The stories' situations as concept sets (the words were folded with the index)."""
