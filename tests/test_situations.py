@@ -159,3 +159,14 @@ def test_the_terminal_chat_tells_the_story_of_a_situation_told_in_other_words(
     apology = core.kb.by_id("maaf-coklat")
     assert apology is not None
     assert apology.lessons[0].id.split(".")[0] in stdout.getvalue()
+
+
+def test_editing_the_concept_table_reaches_the_cached_situations(tmp_path: Path) -> None:
+    settings = settings_with(tmp_path)
+    assert "order" in build_core(settings).matcher.situations.stories[1][0]
+    edited = CONCEPTS.replace("  order: [pesanan, order, kiriman rutin]\n", "")
+    (settings.responses_dir / "concepts.yaml").write_text(edited, encoding="utf-8")
+    knowledge._LAST_KB.clear()  # a restart after the edit, with the cache of the first run
+    again = build_core(settings).matcher
+    assert "order" not in again.situations.stories[1][0]
+    assert "missed_commitment" in again.situations.stories[1][0]

@@ -245,8 +245,9 @@ class _Index:
     # Written words found in one language's texts of the stories only ("apology", "ultimatum"
     # vs "kelupaan"): the tie-breaker when a question has no function word to tell its language
     language_only: dict[str, str] = field(default_factory=dict)
-    # story -> situation -> its canonical words, both languages (bot/engine/situations.py)
-    situation_words: list[list[list[str]]] = field(default_factory=list)
+    # story -> situation -> the concepts it names (bot/engine/situations.py), kept in the
+    # index so a start does not fold thousands of situations again
+    situation_concepts: list[list[list[str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -307,6 +308,7 @@ class Matcher:
         self.calibration = calibration or Calibration.load(base_dir / CALIBRATION)
         self.small_talk = SmallTalk.load(base_dir / SMALL_TALK)
         self.concepts_path = _concepts_path(kb)
+        self._concepts_key = ""  # which concept table the cached index's situations were read by
         if concepts is None and not self.concepts_path.is_file():
             concepts = NO_CONCEPTS
         self.default_lang = default_lang
@@ -329,7 +331,12 @@ class Matcher:
                 self._index = self._build(kb.anecdotes)
                 self.situations = self._situations()
                 return
-            self.concept_table = concepts or self._cached_concepts(cache)
+            if concepts is None:
+                self.concept_table = self._cached_concepts(cache)
+            else:
+                self.concept_table = concepts
+                table = hashlib.blake2b(dumps(table_json(concepts)), digest_size=20)
+                self._concepts_key = "table:" + table.hexdigest()
             key = "index:" + self._index_key(kb)
             with paused_gc():
                 index = _index_of(cache.get(key), len(kb.anecdotes))
@@ -350,6 +357,7 @@ class Matcher:
         h = hashlib.blake2b(self._built_by, digest_size=20)
         h.update(raw)
         key = "concepts:" + h.hexdigest()
+        self._concepts_key = key  # the index's situations are read through this table
         table = table_of(loads(cache.get(key)))
         if table is None:
             table = load_concepts(self.concepts_path, self.normalizer)
@@ -358,11 +366,10 @@ class Matcher:
         return table
 
     def _situations(self) -> SituationIndex:
-        """The stories' situations as concept sets (the words were folded with the index)."""
-        concepts = self.concept_table.concepts
+        """The stories' situations as concept sets (read through the table with the index)."""
         return SituationIndex(
             self.concept_table,
-            [[concepts(words) for words in story] for story in self._index.situation_words],
+            [[frozenset(c) for c in story] for story in self._index.situation_concepts],
         )
 
     # --- index -------------------------------------------------------------------------
@@ -372,7 +379,12 @@ class Matcher:
         dictionary and the word table, so a cache is never read as if built by other code."""
         h = hashlib.blake2b(digest_size=20)
         h.update(
-            code_digest(__file__, inspect.getfile(Normalizer), inspect.getfile(SituationIndex))
+            code_digest(
+                __file__,
+                inspect.getfile(Normalizer),
+                inspect.getfile(SituationIndex),
+                inspect.getfile(ConceptTable),
+            )
         )
         h.update(repr(self.params).encode())  # the index is built with these
         h.update(f"dictionary\0{version('PySastrawi')}\0".encode())  # and the stemmer's roots
@@ -385,6 +397,7 @@ class Matcher:
         """The whole index's key: the builder and every story's matched texts (or the
         files' hash, when kb is the base just loaded from them: no need to hash it again)."""
         h = hashlib.blake2b(self._built_by, digest_size=20)
+        h.update(f"{self._concepts_key}\0".encode())  # the situations' concepts
         loaded = digest_of(kb)
         if loaded is not None:
             h.update(f"files\0{loaded}".encode())
@@ -541,7 +554,10 @@ class Matcher:
         index.surface_by_length = _by_length(index.surface)
         index.lesson_terms = lesson_terms
         index.language_only = {w: next(iter(ls)) for w, ls in language_seen.items() if len(ls) == 1}
-        index.situation_words = [analysis.situations for analysis in analyses]
+        concepts = self.concept_table.concepts
+        index.situation_concepts = [
+            [sorted(concepts(words)) for words in analysis.situations] for analysis in analyses
+        ]
         return index
 
     # --- question ----------------------------------------------------------------------
@@ -1236,7 +1252,7 @@ def _index_bytes(index: _Index) -> bytes:
             "surface": index.surface,
             "lesson_terms": [[sorted(terms) for terms in story] for story in index.lesson_terms],
             "language_only": index.language_only,
-            "situation_words": index.situation_words,
+            "situation_concepts": index.situation_concepts,
         }
     )
     offsets = array("q", [0])
@@ -1274,15 +1290,15 @@ def _index_of(raw: bytes | None, stories: int) -> _Index | None:
             surface={str(k): int(v) for k, v in meta["surface"].items()},
             lesson_terms=[[set(map(int, t)) for t in story] for story in meta["lesson_terms"]],
             language_only={str(k): str(v) for k, v in meta["language_only"].items()},
-            situation_words=[
-                [_str_list(words) for words in story] for story in meta["situation_words"]
+            situation_concepts=[
+                [_str_list(names) for names in story] for story in meta["situation_concepts"]
             ],
         )
         terms, phrases = len(index.vocab), len(index.phrase_text)
         consistent = (
             len(index.story_phrases) == stories
             and len(index.lesson_terms) == stories
-            and len(index.situation_words) == stories
+            and len(index.situation_concepts) == stories
             and len(weight) == terms
             and len(post_offsets) == terms + 1
             and len(offsets) == terms + 1
