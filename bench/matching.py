@@ -66,7 +66,7 @@ FALLBACK_QUESTIONS = [
 SYNTHETIC_SEED = "000_synthetic.txt"
 BASELINE_SAMPLE = 20  # questions timed with the extractOne baseline on a large base
 # Beside anecdotes/ in a knowledge base: the matcher reads these (copied from responses/).
-BASE_FILES = ("normalize.yaml", "calibration.yaml", "smalltalk.yaml")
+BASE_FILES = ("normalize.yaml", "concepts.yaml", "calibration.yaml", "smalltalk.yaml")
 # Where taught phrasings are drawn from: the dev questions (never the held-out set).
 TAUGHT_SOURCES = ("dev-questions.yaml", "dev-questions-2.yaml")
 # Chat words a salesperson adds around a question ("dong", "nih", "gimana ya").
@@ -97,7 +97,8 @@ def write_synthetic_base(real: KnowledgeBase, size: int, target: Path, seed: int
     YAML files under `target`/responses, with the real UI texts and word table; return it.
 
     Each file has what the validator asks for (title, story, three lessons, 30 + 15
-    triggers, tags, three tips), so `check` and `ask` load it as they would a real base.
+    triggers, tags, three tips) and three situations over the real situations' words, so
+    `check` and `ask` load it as they would a real base.
     """
     rng = random.Random(seed)
     normalizer = get_normalizer()
@@ -115,6 +116,27 @@ def write_synthetic_base(real: KnowledgeBase, size: int, target: Path, seed: int
         {"".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))) for _ in range(20_000)}
     )
     vocabulary = real_words + invented
+    situation_words = (
+        sorted(
+            {
+                word
+                for anecdote in real.anecdotes
+                for situation in anecdote.situations
+                for lang in ("id", "en")
+                for word in normalizer.split(situation.get(lang))
+            }
+        )
+        or vocabulary
+    )
+
+    def situation() -> str:
+        return " ".join(rng.choice(situation_words) for _ in range(rng.randint(12, 24)))
+
+    def situations(count: int) -> str:
+        return "".join(
+            f"  - id: {json.dumps(situation())}\n    en: {json.dumps(situation())}\n"
+            for _ in range(count)
+        )
 
     def sentence() -> str:
         return " ".join(rng.choice(vocabulary) for _ in range(rng.randint(5, 11)))
@@ -144,7 +166,8 @@ def write_synthetic_base(real: KnowledgeBase, size: int, target: Path, seed: int
             f"id: syn-{i}\nseed: {SYNTHETIC_SEED}\n"
             f"title:\n{text('  ')}story:\n{text('  ')}lessons:\n{items(3)}"
             f"triggers:\n  id:\n{strings(30)}  en:\n{strings(15)}"
-            f"tags:\n  id:\n{strings(1)}  en:\n{strings(1)}tips:\n{items(3)}",
+            f"tags:\n  id:\n{strings(1)}  en:\n{strings(1)}tips:\n{items(3)}"
+            f"situations:\n{situations(3)}",
             encoding="utf-8",
         )
     return responses

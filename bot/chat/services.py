@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.chat.replies import Replies
 from bot.content.knowledge import CACHE_DIR, KnowledgeBase, KnowledgeError, load_knowledge
+from bot.engine.concepts import ConceptTableError
 from bot.engine.confidence import CalibrationError
 from bot.engine.matcher import Matcher
 from bot.engine.normalize import NormalizeTableError
@@ -87,10 +88,10 @@ def build_core(settings: Settings, *, taught: bool = True) -> Core:
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir, cache_dir)
     try:
         matcher = Matcher(kb, cache_dir=cache_dir)
-    except (NormalizeTableError, CalibrationError, SmallTalkError) as exc:
+    except (NormalizeTableError, ConceptTableError, CalibrationError, SmallTalkError) as exc:
         # The word table, the calibration and the small talk are content too: report them
         # like the rest.
-        raise KnowledgeError([str(exc)]) from exc
+        raise KnowledgeError(str(exc).splitlines()) from exc
     replies = Replies(kb, matcher, default_lang=settings.default_language)
     # What team leads taught (bot/leads/inbox.py) applies to `ask` too; read without opening the
     # store, so a command that needs no database neither creates nor migrates one.

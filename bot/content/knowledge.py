@@ -106,6 +106,10 @@ class Anecdote:
     caution_short: Text | None = None
     # Practice questions for /quiz and the team's quizzes (bot/leads/quiz.py).
     quiz: tuple[QuizItem, ...] = ()
+    # The story's situation in roles and events (who the customer is, what went wrong or is
+    # wanted, what the asker decides), read as concepts (bot/engine/situations.py), so a
+    # message told in other words still finds it.
+    situations: tuple[Text, ...] = ()
 
     @property
     def seed_prefix(self) -> str:
@@ -457,6 +461,9 @@ def load_anecdote(path: Path, seeds_dir: Path, raw: bytes | None = None) -> Anec
         if "caution_short" in data
         else None,
         quiz=_quiz(check, data.get("quiz"), _count(data.get("lessons"))) if "quiz" in data else (),
+        situations=check.text_list(data.get("situations"), ("situations",))
+        if "situations" in data
+        else (),
     )
     if (anecdote.applies_to or anecdote.caution_short) and anecdote.caution is None:
         field_name = "applies_to" if anecdote.applies_to else "caution_short"
@@ -793,6 +800,7 @@ def _anecdote_json(a: Anecdote) -> dict[str, Any]:
             }
             for q in a.quiz
         ],
+        "situations": [_text_json(t) for t in a.situations],
     }
 
 
@@ -828,6 +836,7 @@ def _anecdote_of(data: Any, path: Path) -> Anecdote:
         when=tuple({str(lang): _strings(items) for lang, items in w.items()} for w in data["when"]),
         applies_to=_strings(data["applies_to"]),
         caution_short=None if data["caution_short"] is None else _text_of(data["caution_short"]),
+        situations=tuple(_text_of(t) for t in data["situations"]),
         quiz=tuple(_quiz_of(q) for q in data["quiz"]),
     )
 

@@ -9,7 +9,7 @@ probability that the story is the right one, by a logistic model over a few name
 fitted on labelled questions (`python -m bot calibrate FILE...`). A calibrated 0.6 is "right
 six times in ten" whatever the length, so one threshold serves every kind of message.
 
-The model is deliberately small (nine weights): it learns how to read the evidence, not the
+The model is deliberately small (a dozen weights): it learns how to read the evidence, not the
 answers to particular sentences, and it is checked on a set it was never fitted on.
 """
 
@@ -32,6 +32,20 @@ _CLAUSES = re.compile(
     r"|but|although|though|while|whereas|because|since)\s+",
     re.IGNORECASE,
 )
+# A message typed by voice has no punctuation: its sentences are joined by the words people
+# say between them ("jadi gini", "terus", "nah", "and then"). A long unpunctuated stretch is
+# split there too, so it is judged by its parts as a punctuated message is. Only long
+# stretches: in a short clause "terus" means "keeps on" ("maksa terus").
+_SPOKEN = re.compile(
+    r"\s+(?:jadi\s+gini|jadi\s+begini|gini\s+loh|terus|trus|trs|nah|eh|abis\s+itu|habis\s+itu"
+    r"|setelah\s+itu|kemudian|makanya|and\s+then|so\s+now|so\s+then|anyway)\s+",
+    re.IGNORECASE,
+)
+SPOKEN_MIN_WORDS = 12  # words a stretch needs before its spoken joints split it
+# A message of a few keywords ("utusan khusus", "client ultimatum") tells no situation to read
+# concepts from: its own input carries the lexical score of such a message, so the concept
+# evidence a long message needs does not weigh on it.
+BRIEF_WORDS = 3
 MAX_PARTS = 12  # a pasted essay: judge its first dozen parts, bound the work per message
 
 
@@ -39,7 +53,13 @@ def parts(text: str) -> list[str]:
     """The clauses of a message, in order; one part for a one-clause question."""
     found: list[str] = []
     for sentence in _SENTENCES.split(text):
-        found.extend(c.strip() for c in _CLAUSES.split(sentence) if c and c.strip())
+        for clause in _CLAUSES.split(sentence):
+            if not clause or not clause.strip():
+                continue
+            if len(clause.split()) >= SPOKEN_MIN_WORDS:
+                found.extend(c.strip() for c in _SPOKEN.split(clause) if c and c.strip())
+            else:
+                found.append(clause.strip())
     return found[:MAX_PARTS]
 
 
@@ -63,6 +83,12 @@ class Evidence:
     best_part: float  # the best clause's lexical score (a long message judged by its parts)
     parts_agree: float  # noisy-OR of the clauses' scores: several clauses pointing one way
     customer: bool = True  # names someone the stories serve (a customer, an official)
+    # Concept-level evidence (bot/engine/situations.py): the story's best-fitting situation,
+    # the share of the message's concepts its situations name, and the share no story names.
+    situation: float = 0.0
+    concept_share: float = 0.0
+    uncovered: float = 0.0
+    named: bool = False  # the message names any concept at all (else the three above say nothing)
 
     def features(self) -> tuple[float, ...]:
         return (
@@ -74,6 +100,11 @@ class Evidence:
             self.best_part,
             self.parts_agree,
             1.0 if self.customer else 0.0,
+            self.situation,
+            self.concept_share,
+            self.uncovered,
+            1.0 if self.named else 0.0,
+            self.lexical if self.words <= BRIEF_WORDS else 0.0,
         )
 
 
@@ -86,6 +117,11 @@ FEATURES = (
     "best_part",
     "parts_agree",
     "customer",
+    "situation",
+    "concept_share",
+    "uncovered",
+    "named",
+    "brief",
 )
 
 
@@ -105,6 +141,11 @@ class Calibration:
     best_part: float = 2.67
     parts_agree: float = 2.54
     customer: float = 0.24
+    situation: float = 0.0
+    concept_share: float = 0.0
+    uncovered: float = 0.0
+    named: float = 0.0
+    brief: float = 0.0
     bias: float = -7.27
 
     def probability(self, evidence: Evidence) -> float:
@@ -141,6 +182,13 @@ class Calibration:
 
     def to_yaml(self) -> str:
         return "".join(f"{f.name}: {getattr(self, f.name):.4f}\n" for f in fields(self))
+
+
+# The model of the words alone (the defaults: fitted on the first two development sets before
+# stories stated situations). A story without `situations` (a base written before them, a new
+# story not yet given any) is judged by it: the concept inputs of the base's own model would
+# read its missing situations as a poor fit and refuse what its words answer.
+WORDS_ONLY = Calibration()
 
 
 def _line_of(path: Path, key: str) -> str:

@@ -48,9 +48,12 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.content.knowledge import LANGUAGES, Anecdote, KnowledgeBase, Text, code_digest, digest_of
-from bot.engine.confidence import Calibration, Evidence, noisy_or, parts
+from bot.engine.concepts import FILE as CONCEPTS
+from bot.engine.concepts import ConceptTable, load_concepts, table_json, table_of
+from bot.engine.confidence import WORDS_ONLY, Calibration, Evidence, noisy_or, parts
 from bot.engine.language import LanguageDetector, decide
 from bot.engine.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
+from bot.engine.situations import SituationIndex
 from bot.engine.smalltalk import FILE as SMALL_TALK
 from bot.engine.smalltalk import SmallTalk
 from bot.engine.taught import Phrasing, TaughtPhrasings
@@ -130,6 +133,7 @@ DEFAULT_THRESHOLD = DEFAULT_PARAMS.threshold
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
 FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
 WRITTEN_CACHE = 200_000  # remembered readings of the stories' written words (bounded)
+NO_CONCEPTS = ConceptTable((), {}, {}, 1)  # a base without responses/concepts.yaml
 TAUGHT_PHRASE = -2  # `_Scored.best_phrase` of a story found through a taught phrasing
 MAX_QUESTION_WORDS = 60  # a pasted essay is not a question; bound the work per message
 
@@ -242,6 +246,9 @@ class _Index:
     # Written words found in one language's texts of the stories only ("apology", "ultimatum"
     # vs "kelupaan"): the tie-breaker when a question has no function word to tell its language
     language_only: dict[str, str] = field(default_factory=dict)
+    # story -> situation -> the concepts it names (bot/engine/situations.py), kept in the
+    # index so a start does not fold thousands of situations again
+    situation_concepts: list[list[list[str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -270,6 +277,7 @@ class _Question:
     taught: bool = False  # the best story is the one a team lead taught for such a question
     legal: str | None = None  # a question of the law (bribe, kickback): `legal` in the table
     subjects: frozenset[str] = frozenset()  # subjects touched (officials, gifts, ...)
+    concepts: frozenset[str] = frozenset()  # concepts named (responses/concepts.yaml)
 
 
 class Matcher:
@@ -285,8 +293,10 @@ class Matcher:
         params: ScoringParams | None = None,
         default_lang: str = "id",
         cache_dir: Path | None = None,
+        concepts: ConceptTable | None = None,
     ) -> None:
-        """`cache_dir`: where the built index is kept between runs (see `_read_index`)."""
+        """`cache_dir`: where the built index is kept between runs (see `_read_index`);
+        `concepts`: the concept table, instead of the base's `concepts.yaml`."""
         self.kb = kb
         self.params = params or DEFAULT_PARAMS
         self.threshold = self.params.threshold if threshold is None else threshold
@@ -298,6 +308,10 @@ class Matcher:
         base_dir = _table_path(kb).parent
         self.calibration = calibration or Calibration.load(base_dir / CALIBRATION)
         self.small_talk = SmallTalk.load(base_dir / SMALL_TALK)
+        self.concepts_path = _concepts_path(kb)
+        self._concepts_key = ""  # which concept table the cached index's situations were read by
+        if concepts is None and not self.concepts_path.is_file():
+            concepts = NO_CONCEPTS
         self.default_lang = default_lang
         self.anecdotes = kb.anecdotes
         self._positions = {anecdote.id: n for n, anecdote in enumerate(kb.anecdotes)}
@@ -306,15 +320,25 @@ class Matcher:
         self._lesson_matchers: dict[int, Matcher] = {}  # story -> its lessons (lazily)
         self._written_forms: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         if cache is None:
+            self.concept_table = concepts or load_concepts(self.concepts_path, self.normalizer)
             with paused_gc():
                 self._index = self._build(kb.anecdotes)
+            self.situations = self._situations()
             return
         try:
             try:
                 self._built_by = self._builder_digest()
             except OSError:  # the table cannot be read: loading it has reported that
+                self.concept_table = concepts or load_concepts(self.concepts_path, self.normalizer)
                 self._index = self._build(kb.anecdotes)
+                self.situations = self._situations()
                 return
+            if concepts is None:
+                self.concept_table = self._cached_concepts(cache)
+            else:
+                self.concept_table = concepts
+                table = hashlib.blake2b(dumps(table_json(concepts)), digest_size=20)
+                self._concepts_key = "table:" + table.hexdigest()
             key = "index:" + self._index_key(kb)
             with paused_gc():
                 index = _index_of(cache.get(key), len(kb.anecdotes))
@@ -323,8 +347,32 @@ class Matcher:
                     cache.put_many({key: _index_bytes(index)})
                     cache.keep_latest("index:", INDEX_ENTRIES)
             self._index = index
+            self.situations = self._situations()
         finally:
             cache.close()
+
+    def _cached_concepts(self, cache: Cache) -> ConceptTable:
+        """The concept table folded by an earlier run (keyed by this builder and the file's
+        bytes), else read, checked and folded now and kept: folding its members costs a
+        start tens of milliseconds. Only a valid table is ever kept."""
+        raw = self.concepts_path.read_bytes()
+        h = hashlib.blake2b(self._built_by, digest_size=20)
+        h.update(raw)
+        key = "concepts:" + h.hexdigest()
+        self._concepts_key = key  # the index's situations are read through this table
+        table = table_of(loads(cache.get(key)))
+        if table is None:
+            table = load_concepts(self.concepts_path, self.normalizer)
+            cache.put_many({key: dumps(table_json(table))})
+            cache.keep_latest("concepts:", INDEX_ENTRIES)
+        return table
+
+    def _situations(self) -> SituationIndex:
+        """The stories' situations as concept sets (read through the table with the index)."""
+        return SituationIndex(
+            self.concept_table,
+            [[frozenset(c) for c in story] for story in self._index.situation_concepts],
+        )
 
     # --- index -------------------------------------------------------------------------
     def _builder_digest(self) -> bytes:
@@ -332,7 +380,14 @@ class Matcher:
         (this module and bot/engine/normalize.py), the scoring parameters, the stemmer's
         dictionary and the word table, so a cache is never read as if built by other code."""
         h = hashlib.blake2b(digest_size=20)
-        h.update(code_digest(__file__, inspect.getfile(Normalizer)))
+        h.update(
+            code_digest(
+                __file__,
+                inspect.getfile(Normalizer),
+                inspect.getfile(SituationIndex),
+                inspect.getfile(ConceptTable),
+            )
+        )
         h.update(repr(self.params).encode())  # the index is built with these
         h.update(f"dictionary\0{version('PySastrawi')}\0".encode())  # and the stemmer's roots
         table = self.normalizer_path
@@ -344,6 +399,7 @@ class Matcher:
         """The whole index's key: the builder and every story's matched texts (or the
         files' hash, when kb is the base just loaded from them: no need to hash it again)."""
         h = hashlib.blake2b(self._built_by, digest_size=20)
+        h.update(f"{self._concepts_key}\0".encode())  # the situations' concepts
         loaded = digest_of(kb)
         if loaded is not None:
             h.update(f"files\0{loaded}".encode())
@@ -417,6 +473,10 @@ class Matcher:
                     surface.setdefault(raw, form)
                 if word is not None:
                     written[lang].setdefault(word, None)
+        situations = [
+            normalizer.tokens(situation.id, "id") + normalizer.tokens(situation.en, "en")
+            for situation in anecdote.situations
+        ]
         return _StoryTerms(
             terms=list(positions),
             counts=counts,
@@ -426,6 +486,7 @@ class Matcher:
             lessons=[array("i", sorted(ids)) for ids in lessons],
             surface=surface,
             written={lang: list(words) for lang, words in written.items()},
+            situations=situations,
         )
 
     def _written_form(self, raw: str, lang: str) -> tuple[str | None, str | None]:
@@ -554,6 +615,10 @@ class Matcher:
             langs = [lang for lang in LANGUAGES if word in used_in[lang]]
             if len(langs) == 1:
                 index.language_only[word] = langs[0]
+        concepts = self.concept_table.concepts
+        index.situation_concepts = [
+            [sorted(concepts(words)) for words in analysis.situations] for analysis in analyses
+        ]
         return index
 
     # --- question ----------------------------------------------------------------------
@@ -657,7 +722,8 @@ class Matcher:
         phrasings taught for `chat_id` (and bot-wide) on top."""
         scored, q, evidence = self._evidence(question)
         for s, found in zip(scored, evidence, strict=True):
-            s.confidence = self.calibration.probability(found)
+            model = self.calibration if self.situations.has(s.story) else WORDS_ONLY
+            s.confidence = model.probability(found)
         if q is not None and len(self.taught):
             self._add_taught(scored, q, chat_id)
         scored.sort(key=lambda s: s.confidence, reverse=True)
@@ -738,8 +804,11 @@ class Matcher:
                 scored, _ = self._lexical(clause, wanted)
                 by_part.append({s.story: s.lexical for s in scored})
         evidence = []
+        situations = self.situations
+        uncovered = situations.uncovered(q.concepts)
         for s in whole:
             part_scores = [p.get(s.story, 0.0) for p in by_part] or [s.lexical]
+            fit = situations.score(s.story, q.concepts)
             evidence.append(
                 Evidence(
                     lexical=s.lexical,
@@ -750,6 +819,10 @@ class Matcher:
                     customer=q.customer,
                     best_part=max(part_scores),
                     parts_agree=noisy_or(part_scores),
+                    situation=fit.situation,
+                    concept_share=fit.concept_share,
+                    uncovered=uncovered,
+                    named=bool(q.concepts) and situations.has(s.story),
                 )
             )
         return whole, q, evidence
@@ -869,6 +942,7 @@ class Matcher:
         law = outside = False
         legal: str | None = None
         subjects: frozenset[str] = frozenset()
+        concepts: frozenset[str] = frozenset()
         if only is None:  # the whole message (a clause's question is not read for these)
             law = normalizer.asks_law(question)
             # stopwords count: "boleh" (may I) weighs nothing but asks for permission
@@ -876,6 +950,7 @@ class Matcher:
             outside = normalizer.outside_subject(folded) is not None
             legal = normalizer.legal_subject([*folded, *normalizer.split(question)])
             subjects = normalizer.subjects_of(folded, question)
+            concepts = self.situations.message(folded)
         return scored, _Question(
             looked,
             weights,
@@ -887,6 +962,7 @@ class Matcher:
             tuple(words),
             legal=legal,
             subjects=subjects,
+            concepts=concepts,
         )
 
     def lesson_order(self, story: int, question: str) -> tuple[int, ...]:
@@ -928,6 +1004,7 @@ class Matcher:
                     tags={lang: () for lang in LANGUAGES},
                     tips=(),
                     when=(),
+                    situations=(),
                 )
             )
         base = KnowledgeBase(anecdotes=tuple(pseudo), ui={}, seeds_dir=self.kb.seeds_dir)
@@ -937,6 +1014,7 @@ class Matcher:
             calibration=self.calibration,
             params=self.params,
             default_lang=self.default_lang,
+            concepts=NO_CONCEPTS,  # lessons are ordered by their words
         )
 
     def _ranked(
@@ -1119,6 +1197,17 @@ def _table_path(kb: KnowledgeBase) -> Path:
     return DEFAULT_TABLE
 
 
+def _concepts_path(kb: KnowledgeBase) -> Path:
+    """The knowledge base's own `concepts.yaml` (beside its `anecdotes/`), as for the word
+    table; else the project's."""
+    for anecdote in kb.anecdotes:
+        candidate = anecdote.source.parent.parent / CONCEPTS
+        if candidate.is_file():
+            return candidate.resolve()
+        break
+    return DEFAULT_TABLE.parent / CONCEPTS
+
+
 def _content(normalizer: Normalizer, text: str, lang: str) -> list[str]:
     """Canonical content words of a text, in order, without repeats."""
     seen: dict[str, None] = {}
@@ -1181,11 +1270,13 @@ class _StoryTerms:
     lessons: list[array]  # per lesson, its terms in either language: sorted positions
     surface: dict[str, str]  # written word -> its canonical form, first seen first
     written: dict[str, list[str]]  # language -> written words (4+ letters) in its texts
+    situations: list[list[str]] = field(default_factory=list)  # canonical words of each
 
 
 def _story_texts(anecdote: Anecdote) -> bytes:
     """Everything of a story the index reads, as bytes to hash."""
     texts = [f"{k}\x1f{n}\x1f{lang}\x1f{t}" for k, n, lang, t in _fields(anecdote)]
+    texts.extend(f"situation\x1f{s.id}\x1f{s.en}" for s in anecdote.situations)
     return "\x1d".join(texts).encode("utf-8", "surrogatepass")
 
 
@@ -1218,6 +1309,7 @@ def _story_terms_bytes(terms: _StoryTerms) -> bytes:
             "texts": terms.texts,
             "surface": terms.surface,
             "written": terms.written,
+            "situations": terms.situations,
         }
     )
     numbers = pack(
@@ -1246,6 +1338,7 @@ def _story_terms_of(raw: bytes | None) -> _StoryTerms | None:
             lessons=_split(lesson_ends, lesson_ids),
             surface=meta["surface"],
             written={lang: _str_list(meta["written"][lang]) for lang in LANGUAGES},
+            situations=[_str_list(words) for words in meta["situations"]],
         )
         consistent = (
             len(counts) == len(terms.terms)
@@ -1283,6 +1376,7 @@ def _index_bytes(index: _Index) -> bytes:
             "surface": index.surface,
             "lesson_terms": [[sorted(terms) for terms in story] for story in index.lesson_terms],
             "language_only": index.language_only,
+            "situation_concepts": index.situation_concepts,
         }
     )
     offsets = array("q", [0])
@@ -1320,11 +1414,15 @@ def _index_of(raw: bytes | None, stories: int) -> _Index | None:
             surface={str(k): int(v) for k, v in meta["surface"].items()},
             lesson_terms=[[set(map(int, t)) for t in story] for story in meta["lesson_terms"]],
             language_only={str(k): str(v) for k, v in meta["language_only"].items()},
+            situation_concepts=[
+                [_str_list(names) for names in story] for story in meta["situation_concepts"]
+            ],
         )
         terms, phrases = len(index.vocab), len(index.phrase_text)
         consistent = (
             len(index.story_phrases) == stories
             and len(index.lesson_terms) == stories
+            and len(index.situation_concepts) == stories
             and len(weight) == terms
             and len(post_offsets) == terms + 1
             and len(offsets) == terms + 1

@@ -1,0 +1,170 @@
+"""Concepts: the roles a word plays in a situation, shared by both languages and every register.
+
+A salesperson tells a story's situation in words the story never uses: the customer collects
+jazz records, not wayang; the florist "skipped" a Monday delivery, nobody "forgot an order".
+Word overlap cannot see that these are the same situation; a concept can: "koleksi",
+"kolektor", "suka banget", "is into" all name a personal passion, "lupa", "kelewat", "lalai",
+"dropped the ball" a missed commitment. The table (`responses/concepts.yaml`) is content, like
+the word table: each concept lists its words and phrases, written naturally, and they are
+folded by the same normalisation as the questions (bot/engine/normalize.py), so a member's
+slang, affixed and synonym forms count without being listed.
+
+A concept that no story's situation uses names a subject next to the stories that none of
+them covers (a salary, a tender's documents, an allowance): bot/engine/situations.py reads a
+message made of such concepts as one to refuse, with no word list per case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.engine.normalize import Normalizer
+
+FILE = "concepts.yaml"  # beside normalize.yaml in a knowledge base's directory
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# English endings tried when a word is in no concept as written ("collects", "skipped",
+# "ghosting"): the stemmer is Indonesian's, and listing every inflection is noise.
+_EN_ENDINGS = ("ing", "ed", "es", "s", "d")
+
+
+class ConceptTableError(ValueError):
+    """The concept table is malformed; the message names the file, line and concept."""
+
+
+@dataclass(frozen=True)
+class ConceptTable:
+    """Canonical word sequences -> the concepts they name, ready for lookup."""
+
+    names: tuple[str, ...]
+    words: Mapping[str, frozenset[str]]  # one canonical word -> its concepts
+    phrases: Mapping[tuple[str, ...], frozenset[str]]  # several words -> their concepts
+    longest: int  # words in the longest phrase
+
+    def concepts(self, tokens: Iterable[str]) -> frozenset[str]:
+        """Concepts named in a text's canonical words (normalizer.tokens), phrases first: the
+        words of "putus kontrak" name the end of a partnership, not also a contract."""
+        words = list(tokens)
+        found: set[str] = set()
+        i = 0
+        while i < len(words):
+            for size in range(min(self.longest, len(words) - i), 1, -1):
+                hit = self.phrases.get(tuple(words[i : i + size]))
+                if hit is not None:
+                    found.update(hit)
+                    i += size
+                    break
+            else:
+                found.update(self._word(words[i]))
+                i += 1
+        return frozenset(found)
+
+    def _word(self, word: str) -> frozenset[str]:
+        hit = self.words.get(word)
+        if hit is not None:
+            return hit
+        for ending in _EN_ENDINGS:
+            if word.endswith(ending) and len(word) - len(ending) >= 3:
+                stem = word[: -len(ending)]
+                hit = self.words.get(stem) or self.words.get(stem + "e")
+                if hit is None and len(stem) >= 4 and stem[-1] == stem[-2]:
+                    hit = self.words.get(stem[:-1])  # "skipped" skip, "dropping" drop
+                if hit is not None:
+                    return hit
+        return frozenset()
+
+
+def _lines(text: str) -> dict[str, int]:
+    """Each concept's line (1-based) in the YAML text, for a problem report."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    for key, value in getattr(root, "value", ()):
+        if getattr(key, "value", None) == "concepts":
+            return {
+                str(k.value): k.start_mark.line + 1
+                for k, _ in getattr(value, "value", ())
+                if hasattr(k, "value")
+            }
+    return {}
+
+
+def load_concepts(path: Path, normalizer: Normalizer) -> ConceptTable:
+    """Read, check and fold the concept table; every problem names the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
+        data: Any = yaml.load(text, Loader=loader)  # noqa: S506
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConceptTableError(f"{path}: cannot read the concept table: {exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConceptTableError(f"{where}: not valid YAML: {exc}") from exc
+    concepts = data.get("concepts") if isinstance(data, Mapping) else None
+    if not isinstance(concepts, Mapping) or not concepts:
+        raise ConceptTableError(f"{path}:1: must have a 'concepts' mapping: name -> [words]")
+    problems: list[str] = []
+    words: dict[str, set[str]] = {}
+    phrases: dict[tuple[str, ...], set[str]] = {}
+    lines: dict[str, int] = {}  # composed only when there is a problem to report
+
+    def at(name: object) -> str:
+        if not lines:
+            lines.update(_lines(text))
+        return f"{path}:{lines.get(str(name), 1)}: concepts: {name}"
+
+    for name, members in concepts.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            problems.append(f"{at(name)}: a concept's name is lower-case letters, digits and _")
+            continue
+        if not isinstance(members, list) or not members:
+            problems.append(f"{at(name)}: must be a non-empty list of words and phrases")
+            continue
+        for member in members:
+            if not isinstance(member, str | int) or not str(member).strip():
+                problems.append(f"{at(name)}: {member!r}: each member is a word or a phrase")
+                continue
+            # Both stemmers: a member may be Indonesian or English, as questions are.
+            for lang in ("id", "en"):
+                folded = tuple(normalizer.tokens(str(member), lang))
+                if len(folded) == 1:
+                    words.setdefault(folded[0], set()).add(name)
+                elif folded:
+                    phrases.setdefault(folded, set()).add(name)
+    if problems:
+        raise ConceptTableError("\n".join(problems))
+    return ConceptTable(
+        names=tuple(str(n) for n in concepts),
+        words={w: frozenset(c) for w, c in words.items()},
+        phrases={p: frozenset(c) for p, c in phrases.items()},
+        longest=max((len(p) for p in phrases), default=1),
+    )
+
+
+def table_json(table: ConceptTable) -> dict[str, Any]:
+    """The folded table as data for the cache (bot/storage/cache.py)."""
+    return {
+        "names": list(table.names),
+        "words": {word: sorted(names) for word, names in table.words.items()},
+        "phrases": [[list(words), sorted(names)] for words, names in table.phrases.items()],
+    }
+
+
+def table_of(data: Any) -> ConceptTable | None:
+    """The table `table_json` wrote; None for anything else (absent or damaged)."""
+    try:
+        if not isinstance(data, dict):
+            return None
+        words = {str(w): frozenset(map(str, n)) for w, n in data["words"].items()}
+        phrases = {tuple(map(str, p)): frozenset(map(str, n)) for p, n in data["phrases"]}
+        names = tuple(map(str, data["names"]))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return ConceptTable(names, words, phrases, max((len(p) for p in phrases), default=1))

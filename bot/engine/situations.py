@@ -1,0 +1,95 @@
+"""Situations: each story's circumstances as concepts, scored against a message beside its words.
+
+A story's `situations` (YAML, both languages) state who the customer is, what went wrong or is
+wanted, and what the asker decides, in plain roles and events. Read through the concept table
+(bot/engine/concepts.py) each becomes a set of concepts; a message becomes one too. A message
+told in other words (a jazz-record collector, a skipped Monday delivery) shares few words with
+a story but many concepts with one of its situations, and that evidence goes to the confidence
+model (bot/engine/confidence.py) as inputs of its own:
+
+- `situation`: how well the message and the story's best-fitting situation cover each other
+  (an F-measure over concept weights, the message's share weighed above the situation's);
+- `concept_share`: the share of the message's concepts that the story's situations name;
+- `uncovered`: the share of the message's concepts that no story's situation names: a subject
+  next to the stories that none of them covers (a salary, a tender's documents, an allowance),
+  whatever the words it is told in.
+
+A concept is weighed by how few stories' situations name it (every story has a customer; one
+has a personal passion), as words are in the lexical index.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.engine.concepts import ConceptTable
+
+# F-beta of a situation's fit, beta = 0.5: a short message names few of a situation's
+# concepts, so how much of the message the situation explains counts more than how much of
+# the situation the message tells.
+BETA2 = 0.25
+
+
+@dataclass(frozen=True)
+class SituationScore:
+    """One story's concept-level evidence for one message."""
+
+    situation: float = 0.0
+    concept_share: float = 0.0
+
+
+class SituationIndex:
+    """Every story's situations as weighted concept sets; built once, read per message."""
+
+    def __init__(self, table: ConceptTable, stories: Sequence[Sequence[frozenset[str]]]) -> None:
+        """`stories`: per story, the concept set of each of its situations."""
+        self.table = table
+        self.stories = [list(sets) for sets in stories]
+        df: dict[str, int] = {}
+        for sets in self.stories:
+            for concept in frozenset().union(*sets) if sets else ():
+                df[concept] = df.get(concept, 0) + 1
+        n = max(len(self.stories), 1)
+        self.weight = {c: math.log((n + 1) / (d + 0.5)) for c, d in df.items()}
+        # A concept no situation names weighs as a concept of one story would: it is specific.
+        self.uncovered_weight = math.log((n + 1) / 1.5)
+        self.sizes = [[self._mass(s) for s in sets] for sets in self.stories]
+        self.unions = [frozenset().union(*sets) if sets else frozenset() for sets in self.stories]
+
+    def has(self, story: int) -> bool:
+        """Whether the story states any situation. One that does not (a base written before
+        situations, a new story without them) is judged by its words alone: its concept
+        evidence is read as that of a message naming no concept, not as a poor fit."""
+        return story < len(self.stories) and bool(self.stories[story])
+
+    def _mass(self, concepts: Iterable[str]) -> float:
+        return sum(self.weight.get(c, self.uncovered_weight) for c in concepts)
+
+    def message(self, tokens: Iterable[str]) -> frozenset[str]:
+        """The concepts a message's canonical words name."""
+        return self.table.concepts(tokens)
+
+    def uncovered(self, concepts: frozenset[str]) -> float:
+        """Share of the message's concept weight that no story's situation names."""
+        total = self._mass(concepts)
+        if total <= 0.0 or not self.weight:  # no situation anywhere: nothing is "uncovered"
+            return 0.0
+        return sum(self.uncovered_weight for c in concepts if c not in self.weight) / total
+
+    def score(self, story: int, concepts: frozenset[str]) -> SituationScore:
+        """How the story's situations fit the message's concepts."""
+        if not concepts or story >= len(self.stories) or not self.stories[story]:
+            return SituationScore()
+        total = self._mass(concepts)
+        weight = self.weight
+        best = 0.0
+        for sit, size in zip(self.stories[story], self.sizes[story], strict=True):
+            shared = sum(weight[c] for c in concepts & sit)
+            if shared <= 0.0 or size <= 0.0:
+                continue
+            precision, recall = shared / total, shared / size
+            best = max(best, (1 + BETA2) * precision * recall / (BETA2 * precision + recall))
+        share = sum(weight[c] for c in concepts & self.unions[story]) / total
+        return SituationScore(situation=best, concept_share=share)
