@@ -27,8 +27,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from bot.chat.replies import Button, Reply, UiTexts, callback_data, escape
+from bot.chat.callbacks import callback_data
+from bot.chat.markup import escape
+from bot.chat.replies import Button, Reply
 from bot.chat.request import Notice, Outcome
+from bot.chat.uitexts import UiTexts
 from bot.leads import when
 from bot.leads.hearback import compose
 from bot.storage.hearbacks import Hearback

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.chat import commands
 from bot.chat.replies import UI_TEXTS as REPLY_TEXTS
-from bot.chat.replies import UiTexts, check_texts
+from bot.chat.uitexts import UiTexts, check_texts
 from bot.leads import digest, inbox, quiz, team
 
 if TYPE_CHECKING:
