@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.content.knowledge import Anecdote
+    from bot.content.model import Anecdote
 
 # Telegram's limit on callback data.
 MAX_CALLBACK_BYTES = 64

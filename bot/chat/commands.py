@@ -25,7 +25,7 @@ from bot.chat.callbacks import parse_callback
 from bot.chat.replies import Reply
 from bot.chat.request import Env, Outcome, Request
 from bot.chat.uitexts import UiTexts
-from bot.content.knowledge import LANGUAGES
+from bot.content.model import LANGUAGES
 from bot.leads import digest, inbox, quiz, team
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from bot.chat.markup import (
     shorten,
 )
 from bot.chat.uitexts import UiTexts, check_texts
-from bot.content.knowledge import Anecdote, KnowledgeBase, KnowledgeError
+from bot.content.model import Anecdote, KnowledgeBase, KnowledgeError
 from bot.content.seedtext import load_post
 
 if TYPE_CHECKING:

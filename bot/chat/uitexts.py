@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.chat.markup import html_problem
-from bot.content.knowledge import LANGUAGES, KnowledgeBase
+from bot.content.model import LANGUAGES, KnowledgeBase
 
 
 @dataclass(frozen=True)

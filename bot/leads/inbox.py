@@ -49,7 +49,7 @@ from bot.storage.inboxrecords import (
 
 if TYPE_CHECKING:
     from bot.chat.request import Env, Request
-    from bot.content.knowledge import Anecdote
+    from bot.content.model import Anecdote
     from bot.engine.matcher import Matcher
     from bot.storage.store import Store
 

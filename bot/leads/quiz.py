@@ -30,7 +30,7 @@ from bot.chat.uitexts import UiTexts
 from bot.storage.quizrecords import MODES, Answer, anecdote_of
 
 if TYPE_CHECKING:
-    from bot.content.knowledge import KnowledgeBase
+    from bot.content.model import KnowledgeBase
 
 log = logging.getLogger(__name__)
 

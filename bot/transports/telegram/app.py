@@ -29,7 +29,7 @@ from telegram.ext import (
 )
 
 from bot.chat.commands import COMMANDS
-from bot.content.knowledge import KnowledgeError
+from bot.content.model import KnowledgeError
 from bot.transports.telegram import backlog, buttons, handlers, inline, quizzes, team
 from bot.transports.telegram.common import SERVICES_KEY
 from bot.transports.telegram.connections import SpreadRequest

@@ -16,7 +16,7 @@ from bot.chat.uitexts import UiTexts, check_texts
 from bot.leads import digest, inbox, quiz, team
 
 if TYPE_CHECKING:
-    from bot.content.knowledge import KnowledgeBase
+    from bot.content.model import KnowledgeBase
 
 # The button above inline results that match nothing: plain text (telegram.yaml).
 INLINE_TEXTS = UiTexts(
