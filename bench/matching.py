@@ -48,7 +48,9 @@ sys.path.insert(0, str(PROJECT))
 
 from rapidfuzz import fuzz, process, utils  # noqa: E402
 
-from bot.content.knowledge import KnowledgeBase, load_anecdote, load_knowledge  # noqa: E402
+from bot.content.knowledge import load_knowledge  # noqa: E402
+from bot.content.model import KnowledgeBase  # noqa: E402
+from bot.content.validation import load_anecdote  # noqa: E402
 from bot.engine.matcher import Matcher  # noqa: E402
 from bot.engine.normalize import get_normalizer  # noqa: E402
 

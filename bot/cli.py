@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.content.knowledge import KnowledgeError
+from bot.content.model import KnowledgeError
 from bot.exitcodes import (
     EXIT_CODES_HELP,
     EXIT_CONFIG,

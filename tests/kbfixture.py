@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from bot import cli
-from bot.content.knowledge import KnowledgeBase
+from bot.content.model import KnowledgeBase
 from bot.engine.language import detect_language
 from bot.engine.matcher import Answer, Match
 from bot.settings import Settings

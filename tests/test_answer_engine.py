@@ -15,7 +15,8 @@ import pytest
 from kbfixture import PROJECT, SEEDS
 
 from bot import cli
-from bot.chat.replies import Replies, html_to_text
+from bot.chat.markup import html_to_text
+from bot.chat.replies import Replies
 from bot.content.knowledge import load_knowledge
 from bot.engine.confidence import parts
 from bot.engine.matcher import Matcher

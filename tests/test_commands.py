@@ -12,8 +12,9 @@ from kbfixture import PROJECT, SEEDS
 
 from bot.chat import access, commands
 from bot.chat.commands import BY_NAME, COMMANDS, Access, Scope, menu
-from bot.chat.replies import Replies, check_texts
+from bot.chat.replies import Replies
 from bot.chat.request import Env, Request
+from bot.chat.uitexts import check_texts
 from bot.content.knowledge import load_knowledge
 from bot.engine.matcher import Matcher
 from bot.settings import Settings

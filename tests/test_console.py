@@ -13,7 +13,8 @@ import pytest
 from kbfixture import PROJECT, SEEDS, FakeMatcher, write_kb
 
 from bot.chat.replies import Replies
-from bot.content.knowledge import KnowledgeBase, load_knowledge
+from bot.content.knowledge import load_knowledge
+from bot.content.model import KnowledgeBase
 from bot.leads.tips import cycle_order, deck
 from bot.storage.store import Store
 from bot.transports.console import CONSOLE_CHAT_ID, Console, html_to_text, run_console

@@ -9,7 +9,8 @@ import pytest
 from kbfixture import PROJECT
 
 from bot.chat.replies import Replies
-from bot.content.knowledge import Anecdote, KnowledgeBase, Text, load_knowledge
+from bot.content.knowledge import load_knowledge
+from bot.content.model import Anecdote, KnowledgeBase, Text
 from bot.engine.matcher import Matcher
 from bot.tools.evaluation import (
     RULE_MARGIN,

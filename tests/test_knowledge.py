@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, write_kb
 
-from bot.content.knowledge import KnowledgeError, load_knowledge
+from bot.content.knowledge import load_knowledge
+from bot.content.model import KnowledgeError
 
 GOOD = """\
 id: good-one

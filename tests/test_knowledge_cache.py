@@ -16,8 +16,10 @@ import yaml
 from kbfixture import APOLOGY, SEEDS, THREAT, write_kb
 
 import bot.content.knowledge as knowledge
+import bot.content.yamlsafe as yamlsafe
 from bot.chat.services import build_core
-from bot.content.knowledge import CACHE_DIR, KnowledgeError, load_knowledge
+from bot.content.knowledge import CACHE_DIR, load_knowledge
+from bot.content.model import Anecdote, KnowledgeError
 from bot.engine.matcher import Matcher
 from bot.settings import Settings
 from bot.storage.cache import FILE as CACHE_FILE
@@ -155,11 +157,11 @@ def test_editing_one_story_analyses_that_story_only(
     parsed: list[str] = []
     real_analyse, real_parse = Matcher._analyse, knowledge.load_anecdote
 
-    def analyse(self: Matcher, anecdote: knowledge.Anecdote) -> object:
+    def analyse(self: Matcher, anecdote: Anecdote) -> object:
         analysed.append(anecdote.id)
         return real_analyse(self, anecdote)
 
-    def parse(path: Path, *args: object) -> knowledge.Anecdote:
+    def parse(path: Path, *args: object) -> Anecdote:
         parsed.append(path.name)
         return real_parse(path, *args)
 
@@ -265,25 +267,25 @@ def test_a_missing_seed_file_is_reported_even_from_the_cache(tmp_path: Path) -> 
 def test_both_loaders_refuse_aliases_and_depth_alike(
     fast: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(knowledge, "_FAST", fast and yaml.__with_libyaml__)
+    monkeypatch.setattr(yamlsafe, "_FAST", fast and yaml.__with_libyaml__)
     with pytest.raises(yaml.YAMLError) as alias:
-        knowledge._parse("a: &a [x]\nb: [*a]\n")
+        yamlsafe.parse("a: &a [x]\nb: [*a]\n")
     assert "aliases (*name) are not allowed" in str(alias.value) and "line 2" in str(alias.value)
     for deep in ("[" * 21 + "]" * 21, "[" * 5000 + "]" * 5000, "- " * 30 + "x"):
         with pytest.raises(yaml.YAMLError) as nested:
-            knowledge._parse(deep)
+            yamlsafe.parse(deep)
         assert "nested more than 20 levels deep" in str(nested.value)
     ok = "[" * 19 + "x" + "]" * 19  # a node at depth 20 is allowed by either loader
-    assert knowledge._parse(ok) is not None
-    assert knowledge._parse("a: {b: [1, 'two', null]}\n") == {"a": {"b": [1, "two", None]}}
+    assert yamlsafe.parse(ok) is not None
+    assert yamlsafe.parse("a: {b: [1, 'two', null]}\n") == {"a": {"b": [1, "two", None]}}
 
 
 def test_the_line_map_is_built_only_for_a_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
-    real = knowledge._line_map
-    monkeypatch.setattr(knowledge, "_line_map", lambda text: calls.append(1) or real(text))
+    real = yamlsafe.line_map
+    monkeypatch.setattr(yamlsafe, "line_map", lambda text: calls.append(1) or real(text))
     load_knowledge(write_kb(tmp_path), SEEDS)
     assert calls == []
 

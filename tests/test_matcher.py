@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.knowledge import Anecdote, KnowledgeBase, Text, load_anecdote
+from bot.content.model import Anecdote, KnowledgeBase, Text
+from bot.content.validation import load_anecdote
 from bot.engine.matcher import Answer, Match, Matcher
 
 PROJECT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ import pytest
 from kbfixture import PROJECT, SEEDS
 
 from bot.chat.services import build_core
-from bot.content.knowledge import KnowledgeBase
+from bot.content.model import KnowledgeBase
 from bot.leads.digest import digest_due
 from bot.leads.quiz import daily_kind, due_after, mode_of, next_question, streaks
 from bot.settings import Settings

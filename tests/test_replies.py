@@ -13,20 +13,11 @@ import pytest
 from fakebot import parse_html
 from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, FakeMatcher, write_kb
 
-from bot.chat.replies import (
-    MAX_CALLBACK_BYTES,
-    MAX_MESSAGE,
-    Button,
-    Replies,
-    Reply,
-    all_buttons,
-    callback_data,
-    html_problem,
-    message_length,
-    pack_paragraphs,
-    parse_callback,
-)
-from bot.content.knowledge import KnowledgeBase, KnowledgeError, Text, load_knowledge
+from bot.chat.callbacks import MAX_CALLBACK_BYTES, callback_data, parse_callback
+from bot.chat.markup import MAX_MESSAGE, html_problem, message_length, pack_paragraphs
+from bot.chat.replies import Button, Replies, Reply, all_buttons
+from bot.content.knowledge import load_knowledge
+from bot.content.model import KnowledgeBase, KnowledgeError, Text
 from bot.engine.matcher import Matcher
 
 

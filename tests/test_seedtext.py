@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.knowledge import Anecdote, KnowledgeBase, Text
+from bot.content.model import Anecdote, KnowledgeBase, Text
 from bot.content.seedtext import clean_post, load_post
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

@@ -12,7 +12,7 @@ from kbfixture import APOLOGY, SEEDS, THREAT, call_cli, write_kb
 
 import bot.content.knowledge as knowledge
 from bot.chat.services import build_core
-from bot.content.knowledge import KnowledgeError
+from bot.content.model import KnowledgeError
 from bot.engine.matcher import Matcher
 from bot.settings import Settings
 

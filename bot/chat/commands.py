@@ -21,9 +21,11 @@ from enum import Enum
 
 from bot.chat import recording
 from bot.chat.access import Access
-from bot.chat.replies import Reply, UiTexts, parse_callback
+from bot.chat.callbacks import parse_callback
+from bot.chat.replies import Reply
 from bot.chat.request import Env, Outcome, Request
-from bot.content.knowledge import LANGUAGES
+from bot.chat.uitexts import UiTexts
+from bot.content.model import LANGUAGES
 from bot.leads import digest, inbox, quiz, team
 
 log = logging.getLogger(__name__)
@@ -216,7 +218,7 @@ def _inbox_decides(data: str) -> bool:
 # Matched in order; data no route claims (forged, or a format no longer made) is answered with
 # "this button has expired".
 BUTTONS: tuple[ButtonRoute, ...] = (
-    # Made by bot.chat.replies: s: f: l: fb:, and "t" (topics) alone or as "t@<lang>".
+    # bot.chat.callbacks' format: s: f: l: fb:, and "t" (topics) alone or as "t@<lang>".
     ButtonRoute("story", r"^(s:|f:|l:|fb:|t$|t@)", story_button),
     # The inbox's buttons (bot/leads/inbox.py): checked like its command, on every press.
     ButtonRoute(

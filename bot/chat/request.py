@@ -16,7 +16,7 @@ from bot.leads.tips import MemoryRotation, deck
 
 if TYPE_CHECKING:
     from bot.chat.replies import Button, Replies, Reply
-    from bot.content.knowledge import KnowledgeBase
+    from bot.content.model import KnowledgeBase
     from bot.settings import Settings
     from bot.storage.store import Store
 

@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 
 from bot.chat.replies import Replies
-from bot.content.knowledge import CACHE_DIR, KnowledgeBase, KnowledgeError, load_knowledge
+from bot.content.knowledge import CACHE_DIR, load_knowledge
+from bot.content.model import KnowledgeBase, KnowledgeError
 from bot.engine.concepts import ConceptTableError
 from bot.engine.confidence import CalibrationError
 from bot.engine.matcher import Matcher

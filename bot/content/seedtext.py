@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.content.knowledge import Anecdote, KnowledgeBase
+    from bot.content.model import Anecdote, KnowledgeBase
 
 # A line matching one of these starts the blog's tail: comments, sidebar or tags. Nothing the
 # author wrote follows it, so the post is cut there. Matched against the whole stripped line,

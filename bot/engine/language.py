@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from bot.content.knowledge import LANGUAGES
+from bot.content.model import LANGUAGES
 from bot.engine.normalize import Normalizer, get_normalizer
 
 # English inflections and derivations that Indonesian words do not end with ("refuses",

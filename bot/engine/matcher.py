@@ -47,7 +47,9 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from bot.content.knowledge import LANGUAGES, Anecdote, KnowledgeBase, Text, code_digest, digest_of
+from bot.content.knowledge import digest_of
+from bot.content.model import LANGUAGES, Anecdote, KnowledgeBase, Text
+from bot.content.parsecache import code_digest
 from bot.engine.concepts import FILE as CONCEPTS
 from bot.engine.concepts import ConceptTable, load_concepts, table_json, table_of
 from bot.engine.confidence import WORDS_ONLY, Calibration, Evidence, noisy_or, parts

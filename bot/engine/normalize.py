@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
-from bot.content.knowledge import LANGUAGES
+from bot.content.model import LANGUAGES
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "responses" / "normalize.yaml"
 

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.chat.replies import Reply, UiTexts
+from bot.chat.replies import Reply
 from bot.chat.request import Env, Outcome, Picture, Request
+from bot.chat.uitexts import UiTexts
 from bot.leads import quiz
 from bot.leads.schedule import ChatUnreachable, Clock, DeliveryRejected, slot, zone
 from bot.storage.quizrecords import anecdote_of

@@ -32,7 +32,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.chat.replies import Button, Reply, callback_data, escape
+from bot.chat.callbacks import callback_data
+from bot.chat.markup import escape
+from bot.chat.replies import Button, Reply
 from bot.leads.schedule import (
     ChatMoved,
     ChatUnreachable,

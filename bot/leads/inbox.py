@@ -27,8 +27,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from bot.chat.replies import Button, Reply, UiTexts, callback_data, escape
+from bot.chat.callbacks import callback_data
+from bot.chat.markup import escape
+from bot.chat.replies import Button, Reply
 from bot.chat.request import Notice, Outcome
+from bot.chat.uitexts import UiTexts
 from bot.leads import when
 from bot.leads.hearback import compose
 from bot.storage.hearbacks import Hearback
@@ -46,7 +49,7 @@ from bot.storage.inboxrecords import (
 
 if TYPE_CHECKING:
     from bot.chat.request import Env, Request
-    from bot.content.knowledge import Anecdote
+    from bot.content.model import Anecdote
     from bot.engine.matcher import Matcher
     from bot.storage.store import Store
 

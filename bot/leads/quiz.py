@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.chat.replies import Button, Reply, UiTexts, callback_data, escape
+from bot.chat.callbacks import callback_data
+from bot.chat.markup import escape
+from bot.chat.replies import Button, Reply
 from bot.chat.request import Env, Outcome, QuizPoll, Request
+from bot.chat.uitexts import UiTexts
 from bot.storage.quizrecords import MODES, Answer, anecdote_of
 
 if TYPE_CHECKING:
-    from bot.content.knowledge import KnowledgeBase
+    from bot.content.model import KnowledgeBase
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.chat.access import only_leads  # noqa: F401 - where the refusal used to live
-from bot.chat.replies import Reply, UiTexts, escape
+from bot.chat.markup import escape
+from bot.chat.replies import Reply
 from bot.chat.request import Env, Outcome, Request
+from bot.chat.uitexts import UiTexts
 from bot.leads import quiz, tips, when
 from bot.leads.inbox import stats_button
 from bot.leads.schedule import (

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.content.knowledge import KnowledgeBase
+    from bot.content.model import KnowledgeBase
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from bot.leads.schedule import WEEKDAYS, zone
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from bot.content.knowledge import KnowledgeBase
+    from bot.content.model import KnowledgeBase
     from bot.storage.store import Store
 
 

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.content.knowledge import LANGUAGES
+from bot.content.model import LANGUAGES
 from bot.storage.answering import Answering
 from bot.storage.database import DB_FILENAME, Clock, to_db_time, utc_now
 from bot.storage.decisions import Decisions, read_taught

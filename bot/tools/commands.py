@@ -13,14 +13,14 @@ import argparse
 from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
-from bot.content.knowledge import KnowledgeError
+from bot.content.model import KnowledgeError
 from bot.exitcodes import EXIT_CONFIG, EXIT_OK
 from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from bot.content.knowledge import KnowledgeBase
+    from bot.content.model import KnowledgeBase
     from bot.engine.matcher import ScoringParams
     from bot.tools.evaluation import EvalItem
 
@@ -165,7 +165,7 @@ def cmd_check(
     if problems:
         raise KnowledgeError(problems)
     core = build_core(settings)  # the matcher's index and normalisation table
-    from bot.content.knowledge import subject_problems
+    from bot.content.validation import subject_problems
 
     # A caution's subjects are defined in the normalisation table, which the matcher holds.
     problems = subject_problems(core.kb, core.matcher.normalizer.subjects)

@@ -31,8 +31,9 @@ from typing import Any
 
 import yaml
 
-from bot.chat.replies import Replies, html_to_text
-from bot.content.knowledge import LANGUAGES, KnowledgeBase
+from bot.chat.markup import html_to_text
+from bot.chat.replies import Replies
+from bot.content.model import LANGUAGES, KnowledgeBase
 from bot.engine.confidence import Calibration, fit
 from bot.engine.matcher import Matcher
 

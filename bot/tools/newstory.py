@@ -27,8 +27,9 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz
 
-from bot.content.knowledge import ANECDOTES_DIR, TODO
+from bot.content.knowledge import ANECDOTES_DIR
 from bot.content.seedtext import clean_post
+from bot.content.validation import TODO
 from bot.engine.language import detect_language
 from bot.engine.normalize import content_tokens
 from bot.settings import Settings

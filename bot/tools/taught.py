@@ -36,13 +36,9 @@ from typing import TextIO
 
 import yaml
 
-from bot.content.knowledge import (
-    ANECDOTES_DIR,
-    Anecdote,
-    KnowledgeBase,
-    load_anecdote,
-    load_knowledge,
-)
+from bot.content.knowledge import ANECDOTES_DIR, load_knowledge
+from bot.content.model import Anecdote, KnowledgeBase
+from bot.content.validation import load_anecdote
 from bot.exitcodes import EXIT_CONFIG, EXIT_OK
 from bot.settings import Settings
 from bot.storage.inboxrecords import TAUGHT, Decision, text_key

@@ -19,16 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.chat import access, recording
+from bot.chat.callbacks import parse_callback
 from bot.chat.commands import BY_NAME, button_route
-from bot.chat.replies import (
-    Button,
-    Replies,
-    Reply,
-    all_buttons,
-    escape,
-    html_to_text,
-    parse_callback,
-)
+from bot.chat.markup import escape, html_to_text
+from bot.chat.replies import Button, Replies, Reply, all_buttons
 from bot.chat.request import Env, Outcome, QuizPoll, Request
 from bot.leads.tips import MemoryRotation
 from bot.settings import Settings

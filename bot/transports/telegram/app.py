@@ -29,7 +29,7 @@ from telegram.ext import (
 )
 
 from bot.chat.commands import COMMANDS
-from bot.content.knowledge import KnowledgeError
+from bot.content.model import KnowledgeError
 from bot.transports.telegram import backlog, buttons, handlers, inline, quizzes, team
 from bot.transports.telegram.common import SERVICES_KEY
 from bot.transports.telegram.connections import SpreadRequest
@@ -59,7 +59,7 @@ GROUPS = filters.ChatType.GROUPS
 # Everything a user can send that is not text: stickers, photos, voice, documents, ...
 NON_TEXT = filters.ATTACHMENT & ~filters.TEXT
 
-# Every text Kisah sends is HTML (bot/chat/replies.py escapes and checks it), and no message
+# Every text Kisah sends is HTML (bot/chat/markup.py escapes and checks it), and no message
 # unfolds a link preview: a card under a coaching answer would be bigger than the answer. Set
 # once for the Application (PTB's `Defaults`), so no call site can forget either.
 DEFAULTS = Defaults(
@@ -118,7 +118,7 @@ def add_handlers(
 
     application.add_handlers(
         [
-            # Buttons made by bot.chat.replies (s: f: l: fb: t); other data is left to others.
+            # Data in bot.chat.callbacks' format (s: f: l: fb: t); other data is left to others.
             CallbackQueryHandler(buttons.on_button, pattern=buttons.PATTERN),
             # Any other button data (forged, outdated): still answered, or the spinner spins.
             CallbackQueryHandler(buttons.on_unknown_button),

@@ -13,8 +13,8 @@ import logging
 from telegram import Update
 from telegram.error import BadRequest
 
+from bot.chat.callbacks import parse_callback
 from bot.chat.commands import BUTTONS
-from bot.chat.replies import parse_callback
 from bot.chat.request import Outcome
 from bot.transports.telegram import handlers
 from bot.transports.telegram.common import Context, command_language, services_of, where

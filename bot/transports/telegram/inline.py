@@ -25,7 +25,7 @@ from bot.transports.telegram.render import inline_content, plain
 
 if TYPE_CHECKING:
     from bot.chat.services import Services
-    from bot.content.knowledge import Anecdote
+    from bot.content.model import Anecdote
 
 log = logging.getLogger(__name__)
 

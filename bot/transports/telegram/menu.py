@@ -25,7 +25,7 @@ from telegram import (
 from telegram.error import TelegramError
 
 from bot.chat.commands import COMMANDS, Scope, menu
-from bot.content.knowledge import LANGUAGES
+from bot.content.model import LANGUAGES
 
 if TYPE_CHECKING:
     from bot.chat.services import Services

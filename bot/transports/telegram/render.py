@@ -1,7 +1,7 @@
 """Reply -> Telegram: inline keyboards and Telegram's size limits (the HTML parse mode and
 the disabled link previews are the Application's `Defaults`, bot/transports/telegram/app.py).
 
-A `Reply` cannot be built over Telegram's 4096 characters (bot/chat/replies.py splits long content
+A `Reply` cannot be built over Telegram's 4096 characters (bot/chat/markup.py splits long content
 on paragraphs, the one splitter), so a reply is always one message. Callback data is checked
 again at the border: a bad button is dropped with an error log rather than losing the message
 it sits on.
@@ -21,7 +21,9 @@ from telegram import (
     ReplyParameters,
 )
 
-from bot.chat.replies import MAX_CALLBACK_BYTES, Reply, html_to_text
+from bot.chat.callbacks import MAX_CALLBACK_BYTES
+from bot.chat.markup import html_to_text
+from bot.chat.replies import Reply
 
 log = logging.getLogger(__name__)
 

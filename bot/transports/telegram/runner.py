@@ -26,7 +26,7 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
-from bot.content.knowledge import KnowledgeError
+from bot.content.model import KnowledgeError
 from bot.exitcodes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_UNAVAILABLE
 from bot.logfilters import HideUserText, RedactSecrets
 from bot.settings import Settings, SettingsError, validate_token

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 from bot.chat import commands
 from bot.chat.replies import UI_TEXTS as REPLY_TEXTS
-from bot.chat.replies import UiTexts, check_texts
+from bot.chat.uitexts import UiTexts, check_texts
 from bot.leads import digest, inbox, quiz, team
 
 if TYPE_CHECKING:
-    from bot.content.knowledge import KnowledgeBase
+    from bot.content.model import KnowledgeBase
 
 # The button above inline results that match nothing: plain text (telegram.yaml).
 INLINE_TEXTS = UiTexts(

@@ -1,0 +1,162 @@
+"""The parse of each valid content file, kept as JSON under a hash of its bytes and of the code
+that parsed it (bot/storage/cache.py), so a start after editing one story parses that story only.
+
+Plain JSON: anyone who can write the data directory can change the cache, and reading it
+must never run code. Anything unreadable is ignored and the file parsed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bot.content.model import Anecdote, QuizItem, Text
+from bot.content.validation import seed_problem
+from bot.storage.cache import Cache, dumps, loads
+
+
+def code_digest(*modules: str) -> bytes:
+    """The source of these modules (by file path), part of a cache key: a cache built by
+    other code (a new field, a changed weight) must not be read as if built by this one."""
+    h = hashlib.blake2b(digest_size=20)
+    for module in modules:
+        h.update(Path(module).read_bytes())
+    return h.digest()
+
+
+def text_json(text: Text) -> list[str]:
+    return [text.id, text.en]
+
+
+def anecdote_json(a: Anecdote) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "seed": a.seed,
+        "title": text_json(a.title),
+        "story": text_json(a.story),
+        "lessons": [text_json(t) for t in a.lessons],
+        "triggers": {lang: list(items) for lang, items in a.triggers.items()},
+        "tags": {lang: list(items) for lang, items in a.tags.items()},
+        "tips": [text_json(t) for t in a.tips],
+        "caution": None if a.caution is None else text_json(a.caution),
+        "summary": None if a.summary is None else text_json(a.summary),
+        "when": [{lang: list(items) for lang, items in w.items()} for w in a.when],
+        "applies_to": list(a.applies_to),
+        "caution_short": None if a.caution_short is None else text_json(a.caution_short),
+        "quiz": [
+            {
+                "question": text_json(q.question),
+                "options": {lang: list(items) for lang, items in q.options.items()},
+                "correct": q.correct,
+                "explanation": text_json(q.explanation),
+                "lesson": q.lesson,
+            }
+            for q in a.quiz
+        ],
+        "situations": [text_json(t) for t in a.situations],
+    }
+
+
+def _text_of(value: Any) -> Text:
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise ValueError("not a text")
+    return Text(value[0], value[1])
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("not a list of texts")
+    return tuple(value)
+
+
+def _anecdote_of(data: Any, path: Path) -> Anecdote:
+    """The anecdote `anecdote_json` wrote; ValueError (or TypeError) for anything else."""
+    if not isinstance(data, dict):
+        raise ValueError("not an anecdote")
+    caution = data["caution"]
+    return Anecdote(
+        id=str(data["id"]),
+        seed=str(data["seed"]),
+        title=_text_of(data["title"]),
+        story=_text_of(data["story"]),
+        lessons=tuple(_text_of(t) for t in data["lessons"]),
+        triggers={str(lang): _strings(items) for lang, items in data["triggers"].items()},
+        tags={str(lang): _strings(items) for lang, items in data["tags"].items()},
+        tips=tuple(_text_of(t) for t in data["tips"]),
+        source=path,
+        caution=None if caution is None else _text_of(caution),
+        summary=None if data["summary"] is None else _text_of(data["summary"]),
+        when=tuple({str(lang): _strings(items) for lang, items in w.items()} for w in data["when"]),
+        applies_to=_strings(data["applies_to"]),
+        caution_short=None if data["caution_short"] is None else _text_of(data["caution_short"]),
+        quiz=tuple(_quiz_of(q) for q in data["quiz"]),
+        situations=tuple(_text_of(t) for t in data["situations"]),
+    )
+
+
+def _quiz_of(data: Any) -> QuizItem:
+    if not isinstance(data, dict):
+        raise ValueError("not a quiz item")
+    return QuizItem(
+        question=_text_of(data["question"]),
+        options={str(lang): _strings(items) for lang, items in data["options"].items()},
+        correct=int(data["correct"]),
+        explanation=_text_of(data["explanation"]),
+        lesson=int(data["lesson"]),
+    )
+
+
+class FileCache:
+    """The cached parse of each file of one load, read in one query, written in one."""
+
+    def __init__(self, cache_dir: Path, raw: Mapping[Path, bytes], code: bytes) -> None:
+        self._store = Cache(cache_dir)
+        self._keys: dict[Path, str] = {}
+        for path, content in raw.items():
+            h = hashlib.blake2b(code, digest_size=20)
+            h.update(content)
+            self._keys[path] = "file:" + h.hexdigest()
+        self._found = self._store.get_many(self._keys.values())
+        self._new: dict[str, bytes] = {}
+        self._seeds: dict[str, str | None] = {}
+
+    def _value(self, path: Path) -> Any:
+        key = self._keys.get(path)
+        return loads(self._found.get(key)) if key is not None else None
+
+    def anecdote(self, path: Path, seeds_dir: Path) -> Anecdote | None:
+        data = self._value(path)
+        if data is None:
+            return None
+        try:
+            anecdote = _anecdote_of(data, path)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+        problem = self._seeds.get(anecdote.seed, False)
+        if problem is False:  # one check per seed file: thousands of stories share a few
+            problem = self._seeds[anecdote.seed] = seed_problem(anecdote.seed, seeds_dir)
+        if problem:
+            return None  # parsed again, to report the problem with its line
+        return anecdote
+
+    def ui(self, path: Path) -> dict[str, Text] | None:
+        data = self._value(path)
+        if not isinstance(data, dict):
+            return None
+        try:
+            return {str(key): _text_of(value) for key, value in data.items()}
+        except ValueError:
+            return None
+
+    def remember(self, path: Path, value: Any) -> None:
+        key = self._keys.get(path)
+        if key is not None:
+            self._new[key] = dumps(value)
+
+    def save(self) -> None:
+        if self._new:
+            touched = [key for key in self._keys.values() if key in self._found]
+            self._store.put_many(self._new, touch=touched)
+        self._store.close()
