@@ -56,6 +56,8 @@ from bot.engine.situations import SituationIndex
 from bot.engine.smalltalk import FILE as SMALL_TALK
 from bot.engine.smalltalk import SmallTalk
 from bot.engine.taught import Phrasing, TaughtPhrasings
+from bot.engine.topics import TopicChecks
+from bot.engine.wordtable import Table
 from bot.storage.cache import Cache, dumps, loads, paused_gc
 
 # Whole indexes kept in the cache (bot/storage/cache.py), most recently used first: a few
@@ -202,9 +204,9 @@ class Matcher(IndexBuilding, LexicalScoring):
 
     def _builder_digest(self) -> bytes:
         """What every index this process builds depends on besides the stories: the code
-        (this module, the modules it is split into, bot/engine/normalize.py and the concept
-        modules), the scoring parameters, the stemmer's dictionary and the word table, so a
-        cache is never read as if built by other code."""
+        (this module and the modules it is split into, bot/engine/normalize.py with its word
+        table and topic checks, the concept modules), the scoring parameters, the stemmer's
+        dictionary and the word table, so a cache is never read as if built by other code."""
         h = hashlib.blake2b(digest_size=20)
         h.update(
             code_digest(
@@ -215,6 +217,8 @@ class Matcher(IndexBuilding, LexicalScoring):
                 inspect.getfile(index_of),
                 inspect.getfile(LexicalScoring),
                 inspect.getfile(Normalizer),
+                inspect.getfile(TopicChecks),
+                inspect.getfile(Table),
                 inspect.getfile(SituationIndex),
                 inspect.getfile(ConceptTable),
             )
