@@ -33,6 +33,8 @@ MAX_QUESTION_WORDS = 60  # a pasted essay is not a question; bound the work per 
 
 @dataclass
 class Scored:
+    """One candidate story's scores for a question: its confidence and the lexical parts."""
+
     story: int
     confidence: float
     coverage: float
