@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         action="append",
         default=[],
-        help="try another value of a scoring parameter (bot/engine/matcher.py ScoringParams), e.g. "
+        help="try another value of a scoring parameter (bot/engine/params.py ScoringParams), e.g. "
         "--set threshold=40; repeatable",
     )
     evaluate.set_defaults(func=tools.cmd_eval)

@@ -13,7 +13,9 @@ from kbfixture import PROJECT, SEEDS
 
 from bot.content.knowledge import load_knowledge
 from bot.engine.confidence import parts
-from bot.engine.matcher import Matcher, _index_bytes, _Postings
+from bot.engine.index import Postings
+from bot.engine.index_bytes import index_bytes
+from bot.engine.matcher import Matcher
 from bot.storage.cache import Cache
 
 LONG = (
@@ -29,8 +31,8 @@ def real_matcher() -> Matcher:
 
 def test_postings_read_lazily_equal_the_built_dicts_in_order() -> None:
     built = [{3: 0.5, 1: 1.0, 7: 0.25}, {}, {0: 1.0}]
-    postings = _Postings(built)
-    again = _Postings.of_arrays(*postings.arrays())  # as read back from the cache
+    postings = Postings(built)
+    again = Postings.of_arrays(*postings.arrays())  # as read back from the cache
     for lazy in (postings, again):
         assert len(lazy) == 3
         for term, expected in enumerate(built):
@@ -74,7 +76,7 @@ def test_an_index_assembled_from_cached_story_analyses_equals_a_built_one(
     cache.close()
     assembled = Matcher(kb, cache_dir=tmp_path)
     built = Matcher(kb)
-    assert _index_bytes(assembled._index) == _index_bytes(built._index)
+    assert index_bytes(assembled._index) == index_bytes(built._index)
     assert assembled._index.by_length == built._index.by_length
     assert assembled._index.surface_by_length == built._index.surface_by_length
     assert [assembled.explain(LONG), assembled.rank(LONG)] == [

@@ -8,13 +8,13 @@ import pytest
 
 from bot.engine.normalize import (
     DEFAULT_TABLE,
-    NormalizeTableError,
     content_tokens,
     get_normalizer,
     load_table,
     normalize,
     tokens,
 )
+from bot.engine.wordtable import NormalizeTableError
 
 
 @pytest.mark.parametrize(

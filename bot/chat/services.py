@@ -17,8 +17,8 @@ from bot.content.model import KnowledgeBase, KnowledgeError
 from bot.engine.concepts import ConceptTableError
 from bot.engine.confidence import CalibrationError
 from bot.engine.matcher import Matcher
-from bot.engine.normalize import NormalizeTableError
 from bot.engine.smalltalk import SmallTalkError
+from bot.engine.wordtable import NormalizeTableError
 from bot.settings import Settings
 from bot.storage.inboxrecords import TAUGHT, Decision
 from bot.storage.store import DB_FILENAME, Store, read_taught

@@ -1,6 +1,6 @@
 """From the matcher's evidence to a confidence that means the same at 5 words and at 80.
 
-The lexical scorer (bot/engine/matcher.py) measures how much of a question a story explains. That
+The lexical scorer (bot/engine/scoring.py) measures how much of a question a story explains. That
 share falls as a message grows: a salesperson's five-sentence situation carries names, places
 and feelings no story mentions, so a right story explains 25% of it where it explains 70% of a
 one-line question, and a single threshold on that share either refuses long messages or

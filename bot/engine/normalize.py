@@ -9,7 +9,8 @@ over-stems "pesan" to "pes" and "pernah" to "rnah"), synonyms in either language
 concept, and fixed phrases folded into one word.
 
 The word lists live in `responses/normalize.yaml` so authors can extend them without Python;
-they are loaded once per process. Typos are left to the matcher's fuzzy scoring.
+they are loaded once per process (read and checked by bot/engine/wordtable.py; the topic checks
+the verdict reads are in bot/engine/topics.py). Typos are left to the matcher's fuzzy scoring.
 """
 
 from __future__ import annotations
@@ -17,17 +18,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-import yaml
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
 from bot.content.model import LANGUAGES
-
-DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "responses" / "normalize.yaml"
+from bot.engine.topics import TopicChecks
+from bot.engine.wordtable import DEFAULT_TABLE, Table, load_table
 
 _VOWELS = frozenset("aeiou")
 _CACHE_LIMIT = 200_000  # words remembered; random input must not grow memory without bound
@@ -47,157 +45,6 @@ _ENGLISH_LIKE = re.compile(
 # Inflectional endings removed before the English-likeness check ("pesanannya" has "nn" only
 # because "-nya" follows "-an").
 _INFLECTION = re.compile(r"(nya|lah|kah|ku|mu)$")
-
-
-class NormalizeTableError(ValueError):
-    """The normalisation table is malformed; the message names the section and entry."""
-
-
-@dataclass(frozen=True)
-class Table:
-    """The parsed `normalize.yaml`, already folded into lookup structures."""
-
-    slang: Mapping[str, tuple[str, ...]]
-    particles: frozenset[str]
-    no_stem: frozenset[str]
-    roots: frozenset[str]
-    particle_suffixes: tuple[str, ...]
-    possessive_suffixes: tuple[str, ...]
-    derivational_suffixes: tuple[str, ...]
-    min_stem: int
-    concepts: Mapping[str, str]
-    concept_phrases: Mapping[str, str]
-    phrases: Mapping[str, str]
-    stopwords: frozenset[str]
-    common: Mapping[str, tuple[str, ...]]
-    work: Mapping[str, tuple[str, ...]]
-    private: Mapping[str, tuple[str, ...]]
-    customers: Mapping[str, tuple[str, ...]]
-    law: Mapping[str, tuple[str, ...]]
-    outside: Mapping[str, tuple[tuple[str, ...], ...]]  # subject -> its groups of words
-    language_words: Mapping[str, frozenset[str]]
-    # Subjects a caution applies to (officials, gifts, ...): name -> its words.
-    subjects: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # Questions of the law that get the legal reply (bribes, kickbacks): like `outside`.
-    legal: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
-    # Words of a question asking how NOT to look like a bribe: it wants a story, not the law.
-    legal_unless: tuple[str, ...] = ()
-
-
-def _words(value: Any, where: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-        raise NormalizeTableError(f"{where}: must be a list of words")
-    return [str(v).strip().lower() for v in value if str(v).strip()]
-
-
-def _subjects(value: Any, where: str) -> dict[str, tuple[tuple[str, ...], ...]]:
-    """`outside`: each subject a list of groups (lists) of words."""
-    if not isinstance(value, Mapping):
-        raise NormalizeTableError(f"{where}: must map each subject to a list of word lists")
-    subjects = {}
-    for name, groups in value.items():
-        if not isinstance(groups, list) or not groups:
-            raise NormalizeTableError(f"{where}: {name}: must be a list of word lists")
-        subjects[str(name)] = tuple(tuple(_words(group, f"{where}: {name}")) for group in groups)
-    return subjects
-
-
-def _subject_words(value: Any, where: str) -> dict[str, tuple[str, ...]]:
-    """`subjects`: each subject a list of words."""
-    if not isinstance(value, Mapping):
-        raise NormalizeTableError(f"{where}: must map each subject to a list of words")
-    return {str(name): tuple(_words(words, f"{where}: {name}")) for name, words in value.items()}
-
-
-def load_table(path: Path = DEFAULT_TABLE) -> Table:
-    """Read and check the table; every malformed entry is an error naming its section."""
-    try:
-        # libyaml when present: a quarter of a second less on every start
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
-    except (OSError, yaml.YAMLError) as exc:
-        raise NormalizeTableError(f"{path}: cannot read the normalisation table: {exc}") from exc
-    if not isinstance(data, Mapping):
-        raise NormalizeTableError(f"{path}: must be a mapping of sections")
-
-    slang: dict[str, tuple[str, ...]] = {}
-    for key, value in (data.get("slang") or {}).items():
-        if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
-            raise NormalizeTableError(
-                f"{path}: slang: {key!r}: key and value must be texts (quote yes/no/on/off)"
-            )
-        slang[key.lower()] = tuple(value.lower().split())
-
-    affixes = data.get("affixes") or {}
-    concepts: dict[str, str] = {}
-    concept_phrases: dict[str, str] = {}
-    for head, members in (data.get("concepts") or {}).items():
-        if not isinstance(head, str) or " " in head:
-            raise NormalizeTableError(f"{path}: concepts: {head!r}: the head must be one word")
-        for member in [head, *_words(members, f"{path}: concepts: {head}")]:
-            if " " in member:
-                concept_phrases[member] = head
-            else:
-                concepts.setdefault(member, head)
-
-    phrases: dict[str, str] = {}
-    for key, value in (data.get("phrases") or {}).items():
-        if not isinstance(key, str) or not isinstance(value, str) or " " in value.strip():
-            raise NormalizeTableError(f"{path}: phrases: {key!r}: must map text to one word")
-        phrases[key.lower()] = value.strip().lower()
-
-    stop = data.get("stopwords") or {}
-    language = data.get("language") or {}
-    roots = set(_words(data.get("roots") or [], f"{path}: roots")) | set(concepts.values())
-    return Table(
-        slang=slang,
-        particles=frozenset(_words(data.get("particles") or [], f"{path}: particles")),
-        no_stem=frozenset(_words(data.get("no_stem") or [], f"{path}: no_stem")),
-        roots=frozenset(roots),
-        particle_suffixes=tuple(affixes.get("particle_suffixes", ())),
-        possessive_suffixes=tuple(affixes.get("possessive_suffixes", ())),
-        derivational_suffixes=tuple(affixes.get("derivational_suffixes", ())),
-        min_stem=int(affixes.get("min_stem", 4)),
-        concepts=concepts,
-        concept_phrases=concept_phrases,
-        phrases=phrases,
-        common={
-            lang: tuple(_words((data.get("common") or {}).get(lang, []), f"{path}: common.{lang}"))
-            for lang in LANGUAGES
-        },
-        work={
-            lang: tuple(_words((data.get("work") or {}).get(lang, []), f"{path}: work.{lang}"))
-            for lang in LANGUAGES
-        },
-        private={
-            lang: tuple(
-                _words((data.get("private") or {}).get(lang, []), f"{path}: private.{lang}")
-            )
-            for lang in LANGUAGES
-        },
-        customers={
-            lang: tuple(
-                _words((data.get("customers") or {}).get(lang, []), f"{path}: customers.{lang}")
-            )
-            for lang in LANGUAGES
-        },
-        law={
-            lang: tuple(_words((data.get("law") or {}).get(lang, []), f"{path}: law.{lang}"))
-            for lang in LANGUAGES
-        },
-        outside=_subjects(data.get("outside") or {}, f"{path}: outside"),
-        subjects=_subject_words(data.get("subjects") or {}, f"{path}: subjects"),
-        legal=_subjects(data.get("legal") or {}, f"{path}: legal"),
-        legal_unless=tuple(_words(data.get("legal_unless") or [], f"{path}: legal_unless")),
-        stopwords=frozenset(
-            _words(stop.get("id", []), f"{path}: stopwords.id")
-            + _words(stop.get("en", []), f"{path}: stopwords.en")
-        ),
-        language_words={
-            lang: frozenset(_words(language.get(lang, []), f"{path}: language.{lang}"))
-            for lang in LANGUAGES
-        },
-    )
 
 
 def _prefix_variants(word: str) -> list[tuple[str, str]]:
@@ -284,7 +131,7 @@ _CONFIX = {
 }
 
 
-class Normalizer:
+class Normalizer(TopicChecks):
     """Applies one table; memoises each word's canonical form (the vocabulary is small)."""
 
     def __init__(self, table: Table, dictionary: frozenset[str] | None = None) -> None:
@@ -340,48 +187,7 @@ class Normalizer:
         self.phrases = phrases
         self.max_phrase = max((len(k) for k in phrases), default=1)
         self.phrase_heads = frozenset(k[0] for k in phrases)  # most words start none
-        # Words of the working world and people of private life, folded like questions (see
-        # `work` and `private` in the table); a phrase ("anak buah") counts through each word
-        # it folds to.
-        self.work = self._folded(table.work)
-        self.private = self._folded(table.private)
-        self.customers = self._folded(table.customers)
-        self.law = frozenset(word for words in table.law.values() for word in words)
-        # Subjects no story covers, each a list of groups of folded words (see `outside`).
-        # Stopwords count here: "boleh" (may I) weighs nothing but asks for permission.
-        self.outside = {name: self._groups(groups) for name, groups in table.outside.items()}
-        # Also as written: a word the folding drops as a particle ("ok" in "is it ok to...")
-        # still asks for permission (`legal_subject` is given the raw words too).
-        self.legal = {
-            name: [
-                folded | frozenset(raw)
-                for folded, raw in zip(self._groups(groups), groups, strict=True)
-            ]
-            for name, groups in table.legal.items()
-        }
-        self.legal_unless = self._groups([table.legal_unless])[0]
-        # A word is folded like a question; a phrase, or a word written "=word", is matched as
-        # written: folded, "jatuh cinta", "asmara" and "crush" are the concept "cinta", which
-        # "the client loves our technician" folds to as well, and that is not a romance.
-        self.subjects = {
-            name: frozenset(
-                w
-                for word in words
-                if " " not in word and not word.startswith("=")
-                for lang in LANGUAGES
-                for w in self.tokens(word, lang)
-                if w not in table.stopwords
-            )
-            for name, words in table.subjects.items()
-        }
-        self.subject_phrases = {
-            name: tuple(
-                f" {' '.join(self.split(word))} "
-                for word in words
-                if " " in word or word.startswith("=")
-            )
-            for name, words in table.subjects.items()
-        }
+        self._read_topics(table)
 
     # --- words -------------------------------------------------------------------------
     def collapse(self, word: str) -> str:
@@ -604,73 +410,6 @@ class Normalizer:
     def is_common(self, word: str) -> bool:
         """An everyday word: weak evidence of a topic (see `common` in the table)."""
         return word in self.common
-
-    def _groups(self, groups: Iterable[Iterable[str]]) -> list[frozenset[str]]:
-        """Groups of words, each folded like a question (both languages' stemmers)."""
-        return [
-            frozenset(w for word in group for lang in LANGUAGES for w in self.tokens(word, lang))
-            for group in groups
-        ]
-
-    def _folded(self, words_by_lang: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
-        return frozenset(
-            form
-            for lang, words in words_by_lang.items()
-            for word in words
-            for form in self.tokens(word, lang)
-            if form not in self.table.stopwords
-        )
-
-    def is_work(self, word: str) -> bool:
-        """A word of the working world (customer, boss, project): see `work` in the table."""
-        return word in self.work
-
-    def is_private(self, word: str) -> bool:
-        """A person of private life (partner, spouse, parents): see `private` in the table."""
-        return word in self.private
-
-    def is_customer(self, word: str) -> bool:
-        """Someone the stories serve (customer, official): see `customers` in the table."""
-        return word in self.customers
-
-    def asks_law(self, text: str) -> bool:
-        """Does the text name the law (legal, UU, gratifikasi)? See `law` in the table; its
-        words are matched as written, not folded."""
-        law = self.law  # as written, or with stretched letters collapsed ("legalll")
-        return any(raw in law or self.collapse(raw) in law for raw in self.split(text))
-
-    def subjects_of(self, words: Iterable[str], text: str = "") -> frozenset[str]:
-        """The subjects (`subjects` in the table: officials, gifts, ...) these canonical words
-        (or, for a phrase, the question's `text` as written) touch: what decides whether a
-        story's caution fits the question."""
-        present = set(words)
-        written = f" {' '.join(self.split(text))} "
-        return frozenset(
-            name
-            for name, folded in self.subjects.items()
-            if present & folded or any(p in written for p in self.subject_phrases[name])
-        )
-
-    def legal_subject(self, words: Iterable[str]) -> str | None:
-        """The question of the law (`legal` in the table: a bribe, a kickback) these canonical
-        words ask about (a word of each of its groups), if any; none when they ask how not
-        to look like one (`legal_unless`: "tanpa kesan nyogok" wants a story)."""
-        present = set(words)
-        if present & self.legal_unless:
-            return None
-        for name, groups in self.legal.items():
-            if all(present & group for group in groups):
-                return name
-        return None
-
-    def outside_subject(self, words: Iterable[str]) -> str | None:
-        """The subject no story covers that these canonical words ask about (a word of each
-        of its groups), if any: see `outside` in the table."""
-        present = set(words)
-        for name, groups in self.outside.items():
-            if all(present & group for group in groups):
-                return name
-        return None
 
 
 def _reduplicated(raw_words: Iterable[str], slang: Mapping[str, tuple[str, ...]]) -> list[str]:

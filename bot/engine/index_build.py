@@ -1,0 +1,277 @@
+"""Building the index: each story analysed on its own (cached per story), then assembled.
+
+A part of `Matcher` (a mixin over its attributes), kept apart because building the index
+(stemming every story's texts, weighing words against each other) is a job of its own, run
+once at start-up, while the rest of the matcher answers questions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from array import array
+from collections.abc import Sequence
+from itertools import chain
+from typing import TYPE_CHECKING
+
+from bot.content.model import LANGUAGES, Anecdote
+from bot.engine.concepts import ConceptTable
+from bot.engine.index import (
+    Index,
+    Postings,
+    StoryTerms,
+    length_buckets,
+    matched_fields,
+    story_texts,
+)
+from bot.engine.index_bytes import story_terms_bytes, story_terms_of
+from bot.engine.normalize import Normalizer
+from bot.engine.params import ScoringParams
+from bot.storage.cache import Cache
+
+if TYPE_CHECKING:
+    import numpy as np
+
+WRITTEN_CACHE = 200_000  # remembered readings of the stories' written words (bounded)
+
+
+class IndexBuilding:
+    """Builds `Matcher`'s index from its stories, through the cache when there is one."""
+
+    params: ScoringParams
+    normalizer: Normalizer
+    concept_table: ConceptTable
+    _built_by: bytes
+    _written_forms: dict[tuple[str, str], tuple[str | None, str | None]]
+
+    def _story_key(self, anecdote: Anecdote) -> str:
+        h = hashlib.blake2b(self._built_by, digest_size=20)
+        h.update(story_texts(anecdote))
+        return "story:" + h.hexdigest()
+
+    def _build(self, anecdotes: Sequence[Anecdote], cache: Cache | None = None) -> Index:
+        """The index of `anecdotes`: each story's words from the cache or analysed afresh
+        (the slow part: stemming), then weighed against each other (this depends on all)."""
+        analyses: list[StoryTerms | None] = [None] * len(anecdotes)
+        keys: list[str] = []
+        found: dict[str, bytes] = {}
+        if cache is not None:
+            keys = [self._story_key(anecdote) for anecdote in anecdotes]
+            found = cache.get_many(keys)
+            for n, key in enumerate(keys):
+                analyses[n] = story_terms_of(found.get(key))
+        new: dict[str, bytes] = {}
+        for n, anecdote in enumerate(anecdotes):
+            if analyses[n] is None:
+                terms = self._analyse(anecdote)
+                analyses[n] = terms
+                if cache is not None:
+                    new[keys[n]] = story_terms_bytes(terms)
+        if cache is not None and new:
+            cache.put_many(new, touch=[key for key in keys if key in found])
+        return self._assemble(anecdotes, [a for a in analyses if a is not None])
+
+    def _analyse(self, anecdote: Anecdote) -> StoryTerms:
+        """One story's terms and how often its fields use them, its phrasings and lessons as
+        positions among its terms, its written words' canonical forms (for typos) and the
+        written words of each language: everything the index needs from this story alone."""
+        p, normalizer = self.params, self.normalizer
+        positions: dict[str, int] = {}  # term -> its position in the story's terms
+        counts = array("d")
+        size = 0.0
+        phrases: list[array] = []
+        texts: list[str] = []
+        lessons: list[set[int]] = []
+        surface: dict[str, str] = {}
+        written: dict[str, dict[str, None]] = {lang: {} for lang in LANGUAGES}
+        for kind, number, lang, text in matched_fields(anecdote):
+            words = _content(normalizer, text, lang)
+            weight = p.field_weight(kind)
+            size += weight
+            ids = []
+            for word in words:
+                at = positions.setdefault(word, len(counts))
+                if at == len(counts):
+                    counts.append(0.0)
+                counts[at] += weight
+                ids.append(at)
+            if kind == "lesson":
+                while len(lessons) <= number:
+                    lessons.append(set())
+                lessons[number].update(ids)
+            elif kind in ("title", "trigger", "tag") and ids:
+                phrases.append(array("i", ids))
+                texts.append(" ".join(sorted(words)))
+            for raw in normalizer.split(text):
+                form, word = self._written_form(raw, lang)
+                if form is not None:
+                    surface.setdefault(raw, form)
+                if word is not None:
+                    written[lang].setdefault(word, None)
+        situations = [
+            normalizer.tokens(situation.id, "id") + normalizer.tokens(situation.en, "en")
+            for situation in anecdote.situations
+        ]
+        return StoryTerms(
+            terms=list(positions),
+            counts=counts,
+            size=size,
+            phrases=phrases,
+            texts=texts,
+            lessons=[array("i", sorted(ids)) for ids in lessons],
+            surface=surface,
+            written={lang: list(words) for lang, words in written.items()},
+            situations=situations,
+        )
+
+    def _written_form(self, raw: str, lang: str) -> tuple[str | None, str | None]:
+        """A written word's canonical form (words of 4+ letters: for typos) and its collapsed
+        spelling (alphabetic, 4+ letters: for telling languages apart), None where not kept.
+        Remembered: thousands of stories write the same few thousand words."""
+        key = (raw, lang)
+        found = self._written_forms.get(key)
+        if found is None:
+            forms = self.normalizer.canonical_word(raw, lang) if len(raw) >= 4 else ()
+            word = self.normalizer.collapse(raw)
+            found = (
+                forms[0] if forms else None,
+                word if len(word) >= 4 and word.isalpha() else None,
+            )
+            if len(self._written_forms) < WRITTEN_CACHE:
+                self._written_forms[key] = found
+        return found
+
+    def _assemble(self, anecdotes: Sequence[Anecdote], analyses: Sequence[StoryTerms]) -> Index:
+        """The index of the stories' analyses: the part that depends on every story (term
+        ids, weights, postings), so it is recomputed at each start that edits a story. Only
+        sums and lookups over what `_analyse` found: no text is read again."""
+        import numpy as np  # here only: a start with a full cache does not need it
+
+        p = self.params
+        index = Index()
+        # Term ids in order of first use, story by story, field by field; then every
+        # (story, term) pair as flat arrays, story by story.
+        terms = list(chain.from_iterable(a.terms for a in analyses))
+        index.vocab = list(dict.fromkeys(terms))
+        term_ids = index.term_ids = {word: tid for tid, word in enumerate(index.vocab)}
+        tids = np.fromiter(map(term_ids.__getitem__, terms), dtype=np.int64, count=len(terms))
+        sizes = [len(a.terms) for a in analyses]
+        story_start = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64)))
+        owner = np.repeat(np.arange(len(analyses), dtype=np.int32), sizes)
+        counts = np.frombuffer(b"".join(a.counts.tobytes() for a in analyses), dtype=np.float64)
+
+        # The same pairs term by term, each term's stories ascending: its postings.
+        order, offsets = _grouped(tids, len(index.vocab))
+        stories, counts, tids_sorted = owner[order], counts[order], tids[order]
+        starts = offsets[:-1]
+
+        # A word's pull on a story: its frequency there relative to the story that uses it
+        # most ("teknisi" in forty phrasings of one story and one of another pulls to the
+        # first). Its weight: an inverse frequency over stories counted with those pulls,
+        # damped when it fills only a small share of any story's fields. Topical: in a fair
+        # share of some story's fields, counted up to topical_count occurrences so that
+        # writing more triggers does not dilute every word.
+        # The powers and sums are Python's own (powers of the few distinct ratios; sums
+        # left to right), so the weights are bit for bit those of a plain loop over stories.
+        n = max(len(analyses), 1)
+        pulls = np.zeros(0)
+        shares: list[float] = []
+        if len(counts):
+            ratios = counts / np.maximum.reduceat(counts, starts)[tids_sorted]
+            distinct, back = np.unique(ratios, return_inverse=True)
+            powers = [ratio**p.assoc_power for ratio in distinct.tolist()]
+            pulls = np.array(powers, dtype=np.float64)[back]
+            room = [min(p.topical_count, p.topical_share * a.size) for a in analyses]
+            shares = np.maximum.reduceat(counts / np.array(room)[stories], starts).tolist()
+        pull_list, ends = pulls.tolist(), offsets.tolist()
+        for tid, share in enumerate(shares):
+            total = sum(pull_list[ends[tid] : ends[tid + 1]])
+            index.weight.append(math.log((n + 1) / total) * min(1.0, share) ** 0.5)
+        index.unknown_weight = math.log((n + 1) / p.unknown_df)
+        index.postings = Postings.of_arrays(
+            array("q", offsets.tobytes()),
+            array("i", stories.astype(np.int32).tobytes()),
+            array("d", pulls.tobytes()),
+        )
+
+        # Phrasings (titles, triggers, tags), story by story: their weight is the sum of
+        # their terms' weights; each term lists the phrasings that use it, ascending.
+        all_ids, bounds = tids.tolist(), story_start.tolist()
+        weight = index.weight
+        phrase_terms: list[int] = []  # the term ids of every phrasing, one after the other
+        phrase_sizes: list[int] = []
+        for a_idx, analysis in enumerate(analyses):
+            ids = all_ids[bounds[a_idx] : bounds[a_idx + 1]]
+            start = len(index.phrase_text)
+            for positions, text in zip(analysis.phrases, analysis.texts, strict=True):
+                unique = set(map(ids.__getitem__, positions))
+                index.phrase_story.append(a_idx)
+                index.phrase_weight.append(sum(map(weight.__getitem__, unique)))
+                index.phrase_text.append(text)
+                phrase_terms.extend(unique)
+                phrase_sizes.append(len(unique))
+            index.story_phrases.append((start, len(index.phrase_text)))
+            index.lesson_terms.append(
+                [set(map(ids.__getitem__, lesson)) for lesson in analysis.lessons]
+            )
+        phrase_of = np.repeat(np.arange(len(phrase_sizes), dtype=np.int32), phrase_sizes)
+        order, offsets = _grouped(np.array(phrase_terms, dtype=np.int64), len(index.vocab))
+        flat = array("i", phrase_of[order].tobytes())
+        ends = offsets.tolist()
+        index.term_phrases = [flat[ends[t] : ends[t + 1]] for t in range(len(index.vocab))]
+
+        # Written forms for typo lookup: the first story's reading of a word wins, then the
+        # table's slang and concepts ("kustomer", "komplen": typos of these too).
+        surfaces = [a.surface for a in analyses]
+        first: dict[str, str] = {}
+        for surface in reversed(surfaces):  # earlier stories overwrite later ones
+            first.update(surface)
+        surface_words = {raw: first[raw] for raw in dict.fromkeys(chain.from_iterable(surfaces))}
+        normalizer = self.normalizer
+        table = normalizer.table
+        for raw in [*table.concepts, *table.slang]:
+            forms = normalizer.canonical_word(raw, "id") if len(raw) >= 4 else ()
+            if forms and forms[0] in term_ids and raw not in surface_words:
+                surface_words[raw] = forms[0]
+        for raw, word in surface_words.items():
+            if word in term_ids:
+                index.surface.setdefault(raw, term_ids[word])
+        index.by_length = length_buckets(index.vocab)
+        index.surface_by_length = length_buckets(index.surface)
+
+        # Written words of one language only, in order of first use.
+        used_in = {
+            lang: set(chain.from_iterable(a.written[lang] for a in analyses)) for lang in LANGUAGES
+        }
+        every = dict.fromkeys(
+            chain.from_iterable(a.written[lang] for a in analyses for lang in LANGUAGES)
+        )
+        for word in every:
+            langs = [lang for lang in LANGUAGES if word in used_in[lang]]
+            if len(langs) == 1:
+                index.language_only[word] = langs[0]
+        concepts = self.concept_table.concepts
+        index.situation_concepts = [
+            [sorted(concepts(words)) for words in analysis.situations] for analysis in analyses
+        ]
+        return index
+
+
+def _content(normalizer: Normalizer, text: str, lang: str) -> list[str]:
+    """Canonical content words of a text, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for word in normalizer.tokens(text, lang):
+        if not normalizer.is_stopword(word):
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def _grouped(keys: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of `keys` (ints from 0 to groups - 1) grouped by key, each group in its
+    original order, and where each group starts (one more entry: the end)."""
+    import numpy as np
+
+    order = np.argsort(keys, kind="stable")
+    offsets = np.zeros(groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=groups), out=offsets[1:])
+    return order, offsets

@@ -1,0 +1,416 @@
+"""Scoring a question against the index: its words looked up (typos included), weighed,
+and each candidate story scored on coverage and phrasing, then read into a confidence.
+
+A part of `Matcher` (a mixin over its attributes), kept apart from the facade (ask, rank,
+explain, teach) that turns these scores into answers; the method is described in
+bot/engine/matcher.py.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass
+from operator import itemgetter
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from bot.engine.confidence import WORDS_ONLY, Calibration, Evidence, noisy_or, parts
+from bot.engine.index import Index, Postings
+from bot.engine.language import LanguageDetector
+from bot.engine.normalize import Normalizer
+from bot.engine.params import ScoringParams
+from bot.engine.situations import SituationIndex
+from bot.engine.taught import TaughtPhrasings
+
+FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
+FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
+TAUGHT_PHRASE = -2  # `Scored.best_phrase` of a story found through a taught phrasing
+MAX_QUESTION_WORDS = 60  # a pasted essay is not a question; bound the work per message
+
+
+@dataclass
+class Scored:
+    """One candidate story's scores for a question: its confidence and the lexical parts."""
+
+    story: int
+    confidence: float
+    coverage: float
+    phrasing: float
+    evidence: float
+    best_phrase: int
+    lexical: float = 0.0
+
+
+@dataclass
+class Question:
+    """A question's content words as the index sees them (for lexical scoring and lessons)."""
+
+    looked: list[tuple[tuple[int, float], ...]]
+    weights: list[float]
+    at_work: bool  # names something of the working world (customer, boss, project...)
+    customer: bool  # names someone the stories serve (customer, official)
+    private: bool  # names someone of private life (partner, spouse, parents...)
+    law: bool  # asks what the law says (legal, UU, gratifikasi...)
+    outside: bool  # asks about a subject no story covers (price negotiation, gift rules...)
+    words: tuple[str, ...] = ()  # the canonical content words `weights` belong to
+    taught: bool = False  # the best story is the one a team lead taught for such a question
+    legal: str | None = None  # a question of the law (bribe, kickback): `legal` in the table
+    subjects: frozenset[str] = frozenset()  # subjects touched (officials, gifts, ...)
+    concepts: frozenset[str] = frozenset()  # concepts named (responses/concepts.yaml)
+
+
+class LexicalScoring:
+    """Scores a question against `Matcher`'s index: candidates, their parts and confidence."""
+
+    params: ScoringParams
+    normalizer: Normalizer
+    detector: LanguageDetector
+    calibration: Calibration
+    situations: SituationIndex
+    taught: TaughtPhrasings
+    default_lang: str
+    _index: Index
+    _fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]]
+
+    def _question_words(self, question: str, lang: str) -> list[tuple[str, str]]:
+        """(canonical word, the written word it came from) for the question's content words."""
+        normalizer = self.normalizer
+        origin: dict[str, str] = {}
+        for raw in normalizer.split(question):
+            for word in normalizer.canonical_word(raw, lang):
+                origin.setdefault(word, normalizer.collapse(raw))
+        words = []
+        seen: set[str] = set()
+        for word in normalizer.tokens(question, lang):
+            if word not in seen and not normalizer.is_stopword(word):
+                seen.add(word)
+                words.append((word, origin.get(word, word)))
+        return words
+
+    def _lookup(self, word: str, surface: str) -> tuple[tuple[int, float], ...]:
+        """Vocabulary terms a question word stands for, with a similarity 0-1.
+
+        Exact canonical words first; otherwise the nearest canonical words and written forms
+        within 1 edit (2 for words of 9+ letters), same first letter, with rapidfuzz's OSA
+        distance (a swap of two letters is one typo). No processor: both sides are normalised.
+        """
+        index = self._index
+        tid = index.term_ids.get(word)
+        if tid is not None:
+            return ((tid, 1.0),)
+        key = (word, surface)
+        cached = self._fuzzy_cache.get(key)
+        if cached is not None:
+            return cached
+        restored = self._restored(surface)
+        if restored is not None:
+            self._fuzzy_cache[key] = restored
+            return restored
+        best: dict[int, float] = {}
+        is_word = self.normalizer.is_word
+        for query, buckets, ids in (
+            (word, index.by_length, index.term_ids),
+            (surface, index.surface_by_length, index.surface),
+        ):
+            if len(query) < 4 or not query.isalpha():
+                continue
+            if is_word(query):
+                continue  # a real word, not a typo ("murah" is not a misspelt "marah")
+            edits = 1 if len(query) < 9 else 2
+            pool: list[str] = []
+            for size in range(len(query) - edits, len(query) + edits + 1):
+                pool.extend(buckets.get((query[0], size), ()))
+            for choice, distance, _ in process.extract(
+                query, pool, scorer=OSA.distance, score_cutoff=edits, limit=FUZZY_LIMIT
+            ):
+                if (
+                    len(query) <= 5
+                    and len(choice) == len(query)
+                    and sorted(choice) != sorted(query)
+                ):
+                    continue  # in short words a changed letter is a different word, not a typo
+                tid = ids[choice]
+                sim = (1.0 - distance / max(len(query), len(choice))) ** 2
+                best[tid] = max(best.get(tid, 0.0), sim)
+        result = tuple(sorted(best.items(), key=lambda item: -item[1])[:FUZZY_LIMIT])
+        if len(self._fuzzy_cache) < FUZZY_CACHE:
+            self._fuzzy_cache[key] = result
+        return result
+
+    def _weight(self, word: str, matches: tuple[tuple[int, float], ...], lang: str) -> float:
+        """A question word's weight: its best vocabulary match's, an everyday word's capped;
+        a word no story uses weighs as rare unless it is an everyday word, or in an Indonesian
+        message a word of no Indonesian dictionary (a name, a place: the setting)."""
+        p, index = self.params, self._index
+        normalizer = self.normalizer
+        if matches:
+            weight = index.weight[matches[0][0]]
+            return min(weight, p.common_known_cap) if normalizer.is_common(word) else weight
+        if normalizer.is_common(word):
+            return p.common_weight
+        if lang == "id" and not normalizer.is_indonesian(word):
+            return index.unknown_weight * p.foreign_unknown_factor
+        return index.unknown_weight
+
+    def _restored(self, surface: str) -> tuple[tuple[int, float], ...] | None:
+        """A spoken verb form whose stem the stemmer could not confirm, read as the story
+        word it stands for: the informal nasal prefix drops "me" and the first letter
+        ("ngoleksi" koleksi, "nembus" tembus, "nyesel" sesal), and "-in" stands for "-kan"
+        or "-i". Only a form that gives a word of the stories counts."""
+        ids = self._index.term_ids
+        for form in _informal_roots(surface):
+            for word in self.normalizer.canonical_word(form, "id"):
+                tid = ids.get(word)
+                if tid is not None:
+                    return ((tid, 1.0),)
+        return None
+
+    def _score(
+        self, question: str, chat_id: int | None = None
+    ) -> tuple[list[Scored], Question | None]:
+        """Every candidate story with its calibrated confidence (0-1), best first; with the
+        phrasings taught for `chat_id` (and bot-wide) on top."""
+        scored, q, evidence = self._evidence(question)
+        for s, found in zip(scored, evidence, strict=True):
+            model = self.calibration if self.situations.has(s.story) else WORDS_ONLY
+            s.confidence = model.probability(found)
+        if q is not None and len(self.taught):
+            self._add_taught(scored, q, chat_id)
+        scored.sort(key=lambda s: s.confidence, reverse=True)
+        if q is not None and scored:
+            top = scored[0]
+            q.taught = top.best_phrase == TAUGHT_PHRASE
+        return scored, q
+
+    def _add_taught(self, scored: list[Scored], q: Question, chat_id: int | None) -> None:
+        """Raise each story a team lead taught for a question like this one to that
+        closeness (bot/engine/taught.py), adding it when the words alone did not find it. Only
+        what applies in `chat_id` counts: bot-wide phrasings, and that chat's own."""
+        close = self.taught.similarity(dict(zip(q.words, q.weights, strict=True)), chat_id)
+        by_story = {s.story: s for s in scored}
+        for story, f1 in close.items():
+            if f1 < self.params.taught_min:
+                continue
+            found = by_story.get(story)
+            if found is None:
+                scored.append(Scored(story, f1, 0.0, f1, 0.0, TAUGHT_PHRASE))
+            elif f1 > found.confidence:
+                found.confidence, found.best_phrase = f1, TAUGHT_PHRASE
+
+    def _evidence(self, question: str) -> tuple[list[Scored], Question | None, list[Evidence]]:
+        """The lexical candidates and, for each, the evidence the calibration reads.
+
+        The whole message is scored, then each clause on its own: a story that one clause
+        states clearly, or that several clauses point to, is not lost in a long message.
+        """
+        whole, q = self._lexical(question)
+        if not whole or q is None:
+            return [], q, []
+        clauses = parts(question)
+        by_part: list[dict[int, float]] = []
+        if len(clauses) > 1:
+            # A clause's score is read only for the whole message's candidates (a story not
+            # among the clause's own candidates scores 0 there, as before): only they are
+            # scored in detail.
+            wanted = {s.story for s in whole}
+            for clause in clauses:
+                scored, _ = self._lexical(clause, wanted)
+                by_part.append({s.story: s.lexical for s in scored})
+        evidence = []
+        situations = self.situations
+        uncovered = situations.uncovered(q.concepts)
+        for s in whole:
+            part_scores = [p.get(s.story, 0.0) for p in by_part] or [s.lexical]
+            fit = situations.score(s.story, q.concepts)
+            evidence.append(
+                Evidence(
+                    lexical=s.lexical,
+                    coverage=s.coverage,
+                    phrasing=s.phrasing,
+                    evidence=s.evidence,
+                    words=len(q.weights),
+                    customer=q.customer,
+                    best_part=max(part_scores),
+                    parts_agree=noisy_or(part_scores),
+                    situation=fit.situation,
+                    concept_share=fit.concept_share,
+                    uncovered=uncovered,
+                    named=bool(q.concepts) and situations.has(s.story),
+                )
+            )
+        return whole, q, evidence
+
+    def _lexical(
+        self, question: str, only: set[int] | None = None
+    ) -> tuple[list[Scored], Question | None]:
+        """Every candidate story with its lexical score (0-1) and parts, best first.
+
+        Candidates are the `candidates` stories the question covers most; with `only`, those
+        outside it are left out of the result (not scored in detail), the others unchanged.
+        """
+        p = self.params
+        index = self._index
+        lang = self.detector.detect(question, self.default_lang)  # the stemmer follows the text
+        pairs = self._question_words(question, lang)[:MAX_QUESTION_WORDS]
+        if not pairs:
+            return [], None
+        words = [word for word, _ in pairs]
+        looked = [self._lookup(word, surface) for word, surface in pairs]
+        is_work = self.normalizer.is_work
+        vocab = index.vocab
+        at_work = any(
+            is_work(word) or any(is_work(vocab[tid]) for tid, _ in matches)
+            for word, matches in zip(words, looked, strict=True)
+        )
+        weights = [self._weight(w, m, lang) for w, m in zip(words, looked, strict=True)]
+        # A pseudo-word of unexplained weight: a one-word question is not "fully covered" by
+        # a story that happens to use that word ("help", "sales"); long questions barely feel it.
+        total = sum(weights) + p.question_prior
+        if total <= p.question_prior:
+            return [], None
+
+        # coverage: each question word counts once per story, at its best match there
+        evidence: dict[int, float] = {}
+        bests: list[dict[int, float]] = []  # per question word: story -> its best match
+        for matches, weight in zip(looked, weights, strict=True):
+            best = _best_per_story(index.postings, matches)
+            bests.append(best)
+            get = evidence.get
+            for a_idx, value in best.items():
+                evidence[a_idx] = get(a_idx, 0.0) + weight * value
+        candidates = heapq.nlargest(p.candidates, evidence.items(), key=itemgetter(1))
+
+        q_text = " ".join(sorted(words))
+        scored: list[Scored] = []
+        for a_idx, mass in candidates:
+            if only is not None and a_idx not in only:
+                continue  # its phrasing would not be read (a clause's other stories)
+            # Per candidate only (a long message touches thousands of stories): the question
+            # words found in the story, and the best single word's weight there.
+            found = [
+                weight * best[a_idx]
+                for best, weight in zip(bests, weights, strict=True)
+                if a_idx in best
+            ]
+            hits, strongest = len(found), max(found, default=0.0)
+            start, end = index.story_phrases[a_idx]
+            overlap: dict[int, float] = defaultdict(float)
+            for matches, weight in zip(looked, weights, strict=True):
+                if len(matches) == 1:  # the usual case, an exact word: no best-of to take
+                    tid, sim = matches[0]
+                    ids = index.term_phrases[tid]
+                    lo = bisect_left(ids, start)
+                    for p_idx in ids[lo : bisect_left(ids, end, lo)]:
+                        overlap[p_idx] += weight * sim
+                    continue
+                best_p: dict[int, float] = {}
+                for tid, sim in matches:
+                    ids = index.term_phrases[tid]
+                    lo = bisect_left(ids, start)
+                    for p_idx in ids[lo : bisect_left(ids, end, lo)]:
+                        if sim > best_p.get(p_idx, 0.0):
+                            best_p[p_idx] = sim
+                for p_idx, sim in best_p.items():
+                    overlap[p_idx] += weight * sim
+            ranked_phrases = []
+            phrase_weight = index.phrase_weight
+            for p_idx, matched in overlap.items():  # the hot loop: plain comparisons, no calls
+                recall = matched / total
+                weight = phrase_weight[p_idx]
+                precision = matched / weight if weight > 1e-9 else matched / 1e-9
+                if precision > 1.0:
+                    precision = 1.0
+                f = (
+                    (1 + p.recall_beta2)
+                    * precision
+                    * recall
+                    / (p.recall_beta2 * precision + recall)
+                )
+                ranked_phrases.append((f, p_idx))
+            phrasing, best_phrase = 0.0, -1
+            for f, p_idx in heapq.nlargest(p.string_checks, ranked_phrases):
+                string = fuzz.token_sort_ratio(q_text, index.phrase_text[p_idx]) / 100.0
+                value = (1 - p.string_share) * f + p.string_share * string
+                if value > phrasing:
+                    phrasing, best_phrase = value, p_idx
+            coverage = mass / total
+            confidence = p.coverage_weight * coverage + p.phrasing_weight * phrasing
+            confidence *= min(1.0, mass / p.evidence_mass) ** p.evidence_power
+            if hits < 2 and (strongest < p.single_word_min or not at_work):
+                confidence *= p.single_word_factor
+            if not at_work:
+                confidence *= p.no_work_factor
+            scored.append(
+                Scored(a_idx, confidence, coverage, phrasing, mass, best_phrase, confidence)
+            )
+        scored.sort(key=lambda s: s.confidence, reverse=True)
+        normalizer = self.normalizer
+        private = any(normalizer.is_private(word) for word in words)
+        customer = any(normalizer.is_customer(word) for word in words)
+        law = outside = False
+        legal: str | None = None
+        subjects: frozenset[str] = frozenset()
+        concepts: frozenset[str] = frozenset()
+        if only is None:  # the whole message (a clause's question is not read for these)
+            law = normalizer.asks_law(question)
+            # stopwords count: "boleh" (may I) weighs nothing but asks for permission
+            folded = normalizer.tokens(question, lang)
+            outside = normalizer.outside_subject(folded) is not None
+            legal = normalizer.legal_subject([*folded, *normalizer.split(question)])
+            subjects = normalizer.subjects_of(folded, question)
+            concepts = self.situations.message(folded)
+        return scored, Question(
+            looked,
+            weights,
+            at_work,
+            customer,
+            private,
+            law,
+            outside,
+            tuple(words),
+            legal=legal,
+            subjects=subjects,
+            concepts=concepts,
+        )
+
+
+def _informal_roots(surface: str) -> list[str]:
+    """Formal readings of an informal Indonesian verb form (see `LexicalScoring._restored`)."""
+    if len(surface) < 5 or not surface.isalpha():
+        return []
+    heads: list[str] = []
+    if surface.startswith("ng") and surface[2] in "aeiou":
+        heads += ["k" + surface[2:], surface[2:]]  # "ngoleksi" koleksi, "nganterin" anter
+    elif surface.startswith("ny") and surface[2] in "aeiou":
+        heads += ["s" + surface[2:], "c" + surface[2:]]
+    elif surface[0] == "n" and surface[1] in "aeiou":
+        heads.append("t" + surface[1:])
+    elif surface[0] == "m" and surface[1] in "aeiou":
+        heads.append("p" + surface[1:])
+    forms: list[str] = []
+    for head in heads or [surface]:
+        if head.endswith("in"):
+            forms += [head[:-2] + "kan", head[:-2] + "i", head[:-2]]
+        if head is not surface:
+            forms.append(head)
+    return forms
+
+
+def _best_per_story(postings: Postings, matches: tuple[tuple[int, float], ...]) -> dict[int, float]:
+    """Story -> the best of a question word's matches there (similarity times pull).
+
+    An exact word (one match, similarity 1) is its postings as they are: 1.0 * pull is pull,
+    so the shared dict is returned, never to be changed by the caller.
+    """
+    if len(matches) == 1 and matches[0][1] == 1.0:
+        return postings[matches[0][0]]
+    best: dict[int, float] = {}
+    for tid, sim in matches:
+        for a_idx, pull in postings[tid].items():
+            value = sim * pull
+            if value > best.get(a_idx, 0.0):
+                best[a_idx] = value
+    return best

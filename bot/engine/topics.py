@@ -1,0 +1,131 @@
+"""Topic checks on a question's words: signals for the verdict, not for scoring.
+
+Does a message name something of the working world, someone of private life, a customer, the
+law, a subject no story covers, a question of the law (a bribe), or a subject a story's caution
+applies to? These lists live in the word table and are folded like questions; the matcher
+reads the answers to decide whether a story may be told, only offered, or not at all. A part of
+`Normalizer` (a mixin over its folding), kept apart from the folding itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from bot.content.model import LANGUAGES
+from bot.engine.wordtable import Table
+
+
+class TopicChecks:
+    """The topic word sets of a table, folded by the normaliser, and the checks on them."""
+
+    def _read_topics(self, table: Table) -> None:
+        """Fold the table's topic lists (run last in `Normalizer.__init__`: it folds words)."""
+        # Words of the working world and people of private life, folded like questions (see
+        # `work` and `private` in the table); a phrase ("anak buah") counts through each word
+        # it folds to.
+        self.work = self._folded(table.work)
+        self.private = self._folded(table.private)
+        self.customers = self._folded(table.customers)
+        self.law = frozenset(word for words in table.law.values() for word in words)
+        # Subjects no story covers, each a list of groups of folded words (see `outside`).
+        # Stopwords count here: "boleh" (may I) weighs nothing but asks for permission.
+        self.outside = {name: self._groups(groups) for name, groups in table.outside.items()}
+        # Also as written: a word the folding drops as a particle ("ok" in "is it ok to...")
+        # still asks for permission (`legal_subject` is given the raw words too).
+        self.legal = {
+            name: [
+                folded | frozenset(raw)
+                for folded, raw in zip(self._groups(groups), groups, strict=True)
+            ]
+            for name, groups in table.legal.items()
+        }
+        self.legal_unless = self._groups([table.legal_unless])[0]
+        # A word is folded like a question; a phrase, or a word written "=word", is matched as
+        # written: folded, "jatuh cinta", "asmara" and "crush" are the concept "cinta", which
+        # "the client loves our technician" folds to as well, and that is not a romance.
+        self.subjects = {
+            name: frozenset(
+                w
+                for word in words
+                if " " not in word and not word.startswith("=")
+                for lang in LANGUAGES
+                for w in self.tokens(word, lang)
+                if w not in table.stopwords
+            )
+            for name, words in table.subjects.items()
+        }
+        self.subject_phrases = {
+            name: tuple(
+                f" {' '.join(self.split(word))} "
+                for word in words
+                if " " in word or word.startswith("=")
+            )
+            for name, words in table.subjects.items()
+        }
+
+    def _groups(self, groups: Iterable[Iterable[str]]) -> list[frozenset[str]]:
+        """Groups of words, each folded like a question (both languages' stemmers)."""
+        return [
+            frozenset(w for word in group for lang in LANGUAGES for w in self.tokens(word, lang))
+            for group in groups
+        ]
+
+    def _folded(self, words_by_lang: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
+        return frozenset(
+            form
+            for lang, words in words_by_lang.items()
+            for word in words
+            for form in self.tokens(word, lang)
+            if form not in self.table.stopwords
+        )
+
+    def is_work(self, word: str) -> bool:
+        """A word of the working world (customer, boss, project): see `work` in the table."""
+        return word in self.work
+
+    def is_private(self, word: str) -> bool:
+        """A person of private life (partner, spouse, parents): see `private` in the table."""
+        return word in self.private
+
+    def is_customer(self, word: str) -> bool:
+        """Someone the stories serve (customer, official): see `customers` in the table."""
+        return word in self.customers
+
+    def asks_law(self, text: str) -> bool:
+        """Does the text name the law (legal, UU, gratifikasi)? See `law` in the table; its
+        words are matched as written, not folded."""
+        law = self.law  # as written, or with stretched letters collapsed ("legalll")
+        return any(raw in law or self.collapse(raw) in law for raw in self.split(text))
+
+    def subjects_of(self, words: Iterable[str], text: str = "") -> frozenset[str]:
+        """The subjects (`subjects` in the table: officials, gifts, ...) these canonical words
+        (or, for a phrase, the question's `text` as written) touch: what decides whether a
+        story's caution fits the question."""
+        present = set(words)
+        written = f" {' '.join(self.split(text))} "
+        return frozenset(
+            name
+            for name, folded in self.subjects.items()
+            if present & folded or any(p in written for p in self.subject_phrases[name])
+        )
+
+    def legal_subject(self, words: Iterable[str]) -> str | None:
+        """The question of the law (`legal` in the table: a bribe, a kickback) these canonical
+        words ask about (a word of each of its groups), if any; none when they ask how not
+        to look like one (`legal_unless`: "tanpa kesan nyogok" wants a story)."""
+        present = set(words)
+        if present & self.legal_unless:
+            return None
+        for name, groups in self.legal.items():
+            if all(present & group for group in groups):
+                return name
+        return None
+
+    def outside_subject(self, words: Iterable[str]) -> str | None:
+        """The subject no story covers that these canonical words ask about (a word of each
+        of its groups), if any: see `outside` in the table."""
+        present = set(words)
+        for name, groups in self.outside.items():
+            if all(present & group for group in groups):
+                return name
+        return None

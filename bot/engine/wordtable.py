@@ -1,0 +1,170 @@
+"""The word table (`responses/normalize.yaml`): read, checked and parsed into lookups.
+
+Kept apart from the normaliser that applies it: reading and validating the authors' file is
+a job of its own (every malformed entry is an error naming its section), and the topic checks
+(bot/engine/topics.py) read its subject lists too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.content.model import LANGUAGES
+
+DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "responses" / "normalize.yaml"
+
+
+class NormalizeTableError(ValueError):
+    """The normalisation table is malformed; the message names the section and entry."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """The parsed `normalize.yaml`, already folded into lookup structures."""
+
+    slang: Mapping[str, tuple[str, ...]]
+    particles: frozenset[str]
+    no_stem: frozenset[str]
+    roots: frozenset[str]
+    particle_suffixes: tuple[str, ...]
+    possessive_suffixes: tuple[str, ...]
+    derivational_suffixes: tuple[str, ...]
+    min_stem: int
+    concepts: Mapping[str, str]
+    concept_phrases: Mapping[str, str]
+    phrases: Mapping[str, str]
+    stopwords: frozenset[str]
+    common: Mapping[str, tuple[str, ...]]
+    work: Mapping[str, tuple[str, ...]]
+    private: Mapping[str, tuple[str, ...]]
+    customers: Mapping[str, tuple[str, ...]]
+    law: Mapping[str, tuple[str, ...]]
+    outside: Mapping[str, tuple[tuple[str, ...], ...]]  # subject -> its groups of words
+    language_words: Mapping[str, frozenset[str]]
+    # Subjects a caution applies to (officials, gifts, ...): name -> its words.
+    subjects: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Questions of the law that get the legal reply (bribes, kickbacks): like `outside`.
+    legal: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    # Words of a question asking how NOT to look like a bribe: it wants a story, not the law.
+    legal_unless: tuple[str, ...] = ()
+
+
+def _words(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        raise NormalizeTableError(f"{where}: must be a list of words")
+    return [str(v).strip().lower() for v in value if str(v).strip()]
+
+
+def _subjects(value: Any, where: str) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """`outside`: each subject a list of groups (lists) of words."""
+    if not isinstance(value, Mapping):
+        raise NormalizeTableError(f"{where}: must map each subject to a list of word lists")
+    subjects = {}
+    for name, groups in value.items():
+        if not isinstance(groups, list) or not groups:
+            raise NormalizeTableError(f"{where}: {name}: must be a list of word lists")
+        subjects[str(name)] = tuple(tuple(_words(group, f"{where}: {name}")) for group in groups)
+    return subjects
+
+
+def _subject_words(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    """`subjects`: each subject a list of words."""
+    if not isinstance(value, Mapping):
+        raise NormalizeTableError(f"{where}: must map each subject to a list of words")
+    return {str(name): tuple(_words(words, f"{where}: {name}")) for name, words in value.items()}
+
+
+def load_table(path: Path = DEFAULT_TABLE) -> Table:
+    """Read and check the table; every malformed entry is an error naming its section."""
+    try:
+        # libyaml when present: a quarter of a second less on every start
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
+    except (OSError, yaml.YAMLError) as exc:
+        raise NormalizeTableError(f"{path}: cannot read the normalisation table: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise NormalizeTableError(f"{path}: must be a mapping of sections")
+
+    slang: dict[str, tuple[str, ...]] = {}
+    for key, value in (data.get("slang") or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
+            raise NormalizeTableError(
+                f"{path}: slang: {key!r}: key and value must be texts (quote yes/no/on/off)"
+            )
+        slang[key.lower()] = tuple(value.lower().split())
+
+    affixes = data.get("affixes") or {}
+    concepts: dict[str, str] = {}
+    concept_phrases: dict[str, str] = {}
+    for head, members in (data.get("concepts") or {}).items():
+        if not isinstance(head, str) or " " in head:
+            raise NormalizeTableError(f"{path}: concepts: {head!r}: the head must be one word")
+        for member in [head, *_words(members, f"{path}: concepts: {head}")]:
+            if " " in member:
+                concept_phrases[member] = head
+            else:
+                concepts.setdefault(member, head)
+
+    phrases: dict[str, str] = {}
+    for key, value in (data.get("phrases") or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str) or " " in value.strip():
+            raise NormalizeTableError(f"{path}: phrases: {key!r}: must map text to one word")
+        phrases[key.lower()] = value.strip().lower()
+
+    stop = data.get("stopwords") or {}
+    language = data.get("language") or {}
+    roots = set(_words(data.get("roots") or [], f"{path}: roots")) | set(concepts.values())
+    return Table(
+        slang=slang,
+        particles=frozenset(_words(data.get("particles") or [], f"{path}: particles")),
+        no_stem=frozenset(_words(data.get("no_stem") or [], f"{path}: no_stem")),
+        roots=frozenset(roots),
+        particle_suffixes=tuple(affixes.get("particle_suffixes", ())),
+        possessive_suffixes=tuple(affixes.get("possessive_suffixes", ())),
+        derivational_suffixes=tuple(affixes.get("derivational_suffixes", ())),
+        min_stem=int(affixes.get("min_stem", 4)),
+        concepts=concepts,
+        concept_phrases=concept_phrases,
+        phrases=phrases,
+        common={
+            lang: tuple(_words((data.get("common") or {}).get(lang, []), f"{path}: common.{lang}"))
+            for lang in LANGUAGES
+        },
+        work={
+            lang: tuple(_words((data.get("work") or {}).get(lang, []), f"{path}: work.{lang}"))
+            for lang in LANGUAGES
+        },
+        private={
+            lang: tuple(
+                _words((data.get("private") or {}).get(lang, []), f"{path}: private.{lang}")
+            )
+            for lang in LANGUAGES
+        },
+        customers={
+            lang: tuple(
+                _words((data.get("customers") or {}).get(lang, []), f"{path}: customers.{lang}")
+            )
+            for lang in LANGUAGES
+        },
+        law={
+            lang: tuple(_words((data.get("law") or {}).get(lang, []), f"{path}: law.{lang}"))
+            for lang in LANGUAGES
+        },
+        outside=_subjects(data.get("outside") or {}, f"{path}: outside"),
+        subjects=_subject_words(data.get("subjects") or {}, f"{path}: subjects"),
+        legal=_subjects(data.get("legal") or {}, f"{path}: legal"),
+        legal_unless=tuple(_words(data.get("legal_unless") or [], f"{path}: legal_unless")),
+        stopwords=frozenset(
+            _words(stop.get("id", []), f"{path}: stopwords.id")
+            + _words(stop.get("en", []), f"{path}: stopwords.en")
+        ),
+        language_words={
+            lang: frozenset(_words(language.get(lang, []), f"{path}: language.{lang}"))
+            for lang in LANGUAGES
+        },
+    )
