@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -84,6 +85,25 @@ TEAM_COMMANDS = tuple(command for command in COMMANDS if command.team)
 def _certainly_not_sent(exc: NetworkError) -> bool:
     """True when the request never reached Telegram (no connection, no pool slot)."""
     return isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+@contextmanager
+def delivery_errors() -> Iterator[None]:
+    """A scheduled send's Bot API errors as the delivery runners' own (bot/leads/schedule.py):
+    the same for tips, quizzes, hear-backs and the weekly picture. Network errors are left to
+    the caller, which alone knows whether its request may have reached Telegram."""
+    try:
+        yield
+    except RetryAfter as exc:
+        raise DeliveryRetryAfter(retry_after_seconds(exc)) from exc
+    except Forbidden as exc:
+        raise ChatUnreachable(exc.message) from exc
+    except ChatMigrated as exc:
+        raise ChatMoved(exc.new_chat_id) from exc
+    except BadRequest as exc:
+        if "chat not found" in exc.message.lower():
+            raise ChatUnreachable(exc.message) from exc
+        raise DeliveryRejected(exc.message) from exc
 
 
 class Team:
@@ -220,34 +240,27 @@ class Team:
             refused=lambda: self.runner.not_handed_over(delivery),
         )
         try:
-            if poll is not None:
-                message = await send_quiz(
-                    bot,
-                    self.store,
-                    delivery.chat_id,
-                    poll,
-                    delivery_id=delivery.id,
-                    rate_limit_args=handover if limited else None,
-                )
-            else:
-                message = await bot.send_message(
-                    chat_id=delivery.chat_id,
-                    text=reply.text,
-                    reply_markup=keyboard(reply),
-                    rate_limit_args=handover if limited else None,
-                )
-        except RetryAfter as exc:
-            raise DeliveryRetryAfter(retry_after_seconds(exc)) from exc
-        except Forbidden as exc:
-            raise ChatUnreachable(exc.message) from exc
-        except ChatMigrated as exc:
+            with delivery_errors():
+                if poll is not None:
+                    message = await send_quiz(
+                        bot,
+                        self.store,
+                        delivery.chat_id,
+                        poll,
+                        delivery_id=delivery.id,
+                        rate_limit_args=handover if limited else None,
+                    )
+                else:
+                    message = await bot.send_message(
+                        chat_id=delivery.chat_id,
+                        text=reply.text,
+                        reply_markup=keyboard(reply),
+                        rate_limit_args=handover if limited else None,
+                    )
+        except ChatMoved as moved:
             # The runner moves the store's records; what the group taught moves here.
-            self.services.matcher.taught.move_scope(delivery.chat_id, exc.new_chat_id)
-            raise ChatMoved(exc.new_chat_id) from exc
-        except BadRequest as exc:
-            if "chat not found" in exc.message.lower():
-                raise ChatUnreachable(exc.message) from exc
-            raise DeliveryRejected(exc.message) from exc
+            self.services.matcher.taught.move_scope(delivery.chat_id, moved.new_chat_id)
+            raise
         except (TimedOut, NetworkError) as exc:
             if isinstance(exc, NotSentStopping) or _certainly_not_sent(exc):
                 raise DeliveryNotSent(str(exc)) from exc
@@ -262,14 +275,8 @@ class Team:
         if digests.is_empty(data):
             return False
         picture = await asyncio.to_thread(digests.picture, self.env, chat_id, lang, data)
-        try:
+        with delivery_errors():  # a refusal is e.g. no right to send photos
             await deliver_picture(self.application.bot, self.store, chat_id, picture)
-        except Forbidden as exc:
-            raise ChatUnreachable(exc.message) from exc
-        except BadRequest as exc:
-            if "chat not found" in exc.message.lower():
-                raise ChatUnreachable(exc.message) from exc
-            raise DeliveryRejected(exc.message) from exc  # e.g. no right to send photos
         return True
 
     async def send_hearback(self, chat_id: int, reply: Reply, hooks: Hooks) -> int:
@@ -282,22 +289,13 @@ class Team:
             await hooks.leaving()
         handover = Handover(leaving=hooks.leaving, refused=hooks.refused, background=True)
         try:
-            message = await bot.send_message(
-                chat_id=chat_id,
-                text=reply.text,
-                reply_markup=keyboard(reply),
-                rate_limit_args=handover if limited else None,
-            )
-        except RetryAfter as exc:
-            raise DeliveryRetryAfter(retry_after_seconds(exc)) from exc
-        except Forbidden as exc:
-            raise ChatUnreachable(exc.message) from exc
-        except ChatMigrated as exc:
-            raise ChatMoved(exc.new_chat_id) from exc
-        except BadRequest as exc:
-            if "chat not found" in exc.message.lower():
-                raise ChatUnreachable(exc.message) from exc
-            raise DeliveryRejected(exc.message) from exc
+            with delivery_errors():
+                message = await bot.send_message(
+                    chat_id=chat_id,
+                    text=reply.text,
+                    reply_markup=keyboard(reply),
+                    rate_limit_args=handover if limited else None,
+                )
         except TimedOut:
             raise  # may have reached Telegram: unknown
         except NetworkError as exc:
