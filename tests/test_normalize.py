@@ -205,9 +205,13 @@ def test_table_is_loaded_once() -> None:
 
 def test_table_errors_name_the_section(tmp_path: Path) -> None:
     bad = tmp_path / "normalize.yaml"
-    bad.write_text("slang:\n  no: tidak\n", encoding="utf-8")  # YAML reads `no` as False
+    bad.write_text("slang:\n  gak: [tidak, bukan]\n", encoding="utf-8")  # a list, not a word
     with pytest.raises(NormalizeTableError, match="slang"):
         load_table(bad)
+    # A bare `no` is the word "no" (YAML 1.1 would read a truth value), so it is no error.
+    fine = tmp_path / "words.yaml"
+    fine.write_text("slang:\n  no: tidak\n", encoding="utf-8")
+    assert load_table(fine).slang["no"] == ("tidak",)
 
 
 def test_a_malformed_outside_subject_is_named(tmp_path: Path) -> None:
@@ -257,3 +261,17 @@ def test_english_contractions_meet_their_full_forms() -> None:
     assert norm("they'll stop working with us", "en") == full
     assert norm("theyll stop working with us", "en") == full
     assert norm("he hasn't called", "en") == norm("he has not called", "en")
+
+
+def test_english_contractions_are_not_read_as_other_words() -> None:
+    # "I'll" without its apostrophe spells "ill" (sick), "we'd" spells "wed".
+    assert content_tokens("I'll call the client", "en") == content_tokens(
+        "I will call the client", "en"
+    )
+    assert content_tokens("we'd visit", "en") == content_tokens("we would visit", "en")
+    assert content_tokens("I'll", "en") != content_tokens("ill", "en")
+
+
+def test_yaml_truth_words_in_the_table_stay_words() -> None:
+    # YAML 1.1 reads a bare on/off/no/yes as a truth value; in a word list it is a word.
+    assert content_tokens("on", "en") == [] and content_tokens("no", "en") == []

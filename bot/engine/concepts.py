@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from bot.engine.normalize import Normalizer
+from bot.engine.wordtable import WordLoader
 
 FILE = "concepts.yaml"  # beside normalize.yaml in a knowledge base's directory
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -99,8 +100,7 @@ def load_concepts(path: Path, normalizer: Normalizer) -> ConceptTable:
     """Read, check and fold the concept table; every problem names the file and line."""
     try:
         text = path.read_text(encoding="utf-8")
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
-        data: Any = yaml.load(text, Loader=loader)  # noqa: S506
+        data: Any = yaml.load(text, Loader=WordLoader)  # noqa: S506  ("no", "on": words)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConceptTableError(f"{path}: cannot read the concept table: {exc}") from exc
     except yaml.YAMLError as exc:

@@ -32,6 +32,11 @@ _CACHE_LIMIT = 200_000  # words remembered; random input must not grow memory wi
 _WORD = re.compile(r"[a-z0-9]+")
 _APOSTROPHE_S = re.compile(r"['’`]s\b")
 _APOSTROPHE = re.compile(r"['’`]")
+# English contractions whose letters, once the apostrophe is gone, spell another word: "I'll"
+# would be "ill" (sick), "I'd" "id", "we'd" "wed", "she'll" "shell". Spelt out first; the
+# others ("don't", "I'm") are the word table's slang.
+_CONTRACTION = re.compile(r"(?<=[a-z])['’`](ll|d|re|ve|m)\b")
+_CONTRACTED = {"ll": " will", "d": " would", "re": " are", "ve": " have", "m": " am"}
 _REDUPLICATION_DIGIT = re.compile(r"^([a-z]{2,})2$")
 _RUN3 = re.compile(r"(.)\1{2,}")
 _RUN2 = re.compile(r"(.)\1")
@@ -367,6 +372,8 @@ class Normalizer(TopicChecks):
             text = unicodedata.normalize("NFKD", text)
             text = "".join(c for c in text if not unicodedata.combining(c))
         text = _APOSTROPHE_S.sub("", text)
+        if "'" in text or "’" in text or "`" in text:
+            text = _CONTRACTION.sub(lambda m: _CONTRACTED[m.group(1)], text)
         text = _APOSTROPHE.sub("", text)
         return _WORD.findall(text)
 

@@ -18,6 +18,24 @@ from bot.content.model import LANGUAGES
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "responses" / "normalize.yaml"
 
+_BOOL = "tag:yaml.org,2002:bool"
+_SAFE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
+
+
+class WordLoader(_SAFE):  # type: ignore[misc,valid-type]
+    """The safe loader, reading every plain scalar that is not a number as the word it is.
+
+    YAML 1.1 reads "on", "off", "no" and "yes" (and "true") as booleans, so in a word list
+    they became the words "true" and "false": the English stopword "on" weighed like a
+    topic. A list of words never means a truth value.
+    """
+
+
+WordLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in _SAFE.yaml_implicit_resolvers.items()
+}
+
 
 class NormalizeTableError(ValueError):
     """The normalisation table is malformed; the message names the section and entry."""
@@ -83,8 +101,7 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
     """Read and check the table; every malformed entry is an error naming its section."""
     try:
         # libyaml when present: a quarter of a second less on every start
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=WordLoader)  # noqa: S506
     except (OSError, yaml.YAMLError) as exc:
         raise NormalizeTableError(f"{path}: cannot read the normalisation table: {exc}") from exc
     if not isinstance(data, Mapping):
@@ -93,9 +110,7 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
     slang: dict[str, tuple[str, ...]] = {}
     for key, value in (data.get("slang") or {}).items():
         if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
-            raise NormalizeTableError(
-                f"{path}: slang: {key!r}: key and value must be texts (quote yes/no/on/off)"
-            )
+            raise NormalizeTableError(f"{path}: slang: {key!r}: key and value must be texts")
         slang[key.lower()] = tuple(value.lower().split())
 
     affixes = data.get("affixes") or {}
