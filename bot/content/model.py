@@ -68,7 +68,7 @@ class Anecdote:
     # under the lesson; `story` is the complete retelling behind the "full story" button.
     summary: Text | None = None
     # Per lesson (same order as `lessons`), the dilemmas and decisions it helps with, per
-    # language: what the lesson shown first is chosen by (bot/engine/matcher.py: `lesson_order`).
+    # language: what the lesson shown first is chosen by (bot/engine/matcher.py `lesson_order`).
     when: tuple[Mapping[str, tuple[str, ...]], ...] = ()
     # The subjects (`subjects` in normalize.yaml: officials, gifts, ...) a question must touch
     # for the caution to be shown in the first message; none: the caution is always shown.
