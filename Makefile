@@ -23,7 +23,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
-# Matching quality: every labelled set in eval/ scores at least its floor (eval/floors.yaml).
+# Matching quality: every labelled set in eval/ scores at least its floor (eval/floors.toml).
 eval: $(STAMP)
 	$(PY) eval/gate.py
 

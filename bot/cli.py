@@ -244,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument(
         "--prune",
         action="store_true",
-        help="delete the taught phrasings that are now triggers of the same story",
+        help="mark merged the taught phrasings that are now triggers of the same story "
+        "(they stay settled and out of the inbox)",
     )
     taught.set_defaults(func=tools.cmd_taught)
 

@@ -1,4 +1,4 @@
-"""The eval gate: every labelled set in eval/ must score at least its floor (eval/floors.yaml).
+"""The eval gate: every labelled set in eval/ must score at least its floor (eval/floors.toml).
 
 Why a gate beside the unit tests: whether real questions find their story measures the
 content (the stories' triggers, the word tables, the threshold), not whether the code does
@@ -12,13 +12,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
-
-import yaml
 
 EVAL_DIR = Path(__file__).resolve().parent
 PROJECT = EVAL_DIR.parent
-FLOORS = EVAL_DIR / "floors.yaml"
+FLOORS = EVAL_DIR / "floors.toml"
 FIGURES = ("top1", "oos_reject", "lesson_first")
 # The report's summary line ("top1=0.91 top3=0.95 oos_reject=n/a lang=1.00 n=160"): a rate
 # with no items is "n/a", which counts as not shown.
@@ -69,8 +68,8 @@ def run(set_path: Path) -> str:
 
 
 def main() -> int:
-    floors: dict[str, dict[str, float]] = yaml.safe_load(FLOORS.read_text(encoding="utf-8"))
-    sets = sorted(p.name for p in EVAL_DIR.glob("*.yaml") if p != FLOORS)
+    floors: dict[str, dict[str, float]] = tomllib.loads(FLOORS.read_text(encoding="utf-8"))
+    sets = sorted(p.name for p in EVAL_DIR.glob("*.yaml"))
     problems = [f"{name}: no floor in {FLOORS.name}" for name in sets if name not in floors]
     problems += [
         f"{name}: in {FLOORS.name} but not in eval/" for name in floors if name not in sets
