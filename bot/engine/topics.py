@@ -32,14 +32,21 @@ class TopicChecks:
         self.outside = {name: self._groups(groups) for name, groups in table.outside.items()}
         # Also as written: a word the folding drops as a particle ("ok" in "is it ok to...")
         # still asks for permission (`legal_subject` is given the raw words too).
+        # A word written "=word" is matched as written only: folded, "kepala" (head) is the
+        # asker's boss, "memutuskan" (decides) a breakup, "wine" one typo from "win".
         self.legal = {
             name: [
-                folded | frozenset(raw)
-                for folded, raw in zip(self._groups(groups), groups, strict=True)
+                self._groups([[w for w in group if not w.startswith("=")]])[0]
+                | frozenset(w.lstrip("=") for w in group)
+                for group in groups
             ]
             for name, groups in table.legal.items()
         }
         self.legal_unless = self._groups([table.legal_unless])[0]
+        self.legal_none = {
+            name: self._groups([words])[0] | frozenset(words)
+            for name, words in table.legal_none.items()
+        }
         # A word is folded like a question; a phrase, or a word written "=word", is matched as
         # written: folded, "jatuh cinta", "asmara" and "crush" are the concept "cinta", which
         # "the client loves our technician" folds to as well, and that is not a romance.
@@ -117,7 +124,9 @@ class TopicChecks:
         if present & self.legal_unless:
             return None
         for name, groups in self.legal.items():
-            if all(present & group for group in groups):
+            if all(present & group for group in groups) and not present & self.legal_none.get(
+                name, frozenset()
+            ):
                 return name
         return None
 

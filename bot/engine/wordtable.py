@@ -66,8 +66,11 @@ class Table:
     language_words: Mapping[str, frozenset[str]]
     # Subjects a caution applies to (officials, gifts, ...): name -> its words.
     subjects: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # Questions of the law that get the legal reply (bribes, kickbacks): like `outside`.
+    # Questions of the law that get the legal reply (bribes, kickbacks): like `outside`, its
+    # groups written with the roles of `legal_roles` ("@official": every word of that role).
     legal: Mapping[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    # Per legal subject, words that make a question another one ("a price cut" is no kickback).
+    legal_none: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Words of a question asking how NOT to look like a bribe: it wants a story, not the law.
     legal_unless: tuple[str, ...] = ()
 
@@ -90,6 +93,43 @@ def _subjects(value: Any, where: str) -> dict[str, tuple[tuple[str, ...], ...]]:
     return subjects
 
 
+def _legal(
+    value: Any, roles: Any, where: str
+) -> tuple[dict[str, tuple[tuple[str, ...], ...]], dict[str, tuple[str, ...]]]:
+    """`legal`: each subject a list of groups, or `{all: groups, none: words}`; a group's entry
+    "@role" stands for every word of that role in `legal_roles` (the parts a question of the
+    law is made of: a gift, someone who decides, a decision...), so each subject is written as
+    the shape of the question rather than as word lists repeated."""
+    role_words = _subject_words(roles or {}, f"{where}_roles")
+    if not isinstance(value, Mapping):
+        raise NormalizeTableError(f"{where}: must map each subject to a list of word lists")
+    plain: dict[str, Any] = {}
+    none: dict[str, tuple[str, ...]] = {}
+    for name, spec in value.items():
+        if isinstance(spec, Mapping):
+            plain[name] = spec.get("all")
+            none[str(name)] = tuple(_words(spec.get("none") or [], f"{where}: {name}: none"))
+        else:
+            plain[name] = spec
+    for name, groups in plain.items():
+        if not isinstance(groups, list) or not groups:
+            raise NormalizeTableError(f"{where}: {name}: must be a list of word lists")
+        expanded = []
+        for group in groups:
+            entries = [group] if isinstance(group, str) else group
+            words: list[str] = []
+            for word in _words(entries, f"{where}: {name}"):
+                if not word.startswith("@"):
+                    words.append(word)
+                elif word[1:] in role_words:
+                    words.extend(role_words[word[1:]])
+                else:
+                    raise NormalizeTableError(f"{where}: {name}: no role {word[1:]!r}")
+            expanded.append(words)
+        plain[name] = expanded
+    return _subjects(plain, where), none
+
+
 def _subject_words(value: Any, where: str) -> dict[str, tuple[str, ...]]:
     """`subjects`: each subject a list of words."""
     if not isinstance(value, Mapping):
@@ -107,6 +147,7 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
     if not isinstance(data, Mapping):
         raise NormalizeTableError(f"{path}: must be a mapping of sections")
 
+    legal, legal_none = _legal(data.get("legal") or {}, data.get("legal_roles"), f"{path}: legal")
     slang: dict[str, tuple[str, ...]] = {}
     for key, value in (data.get("slang") or {}).items():
         if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
@@ -172,7 +213,8 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         },
         outside=_subjects(data.get("outside") or {}, f"{path}: outside"),
         subjects=_subject_words(data.get("subjects") or {}, f"{path}: subjects"),
-        legal=_subjects(data.get("legal") or {}, f"{path}: legal"),
+        legal=legal,
+        legal_none=legal_none,
         legal_unless=tuple(_words(data.get("legal_unless") or [], f"{path}: legal_unless")),
         stopwords=frozenset(
             _words(stop.get("id", []), f"{path}: stopwords.id")
