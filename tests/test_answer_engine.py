@@ -353,6 +353,10 @@ def test_the_first_message_leads_with_the_lesson_and_reads_in_a_glance(replies: 
         # a wedding in the family is no romance at work; being left for another's wedding is
         ("teknisi kami sering izin, katanya lagi ngurus pernikahan kakaknya", False),
         ("teknisi kami sering bolos, katanya ditinggal nikah pacarnya", True),
+        # a client delighted with a consultant (the post's metaphor) is no romance; a business
+        # trip ("dinas bareng klien") names no official
+        ("klien bilang mereka jatuh cinta sama teknisi kita, tapi dia harus rotasi", False),
+        ("udah dua hari dinas bareng klien tapi belum akrab juga, nyerah aja?", False),
         # a gift to a private customer: the gratifikasi caution is about officials
         (
             "kado ultah buat pelanggan prioritas yang punya toko, kirim kurir atau antar sendiri?",

@@ -50,25 +50,33 @@ class TopicChecks:
         # A word is folded like a question; a phrase, or a word written "=word", is matched as
         # written: folded, "jatuh cinta", "asmara" and "crush" are the concept "cinta", which
         # "the client loves our technician" folds to as well, and that is not a romance.
-        self.subjects = {
-            name: frozenset(
-                w
-                for word in words
-                if " " not in word and not word.startswith("=")
-                for lang in LANGUAGES
-                for w in self.tokens(word, lang)
-                if w not in table.stopwords
-            )
-            for name, words in table.subjects.items()
-        }
-        self.subject_phrases = {
-            name: tuple(
-                f" {' '.join(self.split(word))} "
-                for word in words
-                if " " in word or word.startswith("=")
-            )
-            for name, words in table.subjects.items()
-        }
+        # A word written "~word" is a weak sign: it touches the subject only beside a second
+        # sign of it. "Jatuh cinta" is also a client delighted with a consultant (the post's
+        # own metaphor), "dinas" also a business trip ("dinas bareng klien").
+        self.subjects = {}
+        self.subject_phrases = {}
+        self.weak_subjects = {}
+        self.weak_subject_phrases = {}
+        for name, entries in table.subjects.items():
+            for weak, words in (
+                (False, [w for w in entries if not w.startswith("~")]),
+                (True, [w[1:] for w in entries if w.startswith("~")]),
+            ):
+                folded = frozenset(
+                    w
+                    for word in words
+                    if " " not in word and not word.startswith("=")
+                    for lang in LANGUAGES
+                    for w in self.tokens(word, lang)
+                    if w not in table.stopwords
+                )
+                phrases = tuple(
+                    f" {' '.join(self.split(word))} "
+                    for word in words
+                    if " " in word or word.startswith("=")
+                )
+                (self.weak_subjects if weak else self.subjects)[name] = folded
+                (self.weak_subject_phrases if weak else self.subject_phrases)[name] = phrases
 
     def _groups(self, groups: Iterable[Iterable[str]]) -> list[frozenset[str]]:
         """Groups of words, each folded like a question (both languages' stemmers)."""
@@ -110,11 +118,16 @@ class TopicChecks:
         story's caution fits the question."""
         present = set(words)
         written = f" {' '.join(self.split(text))} "
-        return frozenset(
-            name
-            for name, folded in self.subjects.items()
-            if present & folded or any(p in written for p in self.subject_phrases[name])
-        )
+        touched = set()
+        for name, folded in self.subjects.items():
+            if present & folded or any(p in written for p in self.subject_phrases[name]):
+                touched.add(name)
+                continue
+            weak = present & self.weak_subjects[name]
+            phrases = [p for p in self.weak_subject_phrases[name] if p in written]
+            if len(weak) + len(phrases) >= 2:
+                touched.add(name)
+        return frozenset(touched)
 
     def legal_subject(self, words: Iterable[str]) -> str | None:
         """The question of the law (`legal` in the table: a bribe, a kickback) these canonical
