@@ -247,6 +247,11 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
         # the decision; a cut of a purchase for the person who decides it; an official asking
         ("Christmas hamper for the head of the city's IT department who signs our contract", "en"),
         ("our distributor's buyer wants a cut of every order", "en"),
+        # refusing a fee someone asks for "without losing the project" is still the law's
+        (
+            "pejabat dinas minta fee 10% biar kita menang, gimana nolak tanpa kehilangan proyek?",
+            "id",
+        ),
         (
             "kepala bagian pengadaan RSUD minta dibeliin HP baru, katanya biar proses PO lancar",
             "id",

@@ -43,6 +43,11 @@ class TopicChecks:
             for name, groups in table.legal.items()
         }
         self.legal_unless = self._groups([table.legal_unless])[0]
+        self.legal_asked = [
+            self._groups([[w for w in group if not w.startswith("=")]])[0]
+            | frozenset(w.lstrip("=") for w in group)
+            for group in table.legal_asked
+        ]
         self.legal_none = {
             name: self._groups([words])[0] | frozenset(words)
             for name, words in table.legal_none.items()
@@ -132,9 +137,11 @@ class TopicChecks:
     def legal_subject(self, words: Iterable[str]) -> str | None:
         """The question of the law (`legal` in the table: a bribe, a kickback) these canonical
         words ask about (a word of each of its groups), if any; none when they ask how not
-        to look like one (`legal_unless`: "tanpa kesan nyogok" wants a story)."""
+        to look like one (`legal_unless`: "tanpa kesan nyogok" wants a story), unless someone
+        asks for it (`legal_unless_asked`: refusing "without losing the project" is the law's)."""
         present = set(words)
-        if present & self.legal_unless:
+        asked = bool(self.legal_asked) and all(present & group for group in self.legal_asked)
+        if present & self.legal_unless and not asked:
             return None
         for name, groups in self.legal.items():
             if all(present & group for group in groups) and not present & self.legal_none.get(

@@ -73,6 +73,9 @@ class Table:
     legal_none: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Words of a question asking how NOT to look like a bribe: it wants a story, not the law.
     legal_unless: tuple[str, ...] = ()
+    # ... unless someone asks for it ("he asks a fee: how do I refuse without losing the
+    # project" is still a question of the law): `legal_unless_asked` in the table.
+    legal_asked: tuple[tuple[str, ...], ...] = ()
 
 
 def _words(value: Any, where: str) -> list[str]:
@@ -148,6 +151,12 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         raise NormalizeTableError(f"{path}: must be a mapping of sections")
 
     legal, legal_none = _legal(data.get("legal") or {}, data.get("legal_roles"), f"{path}: legal")
+    asked = data.get("legal_unless_asked")
+    legal_asked = (
+        _legal({"asked": asked}, data.get("legal_roles"), f"{path}: legal_unless_asked")[0]["asked"]
+        if asked
+        else ()
+    )
     slang: dict[str, tuple[str, ...]] = {}
     for key, value in (data.get("slang") or {}).items():
         if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
@@ -216,6 +225,7 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         legal=legal,
         legal_none=legal_none,
         legal_unless=tuple(_words(data.get("legal_unless") or [], f"{path}: legal_unless")),
+        legal_asked=legal_asked,
         stopwords=frozenset(
             _words(stop.get("id", []), f"{path}: stopwords.id")
             + _words(stop.get("en", []), f"{path}: stopwords.en")
