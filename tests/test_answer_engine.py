@@ -247,6 +247,8 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
         # the decision; a cut of a purchase for the person who decides it; an official asking
         ("Christmas hamper for the head of the city's IT department who signs our contract", "en"),
         ("our distributor's buyer wants a cut of every order", "en"),
+        # grease money by its everyday name
+        ("staf gudang klien minta uang rokok tiap kali kita kirim barang, kasih aja?", "id"),
         # refusing a fee someone asks for "without losing the project" is still the law's
         (
             "pejabat dinas minta fee 10% biar kita menang, gimana nolak tanpa kehilangan proyek?",
@@ -293,6 +295,8 @@ def test_bribes_and_gifts_to_officials_get_the_law_not_a_story(
         ("kepala bagian pengadaan pemda minta penawaran laptop 50 unit, gimana bikinnya?", ""),
         ("head of IT at the client signs the contract next week, how do I prepare?", ""),
         ("perjalanan dinas bareng kepala bagian klien, gimana biar akrab?", ""),
+        ("pelanggan kasih uang tip ke teknisi sebagai terima kasih, boleh diterima gak?", ""),
+        ("pelanggan warung kopi minta diskon, uang kembaliannya kurang", ""),
         (
             "how can I make the ministry official who manages our account trust us again "
             "after our sales rep let him down?",

@@ -359,7 +359,7 @@ class LexicalScoring:
             # stopwords count: "boleh" (may I) weighs nothing but asks for permission
             folded = normalizer.tokens(question, lang)
             outside = normalizer.outside_subject(folded) is not None
-            legal = normalizer.legal_subject([*folded, *normalizer.split(question)])
+            legal = normalizer.legal_subject([*folded, *normalizer.split(question)], question)
             subjects = normalizer.subjects_of(folded, question)
             concepts = self.situations.message(folded)
         return scored, Question(

@@ -134,12 +134,15 @@ class TopicChecks:
                 touched.add(name)
         return frozenset(touched)
 
-    def legal_subject(self, words: Iterable[str]) -> str | None:
+    def legal_subject(self, words: Iterable[str], text: str = "") -> str | None:
         """The question of the law (`legal` in the table: a bribe, a kickback) these canonical
         words ask about (a word of each of its groups), if any; none when they ask how not
         to look like one (`legal_unless`: "tanpa kesan nyogok" wants a story), unless someone
-        asks for it (`legal_unless_asked`: refusing "without losing the project" is the law's)."""
+        asks for it (`legal_unless_asked`: refusing "without losing the project" is the law's).
+        `text`, the question as written, for two-word entries written "=uang rokok"."""
         present = set(words)
+        raw = self.split(text)  # two words as written: "=uang rokok" in a group
+        present.update(f"{a} {b}" for a, b in zip(raw, raw[1:], strict=False))
         asked = bool(self.legal_asked) and all(present & group for group in self.legal_asked)
         if present & self.legal_unless and not asked:
             return None
