@@ -292,9 +292,10 @@ class Matcher(IndexBuilding, LexicalScoring):
         """The story's lessons, best fit for the question first.
 
         Each lesson is read as a small story of its own: its `when` list (the dilemmas it
-        helps with) as phrasings and its text as the title, scored by this matcher's own
-        lexical machinery (normalisation, concepts, typos, word weights, coverage and
-        phrasing), over the story's lessons only, so a word all its lessons share weighs
+        helps with) and its practice questions (`quiz`: a situation told at length, in which
+        this lesson is the right move) as phrasings and its text as the title, scored by
+        this matcher's own lexical machinery (normalisation, typos, word weights, coverage
+        and phrasing), over the story's lessons only, so a word all its lessons share weighs
         little. The whole message is scored, not its best clause: adding half the best
         clause's fit (the way a long message's story is judged) chose worse on the
         development lesson set (0.90 against 0.93, docs/matching.md). A tie keeps the authors'
@@ -323,7 +324,11 @@ class Matcher(IndexBuilding, LexicalScoring):
                     title=lesson,
                     story=Text("", ""),
                     lessons=(),
-                    triggers={lang: tuple(when.get(lang, ())) for lang in LANGUAGES},
+                    triggers={
+                        lang: tuple(when.get(lang, ()))
+                        + tuple(q.question.get(lang) for q in anecdote.quiz if q.lesson == number)
+                        for lang in LANGUAGES
+                    },
                     tags={lang: () for lang in LANGUAGES},
                     tips=(),
                     when=(),
