@@ -56,7 +56,7 @@ async def run(chats: int, group_share: float, rate: float, quiz_share: float) ->
             for number, chat_id in enumerate(chat_ids):
                 store.subscribe(chat_id, clock_time(8, 30), EVERY_DAY)
                 if number % 1000 < quiz_share * 1000:
-                    store.quiz.set_mode(chat_id, "quiz")
+                    store.set_daily_mode(chat_id, "quiz")
             subscribed_at[0] = due
             services = Services(settings, core.kb, core.matcher, core.replies, store)
             app = build_application(services)

@@ -108,20 +108,20 @@ def test_the_weekly_digest_is_due_on_monday_after_the_daily_time_only() -> None:
 
 def test_answers_count_once_per_member_and_only_for_polls_sent(tmp_path: Path) -> None:
     with Store(tmp_path / DB_FILENAME, clock=lambda: START) as store:
-        store.quiz.record_poll("p1", -7, "a:q0", 2)
-        assert store.quiz.record_answer("p1", 10, 2) is not None
-        assert store.quiz.record_answer("p1", 10, 0) is None  # a repeat: the first stands
-        assert store.quiz.record_answer("p1", 11, 0) is not None
-        assert store.quiz.record_answer("forged", 12, 2) is None
-        assert [a.right for a in store.quiz.history(10)] == [True]
-        assert [a.right for a in store.quiz.history(11)] == [False]
-        assert store.quiz.history(12) == []
-        assert store.quiz.participation(-7, days=7) == (1, 2, 2)
-        assert store.quiz.participation(-8, days=7) == (0, 0, 0)  # another group sees nothing
-        assert store.quiz.claim_digest(-7, date(2026, 11, 23))
-        assert not store.quiz.claim_digest(-7, date(2026, 11, 23))
-        assert store.quiz.reconcile_digests() == 1  # a crash mid-send: unknown, not resent
-        assert store.quiz.digest_states(-7) == {"2026-11-23": "unknown"}
+        store.record_poll("p1", -7, "a:q0", 2)
+        assert store.record_quiz_answer("p1", 10, 2) is not None
+        assert store.record_quiz_answer("p1", 10, 0) is None  # a repeat: the first stands
+        assert store.record_quiz_answer("p1", 11, 0) is not None
+        assert store.record_quiz_answer("forged", 12, 2) is None
+        assert [a.right for a in store.quiz_history(10)] == [True]
+        assert [a.right for a in store.quiz_history(11)] == [False]
+        assert store.quiz_history(12) == []
+        assert store.quiz_participation(-7, days=7) == (1, 2, 2)
+        assert store.quiz_participation(-8, days=7) == (0, 0, 0)  # another group sees nothing
+        assert store.claim_digest(-7, date(2026, 11, 23))
+        assert not store.claim_digest(-7, date(2026, 11, 23))
+        assert store.reconcile_digests() == 1  # a crash mid-send: unknown, not resent
+        assert store.digest_states(-7) == {"2026-11-23": "unknown"}
 
 
 # -- the terminal chat ----------------------------------------------------------------------------

@@ -63,8 +63,8 @@ async def private_quiz(fake: FakeTelegram, store: Store, user_id: int) -> tuple[
     await fake.wait_until(lambda: len(polls(fake, user_id)) > before)
     sent = polls(fake, user_id)[-1]
     assert sent.poll is not None
-    await eventually(lambda: store.quiz.poll(sent.poll["id"]) is not None)  # type: ignore[index]
-    recorded = store.quiz.poll(sent.poll["id"])
+    await eventually(lambda: store.quiz_poll(sent.poll["id"]) is not None)  # type: ignore[index]
+    recorded = store.quiz_poll(sent.poll["id"])
     assert recorded is not None
     return sent, recorded.quiz_key
 
@@ -99,11 +99,11 @@ async def test_a_team_practises_and_the_lead_sees_it(
         # A forged answer to a poll the bot never sent, and a repeat of a real one.
         fake.answer_poll_forged("424242", fake.user(FORGER), 0)
         fake.answer_poll_forged(quiz.poll["id"], fake.user(RIGHT), (correct + 1) % 2)
-        await eventually(lambda: len(bot.store.quiz.history(WRONG)) == 1)
+        await eventually(lambda: len(bot.store.quiz_history(WRONG)) == 1)
         await fake.settle()
-        assert bot.store.quiz.history(FORGER) == []
-        assert [a.right for a in bot.store.quiz.history(RIGHT)] == [True]
-        recorded = bot.store.quiz.poll(quiz.poll["id"])
+        assert bot.store.quiz_history(FORGER) == []
+        assert [a.right for a in bot.store.quiz_history(RIGHT)] == [True]
+        recorded = bot.store.quiz_poll(quiz.poll["id"])
         assert recorded is not None and recorded.delivery_id is not None
         key = recorded.quiz_key
 
@@ -133,7 +133,7 @@ async def test_a_team_practises_and_the_lead_sees_it(
         assert "Answers: 1, 0 right (0%)" in score
         # Answered right in private this time: counted, and pushed three days out.
         fake.answer_poll(again, fake.user(WRONG), again.poll["correct_option_ids"][0])
-        await eventually(lambda: len(bot.store.quiz.history(WRONG)) == 2)
+        await eventually(lambda: len(bot.store.quiz_history(WRONG)) == 2)
         score = await say(fake, fake.private_chat(fake.user(WRONG)), WRONG, "/myscore")
         assert "Answers: 2, 1 right (50%)" in score and "streak of right answers: 1" in score
         _, later = await private_quiz(fake, bot.store, WRONG)
@@ -234,7 +234,7 @@ async def test_the_monday_digest_goes_out_once_and_not_again_after_a_restart(
         assert len(photos) == 1 and photos[0].photo is not None
         assert "1 pertanyaan (1 terjawab" in photos[0].text  # the team's language (id)
         assert [m.method for m in fake.sent_to(quiet)] == ["sendMessage"]  # /daily's reply only
-        assert bot.store.quiz.digest_states(quiet) == {"2026-11-23": "empty"}
+        assert bot.store.digest_states(quiet) == {"2026-11-23": "empty"}
         clock.set_utc("2026-11-24 01:00")  # Tuesday: no digest
         await bot.team.digests.tick()
         clock.set_utc("2026-11-30 01:05")  # the next Monday: the next one

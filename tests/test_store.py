@@ -273,6 +273,19 @@ def test_moving_a_chat_takes_its_delivered_tips_along(store: Store) -> None:
     assert store.claim_daily(-1002, day, ["a:0"]) is not None
 
 
+def test_moving_a_chat_takes_its_quiz_mode_and_answers_along(store: Store) -> None:
+    """One move_chat carries the quiz records too: the supergroup keeps the group's daily
+    mode, and its quiz questions count as already offered there."""
+    store.set_daily_mode(-1, "mix")
+    store.record_poll("p1", -1, "a:q0", 1)
+    assert store.record_quiz_answer("p1", 10, 1) is not None
+    store.move_chat(-1, -1001)
+    assert store.daily_mode(-1001) == "mix"
+    assert store.daily_mode(-1) == "tips"  # the old id is back to the default
+    assert store.quizzes_offered(-1001) == {"a:q0": 1}
+    assert [a.chat_id for a in store.quiz_history(10)] == [-1001]
+
+
 def test_next_tip_key_shares_the_rotation_without_a_delivery_and_survives_reopening(
     tmp_path: Path,
 ) -> None:

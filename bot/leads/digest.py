@@ -123,7 +123,7 @@ def gather(env: Env, chat_id: int | None, lang: str) -> DigestData:
     since = datetime.combine(days[0], datetime.min.time(), tzinfo=UTC)
     counts = {o: [0] * DAYS for o in OUTCOMES}
     index = {d.isoformat(): i for i, d in enumerate(days)}
-    for day, outcome, n in store.quiz.daily_questions(chat_id, since):
+    for day, outcome, n in store.daily_questions(chat_id, since):
         if day in index:
             counts[outcome][index[day]] += n
     stats = store.stats(days=DAYS, chat_id=chat_id, top=TOP_STORIES)
@@ -134,7 +134,7 @@ def gather(env: Env, chat_id: int | None, lang: str) -> DigestData:
 
     stories = tuple((title(a), n) for a, n in stats.top_stories)
     per_story: dict[str, list[int]] = {}
-    for tally in store.quiz.tallies(chat_id, days=DAYS):
+    for tally in store.quiz_tallies(chat_id, days=DAYS):
         marks = per_story.setdefault(anecdote_of(tally.quiz_key), [0, 0])
         marks[0] += tally.right
         marks[1] += tally.total
@@ -344,7 +344,7 @@ class DigestRunner:
             return []
         async with self._busy:
             if not self._started:
-                left = await asyncio.to_thread(self.store.quiz.reconcile_digests)
+                left = await asyncio.to_thread(self.store.reconcile_digests)
                 if left:
                     log.warning("weekly digests unconfirmed after restart, not resent: %d", left)
                 self._started = True
@@ -354,7 +354,7 @@ class DigestRunner:
                 week = digest_due(sub, now, self.default_timezone)
                 if week is None or (sub.chat_id, week) in self._done:
                     continue
-                claimed = await asyncio.to_thread(self.store.quiz.claim_digest, sub.chat_id, week)
+                claimed = await asyncio.to_thread(self.store.claim_digest, sub.chat_id, week)
                 self._done.add((sub.chat_id, week))
                 if not claimed:
                     continue
@@ -378,4 +378,4 @@ class DigestRunner:
             return tried
 
     async def _finish(self, chat_id: int, week: date, state: str, error: str | None = None) -> None:
-        await asyncio.to_thread(self.store.quiz.finish_digest, chat_id, week, state, error)
+        await asyncio.to_thread(self.store.finish_digest, chat_id, week, state, error)

@@ -241,8 +241,8 @@ def quiz(env: Env, req: Request) -> Outcome:
     if env.store is not None:
         now = env.store.clock()
         if req.user_id is not None:
-            history = env.store.quiz.history(req.user_id)
-        offered = env.store.quiz.offered(req.chat_id)
+            history = env.store.quiz_history(req.user_id)
+        offered = env.store.quizzes_offered(req.chat_id)
     key = next_question(keys, history, now, user_id=req.user_id, offered=offered)
     poll = poll_for(env, key, req.lang) if key is not None else None
     if poll is None:
@@ -273,7 +273,7 @@ def myscore(env: Env, req: Request) -> Outcome:
         return _say(env.kb.text("quiz_private_only", req.lang))
     if env.store is None or req.user_id is None:
         return _say(env.kb.text("myscore_none", req.lang))
-    history = env.store.quiz.history(req.user_id)
+    history = env.store.quiz_history(req.user_id)
     if not history:
         return _say(env.kb.text("myscore_none", req.lang))
     right = sum(a.right for a in history)
@@ -326,7 +326,7 @@ def lesson_scores(env: Env, chat_id: int | None, days: int = STATS_DAYS) -> list
     """Right/total per story and lesson over `days`, weakest first (then most answered)."""
     assert env.store is not None
     grouped: dict[tuple[str, int], list[int]] = {}
-    for tally in env.store.quiz.tallies(chat_id, days=days):
+    for tally in env.store.quiz_tallies(chat_id, days=days):
         found = env.kb.quiz_item(tally.quiz_key)
         if found is None:
             continue
@@ -341,7 +341,7 @@ def lesson_scores(env: Env, chat_id: int | None, days: int = STATS_DAYS) -> list
 def stats_lines(env: Env, chat_id: int | None, lang: str) -> list[str]:
     """The quiz block of /stats: participation, then accuracy by story and lesson."""
     assert env.store is not None
-    polls, answers, members = env.store.quiz.participation(chat_id, days=STATS_DAYS)
+    polls, answers, members = env.store.quiz_participation(chat_id, days=STATS_DAYS)
     lines = [
         env.kb.text(
             "quiz_stats_title", lang, days=STATS_DAYS, polls=polls, answers=answers, members=members

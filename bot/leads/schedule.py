@@ -320,7 +320,7 @@ class DeliveryRunner:
             subscriptions = await asyncio.to_thread(self.store.subscriptions)
             keys = list(self.deck())
             quiz_keys = list(self.quiz_deck()) if self.quiz_deck is not None else []
-            modes = await asyncio.to_thread(self.store.quiz.modes) if quiz_keys else {}
+            modes = await asyncio.to_thread(self.store.daily_modes) if quiz_keys else {}
             for sub in subscriptions:
                 day = due_date(sub, now, self.default_timezone)
                 if day is None:
@@ -402,9 +402,6 @@ class DeliveryRunner:
             except ChatMoved as exc:
                 await asyncio.to_thread(self.store.mark_delivery, delivery.id, "failed", str(exc))
                 await asyncio.to_thread(self.store.move_chat, delivery.chat_id, exc.new_chat_id)
-                await asyncio.to_thread(
-                    self.store.quiz.move_chat, delivery.chat_id, exc.new_chat_id
-                )
                 result.failed += 1
                 log.warning(
                     "chat migrated, subscription moved chat_id=%s new_chat_id=%s",

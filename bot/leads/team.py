@@ -176,7 +176,7 @@ class TeamReplies:
             return self._reply(self._t("team_daily_usage", lang, given=given))
         sub = self.store.subscribe(req.chat_id, at, days, user_id=req.user_id)
         if mode is not None:
-            self.store.quiz.set_mode(req.chat_id, mode)
+            self.store.set_daily_mode(req.chat_id, mode)
         log.info(
             "daily tip set chat_id=%s user_id=%s update_id=%s at=%s days=%s zone=%s mode=%s",
             req.chat_id,
@@ -185,13 +185,13 @@ class TeamReplies:
             at.strftime("%H:%M"),
             days,
             sub.zone_name(self.default_zone),
-            mode or self.store.quiz.mode(req.chat_id),
+            mode or self.store.daily_mode(req.chat_id),
         )
         return self._reply(self._with_mode(req.chat_id, "team_daily_set", sub, lang))
 
     def _with_mode(self, chat_id: int, key: str, sub: Subscription, lang: str) -> str:
         """The schedule, then what it delivers (tips, quizzes, or both in turn)."""
-        mode = self.store.quiz.mode(chat_id)
+        mode = self.store.daily_mode(chat_id)
         return (
             self.subscription_text(key, sub, lang) + "\n\n" + quiz.mode_line(self.env, mode, lang)
         )

@@ -2,8 +2,9 @@
 private, each team's daily mode and the weekly digests (issue 19).
 
 Its own module, beside `store.py`, so the quiz feature's SQL lives in one place: `QuizRecords`
-borrows the store's write transaction (`_tx`), its read connection (`_read`) and its clock, and
-adds nothing to the store but one migration step and one property.
+is one of the store's record kinds (like `deliveries`, `decisions`, `hearbacks`), built on
+`Database`'s transactions and reads; the method names say "quiz" where the store's other
+records would make a bare name (`history`, `mode`) ambiguous.
 
 Why answers are keyed by (poll, user): Telegram sends a poll_answer update for every vote on
 a non-anonymous poll the bot sent; a quiz poll cannot be voted twice, but an update can be
@@ -14,15 +15,11 @@ sent by another bot with this one's token long ago) is not recorded at all.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
-from bot.storage.database import from_db_time, to_db_time
-
-if TYPE_CHECKING:
-    from bot.storage.store import Store
-
+from bot.storage.database import Database, from_db_time, to_db_time
 
 MODES = ("tips", "quiz", "mix")
 
@@ -62,15 +59,8 @@ def anecdote_of(quiz_key: str) -> str:
     return quiz_key.rpartition(":q")[0]
 
 
-class QuizRecords:
-    """The quiz tables of one store; every method is one short transaction or read."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def _now(self) -> str:
-
-        return to_db_time(self.store.clock())
+class QuizRecords(Database):
+    """The quiz tables of the store; every method is one short transaction or read."""
 
     # -- polls and answers --------------------------------------------------------------------
 
@@ -84,15 +74,15 @@ class QuizRecords:
         message_id: int | None = None,
         delivery_id: int | None = None,
     ) -> None:
-        with self.store._tx() as db:
+        with self._tx() as db:
             db.execute(
                 "INSERT OR IGNORE INTO quiz_polls (poll_id, chat_id, quiz_key, correct, "
                 "message_id, delivery_id, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (poll_id, chat_id, quiz_key, correct, message_id, delivery_id, self._now()),
             )
 
-    def poll(self, poll_id: str) -> Poll | None:
-        rows = self.store._read(
+    def quiz_poll(self, poll_id: str) -> Poll | None:
+        rows = self._read(
             "SELECT poll_id, chat_id, quiz_key, correct, delivery_id FROM quiz_polls "
             "WHERE poll_id = ?",
             (poll_id,),
@@ -104,10 +94,10 @@ class QuizRecords:
             row["poll_id"], row["chat_id"], row["quiz_key"], row["correct"], row["delivery_id"]
         )
 
-    def record_answer(self, poll_id: str, user_id: int, option: int) -> Answer | None:
+    def record_quiz_answer(self, poll_id: str, user_id: int, option: int) -> Answer | None:
         """Record a member's answer; None when the poll is not ours or the answer is a
         repeat (the first answer stands)."""
-        with self.store._tx() as db:
+        with self._tx() as db:
             row = db.execute(
                 "SELECT chat_id, quiz_key, correct FROM quiz_polls WHERE poll_id = ?", (poll_id,)
             ).fetchone()
@@ -125,10 +115,10 @@ class QuizRecords:
 
         return Answer(user_id, row["chat_id"], row["quiz_key"], bool(right), from_db_time(now))
 
-    def history(self, user_id: int) -> list[Answer]:
+    def quiz_history(self, user_id: int) -> list[Answer]:
         """Every answer of one member, oldest first, in every chat: practice is personal."""
 
-        rows = self.store._read(
+        rows = self._read(
             "SELECT user_id, chat_id, quiz_key, right, answered_at FROM quiz_answers "
             "WHERE user_id = ? ORDER BY answered_at, rowid",
             (user_id,),
@@ -144,45 +134,45 @@ class QuizRecords:
             for r in rows
         ]
 
-    def offered(self, chat_id: int) -> dict[str, int]:
+    def quizzes_offered(self, chat_id: int) -> dict[str, int]:
         """How often each question was sent to a chat (to prefer those never sent)."""
-        rows = self.store._read(
+        rows = self._read(
             "SELECT quiz_key, COUNT(*) AS n FROM quiz_polls WHERE chat_id = ? GROUP BY quiz_key",
             (chat_id,),
         )
         return {row["quiz_key"]: int(row["n"]) for row in rows}
 
-    def tallies(self, chat_id: int | None, *, days: int) -> list[Tally]:
+    def quiz_tallies(self, chat_id: int | None, *, days: int) -> list[Tally]:
         """Right/total per question over `days`, for one chat's polls (or every chat's);
         story and lesson come from the knowledge base (bot/leads/quiz.py groups them)."""
-        since = self._since(days)
+        since = self._quiz_since(days)
         where = "answered_at >= ?" + (" AND chat_id = ?" if chat_id is not None else "")
         params: tuple[object, ...] = (since,) + ((chat_id,) if chat_id is not None else ())
-        rows = self.store._read(
+        rows = self._read(
             f"SELECT quiz_key, SUM(right) AS r, COUNT(*) AS n FROM quiz_answers WHERE {where} "
             "GROUP BY quiz_key",
             params,
         )
         return [Tally(row["quiz_key"], int(row["r"]), int(row["n"])) for row in rows]
 
-    def participation(self, chat_id: int | None, *, days: int) -> tuple[int, int, int]:
+    def quiz_participation(self, chat_id: int | None, *, days: int) -> tuple[int, int, int]:
         """(quizzes sent, answers, distinct members answering) over `days`."""
-        since = self._since(days)
+        since = self._quiz_since(days)
         chat = " AND chat_id = ?" if chat_id is not None else ""
         params: tuple[object, ...] = (since,) + ((chat_id,) if chat_id is not None else ())
-        polls = self.store._read(
+        polls = self._read(
             f"SELECT COUNT(*) AS n FROM quiz_polls WHERE sent_at >= ?{chat}", params
         )[0]["n"]
-        answers = self.store._read(
+        answers = self._read(
             f"SELECT COUNT(*) AS n, COUNT(DISTINCT user_id) AS m FROM quiz_answers "
             f"WHERE answered_at >= ?{chat}",
             params,
         )[0]
         return int(polls), int(answers["n"]), int(answers["m"])
 
-    def _since(self, days: int) -> str:
+    def _quiz_since(self, days: int) -> str:
 
-        return to_db_time(self.store.clock() - timedelta(days=days))
+        return to_db_time(self.clock() - timedelta(days=days))
 
     # -- who may be written to in private -----------------------------------------------------
 
@@ -192,14 +182,14 @@ class QuizRecords:
         Queued like the questions (the store's record writer), never waited for: it runs
         before every private update is answered, and a database locked by another process
         must not hold up the answer."""
-        self.store._queue_record(
+        self._queue_record(
             "INSERT OR IGNORE INTO private_users (user_id, started_at) VALUES (?, ?)",
             (user_id, self._now()),
         )
 
     def forget_private_user(self, user_id: int) -> None:
         """The user blocked the bot: the digest goes elsewhere."""
-        with self.store._tx() as db:
+        with self._tx() as db:
             db.execute("DELETE FROM private_users WHERE user_id = ?", (user_id,))
 
     def private_users(self, user_ids: list[int]) -> list[int]:
@@ -207,8 +197,8 @@ class QuizRecords:
         if not user_ids:
             return []
         marks = ",".join("?" * len(user_ids))
-        self.store._await_records()  # the queued "started the bot" records land first
-        rows = self.store._read(
+        self._await_records()  # the queued "started the bot" records land first
+        rows = self._read(
             f"SELECT user_id FROM private_users WHERE user_id IN ({marks})", tuple(user_ids)
         )
         known = {row["user_id"] for row in rows}
@@ -216,42 +206,42 @@ class QuizRecords:
 
     # -- the daily mode -----------------------------------------------------------------------
 
-    def set_mode(self, chat_id: int, mode: str) -> None:
+    def set_daily_mode(self, chat_id: int, mode: str) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
-        with self.store._tx() as db:
+        with self._tx() as db:
             db.execute(
                 "INSERT INTO quiz_modes (chat_id, mode) VALUES (?, ?) "
                 "ON CONFLICT (chat_id) DO UPDATE SET mode = excluded.mode",
                 (chat_id, mode),
             )
 
-    def mode(self, chat_id: int) -> str:
-        rows = self.store._read("SELECT mode FROM quiz_modes WHERE chat_id = ?", (chat_id,))
+    def daily_mode(self, chat_id: int) -> str:
+        rows = self._read("SELECT mode FROM quiz_modes WHERE chat_id = ?", (chat_id,))
         return rows[0]["mode"] if rows else "tips"
 
-    def modes(self) -> dict[int, str]:
-        rows = self.store._read("SELECT chat_id, mode FROM quiz_modes")
+    def daily_modes(self) -> dict[int, str]:
+        rows = self._read("SELECT chat_id, mode FROM quiz_modes")
         return {row["chat_id"]: row["mode"] for row in rows}
 
-    def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
-        """A group became a supergroup: its mode and its quiz history follow it."""
-        with self.store._tx() as db:
+    def _move_quiz_chat(self, db: sqlite3.Connection, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup: its mode and its quiz history follow it (inside the
+        store's `move_chat` transaction, with the rest of the chat's records)."""
+        db.execute(
+            "UPDATE OR IGNORE quiz_modes SET chat_id = ? WHERE chat_id = ?",
+            (new_chat_id, old_chat_id),
+        )
+        for table in ("quiz_polls", "quiz_answers"):
             db.execute(
-                "UPDATE OR IGNORE quiz_modes SET chat_id = ? WHERE chat_id = ?",
-                (new_chat_id, old_chat_id),
+                f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
             )
-            for table in ("quiz_polls", "quiz_answers"):
-                db.execute(
-                    f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id)
-                )
 
     # -- weekly digests -----------------------------------------------------------------------
 
     def claim_digest(self, chat_id: int, week: date) -> bool:
         """Reserve the team's digest for the week of `week` as `sending`; False when it was
         claimed before (sent, failed, or left unknown by a crash: never twice)."""
-        with self.store._tx() as db:
+        with self._tx() as db:
             return (
                 db.execute(
                     "INSERT OR IGNORE INTO digests (chat_id, week, state, updated_at) "
@@ -262,7 +252,7 @@ class QuizRecords:
             )
 
     def finish_digest(self, chat_id: int, week: date, state: str, error: str | None = None) -> None:
-        with self.store._tx() as db:
+        with self._tx() as db:
             db.execute(
                 "UPDATE digests SET state = ?, error = ?, updated_at = ? "
                 "WHERE chat_id = ? AND week = ?",
@@ -271,7 +261,7 @@ class QuizRecords:
 
     def reconcile_digests(self) -> int:
         """At start: a digest left `sending` by a crash may have arrived: `unknown`, not resent."""
-        with self.store._tx() as db:
+        with self._tx() as db:
             return db.execute(
                 "UPDATE digests SET state = 'unknown', error = 'unconfirmed at restart', "
                 "updated_at = ? WHERE state = 'sending'",
@@ -279,7 +269,7 @@ class QuizRecords:
             ).rowcount
 
     def digest_states(self, chat_id: int) -> dict[str, str]:
-        rows = self.store._read("SELECT week, state FROM digests WHERE chat_id = ?", (chat_id,))
+        rows = self._read("SELECT week, state FROM digests WHERE chat_id = ?", (chat_id,))
         return {row["week"]: row["state"] for row in rows}
 
     # -- what the digest draws ----------------------------------------------------------------
@@ -292,8 +282,8 @@ class QuizRecords:
         params: tuple[object, ...] = (to_db_time(since),) + (
             (chat_id,) if chat_id is not None else ()
         )
-        self.store._await_records()
-        rows = self.store._read(
+        self._await_records()
+        rows = self._read(
             "SELECT substr(asked_at, 1, 10) AS day, CASE WHEN answered = 1 THEN 'answered' "
             "WHEN anecdote_id IS NOT NULL THEN 'offered' ELSE 'unanswered' END AS outcome, "
             f"COUNT(*) AS n FROM questions WHERE asked_at >= ?{chat} "

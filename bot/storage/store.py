@@ -1,8 +1,9 @@
 """Everything Kisah remembers, in one SQLite file: the one handle the rest of the bot uses.
 
 The plumbing (connections, migrations, the record queue) is `Database`; each kind of record
-has its own module (`deliveries`, `decisions`); this class adds the chat settings, the
-questions and feedback, statistics, and moving a chat to its new id."""
+has its own module (`deliveries`, `decisions`, `hearbacks`, `answering`, `quizrecords`); this
+class adds the chat settings, the questions and feedback, statistics, and moving a chat to its
+new id."""
 
 from __future__ import annotations
 
@@ -86,14 +87,9 @@ class LoggedVote:
     positive: bool
 
 
-class Store(Deliveries, Decisions, Hearbacks, Answering):
+class Store(Deliveries, Decisions, Hearbacks, Answering, QuizRecords):
     """The one handle on the database; every public method is one short transaction, except
     the best-effort records (questions, feedback), which are queued (see `writer`)."""
-
-    @property
-    def quiz(self) -> QuizRecords:
-        """The quiz records (bot/storage/quizrecords.py), on this store's connections."""
-        return QuizRecords(self)
 
     # -- chat settings ------------------------------------------------------------------------
 
@@ -268,7 +264,8 @@ class Store(Deliveries, Decisions, Hearbacks, Answering):
         asked there, what its admins taught (`scope`: it applies in the supergroup now) and
         the day's teaching count (`decided_in`), so that the supergroup's admins find their
         inbox and the asker hears back at the new id (the hear-backs owed move too). The
-        records queued before the move are written first, so none is left behind.
+        records queued before the move are written first, so none is left behind. Its quiz
+        mode and quiz history go too (`quizrecords`), in the same transaction.
         """
         self._await_records()
         with self._tx() as db:
@@ -302,3 +299,4 @@ class Store(Deliveries, Decisions, Hearbacks, Answering):
                 "UPDATE OR IGNORE tips_used SET chat_id = ? WHERE chat_id = ?",
                 (new_chat_id, old_chat_id),
             )
+            self._move_quiz_chat(db, old_chat_id, new_chat_id)

@@ -227,7 +227,7 @@ class Console:
         if self.store is not None:
             # One id per session would collide with an earlier session's: make it unique.
             poll_id = f"{poll_id}-{self.store.clock().timestamp():.6f}"
-            self.store.quiz.record_poll(
+            self.store.record_poll(
                 poll_id, CONSOLE_CHAT_ID, poll.key, poll.correct, delivery_id=delivery_id
             )
         lines = [poll.question, ""]
@@ -247,7 +247,7 @@ class Console:
             self.pending = pending
             return
         if self.store is not None:
-            self.store.quiz.record_answer(poll_id, CONSOLE_USER_ID, number - 1)
+            self.store.record_quiz_answer(poll_id, CONSOLE_USER_ID, number - 1)
         kb = self.replies.kb
         if number - 1 == poll.correct:
             verdict = kb.text("quiz_console_right", poll.lang)

@@ -57,7 +57,7 @@ async def send_quiz(
     sent = message.poll
     if sent is not None:
         await asyncio.to_thread(
-            store.quiz.record_poll,
+            store.record_poll,
             sent.id,
             chat_id,
             poll.key,
@@ -88,7 +88,7 @@ async def on_poll_answer(update: Update, context: Context) -> None:
         return
     store = services_of(context).store
     recorded = await asyncio.to_thread(
-        store.quiz.record_answer, answer.poll_id, user.id, answer.option_ids[0]
+        store.record_quiz_answer, answer.poll_id, user.id, answer.option_ids[0]
     )
     log.info(
         "poll answer update_id=%s poll_id=%s user_id=%s recorded=%s right=%s",
@@ -106,7 +106,7 @@ async def remember_private_user(update: Update, context: Context) -> None:
     if chat is None or user is None or chat.type != chat.PRIVATE:
         return
     # Queued like a question (INSERT OR IGNORE): no cache here, so no state outlives its store.
-    await asyncio.to_thread(services_of(context).store.quiz.remember_private_user, user.id)
+    await asyncio.to_thread(services_of(context).store.remember_private_user, user.id)
 
 
 async def _send_photo(bot: Bot, chat_id: int, picture: Picture) -> Message:
@@ -133,13 +133,13 @@ async def deliver_picture(bot: Bot, store: Store, chat_id: int, picture: Picture
             log.warning("getChatAdministrators failed chat_id=%s: %s", chat_id, exc)
             admins = ()
         ids = [member.user.id for member in admins if not member.user.is_bot]
-        reachable = await asyncio.to_thread(store.quiz.private_users, ids)
+        reachable = await asyncio.to_thread(store.private_users, ids)
         sent = 0
         for user_id in reachable:
             try:
                 await _send_photo(bot, user_id, picture)
             except Forbidden as exc:
-                await asyncio.to_thread(store.quiz.forget_private_user, user_id)
+                await asyncio.to_thread(store.forget_private_user, user_id)
                 log.info("digest: admin blocked the bot user_id=%s: %s", user_id, exc)
                 continue
             sent += 1

@@ -183,7 +183,7 @@ class Team:
             return
         if change.new_chat_member.status in {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}:
             if change.chat.type == ChatType.PRIVATE:  # blocked: no weekly picture there either
-                await asyncio.to_thread(self.store.quiz.forget_private_user, change.chat.id)
+                await asyncio.to_thread(self.store.forget_private_user, change.chat.id)
             stopped = await asyncio.to_thread(self.store.unsubscribe, change.chat.id)
             log.info(
                 "bot removed or blocked chat_id=%s update_id=%s unsubscribed=%s",
@@ -203,7 +203,6 @@ class Team:
         questions, the inbox's decisions, quiz history) and what its admins taught the matcher
         follow it."""
         await asyncio.to_thread(self.store.move_chat, old_chat_id, new_chat_id)
-        await asyncio.to_thread(self.store.quiz.move_chat, old_chat_id, new_chat_id)
         taught = self.services.matcher.taught.move_scope(old_chat_id, new_chat_id)
         log.info(
             "group migrated chat_id=%s new_chat_id=%s taught=%s update_id=%s",
