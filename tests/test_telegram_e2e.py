@@ -811,5 +811,14 @@ async def test_real_stories_lead_with_the_lesson_and_answer_the_law_straight(
     [law_en] = await say(fake_telegram, chat, user, hamper)
     assert "Article 12C" in law_en.text and "no legal advice" in law_en.text
     assert "Lesson" not in law_en.text
+    # a private customer's buyer asking a cut is the law's too (the anti-bribery policy)
+    [cut] = await say(
+        fake_telegram, chat, user, "our distributor's buyer wants a cut of every order"
+    )
+    assert "anti-bribery" in cut.text and "Lesson" not in cut.text
+    # a client "in love" with a technician (his work) is told the story, with no HR caution
+    delighted = "klien bilang mereka jatuh cinta sama teknisi kita, tapi dia harus rotasi"
+    [story] = await say(fake_telegram, chat, user, delighted)
+    assert story.text.startswith("💡 Pelajaran: ") and "⚠️" not in story.text
     await fake_telegram.settle()
     assert fake_telegram.status_count(400) == 0
