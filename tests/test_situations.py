@@ -125,6 +125,20 @@ def test_a_missed_commitment_in_other_words_is_read_as_the_story_situation(
         assert all(m["id"] == "maaf-coklat" for m in record["matches"][:1])
 
 
+def test_a_word_the_story_never_uses_is_covered_by_the_concept_its_situation_names(
+    tmp_path: Path,
+) -> None:
+    """ "skipped" is no word of the apology story, so its words leave it unexplained; its
+    situation names the missed commitment "skipped" is, so the concept-widened coverage
+    counts it for that story only, not for the threat story."""
+    core = build_core(settings_with(tmp_path))
+    evidence = {a.id: e for a, e in core.matcher.evidence("we skipped a customer's order")}
+    apology = evidence["maaf-coklat"]
+    assert apology.concept_coverage > apology.coverage + 0.2, apology
+    threat = evidence.get("ancaman-klien")
+    assert threat is None or threat.concept_coverage == pytest.approx(threat.coverage)
+
+
 def test_a_subject_no_situation_names_is_uncovered(tmp_path: Path) -> None:
     core = build_core(settings_with(tmp_path))
     evidence = core.matcher.evidence("customer minta komisi, gaji saya kecil")
