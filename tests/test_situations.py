@@ -74,6 +74,22 @@ def test_check_names_file_and_line_of_a_broken_situation(tmp_path: Path) -> None
     )
 
 
+def test_check_names_a_subject_member_the_stemmer_folds_into_a_story_concept(
+    tmp_path: Path,
+) -> None:
+    """ "pemesanan" (an order) under salary folds to "pesan", the order of the apology story's
+    situation: every message about an order would also name a salary, so `check` names the
+    members that collide and the word they fold to; the table without it passes."""
+    crossed = CONCEPTS.replace("salary: [gaji, salary, komisi]", "salary: [gaji, pemesanan]")
+    status, out, err = call_cli(["check"], settings_with(tmp_path, crossed))
+    assert status == 2 and out == ""
+    line = next(line for line in err.splitlines() if "fold to one word" in line)
+    assert "concepts.yaml:3: concepts: " in line, line
+    assert "order 'pesanan'" in line and "salary 'pemesanan'" in line, line
+    assert "fold to one word, 'pesan'" in line, line
+    assert "Traceback" not in err
+
+
 def test_a_valid_base_with_situations_passes_check(tmp_path: Path) -> None:
     status, out, _ = call_cli(["check"], settings_with(tmp_path))
     assert status == 0 and out.startswith("OK: 2 anecdotes")

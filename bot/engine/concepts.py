@@ -17,8 +17,8 @@ message made of such concepts as one to refuse, with no word list per case.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,54 @@ def load_concepts(path: Path, normalizer: Normalizer) -> ConceptTable:
         phrases={p: frozenset(c) for p, c in phrases.items()},
         longest=max((len(p) for p in phrases), default=1),
     )
+
+
+def crossed_members(
+    path: Path, normalizer: Normalizer, situations: Iterable[Sequence[str]]
+) -> list[str]:
+    """Members of two concepts that fold to one word, where one of the two concepts is named
+    by no story's situation but through that word, with the file and the concepts' lines.
+
+    The stemmer joins words a concept must keep apart ("accounting" is "account", a customer;
+    "pembukuan" is "buku", a gift book; "nyuruh nyuruh" is "suruh", any "told me to"). A
+    concept no situation names is a subject to refuse (tax, salary): such a member makes every
+    message using the other word look off-topic. `situations`: each situation's canonical
+    words. Only a valid table is checked (`load_concepts` reports the rest).
+    """
+    try:
+        table = load_concepts(path, normalizer)
+        text = path.read_text(encoding="utf-8")
+        data: Any = yaml.load(text, Loader=WordLoader)  # noqa: S506  ("no", "on": words)
+    except (ConceptTableError, OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    members: dict[str, list[tuple[str, str]]] = {}  # folded word -> (concept, member)
+    for name, words in data["concepts"].items():
+        for member in words:
+            for lang in ("id", "en"):
+                folded = normalizer.tokens(str(member), lang)
+                if len(folded) == 1 and (name, str(member)) not in members.get(folded[0], []):
+                    members.setdefault(folded[0], []).append((name, str(member)))
+    texts = [list(words) for words in situations]
+    lines = _lines(text)
+    problems: list[str] = []
+    for word, owners in table.words.items():
+        if len(owners) < 2:
+            continue
+        without = replace(table, words={w: c for w, c in table.words.items() if w != word})
+        named = frozenset().union(*(without.concepts(words) for words in texts))
+        if owners <= named:
+            continue
+        pairs = sorted(members.get(word, []))
+        alone = sorted(owners - named)
+        problems.append(
+            f"{path}:{lines.get(alone[0], 1)}: concepts: "
+            + ", ".join(f"{name} '{member}'" for name, member in pairs)
+            + f" fold to one word, '{word}': {', '.join(alone)} "
+            + ("is" if len(alone) == 1 else "are")
+            + " named by no story's situation but through it, so a message using the other's"
+            " word would read as that subject"
+        )
+    return problems
 
 
 def table_json(table: ConceptTable) -> dict[str, Any]:

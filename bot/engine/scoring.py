@@ -435,4 +435,3 @@ def _best_per_story(postings: Postings, matches: tuple[tuple[int, float], ...]) 
             if value > best.get(a_idx, 0.0):
                 best[a_idx] = value
     return best
-

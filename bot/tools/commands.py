@@ -169,6 +169,17 @@ def cmd_check(
 
     # A caution's subjects are defined in the normalisation table, which the matcher holds.
     problems = subject_problems(core.kb, core.matcher.normalizer.subjects)
+    matcher = core.matcher
+    if matcher.concepts_path.is_file():
+        from bot.engine.concepts import crossed_members
+
+        normalizer = matcher.normalizer
+        situations = [
+            normalizer.tokens(s.id, "id") + normalizer.tokens(s.en, "en")
+            for anecdote in core.kb.anecdotes
+            for s in anecdote.situations
+        ]
+        problems += crossed_members(matcher.concepts_path, normalizer, situations)
     if problems:
         raise KnowledgeError(problems)
     tips = sum(1 for _ in core.kb.tips())
