@@ -77,17 +77,21 @@ def test_check_names_file_and_line_of_a_broken_situation(tmp_path: Path) -> None
 def test_check_names_a_subject_member_the_stemmer_folds_into_a_story_concept(
     tmp_path: Path,
 ) -> None:
-    """ "pemesanan" (an order) under salary folds to "pesan", the order of the apology story's
-    situation: every message about an order would also name a salary, so `check` names the
-    members that collide and the word they fold to; the table without it passes."""
-    crossed = CONCEPTS.replace("salary: [gaji, salary, komisi]", "salary: [gaji, pemesanan]")
+    """ "accounting" under salary folds to "account", a word of the customer the apology
+    story's situation names ("pelanggan"): every message about a customer's account would
+    name a salary, so `check` names the members that collide, the word they fold to and the
+    subject's line; the same table without it passes."""
+    table = CONCEPTS + "  customer: [pelanggan, account]\n"
+    crossed = table.replace("salary: [gaji, salary, komisi]", "salary: [gaji, accounting]")
     status, out, err = call_cli(["check"], settings_with(tmp_path, crossed))
     assert status == 2 and out == ""
     line = next(line for line in err.splitlines() if "fold to one word" in line)
-    assert "concepts.yaml:3: concepts: " in line, line
-    assert "order 'pesanan'" in line and "salary 'pemesanan'" in line, line
-    assert "fold to one word, 'pesan'" in line, line
+    assert "concepts.yaml:6: concepts: " in line, line
+    assert "customer 'account'" in line and "salary 'accounting'" in line, line
+    assert "fold to one word, 'account': salary is named by no story's situation" in line, line
     assert "Traceback" not in err
+    status, _, err = call_cli(["check"], settings_with(tmp_path / "fine", table))
+    assert status == 0, err
 
 
 def test_a_valid_base_with_situations_passes_check(tmp_path: Path) -> None:

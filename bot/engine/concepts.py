@@ -152,7 +152,8 @@ def crossed_members(
     path: Path, normalizer: Normalizer, situations: Iterable[Sequence[str]]
 ) -> list[str]:
     """Members of two concepts that fold to one word, where one of the two concepts is named
-    by no story's situation but through that word, with the file and the concepts' lines.
+    by the stories' situations without that word and the other is named by none but
+    through it, with the file and the concept's line.
 
     The stemmer joins words a concept must keep apart ("accounting" is "account", a customer;
     "pembukuan" is "buku", a gift book; "nyuruh nyuruh" is "suruh", any "told me to"). A
@@ -181,8 +182,8 @@ def crossed_members(
             continue
         without = replace(table, words={w: c for w, c in table.words.items() if w != word})
         named = frozenset().union(*(without.concepts(words) for words in texts))
-        if owners <= named:
-            continue
+        if owners <= named or not owners & named:
+            continue  # no story concept stands without the word, or every owner does
         pairs = sorted(members.get(word, []))
         alone = sorted(owners - named)
         problems.append(
