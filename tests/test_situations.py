@@ -74,6 +74,26 @@ def test_check_names_file_and_line_of_a_broken_situation(tmp_path: Path) -> None
     )
 
 
+def test_check_names_a_subject_member_the_stemmer_folds_into_a_story_concept(
+    tmp_path: Path,
+) -> None:
+    """ "accounting" under salary folds to "account", a word of the customer the apology
+    story's situation names ("pelanggan"): every message about a customer's account would
+    name a salary, so `check` names the members that collide, the word they fold to and the
+    subject's line; the same table without it passes."""
+    table = CONCEPTS + "  customer: [pelanggan, account]\n"
+    crossed = table.replace("salary: [gaji, salary, komisi]", "salary: [gaji, accounting]")
+    status, out, err = call_cli(["check"], settings_with(tmp_path, crossed))
+    assert status == 2 and out == ""
+    line = next(line for line in err.splitlines() if "fold to one word" in line)
+    assert "concepts.yaml:6: concepts: " in line, line
+    assert "customer 'account'" in line and "salary 'accounting'" in line, line
+    assert "fold to one word, 'account': salary is named by no story's situation" in line, line
+    assert "Traceback" not in err
+    status, _, err = call_cli(["check"], settings_with(tmp_path / "fine", table))
+    assert status == 0, err
+
+
 def test_a_valid_base_with_situations_passes_check(tmp_path: Path) -> None:
     status, out, _ = call_cli(["check"], settings_with(tmp_path))
     assert status == 0 and out.startswith("OK: 2 anecdotes")
@@ -123,6 +143,20 @@ def test_a_missed_commitment_in_other_words_is_read_as_the_story_situation(
         best = core.matcher.rank(record["question"])[0]
         assert best.anecdote.id == "maaf-coklat"
         assert all(m["id"] == "maaf-coklat" for m in record["matches"][:1])
+
+
+def test_a_word_the_story_never_uses_is_covered_by_the_concept_its_situation_names(
+    tmp_path: Path,
+) -> None:
+    """ "skipped" is no word of the apology story, so its words leave it unexplained; its
+    situation names the missed commitment "skipped" is, so the concept-widened coverage
+    counts it for that story only, not for the threat story."""
+    core = build_core(settings_with(tmp_path))
+    evidence = {a.id: e for a, e in core.matcher.evidence("we skipped a customer's order")}
+    apology = evidence["maaf-coklat"]
+    assert apology.concept_coverage > apology.coverage + 0.2, apology
+    threat = evidence.get("ancaman-klien")
+    assert threat is None or threat.concept_coverage == pytest.approx(threat.coverage)
 
 
 def test_a_subject_no_situation_names_is_uncovered(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ message made of such concepts as one to refuse, with no word list per case.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,77 @@ def load_concepts(path: Path, normalizer: Normalizer) -> ConceptTable:
         phrases={p: frozenset(c) for p, c in phrases.items()},
         longest=max((len(p) for p in phrases), default=1),
     )
+
+
+def crossed_members(
+    table: ConceptTable,
+    path: Path,
+    normalizer: Normalizer,
+    situations: Sequence[tuple[frozenset[str], Callable[[], Sequence[str]]]],
+) -> list[str]:
+    """Members of two concepts that fold to one word, where one of the two concepts is named
+    by the stories' situations without that word and the other is named by none but
+    through it, with the file and the concept's line.
+
+    The stemmer joins words a concept must keep apart ("accounting" is "account", a customer;
+    "pembukuan" is "buku", a gift book; "nyuruh nyuruh" is "suruh", any "told me to"). A
+    concept no situation names is a subject to refuse (tax, salary): such a member makes every
+    message using the other word look off-topic. `table`: the table read from `path`;
+    `situations`: each situation's concepts (as the index read them) and a way to its
+    canonical words, asked only of a situation that may hold a shared word (a base of
+    thousands of stories is checked in well under a second).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+        data: Any = yaml.load(text, Loader=WordLoader)  # noqa: S506  ("no", "on": words)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    shared = {word: owners for word, owners in table.words.items() if len(owners) > 1}
+    concepts = data.get("concepts") if isinstance(data, Mapping) else None
+    if not shared or not isinstance(concepts, Mapping):
+        return []
+    members: dict[str, list[tuple[str, str]]] = {}  # shared word -> (concept, member)
+    for name, words in concepts.items():
+        for member in words if isinstance(words, list) else ():
+            for lang in ("id", "en"):
+                folded = normalizer.tokens(str(member), lang)
+                if len(folded) == 1 and folded[0] in shared:
+                    pair = (str(name), str(member))
+                    if pair not in members.setdefault(folded[0], []):
+                        members[folded[0]].append(pair)
+    words_of: dict[int, Sequence[str]] = {}
+    lines = _lines(text)
+    problems: list[str] = []
+    for word, owners in shared.items():
+        # A situation without the word names what it names either way; one naming every
+        # owner may hold it, and is read again without it.
+        named: set[str] = set()
+        maybe: list[int] = []
+        for i, (found, _) in enumerate(situations):
+            if owners <= found:
+                maybe.append(i)
+            else:
+                named |= found & owners
+        without = replace(table, words={w: c for w, c in table.words.items() if w != word})
+        for i in maybe:
+            if named >= owners:
+                break
+            if i not in words_of:
+                words_of[i] = situations[i][1]()
+            named |= without.concepts(words_of[i]) & owners
+        if named >= owners or not named:
+            continue  # every owner stands without the word, or no story concept does
+        pairs = sorted(members.get(word, []))
+        alone = sorted(owners - named)
+        problems.append(
+            f"{path}:{lines.get(alone[0], 1)}: concepts: "
+            + ", ".join(f"{name} '{member}'" for name, member in pairs)
+            + f" fold to one word, '{word}': {', '.join(alone)} "
+            + ("is" if len(alone) == 1 else "are")
+            + " named by no story's situation but through it, so a message using the other's"
+            " word would read as that subject"
+        )
+    return problems
 
 
 def table_json(table: ConceptTable) -> dict[str, Any]:

@@ -89,6 +89,7 @@ class Evidence:
     concept_share: float = 0.0
     uncovered: float = 0.0
     named: bool = False  # the message names any concept at all (else the three above say nothing)
+    concept_coverage: float = 0.0  # coverage, a word the story lacks counted by its concepts
 
     def features(self) -> tuple[float, ...]:
         return (
@@ -105,6 +106,7 @@ class Evidence:
             self.uncovered,
             1.0 if self.named else 0.0,
             self.lexical if self.words <= BRIEF_WORDS else 0.0,
+            self.concept_coverage,
         )
 
 
@@ -122,6 +124,7 @@ FEATURES = (
     "uncovered",
     "named",
     "brief",
+    "concept_coverage",
 )
 
 
@@ -146,6 +149,7 @@ class Calibration:
     uncovered: float = 0.0
     named: float = 0.0
     brief: float = 0.0
+    concept_coverage: float = 0.0
     bias: float = -7.27
 
     def probability(self, evidence: Evidence) -> float:

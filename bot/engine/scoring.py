@@ -42,6 +42,9 @@ class Scored:
     evidence: float
     best_phrase: int
     lexical: float = 0.0
+    # Share of the question's weight the story explains by its words or, for a word it does
+    # not use, by a concept its situations name ("skipped" where the story says "lupa").
+    concept_coverage: float = 0.0
 
 
 @dataclass
@@ -239,6 +242,7 @@ class LexicalScoring:
                     concept_share=fit.concept_share,
                     uncovered=uncovered,
                     named=bool(q.concepts) and situations.has(s.story),
+                    concept_coverage=s.concept_coverage,
                 )
             )
         return whole, q, evidence
@@ -282,6 +286,8 @@ class LexicalScoring:
             for a_idx, value in best.items():
                 evidence[a_idx] = get(a_idx, 0.0) + weight * value
         candidates = heapq.nlargest(p.candidates, evidence.items(), key=itemgetter(1))
+        situations = self.situations
+        word_concepts = [situations.word_concepts(word) for word in words]
 
         q_text = " ".join(sorted(words))
         scored: list[Scored] = []
@@ -337,6 +343,12 @@ class LexicalScoring:
                 if value > phrasing:
                     phrasing, best_phrase = value, p_idx
             coverage = mass / total
+            union = situations.union(a_idx)
+            widened = mass
+            if union:
+                for best, weight, named in zip(bests, weights, word_concepts, strict=True):
+                    if named and not named.isdisjoint(union):
+                        widened += weight * max(0.0, 1.0 - best.get(a_idx, 0.0))
             confidence = p.coverage_weight * coverage + p.phrasing_weight * phrasing
             confidence *= min(1.0, mass / p.evidence_mass) ** p.evidence_power
             if hits < 2 and (strongest < p.single_word_min or not at_work):
@@ -344,7 +356,16 @@ class LexicalScoring:
             if not at_work:
                 confidence *= p.no_work_factor
             scored.append(
-                Scored(a_idx, confidence, coverage, phrasing, mass, best_phrase, confidence)
+                Scored(
+                    a_idx,
+                    confidence,
+                    coverage,
+                    phrasing,
+                    mass,
+                    best_phrase,
+                    confidence,
+                    widened / total,
+                )
             )
         scored.sort(key=lambda s: s.confidence, reverse=True)
         normalizer = self.normalizer

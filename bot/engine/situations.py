@@ -30,6 +30,7 @@ from bot.engine.concepts import ConceptTable
 # concepts, so how much of the message the situation explains counts more than how much of
 # the situation the message tells.
 BETA2 = 0.25
+WORD_CACHE = 50_000  # words whose concepts are remembered (bounded: random input)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class SituationIndex:
         self.uncovered_weight = math.log((n + 1) / 1.5)
         self.sizes = [[self._mass(s) for s in sets] for sets in self.stories]
         self.unions = [frozenset().union(*sets) if sets else frozenset() for sets in self.stories]
+        self._word_cache: dict[str, frozenset[str]] = {}
 
     def has(self, story: int) -> bool:
         """Whether the story states any situation. One that does not (a base written before
@@ -70,6 +72,20 @@ class SituationIndex:
     def message(self, tokens: Iterable[str]) -> frozenset[str]:
         """The concepts a message's canonical words name."""
         return self.table.concepts(tokens)
+
+    def union(self, story: int) -> frozenset[str]:
+        """Every concept the story's situations name (empty: it states none)."""
+        return self.unions[story] if story < len(self.unions) else frozenset()
+
+    def word_concepts(self, word: str) -> frozenset[str]:
+        """The concepts one canonical word names on its own (remembered: a few thousand
+        distinct words come by)."""
+        found = self._word_cache.get(word)
+        if found is None:
+            found = self.table.concepts((word,))
+            if len(self._word_cache) < WORD_CACHE:
+                self._word_cache[word] = found
+        return found
 
     def uncovered(self, concepts: frozenset[str]) -> float:
         """Share of the message's concept weight that no story's situation names."""

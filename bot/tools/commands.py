@@ -18,9 +18,9 @@ from bot.exitcodes import EXIT_CONFIG, EXIT_OK
 from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
-    from bot.content.model import KnowledgeBase
+    from bot.content.model import KnowledgeBase, Text
     from bot.engine.matcher import ScoringParams
     from bot.tools.evaluation import EvalItem
 
@@ -169,6 +169,23 @@ def cmd_check(
 
     # A caution's subjects are defined in the normalisation table, which the matcher holds.
     problems = subject_problems(core.kb, core.matcher.normalizer.subjects)
+    matcher = core.matcher
+    if matcher.concepts_path.is_file():
+        from bot.engine.concepts import crossed_members
+
+        normalizer = matcher.normalizer
+
+        def words(text: Text) -> Callable[[], list[str]]:
+            return lambda: normalizer.tokens(text.id, "id") + normalizer.tokens(text.en, "en")
+
+        situations = [
+            (found, words(text))
+            for anecdote, story in zip(core.kb.anecdotes, matcher.situations.stories, strict=True)
+            for text, found in zip(anecdote.situations, story, strict=True)
+        ]
+        problems += crossed_members(
+            matcher.concept_table, matcher.concepts_path, normalizer, situations
+        )
     if problems:
         raise KnowledgeError(problems)
     tips = sum(1 for _ in core.kb.tips())
