@@ -12,18 +12,21 @@ import heapq
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
-from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.engine.confidence import WORDS_ONLY, Calibration, Evidence, noisy_or, parts
-from bot.engine.index import Index, Postings
+from bot.engine.index import Index
 from bot.engine.language import LanguageDetector
 from bot.engine.normalize import Normalizer
 from bot.engine.params import ScoringParams
 from bot.engine.situations import SituationIndex
 from bot.engine.taught import TaughtPhrasings
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
 FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
@@ -243,6 +246,68 @@ class LexicalScoring:
             )
         return whole, q, evidence
 
+    def _coverage(
+        self, looked: list[tuple[tuple[int, float], ...]], weights: list[float]
+    ) -> list[tuple[int, float, int, float]]:
+        """The stories the question's words cover most, best first (at most `candidates`):
+        (story, the question's weight found there, how many of its words are found there, the
+        strongest one's weight).
+
+        Each question word counts once per story, at its best match there. A long message's
+        words touch thousands of stories, so the sums are numpy's, over the index's flat
+        postings: the same additions in the same order as a loop over words, so the same
+        floats. Among equal sums, the story the words reached first comes first.
+        """
+        import numpy as np  # here only: a start with a full cache does not need it
+
+        index = self._index
+        offsets, story_ids, pulls = index.postings.arrays()
+        all_stories = np.frombuffer(story_ids, dtype=np.intc)
+        all_pulls = np.frombuffer(pulls, dtype=np.float64)
+        # Every (story, value) pair of every word, word after word, with the word's weight.
+        stories, values, word_weights = [], [], []
+        for matches, weight in zip(looked, weights, strict=True):
+            if not matches:
+                continue  # a word no story uses
+            if len(matches) == 1 and matches[0][1] == 1.0:  # an exact word: its postings
+                tid = matches[0][0]
+                stories.append(all_stories[offsets[tid] : offsets[tid + 1]])
+                values.append(all_pulls[offsets[tid] : offsets[tid + 1]])
+            else:  # a misspelt word: per story, the best of its matches
+                reached = [all_stories[offsets[tid] : offsets[tid + 1]] for tid, _ in matches]
+                pulled = [sim * all_pulls[offsets[tid] : offsets[tid + 1]] for tid, sim in matches]
+                best_stories, best_values = _best_per_story(reached, pulled)
+                stories.append(best_stories)
+                values.append(best_values)
+            word_weights.append(weight)
+        if not stories:
+            return []
+        lengths = [len(s) for s in stories]
+        story = np.concatenate(stories)
+        found = np.concatenate(values) * np.repeat(word_weights, lengths)
+        size = len(index.story_phrases)
+        # bincount adds in the pairs' order, from 0.0: word after word, as a loop would.
+        mass = np.bincount(story, weights=found, minlength=size)
+        hits = np.bincount(story, minlength=size)
+        strongest = np.zeros(size)
+        np.maximum.at(strongest, story, found)
+        first = np.full(size, len(story))  # the first pair that reaches each story
+        np.minimum.at(first, story, np.arange(len(story)))
+        touched = np.flatnonzero(hits)
+        if len(touched) > self.params.candidates:  # only those that can be among the best
+            kth = np.partition(mass[touched], -self.params.candidates)[-self.params.candidates]
+            touched = touched[mass[touched] >= kth]
+        best_first = touched[np.lexsort((first[touched], -mass[touched]))][: self.params.candidates]
+        return list(
+            zip(
+                best_first.tolist(),
+                mass[best_first].tolist(),
+                hits[best_first].tolist(),
+                strongest[best_first].tolist(),
+                strict=True,
+            )
+        )
+
     def _lexical(
         self, question: str, only: set[int] | None = None
     ) -> tuple[list[Scored], Question | None]:
@@ -272,30 +337,13 @@ class LexicalScoring:
         if total <= p.question_prior:
             return [], None
 
-        # coverage: each question word counts once per story, at its best match there
-        evidence: dict[int, float] = {}
-        bests: list[dict[int, float]] = []  # per question word: story -> its best match
-        for matches, weight in zip(looked, weights, strict=True):
-            best = _best_per_story(index.postings, matches)
-            bests.append(best)
-            get = evidence.get
-            for a_idx, value in best.items():
-                evidence[a_idx] = get(a_idx, 0.0) + weight * value
-        candidates = heapq.nlargest(p.candidates, evidence.items(), key=itemgetter(1))
+        candidates = self._coverage(looked, weights)
 
         q_text = " ".join(sorted(words))
         scored: list[Scored] = []
-        for a_idx, mass in candidates:
+        for a_idx, mass, hits, strongest in candidates:
             if only is not None and a_idx not in only:
                 continue  # its phrasing would not be read (a clause's other stories)
-            # Per candidate only (a long message touches thousands of stories): the question
-            # words found in the story, and the best single word's weight there.
-            found = [
-                weight * best[a_idx]
-                for best, weight in zip(bests, weights, strict=True)
-                if a_idx in best
-            ]
-            hits, strongest = len(found), max(found, default=0.0)
             start, end = index.story_phrases[a_idx]
             overlap: dict[int, float] = defaultdict(float)
             for matches, weight in zip(looked, weights, strict=True):
@@ -399,18 +447,20 @@ def _informal_roots(surface: str) -> list[str]:
     return forms
 
 
-def _best_per_story(postings: Postings, matches: tuple[tuple[int, float], ...]) -> dict[int, float]:
-    """Story -> the best of a question word's matches there (similarity times pull).
+def _best_per_story(
+    stories: list[np.ndarray], values: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A misspelt word's stories, each once, with the best of its matches' values there
+    (similarity times pull), in the order the matches first reach them.
 
-    An exact word (one match, similarity 1) is its postings as they are: 1.0 * pull is pull,
-    so the shared dict is returned, never to be changed by the caller.
+    `stories` and `values`: per match, the stories it is found in and its value in each.
     """
-    if len(matches) == 1 and matches[0][1] == 1.0:
-        return postings[matches[0][0]]
-    best: dict[int, float] = {}
-    for tid, sim in matches:
-        for a_idx, pull in postings[tid].items():
-            value = sim * pull
-            if value > best.get(a_idx, 0.0):
-                best[a_idx] = value
-    return best
+    import numpy as np
+
+    unique, first, inverse = np.unique(
+        np.concatenate(stories), return_index=True, return_inverse=True
+    )
+    best = np.zeros(len(unique))
+    np.maximum.at(best, inverse, np.concatenate(values))
+    in_order = np.argsort(first)
+    return unique[in_order], best[in_order]
