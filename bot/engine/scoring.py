@@ -56,9 +56,11 @@ class Question:
     at_work: bool  # names something of the working world (customer, boss, project...)
     customer: bool  # names someone the stories serve (customer, official)
     private: bool  # names someone of private life (partner, spouse, parents...)
-    law: bool  # asks what the law says (legal, UU, gratifikasi...)
-    outside: bool  # asks about a subject no story covers (price negotiation, gift rules...)
     words: tuple[str, ...] = ()  # the canonical content words `weights` belong to
+    lang: str = "id"  # the language its words were read in
+    # Read for the whole message only (`_read_whole`), not for a clause or a lesson:
+    law: bool = False  # asks what the law says (legal, UU, gratifikasi...)
+    outside: bool = False  # asks about a subject no story covers (price negotiation, ...)
     taught: bool = False  # the best story is the one a team lead taught for such a question
     legal: str | None = None  # a question of the law (bribe, kickback): `legal` in the table
     subjects: frozenset[str] = frozenset()  # subjects touched (officials, gifts, ...)
@@ -210,7 +212,10 @@ class LexicalScoring:
         states clearly, or that several clauses point to, is not lost in a long message.
         """
         whole, q = self._lexical(question)
-        if not whole or q is None:
+        if q is None:
+            return [], q, []
+        self._read_whole(q, question)
+        if not whole:
             return [], q, []
         clauses = parts(question)
         by_part: list[dict[int, float]] = []
@@ -315,6 +320,7 @@ class LexicalScoring:
 
         Candidates are the `candidates` stories the question covers most; with `only`, those
         outside it are left out of the result (not scored in detail), the others unchanged.
+        What only a whole message is read for is left to `_read_whole`.
         """
         p = self.params
         index = self._index
@@ -398,31 +404,19 @@ class LexicalScoring:
         normalizer = self.normalizer
         private = any(normalizer.is_private(word) for word in words)
         customer = any(normalizer.is_customer(word) for word in words)
-        law = outside = False
-        legal: str | None = None
-        subjects: frozenset[str] = frozenset()
-        concepts: frozenset[str] = frozenset()
-        if only is None:  # the whole message (a clause's question is not read for these)
-            law = normalizer.asks_law(question)
-            # stopwords count: "boleh" (may I) weighs nothing but asks for permission
-            folded = normalizer.tokens(question, lang)
-            outside = normalizer.outside_subject(folded) is not None
-            legal = normalizer.legal_subject([*folded, *normalizer.split(question)])
-            subjects = normalizer.subjects_of(folded, question)
-            concepts = self.situations.message(folded)
-        return scored, Question(
-            looked,
-            weights,
-            at_work,
-            customer,
-            private,
-            law,
-            outside,
-            tuple(words),
-            legal=legal,
-            subjects=subjects,
-            concepts=concepts,
-        )
+        return scored, Question(looked, weights, at_work, customer, private, tuple(words), lang)
+
+    def _read_whole(self, q: Question, question: str) -> None:
+        """Fill in what only the whole message is read for (a clause's score and a lesson's
+        fit are not): the law, a subject no story covers, the subjects and the concepts."""
+        normalizer = self.normalizer
+        q.law = normalizer.asks_law(question)
+        # stopwords count: "boleh" (may I) weighs nothing but asks for permission
+        folded = normalizer.tokens(question, q.lang)
+        q.outside = normalizer.outside_subject(folded) is not None
+        q.legal = normalizer.legal_subject([*folded, *normalizer.split(question)])
+        q.subjects = normalizer.subjects_of(folded, question)
+        q.concepts = self.situations.message(folded)
 
 
 def _informal_roots(surface: str) -> list[str]:
