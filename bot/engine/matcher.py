@@ -288,7 +288,9 @@ class Matcher(IndexBuilding, LexicalScoring):
         scored, _, evidence = self._evidence(question)
         return [(self.anecdotes[s.story], e) for s, e in zip(scored, evidence, strict=True)]
 
-    def lesson_order(self, story: int, question: str) -> tuple[int, ...]:
+    def lesson_order(
+        self, story: int, question: str, read: Question | None = None
+    ) -> tuple[int, ...]:
         """The story's lessons, best fit for the question first.
 
         Each lesson is read as a small story of its own: its `when` list (the dilemmas it
@@ -298,7 +300,8 @@ class Matcher(IndexBuilding, LexicalScoring):
         little. The whole message is scored, not its best clause: adding half the best
         clause's fit (the way a long message's story is judged) chose worse on the
         development lesson set (0.90 against 0.93, docs/matching.md). A tie keeps the authors'
-        order (the first lesson is the story's main one).
+        order (the first lesson is the story's main one). `read`: the question as this
+        matcher read it, if it has (its words are not read again for each story).
         """
         anecdote = self.anecdotes[story]
         total = len(anecdote.lessons)
@@ -307,7 +310,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         lessons = self._lesson_matchers.get(story)
         if lessons is None:
             lessons = self._lesson_matchers[story] = self._lesson_matcher(anecdote)
-        whole, _ = lessons._lexical(question)
+        whole, _ = lessons._lexical(question, read=read)
         fit = {s.story: s.lexical for s in whole}
         return tuple(sorted(range(total), key=lambda n: (-round(fit.get(n, 0.0), 6), n)))
 
@@ -347,7 +350,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         scored, q = self._score(question, chat_id)
         matches = []
         for s in scored[:limit]:
-            order = self.lesson_order(s.story, question)
+            order = self.lesson_order(s.story, question, q)
             lesson = order[0] if order else 0
             matches.append(Match(self.anecdotes[s.story], _percent(s.confidence), lesson, order))
         return matches, q

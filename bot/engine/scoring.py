@@ -57,6 +57,7 @@ class Question:
     customer: bool  # names someone the stories serve (customer, official)
     private: bool  # names someone of private life (partner, spouse, parents...)
     words: tuple[str, ...] = ()  # the canonical content words `weights` belong to
+    written: tuple[str, ...] = ()  # ...and the written word each came from
     lang: str = "id"  # the language its words were read in
     # Read for the whole message only (`_read_whole`), not for a clause or a lesson:
     law: bool = False  # asks what the law says (legal, UU, gratifikasi...)
@@ -314,18 +315,24 @@ class LexicalScoring:
         )
 
     def _lexical(
-        self, question: str, only: set[int] | None = None
+        self, question: str, only: set[int] | None = None, read: Question | None = None
     ) -> tuple[list[Scored], Question | None]:
         """Every candidate story with its lexical score (0-1) and parts, best first.
 
         Candidates are the `candidates` stories the question covers most; with `only`, those
         outside it are left out of the result (not scored in detail), the others unchanged.
-        What only a whole message is read for is left to `_read_whole`.
+        `read`: the same question as another matcher with this one's word table read it (its
+        language and words: a story's lessons are ordered for the message that chose the
+        story), so it is not read again. What only a whole message is read for is left to
+        `_read_whole`.
         """
         p = self.params
         index = self._index
-        lang = self.detector.detect(question, self.default_lang)  # the stemmer follows the text
-        pairs = self._question_words(question, lang)[:MAX_QUESTION_WORDS]
+        if read is None:
+            lang = self.detector.detect(question, self.default_lang)  # the stemmer follows it
+            pairs = self._question_words(question, lang)[:MAX_QUESTION_WORDS]
+        else:
+            lang, pairs = read.lang, list(zip(read.words, read.written, strict=True))
         if not pairs:
             return [], None
         words = [word for word, _ in pairs]
@@ -404,7 +411,10 @@ class LexicalScoring:
         normalizer = self.normalizer
         private = any(normalizer.is_private(word) for word in words)
         customer = any(normalizer.is_customer(word) for word in words)
-        return scored, Question(looked, weights, at_work, customer, private, tuple(words), lang)
+        written = tuple(surface for _, surface in pairs)
+        return scored, Question(
+            looked, weights, at_work, customer, private, tuple(words), written, lang
+        )
 
     def _read_whole(self, q: Question, question: str) -> None:
         """Fill in what only the whole message is read for (a clause's score and a lesson's
