@@ -124,9 +124,13 @@ class Matcher(IndexBuilding, LexicalScoring):
         default_lang: str = "id",
         cache_dir: Path | None = None,
         concepts: ConceptTable | None = None,
+        small_talk: SmallTalk | None = None,
     ) -> None:
         """`cache_dir`: where the built index is kept between runs (see `_read_index`);
-        `concepts`: the concept table, instead of the base's `concepts.yaml`."""
+        `concepts`: the concept table, instead of the base's `concepts.yaml`; `small_talk`:
+        the greetings and thanks, instead of the base's file (a story's lessons share the
+        story matcher's: parsing the file was most of the time a first question about a
+        story took at 5,000 stories)."""
         self.kb = kb
         self.params = params or DEFAULT_PARAMS
         self.threshold = self.params.threshold if threshold is None else threshold
@@ -137,7 +141,9 @@ class Matcher(IndexBuilding, LexicalScoring):
         self.detector = LanguageDetector(self.normalizer)  # the base's own table
         base_dir = _table_path(kb).parent
         self.calibration = calibration or Calibration.load(base_dir / CALIBRATION)
-        self.small_talk = SmallTalk.load(base_dir / SMALL_TALK)
+        if small_talk is None:
+            small_talk = SmallTalk.load(base_dir / SMALL_TALK)
+        self.small_talk = small_talk
         self.concepts_path = _concepts_path(kb)
         self._concepts_key = ""  # which concept table the cached index's situations were read by
         if concepts is None and not self.concepts_path.is_file():
@@ -341,6 +347,7 @@ class Matcher(IndexBuilding, LexicalScoring):
             params=self.params,
             default_lang=self.default_lang,
             concepts=NO_CONCEPTS,  # lessons are ordered by their words
+            small_talk=self.small_talk,
         )
 
     def _ranked(
