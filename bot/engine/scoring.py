@@ -300,10 +300,11 @@ class LexicalScoring:
         first = np.full(size, len(story))  # the first pair that reaches each story
         np.minimum.at(first, story, np.arange(len(story)))
         touched = np.flatnonzero(hits)
-        if len(touched) > self.params.candidates:  # only those that can be among the best
-            kth = np.partition(mass[touched], -self.params.candidates)[-self.params.candidates]
+        wanted = self.params.candidates
+        if len(touched) > wanted:  # sort only those that can be among the best
+            kth = np.partition(mass[touched], -wanted)[-wanted]  # the wanted-th largest sum
             touched = touched[mass[touched] >= kth]
-        best_first = touched[np.lexsort((first[touched], -mass[touched]))][: self.params.candidates]
+        best_first = touched[np.lexsort((first[touched], -mass[touched]))][:wanted]
         return list(
             zip(
                 best_first.tolist(),
