@@ -89,3 +89,19 @@ def test_an_empty_base_builds_an_empty_index() -> None:
     kb = load_knowledge(PROJECT / "responses", SEEDS)
     matcher = Matcher(replace(kb, anecdotes=()))
     assert matcher.rank("customer marah karena pesanan telat") == []
+
+
+def test_stories_that_fit_equally_keep_the_order_they_are_written_in() -> None:
+    """More equally fitting stories than are scored in detail: the first written are the
+    candidates, in their order (the coverage sums are numpy's; ties must not follow a sort's
+    whims), so the same question always gets the same stories."""
+    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    story = kb.anecdotes[0]
+    copies = tuple(replace(story, id=f"copy-{n}") for n in range(15))
+    matcher = Matcher(replace(kb, anecdotes=copies))
+    question = story.triggers["id"][0]
+    ranked = matcher.rank(question, limit=15)
+    assert [m.anecdote.id for m in ranked] == [
+        f"copy-{n}" for n in range(matcher.params.candidates)
+    ]
+    assert len({m.score for m in ranked}) == 1

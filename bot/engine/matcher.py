@@ -124,9 +124,13 @@ class Matcher(IndexBuilding, LexicalScoring):
         default_lang: str = "id",
         cache_dir: Path | None = None,
         concepts: ConceptTable | None = None,
+        small_talk: SmallTalk | None = None,
     ) -> None:
         """`cache_dir`: where the built index is kept between runs (see `_read_index`);
-        `concepts`: the concept table, instead of the base's `concepts.yaml`."""
+        `concepts`: the concept table, instead of the base's `concepts.yaml`; `small_talk`:
+        the greetings and thanks, instead of the base's file (a story's lessons share the
+        story matcher's: parsing the file was most of the time a first question about a
+        story took at 5,000 stories)."""
         self.kb = kb
         self.params = params or DEFAULT_PARAMS
         self.threshold = self.params.threshold if threshold is None else threshold
@@ -137,7 +141,9 @@ class Matcher(IndexBuilding, LexicalScoring):
         self.detector = LanguageDetector(self.normalizer)  # the base's own table
         base_dir = _table_path(kb).parent
         self.calibration = calibration or Calibration.load(base_dir / CALIBRATION)
-        self.small_talk = SmallTalk.load(base_dir / SMALL_TALK)
+        if small_talk is None:
+            small_talk = SmallTalk.load(base_dir / SMALL_TALK)
+        self.small_talk = small_talk
         self.concepts_path = _concepts_path(kb)
         self._concepts_key = ""  # which concept table the cached index's situations were read by
         if concepts is None and not self.concepts_path.is_file():
@@ -288,7 +294,9 @@ class Matcher(IndexBuilding, LexicalScoring):
         scored, _, evidence = self._evidence(question)
         return [(self.anecdotes[s.story], e) for s, e in zip(scored, evidence, strict=True)]
 
-    def lesson_order(self, story: int, question: str) -> tuple[int, ...]:
+    def lesson_order(
+        self, story: int, question: str, read: Question | None = None
+    ) -> tuple[int, ...]:
         """The story's lessons, best fit for the question first.
 
         Each lesson is read as a small story of its own: its `when` list (the dilemmas it
@@ -299,7 +307,8 @@ class Matcher(IndexBuilding, LexicalScoring):
         little. The whole message is scored, not its best clause: adding half the best
         clause's fit (the way a long message's story is judged) chose worse on the
         development lesson set (0.90 against 0.93, docs/matching.md). A tie keeps the authors'
-        order (the first lesson is the story's main one).
+        order (the first lesson is the story's main one). `read`: the question as this
+        matcher read it, if it has (its words are not read again for each story).
         """
         anecdote = self.anecdotes[story]
         total = len(anecdote.lessons)
@@ -308,7 +317,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         lessons = self._lesson_matchers.get(story)
         if lessons is None:
             lessons = self._lesson_matchers[story] = self._lesson_matcher(anecdote)
-        whole, _ = lessons._lexical(question)
+        whole, _ = lessons._lexical(question, read=read)
         fit = {s.story: s.lexical for s in whole}
         return tuple(sorted(range(total), key=lambda n: (-round(fit.get(n, 0.0), 6), n)))
 
@@ -343,6 +352,7 @@ class Matcher(IndexBuilding, LexicalScoring):
             params=self.params,
             default_lang=self.default_lang,
             concepts=NO_CONCEPTS,  # lessons are ordered by their words
+            small_talk=self.small_talk,
         )
 
     def _ranked(
@@ -352,7 +362,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         scored, q = self._score(question, chat_id)
         matches = []
         for s in scored[:limit]:
-            order = self.lesson_order(s.story, question)
+            order = self.lesson_order(s.story, question, q)
             lesson = order[0] if order else 0
             matches.append(Match(self.anecdotes[s.story], _percent(s.confidence), lesson, order))
         return matches, q

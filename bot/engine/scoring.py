@@ -12,18 +12,21 @@ import heapq
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
-from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.engine.confidence import WORDS_ONLY, Calibration, Evidence, noisy_or, parts
-from bot.engine.index import Index, Postings
+from bot.engine.index import Index
 from bot.engine.language import LanguageDetector
 from bot.engine.normalize import Normalizer
 from bot.engine.params import ScoringParams
 from bot.engine.situations import SituationIndex
 from bot.engine.taught import TaughtPhrasings
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
 FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
@@ -56,9 +59,12 @@ class Question:
     at_work: bool  # names something of the working world (customer, boss, project...)
     customer: bool  # names someone the stories serve (customer, official)
     private: bool  # names someone of private life (partner, spouse, parents...)
-    law: bool  # asks what the law says (legal, UU, gratifikasi...)
-    outside: bool  # asks about a subject no story covers (price negotiation, gift rules...)
     words: tuple[str, ...] = ()  # the canonical content words `weights` belong to
+    written: tuple[str, ...] = ()  # ...and the written word each came from
+    lang: str = "id"  # the language its words were read in
+    # Read for the whole message only (`_read_whole`), not for a clause or a lesson:
+    law: bool = False  # asks what the law says (legal, UU, gratifikasi...)
+    outside: bool = False  # asks about a subject no story covers (price negotiation, ...)
     taught: bool = False  # the best story is the one a team lead taught for such a question
     legal: str | None = None  # a question of the law (bribe, kickback): `legal` in the table
     subjects: frozenset[str] = frozenset()  # subjects touched (officials, gifts, ...)
@@ -210,7 +216,10 @@ class LexicalScoring:
         states clearly, or that several clauses point to, is not lost in a long message.
         """
         whole, q = self._lexical(question)
-        if not whole or q is None:
+        if q is None:
+            return [], q, []
+        self._read_whole(q, question)
+        if not whole:
             return [], q, []
         clauses = parts(question)
         by_part: list[dict[int, float]] = []
@@ -247,18 +256,92 @@ class LexicalScoring:
             )
         return whole, q, evidence
 
+    def _coverage(
+        self, looked: list[tuple[tuple[int, float], ...]], weights: list[float]
+    ) -> tuple[list[tuple[int, float, int, float]], list[tuple[np.ndarray, np.ndarray] | None]]:
+        """The stories the question's words cover most, best first (at most `candidates`):
+        (story, the question's weight found there, how many of its words are found there, the
+        strongest one's weight); and per question word, the stories it reaches with its value
+        in each (None for a word no story uses), for the concept-widened coverage.
+
+        Each question word counts once per story, at its best match there. A long message's
+        words touch thousands of stories, so the sums are numpy's, over the index's flat
+        postings: the same additions in the same order as a loop over words, so the same
+        floats. Among equal sums, the story the words reached first comes first.
+        """
+        import numpy as np  # here only: a start with a full cache does not need it
+
+        index = self._index
+        offsets, story_ids, pulls = index.postings.arrays()
+        all_stories = np.frombuffer(story_ids, dtype=np.intc)
+        all_pulls = np.frombuffer(pulls, dtype=np.float64)
+        # Every (story, value) pair of every word, word after word, with the word's weight.
+        stories, values, word_weights = [], [], []
+        per_word: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for matches, weight in zip(looked, weights, strict=True):
+            if not matches:
+                per_word.append(None)
+                continue  # a word no story uses
+            if len(matches) == 1 and matches[0][1] == 1.0:  # an exact word: its postings
+                tid = matches[0][0]
+                stories.append(all_stories[offsets[tid] : offsets[tid + 1]])
+                values.append(all_pulls[offsets[tid] : offsets[tid + 1]])
+            else:  # a misspelt word: per story, the best of its matches
+                reached = [all_stories[offsets[tid] : offsets[tid + 1]] for tid, _ in matches]
+                pulled = [sim * all_pulls[offsets[tid] : offsets[tid + 1]] for tid, sim in matches]
+                best_stories, best_values = _best_per_story(reached, pulled)
+                stories.append(best_stories)
+                values.append(best_values)
+            per_word.append((stories[-1], values[-1]))
+            word_weights.append(weight)
+        if not stories:
+            return [], per_word
+        lengths = [len(s) for s in stories]
+        story = np.concatenate(stories)
+        found = np.concatenate(values) * np.repeat(word_weights, lengths)
+        size = len(index.story_phrases)
+        # bincount adds in the pairs' order, from 0.0: word after word, as a loop would.
+        mass = np.bincount(story, weights=found, minlength=size)
+        hits = np.bincount(story, minlength=size)
+        strongest = np.zeros(size)
+        np.maximum.at(strongest, story, found)
+        first = np.full(size, len(story))  # the first pair that reaches each story
+        np.minimum.at(first, story, np.arange(len(story)))
+        touched = np.flatnonzero(hits)
+        wanted = self.params.candidates
+        if len(touched) > wanted:  # sort only those that can be among the best
+            kth = np.partition(mass[touched], -wanted)[-wanted]  # the wanted-th largest sum
+            touched = touched[mass[touched] >= kth]
+        best_first = touched[np.lexsort((first[touched], -mass[touched]))][:wanted]
+        return list(
+            zip(
+                best_first.tolist(),
+                mass[best_first].tolist(),
+                hits[best_first].tolist(),
+                strongest[best_first].tolist(),
+                strict=True,
+            )
+        ), per_word
+
     def _lexical(
-        self, question: str, only: set[int] | None = None
+        self, question: str, only: set[int] | None = None, read: Question | None = None
     ) -> tuple[list[Scored], Question | None]:
         """Every candidate story with its lexical score (0-1) and parts, best first.
 
         Candidates are the `candidates` stories the question covers most; with `only`, those
         outside it are left out of the result (not scored in detail), the others unchanged.
+        `read`: the same question as another matcher with this one's word table read it (its
+        language and words: a story's lessons are ordered for the message that chose the
+        story), so it is not read again. What only a whole message is read for is left to
+        `_read_whole`.
         """
         p = self.params
         index = self._index
-        lang = self.detector.detect(question, self.default_lang)  # the stemmer follows the text
-        pairs = self._question_words(question, lang)[:MAX_QUESTION_WORDS]
+        if read is None:
+            lang = self.detector.detect(question, self.default_lang)  # the stemmer follows it
+            pairs = self._question_words(question, lang)[:MAX_QUESTION_WORDS]
+        else:
+            lang, pairs = read.lang, list(zip(read.words, read.written, strict=True))
         if not pairs:
             return [], None
         words = [word for word, _ in pairs]
@@ -276,32 +359,15 @@ class LexicalScoring:
         if total <= p.question_prior:
             return [], None
 
-        # coverage: each question word counts once per story, at its best match there
-        evidence: dict[int, float] = {}
-        bests: list[dict[int, float]] = []  # per question word: story -> its best match
-        for matches, weight in zip(looked, weights, strict=True):
-            best = _best_per_story(index.postings, matches)
-            bests.append(best)
-            get = evidence.get
-            for a_idx, value in best.items():
-                evidence[a_idx] = get(a_idx, 0.0) + weight * value
-        candidates = heapq.nlargest(p.candidates, evidence.items(), key=itemgetter(1))
+        candidates, per_word = self._coverage(looked, weights)
         situations = self.situations
         word_concepts = [situations.word_concepts(word) for word in words]
 
         q_text = " ".join(sorted(words))
         scored: list[Scored] = []
-        for a_idx, mass in candidates:
+        for a_idx, mass, hits, strongest in candidates:
             if only is not None and a_idx not in only:
                 continue  # its phrasing would not be read (a clause's other stories)
-            # Per candidate only (a long message touches thousands of stories): the question
-            # words found in the story, and the best single word's weight there.
-            found = [
-                weight * best[a_idx]
-                for best, weight in zip(bests, weights, strict=True)
-                if a_idx in best
-            ]
-            hits, strongest = len(found), max(found, default=0.0)
             start, end = index.story_phrases[a_idx]
             overlap: dict[int, float] = defaultdict(float)
             for matches, weight in zip(looked, weights, strict=True):
@@ -346,9 +412,9 @@ class LexicalScoring:
             union = situations.union(a_idx)
             widened = mass
             if union:
-                for best, weight, named in zip(bests, weights, word_concepts, strict=True):
+                for reach, weight, named in zip(per_word, weights, word_concepts, strict=True):
                     if named and not named.isdisjoint(union):
-                        widened += weight * max(0.0, 1.0 - best.get(a_idx, 0.0))
+                        widened += weight * max(0.0, 1.0 - _value_at(reach, a_idx))
             confidence = p.coverage_weight * coverage + p.phrasing_weight * phrasing
             confidence *= min(1.0, mass / p.evidence_mass) ** p.evidence_power
             if hits < 2 and (strongest < p.single_word_min or not at_work):
@@ -371,31 +437,22 @@ class LexicalScoring:
         normalizer = self.normalizer
         private = any(normalizer.is_private(word) for word in words)
         customer = any(normalizer.is_customer(word) for word in words)
-        law = outside = False
-        legal: str | None = None
-        subjects: frozenset[str] = frozenset()
-        concepts: frozenset[str] = frozenset()
-        if only is None:  # the whole message (a clause's question is not read for these)
-            law = normalizer.asks_law(question)
-            # stopwords count: "boleh" (may I) weighs nothing but asks for permission
-            folded = normalizer.tokens(question, lang)
-            outside = normalizer.outside_subject(folded) is not None
-            legal = normalizer.legal_subject([*folded, *normalizer.split(question)], question)
-            subjects = normalizer.subjects_of(folded, question)
-            concepts = self.situations.message(folded)
+        written = tuple(surface for _, surface in pairs)
         return scored, Question(
-            looked,
-            weights,
-            at_work,
-            customer,
-            private,
-            law,
-            outside,
-            tuple(words),
-            legal=legal,
-            subjects=subjects,
-            concepts=concepts,
+            looked, weights, at_work, customer, private, tuple(words), written, lang
         )
+
+    def _read_whole(self, q: Question, question: str) -> None:
+        """Fill in what only the whole message is read for (a clause's score and a lesson's
+        fit are not): the law, a subject no story covers, the subjects and the concepts."""
+        normalizer = self.normalizer
+        q.law = normalizer.asks_law(question)
+        # stopwords count: "boleh" (may I) weighs nothing but asks for permission
+        folded = normalizer.tokens(question, q.lang)
+        q.outside = normalizer.outside_subject(folded) is not None
+        q.legal = normalizer.legal_subject([*folded, *normalizer.split(question)], question)
+        q.subjects = normalizer.subjects_of(folded, question)
+        q.concepts = self.situations.message(folded)
 
 
 def _informal_roots(surface: str) -> list[str]:
@@ -420,18 +477,29 @@ def _informal_roots(surface: str) -> list[str]:
     return forms
 
 
-def _best_per_story(postings: Postings, matches: tuple[tuple[int, float], ...]) -> dict[int, float]:
-    """Story -> the best of a question word's matches there (similarity times pull).
+def _value_at(reach: tuple[np.ndarray, np.ndarray] | None, story: int) -> float:
+    """A question word's value in one story (0 where it is not found there)."""
+    if reach is None:
+        return 0.0
+    stories, values = reach
+    hit = (stories == story).nonzero()[0]
+    return float(values[hit[0]]) if len(hit) else 0.0
 
-    An exact word (one match, similarity 1) is its postings as they are: 1.0 * pull is pull,
-    so the shared dict is returned, never to be changed by the caller.
+
+def _best_per_story(
+    stories: list[np.ndarray], values: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A misspelt word's stories, each once, with the best of its matches' values there
+    (similarity times pull), in the order the matches first reach them.
+
+    `stories` and `values`: per match, the stories it is found in and its value in each.
     """
-    if len(matches) == 1 and matches[0][1] == 1.0:
-        return postings[matches[0][0]]
-    best: dict[int, float] = {}
-    for tid, sim in matches:
-        for a_idx, pull in postings[tid].items():
-            value = sim * pull
-            if value > best.get(a_idx, 0.0):
-                best[a_idx] = value
-    return best
+    import numpy as np
+
+    unique, first, inverse = np.unique(
+        np.concatenate(stories), return_index=True, return_inverse=True
+    )
+    best = np.zeros(len(unique))
+    np.maximum.at(best, inverse, np.concatenate(values))
+    in_order = np.argsort(first)
+    return unique[in_order], best[in_order]
