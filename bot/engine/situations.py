@@ -67,7 +67,9 @@ class SituationIndex:
         return story < len(self.stories) and bool(self.stories[story])
 
     def _mass(self, concepts: Iterable[str]) -> float:
-        return sum(self.weight.get(c, self.uncovered_weight) for c in concepts)
+        # fsum: a set's order follows string hashing, which changes per process; an exact sum
+        # gives the same confidence in every process.
+        return math.fsum(self.weight.get(c, self.uncovered_weight) for c in concepts)
 
     def message(self, tokens: Iterable[str]) -> frozenset[str]:
         """The concepts a message's canonical words name."""
@@ -92,7 +94,7 @@ class SituationIndex:
         total = self._mass(concepts)
         if total <= 0.0 or not self.weight:  # no situation anywhere: nothing is "uncovered"
             return 0.0
-        return sum(self.uncovered_weight for c in concepts if c not in self.weight) / total
+        return math.fsum(self.uncovered_weight for c in concepts if c not in self.weight) / total
 
     def score(self, story: int, concepts: frozenset[str]) -> SituationScore:
         """How the story's situations fit the message's concepts."""
@@ -102,10 +104,10 @@ class SituationIndex:
         weight = self.weight
         best = 0.0
         for sit, size in zip(self.stories[story], self.sizes[story], strict=True):
-            shared = sum(weight[c] for c in concepts & sit)
+            shared = math.fsum(weight[c] for c in concepts & sit)
             if shared <= 0.0 or size <= 0.0:
                 continue
             precision, recall = shared / total, shared / size
             best = max(best, (1 + BETA2) * precision * recall / (BETA2 * precision + recall))
-        share = sum(weight[c] for c in concepts & self.unions[story]) / total
+        share = math.fsum(weight[c] for c in concepts & self.unions[story]) / total
         return SituationScore(situation=best, concept_share=share)
