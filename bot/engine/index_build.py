@@ -24,7 +24,15 @@ from bot.engine.index import (
     matched_fields,
     story_texts,
 )
-from bot.engine.index_bytes import story_terms_bytes, story_terms_of
+from bot.engine.index_bytes import index_bytes, index_of, story_terms_bytes, story_terms_of
+from bot.engine.index_patch import (
+    MAX_CHANGED_SHARE,
+    PatchState,
+    new_state,
+    patch,
+    state_bytes,
+    state_of,
+)
 from bot.engine.normalize import Normalizer
 from bot.engine.params import ScoringParams
 from bot.storage.cache import Cache
@@ -32,6 +40,10 @@ from bot.storage.cache import Cache
 if TYPE_CHECKING:
     import numpy as np
 
+# Whole indexes kept in the cache (bot/storage/cache.py), most recently used first: a few
+# bases (a test base beside the real one) start fast each; every story's analysis is kept
+# separately.
+INDEX_ENTRIES = 3
 WRITTEN_CACHE = 200_000  # remembered readings of the stories' written words (bounded)
 
 
@@ -43,6 +55,8 @@ class IndexBuilding:
     concept_table: ConceptTable
     _built_by: bytes
     _written_forms: dict[tuple[str, str], tuple[str | None, str | None]]
+    _concepts_key: str
+    _index_cache_key: str  # the whole index's key in the cache (Matcher._index_key)
 
     def _story_key(self, anecdote: Anecdote) -> str:
         h = hashlib.blake2b(self._built_by, digest_size=20)
@@ -51,25 +65,91 @@ class IndexBuilding:
 
     def _build(self, anecdotes: Sequence[Anecdote], cache: Cache | None = None) -> Index:
         """The index of `anecdotes`: each story's words from the cache or analysed afresh
-        (the slow part: stemming), then weighed against each other (this depends on all)."""
-        analyses: list[StoryTerms | None] = [None] * len(anecdotes)
-        keys: list[str] = []
-        found: dict[str, bytes] = {}
-        if cache is not None:
-            keys = [self._story_key(anecdote) for anecdote in anecdotes]
-            found = cache.get_many(keys)
-            for n, key in enumerate(keys):
-                analyses[n] = story_terms_of(found.get(key))
+        (the slow part: stemming), then weighed against each other (this depends on all).
+        With a cache: the previous index of this base patched where only a few stories
+        changed (bot/engine/index_patch.py), and the result kept for the next start."""
+        if cache is None:
+            return self._assemble(anecdotes, [self._analyse(a) for a in anecdotes])[0]
+        keys = [self._story_key(anecdote) for anecdote in anecdotes]
+        latest = self._latest_key()
+        patched = self._patched(anecdotes, keys, cache, latest)
+        if patched is not None:
+            return patched
+        found = cache.get_many(keys)
+        analyses: list[StoryTerms] = []
         new: dict[str, bytes] = {}
-        for n, anecdote in enumerate(anecdotes):
-            if analyses[n] is None:
+        for anecdote, key in zip(anecdotes, keys, strict=True):
+            terms = story_terms_of(found.get(key))
+            if terms is None:
                 terms = self._analyse(anecdote)
-                analyses[n] = terms
-                if cache is not None:
-                    new[keys[n]] = story_terms_bytes(terms)
-        if cache is not None and new:
-            cache.put_many(new, touch=[key for key in keys if key in found])
-        return self._assemble(anecdotes, [a for a in analyses if a is not None])
+                new[key] = story_terms_bytes(terms)
+            analyses.append(terms)
+        index, state = self._assemble(anecdotes, analyses, keys)
+        new.update(self._index_entries(index, state, latest))
+        cache.put_many(new, touch=[key for key in keys if key in found])
+        self._trim(cache)
+        return index
+
+    def _latest_key(self) -> str:
+        """The cache entry naming the index last built for this base (its word table's path
+        and bytes are in the builder's digest) with this concept table: what a start after
+        an edit patches. One per base, so bases sharing a data directory keep theirs."""
+        h = hashlib.blake2b(self._built_by, digest_size=20)
+        h.update(self._concepts_key.encode())
+        return "latest:" + h.hexdigest()
+
+    def _index_entries(self, index: Index, state: PatchState, latest: str) -> dict[str, bytes]:
+        key = self._index_cache_key
+        return {
+            "index:" + key: index_bytes(index),
+            "patch:" + key: state_bytes(state),
+            latest: key.encode(),
+        }
+
+    def _trim(self, cache: Cache) -> None:
+        cache.keep_latest("index:", INDEX_ENTRIES)
+        cache.keep_latest("patch:", INDEX_ENTRIES)
+
+    def _patched(
+        self, anecdotes: Sequence[Anecdote], keys: list[str], cache: Cache, latest: str
+    ) -> Index | None:
+        """The previous index of this base with the stories that changed since analysed
+        anew, or None when there is none to patch or too much changed."""
+        previous_key = cache.get(latest)
+        if previous_key is None:
+            return None
+        previous_key_text = previous_key.decode("ascii", "replace")
+        found = cache.get_many(["index:" + previous_key_text, "patch:" + previous_key_text])
+        old = index_of(found.get("index:" + previous_key_text), len(anecdotes))
+        state = state_of(found.get("patch:" + previous_key_text), old) if old else None
+        if old is None or state is None or len(state.keys) != len(keys):
+            return None
+        changed = [n for n, key in enumerate(keys) if key != state.keys[n]]
+        if not changed or len(changed) > max(1, MAX_CHANGED_SHARE * len(keys)):
+            return None
+        cached = cache.get_many([keys[n] for n in changed])
+        analyses: dict[int, StoryTerms] = {}
+        new: dict[str, bytes] = {}
+        for n in changed:
+            terms = story_terms_of(cached.get(keys[n]))
+            if terms is None:
+                terms = self._analyse(anecdotes[n])
+                new[keys[n]] = story_terms_bytes(terms)
+            analyses[n] = terms
+        concepts = self.concept_table.concepts
+        index, state = patch(
+            old,
+            state,
+            keys,
+            analyses,
+            self.params,
+            lambda a: [sorted(concepts(words)) for words in a.situations],
+            self._table_surface,
+        )
+        new.update(self._index_entries(index, state, latest))
+        cache.put_many(new)
+        self._trim(cache)
+        return index
 
     def _analyse(self, anecdote: Anecdote) -> StoryTerms:
         """One story's terms and how often its fields use them, its phrasings and lessons as
@@ -141,10 +221,16 @@ class IndexBuilding:
                 self._written_forms[key] = found
         return found
 
-    def _assemble(self, anecdotes: Sequence[Anecdote], analyses: Sequence[StoryTerms]) -> Index:
+    def _assemble(
+        self,
+        anecdotes: Sequence[Anecdote],
+        analyses: Sequence[StoryTerms],
+        keys: Sequence[str] = (),
+    ) -> tuple[Index, PatchState]:
         """The index of the stories' analyses: the part that depends on every story (term
-        ids, weights, postings), so it is recomputed at each start that edits a story. Only
-        sums and lookups over what `_analyse` found: no text is read again."""
+        ids, weights, postings). Only sums and lookups over what `_analyse` found: no text is
+        read again. With it, what patching this index needs (`keys`: the stories' cache
+        keys)."""
         import numpy as np  # here only: a start with a full cache does not need it
 
         p = self.params
@@ -163,6 +249,7 @@ class IndexBuilding:
         # The same pairs term by term, each term's stories ascending: its postings.
         order, offsets = _grouped(tids, len(index.vocab))
         stories, counts, tids_sorted = owner[order], counts[order], tids[order]
+        pair_positions = (np.arange(len(tids), dtype=np.int64) - story_start[owner])[order]
         starts = offsets[:-1]
 
         # A word's pull on a story: its frequency there relative to the story that uses it
@@ -176,12 +263,12 @@ class IndexBuilding:
         n = max(len(analyses), 1)
         pulls = np.zeros(0)
         shares: list[float] = []
+        room = [min(p.topical_count, p.topical_share * a.size) for a in analyses]
         if len(counts):
             ratios = counts / np.maximum.reduceat(counts, starts)[tids_sorted]
             distinct, back = np.unique(ratios, return_inverse=True)
             powers = [ratio**p.assoc_power for ratio in distinct.tolist()]
             pulls = np.array(powers, dtype=np.float64)[back]
-            room = [min(p.topical_count, p.topical_share * a.size) for a in analyses]
             shares = np.maximum.reduceat(counts / np.array(room)[stories], starts).tolist()
         pull_list, ends = pulls.tolist(), offsets.tolist()
         for tid, share in enumerate(shares):
@@ -200,11 +287,16 @@ class IndexBuilding:
         weight = index.weight
         phrase_terms: list[int] = []  # the term ids of every phrasing, one after the other
         phrase_sizes: list[int] = []
+        phrase_words = array("i")  # ...and their words in text order (for a patch)
+        phrase_word_ends = array("q")
         for a_idx, analysis in enumerate(analyses):
             ids = all_ids[bounds[a_idx] : bounds[a_idx + 1]]
             start = len(index.phrase_text)
             for positions, text in zip(analysis.phrases, analysis.texts, strict=True):
-                unique = set(map(ids.__getitem__, positions))
+                words = list(map(ids.__getitem__, positions))
+                unique = set(words)
+                phrase_words.extend(words)
+                phrase_word_ends.append(len(phrase_words))
                 index.phrase_story.append(a_idx)
                 index.phrase_weight.append(sum(map(weight.__getitem__, unique)))
                 index.phrase_text.append(text)
@@ -227,12 +319,7 @@ class IndexBuilding:
         for surface in reversed(surfaces):  # earlier stories overwrite later ones
             first.update(surface)
         surface_words = {raw: first[raw] for raw in dict.fromkeys(chain.from_iterable(surfaces))}
-        normalizer = self.normalizer
-        table = normalizer.table
-        for raw in [*table.concepts, *table.slang]:
-            forms = normalizer.canonical_word(raw, "id") if len(raw) >= 4 else ()
-            if forms and forms[0] in term_ids and raw not in surface_words:
-                surface_words[raw] = forms[0]
+        self._table_surface(surface_words, term_ids)
         for raw, word in surface_words.items():
             if word in term_ids:
                 index.surface.setdefault(raw, term_ids[word])
@@ -254,7 +341,28 @@ class IndexBuilding:
         index.situation_concepts = [
             [sorted(concepts(words)) for words in analysis.situations] for analysis in analyses
         ]
-        return index
+        state = new_state(
+            list(keys),
+            room,
+            array("d", counts.tobytes()),
+            array("i", pair_positions.astype(np.int32).tobytes()),
+            phrase_words,
+            phrase_word_ends,
+            array("i", phrase_terms),
+            array("q", np.cumsum(phrase_sizes, dtype=np.int64).tobytes()),
+            analyses,
+        )
+        return index, state
+
+    def _table_surface(self, surface_words: dict[str, str], term_ids: dict[str, int]) -> None:
+        """Add the table's slang and concepts ("kustomer", "komplen") to the written forms
+        for typo lookup, where their form is a term and they are not written in a story."""
+        normalizer = self.normalizer
+        table = normalizer.table
+        for raw in [*table.concepts, *table.slang]:
+            forms = normalizer.canonical_word(raw, "id") if len(raw) >= 4 else ()
+            if forms and forms[0] in term_ids and raw not in surface_words:
+                surface_words[raw] = forms[0]
 
 
 def _content(normalizer: Normalizer, text: str, lang: str) -> list[str]:

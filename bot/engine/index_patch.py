@@ -1,0 +1,520 @@
+"""Patching the previous index when a few stories changed, instead of assembling it anew.
+
+Assembling the index reads every story's cached analysis and weighs every word against every
+story; after editing one story among thousands that is seconds of work whose result is almost
+all the same. What one story changes is bounded: its own postings, phrasings, lessons and
+situations, the pulls and weights of the words it uses (and only those words: the number of
+stories does not change), the weights of the phrasings that use those words, and the
+first-seen orders (term ids, written forms, one-language words). `PatchState` keeps, beside
+the index, what recomputing those needs (each pair's count and position, each phrasing's
+words, each story's written forms and words as numbers), so a patch touches the changed
+stories' words and a few vectorised passes, and its result is the very index a fresh build
+gives (bit for bit: tests/test_matcher_scale.py).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.content.model import LANGUAGES
+from bot.engine.index import Index, Postings, StoryTerms, length_buckets
+from bot.engine.params import ScoringParams
+from bot.storage.cache import dumps, loads, pack, unpack
+
+# A patch is for an edit or a few: beyond this share of the stories, assembling is as quick.
+MAX_CHANGED_SHARE = 0.05
+
+
+@dataclass
+class PatchState:
+    """What patching an index needs besides the index itself, as flat number arrays over
+    tables of words (kept in the cache beside the index it belongs to)."""
+
+    keys: list[str]  # each story's cache key (its texts and the builder): which changed
+    room: array  # "d", per story: the count at which a word fills a fair share of it
+    counts: array  # "d", parallel to the postings: the word's field-weighted count there
+    positions: array  # "i", parallel to the postings: the word's position among the story's
+    phrase_words: array  # "i", each phrasing's term ids in text order, one after the other
+    phrase_word_ends: array  # "q", where each phrasing's words end
+    phrase_terms: array  # "i", each phrasing's distinct term ids in the order summed
+    phrase_term_ends: array  # "q"
+    raws: list[str]  # written words (for typos), a table that only grows
+    forms: list[str]  # their canonical forms, likewise
+    surface_raw: array  # "i", story by story: its written words' ids in first-seen order
+    surface_form: array  # "i", parallel: each one's form's id as that story reads it
+    surface_ends: array  # "q", per story
+    words: list[str]  # written words (for languages), a table that only grows
+    written: array  # "i", story by story, Indonesian then English: word ids
+    written_lang: array  # "i", parallel: the language's number in LANGUAGES
+    written_ends: array  # "q", per story
+
+
+def state_bytes(state: PatchState) -> bytes:
+    meta = dumps(
+        {"keys": state.keys, "raws": state.raws, "forms": state.forms, "words": state.words}
+    )
+    numbers = pack(
+        state.room,
+        state.counts,
+        state.positions,
+        state.phrase_words,
+        state.phrase_word_ends,
+        state.phrase_terms,
+        state.phrase_term_ends,
+        state.surface_raw,
+        state.surface_form,
+        state.surface_ends,
+        state.written,
+        state.written_lang,
+        state.written_ends,
+    )
+    return len(meta).to_bytes(4, "little") + meta + numbers
+
+
+def state_of(raw: bytes | None, index: Index) -> PatchState | None:
+    """The state `state_bytes` wrote for `index`; None for anything else or inconsistent."""
+    if raw is None:
+        return None
+    try:
+        size = int.from_bytes(raw[:4], "little")
+        meta = loads(raw[4 : 4 + size])
+        state = PatchState(
+            keys=_strs(meta["keys"]),
+            raws=_strs(meta["raws"]),
+            forms=_strs(meta["forms"]),
+            words=_strs(meta["words"]),
+            **dict(
+                zip(
+                    (
+                        "room",
+                        "counts",
+                        "positions",
+                        "phrase_words",
+                        "phrase_word_ends",
+                        "phrase_terms",
+                        "phrase_term_ends",
+                        "surface_raw",
+                        "surface_form",
+                        "surface_ends",
+                        "written",
+                        "written_lang",
+                        "written_ends",
+                    ),
+                    unpack(raw[4 + size :]),
+                    strict=True,
+                )
+            ),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    stories, phrases = len(index.story_phrases), len(index.phrase_text)
+    pairs = len(index.postings.arrays()[1])
+    consistent = (
+        len(state.keys) == len(state.room) == stories
+        and len(state.counts) == len(state.positions) == pairs
+        and len(state.phrase_word_ends) == len(state.phrase_term_ends) == phrases
+        and _ends(state.phrase_word_ends, len(state.phrase_words))
+        and _ends(state.phrase_term_ends, len(state.phrase_terms))
+        and len(state.surface_ends) == len(state.written_ends) == stories
+        and _ends(state.surface_ends, len(state.surface_raw))
+        and _ends(state.written_ends, len(state.written))
+        and len(state.surface_form) == len(state.surface_raw)
+        and len(state.written_lang) == len(state.written)
+        and _within(state.phrase_words, len(index.vocab))
+        and _within(state.phrase_terms, len(index.vocab))
+        and _within(state.surface_raw, len(state.raws))
+        and _within(state.surface_form, len(state.forms))
+        and _within(state.written, len(state.words))
+        and _within(state.written_lang, len(LANGUAGES))
+    )
+    return state if consistent else None
+
+
+def _strs(value: object) -> list[str]:
+    if not isinstance(value, list) or not set(map(type, value)) <= {str}:
+        raise ValueError("not a list of words")
+    return value
+
+
+def _ends(ends: array, total: int) -> bool:
+    return (not ends and total == 0) or (
+        ends[-1] == total and ends[0] >= 0 and list(ends) == sorted(ends)
+    )
+
+
+def _within(values: array, size: int) -> bool:
+    return not values or (min(values) >= 0 and max(values) < size)
+
+
+class _Table:
+    """A growing table of words and their ids."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self.ids = {word: n for n, word in enumerate(words)}
+
+    def id(self, word: str) -> int:
+        found = self.ids.get(word)
+        if found is None:
+            found = self.ids[word] = len(self.words)
+            self.words.append(word)
+        return found
+
+
+def new_state(
+    keys: list[str],
+    room: Sequence[float],
+    counts: array,
+    positions: array,
+    phrase_words: array,
+    phrase_word_ends: array,
+    phrase_terms: array,
+    phrase_term_ends: array,
+    analyses: Sequence[StoryTerms],
+) -> PatchState:
+    """The state of an index just assembled from `analyses` (the other parts come from the
+    assembly, which has them at hand)."""
+    raws, forms, words = _Table([]), _Table([]), _Table([])
+    state = PatchState(
+        keys=keys,
+        room=array("d", room),
+        counts=counts,
+        positions=positions,
+        phrase_words=phrase_words,
+        phrase_word_ends=phrase_word_ends,
+        phrase_terms=phrase_terms,
+        phrase_term_ends=phrase_term_ends,
+        raws=raws.words,
+        forms=forms.words,
+        surface_raw=array("i"),
+        surface_form=array("i"),
+        surface_ends=array("q"),
+        words=words.words,
+        written=array("i"),
+        written_lang=array("i"),
+        written_ends=array("q"),
+    )
+    for analysis in analyses:
+        _add_written(state, analysis, raws, forms, words)
+    return state
+
+
+def _add_written(
+    state: PatchState, analysis: StoryTerms, raws: _Table, forms: _Table, words: _Table
+) -> None:
+    """Append one story's written forms and words to the state's flat arrays."""
+    state.surface_raw.extend(map(raws.id, analysis.surface))
+    state.surface_form.extend(map(forms.id, analysis.surface.values()))
+    state.surface_ends.append(len(state.surface_raw))
+    for number, lang in enumerate(LANGUAGES):
+        written = analysis.written[lang]
+        state.written.extend(map(words.id, written))
+        state.written_lang.extend([number] * len(written))
+    state.written_ends.append(len(state.written))
+
+
+def patch(
+    index: Index,
+    state: PatchState,
+    keys: list[str],
+    changed: dict[int, StoryTerms],
+    params: ScoringParams,
+    situations: Callable[[StoryTerms], list[list[str]]],
+    surface_extra: Callable[[dict[str, str], dict[str, int]], None],
+) -> tuple[Index, PatchState]:
+    """`index` (and its `state`) with the stories `changed` (position -> new analysis)
+    analysed anew; the result equals the index a fresh build gives. The number of stories is
+    the same. `situations` reads a story's situations into concepts; `surface_extra` adds the
+    word table's written forms to the typo table, as a fresh build does."""
+    import numpy as np
+
+    stories = len(index.story_phrases)
+    story_list = sorted(changed)
+    vocab = list(index.vocab)
+    term_ids = dict(index.term_ids)
+
+    def tid(word: str) -> int:
+        found = term_ids.get(word)
+        if found is None:
+            found = term_ids[word] = len(vocab)
+            vocab.append(word)
+        return found
+
+    local_ids = {s: [tid(word) for word in changed[s].terms] for s in story_list}
+
+    # Postings: drop the changed stories' pairs, insert their new ones in (term, story) order.
+    offsets, post_stories, pulls = (
+        np.frombuffer(a, dtype=d)
+        for a, d in zip(index.postings.arrays(), (np.int64, np.int32, np.float64), strict=True)
+    )
+    old_terms = len(offsets) - 1
+    term_of = np.repeat(np.arange(old_terms, dtype=np.int64), np.diff(offsets))
+    gone = np.isin(post_stories, np.array(story_list, dtype=np.int32))
+    touched = set(np.unique(term_of[gone]).tolist())
+    keep = ~gone
+    new_term = np.array([t for s in story_list for t in local_ids[s]], dtype=np.int64)
+    new_story = np.array([s for s in story_list for _ in local_ids[s]], dtype=np.int64)
+    new_count = np.frombuffer(
+        b"".join(changed[s].counts.tobytes() for s in story_list), dtype=np.float64
+    )
+    new_pos = np.concatenate(
+        [np.arange(len(local_ids[s]), dtype=np.int32) for s in story_list]
+        or [np.zeros(0, dtype=np.int32)]
+    )
+    touched.update(new_term.tolist())
+    kept_key = term_of[keep] * stories + post_stories[keep]
+    new_key = new_term * stories + new_story
+    order = np.argsort(new_key, kind="stable")
+    at = np.searchsorted(kept_key, new_key[order])
+    term_of = np.insert(term_of[keep], at, new_term[order])
+    post_stories = np.insert(post_stories[keep], at, new_story[order].astype(np.int32))
+    pulls = np.insert(pulls[keep], at, np.zeros(len(order)))
+    counts = np.insert(np.frombuffer(state.counts, dtype=np.float64)[keep], at, new_count[order])
+    positions = np.insert(np.frombuffer(state.positions, dtype=np.int32)[keep], at, new_pos[order])
+    terms = len(vocab)
+    offsets = np.zeros(terms + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term_of, minlength=terms), out=offsets[1:])
+
+    # Pulls and weights of the words the changed stories use or used (as `_assemble`).
+    room = list(state.room)
+    for s in story_list:
+        room[s] = min(params.topical_count, params.topical_share * changed[s].size)
+    room_array = np.array(room)
+    weight = list(index.weight) + [0.0] * (terms - old_terms)
+    n = max(stories, 1)
+    changed_weight: set[int] = set()
+    for term in touched:
+        start, end = int(offsets[term]), int(offsets[term + 1])
+        if start == end:
+            continue  # no story uses it any more: dropped below
+        seg = counts[start:end]
+        ratios = seg / seg.max()
+        seg_pulls = [ratio**params.assoc_power for ratio in ratios.tolist()]
+        pulls[start:end] = seg_pulls
+        share = float((seg / room_array[post_stories[start:end]]).max())
+        value = math.log((n + 1) / sum(seg_pulls)) * min(1.0, share) ** 0.5
+        if value != weight[term] or term >= old_terms:
+            changed_weight.add(term)
+        weight[term] = value
+
+    # Term ids are in order of first use (story, then position in it): renumber if that moved.
+    used = offsets[1:] > offsets[:-1]
+    first = offsets[:-1][used]
+    alive = np.flatnonzero(used)
+    by_use = alive[np.lexsort((positions[first], post_stories[first]))]
+    renumber = len(by_use) != terms or not np.array_equal(by_use, np.arange(terms))
+    new_of_old = np.full(terms, -1, dtype=np.int64)
+    if renumber:
+        new_of_old[by_use] = np.arange(len(by_use))
+        sizes = (offsets[1:] - offsets[:-1])[by_use]
+        starts = offsets[:-1][by_use]
+        gather = np.repeat(starts - np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes)
+        gather += np.arange(int(sizes.sum()))
+        post_stories, pulls, counts, positions = (
+            a[gather] for a in (post_stories, pulls, counts, positions)
+        )
+        offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        old_vocab, old_weight = vocab, weight
+        vocab = [old_vocab[t] for t in by_use.tolist()]
+        weight = [old_weight[t] for t in by_use.tolist()]
+        term_ids = {word: n for n, word in enumerate(vocab)}
+        local_ids = {s: [int(new_of_old[t]) for t in ids] for s, ids in local_ids.items()}
+    result = Index(vocab=vocab, term_ids=term_ids, weight=weight)
+    result.unknown_weight = index.unknown_weight
+    result.postings = Postings.of_arrays(
+        array("q", offsets.tobytes()),
+        array("i", post_stories.astype(np.int32).tobytes()),
+        array("d", pulls.tobytes()),
+    )
+
+    # Phrasings: the changed stories' replaced, the others' weights redone where a word's
+    # weight changed (all of them when term ids moved: a phrasing's words are summed in the
+    # order of a set of their ids).
+    word_ends = [0, *state.phrase_word_ends]
+    term_ends = [0, *state.phrase_term_ends]
+    remap: Callable[[int], int] = (lambda t: int(new_of_old[t])) if renumber else int
+    phrase_words, phrase_word_ends = array("i"), array("q")
+    phrase_terms, phrase_term_ends = array("i"), array("q")
+    phrase_story, phrase_weight = array("i"), array("d")
+    phrase_text: list[str] = []
+    story_phrases: list[tuple[int, int]] = []
+    lesson_terms: list[list[set[int]]] = []
+    situation_concepts: list[list[list[str]]] = []
+    old_words = np.frombuffer(state.phrase_words, dtype=np.int32)
+    old_terms_flat = np.frombuffer(state.phrase_terms, dtype=np.int32)
+    if renumber:
+        old_words = new_of_old[old_words].astype(np.int32)
+    stale = np.zeros(len(index.phrase_text), dtype=bool)
+    if not renumber and changed_weight and len(old_terms_flat):
+        hit = np.isin(old_terms_flat, np.array(sorted(changed_weight), dtype=np.int32))
+        bounds = np.array(term_ends[:-1], dtype=np.int64)
+        nonempty = bounds < len(hit)
+        stale[nonempty] = np.logical_or.reduceat(hit, bounds[nonempty])
+        stale &= np.diff(np.array(term_ends)) > 0
+    for s in range(stories):
+        start = len(phrase_text)
+        if s in changed:
+            analysis, ids = changed[s], local_ids[s]
+            for positions_of, text in zip(analysis.phrases, analysis.texts, strict=True):
+                words_of = [ids[p] for p in positions_of]
+                unique = set(words_of)
+                phrase_words.extend(words_of)
+                phrase_word_ends.append(len(phrase_words))
+                phrase_terms.extend(unique)
+                phrase_term_ends.append(len(phrase_terms))
+                phrase_story.append(s)
+                phrase_weight.append(sum(map(weight.__getitem__, unique)))
+                phrase_text.append(text)
+            lesson_terms.append([set(map(ids.__getitem__, ls)) for ls in analysis.lessons])
+            situation_concepts.append(situations(analysis))
+        else:
+            first_p, last_p = index.story_phrases[s]
+            phrase_text.extend(index.phrase_text[first_p:last_p])
+            phrase_story.extend([s] * (last_p - first_p))
+            w_from, w_to = word_ends[first_p], word_ends[last_p]
+            if renumber:
+                for p_idx in range(first_p, last_p):
+                    words_of = old_words[word_ends[p_idx] : word_ends[p_idx + 1]].tolist()
+                    unique = set(words_of)
+                    phrase_terms.extend(unique)
+                    phrase_term_ends.append(len(phrase_terms))
+                    phrase_weight.append(sum(map(weight.__getitem__, unique)))
+                phrase_words.frombytes(old_words[w_from:w_to].tobytes())
+            else:
+                t_from = term_ends[first_p]
+                phrase_words.extend(state.phrase_words[w_from:w_to])
+                for p_idx in range(first_p, last_p):
+                    t_to = term_ends[p_idx + 1]
+                    if stale[p_idx]:
+                        phrase_weight.append(
+                            sum(map(weight.__getitem__, state.phrase_terms[t_from:t_to]))
+                        )
+                    else:
+                        phrase_weight.append(index.phrase_weight[p_idx])
+                    t_from = t_to
+                phrase_terms.extend(state.phrase_terms[term_ends[first_p] : term_ends[last_p]])
+                shift = len(phrase_terms) - term_ends[last_p]
+                phrase_term_ends.extend(
+                    end + shift for end in state.phrase_term_ends[first_p:last_p]
+                )
+            shift = len(phrase_words) - w_to
+            phrase_word_ends.extend(end + shift for end in state.phrase_word_ends[first_p:last_p])
+            lesson = index.lesson_terms[s]
+            lesson_terms.append([{remap(t) for t in ls} for ls in lesson] if renumber else lesson)
+            situation_concepts.append(index.situation_concepts[s])
+        story_phrases.append((start, len(phrase_text)))
+    result.phrase_story, result.phrase_weight = phrase_story, phrase_weight
+    result.phrase_text, result.story_phrases = phrase_text, story_phrases
+    result.lesson_terms, result.situation_concepts = lesson_terms, situation_concepts
+    sizes_p = np.diff(np.frombuffer(phrase_term_ends, dtype=np.int64), prepend=0)
+    phrase_of = np.repeat(np.arange(len(sizes_p), dtype=np.int32), sizes_p)
+    keys_p = np.frombuffer(phrase_terms, dtype=np.int32).astype(np.int64)
+    order_p = np.argsort(keys_p, kind="stable")
+    ends_p = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys_p, minlength=len(vocab)), out=ends_p[1:])
+    flat = array("i", phrase_of[order_p].tobytes())
+    bounds_p = ends_p.tolist()
+    result.term_phrases = [flat[bounds_p[t] : bounds_p[t + 1]] for t in range(len(vocab))]
+
+    # Written forms and one-language words: first seen first, over the spliced stories.
+    raws, forms, words = (
+        _Table(list(state.raws)),
+        _Table(list(state.forms)),
+        _Table(list(state.words)),
+    )
+    new_state_ = PatchState(
+        keys=keys,
+        room=array("d", room),
+        counts=array("d", counts.tobytes()),
+        positions=array("i", positions.astype(np.int32).tobytes()),
+        phrase_words=phrase_words,
+        phrase_word_ends=phrase_word_ends,
+        phrase_terms=phrase_terms,
+        phrase_term_ends=phrase_term_ends,
+        raws=raws.words,
+        forms=forms.words,
+        surface_raw=array("i"),
+        surface_form=array("i"),
+        surface_ends=array("q"),
+        words=words.words,
+        written=array("i"),
+        written_lang=array("i"),
+        written_ends=array("q"),
+    )
+    _splice_written(state, new_state_, changed, raws, forms, words)
+    surface_words = _first_seen(
+        new_state_.surface_raw, new_state_.surface_form, raws.words, forms.words
+    )
+    surface_extra(surface_words, term_ids)
+    for raw, word in surface_words.items():
+        if word in term_ids:
+            result.surface.setdefault(raw, term_ids[word])
+    result.language_only = _one_language(new_state_, words.words)
+    result.by_length = length_buckets(vocab)
+    result.surface_by_length = length_buckets(result.surface)
+    return result, new_state_
+
+
+def _splice_written(
+    old: PatchState,
+    new: PatchState,
+    changed: dict[int, StoryTerms],
+    raws: _Table,
+    forms: _Table,
+    words: _Table,
+) -> None:
+    """The new state's written forms and words: the old stories' arrays, the changed
+    stories' own in their place."""
+    surface_ends, written_ends = [0, *old.surface_ends], [0, *old.written_ends]
+    previous = 0
+    for s in [*sorted(changed), len(old.keys)]:
+        # the unchanged stories from `previous` up to `s`, copied whole
+        a, b = surface_ends[previous], surface_ends[s]
+        shift = len(new.surface_raw) - a
+        new.surface_raw.extend(old.surface_raw[a:b])
+        new.surface_form.extend(old.surface_form[a:b])
+        new.surface_ends.extend(end + shift for end in old.surface_ends[previous:s])
+        a, b = written_ends[previous], written_ends[s]
+        shift = len(new.written) - a
+        new.written.extend(old.written[a:b])
+        new.written_lang.extend(old.written_lang[a:b])
+        new.written_ends.extend(end + shift for end in old.written_ends[previous:s])
+        if s < len(old.keys):
+            _add_written(new, changed[s], raws, forms, words)
+        previous = s + 1
+
+
+def _first_seen(ids: array, values: array, names: list[str], forms: list[str]) -> dict[str, str]:
+    """Each name in order of first use, with the value it had there."""
+    import numpy as np
+
+    flat = np.frombuffer(ids, dtype=np.int32)
+    if not len(flat):
+        return {}
+    _, first = np.unique(flat, return_index=True)
+    first.sort()
+    picked, their = flat[first].tolist(), np.frombuffer(values, dtype=np.int32)[first].tolist()
+    return {names[r]: forms[f] for r, f in zip(picked, their, strict=True)}
+
+
+def _one_language(state: PatchState, words: list[str]) -> dict[str, str]:
+    """Written words found in one language's texts only, in order of first use."""
+    import numpy as np
+
+    flat = np.frombuffer(state.written, dtype=np.int32)
+    if not len(flat):
+        return {}
+    langs = np.frombuffer(state.written_lang, dtype=np.int32)
+    seen = np.zeros(len(words), dtype=np.int64)
+    np.bitwise_or.at(seen, flat, 1 << langs)
+    _, first = np.unique(flat, return_index=True)
+    first.sort()
+    result: dict[str, str] = {}
+    for word in flat[first].tolist():
+        mask = int(seen[word])
+        if mask & (mask - 1) == 0:  # one bit: one language
+            result[words[word]] = LANGUAGES[mask.bit_length() - 1]
+    return result
