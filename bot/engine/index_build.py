@@ -348,8 +348,6 @@ class IndexBuilding:
             array("i", pair_positions.astype(np.int32).tobytes()),
             phrase_words,
             phrase_word_ends,
-            array("i", phrase_terms),
-            array("q", np.cumsum(phrase_sizes, dtype=np.int64).tobytes()),
             analyses,
         )
         return index, state

@@ -39,16 +39,13 @@ class PatchState:
     positions: array  # "i", parallel to the postings: the word's position among the story's
     phrase_words: array  # "i", each phrasing's term ids in text order, one after the other
     phrase_word_ends: array  # "q", where each phrasing's words end
-    phrase_terms: array  # "i", each phrasing's distinct term ids in the order summed
-    phrase_term_ends: array  # "q"
     raws: list[str]  # written words (for typos), a table that only grows
     forms: list[str]  # their canonical forms, likewise
     surface_raw: array  # "i", story by story: its written words' ids in first-seen order
     surface_form: array  # "i", parallel: each one's form's id as that story reads it
     surface_ends: array  # "q", per story
     words: list[str]  # written words (for languages), a table that only grows
-    written: array  # "i", story by story, Indonesian then English: word ids
-    written_lang: array  # "i", parallel: the language's number in LANGUAGES
+    written: array  # "i", story by story, Indonesian then English: word id * 2 + language
     written_ends: array  # "q", per story
 
 
@@ -62,13 +59,10 @@ def state_bytes(state: PatchState) -> bytes:
         state.positions,
         state.phrase_words,
         state.phrase_word_ends,
-        state.phrase_terms,
-        state.phrase_term_ends,
         state.surface_raw,
         state.surface_form,
         state.surface_ends,
         state.written,
-        state.written_lang,
         state.written_ends,
     )
     return len(meta).to_bytes(4, "little") + meta + numbers
@@ -94,13 +88,10 @@ def state_of(raw: bytes | None, index: Index) -> PatchState | None:
                         "positions",
                         "phrase_words",
                         "phrase_word_ends",
-                        "phrase_terms",
-                        "phrase_term_ends",
                         "surface_raw",
                         "surface_form",
                         "surface_ends",
                         "written",
-                        "written_lang",
                         "written_ends",
                     ),
                     unpack(raw[4 + size :]),
@@ -110,25 +101,26 @@ def state_of(raw: bytes | None, index: Index) -> PatchState | None:
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
+    import numpy as np
+
     stories, phrases = len(index.story_phrases), len(index.phrase_text)
     pairs = len(index.postings.arrays()[1])
+    word_ends = np.frombuffer(state.phrase_word_ends, dtype=np.int64)
     consistent = (
         len(state.keys) == len(state.room) == stories
         and len(state.counts) == len(state.positions) == pairs
-        and len(state.phrase_word_ends) == len(state.phrase_term_ends) == phrases
-        and _ends(state.phrase_word_ends, len(state.phrase_words))
-        and _ends(state.phrase_term_ends, len(state.phrase_terms))
+        and len(word_ends) == phrases
+        and bool(np.all(np.diff(word_ends, prepend=0) > 0))  # every phrasing has words
+        and (not phrases or word_ends[-1] == len(state.phrase_words))
         and len(state.surface_ends) == len(state.written_ends) == stories
         and _ends(state.surface_ends, len(state.surface_raw))
         and _ends(state.written_ends, len(state.written))
         and len(state.surface_form) == len(state.surface_raw)
-        and len(state.written_lang) == len(state.written)
         and _within(state.phrase_words, len(index.vocab))
-        and _within(state.phrase_terms, len(index.vocab))
         and _within(state.surface_raw, len(state.raws))
         and _within(state.surface_form, len(state.forms))
-        and _within(state.written, len(state.words))
-        and _within(state.written_lang, len(LANGUAGES))
+        and _within(state.written, len(state.words) * len(LANGUAGES))
+        and _within(state.positions, 1 << 31)
     )
     return state if consistent else None
 
@@ -140,13 +132,21 @@ def _strs(value: object) -> list[str]:
 
 
 def _ends(ends: array, total: int) -> bool:
-    return (not ends and total == 0) or (
-        ends[-1] == total and ends[0] >= 0 and list(ends) == sorted(ends)
+    """`ends` are where consecutive parts of `total` values end."""
+    import numpy as np
+
+    at = np.frombuffer(ends, dtype=np.int64)
+    return (not len(at) and total == 0) or (
+        bool(at[-1] == total) and bool(np.all(np.diff(at, prepend=0) >= 0))
     )
 
 
 def _within(values: array, size: int) -> bool:
-    return not values or (min(values) >= 0 and max(values) < size)
+    """Every value is a valid position in a sequence of `size` items."""
+    import numpy as np
+
+    at = np.frombuffer(values, dtype=np.int32)
+    return not len(at) or (int(at.min()) >= 0 and int(at.max()) < size)
 
 
 class _Table:
@@ -171,8 +171,6 @@ def new_state(
     positions: array,
     phrase_words: array,
     phrase_word_ends: array,
-    phrase_terms: array,
-    phrase_term_ends: array,
     analyses: Sequence[StoryTerms],
 ) -> PatchState:
     """The state of an index just assembled from `analyses` (the other parts come from the
@@ -185,8 +183,6 @@ def new_state(
         positions=positions,
         phrase_words=phrase_words,
         phrase_word_ends=phrase_word_ends,
-        phrase_terms=phrase_terms,
-        phrase_term_ends=phrase_term_ends,
         raws=raws.words,
         forms=forms.words,
         surface_raw=array("i"),
@@ -194,7 +190,6 @@ def new_state(
         surface_ends=array("q"),
         words=words.words,
         written=array("i"),
-        written_lang=array("i"),
         written_ends=array("q"),
     )
     for analysis in analyses:
@@ -211,8 +206,7 @@ def _add_written(
     state.surface_ends.append(len(state.surface_raw))
     for number, lang in enumerate(LANGUAGES):
         written = analysis.written[lang]
-        state.written.extend(map(words.id, written))
-        state.written_lang.extend([number] * len(written))
+        state.written.extend([words.id(word) * len(LANGUAGES) + number for word in written])
     state.written_ends.append(len(state.written))
 
 
@@ -332,92 +326,68 @@ def patch(
 
     # Phrasings: the changed stories' replaced, the others' weights redone where a word's
     # weight changed (all of them when term ids moved: a phrasing's words are summed in the
-    # order of a set of their ids).
+    # order of the set of their ids, built in text order as `_assemble` builds it).
     word_ends = [0, *state.phrase_word_ends]
-    term_ends = [0, *state.phrase_term_ends]
-    remap: Callable[[int], int] = (lambda t: int(new_of_old[t])) if renumber else int
+    old_words = np.frombuffer(state.phrase_words, dtype=np.int32)
+    if renumber:
+        old_words = new_of_old[old_words].astype(np.int32)
+    if renumber:
+        stale = np.ones(len(index.phrase_text), dtype=bool)
+    elif changed_weight and len(old_words):
+        hit = np.isin(old_words, np.array(sorted(changed_weight), dtype=np.int32))
+        stale = np.logical_or.reduceat(hit, np.array(word_ends[:-1], dtype=np.int64))
+    else:
+        stale = np.zeros(len(index.phrase_text), dtype=bool)
+    old_word_array = array("i", old_words.tobytes()) if renumber else state.phrase_words
     phrase_words, phrase_word_ends = array("i"), array("q")
-    phrase_terms, phrase_term_ends = array("i"), array("q")
     phrase_story, phrase_weight = array("i"), array("d")
     phrase_text: list[str] = []
     story_phrases: list[tuple[int, int]] = []
     lesson_terms: list[list[set[int]]] = []
     situation_concepts: list[list[list[str]]] = []
-    old_words = np.frombuffer(state.phrase_words, dtype=np.int32)
-    old_terms_flat = np.frombuffer(state.phrase_terms, dtype=np.int32)
-    if renumber:
-        old_words = new_of_old[old_words].astype(np.int32)
-    stale = np.zeros(len(index.phrase_text), dtype=bool)
-    if not renumber and changed_weight and len(old_terms_flat):
-        hit = np.isin(old_terms_flat, np.array(sorted(changed_weight), dtype=np.int32))
-        bounds = np.array(term_ends[:-1], dtype=np.int64)
-        nonempty = bounds < len(hit)
-        stale[nonempty] = np.logical_or.reduceat(hit, bounds[nonempty])
-        stale &= np.diff(np.array(term_ends)) > 0
+    moved: dict[int, int] = {}  # an unchanged story -> how far its phrasing ids moved
+    renamed = new_of_old.tolist() if renumber else []
     for s in range(stories):
         start = len(phrase_text)
         if s in changed:
             analysis, ids = changed[s], local_ids[s]
             for positions_of, text in zip(analysis.phrases, analysis.texts, strict=True):
                 words_of = [ids[p] for p in positions_of]
-                unique = set(words_of)
                 phrase_words.extend(words_of)
                 phrase_word_ends.append(len(phrase_words))
-                phrase_terms.extend(unique)
-                phrase_term_ends.append(len(phrase_terms))
                 phrase_story.append(s)
-                phrase_weight.append(sum(map(weight.__getitem__, unique)))
+                phrase_weight.append(sum(map(weight.__getitem__, set(words_of))))
                 phrase_text.append(text)
             lesson_terms.append([set(map(ids.__getitem__, ls)) for ls in analysis.lessons])
             situation_concepts.append(situations(analysis))
         else:
             first_p, last_p = index.story_phrases[s]
+            moved[s] = start - first_p
             phrase_text.extend(index.phrase_text[first_p:last_p])
             phrase_story.extend([s] * (last_p - first_p))
+            phrase_weight.extend(index.phrase_weight[first_p:last_p])
             w_from, w_to = word_ends[first_p], word_ends[last_p]
-            if renumber:
-                for p_idx in range(first_p, last_p):
-                    words_of = old_words[word_ends[p_idx] : word_ends[p_idx + 1]].tolist()
-                    unique = set(words_of)
-                    phrase_terms.extend(unique)
-                    phrase_term_ends.append(len(phrase_terms))
-                    phrase_weight.append(sum(map(weight.__getitem__, unique)))
-                phrase_words.frombytes(old_words[w_from:w_to].tobytes())
-            else:
-                t_from = term_ends[first_p]
-                phrase_words.extend(state.phrase_words[w_from:w_to])
-                for p_idx in range(first_p, last_p):
-                    t_to = term_ends[p_idx + 1]
-                    if stale[p_idx]:
-                        phrase_weight.append(
-                            sum(map(weight.__getitem__, state.phrase_terms[t_from:t_to]))
-                        )
-                    else:
-                        phrase_weight.append(index.phrase_weight[p_idx])
-                    t_from = t_to
-                phrase_terms.extend(state.phrase_terms[term_ends[first_p] : term_ends[last_p]])
-                shift = len(phrase_terms) - term_ends[last_p]
-                phrase_term_ends.extend(
-                    end + shift for end in state.phrase_term_ends[first_p:last_p]
-                )
+            phrase_words.extend(old_word_array[w_from:w_to])
             shift = len(phrase_words) - w_to
             phrase_word_ends.extend(end + shift for end in state.phrase_word_ends[first_p:last_p])
             lesson = index.lesson_terms[s]
-            lesson_terms.append([{remap(t) for t in ls} for ls in lesson] if renumber else lesson)
+            if renumber:
+                lesson = [set(map(renamed.__getitem__, ls)) for ls in lesson]
+            lesson_terms.append(lesson)
             situation_concepts.append(index.situation_concepts[s])
         story_phrases.append((start, len(phrase_text)))
+    redo = np.flatnonzero(stale).tolist()
+    if redo:
+        old_story = index.phrase_story
+        for p_idx in redo:
+            shift = moved.get(old_story[p_idx])
+            if shift is not None:
+                unique = set(old_word_array[word_ends[p_idx] : word_ends[p_idx + 1]])
+                phrase_weight[p_idx + shift] = sum(map(weight.__getitem__, unique))
     result.phrase_story, result.phrase_weight = phrase_story, phrase_weight
     result.phrase_text, result.story_phrases = phrase_text, story_phrases
     result.lesson_terms, result.situation_concepts = lesson_terms, situation_concepts
-    sizes_p = np.diff(np.frombuffer(phrase_term_ends, dtype=np.int64), prepend=0)
-    phrase_of = np.repeat(np.arange(len(sizes_p), dtype=np.int32), sizes_p)
-    keys_p = np.frombuffer(phrase_terms, dtype=np.int32).astype(np.int64)
-    order_p = np.argsort(keys_p, kind="stable")
-    ends_p = np.zeros(len(vocab) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys_p, minlength=len(vocab)), out=ends_p[1:])
-    flat = array("i", phrase_of[order_p].tobytes())
-    bounds_p = ends_p.tolist()
-    result.term_phrases = [flat[bounds_p[t] : bounds_p[t + 1]] for t in range(len(vocab))]
+    result.term_phrases = _term_phrases(phrase_words, phrase_word_ends, len(vocab))
 
     # Written forms and one-language words: first seen first, over the spliced stories.
     raws, forms, words = (
@@ -432,8 +402,6 @@ def patch(
         positions=array("i", positions.astype(np.int32).tobytes()),
         phrase_words=phrase_words,
         phrase_word_ends=phrase_word_ends,
-        phrase_terms=phrase_terms,
-        phrase_term_ends=phrase_term_ends,
         raws=raws.words,
         forms=forms.words,
         surface_raw=array("i"),
@@ -441,7 +409,6 @@ def patch(
         surface_ends=array("q"),
         words=words.words,
         written=array("i"),
-        written_lang=array("i"),
         written_ends=array("q"),
     )
     _splice_written(state, new_state_, changed, raws, forms, words)
@@ -456,6 +423,21 @@ def patch(
     result.by_length = length_buckets(vocab)
     result.surface_by_length = length_buckets(result.surface)
     return result, new_state_
+
+
+def _term_phrases(words: array, ends: array, terms: int) -> list[array]:
+    """Each term's phrasings, ascending (as `_assemble` groups them)."""
+    import numpy as np
+
+    phrases = len(ends)
+    sizes = np.diff(np.frombuffer(ends, dtype=np.int64), prepend=0)
+    phrase_of = np.repeat(np.arange(phrases, dtype=np.int64), sizes)
+    pairs = np.unique(np.frombuffer(words, dtype=np.int32).astype(np.int64) * phrases + phrase_of)
+    flat = array("i", (pairs % max(phrases, 1)).astype(np.int32).tobytes())
+    bounds = np.zeros(terms + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pairs // max(phrases, 1), minlength=terms), out=bounds[1:])
+    at = bounds.tolist()
+    return [flat[at[t] : at[t + 1]] for t in range(terms)]
 
 
 def _splice_written(
@@ -480,7 +462,6 @@ def _splice_written(
         a, b = written_ends[previous], written_ends[s]
         shift = len(new.written) - a
         new.written.extend(old.written[a:b])
-        new.written_lang.extend(old.written_lang[a:b])
         new.written_ends.extend(end + shift for end in old.written_ends[previous:s])
         if s < len(old.keys):
             _add_written(new, changed[s], raws, forms, words)
@@ -504,10 +485,10 @@ def _one_language(state: PatchState, words: list[str]) -> dict[str, str]:
     """Written words found in one language's texts only, in order of first use."""
     import numpy as np
 
-    flat = np.frombuffer(state.written, dtype=np.int32)
-    if not len(flat):
+    both = np.frombuffer(state.written, dtype=np.int32)
+    if not len(both):
         return {}
-    langs = np.frombuffer(state.written_lang, dtype=np.int32)
+    flat, langs = both // len(LANGUAGES), both % len(LANGUAGES)
     seen = np.zeros(len(words), dtype=np.int64)
     np.bitwise_or.at(seen, flat, 1 << langs)
     _, first = np.unique(flat, return_index=True)
