@@ -85,9 +85,9 @@ class IndexBuilding:
                 new[key] = story_terms_bytes(terms)
             analyses.append(terms)
         index, state = self._assemble(anecdotes, analyses, keys)
-        new.update(self._index_entries(index, state, latest))
+        new[latest] = self._index_cache_key.encode()
         cache.put_many(new, touch=[key for key in keys if key in found])
-        self._trim(cache)
+        self._keep(cache, index, state)
         return index
 
     def _latest_key(self) -> str:
@@ -98,17 +98,12 @@ class IndexBuilding:
         h.update(self._concepts_key.encode())
         return "latest:" + h.hexdigest()
 
-    def _index_entries(self, index: Index, state: PatchState, latest: str) -> dict[str, bytes]:
+    def _keep(self, cache: Cache, index: Index, state: PatchState) -> None:
+        """Keep the index and what patching it needs, and only the last few of each."""
         key = self._index_cache_key
-        return {
-            "index:" + key: index_bytes(index),
-            "patch:" + key: state_bytes(state),
-            latest: key.encode(),
-        }
-
-    def _trim(self, cache: Cache) -> None:
-        cache.keep_latest("index:", INDEX_ENTRIES)
-        cache.keep_latest("patch:", INDEX_ENTRIES)
+        cache.put_large({"index:" + key: index_bytes(index), "patch:" + key: state_bytes(state)})
+        cache.keep_latest_large("index", INDEX_ENTRIES)
+        cache.keep_latest_large("patch", INDEX_ENTRIES)
 
     def _patched(
         self, anecdotes: Sequence[Anecdote], keys: list[str], cache: Cache, latest: str
@@ -118,10 +113,9 @@ class IndexBuilding:
         previous_key = cache.get(latest)
         if previous_key is None:
             return None
-        previous_key_text = previous_key.decode("ascii", "replace")
-        found = cache.get_many(["index:" + previous_key_text, "patch:" + previous_key_text])
-        old = index_of(found.get("index:" + previous_key_text), len(anecdotes))
-        state = state_of(found.get("patch:" + previous_key_text), old) if old else None
+        previous = previous_key.decode("ascii", "replace")
+        old = index_of(cache.get_large("index:" + previous), len(anecdotes))
+        state = state_of(cache.get_large("patch:" + previous), old) if old else None
         if old is None or state is None or len(state.keys) != len(keys):
             return None
         changed = [n for n, key in enumerate(keys) if key != state.keys[n]]
@@ -146,9 +140,9 @@ class IndexBuilding:
             lambda a: [sorted(concepts(words)) for words in a.situations],
             self._table_surface,
         )
-        new.update(self._index_entries(index, state, latest))
+        new[latest] = self._index_cache_key.encode()
         cache.put_many(new)
-        self._trim(cache)
+        self._keep(cache, index, state)
         return index
 
     def _analyse(self, anecdote: Anecdote) -> StoryTerms:

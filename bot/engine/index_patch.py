@@ -18,11 +18,15 @@ import math
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.content.model import LANGUAGES
 from bot.engine.index import Index, Postings, StoryTerms, length_buckets
 from bot.engine.params import ScoringParams
 from bot.storage.cache import dumps, loads, pack, unpack
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # A patch is for an edit or a few: beyond this share of the stories, assembling is as quick.
 MAX_CHANGED_SHARE = 0.05
@@ -432,7 +436,9 @@ def _term_phrases(words: array, ends: array, terms: int) -> list[array]:
     phrases = len(ends)
     sizes = np.diff(np.frombuffer(ends, dtype=np.int64), prepend=0)
     phrase_of = np.repeat(np.arange(phrases, dtype=np.int64), sizes)
-    pairs = np.unique(np.frombuffer(words, dtype=np.int32).astype(np.int64) * phrases + phrase_of)
+    pairs = np.sort(np.frombuffer(words, dtype=np.int32).astype(np.int64) * phrases + phrase_of)
+    if len(pairs):  # a word written twice in one phrasing lists the phrasing once
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
     flat = array("i", (pairs % max(phrases, 1)).astype(np.int32).tobytes())
     bounds = np.zeros(terms + 1, dtype=np.int64)
     np.cumsum(np.bincount(pairs // max(phrases, 1), minlength=terms), out=bounds[1:])
@@ -475,8 +481,7 @@ def _first_seen(ids: array, values: array, names: list[str], forms: list[str]) -
     flat = np.frombuffer(ids, dtype=np.int32)
     if not len(flat):
         return {}
-    _, first = np.unique(flat, return_index=True)
-    first.sort()
+    first = _first_uses(flat, len(names))
     picked, their = flat[first].tolist(), np.frombuffer(values, dtype=np.int32)[first].tolist()
     return {names[r]: forms[f] for r, f in zip(picked, their, strict=True)}
 
@@ -491,11 +496,19 @@ def _one_language(state: PatchState, words: list[str]) -> dict[str, str]:
     flat, langs = both // len(LANGUAGES), both % len(LANGUAGES)
     seen = np.zeros(len(words), dtype=np.int64)
     np.bitwise_or.at(seen, flat, 1 << langs)
-    _, first = np.unique(flat, return_index=True)
-    first.sort()
+    first = _first_uses(flat, len(words))
     result: dict[str, str] = {}
     for word in flat[first].tolist():
         mask = int(seen[word])
         if mask & (mask - 1) == 0:  # one bit: one language
             result[words[word]] = LANGUAGES[mask.bit_length() - 1]
     return result
+
+
+def _first_uses(flat: np.ndarray, size: int) -> np.ndarray:
+    """Where each value (0 to size - 1) of `flat` first occurs, in order of occurrence."""
+    import numpy as np
+
+    first = np.full(size, len(flat), dtype=np.int64)
+    np.minimum.at(first, flat, np.arange(len(flat), dtype=np.int64))
+    return np.sort(first[first < len(flat)])

@@ -168,7 +168,9 @@ class Matcher(IndexBuilding, LexicalScoring):
                 self._concepts_key = "table:" + table.hexdigest()
             self._index_cache_key = self._index_key(kb)
             with paused_gc():
-                index = index_of(cache.get("index:" + self._index_cache_key), len(kb.anecdotes))
+                index = index_of(
+                    cache.get_large("index:" + self._index_cache_key), len(kb.anecdotes)
+                )
                 if index is None:
                     index = self._build(kb.anecdotes, cache)
             self._index = index
