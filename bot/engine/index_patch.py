@@ -380,14 +380,22 @@ def patch(
             lesson_terms.append(lesson)
             situation_concepts.append(index.situation_concepts[s])
         story_phrases.append((start, len(phrase_text)))
-    redo = np.flatnonzero(stale).tolist()
-    if redo:
-        old_story = index.phrase_story
-        for p_idx in redo:
-            shift = moved.get(old_story[p_idx])
-            if shift is not None:
-                unique = set(old_word_array[word_ends[p_idx] : word_ends[p_idx + 1]])
-                phrase_weight[p_idx + shift] = sum(map(weight.__getitem__, unique))
+    if stale.any():
+        # the stale phrasings of unchanged stories, where they are now, and their words
+        shift_of = np.zeros(stories, dtype=np.int64)
+        kept = np.zeros(stories, dtype=bool)
+        for story, shift in moved.items():
+            shift_of[story], kept[story] = shift, True
+        old_story = np.frombuffer(index.phrase_story, dtype=np.int32)
+        redo = np.flatnonzero(stale & kept[old_story])
+        bounds = np.frombuffer(state.phrase_word_ends, dtype=np.int64)
+        starts = np.concatenate(([0], bounds[:-1]))[redo].tolist()
+        ends = bounds[redo].tolist()
+        targets = (redo + shift_of[old_story[redo]]).tolist()
+        words_list = old_words.tolist()
+        get = weight.__getitem__
+        for target, start, end in zip(targets, starts, ends, strict=True):
+            phrase_weight[target] = sum(map(get, set(words_list[start:end])))
     result.phrase_story, result.phrase_weight = phrase_story, phrase_weight
     result.phrase_text, result.story_phrases = phrase_text, story_phrases
     result.lesson_terms, result.situation_concepts = lesson_terms, situation_concepts
