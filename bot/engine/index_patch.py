@@ -18,6 +18,7 @@ import math
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, chain
 from typing import TYPE_CHECKING
 
 from bot.content.model import LANGUAGES
@@ -178,27 +179,39 @@ def new_state(
     analyses: Sequence[StoryTerms],
 ) -> PatchState:
     """The state of an index just assembled from `analyses` (the other parts come from the
-    assembly, which has them at hand)."""
-    raws, forms, words = _Table([]), _Table([]), _Table([])
-    state = PatchState(
+    assembly, which has them at hand). Millions of written words: looked up in C loops."""
+    import numpy as np
+
+    raws = list(chain.from_iterable(a.surface for a in analyses))
+    forms = list(chain.from_iterable(a.surface.values() for a in analyses))
+    written = list(chain.from_iterable(a.written[lang] for a in analyses for lang in LANGUAGES))
+    raw_table, form_table, word_table = (list(dict.fromkeys(x)) for x in (raws, forms, written))
+    raw_ids, form_ids, word_ids = (
+        {word: n for n, word in enumerate(table)} for table in (raw_table, form_table, word_table)
+    )
+    sizes = [len(a.written[lang]) for a in analyses for lang in LANGUAGES]
+    langs = np.tile(np.arange(len(LANGUAGES), dtype=np.int64), len(analyses))
+    numbered = np.fromiter(map(word_ids.__getitem__, written), dtype=np.int64, count=len(written))
+    numbered = numbered * len(LANGUAGES) + np.repeat(langs, sizes)
+    return PatchState(
         keys=keys,
         room=array("d", room),
         counts=counts,
         positions=positions,
         phrase_words=phrase_words,
         phrase_word_ends=phrase_word_ends,
-        raws=raws.words,
-        forms=forms.words,
-        surface_raw=array("i"),
-        surface_form=array("i"),
-        surface_ends=array("q"),
-        words=words.words,
-        written=array("i"),
-        written_ends=array("q"),
+        raws=raw_table,
+        forms=form_table,
+        surface_raw=array("i", map(raw_ids.__getitem__, raws)),
+        surface_form=array("i", map(form_ids.__getitem__, forms)),
+        surface_ends=array("q", accumulate(len(a.surface) for a in analyses)),
+        words=word_table,
+        written=array("i", numbered.astype(np.int32).tobytes()),
+        written_ends=array(
+            "q",
+            accumulate(sum(len(a.written[lang]) for lang in LANGUAGES) for a in analyses),
+        ),
     )
-    for analysis in analyses:
-        _add_written(state, analysis, raws, forms, words)
-    return state
 
 
 def _add_written(

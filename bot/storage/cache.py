@@ -58,6 +58,9 @@ class Cache:
                 with contextlib.suppress(OSError):
                     os.chmod(self.path, 0o600)
             db.execute("PRAGMA journal_mode=WAL")
+            # No flush to disk at each commit: in WAL mode a crash can lose the last writes
+            # but not damage the file, and a lost entry is only a cache miss.
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
             self._db = db
         except (OSError, sqlite3.Error) as exc:
