@@ -101,7 +101,8 @@ class IndexBuilding:
     def _keep(self, cache: Cache, index: Index, state: PatchState) -> None:
         """Keep the index and what patching it needs, and only the last few of each."""
         key = self._index_cache_key
-        cache.put_large({"index:" + key: index_bytes(index), "patch:" + key: state_bytes(state)})
+        cache.put_large({"index:" + key: index_bytes(index)})  # one at a time: tens of MB each
+        cache.put_large({"patch:" + key: state_bytes(state)})
         cache.keep_latest_large("index", INDEX_ENTRIES)
         cache.keep_latest_large("patch", INDEX_ENTRIES)
 
@@ -243,7 +244,9 @@ class IndexBuilding:
         # The same pairs term by term, each term's stories ascending: its postings.
         order, offsets = _grouped(tids, len(index.vocab))
         stories, counts, tids_sorted = owner[order], counts[order], tids[order]
-        pair_positions = (np.arange(len(tids), dtype=np.int64) - story_start[owner])[order]
+        firsts = story_start[:-1].astype(np.int32)[owner]  # each pair's story's first pair
+        pair_positions = (np.arange(len(tids), dtype=np.int32) - firsts)[order]
+        del firsts
         starts = offsets[:-1]
 
         # A word's pull on a story: its frequency there relative to the story that uses it
@@ -339,7 +342,7 @@ class IndexBuilding:
             list(keys),
             room,
             array("d", counts.tobytes()),
-            array("i", pair_positions.astype(np.int32).tobytes()),
+            array("i", pair_positions.tobytes()),
             phrase_words,
             phrase_word_ends,
             analyses,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain
 from typing import TYPE_CHECKING
@@ -182,16 +182,23 @@ def new_state(
     assembly, which has them at hand). Millions of written words: looked up in C loops."""
     import numpy as np
 
-    raws = list(chain.from_iterable(a.surface for a in analyses))
-    forms = list(chain.from_iterable(a.surface.values() for a in analyses))
-    written = list(chain.from_iterable(a.written[lang] for a in analyses for lang in LANGUAGES))
-    raw_table, form_table, word_table = (list(dict.fromkeys(x)) for x in (raws, forms, written))
-    raw_ids, form_ids, word_ids = (
-        {word: n for n, word in enumerate(table)} for table in (raw_table, form_table, word_table)
-    )
+    def table(words: Iterable[str]) -> dict[str, int]:
+        ids = dict.fromkeys(words, 0)
+        for n, word in enumerate(ids):
+            ids[word] = n
+        return ids
+
+    def written() -> Iterator[str]:
+        return chain.from_iterable(a.written[lang] for a in analyses for lang in LANGUAGES)
+
+    analyses_raws = [a.surface for a in analyses]
+    analyses_forms = [a.surface.values() for a in analyses]
+    raw_ids = table(chain.from_iterable(analyses_raws))
+    form_ids = table(chain.from_iterable(analyses_forms))
+    word_ids = table(written())
     sizes = [len(a.written[lang]) for a in analyses for lang in LANGUAGES]
-    langs = np.tile(np.arange(len(LANGUAGES), dtype=np.int64), len(analyses))
-    numbered = np.fromiter(map(word_ids.__getitem__, written), dtype=np.int64, count=len(written))
+    numbered = np.frombuffer(array("i", map(word_ids.__getitem__, written())), dtype=np.int32)
+    langs = np.tile(np.arange(len(LANGUAGES), dtype=np.int32), len(analyses))
     numbered = numbered * len(LANGUAGES) + np.repeat(langs, sizes)
     return PatchState(
         keys=keys,
@@ -200,12 +207,12 @@ def new_state(
         positions=positions,
         phrase_words=phrase_words,
         phrase_word_ends=phrase_word_ends,
-        raws=raw_table,
-        forms=form_table,
-        surface_raw=array("i", map(raw_ids.__getitem__, raws)),
-        surface_form=array("i", map(form_ids.__getitem__, forms)),
+        raws=list(raw_ids),
+        forms=list(form_ids),
+        surface_raw=array("i", map(raw_ids.__getitem__, chain.from_iterable(analyses_raws))),
+        surface_form=array("i", map(form_ids.__getitem__, chain.from_iterable(analyses_forms))),
         surface_ends=array("q", accumulate(len(a.surface) for a in analyses)),
-        words=word_table,
+        words=list(word_ids),
         written=array("i", numbered.astype(np.int32).tobytes()),
         written_ends=array(
             "q",
