@@ -1,4 +1,5 @@
-"""A cache of built knowledge under the data directory: JSON and raw number arrays in SQLite.
+"""A cache of built knowledge under the data directory: JSON and raw number arrays in SQLite,
+and the few values of tens of megabytes (whole indexes) as files beside it.
 
 Parsing thousands of story files and indexing them takes far longer than reading the result
 back (figures: docs/benchmarks.md). Entries are keyed by a hash of what they were built from (a
