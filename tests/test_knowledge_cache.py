@@ -23,6 +23,7 @@ from bot.content.model import Anecdote, KnowledgeError
 from bot.engine.matcher import Matcher
 from bot.settings import Settings
 from bot.storage.cache import FILE as CACHE_FILE
+from bot.storage.cache import LARGE_SUFFIX
 
 QUESTIONS = [
     "klien ngancem putus kerjasama kalau saya gak dateng besok",
@@ -121,6 +122,10 @@ def test_damaged_entries_are_ignored_and_rebuilt(tmp_path: Path, value: bytes) -
     with sqlite3.connect(path) as db:
         db.execute("UPDATE entries SET value = ?", (value,))
     db.close()
+    large = list(path.parent.glob("*" + LARGE_SUFFIX))  # whole indexes, and their patch state
+    assert large
+    for entry in large:
+        entry.write_bytes(value)
     knowledge._LAST_KB.clear()
     assert answers(build_core(settings).matcher) == expected
     knowledge._LAST_KB.clear()
@@ -130,17 +135,10 @@ def test_damaged_entries_are_ignored_and_rebuilt(tmp_path: Path, value: bytes) -
 def test_an_index_pointing_outside_itself_is_not_used(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     expected = answers(build_core(settings).matcher)
-    path = settings.data_dir / CACHE_DIR / CACHE_FILE
-    db = sqlite3.connect(path)
-    with db:
-        key, value = db.execute(
-            "SELECT key, value FROM entries WHERE key LIKE 'index:%'"
-        ).fetchone()
-        # the last number is a phrasing id: make it point far outside the index
-        db.execute(
-            "UPDATE entries SET value = ? WHERE key = ?", (value[:-4] + b"\xff\xff\xff\x7f", key)
-        )
-    db.close()
+    (index,) = (settings.data_dir / CACHE_DIR).glob("index-*" + LARGE_SUFFIX)
+    value = index.read_bytes()
+    # the last number is a phrasing id: make it point far outside the index
+    index.write_bytes(value[:-4] + b"\xff\xff\xff\x7f")
     knowledge._LAST_KB.clear()
     assert answers(build_core(settings).matcher) == expected
 
@@ -302,3 +300,20 @@ def test_quiz_items_come_back_from_the_cache(
     monkeypatch.setattr(knowledge, "load_anecdote", no_build)
     cached = load_knowledge(project / "responses", SEEDS, cache_dir)
     assert [a.quiz for a in cached.anecdotes] == [a.quiz for a in fresh.anecdotes]
+
+
+@pytest.mark.parametrize("value", [b"", b"\x02\x00\x00\x00{}", b"\xff" * 64])
+def test_a_damaged_patch_state_is_not_used_after_an_edit(tmp_path: Path, value: bytes) -> None:
+    """What patching the previous index needs, damaged: the start after an edit assembles
+    the index instead, and answers as a fresh build."""
+    settings = settings_for(tmp_path)
+    build_core(settings)
+    (state,) = (settings.data_dir / CACHE_DIR).glob("patch-*" + LARGE_SUFFIX)
+    state.write_bytes(value)
+    changed = copy.deepcopy(THREAT)
+    changed["triggers"]["id"].append("vendor kami bangkrut dan gudangnya kebanjiran")
+    write_kb(tmp_path, [changed, APOLOGY])
+    knowledge._LAST_KB.clear()
+    after = build_core(settings)
+    assert after.matcher.ask("vendor kami bangkrut dan gudangnya kebanjiran").best is not None
+    assert answers(after.matcher) == answers(Matcher(after.kb))
