@@ -369,43 +369,48 @@ def patch(
     story_phrases: list[tuple[int, int]] = []
     lesson_terms: list[list[set[int]]] = []
     situation_concepts: list[list[list[str]]] = []
-    moved: dict[int, int] = {}  # an unchanged story -> how far its phrasing ids moved
+    shift_of = np.zeros(stories, dtype=np.int64)  # how far a kept story's phrasings moved
+    kept = np.zeros(stories, dtype=bool)
     renamed = new_of_old.tolist() if renumber else []
-    for s in range(stories):
-        start = len(phrase_text)
-        if s in changed:
-            analysis, ids = changed[s], local_ids[s]
-            for positions_of, text in zip(analysis.phrases, analysis.texts, strict=True):
-                words_of = [ids[p] for p in positions_of]
-                phrase_words.extend(words_of)
-                phrase_word_ends.append(len(phrase_words))
-                phrase_story.append(s)
-                phrase_weight.append(sum(map(weight.__getitem__, set(words_of))))
-                phrase_text.append(text)
-            lesson_terms.append([set(map(ids.__getitem__, ls)) for ls in analysis.lessons])
-            situation_concepts.append(situations(analysis))
-        else:
-            first_p, last_p = index.story_phrases[s]
-            moved[s] = start - first_p
+    word_bounds = np.frombuffer(state.phrase_word_ends, dtype=np.int64)
+    previous = 0
+    for s in [*story_list, stories]:
+        if previous < s:  # the unchanged stories from `previous` up to `s`, copied as a block
+            first_p, last_p = index.story_phrases[previous][0], index.story_phrases[s - 1][1]
+            moved = len(phrase_text) - first_p
+            shift_of[previous:s], kept[previous:s] = moved, True
             phrase_text.extend(index.phrase_text[first_p:last_p])
-            phrase_story.extend([s] * (last_p - first_p))
+            phrase_story.extend(index.phrase_story[first_p:last_p])
             phrase_weight.extend(index.phrase_weight[first_p:last_p])
             w_from, w_to = word_ends[first_p], word_ends[last_p]
+            shift = len(phrase_words) - w_from
             phrase_words.extend(old_word_array[w_from:w_to])
-            shift = len(phrase_words) - w_to
-            phrase_word_ends.extend(end + shift for end in state.phrase_word_ends[first_p:last_p])
-            lesson = index.lesson_terms[s]
+            phrase_word_ends.frombytes((word_bounds[first_p:last_p] + shift).tobytes())
+            story_phrases.extend((a + moved, b + moved) for a, b in index.story_phrases[previous:s])
+            lessons = index.lesson_terms[previous:s]
             if renumber:
-                lesson = [set(map(renamed.__getitem__, ls)) for ls in lesson]
-            lesson_terms.append(lesson)
-            situation_concepts.append(index.situation_concepts[s])
+                lessons = [
+                    [set(map(renamed.__getitem__, ls)) for ls in lesson] for lesson in lessons
+                ]
+            lesson_terms.extend(lessons)
+            situation_concepts.extend(index.situation_concepts[previous:s])
+        if s == stories:
+            break
+        start = len(phrase_text)
+        analysis, ids = changed[s], local_ids[s]
+        for positions_of, text in zip(analysis.phrases, analysis.texts, strict=True):
+            words_of = [ids[p] for p in positions_of]
+            phrase_words.extend(words_of)
+            phrase_word_ends.append(len(phrase_words))
+            phrase_story.append(s)
+            phrase_weight.append(sum(map(weight.__getitem__, set(words_of))))
+            phrase_text.append(text)
+        lesson_terms.append([set(map(ids.__getitem__, ls)) for ls in analysis.lessons])
+        situation_concepts.append(situations(analysis))
         story_phrases.append((start, len(phrase_text)))
+        previous = s + 1
     if stale.any():
         # the stale phrasings of unchanged stories, where they are now, and their words
-        shift_of = np.zeros(stories, dtype=np.int64)
-        kept = np.zeros(stories, dtype=bool)
-        for story, shift in moved.items():
-            shift_of[story], kept[story] = shift, True
         old_story = np.frombuffer(index.phrase_story, dtype=np.int32)
         redo = np.flatnonzero(stale & kept[old_story])
         bounds = np.frombuffer(state.phrase_word_ends, dtype=np.int64)
@@ -521,15 +526,16 @@ def _one_language(state: PatchState, words: list[str]) -> dict[str, str]:
     both = np.frombuffer(state.written, dtype=np.int32)
     if not len(both):
         return {}
-    flat, langs = both // len(LANGUAGES), both % len(LANGUAGES)
-    seen = np.zeros(len(words), dtype=np.int64)
-    np.bitwise_or.at(seen, flat, 1 << langs)
+    flat = both // len(LANGUAGES)
+    seen = np.zeros(len(words) * len(LANGUAGES), dtype=bool)
+    seen[both] = True  # (word, language) pairs used
+    count = seen.reshape(len(words), len(LANGUAGES)).sum(axis=1)
+    which = seen.reshape(len(words), len(LANGUAGES)).argmax(axis=1)
     first = _first_uses(flat, len(words))
     result: dict[str, str] = {}
     for word in flat[first].tolist():
-        mask = int(seen[word])
-        if mask & (mask - 1) == 0:  # one bit: one language
-            result[words[word]] = LANGUAGES[mask.bit_length() - 1]
+        if count[word] == 1:
+            result[words[word]] = LANGUAGES[int(which[word])]
     return result
 
 
