@@ -84,9 +84,13 @@ class IndexBuilding:
                 terms = self._analyse(anecdote)
                 new[key] = story_terms_bytes(terms)
             analyses.append(terms)
+        touch = [key for key in keys if key in found]
+        del found  # the cached analyses' bytes (hundreds of MB at thousands of stories)
         index, state = self._assemble(anecdotes, analyses, keys)
+        del analyses
         new[latest] = self._index_cache_key.encode()
-        cache.put_many(new, touch=[key for key in keys if key in found])
+        cache.put_many(new, touch=touch)
+        new.clear()
         self._keep(cache, index, state)
         return index
 
@@ -245,8 +249,10 @@ class IndexBuilding:
         order, offsets = _grouped(tids, len(index.vocab))
         stories, counts, tids_sorted = owner[order], counts[order], tids[order]
         firsts = story_start[:-1].astype(np.int32)[owner]  # each pair's story's first pair
-        pair_positions = (np.arange(len(tids), dtype=np.int32) - firsts)[order]
-        del firsts
+        pair_positions = array(
+            "i", (np.arange(len(tids), dtype=np.int32) - firsts)[order].tobytes()
+        )
+        del firsts, order
         starts = offsets[:-1]
 
         # A word's pull on a story: its frequency there relative to the story that uses it
@@ -267,6 +273,9 @@ class IndexBuilding:
             powers = [ratio**p.assoc_power for ratio in distinct.tolist()]
             pulls = np.array(powers, dtype=np.float64)[back]
             shares = np.maximum.reduceat(counts / np.array(room)[stories], starts).tolist()
+            del ratios, distinct, back, tids_sorted
+        pair_counts = array("d", counts.tobytes())  # kept for a patch (bot/engine/index_patch.py)
+        del counts
         pull_list, ends = pulls.tolist(), offsets.tolist()
         for tid, share in enumerate(shares):
             total = sum(pull_list[ends[tid] : ends[tid + 1]])
@@ -277,6 +286,7 @@ class IndexBuilding:
             array("i", stories.astype(np.int32).tobytes()),
             array("d", pulls.tobytes()),
         )
+        del pull_list, pulls, stories  # the big temporaries go before the next ones come
 
         # Phrasings (titles, triggers, tags), story by story: their weight is the sum of
         # their terms' weights; each term lists the phrasings that use it, ascending.
@@ -303,11 +313,15 @@ class IndexBuilding:
             index.lesson_terms.append(
                 [set(map(ids.__getitem__, lesson)) for lesson in analysis.lessons]
             )
+        del all_ids, tids, owner
         phrase_of = np.repeat(np.arange(len(phrase_sizes), dtype=np.int32), phrase_sizes)
         order, offsets = _grouped(np.array(phrase_terms, dtype=np.int64), len(index.vocab))
+        del phrase_terms
         flat = array("i", phrase_of[order].tobytes())
+        del phrase_of, order
         ends = offsets.tolist()
         index.term_phrases = [flat[ends[t] : ends[t + 1]] for t in range(len(index.vocab))]
+        del flat
 
         # Written forms for typo lookup: the first story's reading of a word wins, then the
         # table's slang and concepts ("kustomer", "komplen": typos of these too).
@@ -341,8 +355,8 @@ class IndexBuilding:
         state = new_state(
             list(keys),
             room,
-            array("d", counts.tobytes()),
-            array("i", pair_positions.tobytes()),
+            pair_counts,
+            pair_positions,
             phrase_words,
             phrase_word_ends,
             analyses,
