@@ -163,6 +163,7 @@ class IndexBuilding:
         lessons: list[set[int]] = []
         surface: dict[str, str] = {}
         written: dict[str, dict[str, None]] = {lang: {} for lang in LANGUAGES}
+        remembered = self._written_forms.get
         for kind, number, lang, text in matched_fields(anecdote):
             words = _content(normalizer, text, lang)
             weight = p.field_weight(kind)
@@ -182,7 +183,8 @@ class IndexBuilding:
                 phrases.append(array("i", ids))
                 texts.append(" ".join(sorted(words)))
             for raw in normalizer.split(text):
-                form, word = self._written_form(raw, lang)
+                found = remembered((raw, lang))  # most words: read before, by some story
+                form, word = self._written_form(raw, lang) if found is None else found
                 if form is not None:
                     surface.setdefault(raw, form)
                 if word is not None:
