@@ -20,6 +20,7 @@ import bot.content.yamlsafe as yamlsafe
 from bot.chat.services import build_core
 from bot.content.knowledge import CACHE_DIR, load_knowledge
 from bot.content.model import Anecdote, KnowledgeError
+from bot.engine import index_build
 from bot.engine.matcher import Matcher
 from bot.settings import Settings
 from bot.storage.cache import FILE as CACHE_FILE
@@ -315,5 +316,32 @@ def test_a_damaged_patch_state_is_not_used_after_an_edit(tmp_path: Path, value: 
     write_kb(tmp_path, [changed, APOLOGY])
     knowledge._LAST_KB.clear()
     after = build_core(settings)
+    assert after.matcher.ask("vendor kami bangkrut dan gudangnya kebanjiran").best is not None
+    assert answers(after.matcher) == answers(Matcher(after.kb))
+
+
+def test_two_bases_on_one_data_directory_each_patch_their_own_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start after editing one base patches that base's last index, although another base
+    was started from the same data directory in between."""
+    settings = settings_for(tmp_path)
+    other = replace(settings, responses_dir=write_kb(tmp_path / "other", [APOLOGY, THREAT]))
+    build_core(settings)
+    build_core(other)
+    patches: list[int] = []
+    real_patch = index_build.patch
+
+    def counted(*args: object, **kwargs: object) -> object:
+        patches.append(1)
+        return real_patch(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index_build, "patch", counted)
+    changed = copy.deepcopy(THREAT)
+    changed["triggers"]["id"].append("vendor kami bangkrut dan gudangnya kebanjiran")
+    write_kb(tmp_path, [changed, APOLOGY])
+    knowledge._LAST_KB.clear()
+    after = build_core(settings)
+    assert patches == [1]
     assert after.matcher.ask("vendor kami bangkrut dan gudangnya kebanjiran").best is not None
     assert answers(after.matcher) == answers(Matcher(after.kb))

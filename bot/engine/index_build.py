@@ -71,7 +71,7 @@ class IndexBuilding:
         if cache is None:
             return self._assemble(anecdotes, [self._analyse(a) for a in anecdotes])[0]
         keys = [self._story_key(anecdote) for anecdote in anecdotes]
-        latest = self._latest_key()
+        latest = self._latest_key(anecdotes)
         patched = self._patched(anecdotes, keys, cache, latest)
         if patched is not None:
             return patched
@@ -94,12 +94,15 @@ class IndexBuilding:
         self._keep(cache, index, state)
         return index
 
-    def _latest_key(self) -> str:
-        """The cache entry naming the index last built for this base (its word table's path
-        and bytes are in the builder's digest) with this concept table: what a start after
-        an edit patches. One per base, so bases sharing a data directory keep theirs."""
+    def _latest_key(self, anecdotes: Sequence[Anecdote]) -> str:
+        """The cache entry naming the index last built for this base (where its stories are
+        kept; its word table's path and bytes are in the builder's digest) with this concept
+        table: what a start after an edit patches. One per base, so bases sharing a data
+        directory keep theirs."""
         h = hashlib.blake2b(self._built_by, digest_size=20)
         h.update(self._concepts_key.encode())
+        if anecdotes:
+            h.update(str(anecdotes[0].source.parent).encode("utf-8", "surrogatepass"))
         return "latest:" + h.hexdigest()
 
     def _keep(self, cache: Cache, index: Index, state: PatchState) -> None:
@@ -107,6 +110,7 @@ class IndexBuilding:
         key = self._index_cache_key
         cache.put_large({"index:" + key: index_bytes(index)})  # one at a time: tens of MB each
         cache.put_large({"patch:" + key: state_bytes(state)})
+        cache.keep_latest("index:", 0)  # whole indexes kept in the database by older versions
         cache.keep_latest_large("index", INDEX_ENTRIES)
         cache.keep_latest_large("patch", INDEX_ENTRIES)
 
