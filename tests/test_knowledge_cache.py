@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import sqlite3
+from array import array
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from bot.chat.services import build_core
 from bot.content.knowledge import CACHE_DIR, load_knowledge
 from bot.content.model import Anecdote, KnowledgeError
 from bot.engine import index_build
+from bot.engine.index_patch import state_bytes, state_of
 from bot.engine.matcher import Matcher
 from bot.settings import Settings
 from bot.storage.cache import FILE as CACHE_FILE
@@ -343,5 +345,25 @@ def test_two_bases_on_one_data_directory_each_patch_their_own_index(
     knowledge._LAST_KB.clear()
     after = build_core(settings)
     assert patches == [1]
+    assert after.matcher.ask("vendor kami bangkrut dan gudangnya kebanjiran").best is not None
+    assert answers(after.matcher) == answers(Matcher(after.kb))
+
+
+def test_a_planted_patch_state_with_impossible_counts_is_not_used(tmp_path: Path) -> None:
+    """A well-formed patch state whose numbers cannot come from a build (negative counts)
+    is refused like a damaged one: the start after an edit answers as a fresh build."""
+    settings = settings_for(tmp_path)
+    core = build_core(settings)
+    cache = settings.data_dir / CACHE_DIR
+    (state_file,) = cache.glob("patch-*" + LARGE_SUFFIX)
+    state = state_of(state_file.read_bytes(), core.matcher._index)
+    assert state is not None
+    state.counts = array("d", [-1.0] * len(state.counts))
+    state_file.write_bytes(state_bytes(state))
+    changed = copy.deepcopy(THREAT)
+    changed["triggers"]["id"].append("vendor kami bangkrut dan gudangnya kebanjiran")
+    write_kb(tmp_path, [changed, APOLOGY])
+    knowledge._LAST_KB.clear()
+    after = build_core(settings)
     assert after.matcher.ask("vendor kami bangkrut dan gudangnya kebanjiran").best is not None
     assert answers(after.matcher) == answers(Matcher(after.kb))

@@ -8,6 +8,7 @@ once at start-up, while the rest of the matcher answers questions.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from array import array
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 # bases (a test base beside the real one) start fast each; every story's analysis is kept
 # separately.
 INDEX_ENTRIES = 3
+log = logging.getLogger(__name__)
 WRITTEN_CACHE = 200_000  # remembered readings of the stories' written words (bounded)
 
 
@@ -140,15 +142,20 @@ class IndexBuilding:
                 new[keys[n]] = story_terms_bytes(terms)
             analyses[n] = terms
         concepts = self.concept_table.concepts
-        index, state = patch(
-            old,
-            state,
-            keys,
-            analyses,
-            self.params,
-            lambda a: [sorted(concepts(words)) for words in a.situations],
-            self._table_surface,
-        )
+        try:
+            index, state = patch(
+                old,
+                state,
+                keys,
+                analyses,
+                self.params,
+                lambda a: [sorted(concepts(words)) for words in a.situations],
+                self._table_surface,
+            )
+        except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as exc:
+            # numbers that passed the checks but make no sense (a planted file): assemble
+            log.info("cannot patch the cached index (%s: %s)", type(exc).__name__, exc)
+            return None
         new[latest] = self._index_cache_key.encode()
         cache.put_many(new)
         self._keep(cache, index, state)

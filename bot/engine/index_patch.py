@@ -126,8 +126,18 @@ def state_of(raw: bytes | None, index: Index) -> PatchState | None:
         and _within(state.surface_form, len(state.forms))
         and _within(state.written, len(state.words) * len(LANGUAGES))
         and _within(state.positions, 1 << 31)
+        and _counts(state.counts)
+        and _counts(state.room)
     )
     return state if consistent else None
+
+
+def _counts(values: array) -> bool:
+    """Finite and not negative, as counts of a story's fields are."""
+    import numpy as np
+
+    found = np.frombuffer(values, dtype=np.float64)
+    return bool(np.all(np.isfinite(found)) and np.all(found >= 0))
 
 
 def _strs(value: object) -> list[str]:
