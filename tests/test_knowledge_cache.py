@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import sqlite3
+from array import array
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,9 +21,12 @@ import bot.content.yamlsafe as yamlsafe
 from bot.chat.services import build_core
 from bot.content.knowledge import CACHE_DIR, load_knowledge
 from bot.content.model import Anecdote, KnowledgeError
+from bot.engine import index_build
+from bot.engine.index_patch import state_bytes, state_of
 from bot.engine.matcher import Matcher
 from bot.settings import Settings
 from bot.storage.cache import FILE as CACHE_FILE
+from bot.storage.cache import LARGE_SUFFIX
 
 QUESTIONS = [
     "klien ngancem putus kerjasama kalau saya gak dateng besok",
@@ -121,6 +125,10 @@ def test_damaged_entries_are_ignored_and_rebuilt(tmp_path: Path, value: bytes) -
     with sqlite3.connect(path) as db:
         db.execute("UPDATE entries SET value = ?", (value,))
     db.close()
+    large = list(path.parent.glob("*" + LARGE_SUFFIX))  # whole indexes, and their patch state
+    assert large
+    for entry in large:
+        entry.write_bytes(value)
     knowledge._LAST_KB.clear()
     assert answers(build_core(settings).matcher) == expected
     knowledge._LAST_KB.clear()
@@ -130,17 +138,10 @@ def test_damaged_entries_are_ignored_and_rebuilt(tmp_path: Path, value: bytes) -
 def test_an_index_pointing_outside_itself_is_not_used(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     expected = answers(build_core(settings).matcher)
-    path = settings.data_dir / CACHE_DIR / CACHE_FILE
-    db = sqlite3.connect(path)
-    with db:
-        key, value = db.execute(
-            "SELECT key, value FROM entries WHERE key LIKE 'index:%'"
-        ).fetchone()
-        # the last number is a phrasing id: make it point far outside the index
-        db.execute(
-            "UPDATE entries SET value = ? WHERE key = ?", (value[:-4] + b"\xff\xff\xff\x7f", key)
-        )
-    db.close()
+    (index,) = (settings.data_dir / CACHE_DIR).glob("index-*" + LARGE_SUFFIX)
+    value = index.read_bytes()
+    # the last number is a phrasing id: make it point far outside the index
+    index.write_bytes(value[:-4] + b"\xff\xff\xff\x7f")
     knowledge._LAST_KB.clear()
     assert answers(build_core(settings).matcher) == expected
 
@@ -302,3 +303,67 @@ def test_quiz_items_come_back_from_the_cache(
     monkeypatch.setattr(knowledge, "load_anecdote", no_build)
     cached = load_knowledge(project / "responses", SEEDS, cache_dir)
     assert [a.quiz for a in cached.anecdotes] == [a.quiz for a in fresh.anecdotes]
+
+
+@pytest.mark.parametrize("value", [b"", b"\x02\x00\x00\x00{}", b"\xff" * 64])
+def test_a_damaged_patch_state_is_not_used_after_an_edit(tmp_path: Path, value: bytes) -> None:
+    """What patching the previous index needs, damaged: the start after an edit assembles
+    the index instead, and answers as a fresh build."""
+    settings = settings_for(tmp_path)
+    build_core(settings)
+    (state,) = (settings.data_dir / CACHE_DIR).glob("patch-*" + LARGE_SUFFIX)
+    state.write_bytes(value)
+    changed = copy.deepcopy(THREAT)
+    changed["triggers"]["id"].append("vendor kami bangkrut dan gudangnya kebanjiran")
+    write_kb(tmp_path, [changed, APOLOGY])
+    knowledge._LAST_KB.clear()
+    after = build_core(settings)
+    assert after.matcher.ask("vendor kami bangkrut dan gudangnya kebanjiran").best is not None
+    assert answers(after.matcher) == answers(Matcher(after.kb))
+
+
+def test_two_bases_on_one_data_directory_each_patch_their_own_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start after editing one base patches that base's last index, although another base
+    was started from the same data directory in between."""
+    settings = settings_for(tmp_path)
+    other = replace(settings, responses_dir=write_kb(tmp_path / "other", [APOLOGY, THREAT]))
+    build_core(settings)
+    build_core(other)
+    patches: list[int] = []
+    real_patch = index_build.patch
+
+    def counted(*args: object, **kwargs: object) -> object:
+        patches.append(1)
+        return real_patch(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index_build, "patch", counted)
+    changed = copy.deepcopy(THREAT)
+    changed["triggers"]["id"].append("vendor kami bangkrut dan gudangnya kebanjiran")
+    write_kb(tmp_path, [changed, APOLOGY])
+    knowledge._LAST_KB.clear()
+    after = build_core(settings)
+    assert patches == [1]
+    assert after.matcher.ask("vendor kami bangkrut dan gudangnya kebanjiran").best is not None
+    assert answers(after.matcher) == answers(Matcher(after.kb))
+
+
+def test_a_planted_patch_state_with_impossible_counts_is_not_used(tmp_path: Path) -> None:
+    """A well-formed patch state whose numbers cannot come from a build (negative counts)
+    is refused like a damaged one: the start after an edit answers as a fresh build."""
+    settings = settings_for(tmp_path)
+    core = build_core(settings)
+    cache = settings.data_dir / CACHE_DIR
+    (state_file,) = cache.glob("patch-*" + LARGE_SUFFIX)
+    state = state_of(state_file.read_bytes(), core.matcher._index)
+    assert state is not None
+    state.counts = array("d", [-1.0] * len(state.counts))
+    state_file.write_bytes(state_bytes(state))
+    changed = copy.deepcopy(THREAT)
+    changed["triggers"]["id"].append("vendor kami bangkrut dan gudangnya kebanjiran")
+    write_kb(tmp_path, [changed, APOLOGY])
+    knowledge._LAST_KB.clear()
+    after = build_core(settings)
+    assert after.matcher.ask("vendor kami bangkrut dan gudangnya kebanjiran").best is not None
+    assert answers(after.matcher) == answers(Matcher(after.kb))

@@ -6,12 +6,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+import yaml
 from kbfixture import PROJECT, SEEDS
 
 from bot.content.knowledge import load_knowledge
+from bot.engine import index_build
 from bot.engine.confidence import parts
 from bot.engine.index import Postings
 from bot.engine.index_bytes import index_bytes
@@ -72,7 +80,7 @@ def test_an_index_assembled_from_cached_story_analyses_equals_a_built_one(
     kb = load_knowledge(PROJECT / "responses", SEEDS)
     Matcher(kb, cache_dir=tmp_path)  # caches each story's analysis and the whole index
     cache = Cache(tmp_path)
-    cache.keep_latest("index:", 0)  # as if a story had changed: no whole index to read
+    cache.keep_latest_large("index", 0)  # no whole index to read, none to patch
     cache.close()
     assembled = Matcher(kb, cache_dir=tmp_path)
     built = Matcher(kb)
@@ -105,3 +113,105 @@ def test_stories_that_fit_equally_keep_the_order_they_are_written_in() -> None:
         f"copy-{n}" for n in range(matcher.params.candidates)
     ]
     assert len({m.score for m in ranked}) == 1
+
+
+def _ask_json(responses: Path, data: Path, questions: list[str]) -> list[dict[str, object]]:
+    """`python -m bot ask --json` over `questions` (stdin), as a tool runs it."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BOT_", "TELEGRAM_", "TEAM_"))
+    }
+    env.update(BOT_DATA_DIR=str(data), PYTHONPATH=str(PROJECT))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json", "--responses", str(responses)]
+        + ["--seeds", str(SEEDS)],
+        input="\n".join(questions) + "\n",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=data.parent,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def _eval_questions() -> list[str]:
+    questions: list[str] = []
+    for name in ("dev-questions.yaml", "dev-questions-2.yaml", "regression-questions.yaml"):
+        items = yaml.safe_load((PROJECT / "eval" / name).read_text(encoding="utf-8"))
+        questions.extend(str(item["q"]) for item in items[::4])
+    return [*questions, "gudangnya kebanjiran lagi, pelanggan marah besar", "wayang zorgblatt"]
+
+
+@pytest.mark.slow  # subprocesses
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        "gudangnya kebanjiran lagi dan pelanggan marah besar",  # words other stories use
+        "zorgblatt quuxifier di gudang",  # a word no story used: term ids move
+    ],
+)
+def test_a_start_after_editing_a_story_answers_as_a_fresh_build(
+    tmp_path: Path, trigger: str
+) -> None:
+    """The index patched after one story's edit (the cache of the previous start) answers
+    every question exactly as the index a fresh build makes, and the edit counts."""
+    responses = tmp_path / "responses"
+    shutil.copytree(PROJECT / "responses", responses)
+    questions = _eval_questions()
+    cached, fresh = tmp_path / "cached", tmp_path / "fresh"
+    before = _ask_json(responses, cached, questions)  # fills the cache
+
+    story = responses / "anecdotes" / "001-wayang-bima.yaml"
+    text = story.read_text(encoding="utf-8")
+    assert "triggers:\n  id:\n" in text
+    story.write_text(
+        text.replace("triggers:\n  id:\n", f'triggers:\n  id:\n    - "{trigger}"\n', 1),
+        encoding="utf-8",
+    )
+    patched = _ask_json(responses, cached, questions)
+    assert patched == _ask_json(responses, fresh, questions)
+    assert patched != before  # the edited story's new trigger is read
+
+
+def test_a_patched_index_is_the_one_a_fresh_build_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Patching, not assembling, after an edit (known words, a new word, a trigger removed),
+    and bit for bit the index of a fresh build each time."""
+    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    Matcher(kb, cache_dir=tmp_path)
+    patches: list[int] = []
+    real_patch = index_build.patch
+
+    def counted(*args: object, **kwargs: object) -> object:
+        patches.append(1)
+        return real_patch(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index_build, "patch", counted)
+    edits = [
+        (1, ("gudangnya kebanjiran lagi", "pelanggan marah besar")),
+        (0, ("zorgblatt quuxifier pelanggan",)),
+        (3, ()),  # its triggers dropped: words may leave the vocabulary
+    ]
+    for number, added in edits:
+        story = kb.anecdotes[number]
+        triggers = {"id": (*story.triggers["id"], *added), "en": story.triggers["en"]}
+        if not added:
+            triggers = {"id": story.triggers["id"][:1], "en": story.triggers["en"][:1]}
+        stories = list(kb.anecdotes)
+        stories[number] = replace(story, triggers=triggers)
+        kb = replace(kb, anecdotes=tuple(stories))
+        patched, built = Matcher(kb, cache_dir=tmp_path), Matcher(kb)
+        assert index_bytes(patched._index) == index_bytes(built._index)
+        assert patched._index.by_length == built._index.by_length
+        assert patched._index.surface_by_length == built._index.surface_by_length
+        assert list(patched._index.language_only) == list(built._index.language_only)
+        assert [patched.explain(LONG), patched.rank(LONG)] == [
+            built.explain(LONG),
+            built.rank(LONG),
+        ]
+    assert len(patches) == len(edits)

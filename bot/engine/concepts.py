@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # English endings tried when a word is in no concept as written ("collects", "skipped",
 # "ghosting"): the stemmer is Indonesian's, and listing every inflection is noise.
 _EN_ENDINGS = ("ing", "ed", "es", "s", "d")
+SEEN_WORDS = 100_000  # words whose concepts a table remembers (bounded: questions are free text)
 
 
 class ConceptTableError(ValueError):
@@ -46,23 +47,52 @@ class ConceptTable:
     words: Mapping[str, frozenset[str]]  # one canonical word -> its concepts
     phrases: Mapping[tuple[str, ...], frozenset[str]]  # several words -> their concepts
     longest: int  # words in the longest phrase
+    # The first two words of each phrase with the phrase lengths they start (longest first),
+    # and each word's concepts once looked up: a base's thousands of situations (and every
+    # question) use the same few thousand words, and most positions start no phrase, so
+    # most need one or two dictionary lookups, not one per phrase length.
+    _starts: dict[tuple[str, str], tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    _seen: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        starts: dict[tuple[str, str], set[int]] = {}
+        for phrase in self.phrases:
+            if len(phrase) < 2:
+                continue  # a phrase is two words or more (a damaged cache entry is not)
+            starts.setdefault((phrase[0], phrase[1]), set()).add(len(phrase))
+        sizes = {pair: tuple(sorted(lengths, reverse=True)) for pair, lengths in starts.items()}
+        object.__setattr__(self, "_starts", sizes)
+        object.__setattr__(self, "_seen", {})
 
     def concepts(self, tokens: Iterable[str]) -> frozenset[str]:
         """Concepts named in a text's canonical words (normalizer.tokens), phrases first: the
         words of "putus kontrak" name the end of a partnership, not also a contract."""
         words = list(tokens)
         found: set[str] = set()
-        i = 0
-        while i < len(words):
-            for size in range(min(self.longest, len(words) - i), 1, -1):
-                hit = self.phrases.get(tuple(words[i : i + size]))
-                if hit is not None:
-                    found.update(hit)
-                    i += size
-                    break
-            else:
-                found.update(self._word(words[i]))
-                i += 1
+        starts, seen, phrases = self._starts, self._seen, self.phrases
+        i, count = 0, len(words)
+        while i < count:
+            word = words[i]
+            sizes = starts.get((word, words[i + 1])) if i + 1 < count else None
+            if sizes is not None:
+                for size in sizes:
+                    hit = phrases.get(tuple(words[i : i + size])) if i + size <= count else None
+                    if hit is not None:
+                        found.update(hit)
+                        i += size
+                        break
+                else:
+                    found.update(self._word(word))
+                    i += 1
+                continue
+            hit = seen.get(word)
+            if hit is None:
+                hit = self._word(word)
+                if len(seen) < SEEN_WORDS:
+                    seen[word] = hit
+            if hit:
+                found.update(hit)
+            i += 1
         return frozenset(found)
 
     def _word(self, word: str) -> frozenset[str]:

@@ -8,6 +8,7 @@ once at start-up, while the rest of the matcher answers questions.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from array import array
 from collections.abc import Sequence
@@ -24,7 +25,15 @@ from bot.engine.index import (
     matched_fields,
     story_texts,
 )
-from bot.engine.index_bytes import story_terms_bytes, story_terms_of
+from bot.engine.index_bytes import index_bytes, index_of, story_terms_bytes, story_terms_of
+from bot.engine.index_patch import (
+    MAX_CHANGED_SHARE,
+    PatchState,
+    new_state,
+    patch,
+    state_bytes,
+    state_of,
+)
 from bot.engine.normalize import Normalizer
 from bot.engine.params import ScoringParams
 from bot.storage.cache import Cache
@@ -32,6 +41,11 @@ from bot.storage.cache import Cache
 if TYPE_CHECKING:
     import numpy as np
 
+# Whole indexes kept in the cache (bot/storage/cache.py), most recently used first: a few
+# bases (a test base beside the real one) start fast each; every story's analysis is kept
+# separately.
+INDEX_ENTRIES = 3
+log = logging.getLogger(__name__)
 WRITTEN_CACHE = 200_000  # remembered readings of the stories' written words (bounded)
 
 
@@ -43,6 +57,8 @@ class IndexBuilding:
     concept_table: ConceptTable
     _built_by: bytes
     _written_forms: dict[tuple[str, str], tuple[str | None, str | None]]
+    _concepts_key: str
+    _index_cache_key: str  # the whole index's key in the cache (Matcher._index_key)
 
     def _story_key(self, anecdote: Anecdote) -> str:
         h = hashlib.blake2b(self._built_by, digest_size=20)
@@ -51,25 +67,99 @@ class IndexBuilding:
 
     def _build(self, anecdotes: Sequence[Anecdote], cache: Cache | None = None) -> Index:
         """The index of `anecdotes`: each story's words from the cache or analysed afresh
-        (the slow part: stemming), then weighed against each other (this depends on all)."""
-        analyses: list[StoryTerms | None] = [None] * len(anecdotes)
-        keys: list[str] = []
-        found: dict[str, bytes] = {}
-        if cache is not None:
-            keys = [self._story_key(anecdote) for anecdote in anecdotes]
-            found = cache.get_many(keys)
-            for n, key in enumerate(keys):
-                analyses[n] = story_terms_of(found.get(key))
+        (the slow part: stemming), then weighed against each other (this depends on all).
+        With a cache: the previous index of this base patched where only a few stories
+        changed (bot/engine/index_patch.py), and the result kept for the next start."""
+        if cache is None:
+            return self._assemble(anecdotes, [self._analyse(a) for a in anecdotes])[0]
+        keys = [self._story_key(anecdote) for anecdote in anecdotes]
+        latest = self._latest_key(anecdotes)
+        patched = self._patched(anecdotes, keys, cache, latest)
+        if patched is not None:
+            return patched
+        found = cache.get_many(keys)
+        analyses: list[StoryTerms] = []
         new: dict[str, bytes] = {}
-        for n, anecdote in enumerate(anecdotes):
-            if analyses[n] is None:
+        for anecdote, key in zip(anecdotes, keys, strict=True):
+            terms = story_terms_of(found.get(key))
+            if terms is None:
                 terms = self._analyse(anecdote)
-                analyses[n] = terms
-                if cache is not None:
-                    new[keys[n]] = story_terms_bytes(terms)
-        if cache is not None and new:
-            cache.put_many(new, touch=[key for key in keys if key in found])
-        return self._assemble(anecdotes, [a for a in analyses if a is not None])
+                new[key] = story_terms_bytes(terms)
+            analyses.append(terms)
+        touch = [key for key in keys if key in found]
+        del found  # the cached analyses' bytes (hundreds of MB at thousands of stories)
+        index, state = self._assemble(anecdotes, analyses, keys)
+        del analyses
+        new[latest] = self._index_cache_key.encode()
+        cache.put_many(new, touch=touch)
+        new.clear()
+        self._keep(cache, index, state)
+        return index
+
+    def _latest_key(self, anecdotes: Sequence[Anecdote]) -> str:
+        """The cache entry naming the index last built for this base (where its stories are
+        kept; its word table's path and bytes are in the builder's digest) with this concept
+        table: what a start after an edit patches. One per base, so bases sharing a data
+        directory keep theirs."""
+        h = hashlib.blake2b(self._built_by, digest_size=20)
+        h.update(self._concepts_key.encode())
+        if anecdotes:
+            h.update(str(anecdotes[0].source.parent).encode("utf-8", "surrogatepass"))
+        return "latest:" + h.hexdigest()
+
+    def _keep(self, cache: Cache, index: Index, state: PatchState) -> None:
+        """Keep the index and what patching it needs, and only the last few of each."""
+        key = self._index_cache_key
+        cache.put_large({"index:" + key: index_bytes(index)})  # one at a time: tens of MB each
+        cache.put_large({"patch:" + key: state_bytes(state)})
+        cache.keep_latest("index:", 0)  # whole indexes kept in the database by older versions
+        cache.keep_latest_large("index", INDEX_ENTRIES)
+        cache.keep_latest_large("patch", INDEX_ENTRIES)
+
+    def _patched(
+        self, anecdotes: Sequence[Anecdote], keys: list[str], cache: Cache, latest: str
+    ) -> Index | None:
+        """The previous index of this base with the stories that changed since analysed
+        anew, or None when there is none to patch or too much changed."""
+        previous_key = cache.get(latest)
+        if previous_key is None:
+            return None
+        previous = previous_key.decode("ascii", "replace")
+        old = index_of(cache.get_large("index:" + previous), len(anecdotes))
+        state = state_of(cache.get_large("patch:" + previous), old) if old else None
+        if old is None or state is None or len(state.keys) != len(keys):
+            return None
+        changed = [n for n, key in enumerate(keys) if key != state.keys[n]]
+        if not changed or len(changed) > max(1, MAX_CHANGED_SHARE * len(keys)):
+            return None
+        cached = cache.get_many([keys[n] for n in changed])
+        analyses: dict[int, StoryTerms] = {}
+        new: dict[str, bytes] = {}
+        for n in changed:
+            terms = story_terms_of(cached.get(keys[n]))
+            if terms is None:
+                terms = self._analyse(anecdotes[n])
+                new[keys[n]] = story_terms_bytes(terms)
+            analyses[n] = terms
+        concepts = self.concept_table.concepts
+        try:
+            index, state = patch(
+                old,
+                state,
+                keys,
+                analyses,
+                self.params,
+                lambda a: [sorted(concepts(words)) for words in a.situations],
+                self._table_surface,
+            )
+        except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as exc:
+            # numbers that passed the checks but make no sense (a planted file): assemble
+            log.info("cannot patch the cached index (%s: %s)", type(exc).__name__, exc)
+            return None
+        new[latest] = self._index_cache_key.encode()
+        cache.put_many(new)
+        self._keep(cache, index, state)
+        return index
 
     def _analyse(self, anecdote: Anecdote) -> StoryTerms:
         """One story's terms and how often its fields use them, its phrasings and lessons as
@@ -84,6 +174,7 @@ class IndexBuilding:
         lessons: list[set[int]] = []
         surface: dict[str, str] = {}
         written: dict[str, dict[str, None]] = {lang: {} for lang in LANGUAGES}
+        remembered = self._written_forms.get
         for kind, number, lang, text in matched_fields(anecdote):
             words = _content(normalizer, text, lang)
             weight = p.field_weight(kind)
@@ -103,7 +194,8 @@ class IndexBuilding:
                 phrases.append(array("i", ids))
                 texts.append(" ".join(sorted(words)))
             for raw in normalizer.split(text):
-                form, word = self._written_form(raw, lang)
+                found = remembered((raw, lang))  # most words: read before, by some story
+                form, word = self._written_form(raw, lang) if found is None else found
                 if form is not None:
                     surface.setdefault(raw, form)
                 if word is not None:
@@ -141,10 +233,16 @@ class IndexBuilding:
                 self._written_forms[key] = found
         return found
 
-    def _assemble(self, anecdotes: Sequence[Anecdote], analyses: Sequence[StoryTerms]) -> Index:
+    def _assemble(
+        self,
+        anecdotes: Sequence[Anecdote],
+        analyses: Sequence[StoryTerms],
+        keys: Sequence[str] = (),
+    ) -> tuple[Index, PatchState]:
         """The index of the stories' analyses: the part that depends on every story (term
-        ids, weights, postings), so it is recomputed at each start that edits a story. Only
-        sums and lookups over what `_analyse` found: no text is read again."""
+        ids, weights, postings). Only sums and lookups over what `_analyse` found: no text is
+        read again. With it, what patching this index needs (`keys`: the stories' cache
+        keys)."""
         import numpy as np  # here only: a start with a full cache does not need it
 
         p = self.params
@@ -163,6 +261,11 @@ class IndexBuilding:
         # The same pairs term by term, each term's stories ascending: its postings.
         order, offsets = _grouped(tids, len(index.vocab))
         stories, counts, tids_sorted = owner[order], counts[order], tids[order]
+        firsts = story_start[:-1].astype(np.int32)[owner]  # each pair's story's first pair
+        pair_positions = array(
+            "i", (np.arange(len(tids), dtype=np.int32) - firsts)[order].tobytes()
+        )
+        del firsts, order
         starts = offsets[:-1]
 
         # A word's pull on a story: its frequency there relative to the story that uses it
@@ -176,13 +279,16 @@ class IndexBuilding:
         n = max(len(analyses), 1)
         pulls = np.zeros(0)
         shares: list[float] = []
+        room = [min(p.topical_count, p.topical_share * a.size) for a in analyses]
         if len(counts):
             ratios = counts / np.maximum.reduceat(counts, starts)[tids_sorted]
             distinct, back = np.unique(ratios, return_inverse=True)
             powers = [ratio**p.assoc_power for ratio in distinct.tolist()]
             pulls = np.array(powers, dtype=np.float64)[back]
-            room = [min(p.topical_count, p.topical_share * a.size) for a in analyses]
             shares = np.maximum.reduceat(counts / np.array(room)[stories], starts).tolist()
+            del ratios, distinct, back, tids_sorted
+        pair_counts = array("d", counts.tobytes())  # kept for a patch (bot/engine/index_patch.py)
+        del counts
         pull_list, ends = pulls.tolist(), offsets.tolist()
         for tid, share in enumerate(shares):
             total = sum(pull_list[ends[tid] : ends[tid + 1]])
@@ -193,6 +299,7 @@ class IndexBuilding:
             array("i", stories.astype(np.int32).tobytes()),
             array("d", pulls.tobytes()),
         )
+        del pull_list, pulls, stories  # the big temporaries go before the next ones come
 
         # Phrasings (titles, triggers, tags), story by story: their weight is the sum of
         # their terms' weights; each term lists the phrasings that use it, ascending.
@@ -200,11 +307,16 @@ class IndexBuilding:
         weight = index.weight
         phrase_terms: list[int] = []  # the term ids of every phrasing, one after the other
         phrase_sizes: list[int] = []
+        phrase_words = array("i")  # ...and their words in text order (for a patch)
+        phrase_word_ends = array("q")
         for a_idx, analysis in enumerate(analyses):
             ids = all_ids[bounds[a_idx] : bounds[a_idx + 1]]
             start = len(index.phrase_text)
             for positions, text in zip(analysis.phrases, analysis.texts, strict=True):
-                unique = set(map(ids.__getitem__, positions))
+                words = list(map(ids.__getitem__, positions))
+                unique = set(words)
+                phrase_words.extend(words)
+                phrase_word_ends.append(len(phrase_words))
                 index.phrase_story.append(a_idx)
                 index.phrase_weight.append(sum(map(weight.__getitem__, unique)))
                 index.phrase_text.append(text)
@@ -214,11 +326,15 @@ class IndexBuilding:
             index.lesson_terms.append(
                 [set(map(ids.__getitem__, lesson)) for lesson in analysis.lessons]
             )
+        del all_ids, tids, owner
         phrase_of = np.repeat(np.arange(len(phrase_sizes), dtype=np.int32), phrase_sizes)
         order, offsets = _grouped(np.array(phrase_terms, dtype=np.int64), len(index.vocab))
+        del phrase_terms
         flat = array("i", phrase_of[order].tobytes())
+        del phrase_of, order
         ends = offsets.tolist()
         index.term_phrases = [flat[ends[t] : ends[t + 1]] for t in range(len(index.vocab))]
+        del flat
 
         # Written forms for typo lookup: the first story's reading of a word wins, then the
         # table's slang and concepts ("kustomer", "komplen": typos of these too).
@@ -227,12 +343,7 @@ class IndexBuilding:
         for surface in reversed(surfaces):  # earlier stories overwrite later ones
             first.update(surface)
         surface_words = {raw: first[raw] for raw in dict.fromkeys(chain.from_iterable(surfaces))}
-        normalizer = self.normalizer
-        table = normalizer.table
-        for raw in [*table.concepts, *table.slang]:
-            forms = normalizer.canonical_word(raw, "id") if len(raw) >= 4 else ()
-            if forms and forms[0] in term_ids and raw not in surface_words:
-                surface_words[raw] = forms[0]
+        self._table_surface(surface_words, term_ids)
         for raw, word in surface_words.items():
             if word in term_ids:
                 index.surface.setdefault(raw, term_ids[word])
@@ -254,7 +365,26 @@ class IndexBuilding:
         index.situation_concepts = [
             [sorted(concepts(words)) for words in analysis.situations] for analysis in analyses
         ]
-        return index
+        state = new_state(
+            list(keys),
+            room,
+            pair_counts,
+            pair_positions,
+            phrase_words,
+            phrase_word_ends,
+            analyses,
+        )
+        return index, state
+
+    def _table_surface(self, surface_words: dict[str, str], term_ids: dict[str, int]) -> None:
+        """Add the table's slang and concepts ("kustomer", "komplen") to the written forms
+        for typo lookup, where their form is a term and they are not written in a story."""
+        normalizer = self.normalizer
+        table = normalizer.table
+        for raw in [*table.concepts, *table.slang]:
+            forms = normalizer.canonical_word(raw, "id") if len(raw) >= 4 else ()
+            if forms and forms[0] in term_ids and raw not in surface_words:
+                surface_words[raw] = forms[0]
 
 
 def _content(normalizer: Normalizer, text: str, lang: str) -> list[str]:

@@ -48,8 +48,9 @@ from bot.engine.concepts import FILE as CONCEPTS
 from bot.engine.concepts import ConceptTable, load_concepts, table_json, table_of
 from bot.engine.confidence import Calibration, Evidence
 from bot.engine.index import story_texts
-from bot.engine.index_build import IndexBuilding
-from bot.engine.index_bytes import index_bytes, index_of
+from bot.engine.index_build import INDEX_ENTRIES, IndexBuilding
+from bot.engine.index_bytes import index_of
+from bot.engine.index_patch import patch
 from bot.engine.language import LanguageDetector, decide
 from bot.engine.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
 from bot.engine.params import DEFAULT_PARAMS, ScoringParams
@@ -62,10 +63,6 @@ from bot.engine.topics import TopicChecks
 from bot.engine.wordtable import Table
 from bot.storage.cache import Cache, dumps, loads, paused_gc
 
-# Whole indexes kept in the cache (bot/storage/cache.py), most recently used first: a few
-# bases (a test base beside the real one) start fast each; every story's analysis is kept
-# separately.
-INDEX_ENTRIES = 3
 CALIBRATION = "calibration.yaml"  # beside normalize.yaml: the weights fitted for this base
 NO_CONCEPTS = ConceptTable((), {}, {}, 1)  # a base without responses/concepts.yaml
 
@@ -175,13 +172,13 @@ class Matcher(IndexBuilding, LexicalScoring):
                 self.concept_table = concepts
                 table = hashlib.blake2b(dumps(table_json(concepts)), digest_size=20)
                 self._concepts_key = "table:" + table.hexdigest()
-            key = "index:" + self._index_key(kb)
+            self._index_cache_key = self._index_key(kb)
             with paused_gc():
-                index = index_of(cache.get(key), len(kb.anecdotes))
+                index = index_of(
+                    cache.get_large("index:" + self._index_cache_key), len(kb.anecdotes)
+                )
                 if index is None:
                     index = self._build(kb.anecdotes, cache)
-                    cache.put_many({key: index_bytes(index)})
-                    cache.keep_latest("index:", INDEX_ENTRIES)
             self._index = index
             self.situations = self._situations()
         finally:
@@ -223,6 +220,7 @@ class Matcher(IndexBuilding, LexicalScoring):
                 inspect.getfile(story_texts),
                 inspect.getfile(IndexBuilding),
                 inspect.getfile(index_of),
+                inspect.getfile(patch),
                 inspect.getfile(LexicalScoring),
                 inspect.getfile(Normalizer),
                 inspect.getfile(TopicChecks),

@@ -155,6 +155,9 @@ class Normalizer(TopicChecks):
             | frozenset(table.concepts)
         )
         self._word_cache: dict[tuple[str, str], tuple[str, ...]] = {}
+        # The last text split and its words: building the index splits each story text for
+        # its canonical words, then again for its written forms.
+        self._last_split: tuple[str, tuple[str, ...]] = ("", ())
         self._stem_cache: dict[str, str] = {}
         # Synonyms meet whatever affix they carry: "merekomendasikan" stems to "rekomendasi",
         # which must reach the same concept as the listed "rekomendasikan".
@@ -367,6 +370,10 @@ class Normalizer(TopicChecks):
     # --- texts -------------------------------------------------------------------------
     def split(self, text: str) -> list[str]:
         """Lower-case words of `text`, accents and punctuation removed."""
+        last, words = self._last_split
+        if text == last:
+            return list(words)
+        original = text
         text = text.lower()
         if not text.isascii():  # ASCII has no accents: most texts skip the per-letter pass
             text = unicodedata.normalize("NFKD", text)
@@ -375,7 +382,9 @@ class Normalizer(TopicChecks):
         if "'" in text or "’" in text or "`" in text:
             text = _CONTRACTION.sub(lambda m: _CONTRACTED[m.group(1)], text)
         text = _APOSTROPHE.sub("", text)
-        return _WORD.findall(text)
+        found = _WORD.findall(text)
+        self._last_split = (original, tuple(found))
+        return found
 
     def tokens(self, text: str, lang: str) -> list[str]:
         """Canonical words of `text` in order (stopwords included, particles dropped); `lang`

@@ -1,4 +1,5 @@
-"""A cache of built knowledge under the data directory: JSON and raw number arrays in SQLite.
+"""A cache of built knowledge under the data directory: JSON and raw number arrays in SQLite,
+and the few values of tens of megabytes (whole indexes) as files beside it.
 
 Parsing thousands of story files and indexing them takes far longer than reading the result
 back (figures: docs/benchmarks.md). Entries are keyed by a hash of what they were built from (a
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import logging
 import os
 import sqlite3
+import tempfile
 import time
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,6 +30,7 @@ import orjson
 log = logging.getLogger(__name__)
 
 FILE = "cache.sqlite3"  # in the cache directory (under the data directory)
+LARGE_SUFFIX = ".data"  # a large value's file, beside it (`Cache.put_large`)
 # Entries not written or read by a rebuild for this long are dropped when something is written:
 # a base not started for a month rebuilds on its next start, and the file stays bounded.
 KEEP_SECONDS = 30 * 24 * 3600
@@ -55,6 +59,9 @@ class Cache:
                 with contextlib.suppress(OSError):
                     os.chmod(self.path, 0o600)
             db.execute("PRAGMA journal_mode=WAL")
+            # No flush to disk at each commit: in WAL mode a crash can lose the last writes
+            # but not damage the file, and a lost entry is only a cache miss.
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
             self._db = db
         except (OSError, sqlite3.Error) as exc:
@@ -121,6 +128,53 @@ class Cache:
             )
         except sqlite3.Error as exc:
             log.info("cannot trim cache %s (%s: %s)", self.path, type(exc).__name__, exc)
+
+    # Whole indexes (tens of megabytes at thousands of stories) are files beside the database:
+    # SQLite reads and frees a large value page by page through its overflow chain, which
+    # cost seconds per start after an edit; a file is read in one call and dropped by unlink.
+    def _file(self, key: str) -> Path:
+        prefix = key.partition(":")[0]
+        name = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+        return self.path.parent / f"{prefix}-{name}{LARGE_SUFFIX}"
+
+    def get_large(self, key: str) -> bytes | None:
+        """The value `put_large` wrote for `key`, or None; reading marks it used."""
+        path = self._file(key)
+        try:
+            value = path.read_bytes()
+            os.utime(path)
+        except OSError:
+            return None
+        return value
+
+    def put_large(self, items: Mapping[str, bytes]) -> None:
+        """Write each value to its own file, whole or not at all (a reader never sees half)."""
+        for key, value in items.items():
+            path = self._file(key)
+            temporary = None
+            try:
+                make_private_dir(path.parent)
+                handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".writing-")
+                with os.fdopen(handle, "wb") as out:
+                    out.write(value)
+                os.replace(temporary, path)
+            except OSError as exc:
+                log.info("cannot write cache %s (%s: %s)", path, type(exc).__name__, exc)
+                if temporary is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(temporary)
+
+    def keep_latest_large(self, prefix: str, count: int) -> None:
+        """Keep only the `count` most recently used files of keys starting `prefix:`."""
+        try:
+            found = [
+                (path.stat().st_mtime, path)
+                for path in self.path.parent.glob(f"{prefix}-*{LARGE_SUFFIX}")
+            ]
+            for _, path in sorted(found, reverse=True)[count:]:
+                path.unlink()
+        except OSError as exc:
+            log.info("cannot trim cache %s (%s: %s)", self.path.parent, type(exc).__name__, exc)
 
     def close(self) -> None:
         if self._db is not None:
