@@ -114,11 +114,12 @@ def _load_knowledge(
     if not files:
         problems.append(f"{anecdote_dir}: no anecdote files (*.yaml) found")
     anecdotes: list[Anecdote] = []
+    seed_problems: dict[str, str | None] = {}
     for path in files:
         try:
             found = cache.anecdote(path, seeds_dir) if cache is not None else None
             if found is None:
-                found = load_anecdote(path, seeds_dir, raw.get(path))
+                found = load_anecdote(path, seeds_dir, raw.get(path), seed_problems)
                 if cache is not None:
                     cache.remember(path, anecdote_json(found))
             anecdotes.append(found)

@@ -125,8 +125,15 @@ def seed_problem(seed: str, seeds_dir: Path) -> str | None:
     return None
 
 
-def load_anecdote(path: Path, seeds_dir: Path, raw: bytes | None = None) -> Anecdote:
-    """One anecdote file, validated; `raw` is its content when already read."""
+def load_anecdote(
+    path: Path,
+    seeds_dir: Path,
+    raw: bytes | None = None,
+    seed_problems: dict[str, str | None] | None = None,
+) -> Anecdote:
+    """One anecdote file, validated; `raw` is its content when already read. `seed_problems`:
+    the seeds already checked while loading a base (thousands of stories share a few seeds,
+    and each check resolves paths on disk)."""
     data, text = read_yaml(path, raw)
     check = _Checker(path, text)
     if not isinstance(data, Mapping):
@@ -143,7 +150,14 @@ def load_anecdote(path: Path, seeds_dir: Path, raw: bytes | None = None) -> Anec
     if len(anecdote_id.encode()) > 24:
         check.fail(("id",), "must be at most 24 characters (it goes into button data)")
     seed = check.string(data.get("seed"), ("seed",)) if "seed" in data else ""
-    problem = seed_problem(seed, seeds_dir) if seed else None
+    if not seed:
+        problem = None
+    elif seed_problems is None:
+        problem = seed_problem(seed, seeds_dir)
+    elif seed in seed_problems:
+        problem = seed_problems[seed]
+    else:
+        problem = seed_problems[seed] = seed_problem(seed, seeds_dir)
     if problem:
         check.fail(("seed",), problem)
     anecdote = Anecdote(

@@ -102,15 +102,62 @@ def parse(text: str) -> Any:
     if "*" in text:
         _refuse_aliases_and_depth(text)
     try:
-        data = yaml.load(text, Loader=yaml.CSafeLoader)
+        data, shallow = _load(text)
     except (yaml.scanner.ScannerError, yaml.parser.ParserError) as exc:
         if exc.problem and "maximum nesting depth" in exc.problem:
             raise _too_deep(exc.problem_mark) from None
         raise
-    if _depth(data) > MAX_DEPTH:
+    if not shallow and _depth(data) > MAX_DEPTH:
         _refuse_aliases_and_depth(text)  # raises, naming the line
         raise _too_deep(None)
     return data
+
+
+_STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{kind}" for kind in ("str", "seq", "map"))
+
+
+class _Unusual(Exception):
+    """A node `_plain` leaves to PyYAML's constructor: a collection of another kind (a
+    merge key, a set), a key that is not a string, or nesting past MAX_DEPTH."""
+
+
+def _load(text: str) -> tuple[Any, bool]:
+    """`yaml.load(text, Loader=yaml.CSafeLoader)`, and whether the result is known to be at
+    most MAX_DEPTH deep. Strings, lists and string-keyed mappings (all an anecdote holds)
+    are built straight from libyaml's nodes: PyYAML's constructor, general enough for
+    anchors and merges, took about as long as parsing at thousands of files. Anything else
+    is built by that constructor, the same values either way."""
+    loader = yaml.CSafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, True
+        try:
+            return _plain(loader, node, 1), True
+        except _Unusual:
+            return loader.construct_document(node), False
+    finally:
+        loader.dispose()
+
+
+def _plain(loader: yaml.CSafeLoader, node: yaml.Node, depth: int) -> Any:
+    """The value of `node` at `depth` (counted as compose_node counts it)."""
+    if depth > MAX_DEPTH:
+        raise _Unusual
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR:
+            return node.value
+        return loader.construct_object(node, deep=True)  # numbers, booleans, null, dates
+    if node.tag == _SEQ and isinstance(node, yaml.SequenceNode):
+        return [_plain(loader, item, depth + 1) for item in node.value]
+    if node.tag != _MAP or not isinstance(node, yaml.MappingNode):
+        raise _Unusual
+    mapping: dict[str, Any] = {}
+    for key, value in node.value:
+        if key.tag != _STR or not isinstance(key, yaml.ScalarNode) or depth >= MAX_DEPTH:
+            raise _Unusual
+        mapping[key.value] = _plain(loader, value, depth + 1)
+    return mapping
 
 
 def _depth(data: Any) -> int:

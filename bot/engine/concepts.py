@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,16 @@ class ConceptTable:
         """Concepts named in a text's canonical words (normalizer.tokens), phrases first: the
         words of "putus kontrak" name the end of a partnership, not also a contract."""
         words = list(tokens)
-        found: set[str] = set()
         starts, seen, phrases = self._starts, self._seen, self.phrases
+        if starts.keys().isdisjoint(pairwise(words)):  # most texts: no phrase starts
+            hits = list(map(seen.get, words))
+            if None in hits:
+                hits = [
+                    self._seen_word(word) if hit is None else hit
+                    for word, hit in zip(words, hits, strict=True)
+                ]
+            return frozenset().union(*hits)
+        found: set[str] = set()
         i, count = 0, len(words)
         while i < count:
             word = words[i]
@@ -87,13 +96,18 @@ class ConceptTable:
                 continue
             hit = seen.get(word)
             if hit is None:
-                hit = self._word(word)
-                if len(seen) < SEEN_WORDS:
-                    seen[word] = hit
+                hit = self._seen_word(word)
             if hit:
                 found.update(hit)
             i += 1
         return frozenset(found)
+
+    def _seen_word(self, word: str) -> frozenset[str]:
+        """`_word`, remembered (bounded)."""
+        hit = self._word(word)
+        if len(self._seen) < SEEN_WORDS:
+            self._seen[word] = hit
+        return hit
 
     def _word(self, word: str) -> frozenset[str]:
         hit = self.words.get(word)

@@ -12,7 +12,7 @@ import logging
 import math
 from array import array
 from collections.abc import Sequence
-from itertools import chain
+from itertools import chain, filterfalse
 from typing import TYPE_CHECKING
 
 from bot.content.model import LANGUAGES, Anecdote
@@ -56,7 +56,7 @@ class IndexBuilding:
     normalizer: Normalizer
     concept_table: ConceptTable
     _built_by: bytes
-    _written_forms: dict[tuple[str, str], tuple[str | None, str | None]]
+    _written_forms: dict[str, dict[str, tuple[str | None, str | None]]]  # per language
     _concepts_key: str
     _index_cache_key: str  # the whole index's key in the cache (Matcher._index_key)
 
@@ -174,18 +174,24 @@ class IndexBuilding:
         lessons: list[set[int]] = []
         surface: dict[str, str] = {}
         written: dict[str, dict[str, None]] = {lang: {} for lang in LANGUAGES}
-        remembered = self._written_forms.get
+        stopwords = normalizer.table.stopwords.__contains__
+        raws: list[str] = []  # the written words of the texts read so far in `lang`
+        raws_lang = ""
         for kind, number, lang, text in matched_fields(anecdote):
-            words = _content(normalizer, text, lang)
+            raw = normalizer.split(text)
+            if lang != raws_lang:  # each written word read once per language of the story
+                self._read_written(raws, raws_lang, surface, written)
+                raws, raws_lang = [], lang
+            raws += raw
+            # its content words: canonical, stopwords out, each once (C loops: see `_content`)
+            words = list(dict.fromkeys(filterfalse(stopwords, normalizer.tokens_of(raw, lang))))
             weight = p.field_weight(kind)
             size += weight
-            ids = []
-            for word in words:
-                at = positions.setdefault(word, len(counts))
-                if at == len(counts):
-                    counts.append(0.0)
+            ids = [positions.setdefault(word, len(positions)) for word in words]
+            if len(positions) > len(counts):
+                counts.extend([0.0] * (len(positions) - len(counts)))  # new terms
+            for at in ids:
                 counts[at] += weight
-                ids.append(at)
             if kind == "lesson":
                 while len(lessons) <= number:
                     lessons.append(set())
@@ -193,13 +199,7 @@ class IndexBuilding:
             elif kind in ("title", "trigger", "tag") and ids:
                 phrases.append(array("i", ids))
                 texts.append(" ".join(sorted(words)))
-            for raw in normalizer.split(text):
-                found = remembered((raw, lang))  # most words: read before, by some story
-                form, word = self._written_form(raw, lang) if found is None else found
-                if form is not None:
-                    surface.setdefault(raw, form)
-                if word is not None:
-                    written[lang].setdefault(word, None)
+        self._read_written(raws, raws_lang, surface, written)
         situations = [
             normalizer.tokens(situation.id, "id") + normalizer.tokens(situation.en, "en")
             for situation in anecdote.situations
@@ -216,12 +216,39 @@ class IndexBuilding:
             situations=situations,
         )
 
+    def _read_written(
+        self,
+        raws: list[str],
+        lang: str,
+        surface: dict[str, str],
+        written: dict[str, dict[str, None]],
+    ) -> None:
+        """Note `raws` (written words of one language, first written first) in `surface`
+        (the first form of each word wins) and `written`: a word's form and spelling depend
+        on it and the language only, so each distinct word is read once."""
+        distinct = list(dict.fromkeys(raws))
+        found = list(map(self._written_forms.setdefault(lang, {}).get, distinct))
+        if None in found:  # words no story wrote before
+            found = [
+                self._written_form(raw, lang) if pair is None else pair
+                for raw, pair in zip(distinct, found, strict=True)
+            ]
+        if not found:
+            return
+        forms, words = zip(*found, strict=True)
+        surface |= {
+            raw: form
+            for raw, form in zip(distinct, forms, strict=True)
+            if form is not None and raw not in surface
+        }
+        written[lang] |= dict.fromkeys(word for word in words if word is not None)
+
     def _written_form(self, raw: str, lang: str) -> tuple[str | None, str | None]:
         """A written word's canonical form (words of 4+ letters: for typos) and its collapsed
         spelling (alphabetic, 4+ letters: for telling languages apart), None where not kept.
         Remembered: thousands of stories write the same few thousand words."""
-        key = (raw, lang)
-        found = self._written_forms.get(key)
+        known = self._written_forms.setdefault(lang, {})
+        found = known.get(raw)
         if found is None:
             forms = self.normalizer.canonical_word(raw, lang) if len(raw) >= 4 else ()
             word = self.normalizer.collapse(raw)
@@ -229,8 +256,8 @@ class IndexBuilding:
                 forms[0] if forms else None,
                 word if len(word) >= 4 and word.isalpha() else None,
             )
-            if len(self._written_forms) < WRITTEN_CACHE:
-                self._written_forms[key] = found
+            if len(known) < WRITTEN_CACHE:
+                known[raw] = found
         return found
 
     def _assemble(

@@ -151,7 +151,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         self.taught = TaughtPhrasings()  # what team leads taught, on top of the index
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
         self._lesson_matchers: dict[int, Matcher] = {}  # story -> its lessons (lazily)
-        self._written_forms: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        self._written_forms: dict[str, dict[str, tuple[str | None, str | None]]] = {}
         if cache is None:
             self.concept_table = concepts or load_concepts(self.concepts_path, self.normalizer)
             with paused_gc():

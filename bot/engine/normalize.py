@@ -19,6 +19,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from itertools import chain, groupby
+from operator import eq
 from pathlib import Path
 
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
@@ -154,7 +156,9 @@ class Normalizer(TopicChecks):
             | frozenset(table.slang)
             | frozenset(table.concepts)
         )
-        self._word_cache: dict[tuple[str, str], tuple[str, ...]] = {}
+        # language -> written word -> its canonical words: looked up with `map` over a
+        # whole text, since building the index folds millions of words of a few thousand kinds
+        self._word_cache: dict[str, dict[str, tuple[str, ...]]] = {}
         # The last text split and its words: building the index splits each story text for
         # its canonical words, then again for its written forms.
         self._last_split: tuple[str, tuple[str, ...]] = ("", ())
@@ -340,8 +344,10 @@ class Normalizer(TopicChecks):
         return concepts.get(stem, stem)
 
     def canonical_word(self, raw: str, lang: str) -> tuple[str, ...]:
-        key = (raw, lang)
-        cached = self._word_cache.get(key)
+        known = self._word_cache.get(lang)
+        if known is None:
+            known = self._word_cache.setdefault(lang, {})
+        cached = known.get(raw)
         if cached is not None:
             return cached
         word = raw
@@ -355,17 +361,30 @@ class Normalizer(TopicChecks):
                 continue
             out.append(self._canon(part, lang))
         result = tuple(out)
-        if len(self._word_cache) < _CACHE_LIMIT:
-            self._word_cache[key] = result
+        if len(known) < _CACHE_LIMIT:
+            known[raw] = result
         return result
 
-    def _fold(self, raw_words: Iterable[str], lang: str) -> list[str]:
-        out: list[str] = []
-        for raw in _reduplicated(raw_words, self.table.slang):
-            for word in self.canonical_word(raw, lang):
-                if not out or out[-1] != word:  # "teman-teman", "berbulan-bulan"
-                    out.append(word)
-        return out
+    def _fold(self, raw_words: list[str], lang: str) -> list[str]:
+        """Each written word's canonical words, in order, a word repeated next to itself
+        once ("teman-teman", "berbulan-bulan"). Done a text at a time in C loops (`map`,
+        `chain`), with a Python loop only for words not seen before: building the index folds
+        millions of words."""
+        if len(set(raw_words)) < len(raw_words):  # a word written twice: maybe "oleh-oleh"
+            raw_words = _reduplicated(raw_words, self.table.slang)
+        found: list[tuple[str, ...] | None] = list(
+            map((self._word_cache.get(lang) or {}).get, raw_words)
+        )
+        if None in found:
+            canonical = self.canonical_word
+            found = [
+                canonical(raw, lang) if forms is None else forms
+                for raw, forms in zip(raw_words, found, strict=True)
+            ]
+        words = list(chain.from_iterable(found))
+        if any(map(eq, words, words[1:])):
+            words = [word for word, _ in groupby(words)]
+        return words
 
     # --- texts -------------------------------------------------------------------------
     def split(self, text: str) -> list[str]:
@@ -389,9 +408,13 @@ class Normalizer(TopicChecks):
     def tokens(self, text: str, lang: str) -> list[str]:
         """Canonical words of `text` in order (stopwords included, particles dropped); `lang`
         ("id"/"en", see bot/engine/language.py) picks the stemmer."""
-        raw = self.split(text)
-        words = self._fold(raw, lang)
-        if not self.phrases:
+        return self.tokens_of(self.split(text), lang)
+
+    def tokens_of(self, raw_words: list[str], lang: str) -> list[str]:
+        """`tokens` of a text already split (building the index reads the written words
+        too, so each text is split once)."""
+        words = self._fold(raw_words, lang)
+        if not self.phrases or self.phrase_heads.isdisjoint(words):
             return words
         out: list[str] = []
         i = 0
