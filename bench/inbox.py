@@ -148,7 +148,7 @@ def plain_question_seconds(store: Store, ask: Callable[[str], object], rounds: i
             user_id=n,
             text="pelanggan marah",
             lang="id",
-            anecdote_id=None,
+            story_id=None,
             score=0,
             answered=False,
             source="group",

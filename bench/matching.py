@@ -5,7 +5,7 @@ Run: `.venv/bin/python bench/matching.py [--questions FILE] [--synthetic N] [--r
 
 Measures the same code the bot runs:
 - per-question latency (median, p95) of `Matcher.ask` on the real knowledge base and on a
-  generated base of N anecdotes (default 5,000) whose triggers are random sentences over the
+  generated base of N stories (default 5,000) whose triggers are random sentences over the
   real vocabulary plus invented words, so the vocabulary grows as a real base would; the
   generated base is written as YAML files to a temporary directory and loaded from there;
 - index build time for both (in-process, no cache);
@@ -16,12 +16,12 @@ Measures the same code the bot runs:
 - a baseline: plain `rapidfuzz.process.extractOne` (WRatio, default_process) over all trigger
   strings, the obvious one-liner, with the ratio of our median to its median.
 Goals (issue 7): on the real base p95 < 20 ms per question (long situations included),
-start-up to first answer < 2 s, RSS < 250 MB; (issue 8) at 5,000 anecdotes: p95 < 20 ms,
+start-up to first answer < 2 s, RSS < 250 MB; (issue 8) at 5,000 stories: p95 < 20 ms,
 start-up to first answer < 2 s and `check` < 10 s (warm: a restart of the bot, the cache built
 by an earlier run; the cold figure is printed beside it); (issue 9) with 1,000 phrasings taught
 by team leads (`--taught N`: dev questions of eval/ reworded and perturbed, and sentences over
 the real vocabulary, each pointing at a random story) p95 < 20 ms on the real base, and adding
-one (`Matcher.teach`, the tap of a team lead) < 50 ms; (issue 16) at 5,000 anecdotes: first
+one (`Matcher.teach`, the tap of a team lead) < 50 ms; (issue 16) at 5,000 stories: first
 start with no cache < 15 s, start after editing one story < 3 s, start with a full cache < 2 s,
 `check` < 10 s, each printed with its ratio against the cold start of the same run.
 No semantic signal is measured side by side: it was not adopted (README, "Quality").
@@ -50,7 +50,7 @@ from rapidfuzz import fuzz, process, utils  # noqa: E402
 
 from bot.content.knowledge import load_knowledge  # noqa: E402
 from bot.content.model import KnowledgeBase  # noqa: E402
-from bot.content.validation import load_anecdote  # noqa: E402
+from bot.content.validation import load_story  # noqa: E402
 from bot.engine.matcher import Matcher  # noqa: E402
 from bot.engine.normalize import get_normalizer  # noqa: E402
 
@@ -76,11 +76,11 @@ FILLERS = ["dong", "nih", "ya", "sih", "gimana", "tolong", "bro", "kak", "please
 
 
 def load_real_base() -> KnowledgeBase:
-    """The anecdotes of responses/ (UI texts are not needed to match)."""
+    """The stories of responses/ (UI texts are not needed to match)."""
     seeds = PROJECT / "seeds"
     files = sorted((PROJECT / "responses" / "anecdotes").glob("*.yaml"))
-    anecdotes = tuple(load_anecdote(path, seeds) for path in files)
-    return KnowledgeBase(anecdotes=anecdotes, ui={}, seeds_dir=seeds)
+    stories = tuple(load_story(path, seeds) for path in files)
+    return KnowledgeBase(stories=stories, ui={}, seeds_dir=seeds)
 
 
 def load_questions(path: Path) -> list[str]:
@@ -95,7 +95,7 @@ def load_questions(path: Path) -> list[str]:
 
 
 def write_synthetic_base(real: KnowledgeBase, size: int, target: Path, seed: int = 7) -> Path:
-    """Write `size` anecdotes of random sentences (real words mixed with invented ones) as
+    """Write `size` stories of random sentences (real words mixed with invented ones) as
     YAML files under `target`/responses, with the real UI texts and word table; return it.
 
     Each file has what the validator asks for (title, story, three lessons, 30 + 15
@@ -107,9 +107,9 @@ def write_synthetic_base(real: KnowledgeBase, size: int, target: Path, seed: int
     real_words = sorted(
         {
             word
-            for anecdote in real.anecdotes
+            for story in real.stories
             for lang in ("id", "en")
-            for text in anecdote.triggers[lang]
+            for text in story.triggers[lang]
             for word in normalizer.split(text)
         }
     )
@@ -122,8 +122,8 @@ def write_synthetic_base(real: KnowledgeBase, size: int, target: Path, seed: int
         sorted(
             {
                 word
-                for anecdote in real.anecdotes
-                for situation in anecdote.situations
+                for story in real.stories
+                for situation in story.situations
                 for lang in ("id", "en")
                 for word in normalizer.split(situation.get(lang))
             }
@@ -154,8 +154,8 @@ def write_synthetic_base(real: KnowledgeBase, size: int, target: Path, seed: int
         return "".join(f"    - {json.dumps(sentence())}\n" for _ in range(count))
 
     responses = target / "responses"
-    anecdotes = responses / "anecdotes"
-    anecdotes.mkdir(parents=True)
+    stories = responses / "anecdotes"
+    stories.mkdir(parents=True)
     shutil.copytree(PROJECT / "responses" / "ui", responses / "ui")
     for name in BASE_FILES:
         if (PROJECT / "responses" / name).is_file():
@@ -164,7 +164,7 @@ def write_synthetic_base(real: KnowledgeBase, size: int, target: Path, seed: int
     seeds.mkdir()
     (seeds / SYNTHETIC_SEED).write_text("A synthetic post.\n", encoding="utf-8")
     for i in range(size):
-        (anecdotes / f"{i:05d}-syn.yaml").write_text(
+        (stories / f"{i:05d}-syn.yaml").write_text(
             f"id: syn-{i}\nseed: {SYNTHETIC_SEED}\n"
             f"title:\n{text('  ')}story:\n{text('  ')}lessons:\n{items(3)}"
             f"triggers:\n  id:\n{strings(30)}  en:\n{strings(15)}"
@@ -196,7 +196,7 @@ def ms(seconds: float) -> str:
 
 def baseline(kb: KnowledgeBase) -> Callable[[str], object]:
     """The naive matcher: best trigger string by WRatio, no normalisation, no index."""
-    choices = [t for a in kb.anecdotes for lang in ("id", "en") for t in a.triggers[lang]]
+    choices = [t for a in kb.stories for lang in ("id", "en") for t in a.triggers[lang]]
 
     def ask(question: str) -> object:
         return process.extractOne(
@@ -273,10 +273,10 @@ def report(
     build = time.perf_counter() - start
     ours = timings(matcher.ask, questions, repeat)
     # The one-liner takes seconds per question at 5,000 stories: a sample is enough there.
-    sample = questions if len(kb.anecdotes) <= 1000 else questions[:BASELINE_SAMPLE]
+    sample = questions if len(kb.stories) <= 1000 else questions[:BASELINE_SAMPLE]
     base = timings(baseline(kb), sample, max(1, repeat // 2))
-    triggers = sum(len(a.triggers["id"]) + len(a.triggers["en"]) for a in kb.anecdotes)
-    print(f"\n{name}: {len(kb.anecdotes)} anecdotes, {triggers} triggers, {len(questions)} q")
+    triggers = sum(len(a.triggers["id"]) + len(a.triggers["en"]) for a in kb.stories)
+    print(f"\n{name}: {len(kb.stories)} stories, {triggers} triggers, {len(questions)} q")
     print(f"  index build            {ms(build)}")
     print(f"  Matcher.ask   median   {ms(statistics.median(ours))}   p95 {ms(p95(ours))}")
     print(f"  extractOne    median   {ms(statistics.median(base))}   p95 {ms(p95(base))}")
@@ -296,9 +296,9 @@ def taught_phrasings(kb: KnowledgeBase, count: int, seed: int = 9) -> list[tuple
     vocabulary = sorted(
         {
             word
-            for anecdote in kb.anecdotes
+            for story in kb.stories
             for lang in ("id", "en")
-            for text in anecdote.triggers[lang]
+            for text in story.triggers[lang]
             for word in normalizer.split(text)
         }
     )
@@ -321,7 +321,7 @@ def taught_phrasings(kb: KnowledgeBase, count: int, seed: int = 9) -> list[tuple
                     words[i] = words[i][: j + 1] + words[i][j:]  # a typo: a letter doubled
         return " ".join(words)
 
-    stories = [a.id for a in kb.anecdotes]
+    stories = [a.id for a in kb.stories]
     pairs = []
     for i in range(count):
         if i % 2 and dev:
@@ -341,9 +341,9 @@ def report_taught(
     before = timings(matcher.ask, questions, repeat)
     adds = []
     used = 0
-    for key, (anecdote_id, text) in enumerate(taught_phrasings(kb, count)):
+    for key, (story_id, text) in enumerate(taught_phrasings(kb, count)):
         start = time.perf_counter()
-        used += matcher.teach(key, anecdote_id, text)
+        used += matcher.teach(key, story_id, text)
         adds.append(time.perf_counter() - start)
     after = timings(matcher.ask, questions, repeat)
     print(f"\nreal base + taught phrasings: {used} of {count} taught, {len(questions)} q")
@@ -392,7 +392,7 @@ def startup_only(size: int, question: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
-    parser.add_argument("--synthetic", type=int, default=5000, help="anecdotes to generate")
+    parser.add_argument("--synthetic", type=int, default=5000, help="stories to generate")
     parser.add_argument("--repeat", type=int, default=5, help="passes over the questions")
     parser.add_argument("--taught", type=int, default=1000, help="taught phrasings to add")
     parser.add_argument(
@@ -413,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kisah-bench-kb-") as tmp:
         started = time.perf_counter()
         responses = write_synthetic_base(real, args.synthetic, Path(tmp))
-        print(f"\nwrote {args.synthetic} anecdote files in {time.perf_counter() - started:.1f} s")
+        print(f"\nwrote {args.synthetic} story files in {time.perf_counter() - started:.1f} s")
         syn_fresh = fresh_figures(
             "synthetic base", responses, Path(tmp) / "seeds", questions[0], edit=True
         )
@@ -433,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("adding a taught phrasing < 50 ms, slowest of all (issue 9)", teach_max < 0.050),
         ("start-up to first answer < 2 s (real base, warm)", real_fresh["ask warm"][0] < 2.0),
         ("RSS < 250 MB (real base)", real_fresh["ask warm"][1] < 250),
-        (f"p95 < 20 ms at {n} anecdotes (issue 8)", synthetic_p95 < 0.020),
+        (f"p95 < 20 ms at {n} stories (issue 8)", synthetic_p95 < 0.020),
         *startup_goals(syn_fresh, n),
     ]
     print("\ngoals:")

@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         parents=[common],
         help="validate the knowledge base",
-        description="Validate every anecdote and every UI text the bot uses (chat, Telegram "
+        description="Validate every story and every UI text the bot uses (chat, Telegram "
         f"and team texts); print each problem with file, field and line, and exit {EXIT_CONFIG} "
         "when there is any.",
     )
@@ -280,9 +280,9 @@ def match_record(answer: Answer) -> dict[str, object]:
         "lang": answer.lang,
         "matches": [
             {
-                "id": match.anecdote.id,
-                "seed": match.anecdote.seed,
-                "title": match.anecdote.title.get(answer.lang),
+                "id": match.story.id,
+                "seed": match.story.seed,
+                "title": match.story.title.get(answer.lang),
                 "score": int(match.score),
                 "lesson": match.lesson,
             }
@@ -299,13 +299,13 @@ def _format_line(answer: Answer) -> str:
     if not answer.matches and answer.maybe is not None:
         maybe = answer.maybe
         return (
-            f"{answer.question}\t[{answer.lang}] no story; maybe {maybe.anecdote.id} "
-            f"({maybe.anecdote.seed_prefix}) {maybe.score}: {maybe.anecdote.title.get(answer.lang)}"
+            f"{answer.question}\t[{answer.lang}] no story; maybe {maybe.story.id} "
+            f"({maybe.story.seed_prefix}) {maybe.score}: {maybe.story.title.get(answer.lang)}"
         )
     if not answer.matches:
         return f"{answer.question}\t[{answer.lang}] no story (out of scope)"
     found = " | ".join(
-        f"{m.anecdote.id} ({m.anecdote.seed_prefix}) {m.score}: {m.anecdote.title.get(answer.lang)}"
+        f"{m.story.id} ({m.story.seed_prefix}) {m.score}: {m.story.title.get(answer.lang)}"
         for m in answer.matches[:MAX_ASK_MATCHES]
     )
     return f"{answer.question}\t[{answer.lang}] {found}"

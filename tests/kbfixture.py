@@ -100,18 +100,16 @@ class _NoAliases(yaml.SafeDumper):
         return True
 
 
-def write_kb(
-    root: Path, anecdotes: list[dict[str, Any]] | None = None, with_ui: bool = True
-) -> Path:
-    """A responses dir under `root` with the given anecdotes and the real UI texts
+def write_kb(root: Path, stories: list[dict[str, Any]] | None = None, with_ui: bool = True) -> Path:
+    """A responses dir under `root` with the given stories and the real UI texts
     (chat.yaml, telegram.yaml, team.yaml: `python -m bot check` wants every one)."""
     responses = root / "responses"
     (responses / "anecdotes").mkdir(parents=True, exist_ok=True)
     (responses / "ui").mkdir(parents=True, exist_ok=True)
-    for number, anecdote in enumerate(anecdotes or [THREAT, APOLOGY]):
-        path = responses / "anecdotes" / f"{number:03d}-{anecdote['id']}.yaml"
+    for number, story in enumerate(stories or [THREAT, APOLOGY]):
+        path = responses / "anecdotes" / f"{number:03d}-{story['id']}.yaml"
         path.write_text(
-            yaml.dump(anecdote, Dumper=_NoAliases, allow_unicode=True, sort_keys=False),
+            yaml.dump(story, Dumper=_NoAliases, allow_unicode=True, sort_keys=False),
             encoding="utf-8",
         )
     if with_ui:
@@ -139,10 +137,10 @@ class FakeMatcher:
     ) -> Answer:
         self.calls.append((question, lang))
         matches = []
-        for anecdote_id, score in self.table.get(question, [])[:limit]:
-            anecdote = self.kb.by_id(anecdote_id)
-            assert anecdote is not None
-            matches.append(Match(anecdote=anecdote, score=score))
+        for story_id, score in self.table.get(question, [])[:limit]:
+            story = self.kb.by_id(story_id)
+            assert story is not None
+            matches.append(Match(story=story, score=score))
         return Answer(question=question, lang=lang or "id", matches=tuple(matches))
 
     def language(self, text: str, default: str = "id") -> str:

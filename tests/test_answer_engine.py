@@ -50,10 +50,10 @@ def ask_json(tmp_path: Path, *questions: str) -> list[dict]:
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
-def title(replies: Replies, anecdote_id: str, lang: str = "id") -> str:
-    anecdote = replies.kb.by_id(anecdote_id)
-    assert anecdote is not None
-    return anecdote.title.get(lang)
+def title(replies: Replies, story_id: str, lang: str = "id") -> str:
+    story = replies.kb.by_id(story_id)
+    assert story is not None
+    return story.title.get(lang)
 
 
 # Which story a long situation, a keyword or an off-topic message gets on the real stories is
@@ -71,15 +71,15 @@ def test_the_lesson_that_fits_is_shown_first_and_another_lesson_goes_on(
     question = "hadiah apa yang berkesan buat pejabat klien yang hobi wayang?"
     (record,) = ask_json(tmp_path, question)
     match = record["matches"][0]
-    anecdote = replies.kb.by_id("wayang-bima")
-    assert anecdote is not None and match["id"] == "wayang-bima"
+    story = replies.kb.by_id("wayang-bima")
+    assert story is not None and match["id"] == "wayang-bima"
     shown = match["lesson"]
     assert shown != 0  # the gift lesson, not always the first
-    assert "hadiah" in anecdote.lessons[shown].id.lower()
+    assert "hadiah" in story.lessons[shown].id.lower()
     order = replies.matcher.rank(question, 1)[0].lessons  # every lesson, best fit first
-    assert order[0] == shown and sorted(order) == list(range(len(anecdote.lessons)))
+    assert order[0] == shown and sorted(order) == list(range(len(story.lessons)))
     out = chat(replies, [question, "2"])  # [2] = "another lesson" under the story
-    following = anecdote.lessons[order[1]].id  # the next best fit, not the next number
+    following = story.lessons[order[1]].id  # the next best fit, not the next number
     assert following[:40] in " ".join(out.split())
 
 
@@ -88,15 +88,15 @@ def test_lessons_are_numbered_in_the_order_they_are_read(replies: Replies, tmp_p
     "another lesson" then counts 2, 3, ... of N, and comes back to it as 1 of N."""
     question = "hadiah apa yang berkesan buat pejabat klien yang hobi wayang?"
     (record,) = ask_json(tmp_path, question)
-    anecdote = replies.kb.by_id(record["matches"][0]["id"])
-    assert anecdote is not None
-    total, shown = len(anecdote.lessons), record["matches"][0]["lesson"]
+    story = replies.kb.by_id(record["matches"][0]["id"])
+    assert story is not None
+    total, shown = len(story.lessons), record["matches"][0]["lesson"]
     # [2] is "another lesson" under the story, then [1] under each lesson.
     out = " ".join(chat(replies, [question, "2"] + ["1"] * (total - 1)).split())
     headers = re.findall(rf"Pelajaran (\d+) dari {total}", out)
     assert headers == [str(n) for n in range(2, total + 1)] + ["1"]
     back = out.rsplit(f"Pelajaran 1 dari {total}", 1)[1]
-    assert " ".join(anecdote.lessons[shown].id.split())[:40] in back
+    assert " ".join(story.lessons[shown].id.split())[:40] in back
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ def test_small_talk_gets_a_friendly_line_never_a_refusal(
     store = Store.open(Settings(data_dir=tmp_path / "data"))
     try:
         out = chat(replies, [message], store=store)
-        assert "belum punya kisah" not in out and "no story" not in out
+        assert "belum punya cerita" not in out and "no story" not in out
         assert "<i>" not in out and ("Contoh" in out or "For example" in out)
         assert store.unanswered_questions(days=1) == []
     finally:
@@ -178,14 +178,14 @@ def test_private_life_is_offered_as_maybe_never_told(replies: Replies, tmp_path:
     (record,) = ask_json(tmp_path, "kado ultah buat pacar")
     assert record["matches"] == []
     out = chat(replies, ["kado ultah buat pacar"])
-    assert "mungkin kisah ini cocok" in out
-    assert "Tampilkan kisahnya" in out and "Semua kisah" in out
+    assert "mungkin cerita ini cocok" in out
+    assert "Tampilkan ceritanya" in out and "Semua cerita" in out
     assert "Pelajaran:" not in out  # not told
     shown = chat(replies, ["kado ultah buat pacar", "1"])  # [1] shows it on request
     assert "Pelajaran:" in shown
     maybe = replies.matcher.ask("kado ultah buat pacar").maybe
     assert maybe is not None
-    lesson = maybe.anecdote.lessons[maybe.lesson].id  # the lesson that fitted comes first
+    lesson = maybe.story.lessons[maybe.lesson].id  # the lesson that fitted comes first
     assert lesson[:40] in " ".join(shown.split())
 
 
@@ -218,10 +218,10 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
     (record,) = ask_json(tmp_path, question)
     assert record["matches"] == []
     answer = replies.matcher.ask(question)
-    assert answer.maybe is not None and answer.maybe.anecdote.caution is not None
+    assert answer.maybe is not None and answer.maybe.story.caution is not None
     shown = chat(replies, [question, "1"])
-    anecdote = answer.maybe.anecdote
-    caution = (anecdote.caution_short or anecdote.caution).get(answer.lang)
+    story = answer.maybe.story
+    caution = (story.caution_short or story.caution).get(answer.lang)
     assert caution[:40] in " ".join(shown.split())
 
 
@@ -314,7 +314,7 @@ def test_a_question_that_only_shares_words_with_the_law_gets_no_law_reply(
 
 def test_the_law_reply_offers_a_story_as_maybe_with_its_caution(replies: Replies) -> None:
     out = chat(replies, ["boleh kasih parcel lebaran ke pejabat dinas?", "1"])
-    assert "KPK" in out and "mungkin kisah ini membantu" in out
+    assert "KPK" in out and "mungkin cerita ini membantu" in out
     wayang = replies.kb.by_id("wayang-bima")
     assert wayang is not None and wayang.caution_short is not None
     assert wayang.caution_short.id[:40] in " ".join(out.split())  # shown on request, cautioned
@@ -362,7 +362,7 @@ def test_the_first_message_leads_with_the_lesson_and_reads_in_a_glance(replies: 
         # a wedding in the family is no romance at work; being left for another's wedding is
         ("teknisi kami sering izin, katanya lagi ngurus pernikahan kakaknya", False),
         ("teknisi kami sering bolos, katanya ditinggal nikah pacarnya", True),
-        # a client delighted with a consultant (the post's metaphor) is no romance; a business
+        # a client delighted with a consultant (the seed's metaphor) is no romance; a business
         # trip ("dinas bareng klien") names no official
         ("klien bilang mereka jatuh cinta sama teknisi kita, tapi dia harus rotasi", False),
         ("udah dua hari dinas bareng klien tapi belum akrab juga, nyerah aja?", False),
@@ -381,8 +381,8 @@ def test_a_caution_is_shown_only_where_the_question_touches_it(
     replies: Replies, question: str, shown: bool
 ) -> None:
     answer, _ = replies.answer(question)
-    assert answer.best is not None and answer.best.anecdote.caution is not None
+    assert answer.best is not None and answer.best.story.caution is not None
     out = chat(replies, [question])
     assert ("⚠️" in out) is shown
     full = chat(replies, [question, "1"])  # the full story always carries the whole caution
-    assert answer.best.anecdote.caution.get(answer.lang)[:40] in " ".join(full.split())
+    assert answer.best.story.caution.get(answer.lang)[:40] in " ".join(full.split())

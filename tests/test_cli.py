@@ -143,14 +143,14 @@ def test_check_ok(settings: Settings) -> None:
     status, out, err = call_cli(["check"], settings)
     kb = load_knowledge(settings.responses_dir, SEEDS)
     assert status == 0, err
-    assert out == f"OK: 2 anecdotes, 6 tips, 0 quiz questions, {len(kb.ui)} UI texts\n"
+    assert out == f"OK: 2 stories, 6 tips, 0 quiz questions, {len(kb.ui)} UI texts\n"
 
 
 @pytest.mark.slow  # a subprocess
 def test_check_on_the_real_base(tmp_path: Path) -> None:
     result = run_bot(tmp_path, "check")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("OK: ") and " anecdotes, " in result.stdout
+    assert result.stdout.startswith("OK: ") and " stories, " in result.stdout
 
 
 @pytest.mark.slow  # a subprocess
@@ -309,7 +309,7 @@ def test_run_without_token_explains_and_starts_the_chat(settings: Settings) -> N
     assert (
         "TELEGRAM_BOT_TOKEN" in first_line and "@BotFather" in first_line and ".env" in first_line
     )
-    assert "Kisah yang saya punya (2)" in out
+    assert "Cerita yang saya punya (2)" in out
 
 
 @pytest.mark.slow  # a subprocess
@@ -509,7 +509,7 @@ def test_logs_go_to_stderr_at_the_configured_level_and_are_restored(settings: Se
     before = (list(root.handlers), root.level)
     status, out, err = call_cli(["check"], Settings(**{**settings.__dict__, "log_level": "debug"}))
     assert status == 0 and out.startswith("OK: ")
-    assert "INFO bot.chat.services: knowledge base ready: 2 anecdotes" in err
+    assert "INFO bot.chat.services: knowledge base ready: 2 stories" in err
     assert (list(root.handlers), root.level) == before
     status, _, err = call_cli(["check"], Settings(**{**settings.__dict__, "log_level": "WARNING"}))
     assert status == 0 and err == ""

@@ -46,10 +46,10 @@ def chat(replies: Replies, lines: list[str], store: Store | None = None) -> str:
 
 def tip_text(replies: Replies, key: str) -> str:
     """A tip as the console prints it."""
-    anecdote_id, _, index = key.partition(":")
-    anecdote = replies.kb.by_id(anecdote_id)
-    assert anecdote is not None
-    return anecdote.tips[int(index)].id
+    story_id, _, index = key.partition(":")
+    story = replies.kb.by_id(story_id)
+    assert story is not None
+    return story.tips[int(index)].id
 
 
 def test_tips_follow_the_rotation_and_cover_the_whole_deck(replies: Replies) -> None:
@@ -110,11 +110,11 @@ def test_commands(replies: Replies) -> None:
         ],
     )
     assert "/lang id|en" in out
-    assert "Kisah yang saya punya (2)" in out
+    assert "Cerita yang saya punya (2)" in out
     assert "📌 Lupa pesanan, minta maaf dengan coklat" in out  # topic [2] pressed
     assert "📌 Klien <b>mengancam</b> & marah" in out
-    assert "Tulis id kisahnya setelah /story" in out
-    assert "Kisah “nope” tidak ada." in out
+    assert "Tulis id ceritanya setelah /story" in out
+    assert "Cerita “nope” tidak ada." in out
     first, second = cycle_order(deck(replies.kb), CONSOLE_CHAT_ID, 0)[:2]
     assert tip_text(replies, first) in out and tip_text(replies, second) in out  # one per /tip
     assert "Tulis pertanyaannya setelah /ask" in out
@@ -129,7 +129,7 @@ def test_language_switch_and_question_language(replies: Replies) -> None:
     assert "OK, I'll use English." in out
     assert "How to use Kisah" in out
     assert "📌 Lupa pesanan, minta maaf dengan coklat" in out  # Indonesian question
-    assert "Kisah yang saya punya" in out
+    assert "Cerita yang saya punya" in out
 
 
 def test_questions_and_feedback_are_recorded(replies: Replies, tmp_path: Path) -> None:
@@ -189,7 +189,7 @@ def test_console_through_a_pipe(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "Kisah yang saya punya (2)" in result.stdout
+    assert "Cerita yang saya punya (2)" in result.stdout
     assert "📌 Klien <b>mengancam</b> & marah" in result.stdout
     kb = load_knowledge(responses, SEEDS)
     first_tip = cycle_order(deck(kb), CONSOLE_CHAT_ID, 0)[0]

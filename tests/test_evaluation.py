@@ -10,7 +10,7 @@ from kbfixture import PROJECT
 
 from bot.chat.replies import Replies
 from bot.content.knowledge import load_knowledge
-from bot.content.model import Anecdote, KnowledgeBase, Text
+from bot.content.model import KnowledgeBase, Story, Text
 from bot.engine.matcher import Matcher
 from bot.tools.evaluation import (
     RULE_MARGIN,
@@ -29,9 +29,9 @@ from bot.tools.evaluation import (
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
-def _anecdote(anecdote_id: str, seed: str, triggers: list[str], title: str) -> Anecdote:
-    return Anecdote(
-        id=anecdote_id,
+def _story(story_id: str, seed: str, triggers: list[str], title: str) -> Story:
+    return Story(
+        id=story_id,
         seed=seed,
         title=Text(title, title),
         story=Text("cerita", "story"),
@@ -39,21 +39,21 @@ def _anecdote(anecdote_id: str, seed: str, triggers: list[str], title: str) -> A
         triggers={"id": tuple(triggers), "en": tuple(triggers)},
         tags={"id": ("tag",), "en": ("tag",)},
         tips=(Text("tip", "tip"),) * 3,
-        source=Path(f"{anecdote_id}.yaml"),
+        source=Path(f"{story_id}.yaml"),
     )
 
 
 @pytest.fixture(scope="module")
 def matcher() -> Matcher:
     kb = KnowledgeBase(
-        anecdotes=(
-            _anecdote(
+        stories=(
+            _story(
                 "telat",
                 "003_a.txt",
                 ["pesanan pelanggan terlambat", "minta maaf karena pesanan telat"],
                 "Pesanan telat",
             ),
-            _anecdote(
+            _story(
                 "teknisi",
                 "004_b.txt",
                 ["teknisi pacaran dengan staf klien", "teknisi sering bolos kerja"],
@@ -109,7 +109,7 @@ def test_out_of_scope_answered_is_a_miss(matcher: Matcher) -> None:
 
 def test_refused_in_scope_question_reports_the_best_guess() -> None:
     kb = KnowledgeBase(
-        anecdotes=(_anecdote("telat", "003_a.txt", ["pesanan pelanggan terlambat"], "Telat"),),
+        stories=(_story("telat", "003_a.txt", ["pesanan pelanggan terlambat"], "Telat"),),
         ui={},
         seeds_dir=SEEDS,
     )
@@ -146,19 +146,19 @@ def test_threshold_sweep_shows_the_trade_off(matcher: Matcher) -> None:
 
 
 def test_trigger_holdout_asks_each_trigger_once_without_it() -> None:
-    story = _anecdote(
+    story = _story(
         "telat",
         "003_a.txt",
         ["pesanan pelanggan terlambat", "pelanggan kecewa pesanan telat", "pesanan lama datang"],
         "Pesanan telat",
     )
-    other = _anecdote(
+    other = _story(
         "teknisi",
         "004_b.txt",
         ["teknisi pacaran dengan staf klien", "teknisi jatuh cinta di kantor klien", "cinlok"],
         "Teknisi cinlok",
     )
-    kb = KnowledgeBase(anecdotes=(story, other), ui={}, seeds_dir=SEEDS)
+    kb = KnowledgeBase(stories=(story, other), ui={}, seeds_dir=SEEDS)
     result = trigger_holdout(kb, folds=3)
     asked = sorted(r.item.question for r in result.items)
     expected = sorted(t for a in (story, other) for lang in ("id", "en") for t in a.triggers[lang])

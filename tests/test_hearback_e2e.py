@@ -147,7 +147,7 @@ async def test_fifty_hear_backs_in_a_group_do_not_hold_up_a_members_answer(
                 user_id=ASKER,
                 text=text,
                 lang="id",
-                anecdote_id=None,
+                story_id=None,
                 score=0,
                 answered=False,
                 source="group",
@@ -156,7 +156,7 @@ async def test_fifty_hear_backs_in_a_group_do_not_hold_up_a_members_answer(
         ids = [q.id for q in store.inbox(chat_id=GROUP, limit=50)[0]]
     assert len(ids) == 50
     bot = await start_bot(settings)
-    story = bot.services.kb.anecdotes[0].id
+    story = bot.services.kb.stories[0].id
     lead = fake.private_chat(fake.user(LEAD))
     item = (await _say(fake, lead, LEAD, "/inbox"))[0]
     user = fake.user(LEAD, language_code="en")
@@ -202,7 +202,7 @@ async def test_a_members_answer_goes_before_a_hear_back_waiting_for_the_groups_b
     lead = fake.private_chat(fake.user(LEAD))
     item = (await _say(fake, lead, LEAD, "/inbox"))[0]
     # What the koi question's teach button carries (on whichever page of the inbox it is).
-    data = f"ib:t:{koi_id}:{bot.services.kb.anecdotes[0].id}@en"
+    data = f"ib:t:{koi_id}:{bot.services.kb.stories[0].id}@en"
     query = fake.press_forged(item, data=data, user=fake.user(LEAD, language_code="en"))
     await fake.wait_callback_answer(query)
     await eventually(lambda: [h.state for h in store.hearbacks()] == ["queued"], what="queued")

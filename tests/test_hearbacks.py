@@ -38,7 +38,7 @@ def _ask(store: Store, text: str, chat_id: int = 7, message_id: int | None = Non
         user_id=1,
         text=text,
         lang="id",
-        anecdote_id=None,
+        story_id=None,
         score=0,
         answered=False,
         source="group" if chat_id < 0 else "private",
@@ -49,9 +49,7 @@ def _ask(store: Store, text: str, chat_id: int = 7, message_id: int | None = Non
 
 
 def _teach(store: Store, question_id: int, story: str = "s1") -> None:
-    change = store.decide(
-        question_id, TAUGHT, anecdote_id=story, by=9, decided_in=9, daily_limit=100
-    )
+    change = store.decide(question_id, TAUGHT, story_id=story, by=9, decided_in=9, daily_limit=100)
     assert change.outcome == "changed"
 
 
@@ -111,7 +109,7 @@ def test_undo_cancels_a_hear_back_not_sent_and_teaching_again_revives_it(store: 
     assert [h.state for h in store.hearbacks()] == ["cancelled"]
     assert store.hearback_chats_due() == []
     assert store.repoint_hearback(qid, "s3")
-    assert [(h.state, h.anecdote_id) for h in store.hearbacks()] == [("pending", "s3")]
+    assert [(h.state, h.story_id) for h in store.hearbacks()] == [("pending", "s3")]
     store.take_hearbacks(7, 10)
     assert not store.repoint_hearback(qid, None)  # already taken for sending: too late
 

@@ -105,25 +105,25 @@ def choices_of(out: str) -> list[tuple[int, str]]:
     return [(int(n), text) for n, text in re.findall(r"^  \[(\d+)\] (.*)$", block, re.M)]
 
 
-def title(services: Services, anecdote_id: str, lang: str) -> str:
-    anecdote = services.kb.by_id(anecdote_id)
-    assert anecdote is not None
-    return anecdote.title.get(lang)
+def title(services: Services, story_id: str, lang: str) -> str:
+    story = services.kb.by_id(story_id)
+    assert story is not None
+    return story.title.get(lang)
 
 
 def top_stories(services: Services, question: str) -> list[str]:
-    return [m.anecdote.id for m in services.matcher.rank(question, 3)]
+    return [m.story.id for m in services.matcher.rank(question, 3)]
 
 
 def answered_with(services: Services, question: str, chat_id: int | None = None) -> str | None:
     """The story `question` is answered with in `chat_id` (None: where only bot-wide
     teaching applies, as in inline mode and `ask`)."""
     matches = services.matcher.ask(question, chat_id=chat_id).matches
-    return matches[0].anecdote.id if matches else None
+    return matches[0].story.id if matches else None
 
 
 def unanswered_text(services: Services, question: str) -> str:
-    return f"belum punya kisah untuk “{question}”"
+    return f"belum punya cerita untuk “{question}”"
 
 
 def question_id(services: Services, text: str, chat_id: int | None = None) -> int:
@@ -137,7 +137,7 @@ def record(services: Services, text: str, chat_id: int, *, answered: bool = Fals
         user_id=42,
         text=text,
         lang="id",
-        anecdote_id=None,
+        story_id=None,
         score=0,
         answered=answered,
         source="group",
@@ -200,7 +200,7 @@ def test_teaching_through_the_terminal_answers_the_question_from_then_on(
     assert answered_with(services, UNRELATED) is None
     assert answered_with(services, SAME_WORDS) is None
     [taught] = services.store.decisions(TAUGHT)
-    assert (taught.text, taught.anecdote_id, taught.chat_id) == (Q, best, CONSOLE_CHAT_ID)
+    assert (taught.text, taught.story_id, taught.chat_id) == (Q, best, CONSOLE_CHAT_ID)
     assert taught.notified_at is not None
 
 
@@ -233,7 +233,7 @@ def test_a_restart_still_answers_and_build_core_reads_without_a_store(
     finally:
         again.close()
     core = build_core(Settings(data_dir=data_dir))
-    assert [m.anecdote.id for m in core.matcher.ask(REWORDED).matches][:1] == [taught]
+    assert [m.story.id for m in core.matcher.ask(REWORDED).matches][:1] == [taught]
 
     empty = tmp_path / "fresh"
     fresh = build_core(Settings(data_dir=empty))
@@ -294,7 +294,7 @@ def test_repointing_answers_with_the_new_story_and_notifies_once(services: Servi
     assert "Nothing to undo" in stale.replies[0].text
     assert answered_with(services, Q) == second
     [taught] = services.store.decisions(TAUGHT)
-    assert taught.anecdote_id == second
+    assert taught.story_id == second
 
     # Pressing the same story again only says so.
     same = Inbox(env_of(services)).on_button(req, to_second)
@@ -542,7 +542,7 @@ def test_a_taught_phrasing_of_a_story_that_is_gone_is_ignored_with_a_log_line(
 ) -> None:
     asked = record(services, Q, GROUP)
     change = services.store.decide(
-        asked, TAUGHT, anecdote_id="story-removed-since", by=5, decided_in=GROUP, daily_limit=10
+        asked, TAUGHT, story_id="story-removed-since", by=5, decided_in=GROUP, daily_limit=10
     )
     assert change.outcome == "changed"
     services.close()

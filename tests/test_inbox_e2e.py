@@ -81,7 +81,7 @@ async def test_teach_answer_restart_and_undo(
 
     # A member's situation gets no story.
     (refusal,) = await _say(fake, group, ASKER, f"/ask {QUESTION}")
-    assert wayang.title.id not in refusal.text and "belum punya kisah" in refusal.text
+    assert wayang.title.id not in refusal.text and "belum punya cerita" in refusal.text
 
     # The admin opens the inbox: one message for the question, then the page line.
     item, page = await _say(fake, group, ADMIN, "/inbox")
@@ -121,7 +121,7 @@ async def test_teach_answer_restart_and_undo(
     answer, sent = await _press(fake, confirmation, ADMIN, data=undo[0])
     assert "back in the inbox" in sent[0].text
     (refusal,) = await _say(fake, group, OTHER, f"/ask {QUESTION}")
-    assert "belum punya kisah" in refusal.text
+    assert "belum punya cerita" in refusal.text
     inbox = await _say(fake, group, ADMIN, "/inbox")
     assert any("buku ikan koi" in message.text for message in inbox)
 
@@ -307,9 +307,9 @@ async def test_what_a_groups_admins_teach_applies_in_that_group_only(
     # Nowhere else: a member's private chat, another group.
     asker_chat = fake.private_chat(fake.user(ASKER))
     (reply,) = await _say(fake, asker_chat, ASKER, QUESTION)
-    assert "belum punya kisah" in reply.text
+    assert "belum punya cerita" in reply.text
     (reply,) = await _say(fake, group, OTHER, f"/ask {QUESTION}")
-    assert "belum punya kisah" in reply.text
+    assert "belum punya cerita" in reply.text
 
     # A lead listed in TEAM_LEAD_IDS, from their private chat, teaches every chat.
     lead_chat = fake.private_chat(fake.user(LEAD))
@@ -565,7 +565,7 @@ async def test_a_group_becoming_a_supergroup_takes_its_questions_and_teaching_al
     assert f"📌 {wayang.title.id}" in answered.text
     asker_chat = fake.private_chat(fake.user(ASKER))
     (reply,) = await _say(fake, asker_chat, ASKER, QUESTION)
-    assert "belum punya kisah" in reply.text
+    assert "belum punya cerita" in reply.text
     assert store.inbox(chat_id=BASIC_GROUP, limit=5) == ([], 0)
 
 

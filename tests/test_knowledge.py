@@ -53,7 +53,7 @@ def test_the_good_file_loads(tmp_path: Path) -> None:
     responses = write_kb(tmp_path)
     (responses / "anecdotes" / "010-good.yaml").write_text(GOOD, encoding="utf-8")
     kb = load_knowledge(responses, SEEDS)
-    assert [a.id for a in kb.anecdotes] == ["ancaman-klien", "maaf-coklat", "good-one"]
+    assert [a.id for a in kb.stories] == ["ancaman-klien", "maaf-coklat", "good-one"]
     assert kb.by_id("good-one") is not None
     assert len(list(kb.tips())) == 9
     assert kb.text("out_of_scope", "en", question="x").startswith("🤔 Sorry")
@@ -171,18 +171,18 @@ def test_empty_directories(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError) as raised:
         load_knowledge(tmp_path / "responses", SEEDS)
     problems = "\n".join(raised.value.problems)
-    assert "no anecdote files" in problems and "no UI text files" in problems
+    assert "no story files" in problems and "no UI text files" in problems
 
 
 def test_the_fixture_and_the_real_base_load() -> None:
     for fixture in (THREAT, APOLOGY):
         assert fixture["seed"] in {p.name for p in SEEDS.iterdir()}
     kb = load_knowledge(PROJECT / "responses", SEEDS)
-    assert len(kb.anecdotes) >= 5
-    assert {a.seed_prefix for a in kb.anecdotes} >= {"000", "001", "002", "003", "004"}
-    for anecdote in kb.anecdotes:
+    assert len(kb.stories) >= 5
+    assert {a.seed_prefix for a in kb.stories} >= {"000", "001", "002", "003", "004"}
+    for story in kb.stories:
         for lang in ("id", "en"):
-            assert len(anecdote.triggers[lang]) >= 10, (anecdote.id, lang)
+            assert len(story.triggers[lang]) >= 10, (story.id, lang)
 
 
 def test_an_alias_bomb_is_refused_at_once_naming_the_line(tmp_path: Path) -> None:
@@ -266,14 +266,14 @@ def test_the_real_stories_each_have_four_fair_quiz_items() -> None:
     """Five stories, at least four questions each, every lesson tested, and the right option
     is never the longest (a giveaway) in either language."""
     kb = load_knowledge(PROJECT / "responses", SEEDS)
-    assert len(kb.anecdotes) >= 5
-    for anecdote in kb.anecdotes:
-        assert len(anecdote.quiz) >= 4, anecdote.id
-        assert {q.lesson for q in anecdote.quiz} == set(range(len(anecdote.lessons)))
-        for item in anecdote.quiz:
+    assert len(kb.stories) >= 5
+    for story in kb.stories:
+        assert len(story.quiz) >= 4, story.id
+        assert {q.lesson for q in story.quiz} == set(range(len(story.lessons)))
+        for item in story.quiz:
             for lang in ("id", "en"):
                 options = item.options_in(lang)
                 right = len(options[item.correct])
-                assert right < max(len(o) for o in options), (anecdote.id, item.question.en)
-    places = {q.correct for a in kb.anecdotes for q in a.quiz}
+                assert right < max(len(o) for o in options), (story.id, item.question.en)
+    places = {q.correct for a in kb.stories for q in a.quiz}
     assert len(places) >= 3  # the right answer is not always in the same place

@@ -20,7 +20,7 @@ import bot.content.knowledge as knowledge
 import bot.content.yamlsafe as yamlsafe
 from bot.chat.services import build_core
 from bot.content.knowledge import CACHE_DIR, load_knowledge
-from bot.content.model import Anecdote, KnowledgeError
+from bot.content.model import KnowledgeError, Story
 from bot.engine import index_build
 from bot.engine.index_patch import state_bytes, state_of
 from bot.engine.matcher import Matcher
@@ -48,7 +48,7 @@ def settings_for(tmp_path: Path) -> Settings:
 
 def answers(matcher: Matcher) -> list[object]:
     return [
-        [(m.anecdote.id, m.score, m.lesson) for m in matcher.rank(q, limit=5)]
+        [(m.story.id, m.score, m.lesson) for m in matcher.rank(q, limit=5)]
         + [repr(e) for _, e in matcher.evidence(q)]
         for q in QUESTIONS
     ]
@@ -68,7 +68,7 @@ def test_a_cache_hit_answers_exactly_as_a_fresh_build(
 
     knowledge._LAST_KB.clear()  # a new process: the base and the index come from the cache
     monkeypatch.setattr(Matcher, "_build", no_build)
-    monkeypatch.setattr(knowledge, "load_anecdote", no_build)
+    monkeypatch.setattr(knowledge, "load_story", no_build)
     monkeypatch.setattr(knowledge, "load_ui", no_build)
     cached = build_core(settings)
     monkeypatch.undo()  # each story's small lesson index is built on first use, not cached
@@ -77,7 +77,7 @@ def test_a_cache_hit_answers_exactly_as_a_fresh_build(
     assert answers(Matcher(fresh.kb)) == expected  # and both equal a build without a cache
 
 
-def test_a_changed_anecdote_invalidates_both_caches(tmp_path: Path) -> None:
+def test_a_changed_story_invalidates_both_caches(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     question = "vendor kami bangkrut dan gudangnya kebanjiran"
     before = build_core(settings).matcher.ask(question)
@@ -88,7 +88,7 @@ def test_a_changed_anecdote_invalidates_both_caches(tmp_path: Path) -> None:
     write_kb(tmp_path, [changed, APOLOGY])
     knowledge._LAST_KB.clear()
     after = build_core(settings)
-    assert "vendor kami bangkrut dan gudangnya kebanjiran" in after.kb.anecdotes[0].triggers["id"]
+    assert "vendor kami bangkrut dan gudangnya kebanjiran" in after.kb.stories[0].triggers["id"]
     assert after.matcher.ask(question).best is not None
     assert answers(after.matcher) == answers(Matcher(after.kb))
 
@@ -156,18 +156,18 @@ def test_editing_one_story_analyses_that_story_only(
     write_kb(tmp_path, [changed, APOLOGY])
     analysed: list[str] = []
     parsed: list[str] = []
-    real_analyse, real_parse = Matcher._analyse, knowledge.load_anecdote
+    real_analyse, real_parse = Matcher._analyse, knowledge.load_story
 
-    def analyse(self: Matcher, anecdote: Anecdote) -> object:
-        analysed.append(anecdote.id)
-        return real_analyse(self, anecdote)
+    def analyse(self: Matcher, story: Story) -> object:
+        analysed.append(story.id)
+        return real_analyse(self, story)
 
-    def parse(path: Path, *args: object) -> Anecdote:
+    def parse(path: Path, *args: object) -> Story:
         parsed.append(path.name)
         return real_parse(path, *args)
 
     monkeypatch.setattr(Matcher, "_analyse", analyse)
-    monkeypatch.setattr(knowledge, "load_anecdote", parse)
+    monkeypatch.setattr(knowledge, "load_story", parse)
     knowledge._LAST_KB.clear()
     core = build_core(settings)
     assert analysed == [THREAT["id"]]
@@ -187,7 +187,7 @@ def test_two_bases_on_one_data_directory_keep_their_caches(
         for n, each in enumerate((settings, other)):
             knowledge._LAST_KB.clear()
             monkeypatch.setattr(Matcher, "_build", no_build)
-            monkeypatch.setattr(knowledge, "load_anecdote", no_build)
+            monkeypatch.setattr(knowledge, "load_story", no_build)
             core = build_core(each)
             monkeypatch.undo()  # each story's small lesson index is built on first use
             assert answers(core.matcher) == expected[n], turn
@@ -209,7 +209,7 @@ def test_a_cache_for_other_content_is_never_served(tmp_path: Path) -> None:
     )
     knowledge._LAST_KB.clear()
     core = build_core(other_settings)
-    assert [a.id for a in core.kb.anecdotes] == ["maaf-coklat"]
+    assert [a.id for a in core.kb.stories] == ["maaf-coklat"]
     assert answers(core.matcher) == answers(Matcher(core.kb))
 
 
@@ -225,9 +225,9 @@ def test_an_index_built_in_memory_is_cached_by_its_content(tmp_path: Path) -> No
     kb = load_knowledge(write_kb(tmp_path), SEEDS)
     changed = replace(
         kb,
-        anecdotes=(
-            replace(kb.anecdotes[0], triggers={"id": ("gudang kebanjiran",), "en": ("flood",)}),
-            kb.anecdotes[1],
+        stories=(
+            replace(kb.stories[0], triggers={"id": ("gudang kebanjiran",), "en": ("flood",)}),
+            kb.stories[1],
         ),
     )
     cache = tmp_path / "cache"
@@ -251,8 +251,8 @@ def test_errors_name_file_and_line_after_a_cached_load(tmp_path: Path) -> None:
 def test_a_missing_seed_file_is_reported_even_from_the_cache(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
-    for anecdote in (THREAT, APOLOGY):
-        (seeds / anecdote["seed"]).write_text("post\n", encoding="utf-8")
+    for story in (THREAT, APOLOGY):
+        (seeds / story["seed"]).write_text("post\n", encoding="utf-8")
     settings = replace(settings_for(tmp_path), seeds_dir=seeds)
     build_core(settings)
     (seeds / THREAT["seed"]).unlink()
@@ -298,11 +298,11 @@ def test_quiz_items_come_back_from_the_cache(
     project = Path(__file__).resolve().parent.parent
     cache_dir = tmp_path / "cache"
     fresh = load_knowledge(project / "responses", SEEDS, cache_dir)
-    assert sum(len(a.quiz) for a in fresh.anecdotes) >= 20
+    assert sum(len(a.quiz) for a in fresh.stories) >= 20
     knowledge._LAST_KB.clear()
-    monkeypatch.setattr(knowledge, "load_anecdote", no_build)
+    monkeypatch.setattr(knowledge, "load_story", no_build)
     cached = load_knowledge(project / "responses", SEEDS, cache_dir)
-    assert [a.quiz for a in cached.anecdotes] == [a.quiz for a in fresh.anecdotes]
+    assert [a.quiz for a in cached.stories] == [a.quiz for a in fresh.stories]
 
 
 @pytest.mark.parametrize("value", [b"", b"\x02\x00\x00\x00{}", b"\xff" * 64])

@@ -7,25 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.model import Anecdote, KnowledgeBase, Text
-from bot.content.validation import load_anecdote
+from bot.content.model import KnowledgeBase, Story, Text
+from bot.content.validation import load_story
 from bot.engine.matcher import Answer, Match, Matcher
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"
 
 
-def _anecdote(
-    anecdote_id: str,
+def _story(
+    story_id: str,
     seed: str,
     title: tuple[str, str],
     triggers_id: list[str],
     triggers_en: list[str],
     tags: tuple[list[str], list[str]],
     lesson: tuple[str, str],
-) -> Anecdote:
-    return Anecdote(
-        id=anecdote_id,
+) -> Story:
+    return Story(
+        id=story_id,
         seed=seed,
         title=Text(*title),
         story=Text("cerita", "story"),
@@ -33,11 +33,11 @@ def _anecdote(
         triggers={"id": tuple(triggers_id), "en": tuple(triggers_en)},
         tags={"id": tuple(tags[0]), "en": tuple(tags[1])},
         tips=(Text("tip", "tip"),) * 3,
-        source=Path(f"{anecdote_id}.yaml"),
+        source=Path(f"{story_id}.yaml"),
     )
 
 
-LATE_ORDER = _anecdote(
+LATE_ORDER = _story(
     "pesanan-telat",
     "003_x.txt",
     ("Pesanan pelanggan terlupa, minta maaf dengan tulus", "A forgotten order and a real apology"),
@@ -51,7 +51,7 @@ LATE_ORDER = _anecdote(
     (["minta maaf", "keluhan pelanggan"], ["apology", "complaints"]),
     ("Akui kesalahan dan beri kompensasi.", "Own the mistake and offer something back."),
 )
-ROMANCE = _anecdote(
+ROMANCE = _story(
     "teknisi-cinlok",
     "004_x.txt",
     ("Teknisi jatuh cinta di lokasi klien", "A technician falls in love at the client site"),
@@ -64,7 +64,7 @@ ROMANCE = _anecdote(
     (["teknisi", "cinlok"], ["technician", "workplace romance"]),
     ("Tetap profesional di lokasi klien.", "Stay professional at the client site."),
 )
-GIFT = _anecdote(
+GIFT = _story(
     "kado-ultah",
     "002_x.txt",
     ("Kado ulang tahun diantar sendiri", "A birthday gift delivered in person"),
@@ -81,12 +81,12 @@ GIFT = _anecdote(
 
 @pytest.fixture(scope="module")
 def matcher() -> Matcher:
-    kb = KnowledgeBase(anecdotes=(LATE_ORDER, ROMANCE, GIFT), ui={}, seeds_dir=SEEDS)
+    kb = KnowledgeBase(stories=(LATE_ORDER, ROMANCE, GIFT), ui={}, seeds_dir=SEEDS)
     return Matcher(kb)
 
 
 def best_id(answer: Answer) -> str | None:
-    return answer.best.anecdote.id if answer.best else None
+    return answer.best.story.id if answer.best else None
 
 
 @pytest.mark.parametrize(
@@ -161,17 +161,17 @@ def test_ranking_is_ordered_and_limited(matcher: Matcher) -> None:
 
 
 def test_rank_ignores_the_threshold_and_ask_applies_it() -> None:
-    kb = KnowledgeBase(anecdotes=(LATE_ORDER, ROMANCE, GIFT), ui={}, seeds_dir=SEEDS)
+    kb = KnowledgeBase(stories=(LATE_ORDER, ROMANCE, GIFT), ui={}, seeds_dir=SEEDS)
     strict = Matcher(kb, threshold=101)
     question = "pelanggan marah karena pesanannya telat"
     assert strict.ask(question).matches == ()
-    assert strict.rank(question)[0].anecdote.id == "pesanan-telat"
+    assert strict.rank(question)[0].story.id == "pesanan-telat"
 
 
 def test_a_stronger_match_scores_higher(matcher: Matcher) -> None:
     close = matcher.rank("lupa memproses pesanan customer", limit=1)[0]
     loose = matcher.rank("pesanan saya", limit=1)
-    assert close.anecdote.id == "pesanan-telat"
+    assert close.story.id == "pesanan-telat"
     assert not loose or loose[0].score < close.score
 
 
@@ -181,8 +181,8 @@ def test_a_stronger_match_scores_higher(matcher: Matcher) -> None:
 @pytest.fixture(scope="module")
 def real() -> Matcher:
     files = sorted((PROJECT / "responses" / "anecdotes").glob("*.yaml"))
-    anecdotes = tuple(load_anecdote(path, SEEDS) for path in files)
-    return Matcher(KnowledgeBase(anecdotes=anecdotes, ui={}, seeds_dir=SEEDS))
+    stories = tuple(load_story(path, SEEDS) for path in files)
+    return Matcher(KnowledgeBase(stories=stories, ui={}, seeds_dir=SEEDS))
 
 
 # Which story real questions find on the real stories is content, measured by the eval gate
@@ -202,7 +202,7 @@ def test_spoken_verb_forms_count_as_the_story_words_they_stand_for(
     """Informal nasal verbs drop "me" and the root's first letter ("ngoleksi" for
     mengoleksi/koleksi): the question is understood as if written formally."""
     said, formal = real.explain(spoken, 1)[0], real.explain(written, 1)[0]
-    assert said.anecdote.id == formal.anecdote.id
+    assert said.story.id == formal.story.id
     assert said.coverage == formal.coverage
 
 
@@ -210,20 +210,20 @@ def test_a_real_word_is_not_read_as_a_typo_of_a_story_word(real: Matcher) -> Non
     # "toko" (a shop) is a word of its own, not a misspelt "tokoh" (the wayang figure); a
     # misspelling of the story's word is still read as it.
     assert real.rank("toko") == []
-    assert real.rank("wayng")[0].anecdote.seed_prefix == "001"
+    assert real.rank("wayng")[0].story.seed_prefix == "001"
 
 
 def test_a_question_outside_work_needs_stronger_evidence(real: Matcher) -> None:
     # the same story words, with and without a word of the working world
     at_work = real.rank("cari perajin wayang di yogya buat klien")[0]
     off_work = real.rank("cari perajin wayang di yogya")[0]
-    assert at_work.anecdote.seed_prefix == off_work.anecdote.seed_prefix == "001"
+    assert at_work.story.seed_prefix == off_work.story.seed_prefix == "001"
     assert off_work.score < at_work.score
 
 
 def test_explain_shows_why(real: Matcher) -> None:
     parts = real.explain("teknisi kami sering bolos karena patah hati", limit=2)
-    assert parts[0].anecdote.seed_prefix == "004"
+    assert parts[0].story.seed_prefix == "004"
     assert parts[0].score == real.rank("teknisi kami sering bolos karena patah hati")[0].score
     assert 0 < parts[0].coverage <= 1 and 0 < parts[0].phrasing <= 1
     assert parts[0].best_phrasing  # the trigger that carried it, normalised
@@ -231,7 +231,7 @@ def test_explain_shows_why(real: Matcher) -> None:
 
 
 def test_empty_knowledge_base_answers_nothing() -> None:
-    matcher = Matcher(KnowledgeBase(anecdotes=(), ui={}, seeds_dir=SEEDS))
+    matcher = Matcher(KnowledgeBase(stories=(), ui={}, seeds_dir=SEEDS))
     assert matcher.ask("customer marah").matches == ()
     assert matcher.rank("customer marah") == []
 
@@ -251,7 +251,7 @@ def test_a_knowledge_base_can_bring_its_own_table(tmp_path: Path) -> None:
         "slang:\n", "slang:\n  zzpesen: pesanan\n", 1
     )
     (tmp_path / "normalize.yaml").write_text(table, encoding="utf-8")
-    own = _anecdote(
+    own = _story(
         "pesanan-telat",
         "003_x.txt",
         ("Pesanan telat", "Late order"),
@@ -261,5 +261,5 @@ def test_a_knowledge_base_can_bring_its_own_table(tmp_path: Path) -> None:
         ("Minta maaf.", "Apologise."),
     )
     own = replace(own, source=tmp_path / "anecdotes" / "x.yaml")
-    matcher = Matcher(KnowledgeBase(anecdotes=(own,), ui={}, seeds_dir=SEEDS))
+    matcher = Matcher(KnowledgeBase(stories=(own,), ui={}, seeds_dir=SEEDS))
     assert matcher.normalizer.tokens("zzpesen", "id") == matcher.normalizer.tokens("pesanan", "id")

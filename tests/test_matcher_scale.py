@@ -51,12 +51,12 @@ def test_postings_read_lazily_equal_the_built_dicts_in_order() -> None:
 def test_a_clause_scored_only_for_some_stories_scores_those_the_same() -> None:
     matcher = real_matcher()
     whole, _ = matcher._lexical(LONG)
-    wanted = {s.story for s in whole[:2]}
+    wanted = {s.story_index for s in whole[:2]}
     assert len(parts(LONG)) > 1
     for clause in parts(LONG):
         full, _ = matcher._lexical(clause)
         some, _ = matcher._lexical(clause, wanted)
-        assert some == [s for s in full if s.story in wanted]
+        assert some == [s for s in full if s.story_index in wanted]
 
 
 def test_a_cached_index_equals_a_built_one(tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ def test_an_index_assembled_from_cached_story_analyses_equals_a_built_one(
 
 def test_an_empty_base_builds_an_empty_index() -> None:
     kb = load_knowledge(PROJECT / "responses", SEEDS)
-    matcher = Matcher(replace(kb, anecdotes=()))
+    matcher = Matcher(replace(kb, stories=()))
     assert matcher.rank("customer marah karena pesanan telat") == []
 
 
@@ -104,14 +104,12 @@ def test_stories_that_fit_equally_keep_the_order_they_are_written_in() -> None:
     candidates, in their order (the coverage sums are numpy's; ties must not follow a sort's
     whims), so the same question always gets the same stories."""
     kb = load_knowledge(PROJECT / "responses", SEEDS)
-    story = kb.anecdotes[0]
+    story = kb.stories[0]
     copies = tuple(replace(story, id=f"copy-{n}") for n in range(15))
-    matcher = Matcher(replace(kb, anecdotes=copies))
+    matcher = Matcher(replace(kb, stories=copies))
     question = story.triggers["id"][0]
     ranked = matcher.rank(question, limit=15)
-    assert [m.anecdote.id for m in ranked] == [
-        f"copy-{n}" for n in range(matcher.params.candidates)
-    ]
+    assert [m.story.id for m in ranked] == [f"copy-{n}" for n in range(matcher.params.candidates)]
     assert len({m.score for m in ranked}) == 1
 
 
@@ -198,13 +196,13 @@ def test_a_patched_index_is_the_one_a_fresh_build_makes(
         (3, ()),  # its triggers dropped: words may leave the vocabulary
     ]
     for number, added in edits:
-        story = kb.anecdotes[number]
+        story = kb.stories[number]
         triggers = {"id": (*story.triggers["id"], *added), "en": story.triggers["en"]}
         if not added:
             triggers = {"id": story.triggers["id"][:1], "en": story.triggers["en"][:1]}
-        stories = list(kb.anecdotes)
+        stories = list(kb.stories)
         stories[number] = replace(story, triggers=triggers)
-        kb = replace(kb, anecdotes=tuple(stories))
+        kb = replace(kb, stories=tuple(stories))
         patched, built = Matcher(kb, cache_dir=tmp_path), Matcher(kb)
         assert index_bytes(patched._index) == index_bytes(built._index)
         assert patched._index.by_length == built._index.by_length

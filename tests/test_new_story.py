@@ -1,4 +1,4 @@
-"""`python -m bot new-story`: a draft anecdote from a post, refused by `check` until filled in."""
+"""`python -m bot new-story`: a draft story from a seed, refused by `check` until filled in."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from kbfixture import APOLOGY, SEEDS, THREAT, call_cli, write_kb
 
 from bot.settings import Settings
 from bot.storage.store import DB_FILENAME, Store
-from bot.tools.newstory import post_title, similar_questions, slugify
+from bot.tools.newstory import seed_title, similar_questions, slugify
 
 SEED = "005_a1b2c3d4.txt"
-POST = """Klien Minta Diskon Besar di Akhir Tahun
+SEED_TEXT = """Klien Minta Diskon Besar di Akhir Tahun
 
 12 Des 2010
 
@@ -34,9 +34,9 @@ Komentar pembaca: mantap gan, kunjungi blog saya
 def settings(tmp_path: Path) -> Settings:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
-    for anecdote in (THREAT, APOLOGY):
-        shutil.copy(SEEDS / anecdote["seed"], seeds / anecdote["seed"])
-    (seeds / SEED).write_text(POST, encoding="utf-8")
+    for story in (THREAT, APOLOGY):
+        shutil.copy(SEEDS / story["seed"], seeds / story["seed"])
+    (seeds / SEED).write_text(SEED_TEXT, encoding="utf-8")
     responses = write_kb(tmp_path)
     return Settings(responses_dir=responses, seeds_dir=seeds, data_dir=tmp_path / "data")
 
@@ -74,7 +74,7 @@ def test_the_draft_has_every_field_marked_todo(settings: Settings) -> None:
     assert data["triggers"] == {"id": ["TODO"], "en": ["TODO"]}
     assert data["tags"] == {"id": ["TODO"], "en": ["TODO"]}
     assert data["tips"] == [{"id": "TODO", "en": "TODO"}] * 3
-    # The cleaned post, as comments, without the blog's debris.
+    # The cleaned seed, as comments, without the blog's debris.
     assert "# Menjelang akhir tahun, seorang klien menelepon" in text
     assert "# lalu menawarkan paket dengan layanan tambahan tanpa memotong harga." in text
     for debris in ("Share this", "Leave a Reply", "kunjungi blog saya"):
@@ -112,7 +112,7 @@ def test_check_names_every_todo_field_with_its_line_until_filled_in(settings: Se
     fill_in(path)
     status, out, err = call_cli(["check"], settings)
     assert status == 0, err
-    assert out.startswith("OK: 3 anecdotes")
+    assert out.startswith("OK: 3 stories")
 
 
 def test_an_existing_draft_is_never_overwritten(settings: Settings) -> None:
@@ -127,11 +127,11 @@ def test_an_existing_draft_is_never_overwritten(settings: Settings) -> None:
     assert path.read_text(encoding="utf-8") == "# the author's work\n"
 
 
-def test_the_title_is_the_posts_title_line_not_its_date_line(settings: Settings) -> None:
-    """A blog export that starts with the date ("Sunday, April 27, 2008", as post 002 does)."""
-    post = (SEEDS / "002_2fcabcac5da554e5.txt").read_text(encoding="utf-8")
-    assert post.startswith("Sunday, April 27, 2008")
-    (settings.seeds_dir / "007_copy.txt").write_text(post, encoding="utf-8")
+def test_the_title_is_the_seeds_title_line_not_its_date_line(settings: Settings) -> None:
+    """A blog export that starts with the date ("Sunday, April 27, 2008", as seed 002 does)."""
+    seed_text = (SEEDS / "002_2fcabcac5da554e5.txt").read_text(encoding="utf-8")
+    assert seed_text.startswith("Sunday, April 27, 2008")
+    (settings.seeds_dir / "007_copy.txt").write_text(seed_text, encoding="utf-8")
     status, out, err = call_cli(["new-story", str(settings.seeds_dir / "007_copy.txt")], settings)
     assert status == 0, err
     path = settings.responses_dir / "anecdotes" / "007-tentang-sebuah-proses.yaml"
@@ -144,22 +144,22 @@ def test_the_title_is_the_posts_title_line_not_its_date_line(settings: Settings)
     "line", ["Sunday, April 27, 2008", "11 Feb 2009", "30 10 2007", "Senin, 3 Maret 2008"]
 )
 def test_date_lines_are_recognised(line: str) -> None:
-    assert post_title(f"{line}\n\nJudul Sebenarnya\n\nIsi.") == "Judul Sebenarnya"
-    assert post_title("Customer oh customer....\n\n11 Feb 2009") == "Customer oh customer...."
+    assert seed_title(f"{line}\n\nJudul Sebenarnya\n\nIsi.") == "Judul Sebenarnya"
+    assert seed_title("Customer oh customer....\n\n11 Feb 2009") == "Customer oh customer...."
 
 
-def test_a_post_a_story_already_tells_is_refused_unless_forced(settings: Settings) -> None:
+def test_a_seed_a_story_already_tells_is_refused_unless_forced(settings: Settings) -> None:
     seed = settings.seeds_dir / THREAT["seed"]
-    anecdotes = settings.responses_dir / "anecdotes"
-    before = sorted(anecdotes.iterdir())
+    stories = settings.responses_dir / "anecdotes"
+    before = sorted(stories.iterdir())
     status, out, err = call_cli(["new-story", str(seed)], settings)
     assert status == 2 and out == ""
     assert len(err.splitlines()) == 1
     assert "already told by" in err and "--force" in err
-    assert sorted(anecdotes.iterdir()) == before
+    assert sorted(stories.iterdir()) == before
     status, out, err = call_cli(["new-story", "--force", str(seed)], settings)
     assert status == 0, err
-    assert (anecdotes / "000-masih-mau-kerjasama-gak.yaml").is_file()
+    assert (stories / "000-masih-mau-kerjasama-gak.yaml").is_file()
 
 
 def test_force_is_documented_in_the_help_and_the_readme(
@@ -178,7 +178,7 @@ def test_a_seed_outside_the_seeds_directory_or_missing_is_refused(
     settings: Settings, tmp_path: Path
 ) -> None:
     outside = tmp_path / SEED
-    outside.write_text(POST, encoding="utf-8")
+    outside.write_text(SEED_TEXT, encoding="utf-8")
     status, _, err = call_cli(["new-story", str(outside)], settings)
     assert status == 2
     assert len(err.splitlines()) == 1
@@ -190,7 +190,7 @@ def test_a_seed_outside_the_seeds_directory_or_missing_is_refused(
     assert "no such seed file" in err
 
     unnumbered = settings.seeds_dir / "post.txt"
-    unnumbered.write_text(POST, encoding="utf-8")
+    unnumbered.write_text(SEED_TEXT, encoding="utf-8")
     status, _, err = call_cli(["new-story", str(unnumbered)], settings)
     assert status == 2
     assert "NNN_name.txt" in err
@@ -212,7 +212,7 @@ def unanswered(store: Store, texts: list[str]) -> None:
             user_id=None,
             text=text,
             lang="id",
-            anecdote_id=None,
+            story_id=None,
             score=5,
             answered=False,
             source="group",
@@ -237,7 +237,7 @@ def test_similar_unanswered_questions_are_listed_and_dissimilar_ones_not(
 
 def test_similar_questions_keep_the_top_ten() -> None:
     questions = [f"klien minta diskon besar nomor {i}" for i in range(15)]
-    assert len(similar_questions(POST, questions)) == 10
+    assert len(similar_questions(SEED_TEXT, questions)) == 10
 
 
 def test_slugs_are_ascii_lowercase_hyphenated_and_short() -> None:
@@ -256,15 +256,15 @@ def test_content_gaps_come_first_then_the_other_unanswered_questions(
     settings: Settings,
 ) -> None:
     with Store.open(settings) as store:
-        unanswered(store, [GAP, *SIMILAR, *DISSIMILAR, "cuaca panas tidak ada kisahnya"])
+        unanswered(store, [GAP, *SIMILAR, *DISSIMILAR, "cuaca panas tidak ada ceritanya"])
         ids = {q.text: q.id for q in store.inbox(chat_id=None, limit=50)[0]}
         for text, decision, story in (
             (GAP, "gap", None),
-            ("cuaca panas tidak ada kisahnya", "gap", None),  # a gap unlike the post
+            ("cuaca panas tidak ada ceritanya", "gap", None),  # a gap unlike the seed
             (TAUGHT_ELSEWHERE, "taught", THREAT["id"]),  # answered now: no head start
         ):
             change = store.decide(
-                ids[text], decision, anecdote_id=story, by=9, decided_in=1, daily_limit=10
+                ids[text], decision, story_id=story, by=9, decided_in=1, daily_limit=10
             )
             assert change.outcome == "changed"
     status, out, err = call_cli(["new-story", str(settings.seeds_dir / SEED)], settings)
@@ -279,13 +279,13 @@ def test_content_gaps_come_first_then_the_other_unanswered_questions(
 
 
 def test_a_line_break_yaml_knows_cannot_inject_a_key_into_the_draft(settings: Settings) -> None:
-    """U+2028, U+2029 and U+0085 end a YAML comment: the post's text after one would be read
+    """U+2028, U+2029 and U+0085 end a YAML comment: the seed's text after one would be read
     as a field of the draft."""
-    post = POST.replace(
+    seed_text = SEED_TEXT.replace(
         "Katanya vendor lain",
         "Katanya\u2028story: injected\u2029tips: [x]\x85caution: {id: a, en: b}\nvendor lain",
     )
-    (settings.seeds_dir / SEED).write_text(post, encoding="utf-8")
+    (settings.seeds_dir / SEED).write_text(seed_text, encoding="utf-8")
     status, _, err = call_cli(["new-story", str(settings.seeds_dir / SEED)], settings)
     assert status == 0, err
     data = yaml.safe_load(draft_path(settings).read_text(encoding="utf-8"))

@@ -173,7 +173,7 @@ def test_the_terminal_writes_the_digest_to_a_png_and_prints_its_path(
             user_id=None,
             text="x",
             lang="en",
-            anecdote_id=None,
+            story_id=None,
             score=0,
             answered=False,
             source="cli",
@@ -197,13 +197,13 @@ def test_the_digest_counts_the_same_without_question_texts(
     kb, replies = real
     day = START - timedelta(days=3)
     with Store(tmp_path / DB_FILENAME, log_questions=False, clock=lambda: day) as store:
-        for answered_, anecdote in ((True, "wayang-bima"), (False, "wayang-bima"), (False, None)):
+        for answered_, story in ((True, "wayang-bima"), (False, "wayang-bima"), (False, None)):
             store.record_question(
                 chat_id=-9,
                 user_id=1,
                 text="private words",
                 lang="id",
-                anecdote_id=anecdote,
+                story_id=story,
                 score=50,
                 answered=answered_,
                 source="group",

@@ -109,10 +109,10 @@ async def test_a_team_practises_and_the_lead_sees_it(
 
     # The bot restarts; what the team answered is still there.
     async with running_bot(settings, clock, build=full_application) as bot:
-        anecdote, item = bot.services.kb.quiz_item(key)  # type: ignore[misc]
+        story, item = bot.services.kb.quiz_item(key)  # type: ignore[misc]
         stats = await say(fake, group, ADMIN, "/stats")
         line = next(x for x in stats.splitlines() if x.startswith("• 1 of 2 right (50%)"))
-        assert anecdote.title.en in line and f"lesson {item.lesson + 1}" in line
+        assert story.title.en in line and f"lesson {item.lesson + 1}" in line
         assert "1 quizzes sent, 2 answers from 2 members" in stats
 
         # The member who got it wrong: not yet back an hour later (a new question instead) ...

@@ -54,7 +54,7 @@ def datas(reply: Reply) -> list[str]:
 def test_answer_has_bold_title_story_lesson_and_buttons(kb: KnowledgeBase) -> None:
     replies = make(kb, {"q": [("ancaman-klien", 90), ("maaf-coklat", 60)]})
     answer, reply = replies.answer("q", lang="id")
-    assert answer.best is not None and answer.best.anecdote.id == "ancaman-klien"
+    assert answer.best is not None and answer.best.story.id == "ancaman-klien"
     # what to do first, then the story's title and its short telling
     assert reply.text.startswith("💡 <b>Pelajaran:</b> Tunggu emosi reda")
     assert "\n\n📌 <b>Klien &lt;b&gt;mengancam&lt;/b&gt; &amp; marah</b>\n" in reply.text
@@ -90,9 +90,9 @@ def test_out_of_scope_is_honest_offers_topics_and_tells_no_story(kb: KnowledgeBa
     assert answer.matches == ()
     assert "&lt;b&gt;Cuaca&lt;/b&gt; &amp; hujan di Medan?" in reply.text
     assert "<b>Cuaca</b>" not in reply.text
-    for anecdote in kb.anecdotes:
-        assert anecdote.story.id[:30] not in reply.text
-        assert anecdote.lessons[0].id[:30] not in reply.text
+    for story in kb.stories:
+        assert story.story.id[:30] not in reply.text
+        assert story.lessons[0].id[:30] not in reply.text
     assert datas(reply) == ["s:ancaman-klien@id", "s:maaf-coklat@id"]
     assert_valid(reply)
 
@@ -168,7 +168,7 @@ def test_story_by_id_and_unknown_id(kb: KnowledgeBase) -> None:
     assert_valid(missing)
 
 
-def test_full_story_is_the_cleaned_post_with_a_header(kb: KnowledgeBase) -> None:
+def test_full_story_is_the_cleaned_seed_with_a_header(kb: KnowledgeBase) -> None:
     retelling, *parts = make(kb).full_story("ancaman-klien", "en")
     assert retelling.text.startswith("📖 <b>A client &lt;b&gt;threatens&lt;/b&gt; &amp; rages")
     assert "A client got angry when a visit was refused" in retelling.text  # the whole `story`
@@ -184,7 +184,7 @@ def test_full_story_is_the_cleaned_post_with_a_header(kb: KnowledgeBase) -> None
     assert_valid(parts)
 
 
-def test_full_story_splits_long_posts_on_paragraphs(tmp_path: Path) -> None:
+def test_full_story_splits_long_seeds_on_paragraphs(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     paragraphs = [f"Paragraf {n}: " + "kata & <tag> " * 60 for n in range(40)]
@@ -192,9 +192,9 @@ def test_full_story_splits_long_posts_on_paragraphs(tmp_path: Path) -> None:
     (seeds / seed_name).write_text(
         "\n\n".join(paragraphs) + "\n\nLeave a Reply\n\nkomentar", encoding="utf-8"
     )
-    long_post = dict(THREAT, seed=seed_name)
-    kb = load_knowledge(write_kb(tmp_path, [long_post, dict(APOLOGY, seed=seed_name)]), seeds)
-    parts = make(kb).full_story("ancaman-klien", "id")[1:]  # after the retelling, the post
+    long_seed_text = dict(THREAT, seed=seed_name)
+    kb = load_knowledge(write_kb(tmp_path, [long_seed_text, dict(APOLOGY, seed=seed_name)]), seeds)
+    parts = make(kb).full_story("ancaman-klien", "id")[1:]  # after the retelling, the seed
     assert len(parts) > 2
     assert_valid(parts)
     bodies = []
@@ -301,7 +301,7 @@ def test_parse_callback() -> None:
     assert parse_callback("fb:abc-1:0") is not None
     callback = parse_callback("fb:abc-1:0")
     assert callback is not None
-    assert (callback.kind, callback.anecdote_id, callback.number) == ("feedback", "abc-1", 0)
+    assert (callback.kind, callback.story_id, callback.number) == ("feedback", "abc-1", 0)
     lesson = parse_callback("l:x_y:12")
     assert lesson is not None and (lesson.kind, lesson.number) == ("lesson", 12)
     assert parse_callback("t") is not None and parse_callback("tt") is None
@@ -471,19 +471,19 @@ def real_kb() -> KnowledgeBase:
 def test_real_base_every_story_reply_is_valid_and_short() -> None:
     kb = real_kb()
     replies = Replies(kb, Matcher(kb))
-    assert kb.anecdotes
-    for anecdote in kb.anecdotes:
+    assert kb.stories
+    for story in kb.stories:
         for lang in ("id", "en"):
-            reply = replies.story(anecdote.id, lang)
+            reply = replies.story(story.id, lang)
             assert_valid(reply)
             # The content contract allows a 150-word story and a 1-2 sentence lesson: with the
             # title that is at most ~210 words. (30 seconds of phone reading is nearer 120-150
             # words, so shorter stories read better; see the report to the content author.)
             words = len(reply.text.split())
-            assert words <= 210, (anecdote.id, lang, words)
-            assert_valid(replies.full_story(anecdote.id, lang))
-            for index in range(len(anecdote.lessons)):
-                assert_valid(replies.lesson(anecdote.id, index, lang))
+            assert words <= 210, (story.id, lang, words)
+            assert_valid(replies.full_story(story.id, lang))
+            for index in range(len(story.lessons)):
+                assert_valid(replies.lesson(story.id, index, lang))
     for key, _ in kb.tips():
         assert_valid(replies.tip(key, "en"))
 

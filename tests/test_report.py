@@ -28,13 +28,13 @@ def services_with(tmp_path: Path, *, log_questions: bool = True) -> Services:
 
 
 def record(services: Services, text: str, *, chat_id: int = 1, answered: bool = False) -> None:
-    story = services.kb.anecdotes[0].id
+    story = services.kb.stories[0].id
     services.store.record_question(
         chat_id=chat_id,
         user_id=None,
         text=text,
         lang="id",
-        anecdote_id=story if answered else None,
+        story_id=story if answered else None,
         score=90 if answered else 5,
         answered=answered,
         source="group",
@@ -81,13 +81,13 @@ def test_report_shows_periods_stories_and_groups(tmp_path: Path) -> None:
         record(services, text, answered=True)
     for text in ("cara bikin kopi", "gimana bikin kopi", "cuaca besok"):
         record(services, text, chat_id=2)
-    services.store.record_feedback(chat_id=1, user_id=None, anecdote_id="x", positive=False)
+    services.store.record_feedback(chat_id=1, user_id=None, story_id="x", positive=False)
     services.store.subscribe(1, time(8, 30), 0b11111)
     out = io.StringIO()
     assert main(services, ["--days", "30"], stdout=out) == 0
     report = out.getvalue()
     assert "Last  7 days: questions 5, answered 40%, unanswered 3, 👍 0 / 👎 1" in report
-    story = services.kb.anecdotes[0]
+    story = services.kb.stories[0]
     assert f"2  {story.id}: {story.title.en}" in report
     assert "3, in 2 groups" in report
     assert "2x  cara bikin kopi" in report and "also: gimana bikin kopi" in report

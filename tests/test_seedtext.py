@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.model import Anecdote, KnowledgeBase, Text
-from bot.content.seedtext import clean_post, load_post
+from bot.content.model import KnowledgeBase, Story, Text
+from bot.content.seedtext import clean_seed_text, load_seed_text
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
-# Lines of blog furniture found in the seed posts; none may survive cleaning.
+# Lines of blog furniture found in the seeds; none may survive cleaning.
 DEBRIS = [
     "Leave a Reply",
     "Fill in your details",
@@ -34,7 +34,7 @@ DEBRIS = [
 DEBRIS_LINES = {"Komentar", "Author", "Search", "Actions", "Information", "-"}
 
 # (file, first words of the story, last words of the story) for each seed.
-POSTS = [
+SEED_TEXTS = [
     ("000_14f30f37fa898fbe.txt", "Masih Mau Kerjasama Gak?", "untuk meeting besok."),
     ("001_c5d802107cc0beea.txt", "Memenangkan Hati Customer [2]", "di PT X X tersebut.."),
     ("002_2fcabcac5da554e5.txt", "Sunday, April 27, 2008", "Salam.."),
@@ -51,10 +51,10 @@ POSTS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "first", "last"), POSTS)
+@pytest.mark.parametrize(("name", "first", "last"), SEED_TEXTS)
 def test_each_seed_keeps_the_story_and_drops_the_debris(name: str, first: str, last: str) -> None:
     raw = (SEEDS / name).read_text(encoding="utf-8")
-    cleaned = clean_post(raw)
+    cleaned = clean_seed_text(raw)
     assert cleaned.startswith(first)
     assert cleaned.endswith(last)
     for debris in DEBRIS:
@@ -70,7 +70,7 @@ def test_each_seed_keeps_the_story_and_drops_the_debris(name: str, first: str, l
 
 def test_story_body_is_kept_whole() -> None:
     raw = (SEEDS / "001_c5d802107cc0beea.txt").read_text(encoding="utf-8")
-    cleaned = clean_post(raw)
+    cleaned = clean_seed_text(raw)
     assert "Ternyata Pak B ini senang sekali wayang" in cleaned
     assert "Gramedia Matraman" in cleaned
     assert len(cleaned) > 0.8 * len(raw.split("Actions")[0].strip())
@@ -81,7 +81,7 @@ def test_cut_happens_at_the_first_marker_only_on_whole_lines() -> None:
         "Judul\n\nKomentar customer itu pedas, tapi saya diam.\n\nAuthor of the deal was me."
         "\n\nLeave a Reply\n\nNice post!\n"
     )
-    cleaned = clean_post(raw)
+    cleaned = clean_seed_text(raw)
     assert "Komentar customer itu pedas" in cleaned
     assert "Author of the deal was me." in cleaned
     assert "Nice post" not in cleaned
@@ -89,8 +89,8 @@ def test_cut_happens_at_the_first_marker_only_on_whole_lines() -> None:
 
 
 def test_tags_line_is_cut_only_in_capitals() -> None:
-    assert clean_post("Story.\n\nTAGS Customer kerja sama\n\n-\n\nAuthor") == "Story."
-    assert clean_post("Tags of the products were wrong.") == "Tags of the products were wrong."
+    assert clean_seed_text("Story.\n\nTAGS Customer kerja sama\n\n-\n\nAuthor") == "Story."
+    assert clean_seed_text("Tags of the products were wrong.") == "Tags of the products were wrong."
 
 
 @pytest.mark.parametrize(
@@ -104,19 +104,19 @@ def test_tags_line_is_cut_only_in_capitals() -> None:
     ],
 )
 def test_known_tails_are_cut(tail: str) -> None:
-    assert clean_post(f"Paragraf satu.\n\nParagraf dua.\n\n{tail}") == (
+    assert clean_seed_text(f"Paragraf satu.\n\nParagraf dua.\n\n{tail}") == (
         "Paragraf satu.\n\nParagraf dua."
     )
 
 
 def test_debris_lines_before_the_tail_are_dropped_and_blank_runs_merged() -> None:
     raw = "Satu.\n\n\n\n-\n\n%d bloggers like this:\n\nDua.\r\nTiga  kata.\n\n\n"
-    assert clean_post(raw) == "Satu.\n\nDua.\nTiga kata."
+    assert clean_seed_text(raw) == "Satu.\n\nDua.\nTiga kata."
 
 
-def test_load_post_reads_the_anecdote_seed() -> None:
+def test_load_seed_text_reads_the_story_seed() -> None:
     text = Text("x", "x")
-    anecdote = Anecdote(
+    story = Story(
         id="a",
         seed="004_6536ab7fc6444bd6.txt",
         title=text,
@@ -127,7 +127,7 @@ def test_load_post_reads_the_anecdote_seed() -> None:
         tips=(text,),
         source=Path("a.yaml"),
     )
-    kb = KnowledgeBase(anecdotes=(anecdote,), ui={}, seeds_dir=SEEDS)
-    post = load_post(kb, anecdote)
-    assert post.startswith("Jatuh Cinta dengan Customer?")
-    assert "Tinggalkan komentar" not in post
+    kb = KnowledgeBase(stories=(story,), ui={}, seeds_dir=SEEDS)
+    seed_text = load_seed_text(kb, story)
+    assert seed_text.startswith("Jatuh Cinta dengan Customer?")
+    assert "Tinggalkan komentar" not in seed_text

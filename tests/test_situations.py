@@ -41,8 +41,8 @@ def with_situations() -> list[dict[str, object]]:
     return [threat, apology]
 
 
-def settings_with(tmp_path: Path, concepts: str = CONCEPTS, anecdotes=None) -> Settings:
-    responses = write_kb(tmp_path, anecdotes or with_situations())
+def settings_with(tmp_path: Path, concepts: str = CONCEPTS, stories=None) -> Settings:
+    responses = write_kb(tmp_path, stories or with_situations())
     (responses / "concepts.yaml").write_text(concepts, encoding="utf-8")
     return Settings(responses_dir=responses, seeds_dir=SEEDS, data_dir=tmp_path / "data")
 
@@ -64,9 +64,9 @@ def test_check_names_file_and_line_of_a_broken_concept(tmp_path: Path) -> None:
 
 
 def test_check_names_file_and_line_of_a_broken_situation(tmp_path: Path) -> None:
-    anecdotes = with_situations()
-    anecdotes[1]["situations"] = [{"id": "Penjual lupa pesanan."}]
-    status, out, err = call_cli(["check"], settings_with(tmp_path, anecdotes=anecdotes))
+    stories = with_situations()
+    stories[1]["situations"] = [{"id": "Penjual lupa pesanan."}]
+    status, out, err = call_cli(["check"], settings_with(tmp_path, stories=stories))
     assert status == 2 and out == ""
     line = next(line for line in err.splitlines() if "situations" in line)
     assert "001-maaf-coklat.yaml:" in line and line.endswith(
@@ -96,7 +96,7 @@ def test_check_names_a_subject_member_the_stemmer_folds_into_a_story_concept(
 
 def test_a_valid_base_with_situations_passes_check(tmp_path: Path) -> None:
     status, out, _ = call_cli(["check"], settings_with(tmp_path))
-    assert status == 0 and out.startswith("OK: 2 anecdotes")
+    assert status == 0 and out.startswith("OK: 2 stories")
 
 
 def test_situations_and_their_concepts_come_back_from_the_cache(
@@ -110,11 +110,11 @@ def test_situations_and_their_concepts_come_back_from_the_cache(
         raise AssertionError("built again instead of read from the cache")
 
     monkeypatch.setattr(Matcher, "_build", no_build)
-    monkeypatch.setattr(knowledge, "load_anecdote", no_build)
+    monkeypatch.setattr(knowledge, "load_story", no_build)
     monkeypatch.setattr("bot.engine.matcher.load_concepts", no_build)  # folded once, kept
     cached = build_core(settings)
     monkeypatch.undo()
-    assert cached.kb.anecdotes[1].situations == fresh.kb.anecdotes[1].situations
+    assert cached.kb.stories[1].situations == fresh.kb.stories[1].situations
     assert cached.matcher.situations.stories == fresh.matcher.situations.stories
     assert cached.matcher.concept_table == fresh.matcher.concept_table
     assert "missed_commitment" in cached.matcher.situations.stories[1][0]
@@ -141,7 +141,7 @@ def test_a_missed_commitment_in_other_words_is_read_as_the_story_situation(
     for line in out.splitlines():
         record = json.loads(line)
         best = core.matcher.rank(record["question"])[0]
-        assert best.anecdote.id == "maaf-coklat"
+        assert best.story.id == "maaf-coklat"
         assert all(m["id"] == "maaf-coklat" for m in record["matches"][:1])
 
 

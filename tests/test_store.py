@@ -42,7 +42,7 @@ def ask(store: Store, text: str, *, chat_id: int = 1, answered: bool = True, **k
         "user_id": 7,
         "text": text,
         "lang": "id",
-        "anecdote_id": "kerjasama" if answered else None,
+        "story_id": "kerjasama" if answered else None,
         "score": 90 if answered else 20,
         "answered": answered,
         "source": "private",
@@ -81,15 +81,15 @@ def test_chat_language_and_timezone_survive_reopening(tmp_path: Path) -> None:
 
 
 def test_questions_and_feedback_feed_the_stats(store: Store, clock: FakeClock) -> None:
-    ask(store, "cust marah gimana", anecdote_id="marah")
-    ask(store, "cust marah gimana dong", anecdote_id="marah")
-    ask(store, "harga kemahalan", anecdote_id="harga")
+    ask(store, "cust marah gimana", story_id="marah")
+    ask(store, "cust marah gimana dong", story_id="marah")
+    ask(store, "harga kemahalan", story_id="harga")
     ask(store, "cara bikin kopi", answered=False)
     ask(store, "Cara bikin kopi ", answered=False)
     ask(store, "cuaca besok", answered=False, chat_id=2)
-    store.record_feedback(chat_id=1, user_id=7, anecdote_id="marah", positive=True)
-    store.record_feedback(chat_id=1, user_id=8, anecdote_id="marah", positive=False)
-    store.record_feedback(chat_id=2, user_id=9, anecdote_id="harga", positive=True)
+    store.record_feedback(chat_id=1, user_id=7, story_id="marah", positive=True)
+    store.record_feedback(chat_id=1, user_id=8, story_id="marah", positive=False)
+    store.record_feedback(chat_id=2, user_id=9, story_id="harga", positive=True)
 
     everywhere = store.stats(days=7)
     assert (everywhere.asked, everywhere.answered) == (6, 3)
@@ -119,7 +119,7 @@ def test_questions_a_team_lead_decided_are_no_longer_listed_as_unanswered(store:
     waiting, _ = store.inbox(chat_id=None, limit=10)
     by_text = {q.text: q.id for q in waiting}
     store.decide(
-        by_text["Buku koi  buat bos"], "taught", anecdote_id="a", by=1, decided_in=1, daily_limit=5
+        by_text["Buku koi  buat bos"], "taught", story_id="a", by=1, decided_in=1, daily_limit=5
     )
     store.decide(by_text["jadwal kereta"], "gap", by=1, decided_in=1, daily_limit=5)
     # The same question in other case and spacing is settled with it.
@@ -369,13 +369,13 @@ def test_migration_5_makes_repeated_votes_one_and_ties_each_to_its_question(
 
 
 def test_one_vote_per_user_message_and_story(store: Store) -> None:
-    ask(store, "klien marah", anecdote_id="marah", answered=True, chat_id=-5)
+    ask(store, "klien marah", story_id="marah", answered=True, chat_id=-5)
     for _ in range(3):
         store.record_feedback(
-            chat_id=-5, user_id=7, anecdote_id="marah", positive=False, message_id=11
+            chat_id=-5, user_id=7, story_id="marah", positive=False, message_id=11
         )
-    store.record_feedback(chat_id=-5, user_id=8, anecdote_id="marah", positive=False, message_id=11)
-    store.record_feedback(chat_id=-5, user_id=7, anecdote_id="marah", positive=False, message_id=12)
+    store.record_feedback(chat_id=-5, user_id=8, story_id="marah", positive=False, message_id=11)
+    store.record_feedback(chat_id=-5, user_id=7, story_id="marah", positive=False, message_id=12)
     store.flush()
     assert store.stats(days=1, chat_id=-5).thumbs_down == 3
 

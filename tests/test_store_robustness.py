@@ -34,7 +34,7 @@ def ask(store: Store, text: str, chat_id: int = 1) -> None:
         user_id=7,
         text=text,
         lang="id",
-        anecdote_id=None,
+        story_id=None,
         score=10,
         answered=False,
         source="private",
@@ -79,7 +79,7 @@ def test_recording_and_reading_do_not_wait_for_a_locked_database(path: Path, mod
         started = time.monotonic()
         for n in range(20):
             ask(store, f"pertanyaan {n}")
-        store.record_feedback(chat_id=1, user_id=7, anecdote_id="x", positive=True)
+        store.record_feedback(chat_id=1, user_id=7, story_id="x", positive=True)
         assert store.chat_language(1) is None  # what every answer reads first
         store.stats(days=1)  # /stats shows what is committed so far
         assert time.monotonic() - started < PROMPT
@@ -115,7 +115,7 @@ def test_records_are_not_lost_on_close(path: Path) -> None:
         for n in range(500):
             ask(store, f"pertanyaan {n}", chat_id=n % 7)
             if n % 10 == 0:
-                store.record_feedback(chat_id=1, user_id=None, anecdote_id="x", positive=False)
+                store.record_feedback(chat_id=1, user_id=None, story_id="x", positive=False)
     assert count(path, "questions") == 500
     assert count(path, "feedback") == 50
     with Store(path) as reopened:

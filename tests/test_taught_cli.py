@@ -27,14 +27,14 @@ COFFEE_ID = "pembeli minta kopi gratis tiap kali kunjungan"
 COFFEE_EN = "customer wants a free coffee every visit"
 MULTILINE = 'klien nanya\n  "harga khusus": boleh   gak? # bukan komentar'
 ALREADY = "Orderan  PELANGGAN ketinggalan\ntidak terkirim"  # a trigger, other case/spaces
-GONE_TEXT = "pertanyaan untuk kisah yang sudah dihapus"
+GONE_TEXT = "pertanyaan untuk cerita yang sudah dihapus"
 LEAD = 4242
 WHEN = datetime(2026, 11, 23, 5, 7, tzinfo=UTC)
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """A copy of the real knowledge base and posts, so merging into it is safe."""
+    """A copy of the real knowledge base and seeds, so merging into it is safe."""
     shutil.copytree(PROJECT / "responses", tmp_path / "responses")
     shutil.copytree(PROJECT / "seeds", tmp_path / "seeds")
     return Settings(
@@ -54,7 +54,7 @@ def teach(settings: Settings, taught: list[tuple[str, str, str | None]]) -> None
                 user_id=7,
                 text=text,
                 lang=lang,
-                anecdote_id=None,
+                story_id=None,
                 score=5,
                 answered=False,
                 source="group",
@@ -65,7 +65,7 @@ def teach(settings: Settings, taught: list[tuple[str, str, str | None]]) -> None
         for text, _, story in taught:
             decision = "taught" if story else "gap"
             change = store.decide(
-                ids[text], decision, anecdote_id=story, by=LEAD, decided_in=-100, daily_limit=99
+                ids[text], decision, story_id=story, by=LEAD, decided_in=-100, daily_limit=99
             )
             assert change.outcome == "changed"
 
@@ -76,7 +76,7 @@ TAUGHT = [
     (MULTILINE, "id", "lupa-pesanan-maaf"),
     (ALREADY, "id", "lupa-pesanan-maaf"),
     (GONE_TEXT, "id", "kisah-dihapus"),
-    ("tidak ada kisah yang cocok untuk ini", "id", None),  # a gap: never listed or pruned
+    ("tidak ada cerita yang cocok untuk ini", "id", None),  # a gap: never listed or pruned
 ]
 
 
@@ -111,7 +111,7 @@ def test_the_listing_shows_when_story_who_chat_and_text_on_one_line(settings: Se
     assert len(gone) == 1 and "kisah-dihapus (story gone: ignored)" in gone[0]
     long_row = next(line for line in lines if "klien minta diskon" in line)
     assert long_row.endswith("…") and len(long_row.split("] ", 1)[1]) == 100
-    assert "tidak ada kisah" not in out  # gaps are not taught phrasings
+    assert "tidak ada cerita" not in out  # gaps are not taught phrasings
     assert "taught --export DIR" in out
 
 
@@ -122,13 +122,13 @@ def test_export_check_and_the_matcher_answer_the_taught_questions(
         # The YAML alone: a data directory without a database, so nothing taught is loaded.
         matcher = build_core(replace(settings, data_dir=tmp_path / data_dir)).matcher
         answer = matcher.ask(question)
-        return answer.matches[0].anecdote.id if answer.matches else None
+        return answer.matches[0].story.id if answer.matches else None
 
     assert first_story(COFFEE_ID, "before") is None  # out of scope until merged
     assert first_story(COFFEE_EN, "before") is None
     teach(settings, TAUGHT)
-    anecdotes = settings.responses_dir / "anecdotes"
-    before = {p.name: p.read_text(encoding="utf-8") for p in anecdotes.glob("*.yaml")}
+    stories = settings.responses_dir / "anecdotes"
+    before = {p.name: p.read_text(encoding="utf-8") for p in stories.glob("*.yaml")}
     export = tmp_path / "export" / "new"  # created, parents too
 
     status, out, err = call_cli(["taught", "--export", str(export)], settings)
@@ -141,10 +141,10 @@ def test_export_check_and_the_matcher_answer_the_taught_questions(
     assert f"wrote {export / '001-wayang-bima.yaml'} (+1 trigger(s): en 1)" in out
     assert "skipped 1 already among their story's triggers" in out
     assert f"skipped (kisah-dihapus: story gone): {GONE_TEXT}" in out
-    assert f"cp {export}/* {anecdotes}/" in out
+    assert f"cp {export}/* {stories}/" in out
     assert "python -m bot check" in out and "python -m bot taught --prune" in out
     # The knowledge base itself is untouched until the author copies the files.
-    assert {p.name: p.read_text(encoding="utf-8") for p in anecdotes.glob("*.yaml")} == before
+    assert {p.name: p.read_text(encoding="utf-8") for p in stories.glob("*.yaml")} == before
 
     # A textual insertion: the old file's lines all stay, comments included, in order; the
     # new lines are JSON-quoted scalars at the end of their language's list.
@@ -163,10 +163,10 @@ def test_export_check_and_the_matcher_answer_the_taught_questions(
     ]
 
     for path in export.iterdir():
-        shutil.copy(path, anecdotes / path.name)
+        shutil.copy(path, stories / path.name)
     status, out, err = call_cli(["check"], settings)
     assert status == 0, err
-    assert out.startswith("OK: 5 anecdotes")
+    assert out.startswith("OK: 5 stories")
 
     assert first_story(COFFEE_ID, "after") == "lupa-pesanan-maaf"
     assert first_story(COFFEE_EN, "after") == "wayang-bima"
@@ -205,15 +205,15 @@ def test_export_refuses_the_knowledge_base_and_never_overwrites(
     settings: Settings, tmp_path: Path
 ) -> None:
     teach(settings, TAUGHT[:1])
-    anecdotes = settings.responses_dir / "anecdotes"
-    before = (anecdotes / "003-lupa-pesanan-maaf.yaml").read_text(encoding="utf-8")
-    for inside in (anecdotes, anecdotes / "sub", settings.responses_dir):
+    stories = settings.responses_dir / "anecdotes"
+    before = (stories / "003-lupa-pesanan-maaf.yaml").read_text(encoding="utf-8")
+    for inside in (stories, stories / "sub", settings.responses_dir):
         status, out, err = call_cli(["taught", "--export", str(inside)], settings)
         assert status == EXIT_CONFIG
         assert out == "" and len(err.splitlines()) == 1
         assert "inside the knowledge base" in err
-    assert (anecdotes / "003-lupa-pesanan-maaf.yaml").read_text(encoding="utf-8") == before
-    assert not (anecdotes / "sub").exists()
+    assert (stories / "003-lupa-pesanan-maaf.yaml").read_text(encoding="utf-8") == before
+    assert not (stories / "sub").exists()
 
     export = tmp_path / "out"
     export.mkdir()

@@ -475,7 +475,7 @@ async def test_stats_for_this_chat_and_all_chats(
     bot: Bot, fake_telegram: FakeTelegram, group: Any
 ) -> None:
     store = bot.store
-    story = bot.services.kb.anecdotes[0]
+    story = bot.services.kb.stories[0]
     for chat_id, text, answered in [
         (GROUP, "customer marah", True),
         (GROUP, "cara bikin kopi", False),
@@ -487,12 +487,12 @@ async def test_stats_for_this_chat_and_all_chats(
             user_id=1,
             text=text,
             lang="id",
-            anecdote_id=story.id if answered else None,
+            story_id=story.id if answered else None,
             score=90 if answered else 10,
             answered=answered,
             source="group",
         )
-    store.record_feedback(chat_id=GROUP, user_id=1, anecdote_id=story.id, positive=True)
+    store.record_feedback(chat_id=GROUP, user_id=1, story_id=story.id, positive=True)
     admin_view = await say(fake_telegram, group, ADMIN, "/stats")
     assert "questions 3, answered 33%, 👍 1 · 👎 0" in admin_view
     assert "questions 4, answered 25%" in admin_view
@@ -518,7 +518,7 @@ async def test_stats_respects_the_privacy_switch(
             user_id=LEAD,
             text="nomor hp pelanggan 0812",
             lang="id",
-            anecdote_id=None,
+            story_id=None,
             score=0,
             answered=False,
             source="private",

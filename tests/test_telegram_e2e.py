@@ -92,7 +92,7 @@ async def test_private_question_gets_story_with_buttons(
         "user_id": 1001,
         "text": THREAT_ID_Q,
         "lang": "id",
-        "anecdote_id": THREAT_ID,
+        "story_id": THREAT_ID,
         "answered": 1,
         "source": "private",
     }
@@ -119,7 +119,7 @@ async def test_out_of_scope_is_honest_and_offers_topics(
     assert reply.button_data == [f"s:{THREAT_ID}@id", f"s:{APOLOGY_ID}@id"]
     await fake_telegram.settle()
     [row] = questions(kisah)
-    assert row["answered"] == 0 and row["anecdote_id"] is None
+    assert row["answered"] == 0 and row["story_id"] is None
 
 
 # ---------------------------------------------------------------------------- buttons
@@ -128,7 +128,7 @@ async def test_every_button_of_an_answer(kisah: RunningBot, fake_telegram: FakeT
     chat = fake_telegram.private_chat(user)
     [answer] = await say(fake_telegram, chat, user, THREAT_EN_Q)
 
-    # Full story: the original post, in parts that each fit, answered callback.
+    # Full story: the seed, in parts that each fit, answered callback.
     before = len(fake_telegram.sent_to(chat.id))
     query = fake_telegram.press(answer, data=f"f:{THREAT_ID}@en", user=user)
     assert (await fake_telegram.wait_callback_answer(query))["text"] == ""
@@ -155,7 +155,7 @@ async def test_every_button_of_an_answer(kisah: RunningBot, fake_telegram: FakeT
     assert f"f:{THREAT_ID}@en" in edit.button_data
     await fake_telegram.settle()
     feedback = kisah.services.store.feedback_log()
-    assert [(r.chat_id, r.anecdote_id, r.positive) for r in feedback] == [(1004, THREAT_ID, True)]
+    assert [(r.chat_id, r.story_id, r.positive) for r in feedback] == [(1004, THREAT_ID, True)]
 
 
 async def test_lessons_are_numbered_in_reading_order(
@@ -385,7 +385,7 @@ async def test_small_talk_and_letters_follow_the_chats_language_and_are_not_reco
     [laugh] = await say(fake_telegram, chat, user, "wkwkwk")
     assert laugh.html == replies.kb.text("smalltalk_laugh", "id")
     [letters] = await say(fake_telegram, chat, user, "asdfgh")
-    assert "belum punya kisah" in letters.text
+    assert "belum punya cerita" in letters.text
     await say(fake_telegram, chat, user, "/lang en")
     [ack_en] = await say(fake_telegram, chat, user, "mantap")
     assert ack_en.html == replies.kb.text("smalltalk_ack", "en")
@@ -525,7 +525,7 @@ async def test_inline_query_offers_matching_stories(
 
     fake_telegram.choose_inline_result(user, THREAT_ID, THREAT_EN_Q)
     await fake_telegram.settle()
-    assert [(q["source"], q["anecdote_id"]) for q in questions(kisah)] == [("inline", THREAT_ID)]
+    assert [(q["source"], q["story_id"]) for q in questions(kisah)] == [("inline", THREAT_ID)]
 
 
 async def test_inline_results_capped_at_50(
@@ -775,8 +775,8 @@ async def test_real_stories_answer_informal_indonesian(
     chat = fake_telegram.private_chat(user)
     [reply] = await say(fake_telegram, chat, user, "customer ngancam gak mau kerjasama lagi")
     best = bot.services.matcher.ask("customer ngancam gak mau kerjasama lagi").best
-    assert best is not None and best.anecdote.id == "kerjasama-ancaman"
-    assert reply.bold()[1] == best.anecdote.title.get("id")
+    assert best is not None and best.story.id == "kerjasama-ancaman"
+    assert reply.bold()[1] == best.story.title.get("id")
     # Every button the real content produces is valid and answers (the fake is strict).
     for data in [d for d in reply.button_data if not d.startswith("fb:")]:
         query = fake_telegram.press(reply, data=data, user=user)

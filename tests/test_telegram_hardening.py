@@ -35,7 +35,7 @@ async def eventually(check, timeout: float = 5.0) -> bool:
 
 
 def votes(bot: RunningBot) -> list[str]:
-    return [vote.anecdote_id for vote in bot.services.store.feedback_log()]
+    return [vote.story_id for vote in bot.services.store.feedback_log()]
 
 
 async def test_a_forged_vote_for_a_story_that_does_not_exist_is_not_stored(

@@ -92,8 +92,8 @@ def test_store_rotation_persists_across_reopening(tmp_path: Path) -> None:
     assert drawn == walk(DECK, 42, 24)
 
 
-def test_the_real_deck_has_every_tip_of_every_anecdote() -> None:
+def test_the_real_deck_has_every_tip_of_every_story() -> None:
     kb = load_knowledge(PROJECT_ROOT / "responses", PROJECT_ROOT / "seeds")
     keys = deck(kb)
-    assert len(keys) == len(set(keys)) == sum(len(a.tips) for a in kb.anecdotes)
+    assert len(keys) == len(set(keys)) == sum(len(a.tips) for a in kb.stories)
     assert all(kb.by_id(key.split(":")[0]) is not None for key in keys)

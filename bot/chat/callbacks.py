@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.content.model import Anecdote
+    from bot.content.model import Story
 
 # Telegram's limit on callback data.
 MAX_CALLBACK_BYTES = 64
@@ -29,7 +29,7 @@ class Callback:
     """
 
     kind: str
-    anecdote_id: str | None = None
+    story_id: str | None = None
     number: int | None = None
     lang: str | None = None
     order: tuple[int, ...] = ()  # "another lesson": the lessons in order of fit, if carried
@@ -56,7 +56,7 @@ def callback_data(action: str, lang: str) -> str:
     return f"{action}{LANG_SEPARATOR}{lang}"
 
 
-def lesson_action(anecdote_id: str, index: int, position: int) -> str:
+def lesson_action(story_id: str, index: int, position: int) -> str:
     """The "another lesson" action: lesson `index`, read as the `position`-th (1-based).
 
     The lesson shown first is the one that fits the question, not always the first in the
@@ -64,7 +64,7 @@ def lesson_action(anecdote_id: str, index: int, position: int) -> str:
     file's. The position is left out when it is the index's own (index + 1): the data is
     then what it always was.
     """
-    action = f"l:{anecdote_id}:{index}"
+    action = f"l:{story_id}:{index}"
     return action if position == index + 1 else f"{action}:{position}"
 
 
@@ -86,12 +86,12 @@ def parse_callback(data: str) -> Callback | None:
     return Callback("topics", lang=lang)
 
 
-def next_lesson_action(anecdote: Anecdote, index: int, order: Sequence[int]) -> str:
+def next_lesson_action(story: Story, index: int, order: Sequence[int]) -> str:
     """The "another lesson" action after lesson `index`: the next in `order` (the lessons by
     fit for the question, carried in the button), else the next by number."""
-    total = len(anecdote.lessons)
+    total = len(story.lessons)
     carried = "".join(str(n) for n in order)
     if total <= 10 and len(order) == total and sorted(order) == list(range(total)):
         following = order[(order.index(index % total) + 1) % total]
-        return f"l:{anecdote.id}:{following}:{carried}"
-    return f"l:{anecdote.id}:{(index + 1) % total}"
+        return f"l:{story.id}:{following}:{carried}"
+    return f"l:{story.id}:{(index + 1) % total}"

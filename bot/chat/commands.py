@@ -189,20 +189,20 @@ class ButtonRoute:
 
 
 def story_button(env: Env, req: Request, data: str) -> Outcome:
-    """A button under an answer (story, lesson, full post, topics, 👍/👎). A vote is recorded
+    """A button under an answer (story, lesson, full seed, topics, 👍/👎). A vote is recorded
     here, for a story that exists, and thanked in a toast (a forged or outdated vote is told
     the button expired)."""
     callback = parse_callback(data)
-    if callback is not None and callback.kind == "feedback" and callback.anecdote_id:
+    if callback is not None and callback.kind == "feedback" and callback.story_id:
         lang = callback.lang or req.lang
-        if env.kb.by_id(callback.anecdote_id) is None:
+        if env.kb.by_id(callback.story_id) is None:
             return Outcome(toast=env.replies.button_expired(lang))
         positive = callback.number == 1
         recording.record_vote(
             env.store,
             chat_id=req.chat_id,
             user_id=req.user_id,
-            anecdote_id=callback.anecdote_id,
+            story_id=callback.story_id,
             positive=positive,
             message_id=req.message_id,
         )

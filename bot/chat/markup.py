@@ -75,7 +75,7 @@ def escape_within(text: str, budget: int) -> str:
     """`text` escaped, shortened (with "…") until the escaped form fits `budget`.
 
     Content normally fits with room to spare; this only guards against a YAML author pasting
-    a whole post into one field, which must never make Telegram reject the message.
+    a whole seed into one field, which must never make Telegram reject the message.
     """
     escaped = escape(text)
     size = len(text)

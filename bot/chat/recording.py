@@ -48,7 +48,7 @@ def record_question(
             user_id=user_id,
             text=question,
             lang=answer.lang,
-            anecdote_id=best.anecdote.id if best else None,
+            story_id=best.story.id if best else None,
             score=best.score if best else 0,
             answered=answer.best is not None,
             source=source,
@@ -65,7 +65,7 @@ def record_vote(
     *,
     chat_id: int,
     user_id: int | None,
-    anecdote_id: str,
+    story_id: str,
     positive: bool,
     message_id: int | None = None,
 ) -> bool:
@@ -77,7 +77,7 @@ def record_vote(
         store.record_feedback(
             chat_id=chat_id,
             user_id=user_id,
-            anecdote_id=anecdote_id,
+            story_id=story_id,
             positive=positive,
             message_id=message_id,
         )

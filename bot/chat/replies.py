@@ -30,8 +30,8 @@ from bot.chat.markup import (
     shorten,
 )
 from bot.chat.uitexts import UiTexts, check_texts
-from bot.content.model import Anecdote, KnowledgeBase, KnowledgeError
-from bot.content.seedtext import load_post
+from bot.content.model import KnowledgeBase, KnowledgeError, Story
+from bot.content.seedtext import load_seed_text
 
 if TYPE_CHECKING:
     from bot.engine.matcher import Answer, Match, Matcher
@@ -140,8 +140,8 @@ class Replies:
         self.kb = kb
         self.matcher = matcher
         self.default_lang = default_lang
-        # Cleaned posts, read on first use: the seeds do not change while the bot runs.
-        self._posts: dict[str, str] = {}
+        # Cleaned seeds, read on first use: the seeds do not change while the bot runs.
+        self._seed_texts: dict[str, str] = {}
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -155,12 +155,12 @@ class Replies:
     def _topic_rows(self, lang: str) -> tuple[tuple[Button, ...], ...]:
         return tuple(
             (self._button("button_topic", lang, f"s:{a.id}", title=a.title.get(lang)),)
-            for a in self.kb.anecdotes[:MAX_TOPIC_BUTTONS]
+            for a in self.kb.stories[:MAX_TOPIC_BUTTONS]
         )
 
     def _story_text(
         self,
-        anecdote: Anecdote,
+        story: Story,
         lang: str,
         extra: str = "",
         lesson_index: int = 0,
@@ -173,49 +173,49 @@ class Replies:
         subjects (`subjects`; None when there is no question: a story opened by button shows
         it); the full-story view always shows it whole. The story is shortened only if the
         message would overflow (long YAML content must never make Telegram reject it)."""
-        title = escape_within(anecdote.title.get(lang), MAX_TITLE)
+        title = escape_within(story.title.get(lang), MAX_TITLE)
         lesson = ""
-        if anecdote.lessons:
-            chosen = anecdote.lessons[lesson_index % len(anecdote.lessons)]
+        if story.lessons:
+            chosen = story.lessons[lesson_index % len(story.lessons)]
             lesson = escape_within(chosen.get(lang), MAX_FIELD)
         notes = []
-        if anecdote.caution is not None and _caution_applies(anecdote, subjects):
-            short = anecdote.caution_short or anecdote.caution
+        if story.caution is not None and _caution_applies(story, subjects):
+            short = story.caution_short or story.caution
             caution = escape_within(short.get(lang), MAX_FIELD // 3)
             notes.append(self._t("caution", lang, caution=caution))
         if extra:
             notes.append(extra)
         suffix = "".join(f"\n\n{note}" for note in notes)
 
-        def render(story: str) -> str:
-            return self._t("story", lang, title=title, story=story, lesson=lesson) + suffix
+        def render(retelling: str) -> str:
+            return self._t("story", lang, title=title, story=retelling, lesson=lesson) + suffix
 
-        short_story = anecdote.summary or anecdote.story
+        short_retelling = story.summary or story.story
         room = MAX_MESSAGE - message_length(render(""))
-        return render(escape_within(short_story.get(lang), max(1, room)))
+        return render(escape_within(short_retelling.get(lang), max(1, room)))
 
     def _story_buttons(
-        self, anecdote: Anecdote, lang: str, lesson_index: int = 0, order: Sequence[int] = ()
+        self, story: Story, lang: str, lesson_index: int = 0, order: Sequence[int] = ()
     ) -> list[tuple[Button, ...]]:
-        first = [self._button("button_full_story", lang, f"f:{anecdote.id}")]
-        if len(anecdote.lessons) > 1:
-            action = next_lesson_action(anecdote, lesson_index, order)
+        first = [self._button("button_full_story", lang, f"f:{story.id}")]
+        if len(story.lessons) > 1:
+            action = next_lesson_action(story, lesson_index, order)
             first.append(self._button("button_another_lesson", lang, action))
         feedback = (
-            self._button("button_helpful", lang, f"fb:{anecdote.id}:1"),
-            self._button("button_not_helpful", lang, f"fb:{anecdote.id}:0"),
+            self._button("button_helpful", lang, f"fb:{story.id}:1"),
+            self._button("button_not_helpful", lang, f"fb:{story.id}:0"),
         )
         return [tuple(first), feedback]
 
-    def _anecdote(self, anecdote_id: str) -> Anecdote | None:
+    def _story(self, story_id: str) -> Story | None:
         # "/story Wayang-Bima " typed by hand should still find "wayang-bima".
-        return self.kb.by_id(anecdote_id) or self.kb.by_id(anecdote_id.strip().lower())
+        return self.kb.by_id(story_id) or self.kb.by_id(story_id.strip().lower())
 
-    def _post(self, anecdote: Anecdote) -> str:
-        post = self._posts.get(anecdote.id)
-        if post is None:
-            post = self._posts[anecdote.id] = load_post(self.kb, anecdote)
-        return post
+    def _seed_text(self, story: Story) -> str:
+        seed_text = self._seed_texts.get(story.id)
+        if seed_text is None:
+            seed_text = self._seed_texts[story.id] = load_seed_text(self.kb, story)
+        return seed_text
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -244,13 +244,13 @@ class Replies:
         if best is None and answer.legal is not None:
             return answer, self.legal(reply_lang, answer.maybe)
         if best is None and answer.maybe is not None:
-            return answer, self.maybe(answer.maybe.anecdote, reply_lang, answer.maybe.lesson)
+            return answer, self.maybe(answer.maybe.story, reply_lang, answer.maybe.lesson)
         if best is None:
             log.debug("no story for question (lang=%s)", reply_lang)
             return answer, self.out_of_scope(question, reply_lang)
-        others = [m.anecdote for m in answer.matches[1:] if m.anecdote.id != best.anecdote.id]
+        others = [m.story for m in answer.matches[1:] if m.story.id != best.story.id]
         extra = self._t("did_you_mean", reply_lang) if others else ""
-        rows = self._story_buttons(best.anecdote, reply_lang, best.lesson, best.lessons)
+        rows = self._story_buttons(best.story, reply_lang, best.lesson, best.lessons)
         rows.extend(
             (
                 self._button(
@@ -262,7 +262,7 @@ class Replies:
             )
             for other in others
         )
-        text = self._story_text(best.anecdote, reply_lang, extra, best.lesson, answer.subjects)
+        text = self._story_text(best.story, reply_lang, extra, best.lesson, answer.subjects)
         return answer, Reply(text, tuple(rows))
 
     def legal(self, lang: str, maybe: Match | None = None) -> Reply:
@@ -272,17 +272,17 @@ class Replies:
         text = self._t("legal", lang)
         rows: list[tuple[Button, ...]] = []
         if maybe is not None:
-            title = escape_within(maybe.anecdote.title.get(lang), MAX_TITLE)
+            title = escape_within(maybe.story.title.get(lang), MAX_TITLE)
             text += "\n\n" + self._t("legal_maybe", lang, title=title)
-            action = f"s:{maybe.anecdote.id}:{maybe.lesson}"
+            action = f"s:{maybe.story.id}:{maybe.lesson}"
             rows.append((self._button("button_show_story", lang, action),))
         return Reply(text, tuple(rows))
 
-    def maybe(self, anecdote: Anecdote, lang: str, lesson: int = 0) -> Reply:
+    def maybe(self, story: Story, lang: str, lesson: int = 0) -> Reply:
         """Plausible but unsure: name the story and let the user decide, instead of telling a
         story that may be wrong or refusing one that may be right."""
-        title = escape_within(anecdote.title.get(lang), MAX_TITLE)
-        show = self._button("button_show_story", lang, f"s:{anecdote.id}:{lesson}")
+        title = escape_within(story.title.get(lang), MAX_TITLE)
+        show = self._button("button_show_story", lang, f"s:{story.id}:{lesson}")
         topics = self._button("button_topics", lang, "t")
         return Reply(self._t("maybe", lang, title=title), ((show,), (topics,)))
 
@@ -296,60 +296,60 @@ class Replies:
         echoed = escape(shorten(question, MAX_ECHOED_QUESTION))
         return Reply(self._t("out_of_scope", lang, question=echoed), self._topic_rows(lang))
 
-    def story(self, anecdote_id: str, lang: str, lesson: int = 0) -> Reply:
+    def story(self, story_id: str, lang: str, lesson: int = 0) -> Reply:
         """One story by id (from /story, a topic button, a "did you mean" or "maybe" button),
         with lesson `lesson` first (the one that fitted the question, for "maybe")."""
-        anecdote = self._anecdote(anecdote_id)
-        if anecdote is None:
-            return self.story_not_found(anecdote_id, lang)
-        rows = self._story_buttons(anecdote, lang, lesson)
-        return Reply(self._story_text(anecdote, lang, lesson_index=lesson), tuple(rows))
+        story = self._story(story_id)
+        if story is None:
+            return self.story_not_found(story_id, lang)
+        rows = self._story_buttons(story, lang, lesson)
+        return Reply(self._story_text(story, lang, lesson_index=lesson), tuple(rows))
 
-    def story_not_found(self, anecdote_id: str, lang: str) -> Reply:
-        shown = escape(shorten(anecdote_id, 40))
+    def story_not_found(self, story_id: str, lang: str) -> Reply:
+        shown = escape(shorten(story_id, 40))
         return Reply(self._t("story_not_found", lang, id=shown), self._topic_rows(lang))
 
-    def full_story(self, anecdote_id: str, lang: str) -> list[Reply]:
-        """The original post, cleaned of blog debris, split on paragraphs to fit messages."""
-        anecdote = self._anecdote(anecdote_id)
-        if anecdote is None:
-            return [self.story_not_found(anecdote_id, lang)]
-        title = escape_within(anecdote.title.get(lang), MAX_TITLE)
-        retelling = self._full_retelling(anecdote, lang, title)
-        # Reserve room for the longest header this post could get (part numbers grow).
+    def full_story(self, story_id: str, lang: str) -> list[Reply]:
+        """The seed, cleaned of blog debris, split on paragraphs to fit messages."""
+        story = self._story(story_id)
+        if story is None:
+            return [self.story_not_found(story_id, lang)]
+        title = escape_within(story.title.get(lang), MAX_TITLE)
+        retelling = self._full_retelling(story, lang, title)
+        # Reserve room for the longest header this seed could get (part numbers grow).
         widest = self._t("full_story_header", lang, title=title, part=999, parts=999)
-        body = pack_paragraphs(self._post(anecdote), MAX_MESSAGE - message_length(widest) - 2)
+        body = pack_paragraphs(self._seed_text(story), MAX_MESSAGE - message_length(widest) - 2)
         if not body:
-            body = [escape_within(anecdote.story.get(lang), MAX_FIELD)]
+            body = [escape_within(story.story.get(lang), MAX_FIELD)]
         replies: list[Reply] = [retelling]
         for part, chunk in enumerate(body, start=1):
             header = self._t("full_story_header", lang, title=title, part=part, parts=len(body))
             replies.append(Reply(f"{header}\n\n{chunk}"))
         last_buttons: list[Button] = []
-        if anecdote.lessons:
-            last_buttons.append(self._button("button_another_lesson", lang, f"l:{anecdote.id}:0"))
+        if story.lessons:
+            last_buttons.append(self._button("button_another_lesson", lang, f"l:{story.id}:0"))
         last_buttons.append(self._button("button_topics", lang, "t"))
         replies[-1] = Reply(replies[-1].text, (tuple(last_buttons),))
         return replies
 
-    def _full_retelling(self, anecdote: Anecdote, lang: str, title: str) -> Reply:
+    def _full_retelling(self, story: Story, lang: str, title: str) -> Reply:
         """The complete retelling (`story`) with the whole caution, whatever was asked."""
         suffix = ""
-        if anecdote.caution is not None:
-            caution = escape_within(anecdote.caution.get(lang), MAX_FIELD // 3)
+        if story.caution is not None:
+            caution = escape_within(story.caution.get(lang), MAX_FIELD // 3)
             suffix = "\n\n" + self._t("caution", lang, caution=caution)
         empty = self._t("full_retelling", lang, title=title, story="") + suffix
         room = max(1, MAX_MESSAGE - message_length(empty))
-        story = escape_within(anecdote.story.get(lang), room)
-        return Reply(self._t("full_retelling", lang, title=title, story=story) + suffix)
+        retelling = escape_within(story.story.get(lang), room)
+        return Reply(self._t("full_retelling", lang, title=title, story=retelling) + suffix)
 
-    def lesson(self, anecdote_id: str, index: int, lang: str, order: Sequence[int] = ()) -> Reply:
+    def lesson(self, story_id: str, index: int, lang: str, order: Sequence[int] = ()) -> Reply:
         """Lesson `index` of a story (wrapping around), with a button to the next one: next
         in `order` (the lessons by fit for the question) when given, else the next number."""
-        anecdote = self._anecdote(anecdote_id)
-        if anecdote is None or not anecdote.lessons:
-            return self.story_not_found(anecdote_id, lang)
-        total = len(anecdote.lessons)
+        story = self._story(story_id)
+        if story is None or not story.lessons:
+            return self.story_not_found(story_id, lang)
+        total = len(story.lessons)
         index %= total
         valid = len(order) == total and sorted(order) == list(range(total))
         position = (order.index(index) if valid else index) + 1  # in reading order
@@ -358,47 +358,47 @@ class Replies:
             lang,
             number=position,
             total=total,
-            title=escape_within(anecdote.title.get(lang), MAX_TITLE),
-            lesson=escape_within(anecdote.lessons[index].get(lang), MAX_FIELD),
+            title=escape_within(story.title.get(lang), MAX_TITLE),
+            lesson=escape_within(story.lessons[index].get(lang), MAX_FIELD),
         )
         row: list[Button] = []
         if total > 1:
-            following = next_lesson_action(anecdote, index, order)
+            following = next_lesson_action(story, index, order)
             row.append(self._button("button_another_lesson", lang, following))
-        row.append(self._button("button_full_story", lang, f"f:{anecdote.id}"))
+        row.append(self._button("button_full_story", lang, f"f:{story.id}"))
         return Reply(text, (tuple(row),))
 
     def tip(self, tip_key: str, lang: str) -> Reply:
-        """A tip from the deck ("<anecdote id>:<index>") with a button to its story.
+        """A tip from the deck ("<story id>:<index>") with a button to its story.
 
         Raises KeyError for a key that is not in the deck (e.g. a tip removed from the YAML
         after it was scheduled), so the caller can skip it instead of sending an error.
         """
-        anecdote_id, _, raw_index = tip_key.rpartition(":")
-        anecdote = self._anecdote(anecdote_id)
-        if anecdote is None or not raw_index.isdigit() or int(raw_index) >= len(anecdote.tips):
+        story_id, _, raw_index = tip_key.rpartition(":")
+        story = self._story(story_id)
+        if story is None or not raw_index.isdigit() or int(raw_index) >= len(story.tips):
             raise KeyError(tip_key)
         text = self._t(
             "tip",
             lang,
-            tip=escape_within(anecdote.tips[int(raw_index)].get(lang), MAX_FIELD),
-            title=escape_within(anecdote.title.get(lang), MAX_TITLE),
+            tip=escape_within(story.tips[int(raw_index)].get(lang), MAX_FIELD),
+            title=escape_within(story.title.get(lang), MAX_TITLE),
         )
-        button = self._button("button_read_story", lang, f"s:{anecdote.id}")
+        button = self._button("button_read_story", lang, f"s:{story.id}")
         return Reply(text, ((button,),))
 
     def topics(self, lang: str) -> Reply:
         """Every story as a button, and listed with its id for /story."""
-        count = len(self.kb.anecdotes)
+        count = len(self.kb.stories)
         room = MAX_MESSAGE - message_length(self._t("topics", lang, count=count, list="…"))
         lines: list[str] = []
         used = 0
-        for anecdote in self.kb.anecdotes[:MAX_TOPIC_BUTTONS]:
+        for story in self.kb.stories[:MAX_TOPIC_BUTTONS]:
             line = self._t(
                 "topic_line",
                 lang,
-                title=escape_within(anecdote.title.get(lang), MAX_TITLE),
-                id=escape(anecdote.id),
+                title=escape_within(story.title.get(lang), MAX_TITLE),
+                id=escape(story.id),
             )
             if used + message_length(line) + 1 > room:
                 break
@@ -417,19 +417,19 @@ class Replies:
         callback = parse_callback(data)
         if callback is not None and callback.lang:
             lang = callback.lang
-        if callback is None or (callback.kind != "topics" and not callback.anecdote_id):
+        if callback is None or (callback.kind != "topics" and not callback.story_id):
             return [self.button_expired(lang)]
-        anecdote_id = callback.anecdote_id or ""
+        story_id = callback.story_id or ""
         if callback.kind == "topics":
             return [self.topics(lang)]
-        if self._anecdote(anecdote_id) is None:
+        if self._story(story_id) is None:
             return [self.button_expired(lang)]
         if callback.kind == "story":
-            return [self.story(anecdote_id, lang, callback.number or 0)]
+            return [self.story(story_id, lang, callback.number or 0)]
         if callback.kind == "full":
-            return self.full_story(anecdote_id, lang)
+            return self.full_story(story_id, lang)
         if callback.kind == "lesson":
-            return [self.lesson(anecdote_id, callback.number or 0, lang, callback.order)]
+            return [self.lesson(story_id, callback.number or 0, lang, callback.order)]
         return [self.feedback_thanks(lang, positive=callback.number == 1)]
 
     # -- fixed texts -----------------------------------------------------------------------
@@ -473,13 +473,13 @@ class Replies:
         return Reply(self._t("lang_set", lang))
 
 
-def _caution_applies(anecdote: Anecdote, subjects: frozenset[str] | None) -> bool:
+def _caution_applies(story: Story, subjects: frozenset[str] | None) -> bool:
     """Is the caution for this question? Always when it names no subjects, or when there is
     no question (a story opened by button, e.g. offered after the legal reply); else only
     when the question touches one of its subjects."""
-    if not anecdote.applies_to or subjects is None:
+    if not story.applies_to or subjects is None:
         return True
-    return not subjects.isdisjoint(anecdote.applies_to)
+    return not subjects.isdisjoint(story.applies_to)
 
 
 def all_buttons(replies: Iterable[Reply] | Reply) -> list[Button]:

@@ -55,9 +55,9 @@ def teach(matcher: Matcher, taught: list[Decision]) -> int:
     in the knowledge base is ignored, with a log line. Returns how many are in use."""
     used = 0
     for decision in taught:
-        if decision.anecdote_id and matcher.teach(
+        if decision.story_id and matcher.teach(
             decision.question_id,
-            decision.anecdote_id,
+            decision.story_id,
             decision.text,
             scope=decision.scope,
             order=decision.decided_at.timestamp(),
@@ -66,7 +66,7 @@ def teach(matcher: Matcher, taught: list[Decision]) -> int:
         else:
             log.warning(
                 "taught phrasing ignored: story %s is not in the knowledge base (question %s)",
-                decision.anecdote_id,
+                decision.story_id,
                 decision.question_id,
             )
     if taught:
@@ -99,8 +99,8 @@ def build_core(settings: Settings, *, taught: bool = True) -> Core:
     if taught:
         teach(matcher, read_taught(settings.data_dir / DB_FILENAME))
     log.info(
-        "knowledge base ready: %d anecdotes, %d UI texts in %.0f ms",
-        len(kb.anecdotes),
+        "knowledge base ready: %d stories, %d UI texts in %.0f ms",
+        len(kb.stories),
         len(kb.ui),
         (time.perf_counter() - started) * 1000,
     )

@@ -1,1 +1,1 @@
-"""The stories and UI texts as data: model, loading, validation, the posts' text."""
+"""The stories and UI texts as data: model, loading, validation, the seeds' text."""

@@ -1,4 +1,4 @@
-"""The knowledge base: anecdotes and UI texts loaded from `responses/`, validated, immutable.
+"""The knowledge base: stories and UI texts loaded from `responses/`, validated, immutable.
 
 Content is data: every word a user reads comes from YAML so a team lead can fix a sentence
 without touching Python. This module is the one entry point (`load_knowledge`): it finds the
@@ -15,19 +15,19 @@ from pathlib import Path
 
 from bot.content import model, parsecache, validation, yamlsafe
 from bot.content.model import (
-    Anecdote,
     KnowledgeBase,
     KnowledgeError,
+    Story,
     Text,
 )
-from bot.content.parsecache import FileCache, anecdote_json, code_digest, text_json
-from bot.content.validation import load_anecdote, load_ui, seed_problem
+from bot.content.parsecache import FileCache, code_digest, story_json, text_json
+from bot.content.validation import load_story, load_ui, seed_problem
 from bot.content.yamlsafe import field_line
 from bot.storage.cache import paused_gc
 
 log = logging.getLogger(__name__)
 
-ANECDOTES_DIR = "anecdotes"
+STORIES_DIR = "anecdotes"
 UI_DIR = "ui"
 
 
@@ -74,8 +74,8 @@ def load_knowledge(
     (`check` loads twice). Seed files live outside the hashes, so they are checked again on
     every load.
     """
-    anecdote_dir = responses_dir / ANECDOTES_DIR
-    files = sorted(anecdote_dir.glob("*.yaml")) + sorted(anecdote_dir.glob("*.yml"))
+    story_dir = responses_dir / STORIES_DIR
+    files = sorted(story_dir.glob("*.yaml")) + sorted(story_dir.glob("*.yml"))
     ui_files = sorted((responses_dir / UI_DIR).glob("*.yaml"))
     raw: dict[Path, bytes] = {}
     try:
@@ -110,29 +110,29 @@ def _load_knowledge(
     cache: FileCache | None = None,
 ) -> KnowledgeBase:
     problems: list[str] = []
-    anecdote_dir = responses_dir / ANECDOTES_DIR
+    story_dir = responses_dir / STORIES_DIR
     if not files:
-        problems.append(f"{anecdote_dir}: no anecdote files (*.yaml) found")
-    anecdotes: list[Anecdote] = []
+        problems.append(f"{story_dir}: no story files (*.yaml) found")
+    stories: list[Story] = []
     seed_problems: dict[str, str | None] = {}
     for path in files:
         try:
-            found = cache.anecdote(path, seeds_dir) if cache is not None else None
+            found = cache.story(path, seeds_dir) if cache is not None else None
             if found is None:
-                found = load_anecdote(path, seeds_dir, raw.get(path), seed_problems)
+                found = load_story(path, seeds_dir, raw.get(path), seed_problems)
                 if cache is not None:
-                    cache.remember(path, anecdote_json(found))
-            anecdotes.append(found)
+                    cache.remember(path, story_json(found))
+            stories.append(found)
         except KnowledgeError as exc:
             problems.extend(exc.problems)
     seen: dict[str, Path] = {}
-    for anecdote in anecdotes:
-        if anecdote.id in seen:
+    for story in stories:
+        if story.id in seen:
             problems.append(
-                f"{anecdote.source}{field_line(anecdote.source, ('id',))}: id: "
-                f"'{anecdote.id}' is already used by {seen[anecdote.id]}"
+                f"{story.source}{field_line(story.source, ('id',))}: id: "
+                f"'{story.id}' is already used by {seen[story.id]}"
             )
-        seen.setdefault(anecdote.id, anecdote.source)
+        seen.setdefault(story.id, story.source)
     ui: dict[str, Text] = {}
     try:
         ui = load_ui_dir(responses_dir / UI_DIR, raw, cache)
@@ -140,7 +140,7 @@ def _load_knowledge(
         problems.extend(exc.problems)
     if problems:
         raise KnowledgeError(problems)
-    return KnowledgeBase(anecdotes=tuple(anecdotes), ui=ui, seeds_dir=seeds_dir)
+    return KnowledgeBase(stories=tuple(stories), ui=ui, seeds_dir=seeds_dir)
 
 
 # --- caches ----------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def _remembered_kb(digest: str, seeds_dir: Path) -> KnowledgeBase | None:
     kb = _LAST_KB.get(digest)
     if kb is None:
         return None
-    seeds = {anecdote.seed for anecdote in kb.anecdotes}
+    seeds = {story.seed for story in kb.stories}
     if any(seed_problem(seed, seeds_dir) for seed in seeds):
         return None  # loaded afresh, to report the problem with its file and line
     return kb

@@ -51,7 +51,7 @@ class QuizItem:
 
 
 @dataclass(frozen=True)
-class Anecdote:
+class Story:
     id: str
     seed: str
     title: Text
@@ -90,14 +90,14 @@ class Anecdote:
 
 @dataclass(frozen=True)
 class KnowledgeBase:
-    anecdotes: tuple[Anecdote, ...]
+    stories: tuple[Story, ...]
     ui: Mapping[str, Text]
     seeds_dir: Path
 
-    def by_id(self, anecdote_id: str) -> Anecdote | None:
-        for anecdote in self.anecdotes:
-            if anecdote.id == anecdote_id:
-                return anecdote
+    def by_id(self, story_id: str) -> Story | None:
+        for story in self.stories:
+            if story.id == story_id:
+                return story
         return None
 
     def text(self, key: str, lang: str, **values: object) -> str:
@@ -105,22 +105,22 @@ class KnowledgeBase:
         template = self.ui[key].get(lang)
         return template.format(**values) if values else template
 
-    def quizzes(self) -> Iterator[tuple[str, Anecdote, QuizItem]]:
-        """Every quiz item with a stable key "<anecdote id>:q<index>", the unit of practice."""
-        for anecdote in self.anecdotes:
-            for index, item in enumerate(anecdote.quiz):
-                yield f"{anecdote.id}:q{index}", anecdote, item
+    def quizzes(self) -> Iterator[tuple[str, Story, QuizItem]]:
+        """Every quiz item with a stable key "<story id>:q<index>", the unit of practice."""
+        for story in self.stories:
+            for index, item in enumerate(story.quiz):
+                yield f"{story.id}:q{index}", story, item
 
-    def quiz_item(self, key: str) -> tuple[Anecdote, QuizItem] | None:
+    def quiz_item(self, key: str) -> tuple[Story, QuizItem] | None:
         """The story and item behind a quiz key; None when the item is gone (edited away)."""
-        anecdote_id, _, index = key.rpartition(":q")
-        anecdote = self.by_id(anecdote_id)
-        if anecdote is None or not index.isdigit() or int(index) >= len(anecdote.quiz):
+        story_id, _, index = key.rpartition(":q")
+        story = self.by_id(story_id)
+        if story is None or not index.isdigit() or int(index) >= len(story.quiz):
             return None
-        return anecdote, anecdote.quiz[int(index)]
+        return story, story.quiz[int(index)]
 
     def tips(self) -> Iterator[tuple[str, Text]]:
-        """Every tip with a stable key "<anecdote id>:<index>", the unit of the tip deck."""
-        for anecdote in self.anecdotes:
-            for index, tip in enumerate(anecdote.tips):
-                yield f"{anecdote.id}:{index}", tip
+        """Every tip with a stable key "<story id>:<index>", the unit of the tip deck."""
+        for story in self.stories:
+            for index, tip in enumerate(story.tips):
+                yield f"{story.id}:{index}", tip

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.content.model import Anecdote, QuizItem, Text
+from bot.content.model import QuizItem, Story, Text
 from bot.content.validation import seed_problem
 from bot.storage.cache import Cache, dumps, loads
 
@@ -30,7 +30,7 @@ def text_json(text: Text) -> list[str]:
     return [text.id, text.en]
 
 
-def anecdote_json(a: Anecdote) -> dict[str, Any]:
+def story_json(a: Story) -> dict[str, Any]:
     return {
         "id": a.id,
         "seed": a.seed,
@@ -71,12 +71,12 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _anecdote_of(data: Any, path: Path) -> Anecdote:
-    """The anecdote `anecdote_json` wrote; ValueError (or TypeError) for anything else."""
+def _story_of(data: Any, path: Path) -> Story:
+    """The story `story_json` wrote; ValueError (or TypeError) for anything else."""
     if not isinstance(data, dict):
-        raise ValueError("not an anecdote")
+        raise ValueError("not a story")
     caution = data["caution"]
-    return Anecdote(
+    return Story(
         id=str(data["id"]),
         seed=str(data["seed"]),
         title=_text_of(data["title"]),
@@ -126,20 +126,20 @@ class FileCache:
         key = self._keys.get(path)
         return loads(self._found.get(key)) if key is not None else None
 
-    def anecdote(self, path: Path, seeds_dir: Path) -> Anecdote | None:
+    def story(self, path: Path, seeds_dir: Path) -> Story | None:
         data = self._value(path)
         if data is None:
             return None
         try:
-            anecdote = _anecdote_of(data, path)
+            story = _story_of(data, path)
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
-        problem = self._seeds.get(anecdote.seed, False)
+        problem = self._seeds.get(story.seed, False)
         if problem is False:  # one check per seed file: thousands of stories share a few
-            problem = self._seeds[anecdote.seed] = seed_problem(anecdote.seed, seeds_dir)
+            problem = self._seeds[story.seed] = seed_problem(story.seed, seeds_dir)
         if problem:
             return None  # parsed again, to report the problem with its line
-        return anecdote
+        return story
 
     def ui(self, path: Path) -> dict[str, Text] | None:
         data = self._value(path)

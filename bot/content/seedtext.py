@@ -1,10 +1,10 @@
-"""The original blog posts, cleaned of the blog around them, for the "full story" button.
+"""The original seeds, cleaned of the blog around them, for the "full story" button.
 
 The seed files are copied verbatim from blogs, so after the story they carry comment forms,
 sidebar widgets, tag lines and readers' comments. A salesperson asking for the full story must
 see the author's text only. The rules are general rather than per-file: everything from the first
 line that starts the blog's tail (comment section, sidebar, tag line) onward is cut, and known
-widget lines are dropped wherever they appear, so a new post from the same kinds of blogs comes
+widget lines are dropped wherever they appear, so a new seed from the same kinds of blogs comes
 out clean too.
 """
 
@@ -14,10 +14,10 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.content.model import Anecdote, KnowledgeBase
+    from bot.content.model import KnowledgeBase, Story
 
 # A line matching one of these starts the blog's tail: comments, sidebar or tags. Nothing the
-# author wrote follows it, so the post is cut there. Matched against the whole stripped line,
+# author wrote follows it, so the seed is cut there. Matched against the whole stripped line,
 # case-insensitively, so a sentence that merely contains "komentar" survives.
 _TAIL_MARKERS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(pattern, re.IGNORECASE)
@@ -49,7 +49,7 @@ _TAIL_MARKERS: tuple[re.Pattern[str], ...] = tuple(
 _TAIL_MARKERS_EXACT_CASE: tuple[re.Pattern[str], ...] = (re.compile(r"TAGS?\b.*"),)
 
 # Widget lines that never belong to a story, dropped wherever they appear (some blogs put them
-# before the tail markers, e.g. a share bar between the post and its comments).
+# before the tail markers, e.g. a share bar between the seed and its comments).
 _DEBRIS_LINES: tuple[re.Pattern[str], ...] = tuple(
     re.compile(pattern, re.IGNORECASE)
     for pattern in (
@@ -80,8 +80,8 @@ def _is_debris(line: str) -> bool:
     return any(pattern.fullmatch(line) for pattern in _DEBRIS_LINES)
 
 
-def clean_post(raw: str) -> str:
-    """The author's text of a seed post: blog tail cut, widget lines dropped, blank runs merged.
+def clean_seed_text(raw: str) -> str:
+    """The author's text of a seed: blog tail cut, widget lines dropped, blank runs merged.
 
     Paragraphs are separated by exactly one blank line in the result; single line breaks inside
     a paragraph are kept (some blogs use them as paragraph breaks, and the splitter of the full
@@ -102,7 +102,7 @@ def clean_post(raw: str) -> str:
     return text.strip()
 
 
-def load_post(kb: KnowledgeBase, anecdote: Anecdote) -> str:
-    """The cleaned original post behind an anecdote, read from the knowledge base's seeds."""
-    raw = (kb.seeds_dir / anecdote.seed).read_text(encoding="utf-8", errors="replace")
-    return clean_post(raw)
+def load_seed_text(kb: KnowledgeBase, story: Story) -> str:
+    """The cleaned seed behind a story, read from the knowledge base's seeds."""
+    raw = (kb.seeds_dir / story.seed).read_text(encoding="utf-8", errors="replace")
+    return clean_seed_text(raw)

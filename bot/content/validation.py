@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from bot.content import yamlsafe
-from bot.content.model import LANGUAGES, Anecdote, KnowledgeBase, KnowledgeError, QuizItem, Text
+from bot.content.model import LANGUAGES, KnowledgeBase, KnowledgeError, QuizItem, Story, Text
 from bot.content.yamlsafe import field_line, read_yaml
 
 MIN_TIPS = 3
@@ -111,9 +111,9 @@ class _Checker:
 
 
 def seed_problem(seed: str, seeds_dir: Path) -> str | None:
-    """Why `seed` cannot be an anecdote's seed file, or None.
+    """Why `seed` cannot be a story's seed file, or None.
 
-    The "full story" button sends this file to any user: it must be a post in seeds/, never
+    The "full story" button sends this file to any user: it must be a seed in seeds/, never
     a path that climbs out of it ("../.env" would send the bot token).
     """
     if Path(seed).name != seed or seed.startswith("."):
@@ -125,13 +125,13 @@ def seed_problem(seed: str, seeds_dir: Path) -> str | None:
     return None
 
 
-def load_anecdote(
+def load_story(
     path: Path,
     seeds_dir: Path,
     raw: bytes | None = None,
     seed_problems: dict[str, str | None] | None = None,
-) -> Anecdote:
-    """One anecdote file, validated; `raw` is its content when already read. `seed_problems`:
+) -> Story:
+    """One story file, validated; `raw` is its content when already read. `seed_problems`:
     the seeds already checked while loading a base (thousands of stories share a few seeds,
     and each check resolves paths on disk)."""
     data, text = read_yaml(path, raw)
@@ -142,12 +142,12 @@ def load_anecdote(
     for key in ("id", "seed", "title", "story", "lessons", "triggers", "tags", "tips"):
         if key not in data:
             check.fail((), f"missing required field '{key}'")
-    anecdote_id = check.string(data.get("id"), ("id",)) if "id" in data else ""
-    if anecdote_id and not (anecdote_id.isascii() and _ID_CHARS.issuperset(anecdote_id)):
+    story_id = check.string(data.get("id"), ("id",)) if "id" in data else ""
+    if story_id and not (story_id.isascii() and _ID_CHARS.issuperset(story_id)):
         check.fail(
             ("id",), "use only ASCII letters, digits, '-' and '_' (a-z, 0-9: it goes into buttons)"
         )
-    if len(anecdote_id.encode()) > 24:
+    if len(story_id.encode()) > 24:
         check.fail(("id",), "must be at most 24 characters (it goes into button data)")
     seed = check.string(data.get("seed"), ("seed",)) if "seed" in data else ""
     if not seed:
@@ -160,8 +160,8 @@ def load_anecdote(
         problem = seed_problems[seed] = seed_problem(seed, seeds_dir)
     if problem:
         check.fail(("seed",), problem)
-    anecdote = Anecdote(
-        id=anecdote_id,
+    story = Story(
+        id=story_id,
         seed=seed,
         title=check.text(data.get("title"), ("title",)) if "title" in data else Text("", ""),
         story=check.text(data.get("story"), ("story",)) if "story" in data else Text("", ""),
@@ -184,15 +184,15 @@ def load_anecdote(
         if "situations" in data
         else (),
     )
-    if (anecdote.applies_to or anecdote.caution_short) and anecdote.caution is None:
-        field_name = "applies_to" if anecdote.applies_to else "caution_short"
+    if (story.applies_to or story.caution_short) and story.caution is None:
+        field_name = "applies_to" if story.applies_to else "caution_short"
         check.fail((field_name,), "belongs to a caution: add 'caution' or remove this field")
     if TODO in text:  # a draft: only then walk the document
         for field_path in _todo_fields(data):
             check.fail(field_path, f"still {TODO} (a draft from new-story)")
     if check.problems:
         raise KnowledgeError(check.problems)
-    return anecdote
+    return story
 
 
 def _count(value: Any) -> int:
@@ -295,10 +295,10 @@ def subject_problems(kb: KnowledgeBase, known: Iterable[str]) -> list[str]:
     """Every `applies_to` subject not defined in the normalisation table, with file:line."""
     names = set(known)
     problems = []
-    for anecdote in kb.anecdotes:
-        for i, subject in enumerate(anecdote.applies_to):
+    for story in kb.stories:
+        for i, subject in enumerate(story.applies_to):
             if subject not in names:
-                where = f"{anecdote.source}{field_line(anecdote.source, ('applies_to', i))}"
+                where = f"{story.source}{field_line(story.source, ('applies_to', i))}"
                 problems.append(
                     f"{where}: applies_to.{i}: unknown subject '{subject}' "
                     f"(known: {', '.join(sorted(names)) or 'none'})"

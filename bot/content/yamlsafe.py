@@ -13,7 +13,7 @@ import yaml
 
 from bot.content.model import KnowledgeError
 
-MAX_DEPTH = 20  # an anecdote is four levels deep; anything far deeper is a mistake or an attack
+MAX_DEPTH = 20  # a story is four levels deep; anything far deeper is a mistake or an attack
 
 
 class _ContentLoader(yaml.SafeLoader):
@@ -48,7 +48,7 @@ class _ContentLoader(yaml.SafeLoader):
 
 
 # libyaml (bundled in PyYAML's wheels) parses several times faster than the pure-Python
-# loader, which matters at thousands of anecdote files. Its composer is C, so the alias and
+# loader, which matters at thousands of story files. Its composer is C, so the alias and
 # depth rules of _ContentLoader are enforced by a scan of the parser's events first.
 _FAST = bool(getattr(yaml, "__with_libyaml__", False))
 
@@ -123,7 +123,7 @@ class _Unusual(Exception):
 
 def _load(text: str) -> tuple[Any, bool]:
     """`yaml.load(text, Loader=yaml.CSafeLoader)`, and whether the result is known to be at
-    most MAX_DEPTH deep. Strings, lists and string-keyed mappings (all an anecdote holds)
+    most MAX_DEPTH deep. Strings, lists and string-keyed mappings (all a story holds)
     are built straight from libyaml's nodes: PyYAML's constructor, general enough for
     anchors and merges, took about as long as parsing at thousands of files. Anything else
     is built by that constructor, the same values either way."""

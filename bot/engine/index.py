@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from bot.content.model import LANGUAGES, Anecdote
+from bot.content.model import LANGUAGES, Story
 
 
 class Postings:
@@ -87,18 +87,18 @@ class Index:
     situation_concepts: list[list[list[str]]] = field(default_factory=list)
 
 
-def matched_fields(anecdote: Anecdote) -> Iterable[tuple[str, int, str, str]]:
-    """(field kind, number within the kind, language, text) of everything an anecdote is
+def matched_fields(story: Story) -> Iterable[tuple[str, int, str, str]]:
+    """(field kind, number within the kind, language, text) of everything a story is
     matched on."""
     for lang in LANGUAGES:
-        yield "title", 0, lang, anecdote.title.get(lang)
-        for number, trigger in enumerate(anecdote.triggers.get(lang, ())):
+        yield "title", 0, lang, story.title.get(lang)
+        for number, trigger in enumerate(story.triggers.get(lang, ())):
             yield "trigger", number, lang, trigger
-        for number, tag in enumerate(anecdote.tags.get(lang, ())):
+        for number, tag in enumerate(story.tags.get(lang, ())):
             yield "tag", number, lang, tag
-        for number, lesson in enumerate(anecdote.lessons):
+        for number, lesson in enumerate(story.lessons):
             yield "lesson", number, lang, lesson.get(lang)
-        yield "story", 0, lang, anecdote.story.get(lang)
+        yield "story", 0, lang, story.story.get(lang)
 
 
 @dataclass
@@ -118,10 +118,10 @@ class StoryTerms:
     situations: list[list[str]] = field(default_factory=list)  # canonical words of each
 
 
-def story_texts(anecdote: Anecdote) -> bytes:
+def story_texts(story: Story) -> bytes:
     """Everything of a story the index reads, as bytes to hash."""
-    texts = [f"{k}\x1f{n}\x1f{lang}\x1f{t}" for k, n, lang, t in matched_fields(anecdote)]
-    texts.extend(f"situation\x1f{s.id}\x1f{s.en}" for s in anecdote.situations)
+    texts = [f"{k}\x1f{n}\x1f{lang}\x1f{t}" for k, n, lang, t in matched_fields(story)]
+    texts.extend(f"situation\x1f{s.id}\x1f{s.en}" for s in story.situations)
     return "\x1d".join(texts).encode("utf-8", "surrogatepass")
 
 

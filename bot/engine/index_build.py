@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from itertools import chain, filterfalse
 from typing import TYPE_CHECKING
 
-from bot.content.model import LANGUAGES, Anecdote
+from bot.content.model import LANGUAGES, Story
 from bot.engine.concepts import ConceptTable
 from bot.engine.index import (
     Index,
@@ -60,35 +60,35 @@ class IndexBuilding:
     _concepts_key: str
     _index_cache_key: str  # the whole index's key in the cache (Matcher._index_key)
 
-    def _story_key(self, anecdote: Anecdote) -> str:
+    def _story_key(self, story: Story) -> str:
         h = hashlib.blake2b(self._built_by, digest_size=20)
-        h.update(story_texts(anecdote))
+        h.update(story_texts(story))
         return "story:" + h.hexdigest()
 
-    def _build(self, anecdotes: Sequence[Anecdote], cache: Cache | None = None) -> Index:
-        """The index of `anecdotes`: each story's words from the cache or analysed afresh
+    def _build(self, stories: Sequence[Story], cache: Cache | None = None) -> Index:
+        """The index of `stories`: each story's words from the cache or analysed afresh
         (the slow part: stemming), then weighed against each other (this depends on all).
         With a cache: the previous index of this base patched where only a few stories
         changed (bot/engine/index_patch.py), and the result kept for the next start."""
         if cache is None:
-            return self._assemble(anecdotes, [self._analyse(a) for a in anecdotes])[0]
-        keys = [self._story_key(anecdote) for anecdote in anecdotes]
-        latest = self._latest_key(anecdotes)
-        patched = self._patched(anecdotes, keys, cache, latest)
+            return self._assemble(stories, [self._analyse(a) for a in stories])[0]
+        keys = [self._story_key(story) for story in stories]
+        latest = self._latest_key(stories)
+        patched = self._patched(stories, keys, cache, latest)
         if patched is not None:
             return patched
         found = cache.get_many(keys)
         analyses: list[StoryTerms] = []
         new: dict[str, bytes] = {}
-        for anecdote, key in zip(anecdotes, keys, strict=True):
+        for story, key in zip(stories, keys, strict=True):
             terms = story_terms_of(found.get(key))
             if terms is None:
-                terms = self._analyse(anecdote)
+                terms = self._analyse(story)
                 new[key] = story_terms_bytes(terms)
             analyses.append(terms)
         touch = [key for key in keys if key in found]
         del found  # the cached analyses' bytes (hundreds of MB at thousands of stories)
-        index, state = self._assemble(anecdotes, analyses, keys)
+        index, state = self._assemble(stories, analyses, keys)
         del analyses
         new[latest] = self._index_cache_key.encode()
         cache.put_many(new, touch=touch)
@@ -96,15 +96,15 @@ class IndexBuilding:
         self._keep(cache, index, state)
         return index
 
-    def _latest_key(self, anecdotes: Sequence[Anecdote]) -> str:
+    def _latest_key(self, stories: Sequence[Story]) -> str:
         """The cache entry naming the index last built for this base (where its stories are
         kept; its word table's path and bytes are in the builder's digest) with this concept
         table: what a start after an edit patches. One per base, so bases sharing a data
         directory keep theirs."""
         h = hashlib.blake2b(self._built_by, digest_size=20)
         h.update(self._concepts_key.encode())
-        if anecdotes:
-            h.update(str(anecdotes[0].source.parent).encode("utf-8", "surrogatepass"))
+        if stories:
+            h.update(str(stories[0].source.parent).encode("utf-8", "surrogatepass"))
         return "latest:" + h.hexdigest()
 
     def _keep(self, cache: Cache, index: Index, state: PatchState) -> None:
@@ -117,7 +117,7 @@ class IndexBuilding:
         cache.keep_latest_large("patch", INDEX_ENTRIES)
 
     def _patched(
-        self, anecdotes: Sequence[Anecdote], keys: list[str], cache: Cache, latest: str
+        self, stories: Sequence[Story], keys: list[str], cache: Cache, latest: str
     ) -> Index | None:
         """The previous index of this base with the stories that changed since analysed
         anew, or None when there is none to patch or too much changed."""
@@ -125,7 +125,7 @@ class IndexBuilding:
         if previous_key is None:
             return None
         previous = previous_key.decode("ascii", "replace")
-        old = index_of(cache.get_large("index:" + previous), len(anecdotes))
+        old = index_of(cache.get_large("index:" + previous), len(stories))
         state = state_of(cache.get_large("patch:" + previous), old) if old else None
         if old is None or state is None or len(state.keys) != len(keys):
             return None
@@ -138,7 +138,7 @@ class IndexBuilding:
         for n in changed:
             terms = story_terms_of(cached.get(keys[n]))
             if terms is None:
-                terms = self._analyse(anecdotes[n])
+                terms = self._analyse(stories[n])
                 new[keys[n]] = story_terms_bytes(terms)
             analyses[n] = terms
         concepts = self.concept_table.concepts
@@ -161,7 +161,7 @@ class IndexBuilding:
         self._keep(cache, index, state)
         return index
 
-    def _analyse(self, anecdote: Anecdote) -> StoryTerms:
+    def _analyse(self, story: Story) -> StoryTerms:
         """One story's terms and how often its fields use them, its phrasings and lessons as
         positions among its terms, its written words' canonical forms (for typos) and the
         written words of each language: everything the index needs from this story alone."""
@@ -177,7 +177,7 @@ class IndexBuilding:
         stopwords = normalizer.table.stopwords.__contains__
         raws: list[str] = []  # the written words of the texts read so far in `lang`
         raws_lang = ""
-        for kind, number, lang, text in matched_fields(anecdote):
+        for kind, number, lang, text in matched_fields(story):
             raw = normalizer.split(text)
             if lang != raws_lang:  # each written word read once per language of the story
                 self._read_written(raws, raws_lang, surface, written)
@@ -202,7 +202,7 @@ class IndexBuilding:
         self._read_written(raws, raws_lang, surface, written)
         situations = [
             normalizer.tokens(situation.id, "id") + normalizer.tokens(situation.en, "en")
-            for situation in anecdote.situations
+            for situation in story.situations
         ]
         return StoryTerms(
             terms=list(positions),
@@ -262,7 +262,7 @@ class IndexBuilding:
 
     def _assemble(
         self,
-        anecdotes: Sequence[Anecdote],
+        stories: Sequence[Story],
         analyses: Sequence[StoryTerms],
         keys: Sequence[str] = (),
     ) -> tuple[Index, PatchState]:
@@ -287,7 +287,7 @@ class IndexBuilding:
 
         # The same pairs term by term, each term's stories ascending: its postings.
         order, offsets = _grouped(tids, len(index.vocab))
-        stories, counts, tids_sorted = owner[order], counts[order], tids[order]
+        story_rows, counts, tids_sorted = owner[order], counts[order], tids[order]
         firsts = story_start[:-1].astype(np.int32)[owner]  # each pair's story's first pair
         pair_positions = array(
             "i", (np.arange(len(tids), dtype=np.int32) - firsts)[order].tobytes()
@@ -312,7 +312,7 @@ class IndexBuilding:
             distinct, back = np.unique(ratios, return_inverse=True)
             powers = [ratio**p.assoc_power for ratio in distinct.tolist()]
             pulls = np.array(powers, dtype=np.float64)[back]
-            shares = np.maximum.reduceat(counts / np.array(room)[stories], starts).tolist()
+            shares = np.maximum.reduceat(counts / np.array(room)[story_rows], starts).tolist()
             del ratios, distinct, back, tids_sorted
         pair_counts = array("d", counts.tobytes())  # kept for a patch (bot/engine/index_patch.py)
         del counts
@@ -323,10 +323,10 @@ class IndexBuilding:
         index.unknown_weight = math.log((n + 1) / p.unknown_df)
         index.postings = Postings.of_arrays(
             array("q", offsets.tobytes()),
-            array("i", stories.astype(np.int32).tobytes()),
+            array("i", story_rows.astype(np.int32).tobytes()),
             array("d", pulls.tobytes()),
         )
-        del pull_list, pulls, stories  # the big temporaries go before the next ones come
+        del pull_list, pulls, story_rows  # the big temporaries go before the next ones come
 
         # Phrasings (titles, triggers, tags), story by story: their weight is the sum of
         # their terms' weights; each term lists the phrasings that use it, ascending.

@@ -42,7 +42,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bot.content.knowledge import digest_of
-from bot.content.model import LANGUAGES, Anecdote, KnowledgeBase, Text
+from bot.content.model import LANGUAGES, KnowledgeBase, Story, Text
 from bot.content.parsecache import code_digest
 from bot.engine.concepts import FILE as CONCEPTS
 from bot.engine.concepts import ConceptTable, load_concepts, table_json, table_of
@@ -69,7 +69,7 @@ NO_CONCEPTS = ConceptTable((), {}, {}, 1)  # a base without responses/concepts.y
 
 @dataclass(frozen=True)
 class Match:
-    anecdote: Anecdote
+    story: Story
     score: int  # confidence 0-100
     lesson: int = 0  # index of the lesson that fits the question best (shown first)
     lessons: tuple[int, ...] = ()  # every lesson's index in order of fit ("another lesson")
@@ -98,7 +98,7 @@ class Answer:
 class Explanation:
     """Why a story got its confidence: for authors tuning triggers and for tests."""
 
-    anecdote: Anecdote
+    story: Story
     score: int
     lexical: int  # the lexical score before calibration, 0-100
     coverage: float  # 0-1: share of the question's weight the story's vocabulary explains
@@ -108,7 +108,7 @@ class Explanation:
 
 
 class Matcher(IndexBuilding, LexicalScoring):
-    """Ranks anecdotes for a question; the index is built once in the constructor."""
+    """Ranks stories for a question; the index is built once in the constructor."""
 
     def __init__(
         self,
@@ -146,8 +146,8 @@ class Matcher(IndexBuilding, LexicalScoring):
         if concepts is None and not self.concepts_path.is_file():
             concepts = NO_CONCEPTS
         self.default_lang = default_lang
-        self.anecdotes = kb.anecdotes
-        self._positions = {anecdote.id: n for n, anecdote in enumerate(kb.anecdotes)}
+        self.stories = kb.stories
+        self._positions = {story.id: n for n, story in enumerate(kb.stories)}
         self.taught = TaughtPhrasings()  # what team leads taught, on top of the index
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
         self._lesson_matchers: dict[int, Matcher] = {}  # story -> its lessons (lazily)
@@ -155,7 +155,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         if cache is None:
             self.concept_table = concepts or load_concepts(self.concepts_path, self.normalizer)
             with paused_gc():
-                self._index = self._build(kb.anecdotes)
+                self._index = self._build(kb.stories)
             self.situations = self._situations()
             return
         try:
@@ -163,7 +163,7 @@ class Matcher(IndexBuilding, LexicalScoring):
                 self._built_by = self._builder_digest()
             except OSError:  # the table cannot be read: loading it has reported that
                 self.concept_table = concepts or load_concepts(self.concepts_path, self.normalizer)
-                self._index = self._build(kb.anecdotes)
+                self._index = self._build(kb.stories)
                 self.situations = self._situations()
                 return
             if concepts is None:
@@ -174,11 +174,9 @@ class Matcher(IndexBuilding, LexicalScoring):
                 self._concepts_key = "table:" + table.hexdigest()
             self._index_cache_key = self._index_key(kb)
             with paused_gc():
-                index = index_of(
-                    cache.get_large("index:" + self._index_cache_key), len(kb.anecdotes)
-                )
+                index = index_of(cache.get_large("index:" + self._index_cache_key), len(kb.stories))
                 if index is None:
-                    index = self._build(kb.anecdotes, cache)
+                    index = self._build(kb.stories, cache)
             self._index = index
             self.situations = self._situations()
         finally:
@@ -245,30 +243,30 @@ class Matcher(IndexBuilding, LexicalScoring):
         if loaded is not None:
             h.update(f"files\0{loaded}".encode())
             return h.hexdigest()
-        for anecdote in kb.anecdotes:
+        for story in kb.stories:
             h.update(b"\x1e")
-            h.update(story_texts(anecdote))
+            h.update(story_texts(story))
         return h.hexdigest()
 
     # --- taught phrasings -----------------------------------------------------------------
     def phrasing(
-        self, anecdote_id: str, text: str, *, scope: int | None = None, order: float = 0.0
+        self, story_id: str, text: str, *, scope: int | None = None, order: float = 0.0
     ) -> Phrasing | None:
         """`text` read as a question is, as a phrasing of the story, for the chats of `scope`
         (a group's id, None: every chat); None when the story is not in this base or the text
         has no content word (nothing to learn from)."""
-        story = self._positions.get(anecdote_id)
-        if story is None:
+        story_index = self._positions.get(story_id)
+        if story_index is None:
             return None
         lang = self.detector.detect(text, self.default_lang)
         pairs = self._question_words(text, lang)[:MAX_QUESTION_WORDS]
         weights = {w: self._weight(w, self._lookup(w, surface), lang) for w, surface in pairs}
-        return Phrasing(story, weights, scope, order) if weights else None
+        return Phrasing(story_index, weights, scope, order) if weights else None
 
     def teach(
         self,
         key: Hashable,
-        anecdote_id: str,
+        story_id: str,
         text: str,
         *,
         scope: int | None = None,
@@ -277,7 +275,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         """Use `text` as a phrasing of the story from the next question on (under `key`,
         the question's id; teaching the key again re-points it), in the chats of `scope`
         (see `phrasing`). False if `phrasing` is None."""
-        phrasing = self.phrasing(anecdote_id, text, scope=scope, order=order)
+        phrasing = self.phrasing(story_id, text, scope=scope, order=order)
         if phrasing is None:
             return False
         self.taught.put(key, phrasing)
@@ -287,13 +285,13 @@ class Matcher(IndexBuilding, LexicalScoring):
         """Stop using the phrasing taught under `key` (undo); False if there was none."""
         return self.taught.remove(key)
 
-    def evidence(self, question: str) -> list[tuple[Anecdote, Evidence]]:
+    def evidence(self, question: str) -> list[tuple[Story, Evidence]]:
         """Each candidate story with the evidence behind its confidence (for calibration)."""
         scored, _, evidence = self._evidence(question)
-        return [(self.anecdotes[s.story], e) for s, e in zip(scored, evidence, strict=True)]
+        return [(self.stories[s.story_index], e) for s, e in zip(scored, evidence, strict=True)]
 
     def lesson_order(
-        self, story: int, question: str, read: Question | None = None
+        self, story_index: int, question: str, read: Question | None = None
     ) -> tuple[int, ...]:
         """The story's lessons, best fit for the question first.
 
@@ -308,32 +306,32 @@ class Matcher(IndexBuilding, LexicalScoring):
         order (the first lesson is the story's main one). `read`: the question as this
         matcher read it, if it has (its words are not read again for each story).
         """
-        anecdote = self.anecdotes[story]
-        total = len(anecdote.lessons)
+        story = self.stories[story_index]
+        total = len(story.lessons)
         if total < 2:
             return tuple(range(total))
-        lessons = self._lesson_matchers.get(story)
+        lessons = self._lesson_matchers.get(story_index)
         if lessons is None:
-            lessons = self._lesson_matchers[story] = self._lesson_matcher(anecdote)
+            lessons = self._lesson_matchers[story_index] = self._lesson_matcher(story)
         whole, _ = lessons._lexical(question, read=read)
-        fit = {s.story: s.lexical for s in whole}
+        fit = {s.story_index: s.lexical for s in whole}
         return tuple(sorted(range(total), key=lambda n: (-round(fit.get(n, 0.0), 6), n)))
 
-    def _lesson_matcher(self, anecdote: Anecdote) -> Matcher:
+    def _lesson_matcher(self, story: Story) -> Matcher:
         """A matcher whose "stories" are this story's lessons (see `lesson_order`)."""
         pseudo = []
-        for number, lesson in enumerate(anecdote.lessons):
-            when = anecdote.when[number] if number < len(anecdote.when) else {}
+        for number, lesson in enumerate(story.lessons):
+            when = story.when[number] if number < len(story.when) else {}
             pseudo.append(
                 replace(
-                    anecdote,
-                    id=f"{anecdote.id}.{number}",
+                    story,
+                    id=f"{story.id}.{number}",
                     title=lesson,
                     story=Text("", ""),
                     lessons=(),
                     triggers={
                         lang: tuple(when.get(lang, ()))
-                        + tuple(q.question.get(lang) for q in anecdote.quiz if q.lesson == number)
+                        + tuple(q.question.get(lang) for q in story.quiz if q.lesson == number)
                         for lang in LANGUAGES
                     },
                     tags={lang: () for lang in LANGUAGES},
@@ -342,7 +340,7 @@ class Matcher(IndexBuilding, LexicalScoring):
                     situations=(),
                 )
             )
-        base = KnowledgeBase(anecdotes=tuple(pseudo), ui={}, seeds_dir=self.kb.seeds_dir)
+        base = KnowledgeBase(stories=tuple(pseudo), ui={}, seeds_dir=self.kb.seeds_dir)
         return Matcher(
             base,
             normalizer=self.normalizer,
@@ -360,9 +358,11 @@ class Matcher(IndexBuilding, LexicalScoring):
         scored, q = self._score(question, chat_id)
         matches = []
         for s in scored[:limit]:
-            order = self.lesson_order(s.story, question, q)
+            order = self.lesson_order(s.story_index, question, q)
             lesson = order[0] if order else 0
-            matches.append(Match(self.anecdotes[s.story], _percent(s.confidence), lesson, order))
+            matches.append(
+                Match(self.stories[s.story_index], _percent(s.confidence), lesson, order)
+            )
         return matches, q
 
     # --- public ------------------------------------------------------------------------
@@ -469,7 +469,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         scored, _ = self._score(question)
         return [
             Explanation(
-                anecdote=self.anecdotes[s.story],
+                story=self.stories[s.story_index],
                 score=_percent(s.confidence),
                 lexical=_percent(s.lexical),
                 coverage=round(s.coverage, 3),
@@ -484,8 +484,8 @@ class Matcher(IndexBuilding, LexicalScoring):
 def _table_path(kb: KnowledgeBase) -> Path:
     """The knowledge base's own `normalize.yaml` (beside its `anecdotes/`), so a base given
     with `--responses DIR` brings its own slang and synonyms; else the project's table."""
-    for anecdote in kb.anecdotes:
-        candidate = anecdote.source.parent.parent / "normalize.yaml"
+    for story in kb.stories:
+        candidate = story.source.parent.parent / "normalize.yaml"
         if candidate.is_file():
             return candidate.resolve()
         break
@@ -495,8 +495,8 @@ def _table_path(kb: KnowledgeBase) -> Path:
 def _concepts_path(kb: KnowledgeBase) -> Path:
     """The knowledge base's own `concepts.yaml` (beside its `anecdotes/`), as for the word
     table; else the project's."""
-    for anecdote in kb.anecdotes:
-        candidate = anecdote.source.parent.parent / CONCEPTS
+    for story in kb.stories:
+        candidate = story.source.parent.parent / CONCEPTS
         if candidate.is_file():
             return candidate.resolve()
         break

@@ -38,7 +38,7 @@ MAX_QUESTION_WORDS = 60  # a pasted essay is not a question; bound the work per 
 class Scored:
     """One candidate story's scores for a question: its confidence and the lexical parts."""
 
-    story: int
+    story_index: int
     confidence: float
     coverage: float
     phrasing: float
@@ -184,7 +184,7 @@ class LexicalScoring:
         phrasings taught for `chat_id` (and bot-wide) on top."""
         scored, q, evidence = self._evidence(question)
         for s, found in zip(scored, evidence, strict=True):
-            model = self.calibration if self.situations.has(s.story) else WORDS_ONLY
+            model = self.calibration if self.situations.has(s.story_index) else WORDS_ONLY
             s.confidence = model.probability(found)
         if q is not None and len(self.taught):
             self._add_taught(scored, q, chat_id)
@@ -199,13 +199,13 @@ class LexicalScoring:
         closeness (bot/engine/taught.py), adding it when the words alone did not find it. Only
         what applies in `chat_id` counts: bot-wide phrasings, and that chat's own."""
         close = self.taught.similarity(dict(zip(q.words, q.weights, strict=True)), chat_id)
-        by_story = {s.story: s for s in scored}
-        for story, f1 in close.items():
+        by_story = {s.story_index: s for s in scored}
+        for story_index, f1 in close.items():
             if f1 < self.params.taught_min:
                 continue
-            found = by_story.get(story)
+            found = by_story.get(story_index)
             if found is None:
-                scored.append(Scored(story, f1, 0.0, f1, 0.0, TAUGHT_PHRASE))
+                scored.append(Scored(story_index, f1, 0.0, f1, 0.0, TAUGHT_PHRASE))
             elif f1 > found.confidence:
                 found.confidence, found.best_phrase = f1, TAUGHT_PHRASE
 
@@ -227,16 +227,16 @@ class LexicalScoring:
             # A clause's score is read only for the whole message's candidates (a story not
             # among the clause's own candidates scores 0 there, as before): only they are
             # scored in detail.
-            wanted = {s.story for s in whole}
+            wanted = {s.story_index for s in whole}
             for clause in clauses:
                 scored, _ = self._lexical(clause, wanted)
-                by_part.append({s.story: s.lexical for s in scored})
+                by_part.append({s.story_index: s.lexical for s in scored})
         evidence = []
         situations = self.situations
         uncovered = situations.uncovered(q.concepts)
         for s in whole:
-            part_scores = [p.get(s.story, 0.0) for p in by_part] or [s.lexical]
-            fit = situations.score(s.story, q.concepts)
+            part_scores = [p.get(s.story_index, 0.0) for p in by_part] or [s.lexical]
+            fit = situations.score(s.story_index, q.concepts)
             evidence.append(
                 Evidence(
                     lexical=s.lexical,
@@ -250,7 +250,7 @@ class LexicalScoring:
                     situation=fit.situation,
                     concept_share=fit.concept_share,
                     uncovered=uncovered,
-                    named=bool(q.concepts) and situations.has(s.story),
+                    named=bool(q.concepts) and situations.has(s.story_index),
                     concept_coverage=s.concept_coverage,
                 )
             )
@@ -297,16 +297,16 @@ class LexicalScoring:
         if not stories:
             return [], per_word
         lengths = [len(s) for s in stories]
-        story = np.concatenate(stories)
+        story_rows = np.concatenate(stories)
         found = np.concatenate(values) * np.repeat(word_weights, lengths)
         size = len(index.story_phrases)
         # bincount adds in the pairs' order, from 0.0: word after word, as a loop would.
-        mass = np.bincount(story, weights=found, minlength=size)
-        hits = np.bincount(story, minlength=size)
+        mass = np.bincount(story_rows, weights=found, minlength=size)
+        hits = np.bincount(story_rows, minlength=size)
         strongest = np.zeros(size)
-        np.maximum.at(strongest, story, found)
-        first = np.full(size, len(story))  # the first pair that reaches each story
-        np.minimum.at(first, story, np.arange(len(story)))
+        np.maximum.at(strongest, story_rows, found)
+        first = np.full(size, len(story_rows))  # the first pair that reaches each story
+        np.minimum.at(first, story_rows, np.arange(len(story_rows)))
         touched = np.flatnonzero(hits)
         wanted = self.params.candidates
         if len(touched) > wanted:  # sort only those that can be among the best
@@ -477,12 +477,12 @@ def _informal_roots(surface: str) -> list[str]:
     return forms
 
 
-def _value_at(reach: tuple[np.ndarray, np.ndarray] | None, story: int) -> float:
+def _value_at(reach: tuple[np.ndarray, np.ndarray] | None, story_index: int) -> float:
     """A question word's value in one story (0 where it is not found there)."""
     if reach is None:
         return 0.0
     stories, values = reach
-    hit = (stories == story).nonzero()[0]
+    hit = (stories == story_index).nonzero()[0]
     return float(values[hit[0]]) if len(hit) else 0.0
 
 

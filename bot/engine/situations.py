@@ -60,11 +60,11 @@ class SituationIndex:
         self.unions = [frozenset().union(*sets) if sets else frozenset() for sets in self.stories]
         self._word_cache: dict[str, frozenset[str]] = {}
 
-    def has(self, story: int) -> bool:
+    def has(self, story_index: int) -> bool:
         """Whether the story states any situation. One that does not (a base written before
         situations, a new story without them) is judged by its words alone: its concept
         evidence is read as that of a message naming no concept, not as a poor fit."""
-        return story < len(self.stories) and bool(self.stories[story])
+        return story_index < len(self.stories) and bool(self.stories[story_index])
 
     def _mass(self, concepts: Iterable[str]) -> float:
         # fsum: a set's order follows string hashing, which changes per process; an exact sum
@@ -75,9 +75,9 @@ class SituationIndex:
         """The concepts a message's canonical words name."""
         return self.table.concepts(tokens)
 
-    def union(self, story: int) -> frozenset[str]:
+    def union(self, story_index: int) -> frozenset[str]:
         """Every concept the story's situations name (empty: it states none)."""
-        return self.unions[story] if story < len(self.unions) else frozenset()
+        return self.unions[story_index] if story_index < len(self.unions) else frozenset()
 
     def word_concepts(self, word: str) -> frozenset[str]:
         """The concepts one canonical word names on its own (remembered: a few thousand
@@ -96,18 +96,18 @@ class SituationIndex:
             return 0.0
         return math.fsum(self.uncovered_weight for c in concepts if c not in self.weight) / total
 
-    def score(self, story: int, concepts: frozenset[str]) -> SituationScore:
+    def score(self, story_index: int, concepts: frozenset[str]) -> SituationScore:
         """How the story's situations fit the message's concepts."""
-        if not concepts or story >= len(self.stories) or not self.stories[story]:
+        if not concepts or story_index >= len(self.stories) or not self.stories[story_index]:
             return SituationScore()
         total = self._mass(concepts)
         weight = self.weight
         best = 0.0
-        for sit, size in zip(self.stories[story], self.sizes[story], strict=True):
+        for sit, size in zip(self.stories[story_index], self.sizes[story_index], strict=True):
             shared = math.fsum(weight[c] for c in concepts & sit)
             if shared <= 0.0 or size <= 0.0:
                 continue
             precision, recall = shared / total, shared / size
             best = max(best, (1 + BETA2) * precision * recall / (BETA2 * precision + recall))
-        share = math.fsum(weight[c] for c in concepts & self.unions[story]) / total
+        share = math.fsum(weight[c] for c in concepts & self.unions[story_index]) / total
         return SituationScore(situation=best, concept_share=share)

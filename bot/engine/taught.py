@@ -33,7 +33,7 @@ class Phrasing:
     where it applies (`scope`) and when it was taught (`order`, a timestamp: of the same
     words taught twice in one scope, the later counts)."""
 
-    story: int
+    story_index: int
     weights: Mapping[str, float]
     scope: Scope = None
     order: float = 0.0
@@ -150,8 +150,8 @@ class TaughtPhrasings:
                 continue
             precision, recall = shared / total, shared / question_total
             f1 = 2 * precision * recall / (precision + recall)
-            if f1 > best.get(phrasing.story, 0.0):
-                best[phrasing.story] = f1
+            if f1 > best.get(phrasing.story_index, 0.0):
+                best[phrasing.story_index] = f1
         return best
 
 

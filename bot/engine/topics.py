@@ -56,7 +56,7 @@ class TopicChecks:
         # written: folded, "jatuh cinta", "asmara" and "crush" are the concept "cinta", which
         # "the client loves our technician" folds to as well, and that is not a romance.
         # A word written "~word" is a weak sign: it touches the subject only beside a second
-        # sign of it. "Jatuh cinta" is also a client delighted with a consultant (the post's
+        # sign of it. "Jatuh cinta" is also a client delighted with a consultant (the seed's
         # own metaphor), "dinas" also a business trip ("dinas bareng klien").
         self.subjects = {}
         self.subject_phrases = {}

@@ -34,7 +34,7 @@ from bot.chat.request import Env, Outcome, Picture, Request
 from bot.chat.uitexts import UiTexts
 from bot.leads import quiz
 from bot.leads.schedule import ChatUnreachable, Clock, DeliveryRejected, slot, zone
-from bot.storage.quizrecords import anecdote_of
+from bot.storage.quizrecords import story_of
 
 if TYPE_CHECKING:
     from bot.storage.store import Store
@@ -128,14 +128,14 @@ def gather(env: Env, chat_id: int | None, lang: str) -> DigestData:
             counts[outcome][index[day]] += n
     stats = store.stats(days=DAYS, chat_id=chat_id, top=TOP_STORIES)
 
-    def title(anecdote_id: str) -> str:
-        anecdote = env.kb.by_id(anecdote_id)
-        return _short(anecdote.title.get(lang) if anecdote else anecdote_id)
+    def title(story_id: str) -> str:
+        story = env.kb.by_id(story_id)
+        return _short(story.title.get(lang) if story else story_id)
 
     stories = tuple((title(a), n) for a, n in stats.top_stories)
     per_story: dict[str, list[int]] = {}
     for tally in store.quiz_tallies(chat_id, days=DAYS):
-        marks = per_story.setdefault(anecdote_of(tally.quiz_key), [0, 0])
+        marks = per_story.setdefault(story_of(tally.quiz_key), [0, 0])
         marks[0] += tally.right
         marks[1] += tally.total
     accuracy = tuple(
@@ -168,7 +168,7 @@ def gather(env: Env, chat_id: int | None, lang: str) -> DigestData:
             env.kb.text(
                 "digest_line_weakest",
                 lang,
-                title=title(weakest.anecdote_id),
+                title=title(weakest.story_id),
                 lesson=weakest.lesson + 1,
                 share=round(100 * weakest.share),
             )

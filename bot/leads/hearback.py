@@ -82,20 +82,20 @@ def compose(replies: Replies, rows: list[Hearback]) -> Reply:
             (
                 m.lesson
                 for m in matcher.rank(first.text, chat_id=first.chat_id)
-                if m.anecdote.id == first.anecdote_id
+                if m.story.id == first.story_id
             ),
             0,
         )
         intro = kb.text("inbox_heard_back", lang, question=escape(_short(first.text, NOTICE_CHARS)))
-        story = replies.story(first.anecdote_id, lang, lesson)
-        text = intro + SEPARATOR + story.text
+        story_reply = replies.story(first.story_id, lang, lesson)
+        text = intro + SEPARATOR + story_reply.text
         if len(text) <= MAX_TEXT:
-            return Reply(text, story.buttons)
+            return Reply(text, story_reply.buttons)
     lines = [kb.text("inbox_heard_back_many", lang, count=len(rows))]
     buttons: list[tuple[Button, ...]] = []
     for row in rows:
-        anecdote = kb.by_id(row.anecdote_id)
-        title = anecdote.title.get(lang) if anecdote else row.anecdote_id
+        story = kb.by_id(row.story_id)
+        title = story.title.get(lang) if story else row.story_id
         lines.append(
             kb.text(
                 "inbox_heard_back_line",
@@ -104,8 +104,8 @@ def compose(replies: Replies, rows: list[Hearback]) -> Reply:
                 title=escape(title),
             )
         )
-        data = callback_data(f"s:{row.anecdote_id}", lang)
-        if anecdote and all(b.data != data for (b,) in buttons):
+        data = callback_data(f"s:{row.story_id}", lang)
+        if story and all(b.data != data for (b,) in buttons):
             label = kb.text("inbox_button_story", lang, title=_short(title, TITLE_CHARS))
             buttons.append((Button(label, data),))
     return Reply("\n".join(lines), tuple(buttons))
@@ -208,7 +208,7 @@ class HearbackRunner:
     async def _send_chat(self, chat_id: int) -> None:
         store = self.store
         rows = await asyncio.to_thread(store.take_hearbacks, chat_id, self.batch)
-        gone = [r for r in rows if self.replies.kb.by_id(r.anecdote_id) is None]
+        gone = [r for r in rows if self.replies.kb.by_id(r.story_id) is None]
         if gone:
             ids = [r.id for r in gone]
             await asyncio.to_thread(store.hearbacks_done, ids, "failed", "story no longer exists")

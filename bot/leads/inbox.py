@@ -49,7 +49,7 @@ from bot.storage.inboxrecords import (
 
 if TYPE_CHECKING:
     from bot.chat.request import Env, Request
-    from bot.content.model import Anecdote
+    from bot.content.model import Story
     from bot.engine.matcher import Matcher
     from bot.storage.store import Store
 
@@ -139,7 +139,7 @@ class Press:
 
     action: str  # teach | gap | skip | undo | page
     question_id: int = 0
-    anecdote_id: str | None = None
+    story_id: str | None = None
     state: str | None = None  # undo: the decision it undoes (a `state_of` string)
     offset: int = 0
     lang: str | None = None
@@ -152,7 +152,7 @@ def parse(data: str) -> Press | None:
         return None
     lang = found["lang"]
     if found["tq"]:
-        return Press("teach", int(found["tq"]), anecdote_id=found["ts"], lang=lang)
+        return Press("teach", int(found["tq"]), story_id=found["ts"], lang=lang)
     if found["kind"]:
         action = "gap" if found["kind"] == "g" else "skip"
         return Press(action, int(found["q"]), lang=lang)
@@ -167,8 +167,8 @@ _CODES = {"g": GAP, "k": SKIP}
 
 
 def _undo_code(state: str) -> str:
-    decision, anecdote_id = parse_state(state)
-    return f"t:{anecdote_id}" if decision == TAUGHT else {GAP: "g", SKIP: "k"}[decision]
+    decision, story_id = parse_state(state)
+    return f"t:{story_id}" if decision == TAUGHT else {GAP: "g", SKIP: "k"}[decision]
 
 
 def _short(text: str, limit: int) -> str:
@@ -251,9 +251,9 @@ class Inbox:
     def _item(self, question: Question, lang: str, *, show_chat: bool, chat_id: int) -> Reply:
         """One waiting question with its choices; a bot-wide lead is told which chat asked
         ("this chat" for the one they are in)."""
-        if question.thumbs_down and question.anecdote_id:
-            anecdote = self.kb.by_id(question.anecdote_id)
-            title = anecdote.title.get(lang) if anecdote else question.anecdote_id
+        if question.thumbs_down and question.story_id:
+            story = self.kb.by_id(question.story_id)
+            title = story.title.get(lang) if story else question.story_id
             why = self._t("inbox_why_thumbs_down", lang, title=escape(_short(title, TITLE_CHARS)))
         else:
             why = self._t("inbox_why_unanswered", lang)
@@ -276,11 +276,11 @@ class Inbox:
                 self._button(
                     "inbox_button_story",
                     lang,
-                    f"t:{question.id}:{anecdote.id}",
-                    title=_short(anecdote.title.get(lang), TITLE_CHARS),
+                    f"t:{question.id}:{story.id}",
+                    title=_short(story.title.get(lang), TITLE_CHARS),
                 ),
             )
-            for anecdote in self._choices(question)
+            for story in self._choices(question)
         ]
         rows.append(
             (
@@ -290,21 +290,21 @@ class Inbox:
         )
         return Reply(text, tuple(rows))
 
-    def _choices(self, question: Question) -> list[Anecdote]:
+    def _choices(self, question: Question) -> list[Story]:
         """The stories offered for a question: the best-ranked, without the one a 👎 said
         did not fit, filled up in the base's order when the words point to fewer (a question
         of words no story uses still gets stories to pick from)."""
-        unwanted = question.anecdote_id if question.thumbs_down else None
+        unwanted = question.story_id if question.thumbs_down else None
         ranked = [
-            m.anecdote
+            m.story
             for m in self.matcher.rank(question.text, STORY_CHOICES + 1, chat_id=question.chat_id)
         ]
         chosen = [a for a in ranked if a.id != unwanted][:STORY_CHOICES]
-        for anecdote in self.kb.anecdotes:
+        for story in self.kb.stories:
             if len(chosen) >= STORY_CHOICES:
                 break
-            if anecdote.id != unwanted and anecdote not in chosen:
-                chosen.append(anecdote)
+            if story.id != unwanted and story not in chosen:
+                chosen.append(story)
         return chosen
 
     def _when(self, question: Question, lang: str) -> str:
@@ -343,25 +343,25 @@ class Inbox:
             )
             return self._say("inbox_not_yours", lang)
         if press.action == "teach":
-            return self._teach(req, question, press.anecdote_id or "", lang)
+            return self._teach(req, question, press.story_id or "", lang)
         if press.action == "undo":
             return self._undo(req, question, press.state or "", lang)
         return self._set_aside(req, question, GAP if press.action == "gap" else SKIP, lang)
 
-    def _teach(self, req: Request, question: Question, anecdote_id: str, lang: str) -> Outcome:
-        anecdote = self.kb.by_id(anecdote_id)
-        if anecdote is None:
+    def _teach(self, req: Request, question: Question, story_id: str, lang: str) -> Outcome:
+        story = self.kb.by_id(story_id)
+        if story is None:
             return self._say("inbox_story_gone", lang)
         if len(question.text) > MAX_TEACH_CHARS:
             return self._say("inbox_too_long", lang, limit=MAX_TEACH_CHARS)
         scope = self._scope(req)
-        phrasing = self.matcher.phrasing(anecdote.id, question.text, scope=scope)
+        phrasing = self.matcher.phrasing(story.id, question.text, scope=scope)
         if phrasing is None:  # only stopwords or symbols: nothing a later question could match
             return self._say("inbox_no_words", lang)
         change = self.store.decide(
             question.id,
             TAUGHT,
-            anecdote_id=anecdote.id,
+            story_id=story.id,
             by=req.user_id,
             decided_in=req.chat_id,
             daily_limit=DAILY_TEACH_LIMIT,
@@ -373,7 +373,7 @@ class Inbox:
         assert change.decision is not None
         # Re-pointed (or taught again after an undo) before the hear-back left: it tells
         # this story now, and is owed again if the undo had cancelled it.
-        owed = change.notify or self.store.repoint_hearback(question.id, anecdote.id)
+        owed = change.notify or self.store.repoint_hearback(question.id, story.id)
         order = change.decision.decided_at.timestamp()
         self.matcher.taught.put(question.id, replace(phrasing, order=order))
         log.info(
@@ -381,18 +381,18 @@ class Inbox:
             req.chat_id,
             req.user_id,
             question.id,
-            anecdote.id,
+            story.id,
             req.update_id,
         )
         quoted = escape(_short(question.text, NOTICE_CHARS))
-        title = escape(anecdote.title.get(lang))
+        title = escape(story.title.get(lang))
         key = "inbox_taught_again" if change.outcome == "unchanged" else "inbox_taught"
         text = self._t(key, lang, question=quoted, title=title)
         text += "\n" + self._t("inbox_scope_all" if scope is None else "inbox_scope_group", lang)
         if owed:
             text += "\n" + self._t("inbox_asker_told", lang)
         rows = self._undo_rows(question, change, lang)
-        notices = self._notices(question, anecdote.id) if owed else ()
+        notices = self._notices(question, story.id) if owed else ()
         return Outcome(replies=(Reply(text, rows),), notices=notices)
 
     def _set_aside(self, req: Request, question: Question, decision: str, lang: str) -> Outcome:
@@ -457,10 +457,10 @@ class Inbox:
         if change.outcome != "changed" or change.decision is None:
             return self._say("inbox_stale", lang)
         restored = change.decision
-        if restored.decision == TAUGHT and restored.anecdote_id:
+        if restored.decision == TAUGHT and restored.story_id:
             if not self.matcher.teach(
                 question.id,
-                restored.anecdote_id,
+                restored.story_id,
                 question.text,
                 scope=restored.scope,
                 order=restored.decided_at.timestamp(),
@@ -469,12 +469,12 @@ class Inbox:
                     "undo restored a phrasing of a story no longer in the base question=%s "
                     "story=%s",
                     question.id,
-                    restored.anecdote_id,
+                    restored.story_id,
                 )
         else:
             self.matcher.forget(question.id)
         # A hear-back not sent yet follows: the story restored, or none.
-        taught = restored.anecdote_id if restored.decision == TAUGHT else None
+        taught = restored.story_id if restored.decision == TAUGHT else None
         self.store.repoint_hearback(question.id, taught)
         log.info(
             "inbox undo chat_id=%s user_id=%s question=%s now=%s update_id=%s",
@@ -492,14 +492,14 @@ class Inbox:
         )
 
     def _state_text(self, decision: Decision, lang: str) -> str:
-        if decision.decision == TAUGHT and decision.anecdote_id:
-            anecdote = self.kb.by_id(decision.anecdote_id)
-            return anecdote.title.get(lang) if anecdote else decision.anecdote_id
+        if decision.decision == TAUGHT and decision.story_id:
+            story = self.kb.by_id(decision.story_id)
+            return story.title.get(lang) if story else decision.story_id
         return self._t("inbox_state_gap" if decision.decision == GAP else "inbox_state_skip", lang)
 
     # -- the asker hears back ---------------------------------------------------------------
 
-    def _notices(self, question: Question, anecdote_id: str) -> tuple[Notice, ...]:
+    def _notices(self, question: Question, story_id: str) -> tuple[Notice, ...]:
         """The asker's "earlier you asked" with the story, in one message, once per question.
         The store owes it in the hear-back outbox (sent by `bot.leads.hearback`, which the
         notice wakes); the terminal, which has no outbox runner, prints it."""
@@ -507,7 +507,7 @@ class Inbox:
             id=0,
             question_id=question.id,
             chat_id=question.chat_id,
-            anecdote_id=anecdote_id,
+            story_id=story_id,
             text=question.text,
             lang=question.lang,
             state="pending",

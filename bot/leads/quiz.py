@@ -27,7 +27,7 @@ from bot.chat.markup import escape
 from bot.chat.replies import Button, Reply
 from bot.chat.request import Env, Outcome, QuizPoll, Request
 from bot.chat.uitexts import UiTexts
-from bot.storage.quizrecords import MODES, Answer, anecdote_of
+from bot.storage.quizrecords import MODES, Answer, story_of
 
 if TYPE_CHECKING:
     from bot.content.model import KnowledgeBase
@@ -93,8 +93,8 @@ UI_TEXTS = UiTexts(
 
 
 def deck(kb: KnowledgeBase) -> list[str]:
-    """Every quiz key ("<anecdote id>:q<index>"), in file order."""
-    return [key for key, _anecdote, _item in kb.quizzes()]
+    """Every quiz key ("<story id>:q<index>"), in file order."""
+    return [key for key, _story, _item in kb.quizzes()]
 
 
 def is_quiz_key(key: str) -> bool:
@@ -210,10 +210,10 @@ def poll_for(env: Env, key: str, lang: str) -> QuizPoll | None:
     found = env.kb.quiz_item(key)
     if found is None:
         return None
-    anecdote, item = found
+    story, item = found
     button = Button(
         env.kb.text("quiz_button_story", lang),
-        callback_data(f"s:{anecdote.id}:{item.lesson}", lang),
+        callback_data(f"s:{story.id}:{item.lesson}", lang),
     )
     return QuizPoll(
         key=key,
@@ -295,10 +295,10 @@ def myscore(env: Env, req: Request) -> Outcome:
     ]
     per_story: dict[str, list[bool]] = {}
     for answer in history:
-        per_story.setdefault(anecdote_of(answer.quiz_key), []).append(answer.right)
-    for anecdote_id, marks in sorted(per_story.items(), key=lambda kv: sum(kv[1]) / len(kv[1])):
-        anecdote = env.kb.by_id(anecdote_id)
-        title = anecdote.title.get(req.lang) if anecdote else anecdote_id
+        per_story.setdefault(story_of(answer.quiz_key), []).append(answer.right)
+    for story_id, marks in sorted(per_story.items(), key=lambda kv: sum(kv[1]) / len(kv[1])):
+        story = env.kb.by_id(story_id)
+        title = story.title.get(req.lang) if story else story_id
         lines.append(
             env.kb.text(
                 "myscore_story", req.lang, title=escape(title), right=sum(marks), total=len(marks)
@@ -312,7 +312,7 @@ def myscore(env: Env, req: Request) -> Outcome:
 
 @dataclass(frozen=True)
 class LessonScore:
-    anecdote_id: str
+    story_id: str
     lesson: int  # 0-based
     right: int
     total: int
@@ -330,12 +330,12 @@ def lesson_scores(env: Env, chat_id: int | None, days: int = STATS_DAYS) -> list
         found = env.kb.quiz_item(tally.quiz_key)
         if found is None:
             continue
-        anecdote, item = found
-        counts = grouped.setdefault((anecdote.id, item.lesson), [0, 0])
+        story, item = found
+        counts = grouped.setdefault((story.id, item.lesson), [0, 0])
         counts[0] += tally.right
         counts[1] += tally.total
     scores = [LessonScore(a, lesson, r, t) for (a, lesson), (r, t) in grouped.items()]
-    return sorted(scores, key=lambda s: (s.share, -s.total, s.anecdote_id, s.lesson))
+    return sorted(scores, key=lambda s: (s.share, -s.total, s.story_id, s.lesson))
 
 
 def stats_lines(env: Env, chat_id: int | None, lang: str) -> list[str]:
@@ -351,8 +351,8 @@ def stats_lines(env: Env, chat_id: int | None, lang: str) -> list[str]:
     if not scores:
         lines.append(env.kb.text("quiz_stats_none", lang))
     for score in scores[:STATS_LINES]:
-        anecdote = env.kb.by_id(score.anecdote_id)
-        title = anecdote.title.get(lang) if anecdote else score.anecdote_id
+        story = env.kb.by_id(score.story_id)
+        title = story.title.get(lang) if story else score.story_id
         lines.append(
             env.kb.text(
                 "quiz_stats_line",

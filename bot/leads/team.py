@@ -269,9 +269,9 @@ class TeamReplies:
         lines.append(self._t("team_stats_top_stories", lang, days=STATS_PERIODS[-1]))
         if not longest.top_stories:
             lines.append(self._t("team_stats_nothing", lang))
-        for anecdote_id, count in longest.top_stories:
-            anecdote = self.kb.by_id(anecdote_id)
-            title = anecdote.title.get(lang) if anecdote else anecdote_id
+        for story_id, count in longest.top_stories:
+            story = self.kb.by_id(story_id)
+            title = story.title.get(lang) if story else story_id
             lines.append(self._t("team_stats_item", lang, text=escape(title), count=count))
         if show_texts:
             lines.append(self._t("team_stats_unanswered", lang, days=STATS_PERIODS[-1]))

@@ -1,11 +1,11 @@
 """The tip deck and its per-chat rotation: pure functions, no Telegram, no database.
 
-The deck is every tip of every anecdote, keyed "<anecdote id>:<index>" (`kb.tips()`). Each chat
+The deck is every tip of every story, keyed "<story id>:<index>" (`kb.tips()`). Each chat
 walks the whole deck in its own shuffled order, one "cycle" at a time, and sees no tip twice
 within a cycle.
 
 Why the order is a sort by hash instead of `random.shuffle`: the position of a key depends only
-on (chat, cycle, key), not on the rest of the deck. So when an author adds an anecdote, its tips
+on (chat, cycle, key), not on the rest of the deck. So when an author adds a story, its tips
 slot into the current cycle without reshuffling the others, and a removed tip simply vanishes;
 the order is still reproducible from the seed (chat, cycle) alone, and nothing but the set of
 already used keys has to be stored.

@@ -134,7 +134,7 @@ class Decisions(Database):
         question_id: int,
         decision: str,
         *,
-        anecdote_id: str | None = None,
+        story_id: str | None = None,
         by: int | None,
         decided_in: int,
         daily_limit: int,
@@ -148,8 +148,8 @@ class Decisions(Database):
         `scope`: where it applies, a group's chat id, or None for every chat (a lead listed
         in TEAM_LEAD_IDS, from their private chat). A group's lead cannot change a bot-wide
         decision ('bot_wide')."""
-        if decision not in DECISIONS or (decision == TAUGHT) != (anecdote_id is not None):
-            raise ValueError(f"bad decision {decision!r} for story {anecdote_id!r}")
+        if decision not in DECISIONS or (decision == TAUGHT) != (story_id is not None):
+            raise ValueError(f"bad decision {decision!r} for story {story_id!r}")
         self._await_records()
         now = self.clock()
         with self._tx() as db:
@@ -169,7 +169,7 @@ class Decisions(Database):
                 return Change("merged", before)
             if _outranked(before, scope):
                 return Change("bot_wide", before)
-            new_state = state_of(decision, anecdote_id)
+            new_state = state_of(decision, story_id)
             if before is not None and before.state == new_state and before.scope == scope:
                 return Change("unchanged", before)
             if (
@@ -191,7 +191,7 @@ class Decisions(Database):
                 (
                     question_id,
                     decision,
-                    anecdote_id,
+                    story_id,
                     before.state if before is not None else OPEN,
                     question.text,
                     text_key(question.text),
@@ -206,12 +206,12 @@ class Decisions(Database):
                 ),
             )
             if notify:  # the asker's hear-back, owed in the same transaction (hearbacks.py)
-                assert anecdote_id is not None
+                assert story_id is not None
                 owe(
                     db,
                     question_id=question_id,
                     chat_id=question.chat_id,
-                    anecdote_id=anecdote_id,
+                    story_id=story_id,
                     text=question.text,
                     lang=question.lang,
                     now=now,
@@ -250,7 +250,7 @@ class Decisions(Database):
                 return Change("stale", found)
             if _outranked(found, scope):
                 return Change("bot_wide", found)
-            decision, anecdote_id = parse_state(found.previous)
+            decision, story_id = parse_state(found.previous)
             if decided_in is None:
                 decided_in = int(current["decided_in"])
             if (
@@ -263,7 +263,7 @@ class Decisions(Database):
                 "UPDATE decisions SET decision = ?, anecdote_id = ?, previous = NULL, "
                 "decided_by = ?, decided_in = ?, decided_at = ?, scope = previous_scope "
                 "WHERE question_id = ?",
-                (decision, anecdote_id, by, decided_in, to_db_time(now), question_id),
+                (decision, story_id, by, decided_in, to_db_time(now), question_id),
             )
             after = db.execute(
                 _DECISION_SELECT + " WHERE question_id = ?", (question_id,)
@@ -385,7 +385,7 @@ def _question(row: sqlite3.Row) -> Question:
         text=row["text"],
         lang=row["lang"],
         answered=bool(row["answered"]),
-        anecdote_id=row["anecdote_id"],
+        story_id=row["anecdote_id"],
         thumbs_down=bool(row["down"]) if "down" in keys else False,
     )
 
@@ -400,7 +400,7 @@ def _decision(row: sqlite3.Row) -> Decision:
     return Decision(
         question_id=int(row["question_id"]),
         decision=row["decision"],
-        anecdote_id=row["anecdote_id"],
+        story_id=row["anecdote_id"],
         previous=row["previous"],
         text=row["text"],
         lang=row["lang"],

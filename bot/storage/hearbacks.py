@@ -34,7 +34,7 @@ class Hearback:
     id: int
     question_id: int
     chat_id: int
-    anecdote_id: str
+    story_id: str
     text: str  # the question as asked
     lang: str
     state: str
@@ -47,7 +47,7 @@ def owe(
     *,
     question_id: int,
     chat_id: int,
-    anecdote_id: str,
+    story_id: str,
     text: str,
     lang: str,
     now: datetime,
@@ -58,7 +58,7 @@ def owe(
     db.execute(
         "INSERT OR IGNORE INTO hearbacks (question_id, chat_id, anecdote_id, text, lang, state, "
         "due_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-        (question_id, chat_id, anecdote_id, text, lang, stamp, stamp, stamp),
+        (question_id, chat_id, story_id, text, lang, stamp, stamp, stamp),
     )
 
 
@@ -156,12 +156,12 @@ class Hearbacks(Database):
                 [(new_chat_id, self._now(), hid) for hid in ids],
             )
 
-    def repoint_hearback(self, question_id: int, anecdote_id: str | None) -> bool:
-        """The lead changed their mind before the hear-back left: it now tells `anecdote_id`
+    def repoint_hearback(self, question_id: int, story_id: str | None) -> bool:
+        """The lead changed their mind before the hear-back left: it now tells `story_id`
         (a cancelled one is owed again), or, for None (undone), is cancelled. Rows already
         taken for sending are not changed. True when a row changed."""
         with self._tx() as db:
-            if anecdote_id is None:
+            if story_id is None:
                 sql = "UPDATE hearbacks SET state = 'cancelled', updated_at = ? "
                 params: tuple[object, ...] = (self._now(), question_id)
                 sql += "WHERE question_id = ? AND state = 'pending'"
@@ -170,7 +170,7 @@ class Hearbacks(Database):
                     "UPDATE hearbacks SET state = 'pending', anecdote_id = ?, updated_at = ? "
                     "WHERE question_id = ? AND state IN ('pending', 'cancelled')"
                 )
-                params = (anecdote_id, self._now(), question_id)
+                params = (story_id, self._now(), question_id)
             return db.execute(sql, params).rowcount > 0
 
     def hearback_shown(self, question_id: int) -> None:
@@ -211,7 +211,7 @@ def _hearback(row: sqlite3.Row) -> Hearback:
         id=int(row["id"]),
         question_id=int(row["question_id"]),
         chat_id=int(row["chat_id"]),
-        anecdote_id=row["anecdote_id"],
+        story_id=row["anecdote_id"],
         text=row["text"],
         lang=row["lang"],
         state=row["state"],

@@ -32,18 +32,18 @@ class Question:
     text: str
     lang: str
     answered: bool
-    anecdote_id: str | None
+    story_id: str | None
     thumbs_down: bool = False
 
 
 @dataclass(frozen=True)
 class Decision:
     """What a team lead decided about one question. For 'taught' the question's text is a
-    taught phrasing of `anecdote_id`."""
+    taught phrasing of `story_id`."""
 
     question_id: int
     decision: str
-    anecdote_id: str | None
+    story_id: str | None
     previous: str | None  # the state an undo restores (see `state`), None: nothing to undo
     text: str
     lang: str
@@ -55,7 +55,7 @@ class Decision:
 
     @property
     def state(self) -> str:
-        return state_of(self.decision, self.anecdote_id)
+        return state_of(self.decision, self.story_id)
 
 
 def text_key(text: str) -> str:
@@ -64,16 +64,16 @@ def text_key(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def state_of(decision: str, anecdote_id: str | None = None) -> str:
+def state_of(decision: str, story_id: str | None = None) -> str:
     """A decision as one string ('taught:<story id>', 'gap', 'skip', 'open'): what undo
     compares and restores."""
-    return f"{TAUGHT}:{anecdote_id}" if decision == TAUGHT else decision
+    return f"{TAUGHT}:{story_id}" if decision == TAUGHT else decision
 
 
 def parse_state(state: str) -> tuple[str, str | None]:
     """(decision, story id) of a `state_of` string."""
-    decision, _, anecdote_id = state.partition(":")
-    return decision, (anecdote_id or None)
+    decision, _, story_id = state.partition(":")
+    return decision, (story_id or None)
 
 
 @dataclass(frozen=True)

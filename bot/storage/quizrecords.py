@@ -55,7 +55,7 @@ class Tally:
     total: int
 
 
-def anecdote_of(quiz_key: str) -> str:
+def story_of(quiz_key: str) -> str:
     return quiz_key.rpartition(":q")[0]
 
 

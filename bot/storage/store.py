@@ -53,7 +53,7 @@ class Stats:
     since: datetime
     asked: int
     answered: int
-    top_stories: tuple[tuple[str, int], ...]  # (anecdote id, questions answered with it)
+    top_stories: tuple[tuple[str, int], ...]  # (story id, questions answered with it)
     top_unanswered: tuple[QuestionCount, ...]  # empty texts when questions are not logged
     thumbs_up: int
     thumbs_down: int
@@ -71,7 +71,7 @@ class LoggedQuestion:
     user_id: int | None
     text: str | None
     lang: str
-    anecdote_id: str | None
+    story_id: str | None
     score: int
     answered: bool
     source: str
@@ -83,7 +83,7 @@ class LoggedVote:
 
     chat_id: int
     user_id: int | None
-    anecdote_id: str
+    story_id: str
     positive: bool
 
 
@@ -136,7 +136,7 @@ class Store(Deliveries, Decisions, Hearbacks, Answering, QuizRecords):
         user_id: int | None,
         text: str,
         lang: str,
-        anecdote_id: str | None,
+        story_id: str | None,
         score: int,
         answered: bool,
         source: str,
@@ -161,7 +161,7 @@ class Store(Deliveries, Decisions, Hearbacks, Answering, QuizRecords):
                 user_id,
                 text if self.log_questions else None,
                 lang,
-                anecdote_id,
+                story_id,
                 int(score),
                 int(bool(answered)),
                 source,
@@ -175,7 +175,7 @@ class Store(Deliveries, Decisions, Hearbacks, Answering, QuizRecords):
         *,
         chat_id: int,
         user_id: int | None,
-        anecdote_id: str,
+        story_id: str,
         positive: bool,
         message_id: int | None = None,
     ) -> None:
@@ -191,14 +191,14 @@ class Store(Deliveries, Decisions, Hearbacks, Answering, QuizRecords):
             "message_id, question_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
             "(SELECT id FROM questions WHERE chat_id = ?2 AND anecdote_id = ?4 "
             "AND answered = 1 AND asked_at <= ?1 ORDER BY id DESC LIMIT 1))",
-            (self._now(), chat_id, user_id, anecdote_id, int(bool(positive)), message_id),
+            (self._now(), chat_id, user_id, story_id, int(bool(positive)), message_id),
         )
 
     def question_log(self) -> list[LoggedQuestion]:
         """Every question recorded so far, oldest first: what the bot remembered, read back
         through the store (tests, benchmarks) rather than through SQL of one's own."""
         rows = self._read(
-            "SELECT chat_id, user_id, text, lang, anecdote_id, score, answered, source "
+            "SELECT chat_id, user_id, text, lang, anecdote_id AS story_id, score, answered, source "
             "FROM questions ORDER BY id"
         )
         return [LoggedQuestion(**{**dict(row), "answered": bool(row["answered"])}) for row in rows]
@@ -206,7 +206,7 @@ class Store(Deliveries, Decisions, Hearbacks, Answering, QuizRecords):
     def feedback_log(self) -> list[LoggedVote]:
         """Every vote recorded so far, oldest first (like `question_log`)."""
         rows = self._read(
-            "SELECT chat_id, user_id, anecdote_id, positive FROM feedback ORDER BY id"
+            "SELECT chat_id, user_id, anecdote_id AS story_id, positive FROM feedback ORDER BY id"
         )
         return [LoggedVote(**{**dict(row), "positive": bool(row["positive"])}) for row in rows]
 

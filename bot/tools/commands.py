@@ -180,8 +180,10 @@ def cmd_check(
 
         situations = [
             (found, words(text))
-            for anecdote, story in zip(core.kb.anecdotes, matcher.situations.stories, strict=True)
-            for text, found in zip(anecdote.situations, story, strict=True)
+            for story, situation_sets in zip(
+                core.kb.stories, matcher.situations.stories, strict=True
+            )
+            for text, found in zip(story.situations, situation_sets, strict=True)
         ]
         problems += crossed_members(
             matcher.concept_table, matcher.concepts_path, normalizer, situations
@@ -191,7 +193,7 @@ def cmd_check(
     tips = sum(1 for _ in core.kb.tips())
     quizzes = sum(1 for _ in core.kb.quizzes())
     stdout.write(
-        f"OK: {len(core.kb.anecdotes)} anecdotes, {tips} tips, {quizzes} quiz questions, "
+        f"OK: {len(core.kb.stories)} stories, {tips} tips, {quizzes} quiz questions, "
         f"{len(core.kb.ui)} UI texts\n"
     )
     return EXIT_OK
@@ -200,7 +202,7 @@ def cmd_check(
 def cmd_new_story(
     args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO, stderr: TextIO
 ) -> int:
-    """`new-story SEED`: a draft story with the questions most like the post."""
+    """`new-story SEED`: a draft story with the questions most like the seed."""
     from bot.storage.inboxrecords import GAP, TAUGHT
     from bot.storage.store import DB_FILENAME, Store
     from bot.tools.newstory import NewStoryError, new_story, seed_of

@@ -1,7 +1,7 @@
 """Evaluation of the matcher on a labelled question file (`python -m bot eval FILE`).
 
 The file is a YAML list of `{q: question, expect: ['000'] or [], lang: id, kind: long}`; a label
-is the anecdote's seed prefix and `[]` means "no story fits: the bot must refuse". `lang` is
+is the story's seed prefix and `[]` means "no story fits: the bot must refuse". `lang` is
 optional and may be any value (a mixed text is scored for language only when it says id or en);
 `kind` is optional and groups the report's per-kind table (long situations, keywords, ...).
 `lesson` is optional: the lesson index (0-based, as `ask --json` reports it) or indices that
@@ -231,8 +231,8 @@ def evaluate(
         results.append(
             ItemResult(
                 item=item,
-                predicted=tuple((m.anecdote.seed_prefix, m.score) for m in answer.matches),
-                ranked=tuple((m.anecdote.seed_prefix, m.score) for m in ranked),
+                predicted=tuple((m.story.seed_prefix, m.score) for m in answer.matches),
+                ranked=tuple((m.story.seed_prefix, m.score) for m in ranked),
                 lang=answer.lang,
                 margin=margin,
                 lesson=answer.best.lesson if answer.best is not None else None,
@@ -307,18 +307,18 @@ def trigger_holdout(kb: KnowledgeBase, folds: int = 5) -> EvalResult:
     for fold in range(folds):
         kept = []
         held: list[EvalItem] = []
-        for anecdote in kb.anecdotes:
+        for story in kb.stories:
             triggers = {}
             for lang in LANGUAGES:
-                all_triggers = anecdote.triggers.get(lang, ())
+                all_triggers = story.triggers.get(lang, ())
                 triggers[lang] = tuple(t for i, t in enumerate(all_triggers) if i % folds != fold)
                 held.extend(
-                    EvalItem(t, (anecdote.seed_prefix,), lang)
+                    EvalItem(t, (story.seed_prefix,), lang)
                     for i, t in enumerate(all_triggers)
                     if i % folds == fold
                 )
-            kept.append(replace(anecdote, triggers=triggers))
-        matcher = Matcher(replace(kb, anecdotes=tuple(kept)))
+            kept.append(replace(story, triggers=triggers))
+        matcher = Matcher(replace(kb, stories=tuple(kept)))
         threshold = matcher.threshold
         results.extend(evaluate(matcher, held).items)
     return EvalResult(items=tuple(results), threshold=threshold or 0)
@@ -342,8 +342,8 @@ def calibrate(
     samples = []
     for item in items:
         found = sorted(matcher.evidence(item.question), key=lambda pair: -pair[1].lexical)
-        for anecdote, evidence in found[:leading]:
-            samples.append((evidence, anecdote.seed_prefix in item.expect))
+        for story, evidence in found[:leading]:
+            samples.append((evidence, story.seed_prefix in item.expect))
     return fit(samples)
 
 

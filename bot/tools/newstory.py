@@ -1,17 +1,17 @@
-"""`python -m bot new-story seeds/NNN_name.txt`: a draft anecdote to start a story from a post.
+"""`python -m bot new-story seeds/NNN_name.txt`: a draft story from a seed.
 
-Writing an anecdote from a blank file means copying an old one and forgetting a field. The
+Writing a story from a blank file means copying an old one and forgetting a field. The
 draft has every required field, each marked `TODO` (which `check` refuses, naming the field and
-line, so a half-written draft never reaches users), the post cleaned of blog debris as a comment
-to read while writing, and the questions people asked the bot that look like the post: real
+line, so a half-written draft never reaches users), the seed cleaned of blog debris as a comment
+to read while writing, and the questions people asked the bot that look like the seed: real
 wordings that make good triggers. Content gaps (questions a team lead marked "no story fits")
 come first: someone already judged that no story answers them.
 
 Similarity: both sides are reduced to their meaningful canonical words (the report's
 normalisation), then scored by the mean of rapidfuzz's token_set_ratio (how far the question's
-words are found in the post) and the share of the question's words the post contains. Almost
+words are found in the seed) and the share of the question's words the seed contains. Almost
 every question says "customer", and token_set_ratio alone rates one shared word highly; the
-share keeps a question with one common word in it from ranking with one the post answers.
+share keeps a question with one common word in it from ranking with one the seed answers.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz
 
-from bot.content.knowledge import ANECDOTES_DIR
-from bot.content.seedtext import clean_post
+from bot.content.knowledge import STORIES_DIR
+from bot.content.seedtext import clean_seed_text
 from bot.content.validation import TODO
 from bot.engine.language import detect_language
 from bot.engine.normalize import content_tokens
@@ -42,7 +42,7 @@ MIN_SIMILARITY = 50
 DRAFT_TIPS = 3  # the validator's minimum
 _SEED_NAME = re.compile(r"(\d+)_[^/\\]*\.txt")
 # Words of a blog's date line ("Sunday, April 27, 2008", "11 Feb 2009", "Senin, 3 Maret 2008"):
-# a line of nothing else, digits and punctuation is the date, not the post's title.
+# a line of nothing else, digits and punctuation is the date, not the seed's title.
 _DATE_NAMES = """
 monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun
 senin selasa rabu kamis jumat jum'at sabtu minggu ahad
@@ -74,19 +74,19 @@ def slugify(title: str, limit: int = MAX_ID) -> str:
 
 
 def similar_questions(
-    post: str, questions: Sequence[str], limit: int = MAX_SIMILAR
+    seed_text: str, questions: Sequence[str], limit: int = MAX_SIMILAR
 ) -> list[tuple[str, int, float]]:
-    """The unanswered questions most like `post`: (wording, times asked, score), best first."""
-    post_words = set(content_tokens(post, detect_language(post)))
-    post_key = " ".join(sorted(post_words))
+    """The unanswered questions most like `seed_text`: (wording, times asked, score), best first."""
+    seed_words = set(content_tokens(seed_text, detect_language(seed_text)))
+    seed_key = " ".join(sorted(seed_words))
     counts = Counter(" ".join(q.split()) for q in questions if q and q.strip())
     scored: list[tuple[str, int, float]] = []
     for text, count in counts.items():
         words = question_key(text).split()
         if not words:
             continue
-        share = 100 * sum(1 for word in words if word in post_words) / len(words)
-        score = (fuzz.token_set_ratio(" ".join(words), post_key) + share) / 2
+        share = 100 * sum(1 for word in words if word in seed_words) / len(words)
+        score = (fuzz.token_set_ratio(" ".join(words), seed_key) + share) / 2
         if score >= MIN_SIMILARITY:
             scored.append((text, count, score))
     scored.sort(key=lambda item: (-item[2], -item[1], item[0]))
@@ -94,22 +94,22 @@ def similar_questions(
 
 
 def is_date_line(line: str) -> bool:
-    """True for a line that only dates the post ("Sunday, April 27, 2008", "30 10 2007")."""
+    """True for a line that only dates the seed ("Sunday, April 27, 2008", "30 10 2007")."""
     words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", line.lower())
     return any(c.isdigit() for c in line) and all(word in _DATE_WORDS for word in words)
 
 
-def post_title(post: str) -> str:
-    """The post's title: its first line that is not a date line ("" if there is none)."""
-    lines = (line.strip() for line in post.split("\n"))
+def seed_title(seed_text: str) -> str:
+    """The seed's title: its first line that is not a date line ("" if there is none)."""
+    lines = (line.strip() for line in seed_text.split("\n"))
     return next((line for line in lines if line and not is_date_line(line)), "")
 
 
-def stories_citing(seed_name: str, anecdotes_dir: Path) -> list[Path]:
+def stories_citing(seed_name: str, stories_dir: Path) -> list[Path]:
     """The story files whose `seed` is `seed_name`. A file that does not read as YAML is
-    skipped: `check` reports it, and it must not stop a draft for another post."""
+    skipped: `check` reports it, and it must not stop a draft for another seed."""
     citing: list[Path] = []
-    for path in sorted(anecdotes_dir.glob("*.yaml")):
+    for path in sorted(stories_dir.glob("*.yaml")):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
@@ -165,12 +165,12 @@ def _comment(text: str, width: int = 98) -> list[str]:
 def draft(
     seed: str,
     title: str,
-    post: str,
+    seed_text: str,
     similar: Sequence[tuple[str, int, float]],
     story_id: str,
     gaps: Sequence[tuple[str, int, float]] = (),
 ) -> str:
-    """The draft anecdote's YAML text: every required field, TODO where the author writes."""
+    """The draft story's YAML text: every required field, TODO where the author writes."""
     lines = [
         f"# Draft from `python -m bot new-story` on {seed}. Replace every {TODO}, then run",
         "# `python -m bot check` (it refuses a file that still has one). The post and the",
@@ -220,25 +220,25 @@ def draft(
         lines += [f"#   - {text} ({count}x)" for text, count, _ in similar]
     elif not gaps:
         lines.append("# No unanswered questions in the bot's database look like this post.")
-    lines += ["", f"# The post ({seed}), cleaned of blog debris:", "#", *_comment(post)]
+    lines += ["", f"# The post ({seed}), cleaned of blog debris:", "#", *_comment(seed_text)]
     return "\n".join(lines) + "\n"
 
 
 def head_start(
-    post: str,
+    seed_text: str,
     questions: Sequence[str],
     gaps: Sequence[str] = (),
     answered: Sequence[str] = (),
     limit: int = MAX_SIMILAR,
 ) -> tuple[list[tuple[str, int, float]], list[tuple[str, int, float]]]:
-    """The questions a draft lists: content gaps like the post first (a team lead already
+    """The questions a draft lists: content gaps like the seed first (a team lead already
     judged that no story answers them: the surest material for a new one), then the other
     unanswered questions like it, `limit` in all. A question already listed as a gap, or
     since taught to a story (`answered`), is not listed again among the unanswered."""
-    similar_gaps = similar_questions(post, gaps, limit)
+    similar_gaps = similar_questions(seed_text, gaps, limit)
     settled = {text_key(t) for t in (*gaps, *answered)}
     others = [q for q in questions if text_key(q) not in settled]
-    return similar_gaps, similar_questions(post, others, limit - len(similar_gaps))
+    return similar_gaps, similar_questions(seed_text, others, limit - len(similar_gaps))
 
 
 def new_story(
@@ -251,23 +251,23 @@ def new_story(
     force: bool = False,
 ) -> tuple[Path, int, int]:
     """Write the draft for `seed_path`; returns its path and how many content gaps and other
-    unanswered questions it lists (see `head_start`). A post a story already tells is
-    refused unless `force` (a second story from one post is rare, and usually a mistake)."""
+    unanswered questions it lists (see `head_start`). A seed a story already tells is
+    refused unless `force` (a second story from one seed is rare, and usually a mistake)."""
     resolved, number = seed_of(seed_path, settings.seeds_dir)
-    citing = stories_citing(resolved.name, settings.responses_dir / ANECDOTES_DIR)
+    citing = stories_citing(resolved.name, settings.responses_dir / STORIES_DIR)
     if citing and not force:
         raise NewStoryError(
             f"{seed_path}: already told by {citing[0]}; edit that story, or add --force "
             "to draft a second one from this post"
         )
-    post = clean_post(resolved.read_text(encoding="utf-8", errors="replace"))
-    title = post_title(post)
+    seed_text = clean_seed_text(resolved.read_text(encoding="utf-8", errors="replace"))
+    title = seed_title(seed_text)
     if not title:
         raise NewStoryError(f"{seed_path}: the post is empty once blog debris is removed")
     story_id = slugify(title) or f"story-{number}"
-    target = settings.responses_dir / ANECDOTES_DIR / f"{number}-{story_id}.yaml"
-    similar_gaps, similar = head_start(post, questions, gaps, answered)
-    text = draft(resolved.name, title, post, similar, story_id, similar_gaps)
+    target = settings.responses_dir / STORIES_DIR / f"{number}-{story_id}.yaml"
+    similar_gaps, similar = head_start(seed_text, questions, gaps, answered)
+    text = draft(resolved.name, title, seed_text, similar, story_id, similar_gaps)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("x", encoding="utf-8") as file:

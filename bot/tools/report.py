@@ -116,10 +116,10 @@ def build_report(
     lines += ["", f"Top stories, last {days} days (questions answered with each):"]
     if not stats[days].top_stories:
         lines.append("  none yet")
-    for anecdote_id, count in stats[days].top_stories:
-        anecdote = kb.by_id(anecdote_id)
-        title = anecdote.title.en if anecdote else "(no longer in the knowledge base)"
-        lines.append(f"  {count:>5}  {anecdote_id}: {title}")
+    for story_id, count in stats[days].top_stories:
+        story = kb.by_id(story_id)
+        title = story.title.en if story else "(no longer in the knowledge base)"
+        lines.append(f"  {count:>5}  {story_id}: {title}")
     subscriptions = store.subscriptions()
     states = store.delivery_counts()
     lines += [

@@ -36,9 +36,9 @@ from typing import TextIO
 
 import yaml
 
-from bot.content.knowledge import ANECDOTES_DIR, load_knowledge
-from bot.content.model import Anecdote, KnowledgeBase
-from bot.content.validation import load_anecdote
+from bot.content.knowledge import STORIES_DIR, load_knowledge
+from bot.content.model import KnowledgeBase, Story
+from bot.content.validation import load_story
 from bot.exitcodes import EXIT_CONFIG, EXIT_OK
 from bot.settings import Settings
 from bot.storage.inboxrecords import TAUGHT, Decision, text_key
@@ -74,9 +74,9 @@ def shorten(text: str, limit: int = SHORT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def trigger_keys(anecdote: Anecdote) -> set[str]:
+def trigger_keys(story: Story) -> set[str]:
     """Every trigger of the story, in any language, as the comparison key."""
-    return {text_key(t) for texts in anecdote.triggers.values() for t in texts}
+    return {text_key(t) for texts in story.triggers.values() for t in texts}
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -105,8 +105,8 @@ def format_listing(decisions: list[Decision], kb: KnowledgeBase) -> str:
         return NONE + "\n"
     lines = [f"{len(decisions)} taught phrasing(s), oldest first:"]
     for d in decisions:
-        story = d.anecdote_id or "?"
-        if d.anecdote_id is None or kb.by_id(d.anecdote_id) is None:
+        story = d.story_id or "?"
+        if d.story_id is None or kb.by_id(d.story_id) is None:
             story = f"{story} {GONE}"
         who = d.decided_by if d.decided_by is not None else "?"
         lines.append(
@@ -141,15 +141,15 @@ def plan_export(decisions: Iterable[Decision], kb: KnowledgeBase) -> Export:
     result = Export()
     by_story: dict[str, list[Decision]] = {}
     for d in decisions:
-        anecdote = kb.by_id(d.anecdote_id) if d.anecdote_id else None
-        if anecdote is None:
+        story = kb.by_id(d.story_id) if d.story_id else None
+        if story is None:
             result.gone.append(d)
         else:
-            by_story.setdefault(anecdote.id, []).append(d)
+            by_story.setdefault(story.id, []).append(d)
     for story_id, taught in by_story.items():
-        anecdote = kb.by_id(story_id)
-        assert anecdote is not None
-        seen = trigger_keys(anecdote)
+        story = kb.by_id(story_id)
+        assert story is not None
+        seen = trigger_keys(story)
         additions: list[tuple[str, str]] = []
         for d in taught:
             text = as_trigger(d.text)
@@ -163,28 +163,28 @@ def plan_export(decisions: Iterable[Decision], kb: KnowledgeBase) -> Export:
             additions.append((d.lang if d.lang in ("id", "en") else "id", text))
         if not additions:
             continue
-        source = anecdote.source
+        source = story.source
         text = source.read_text(encoding="utf-8")
         for lang, phrasing in additions:
             text = add_trigger(text, lang, phrasing, where=source)
-        _verify(source, text, anecdote, additions, kb.seeds_dir)
+        _verify(source, text, story, additions, kb.seeds_dir)
         result.files[source.name] = text
         result.added[source.name] = additions
     return result
 
 
 def _verify(
-    source: Path, text: str, anecdote: Anecdote, added: list[tuple[str, str]], seeds_dir: Path
+    source: Path, text: str, story: Story, added: list[tuple[str, str]], seeds_dir: Path
 ) -> None:
     """The new file loads, and its triggers are the old ones plus exactly the additions."""
     try:
-        loaded = load_anecdote(source, seeds_dir, raw=text.encode("utf-8"))
+        loaded = load_story(source, seeds_dir, raw=text.encode("utf-8"))
     except Exception as exc:  # noqa: BLE001 - any failure here is a bug to report, not a crash
         raise ExportError(
             f"{source}: the exported file would not load ({exc}); not written"
         ) from exc
     for lang in {lang for lang, _ in added}:
-        expected = (*anecdote.triggers.get(lang, ()), *(t for la, t in added if la == lang))
+        expected = (*story.triggers.get(lang, ()), *(t for la, t in added if la == lang))
         if tuple(loaded.triggers.get(lang, ())) != expected:
             raise ExportError(
                 f"{source}: could not add the {lang} triggers cleanly; add them by hand"
@@ -268,7 +268,7 @@ def export_dir_problem(target: Path, settings: Settings) -> str | None:
         return (
             f"{target}: inside the knowledge base ({settings.responses_dir}); export to a "
             "directory outside it, review, then copy the files over "
-            f"{settings.responses_dir / ANECDOTES_DIR}"
+            f"{settings.responses_dir / STORIES_DIR}"
         )
     if target.exists() and not target.is_dir():
         return f"{target}: exists and is not a directory; choose another DIR"
@@ -315,14 +315,14 @@ def format_export(plan: Export, written: list[Path], settings: Settings) -> str:
     if plan.already:
         lines.append(f"skipped {plan.already} already among their story's triggers")
     for d in plan.gone:
-        lines.append(f"skipped ({d.anecdote_id}: story gone): {shorten(d.text)}")
-    anecdotes = settings.responses_dir / ANECDOTES_DIR
+        lines.append(f"skipped ({d.story_id}: story gone): {shorten(d.text)}")
+    stories = settings.responses_dir / STORIES_DIR
     if written:
         folder = written[0].parent
         lines += [
             "",
             "Next steps:",
-            f"  1. review, then copy them over the knowledge base: cp {folder}/* {anecdotes}/",
+            f"  1. review, then copy them over the knowledge base: cp {folder}/* {stories}/",
             "  2. python -m bot check",
             "  3. python -m bot taught --prune  (marks merged the phrasings the YAML now has)",
         ]
@@ -344,8 +344,8 @@ def prunable(decisions: Iterable[Decision], kb: KnowledgeBase) -> list[int]:
     a phrasing of a story gone, or not merged yet, still carries what the lead taught."""
     ids = []
     for d in decisions:
-        anecdote = kb.by_id(d.anecdote_id) if d.anecdote_id else None
-        if anecdote is not None and text_key(as_trigger(d.text)) in trigger_keys(anecdote):
+        story = kb.by_id(d.story_id) if d.story_id else None
+        if story is not None and text_key(as_trigger(d.text)) in trigger_keys(story):
             ids.append(d.question_id)
     return ids
 

@@ -2,7 +2,7 @@
 
 Why new messages rather than editing the pressed one: the pressed message is usually an answer
 the user may want to reread (story, "did you mean" list, topics), so a story, a lesson or the
-full post goes below it and the chat reads like a conversation. The exception is feedback:
+full seed goes below it and the chat reads like a conversation. The exception is feedback:
 its buttons are removed from the message after the vote (an edit), so nobody votes twice.
 """
 
@@ -34,10 +34,10 @@ async def _remove_vote_buttons(update: Update, context: Context, outcome: Outcom
     query = update.callback_query
     assert query is not None
     callback = parse_callback(query.data or "")
-    if callback is None or callback.kind != "feedback" or not callback.anecdote_id:
+    if callback is None or callback.kind != "feedback" or not callback.story_id:
         return
     message = query.message
-    counted = services_of(context).kb.by_id(callback.anecdote_id) is not None
+    counted = services_of(context).kb.by_id(callback.story_id) is not None
     markup = message.reply_markup if message is not None and message.is_accessible else None
     left = without_buttons(markup, "fb:")  # type: ignore[arg-type]
     # Only while the vote buttons are still there: a press repeated (or forged) on a message
@@ -51,7 +51,7 @@ async def _remove_vote_buttons(update: Update, context: Context, outcome: Outcom
 
 
 # The core answers the press (bot/chat/commands.py story_button: a vote recorded and thanked
-# in a toast, or the story, lesson, full post or topics sent below the pressed message).
+# in a toast, or the story, lesson, full seed or topics sent below the pressed message).
 on_button = handlers.button(ROUTE, after=_remove_vote_buttons)
 
 

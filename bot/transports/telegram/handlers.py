@@ -72,12 +72,12 @@ async def answer_question(update: Update, context: Context, question: str, sourc
     answer, reply = services.replies.answer(question, default_lang=fallback, chat_id=chat.id)
     best = answer.best
     log.info(
-        "%s question source=%s lang=%s answered=%s anecdote=%s score=%s",
+        "%s question source=%s lang=%s answered=%s story=%s score=%s",
         where(update),
         source,
         answer.lang,
         best is not None,
-        best.anecdote.id if best else "-",
+        best.story.id if best else "-",
         best.score if best else 0,
     )
     message_id = message.message_id if message is not None else None

@@ -25,7 +25,7 @@ from bot.transports.telegram.render import inline_content, plain
 
 if TYPE_CHECKING:
     from bot.chat.services import Services
-    from bot.content.model import Anecdote
+    from bot.content.model import Story
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,13 @@ CACHE_SECONDS = 60
 # Its one text (tg_inline_no_story) is declared in bot/transports/telegram/texts.py, for the check.
 
 
-def article(services: Services, anecdote: Anecdote, lang: str) -> InlineQueryResultArticle:
-    lesson = anecdote.lessons[0].get(lang) if anecdote.lessons else ""
+def article(services: Services, story: Story, lang: str) -> InlineQueryResultArticle:
+    lesson = story.lessons[0].get(lang) if story.lessons else ""
     return InlineQueryResultArticle(
-        id=anecdote.id,
-        title=anecdote.title.get(lang),
+        id=story.id,
+        title=story.title.get(lang),
         description=plain(lesson, DESCRIPTION_CHARS),
-        input_message_content=inline_content(services.replies.story(anecdote.id, lang)),
+        input_message_content=inline_content(services.replies.story(story.id, lang)),
     )
 
 
@@ -56,21 +56,21 @@ async def on_inline_query(update: Update, context: Context) -> None:
     # The user's own private chat id is their user id: their /lang choice there applies.
     fallback = await command_language(services, query.from_user.id, query.from_user)
     lang = fallback
-    anecdotes: list[Anecdote] = []
+    stories: list[Story] = []
     if text:
         lang = services.matcher.language(text, fallback)
         answer = services.matcher.ask(text, limit=MAX_MATCHES, lang=lang)
         lang = answer.lang
-        anecdotes = [match.anecdote for match in answer.matches]
+        stories = [match.story for match in answer.matches]
     button = None
-    if not anecdotes:
+    if not stories:
         if text:
             button = InlineQueryResultsButton(
                 text=plain(services.kb.text("tg_inline_no_story", lang), 64),
                 start_parameter="topics",
             )
-        anecdotes = list(services.kb.anecdotes)
-    results = [article(services, a, lang) for a in anecdotes[:MAX_RESULTS]]
+        stories = list(services.kb.stories)
+    results = [article(services, a, lang) for a in stories[:MAX_RESULTS]]
     log.info("%s inline results=%d matched=%s", where(update), len(results), button is None)
     await query.answer(results, cache_time=CACHE_SECONDS, is_personal=True, button=button)
 
