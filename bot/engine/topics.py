@@ -9,10 +9,26 @@ reads the answers to decide whether a story may be told, only offered, or not at
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from bot.content.model import LANGUAGES
 from bot.engine.wordtable import Table
+
+_SENTENCES = re.compile(r"(?<=[.?!;:])\s+|\n+")
+
+
+def asking_part(text: str) -> str:
+    """The sentences of a message that ask: those ending in "?" and the last one.
+
+    A situation's backstory may name the law in passing ("a feature was dropped after a
+    regulation changed") without asking what the law says; the question sits in these.
+    """
+    sentences = [s for s in _SENTENCES.split(text) if s and s.strip()]
+    if len(sentences) <= 1:
+        return text
+    asking = [s for s in sentences[:-1] if s.rstrip().endswith("?")]
+    return " ".join([*asking, sentences[-1]])
 
 
 class TopicChecks:
@@ -112,10 +128,12 @@ class TopicChecks:
         return word in self.customers
 
     def asks_law(self, text: str) -> bool:
-        """Does the text name the law (legal, UU, gratifikasi)? See `law` in the table; its
-        words are matched as written, not folded."""
+        """Does the text ask about the law (legal, UU, gratifikasi)? See `law` in the table;
+        its words are matched as written, not folded, in the sentences that ask."""
         law = self.law  # as written, or with stretched letters collapsed ("legalll")
-        return any(raw in law or self.collapse(raw) in law for raw in self.split(text))
+        return any(
+            raw in law or self.collapse(raw) in law for raw in self.split(asking_part(text))
+        )
 
     def subjects_of(self, words: Iterable[str], text: str = "") -> frozenset[str]:
         """The subjects (`subjects` in the table: officials, gifts, ...) these canonical words
