@@ -131,9 +131,7 @@ class TopicChecks:
         """Does the text ask about the law (legal, UU, gratifikasi)? See `law` in the table;
         its words are matched as written, not folded, in the sentences that ask."""
         law = self.law  # as written, or with stretched letters collapsed ("legalll")
-        return any(
-            raw in law or self.collapse(raw) in law for raw in self.split(asking_part(text))
-        )
+        return any(raw in law or self.collapse(raw) in law for raw in self.split(asking_part(text)))
 
     def subjects_of(self, words: Iterable[str], text: str = "") -> frozenset[str]:
         """The subjects (`subjects` in the table: officials, gifts, ...) these canonical words
