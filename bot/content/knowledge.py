@@ -20,10 +20,11 @@ from bot.content.model import (
     Story,
     Text,
 )
-from bot.content.parsecache import FileCache, code_digest, story_json, text_json
+from bot.content.parsecache import FileCache, code_digest, story_json, story_of, text_json
 from bot.content.validation import load_story, load_ui, seed_problem
 from bot.content.yamlsafe import field_line
-from bot.storage.cache import paused_gc
+from bot.forked import map_forked
+from bot.storage.cache import dumps, loads, paused_gc
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +116,22 @@ def _load_knowledge(
         problems.append(f"{story_dir}: no story files (*.yaml) found")
     stories: list[Story] = []
     seed_problems: dict[str, str | None] = {}
-    for path in files:
+    cached = [cache.story(path, seeds_dir) if cache is not None else None for path in files]
+    missing = [path for path, story in zip(files, cached, strict=True) if story is None]
+
+    def parse(n: int) -> bytes:
+        """A missing file parsed: its story as the cache keeps it, or its problems."""
         try:
-            found = cache.story(path, seeds_dir) if cache is not None else None
+            story = load_story(missing[n], seeds_dir, raw.get(missing[n]), seed_problems)
+        except KnowledgeError as exc:
+            return dumps({"problems": exc.problems})
+        return dumps({"story": story_json(story)})
+
+    parsed = iter(map_forked(parse, len(missing)) or ())
+    for path, found in zip(files, cached, strict=True):
+        try:
             if found is None:
-                found = load_story(path, seeds_dir, raw.get(path), seed_problems)
+                found = _parsed(next(parsed, None), path, seeds_dir, seed_problems, raw)
                 if cache is not None:
                     cache.remember(path, story_json(found))
             stories.append(found)
@@ -141,6 +153,23 @@ def _load_knowledge(
     if problems:
         raise KnowledgeError(problems)
     return KnowledgeBase(stories=tuple(stories), ui=ui, seeds_dir=seeds_dir)
+
+
+def _parsed(
+    result: bytes | None,
+    path: Path,
+    seeds_dir: Path,
+    seed_problems: dict[str, str | None],
+    raw: Mapping[Path, bytes],
+) -> Story:
+    """The story a worker parsed from `path` (`result`), or the file parsed here when no
+    worker did; KnowledgeError with its problems for an invalid file."""
+    if result is None:
+        return load_story(path, seeds_dir, raw.get(path), seed_problems)
+    data = loads(result)
+    if "problems" in data:
+        raise KnowledgeError(data["problems"])
+    return story_of(data["story"], path)
 
 
 # --- caches ----------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _story_of(data: Any, path: Path) -> Story:
+def story_of(data: Any, path: Path) -> Story:
     """The story `story_json` wrote; ValueError (or TypeError) for anything else."""
     if not isinstance(data, dict):
         raise ValueError("not a story")
@@ -131,7 +131,7 @@ class FileCache:
         if data is None:
             return None
         try:
-            story = _story_of(data, path)
+            story = story_of(data, path)
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
         problem = self._seeds.get(story.seed, False)

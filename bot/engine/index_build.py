@@ -36,6 +36,7 @@ from bot.engine.index_patch import (
 )
 from bot.engine.normalize import Normalizer
 from bot.engine.params import ScoringParams
+from bot.forked import map_forked
 from bot.storage.cache import Cache
 
 if TYPE_CHECKING:
@@ -78,14 +79,25 @@ class IndexBuilding:
         if patched is not None:
             return patched
         found = cache.get_many(keys)
+        cached = [story_terms_of(found.get(key)) for key in keys]
+        missing = [n for n, terms in enumerate(cached) if terms is None]
+        fresh = map_forked(
+            lambda n: story_terms_bytes(self._analyse(stories[missing[n]])), len(missing)
+        )
         analyses: list[StoryTerms] = []
         new: dict[str, bytes] = {}
-        for story, key in zip(stories, keys, strict=True):
-            terms = story_terms_of(found.get(key))
+        results = iter(fresh or ())
+        for story, key, terms in zip(stories, keys, cached, strict=True):
             if terms is None:
-                terms = self._analyse(story)
-                new[key] = story_terms_bytes(terms)
+                if fresh is None:
+                    terms = self._analyse(story)
+                    new[key] = story_terms_bytes(terms)
+                else:  # analysed by a worker: its bytes are what the cache keeps
+                    new[key] = next(results)
+                    terms = story_terms_of(new[key])
+                    assert terms is not None
             analyses.append(terms)
+        del cached
         touch = [key for key in keys if key in found]
         del found  # the cached analyses' bytes (hundreds of MB at thousands of stories)
         index, state = self._assemble(stories, analyses, keys)

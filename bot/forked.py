@@ -1,0 +1,63 @@
+"""Run a slow pure function over many items in forked worker processes, when that pays.
+
+A first start with no cache parses and analyses every story on one core; on a machine with
+several, forked workers share that work. Forked (not spawned) workers inherit what the parent
+has loaded (the word table, the files' bytes), so only item numbers go out and only the
+results (bytes) come back.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+log = logging.getLogger(__name__)
+
+MIN_ITEMS = 200  # below this, starting the workers costs more than it saves
+CHUNK = 50  # items per task: few enough round trips, small enough to share out evenly
+
+_work: Callable[[int], bytes] | None = None  # set before forking; the workers inherit it
+
+
+def _run(span: tuple[int, int]) -> list[bytes]:
+    assert _work is not None
+    return [_work(n) for n in range(*span)]
+
+
+def workers() -> int:
+    """How many processes may share the work: the cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def map_forked(work: Callable[[int], bytes], count: int) -> list[bytes] | None:
+    """`[work(n) for n in range(count)]` computed in forked workers, or None when that would
+    not pay or is not safe (few items, one core, no fork, or other threads running: forking a
+    threaded process can deadlock it); the caller then runs the loop itself."""
+    global _work
+    cores = workers()
+    if count < MIN_ITEMS or cores < 2 or threading.active_count() > 1:
+        return None
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    spans = [(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
+    _work = work
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(cores, len(spans)), mp_context=context) as pool:
+            results: list[bytes] = []
+            for chunk in pool.map(_run, spans):
+                results.extend(chunk)
+            return results
+    except (OSError, BrokenProcessPool) as exc:  # no processes to be had, or one was killed
+        log.info("cannot fork workers (%s); working in one process", exc)
+        return None
+    finally:
+        _work = None
