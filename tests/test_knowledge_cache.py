@@ -26,7 +26,7 @@ from bot.engine.index_patch import state_bytes, state_of
 from bot.engine.matcher import Matcher
 from bot.settings import Settings
 from bot.storage.cache import FILE as CACHE_FILE
-from bot.storage.cache import LARGE_SUFFIX
+from bot.storage.cache import LARGE_SUFFIX, Cache
 
 QUESTIONS = [
     "klien ngancem putus kerjasama kalau saya gak dateng besok",
@@ -367,3 +367,36 @@ def test_a_planted_patch_state_with_impossible_counts_is_not_used(tmp_path: Path
     after = build_core(settings)
     assert after.matcher.ask("vendor kami bangkrut dan gudangnya kebanjiran").best is not None
     assert answers(after.matcher) == answers(Matcher(after.kb))
+
+
+def test_entries_unused_for_a_month_are_dropped_and_used_ones_kept(tmp_path: Path) -> None:
+    """The cache stays bounded: what no start has read for a month goes at the next write,
+    while an entry read now and then (marked at most once a day) stays."""
+    now = [1_000_000_000.0]
+    day = 24 * 3600
+    cache = Cache(tmp_path, clock=lambda: now[0])
+    cache.put_many({"read": b"1", "forgotten": b"2"})
+    now[0] += 20 * day
+    cache.put_many({"new": b"3"}, touch=["read"])
+    now[0] += 20 * day  # "forgotten" unused for 40 days, "read" for 20
+    cache.put_many({"newer": b"4"})
+    assert cache.get_many(["read", "forgotten", "new", "newer"]) == {
+        "read": b"1",
+        "new": b"3",
+        "newer": b"4",
+    }
+    cache.close()
+
+
+def test_a_cache_file_of_the_older_layout_starts_empty_and_works(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE entries (key TEXT PRIMARY KEY, value BLOB, used INTEGER)")
+        db.execute("INSERT INTO entries VALUES ('old', x'01', 1)")
+    db.close()
+    cache = Cache(tmp_path)
+    assert cache.get("old") is None
+    cache.put_many({"new": b"2"})
+    assert cache.get("new") == b"2"
+    cache.close()
+    assert Cache(tmp_path).get("new") == b"2"  # the upgraded file is kept as it is

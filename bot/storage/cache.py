@@ -21,7 +21,7 @@ import sqlite3
 import tempfile
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +34,24 @@ LARGE_SUFFIX = ".data"  # a large value's file, beside it (`Cache.put_large`)
 # Entries not written or read by a rebuild for this long are dropped when something is written:
 # a base not started for a month rebuilds on its next start, and the file stays bounded.
 KEEP_SECONDS = 30 * 24 * 3600
+TOUCH_SECONDS = 24 * 3600
+# `used` before `value`: reading or changing when an entry was used then touches the row's
+# first page, not the chain of pages its value fills, and the index lets the clean-up find old
+# entries without reading the table. A file of another layout (`user_version`) starts empty.
+_LAYOUT = 2
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entries ("
-    " key TEXT PRIMARY KEY, value BLOB NOT NULL, used INTEGER NOT NULL)"
+    " key TEXT PRIMARY KEY, used INTEGER NOT NULL, value BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS entries_used ON entries (used)",
 )
 
 
 class Cache:
     """One cache file; `get_many` and `put_many` are one query and one transaction each."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = directory / FILE
+        self._clock = clock
         self._db: sqlite3.Connection | None = None
         self._broken = False
 
@@ -62,7 +69,11 @@ class Cache:
             # No flush to disk at each commit: in WAL mode a crash can lose the last writes
             # but not damage the file, and a lost entry is only a cache miss.
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(_SCHEMA)
+            if db.execute("PRAGMA user_version").fetchone()[0] != _LAYOUT:
+                db.execute("DROP TABLE IF EXISTS entries")
+                db.execute(f"PRAGMA user_version = {_LAYOUT}")
+            for statement in _SCHEMA:
+                db.execute(statement)
             self._db = db
         except (OSError, sqlite3.Error) as exc:
             log.info("cache unavailable: %s (%s: %s)", self.path, type(exc).__name__, exc)
@@ -95,16 +106,17 @@ class Cache:
         db = self._connect()
         if db is None or not items:
             return
-        now = int(time.time())
+        now = int(self._clock())
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany(
-                    "INSERT OR REPLACE INTO entries (key, value, used) VALUES (?, ?, ?)",
-                    ((key, value, now) for key, value in items.items()),
+                    "INSERT OR REPLACE INTO entries (key, used, value) VALUES (?, ?, ?)",
+                    ((key, now, value) for key, value in items.items()),
                 )
-                db.executemany(
-                    "UPDATE entries SET used = ? WHERE key = ?", ((now, key) for key in touch)
+                db.executemany(  # once a day is enough to keep an entry a month
+                    "UPDATE entries SET used = ? WHERE key = ? AND used < ?",
+                    ((now, key, now - TOUCH_SECONDS) for key in touch),
                 )
                 db.execute("DELETE FROM entries WHERE used < ?", (now - KEEP_SECONDS,))
                 db.execute("COMMIT")
