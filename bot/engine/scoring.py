@@ -9,6 +9,7 @@ bot/engine/matcher.py.
 from __future__ import annotations
 
 import heapq
+import math
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ class Scored:
     # Share of the question's weight the story explains by its words or, for a word it does
     # not use, by a concept its situations name ("skipped" where the story says "lupa").
     concept_coverage: float = 0.0
+    # Root-sum-square of its phrasings' fits (read only when asked: a lesson's, not a story's).
+    phrase_rss: float = 0.0
 
 
 @dataclass
@@ -324,7 +327,12 @@ class LexicalScoring:
         ), per_word
 
     def _lexical(
-        self, question: str, only: set[int] | None = None, read: Question | None = None
+        self,
+        question: str,
+        only: set[int] | None = None,
+        read: Question | None = None,
+        *,
+        phrase_rss: bool = False,
     ) -> tuple[list[Scored], Question | None]:
         """Every candidate story with its lexical score (0-1) and parts, best first.
 
@@ -333,7 +341,8 @@ class LexicalScoring:
         `read`: the same question as another matcher with this one's word table read it (its
         language and words: a story's lessons are ordered for the message that chose the
         story), so it is not read again. What only a whole message is read for is left to
-        `_read_whole`.
+        `_read_whole`. `phrase_rss`: also read every phrasing's fit, as the best one's is
+        read, into `Scored.phrase_rss` (the order of a story's lessons weighs it).
         """
         p = self.params
         index = self._index
@@ -408,6 +417,12 @@ class LexicalScoring:
                 value = (1 - p.string_share) * f + p.string_share * string
                 if value > phrasing:
                     phrasing, best_phrase = value, p_idx
+            squares = 0.0
+            if phrase_rss:
+                for f, p_idx in ranked_phrases:
+                    string = fuzz.token_sort_ratio(q_text, index.phrase_text[p_idx]) / 100.0
+                    value = (1 - p.string_share) * f + p.string_share * string
+                    squares += value * value
             coverage = mass / total
             union = situations.union(a_idx)
             widened = mass
@@ -431,6 +446,7 @@ class LexicalScoring:
                     best_phrase,
                     confidence,
                     widened / total,
+                    math.sqrt(squares),
                 )
             )
         scored.sort(key=lambda s: s.confidence, reverse=True)
