@@ -49,7 +49,8 @@ class Scored:
     # Share of the question's weight the story explains by its words or, for a word it does
     # not use, by a concept its situations name ("skipped" where the story says "lupa").
     concept_coverage: float = 0.0
-    # Root-sum-square of its phrasings' fits (read only when asked: a lesson's, not a story's).
+    # Root-sum-square of its phrasings' fits, each the F-measure of the words it shares with
+    # the question (read only when asked: a lesson's, not a story's).
     phrase_rss: float = 0.0
 
 
@@ -341,8 +342,9 @@ class LexicalScoring:
         `read`: the same question as another matcher with this one's word table read it (its
         language and words: a story's lessons are ordered for the message that chose the
         story), so it is not read again. What only a whole message is read for is left to
-        `_read_whole`. `phrase_rss`: also read every phrasing's fit, as the best one's is
-        read, into `Scored.phrase_rss` (the order of a story's lessons weighs it).
+        `_read_whole`. `phrase_rss`: also sum up every phrasing's fit (its F-measure, before
+        the best ones are refined by their strings) into `Scored.phrase_rss`, which the order
+        of a story's lessons weighs.
         """
         p = self.params
         index = self._index
@@ -417,12 +419,7 @@ class LexicalScoring:
                 value = (1 - p.string_share) * f + p.string_share * string
                 if value > phrasing:
                     phrasing, best_phrase = value, p_idx
-            squares = 0.0
-            if phrase_rss:
-                for f, p_idx in ranked_phrases:
-                    string = fuzz.token_sort_ratio(q_text, index.phrase_text[p_idx]) / 100.0
-                    value = (1 - p.string_share) * f + p.string_share * string
-                    squares += value * value
+            squares = sum(f * f for f, _ in ranked_phrases) if phrase_rss else 0.0
             coverage = mass / total
             union = situations.union(a_idx)
             widened = mass
