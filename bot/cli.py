@@ -190,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
         "each with the model fitted on the other files and parts, at the threshold the rule "
         "picks on those (the honest figure for a new set of that kind)",
     )
+    calibrate.add_argument(
+        "--lessons",
+        action="store_true",
+        help="fit the order of a story's lessons instead (bot/engine/lesson_weights.py) on the "
+        "FILEs' lesson-labelled questions: print how it does cross-validated (--folds N, "
+        "default 5: each part scored with the weights fitted on the others, against the fit "
+        "alone) and write <responses>/lesson_weights.yaml",
+    )
     calibrate.set_defaults(func=tools.cmd_calibrate)
 
     check = commands.add_parser(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, call_cli, write_kb
 
 from bot import cli
@@ -720,3 +721,114 @@ def test_check_validates_when_summary_and_caution_subjects(tmp_path: Path) -> No
     status, _, err = call_cli(["check"], settings)
     assert status == cli.EXIT_CONFIG
     assert re.search(r"001-maaf-coklat\.yaml:\d+: applies_to\.0: unknown subject 'officals'", err)
+
+
+# A story whose lessons each have their own dilemmas (`when`), for the lesson order's tests.
+THREAT_WHEN = dict(
+    THREAT,
+    when=[
+        {
+            "id": ["klien masih marah, tunggu dia tenang dulu sebelum nego"],
+            "en": ["the client is still furious: wait until he calms down before negotiating"],
+        },
+        {
+            "id": ["tawarkan teknisi pengganti yang bisa datang"],
+            "en": ["offer a replacement technician who can visit instead"],
+        },
+        {
+            "id": ["lapor ke atasan dan minta dia yang bicara"],
+            "en": ["report to your manager and let the manager talk to him"],
+        },
+    ],
+)
+LESSON_QUESTIONS = [
+    ("client threatens to end the partnership, he is furious, wait until he calms down?", 0),
+    ("angry customer threatens to leave, should I offer a replacement technician?", 1),
+    ("client threatens to end the partnership, do I report to my manager?", 2),
+    ("klien mengancam putus kerjasama, masih marah, tunggu tenang dulu sebelum nego?", 0),
+    ("pelanggan ngancam pindah vendor, tawarkan teknisi pengganti?", 1),
+    ("customer marah mengancam tidak mau kerjasama lagi, lapor ke atasan?", 2),
+]
+
+
+@pytest.fixture
+def lesson_settings(tmp_path: Path) -> Settings:
+    responses = write_kb(tmp_path, [THREAT_WHEN, APOLOGY])
+    # Its own word table: the matcher reads the weights beside it (else the project's).
+    shutil.copy(PROJECT / "responses" / "normalize.yaml", responses)
+    return Settings(responses_dir=responses, seeds_dir=SEEDS, data_dir=tmp_path / "data")
+
+
+def test_calibrate_lessons_writes_weights_that_check_accepts(
+    tmp_path: Path, lesson_settings: Settings
+) -> None:
+    """`calibrate --lessons`: the cross-validated lesson-first figure per fold and pooled,
+    then the weights written where the matcher reads them, a file `check` accepts."""
+    items = [{"q": q, "expect": ["000"], "lesson": [n]} for q, n in LESSON_QUESTIONS]
+    questions = write_questions(tmp_path / "lessons.yaml", items)
+    status, out, err = call_cli(
+        ["calibrate", "--lessons", "--folds", "2", str(questions)], lesson_settings
+    )
+    assert status == 0, err
+    assert re.search(r"fold 1: n=\s*\d+", out) and re.search(r"fold 2: n=\s*\d+", out)
+    assert re.search(r"pooled: n=\s*6\s+[0-9.]+ -> [0-9.]+", out)
+    written = lesson_settings.responses_dir / "lesson_weights.yaml"
+    data = yaml.safe_load(written.read_text(encoding="utf-8"))
+    assert set(data) == {"fit", "phrase_rss", "bias"}
+    assert all(isinstance(value, float) for value in data.values())
+    status, out, err = call_cli(["check"], lesson_settings)
+    assert status == 0, err
+    assert out.startswith("OK:")
+
+
+def test_calibrate_lessons_without_lesson_labels_ends_in_one_line(
+    tmp_path: Path, lesson_settings: Settings
+) -> None:
+    questions = write_questions(tmp_path / "q.yaml", [{"q": THREAT_EN, "expect": ["000"]}])
+    status, _, err = call_cli(["calibrate", "--lessons", str(questions)], lesson_settings)
+    assert status == 2
+    assert err.strip().count("\n") == 0 and "lesson-labelled" in err
+    assert not (lesson_settings.responses_dir / "lesson_weights.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("fit: 10.0\nphrase_rss: lots\n", ":2: phrase_rss: must be a number"),
+        ("# weights\nfit: 10.0\nphrase_rss: 0.9\nfitt: 1.0\n", ":4: fitt: unknown weight"),
+        ("fit: 10.0\nphrase_rss: .nan\n", ":2: phrase_rss: must be a finite number"),
+        ("fit: 10.0\n", ":1: phrase_rss: missing"),
+        ("- fit\n", ":1: must map"),
+    ],
+)
+def test_check_refuses_broken_lesson_weights_with_file_and_line(
+    lesson_settings: Settings, text: str, problem: str
+) -> None:
+    target = lesson_settings.responses_dir / "lesson_weights.yaml"
+    target.write_text(text, encoding="utf-8")
+    status, out, err = call_cli(["check"], lesson_settings)
+    assert status == 2
+    assert f"{target}{problem}" in err
+    assert "Traceback" not in out + err
+
+
+def test_ask_json_lesson_follows_the_lesson_weights(lesson_settings: Settings) -> None:
+    """The lesson shown first is the weights' choice: weights that invert the fit's sign
+    show first a lesson that fits the question less."""
+    question = "pelanggan ngancam pindah vendor, tawarkan teknisi pengganti?"
+    target = lesson_settings.responses_dir / "lesson_weights.yaml"
+
+    def lesson_shown_first() -> int:
+        status, out, err = call_cli(["ask", "--json", question], lesson_settings)
+        assert status == 0, err
+        matches = json.loads(out)["matches"]
+        assert matches and matches[0]["id"] == "ancaman-klien"
+        return int(matches[0]["lesson"])
+
+    without = lesson_shown_first()  # no file: the fit alone
+    target.write_text("fit: 10.0\nphrase_rss: 0.9\nbias: -3.0\n", encoding="utf-8")
+    fitted = lesson_shown_first()
+    target.write_text("fit: -10.0\nphrase_rss: 0.0\nbias: -3.0\n", encoding="utf-8")
+    inverted = lesson_shown_first()
+    assert without == fitted == 1
+    assert inverted != 1

@@ -16,6 +16,7 @@ from bot.content.knowledge import CACHE_DIR, load_knowledge
 from bot.content.model import KnowledgeBase, KnowledgeError
 from bot.engine.concepts import ConceptTableError
 from bot.engine.confidence import CalibrationError
+from bot.engine.lesson_weights import LessonWeightsError
 from bot.engine.matcher import Matcher
 from bot.engine.smalltalk import SmallTalkError
 from bot.engine.wordtable import NormalizeTableError
@@ -89,9 +90,15 @@ def build_core(settings: Settings, *, taught: bool = True) -> Core:
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir, cache_dir)
     try:
         matcher = Matcher(kb, cache_dir=cache_dir)
-    except (NormalizeTableError, ConceptTableError, CalibrationError, SmallTalkError) as exc:
-        # The word table, the calibration and the small talk are content too: report them
-        # like the rest.
+    except (
+        NormalizeTableError,
+        ConceptTableError,
+        CalibrationError,
+        LessonWeightsError,
+        SmallTalkError,
+    ) as exc:
+        # The word table, the calibration, the lesson weights and the small talk are content
+        # too: report them like the rest.
         raise KnowledgeError(str(exc).splitlines()) from exc
     replies = Replies(kb, matcher, default_lang=settings.default_language)
     # What team leads taught (bot/leads/inbox.py) applies to `ask` too; read without opening the

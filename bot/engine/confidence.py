@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from bot.engine.logistic import fit_logistic, sigmoid
+
 # Where a message breaks into parts: sentence ends, line breaks, commas, and the connectives
 # that join a situation's clauses ("..., padahal saya lagi sibuk", "... but he refused").
 _SENTENCES = re.compile(r"(?<=[.?!;:])\s+|\n+")
@@ -65,10 +67,6 @@ def parts(text: str) -> list[str]:
 
 class CalibrationError(ValueError):
     """The calibration file is malformed; the message names the file."""
-
-
-class FitError(ValueError):
-    """The labelled questions cannot fit a model (no right or no wrong candidate at all)."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +153,7 @@ class Calibration:
     def probability(self, evidence: Evidence) -> float:
         weights = (getattr(self, name) for name in FEATURES)
         z = self.bias + sum(w * x for w, x in zip(weights, evidence.features(), strict=True))
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return sigmoid(z)
 
     @classmethod
     def load(cls, path: Path) -> Calibration:
@@ -216,58 +214,14 @@ def noisy_or(scores: Iterable[float]) -> float:
 
 
 def fit(samples: Sequence[tuple[Evidence, bool]], l2: float = 1.0) -> Calibration:
-    """Logistic regression by Newton's method, L2-regularised (not the bias).
-
-    Each sample is one (question, candidate story) pair: True when that story is a right
-    answer. Pure Python: eight features and a few thousand samples need no numeric library.
-    """
-    rows = [(*ev.features(), 1.0) for ev, _ in samples]
-    ys = [1.0 if ok else 0.0 for _, ok in samples]
-    if not any(ys) or all(ys):  # the bias runs off to infinity: the bot would answer nothing
-        raise FitError(
-            "no candidate story is right for any question"
-            if not any(ys)
-            else "no candidate story is wrong for any question"
-        )
-    k = len(FEATURES) + 1
-    w = [0.0] * k
-    for _ in range(50):
-        grad = [l2 * w[j] if j < k - 1 else 0.0 for j in range(k)]
-        hess = [[(l2 if i == j and i < k - 1 else 0.0) for j in range(k)] for i in range(k)]
-        for x, y in zip(rows, ys, strict=True):
-            z = sum(wj * xj for wj, xj in zip(w, x, strict=True))
-            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-            s = p * (1.0 - p)
-            for i in range(k):
-                grad[i] += (p - y) * x[i]
-                row = hess[i]
-                for j in range(i, k):
-                    row[j] += s * x[i] * x[j]
-        for i in range(k):
-            for j in range(i):
-                hess[i][j] = hess[j][i]
-        step = _solve(hess, grad)
-        w = [wj - sj for wj, sj in zip(w, step, strict=True)]
-        if max(abs(s) for s in step) < 1e-8:
-            break
+    """The confidence model fitted on (question, candidate story) pairs, True when that story
+    is a right answer (bot/engine/logistic.py: the fitting the lesson weights share)."""
+    w = fit_logistic(
+        [ev.features() for ev, _ in samples],
+        [ok for _, ok in samples],
+        l2,
+        no_positive="no candidate story is right for any question",
+        no_negative="no candidate story is wrong for any question",
+    )
     values: dict[str, Any] = dict(zip(FEATURES, w[:-1], strict=True))
     return Calibration(**values, bias=w[-1])
-
-
-def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
-    """Gaussian elimination with partial pivoting (a symmetric positive-definite system)."""
-    n = len(vector)
-    a = [[*row, v] for row, v in zip(matrix, vector, strict=True)]
-    for col in range(n):
-        pivot = max(range(col, n), key=lambda r: abs(a[r][col]))
-        if not abs(a[pivot][col]) > 1e-12:
-            raise FitError("the questions' evidence does not determine the weights")
-        a[col], a[pivot] = a[pivot], a[col]
-        for r in range(col + 1, n):
-            factor = a[r][col] / a[col][col]
-            for c in range(col, n + 1):
-                a[r][c] -= factor * a[col][c]
-    x = [0.0] * n
-    for r in range(n - 1, -1, -1):
-        x[r] = (a[r][n] - sum(a[r][c] * x[c] for c in range(r + 1, n))) / a[r][r]
-    return x

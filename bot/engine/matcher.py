@@ -52,6 +52,8 @@ from bot.engine.index_build import INDEX_ENTRIES, IndexBuilding
 from bot.engine.index_bytes import index_of
 from bot.engine.index_patch import patch
 from bot.engine.language import LanguageDetector, decide
+from bot.engine.lesson_weights import FILE as LESSON_WEIGHTS
+from bot.engine.lesson_weights import LessonWeights
 from bot.engine.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
 from bot.engine.params import DEFAULT_PARAMS, ScoringParams
 from bot.engine.scoring import MAX_QUESTION_WORDS, LexicalScoring, Question
@@ -65,6 +67,7 @@ from bot.storage.cache import Cache, dumps, loads, paused_gc
 
 CALIBRATION = "calibration.yaml"  # beside normalize.yaml: the weights fitted for this base
 NO_CONCEPTS = ConceptTable((), {}, {}, 1)  # a base without responses/concepts.yaml
+FIT_ONLY = LessonWeights(fit=1.0, phrase_rss=0.0)  # no lesson_weights.yaml: the fit alone
 
 
 @dataclass(frozen=True)
@@ -122,12 +125,14 @@ class Matcher(IndexBuilding, LexicalScoring):
         cache_dir: Path | None = None,
         concepts: ConceptTable | None = None,
         small_talk: SmallTalk | None = None,
+        lesson_weights: LessonWeights | None = None,
     ) -> None:
         """`cache_dir`: where the built index is kept between runs (see `_read_index`);
         `concepts`: the concept table, instead of the base's `concepts.yaml`; `small_talk`:
         the greetings and thanks, instead of the base's file (a story's lessons share the
         story matcher's: parsing the file was most of the time a first question about a
-        story took at 5,000 stories)."""
+        story took at 5,000 stories); `lesson_weights`: the order of a story's lessons,
+        instead of the base's `lesson_weights.yaml`."""
         self.kb = kb
         self.params = params or DEFAULT_PARAMS
         self.threshold = self.params.threshold if threshold is None else threshold
@@ -141,6 +146,9 @@ class Matcher(IndexBuilding, LexicalScoring):
         if small_talk is None:
             small_talk = SmallTalk.load(base_dir / SMALL_TALK)
         self.small_talk = small_talk
+        if lesson_weights is None:
+            lesson_weights = LessonWeights.load(base_dir / LESSON_WEIGHTS) or FIT_ONLY
+        self.lesson_weights = lesson_weights
         self.concepts_path = _concepts_path(kb)
         self._concepts_key = ""  # which concept table the cached index's situations were read by
         if concepts is None and not self.concepts_path.is_file():
@@ -302,20 +310,38 @@ class Matcher(IndexBuilding, LexicalScoring):
         and phrasing), over the story's lessons only, so a word all its lessons share weighs
         little. The whole message is scored, not its best clause: adding half the best
         clause's fit (the way a long message's story is judged) chose worse on the
-        development lesson set (0.90 against 0.93, docs/matching.md). A tie keeps the authors'
-        order (the first lesson is the story's main one). `read`: the question as this
-        matcher read it, if it has (its words are not read again for each story).
+        development lesson set (0.90 against 0.93, docs/matching.md). The fit and the
+        root-sum-square of the phrasings' fits are weighed by `lesson_weights`
+        (bot/engine/lesson_weights.py; the fit alone without the file). A tie keeps the
+        authors' order (the first lesson is the story's main one). `read`: the question as
+        this matcher read it, if it has (its words are not read again for each story).
         """
         story = self.stories[story_index]
         total = len(story.lessons)
         if total < 2:
             return tuple(range(total))
-        lessons = self._lesson_matchers.get(story_index)
+        weights = self.lesson_weights
+        features = self._lesson_features(story, question, read, weights.phrase_rss != 0.0)
+        return weights.order(features)
+
+    def lesson_features(self, story: Story, question: str) -> tuple[tuple[float, float], ...]:
+        """Each of the story's lessons' (fit, phrase_rss) for the question, in the authors'
+        order: what `lesson_weights` reads, for fitting them (`calibrate --lessons`)."""
+        _, read = self._lexical(question)
+        return self._lesson_features(story, question, read, True)
+
+    def _lesson_features(
+        self, story: Story, question: str, read: Question | None, rss: bool
+    ) -> tuple[tuple[float, float], ...]:
+        """(fit, phrase_rss) per lesson; a lesson none of whose words the message uses is
+        (0, 0), and `phrase_rss` is 0 unless `rss` (its weight may be 0: not read then)."""
+        lessons = self._lesson_matchers.get(self._positions[story.id])
         if lessons is None:
-            lessons = self._lesson_matchers[story_index] = self._lesson_matcher(story)
-        whole, _ = lessons._lexical(question, read=read)
-        fit = {s.story_index: s.lexical for s in whole}
-        return tuple(sorted(range(total), key=lambda n: (-round(fit.get(n, 0.0), 6), n)))
+            lessons = self._lesson_matcher(story)
+            self._lesson_matchers[self._positions[story.id]] = lessons
+        whole, _ = lessons._lexical(question, read=read, phrase_rss=rss)
+        found = {s.story_index: (s.lexical, s.phrase_rss) for s in whole}
+        return tuple(found.get(n, (0.0, 0.0)) for n in range(len(story.lessons)))
 
     def _lesson_matcher(self, story: Story) -> Matcher:
         """A matcher whose "stories" are this story's lessons (see `lesson_order`)."""
@@ -349,6 +375,7 @@ class Matcher(IndexBuilding, LexicalScoring):
             default_lang=self.default_lang,
             concepts=NO_CONCEPTS,  # lessons are ordered by their words
             small_talk=self.small_talk,
+            lesson_weights=self.lesson_weights,
         )
 
     def _ranked(

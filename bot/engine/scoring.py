@@ -9,6 +9,7 @@ bot/engine/matcher.py.
 from __future__ import annotations
 
 import heapq
+import math
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ class Scored:
     # Share of the question's weight the story explains by its words or, for a word it does
     # not use, by a concept its situations name ("skipped" where the story says "lupa").
     concept_coverage: float = 0.0
+    # Root-sum-square of its phrasings' fits, each the F-measure of the words it shares with
+    # the question (read only when asked: a lesson's, not a story's).
+    phrase_rss: float = 0.0
 
 
 @dataclass
@@ -324,7 +328,12 @@ class LexicalScoring:
         ), per_word
 
     def _lexical(
-        self, question: str, only: set[int] | None = None, read: Question | None = None
+        self,
+        question: str,
+        only: set[int] | None = None,
+        read: Question | None = None,
+        *,
+        phrase_rss: bool = False,
     ) -> tuple[list[Scored], Question | None]:
         """Every candidate story with its lexical score (0-1) and parts, best first.
 
@@ -333,7 +342,9 @@ class LexicalScoring:
         `read`: the same question as another matcher with this one's word table read it (its
         language and words: a story's lessons are ordered for the message that chose the
         story), so it is not read again. What only a whole message is read for is left to
-        `_read_whole`.
+        `_read_whole`. `phrase_rss`: also sum up every phrasing's fit (its F-measure, before
+        the best ones are refined by their strings) into `Scored.phrase_rss`, which the order
+        of a story's lessons weighs.
         """
         p = self.params
         index = self._index
@@ -408,6 +419,7 @@ class LexicalScoring:
                 value = (1 - p.string_share) * f + p.string_share * string
                 if value > phrasing:
                     phrasing, best_phrase = value, p_idx
+            squares = sum(f * f for f, _ in ranked_phrases) if phrase_rss else 0.0
             coverage = mass / total
             union = situations.union(a_idx)
             widened = mass
@@ -431,6 +443,7 @@ class LexicalScoring:
                     best_phrase,
                     confidence,
                     widened / total,
+                    math.sqrt(squares),
                 )
             )
         scored.sort(key=lambda s: s.confidence, reverse=True)

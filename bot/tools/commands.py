@@ -80,7 +80,8 @@ def cmd_calibrate(
 ) -> int:
     """`calibrate FILE...`: fit the confidence model, or cross-validate it (--folds)."""
     from bot.content.knowledge import load_knowledge
-    from bot.engine.confidence import Calibration, FitError
+    from bot.engine.confidence import Calibration
+    from bot.engine.logistic import FitError
     from bot.engine.matcher import CALIBRATION, Matcher
     from bot.tools import evaluation
 
@@ -89,6 +90,8 @@ def cmd_calibrate(
     except evaluation.EvalFileError as exc:
         raise SettingsError(str(exc)) from exc
     items = [item for file_items in per_file for item in file_items]
+    if args.lessons:
+        return _calibrate_lessons(args, settings, items, stdout)
     if not any(item.expect for item in items) or all(item.expect for item in items):
         missing = "in-scope" if not any(item.expect for item in items) else "out-of-scope"
         raise SettingsError(
@@ -119,6 +122,58 @@ def cmd_calibrate(
         f"threshold by the rule on these files: {rule} "
         f"(the matcher uses {matcher.threshold}, ScoringParams.threshold)\n"
     )
+    return EXIT_OK
+
+
+def _calibrate_lessons(
+    args: argparse.Namespace, settings: Settings, items: list[EvalItem], stdout: TextIO
+) -> int:
+    """`calibrate --lessons FILE...`: fit the lesson weights, print how they do on the parts
+    of the questions they were not fitted on, and write them."""
+    from bot.content.knowledge import CACHE_DIR, load_knowledge
+    from bot.engine.lesson_weights import FILE
+    from bot.engine.logistic import FitError
+    from bot.engine.matcher import FIT_ONLY, Matcher
+    from bot.tools import evaluation
+
+    folds = 5 if args.folds is None else args.folds
+    if folds < 2:
+        raise SettingsError("calibrate: --folds must be 2 or more")
+    files = ", ".join(map(str, args.files))
+    cache_dir = settings.data_dir / CACHE_DIR
+    kb = load_knowledge(settings.responses_dir, settings.seeds_dir, cache_dir)
+    # The features do not depend on the weights: read them with the fit alone, so a stale or
+    # broken weights file never stops its own replacement.
+    matcher = Matcher(kb, cache_dir=cache_dir, lesson_weights=FIT_ONLY)
+    cases = evaluation.lesson_cases(matcher, items)
+    if len(cases) < folds:
+        raise SettingsError(
+            f"calibrate --lessons: {files}: {len(cases)} lesson-labelled questions told their "
+            f"right story, fewer than --folds {folds} (label them with `lesson:`)"
+        )
+    try:
+        parts = evaluation.cross_validate_lessons(cases, folds)
+        weights = evaluation.fit_lessons(cases)
+    except FitError as exc:
+        raise SettingsError(f"calibrate --lessons: cannot fit on {files}: {exc}") from exc
+    stdout.write(
+        f"lesson shown first, cross-validated ({folds} folds; {len(cases)} lesson-labelled "
+        "questions told their right story): fit alone -> fitted weights\n"
+    )
+    for number, part in enumerate(parts, 1):
+        stdout.write(
+            f"  fold {number}: n={part.n:3d}  {part.fit_alone / part.n:.3f} -> "
+            f"{part.fitted / part.n:.3f}\n"
+        )
+    n = sum(p.n for p in parts)
+    alone, fitted = sum(p.fit_alone for p in parts), sum(p.fitted for p in parts)
+    stdout.write(f"  pooled: n={n:3d}  {alone / n:.3f} -> {fitted / n:.3f}\n")
+    target = settings.responses_dir / FILE
+    header = "# Lesson order weights: `python -m bot calibrate --lessons " + " ".join(
+        str(p) for p in args.files
+    )
+    target.write_text(header + "`\n" + weights.to_yaml(), encoding="utf-8")
+    stdout.write(f"wrote {target}\n{weights.to_yaml()}")
     return EXIT_OK
 
 
