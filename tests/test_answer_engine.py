@@ -280,6 +280,50 @@ def test_bribes_and_gifts_to_officials_get_the_law_not_a_story(
     assert ("Pelajaran:" if lang == "id" else "Lesson:") not in out
 
 
+BRIBE = "boleh gak kasih amplop ke panitia tender biar menang?"
+
+
+def test_a_question_of_the_law_is_answered_not_a_gap_for_the_inbox(tmp_path: Path) -> None:
+    """The law reply answers the question: it counts as answered in /stats and never waits in
+    the inbox, where a team lead could pick a story for a bribe."""
+    kb = load_knowledge(REAL, SEEDS)
+    store = Store(tmp_path / "kisah.sqlite3")
+    try:
+        out = chat(Replies(kb, Matcher(kb)), [BRIBE, "/stats", "/inbox"], store=store)
+    finally:
+        store.close()
+    assert "KPK" in out
+    assert "7 hari: 1 pertanyaan, 100% terjawab" in out
+    assert BRIBE not in out.split("KPK", 1)[1]  # neither unanswered nor in the inbox
+    assert "Inbox kosong" in out
+
+
+def test_a_story_taught_for_a_question_of_the_law_is_never_told_for_it(tmp_path: Path) -> None:
+    """A bribe question left unanswered before the law reply existed, and a team lead who
+    picked a story for it in the inbox: the question still gets the rule, not the story."""
+    kb = load_knowledge(REAL, SEEDS)
+    store = Store(tmp_path / "kisah.sqlite3")
+    try:
+        store.record_question(  # as an older version recorded it: unanswered
+            chat_id=0,
+            user_id=None,
+            text=BRIBE,
+            lang="id",
+            story_id=None,
+            score=0,
+            answered=False,
+            source="private",
+        )
+        out = chat(Replies(kb, Matcher(kb)), ["/inbox", "1", BRIBE], store=store)
+    finally:
+        store.close()
+    assert "✅ Diajarkan: " + BRIBE + " → Wayang Bima" in out  # the lead's pick is kept
+    after = out.rsplit("💬 Tadi kamu bertanya", 1)[1]  # the asker heard back; then asks again
+    again = after.split("👎 Kurang pas", 1)[1]
+    assert "KPK" in again and "Pelajaran:" not in again
+    assert "mungkin cerita ini membantu" in again  # the story offered after the rule, at most
+
+
 @pytest.mark.parametrize(
     ("question", "story"),
     [

@@ -41,7 +41,10 @@ def record_question(
         return False
     # A story offered but not told ("did you mean ...?") is the question's best match too:
     # the weekly digest counts such questions as "offered" (answered = 0, a story named).
-    best = answer.best or answer.maybe
+    # A question of the law is answered by the rule: no gap for the inbox to fill with a
+    # story, nor for authors to write one; a story offered after the rule is not its answer.
+    legal = answer.legal is not None and answer.best is None
+    best = None if legal else answer.best or answer.maybe
     try:
         store.record_question(
             chat_id=chat_id,
@@ -50,7 +53,7 @@ def record_question(
             lang=answer.lang,
             story_id=best.story.id if best else None,
             score=best.score if best else 0,
-            answered=answer.best is not None,
+            answered=answer.best is not None or legal,
             source=source,
             message_id=message_id,
         )

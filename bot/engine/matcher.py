@@ -449,9 +449,11 @@ class Matcher(IndexBuilding, LexicalScoring):
 
     def _margin(self, q: Question | None) -> int | None:
         p = self.params
+        if q is not None and (q.law or q.legal):  # the rule, never a story, whoever taught one
+            return None
         if q is not None and q.taught:  # a team lead vouched for such a question
             return 0
-        if q is not None and (q.law or q.outside or q.legal):
+        if q is not None and q.outside:
             return None
         if q is None or q.at_work:
             return 0
