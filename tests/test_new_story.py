@@ -174,6 +174,17 @@ def test_force_is_documented_in_the_help_and_the_readme(
     assert "--force" in row
 
 
+def test_a_seed_named_as_the_seeds_directory_lists_it_is_found_there(
+    settings: Settings,
+) -> None:
+    """`new-story 005_x.txt`, the name `ls seeds/` shows: the post in the seeds directory."""
+    status, out, err = call_cli(["new-story", SEED], settings)
+    assert status == 0, err
+    assert str(draft_path(settings)) in out
+    status, _, err = call_cli(["new-story", "006_missing.txt"], settings)
+    assert status == 2 and "no such seed file" in err
+
+
 def test_a_seed_outside_the_seeds_directory_or_missing_is_refused(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -120,8 +120,11 @@ def stories_citing(seed_name: str, stories_dir: Path) -> list[Path]:
 
 
 def seed_of(seed_path: Path, seeds_dir: Path) -> tuple[Path, str]:
-    """The seed file (resolved) and its number, or why it cannot start a story."""
+    """The seed file (resolved) and its number, or why it cannot start a story. `seed_path`
+    is a path, or a bare file name in `seeds_dir`."""
     seeds = seeds_dir.resolve()
+    if not seed_path.is_file() and len(seed_path.parts) == 1 and (seeds_dir / seed_path).is_file():
+        seed_path = seeds_dir / seed_path  # a bare name, as `ls seeds/` shows it
     if not seed_path.is_file():
         raise NewStoryError(
             f"{seed_path}: no such seed file; put the post in {seeds_dir}/ as NNN_name.txt "
