@@ -61,3 +61,31 @@ def map_forked(work: Callable[[int], bytes], count: int) -> list[bytes] | None:
         return None
     finally:
         _work = None
+
+
+def start_forked(work: Callable[[], None]) -> Callable[[], None]:
+    """Start `work` in a forked process while this one goes on, and return the function that
+    waits for it to end. Where that would not pay or is not safe (one core, no fork, other
+    threads running), `work` runs here, now, and the function returned does nothing."""
+    if workers() < 2 or threading.active_count() > 1:
+        work()
+        return lambda: None
+    if "fork" not in multiprocessing.get_all_start_methods():
+        work()
+        return lambda: None
+    process = multiprocessing.get_context("fork").Process(target=_quietly, args=(work,))
+    try:
+        process.start()
+    except OSError as exc:
+        log.info("cannot fork a worker (%s); working in this process", exc)
+        work()
+        return lambda: None
+    return process.join
+
+
+def _quietly(work: Callable[[], None]) -> None:
+    """`work` in a forked process: a failure is logged, never a traceback on the terminal."""
+    try:
+        work()
+    except Exception as exc:  # noqa: BLE001 - the parent goes on without it
+        log.info("forked work failed: %s: %s", type(exc).__name__, exc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from kbfixture import PROJECT, SEEDS
 
 from bot.forked import MIN_ITEMS, workers
+from bot.storage.cache import FILE as CACHE_FILE
 
 pytestmark = [
     pytest.mark.slow,  # subprocesses over a few hundred stories
@@ -94,6 +96,14 @@ def test_a_large_base_answers_the_same_on_one_core_and_on_several(tmp_path: Path
     assert '"seed": "001' in several[1]  # real answers, not refusals only
     # the cache the workers filled answers the same again
     assert _run(args, tmp_path / "several", one_core=False, stdin=stdin)[1] == one[1]
+    # every story's analysis was written (by a forked writer), as on one core
+    for data in ("one", "several"):
+        with sqlite3.connect(tmp_path / data / "cache" / CACHE_FILE) as db:
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM entries WHERE key LIKE 'story:%'"
+            ).fetchone()
+        db.close()
+        assert count == len(list((responses / "anecdotes").glob("*.yaml")))
 
 
 def test_a_broken_file_in_a_large_base_is_reported_the_same_on_one_core_and_on_several(

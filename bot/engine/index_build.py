@@ -36,7 +36,7 @@ from bot.engine.index_patch import (
 )
 from bot.engine.normalize import Normalizer
 from bot.engine.params import ScoringParams
-from bot.forked import map_forked
+from bot.forked import MIN_ITEMS, map_forked, start_forked
 from bot.storage.cache import Cache
 
 if TYPE_CHECKING:
@@ -100,11 +100,18 @@ class IndexBuilding:
         del cached
         touch = [key for key in keys if key in found]
         del found  # the cached analyses' bytes (hundreds of MB at thousands of stories)
+        # The new analyses are written by another process while this one assembles: tens to
+        # hundreds of megabytes that would otherwise wait for the assembly, or it for them.
+        if len(new) >= MIN_ITEMS:
+            written = start_forked(lambda: Cache(cache.path.parent).put_many(new, touch=touch))
+        else:  # a few: forking costs more than it saves
+            cache.put_many(new, touch=touch)
+            written = _nothing
         index, state = self._assemble(stories, analyses, keys)
         del analyses
-        new[latest] = self._index_cache_key.encode()
-        cache.put_many(new, touch=touch)
+        written()  # before anything else is written: one writer at a time
         new.clear()
+        cache.put_many({latest: self._index_cache_key.encode()})
         self._keep(cache, index, state)
         return index
 
@@ -424,6 +431,10 @@ class IndexBuilding:
             forms = normalizer.canonical_word(raw, "id") if len(raw) >= 4 else ()
             if forms and forms[0] in term_ids and raw not in surface_words:
                 surface_words[raw] = forms[0]
+
+
+def _nothing() -> None:
+    """Nothing to wait for."""
 
 
 def _content(normalizer: Normalizer, text: str, lang: str) -> list[str]:
