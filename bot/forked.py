@@ -9,12 +9,9 @@ results (bytes) come back.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +42,10 @@ def map_forked(work: Callable[[int], bytes], count: int) -> list[bytes] | None:
     cores = workers()
     if count < MIN_ITEMS or cores < 2 or threading.active_count() > 1:
         return None
+    import multiprocessing  # here only: a start with a full cache forks nothing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
     spans = [(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
@@ -70,6 +71,8 @@ def start_forked(work: Callable[[], None]) -> Callable[[], None]:
     if workers() < 2 or threading.active_count() > 1:
         work()
         return lambda: None
+    import multiprocessing
+
     if "fork" not in multiprocessing.get_all_start_methods():
         work()
         return lambda: None

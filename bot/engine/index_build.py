@@ -131,7 +131,6 @@ class IndexBuilding:
         key = self._index_cache_key
         cache.put_large({"index:" + key: index_bytes(index)})  # one at a time: tens of MB each
         cache.put_large({"patch:" + key: state_bytes(state)})
-        cache.keep_latest("index:", 0)  # whole indexes kept in the database by older versions
         cache.keep_latest_large("index", INDEX_ENTRIES)
         cache.keep_latest_large("patch", INDEX_ENTRIES)
 
@@ -348,7 +347,9 @@ class IndexBuilding:
         del pull_list, pulls, story_rows  # the big temporaries go before the next ones come
 
         # Phrasings (titles, triggers, tags), story by story: their weight is the sum of
-        # their terms' weights; each term lists the phrasings that use it, ascending.
+        # their terms' weights (exact, so it does not depend on the order of the ids: a patch
+        # that renumbers terms need not sum again); each term lists the phrasings that use
+        # it, ascending.
         all_ids, bounds = tids.tolist(), story_start.tolist()
         weight = index.weight
         phrase_terms: list[int] = []  # the term ids of every phrasing, one after the other
@@ -364,7 +365,7 @@ class IndexBuilding:
                 phrase_words.extend(words)
                 phrase_word_ends.append(len(phrase_words))
                 index.phrase_story.append(a_idx)
-                index.phrase_weight.append(sum(map(weight.__getitem__, unique)))
+                index.phrase_weight.append(math.fsum(map(weight.__getitem__, unique)))
                 index.phrase_text.append(text)
                 phrase_terms.extend(unique)
                 phrase_sizes.append(len(unique))

@@ -359,19 +359,16 @@ def patch(
     )
 
     # Phrasings: the changed stories' replaced, the others' weights redone where a word's
-    # weight changed (all of them when term ids moved: a phrasing's words are summed in the
-    # order of the set of their ids, built in text order as `_assemble` builds it).
+    # weight changed (an exact sum, whatever order the ids now have).
     word_ends = [0, *state.phrase_word_ends]
     old_words = np.frombuffer(state.phrase_words, dtype=np.int32)
-    if renumber:
-        old_words = new_of_old[old_words].astype(np.int32)
-    if renumber:
-        stale = np.ones(len(index.phrase_text), dtype=bool)
-    elif changed_weight and len(old_words):
+    if changed_weight and len(old_words):  # ids before any renumbering, as changed_weight's
         hit = np.isin(old_words, np.array(sorted(changed_weight), dtype=np.int32))
         stale = np.logical_or.reduceat(hit, np.array(word_ends[:-1], dtype=np.int64))
     else:
         stale = np.zeros(len(index.phrase_text), dtype=bool)
+    if renumber:
+        old_words = new_of_old[old_words].astype(np.int32)
     old_word_array = array("i", old_words.tobytes()) if renumber else state.phrase_words
     phrase_words, phrase_word_ends = array("i"), array("q")
     phrase_story, phrase_weight = array("i"), array("d")
@@ -413,7 +410,7 @@ def patch(
             phrase_words.extend(words_of)
             phrase_word_ends.append(len(phrase_words))
             phrase_story.append(s)
-            phrase_weight.append(sum(map(weight.__getitem__, set(words_of))))
+            phrase_weight.append(math.fsum(map(weight.__getitem__, set(words_of))))
             phrase_text.append(text)
         lesson_terms.append([set(map(ids.__getitem__, ls)) for ls in analysis.lessons])
         situation_concepts.append(situations(analysis))
@@ -430,7 +427,7 @@ def patch(
         words_list = old_words.tolist()
         get = weight.__getitem__
         for target, start, end in zip(targets, starts, ends, strict=True):
-            phrase_weight[target] = sum(map(get, set(words_list[start:end])))
+            phrase_weight[target] = math.fsum(map(get, set(words_list[start:end])))
     result.phrase_story, result.phrase_weight = phrase_story, phrase_weight
     result.phrase_text, result.story_phrases = phrase_text, story_phrases
     result.lesson_terms, result.situation_concepts = lesson_terms, situation_concepts
