@@ -7,7 +7,9 @@ content, and never stop the bot when damaged.
 from __future__ import annotations
 
 import copy
+import os
 import sqlite3
+import time
 from array import array
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +23,7 @@ import bot.content.yamlsafe as yamlsafe
 from bot.chat.services import build_core
 from bot.content.knowledge import CACHE_DIR, load_knowledge
 from bot.content.model import KnowledgeError, Story
+from bot.content.parsecache import RECENT_SECONDS
 from bot.engine import index_build
 from bot.engine.index_patch import state_bytes, state_of
 from bot.engine.matcher import Matcher
@@ -400,3 +403,29 @@ def test_a_cache_file_of_the_older_layout_starts_empty_and_works(tmp_path: Path)
     assert cache.get("new") == b"2"
     cache.close()
     assert Cache(tmp_path).get("new") == b"2"  # the upgraded file is kept as it is
+
+
+@pytest.mark.slow  # waits for the files to settle, as a base edited minutes ago has
+def test_a_story_rewritten_in_place_with_its_time_set_back_is_read_again(tmp_path: Path) -> None:
+    """A file unchanged since the last start is not read again (its size, times and inode
+    say so); one rewritten in place, same size, its modification time set back (`cp -p`,
+    `rsync -t`), has a new change time, and is read again."""
+    settings = settings_for(tmp_path)
+    cache_dir = settings.data_dir / CACHE_DIR
+    time.sleep(RECENT_SECONDS + 0.5)  # older than a clock tick: the load records them
+    first = load_knowledge(settings.responses_dir, SEEDS, cache_dir)
+    story = next(s for s in first.stories if "lupa pesanan pelanggan" in s.triggers["id"])
+    before = story.source.stat()
+    text = story.source.read_text(encoding="utf-8")
+    story.source.write_text(text.replace("lupa pesanan pelanggan", "lupa kiriman pelanggan"))
+    os.utime(story.source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert story.source.stat().st_size == before.st_size
+    assert story.source.stat().st_mtime_ns == before.st_mtime_ns
+
+    knowledge._LAST_KB.clear()  # a new process
+    again = load_knowledge(settings.responses_dir, SEEDS, cache_dir)
+    edited = next(s for s in again.stories if s.id == story.id)
+    assert "lupa kiriman pelanggan" in edited.triggers["id"]
+    assert "lupa pesanan pelanggan" not in edited.triggers["id"]
+    knowledge._LAST_KB.clear()
+    assert load_knowledge(settings.responses_dir, SEEDS, cache_dir) == again  # from its records

@@ -20,7 +20,14 @@ from bot.content.model import (
     Story,
     Text,
 )
-from bot.content.parsecache import FileCache, code_digest, story_json, story_of, text_json
+from bot.content.parsecache import (
+    FileCache,
+    code_digest,
+    read_files,
+    story_json,
+    story_of,
+    text_json,
+)
 from bot.content.validation import load_story, load_ui, seed_problem
 from bot.content.yamlsafe import field_line
 from bot.forked import map_forked
@@ -78,19 +85,24 @@ def load_knowledge(
     story_dir = responses_dir / STORIES_DIR
     files = sorted(story_dir.glob("*.yaml")) + sorted(story_dir.glob("*.yml"))
     ui_files = sorted((responses_dir / UI_DIR).glob("*.yaml"))
+    cache = FileCache(cache_dir, _code()) if cache_dir is not None else None
+    hashes: dict[Path, str] = {}
     raw: dict[Path, bytes] = {}
     try:
-        for path in (*files, *ui_files):
-            with open(path, "rb") as file:
-                raw[path] = file.read()
+        paths = [*files, *ui_files]
+        hashes, raw = cache.read(paths) if cache is not None else read_files(paths)
     except OSError:
-        raw = {}  # read again below, where the error is reported as it always was
-    digest = _kb_digest(seeds_dir, raw) if raw else None
+        hashes, raw = {}, {}  # read again below, where the error is reported as it always was
+        if cache is not None:
+            cache.close()
+        cache = None
+    digest = _kb_digest(seeds_dir, hashes) if hashes else None
     if digest is not None:
         kb = _remembered_kb(digest, seeds_dir)
         if kb is not None:
+            if cache is not None:
+                cache.close()
             return kb
-    cache = FileCache(cache_dir, raw, _code()) if cache_dir is not None and raw else None
     try:
         with paused_gc():
             kb = _load_knowledge(responses_dir, seeds_dir, files, raw, cache)
@@ -188,13 +200,13 @@ def _code() -> bytes:
     )
 
 
-def _kb_digest(seeds_dir: Path, raw: Mapping[Path, bytes]) -> str:
+def _kb_digest(seeds_dir: Path, hashes: Mapping[Path, str]) -> str:
+    """The base's files (paths and content hashes) and the code that parses them."""
     h = hashlib.blake2b(digest_size=20)
     h.update(_code())
-    h.update(f"{seeds_dir}\0{len(raw)}\0".encode())
-    for path, content in raw.items():
-        h.update(f"{path}\0{len(content)}\0".encode())
-        h.update(content)
+    h.update(f"{seeds_dir}\0{len(hashes)}\0".encode())
+    for path, content in hashes.items():
+        h.update(f"{path}\0{content}\0".encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 

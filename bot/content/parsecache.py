@@ -8,7 +8,8 @@ must never run code. Anything unreadable is ignored and the file parsed again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,19 +109,74 @@ def _quiz_of(data: Any) -> QuizItem:
     )
 
 
+# A file whose size, times and inode are those recorded when it was last read is not read
+# again: its content hash comes from that record. The change time (which no program can set
+# back) is in the record, so a file rewritten in place, even with its modification time set
+# back, is read again. A file written in the last seconds gets no record (its clock tick may
+# not be over: another write in the same tick would keep its times), so it is read next time.
+RECENT_SECONDS = 2.0
+
+
+def content_hash(content: bytes) -> str:
+    """A file's content, as its cache entries know it."""
+    return hashlib.blake2b(content, digest_size=20).hexdigest()
+
+
+def _stat_key(path: Path) -> tuple[str, bool]:
+    """The key of the record of `path` as it is now, and whether it may be recorded (not
+    written in the last seconds); OSError when it cannot be read."""
+    st = path.stat()
+    signature = f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+    h = hashlib.blake2b(signature.encode("utf-8", "surrogatepass"), digest_size=20)
+    settled = time.time() - max(st.st_mtime, st.st_ctime) > RECENT_SECONDS
+    return "stat:" + h.hexdigest(), settled
+
+
+def read_files(paths: Sequence[Path]) -> tuple[dict[Path, str], dict[Path, bytes]]:
+    """Each file's content hash and bytes, read now (no cache); OSError as reading raises."""
+    raw = {}
+    for path in paths:
+        with open(path, "rb") as file:
+            raw[path] = file.read()
+    return {path: content_hash(content) for path, content in raw.items()}, raw
+
+
 class FileCache:
     """The cached parse of each file of one load, read in one query, written in one."""
 
-    def __init__(self, cache_dir: Path, raw: Mapping[Path, bytes], code: bytes) -> None:
+    def __init__(self, cache_dir: Path, code: bytes) -> None:
         self._store = Cache(cache_dir)
+        self._code = code
         self._keys: dict[Path, str] = {}
-        for path, content in raw.items():
-            h = hashlib.blake2b(code, digest_size=20)
-            h.update(content)
+        self._found: dict[str, bytes] = {}
+        self._new: dict[str, bytes] = {}
+        self._used: list[str] = []  # the records that spared reading a file
+        self._seeds: dict[str, str | None] = {}
+
+    def read(self, paths: Sequence[Path]) -> tuple[dict[Path, str], dict[Path, bytes]]:
+        """Each file's content hash, and the bytes of the files that had to be read (those
+        changed, or new, since their record); OSError as reading raises."""
+        stat_keys = {path: _stat_key(path) for path in paths}
+        records = self._store.get_many(key for key, _ in stat_keys.values())
+        hashes: dict[Path, str] = {}
+        raw: dict[Path, bytes] = {}
+        for path, (key, settled) in stat_keys.items():
+            known = records.get(key, b"").decode("ascii", "replace")
+            if len(known) == 40 and all(c in "0123456789abcdef" for c in known):
+                hashes[path] = known
+                self._used.append(key)
+                continue
+            with open(path, "rb") as file:
+                raw[path] = file.read()
+            hashes[path] = content_hash(raw[path])
+            if settled:
+                self._new[key] = hashes[path].encode("ascii")
+        for path, digest in hashes.items():
+            h = hashlib.blake2b(self._code, digest_size=20)
+            h.update(digest.encode("ascii"))
             self._keys[path] = "file:" + h.hexdigest()
         self._found = self._store.get_many(self._keys.values())
-        self._new: dict[str, bytes] = {}
-        self._seeds: dict[str, str | None] = {}
+        return hashes, raw
 
     def _value(self, path: Path) -> Any:
         key = self._keys.get(path)
@@ -155,8 +211,11 @@ class FileCache:
         if key is not None:
             self._new[key] = dumps(value)
 
+    def close(self) -> None:
+        self._store.close()
+
     def save(self) -> None:
         if self._new:
-            touched = [key for key in self._keys.values() if key in self._found]
+            touched = [key for key in self._keys.values() if key in self._found] + self._used
             self._store.put_many(self._new, touch=touched)
         self._store.close()
