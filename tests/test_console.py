@@ -240,7 +240,7 @@ def test_team_commands_work_in_the_terminal(replies: Replies, tmp_path: Path) ->
         out = chat(replies, lines, store=store)
         assert "This chat has no daily tip yet." in out
         assert "Done! This chat will get one tip every day at 08:00" in out
-        assert "This chat's daily tip: one tip every day at 08:00" in out
+        assert "This chat's daily schedule: one tip every day at 08:00" in out
         assert "Next tip: Monday 23 Nov at 08:00" in out  # 07:00 in Jakarta now
         assert "This chat's time zone is now Asia/Makassar (WITA) (it is 08:00 there now)" in out
         assert "one tip every day at 08:00, time zone Asia/Makassar (WITA).\nNext tip:" in out
@@ -256,6 +256,21 @@ def test_team_commands_work_in_the_terminal(replies: Replies, tmp_path: Path) ->
         assert store.subscription(CONSOLE_CHAT_ID) is None
     finally:
         store.close()
+
+
+def test_the_schedule_names_what_it_sends(replies: Replies, tmp_path: Path) -> None:
+    """A lead who asks for a daily quiz is told a quiz is coming, not a tip."""
+    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
+    try:
+        lines = ["/lang en", "/daily 08:00 mon-fri quiz", "/daily", "/daily 08:00 mix"]
+        out = chat(replies, lines, store=store)
+    finally:
+        store.close()
+    assert "This chat will get one quiz on weekdays (Monday–Friday) at 08:00" in out
+    assert "Next quiz: Monday 23 Nov at 08:00" in out
+    assert "This chat's daily schedule: one quiz on weekdays" in out
+    assert "This chat will get a tip or a quiz, in turn, every day at 08:00" in out
+    assert "one tip" not in out
 
 
 def test_team_commands_refuse_bad_input_and_help_lists_them(replies: Replies) -> None:

@@ -30,6 +30,7 @@ from bot.leads.schedule import (
     zone,
     zone_label,
 )
+from bot.storage.quizrecords import MODES
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -45,7 +46,7 @@ STATS_QUESTION_CHARS = 80
 ECHO_CHARS = 40
 OFF_WORDS = frozenset({"off", "stop", "mati", "berhenti", "stop."})
 
-_SUBSCRIPTION = frozenset({"days", "time", "zone", "next"})
+_SUBSCRIPTION = frozenset({"days", "time", "zone", "next", "what", "next_what"})
 _CLOCK = frozenset({"zone", "local"})
 # The texts this module reads from responses/ui/team.yaml, with their placeholders; checked
 # at start and by `python -m bot check`. Plain ones are escaped before they go into a template,
@@ -61,6 +62,8 @@ UI_TEXTS = UiTexts(
         "team_daily_set": _SUBSCRIPTION,
         "team_daily_show": _SUBSCRIPTION,
         "team_daily_none": frozenset({"zone"}),
+        **{f"team_daily_what_{mode}": frozenset() for mode in MODES},
+        **{f"team_daily_next_{mode}": frozenset() for mode in MODES},
         "team_daily_off": frozenset(),
         "team_daily_off_none": frozenset(),
         "team_daily_usage": frozenset({"given"}),
@@ -93,6 +96,7 @@ UI_TEXTS = UiTexts(
             "team_weekday_names",
             "team_month_names",
             "team_stats_daily_off",
+            *(f"team_daily_{kind}_{mode}" for kind in ("what", "next") for mode in MODES),
         }
     ),
     words={"team_weekday_names": 7, "team_month_names": 12},
@@ -128,8 +132,12 @@ class TeamReplies:
         return when.when_text(self.kb, moment, zone_name, lang)
 
     def subscription_text(self, key: str, sub: Subscription, lang: str) -> str:
+        """The chat's schedule, naming what it sends (a tip, a quiz, or either in turn)."""
         zone_name = sub.zone_name(self.default_zone)
         moment = next_due(sub, self.store.clock(), self.default_zone)
+        mode = self.store.daily_mode(sub.chat_id)
+        if mode not in MODES:
+            mode = "tips"
         return self._t(
             key,
             lang,
@@ -137,6 +145,8 @@ class TeamReplies:
             time=sub.at.strftime("%H:%M"),
             zone=escape(zone_label(zone_name)),
             next=escape(self.when_text(moment, zone_name, lang)),
+            what=escape(self._t(f"team_daily_what_{mode}", lang)),
+            next_what=escape(self._t(f"team_daily_next_{mode}", lang)),
         )
 
     def _local_time(self, zone_name: str) -> str:
