@@ -65,6 +65,15 @@ def test_invalid_yaml_names_file_and_line(tmp_path: Path) -> None:
     assert re.search(r"010-broken\.yaml:\d+: invalid YAML", message), message
 
 
+def test_a_tab_in_the_indentation_is_named(tmp_path: Path) -> None:
+    """The Tab key in an editor makes YAML fail with words an author cannot act on."""
+    broken = GOOD.replace('story:\n  id: "Cerita."', 'story:\n\tid: "Cerita."')
+    message = only(problems_for(tmp_path, broken))
+    assert re.search(r"010-broken\.yaml:\d+: invalid YAML: .*\(a tab: YAML indents", message)
+    other = only(problems_for(tmp_path, GOOD.replace('  en: "Story."', '  en: "Story.\n  x: [')))
+    assert "a tab" not in other
+
+
 def test_missing_field(tmp_path: Path) -> None:
     broken = GOOD.replace('story:\n  id: "Cerita."\n  en: "Story."\n', "")
     message = only(problems_for(tmp_path, broken))

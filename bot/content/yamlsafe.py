@@ -223,7 +223,10 @@ def read_yaml(path: Path, raw: bytes | None = None) -> tuple[Any, str]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f":{mark.line + 1}" if mark else ""
-        raise KnowledgeError([f"{path}{line}: invalid YAML: {exc.problem}"]) from exc
+        lines = text.split("\n")
+        at = lines[mark.line][: mark.column + 1] if mark and mark.line < len(lines) else ""
+        hint = " (a tab: YAML indents with spaces only)" if "\t" in at else ""
+        raise KnowledgeError([f"{path}{line}: invalid YAML: {exc.problem}{hint}"]) from exc
     except yaml.YAMLError as exc:
         raise KnowledgeError([f"{path}: invalid YAML: {exc}"]) from exc
 
