@@ -74,6 +74,15 @@ def test_a_tab_in_the_indentation_is_named(tmp_path: Path) -> None:
     assert "a tab" not in other
 
 
+def test_a_misspelt_field_is_named_not_dropped(tmp_path: Path) -> None:
+    """'cauton:' would otherwise be ignored, and the story told without its caution."""
+    broken = GOOD.replace("title:", 'cauton:\n  id: "Hati-hati."\n  en: "Careful."\ntitle:', 1)
+    message = only(problems_for(tmp_path, broken))
+    assert re.search(
+        r"010-broken\.yaml:\d+: cauton: unknown field; did you mean 'caution'", message
+    )
+
+
 def test_missing_field(tmp_path: Path) -> None:
     broken = GOOD.replace('story:\n  id: "Cerita."\n  en: "Story."\n', "")
     message = only(problems_for(tmp_path, broken))
@@ -142,8 +151,9 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
     broken = GOOD.replace('  en: "Title"\n', "").replace("  en: []", "")
     broken = broken.replace("000_14f30f37fa898fbe.txt", "nope.txt").replace("tags:", "tagz:")
     problems = problems_for(tmp_path, broken)
-    assert len(problems) == 3
+    assert len(problems) == 4  # the misspelt tags are both unknown and missing
     assert all(p.startswith(str(tmp_path)) and "010-broken.yaml:" in p for p in problems)
+    assert any("tagz: unknown field; did you mean 'tags'" in p for p in problems)
 
 
 def test_not_a_mapping_and_empty_file(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ surfacing later as a traceback in front of a user.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,17 @@ MIN_QUIZ = 4
 # What `python -m bot new-story` writes where the author has yet to; refused by the validator.
 TODO = "TODO"
 # A story id travels in button data; letters outside ASCII change form on the way back.
+# A story file's fields (docs/authoring.md); anything else is reported as a typo.
+REQUIRED_FIELDS = ("id", "seed", "title", "story", "lessons", "triggers", "tags", "tips")
+OPTIONAL_FIELDS = (
+    "caution",
+    "caution_short",
+    "applies_to",
+    "summary",
+    "when",
+    "quiz",
+    "situations",
+)
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
 
@@ -139,9 +151,10 @@ def load_story(
     if not isinstance(data, Mapping):
         check.fail((), "must be a mapping with id, seed, title, story, lessons, triggers, ...")
         raise KnowledgeError(check.problems)
-    for key in ("id", "seed", "title", "story", "lessons", "triggers", "tags", "tips"):
+    for key in REQUIRED_FIELDS:
         if key not in data:
             check.fail((), f"missing required field '{key}'")
+    _unknown_fields(check, data, (), REQUIRED_FIELDS + OPTIONAL_FIELDS)
     story_id = check.string(data.get("id"), ("id",)) if "id" in data else ""
     if story_id and not (story_id.isascii() and _ID_CHARS.issuperset(story_id)):
         check.fail(
@@ -239,11 +252,25 @@ def _number(check: _Checker, value: Any, path: tuple[Any, ...], high: int, what:
     return value - 1
 
 
+def _unknown_fields(
+    check: _Checker, data: Mapping[Any, Any], path: tuple[Any, ...], known: tuple[str, ...]
+) -> None:
+    """A field no reader knows is a typo that would be dropped without a word ("cauton": a
+    story told without its caution), so it is a problem, with the nearest known name."""
+    for key in data:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        check.fail((*path, key), f"unknown field; {hint}known: {', '.join(known)}")
+
+
 def _quiz_item(check: _Checker, raw: Any, path: tuple[Any, ...], lessons: int) -> QuizItem | None:
     if not isinstance(raw, Mapping):
         check.fail(path, "must be a mapping with question, options, answer, explanation, lesson")
         return None
     fields = ("question", "options", "answer", "explanation", "lesson")
+    _unknown_fields(check, raw, path, fields)
     missing = [key for key in fields if key not in raw]
     for key in missing:
         check.fail(path, f"missing required field '{key}'")
