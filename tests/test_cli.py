@@ -233,6 +233,8 @@ def test_check_validates_the_telegram_and_team_texts_too(settings: Settings) -> 
     assert "team.yaml: team_daily_usage.id: unknown placeholder {gievn}" in err
     assert "team.yaml: team_weekday_names.id: needs exactly 7 words" in err
     assert "responses/ui/telegram.yaml: tg_cmd_tip: missing UI text" in err
+    # the misspelt key itself is read by nothing: named, with the text it was meant to be
+    assert "tg_cmd_tips: no part of the bot reads this text; did you mean 'tg_cmd_tip'?" in err
     assert "Traceback" not in err
 
 

@@ -212,11 +212,11 @@ def cmd_check(
     """
     from bot.chat.services import build_core
     from bot.content.knowledge import CACHE_DIR, load_knowledge
-    from bot.transports.telegram.texts import check_ui_texts
+    from bot.transports.telegram.texts import check_ui_texts, unread_ui_texts
 
     # The same cache as build_core below, so the base is read from disk once.
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir, settings.data_dir / CACHE_DIR)
-    problems = check_ui_texts(kb)
+    problems = check_ui_texts(kb) + unread_ui_texts(kb)
     if problems:
         raise KnowledgeError(problems)
     core = build_core(settings)  # the matcher's index and normalisation table

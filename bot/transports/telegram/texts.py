@@ -8,6 +8,7 @@ to the code that reads them (replies, the command table, the team commands).
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING
 
 from bot.chat import commands
@@ -42,3 +43,18 @@ UI_TEXTS: tuple[UiTexts, ...] = (
 def check_ui_texts(kb: KnowledgeBase) -> list[str]:
     """Every problem with the UI texts the bot uses (missing, placeholders, HTML)."""
     return check_texts(kb, *UI_TEXTS)
+
+
+def unread_ui_texts(kb: KnowledgeBase) -> list[str]:
+    """UI texts no module declares: no code reads them, so each is most likely a misspelt key
+    (an author's reworded `out_of_scoep` would never be shown). For `check` only: a stray text
+    does not stop the bot."""
+    declared = sorted({key for spec in UI_TEXTS for key in spec.texts})
+    problems = []
+    for key in kb.ui:
+        if key in declared:
+            continue
+        close = difflib.get_close_matches(key, declared, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        problems.append(f"responses/ui/*.yaml: {key}: no part of the bot reads this text{hint}")
+    return problems
