@@ -505,6 +505,19 @@ def test_a_broken_normalisation_table_is_a_knowledge_error(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
+def test_a_misspelt_section_of_the_normalisation_table_is_named(settings: Settings) -> None:
+    """'stopword:' would be dropped without a word, and every stopword read as content."""
+    table = (PROJECT / "responses" / "normalize.yaml").read_text(encoding="utf-8")
+    assert "\nstopwords:" in table
+    (settings.responses_dir / "normalize.yaml").write_text(
+        table.replace("\nstopwords:", "\nstopword:", 1), encoding="utf-8"
+    )
+    status, out, err = call_cli(["check"], settings)
+    assert status == cli.EXIT_CONFIG and out == ""
+    assert "normalize.yaml: stopword: unknown section; did you mean 'stopwords'?" in err
+    assert "Traceback" not in err
+
+
 def test_logs_go_to_stderr_at_the_configured_level_and_are_restored(settings: Settings) -> None:
     import logging
 

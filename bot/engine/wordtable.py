@@ -7,6 +7,7 @@ a job of its own (every malformed entry is an error naming its section), and the
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +141,31 @@ def _subject_words(value: Any, where: str) -> dict[str, tuple[str, ...]]:
     return {str(name): tuple(_words(words, f"{where}: {name}")) for name, words in value.items()}
 
 
+# The sections `load_table` reads; any other is refused.
+SECTIONS = (
+    "slang",
+    "particles",
+    "no_stem",
+    "roots",
+    "affixes",
+    "concepts",
+    "phrases",
+    "stopwords",
+    "language",
+    "common",
+    "work",
+    "customers",
+    "law",
+    "outside",
+    "private",
+    "subjects",
+    "legal_roles",
+    "legal",
+    "legal_unless",
+    "legal_unless_asked",
+)
+
+
 def load_table(path: Path = DEFAULT_TABLE) -> Table:
     """Read and check the table; every malformed entry is an error naming its section."""
     try:
@@ -149,6 +175,13 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         raise NormalizeTableError(f"{path}: cannot read the normalisation table: {exc}") from exc
     if not isinstance(data, Mapping):
         raise NormalizeTableError(f"{path}: must be a mapping of sections")
+    for section in data:
+        if section not in SECTIONS:  # a misspelt section would be dropped without a word
+            close = difflib.get_close_matches(str(section), SECTIONS, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise NormalizeTableError(
+                f"{path}: {section}: unknown section; {hint}known: {', '.join(SECTIONS)}"
+            )
 
     legal, legal_none = _legal(data.get("legal") or {}, data.get("legal_roles"), f"{path}: legal")
     asked = data.get("legal_unless_asked")
