@@ -518,6 +518,20 @@ def test_a_misspelt_section_of_the_normalisation_table_is_named(settings: Settin
     assert "Traceback" not in err
 
 
+def test_a_misspelt_kind_of_small_talk_is_named(settings: Settings) -> None:
+    """'greetng:' has no reply text: its greetings would get the greeting only by luck."""
+    talk = (PROJECT / "responses" / "smalltalk.yaml").read_text(encoding="utf-8")
+    assert "\ngreeting:" in talk
+    # read beside the base's own normalisation table, as calibration.yaml is
+    shutil.copy(PROJECT / "responses" / "normalize.yaml", settings.responses_dir)
+    (settings.responses_dir / "smalltalk.yaml").write_text(
+        talk.replace("\ngreeting:", "\ngreetng:", 1), encoding="utf-8"
+    )
+    status, out, err = call_cli(["check"], settings)
+    assert status == cli.EXIT_CONFIG and out == ""
+    assert "smalltalk.yaml: greetng: unknown kind; did you mean 'greeting'?" in err
+
+
 def test_logs_go_to_stderr_at_the_configured_level_and_are_restored(settings: Settings) -> None:
     import logging
 

@@ -47,6 +47,14 @@ def settings_with(tmp_path: Path, concepts: str = CONCEPTS, stories=None) -> Set
     return Settings(responses_dir=responses, seeds_dir=SEEDS, data_dir=tmp_path / "data")
 
 
+def test_a_second_misspelt_section_of_the_concept_table_is_named(tmp_path: Path) -> None:
+    """Concepts written under 'concept:' beside 'concepts:' would never be read."""
+    extra = CONCEPTS + "concept:\n  payment: [bayar, invoice]\n"
+    status, out, err = call_cli(["check"], settings_with(tmp_path, extra))
+    assert status == 2 and out == ""
+    assert "concepts.yaml: concept: unknown section; the concepts go under 'concepts'" in err
+
+
 def test_check_names_file_and_line_of_a_broken_concept(tmp_path: Path) -> None:
     broken = CONCEPTS.replace("  order: [pesanan, order, kiriman rutin]\n", "  order: 5\n")
     broken += "  Bad Name: [x]\n"

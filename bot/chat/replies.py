@@ -32,6 +32,7 @@ from bot.chat.markup import (
 from bot.chat.uitexts import UiTexts, check_texts
 from bot.content.model import KnowledgeBase, KnowledgeError, Story
 from bot.content.seedtext import load_seed_text
+from bot.engine.smalltalk import KINDS as SMALL_TALK_KINDS
 
 if TYPE_CHECKING:
     from bot.engine.matcher import Answer, Match, Matcher
@@ -61,13 +62,7 @@ _CHAT_TEXTS: dict[str, frozenset[str]] = {
     "legal": frozenset(),
     "legal_maybe": frozenset({"title"}),
     "full_retelling": frozenset({"title", "story"}),
-    "smalltalk_greeting": frozenset(),
-    "smalltalk_thanks": frozenset(),
-    "smalltalk_ack": frozenset(),
-    "smalltalk_laugh": frozenset(),
-    "smalltalk_bye": frozenset(),
-    "smalltalk_about": frozenset(),
-    "smalltalk_test": frozenset(),
+    **{f"smalltalk_{kind}": frozenset() for kind in SMALL_TALK_KINDS},
     "button_show_story": frozenset(),
     "topics": frozenset({"count", "list"}),
     "topic_line": frozenset({"title", "id"}),

@@ -154,6 +154,11 @@ def load_concepts(path: Path, normalizer: Normalizer) -> ConceptTable:
     concepts = data.get("concepts") if isinstance(data, Mapping) else None
     if not isinstance(concepts, Mapping) or not concepts:
         raise ConceptTableError(f"{path}:1: must have a 'concepts' mapping: name -> [words]")
+    others = [str(key) for key in data if key != "concepts"]
+    if others:  # a second, misspelt section would be dropped without a word
+        raise ConceptTableError(
+            f"{path}: {others[0]}: unknown section; the concepts go under 'concepts'"
+        )
     problems: list[str] = []
     words: dict[str, set[str]] = {}
     phrases: dict[tuple[str, ...], set[str]] = {}

@@ -9,6 +9,7 @@ filler words aside, so a real question that starts with "halo" is still a questi
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from pathlib import Path
 import yaml
 
 FILE = "smalltalk.yaml"
+# The kinds of small talk, each answered by its text `smalltalk_<kind>` (responses/ui/chat.yaml).
+KINDS = ("greeting", "thanks", "ack", "laugh", "bye", "about", "test")
 MAX_WORDS = 8  # longer messages are questions, whatever they start with
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STRETCHED = re.compile(r"(.)\1{2,}")  # "haloooo" -> "halo", "makasiiih" -> "makasih"
@@ -66,6 +69,12 @@ class SmallTalk:
         emoji: dict[str, str] = {}
         filler: set[str] = set()
         for kind, items in data.items():
+            if kind != "filler" and kind not in KINDS:  # a misspelt kind has no reply
+                close = difflib.get_close_matches(str(kind), KINDS, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise SmallTalkError(
+                    f"{path}: {kind}: unknown kind; {hint}known: {', '.join(KINDS)}, filler"
+                )
             if not isinstance(items, list) or not all(isinstance(i, str | int) for i in items):
                 raise SmallTalkError(f"{path}: {kind}: must be a list of texts")
             if kind == "filler":
