@@ -260,6 +260,7 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
         ),
         ("Can I send a bottle of wine to the ministry official who approves our permit?", "en"),
         ("buyer di distributor kita minta potongan buat dia pribadi tiap order", "id"),
+        ("is it ok to pay a facilitation fee to speed up the permit?", "en"),
         ("pejabat BUMN minta tiket konser buat anaknya, sebagai vendor kita penuhi gak?", "id"),
         (
             "Would giving gift cards to the city council staff who pick the vendor be a problem?",
