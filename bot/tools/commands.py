@@ -134,7 +134,7 @@ def _calibrate_lessons(
     from bot.engine.lesson_weights import FILE
     from bot.engine.logistic import FitError
     from bot.engine.matcher import FIT_ONLY, Matcher
-    from bot.tools import evaluation
+    from bot.tools import lessonfit
 
     folds = 5 if args.folds is None else args.folds
     if folds < 2:
@@ -145,15 +145,15 @@ def _calibrate_lessons(
     # The features do not depend on the weights: read them with the fit alone, so a stale or
     # broken weights file never stops its own replacement.
     matcher = Matcher(kb, cache_dir=cache_dir, lesson_weights=FIT_ONLY)
-    cases = evaluation.lesson_cases(matcher, items)
+    cases = lessonfit.lesson_cases(matcher, items)
     if len(cases) < folds:
         raise SettingsError(
             f"calibrate --lessons: {files}: {len(cases)} lesson-labelled questions told their "
             f"right story, fewer than --folds {folds} (label them with `lesson:`)"
         )
     try:
-        parts = evaluation.cross_validate_lessons(cases, folds)
-        weights = evaluation.fit_lessons(cases)
+        parts = lessonfit.cross_validate_lessons(cases, folds)
+        weights = lessonfit.fit_lessons(cases)
     except FitError as exc:
         raise SettingsError(f"calibrate --lessons: cannot fit on {files}: {exc}") from exc
     stdout.write(
