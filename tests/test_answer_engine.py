@@ -261,6 +261,9 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
         ("Can I send a bottle of wine to the ministry official who approves our permit?", "en"),
         ("buyer di distributor kita minta potongan buat dia pribadi tiap order", "id"),
         ("is it ok to pay a facilitation fee to speed up the permit?", "en"),
+        # leave to give asked with a modal: "can I", "may we"
+        ("Can I give a hamper to the procurement officer at a state-owned company?", "en"),
+        ("may we send a Lebaran parcel to the ministry official who handles our permit?", "en"),
         ("pejabat BUMN minta tiket konser buat anaknya, sebagai vendor kita penuhi gak?", "id"),
         (
             "Would giving gift cards to the city council staff who pick the vendor be a problem?",
@@ -342,6 +345,7 @@ def test_a_story_taught_for_a_question_of_the_law_is_never_told_for_it(tmp_path:
         ("perjalanan dinas bareng kepala bagian klien, gimana biar akrab?", ""),
         ("pelanggan kasih uang tip ke teknisi sebagai terima kasih, boleh diterima gak?", ""),
         ("pelanggan warung kopi minta diskon, uang kembaliannya kurang", ""),
+        ("how can I use the trip to connect with the procurement head?", ""),
         (
             "how can I make the ministry official who manages our account trust us again "
             "after our sales rep let him down?",
