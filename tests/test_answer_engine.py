@@ -435,3 +435,15 @@ def test_a_caution_is_shown_only_where_the_question_touches_it(
     assert ("⚠️" in out) is shown
     full = chat(replies, [question, "1"])  # the full story always carries the whole caution
     assert answer.best.story.caution.get(answer.lang)[:40] in " ".join(full.split())
+
+
+def test_a_link_is_an_address_not_a_situation(tmp_path: Path) -> None:
+    """A pasted link's words ("klien-marah" in a path) tell no story; the words around a link
+    still do."""
+    alone, around = ask_json(
+        tmp_path,
+        "https://example.com/klien-marah-ngancam",
+        "klien marah ngancam putus kontrak, ini chatnya https://wa.me/123 gimana",
+    )
+    assert alone["matches"] == []
+    assert [m["id"] for m in around["matches"]][:1] == ["kerjasama-ancaman"]

@@ -32,6 +32,8 @@ from bot.engine.wordtable import DEFAULT_TABLE, Table, load_table
 _VOWELS = frozenset("aeiou")
 _CACHE_LIMIT = 200_000  # words remembered; random input must not grow memory without bound
 _WORD = re.compile(r"[a-z0-9]+")
+# A link's words are an address, not the situation ("https://example.com/klien-marah").
+_URL = re.compile(r"\b(?:https?://|www\.)\S+")
 _APOSTROPHE_S = re.compile(r"['’`]s\b")
 _APOSTROPHE = re.compile(r"['’`]")
 # English contractions whose letters, once the apostrophe is gone, spell another word: "I'll"
@@ -388,12 +390,14 @@ class Normalizer(TopicChecks):
 
     # --- texts -------------------------------------------------------------------------
     def split(self, text: str) -> list[str]:
-        """Lower-case words of `text`, accents and punctuation removed."""
+        """Lower-case words of `text`, accents, punctuation and links removed."""
         last, words = self._last_split
         if text == last:
             return list(words)
         original = text
         text = text.lower()
+        if "http" in text or "www." in text:
+            text = _URL.sub(" ", text)
         if not text.isascii():  # ASCII has no accents: most texts skip the per-letter pass
             text = unicodedata.normalize("NFKD", text)
             text = "".join(c for c in text if not unicodedata.combining(c))
