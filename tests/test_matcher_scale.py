@@ -18,7 +18,7 @@ import pytest
 import yaml
 from kbfixture import PROJECT, SEEDS
 
-from bot.content.knowledge import load_knowledge
+from bot.content.knowledge import load_knowledge, story_digests
 from bot.engine import index_build
 from bot.engine.confidence import parts
 from bot.engine.index import Postings
@@ -175,12 +175,44 @@ def test_a_start_after_editing_a_story_answers_as_a_fresh_build(
     assert patched != before  # the edited story's new trigger is read
 
 
+def test_an_edit_on_disk_is_patched_by_its_files_digests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base loaded from files keys each story by its file's digest: editing one file
+    patches the index (one story changed), and the result is a fresh build's."""
+    responses = tmp_path / "responses"
+    shutil.copytree(PROJECT / "responses", responses)
+    cache_dir = tmp_path / "cache"
+    kb = load_knowledge(responses, SEEDS)
+    assert story_digests(kb) is not None and story_digests(replace(kb)) is None
+    Matcher(kb, cache_dir=cache_dir)
+    changed: list[int] = []
+    real_patch = index_build.patch
+
+    def counted(*args: object, **kwargs: object) -> object:
+        changed.append(len(args[3]))  # type: ignore[arg-type]  # the changed stories
+        return real_patch(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index_build, "patch", counted)
+    story = responses / "anecdotes" / "001-wayang-bima.yaml"
+    text = story.read_text(encoding="utf-8")
+    story.write_text(
+        text.replace("triggers:\n  id:\n", 'triggers:\n  id:\n    - "gudang banjir"\n', 1),
+        encoding="utf-8",
+    )
+    kb = load_knowledge(responses, SEEDS)
+    patched = Matcher(kb, cache_dir=cache_dir)
+    assert changed == [1]
+    assert index_bytes(patched._index) == index_bytes(Matcher(kb)._index)
+
+
 def test_a_patched_index_is_the_one_a_fresh_build_makes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Patching, not assembling, after an edit (known words, a new word, a trigger removed),
-    and bit for bit the index of a fresh build each time."""
-    kb = load_knowledge(PROJECT / "responses", SEEDS)
+    and bit for bit the index of a fresh build each time. The base is edited in memory
+    throughout (a copy of the loaded one), so its stories are keyed by their texts."""
+    kb = replace(load_knowledge(PROJECT / "responses", SEEDS))
     Matcher(kb, cache_dir=tmp_path)
     patches: list[int] = []
     real_patch = index_build.patch

@@ -21,6 +21,7 @@ from bot.engine.matcher import Matcher
 from bot.engine.smalltalk import SmallTalkError
 from bot.engine.wordtable import NormalizeTableError
 from bot.settings import Settings
+from bot.storage.cache import paused_gc
 from bot.storage.inboxrecords import TAUGHT, Decision
 from bot.storage.store import DB_FILENAME, Store, read_taught
 
@@ -76,6 +77,17 @@ def teach(matcher: Matcher, taught: list[Decision]) -> int:
 
 
 def build_core(settings: Settings, *, taught: bool = True) -> Core:
+    """Load and validate the knowledge base, index it, check the reply texts (`_build_core`).
+
+    The base and its index live as long as the process: they are built with the collector
+    paused and then put out of its reach, so no later collection (nor the one at exit) walks
+    their millions of objects again.
+    """
+    with paused_gc(freeze=True):
+        return _build_core(settings, taught=taught)
+
+
+def _build_core(settings: Settings, *, taught: bool = True) -> Core:
     """Load and validate the knowledge base, index it, check the reply texts.
 
     `taught`: add the phrasings team leads taught (the bot's answers); `eval` leaves them out,

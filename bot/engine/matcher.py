@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 
-from bot.content.knowledge import digest_of
+from bot.content.knowledge import digest_of, story_digests
 from bot.content.model import LANGUAGES, KnowledgeBase, Story, Text
 from bot.content.parsecache import code_digest
 from bot.engine.concepts import FILE as CONCEPTS
@@ -160,6 +160,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
         self._lesson_matchers: dict[int, Matcher] = {}  # story -> its lessons (lazily)
         self._written_forms: dict[str, dict[str, tuple[str | None, str | None]]] = {}
+        self._story_files: dict[Path, bytes] | None = None
         if cache is None:
             self.concept_table = concepts or load_concepts(self.concepts_path, self.normalizer)
             with paused_gc():
@@ -184,6 +185,7 @@ class Matcher(IndexBuilding, LexicalScoring):
             with paused_gc():
                 index = index_of(cache.get_large("index:" + self._index_cache_key), len(kb.stories))
                 if index is None:
+                    self._story_files = story_digests(kb)
                     index = self._build(kb.stories, cache)
             self._index = index
             self.situations = self._situations()

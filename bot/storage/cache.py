@@ -195,13 +195,17 @@ class Cache:
 
 
 @contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
+def paused_gc(freeze: bool = False) -> Iterator[None]:
     """Build or read millions of small objects without the collector running hundreds of
-    times over them (they are all alive: there is nothing for it to find)."""
+    times over them (they are all alive: there is nothing for it to find). `freeze`: what was
+    built lives as long as the process, so it is then moved out of the collector's reach
+    (`gc.freeze`): otherwise the next collections, and the one at exit, walk it all again."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
+        if freeze:
+            gc.freeze()
     finally:
         if enabled:
             gc.enable()
