@@ -12,6 +12,10 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +96,48 @@ def _quietly(work: Callable[[], None]) -> None:
         work()
     except Exception as exc:  # noqa: BLE001 - the parent goes on without it
         log.info("forked work failed: %s: %s", type(exc).__name__, exc)
+
+
+def forked_result(work: Callable[[], bytes]) -> Callable[[], bytes]:
+    """Start `work` in a forked process while this one goes on, and return the function that
+    waits for its result. Where that would not pay or is not safe (one core, no fork, other
+    threads running), or the process fails, `work` runs here when its result is asked for."""
+    if workers() < 2 or threading.active_count() > 1:
+        return work
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return work
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_send, args=(work, sender))
+    try:
+        process.start()
+    except OSError as exc:
+        log.info("cannot fork a worker (%s); working in this process", exc)
+        receiver.close()
+        sender.close()
+        return work
+    sender.close()  # the child's end: reading ends when the child closes its copy
+
+    def result() -> bytes:
+        try:
+            return receiver.recv_bytes()
+        except (EOFError, OSError):  # the child failed (logged there) or was killed
+            return work()
+        finally:
+            receiver.close()
+            process.join()
+
+    return result
+
+
+def _send(work: Callable[[], bytes], sender: Connection) -> None:
+    """`work` in a forked process, its result sent back; a failure is logged and sends
+    nothing (the parent then works it out itself)."""
+    try:
+        sender.send_bytes(work())
+    except Exception as exc:  # noqa: BLE001 - the parent goes on without it
+        log.info("forked work failed: %s: %s", type(exc).__name__, exc)
+    finally:
+        sender.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from kbfixture import PROJECT, SEEDS
 
-from bot.forked import MIN_ITEMS, workers
+from bot.forked import MIN_ITEMS, forked_result, workers
 from bot.storage.cache import FILE as CACHE_FILE
 
 pytestmark = [
@@ -116,3 +116,18 @@ def test_a_broken_file_in_a_large_base_is_reported_the_same_on_one_core_and_on_s
     assert one[0] == several[0] == 2
     assert several[1] + several[2] == one[1] + one[2]
     assert re.search(r"-c\d+\.yaml:\d+: .*title", several[1] + several[2])
+
+
+def test_a_forked_result_comes_back_or_is_worked_out_here() -> None:
+    """`forked_result`: the child's bytes (megabytes through the pipe), or, when the child
+    fails, the same work done in this process."""
+    parent = os.getpid()
+    big = bytes(range(256)) * 40_000
+    assert forked_result(lambda: big if os.getpid() != parent else b"")() == big
+
+    def fails_in_the_child() -> bytes:
+        if os.getpid() != parent:
+            raise RuntimeError("child")
+        return b"here"
+
+    assert forked_result(fails_in_the_child)() == b"here"

@@ -12,6 +12,7 @@ import logging
 import math
 from array import array
 from collections.abc import Sequence
+from functools import partial
 from itertools import chain, filterfalse
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,14 +31,15 @@ from bot.engine.index_bytes import index_bytes, index_of, story_terms_bytes, sto
 from bot.engine.index_patch import (
     MAX_CHANGED_SHARE,
     PatchState,
-    new_state,
     patch,
     state_bytes,
     state_of,
+    with_written,
+    written_bytes,
 )
 from bot.engine.normalize import Normalizer
 from bot.engine.params import ScoringParams
-from bot.forked import MIN_ITEMS, map_forked, start_forked
+from bot.forked import MIN_ITEMS, forked_result, map_forked, start_forked
 from bot.storage.cache import Cache
 
 if TYPE_CHECKING:
@@ -299,6 +301,11 @@ class IndexBuilding:
         keys)."""
         import numpy as np  # here only: a start with a full cache does not need it
 
+        # What patching needs of the stories' written words is worked out meanwhile by a
+        # forked process where there are many: the assembly does not need it.
+        written = partial(written_bytes, analyses)
+        if len(analyses) >= MIN_ITEMS:
+            written = forked_result(written)
         p = self.params
         index = Index()
         # Term ids in order of first use, story by story, field by field; then every
@@ -421,14 +428,14 @@ class IndexBuilding:
         index.situation_concepts = [
             [sorted(concepts(words)) for words in analysis.situations] for analysis in analyses
         ]
-        state = new_state(
+        state = with_written(
+            written(),
             list(keys),
             room,
             pair_counts,
             pair_positions,
             phrase_words,
             phrase_word_ends,
-            analyses,
         )
         return index, state
 

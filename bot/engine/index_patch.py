@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate, chain
 from typing import TYPE_CHECKING
 
@@ -73,37 +73,42 @@ def state_bytes(state: PatchState) -> bytes:
     return len(meta).to_bytes(4, "little") + meta + numbers
 
 
+def _decoded(raw: bytes) -> PatchState:
+    """The state `state_bytes` wrote, unchecked; ValueError (or another) for anything else."""
+    size = int.from_bytes(raw[:4], "little")
+    meta = loads(raw[4 : 4 + size])
+    return PatchState(
+        keys=_strs(meta["keys"]),
+        raws=_strs(meta["raws"]),
+        forms=_strs(meta["forms"]),
+        words=_strs(meta["words"]),
+        **dict(
+            zip(
+                (
+                    "room",
+                    "counts",
+                    "positions",
+                    "phrase_words",
+                    "phrase_word_ends",
+                    "surface_raw",
+                    "surface_form",
+                    "surface_ends",
+                    "written",
+                    "written_ends",
+                ),
+                unpack(raw[4 + size :]),
+                strict=True,
+            )
+        ),
+    )
+
+
 def state_of(raw: bytes | None, index: Index) -> PatchState | None:
     """The state `state_bytes` wrote for `index`; None for anything else or inconsistent."""
     if raw is None:
         return None
     try:
-        size = int.from_bytes(raw[:4], "little")
-        meta = loads(raw[4 : 4 + size])
-        state = PatchState(
-            keys=_strs(meta["keys"]),
-            raws=_strs(meta["raws"]),
-            forms=_strs(meta["forms"]),
-            words=_strs(meta["words"]),
-            **dict(
-                zip(
-                    (
-                        "room",
-                        "counts",
-                        "positions",
-                        "phrase_words",
-                        "phrase_word_ends",
-                        "surface_raw",
-                        "surface_form",
-                        "surface_ends",
-                        "written",
-                        "written_ends",
-                    ),
-                    unpack(raw[4 + size :]),
-                    strict=True,
-                )
-            ),
-        )
+        state = _decoded(raw)
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
     import numpy as np
@@ -177,6 +182,36 @@ class _Table:
             found = self.ids[word] = len(self.words)
             self.words.append(word)
         return found
+
+
+def written_bytes(analyses: Sequence[StoryTerms]) -> bytes:
+    """The part of a new state that only `analyses`' written words make (its forms and words
+    as numbers over tables of words), as `state_bytes` writes it: a second or two at
+    thousands of stories, so a forked process works it out while the index is assembled."""
+    empty = array("d"), array("d"), array("i"), array("i"), array("q")
+    return state_bytes(new_state([], *empty, analyses))
+
+
+def with_written(
+    written: bytes,
+    keys: list[str],
+    room: Sequence[float],
+    counts: array,
+    positions: array,
+    phrase_words: array,
+    phrase_word_ends: array,
+) -> PatchState:
+    """The state of an index just assembled: `written` (from `written_bytes`) and the other
+    parts, which come from the assembly."""
+    return replace(
+        _decoded(written),
+        keys=keys,
+        room=array("d", room),
+        counts=counts,
+        positions=positions,
+        phrase_words=phrase_words,
+        phrase_word_ends=phrase_word_ends,
+    )
 
 
 def new_state(
