@@ -13,7 +13,7 @@ import math
 from array import array
 from collections.abc import Sequence
 from functools import partial
-from itertools import chain, filterfalse
+from itertools import accumulate, chain, filterfalse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,9 +31,11 @@ from bot.engine.index_bytes import index_bytes, index_of, story_terms_bytes, sto
 from bot.engine.index_patch import (
     MAX_CHANGED_SHARE,
     PatchState,
+    one_language,
     patch,
     state_bytes,
     state_of,
+    typo_forms,
     with_written,
     written_bytes,
 )
@@ -105,7 +107,7 @@ class IndexBuilding:
                     new[key] = story_terms_bytes(terms)
                 else:  # analysed by a worker: its bytes are what the cache keeps
                     new[key] = next(results)
-                    terms = story_terms_of(new[key])
+                    terms = story_terms_of(new[key], checked=False)
                     assert terms is not None
             analyses.append(terms)
         del cached
@@ -365,65 +367,49 @@ class IndexBuilding:
         # Phrasings (titles, triggers, tags), story by story: their weight is the sum of
         # their terms' weights (exact, so it does not depend on the order of the ids: a patch
         # that renumbers terms need not sum again); each term lists the phrasings that use
-        # it, ascending.
-        all_ids, bounds = tids.tolist(), story_start.tolist()
-        weight = index.weight
-        phrase_terms: list[int] = []  # the term ids of every phrasing, one after the other
-        phrase_sizes: list[int] = []
-        phrase_words = array("i")  # ...and their words in text order (for a patch)
-        phrase_word_ends = array("q")
+        # it, ascending. Their words in text order are kept for a patch.
+        phrases = [p for a in analyses for p in a.phrases]
+        counts_of = [len(a.phrases) for a in analyses]
+        phrase_story = np.repeat(np.arange(len(analyses), dtype=np.int32), counts_of)
+        sizes = np.fromiter(map(len, phrases), dtype=np.int64, count=len(phrases))
+        at = np.frombuffer(b"".join(p.tobytes() for p in phrases), dtype=np.int32)
+        words = tids[story_start[:-1][np.repeat(phrase_story, sizes)] + at]
+        del phrases, at
+        phrase_words = array("i", words.astype(np.int32).tobytes())
+        phrase_word_ends = array("q", np.cumsum(sizes).tobytes())
+        # each phrasing's distinct terms, ascending: (phrasing, term) pairs sorted, once each
+        terms_n = max(len(index.vocab), 1)
+        pairs = np.sort(np.repeat(np.arange(len(sizes), dtype=np.int64), sizes) * terms_n + words)
+        if len(pairs):  # sorted, then each once (numpy's `unique` takes seconds on these)
+            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+        del words
+        phrase_of, phrase_terms = pairs // terms_n, pairs % terms_n
+        del pairs
+        bounds = np.searchsorted(phrase_of, np.arange(len(sizes) + 1)).tolist()
+        weights = np.array(index.weight)[phrase_terms].tolist()
+        index.phrase_weight = array(
+            "d", map(math.fsum, map(weights.__getitem__, map(slice, bounds[:-1], bounds[1:])))
+        )
+        del weights
+        index.phrase_story = array("i", phrase_story.tobytes())
+        index.phrase_text = [text for a in analyses for text in a.texts]
+        ends_of = list(accumulate(counts_of, initial=0))
+        index.story_phrases = list(zip(ends_of[:-1], ends_of[1:], strict=True))
+        all_ids, story_bounds = tids.tolist(), story_start.tolist()
         for a_idx, analysis in enumerate(analyses):
-            ids = all_ids[bounds[a_idx] : bounds[a_idx + 1]]
-            start = len(index.phrase_text)
-            for positions, text in zip(analysis.phrases, analysis.texts, strict=True):
-                words = list(map(ids.__getitem__, positions))
-                unique = set(words)
-                phrase_words.extend(words)
-                phrase_word_ends.append(len(phrase_words))
-                index.phrase_story.append(a_idx)
-                index.phrase_weight.append(math.fsum(map(weight.__getitem__, unique)))
-                index.phrase_text.append(text)
-                phrase_terms.extend(unique)
-                phrase_sizes.append(len(unique))
-            index.story_phrases.append((start, len(index.phrase_text)))
+            ids = all_ids[story_bounds[a_idx] : story_bounds[a_idx + 1]]
             index.lesson_terms.append(
                 [set(map(ids.__getitem__, lesson)) for lesson in analysis.lessons]
             )
         del all_ids, tids, owner
-        phrase_of = np.repeat(np.arange(len(phrase_sizes), dtype=np.int32), phrase_sizes)
-        order, offsets = _grouped(np.array(phrase_terms, dtype=np.int64), len(index.vocab))
+        order, offsets = _grouped(phrase_terms, len(index.vocab))
         del phrase_terms
-        flat = array("i", phrase_of[order].tobytes())
+        flat = array("i", phrase_of[order].astype(np.int32).tobytes())
         del phrase_of, order
         ends = offsets.tolist()
         index.term_phrases = [flat[ends[t] : ends[t + 1]] for t in range(len(index.vocab))]
         del flat
 
-        # Written forms for typo lookup: the first story's reading of a word wins, then the
-        # table's slang and concepts ("kustomer", "komplen": typos of these too).
-        surfaces = [a.surface for a in analyses]
-        first: dict[str, str] = {}
-        for surface in reversed(surfaces):  # earlier stories overwrite later ones
-            first.update(surface)
-        surface_words = {raw: first[raw] for raw in dict.fromkeys(chain.from_iterable(surfaces))}
-        self._table_surface(surface_words, term_ids)
-        for raw, word in surface_words.items():
-            if word in term_ids:
-                index.surface.setdefault(raw, term_ids[word])
-        index.by_length = length_buckets(index.vocab)
-        index.surface_by_length = length_buckets(index.surface)
-
-        # Written words of one language only, in order of first use.
-        used_in = {
-            lang: set(chain.from_iterable(a.written[lang] for a in analyses)) for lang in LANGUAGES
-        }
-        every = dict.fromkeys(
-            chain.from_iterable(a.written[lang] for a in analyses for lang in LANGUAGES)
-        )
-        for word in every:
-            langs = [lang for lang in LANGUAGES if word in used_in[lang]]
-            if len(langs) == 1:
-                index.language_only[word] = langs[0]
         concepts = self.concept_table.concepts
         index.situation_concepts = [
             [sorted(concepts(words)) for words in analysis.situations] for analysis in analyses
@@ -437,6 +423,17 @@ class IndexBuilding:
             phrase_words,
             phrase_word_ends,
         )
+        # Written forms for typo lookup: the first story's reading of a word wins, then the
+        # table's slang and concepts ("kustomer", "komplen": typos of these too). Read, as
+        # the words of one language only, from the state's numbered written words.
+        surface_words = typo_forms(state)
+        self._table_surface(surface_words, term_ids)
+        for raw, word in surface_words.items():
+            if word in term_ids:
+                index.surface.setdefault(raw, term_ids[word])
+        index.by_length = length_buckets(index.vocab)
+        index.surface_by_length = length_buckets(index.surface)
+        index.language_only = one_language(state)
         return index, state
 
     def _table_surface(self, surface_words: dict[str, str], term_ids: dict[str, int]) -> None:

@@ -491,14 +491,12 @@ def patch(
         written_ends=array("q"),
     )
     _splice_written(state, new_state_, changed, raws, forms, words)
-    surface_words = _first_seen(
-        new_state_.surface_raw, new_state_.surface_form, raws.words, forms.words
-    )
+    surface_words = typo_forms(new_state_)
     surface_extra(surface_words, term_ids)
     for raw, word in surface_words.items():
         if word in term_ids:
             result.surface.setdefault(raw, term_ids[word])
-    result.language_only = _one_language(new_state_, words.words)
+    result.language_only = one_language(new_state_)
     result.by_length = length_buckets(vocab)
     result.surface_by_length = length_buckets(result.surface)
     return result, new_state_
@@ -549,22 +547,26 @@ def _splice_written(
         previous = s + 1
 
 
-def _first_seen(ids: array, values: array, names: list[str], forms: list[str]) -> dict[str, str]:
-    """Each name in order of first use, with the value it had there."""
+def typo_forms(state: PatchState) -> dict[str, str]:
+    """The stories' written words (for typos) in order of first use, each with its form
+    where first written: the index's typo table before the word table's own words."""
     import numpy as np
 
-    flat = np.frombuffer(ids, dtype=np.int32)
+    flat = np.frombuffer(state.surface_raw, dtype=np.int32)
     if not len(flat):
         return {}
-    first = _first_uses(flat, len(names))
-    picked, their = flat[first].tolist(), np.frombuffer(values, dtype=np.int32)[first].tolist()
-    return {names[r]: forms[f] for r, f in zip(picked, their, strict=True)}
+    first = _first_uses(flat, len(state.raws))
+    picked = flat[first].tolist()
+    their = np.frombuffer(state.surface_form, dtype=np.int32)[first].tolist()
+    raws, forms = state.raws, state.forms
+    return {raws[r]: forms[f] for r, f in zip(picked, their, strict=True)}
 
 
-def _one_language(state: PatchState, words: list[str]) -> dict[str, str]:
+def one_language(state: PatchState) -> dict[str, str]:
     """Written words found in one language's texts only, in order of first use."""
     import numpy as np
 
+    words = state.words
     both = np.frombuffer(state.written, dtype=np.int32)
     if not len(both):
         return {}
