@@ -175,6 +175,18 @@ def test_a_start_after_editing_a_story_answers_as_a_fresh_build(
     assert patched != before  # the edited story's new trigger is read
 
 
+def test_the_index_written_meanwhile_is_there_once_waited_for(tmp_path: Path) -> None:
+    """A thread writes the index and its patch state while the start goes on; once waited
+    for (as the next build in this process and the exit do), both files are there."""
+    Matcher(load_knowledge(PROJECT / "responses", SEEDS), cache_dir=tmp_path)
+    index_build.wait_for_writes()
+    assert not index_build._WRITERS
+    assert sorted(path.name.split("-")[0] for path in tmp_path.glob("*.data")) == [
+        "index",
+        "patch",
+    ]
+
+
 def test_an_edit_on_disk_is_patched_by_its_files_digests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

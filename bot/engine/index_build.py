@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 from array import array
 from collections.abc import Sequence
 from functools import partial
@@ -140,12 +141,21 @@ class IndexBuilding:
         return "latest:" + h.hexdigest()
 
     def _keep(self, cache: Cache, index: Index, state: PatchState) -> None:
-        """Keep the index and what patching it needs, and only the last few of each."""
+        """Keep the index and what patching it needs, and only the last few of each. Their
+        bytes are made here and written by a thread (writing a file releases the
+        interpreter) while this process goes on: the next start needs them, this one does
+        not. `wait_for_writes` waits for it, as does the process's exit."""
         key = self._index_cache_key
-        cache.put_large({"index:" + key: index_bytes(index)})  # one at a time: tens of MB each
-        cache.put_large({"patch:" + key: state_bytes(state)})
-        cache.keep_latest_large("index", INDEX_ENTRIES)
-        cache.keep_latest_large("patch", INDEX_ENTRIES)
+        files = {"index:" + key: index_bytes(index), "patch:" + key: state_bytes(state)}
+
+        def write() -> None:
+            cache.put_large(files)
+            cache.keep_latest_large("index", INDEX_ENTRIES)
+            cache.keep_latest_large("patch", INDEX_ENTRIES)
+
+        writer = threading.Thread(target=write, name="index-writer")
+        writer.start()
+        _WRITERS.append(writer)
 
     def _patched(
         self, stories: Sequence[Story], keys: list[str], cache: Cache, latest: str
@@ -445,6 +455,16 @@ class IndexBuilding:
             forms = normalizer.canonical_word(raw, "id") if len(raw) >= 4 else ()
             if forms and forms[0] in term_ids and raw not in surface_words:
                 surface_words[raw] = forms[0]
+
+
+_WRITERS: list[threading.Thread] = []  # threads writing whole indexes (`_keep`)
+
+
+def wait_for_writes() -> None:
+    """Wait for the indexes this process is writing: before it reads the cache again, or
+    forks (which waits for no other thread to run)."""
+    while _WRITERS:
+        _WRITERS.pop().join()
 
 
 def _nothing() -> None:

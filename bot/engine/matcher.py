@@ -48,7 +48,7 @@ from bot.engine.concepts import FILE as CONCEPTS
 from bot.engine.concepts import ConceptTable, load_concepts, table_json, table_of
 from bot.engine.confidence import Calibration, Evidence
 from bot.engine.index import story_texts
-from bot.engine.index_build import INDEX_ENTRIES, IndexBuilding
+from bot.engine.index_build import INDEX_ENTRIES, IndexBuilding, wait_for_writes
 from bot.engine.index_bytes import index_of
 from bot.engine.index_patch import patch
 from bot.engine.language import LanguageDetector, decide
@@ -168,6 +168,7 @@ class Matcher(IndexBuilding, LexicalScoring):
             self.situations = self._situations()
             return
         try:
+            wait_for_writes()  # an index this process is still writing is read from its file
             try:
                 self._built_by = self._builder_digest()
             except OSError:  # the table cannot be read: loading it has reported that
