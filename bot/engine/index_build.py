@@ -14,7 +14,7 @@ import threading
 from array import array
 from collections.abc import Sequence
 from functools import partial
-from itertools import accumulate, chain, filterfalse
+from itertools import accumulate, chain, filterfalse, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,10 +28,17 @@ from bot.engine.index import (
     matched_fields,
     story_texts,
 )
-from bot.engine.index_bytes import index_bytes, index_of, story_terms_bytes, story_terms_of
+from bot.engine.index_bytes import (
+    index_bytes,
+    index_of,
+    story_terms_bytes,
+    story_terms_of,
+    story_written_of,
+)
 from bot.engine.index_patch import (
     MAX_CHANGED_SHARE,
     PatchState,
+    StoryWritten,
     one_language,
     patch,
     state_bytes,
@@ -99,18 +106,22 @@ class IndexBuilding:
             lambda n: story_terms_bytes(self._analyse(stories[missing[n]])), len(missing)
         )
         analyses: list[StoryTerms] = []
+        # per story: a worker's bytes where its written words were left in them, else None
+        undecoded: list[bytes | None] = []
         new: dict[str, bytes] = {}
         results = iter(fresh or ())
         for story, key, terms in zip(stories, keys, cached, strict=True):
+            raw = None
             if terms is None:
                 if fresh is None:
                     terms = self._analyse(story)
                     new[key] = story_terms_bytes(terms)
                 else:  # analysed by a worker: its bytes are what the cache keeps
-                    new[key] = next(results)
-                    terms = story_terms_of(new[key], checked=False)
+                    raw = new[key] = next(results)
+                    terms = story_terms_of(raw, checked=False)
                     assert terms is not None
             analyses.append(terms)
+            undecoded.append(raw)
         del cached
         touch = [key for key in keys if key in found]
         del found  # the cached analyses' bytes (hundreds of MB at thousands of stories)
@@ -121,8 +132,8 @@ class IndexBuilding:
         else:  # a few: forking costs more than it saves
             cache.put_many(new, touch=touch)
             written = _nothing
-        index, state = self._assemble(stories, analyses, keys)
-        del analyses
+        index, state = self._assemble(stories, analyses, keys, undecoded)
+        del analyses, undecoded
         written()  # before anything else is written: one writer at a time
         new.clear()
         cache.put_many({latest: self._index_cache_key.encode()})
@@ -306,16 +317,19 @@ class IndexBuilding:
         stories: Sequence[Story],
         analyses: Sequence[StoryTerms],
         keys: Sequence[str] = (),
+        undecoded: Sequence[bytes | None] = (),
     ) -> tuple[Index, PatchState]:
         """The index of the stories' analyses: the part that depends on every story (term
         ids, weights, postings). Only sums and lookups over what `_analyse` found: no text is
         read again. With it, what patching this index needs (`keys`: the stories' cache
-        keys)."""
+        keys; `undecoded`: per story, where its analysis was read without its written words,
+        the bytes they are in, else None)."""
         import numpy as np  # here only: a start with a full cache does not need it
 
         # What patching needs of the stories' written words is worked out meanwhile by a
-        # forked process where there are many: the assembly does not need it.
-        written = partial(written_bytes, analyses)
+        # forked process where there are many: the assembly does not need it, nor, on a
+        # first start, the words themselves (the forked process decodes them).
+        written = partial(_written_state, analyses, undecoded)
         if len(analyses) >= MIN_ITEMS:
             written = forked_result(written)
         p = self.params
@@ -465,6 +479,16 @@ def wait_for_writes() -> None:
     forks (which waits for no other thread to run)."""
     while _WRITERS:
         _WRITERS.pop().join()
+
+
+def _written_state(analyses: Sequence[StoryTerms], undecoded: Sequence[bytes | None]) -> bytes:
+    """`written_bytes` of the analyses' written words, those read without them (`undecoded`:
+    their bytes, see `IndexBuilding._assemble`) decoded here."""
+    stories: list[StoryWritten] = [
+        (a.surface, a.written) if raw is None else story_written_of(raw)
+        for a, raw in zip(analyses, chain(undecoded, repeat(None)), strict=False)
+    ]
+    return written_bytes(stories)
 
 
 def _nothing() -> None:

@@ -41,35 +41,42 @@ def _split(ends: array, values: array) -> list[array]:
 
 
 def story_terms_bytes(terms: StoryTerms) -> bytes:
-    """A story's analysis as data: its words as JSON, its numbers as packed arrays."""
-    meta = dumps(
-        {
-            "terms": terms.terms,
-            "texts": terms.texts,
-            "surface": terms.surface,
-            "written": terms.written,
-            "situations": terms.situations,
-        }
-    )
+    """A story's analysis as data, in three parts: the words the assembly reads (JSON), its
+    written words (JSON, apart: only a patch state's tables read them, so a first start's
+    assembly leaves them undecoded, see `story_written_of`), its numbers (packed arrays).
+    The layout is this module's: its code is in the builder's digest, so a cache of another
+    layout has other keys and is never read as this one."""
+    meta = dumps({"terms": terms.terms, "texts": terms.texts, "situations": terms.situations})
+    written = dumps({"surface": terms.surface, "written": terms.written})
     numbers = pack(
         terms.counts, array("d", [terms.size]), *_flat(terms.phrases), *_flat(terms.lessons)
     )
-    return len(meta).to_bytes(4, "little") + meta + numbers
+    sizes = [len(meta).to_bytes(4, "little"), len(written).to_bytes(4, "little")]
+    return b"".join([sizes[0], meta, sizes[1], written, numbers])
+
+
+def _parts(raw: bytes) -> tuple[bytes, bytes, bytes]:
+    """The three parts `story_terms_bytes` joined: words, written words, numbers."""
+    size = int.from_bytes(raw[:4], "little")
+    at = 4 + size
+    written_size = int.from_bytes(raw[at : at + 4], "little")
+    return raw[4:at], raw[at + 4 : at + 4 + written_size], raw[at + 4 + written_size :]
 
 
 def story_terms_of(raw: bytes | None, checked: bool = True) -> StoryTerms | None:
     """The analysis `story_terms_bytes` wrote, or None for anything else (absent, damaged,
     or positions outside the story's terms). `checked=False`: bytes this process's own
-    forked workers just wrote, read without the checks (a third of reading them)."""
+    forked workers just wrote, read without the checks (a third of reading them) and without
+    their written words (`surface` and `written` left empty): the assembly does not read
+    them, only the patch state's tables do, in another process (`story_written_of`)."""
     if raw is None:
         return None
     words = _str_list if checked else _as_is
     try:
-        size = int.from_bytes(raw[:4], "little")
-        meta = loads(raw[4 : 4 + size])
-        counts, story_size, phrase_ends, phrase_ids, lesson_ends, lesson_ids = unpack(
-            raw[4 + size :]
-        )
+        meta_raw, written_raw, numbers = _parts(raw)
+        meta = loads(meta_raw)
+        counts, story_size, phrase_ends, phrase_ids, lesson_ends, lesson_ids = unpack(numbers)
+        surface, written = _written(written_raw) if checked else ({}, {})
         terms = StoryTerms(
             terms=words(meta["terms"]),
             counts=counts,
@@ -77,8 +84,8 @@ def story_terms_of(raw: bytes | None, checked: bool = True) -> StoryTerms | None
             phrases=_split(phrase_ends, phrase_ids),
             texts=words(meta["texts"]),
             lessons=_split(lesson_ends, lesson_ids),
-            surface=meta["surface"],
-            written={lang: words(meta["written"][lang]) for lang in LANGUAGES},
+            surface=surface,
+            written={lang: words(written[lang]) for lang in LANGUAGES} if checked else {},
             situations=[words(situation) for situation in meta["situations"]],
         )
         consistent = not checked or (
@@ -95,6 +102,19 @@ def story_terms_of(raw: bytes | None, checked: bool = True) -> StoryTerms | None
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         return None
     return terms if consistent else None
+
+
+def story_written_of(raw: bytes) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """A story's written forms and written words per language (`StoryTerms.surface` and
+    `.written`) from the bytes `story_terms_bytes` wrote: those a `checked=False` read left
+    out. Unchecked: only for bytes this process's own workers wrote."""
+    return _written(_parts(raw)[1])
+
+
+def _written(part: bytes) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The written-words part of an analysis's bytes, decoded."""
+    found = loads(part)
+    return found["surface"], found["written"]
 
 
 def _ascending(ends: array, total: int) -> bool:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 # A patch is for an edit or a few: beyond this share of the stories, assembling is as quick.
 MAX_CHANGED_SHARE = 0.05
+# A story's written forms and written words per language (`StoryTerms.surface`, `.written`).
+StoryWritten = tuple[dict[str, str], dict[str, list[str]]]
 
 
 @dataclass
@@ -184,12 +186,12 @@ class _Table:
         return found
 
 
-def written_bytes(analyses: Sequence[StoryTerms]) -> bytes:
-    """The part of a new state that only `analyses`' written words make (its forms and words
-    as numbers over tables of words), as `state_bytes` writes it: a second or two at
+def written_bytes(stories: Sequence[StoryWritten]) -> bytes:
+    """The part of a new state that only the stories' written words make (their forms and
+    words as numbers over tables of words), as `state_bytes` writes it: a second or two at
     thousands of stories, so a forked process works it out while the index is assembled."""
     empty = array("d"), array("d"), array("i"), array("i"), array("q")
-    return state_bytes(new_state([], *empty, analyses))
+    return state_bytes(new_state([], *empty, stories))
 
 
 def with_written(
@@ -221,10 +223,11 @@ def new_state(
     positions: array,
     phrase_words: array,
     phrase_word_ends: array,
-    analyses: Sequence[StoryTerms],
+    stories: Sequence[StoryWritten],
 ) -> PatchState:
-    """The state of an index just assembled from `analyses` (the other parts come from the
-    assembly, which has them at hand). Millions of written words: looked up in C loops."""
+    """The state of an index just assembled from analyses whose written forms and words are
+    `stories` (the other parts come from the assembly, which has them at hand). Millions of
+    written words: looked up in C loops."""
     import numpy as np
 
     def table(words: Iterable[str]) -> dict[str, int]:
@@ -234,16 +237,16 @@ def new_state(
         return ids
 
     def written() -> Iterator[str]:
-        return chain.from_iterable(a.written[lang] for a in analyses for lang in LANGUAGES)
+        return chain.from_iterable(words[lang] for _, words in stories for lang in LANGUAGES)
 
-    analyses_raws = [a.surface for a in analyses]
-    analyses_forms = [a.surface.values() for a in analyses]
-    raw_ids = table(chain.from_iterable(analyses_raws))
-    form_ids = table(chain.from_iterable(analyses_forms))
+    surfaces = [surface for surface, _ in stories]
+    surface_forms = [surface.values() for surface in surfaces]
+    raw_ids = table(chain.from_iterable(surfaces))
+    form_ids = table(chain.from_iterable(surface_forms))
     word_ids = table(written())
-    sizes = [len(a.written[lang]) for a in analyses for lang in LANGUAGES]
+    sizes = [len(words[lang]) for _, words in stories for lang in LANGUAGES]
     numbered = np.frombuffer(array("i", map(word_ids.__getitem__, written())), dtype=np.int32)
-    langs = np.tile(np.arange(len(LANGUAGES), dtype=np.int32), len(analyses))
+    langs = np.tile(np.arange(len(LANGUAGES), dtype=np.int32), len(stories))
     numbered = numbered * len(LANGUAGES) + np.repeat(langs, sizes)
     return PatchState(
         keys=keys,
@@ -254,14 +257,14 @@ def new_state(
         phrase_word_ends=phrase_word_ends,
         raws=list(raw_ids),
         forms=list(form_ids),
-        surface_raw=array("i", map(raw_ids.__getitem__, chain.from_iterable(analyses_raws))),
-        surface_form=array("i", map(form_ids.__getitem__, chain.from_iterable(analyses_forms))),
-        surface_ends=array("q", accumulate(len(a.surface) for a in analyses)),
+        surface_raw=array("i", map(raw_ids.__getitem__, chain.from_iterable(surfaces))),
+        surface_form=array("i", map(form_ids.__getitem__, chain.from_iterable(surface_forms))),
+        surface_ends=array("q", accumulate(map(len, surfaces))),
         words=list(word_ids),
         written=array("i", numbered.astype(np.int32).tobytes()),
         written_ends=array(
             "q",
-            accumulate(sum(len(a.written[lang]) for lang in LANGUAGES) for a in analyses),
+            accumulate(sum(len(words[lang]) for lang in LANGUAGES) for _, words in stories),
         ),
     )
 
