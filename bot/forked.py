@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
+    from multiprocessing.context import ForkContext
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +39,35 @@ def workers() -> int:
         return os.cpu_count() or 1
 
 
+def _fork_context() -> ForkContext | None:
+    """The fork context, or None where forking would not pay or is not safe: one core, no
+    fork on this system, or other threads running (forking a threaded process can deadlock
+    it). multiprocessing is imported here only: a start with a full cache forks nothing."""
+    if workers() < 2 or threading.active_count() > 1:
+        return None
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return multiprocessing.get_context("fork")
+
+
 def map_forked(work: Callable[[int], bytes], count: int) -> list[bytes] | None:
     """`[work(n) for n in range(count)]` computed in forked workers, or None when that would
     not pay or is not safe (few items, one core, no fork, or other threads running: forking a
     threaded process can deadlock it); the caller then runs the loop itself."""
     global _work
-    cores = workers()
-    if count < MIN_ITEMS or cores < 2 or threading.active_count() > 1:
+    context = _fork_context() if count >= MIN_ITEMS else None
+    if context is None:
         return None
-    import multiprocessing  # here only: a start with a full cache forks nothing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return None
     spans = [(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
     _work = work
+    processes = min(workers(), len(spans))
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(cores, len(spans)), mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
             results: list[bytes] = []
             for chunk in pool.map(_run, spans):
                 results.extend(chunk)
@@ -72,15 +83,11 @@ def start_forked(work: Callable[[], None]) -> Callable[[], None]:
     """Start `work` in a forked process while this one goes on, and return the function that
     waits for it to end. Where that would not pay or is not safe (one core, no fork, other
     threads running), `work` runs here, now, and the function returned does nothing."""
-    if workers() < 2 or threading.active_count() > 1:
+    context = _fork_context()
+    if context is None:
         work()
         return lambda: None
-    import multiprocessing
-
-    if "fork" not in multiprocessing.get_all_start_methods():
-        work()
-        return lambda: None
-    process = multiprocessing.get_context("fork").Process(target=_quietly, args=(work,))
+    process = context.Process(target=_quietly, args=(work,))
     try:
         process.start()
     except OSError as exc:
@@ -102,13 +109,9 @@ def forked_result(work: Callable[[], bytes]) -> Callable[[], bytes]:
     """Start `work` in a forked process while this one goes on, and return the function that
     waits for its result. Where that would not pay or is not safe (one core, no fork, other
     threads running), or the process fails, `work` runs here when its result is asked for."""
-    if workers() < 2 or threading.active_count() > 1:
+    context = _fork_context()
+    if context is None:
         return work
-    import multiprocessing
-
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return work
-    context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_send, args=(work, sender))
     try:

@@ -114,9 +114,7 @@ def load_knowledge(
             cache.save()
     if digest is not None:
         _LAST_KB.clear()
-        _LAST_KB[digest] = kb
-        _LAST_FILES.clear()
-        _LAST_FILES[digest] = hashes
+        _LAST_KB[digest] = (kb, hashes)
     return kb
 
 
@@ -199,8 +197,8 @@ def _parsed(
 # and anything unreadable is ignored and the file parsed again. Only valid files are cached,
 # so a problem is always reported from the file itself, with its line.
 CACHE_DIR = "cache"  # under the data directory
-_LAST_KB: dict[str, KnowledgeBase] = {}  # the last base loaded in this process, by digest
-_LAST_FILES: dict[str, Mapping[Path, str]] = {}  # ...and its files' content hashes
+# The last base loaded in this process and its files' content hashes, by digest.
+_LAST_KB: dict[str, tuple[KnowledgeBase, Mapping[Path, str]]] = {}
 
 
 def _code() -> bytes:
@@ -223,7 +221,7 @@ def _kb_digest(seeds_dir: Path, hashes: Mapping[Path, str]) -> str:
 def digest_of(kb: KnowledgeBase) -> str | None:
     """The content hash `kb` was loaded under, if it is the base this process last loaded
     from files (by identity: a base built or changed in memory has none)."""
-    for digest, remembered in _LAST_KB.items():
+    for digest, (remembered, _) in _LAST_KB.items():
         if remembered is kb:
             return digest
     return None
@@ -235,9 +233,9 @@ def story_digests(kb: KnowledgeBase) -> dict[Path, bytes] | None:
     known, so the matcher keys each story's analysis by it instead of hashing the story's
     texts again. None for any other base."""
     digest = digest_of(kb)
-    hashes = _LAST_FILES.get(digest) if digest is not None else None
-    if hashes is None:
+    if digest is None:
         return None
+    hashes = _LAST_KB[digest][1]
     code = _code()
     digests = {}
     for story in kb.stories:
@@ -252,9 +250,9 @@ def story_digests(kb: KnowledgeBase) -> dict[Path, bytes] | None:
 
 def _remembered_kb(digest: str, seeds_dir: Path) -> KnowledgeBase | None:
     """The base this process loaded from exactly these files, if its seed files are all there."""
-    kb = _LAST_KB.get(digest)
-    if kb is None:
+    if digest not in _LAST_KB:
         return None
+    kb = _LAST_KB[digest][0]
     seeds = {story.seed for story in kb.stories}
     if any(seed_problem(seed, seeds_dir) for seed in seeds):
         return None  # loaded afresh, to report the problem with its file and line
