@@ -447,3 +447,17 @@ def test_a_link_is_an_address_not_a_situation(tmp_path: Path) -> None:
     )
     assert alone["matches"] == []
     assert [m["id"] for m in around["matches"]][:1] == ["kerjasama-ancaman"]
+
+
+def test_a_machines_commissioning_is_no_commission_to_negotiate(tmp_path: Path) -> None:
+    """Bargaining over a commission is a subject no story covers; a machine being
+    commissioned is the setting of an angry customer's story, not pay."""
+    pay, machine = ask_json(
+        tmp_path,
+        "customer mau nego komisi saya turun, gimana ya?",
+        "klien ngamuk karena saya gak bisa dateng, saya lagi commissioning mesin di pabrik "
+        "lain, bos mau langsung nego sekarang, atau tunggu klien tenang dulu?",
+    )
+    assert not any(m["score"] >= 34 for m in pay["matches"])
+    assert machine["matches"] and machine["matches"][0]["seed"].startswith("000")
+    assert machine["matches"][0]["score"] >= 34

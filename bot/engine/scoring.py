@@ -462,7 +462,7 @@ class LexicalScoring:
         q.law = normalizer.asks_law(question)
         # stopwords count: "boleh" (may I) weighs nothing but asks for permission
         folded = normalizer.tokens(question, q.lang)
-        q.outside = normalizer.outside_subject(folded) is not None
+        q.outside = normalizer.outside_subject(folded, question) is not None
         q.legal = normalizer.legal_subject([*folded, *normalizer.split(question)], question)
         q.subjects = normalizer.subjects_of(folded, question)
         q.concepts = self.situations.message(folded)

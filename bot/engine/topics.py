@@ -45,25 +45,28 @@ class TopicChecks:
         self.law = frozenset(word for words in table.law.values() for word in words)
         # Subjects no story covers, each a list of groups of folded words (see `outside`).
         # Stopwords count here: "boleh" (may I) weighs nothing but asks for permission.
-        self.outside = {name: self._groups(groups) for name, groups in table.outside.items()}
+        # A word written "=word" is matched as written only: folded, "commissioning" (a
+        # machine's) is a salesperson's "commission".
+        self.outside = {
+            name: [
+                (
+                    self._groups([[w for w in group if not w.startswith("=")]])[0],
+                    frozenset(w[1:] for w in group if w.startswith("=")),
+                )
+                for group in groups
+            ]
+            for name, groups in table.outside.items()
+        }
         # Also as written: a word the folding drops as a particle ("ok" in "is it ok to...")
         # still asks for permission (`legal_subject` is given the raw words too).
         # A word written "=word" is matched as written only: folded, "kepala" (head) is the
         # asker's boss, "memutuskan" (decides) a breakup, "wine" one typo from "win".
         self.legal = {
-            name: [
-                self._groups([[w for w in group if not w.startswith("=")]])[0]
-                | frozenset(w.lstrip("=") for w in group)
-                for group in groups
-            ]
+            name: [self._folded_or_written(group) for group in groups]
             for name, groups in table.legal.items()
         }
         self.legal_unless = self._groups([table.legal_unless])[0]
-        self.legal_asked = [
-            self._groups([[w for w in group if not w.startswith("=")]])[0]
-            | frozenset(w.lstrip("=") for w in group)
-            for group in table.legal_asked
-        ]
+        self.legal_asked = [self._folded_or_written(group) for group in table.legal_asked]
         self.legal_none = {
             name: self._groups([words])[0] | frozenset(words)
             for name, words in table.legal_none.items()
@@ -98,6 +101,12 @@ class TopicChecks:
                 )
                 (self.weak_subjects if weak else self.subjects)[name] = folded
                 (self.weak_subject_phrases if weak else self.subject_phrases)[name] = phrases
+
+    def _folded_or_written(self, group: Iterable[str]) -> frozenset[str]:
+        """A group's words folded (but those written "=word") and every word as written."""
+        words = list(group)
+        folded = self._groups([[w for w in words if not w.startswith("=")]])[0]
+        return folded | frozenset(w.lstrip("=") for w in words)
 
     def _groups(self, groups: Iterable[Iterable[str]]) -> list[frozenset[str]]:
         """Groups of words, each folded like a question (both languages' stemmers)."""
@@ -169,11 +178,13 @@ class TopicChecks:
                 return name
         return None
 
-    def outside_subject(self, words: Iterable[str]) -> str | None:
+    def outside_subject(self, words: Iterable[str], text: str = "") -> str | None:
         """The subject no story covers that these canonical words ask about (a word of each
-        of its groups), if any: see `outside` in the table."""
+        of its groups), if any: see `outside` in the table. `text`, the question as
+        written, for the words written "=word"."""
         present = set(words)
+        written = set(self.split(text))
         for name, groups in self.outside.items():
-            if all(present & group for group in groups):
+            if all(present & folded or written & as_written for folded, as_written in groups):
                 return name
         return None
