@@ -461,3 +461,21 @@ def test_a_machines_commissioning_is_no_commission_to_negotiate(tmp_path: Path) 
     assert not any(m["score"] >= 34 for m in pay["matches"])
     assert machine["matches"] and machine["matches"][0]["seed"].startswith("000")
     assert machine["matches"][0]["score"] >= 34
+
+
+def test_the_legal_team_is_people_at_work_not_a_question_of_the_law(
+    replies: Replies, tmp_path: Path
+) -> None:
+    """ "Tim legal" names a department: a romance with someone there is story 004's, while a
+    question that also asks whether a gift to an official is allowed still gets the law."""
+    romance, permission = ask_json(
+        tmp_path,
+        "anak buah saya yang ditempatkan di kantor customer pacaran sama orang tim legal "
+        "mereka, kerjaannya jadi keteteran, gimana negurnya?",
+        "udah tanya tim legal belum ya, sebenernya boleh gak kasih parcel lebaran ke pejabat?",
+    )
+    assert romance["matches"] and romance["matches"][0]["seed"].startswith("004")
+    assert romance["matches"][0]["score"] >= 34
+    assert permission["matches"] == []
+    out = " ".join(chat(replies, [permission["question"]]).split())
+    assert "KPK" in out and "nasihat hukum" in out

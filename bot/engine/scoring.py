@@ -463,7 +463,9 @@ class LexicalScoring:
         # stopwords count: "boleh" (may I) weighs nothing but asks for permission
         folded = normalizer.tokens(question, q.lang)
         q.outside = normalizer.outside_subject(folded, question) is not None
-        q.legal = normalizer.legal_subject([*folded, *normalizer.split(question)], question)
+        lawful = normalizer.without_law_units(question)  # "tim legal" asks nothing of the law
+        law_words = normalizer.tokens(lawful, q.lang) if lawful != question else folded
+        q.legal = normalizer.legal_subject([*law_words, *normalizer.split(lawful)], lawful)
         q.subjects = normalizer.subjects_of(folded, question)
         q.concepts = self.situations.message(folded)
 

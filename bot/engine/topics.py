@@ -43,6 +43,7 @@ class TopicChecks:
         self.private = self._folded(table.private)
         self.customers = self._folded(table.customers)
         self.law = frozenset(word for words in table.law.values() for word in words)
+        self.law_units = tuple(f" {' '.join(self.split(unit))} " for unit in table.law_units)
         # Subjects no story covers, each a list of groups of folded words (see `outside`).
         # Stopwords count here: "boleh" (may I) weighs nothing but asks for permission.
         # A word written "=word" is matched as written only: folded, "commissioning" (a
@@ -140,7 +141,18 @@ class TopicChecks:
         """Does the text ask about the law (legal, UU, gratifikasi)? See `law` in the table;
         its words are matched as written, not folded, in the sentences that ask."""
         law = self.law  # as written, or with stretched letters collapsed ("legalll")
-        return any(raw in law or self.collapse(raw) in law for raw in self.split(asking_part(text)))
+        written = self.split(self.without_law_units(asking_part(text)))
+        return any(raw in law or self.collapse(raw) in law for raw in written)
+
+    def without_law_units(self, text: str) -> str:
+        """The text with the parts of a company a law word names taken out (`law_units`:
+        "staf legal" is someone at work, not the law); the text itself when it names none."""
+        written = f" {' '.join(self.split(text))} "
+        if not any(unit in written for unit in self.law_units):
+            return text
+        for unit in self.law_units:
+            written = written.replace(unit, " ")
+        return written.strip()
 
     def subjects_of(self, words: Iterable[str], text: str = "") -> frozenset[str]:
         """The subjects (`subjects` in the table: officials, gifts, ...) these canonical words

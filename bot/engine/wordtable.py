@@ -77,6 +77,9 @@ class Table:
     # ... unless someone asks for it ("he asks a fee: how do I refuse without losing the
     # project" is still a question of the law): `legal_unless_asked` in the table.
     legal_asked: tuple[tuple[str, ...], ...] = ()
+    # Phrases in which a law word names a part of a company ("tim legal", "legal team"):
+    # a message naming them does not ask what the law says.
+    law_units: tuple[str, ...] = ()
 
 
 def _words(value: Any, where: str) -> list[str]:
@@ -156,6 +159,7 @@ SECTIONS = (
     "work",
     "customers",
     "law",
+    "law_units",
     "outside",
     "private",
     "subjects",
@@ -253,6 +257,7 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
             lang: tuple(_words((data.get("law") or {}).get(lang, []), f"{path}: law.{lang}"))
             for lang in LANGUAGES
         },
+        law_units=tuple(_words(data.get("law_units") or [], f"{path}: law_units")),
         outside=_subjects(data.get("outside") or {}, f"{path}: outside"),
         subjects=_subject_words(data.get("subjects") or {}, f"{path}: subjects"),
         legal=legal,
