@@ -219,3 +219,6 @@ def test_eval_reads_lesson_labels_and_reports_the_lesson_first_and_length(
     assert "lesson shown first fits (right story, lesson-labelled): 0.50 n=2" in report
     assert re.search(r"  short +n=  1  lesson-first=1\.00", report)
     assert re.search(r"  id: n=  2  median=\d+  p90=\d+  max=\d+", report)
+    # the author sees which dilemma got which lesson, in the file's own indices
+    assert "lesson misses (1, lesson indices as in the file):" in report
+    assert re.search(r"  \[000: shown [1-3], labelled 0\] saya kesel sampai pengen lepas", report)

@@ -522,6 +522,15 @@ def format_report(result: EvalResult) -> str:
         best = r.best_unthresholded
         below = f" (best below threshold: {best[0]}:{best[1]})" if best and not r.predicted else ""
         lines.append(f"  [{expected} -> {got}]{below} {r.item.question}")
+    lesson_misses = [r for r in result.lesson_judged if not r.lesson_right]
+    if lesson_misses:
+        # What an author reads to see which lesson a dilemma wanted: indices as in the file.
+        lines.append(f"lesson misses ({len(lesson_misses)}, lesson indices as in the file):")
+        for r in lesson_misses:
+            wanted = ",".join(map(str, r.item.lessons))
+            lines.append(
+                f"  [{r.item.expect[0]}: shown {r.lesson}, labelled {wanted}] {r.item.question}"
+            )
     lang_misses = [r for r in result.items if r.lang_ok is False]
     if lang_misses:
         lines.append(f"language misses ({len(lang_misses)}):")
