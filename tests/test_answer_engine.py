@@ -100,7 +100,18 @@ def test_lessons_are_numbered_in_the_order_they_are_read(replies: Replies, tmp_p
 
 
 @pytest.mark.parametrize(
-    "message", ["halo", "Halo kak!", "makasih ya", "thanks!", "siapa kamu?", "test", "👍🙏"]
+    "message",
+    [
+        "halo",
+        "Halo kak!",
+        "makasih ya",
+        "thanks!",
+        "siapa kamu?",
+        "test",
+        "👍🙏",
+        "matur nuwun mas",
+        "hatur nuhun kang",
+    ],
 )
 def test_small_talk_gets_a_friendly_line_never_a_refusal(
     replies: Replies, tmp_path: Path, message: str
@@ -479,3 +490,22 @@ def test_the_legal_team_is_people_at_work_not_a_question_of_the_law(
     assert permission["matches"] == []
     out = " ".join(chat(replies, [permission["question"]]).split())
     assert "KPK" in out and "nasihat hukum" in out
+
+
+@pytest.mark.parametrize(
+    ("question", "seed"),
+    [
+        ("klienku nesu njaluk aku teko sesuk, aku lagi repot banget, piye?", "000"),
+        ("pelangganku lali pesenane ora tak kirim, saiki nesu, kudu piye?", "003"),
+        ("klien ambek soalna abdi teu tiasa datang isukan, kumaha?", "000"),
+    ],
+)
+def test_javanese_and_sundanese_words_mixed_in_are_read(
+    tmp_path: Path, question: str, seed: str
+) -> None:
+    """Everyday Javanese and Sundanese words mixed into Indonesian ("nesu", "lali", "piye",
+    "kumaha") are read as their Indonesian words, so the situation finds its story."""
+    (record,) = ask_json(tmp_path, question)
+    assert record["lang"] == "id"
+    assert record["matches"] and record["matches"][0]["seed"].startswith(seed)
+    assert record["matches"][0]["score"] >= 34
