@@ -509,3 +509,27 @@ def test_javanese_and_sundanese_words_mixed_in_are_read(
     assert record["lang"] == "id"
     assert record["matches"] and record["matches"][0]["seed"].startswith(seed)
     assert record["matches"][0]["score"] >= 34
+
+
+@pytest.mark.parametrize(
+    ("dressed", "plain"),
+    [
+        ("pelanggan telah kecewa, bagaimana?", "pelanggan kecewa, bagaimana?"),
+        ("saya telah lupa suatu pesanan", "saya lupa pesanan"),
+        (
+            "honestly the customer is disappointed, thoughts?",
+            "the customer is disappointed, thoughts?",
+        ),
+        ("I honestly forgot an order myself", "I forgot an order"),
+    ],
+)
+def test_function_words_of_the_formal_register_weigh_nothing(
+    tmp_path: Path, dressed: str, plain: str
+) -> None:
+    """ "Telah", "suatu", "honestly", "myself" say how a thing is said, not what happened:
+    the question is told the story its plain form is, about as confidently (they weighed
+    as rare off-topic words, and such questions were refused)."""
+    with_words, without = ask_json(tmp_path, dressed, plain)
+    assert without["matches"], plain
+    assert with_words["matches"] and with_words["matches"][0]["id"] == without["matches"][0]["id"]
+    assert with_words["matches"][0]["score"] >= without["matches"][0]["score"] - 5
