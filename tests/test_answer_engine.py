@@ -521,6 +521,11 @@ def test_javanese_and_sundanese_words_mixed_in_are_read(
             "the customer is disappointed, thoughts?",
         ),
         ("I honestly forgot an order myself", "I forgot an order"),
+        # "quite" is not "quit" (resigning, a subject no story covers)
+        (
+            "the customer is quite disappointed with us, what now?",
+            "the customer is disappointed with us, what now?",
+        ),
     ],
 )
 def test_function_words_of_the_formal_register_weigh_nothing(
