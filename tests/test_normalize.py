@@ -272,6 +272,18 @@ def test_english_contractions_are_not_read_as_other_words() -> None:
     assert content_tokens("I'll", "en") != content_tokens("ill", "en")
 
 
+def test_english_words_that_only_look_inflected_keep_their_meaning() -> None:
+    """The light stemmer and the stretched-letter collapse must not turn an everyday word
+    into a concept: "soon" is not "son" (a child), "quite" not "quit" (resigning), the
+    "affairs" of a government not an affair, "promising" not a promise."""
+    assert content_tokens("reply soon", "en") == content_tokens("reply", "en")
+    assert content_tokens("quite upset", "en") == content_tokens("upset", "en")
+    assert normalize("soon", "en") != normalize("son", "en")
+    assert normalize("government affairs", "en") != normalize("government affair", "en")
+    assert normalize("a promising lead", "en") != normalize("a promise lead", "en")
+    assert normalize("quit", "en") == normalize("resign", "en")  # the real word still folds
+
+
 def test_yaml_truth_words_in_the_table_stay_words() -> None:
     # YAML 1.1 reads a bare on/off/no/yes as a truth value; in a word list it is a word.
     assert content_tokens("on", "en") == [] and content_tokens("no", "en") == []
