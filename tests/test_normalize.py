@@ -285,6 +285,15 @@ def test_english_words_that_only_look_inflected_keep_their_meaning() -> None:
     assert normalize("quit", "en") == normalize("resign", "en")  # the real word still folds
 
 
+def test_indonesian_words_that_only_look_affixed_keep_their_meaning() -> None:
+    """A city is not a former subordinate ("Bekasi" is not "bekas"), a nurse is not
+    caretaking, to emphasise is not to pressure; the real words still fold."""
+    assert normalize("bekasi", "id") != normalize("mantan", "id")
+    assert normalize("bekas anak buah", "id") == normalize("mantan anak buah", "id")
+    assert normalize("perawat", "id") != normalize("merawat", "id")
+    assert normalize("menekankan", "id") != normalize("tekanan", "id")
+
+
 def test_yaml_truth_words_in_the_table_stay_words() -> None:
     # YAML 1.1 reads a bare on/off/no/yes as a truth value; in a word list it is a word.
     assert content_tokens("on", "en") == [] and content_tokens("no", "en") == []
