@@ -294,6 +294,14 @@ def test_indonesian_words_that_only_look_affixed_keep_their_meaning() -> None:
     assert normalize("menekankan", "id") != normalize("tekanan", "id")
 
 
+def test_english_idioms_are_read_whole() -> None:
+    """Folded word by word, "in order to" names an order (story 003's forgotten one) and
+    "give up" a gift; read whole they are a purpose and a surrender."""
+    assert content_tokens("in order to keep the client", "en") == content_tokens("client", "en")
+    assert normalize("don't give up", "en") != normalize("don't give", "en")
+    assert content_tokens("give up", "en") == content_tokens("menyerah", "id")
+
+
 def test_yaml_truth_words_in_the_table_stay_words() -> None:
     # YAML 1.1 reads a bare on/off/no/yes as a truth value; in a word list it is a word.
     assert content_tokens("on", "en") == [] and content_tokens("no", "en") == []
