@@ -302,6 +302,16 @@ def test_english_idioms_are_read_whole() -> None:
     assert content_tokens("give up", "en") == content_tokens("menyerah", "id")
 
 
+def test_indonesian_idioms_are_read_whole() -> None:
+    """ "Kasih tahu" tells and gives nothing (the word of a gift), "keras kepala" is a
+    stubborn customer, not a boss; "beritahu" is not stripped to nonsense."""
+    give = normalize("kasih", "id")
+    assert give not in content_tokens("gw udah kasih tau klien", "id")
+    assert content_tokens("beritahu atasan", "id") == content_tokens("kasih tahu atasan", "id")
+    assert normalize("kepala", "id") not in content_tokens("klien keras kepala", "id")
+    assert content_tokens("klien keras kepala", "id") == content_tokens("klien ngotot", "id")
+
+
 def test_yaml_truth_words_in_the_table_stay_words() -> None:
     # YAML 1.1 reads a bare on/off/no/yes as a truth value; in a word list it is a word.
     assert content_tokens("on", "en") == [] and content_tokens("no", "en") == []
