@@ -486,6 +486,12 @@ def test_the_legal_team_is_people_at_work_not_a_question_of_the_law(
         "udah tanya tim legal belum ya, sebenernya boleh gak kasih parcel lebaran ke pejabat?",
     )
     assert romance["matches"] and romance["matches"][0]["seed"].startswith("004")
+    (in_law,) = ask_json(
+        tmp_path,
+        "how do I calm down my father-in-law, who is also my client, now that he is angry "
+        "I refused to visit him tomorrow?",
+    )
+    assert in_law["matches"] and in_law["matches"][0]["seed"].startswith("000")
     assert romance["matches"][0]["score"] >= 34
     assert permission["matches"] == []
     out = " ".join(chat(replies, [permission["question"]]).split())
