@@ -544,3 +544,16 @@ def test_function_words_of_the_formal_register_weigh_nothing(
     assert without["matches"], plain
     assert with_words["matches"] and with_words["matches"][0]["id"] == without["matches"][0]["id"]
     assert with_words["matches"][0]["score"] >= without["matches"][0]["score"] - 5
+
+
+def test_a_souvenir_from_abroad_is_no_gift_to_an_official(replies: Replies, tmp_path: Path) -> None:
+    """ "Luar negeri" is abroad, not the state ("pegawai negeri"): may I bring a loyal customer
+    a souvenir from abroad is story 002's, while a parcel for a civil servant gets the law."""
+    abroad, servant = ask_json(
+        tmp_path,
+        "boleh gak kasih oleh-oleh dari luar negeri buat pelanggan setia yang ulang tahun?",
+        "boleh gak kasih parcel lebaran ke pegawai negeri?",
+    )
+    assert abroad["matches"] and abroad["matches"][0]["seed"].startswith("002")
+    assert servant["matches"] == []
+    assert "KPK" in chat(replies, [servant["question"]])

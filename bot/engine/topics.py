@@ -193,9 +193,10 @@ class TopicChecks:
     def outside_subject(self, words: Iterable[str], text: str = "") -> str | None:
         """The subject no story covers that these canonical words ask about (a word of each
         of its groups), if any: see `outside` in the table. `text`, the question as
-        written, for the words written "=word"."""
+        written, for the words written "=word" or "=two words"."""
         present = set(words)
-        written = set(self.split(text))
+        raw = self.split(text)  # as written, and two words as written ("=pegawai negeri")
+        written = {*raw, *(f"{a} {b}" for a, b in zip(raw, raw[1:], strict=False))}
         for name, groups in self.outside.items():
             if all(present & folded or written & as_written for folded, as_written in groups):
                 return name
