@@ -271,6 +271,9 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
         ),
         ("Can I send a bottle of wine to the ministry official who approves our permit?", "en"),
         ("buyer di distributor kita minta potongan buat dia pribadi tiap order", "id"),
+        # a cut of the project's cost, or a bigger share, is still a cut
+        ("pejabat dinas minta jatah 5 persen dari biaya proyek", "id"),
+        ("the procurement officer at the ministry wants a 3 percent cut of the contract", "en"),
         ("is it ok to pay a facilitation fee to speed up the permit?", "en"),
         # leave to give asked with a modal: "can I", "may we"
         ("Can I give a hamper to the procurement officer at a state-owned company?", "en"),
@@ -357,6 +360,11 @@ def test_a_story_taught_for_a_question_of_the_law_is_never_told_for_it(tmp_path:
         ("pelanggan kasih uang tip ke teknisi sebagai terima kasih, boleh diterima gak?", ""),
         ("pelanggan warung kopi minta diskon, uang kembaliannya kurang", ""),
         ("how can I use the trip to connect with the procurement head?", ""),
+        # a state client's price, discount or sales target: the price of our work, no cut
+        ("klien dari dinas kesehatan komplain fee instalasi kami kemahalan, gimana?", ""),
+        ("our government client says our consulting fee is too high, how do I handle it?", ""),
+        ("klien BUMN minta diskon 10 persen untuk perpanjangan kontrak, gimana?", ""),
+        ("target penjualan ke instansi pemerintah naik 20 persen tahun ini, tips?", ""),
         (
             "how can I make the ministry official who manages our account trust us again "
             "after our sales rep let him down?",
