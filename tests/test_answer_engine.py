@@ -273,6 +273,15 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
         ("buyer di distributor kita minta potongan buat dia pribadi tiap order", "id"),
         # a cut of the project's cost, or a bigger share, is still a cut
         ("pejabat dinas minta jatah 5 persen dari biaya proyek", "id"),
+        # any thing given to any office of the state, asked whether it is all right; a
+        # percentage written as a sign; bribes by their idioms
+        ("mau kasih wayang kayak pak B ke kepala dinas, aman gak?", "id"),
+        ("ngasih angpao imlek ke petugas imigrasi boleh?", "id"),
+        ("ajak pejabat kementerian main golf dibayarin kantor, masalah gak?", "id"),
+        ("PPK nya minta jatah 10% dari nilai proyek, gimana nih", "id"),
+        ("kasih uang lelah ke panitia pemeriksa barang pemda, biasa kan?", "id"),
+        ("the minister's aide asks us to sponsor his daughter's wedding, is that allowed?", "en"),
+        ("procurement at a state-owned company asked for money under the table, what now", "en"),
         ("the procurement officer at the ministry wants a 3 percent cut of the contract", "en"),
         ("is it ok to pay a facilitation fee to speed up the permit?", "en"),
         # leave to give asked with a modal: "can I", "may we"
@@ -365,6 +374,16 @@ def test_a_story_taught_for_a_question_of_the_law_is_never_told_for_it(tmp_path:
         ("our government client says our consulting fee is too high, how do I handle it?", ""),
         ("klien BUMN minta diskon 10 persen untuk perpanjangan kontrak, gimana?", ""),
         ("target penjualan ke instansi pemerintah naik 20 persen tahun ini, tips?", ""),
+        # a customer asking for cashback or a fee waived, one's own commission: no kickback
+        ("customer minta cashback karena barangnya telat datang", ""),
+        ("customer minta fee pengiriman digratiskan", ""),
+        ("sales kita minta komisi dibayar di muka sebelum customer bayar, gimana", ""),
+        ("boleh gak kirim penawaran harga ke pejabat dinas lewat email?", ""),
+        (
+            "We missed a custom order for a bakery client's opening. Will a small gift with my "
+            "apology look like I'm trying to buy forgiveness?",
+            "",
+        ),
         (
             "how can I make the ministry official who manages our account trust us again "
             "after our sales rep let him down?",

@@ -178,8 +178,11 @@ class TopicChecks:
         asks for it (`legal_unless_asked`: refusing "without losing the project" is the law's).
         `text`, the question as written, for two-word entries written "=uang rokok"."""
         present = set(words)
-        raw = self.split(text)  # two words as written: "=uang rokok" in a group
+        raw = self.split(text)  # two or three words as written: "=uang rokok", "=under the table"
         present.update(f"{a} {b}" for a, b in zip(raw, raw[1:], strict=False))
+        present.update(f"{a} {b} {c}" for a, b, c in zip(raw, raw[1:], raw[2:], strict=False))
+        if "%" in text:  # "minta jatah 10%": the sign is the word "persen"
+            present.add("persen")
         asked = bool(self.legal_asked) and all(present & group for group in self.legal_asked)
         if present & self.legal_unless and not asked:
             return None
