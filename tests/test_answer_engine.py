@@ -111,6 +111,9 @@ def test_lessons_are_numbered_in_the_order_they_are_read(replies: Replies, tmp_p
         "👍🙏",
         "matur nuwun mas",
         "hatur nuhun kang",
+        "thanks a lot",
+        "terima kasih banyak, ceritanya membantu banget",
+        "kamu bot ya?",
     ],
 )
 def test_small_talk_gets_a_friendly_line_never_a_refusal(

@@ -87,7 +87,13 @@ class SmallTalk:
                 else:  # a phrase of symbols only: an emoji of its own ("👍" is an "ok")
                     for symbol in _emoji(str(item)):
                         emoji.setdefault(symbol, str(kind))
-        return cls(phrases, frozenset(filler), emoji)
+        # A message is read without its filler words, so a phrase is too: "kamu bot" (the bot's
+        # name is filler) must meet "kamu bot ya?". A phrase of filler alone stays whole.
+        read = {}
+        for words, kind in phrases.items():
+            kept = tuple(w for w in words if w not in filler) or words
+            read.setdefault(kept, kind)
+        return cls(read, frozenset(filler), emoji)
 
     @property
     def kinds(self) -> frozenset[str]:
