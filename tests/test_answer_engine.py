@@ -212,6 +212,19 @@ def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Repli
     assert "gratifikasi" in out_en and "KPK" in out_en
 
 
+def test_a_private_clients_gift_or_invitation_comes_without_the_officials_caution(
+    replies: Replies,
+) -> None:
+    """The short caution speaks of civil servants: a gift for a private company's director,
+    or a private customer's karaoke invitation, is told its story without it."""
+    for question in (
+        "direktur klien swasta hobi wayang, kasih apa ya biar berkesan?",
+        "customer ngajak karaoke bareng timnya, saya ikut gak ya",
+    ):
+        out = chat(replies, [question])
+        assert "Pelajaran" in out and "gratifikasi" not in out, question
+
+
 @pytest.mark.parametrize(
     "question",
     [
