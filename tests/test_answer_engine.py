@@ -390,6 +390,12 @@ def test_a_story_taught_for_a_question_of_the_law_is_never_told_for_it(tmp_path:
         ("our government client says our consulting fee is too high, how do I handle it?", ""),
         ("klien BUMN minta diskon 10 persen untuk perpanjangan kontrak, gimana?", ""),
         ("target penjualan ke instansi pemerintah naik 20 persen tahun ini, tips?", ""),
+        # a business trip is no office of the state
+        (
+            "saya lagi perjalanan dinas, customer minta ketemu besok di kantornya padahal saya "
+            "di luar kota",
+            "kerjasama-ancaman",
+        ),
         # a customer asking for cashback or a fee waived, one's own commission: no kickback
         ("customer minta cashback karena barangnya telat datang", ""),
         ("customer minta fee pengiriman digratiskan", ""),
