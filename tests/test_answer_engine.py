@@ -421,6 +421,31 @@ def test_a_question_that_only_shares_words_with_the_law_gets_no_law_reply(
     assert answer.legal is None and "⚖️" not in reply.text
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "can I give a government official a gift card for christmas?",
+        "mau kasih hampers lebaran ke kepala dinas yang jadi customer kita, boleh?",
+    ],
+)
+def test_a_story_offered_after_the_law_opens_on_a_lesson_without_gifts(
+    replies: Replies, question: str
+) -> None:
+    """The legal reply offers a story as a way to win someone over without gifts: opened,
+    it shows first a lesson that is not about giving one."""
+    out = chat(replies, [question, "1"])
+    assert "KPK" in out
+    shown = out.split("💡", 1)[1].split("\n", 1)[0]
+    lang = "en" if "Lesson:" in shown else "id"
+    gift_lessons = [
+        " ".join(lesson.get(lang).split())[:40]
+        for story in replies.kb.stories
+        for lesson in story.lessons
+        if any(w in lesson.get(lang).lower() for w in ("gift", "hadiah", "bingkisan", "kado"))
+    ]
+    assert gift_lessons and not any(text in shown for text in gift_lessons), shown
+
+
 def test_the_law_reply_offers_a_story_as_maybe_with_its_caution(replies: Replies) -> None:
     out = chat(replies, ["boleh kasih parcel lebaran ke pejabat dinas?", "1"])
     assert "KPK" in out and "mungkin cerita ini membantu" in out

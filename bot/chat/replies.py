@@ -48,6 +48,9 @@ MAX_TOPIC_BUTTONS = 30
 # push a reply over Telegram's limit.
 MAX_TITLE = 300
 MAX_FIELD = 3000
+# The subject of giving gifts (normalize.yaml `subjects`): a story offered after the legal
+# reply, as a way to win someone over without gifts, opens on a lesson not about one.
+GIFTS = "gifts"
 
 
 _CHAT_TEXTS: dict[str, frozenset[str]] = {
@@ -269,9 +272,19 @@ class Replies:
         if maybe is not None:
             title = escape_within(maybe.story.title.get(lang), MAX_TITLE)
             text += "\n\n" + self._t("legal_maybe", lang, title=title)
-            action = f"s:{maybe.story.id}:{maybe.lesson}"
+            action = f"s:{maybe.story.id}:{self._lesson_without_gifts(maybe, lang)}"
             rows.append((self._button("button_show_story", lang, action),))
         return Reply(text, tuple(rows))
+
+    def _lesson_without_gifts(self, match: Match, lang: str) -> int:
+        """The lesson to open a story offered after the legal reply with: it is offered as a
+        way to win someone over without gifts, so the best-fitting lesson that is not about
+        giving one (`gifts` in normalize.yaml `subjects`); the best-fitting one if all are."""
+        for number in match.lessons or (match.lesson,):
+            lesson = match.story.lessons[number].get(lang)
+            if GIFTS not in self.matcher.subjects(lesson, lang):
+                return number
+        return match.lesson
 
     def maybe(self, story: Story, lang: str, lesson: int = 0) -> Reply:
         """Plausible but unsure: name the story and let the user decide, instead of telling a

@@ -496,6 +496,11 @@ class Matcher(IndexBuilding, LexicalScoring):
             subjects=q.subjects if q is not None else frozenset(),
         )
 
+    def subjects(self, text: str, lang: str) -> frozenset[str]:
+        """The subjects (`subjects` in normalize.yaml: officials, gifts, ...) a text touches,
+        read as a question's are: what a caution applies to, or what a lesson is about."""
+        return self.normalizer.subjects_of(self.normalizer.tokens(text, lang), text)
+
     def explain(self, question: str, limit: int = 3) -> list[Explanation]:
         """The parts of each top story's confidence, to see why a question matched."""
         scored, _ = self._score(question)
