@@ -298,6 +298,14 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
         ("kasih uang lelah ke panitia pemeriksa barang pemda, biasa kan?", "id"),
         ("the minister's aide asks us to sponsor his daughter's wedding, is that allowed?", "en"),
         ("procurement at a state-owned company asked for money under the table, what now", "en"),
+        # money an official asks for his work, hospitality we pay, a vendor's cut offered to
+        # the asker, a markup passed on
+        ("petugas pelabuhan minta uang biar kontainer kami didahulukan", "id"),
+        ("ajak kepala dinas karaoke, semua kita yang bayar", "id"),
+        ("we'd fly the ministry's procurement head to our plant, all expenses paid", "en"),
+        ("vendor nawarin saya komisi pribadi kalau saya pilih produknya", "id"),
+        ("buyer minta harga dimarkup, selisihnya buat dia", "id"),
+        ("uang kopi buat staf kecamatan biar izinnya cepat", "id"),
         ("the procurement officer at the ministry wants a 3 percent cut of the contract", "en"),
         ("is it ok to pay a facilitation fee to speed up the permit?", "en"),
         # leave to give asked with a modal: "can I", "may we"
@@ -390,6 +398,10 @@ def test_a_story_taught_for_a_question_of_the_law_is_never_told_for_it(tmp_path:
         ("our government client says our consulting fee is too high, how do I handle it?", ""),
         ("klien BUMN minta diskon 10 persen untuk perpanjangan kontrak, gimana?", ""),
         ("target penjualan ke instansi pemerintah naik 20 persen tahun ini, tips?", ""),
+        # a wedding's envelope, the company's anti-bribery training, a fine by the rules
+        ("amplop kondangan anak klien, pantasnya isi berapa?", ""),
+        ("materi apa yang penting buat pelatihan anti suap tim sales?", ""),
+        ("polisi minta kami bayar denda tilang truk pengiriman, gimana prosesnya?", ""),
         # a business trip is no office of the state
         (
             "saya lagi perjalanan dinas, customer minta ketemu besok di kantornya padahal saya "

@@ -69,8 +69,7 @@ class TopicChecks:
         self.legal_unless = self._groups([table.legal_unless])[0]
         self.legal_asked = [self._folded_or_written(group) for group in table.legal_asked]
         self.legal_none = {
-            name: self._groups([words])[0] | frozenset(words)
-            for name, words in table.legal_none.items()
+            name: self._folded_or_written(words) for name, words in table.legal_none.items()
         }
         # A word is folded like a question; a phrase, or a word written "=word", is matched as
         # written: folded, "jatuh cinta", "asmara" and "crush" are the concept "cinta", which
