@@ -282,6 +282,8 @@ def test_english_words_that_only_look_inflected_keep_their_meaning() -> None:
     assert normalize("government affairs", "en") != normalize("government affair", "en")
     assert normalize("a promising lead", "en") != normalize("a promise lead", "en")
     assert normalize("a new customer", "en") != normalize("a news customer", "en")
+    # "time" is not the Indonesian "tim" (a team), which it became without its "e"
+    assert normalize("time", "en") != normalize("tim", "id")
     assert normalize("quit", "en") == normalize("resign", "en")  # the real word still folds
 
 
