@@ -214,6 +214,13 @@ def test_table_errors_name_the_section(tmp_path: Path) -> None:
     assert load_table(fine).slang["no"] == ("tidak",)
 
 
+def test_a_malformed_law_units_list_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "normalize.yaml"
+    bad.write_text("law_units: tim legal\n", encoding="utf-8")  # a text, not a list
+    with pytest.raises(NormalizeTableError, match="law_units"):
+        load_table(bad)
+
+
 def test_a_malformed_outside_subject_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "normalize.yaml"
     bad.write_text("outside:\n  price negotiation: nego\n", encoding="utf-8")
