@@ -643,3 +643,34 @@ def test_a_souvenir_from_abroad_is_no_gift_to_an_official(replies: Replies, tmp_
     assert abroad["matches"] and abroad["matches"][0]["seed"].startswith("002")
     assert servant["matches"] == []
     assert "KPK" in chat(replies, [servant["question"]])
+
+
+@pytest.mark.parametrize(
+    ("dressed", "plain"),
+    [
+        # other trades' customers, other kinds of order, the short form of government
+        (
+            "the reseller is upset because i never processed his order",
+            "the customer is upset because i never processed his order",
+        ),
+        (
+            "i forgot a customer's reservation and she is upset, how do i apologise",
+            "i forgot a customer's order and she is upset, how do i apologise",
+        ),
+        (
+            "the guy at the govt office is angry because our old sales rep promised things "
+            "we never delivered",
+            "the guy at the government office is angry because our old sales rep promised "
+            "things we never delivered",
+        ),
+    ],
+)
+def test_other_names_for_the_same_role_find_the_same_story(
+    tmp_path: Path, dressed: str, plain: str
+) -> None:
+    """A reseller or a dealer is a customer, a reservation an order, "govt" the government:
+    told in those words, the situation finds its story about as surely as in the usual ones."""
+    other, usual = ask_json(tmp_path, dressed, plain)
+    assert usual["matches"], plain
+    assert other["matches"] and other["matches"][0]["id"] == usual["matches"][0]["id"]
+    assert other["matches"][0]["score"] >= usual["matches"][0]["score"] - 15
