@@ -200,7 +200,11 @@ class Normalizer(TopicChecks):
                         phrases.setdefault(folded, table.concepts.get(value, value))
         self.phrases = phrases
         self.max_phrase = max((len(k) for k in phrases), default=1)
-        self.phrase_heads = frozenset(k[0] for k in phrases)  # most words start none
+        # A text holds a phrase only if it holds the phrase's first two words side by side:
+        # most texts hold none, and that is checked in C (building the index folds millions
+        # of texts; phrases starting with an everyday word, "in order to", "kasih tahu", made
+        # a check of first words alone send most texts down the slow path).
+        self.phrase_pairs = frozenset(k[:2] for k in phrases)
         self._read_topics(table)
 
     # --- words -------------------------------------------------------------------------
@@ -418,12 +422,13 @@ class Normalizer(TopicChecks):
         """`tokens` of a text already split (building the index reads the written words
         too, so each text is split once)."""
         words = self._fold(raw_words, lang)
-        if not self.phrases or self.phrase_heads.isdisjoint(words):
+        pairs = self.phrase_pairs
+        if pairs.isdisjoint(zip(words, words[1:], strict=False)):
             return words
         out: list[str] = []
         i = 0
         while i < len(words):
-            if words[i] not in self.phrase_heads:
+            if tuple(words[i : i + 2]) not in pairs:
                 out.append(words[i])
                 i += 1
                 continue
