@@ -176,10 +176,7 @@ class TopicChecks:
         to look like one (`legal_unless`: "tanpa kesan nyogok" wants a story), unless someone
         asks for it (`legal_unless_asked`: refusing "without losing the project" is the law's).
         `text`, the question as written, for two-word entries written "=uang rokok"."""
-        present = set(words)
-        raw = self.split(text)  # two or three words as written: "=uang rokok", "=under the table"
-        present.update(f"{a} {b}" for a, b in zip(raw, raw[1:], strict=False))
-        present.update(f"{a} {b} {c}" for a, b, c in zip(raw, raw[1:], raw[2:], strict=False))
+        present = set(words) | self._written(text)
         if "%" in text:  # "minta jatah 10%": the sign is the word "persen"
             present.add("persen")
         asked = bool(self.legal_asked) and all(present & group for group in self.legal_asked)
@@ -192,13 +189,22 @@ class TopicChecks:
                 return name
         return None
 
+    def _written(self, text: str) -> set[str]:
+        """The text's words as written, and each two and three of them side by side: what an
+        entry written "=word", "=uang rokok" or "=under the table" is matched against."""
+        raw = self.split(text)
+        return {
+            *raw,
+            *(f"{a} {b}" for a, b in zip(raw, raw[1:], strict=False)),
+            *(f"{a} {b} {c}" for a, b, c in zip(raw, raw[1:], raw[2:], strict=False)),
+        }
+
     def outside_subject(self, words: Iterable[str], text: str = "") -> str | None:
         """The subject no story covers that these canonical words ask about (a word of each
         of its groups), if any: see `outside` in the table. `text`, the question as
         written, for the words written "=word" or "=two words"."""
         present = set(words)
-        raw = self.split(text)  # as written, and two words as written ("=pegawai negeri")
-        written = {*raw, *(f"{a} {b}" for a, b in zip(raw, raw[1:], strict=False))}
+        written = self._written(text)
         for name, groups in self.outside.items():
             if all(present & folded or written & as_written for folded, as_written in groups):
                 return name
