@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -263,3 +264,27 @@ def test_a_knowledge_base_can_bring_its_own_table(tmp_path: Path) -> None:
     own = replace(own, source=tmp_path / "anecdotes" / "x.yaml")
     matcher = Matcher(KnowledgeBase(stories=(own,), ui={}, seeds_dir=SEEDS))
     assert matcher.normalizer.tokens("zzpesen", "id") == matcher.normalizer.tokens("pesanan", "id")
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "Gw sempet nyetir empat jam ke Cirebon cuma buat nganterin kue ulang tahun ke owner toko "
+        "bangunan yang udah langganan sepuluh tahun. Dia kaget banget, dan sekarang sering "
+        "ngenalin kita ke temen-temennya sesama pengusaha. Gimana cara jaga hubungan kayak gini?",
+        "Last week we completely forgot a standing order from a cafe that buys our coffee beans "
+        "every Monday, and the owner only found out when his shelves were empty. He was polite "
+        "about it, but I could tell he was upset. I already said sorry on the phone. Should I "
+        "also send something?",
+    ],
+)
+def test_a_situation_typed_by_voice_is_as_sure_as_the_same_words_punctuated(
+    real: Matcher, written: str
+) -> None:
+    """Voice typing drops capitals and punctuation, so a long message arrives as one run-on
+    stretch: it is still read part by part, and the same story is told about as surely."""
+    spoken = " ".join(re.sub(r"[.,?!-]", " ", written).lower().split())
+    typed, said = real.ask(written).matches, real.ask(spoken).matches
+    assert typed and said
+    assert said[0].story.id == typed[0].story.id
+    assert said[0].score >= typed[0].score - 10

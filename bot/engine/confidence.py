@@ -48,6 +48,8 @@ SPOKEN_MIN_WORDS = 12  # words a stretch needs before its spoken joints split it
 # concepts from: its own input carries the lexical score of such a message, so the concept
 # evidence a long message needs does not weigh on it.
 BRIEF_WORDS = 3
+CHUNK_MAX_WORDS = 16  # longer than a punctuated message's clauses: median 7 words, 90% <= 13
+CHUNK_WORDS = 10
 MAX_PARTS = 12  # a pasted essay: judge its first dozen parts, bound the work per message
 
 
@@ -59,10 +61,23 @@ def parts(text: str) -> list[str]:
             if not clause or not clause.strip():
                 continue
             if len(clause.split()) >= SPOKEN_MIN_WORDS:
-                found.extend(c.strip() for c in _SPOKEN.split(clause) if c and c.strip())
+                for piece in _SPOKEN.split(clause):
+                    if piece and piece.strip():
+                        found.extend(_chunks(piece.split()))
             else:
                 found.append(clause.strip())
     return found[:MAX_PARTS]
+
+
+def _chunks(words: list[str]) -> list[str]:
+    """A stretch longer than any clause a punctuated message has, cut into near-equal runs
+    of about a clause's length: run-on text with no joint to split at is still read part
+    by part."""
+    if len(words) <= CHUNK_MAX_WORDS:
+        return [" ".join(words)]
+    count = math.ceil(len(words) / CHUNK_WORDS)
+    size = math.ceil(len(words) / count)
+    return [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
 
 
 class CalibrationError(ValueError):
