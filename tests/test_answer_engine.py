@@ -129,7 +129,23 @@ def test_small_talk_gets_a_friendly_line_never_a_refusal(
         store.close()
 
 
-@pytest.mark.parametrize("message", ["ok", "oke", "sip", "siap", "mantap", "👍", "Oke kak!"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "ok",
+        "oke",
+        "sip",
+        "siap",
+        "mantap",
+        "👍",
+        "Oke kak!",
+        "okee sip",
+        "iya",
+        "no",
+        "hmm",
+        "wkwk bener bgt",
+    ],
+)
 def test_an_acknowledgement_is_acknowledged_not_thanked(
     replies: Replies, tmp_path: Path, message: str
 ) -> None:
@@ -143,7 +159,7 @@ def test_an_acknowledgement_is_acknowledged_not_thanked(
         store.close()
 
 
-@pytest.mark.parametrize("message", ["wkwk", "wkwkwk", "haha", "hahahaha", "😂"])
+@pytest.mark.parametrize("message", ["wkwk", "wkwkwk", "haha", "hahahaha", "😂", "wkwk haha"])
 def test_laughter_gets_a_friendly_line_and_never_reaches_the_inbox(
     replies: Replies, tmp_path: Path, message: str
 ) -> None:
@@ -161,6 +177,8 @@ def test_laughter_gets_a_friendly_line_and_never_reaches_the_inbox(
     ("message", "key"),
     [
         ("asdfgh", "out_of_scope"),
+        ("a", "out_of_scope"),
+        ("i", "out_of_scope"),
         ("p", "smalltalk_greeting"),
         ("123!", "smalltalk_test"),
         ("ok", "smalltalk_ack"),

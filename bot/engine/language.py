@@ -86,7 +86,10 @@ class LanguageDetector:
     def scores(self, text: str) -> dict[str, float]:
         """Evidence for each language: counted function words, slang and affixed words."""
         scores = {"id": 0.0, "en": 0.0}
-        for raw in self.normalizer.split(text):
+        raws = self.normalizer.split(text)
+        if len(raws) == 1 and len(raws[0]) <= 2:
+            return scores  # "a", "i", "no" alone: a stray key or a reply, not a language
+        for raw in raws:
             word = self.normalizer.collapse(raw)
             if word in _UNIVERSAL:
                 continue

@@ -119,9 +119,17 @@ class SmallTalk:
         found = self.phrases.get(kept)
         if found is not None:
             return found
-        # Two pleasantries in one message ("halo, makasih ya"): the last one sets the tone.
-        for cut in range(1, len(kept)):
-            head, tail = self.phrases.get(kept[:cut]), self.phrases.get(kept[cut:])
-            if head and tail:
+        return self._pleasantries(kept)
+
+    def _pleasantries(self, words: tuple[str, ...]) -> str | None:
+        """The kind of a message made of several pleasantries ("halo, makasih ya", "haha iya
+        oke sip"): the last one sets the tone. None when any word is not part of one."""
+        if not words:
+            return None
+        for cut in range(len(words) - 1, 0, -1):
+            tail = self.phrases.get(words[cut:])
+            if tail is not None and (
+                self.phrases.get(words[:cut]) is not None or self._pleasantries(words[:cut])
+            ):
                 return tail
         return None
