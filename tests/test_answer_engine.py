@@ -535,6 +535,8 @@ def test_the_first_message_leads_with_the_lesson_and_reads_in_a_glance(replies: 
         ("pas makan pagi klien cerita soal hobinya, gimana lanjutinnya?", False),
         ("teknisi kami naksir staf klien, gimana?", True),
         ("staf onsite kami jatuh cinta sama karyawan klien", True),
+        ("my technician is in love with the client's secretary", True),
+        ("teknisi kita yg onsite di client lagi heartbroken, absen mulu, what to do", True),
         # a wedding in the family is no romance at work; being left for another's wedding is
         ("teknisi kami sering izin, katanya lagi ngurus pernikahan kakaknya", False),
         ("teknisi kami sering bolos, katanya ditinggal nikah pacarnya", True),
