@@ -91,8 +91,8 @@ def test_lessons_are_numbered_in_the_order_they_are_read(replies: Replies, tmp_p
     story = replies.kb.by_id(record["matches"][0]["id"])
     assert story is not None
     total, shown = len(story.lessons), record["matches"][0]["lesson"]
-    # [2] is "another lesson" under the story, then [1] under each lesson.
-    out = " ".join(chat(replies, [question, "2"] + ["1"] * (total - 1)).split())
+    # [2] is "another lesson" under the story and under each lesson alike.
+    out = " ".join(chat(replies, [question] + ["2"] * total).split())
     headers = re.findall(rf"Pelajaran (\d+) dari {total}", out)
     assert headers == [str(n) for n in range(2, total + 1)] + ["1"]
     back = out.rsplit(f"Pelajaran 1 dari {total}", 1)[1]
@@ -706,3 +706,23 @@ def test_other_names_for_the_same_role_find_the_same_story(
     assert usual["matches"], plain
     assert other["matches"] and other["matches"][0]["id"] == usual["matches"][0]["id"]
     assert other["matches"][0]["score"] >= usual["matches"][0]["score"] - 15
+
+
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("buyer di distributor kita minta potongan buat dia pribadi tiap order", "swasta"),
+        ("the head of purchasing at our private client hinted he wants an envelope", "private"),
+        ("boleh gak kasih amplop ke panitia tender biar menang?", "Pemberi bisa dipidana"),
+        ("Procurement klien BUMN minta fee 10% biar penawaran kita menang", "Pemberi bisa"),
+    ],
+)
+def test_the_law_reply_leads_with_the_rule_of_whoever_receives(
+    replies: Replies, question: str, first: str
+) -> None:
+    """A private company's buyer: its code of conduct first, the state's law after; an
+    official or a tender: the anti-corruption law first. Short enough to read at a glance."""
+    out = " ".join(chat(replies, [question]).split())
+    law = out[out.index("⚖️") :]
+    assert law.index(first) < law.index("KPK")
+    assert len(law.split("Ketik angka")[0].split()) <= 130

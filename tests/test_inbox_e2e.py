@@ -151,7 +151,7 @@ async def test_admins_see_their_group_leads_see_all_and_private_users_none(
 
     stranger = fake.private_chat(fake.user(MEMBER))
     (refusal,) = await _say(fake, stranger, MEMBER, "/inbox")
-    assert "TEAM_LEAD_IDS" in refusal.text and "koi" not in refusal.text
+    assert "ditunjuk pengelola bot" in refusal.text and "koi" not in refusal.text
 
     # The inbox button under /stats opens the same inbox.
     (stats,) = await _say(fake, group, ADMIN, "/stats")

@@ -256,10 +256,10 @@ def test_lessons_cycle_with_a_next_button(kb: KnowledgeBase) -> None:
     first = replies.lesson("ancaman-klien", 1, "id")
     assert "Pelajaran 2 dari 3" in first.text
     assert "Pelajaran kedua &lt;i&gt;penting&lt;/i&gt;." in first.text
-    assert datas(first) == ["l:ancaman-klien:2@id", "f:ancaman-klien@id"]
+    assert datas(first) == ["f:ancaman-klien@id", "l:ancaman-klien:2@id"]
     last = replies.lesson("ancaman-klien", 2, "en")
     assert "Lesson 3 of 3" in last.text
-    assert datas(last)[0] == "l:ancaman-klien:0@en"
+    assert datas(last)[1] == "l:ancaman-klien:0@en"
     assert "Lesson 1 of 3" in replies.lesson("ancaman-klien", 3, "en").text
     single = replies.lesson("maaf-coklat", 0, "en")
     assert datas(single) == ["f:maaf-coklat@en"]

@@ -51,6 +51,10 @@ MAX_FIELD = 3000
 # The subject of giving gifts (normalize.yaml `subjects`): a story offered after the legal
 # reply, as a way to win someone over without gifts, opens on a lesson not about one.
 GIFTS = "gifts"
+# A question of the law naming a private company and no official or state institution is
+# about a private buyer: the company's rule comes first (normalize.yaml `subjects`).
+OFFICIALS = "officials"
+PRIVATE = "private companies"
 
 
 _CHAT_TEXTS: dict[str, frozenset[str]] = {
@@ -63,6 +67,7 @@ _CHAT_TEXTS: dict[str, frozenset[str]] = {
     "maybe": frozenset({"title"}),
     "caution": frozenset({"caution"}),
     "legal": frozenset(),
+    "legal_private": frozenset(),
     "legal_maybe": frozenset({"title"}),
     "full_retelling": frozenset({"title", "story"}),
     **{f"smalltalk_{kind}": frozenset() for kind in SMALL_TALK_KINDS},
@@ -240,7 +245,8 @@ class Replies:
         if answer.small_talk is not None:
             return answer, self.small_talk(answer.small_talk, reply_lang)
         if best is None and answer.legal is not None:
-            return answer, self.legal(reply_lang, answer.maybe)
+            private = PRIVATE in answer.subjects and OFFICIALS not in answer.subjects
+            return answer, self.legal(reply_lang, answer.maybe, private=private)
         if best is None and answer.maybe is not None:
             return answer, self.maybe(answer.maybe.story, reply_lang, answer.maybe.lesson)
         if best is None:
@@ -263,11 +269,12 @@ class Replies:
         text = self._story_text(best.story, reply_lang, extra, best.lesson, answer.subjects)
         return answer, Reply(text, tuple(rows))
 
-    def legal(self, lang: str, maybe: Match | None = None) -> Reply:
+    def legal(self, lang: str, maybe: Match | None = None, *, private: bool = False) -> Reply:
         """A question of the law (a bribe, a kickback, a gift to an official): what the law
         says, in a few calm lines, and no legal advice; a story that may still help (how to
-        win an official over without gifts) is offered after it, never told."""
-        text = self._t("legal", lang)
+        win an official over without gifts) is offered after it, never told. `private`: no
+        official is named (a private buyer's cut), so the company's rule comes first."""
+        text = self._t("legal_private" if private else "legal", lang)
         rows: list[tuple[Button, ...]] = []
         if maybe is not None:
             title = escape_within(maybe.story.title.get(lang), MAX_TITLE)
@@ -369,11 +376,12 @@ class Replies:
             title=escape_within(story.title.get(lang), MAX_TITLE),
             lesson=escape_within(story.lessons[index].get(lang), MAX_FIELD),
         )
-        row: list[Button] = []
+        # The answer's order (full story, then another lesson): pressing the same place
+        # twice goes on to the next lesson instead of opening the story.
+        row = [self._button("button_full_story", lang, f"f:{story.id}")]
         if total > 1:
             following = next_lesson_action(story, index, order)
             row.append(self._button("button_another_lesson", lang, following))
-        row.append(self._button("button_full_story", lang, f"f:{story.id}"))
         return Reply(text, (tuple(row),))
 
     def tip(self, tip_key: str, lang: str) -> Reply:
