@@ -726,3 +726,31 @@ def test_the_law_reply_leads_with_the_rule_of_whoever_receives(
     law = out[out.index("⚖️") :]
     assert law.index(first) < law.index("KPK")
     assert len(law.split("Ketik angka")[0].split()) <= 130
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Our client asked for the safety datasheet of the paint we sell, where do I usually "
+        "find it?",
+        "Tim gudang kami kelewatan kiriman rutin ke kafe langganan, pemiliknya kesal. Apa perlu "
+        "saya kirim sesuatu selain minta maaf?",
+    ],
+)
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("", " Thanks in advance, sorry for the long message."),
+        ("Halo kak, ", " Mohon sarannya, terima kasih."),
+        ("Pak, ", " Makasih banyak ya kak sebelumnya, maaf kalau panjang ceritanya."),
+    ],
+)
+def test_pleasantries_around_a_question_do_not_change_its_answer(
+    tmp_path: Path, question: str, before: str, after: str
+) -> None:
+    """A greeting before and thanks, "mohon sarannya" or "maaf kalau panjang" after say
+    nothing of the situation: their words ("maaf", "saran") must not tell a story (the
+    apology one) or change the one told."""
+    bare, polite = ask_json(tmp_path, question, before + question + after)
+    assert [m["id"] for m in polite["matches"]] == [m["id"] for m in bare["matches"]]
+    assert [m["score"] for m in polite["matches"]] == [m["score"] for m in bare["matches"]]

@@ -298,7 +298,7 @@ class Matcher(IndexBuilding, LexicalScoring):
 
     def evidence(self, question: str) -> list[tuple[Story, Evidence]]:
         """Each candidate story with the evidence behind its confidence (for calibration)."""
-        scored, _, evidence = self._evidence(question)
+        scored, _, evidence = self._evidence(self.small_talk.situation(question))
         return [(self.stories[s.story_index], e) for s, e in zip(scored, evidence, strict=True)]
 
     def lesson_order(
@@ -384,7 +384,9 @@ class Matcher(IndexBuilding, LexicalScoring):
     def _ranked(
         self, question: str, limit: int, chat_id: int | None = None
     ) -> tuple[list[Match], Question | None]:
-        """Best matches, and the question as the index saw it."""
+        """Best matches, and the question as the index saw it (without the pleasantries
+        around it: `SmallTalk.situation`)."""
+        question = self.small_talk.situation(question)
         scored, q = self._score(question, chat_id)
         matches = []
         for s in scored[:limit]:
@@ -503,7 +505,7 @@ class Matcher(IndexBuilding, LexicalScoring):
 
     def explain(self, question: str, limit: int = 3) -> list[Explanation]:
         """The parts of each top story's confidence, to see why a question matched."""
-        scored, _ = self._score(question)
+        scored, _ = self._score(self.small_talk.situation(question))
         return [
             Explanation(
                 story=self.stories[s.story_index],

@@ -25,6 +25,9 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STRETCHED = re.compile(r"(.)\1{2,}")  # "haloooo" -> "halo", "makasiiih" -> "makasih"
 # Laughter is a syllable said again and again: "wkwkwk", "hahahah" are written as "wkwk", "haha".
 _REPEATED = re.compile(r"([a-z]{2})\1+[a-z]?")
+# Where a message's clauses meet: sentence ends, commas and line breaks (kept, with the
+# spaces after them, so the clauses between the edges are given back as written).
+_EDGES = re.compile(r"([.?!,;:]+(?:\s+|$)|\s*\n+\s*)")
 # Modifiers that only change how an emoji looks (skin tone, text or emoji presentation).
 _EMOJI_MODIFIERS = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff\u200d]")
 
@@ -53,6 +56,9 @@ class SmallTalk:
     phrases: Mapping[tuple[str, ...], str]  # words of a phrase -> its kind
     filler: frozenset[str]
     emoji: Mapping[str, str] = field(default_factory=dict)  # "👍" -> its kind
+    # Said around a question, never the question ("mohon sarannya", "maaf kalau panjang"):
+    # set aside at a message's edges, as small talk is, but no small talk on their own.
+    asides: frozenset[tuple[str, ...]] = frozenset()
 
     @classmethod
     def load(cls, path: Path) -> SmallTalk:
@@ -68,17 +74,22 @@ class SmallTalk:
         phrases: dict[tuple[str, ...], str] = {}
         emoji: dict[str, str] = {}
         filler: set[str] = set()
+        asides: list[tuple[str, ...]] = []
         for kind, items in data.items():
-            if kind != "filler" and kind not in KINDS:  # a misspelt kind has no reply
+            if kind not in ("filler", "asides") and kind not in KINDS:  # a misspelt kind
                 close = difflib.get_close_matches(str(kind), KINDS, n=1, cutoff=0.6)
                 hint = f"did you mean '{close[0]}'? " if close else ""
                 raise SmallTalkError(
-                    f"{path}: {kind}: unknown kind; {hint}known: {', '.join(KINDS)}, filler"
+                    f"{path}: {kind}: unknown kind; {hint}known: {', '.join(KINDS)}, filler, "
+                    "asides"
                 )
             if not isinstance(items, list) or not all(isinstance(i, str | int) for i in items):
                 raise SmallTalkError(f"{path}: {kind}: must be a list of texts")
             if kind == "filler":
                 filler.update(_word(str(i).lower()) for i in items)
+                continue
+            if kind == "asides":
+                asides.extend(tuple(_words(str(i))) for i in items)
                 continue
             for item in items:
                 words = tuple(_words(str(item)))
@@ -93,7 +104,10 @@ class SmallTalk:
         for words, kind in phrases.items():
             kept = tuple(w for w in words if w not in filler) or words
             read.setdefault(kept, kind)
-        return cls(read, frozenset(filler), emoji)
+        kept_asides = frozenset(
+            tuple(w for w in words if w not in filler) or words for words in asides if words
+        )
+        return cls(read, frozenset(filler), emoji, kept_asides)
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -120,6 +134,32 @@ class SmallTalk:
         if found is not None:
             return found
         return self._pleasantries(kept)
+
+    def situation(self, message: str) -> str:
+        """The message without the pleasantries around it: a greeting before, thanks or "maaf
+        kalau panjang" after ("Halo kak, ... Makasih sebelumnya."). They say nothing of the
+        situation, yet their words ("maaf", "saran") are a story's; the whole message if
+        nothing else is left."""
+        pieces = _EDGES.split(message)
+        clauses = pieces[0::2]  # the text between the punctuation (which is kept for the rest)
+        start, end = 0, len(clauses)
+        while start < end and self._aside(clauses[start]):
+            start += 1
+        while end > start and self._aside(clauses[end - 1]):
+            end -= 1
+        if start == end:
+            return message
+        if start == 0 and end == len(clauses):
+            return message
+        return "".join(pieces[2 * start : 2 * end]).strip()
+
+    def _aside(self, clause: str) -> bool:
+        """A clause that is small talk or an aside, not part of the situation."""
+        words = _words(clause)
+        if not words:
+            return True  # emoji alone, or nothing after the last full stop
+        kept = tuple(w for w in words if w not in self.filler)
+        return not kept or kept in self.asides or self.kind(clause) is not None
 
     def _pleasantries(self, words: tuple[str, ...]) -> str | None:
         """The kind of a message made of several pleasantries ("halo, makasih ya", "haha iya
