@@ -197,6 +197,29 @@ def test_check_broken_files_names_file_field_and_line(tmp_path: Path) -> None:
     assert any("002-syntax.yaml:3: invalid YAML" in line for line in lines), lines
 
 
+def test_check_refuses_a_key_written_twice_instead_of_losing_the_first(tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys and drops the first without a word: a second
+    `lessons:` block, or a concept defined again further down, would lose content."""
+    responses = write_kb(tmp_path)
+    story = responses / "anecdotes" / "001-maaf-coklat.yaml"
+    text = story.read_text(encoding="utf-8")
+    story.write_text(text + "lessons:\n  - id: Satu saja.\n    en: Only one.\n", "utf-8")
+    lines_before = text.count("\n")
+    result = run_bot(tmp_path, "--responses", str(responses), "check")
+    assert result.returncode == cli.EXIT_CONFIG
+    assert "Traceback" not in result.stderr
+    assert f"001-maaf-coklat.yaml:{lines_before + 1}: invalid YAML: 'lessons' is written twice" in (
+        result.stderr
+    )
+    story.write_text(text, "utf-8")
+    (responses / "concepts.yaml").write_text(
+        "concepts:\n  order: [pesanan]\n  apology: [maaf]\n  order: [order]\n", "utf-8"
+    )
+    result = run_bot(tmp_path, "--responses", str(responses), "check")
+    assert result.returncode == cli.EXIT_CONFIG
+    assert "'order' is written twice" in result.stderr and "line 4" in result.stderr
+
+
 @pytest.mark.slow  # a subprocess
 def test_check_reports_missing_chat_texts(tmp_path: Path) -> None:
     responses = write_kb(tmp_path)

@@ -28,6 +28,15 @@ class _ContentLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise _twice(key)
+                seen.add(key.value)
+        return super().construct_mapping(node, deep=deep)
+
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             raise yaml.composer.ComposerError(
@@ -81,6 +90,17 @@ def _refuse_aliases_and_depth(text: str) -> None:
         if exc.problem and "maximum nesting depth" in exc.problem:
             raise _too_deep(exc.problem_mark) from None
         raise
+
+
+def _twice(key: yaml.Node) -> yaml.YAMLError:
+    """A key written twice in one mapping: YAML keeps the last and drops the first without a
+    word (a second `tips:` block silently loses the first one's tips)."""
+    return yaml.constructor.ConstructorError(
+        None,
+        None,
+        f"'{key.value}' is written twice here; the first one would be lost",
+        key.start_mark,
+    )
 
 
 def _too_deep(mark: yaml.Mark | None) -> yaml.YAMLError:
@@ -156,6 +176,8 @@ def _plain(loader: yaml.CSafeLoader, node: yaml.Node, depth: int) -> Any:
     for key, value in node.value:
         if key.tag != _STR or not isinstance(key, yaml.ScalarNode) or depth >= MAX_DEPTH:
             raise _Unusual
+        if key.value in mapping:
+            raise _twice(key)
         mapping[key.value] = _plain(loader, value, depth + 1)
     return mapping
 

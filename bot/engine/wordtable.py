@@ -28,8 +28,24 @@ class WordLoader(_SAFE):  # type: ignore[misc,valid-type]
 
     YAML 1.1 reads "on", "off", "no" and "yes" (and "true") as booleans, so in a word list
     they became the words "true" and "false": the English stopword "on" weighed like a
-    topic. A list of words never means a truth value.
+    topic. A list of words never means a truth value. A key written twice (a concept or a
+    synonym defined again further down) is refused, naming its line: YAML would keep the
+    second and drop the first without a word.
     """
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"'{key.value}' is written twice here; the first one would be lost",
+                        key.start_mark,
+                    )
+                seen.add(key.value)
+        return super().construct_mapping(node, deep=deep)
 
 
 WordLoader.yaml_implicit_resolvers = {
