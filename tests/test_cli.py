@@ -735,14 +735,15 @@ def test_ask_json_escapes_unicode_line_breaks(settings: Settings) -> None:
     check_record(json.loads(out), question)
 
 
-@pytest.mark.parametrize("story_id", ["cerita-ü", "ancaman٣", "kisahⅣ", "ĳ-story"])
+@pytest.mark.parametrize("story_id", ["cerita-ü", "ancaman٣", "kisahⅣ", "ĳ-story", "Salah-Kirim"])
 def test_check_refuses_a_story_id_beyond_ascii(tmp_path: Path, story_id: str) -> None:
-    """Its buttons would all answer "expired": the id changes form in button data."""
+    """Its buttons would all answer "expired": the id changes form in button data; and
+    "/story salah-kirim" (typed in any case, read as lower case) would not find it."""
     responses = write_kb(tmp_path, [dict(THREAT, id=story_id), APOLOGY])
     settings = Settings(responses_dir=responses, seeds_dir=SEEDS, data_dir=tmp_path / "data")
     status, out, err = call_cli(["check"], settings)
     assert status == 2
-    assert re.search(r"000-.*\.yaml:1: id: use only ASCII letters, digits", err), err
+    assert re.search(r"000-.*\.yaml:1: id: use only lower-case ASCII letters, digits", err), err
 
 
 def test_check_validates_when_summary_and_caution_subjects(tmp_path: Path) -> None:

@@ -284,10 +284,14 @@ def test_team_commands_refuse_bad_input_and_help_lists_them(replies: Replies) ->
 def test_team_usage_hints(replies: Replies, tmp_path: Path) -> None:
     store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
     try:
-        out = chat(replies, ["/lang en", "/daily 25:00", "/timezone Mars/Base"], store=store)
+        out = chat(
+            replies, ["/lang en", "/daily 25:00", "/timezone Mars/Base", "/daily quiz"], store=store
+        )
     finally:
         store.close()
     assert "I didn't understand 25:00." in out
+    # "/daily quiz" lacks the time: the reply echoes what was typed and shows the modes
+    assert "I didn't understand quiz." in out and "/daily 08:30 quiz" in out
     assert "I don't know the time zone Mars/Base." in out
 
 

@@ -42,7 +42,8 @@ OPTIONAL_FIELDS = (
     "quiz",
     "situations",
 )
-_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+# Lower case: /story reads the id a user types in any case as lower case.
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def telegram_length(text: str) -> int:
@@ -158,7 +159,9 @@ def load_story(
     story_id = check.string(data.get("id"), ("id",)) if "id" in data else ""
     if story_id and not (story_id.isascii() and _ID_CHARS.issuperset(story_id)):
         check.fail(
-            ("id",), "use only ASCII letters, digits, '-' and '_' (a-z, 0-9: it goes into buttons)"
+            ("id",),
+            "use only lower-case ASCII letters, digits, '-' and '_' (a-z, 0-9: it goes into "
+            "buttons and /story)",
         )
     if len(story_id.encode()) > 24:
         check.fail(("id",), "must be at most 24 characters (it goes into button data)")

@@ -175,6 +175,7 @@ class TeamReplies:
             return self._reply(
                 self._t("team_daily_off" if stopped else "team_daily_off_none", lang)
             )
+        written = args
         args, mode = quiz.mode_of(args)  # "/daily 08:00 mon-fri quiz": tips, quiz or mix
         try:
             if not args or len(args) > 2:
@@ -182,7 +183,7 @@ class TeamReplies:
             at = parse_time(args[0])
             days = parse_days(args[1]) if len(args) == 2 else EVERY_DAY
         except ValueError:
-            given = escape(" ".join(args)[:ECHO_CHARS])
+            given = escape(" ".join(written)[:ECHO_CHARS])  # all of it: "/daily quiz" too
             return self._reply(self._t("team_daily_usage", lang, given=given))
         sub = self.store.subscribe(req.chat_id, at, days, user_id=req.user_id)
         if mode is not None:
