@@ -80,8 +80,7 @@ class SmallTalk:
                 close = difflib.get_close_matches(str(kind), KINDS, n=1, cutoff=0.6)
                 hint = f"did you mean '{close[0]}'? " if close else ""
                 raise SmallTalkError(
-                    f"{path}: {kind}: unknown kind; {hint}known: {', '.join(KINDS)}, filler, "
-                    "asides"
+                    f"{path}: {kind}: unknown kind; {hint}known: {', '.join(KINDS)}, filler, asides"
                 )
             if not isinstance(items, list) or not all(isinstance(i, str | int) for i in items):
                 raise SmallTalkError(f"{path}: {kind}: must be a list of texts")
