@@ -429,6 +429,26 @@ def test_eval_prints_the_report(tmp_path: Path, settings: Settings) -> None:
     assert status == cli.EXIT_CONFIG and "unknown parameter" in err
 
 
+@pytest.mark.parametrize(
+    ("label", "said"),
+    [
+        ("expect: ['999']", "expect '999' is no story's seed prefix"),
+        ("expect: ['ancaman-klien']", "expect 'ancaman-klien' is no story's seed prefix"),
+        ("expect: ['000'], lesson: [7]", "lesson 7 is beyond story 000's"),
+    ],
+)
+def test_eval_refuses_a_label_no_story_has(
+    tmp_path: Path, settings: Settings, label: str, said: str
+) -> None:
+    """A mistyped label (a number no seed has, a story's id, a lesson past the last) would
+    only score 0.00 and send an author looking for a matching problem that is not there."""
+    labeled = tmp_path / "questions.yaml"
+    labeled.write_text(f"- {{q: '{THREAT_EN}', {label}, lang: en}}\n", encoding="utf-8")
+    status, out, err = call_cli(["eval", str(labeled)], settings)
+    assert status == cli.EXIT_CONFIG and out == ""
+    assert "item 0" in err and said in err
+
+
 def test_eval_says_n_a_for_a_rate_it_has_no_items_for(tmp_path: Path, settings: Settings) -> None:
     """A file of in-scope questions only has no out-of-scope rejection to report: "n/a", not
     a 0.00 that reads as a failure (or a 1.00 that reads as a success); and the reverse."""

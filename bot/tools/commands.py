@@ -37,6 +37,10 @@ def cmd_eval(
     except evaluation.EvalFileError as exc:
         raise SettingsError(str(exc)) from exc
     core = build_core(settings, taught=False)  # the knowledge base's own figures
+    try:
+        evaluation.check_labels(items, core.kb, str(args.file))
+    except evaluation.EvalFileError as exc:
+        raise SettingsError(str(exc)) from exc
     matcher = core.matcher
     if args.set:
         from bot.engine.matcher import Matcher

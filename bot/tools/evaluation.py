@@ -192,6 +192,26 @@ def parse_items(data: Any, source: str = "items") -> list[EvalItem]:
     return items
 
 
+def check_labels(items: Sequence[EvalItem], kb: KnowledgeBase, source: str) -> None:
+    """Every label names a story of `kb` by its seed prefix, and every lesson index one of
+    that story's lessons: a mistyped label ("999", a story's id) would only score 0.00."""
+    lessons = {story.seed_prefix: len(story.lessons) for story in kb.stories}
+    known = ", ".join(sorted(lessons))
+    for i, item in enumerate(items):
+        for label in item.expect:
+            if label not in lessons:
+                raise EvalFileError(
+                    f"{source}: item {i}: expect {label!r} is no story's seed prefix "
+                    f"(known: {known})"
+                )
+        for lesson in item.lessons:
+            if item.expect and all(lesson >= lessons[label] for label in item.expect):
+                raise EvalFileError(
+                    f"{source}: item {i}: lesson {lesson} is beyond story "
+                    f"{item.expect[0]}'s {lessons[item.expect[0]]} lessons (counted from 0)"
+                )
+
+
 def load_items(path: Path) -> list[EvalItem]:
     """Read a labelled question file (format of the shared dev-questions.yaml)."""
     try:
