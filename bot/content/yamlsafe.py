@@ -29,12 +29,7 @@ class _ContentLoader(yaml.SafeLoader):
         self._depth = 0
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key, _ in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    raise _twice(key)
-                seen.add(key.value)
+        refuse_repeated_keys(node)
         return super().construct_mapping(node, deep=deep)
 
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
@@ -90,6 +85,17 @@ def _refuse_aliases_and_depth(text: str) -> None:
         if exc.problem and "maximum nesting depth" in exc.problem:
             raise _too_deep(exc.problem_mark) from None
         raise
+
+
+def refuse_repeated_keys(node: yaml.MappingNode) -> None:
+    """Raise, naming the line, when a key is written twice in this mapping (for loaders that
+    build mappings with PyYAML's constructor: the word tables' too)."""
+    seen: set[Any] = set()
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode):
+            if key.value in seen:
+                raise _twice(key)
+            seen.add(key.value)
 
 
 def _twice(key: yaml.Node) -> yaml.YAMLError:

@@ -146,10 +146,8 @@ class SmallTalk:
             start += 1
         while end > start and self._aside(clauses[end - 1]):
             end -= 1
-        if start == end:
-            return message
-        if start == 0 and end == len(clauses):
-            return message
+        if start == end or (start == 0 and end == len(clauses)):
+            return message  # nothing but pleasantries, or none to set aside
         return "".join(pieces[2 * start : 2 * end]).strip()
 
     def _aside(self, clause: str) -> bool:

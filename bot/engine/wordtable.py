@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from bot.content.model import LANGUAGES
+from bot.content.yamlsafe import refuse_repeated_keys
 
 DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "responses" / "normalize.yaml"
 
@@ -34,17 +35,7 @@ class WordLoader(_SAFE):  # type: ignore[misc,valid-type]
     """
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key, _ in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None,
-                        None,
-                        f"'{key.value}' is written twice here; the first one would be lost",
-                        key.start_mark,
-                    )
-                seen.add(key.value)
+        refuse_repeated_keys(node)
         return super().construct_mapping(node, deep=deep)
 
 
