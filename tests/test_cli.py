@@ -447,6 +447,14 @@ def test_eval_refuses_a_label_no_story_has(
     status, out, err = call_cli(["eval", str(labeled)], settings)
     assert status == cli.EXIT_CONFIG and out == ""
     assert "item 0" in err and said in err
+    # calibrate would fit it as a wrong answer and write the model anyway
+    weights = settings.responses_dir / "calibration.yaml"
+    before = weights.read_bytes() if weights.exists() else None
+    with labeled.open("a", encoding="utf-8") as more:
+        more.write(f"- {{q: '{WEATHER}', expect: [], lang: id}}\n")
+    status, out, err = call_cli(["calibrate", str(labeled)], settings)
+    assert status == cli.EXIT_CONFIG and said in err
+    assert (weights.read_bytes() if weights.exists() else None) == before
 
 
 def test_eval_says_n_a_for_a_rate_it_has_no_items_for(tmp_path: Path, settings: Settings) -> None:

@@ -94,6 +94,12 @@ def cmd_calibrate(
     except evaluation.EvalFileError as exc:
         raise SettingsError(str(exc)) from exc
     items = [item for file_items in per_file for item in file_items]
+    kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
+    try:  # a mistyped label would be fitted as a wrong answer, and the model written anyway
+        for path, file_items in zip(args.files, per_file, strict=True):
+            evaluation.check_labels(file_items, kb, str(path))
+    except evaluation.EvalFileError as exc:
+        raise SettingsError(str(exc)) from exc
     if args.lessons:
         return _calibrate_lessons(args, settings, items, stdout)
     if not any(item.expect for item in items) or all(item.expect for item in items):
@@ -104,7 +110,6 @@ def cmd_calibrate(
         )
     # The evidence does not depend on the weights: fit from defaults, so a stale or broken
     # calibration file never stops its own replacement.
-    kb = load_knowledge(settings.responses_dir, settings.seeds_dir)
     try:
         if args.folds is not None:
             return _cross_validate(args, kb, per_file, stdout)
