@@ -214,6 +214,40 @@ def test_a_real_word_is_not_read_as_a_typo_of_a_story_word(real: Matcher) -> Non
     assert real.rank("wayng")[0].story.seed_prefix == "001"
 
 
+@pytest.mark.parametrize(
+    ("written", "typed"),
+    [
+        # letters swapped, dropped, doubled: typing slips
+        (
+            "pelanggan kecewa karena kami lupa kirim pesanan, gimana minta maafnya",
+            "pelangan kecewa karena kami lupa kirim pesnaan, gimana minta maafnya",
+        ),
+        # vowels left out to type faster
+        (
+            "pelanggan kakap ingin merasa dekat dengan perusahaan kami",
+            "plnggan kakap ingin merasa dket dengan prshaan kami",
+        ),
+        # a misspelt function word is not a word of some other subject
+        ("Yang penting klien senang, kasih apa ya", "Ynag penting klien senang, kasih apa ya"),
+    ],
+)
+def test_a_misspelt_message_is_read_as_the_message_meant(
+    real: Matcher, written: str, typed: str
+) -> None:
+    """Every reading of the message (its story words, its situation, who it names) meets the
+    words meant, so the answer and its confidence are those of the message spelt right."""
+    meant, got = real.rank(written, 1)[0], real.rank(typed, 1)[0]
+    assert (got.story.id, got.score) == (meant.story.id, meant.score)
+
+
+def test_a_spoken_verb_is_not_read_as_a_typo_of_another(real: Matcher) -> None:
+    # "ngajuin" (submits, of "aju") is one key from "ngakuin" (admits, the apology story's):
+    # a spoken verb form of a real word is a word, not a slip.
+    submits = real.rank("klien ngajuin komplain", 1)[0]
+    admits = real.rank("klien ngakuin komplain", 1)[0]
+    assert (submits.story.id, submits.score) != (admits.story.id, admits.score)
+
+
 def test_a_question_outside_work_needs_stronger_evidence(real: Matcher) -> None:
     # the same story words, with and without a word of the working world
     at_work = real.rank("cari perajin wayang di yogya buat klien")[0]

@@ -60,6 +60,7 @@ from bot.engine.scoring import MAX_QUESTION_WORDS, LexicalScoring, Question
 from bot.engine.situations import SituationIndex
 from bot.engine.smalltalk import FILE as SMALL_TALK
 from bot.engine.smalltalk import SmallTalk
+from bot.engine.spelling import Speller
 from bot.engine.taught import Phrasing, TaughtPhrasings
 from bot.engine.topics import TopicChecks
 from bot.engine.wordtable import Table
@@ -157,6 +158,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         self.stories = kb.stories
         self._positions = {story.id: n for n, story in enumerate(kb.stories)}
         self.taught = TaughtPhrasings()  # what team leads taught, on top of the index
+        self._speller: Speller | None = None  # built on first use, from the index
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
         self._lesson_matchers: dict[int, Matcher] = {}  # story -> its lessons (lazily)
         self._written_forms: dict[str, dict[str, tuple[str | None, str | None]]] = {}
@@ -270,7 +272,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         if story_index is None:
             return None
         lang = self.detector.detect(text, self.default_lang)
-        pairs = self._question_words(text, lang)[:MAX_QUESTION_WORDS]
+        pairs = self._question_words(self._read(text), lang)[:MAX_QUESTION_WORDS]
         weights = {w: self._weight(w, self._lookup(w, surface), lang) for w, surface in pairs}
         return Phrasing(story_index, weights, scope, order) if weights else None
 
@@ -298,7 +300,7 @@ class Matcher(IndexBuilding, LexicalScoring):
 
     def evidence(self, question: str) -> list[tuple[Story, Evidence]]:
         """Each candidate story with the evidence behind its confidence (for calibration)."""
-        scored, _, evidence = self._evidence(self.small_talk.situation(question))
+        scored, _, evidence = self._evidence(self._read(question))
         return [(self.stories[s.story_index], e) for s, e in zip(scored, evidence, strict=True)]
 
     def lesson_order(
@@ -386,7 +388,7 @@ class Matcher(IndexBuilding, LexicalScoring):
     ) -> tuple[list[Match], Question | None]:
         """Best matches, and the question as the index saw it (without the pleasantries
         around it: `SmallTalk.situation`)."""
-        question = self.small_talk.situation(question)
+        question = self._read(question)
         scored, q = self._score(question, chat_id)
         matches = []
         for s in scored[:limit]:
@@ -396,6 +398,16 @@ class Matcher(IndexBuilding, LexicalScoring):
                 Match(self.stories[s.story_index], _percent(s.confidence), lesson, order)
             )
         return matches, q
+
+    def _read(self, question: str) -> str:
+        """The message as the index reads it: without the pleasantries around it
+        (`SmallTalk.situation`), its misspelt words corrected (bot/engine/spelling.py)."""
+        speller = self._speller
+        if speller is None:
+            index = self._index
+            speller = Speller(self.normalizer, index.surface, index.term_ids)
+            self._speller = speller
+        return speller.correct(self.small_talk.situation(question))
 
     # --- public ------------------------------------------------------------------------
     def language(self, text: str, default: str = "id") -> str:
@@ -505,7 +517,7 @@ class Matcher(IndexBuilding, LexicalScoring):
 
     def explain(self, question: str, limit: int = 3) -> list[Explanation]:
         """The parts of each top story's confidence, to see why a question matched."""
-        scored, _ = self._score(self.small_talk.situation(question))
+        scored, _ = self._score(self._read(question))
         return [
             Explanation(
                 story=self.stories[s.story_index],

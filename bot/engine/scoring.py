@@ -174,7 +174,7 @@ class LexicalScoring:
         ("ngoleksi" koleksi, "nembus" tembus, "nyesel" sesal), and "-in" stands for "-kan"
         or "-i". Only a form that gives a word of the stories counts."""
         ids = self._index.term_ids
-        for form in _informal_roots(surface):
+        for form in informal_roots(surface):
             for word in self.normalizer.canonical_word(form, "id"):
                 tid = ids.get(word)
                 if tid is not None:
@@ -470,7 +470,7 @@ class LexicalScoring:
         q.concepts = self.situations.message(folded)
 
 
-def _informal_roots(surface: str) -> list[str]:
+def informal_roots(surface: str) -> list[str]:
     """Formal readings of an informal Indonesian verb form (see `LexicalScoring._restored`)."""
     if len(surface) < 5 or not surface.isalpha():
         return []
