@@ -68,8 +68,8 @@ def _subsequence(short: str, long: str) -> bool:
 
 def _everyday(word: str) -> bool:
     """A word of everyday English or Indonesian (wordfreq's small lists). Imported here, on
-    the first word Kisah does not know: wordfreq takes a quarter of a second to import, and a
-    start does not need it."""
+    the first word that looks misspelt: wordfreq takes a quarter of a second to import, and
+    most starts and questions do not need it."""
     from wordfreq import zipf_frequency
 
     return any(zipf_frequency(word, lang, wordlist="small") > 0 for lang in ("en", "id"))
@@ -152,7 +152,7 @@ class Speller:
         if not raw.isascii() or not raw.isalpha():
             return None
         word = self.normalizer.collapse(raw)
-        if len(word) < _MIN_LENGTH or self._known(word) or _everyday(word):
+        if len(word) < _MIN_LENGTH or self._known(word):
             return None
         edits = 1 if len(word) < 9 else 2
         pool: list[str] = []
@@ -173,7 +173,7 @@ class Speller:
                 best.append(choice)
         if not best:
             best = self._without_vowels(word)
-        if not best:
+        if not best or _everyday(word):  # looked up last: the lists take a while to load
             return None
         meanings = {self.normalizer.canonical_word(choice, "id") for choice in best}
         return best[0] if len(meanings) == 1 else None
