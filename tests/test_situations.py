@@ -173,6 +173,27 @@ def test_a_subject_no_situation_names_is_uncovered(tmp_path: Path) -> None:
     assert evidence and all(e.uncovered > 0.5 for _, e in evidence)
 
 
+def test_someone_served_named_by_a_concept_counts_as_a_customer(tmp_path: Path) -> None:
+    """A message naming the table's `served` concepts by any member ("kepala dinas", a
+    phrase no word of `customers` is) is about serving someone; one naming none is not."""
+    concepts = CONCEPTS + "  official: [pejabat, kepala dinas, head of the agency]\n"
+    concepts += "served: [official]\n"
+    core = build_core(settings_with(tmp_path, concepts))
+    for question in ("kepala dinas ngancam putus kontrak", "the head of the agency threatens"):
+        evidence = core.matcher.evidence(question)
+        assert evidence and all(e.customer for _, e in evidence), question
+    evidence = core.matcher.evidence("rekan kerja ngancam putus kontrak")
+    assert evidence and not any(e.customer for _, e in evidence)
+    assert core.matcher.concept_table.served == frozenset({"official"})
+
+
+def test_a_served_name_that_is_no_concept_is_named_with_its_line(tmp_path: Path) -> None:
+    concepts = CONCEPTS + "served: [customer_typo]\n"
+    status, out, err = call_cli(["check"], settings_with(tmp_path, concepts))
+    assert status == 2 and out == ""
+    assert "concepts.yaml:7: served: customer_typo: not a concept of this table" in err
+
+
 def test_a_broken_concept_table_never_reaches_a_user_as_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError) as caught:
         build_core(settings_with(tmp_path, "concepts: [not, a, mapping]\n"))

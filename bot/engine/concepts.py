@@ -48,6 +48,9 @@ class ConceptTable:
     words: Mapping[str, frozenset[str]]  # one canonical word -> its concepts
     phrases: Mapping[tuple[str, ...], frozenset[str]]  # several words -> their concepts
     longest: int  # words in the longest phrase
+    # The concepts that name someone the stories serve (a customer, an official, a decision
+    # maker: `served` in concepts.yaml): a message naming one is about serving someone.
+    served: frozenset[str] = frozenset()
     # The first two words of each phrase with the phrase lengths they start (longest first),
     # and each word's concepts once looked up: a base's thousands of situations (and every
     # question) use the same few thousand words, and most positions start no phrase, so
@@ -124,6 +127,14 @@ class ConceptTable:
         return frozenset()
 
 
+def _section_line(text: str, section: str) -> int:
+    """The line (1-based) of a top-level section in the YAML text, for a problem report."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith(f"{section}:"):
+            return number
+    return 1
+
+
 def _lines(text: str) -> dict[str, int]:
     """Each concept's line (1-based) in the YAML text, for a problem report."""
     try:
@@ -154,10 +165,11 @@ def load_concepts(path: Path, normalizer: Normalizer) -> ConceptTable:
     concepts = data.get("concepts") if isinstance(data, Mapping) else None
     if not isinstance(concepts, Mapping) or not concepts:
         raise ConceptTableError(f"{path}:1: must have a 'concepts' mapping: name -> [words]")
-    others = [str(key) for key in data if key != "concepts"]
+    others = [str(key) for key in data if key not in ("concepts", "served")]
     if others:  # a second, misspelt section would be dropped without a word
         raise ConceptTableError(
             f"{path}: {others[0]}: unknown section; the concepts go under 'concepts'"
+            " (and the concepts naming someone the stories serve under 'served')"
         )
     problems: list[str] = []
     words: dict[str, set[str]] = {}
@@ -187,6 +199,14 @@ def load_concepts(path: Path, normalizer: Normalizer) -> ConceptTable:
                     words.setdefault(folded[0], set()).add(name)
                 elif folded:
                     phrases.setdefault(folded, set()).add(name)
+    served = data.get("served") or []
+    if not isinstance(served, list):
+        problems.append(f"{path}:{_section_line(text, 'served')}: served: a list of concept names")
+        served = []
+    for name in served:
+        if str(name) not in concepts:
+            line = _section_line(text, "served")
+            problems.append(f"{path}:{line}: served: {name}: not a concept of this table")
     if problems:
         raise ConceptTableError("\n".join(problems))
     return ConceptTable(
@@ -194,6 +214,7 @@ def load_concepts(path: Path, normalizer: Normalizer) -> ConceptTable:
         words={w: frozenset(c) for w, c in words.items()},
         phrases={p: frozenset(c) for p, c in phrases.items()},
         longest=max((len(p) for p in phrases), default=1),
+        served=frozenset(str(n) for n in served),
     )
 
 
@@ -274,6 +295,7 @@ def table_json(table: ConceptTable) -> dict[str, Any]:
         "names": list(table.names),
         "words": {word: sorted(names) for word, names in table.words.items()},
         "phrases": [[list(words), sorted(names)] for words, names in table.phrases.items()],
+        "served": sorted(table.served),
     }
 
 
@@ -285,6 +307,9 @@ def table_of(data: Any) -> ConceptTable | None:
         words = {str(w): frozenset(map(str, n)) for w, n in data["words"].items()}
         phrases = {tuple(map(str, p)): frozenset(map(str, n)) for p, n in data["phrases"]}
         names = tuple(map(str, data["names"]))
+        served = frozenset(map(str, data["served"]))
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    return ConceptTable(names, words, phrases, max((len(p) for p in phrases), default=1))
+    return ConceptTable(
+        names, words, phrases, max((len(p) for p in phrases), default=1), served=served
+    )

@@ -468,6 +468,9 @@ class LexicalScoring:
         q.legal = normalizer.legal_subject([*law_words, *normalizer.split(lawful)], lawful)
         q.subjects = normalizer.subjects_of(folded, question)
         q.concepts = self.situations.message(folded)
+        # Someone the stories serve may be named by a concept's phrase or title ("kepala
+        # dinas", "the director"), not only by a word of `customers`.
+        q.customer = q.customer or not q.concepts.isdisjoint(self.situations.table.served)
 
 
 def informal_roots(surface: str) -> list[str]:
