@@ -230,6 +230,21 @@ def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Repli
     assert "gratifikasi" in out_en and "KPK" in out_en
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        # the heads and offices of the state by their everyday short names
+        "kadis ultah minggu dpn, sy mau antar kado langsung ke rumahnya",
+        "The head of the provincial agency has a birthday next week, I'll bring him a gift",
+    ],
+)
+def test_a_birthday_gift_for_an_official_named_briefly_carries_the_caution(
+    replies: Replies, question: str
+) -> None:
+    out = chat(replies, [question])
+    assert "gratifikasi" in out and "KPK" in out
+
+
 def test_a_private_clients_gift_or_invitation_comes_without_the_officials_caution(
     replies: Replies,
 ) -> None:
@@ -342,6 +357,10 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
         ("staf pengadaan pemprov ngajak makan malam dan minta kita yang bayar, gimana?", "id"),
         ("klien dr kementrian nanya ada fee buat saya gak? jawab apa ya", "id"),
         ("can we sponsor a trip to singapore for the procurement team of a state bank", "en"),
+        # a gift so that a project or a permit goes smoothly: its purpose is a decision
+        ("mau kasih jam tangan ke kabag di pemkot biar proyek lancar", "id"),
+        ("kasih hadiah ke kadis biar izinnya mulus", "id"),
+        ("Should I bring a gift when visiting the regent's office?", "en"),
     ],
 )
 def test_bribes_and_gifts_to_officials_get_the_law_not_a_story(
@@ -443,6 +462,9 @@ def test_a_story_taught_for_a_question_of_the_law_is_never_told_for_it(tmp_path:
         ("customer minta fee pengiriman digratiskan", ""),
         ("sales kita minta komisi dibayar di muka sebelum customer bayar, gimana", ""),
         ("boleh gak kirim penawaran harga ke pejabat dinas lewat email?", ""),
+        # what is sent so that a permit goes smoothly is the work itself, not a gift
+        ("kirim dokumen lengkap ke pemkot supaya izinnya lancar", ""),
+        ("send the documents to the ministry so the permit goes smoothly", ""),
         (
             "We missed a custom order for a bakery client's opening. Will a small gift with my "
             "apology look like I'm trying to buy forgiveness?",
