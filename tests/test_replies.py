@@ -501,18 +501,24 @@ def test_real_base_answers_in_the_question_language() -> None:
 
 
 def test_real_base_example_questions_in_the_ui_texts_get_a_story() -> None:
-    """The greeting, help and hints suggest questions; each must actually get a story."""
+    """The greeting, help and hints suggest questions; each must actually get a story, and
+    the same story in both languages (the Indonesian and the English example say one thing)."""
     kb = real_kb()
     replies = Replies(kb, Matcher(kb))
-    examples: list[tuple[str, str]] = []
-    for key in ("start", "help", "non_text", "ask_usage"):
+    keys = ("start", "help", "non_text", "ask_usage", "smalltalk_greeting", "smalltalk_thanks")
+    keys += ("smalltalk_about", "smalltalk_test")
+    count = 0
+    for key in keys:
+        stories: dict[str, list[str]] = {}
         for lang in ("id", "en"):
             template = kb.text(key, lang)
             found = re.findall(r"<i>([^<]+)</i>", template)
             found += re.findall(r"<code>/ask ([^<]+)</code>", template)
-            examples += [(html.unescape(q), lang) for q in found if len(q.split()) >= 3]
-    assert len(examples) >= 10
-    for question, lang in examples:
-        answer, _ = replies.answer(question)
-        assert answer.best is not None, question
-        assert answer.lang == lang, question
+            for question in (html.unescape(q) for q in found if len(q.split()) >= 3):
+                answer, _ = replies.answer(question)
+                assert answer.best is not None, question
+                assert answer.lang == lang, question
+                stories.setdefault(lang, []).append(answer.best.story.id)
+                count += 1
+        assert stories.get("id") == stories.get("en"), (key, stories)
+    assert count >= 20
