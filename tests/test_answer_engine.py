@@ -159,6 +159,24 @@ def test_an_acknowledgement_is_acknowledged_not_thanked(
         store.close()
 
 
+@pytest.mark.parametrize(
+    "message", ["gak membantu", "gak nyambung", "salah cerita", "not helpful", "wrong story"]
+)
+def test_saying_an_answer_did_not_help_is_not_thanked_nor_a_question(
+    replies: Replies, tmp_path: Path, message: str
+) -> None:
+    """ "gak membantu" holds "membantu" (helpful, a thanks): said of an answer, it asks for
+    the situation again and points to the 👎 button, and is no question for the inbox."""
+    store = Store.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        out = chat(replies, [message], store=store)
+        assert "👎" in out and "/topics" in out
+        assert "Sama-sama" not in out and "welcome" not in out
+        assert store.unanswered_questions(days=1) == []
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("message", ["wkwk", "wkwkwk", "haha", "hahahaha", "😂", "wkwk haha"])
 def test_laughter_gets_a_friendly_line_and_never_reaches_the_inbox(
     replies: Replies, tmp_path: Path, message: str
