@@ -177,6 +177,27 @@ def test_saying_an_answer_did_not_help_is_not_thanked_nor_a_question(
         store.close()
 
 
+@pytest.mark.parametrize(
+    ("message", "lang"),
+    [("lalu gimana?", "id"), ("trus hrs gmn", "id"), ("then what?", "en"), ("terus?", "id")],
+)
+def test_a_follow_up_without_a_situation_points_to_the_answers_buttons(
+    replies: Replies, tmp_path: Path, message: str, lang: str
+) -> None:
+    """ "terus gimana?" after an answer tells no situation: it is pointed to the answer's
+    own buttons (another lesson, the full story), not told "no story for 'terus gimana'"
+    with every topic, and it is no question for the inbox."""
+    store = Store.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        out = chat(replies, [message], store=store)
+        another = html_to_text(replies.kb.text("button_another_lesson", lang))
+        assert another in out
+        assert html_to_text(replies.kb.text("out_of_scope", lang, question=message))[:20] not in out
+        assert store.unanswered_questions(days=1) == []
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("message", ["wkwk", "wkwkwk", "haha", "hahahaha", "😂", "wkwk haha"])
 def test_laughter_gets_a_friendly_line_and_never_reaches_the_inbox(
     replies: Replies, tmp_path: Path, message: str

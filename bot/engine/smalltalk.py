@@ -19,7 +19,7 @@ import yaml
 
 FILE = "smalltalk.yaml"
 # The kinds of small talk, each answered by its text `smalltalk_<kind>` (responses/ui/chat.yaml).
-KINDS = ("greeting", "thanks", "ack", "laugh", "bye", "about", "test", "unhelpful")
+KINDS = ("greeting", "thanks", "ack", "laugh", "bye", "about", "test", "unhelpful", "followup")
 MAX_WORDS = 8  # longer messages are questions, whatever they start with
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STRETCHED = re.compile(r"(.)\1{2,}")  # "haloooo" -> "halo", "makasiiih" -> "makasih"
