@@ -284,6 +284,26 @@ def test_a_birthday_gift_for_an_official_named_briefly_carries_the_caution(
     assert "gratifikasi" in out and "KPK" in out
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "klien gw suka banget keroncong, gw mau cariin piringan hitam langka buat dia, "
+        "kesannya nyogok gak sih?",
+        "My client collects vintage fountain pens, I want to find him a rare one. Would that "
+        "look like a bribe?",
+    ],
+)
+def test_a_gift_feared_to_look_like_a_bribe_gets_the_passion_story_and_its_caution(
+    replies: Replies, question: str
+) -> None:
+    """The post says the wayang cost little and no money was involved: a salesperson who
+    fears a gift for a client's passion looks like a bribe is told that story, with the
+    caution on gifts and bribes in its first message."""
+    answer, reply = replies.answer(question)
+    assert answer.best is not None and answer.best.story.id == "wayang-bima"
+    assert "KPK" in reply.text
+
+
 def test_a_private_clients_gift_or_invitation_comes_without_the_officials_caution(
     replies: Replies,
 ) -> None:
