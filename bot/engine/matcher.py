@@ -386,8 +386,8 @@ class Matcher(IndexBuilding, LexicalScoring):
     def _ranked(
         self, question: str, limit: int, chat_id: int | None = None
     ) -> tuple[list[Match], Question | None]:
-        """Best matches, and the question as the index saw it (without the pleasantries
-        around it: `SmallTalk.situation`)."""
+        """Best matches, and the question as the index saw it (`_read`: without the
+        pleasantries around it, its misspelt words corrected)."""
         question = self._read(question)
         scored, q = self._score(question, chat_id)
         matches = []
