@@ -11,6 +11,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
 from bot.content.model import LANGUAGES, Story
 
 
@@ -133,3 +136,22 @@ def length_buckets(words: Iterable[str]) -> dict[tuple[str, int], list[str]]:
         if word:
             buckets[(word[0], len(word))].append(word)
     return dict(buckets)
+
+
+def near_words(
+    word: str, buckets: dict[tuple[str, int], list[str]], limit: int | None
+) -> list[tuple[str, float]]:
+    """Words of `buckets` (`length_buckets`) a misspelt `word` may stand for, with their OSA
+    distance (a swap of two letters is one typo): within 1 edit, 2 for words of 9+ letters,
+    same first letter, nearest first, at most `limit` before the short words are left out.
+    In words of 5 letters or fewer a changed letter makes a different word, not a typo."""
+    edits = 1 if len(word) < 9 else 2
+    pool: list[str] = []
+    for size in range(len(word) - edits, len(word) + edits + 1):
+        pool.extend(buckets.get((word[0], size), ()))
+    found = process.extract(word, pool, scorer=OSA.distance, score_cutoff=edits, limit=limit)
+    return [
+        (choice, distance)
+        for choice, distance, _ in found
+        if not (len(word) <= 5 and len(choice) == len(word) and sorted(choice) != sorted(word))
+    ]

@@ -15,11 +15,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA
+from rapidfuzz import fuzz
 
 from bot.engine.confidence import WORDS_ONLY, Calibration, Evidence, noisy_or, parts
-from bot.engine.index import Index
+from bot.engine.index import Index, near_words
 from bot.engine.language import LanguageDetector
 from bot.engine.normalize import Normalizer
 from bot.engine.params import ScoringParams
@@ -132,19 +131,7 @@ class LexicalScoring:
                 continue
             if is_word(query):
                 continue  # a real word, not a typo ("murah" is not a misspelt "marah")
-            edits = 1 if len(query) < 9 else 2
-            pool: list[str] = []
-            for size in range(len(query) - edits, len(query) + edits + 1):
-                pool.extend(buckets.get((query[0], size), ()))
-            for choice, distance, _ in process.extract(
-                query, pool, scorer=OSA.distance, score_cutoff=edits, limit=FUZZY_LIMIT
-            ):
-                if (
-                    len(query) <= 5
-                    and len(choice) == len(query)
-                    and sorted(choice) != sorted(query)
-                ):
-                    continue  # in short words a changed letter is a different word, not a typo
+            for choice, distance in near_words(query, buckets, FUZZY_LIMIT):
                 tid = ids[choice]
                 sim = (1.0 - distance / max(len(query), len(choice))) ** 2
                 best[tid] = max(best.get(tid, 0.0), sim)

@@ -23,10 +23,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
 
-from bot.engine.index import length_buckets
+from bot.engine.index import length_buckets, near_words
 from bot.engine.normalize import Normalizer
 from bot.engine.scoring import informal_roots
 
@@ -154,17 +153,9 @@ class Speller:
         word = self.normalizer.collapse(raw)
         if len(word) < _MIN_LENGTH or self._known(word):
             return None
-        edits = 1 if len(word) < 9 else 2
-        pool: list[str] = []
-        for size in range(len(word) - edits, len(word) + edits + 1):
-            pool.extend(self._buckets.get((word[0], size), ()))
         best: list[str] = []
-        best_distance = edits + 1
-        for choice, distance, _ in process.extract(
-            word, pool, scorer=OSA.distance, score_cutoff=edits, limit=None
-        ):
-            if len(word) <= 5 and len(choice) == len(word) and sorted(choice) != sorted(word):
-                continue  # in short words a changed letter is a different word, not a typo
+        best_distance = float("inf")
+        for choice, distance in near_words(word, self._buckets, None):
             if not _typing_slip(word, choice):
                 continue
             if distance < best_distance:
