@@ -324,3 +324,10 @@ def test_indonesian_idioms_are_read_whole() -> None:
 def test_yaml_truth_words_in_the_table_stay_words() -> None:
     # YAML 1.1 reads a bare on/off/no/yes as a truth value; in a word list it is a word.
     assert content_tokens("on", "en") == [] and content_tokens("no", "en") == []
+
+
+def test_a_slang_word_is_not_reached_by_stripping_a_prefix() -> None:
+    # "kejadian" is ke-jadi-an (an event); read as "jadian" (a couple), "nothing happened"
+    # told a message about broken promises that it was about a romance.
+    assert tokens("gak ada yg kejadian", "id") == tokens("tidak ada yang jadi", "id")
+    assert tokens("mereka jadian", "id") != tokens("mereka jadi", "id")

@@ -275,8 +275,12 @@ class Normalizer(TopicChecks):
             for stem, _, suffix in forms:
                 if stem[:1] == word[0]:
                     candidates.append((head + stem[1:], word[0] + "~", suffix))
-        for stem, _, _ in candidates[1:]:
-            if len(stem) >= 3 and (stem in t.roots or stem in t.no_stem or stem in t.slang):
+        # A slang word is a whole word: one reached by taking a prefix off is a standard
+        # word's confix ("kejadian" is ke-jadi-an, an event, not "jadian", a couple).
+        for stem, prefix, _ in candidates[1:]:
+            if len(stem) >= 3 and (
+                stem in t.roots or stem in t.no_stem or (stem in t.slang and not prefix)
+            ):
                 return self._after_stem(stem)
         # Then a root of the Indonesian dictionary: it knows far more words than the table,
         # but the table's roots (the stories' words) come first, so "mengunjungi" stays
