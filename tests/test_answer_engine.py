@@ -20,6 +20,7 @@ from bot.chat.replies import Replies
 from bot.content.knowledge import load_knowledge
 from bot.engine.confidence import parts
 from bot.engine.matcher import Matcher
+from bot.engine.params import DEFAULT_THRESHOLD
 from bot.settings import Settings
 from bot.storage.store import Store
 from bot.tools.evaluation import evaluate, load_items
@@ -476,7 +477,7 @@ def test_a_story_taught_for_a_question_of_the_law_is_never_told_for_it(tmp_path:
     after = out.rsplit("💬 Tadi kamu bertanya", 1)[1]  # the asker heard back; then asks again
     again = after.split("👎 Kurang pas", 1)[1]
     assert "KPK" in again and "Pelajaran:" not in again
-    assert "mungkin cerita ini membantu" in again  # the story offered after the rule, at most
+    assert "Wayang" not in again  # after an envelope for a tender: the rule alone
 
 
 @pytest.mark.parametrize(
@@ -567,6 +568,24 @@ def test_a_story_offered_after_the_law_opens_on_a_lesson_without_gifts(
         if any(w in lesson.get(lang).lower() for w in ("gift", "hadiah", "bingkisan", "kado"))
     ]
     assert gift_lessons and not any(text in shown for text in gift_lessons), shown
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "pejabat dinas minta fee 10 persen dari nilai proyek gimana",
+        "beliin wayang buat kepala dinas biar proyek lancar boleh gak",
+        "the head of purchasing at our private client hinted he wants an envelope",
+    ],
+)
+def test_after_a_bribe_or_a_cut_the_law_reply_offers_no_story(
+    replies: Replies, question: str
+) -> None:
+    """A story of winning someone over, offered right after "this is bribery", reads as a way
+    round the rule: after a cut, an envelope or a gift tied to a decision, the rule alone."""
+    out = chat(replies, [question])
+    assert "KPK" in out
+    assert "cerita ini" not in out and "this story" not in out and "Wayang" not in out
 
 
 def test_the_law_reply_offers_a_story_as_maybe_with_its_caution(replies: Replies) -> None:
@@ -668,9 +687,9 @@ def test_a_machines_commissioning_is_no_commission_to_negotiate(tmp_path: Path) 
         "klien ngamuk karena saya gak bisa dateng, saya lagi commissioning mesin di pabrik "
         "lain, bos mau langsung nego sekarang, atau tunggu klien tenang dulu?",
     )
-    assert not any(m["score"] >= 34 for m in pay["matches"])
+    assert not any(m["score"] >= DEFAULT_THRESHOLD for m in pay["matches"])
     assert machine["matches"] and machine["matches"][0]["seed"].startswith("000")
-    assert machine["matches"][0]["score"] >= 34
+    assert machine["matches"][0]["score"] >= DEFAULT_THRESHOLD
 
 
 def test_the_legal_team_is_people_at_work_not_a_question_of_the_law(
@@ -691,7 +710,7 @@ def test_the_legal_team_is_people_at_work_not_a_question_of_the_law(
         "I refused to visit him tomorrow?",
     )
     assert in_law["matches"] and in_law["matches"][0]["seed"].startswith("000")
-    assert romance["matches"][0]["score"] >= 34
+    assert romance["matches"][0]["score"] >= DEFAULT_THRESHOLD
     assert permission["matches"] == []
     out = " ".join(chat(replies, [permission["question"]]).split())
     assert "KPK" in out and "nasihat hukum" in out
@@ -713,7 +732,7 @@ def test_javanese_and_sundanese_words_mixed_in_are_read(
     (record,) = ask_json(tmp_path, question)
     assert record["lang"] == "id"
     assert record["matches"] and record["matches"][0]["seed"].startswith(seed)
-    assert record["matches"][0]["score"] >= 34
+    assert record["matches"][0]["score"] >= DEFAULT_THRESHOLD
 
 
 @pytest.mark.parametrize(

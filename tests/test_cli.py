@@ -466,7 +466,7 @@ def test_eval_says_n_a_for_a_rate_it_has_no_items_for(tmp_path: Path, settings: 
     assert status == 0, err
     assert re.search(r"out-of-scope rejected: +n/a", out)
     assert "oos_reject=n/a" in out.strip().splitlines()[-1]
-    assert re.search(r"  34: 1\.00 1\.00 n/a  <- current", out)
+    assert re.search(r"  52: 1\.00 1\.00 n/a  <- current", out)
     off_topic = tmp_path / "off-topic.yaml"
     off_topic.write_text(f"- {{q: '{WEATHER}', expect: [], lang: id}}\n", encoding="utf-8")
     status, out, err = call_cli(["eval", str(off_topic)], settings)
@@ -569,6 +569,20 @@ def test_a_misspelt_section_of_the_normalisation_table_is_named(settings: Settin
     assert "Traceback" not in err
 
 
+def test_a_legal_subject_a_story_may_follow_must_exist(settings: Settings) -> None:
+    """A misspelt subject in `legal_story_after` would silently offer no story after it."""
+    table = (PROJECT / "responses" / "normalize.yaml").read_text(encoding="utf-8")
+    assert "legal_story_after: [gift for an official," in table
+    (settings.responses_dir / "normalize.yaml").write_text(
+        table.replace("legal_story_after: [gift for an official,", "legal_story_after: [gift,"),
+        encoding="utf-8",
+    )
+    status, out, err = call_cli(["check"], settings)
+    assert status == cli.EXIT_CONFIG and out == ""
+    assert "legal_story_after: must list subjects of `legal`; unknown: gift" in err
+    assert "Traceback" not in err
+
+
 def test_a_misspelt_kind_of_small_talk_is_named(settings: Settings) -> None:
     """'greetng:' has no reply text: its greetings would get the greeting only by luck."""
     talk = (PROJECT / "responses" / "smalltalk.yaml").read_text(encoding="utf-8")
@@ -653,6 +667,10 @@ def test_calibrate_cross_validates_without_writing(tmp_path: Path) -> None:
     assert fitted.returncode == 0, fitted.stderr
     assert "threshold by the rule on these files:" in fitted.stdout
     assert (responses / "calibration.yaml").read_text(encoding="utf-8").startswith("# Confidence")
+    # ...and the scope words it reads beside it, fitted on the same questions
+    scope = (responses / "scope_words.yaml").read_text(encoding="utf-8")
+    assert scope.startswith("# Scope words") and "wrote" in fitted.stdout
+    assert any(line.split(":")[0] == "customer" for line in scope.splitlines())
 
     refused = run_bot(tmp_path, "calibrate", "--folds", "1", str(dev), str(dev2))
     assert refused.returncode == 2 and "--folds must be 2 or more" in refused.stderr
@@ -707,6 +725,30 @@ def test_check_refuses_a_non_finite_weight_with_file_and_line(
     status, out, err = call_cli(["check"], settings)
     assert status == 2
     assert f"{target}:3: coverage: must be a finite number" in out + err
+    assert "Traceback" not in out + err
+
+
+def test_the_scope_words_weigh_on_whether_a_story_is_told(tmp_path: Path) -> None:
+    """The scope words are content the matcher reads: a word the labelled questions only
+    ever used out of scope makes a message that names it less likely to be told a story,
+    and a malformed file is reported by file and line, not with a traceback."""
+    responses = tmp_path / "responses"  # the real base, whose model reads the scope
+    shutil.copytree(PROJECT / "responses", responses)
+    settings = Settings(responses_dir=responses, seeds_dir=SEEDS, data_dir=tmp_path / "data")
+    (responses / "scope_words.yaml").unlink()
+    question = "klien marah minta saya datang besok padahal saya lagi sibuk, gimana?"
+    status, out, err = call_cli(["ask", "--json", question], settings)
+    assert status == 0, err
+    assert json.loads(out)["matches"]  # told story 000 without the file
+    target = settings.responses_dir / "scope_words.yaml"
+    target.write_text("# scope\nklien: -40.0\nmarah: -40.0\n", encoding="utf-8")
+    status, out, err = call_cli(["ask", "--json", question], settings)
+    assert status == 0, err
+    assert json.loads(out)["matches"] == []
+    target.write_text("# scope\nklien: 1.5\nmarah: lots\n", encoding="utf-8")
+    status, out, err = call_cli(["check"], settings)
+    assert status == 2
+    assert f"{target}:3: marah: must be a finite number" in out + err
     assert "Traceback" not in out + err
 
 

@@ -250,8 +250,8 @@ def test_a_spoken_verb_is_not_read_as_a_typo_of_another(real: Matcher) -> None:
 
 def test_a_question_outside_work_needs_stronger_evidence(real: Matcher) -> None:
     # the same story words, with and without a word of the working world
-    at_work = real.rank("cari perajin wayang di yogya buat klien")[0]
-    off_work = real.rank("cari perajin wayang di yogya")[0]
+    at_work = real.rank("beli wayang di yogya buat klien")[0]
+    off_work = real.rank("beli wayang di yogya")[0]
     assert at_work.story.seed_prefix == off_work.story.seed_prefix == "001"
     assert off_work.score < at_work.score
 

@@ -18,6 +18,7 @@ from bot.engine.concepts import ConceptTableError
 from bot.engine.confidence import CalibrationError
 from bot.engine.lesson_weights import LessonWeightsError
 from bot.engine.matcher import Matcher
+from bot.engine.scope import ScopeWordsError
 from bot.engine.smalltalk import SmallTalkError
 from bot.engine.wordtable import NormalizeTableError
 from bot.settings import Settings
@@ -107,10 +108,11 @@ def _build_core(settings: Settings, *, taught: bool = True) -> Core:
         ConceptTableError,
         CalibrationError,
         LessonWeightsError,
+        ScopeWordsError,
         SmallTalkError,
     ) as exc:
-        # The word table, the calibration, the lesson weights and the small talk are content
-        # too: report them like the rest.
+        # The word table, the calibration, the lesson and scope weights and the small talk
+        # are content too: report them like the rest.
         raise KnowledgeError(str(exc).splitlines()) from exc
     replies = Replies(kb, matcher, default_lang=settings.default_language)
     # What team leads taught (bot/leads/inbox.py) applies to `ask` too; read without opening the

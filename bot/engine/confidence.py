@@ -103,6 +103,11 @@ class Evidence:
     uncovered: float = 0.0
     named: bool = False  # the message names any concept at all (else the three above say nothing)
     concept_coverage: float = 0.0  # coverage, a word the story lacks counted by its concepts
+    # How much the message's words sound like a question Kisah is asked (bot/engine/scope.py),
+    # and how far this story's lexical score leads the best other candidate's (negative when
+    # it trails): the evidence of one story read against the message and against its rivals.
+    scope: float = 0.0
+    lead: float = 0.0
 
     def features(self) -> tuple[float, ...]:
         return (
@@ -120,6 +125,8 @@ class Evidence:
             1.0 if self.named else 0.0,
             self.lexical if self.words <= BRIEF_WORDS else 0.0,
             self.concept_coverage,
+            self.scope,
+            self.lead,
         )
 
 
@@ -138,6 +145,8 @@ FEATURES = (
     "named",
     "brief",
     "concept_coverage",
+    "scope",
+    "lead",
 )
 
 
@@ -163,6 +172,8 @@ class Calibration:
     named: float = 0.0
     brief: float = 0.0
     concept_coverage: float = 0.0
+    scope: float = 0.0
+    lead: float = 0.0
     bias: float = -7.27
 
     def probability(self, evidence: Evidence) -> float:

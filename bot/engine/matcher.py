@@ -56,6 +56,8 @@ from bot.engine.lesson_weights import FILE as LESSON_WEIGHTS
 from bot.engine.lesson_weights import LessonWeights
 from bot.engine.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
 from bot.engine.params import DEFAULT_PARAMS, ScoringParams
+from bot.engine.scope import FILE as SCOPE_WORDS
+from bot.engine.scope import ScopeWords
 from bot.engine.scoring import MAX_QUESTION_WORDS, LexicalScoring, Question
 from bot.engine.situations import SituationIndex
 from bot.engine.smalltalk import FILE as SMALL_TALK
@@ -127,13 +129,15 @@ class Matcher(IndexBuilding, LexicalScoring):
         concepts: ConceptTable | None = None,
         small_talk: SmallTalk | None = None,
         lesson_weights: LessonWeights | None = None,
+        scope_words: ScopeWords | None = None,
     ) -> None:
         """`cache_dir`: where the built index is kept between runs (see `_read_index`);
         `concepts`: the concept table, instead of the base's `concepts.yaml`; `small_talk`:
         the greetings and thanks, instead of the base's file (a story's lessons share the
         story matcher's: parsing the file was most of the time a first question about a
         story took at 5,000 stories); `lesson_weights`: the order of a story's lessons,
-        instead of the base's `lesson_weights.yaml`."""
+        instead of the base's `lesson_weights.yaml`; `scope_words`: the word model of what
+        Kisah is asked (bot/engine/scope.py), instead of the base's `scope_words.yaml`."""
         self.kb = kb
         self.params = params or DEFAULT_PARAMS
         self.threshold = self.params.threshold if threshold is None else threshold
@@ -150,6 +154,9 @@ class Matcher(IndexBuilding, LexicalScoring):
         if lesson_weights is None:
             lesson_weights = LessonWeights.load(base_dir / LESSON_WEIGHTS) or FIT_ONLY
         self.lesson_weights = lesson_weights
+        if scope_words is None:
+            scope_words = ScopeWords.load(base_dir / SCOPE_WORDS)
+        self.scope_words = scope_words
         self.concepts_path = _concepts_path(kb)
         self._concepts_key = ""  # which concept table the cached index's situations were read by
         if concepts is None and not self.concepts_path.is_file():
@@ -298,6 +305,12 @@ class Matcher(IndexBuilding, LexicalScoring):
         """Stop using the phrasing taught under `key` (undo); False if there was none."""
         return self.taught.remove(key)
 
+    def content_words(self, question: str) -> tuple[str, ...]:
+        """The question's content words as the scorer reads them (folded, misspellings
+        corrected): what the scope words are fitted on and read from."""
+        _, q = self._lexical(self._read(question))
+        return q.words if q is not None else ()
+
     def evidence(self, question: str) -> list[tuple[Story, Evidence]]:
         """Each candidate story with the evidence behind its confidence (for calibration)."""
         scored, _, evidence = self._evidence(self._read(question))
@@ -381,6 +394,7 @@ class Matcher(IndexBuilding, LexicalScoring):
             concepts=NO_CONCEPTS,  # lessons are ordered by their words
             small_talk=self.small_talk,
             lesson_weights=self.lesson_weights,
+            scope_words=self.scope_words,
         )
 
     def _ranked(
@@ -499,14 +513,20 @@ class Matcher(IndexBuilding, LexicalScoring):
             m for m in ranked if margin is not None and m.score >= self.threshold + margin
         )
         maybe = None
-        if not matches and ranked and ranked[0].score >= self.maybe_threshold:
-            maybe = ranked[0]
+        legal = q.legal if q is not None else None
+        if matches or not ranked:
+            pass
+        elif legal is None:
+            maybe = ranked[0] if ranked[0].score >= self.maybe_threshold else None
+        elif legal in self.normalizer.legal_story_after:
+            bar = min(self.params.legal_maybe_threshold, self.maybe_threshold)
+            maybe = ranked[0] if ranked[0].score >= bar else None
         return Answer(
             question=question,
             lang=lang,
             matches=matches,
             maybe=maybe,
-            legal=q.legal if q is not None else None,
+            legal=legal,
             subjects=q.subjects if q is not None else frozenset(),
         )
 

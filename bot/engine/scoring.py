@@ -22,6 +22,7 @@ from bot.engine.index import Index, near_words
 from bot.engine.language import LanguageDetector
 from bot.engine.normalize import Normalizer
 from bot.engine.params import ScoringParams
+from bot.engine.scope import ScopeWords
 from bot.engine.situations import SituationIndex
 from bot.engine.taught import TaughtPhrasings
 
@@ -82,6 +83,7 @@ class LexicalScoring:
     detector: LanguageDetector
     calibration: Calibration
     situations: SituationIndex
+    scope_words: ScopeWords
     taught: TaughtPhrasings
     default_lang: str
     _index: Index
@@ -225,7 +227,10 @@ class LexicalScoring:
         evidence = []
         situations = self.situations
         uncovered = situations.uncovered(q.concepts)
+        scope = self.scope_words.score(q.words)
+        best, second = [*sorted((s.lexical for s in whole), reverse=True)[:2], 0.0][:2]
         for s in whole:
+            rival = second if s.lexical == best else best  # the best other candidate
             part_scores = [p.get(s.story_index, 0.0) for p in by_part] or [s.lexical]
             fit = situations.score(s.story_index, q.concepts)
             evidence.append(
@@ -243,6 +248,8 @@ class LexicalScoring:
                     uncovered=uncovered,
                     named=bool(q.concepts) and situations.has(s.story_index),
                     concept_coverage=s.concept_coverage,
+                    scope=scope,
+                    lead=s.lexical - rival,
                 )
             )
         return whole, q, evidence

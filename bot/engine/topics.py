@@ -68,6 +68,7 @@ class TopicChecks:
         }
         self.legal_unless = self._groups([table.legal_unless])[0]
         self.legal_asked = [self._folded_or_written(group) for group in table.legal_asked]
+        self.legal_story_after = table.legal_story_after
         self.legal_none = {
             name: self._folded_or_written(words) for name, words in table.legal_none.items()
         }
@@ -175,6 +176,7 @@ class TopicChecks:
         words ask about (a word of each of its groups), if any; none when they ask how not
         to look like one (`legal_unless`: "tanpa kesan nyogok" wants a story), unless someone
         asks for it (`legal_unless_asked`: refusing "without losing the project" is the law's).
+        Of several, the first in the table's order, a bribe or a cut before a gift's leave.
         `text`, the question as written, for two-word entries written "=uang rokok"."""
         present = set(words) | self._written(text)
         if "%" in text:  # "minta jatah 10%": the sign is the word "persen"
@@ -182,12 +184,16 @@ class TopicChecks:
         asked = bool(self.legal_asked) and all(present & group for group in self.legal_asked)
         if present & self.legal_unless and not asked:
             return None
-        for name, groups in self.legal.items():
-            if all(present & group for group in groups) and not present & self.legal_none.get(
-                name, frozenset()
-            ):
-                return name
-        return None
+        found = [
+            name
+            for name, groups in self.legal.items()
+            if all(present & group for group in groups)
+            and not present & self.legal_none.get(name, frozenset())
+        ]
+        # A gift to an official that is also tied to a decision ("biar proyek lancar") is the
+        # latter: the subjects a story may follow (`legal_story_after`) count last.
+        found.sort(key=lambda name: name in self.legal_story_after)
+        return found[0] if found else None
 
     def _written(self, text: str) -> set[str]:
         """The text's words as written, and each two and three of them side by side: what an

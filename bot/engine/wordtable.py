@@ -84,6 +84,9 @@ class Table:
     # ... unless someone asks for it ("he asks a fee: how do I refuse without losing the
     # project" is still a question of the law): `legal_unless_asked` in the table.
     legal_asked: tuple[tuple[str, ...], ...] = ()
+    # The questions of the law after whose reply a story may be offered (whether a gift to an
+    # official is allowed: how to win one over without gifts); never after a bribe or a cut.
+    legal_story_after: frozenset[str] = frozenset()
     # Phrases in which a law word names a part of a company ("tim legal", "legal team"):
     # a message naming them does not ask what the law says.
     law_units: tuple[str, ...] = ()
@@ -174,6 +177,7 @@ SECTIONS = (
     "legal",
     "legal_unless",
     "legal_unless_asked",
+    "legal_story_after",
 )
 
 
@@ -201,6 +205,15 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         if asked
         else ()
     )
+    story_after = data.get("legal_story_after") or []
+    if not isinstance(story_after, list) or any(kind not in legal for kind in story_after):
+        unknown = (
+            [k for k in story_after if k not in legal] if isinstance(story_after, list) else []
+        )
+        raise NormalizeTableError(
+            f"{path}: legal_story_after: must list subjects of `legal`"
+            + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
+        )
     slang: dict[str, tuple[str, ...]] = {}
     for key, value in (data.get("slang") or {}).items():
         if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
@@ -271,6 +284,7 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         legal_none=legal_none,
         legal_unless=tuple(_words(data.get("legal_unless") or [], f"{path}: legal_unless")),
         legal_asked=legal_asked,
+        legal_story_after=frozenset(story_after),
         stopwords=frozenset(
             _words(stop.get("id", []), f"{path}: stopwords.id")
             + _words(stop.get("en", []), f"{path}: stopwords.en")

@@ -84,9 +84,9 @@ def cmd_calibrate(
 ) -> int:
     """`calibrate FILE...`: fit the confidence model, or cross-validate it (--folds)."""
     from bot.content.knowledge import load_knowledge
-    from bot.engine.confidence import Calibration
     from bot.engine.logistic import FitError
     from bot.engine.matcher import CALIBRATION, Matcher
+    from bot.engine.scope import FILE as SCOPE_WORDS
     from bot.tools import evaluation
 
     try:
@@ -113,7 +113,7 @@ def cmd_calibrate(
     try:
         if args.folds is not None:
             return _cross_validate(args, kb, per_file, stdout)
-        calibration = evaluation.calibrate(Matcher(kb, calibration=Calibration()), items)
+        calibration, scope = evaluation.calibrate(kb, per_file)
     except FitError as exc:
         raise SettingsError(
             f"calibrate: cannot fit on {', '.join(map(str, args.files))}: {exc}"
@@ -123,9 +123,19 @@ def cmd_calibrate(
         str(p) for p in args.files
     )
     target.write_text(header + "`\n" + calibration.to_yaml(), encoding="utf-8")
-    stdout.write(f"wrote {target} ({len(items)} questions)\n{calibration.to_yaml()}")
+    words = settings.responses_dir / SCOPE_WORDS
+    words.write_text(
+        header.replace("Confidence model weights", "Scope words (bot/engine/scope.py)")
+        + "`\n"
+        + scope.to_yaml(),
+        encoding="utf-8",
+    )
+    stdout.write(
+        f"wrote {target} ({len(items)} questions)\n{calibration.to_yaml()}"
+        f"wrote {words} ({len(scope.weights)} words)\n"
+    )
     # The threshold is read against these weights: say what the rule makes of them.
-    matcher = Matcher(kb, calibration=calibration)
+    matcher = Matcher(kb, calibration=calibration, scope_words=scope)
     rule = evaluation.rule_threshold([evaluation.evaluate(matcher, f) for f in per_file])
     stdout.write(
         f"threshold by the rule on these files: {rule} "

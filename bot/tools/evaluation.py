@@ -36,6 +36,7 @@ from bot.chat.replies import Replies
 from bot.content.model import LANGUAGES, KnowledgeBase
 from bot.engine.confidence import Calibration, fit
 from bot.engine.matcher import Matcher
+from bot.engine.scope import ScopeWords, fit_scope
 
 NONE = "none"
 
@@ -348,9 +349,12 @@ CALIBRATION_CANDIDATES = 3  # leading stories per question the confidence model 
 
 
 def calibrate(
-    matcher: Matcher, items: Iterable[EvalItem], leading: int = CALIBRATION_CANDIDATES
-) -> Calibration:
-    """Fit the confidence model (bot/engine/confidence.py) on labelled questions.
+    kb: KnowledgeBase,
+    groups: Sequence[Sequence[EvalItem]],
+    leading: int = CALIBRATION_CANDIDATES,
+) -> tuple[Calibration, ScopeWords]:
+    """Fit the confidence model (bot/engine/confidence.py) and the scope words it reads
+    (bot/engine/scope.py) on labelled questions, given as groups (one per file).
 
     Each of a question's `leading` candidate stories (by lexical score) is one sample, right
     or not; out-of-scope questions teach what evidence an off-topic message can still collect.
@@ -358,13 +362,30 @@ def calibrate(
     must tell the right story from its close rivals and from off-topic evidence. The stories
     far behind are easy negatives; counted too, they outnumber the hard cases and the fit
     spends its weights on separating them.
+
+    The scope words are fitted on every group; each group's samples read their scope from
+    the words fitted on the other groups (a group is a writer's set: its words are new to
+    the model as a new message's are). Read by words fitted on the very messages, the scope
+    would look certain and the model would lean on it. One group is cut into
+    `SCOPE_FOLDS` parts for this.
     """
+    if len(groups) < 2:
+        items = [item for group in groups for item in group]
+        groups = [items[n::SCOPE_FOLDS] for n in range(SCOPE_FOLDS)]
+    reader = Matcher(kb, calibration=Calibration(), scope_words=ScopeWords())
+    words = [[(reader.content_words(i.question), bool(i.expect)) for i in g] for g in groups]
     samples = []
-    for item in items:
-        found = sorted(matcher.evidence(item.question), key=lambda pair: -pair[1].lexical)
-        for story, evidence in found[:leading]:
-            samples.append((evidence, story.seed_prefix in item.expect))
-    return fit(samples)
+    for n, group in enumerate(groups):
+        others = fit_scope(pair for m, pairs in enumerate(words) if m != n for pair in pairs)
+        matcher = Matcher(kb, calibration=Calibration(), scope_words=others)
+        for item in group:
+            found = sorted(matcher.evidence(item.question), key=lambda pair: -pair[1].lexical)
+            for story, evidence in found[:leading]:
+                samples.append((evidence, story.seed_prefix in item.expect))
+    return fit(samples), fit_scope(pair for pairs in words for pair in pairs)
+
+
+SCOPE_FOLDS = 5  # the parts one file of labelled questions is cut into (see `calibrate`)
 
 
 RULE_REJECTION = 0.98  # the threshold rule: every set refuses this share of out-of-scope...
@@ -403,13 +424,13 @@ def cross_validate(
     """Split `folded` into `folds` parts; score each part with the model fitted on `fixed`
     and the other parts, at the threshold the rule picks on those. What `calibrate` plus the
     rule would give a new set of the same kind, which the fitted sets' own figures flatter."""
-    base = Matcher(kb, calibration=Calibration())
     held: list[tuple[ItemResult, int]] = []
     thresholds = []
     for fold in range(folds):
         train = [item for i, item in enumerate(folded) if i % folds != fold]
         test = [item for i, item in enumerate(folded) if i % folds == fold]
-        matcher = Matcher(kb, calibration=calibrate(base, [*fixed, *train]))
+        calibration, scope = calibrate(kb, [fixed, train] if fixed else [train])
+        matcher = Matcher(kb, calibration=calibration, scope_words=scope)
         threshold = rule_threshold([evaluate(matcher, fixed), evaluate(matcher, train)])
         thresholds.append(threshold)
         held.extend((r, threshold) for r in evaluate(matcher, test).items)

@@ -1,0 +1,108 @@
+"""How much a message's words sound like the situations Kisah is asked about.
+
+Why a word model beside the stories: a salesperson tells a story's situation in words no story
+uses (a jazz collector, a skipped Monday delivery), and a near-domain question (a salary, a
+report template, a colleague) shares as many words with a story as such a message does. The
+stories cannot say which words belong to the job Kisah is asked to do and which to the work
+around it; labelled messages can. Each word a message uses weighs the log-odds that a message
+using it is in scope (naive Bayes over word presence, Laplace-smoothed), fitted on the
+labelled files `python -m bot calibrate` reads, and the confidence model reads the message's
+sum as one more input (`Evidence.scope`). A word seen fewer than `MIN_COUNT` times is left
+out: once is an accident of one writer.
+
+The weights are content (`responses/scope_words.yaml`); without the file every message scores
+0 and the confidence model reads nothing from it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+FILE = "scope_words.yaml"  # beside calibration.yaml
+MIN_COUNT = 2  # labelled messages a word must appear in to weigh anything
+
+
+class ScopeWordsError(ValueError):
+    """The scope words file is malformed; the message names file:line."""
+
+
+@dataclass(frozen=True)
+class ScopeWords:
+    """Per folded content word, the log-odds that a message using it is in scope."""
+
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+    def score(self, words: Iterable[str]) -> float:
+        """The weights of the message's distinct known words, summed and divided by the
+        square root of their number: a long message is not sure of itself for its length
+        alone, and one strong word in a short message still counts."""
+        found = [self.weights[w] for w in set(words) if w in self.weights]
+        return sum(found) / math.sqrt(len(found)) if found else 0.0
+
+    def to_yaml(self) -> str:
+        rounded = {word: round(value, 3) for word, value in self.weights.items()}
+        return yaml.safe_dump(rounded, allow_unicode=True, sort_keys=True, width=1000)
+
+    @classmethod
+    def load(cls, path: Path) -> ScopeWords:
+        """The weights in `path` (a YAML mapping of words to numbers); none if absent."""
+        if not path.is_file():
+            return cls()
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ScopeWordsError(f"{path}: cannot read: {exc}") from exc
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise ScopeWordsError(
+                f"{path}:1: must map words to numbers (python -m bot calibrate writes it)"
+            )
+        problems = []
+        weights: dict[str, float] = {}
+        for word, value in data.items():
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not math.isfinite(value):
+                problems.append(f"{path}:{_line(text, word)}: {word}: must be a finite number")
+            else:
+                weights[str(word)] = float(value)
+        if problems:
+            raise ScopeWordsError("\n".join(problems[:10]))
+        return cls(weights)
+
+
+def _line(text: str, word: object) -> int:
+    """The line a word's entry starts on (the file is one entry per line)."""
+    prefix = f"{word}:"
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith(prefix) or line.lstrip("'\"").startswith(prefix):
+            return number
+    return 1
+
+
+def fit_scope(messages: Iterable[tuple[Iterable[str], bool]]) -> ScopeWords:
+    """The word weights fitted on (a message's folded content words, in scope or not)."""
+    inside: Counter[str] = Counter()
+    outside: Counter[str] = Counter()
+    n_in = n_out = 0
+    for words, in_scope in messages:
+        if in_scope:
+            inside.update(set(words))
+            n_in += 1
+        else:
+            outside.update(set(words))
+            n_out += 1
+    weights = {
+        word: math.log((inside[word] + 1) / (n_in + 2))
+        - math.log((outside[word] + 1) / (n_out + 2))
+        for word in inside.keys() | outside.keys()
+        if inside[word] + outside[word] >= MIN_COUNT
+    }
+    return ScopeWords(weights)
