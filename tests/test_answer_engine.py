@@ -217,6 +217,8 @@ def test_laughter_gets_a_friendly_line_and_never_reaches_the_inbox(
     ("message", "key"),
     [
         ("asdfgh", "out_of_scope"),
+        ("customer", "out_of_scope"),  # a loanword Indonesian salespeople use as often
+        ("kjdfg customer sdfkj", "out_of_scope"),
         ("a", "out_of_scope"),
         ("i", "out_of_scope"),
         ("p", "smalltalk_greeting"),

@@ -438,11 +438,13 @@ class Matcher(IndexBuilding, LexicalScoring):
         if scores["id"] == scores["en"]:
             # Still undecided ("extra mile", "onsite romance"): words of which none is in the
             # Indonesian dictionary, nor slang, are English, if the stories know one of them.
-            # Letters no text has ("asdfgh", "p") say nothing: the chat's language answers.
+            # Letters no text has ("asdfgh", "p") say nothing: the chat's language answers,
+            # as it does for one such word alone ("customer", "deadline"): Indonesian
+            # salespeople say them as often as English ones do.
             normalizer = self.normalizer
             raw_words = [w for w in normalizer.split(text) if w.isalpha()]
-            known = any(normalizer.collapse(w) in self._index.surface for w in raw_words)
-            if known and not any(
+            known = sum(normalizer.collapse(w) in self._index.surface for w in raw_words)
+            if known >= 2 and not any(
                 normalizer.is_indonesian(normalizer.collapse(w)) or w in normalizer.table.slang
                 for w in raw_words
             ):
