@@ -897,8 +897,12 @@ def test_calibrate_lessons_writes_weights_that_check_accepts(
     assert re.search(r"pooled: n=\s*6\s+[0-9.]+ -> [0-9.]+", out)
     written = lesson_settings.responses_dir / "lesson_weights.yaml"
     data = yaml.safe_load(written.read_text(encoding="utf-8"))
-    assert set(data) == {"fit", "phrase_rss", "bias"}
+    assert set(data) == {"fit", "phrase_rss", "words", "bias"}
     assert all(isinstance(value, float) for value in data.values())
+    # ...and the lesson words, by story id and lesson number
+    words = lesson_settings.responses_dir / "lesson_words.yaml"
+    assert set(yaml.safe_load(words.read_text(encoding="utf-8"))) == {"ancaman-klien"}
+    assert "lesson_words.yaml" in out
     status, out, err = call_cli(["check"], lesson_settings)
     assert status == 0, err
     assert out.startswith("OK:")
@@ -955,3 +959,12 @@ def test_ask_json_lesson_follows_the_lesson_weights(lesson_settings: Settings) -
     inverted = lesson_shown_first()
     assert without == fitted == 1
     assert inverted != 1
+    # Labelled messages that said "vendor" about lesson 2: the lesson words weigh it there.
+    target.write_text("fit: 10.0\nphrase_rss: 0.9\nwords: 5.0\nbias: -3.0\n", encoding="utf-8")
+    words = lesson_settings.responses_dir / "lesson_words.yaml"
+    words.write_text("ancaman-klien:\n  2: {vendor: 3.0}\n", encoding="utf-8")
+    assert lesson_shown_first() == 2
+    words.write_text("ancaman-klien:\n  2: {vendor: lots}\n", encoding="utf-8")
+    status, out, err = call_cli(["check"], lesson_settings)
+    assert status == 2 and f"{words}:1: ancaman-klien: 2: vendor: must be a finite number" in err
+    assert "Traceback" not in out + err

@@ -17,6 +17,7 @@ from bot.content.model import KnowledgeBase, KnowledgeError
 from bot.engine.concepts import ConceptTableError
 from bot.engine.confidence import CalibrationError
 from bot.engine.lesson_weights import LessonWeightsError
+from bot.engine.lesson_words import LessonWordsError
 from bot.engine.matcher import Matcher
 from bot.engine.scope import ScopeWordsError
 from bot.engine.smalltalk import SmallTalkError
@@ -108,6 +109,7 @@ def _build_core(settings: Settings, *, taught: bool = True) -> Core:
         ConceptTableError,
         CalibrationError,
         LessonWeightsError,
+        LessonWordsError,
         ScopeWordsError,
         SmallTalkError,
     ) as exc:

@@ -5,7 +5,9 @@ Why a model rather than the lexical fit alone: the fit (`Scored.lexical` of the 
 small story) rests on the lesson's single best phrasing; a lesson several of whose `when:`
 items and practice questions each say part of the message is a better fit than one whose one
 phrasing happens to share a word. `phrase_rss`, the root-sum-square of the phrasings' fits,
-reads that. The weights are content (`responses/lesson_weights.yaml`), fitted on lesson-labelled
+reads that. `words`, the lesson words' score of the message (bot/engine/lesson_words.py),
+reads what labelled messages say about the dilemma in words no phrasing foresees. The weights
+are content (`responses/lesson_weights.yaml`), fitted on lesson-labelled
 questions by `python -m bot calibrate --lessons FILE...`; without the file the fit alone orders
 the lessons.
 """
@@ -22,7 +24,8 @@ import yaml
 from bot.engine.logistic import fit_logistic
 
 FILE = "lesson_weights.yaml"  # beside calibration.yaml
-FEATURES = ("fit", "phrase_rss")
+FEATURES = ("fit", "phrase_rss", "words")
+OPTIONAL = ("words",)  # a file fitted before the lesson words were read
 
 
 class LessonWeightsError(ValueError):
@@ -35,17 +38,20 @@ class LessonWeights:
 
     fit: float
     phrase_rss: float
+    words: float = 0.0
     bias: float = 0.0
 
-    def score(self, fit: float, phrase_rss: float) -> float:
-        """The model's log-odds that the lesson answers the message (higher: shown first)."""
-        return self.bias + self.fit * fit + self.phrase_rss * phrase_rss
+    def score(self, features: Sequence[float]) -> float:
+        """The model's log-odds that the lesson answers the message (higher: shown first),
+        from its features in `FEATURES` order."""
+        fit, phrase_rss, words = features
+        return self.bias + self.fit * fit + self.phrase_rss * phrase_rss + self.words * words
 
-    def order(self, features: Sequence[tuple[float, float]]) -> tuple[int, ...]:
-        """Lesson indices, best first, from each lesson's (fit, phrase_rss) in the authors'
-        order; a tie (to six places, as the fit was compared before) keeps that order, the
-        first lesson being the story's main one."""
-        scores = [round(self.score(fit, rss), 6) for fit, rss in features]
+    def order(self, features: Sequence[Sequence[float]]) -> tuple[int, ...]:
+        """Lesson indices, best first, from each lesson's features in the authors' order; a
+        tie (to six places, as the fit was compared before) keeps that order, the first
+        lesson being the story's main one."""
+        scores = [round(self.score(f), 6) for f in features]
         return tuple(sorted(range(len(scores)), key=lambda n: (-scores[n], n)))
 
     @classmethod
@@ -79,7 +85,9 @@ class LessonWeights:
             elif not math.isfinite(value):
                 problems.append(f"{where}: {key}: must be a finite number, not {value}")
         problems += [
-            f"{path}:1: {name}: missing" for name in FEATURES if name not in data and not problems
+            f"{path}:1: {name}: missing"
+            for name in FEATURES
+            if name not in data and name not in OPTIONAL and not problems
         ]
         if problems:
             raise LessonWeightsError("\n".join(problems))
@@ -93,9 +101,9 @@ def _names() -> tuple[str, ...]:
     return tuple(f.name for f in fields(LessonWeights))
 
 
-def fit_weights(samples: Sequence[tuple[tuple[float, float], bool]]) -> LessonWeights:
-    """The weights fitted on (a lesson's (fit, phrase_rss) for a message, whether the
-    labeller picked that lesson) pairs."""
+def fit_weights(samples: Sequence[tuple[Sequence[float], bool]]) -> LessonWeights:
+    """The weights fitted on (a lesson's features for a message, in `FEATURES` order,
+    whether the labeller picked that lesson) pairs."""
     w = fit_logistic(
         [features for features, _ in samples],
         [right for _, right in samples],

@@ -54,6 +54,8 @@ from bot.engine.index_patch import patch
 from bot.engine.language import LanguageDetector, decide
 from bot.engine.lesson_weights import FILE as LESSON_WEIGHTS
 from bot.engine.lesson_weights import LessonWeights
+from bot.engine.lesson_words import FILE as LESSON_WORDS
+from bot.engine.lesson_words import LessonWords
 from bot.engine.normalize import DEFAULT_TABLE, Normalizer, get_normalizer
 from bot.engine.params import DEFAULT_PARAMS, ScoringParams
 from bot.engine.scope import FILE as SCOPE_WORDS
@@ -130,6 +132,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         small_talk: SmallTalk | None = None,
         lesson_weights: LessonWeights | None = None,
         scope_words: ScopeWords | None = None,
+        lesson_words: LessonWords | None = None,
     ) -> None:
         """`cache_dir`: where the built index is kept between runs (see `_read_index`);
         `concepts`: the concept table, instead of the base's `concepts.yaml`; `small_talk`:
@@ -137,7 +140,9 @@ class Matcher(IndexBuilding, LexicalScoring):
         story matcher's: parsing the file was most of the time a first question about a
         story took at 5,000 stories); `lesson_weights`: the order of a story's lessons,
         instead of the base's `lesson_weights.yaml`; `scope_words`: the word model of what
-        Kisah is asked (bot/engine/scope.py), instead of the base's `scope_words.yaml`."""
+        Kisah is asked (bot/engine/scope.py), instead of the base's `scope_words.yaml`;
+        `lesson_words`: the words that point to a story's lessons, instead of the base's
+        `lesson_words.yaml`."""
         self.kb = kb
         self.params = params or DEFAULT_PARAMS
         self.threshold = self.params.threshold if threshold is None else threshold
@@ -157,6 +162,10 @@ class Matcher(IndexBuilding, LexicalScoring):
         if scope_words is None:
             scope_words = ScopeWords.load(base_dir / SCOPE_WORDS)
         self.scope_words = scope_words
+        if lesson_words is None:
+            counts = {story.id: len(story.lessons) for story in kb.stories}
+            lesson_words = LessonWords.load(base_dir / LESSON_WORDS, counts)
+        self.lesson_words = lesson_words
         self.concepts_path = _concepts_path(kb)
         self._concepts_key = ""  # which concept table the cached index's situations were read by
         if concepts is None and not self.concepts_path.is_file():
@@ -328,9 +337,10 @@ class Matcher(IndexBuilding, LexicalScoring):
         and phrasing), over the story's lessons only, so a word all its lessons share weighs
         little. The whole message is scored, not its best clause: adding half the best
         clause's fit (the way a long message's story is judged) chose worse on the
-        development lesson set (0.90 against 0.93, docs/matching.md). The fit and the
-        root-sum-square of the phrasings' fits are weighed by `lesson_weights`
-        (bot/engine/lesson_weights.py; the fit alone without the file). A tie keeps the
+        development lesson set (0.90 against 0.93, docs/matching.md). The fit, the
+        root-sum-square of the phrasings' fits and the lesson words' score (the words
+        labelled messages used about each lesson: bot/engine/lesson_words.py) are weighed by
+        `lesson_weights` (bot/engine/lesson_weights.py; the fit alone without the file). A tie keeps the
         authors' order (the first lesson is the story's main one). `read`: the question as
         this matcher read it, if it has (its words are not read again for each story).
         """
@@ -342,24 +352,31 @@ class Matcher(IndexBuilding, LexicalScoring):
         features = self._lesson_features(story, question, read, weights.phrase_rss != 0.0)
         return weights.order(features)
 
-    def lesson_features(self, story: Story, question: str) -> tuple[tuple[float, float], ...]:
-        """Each of the story's lessons' (fit, phrase_rss) for the question, in the authors'
-        order: what `lesson_weights` reads, for fitting them (`calibrate --lessons`)."""
-        _, read = self._lexical(question)
-        return self._lesson_features(story, question, read, True)
+    def lesson_features(
+        self, story: Story, question: str
+    ) -> tuple[tuple[float, float, float], ...]:
+        """Each of the story's lessons' (fit, phrase_rss, words) for the question, in the
+        authors' order: what `lesson_weights` reads, for fitting them (`calibrate --lessons`)."""
+        text = self._read(question)  # as the answer reads it (`_ranked`)
+        _, read = self._lexical(text)
+        return self._lesson_features(story, text, read, True)
 
     def _lesson_features(
         self, story: Story, question: str, read: Question | None, rss: bool
-    ) -> tuple[tuple[float, float], ...]:
-        """(fit, phrase_rss) per lesson; a lesson none of whose words the message uses is
-        (0, 0), and `phrase_rss` is 0 unless `rss` (its weight may be 0: not read then)."""
+    ) -> tuple[tuple[float, float, float], ...]:
+        """(fit, phrase_rss, words) per lesson; a lesson none of whose phrasings' words the
+        message uses has fit and phrase_rss 0, and `phrase_rss` is 0 unless `rss` (its weight
+        may be 0: not read then). `words`: the lesson words' score of the message's content
+        words (`read`'s; bot/engine/lesson_words.py)."""
         lessons = self._lesson_matchers.get(self._positions[story.id])
         if lessons is None:
             lessons = self._lesson_matcher(story)
             self._lesson_matchers[self._positions[story.id]] = lessons
         whole, _ = lessons._lexical(question, read=read, phrase_rss=rss)
         found = {s.story_index: (s.lexical, s.phrase_rss) for s in whole}
-        return tuple(found.get(n, (0.0, 0.0)) for n in range(len(story.lessons)))
+        total = len(story.lessons)
+        words = self.lesson_words.scores(story.id, total, read.words if read else ())
+        return tuple((*found.get(n, (0.0, 0.0)), words[n]) for n in range(total))
 
     def _lesson_matcher(self, story: Story) -> Matcher:
         """A matcher whose "stories" are this story's lessons (see `lesson_order`)."""
@@ -395,6 +412,7 @@ class Matcher(IndexBuilding, LexicalScoring):
             small_talk=self.small_talk,
             lesson_weights=self.lesson_weights,
             scope_words=self.scope_words,
+            lesson_words=LessonWords(),  # a lesson has no lessons
         )
 
     def _ranked(

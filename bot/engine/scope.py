@@ -42,8 +42,7 @@ class ScopeWords:
         """The weights of the message's distinct known words, summed and divided by the
         square root of their number: a long message is not sure of itself for its length
         alone, and one strong word in a short message still counts."""
-        found = [self.weights[w] for w in set(words) if w in self.weights]
-        return sum(found) / math.sqrt(len(found)) if found else 0.0
+        return mean_weight(self.weights, words)
 
     def to_yaml(self) -> str:
         rounded = {word: round(value, 3) for word, value in self.weights.items()}
@@ -89,20 +88,33 @@ def _line(text: str, word: object) -> int:
 
 def fit_scope(messages: Iterable[tuple[Iterable[str], bool]]) -> ScopeWords:
     """The word weights fitted on (a message's folded content words, in scope or not)."""
+    return ScopeWords(log_odds(messages))
+
+
+def log_odds(messages: Iterable[tuple[Iterable[str], bool]]) -> dict[str, float]:
+    """Per word, the log-odds that a message using it is on the True side (naive Bayes over
+    word presence, Laplace-smoothed; words of fewer than `MIN_COUNT` messages left out).
+    Shared with the lesson words (bot/engine/lesson_words.py)."""
     inside: Counter[str] = Counter()
     outside: Counter[str] = Counter()
     n_in = n_out = 0
-    for words, in_scope in messages:
-        if in_scope:
+    for words, side in messages:
+        if side:
             inside.update(set(words))
             n_in += 1
         else:
             outside.update(set(words))
             n_out += 1
-    weights = {
+    return {
         word: math.log((inside[word] + 1) / (n_in + 2))
         - math.log((outside[word] + 1) / (n_out + 2))
         for word in inside.keys() | outside.keys()
         if inside[word] + outside[word] >= MIN_COUNT
     }
-    return ScopeWords(weights)
+
+
+def mean_weight(weights: Mapping[str, float], words: Iterable[str]) -> float:
+    """The weights of the distinct known words, summed and divided by the square root of
+    their number (0 without any)."""
+    found = [weights[w] for w in set(words) if w in weights]
+    return sum(found) / math.sqrt(len(found)) if found else 0.0

@@ -101,7 +101,7 @@ def cmd_calibrate(
     except evaluation.EvalFileError as exc:
         raise SettingsError(str(exc)) from exc
     if args.lessons:
-        return _calibrate_lessons(args, settings, items, stdout)
+        return _calibrate_lessons(args, settings, per_file, stdout)
     if not any(item.expect for item in items) or all(item.expect for item in items):
         missing = "in-scope" if not any(item.expect for item in items) else "out-of-scope"
         raise SettingsError(
@@ -145,14 +145,18 @@ def cmd_calibrate(
 
 
 def _calibrate_lessons(
-    args: argparse.Namespace, settings: Settings, items: list[EvalItem], stdout: TextIO
+    args: argparse.Namespace,
+    settings: Settings,
+    per_file: list[list[EvalItem]],
+    stdout: TextIO,
 ) -> int:
-    """`calibrate --lessons FILE...`: fit the lesson weights, print how they do on the parts
-    of the questions they were not fitted on, and write them."""
+    """`calibrate --lessons FILE...`: fit the lesson weights and the lesson words, print how
+    the weights do on the parts of the questions they were not fitted on, and write both."""
     from bot.content.knowledge import CACHE_DIR, load_knowledge
     from bot.engine.lesson_weights import FILE
+    from bot.engine.lesson_words import FILE as WORDS_FILE
+    from bot.engine.lesson_words import fit_lesson_words
     from bot.engine.logistic import FitError
-    from bot.engine.matcher import FIT_ONLY, Matcher
     from bot.tools import lessonfit
 
     folds = 5 if args.folds is None else args.folds
@@ -161,10 +165,7 @@ def _calibrate_lessons(
     files = ", ".join(map(str, args.files))
     cache_dir = settings.data_dir / CACHE_DIR
     kb = load_knowledge(settings.responses_dir, settings.seeds_dir, cache_dir)
-    # The features do not depend on the weights: read them with the fit alone, so a stale or
-    # broken weights file never stops its own replacement.
-    matcher = Matcher(kb, cache_dir=cache_dir, lesson_weights=FIT_ONLY)
-    cases = lessonfit.lesson_cases(matcher, items)
+    cases, labelled = lessonfit.cross_fitted_cases(kb, per_file, cache_dir)
     if len(cases) < folds:
         raise SettingsError(
             f"calibrate --lessons: {files}: {len(cases)} lesson-labelled questions told their "
@@ -173,6 +174,7 @@ def _calibrate_lessons(
     try:
         parts = lessonfit.cross_validate_lessons(cases, folds)
         weights = lessonfit.fit_lessons(cases)
+        words = fit_lesson_words(labelled)
     except FitError as exc:
         raise SettingsError(f"calibrate --lessons: cannot fit on {files}: {exc}") from exc
     stdout.write(
@@ -187,12 +189,17 @@ def _calibrate_lessons(
     n = sum(p.n for p in parts)
     alone, fitted = sum(p.fit_alone for p in parts), sum(p.fitted for p in parts)
     stdout.write(f"  pooled: n={n:3d}  {alone / n:.3f} -> {fitted / n:.3f}\n")
+    command = "`python -m bot calibrate --lessons " + " ".join(str(p) for p in args.files) + "`"
     target = settings.responses_dir / FILE
-    header = "# Lesson order weights: `python -m bot calibrate --lessons " + " ".join(
-        str(p) for p in args.files
-    )
-    target.write_text(header + "`\n" + weights.to_yaml(), encoding="utf-8")
+    target.write_text(f"# Lesson order weights: {command}\n" + weights.to_yaml(), encoding="utf-8")
     stdout.write(f"wrote {target}\n{weights.to_yaml()}")
+    words_target = settings.responses_dir / WORDS_FILE
+    words_target.write_text(
+        f"# Lesson words (bot/engine/lesson_words.py): {command}\n" + words.to_yaml(),
+        encoding="utf-8",
+    )
+    count = sum(len(w) for by in words.weights.values() for w in by.values())
+    stdout.write(f"wrote {words_target} ({count} weights)\n")
     return EXIT_OK
 
 

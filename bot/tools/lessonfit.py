@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from bot.content.model import KnowledgeBase
 from bot.engine.lesson_weights import LessonWeights, fit_weights
+from bot.engine.lesson_words import LabelledMessage, LessonWords, fit_lesson_words
 from bot.engine.matcher import FIT_ONLY, Matcher
-from bot.tools.evaluation import EvalItem
+from bot.tools.evaluation import SCOPE_FOLDS, EvalItem
 
 
 @dataclass(frozen=True)
 class LessonCase:
     """A lesson-labelled question told its right story: each of that story's lessons'
-    (fit, phrase_rss), in the authors' order, and the lessons the labeller picked."""
+    features (`lesson_weights.FEATURES`), in the authors' order, and the lessons the
+    labeller picked."""
 
-    features: tuple[tuple[float, float], ...]
+    features: tuple[tuple[float, ...], ...]
     right: tuple[int, ...]
 
     def first_right(self, weights: LessonWeights) -> bool:
@@ -40,6 +44,48 @@ def lesson_cases(matcher: Matcher, items: Iterable[EvalItem]) -> list[LessonCase
             continue
         cases.append(LessonCase(matcher.lesson_features(best.story, item.question), item.lessons))
     return cases
+
+
+def cross_fitted_cases(
+    kb: KnowledgeBase, groups: Sequence[Sequence[EvalItem]], cache_dir: Path | None = None
+) -> tuple[list[LessonCase], list[LabelledMessage]]:
+    """The cases the lesson weights are fitted on, and the labelled messages the lesson words
+    (bot/engine/lesson_words.py) are fitted on, from labelled questions given as groups (one
+    per file). Each group's cases read their `words` from the lesson words fitted on the
+    other groups, as the scope words are read in `evaluation.calibrate`: read by words fitted
+    on the very messages, they would look certain. One group is cut into `SCOPE_FOLDS` parts."""
+    if len(groups) < 2:
+        items = [item for group in groups for item in group]
+        groups = [items[n::SCOPE_FOLDS] for n in range(SCOPE_FOLDS)]
+    # The features do not depend on the weights: read them with the fit alone, so a stale or
+    # broken weights file never stops its own replacement.
+    reader = Matcher(kb, cache_dir=cache_dir, lesson_weights=FIT_ONLY, lesson_words=LessonWords())
+    labelled = [_labelled(reader, group) for group in groups]
+    cases: list[LessonCase] = []
+    for n, group in enumerate(groups):
+        others = [m for k, found in enumerate(labelled) if k != n for m in found]
+        matcher = Matcher(
+            kb,
+            cache_dir=cache_dir,
+            lesson_weights=FIT_ONLY,
+            lesson_words=fit_lesson_words(others),
+        )
+        cases.extend(lesson_cases(matcher, group))
+    return cases, [m for found in labelled for m in found]
+
+
+def _labelled(matcher: Matcher, items: Iterable[EvalItem]) -> list[LabelledMessage]:
+    """The lesson-labelled questions told their right story, as the lesson words learn them."""
+    found = []
+    for item in items:
+        if not item.lessons:
+            continue
+        best = matcher.ask(item.question).best
+        if best is None or best.story.seed_prefix not in item.expect:
+            continue
+        words = frozenset(matcher.content_words(item.question))
+        found.append(LabelledMessage(best.story.id, len(best.story.lessons), words, item.lessons))
+    return found
 
 
 def fit_lessons(cases: Iterable[LessonCase]) -> LessonWeights:
