@@ -856,3 +856,14 @@ def test_pleasantries_around_a_question_do_not_change_its_answer(
     bare, polite = ask_json(tmp_path, question, before + question + after)
     assert [m["id"] for m in polite["matches"]] == [m["id"] for m in bare["matches"]]
     assert [m["score"] for m in polite["matches"]] == [m["score"] for m in bare["matches"]]
+
+
+@pytest.mark.parametrize(
+    ("keywords", "story_id"),
+    [("wayang", "wayang-bima"), ("masih mau kerjasama gak", "kerjasama-ancaman")],
+)
+def test_a_few_keywords_find_their_story(tmp_path: Path, keywords: str, story_id: str) -> None:
+    """A message of a few keywords tells no situation: it is judged by its words, and a
+    story's own words find it, though the model fitted on long situations would doubt them."""
+    (record,) = ask_json(tmp_path, keywords)
+    assert record["matches"] and record["matches"][0]["id"] == story_id

@@ -19,6 +19,7 @@ from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, call_cli, write_kb
 
 from bot import cli
 from bot.content.knowledge import load_knowledge
+from bot.engine.params import DEFAULT_THRESHOLD
 from bot.settings import Settings
 
 THREAT_EN = "client threatens to end the partnership"
@@ -466,7 +467,7 @@ def test_eval_says_n_a_for_a_rate_it_has_no_items_for(tmp_path: Path, settings: 
     assert status == 0, err
     assert re.search(r"out-of-scope rejected: +n/a", out)
     assert "oos_reject=n/a" in out.strip().splitlines()[-1]
-    assert re.search(r"  52: 1\.00 1\.00 n/a  <- current", out)
+    assert re.search(rf"  {DEFAULT_THRESHOLD}: 1\.00 1\.00 n/a  <- current", out)
     off_topic = tmp_path / "off-topic.yaml"
     off_topic.write_text(f"- {{q: '{WEATHER}', expect: [], lang: id}}\n", encoding="utf-8")
     status, out, err = call_cli(["eval", str(off_topic)], settings)

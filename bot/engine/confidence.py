@@ -127,6 +127,10 @@ class Evidence:
             self.concept_coverage,
             self.scope,
             self.lead,
+            # A lead means more in a message that sounds like a question Kisah is asked: read
+            # together, not each alone (a linear model adds). A story that trails is pushed
+            # down by an in-scope sound, never lifted by an out-of-scope one.
+            self.scope * self.lead if self.lead >= 0 else max(self.scope, 0.0) * self.lead,
         )
 
 
@@ -147,6 +151,7 @@ FEATURES = (
     "concept_coverage",
     "scope",
     "lead",
+    "scope_lead",
 )
 
 
@@ -174,6 +179,7 @@ class Calibration:
     concept_coverage: float = 0.0
     scope: float = 0.0
     lead: float = 0.0
+    scope_lead: float = 0.0
     bias: float = -7.27
 
     def probability(self, evidence: Evidence) -> float:

@@ -339,10 +339,11 @@ class Matcher(IndexBuilding, LexicalScoring):
         clause's fit (the way a long message's story is judged) chose worse on the
         development lesson set (0.90 against 0.93, docs/matching.md). The fit, the
         root-sum-square of the phrasings' fits and the lesson words' score (the words
-        labelled messages used about each lesson: bot/engine/lesson_words.py) are weighed by
-        `lesson_weights` (bot/engine/lesson_weights.py; the fit alone without the file). A tie keeps the
-        authors' order (the first lesson is the story's main one). `read`: the question as
-        this matcher read it, if it has (its words are not read again for each story).
+        labelled messages used about each lesson: bot/engine/lesson_words.py) are weighed
+        by `lesson_weights` (bot/engine/lesson_weights.py; the fit alone without the file).
+        A tie keeps the authors' order (the first lesson is the story's main one). `read`:
+        the question as this matcher read it, if it has (its words are not read again for
+        each story).
         """
         story = self.stories[story_index]
         total = len(story.lessons)
@@ -538,9 +539,20 @@ class Matcher(IndexBuilding, LexicalScoring):
             pass
         elif legal is None:
             maybe = ranked[0] if ranked[0].score >= self.maybe_threshold else None
-        elif legal in self.normalizer.legal_story_after:
-            bar = min(self.params.legal_maybe_threshold, self.maybe_threshold)
-            maybe = ranked[0] if ranked[0].score >= bar else None
+        elif legal in self.normalizer.legal_story_after and q is not None:
+            # After the rule, "maybe this helps": not a claim that the story answers the
+            # question, so no threshold; the best-ranked story whose caution is about what is
+            # asked (a gift, an official), shown with it.
+            maybe = next(
+                (
+                    m
+                    for m in ranked
+                    if m.score > 0
+                    and m.story.caution is not None
+                    and not q.subjects.isdisjoint(m.story.applies_to)
+                ),
+                None,
+            )
         return Answer(
             question=question,
             lang=lang,

@@ -24,11 +24,8 @@ class ScoringParams:
     # the threshold the story is told; from `maybe_threshold` it is only offered ("maybe this
     # story fits"); below, the honest "no story". Chosen with `python -m bot eval`'s trade-off
     # table, with a margin; the rule and its history are in docs/matching.md.
-    threshold: int = 52
-    maybe_threshold: int = 40
-    # After the legal reply a story is offered as "maybe this helps" (`legal_story_after` in
-    # normalize.yaml): not a claim that it answers the question, so a lower bar.
-    legal_maybe_threshold: int = 25
+    threshold: int = 40
+    maybe_threshold: int = 30
     no_work_margin: int = 15  # extra confidence a message naming nothing of work needs
     # How much lessons and the story vouch for a word belonging to the story (titles, triggers
     # and tags: 1). Lessons are general advice shared across stories, so they count less.

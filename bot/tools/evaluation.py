@@ -34,7 +34,7 @@ import yaml
 from bot.chat.markup import html_to_text
 from bot.chat.replies import Replies
 from bot.content.model import LANGUAGES, KnowledgeBase
-from bot.engine.confidence import Calibration, fit
+from bot.engine.confidence import BRIEF_WORDS, Calibration, fit
 from bot.engine.matcher import Matcher
 from bot.engine.scope import ScopeWords, fit_scope
 
@@ -366,12 +366,9 @@ def calibrate(
     The scope words are fitted on every group; each group's samples read their scope from
     the words fitted on the other groups (a group is a writer's set: its words are new to
     the model as a new message's are). Read by words fitted on the very messages, the scope
-    would look certain and the model would lean on it. One group is cut into
-    `SCOPE_FOLDS` parts for this.
+    would look certain and the model would lean on it (one group: `fold_groups`).
     """
-    if len(groups) < 2:
-        items = [item for group in groups for item in group]
-        groups = [items[n::SCOPE_FOLDS] for n in range(SCOPE_FOLDS)]
+    groups = fold_groups(groups)
     reader = Matcher(kb, calibration=Calibration(), scope_words=ScopeWords())
     words = [[(reader.content_words(i.question), bool(i.expect)) for i in g] for g in groups]
     samples = []
@@ -381,11 +378,23 @@ def calibrate(
         for item in group:
             found = sorted(matcher.evidence(item.question), key=lambda pair: -pair[1].lexical)
             for story, evidence in found[:leading]:
+                if evidence.words <= BRIEF_WORDS:  # judged by the words alone (`_score`)
+                    continue
                 samples.append((evidence, story.seed_prefix in item.expect))
     return fit(samples), fit_scope(pair for pairs in words for pair in pairs)
 
 
-SCOPE_FOLDS = 5  # the parts one file of labelled questions is cut into (see `calibrate`)
+SCOPE_FOLDS = 5  # the parts one file of labelled questions is cut into (see `fold_groups`)
+
+
+def fold_groups(groups: Sequence[Sequence[EvalItem]]) -> Sequence[Sequence[EvalItem]]:
+    """The groups a word model is cross-fitted over: the files as given, or one file cut
+    into `SCOPE_FOLDS` parts (every fifth question), so that no question's words are read by
+    a model fitted on them."""
+    if len(groups) >= 2:
+        return groups
+    items = [item for group in groups for item in group]
+    return [items[n::SCOPE_FOLDS] for n in range(SCOPE_FOLDS)]
 
 
 RULE_REJECTION = 0.98  # the threshold rule: every set refuses this share of out-of-scope...

@@ -7,15 +7,15 @@ questions they were not fitted on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.content.model import KnowledgeBase
+from bot.content.model import KnowledgeBase, Story
 from bot.engine.lesson_weights import LessonWeights, fit_weights
 from bot.engine.lesson_words import LabelledMessage, LessonWords, fit_lesson_words
 from bot.engine.matcher import FIT_ONLY, Matcher
-from bot.tools.evaluation import SCOPE_FOLDS, EvalItem
+from bot.tools.evaluation import EvalItem, fold_groups
 
 
 @dataclass(frozen=True)
@@ -32,18 +32,23 @@ class LessonCase:
         return weights.order(self.features)[0] in self.right
 
 
-def lesson_cases(matcher: Matcher, items: Iterable[EvalItem]) -> list[LessonCase]:
+def _told_right(matcher: Matcher, items: Iterable[EvalItem]) -> Iterator[tuple[EvalItem, Story]]:
     """The questions the lesson order is judged on, as `eval` judges it: lesson-labelled
-    and told their right story (the lessons belong to the story told)."""
-    cases = []
+    and told their right story (the lessons belong to the story told), with that story."""
     for item in items:
         if not item.lessons:
             continue
         best = matcher.ask(item.question).best
-        if best is None or best.story.seed_prefix not in item.expect:
-            continue
-        cases.append(LessonCase(matcher.lesson_features(best.story, item.question), item.lessons))
-    return cases
+        if best is not None and best.story.seed_prefix in item.expect:
+            yield item, best.story
+
+
+def lesson_cases(matcher: Matcher, items: Iterable[EvalItem]) -> list[LessonCase]:
+    """Each question the lesson order is judged on, with its lessons' features."""
+    return [
+        LessonCase(matcher.lesson_features(story, item.question), item.lessons)
+        for item, story in _told_right(matcher, items)
+    ]
 
 
 def cross_fitted_cases(
@@ -53,10 +58,8 @@ def cross_fitted_cases(
     (bot/engine/lesson_words.py) are fitted on, from labelled questions given as groups (one
     per file). Each group's cases read their `words` from the lesson words fitted on the
     other groups, as the scope words are read in `evaluation.calibrate`: read by words fitted
-    on the very messages, they would look certain. One group is cut into `SCOPE_FOLDS` parts."""
-    if len(groups) < 2:
-        items = [item for group in groups for item in group]
-        groups = [items[n::SCOPE_FOLDS] for n in range(SCOPE_FOLDS)]
+    on the very messages, they would look certain (one group: `fold_groups`)."""
+    groups = fold_groups(groups)
     # The features do not depend on the weights: read them with the fit alone, so a stale or
     # broken weights file never stops its own replacement.
     reader = Matcher(kb, cache_dir=cache_dir, lesson_weights=FIT_ONLY, lesson_words=LessonWords())
@@ -75,17 +78,17 @@ def cross_fitted_cases(
 
 
 def _labelled(matcher: Matcher, items: Iterable[EvalItem]) -> list[LabelledMessage]:
-    """The lesson-labelled questions told their right story, as the lesson words learn them."""
-    found = []
-    for item in items:
-        if not item.lessons:
-            continue
-        best = matcher.ask(item.question).best
-        if best is None or best.story.seed_prefix not in item.expect:
-            continue
-        words = frozenset(matcher.content_words(item.question))
-        found.append(LabelledMessage(best.story.id, len(best.story.lessons), words, item.lessons))
-    return found
+    """The same questions as the lesson words learn them: the story, its number of lessons,
+    the message's content words and the lessons picked."""
+    return [
+        LabelledMessage(
+            story.id,
+            len(story.lessons),
+            frozenset(matcher.content_words(item.question)),
+            item.lessons,
+        )
+        for item, story in _told_right(matcher, items)
+    ]
 
 
 def fit_lessons(cases: Iterable[LessonCase]) -> LessonWeights:
