@@ -45,8 +45,8 @@ _SPOKEN = re.compile(
 )
 SPOKEN_MIN_WORDS = 12  # words a stretch needs before its spoken joints split it
 # A message of a few keywords ("utusan khusus", "client ultimatum") tells no situation to read
-# concepts from: its own input carries the lexical score of such a message, so the concept
-# evidence a long message needs does not weigh on it.
+# concepts from: it is judged by the words alone (`WORDS_ONLY`, bot/engine/scoring.py), so the
+# concept, scope and lead evidence a long message needs does not weigh on it.
 BRIEF_WORDS = 3
 CHUNK_MAX_WORDS = 16  # longer than a punctuated message's clauses: median 7 words, 90% <= 13
 CHUNK_WORDS = 10
@@ -123,7 +123,6 @@ class Evidence:
             self.concept_share,
             self.uncovered,
             1.0 if self.named else 0.0,
-            self.lexical if self.words <= BRIEF_WORDS else 0.0,
             self.concept_coverage,
             self.scope,
             self.lead,
@@ -147,7 +146,6 @@ FEATURES = (
     "concept_share",
     "uncovered",
     "named",
-    "brief",
     "concept_coverage",
     "scope",
     "lead",
@@ -175,7 +173,6 @@ class Calibration:
     concept_share: float = 0.0
     uncovered: float = 0.0
     named: float = 0.0
-    brief: float = 0.0
     concept_coverage: float = 0.0
     scope: float = 0.0
     lead: float = 0.0

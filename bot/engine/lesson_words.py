@@ -15,14 +15,13 @@ weights by `python -m bot calibrate --lessons FILE...`; without the file every l
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from bot.engine.scope import log_odds, mean_weight
+from bot.engine.scope import log_odds, mean_weight, read_weights
 
 FILE = "lesson_words.yaml"  # beside lesson_weights.yaml
 
@@ -94,13 +93,11 @@ class LessonWords:
                 if not isinstance(words, dict):
                     problems.append(f"{where}: {number}: must map words to numbers")
                     continue
-                found = {}
-                for word, value in words.items():
-                    ok = isinstance(value, int | float) and not isinstance(value, bool)
-                    if not ok or not math.isfinite(value):
-                        problems.append(f"{where}: {number}: {word}: must be a finite number")
-                    else:
-                        found[str(word)] = float(value)
+                # `where` finds its line only when a problem is written
+                found, bad = read_weights(
+                    words, lambda word, at=where, n=number: f"{at}: {n}: {word}"
+                )
+                problems += bad
                 weights[str(story)][number] = found
         if problems:
             raise LessonWordsError("\n".join(problems[:10]))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,17 +64,26 @@ class ScopeWords:
             raise ScopeWordsError(
                 f"{path}:1: must map words to numbers (python -m bot calibrate writes it)"
             )
-        problems = []
-        weights: dict[str, float] = {}
-        for word, value in data.items():
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            if not ok or not math.isfinite(value):
-                problems.append(f"{path}:{_line(text, word)}: {word}: must be a finite number")
-            else:
-                weights[str(word)] = float(value)
+        weights, problems = read_weights(data, lambda word: f"{path}:{_line(text, word)}: {word}")
         if problems:
             raise ScopeWordsError("\n".join(problems[:10]))
         return cls(weights)
+
+
+def read_weights(
+    data: Mapping[object, object], where: Callable[[object], str]
+) -> tuple[dict[str, float], list[str]]:
+    """A file's word -> number entries, and a problem line ("<where(word)>: must be a
+    finite number") for each entry that is not one (shared with the lesson words)."""
+    weights: dict[str, float] = {}
+    problems = []
+    for word, value in data.items():
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and math.isfinite(value):  # type: ignore[arg-type]
+            weights[str(word)] = float(value)  # type: ignore[arg-type]
+        else:
+            problems.append(f"{where(word)}: must be a finite number")
+    return weights, problems
 
 
 def _line(text: str, word: object) -> int:
