@@ -672,6 +672,9 @@ def test_calibrate_cross_validates_without_writing(tmp_path: Path) -> None:
     scope = (responses / "scope_words.yaml").read_text(encoding="utf-8")
     assert scope.startswith("# Scope words") and "wrote" in fitted.stdout
     assert any(line.split(":")[0] == "customer" for line in scope.splitlines())
+    # ...and the story words, by story id
+    told = (responses / "story_words.yaml").read_text(encoding="utf-8")
+    assert told.startswith("# Story words") and "\nkerjasama-ancaman:\n" in told
 
     refused = run_bot(tmp_path, "calibrate", "--folds", "1", str(dev), str(dev2))
     assert refused.returncode == 2 and "--folds must be 2 or more" in refused.stderr
@@ -750,6 +753,32 @@ def test_the_scope_words_weigh_on_whether_a_story_is_told(tmp_path: Path) -> Non
     status, out, err = call_cli(["check"], settings)
     assert status == 2
     assert f"{target}:3: marah: must be a finite number" in out + err
+    assert "Traceback" not in out + err
+
+
+def test_the_story_words_weigh_on_which_story_is_told(tmp_path: Path) -> None:
+    """The story words are content the matcher reads: words the labelled questions only ever
+    used about other stories make a message that names them less likely to be told this
+    one, and a malformed file is reported by file and line, not with a traceback."""
+    responses = tmp_path / "responses"  # the real base, whose model reads the story words
+    shutil.copytree(PROJECT / "responses", responses)
+    settings = Settings(responses_dir=responses, seeds_dir=SEEDS, data_dir=tmp_path / "data")
+    (responses / "story_words.yaml").unlink()
+    question = "klien marah minta saya datang besok padahal saya lagi sibuk, gimana?"
+    status, out, err = call_cli(["ask", "--json", question], settings)
+    assert status == 0, err
+    told = json.loads(out)["matches"]
+    assert told and told[0]["seed"].startswith("000")  # told story 000 without the file
+    target = settings.responses_dir / "story_words.yaml"
+    against = "".join(f"  {word}: -30.0\n" for word in ("klien", "marah", "datang", "sibuk"))
+    target.write_text(f"# story words\nkerjasama-ancaman:\n{against}", encoding="utf-8")
+    status, out, err = call_cli(["ask", "--json", question], settings)
+    assert status == 0, err
+    assert all(not m["seed"].startswith("000") for m in json.loads(out)["matches"])
+    target.write_text("# story words\nkerjasama-ancaman:\n  klien: lots\n", encoding="utf-8")
+    status, out, err = call_cli(["check"], settings)
+    assert status == 2
+    assert f"{target}:2: kerjasama-ancaman: klien: must be a finite number" in out + err
     assert "Traceback" not in out + err
 
 

@@ -21,6 +21,7 @@ from bot.engine.lesson_words import LessonWordsError
 from bot.engine.matcher import Matcher
 from bot.engine.scope import ScopeWordsError
 from bot.engine.smalltalk import SmallTalkError
+from bot.engine.story_words import StoryWordsError
 from bot.engine.wordtable import NormalizeTableError
 from bot.settings import Settings
 from bot.storage.cache import paused_gc
@@ -112,6 +113,7 @@ def _build_core(settings: Settings, *, taught: bool = True) -> Core:
         LessonWordsError,
         ScopeWordsError,
         SmallTalkError,
+        StoryWordsError,
     ) as exc:
         # The word table, the calibration, the lesson and scope weights and the small talk
         # are content too: report them like the rest.

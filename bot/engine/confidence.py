@@ -108,6 +108,9 @@ class Evidence:
     # it trails): the evidence of one story read against the message and against its rivals.
     scope: float = 0.0
     lead: float = 0.0
+    # How far the words labelled messages used about this story (bot/engine/story_words.py)
+    # point to it over the best other candidate (negative when it trails).
+    words_lead: float = 0.0
 
     def features(self) -> tuple[float, ...]:
         return (
@@ -130,6 +133,10 @@ class Evidence:
             # together, not each alone (a linear model adds). A story that trails is pushed
             # down by an in-scope sound, never lifted by an out-of-scope one.
             self.scope * self.lead if self.lead >= 0 else max(self.scope, 0.0) * self.lead,
+            # The story words were fitted on in-scope messages only: they say which story a
+            # message is about if it is about one, not whether it is, so their lead counts as
+            # far as the message sounds like a question Kisah is asked.
+            self.words_lead * max(self.scope, 0.0),
         )
 
 
@@ -150,6 +157,7 @@ FEATURES = (
     "scope",
     "lead",
     "scope_lead",
+    "scope_words_lead",
 )
 
 
@@ -177,6 +185,7 @@ class Calibration:
     scope: float = 0.0
     lead: float = 0.0
     scope_lead: float = 0.0
+    scope_words_lead: float = 0.0
     bias: float = -7.27
 
     def probability(self, evidence: Evidence) -> float:

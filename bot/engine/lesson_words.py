@@ -81,7 +81,7 @@ class LessonWords:
         if not isinstance(data, dict):
             raise LessonWordsError(f"{path}:1: must map story ids to lessons to words to numbers")
         for story, by_lesson in data.items():
-            where = _Where(path, text, story)
+            where = Where(path, text, story)
             if not isinstance(by_lesson, dict):
                 problems.append(f"{where}: must map lesson numbers to words")
                 continue
@@ -111,7 +111,7 @@ class LessonWords:
 
 
 @dataclass(frozen=True)
-class _Where:
+class Where:
     """ "file:line: story" of a problem, the line found only when a problem is reported: the
     file is parsed again for its lines, which takes far longer than reading it."""
 

@@ -65,6 +65,8 @@ from bot.engine.situations import SituationIndex
 from bot.engine.smalltalk import FILE as SMALL_TALK
 from bot.engine.smalltalk import SmallTalk
 from bot.engine.spelling import Speller
+from bot.engine.story_words import FILE as STORY_WORDS
+from bot.engine.story_words import StoryWords
 from bot.engine.taught import Phrasing, TaughtPhrasings
 from bot.engine.topics import TopicChecks
 from bot.engine.wordtable import Table
@@ -133,6 +135,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         lesson_weights: LessonWeights | None = None,
         scope_words: ScopeWords | None = None,
         lesson_words: LessonWords | None = None,
+        story_words: StoryWords | None = None,
     ) -> None:
         """`cache_dir`: where the built index is kept between runs (see `_read_index`);
         `concepts`: the concept table, instead of the base's `concepts.yaml`; `small_talk`:
@@ -142,7 +145,8 @@ class Matcher(IndexBuilding, LexicalScoring):
         instead of the base's `lesson_weights.yaml`; `scope_words`: the word model of what
         Kisah is asked (bot/engine/scope.py), instead of the base's `scope_words.yaml`;
         `lesson_words`: the words that point to a story's lessons, instead of the base's
-        `lesson_words.yaml`."""
+        `lesson_words.yaml`; `story_words`: the words that point to a story
+        (bot/engine/story_words.py), instead of the base's `story_words.yaml`."""
         self.kb = kb
         self.params = params or DEFAULT_PARAMS
         self.threshold = self.params.threshold if threshold is None else threshold
@@ -162,6 +166,9 @@ class Matcher(IndexBuilding, LexicalScoring):
         if scope_words is None:
             scope_words = ScopeWords.load(base_dir / SCOPE_WORDS)
         self.scope_words = scope_words
+        if story_words is None:
+            story_words = StoryWords.load(base_dir / STORY_WORDS, (s.id for s in kb.stories))
+        self.story_words = story_words
         if lesson_words is None:
             counts = {story.id: len(story.lessons) for story in kb.stories}
             lesson_words = LessonWords.load(base_dir / LESSON_WORDS, counts)
@@ -414,6 +421,7 @@ class Matcher(IndexBuilding, LexicalScoring):
             lesson_weights=self.lesson_weights,
             scope_words=self.scope_words,
             lesson_words=LessonWords(),  # a lesson has no lessons
+            story_words=StoryWords(),  # ...and no labelled messages of its own
         )
 
     def _ranked(

@@ -24,10 +24,13 @@ from bot.engine.normalize import Normalizer
 from bot.engine.params import ScoringParams
 from bot.engine.scope import ScopeWords
 from bot.engine.situations import SituationIndex
+from bot.engine.story_words import StoryWords
 from bot.engine.taught import TaughtPhrasings
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from bot.content.model import Story
 
 FUZZY_LIMIT = 3  # vocabulary words a misspelt word may stand for
 FUZZY_CACHE = 50_000  # remembered typo lookups (bounded: random input must not grow memory)
@@ -84,6 +87,8 @@ class LexicalScoring:
     calibration: Calibration
     situations: SituationIndex
     scope_words: ScopeWords
+    story_words: StoryWords
+    stories: tuple[Story, ...]
     taught: TaughtPhrasings
     default_lang: str
     _index: Index
@@ -235,7 +240,9 @@ class LexicalScoring:
         uncovered = situations.uncovered(q.concepts)
         scope = self.scope_words.score(q.words)
         best, second = [*sorted((s.lexical for s in whole), reverse=True)[:2], 0.0][:2]
-        for s in whole:
+        told = [self.story_words.score(self.stories[s.story_index].id, q.words) for s in whole]
+        told_best, told_second = [*sorted(told, reverse=True)[:2], 0.0][:2]
+        for s, own in zip(whole, told, strict=True):
             rival = second if s.lexical == best else best  # the best other candidate
             part_scores = [p.get(s.story_index, 0.0) for p in by_part] or [s.lexical]
             fit = situations.score(s.story_index, q.concepts)
@@ -256,6 +263,7 @@ class LexicalScoring:
                     concept_coverage=s.concept_coverage,
                     scope=scope,
                     lead=s.lexical - rival,
+                    words_lead=own - (told_second if own == told_best else told_best),
                 )
             )
         return whole, q, evidence

@@ -87,6 +87,7 @@ def cmd_calibrate(
     from bot.engine.logistic import FitError
     from bot.engine.matcher import CALIBRATION, Matcher
     from bot.engine.scope import FILE as SCOPE_WORDS
+    from bot.engine.story_words import FILE as STORY_WORDS
     from bot.tools import evaluation
 
     try:
@@ -113,7 +114,7 @@ def cmd_calibrate(
     try:
         if args.folds is not None:
             return _cross_validate(args, kb, per_file, stdout)
-        calibration, scope = evaluation.calibrate(kb, per_file)
+        calibration, scope, told = evaluation.calibrate(kb, per_file)
     except FitError as exc:
         raise SettingsError(
             f"calibrate: cannot fit on {', '.join(map(str, args.files))}: {exc}"
@@ -123,19 +124,25 @@ def cmd_calibrate(
         str(p) for p in args.files
     )
     target.write_text(header + "`\n" + calibration.to_yaml(), encoding="utf-8")
-    words = settings.responses_dir / SCOPE_WORDS
-    words.write_text(
-        header.replace("Confidence model weights", "Scope words (bot/engine/scope.py)")
-        + "`\n"
-        + scope.to_yaml(),
-        encoding="utf-8",
-    )
-    stdout.write(
-        f"wrote {target} ({len(items)} questions)\n{calibration.to_yaml()}"
-        f"wrote {words} ({len(scope.weights)} words)\n"
-    )
+    written = [f"wrote {target} ({len(items)} questions)\n{calibration.to_yaml()}"]
+    for name, title, model, count in (
+        (SCOPE_WORDS, "Scope words (bot/engine/scope.py)", scope, len(scope.weights)),
+        (
+            STORY_WORDS,
+            "Story words (bot/engine/story_words.py)",
+            told,
+            sum(len(w) for w in told.weights.values()),
+        ),
+    ):
+        path = settings.responses_dir / name
+        path.write_text(
+            header.replace("Confidence model weights", title) + "`\n" + model.to_yaml(),
+            encoding="utf-8",
+        )
+        written.append(f"wrote {path} ({count} words)\n")
+    stdout.write("".join(written))
     # The threshold is read against these weights: say what the rule makes of them.
-    matcher = Matcher(kb, calibration=calibration, scope_words=scope)
+    matcher = Matcher(kb, calibration=calibration, scope_words=scope, story_words=told)
     rule = evaluation.rule_threshold([evaluation.evaluate(matcher, f) for f in per_file])
     stdout.write(
         f"threshold by the rule on these files: {rule} "

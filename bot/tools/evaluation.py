@@ -37,6 +37,7 @@ from bot.content.model import LANGUAGES, KnowledgeBase
 from bot.engine.confidence import BRIEF_WORDS, Calibration, fit
 from bot.engine.matcher import Matcher
 from bot.engine.scope import ScopeWords, fit_scope
+from bot.engine.story_words import StoryWords, fit_story_words
 
 NONE = "none"
 
@@ -352,9 +353,10 @@ def calibrate(
     kb: KnowledgeBase,
     groups: Sequence[Sequence[EvalItem]],
     leading: int = CALIBRATION_CANDIDATES,
-) -> tuple[Calibration, ScopeWords]:
-    """Fit the confidence model (bot/engine/confidence.py) and the scope words it reads
-    (bot/engine/scope.py) on labelled questions, given as groups (one per file).
+) -> tuple[Calibration, ScopeWords, StoryWords]:
+    """Fit the confidence model (bot/engine/confidence.py) and the word models it reads, the
+    scope words (bot/engine/scope.py) and the story words (bot/engine/story_words.py), on
+    labelled questions, given as groups (one per file).
 
     Each of a question's `leading` candidate stories (by lexical score) is one sample, right
     or not; out-of-scope questions teach what evidence an off-topic message can still collect.
@@ -363,25 +365,37 @@ def calibrate(
     far behind are easy negatives; counted too, they outnumber the hard cases and the fit
     spends its weights on separating them.
 
-    The scope words are fitted on every group; each group's samples read their scope from
-    the words fitted on the other groups (a group is a writer's set: its words are new to
-    the model as a new message's are). Read by words fitted on the very messages, the scope
-    would look certain and the model would lean on it (one group: `fold_groups`).
+    The word models are fitted on every group; each group's samples read them as fitted on
+    the other groups (a group is a writer's set: its words are new to the models as a new
+    message's are). Read by words fitted on the very messages, they would look certain and
+    the model would lean on them (one group: `fold_groups`).
     """
     groups = fold_groups(groups)
-    reader = Matcher(kb, calibration=Calibration(), scope_words=ScopeWords())
-    words = [[(reader.content_words(i.question), bool(i.expect)) for i in g] for g in groups]
+    reader = Matcher(
+        kb, calibration=Calibration(), scope_words=ScopeWords(), story_words=StoryWords()
+    )
+
+    def about(item: EvalItem) -> frozenset[str]:  # a label names a seed: its stories' ids
+        return frozenset(story.id for story in kb.stories if story.seed_prefix in item.expect)
+
+    words = [[(reader.content_words(i.question), about(i)) for i in group] for group in groups]
+
+    def fitted(left_out: int | None) -> tuple[ScopeWords, StoryWords]:
+        pairs = [pair for n, group in enumerate(words) if n != left_out for pair in group]
+        scope = fit_scope((message, bool(stories)) for message, stories in pairs)
+        return scope, fit_story_words(pairs, (story.id for story in kb.stories))
+
     samples = []
     for n, group in enumerate(groups):
-        others = fit_scope(pair for m, pairs in enumerate(words) if m != n for pair in pairs)
-        matcher = Matcher(kb, calibration=Calibration(), scope_words=others)
+        scope, told = fitted(n)
+        matcher = Matcher(kb, calibration=Calibration(), scope_words=scope, story_words=told)
         for item in group:
             found = sorted(matcher.evidence(item.question), key=lambda pair: -pair[1].lexical)
             for story, evidence in found[:leading]:
                 if evidence.words <= BRIEF_WORDS:  # judged by the words alone (`_score`)
                     continue
                 samples.append((evidence, story.seed_prefix in item.expect))
-    return fit(samples), fit_scope(pair for pairs in words for pair in pairs)
+    return fit(samples), *fitted(None)
 
 
 SCOPE_FOLDS = 5  # the parts one file of labelled questions is cut into (see `fold_groups`)
@@ -438,8 +452,8 @@ def cross_validate(
     for fold in range(folds):
         train = [item for i, item in enumerate(folded) if i % folds != fold]
         test = [item for i, item in enumerate(folded) if i % folds == fold]
-        calibration, scope = calibrate(kb, [fixed, train] if fixed else [train])
-        matcher = Matcher(kb, calibration=calibration, scope_words=scope)
+        calibration, scope, told = calibrate(kb, [fixed, train] if fixed else [train])
+        matcher = Matcher(kb, calibration=calibration, scope_words=scope, story_words=told)
         threshold = rule_threshold([evaluate(matcher, fixed), evaluate(matcher, train)])
         thresholds.append(threshold)
         held.extend((r, threshold) for r in evaluate(matcher, test).items)
