@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.engine.scope import log_odds, mean_weight, read_weights
+from bot.engine.scope import log_odds, mean_weight, read_weights, read_yaml
 
 FILE = "lesson_words.yaml"  # beside lesson_weights.yaml
 
@@ -66,14 +66,7 @@ class LessonWords:
         file is absent. `lessons`: each story's number of lessons; a story the base lacks, or
         a lesson past a story's last, is left out (a base given with `--responses` and no
         tables of its own reads the project's files, whose stories are not its own)."""
-        if not path.is_file():
-            return cls()
-        try:
-            text = path.read_text(encoding="utf-8")
-            # libyaml when present: the pure-Python parser takes most of a second here
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise LessonWordsError(f"{path}: cannot read: {exc}") from exc
+        text, data = read_yaml(path, LessonWordsError)
         if data is None:
             return cls()
         problems: list[str] = []

@@ -37,12 +37,12 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
 from bot.content.knowledge import digest_of, story_digests
-from bot.content.model import LANGUAGES, KnowledgeBase, Story, Text
+from bot.content.model import KnowledgeBase, Story
 from bot.content.parsecache import code_digest
 from bot.engine.concepts import FILE as CONCEPTS
 from bot.engine.concepts import ConceptTable, load_concepts, table_json, table_of
@@ -52,6 +52,7 @@ from bot.engine.index_build import INDEX_ENTRIES, IndexBuilding, wait_for_writes
 from bot.engine.index_bytes import index_of
 from bot.engine.index_patch import patch
 from bot.engine.language import LanguageDetector, decide
+from bot.engine.lesson_order import LessonOrder
 from bot.engine.lesson_weights import FILE as LESSON_WEIGHTS
 from bot.engine.lesson_weights import LessonWeights
 from bot.engine.lesson_words import FILE as LESSON_WORDS
@@ -162,7 +163,6 @@ class Matcher(IndexBuilding, LexicalScoring):
         self.small_talk = small_talk
         if lesson_weights is None:
             lesson_weights = LessonWeights.load(base_dir / LESSON_WEIGHTS) or FIT_ONLY
-        self.lesson_weights = lesson_weights
         if scope_words is None:
             scope_words = ScopeWords.load(base_dir / SCOPE_WORDS)
         self.scope_words = scope_words
@@ -172,7 +172,7 @@ class Matcher(IndexBuilding, LexicalScoring):
         if lesson_words is None:
             counts = {story.id: len(story.lessons) for story in kb.stories}
             lesson_words = LessonWords.load(base_dir / LESSON_WORDS, counts)
-        self.lesson_words = lesson_words
+        self.lessons = LessonOrder(lesson_weights, lesson_words, self._lesson_matcher, kb.seeds_dir)
         self.concepts_path = _concepts_path(kb)
         self._concepts_key = ""  # which concept table the cached index's situations were read by
         if concepts is None and not self.concepts_path.is_file():
@@ -183,7 +183,6 @@ class Matcher(IndexBuilding, LexicalScoring):
         self.taught = TaughtPhrasings()  # what team leads taught, on top of the index
         self._speller: Speller | None = None  # built on first use, from the index
         self._fuzzy_cache: dict[tuple[str, str], tuple[tuple[int, float], ...]] = {}
-        self._lesson_matchers: dict[int, Matcher] = {}  # story -> its lessons (lazily)
         self._written_forms: dict[str, dict[str, tuple[str | None, str | None]]] = {}
         self._story_files: dict[Path, bytes] | None = None
         if cache is None:
@@ -335,92 +334,32 @@ class Matcher(IndexBuilding, LexicalScoring):
     def lesson_order(
         self, story_index: int, question: str, read: Question | None = None
     ) -> tuple[int, ...]:
-        """The story's lessons, best fit for the question first.
-
-        Each lesson is read as a small story of its own: its `when` list (the dilemmas it
-        helps with) and its practice questions (`quiz`: a situation told at length, in which
-        this lesson is the right move) as phrasings and its text as the title, scored by
-        this matcher's own lexical machinery (normalisation, typos, word weights, coverage
-        and phrasing), over the story's lessons only, so a word all its lessons share weighs
-        little. The whole message is scored, not its best clause: adding half the best
-        clause's fit (the way a long message's story is judged) chose worse on the
-        development lesson set (0.90 against 0.93, docs/matching.md). The fit, the
-        root-sum-square of the phrasings' fits and the lesson words' score (the words
-        labelled messages used about each lesson: bot/engine/lesson_words.py) are weighed
-        by `lesson_weights` (bot/engine/lesson_weights.py; the fit alone without the file).
-        A tie keeps the authors' order (the first lesson is the story's main one). `read`:
-        the question as this matcher read it, if it has (its words are not read again for
-        each story).
-        """
-        story = self.stories[story_index]
-        total = len(story.lessons)
-        if total < 2:
-            return tuple(range(total))
-        weights = self.lesson_weights
-        features = self._lesson_features(story, question, read, weights.phrase_rss != 0.0)
-        return weights.order(features)
+        """The story's lessons, best fit for the question first (bot/engine/lesson_order.py).
+        `read`: the question as this matcher read it, if it has."""
+        return self.lessons.order(self.stories[story_index], question, read)
 
     def lesson_features(
         self, story: Story, question: str
     ) -> tuple[tuple[float, float, float], ...]:
         """Each of the story's lessons' (fit, phrase_rss, words) for the question, in the
-        authors' order: what `lesson_weights` reads, for fitting them (`calibrate --lessons`)."""
+        authors' order: what the lesson weights read, for fitting them (`calibrate --lessons`)."""
         text = self._read(question)  # as the answer reads it (`_ranked`)
         _, read = self._lexical(text)
-        return self._lesson_features(story, text, read, True)
+        return self.lessons.features(story, text, read)
 
-    def _lesson_features(
-        self, story: Story, question: str, read: Question | None, rss: bool
-    ) -> tuple[tuple[float, float, float], ...]:
-        """(fit, phrase_rss, words) per lesson; a lesson none of whose phrasings' words the
-        message uses has fit and phrase_rss 0, and `phrase_rss` is 0 unless `rss` (its weight
-        may be 0: not read then). `words`: the lesson words' score of the message's content
-        words (`read`'s; bot/engine/lesson_words.py)."""
-        lessons = self._lesson_matchers.get(self._positions[story.id])
-        if lessons is None:
-            lessons = self._lesson_matcher(story)
-            self._lesson_matchers[self._positions[story.id]] = lessons
-        whole, _ = lessons._lexical(question, read=read, phrase_rss=rss)
-        found = {s.story_index: (s.lexical, s.phrase_rss) for s in whole}
-        total = len(story.lessons)
-        words = self.lesson_words.scores(story.id, total, read.words if read else ())
-        return tuple((*found.get(n, (0.0, 0.0)), words[n]) for n in range(total))
-
-    def _lesson_matcher(self, story: Story) -> Matcher:
-        """A matcher whose "stories" are this story's lessons (see `lesson_order`)."""
-        pseudo = []
-        for number, lesson in enumerate(story.lessons):
-            when = story.when[number] if number < len(story.when) else {}
-            pseudo.append(
-                replace(
-                    story,
-                    id=f"{story.id}.{number}",
-                    title=lesson,
-                    story=Text("", ""),
-                    lessons=(),
-                    triggers={
-                        lang: tuple(when.get(lang, ()))
-                        + tuple(q.question.get(lang) for q in story.quiz if q.lesson == number)
-                        for lang in LANGUAGES
-                    },
-                    tags={lang: () for lang in LANGUAGES},
-                    tips=(),
-                    when=(),
-                    situations=(),
-                )
-            )
-        base = KnowledgeBase(stories=tuple(pseudo), ui={}, seeds_dir=self.kb.seeds_dir)
+    def _lesson_matcher(self, lessons: KnowledgeBase) -> Matcher:
+        """A matcher whose "stories" are one story's lessons, reading words as this one does."""
         return Matcher(
-            base,
+            lessons,
             normalizer=self.normalizer,
             calibration=self.calibration,
             params=self.params,
             default_lang=self.default_lang,
             concepts=NO_CONCEPTS,  # lessons are ordered by their words
             small_talk=self.small_talk,
-            lesson_weights=self.lesson_weights,
+            lesson_weights=FIT_ONLY,  # a lesson has no lessons...
             scope_words=self.scope_words,
-            lesson_words=LessonWords(),  # a lesson has no lessons
+            lesson_words=LessonWords(),
             story_words=StoryWords(),  # ...and no labelled messages of its own
         )
 

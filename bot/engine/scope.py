@@ -51,13 +51,7 @@ class ScopeWords:
     @classmethod
     def load(cls, path: Path) -> ScopeWords:
         """The weights in `path` (a YAML mapping of words to numbers); none if absent."""
-        if not path.is_file():
-            return cls()
-        try:
-            text = path.read_text(encoding="utf-8")
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ScopeWordsError(f"{path}: cannot read: {exc}") from exc
+        text, data = read_yaml(path, ScopeWordsError)
         if data is None:
             return cls()
         if not isinstance(data, dict):
@@ -68,6 +62,19 @@ class ScopeWords:
         if problems:
             raise ScopeWordsError("\n".join(problems[:10]))
         return cls(weights)
+
+
+def read_yaml(path: Path, error: type[ValueError]) -> tuple[str, object]:
+    """A word model file's text and its data (None when the file is absent or empty), read
+    with libyaml when present: the pure-Python parser is slow on files this long. A file
+    that cannot be read raises `error` naming it (shared with the story and lesson words)."""
+    if not path.is_file():
+        return "", None
+    try:
+        text = path.read_text(encoding="utf-8")
+        return text, yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise error(f"{path}: cannot read: {exc}") from exc
 
 
 def read_weights(

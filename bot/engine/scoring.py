@@ -335,6 +335,15 @@ class LexicalScoring:
             )
         ), per_word
 
+    def fits(
+        self, question: str, read: Question | None = None, *, phrase_rss: bool = False
+    ) -> dict[int, tuple[float, float]]:
+        """Each candidate story's (lexical score, phrase_rss) for the question, by position:
+        how well a lesson matcher's lessons fit a message (bot/engine/lesson_order.py).
+        `read`: the question as another matcher with this one's word table read it."""
+        whole, _ = self._lexical(question, read=read, phrase_rss=phrase_rss)
+        return {s.story_index: (s.lexical, s.phrase_rss) for s in whole}
+
     def _lexical(
         self,
         question: str,

@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from bot.engine.lesson_words import Where
-from bot.engine.scope import log_odds, mean_weight, read_weights
+from bot.engine.scope import log_odds, mean_weight, read_weights, read_yaml
 
 FILE = "story_words.yaml"  # beside scope_words.yaml
 
@@ -54,14 +54,7 @@ class StoryWords:
         """The weights in `path` (story id -> word -> number); none if the file is absent.
         A story not in `story_ids` is left out (a base given with `--responses` and no tables
         of its own reads the project's files, whose stories are not its own)."""
-        if not path.is_file():
-            return cls()
-        try:
-            text = path.read_text(encoding="utf-8")
-            # libyaml when present: the pure-Python parser is slow on a file this long
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise StoryWordsError(f"{path}: cannot read: {exc}") from exc
+        text, data = read_yaml(path, StoryWordsError)
         if data is None:
             return cls()
         if not isinstance(data, dict):
