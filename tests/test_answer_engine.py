@@ -423,6 +423,9 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
         ("mau kasih jam tangan ke kabag di pemkot biar proyek lancar", "id"),
         ("kasih hadiah ke kadis biar izinnya mulus", "id"),
         ("Should I bring a gift when visiting the regent's office?", "en"),
+        # a gift to an auditor who audits us: what he decides is his finding about us
+        ("kasih voucher belanja ke auditor BPK yang lagi periksa proyek kita", "id"),
+        ("can we send a hamper to the BPK auditor who is auditing our project?", "en"),
     ],
 )
 def test_bribes_and_gifts_to_officials_get_the_law_not_a_story(
@@ -527,6 +530,8 @@ def test_a_story_taught_for_a_question_of_the_law_is_never_told_for_it(tmp_path:
         # what is sent so that a permit goes smoothly is the work itself, not a gift
         ("kirim dokumen lengkap ke pemkot supaya izinnya lancar", ""),
         ("send the documents to the ministry so the permit goes smoothly", ""),
+        # an audit with no gift is work, not a question of the law
+        ("auditor BPK lagi periksa proyek kita, dokumen apa aja yang perlu disiapin?", ""),
         (
             "We missed a custom order for a bakery client's opening. Will a small gift with my "
             "apology look like I'm trying to buy forgiveness?",
