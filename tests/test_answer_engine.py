@@ -872,3 +872,19 @@ def test_a_few_keywords_find_their_story(tmp_path: Path, keywords: str, story_id
     story's own words find it, though the model fitted on long situations would doubt them."""
     (record,) = ask_json(tmp_path, keywords)
     assert record["matches"] and record["matches"][0]["id"] == story_id
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "aku salah kasih harga ke customer, udah terlanjur",
+        "aku telat kirim barang ke reseller, dia ngomel",
+    ],
+)
+def test_a_mistake_with_a_customer_other_than_a_forgotten_order_finds_the_apology(
+    tmp_path: Path, question: str
+) -> None:
+    """A wrong price or a late delivery is the mistake the apology story's situation names
+    ("a mistake with a customer, small or fatal"): told that story, not refused."""
+    (record,) = ask_json(tmp_path, question)
+    assert [m["id"] for m in record["matches"]][:1] == ["lupa-pesanan-maaf"]
