@@ -240,9 +240,10 @@ class LexicalScoring:
         uncovered = situations.uncovered(q.concepts)
         scope = self.scope_words.score(q.words)
         best, second = [*sorted((s.lexical for s in whole), reverse=True)[:2], 0.0][:2]
-        told = [self.story_words.score(self.stories[s.story_index].id, q.words) for s in whole]
-        told_best, told_second = [*sorted(told, reverse=True)[:2], 0.0][:2]
-        for s, own in zip(whole, told, strict=True):
+        # each candidate's story words, and the best two, for its lead over the best other
+        worded = [self.story_words.score(self.stories[s.story_index].id, q.words) for s in whole]
+        worded_best, worded_second = [*sorted(worded, reverse=True)[:2], 0.0][:2]
+        for s, own in zip(whole, worded, strict=True):
             rival = second if s.lexical == best else best  # the best other candidate
             part_scores = [p.get(s.story_index, 0.0) for p in by_part] or [s.lexical]
             fit = situations.score(s.story_index, q.concepts)
@@ -263,7 +264,7 @@ class LexicalScoring:
                     concept_coverage=s.concept_coverage,
                     scope=scope,
                     lead=s.lexical - rival,
-                    words_lead=own - (told_second if own == told_best else told_best),
+                    words_lead=own - (worded_second if own == worded_best else worded_best),
                 )
             )
         return whole, q, evidence

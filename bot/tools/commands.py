@@ -114,7 +114,7 @@ def cmd_calibrate(
     try:
         if args.folds is not None:
             return _cross_validate(args, kb, per_file, stdout)
-        calibration, scope, told = evaluation.calibrate(kb, per_file)
+        calibration, scope, stories = evaluation.calibrate(kb, per_file)
     except FitError as exc:
         raise SettingsError(
             f"calibrate: cannot fit on {', '.join(map(str, args.files))}: {exc}"
@@ -130,8 +130,8 @@ def cmd_calibrate(
         (
             STORY_WORDS,
             "Story words (bot/engine/story_words.py)",
-            told,
-            sum(len(w) for w in told.weights.values()),
+            stories,
+            sum(len(w) for w in stories.weights.values()),
         ),
     ):
         path = settings.responses_dir / name
@@ -142,7 +142,7 @@ def cmd_calibrate(
         written.append(f"wrote {path} ({count} words)\n")
     stdout.write("".join(written))
     # The threshold is read against these weights: say what the rule makes of them.
-    matcher = Matcher(kb, calibration=calibration, scope_words=scope, story_words=told)
+    matcher = Matcher(kb, calibration=calibration, scope_words=scope, story_words=stories)
     rule = evaluation.rule_threshold([evaluation.evaluate(matcher, f) for f in per_file])
     stdout.write(
         f"threshold by the rule on these files: {rule} "

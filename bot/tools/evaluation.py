@@ -387,8 +387,8 @@ def calibrate(
 
     samples = []
     for n, group in enumerate(groups):
-        scope, told = fitted(n)
-        matcher = Matcher(kb, calibration=Calibration(), scope_words=scope, story_words=told)
+        scope, stories = fitted(n)
+        matcher = Matcher(kb, calibration=Calibration(), scope_words=scope, story_words=stories)
         for item in group:
             found = sorted(matcher.evidence(item.question), key=lambda pair: -pair[1].lexical)
             for story, evidence in found[:leading]:
@@ -452,8 +452,8 @@ def cross_validate(
     for fold in range(folds):
         train = [item for i, item in enumerate(folded) if i % folds != fold]
         test = [item for i, item in enumerate(folded) if i % folds == fold]
-        calibration, scope, told = calibrate(kb, [fixed, train] if fixed else [train])
-        matcher = Matcher(kb, calibration=calibration, scope_words=scope, story_words=told)
+        calibration, scope, stories = calibrate(kb, [fixed, train] if fixed else [train])
+        matcher = Matcher(kb, calibration=calibration, scope_words=scope, story_words=stories)
         threshold = rule_threshold([evaluate(matcher, fixed), evaluate(matcher, train)])
         thresholds.append(threshold)
         held.extend((r, threshold) for r in evaluate(matcher, test).items)
