@@ -998,3 +998,26 @@ def test_ask_json_lesson_follows_the_lesson_weights(lesson_settings: Settings) -
     status, out, err = call_cli(["check"], lesson_settings)
     assert status == 2 and f"{words}:1: ancaman-klien: 2: vendor: must be a finite number" in err
     assert "Traceback" not in out + err
+
+
+def test_a_trigger_an_author_adds_is_told_for_its_own_words(tmp_path: Path) -> None:
+    """An author who adds a phrasing to a story gets that story for a message saying it,
+    though the words are other stories' and no labelled message ever used them about it: the
+    models learned from labelled messages do not overrule the author's own phrasing."""
+    responses = tmp_path / "responses"
+    shutil.copytree(PROJECT / "responses", responses)
+    settings = Settings(responses_dir=responses, seeds_dir=SEEDS, data_dir=tmp_path / "data")
+    question = "gudangnya kebanjiran lagi, pelanggan marah besar"
+    status, out, err = call_cli(["ask", "--json", question], settings)
+    assert status == 0, err
+    assert all(m["id"] != "wayang-bima" for m in json.loads(out)["matches"])
+    story = responses / "anecdotes" / "001-wayang-bima.yaml"
+    text = story.read_text(encoding="utf-8")
+    assert "triggers:\n  id:\n" in text
+    story.write_text(
+        text.replace("triggers:\n  id:\n", f'triggers:\n  id:\n    - "{question}"\n', 1),
+        encoding="utf-8",
+    )
+    status, out, err = call_cli(["ask", "--json", question], settings)
+    assert status == 0, err
+    assert [m["id"] for m in json.loads(out)["matches"]][:1] == ["wayang-bima"]

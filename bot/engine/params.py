@@ -27,6 +27,11 @@ class ScoringParams:
     threshold: int = 40
     maybe_threshold: int = 30
     no_work_margin: int = 15  # extra confidence a message naming nothing of work needs
+    # A message that says nearly what one of a story's own phrasings says (its lexical score at
+    # least this, ahead of every other story) is as sure as that score: an author wrote the
+    # phrasing, and the inputs learned from labelled messages (concepts, scope and story words)
+    # must not overrule it. Changes nothing on the labelled sets (docs/matching.md).
+    author_phrasing: float = 0.8
     # How much lessons and the story vouch for a word belonging to the story (titles, triggers
     # and tags: 1). Lessons are general advice shared across stories, so they count less.
     lesson_field_weight: float = 0.6

@@ -190,6 +190,8 @@ class LexicalScoring:
             words_only = brief or not self.situations.has(s.story_index)
             model = WORDS_ONLY if words_only else self.calibration
             s.confidence = model.probability(found)
+            if found.lexical >= self.params.author_phrasing and found.lead > 0:
+                s.confidence = max(s.confidence, found.lexical)  # an author's own phrasing
         if q is not None and len(self.taught):
             self._add_taught(scored, q, chat_id)
         scored.sort(key=lambda s: s.confidence, reverse=True)
