@@ -740,12 +740,14 @@ def test_the_scope_words_weigh_on_whether_a_story_is_told(tmp_path: Path) -> Non
     shutil.copytree(PROJECT / "responses", responses)
     settings = Settings(responses_dir=responses, seeds_dir=SEEDS, data_dir=tmp_path / "data")
     (responses / "scope_words.yaml").unlink()
-    question = "klien marah minta saya datang besok padahal saya lagi sibuk, gimana?"
+    # not a phrasing of the story (an author's own phrasing is told whatever the models say)
+    question = "customer ngancam gak mau kerjasama lagi karena saya gak bisa dateng besok"
     status, out, err = call_cli(["ask", "--json", question], settings)
     assert status == 0, err
     assert json.loads(out)["matches"]  # told story 000 without the file
     target = settings.responses_dir / "scope_words.yaml"
-    target.write_text("# scope\nklien: -40.0\nmarah: -40.0\n", encoding="utf-8")
+    against = "".join(f"{word}: -40.0\n" for word in ("customer", "ancam", "kerjasama", "besok"))
+    target.write_text(f"# scope\n{against}", encoding="utf-8")
     status, out, err = call_cli(["ask", "--json", question], settings)
     assert status == 0, err
     assert json.loads(out)["matches"] == []
@@ -764,13 +766,14 @@ def test_the_story_words_weigh_on_which_story_is_told(tmp_path: Path) -> None:
     shutil.copytree(PROJECT / "responses", responses)
     settings = Settings(responses_dir=responses, seeds_dir=SEEDS, data_dir=tmp_path / "data")
     (responses / "story_words.yaml").unlink()
-    question = "klien marah minta saya datang besok padahal saya lagi sibuk, gimana?"
+    # not a phrasing of the story (an author's own phrasing is told whatever the models say)
+    question = "customer ngancam gak mau kerjasama lagi karena saya gak bisa dateng besok"
     status, out, err = call_cli(["ask", "--json", question], settings)
     assert status == 0, err
     told = json.loads(out)["matches"]
     assert told and told[0]["seed"].startswith("000")  # told story 000 without the file
     target = settings.responses_dir / "story_words.yaml"
-    against = "".join(f"  {word}: -30.0\n" for word in ("klien", "marah", "datang", "sibuk"))
+    against = "".join(f"  {word}: -30.0\n" for word in ("customer", "ancam", "kerjasama", "besok"))
     target.write_text(f"# story words\nkerjasama-ancaman:\n{against}", encoding="utf-8")
     status, out, err = call_cli(["ask", "--json", question], settings)
     assert status == 0, err
