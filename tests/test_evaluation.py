@@ -12,16 +12,14 @@ from bot.chat.replies import Replies
 from bot.content.knowledge import load_knowledge
 from bot.content.model import KnowledgeBase, Story, Text
 from bot.engine.matcher import Matcher
+from bot.tools.calibration import RULE_MARGIN, RULE_REJECTION, rule_threshold
 from bot.tools.evaluation import (
-    RULE_MARGIN,
-    RULE_REJECTION,
     EvalFileError,
     combined,
     evaluate,
     format_report,
     load_items,
     parse_items,
-    rule_threshold,
     threshold_sweep,
     trigger_holdout,
 )

@@ -88,6 +88,7 @@ def cmd_calibrate(
     from bot.engine.matcher import CALIBRATION, Matcher
     from bot.engine.scope import FILE as SCOPE_WORDS
     from bot.engine.story_words import FILE as STORY_WORDS
+    from bot.tools import calibration as fitting
     from bot.tools import evaluation
 
     try:
@@ -114,7 +115,7 @@ def cmd_calibrate(
     try:
         if args.folds is not None:
             return _cross_validate(args, kb, per_file, stdout)
-        calibration, scope, stories = evaluation.calibrate(kb, per_file)
+        calibration, scope, stories = fitting.calibrate(kb, per_file)
     except FitError as exc:
         raise SettingsError(
             f"calibrate: cannot fit on {', '.join(map(str, args.files))}: {exc}"
@@ -143,7 +144,7 @@ def cmd_calibrate(
     stdout.write("".join(written))
     # The threshold is read against these weights: say what the rule makes of them.
     matcher = Matcher(kb, calibration=calibration, scope_words=scope, story_words=stories)
-    rule = evaluation.rule_threshold([evaluation.evaluate(matcher, f) for f in per_file])
+    rule = fitting.rule_threshold([evaluation.evaluate(matcher, f) for f in per_file])
     stdout.write(
         f"threshold by the rule on these files: {rule} "
         f"(the matcher uses {matcher.threshold}, ScoringParams.threshold)\n"
@@ -213,6 +214,7 @@ def _calibrate_lessons(
 def _cross_validate(
     args: argparse.Namespace, kb: KnowledgeBase, per_file: list[list[EvalItem]], stdout: TextIO
 ) -> int:
+    from bot.tools import calibration as fitting
     from bot.tools import evaluation
 
     if args.folds < 2:
@@ -222,7 +224,7 @@ def _cross_validate(
     folded_file = args.files[-1]
     if len(folded) < args.folds:
         raise SettingsError(f"calibrate: {folded_file} has fewer questions than --folds")
-    cv = evaluation.cross_validate(kb, fixed, folded, args.folds)
+    cv = fitting.cross_validate(kb, fixed, folded, args.folds)
     stdout.write(
         f"cross-validated on {folded_file} ({args.folds} folds, thresholds "
         f"{', '.join(map(str, cv.thresholds))}; nothing written)\n"

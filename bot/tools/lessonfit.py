@@ -15,7 +15,8 @@ from bot.content.model import KnowledgeBase, Story
 from bot.engine.lesson_weights import LessonWeights, fit_weights
 from bot.engine.lesson_words import LabelledMessage, LessonWords, fit_lesson_words
 from bot.engine.matcher import FIT_ONLY, Matcher
-from bot.tools.evaluation import EvalItem, fold_groups
+from bot.tools.calibration import fold_groups
+from bot.tools.evaluation import EvalItem
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def cross_fitted_cases(
     """The cases the lesson weights are fitted on, and the labelled messages the lesson words
     (bot/engine/lesson_words.py) are fitted on, from labelled questions given as groups (one
     per file). Each group's cases read their `words` from the lesson words fitted on the
-    other groups, as the scope words are read in `evaluation.calibrate`: read by words fitted
+    other groups, as the scope words are read in `calibration.calibrate`: read by words fitted
     on the very messages, they would look certain (one group: `fold_groups`)."""
     groups = fold_groups(groups)
     # The features do not depend on the weights: read them with the fit alone, so a stale or
