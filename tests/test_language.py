@@ -18,6 +18,9 @@ from bot.engine.language import detect_language
         "meeting sama client besok, tapi saya belum siap",
         # an English term quoted in an informal Indonesian question
         "go the extra mile maksudnya gmn sih",
+        # a lesson quoted whole: the asker's own words decide
+        "Lesson-nya bilang \"Don't negotiate while the customer is still angry. Give it time to"
+        ' cool down, then offer a way out", maksudnya gimana kalau klien aku udah nunggu?',
     ],
 )
 def test_indonesian(text: str) -> None:
@@ -30,6 +33,8 @@ def test_indonesian(text: str) -> None:
         "my customer is angry because the order was late",
         "How do I say no to a client without losing them?",
         "what should I do when a technician falls for someone at the client's office",
+        # what the customer said, quoted in Indonesian
+        'My client keeps saying "masih mau kerjasama gak sih?" and hangs up. What do I answer?',
     ],
 )
 def test_english(text: str) -> None:

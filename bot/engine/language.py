@@ -29,6 +29,10 @@ _ID_MORPHOLOGY = re.compile(
 # question is often a quoted term ("know what is expected maksudnya gmn"): such a word counts
 # this much.
 INFORMAL_WEIGHT = 2.0
+# Words between double quotes are someone else's (a lesson, what the customer said): when the
+# asker's own words outside them carry evidence, those decide. Single quotes are left alone:
+# they are also apostrophes ("don't", "customer's").
+_QUOTED = re.compile(r"[\"“”„«»][^\"“”„«»]*[\"“”„«»]")
 # Interjections written in chats of either language ("ok", "wkwk", "lol"): no evidence of
 # either, so "ok" alone is answered in the chat's language.
 _UNIVERSAL = frozenset(
@@ -84,7 +88,16 @@ class LanguageDetector:
         self.indonesian = table.roots | table.no_stem | table.stopwords
 
     def scores(self, text: str) -> dict[str, float]:
-        """Evidence for each language: counted function words, slang and affixed words."""
+        """Evidence for each language: counted function words, slang and affixed words; those
+        of the asker's own words when a quotation is set apart and they carry any."""
+        own = _QUOTED.sub(" ", text)
+        if own != text:
+            scores = self._counted(own)
+            if scores["id"] or scores["en"]:
+                return scores
+        return self._counted(text)
+
+    def _counted(self, text: str) -> dict[str, float]:
         scores = {"id": 0.0, "en": 0.0}
         raws = self.normalizer.split(text)
         if len(raws) == 1 and len(raws[0]) <= 2:
