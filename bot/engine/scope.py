@@ -8,7 +8,9 @@ around it; labelled messages can. Each word a message uses weighs the log-odds t
 using it is in scope (naive Bayes over word presence, Laplace-smoothed), fitted on the
 labelled files `python -m bot calibrate` reads, and the confidence model reads the message's
 sum as one more input (`Evidence.scope`). A word seen fewer than `MIN_COUNT` times is left
-out: once is an accident of one writer.
+out: once is an accident of one writer. The log-odds are taken within each language and
+averaged over the messages using the word: the share of labelled messages in scope differs
+between the languages, and read across them a word weighed partly for its language.
 
 The weights are content (`responses/scope_words.yaml`); without the file every message scores
 0 and the confidence model reads nothing from it.
@@ -102,12 +104,26 @@ def _line(text: str, word: object) -> int:
     return 1
 
 
-def fit_scope(messages: Iterable[tuple[Iterable[str], bool]]) -> ScopeWords:
-    """The word weights fitted on (a message's folded content words, in scope or not)."""
-    return ScopeWords(log_odds(messages))
+def fit_scope(messages: Iterable[tuple[Iterable[str], bool, str]]) -> ScopeWords:
+    """The word weights fitted on (a message's folded content words, in scope or not, its
+    language): the log-odds within each language, averaged over the messages using the word."""
+    strata: dict[str, list[tuple[frozenset[str], bool]]] = {}
+    for words, side, language in messages:
+        strata.setdefault(language, []).append((frozenset(words), side))
+    used: Counter[str] = Counter()
+    summed: Counter[str] = Counter()
+    for pairs in strata.values():
+        odds = log_odds(pairs, min_count=1)
+        seen = Counter(word for words, _ in pairs for word in words)
+        for word, value in odds.items():
+            used[word] += seen[word]
+            summed[word] += seen[word] * value
+    return ScopeWords({word: summed[word] / used[word] for word in used if used[word] >= MIN_COUNT})
 
 
-def log_odds(messages: Iterable[tuple[Iterable[str], bool]]) -> dict[str, float]:
+def log_odds(
+    messages: Iterable[tuple[Iterable[str], bool]], min_count: int = MIN_COUNT
+) -> dict[str, float]:
     """Per word, the log-odds that a message using it is on the True side (naive Bayes over
     word presence, Laplace-smoothed; words of fewer than `MIN_COUNT` messages left out).
     Shared with the lesson words (bot/engine/lesson_words.py)."""
@@ -125,7 +141,7 @@ def log_odds(messages: Iterable[tuple[Iterable[str], bool]]) -> dict[str, float]
         word: math.log((inside[word] + 1) / (n_in + 2))
         - math.log((outside[word] + 1) / (n_out + 2))
         for word in inside.keys() | outside.keys()
-        if inside[word] + outside[word] >= MIN_COUNT
+        if inside[word] + outside[word] >= min_count
     }
 
 

@@ -58,11 +58,15 @@ def calibrate(
     def about(item: EvalItem) -> frozenset[str]:  # a label names a seed: its stories' ids
         return frozenset(story.id for story in kb.stories if story.seed_prefix in item.expect)
 
-    words = [[(reader.content_words(i.question), about(i)) for i in group] for group in groups]
+    read = [
+        [(reader.content_words(i.question), about(i), _language(reader, i)) for i in group]
+        for group in groups
+    ]
 
     def fitted(left_out: int | None) -> tuple[ScopeWords, StoryWords]:
-        pairs = [pair for n, group in enumerate(words) if n != left_out for pair in group]
-        scope = fit_scope((message, bool(stories)) for message, stories in pairs)
+        kept = [one for n, group in enumerate(read) if n != left_out for one in group]
+        scope = fit_scope((message, bool(stories), lang) for message, stories, lang in kept)
+        pairs = [(message, stories) for message, stories, _ in kept]
         return scope, fit_story_words(pairs, (story.id for story in kb.stories))
 
     samples = []
@@ -154,3 +158,8 @@ def cross_validate(
         by_kind={k: share([(r, t) for r, t in held if r.item.kind == k]) for k in kinds},
         thresholds=tuple(thresholds),
     )
+
+
+def _language(reader: Matcher, item: EvalItem) -> str:
+    """The item's language as labelled, or as the matcher reads it ("mixed" or no label)."""
+    return item.lang if item.lang in ("id", "en") else reader.language(item.question)
