@@ -85,7 +85,9 @@ def test_typing_a_number_presses_the_button(replies: Replies) -> None:
     out = chat(replies, [THREAT_Q, "1", "1", "5"])
     assert "📖 A client <b>threatens</b> & rages" in out  # full story header
     assert "“Besok bisa ke M gak?”, tanya BM." in out
-    assert "Lesson 1 of 3" in out  # [1] after the full story is "another lesson"
+    # [1] after the full story is "another lesson": the one after the lesson the answer
+    # showed, not the first again
+    assert "Lesson 2 of 3" in out
     assert "There is no choice number 5." in out
 
 
@@ -204,7 +206,7 @@ def test_buttons_answer_in_the_language_of_the_reply_they_came_with(replies: Rep
     out = chat(replies, ["/lang id", THREAT_Q, "1", "1"])
     full_story = out.split("  [5] 🔎 A forgotten order, an apology", 1)[1]
     assert "📖 A client <b>threatens</b> & rages" in full_story  # [1] full story, in English
-    assert "Lesson 1 of 3" in full_story  # then [1] another lesson, still English
+    assert "Lesson 2 of 3" in full_story  # then [1] another lesson, still English
     assert "Pelajaran" not in full_story
 
 

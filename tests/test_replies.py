@@ -63,7 +63,7 @@ def test_answer_has_bold_title_story_lesson_and_buttons(kb: KnowledgeBase) -> No
     assert "Tunggu emosi reda sebelum bernegosiasi &amp; tawarkan pengganti." in reply.text
     assert "Pelajaran kedua" not in reply.text  # one lesson at a time keeps it short
     assert datas(reply) == [
-        "f:ancaman-klien@id",
+        "f:ancaman-klien:1@id",  # the full story carries where "another lesson" goes on
         "l:ancaman-klien:1@id",
         "fb:ancaman-klien:1@id",
         "fb:ancaman-klien:0@id",
@@ -256,7 +256,7 @@ def test_lessons_cycle_with_a_next_button(kb: KnowledgeBase) -> None:
     first = replies.lesson("ancaman-klien", 1, "id")
     assert "Pelajaran 2 dari 3" in first.text
     assert "Pelajaran kedua &lt;i&gt;penting&lt;/i&gt;." in first.text
-    assert datas(first) == ["f:ancaman-klien@id", "l:ancaman-klien:2@id"]
+    assert datas(first) == ["f:ancaman-klien:2@id", "l:ancaman-klien:2@id"]
     last = replies.lesson("ancaman-klien", 2, "en")
     assert "Lesson 3 of 3" in last.text
     assert datas(last)[1] == "l:ancaman-klien:0@en"

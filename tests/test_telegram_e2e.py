@@ -79,7 +79,7 @@ async def test_private_question_gets_story_with_buttons(
     assert reply.bold()[1] == "Klien <b>mengancam</b> & marah"  # escaped, shown literally
     assert "<script>" in reply.text and "<script>" not in reply.html
     assert reply.button_data == [
-        f"f:{THREAT_ID}@id",
+        f"f:{THREAT_ID}:1:012@id",  # where "another lesson" goes on under the full story
         f"l:{THREAT_ID}:1:012@id",  # the lessons in order of fit ride along
         f"fb:{THREAT_ID}:1@id",
         f"fb:{THREAT_ID}:0@id",
@@ -130,7 +130,7 @@ async def test_every_button_of_an_answer(kisah: RunningBot, fake_telegram: FakeT
 
     # Full story: the seed, in parts that each fit, answered callback.
     before = len(fake_telegram.sent_to(chat.id))
-    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}@en", user=user)
+    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}:1:012@en", user=user)
     assert (await fake_telegram.wait_callback_answer(query))["text"] == ""
     await fake_telegram.settle()
     parts = fake_telegram.sent_to(chat.id)[before:]
@@ -152,7 +152,7 @@ async def test_every_button_of_an_answer(kisah: RunningBot, fake_telegram: FakeT
     [edit] = await fake_telegram.wait_edits(1, chat.id)
     assert edit.message_id == answer.message_id
     assert not any(d.startswith("fb:") for d in edit.button_data)
-    assert f"f:{THREAT_ID}@en" in edit.button_data
+    assert f"f:{THREAT_ID}:1:012@en" in edit.button_data
     await fake_telegram.settle()
     feedback = kisah.services.store.feedback_log()
     assert [(r.chat_id, r.story_id, r.positive) for r in feedback] == [(1004, THREAT_ID, True)]
@@ -231,7 +231,7 @@ async def test_buttons_answer_in_the_language_of_their_message(
     await fake_telegram.wait_callback_answer(query)
     [lesson] = (await fake_telegram.wait_sent(before + 1, chat.id))[before:]
     assert "Lesson 2 of 3" in lesson.text
-    fake_telegram.press(lesson, data=f"f:{THREAT_ID}@en", user=user)
+    fake_telegram.press(lesson, data=f"f:{THREAT_ID}:2:012@en", user=user)
     [header, *_] = (await fake_telegram.wait_sent(before + 2, chat.id))[before + 1 :]
     assert header.bold()[0] == "A client <b>threatens</b> & rages"
 
@@ -493,7 +493,7 @@ async def test_forum_topic_answers_stay_in_the_topic(
     fake_telegram.send_text(forum, budi, f"/ask {THREAT_ID_Q}", thread_id=42)
     [answer] = await fake_telegram.wait_sent(1, forum.id)
     assert answer.thread_id == 42
-    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}@id", user=budi)
+    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}:1:012@id", user=budi)
     await fake_telegram.wait_callback_answer(query)
     await fake_telegram.settle()
     parts = fake_telegram.sent_to(forum.id)[1:]
@@ -640,7 +640,7 @@ async def test_button_error_still_answers_the_callback(
         raise RuntimeError("button exploded")
 
     monkeypatch.setattr(kisah.services.replies, "on_button", broken)
-    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}@id", user=user)
+    query = fake_telegram.press(answer, data=f"f:{THREAT_ID}:1:012@id", user=user)
     toast = await fake_telegram.wait_callback_answer(query)
     assert toast["text"]  # the spinner stops with the polite message
     [sorry] = (await fake_telegram.wait_sent(2, chat.id))[1:]

@@ -35,14 +35,17 @@ class Callback:
     order: tuple[int, ...] = ()  # "another lesson": the lessons in order of fit, if carried
 
 
-# Callback data: "<action>" or "<action>@<lang>", the action being s:<id>[:<lesson>], f:<id>,
-# l:<id>:<n>[:<order>], fb:<id>:<0|1> or t. A lesson's <order> is the story's lesson numbers
-# (one digit each) in order of fit for the question, so "another lesson" goes on in that
-# order. The language goes last so that a prefix still names the action (the Telegram layer
-# removes the "fb:" buttons after a vote by prefix). The longest, "l:" + a 24-character id +
-# ":999:" + ten digits + "@en", is 44 bytes, within Telegram's 64.
+# Callback data: "<action>" or "<action>@<lang>", the action being s:<id>[:<lesson>],
+# f:<id>[:<n>[:<order>]], l:<id>:<n>[:<order>], fb:<id>:<0|1> or t. A full story carries the
+# lesson "another lesson" goes on to under it (<n>, and <order> as below), so reading the
+# whole story does not send the reader back to the first lesson. A lesson's <order> is the
+# story's lesson numbers (one digit each) in order of fit for the question, so "another
+# lesson" goes on in that order. The language goes last so that a prefix still names the
+# action (the Telegram layer removes the "fb:" buttons after a vote by prefix). The longest,
+# "l:" or "f:" + a 24-character id + ":999:" + ten digits + "@en", is 44 bytes, within
+# Telegram's 64.
 _CALLBACK = re.compile(
-    r"(?:(?P<kind>s|f):(?P<id>[A-Za-z0-9_-]{1,24})(?::(?P<sn>\d{1,3}))?"
+    r"(?:(?P<kind>s|f):(?P<id>[A-Za-z0-9_-]{1,24})(?::(?P<sn>\d{1,3})(?::(?P<sorder>\d{2,10}))?)?"
     r"|l:(?P<lid>[A-Za-z0-9_-]{1,24}):(?P<n>\d{1,3})(?::(?P<order>\d{2,10}))?"
     r"|fb:(?P<fid>[A-Za-z0-9_-]{1,24}):(?P<vote>[01])"
     r"|(?P<topics>t))"
@@ -77,7 +80,9 @@ def parse_callback(data: str) -> Callback | None:
     lang = found["lang"]
     if found["kind"]:
         number = int(found["sn"]) if found["sn"] else None
-        return Callback("story" if found["kind"] == "s" else "full", found["id"], number, lang=lang)
+        kind = "story" if found["kind"] == "s" else "full"
+        order = tuple(int(d) for d in found["sorder"] or "")
+        return Callback(kind, found["id"], number, lang=lang, order=order)
     if found["lid"]:
         order = tuple(int(d) for d in found["order"] or "")
         return Callback("lesson", found["lid"], int(found["n"]), lang=lang, order=order)
@@ -95,3 +100,11 @@ def next_lesson_action(story: Story, index: int, order: Sequence[int]) -> str:
         following = order[(order.index(index % total) + 1) % total]
         return f"l:{story.id}:{following}:{carried}"
     return f"l:{story.id}:{(index + 1) % total}"
+
+
+def full_story_action(story: Story, index: int, order: Sequence[int]) -> str:
+    """The "full story" action under lesson `index`: it carries where "another lesson" goes
+    on to under the full story (`next_lesson_action`)."""
+    if len(story.lessons) < 2:
+        return f"f:{story.id}"
+    return "f:" + next_lesson_action(story, index, order).removeprefix("l:")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from bot.chat.callbacks import (
     MAX_CALLBACK_BYTES,
     callback_data,
+    full_story_action,
     next_lesson_action,
     parse_callback,
 )
@@ -200,7 +201,9 @@ class Replies:
     def _story_buttons(
         self, story: Story, lang: str, lesson_index: int = 0, order: Sequence[int] = ()
     ) -> list[tuple[Button, ...]]:
-        first = [self._button("button_full_story", lang, f"f:{story.id}")]
+        first = [
+            self._button("button_full_story", lang, full_story_action(story, lesson_index, order))
+        ]
         if len(story.lessons) > 1:
             action = next_lesson_action(story, lesson_index, order)
             first.append(self._button("button_another_lesson", lang, action))
@@ -324,8 +327,12 @@ class Replies:
         shown = escape(shorten(story_id, 40))
         return Reply(self._t("story_not_found", lang, id=shown), self._topic_rows(lang))
 
-    def full_story(self, story_id: str, lang: str) -> list[Reply]:
-        """The seed, cleaned of blog debris, split on paragraphs to fit messages."""
+    def full_story(
+        self, story_id: str, lang: str, following: int = 0, order: Sequence[int] = ()
+    ) -> list[Reply]:
+        """The seed, cleaned of blog debris, split on paragraphs to fit messages. "Another
+        lesson" under it shows lesson `following`, going on in `order` (the lessons by fit for
+        the question) when given: the one after the lesson the reader saw last."""
         story = self._story(story_id)
         if story is None:
             return [self.story_not_found(story_id, lang)]
@@ -342,7 +349,11 @@ class Replies:
             replies.append(Reply(f"{header}\n\n{chunk}"))
         last_buttons: list[Button] = []
         if story.lessons:
-            last_buttons.append(self._button("button_another_lesson", lang, f"l:{story.id}:0"))
+            total = len(story.lessons)
+            valid = len(order) == total and sorted(order) == list(range(total))
+            carried = ":" + "".join(str(n) for n in order) if valid and total <= 10 else ""
+            action = f"l:{story.id}:{following % total}{carried}"
+            last_buttons.append(self._button("button_another_lesson", lang, action))
         last_buttons.append(self._button("button_topics", lang, "t"))
         replies[-1] = Reply(replies[-1].text, (tuple(last_buttons),))
         return replies
@@ -378,7 +389,7 @@ class Replies:
         )
         # The answer's order (full story, then another lesson): pressing the same place
         # twice goes on to the next lesson instead of opening the story.
-        row = [self._button("button_full_story", lang, f"f:{story.id}")]
+        row = [self._button("button_full_story", lang, full_story_action(story, index, order))]
         if total > 1:
             following = next_lesson_action(story, index, order)
             row.append(self._button("button_another_lesson", lang, following))
@@ -443,7 +454,7 @@ class Replies:
         if callback.kind == "story":
             return [self.story(story_id, lang, callback.number or 0)]
         if callback.kind == "full":
-            return self.full_story(story_id, lang)
+            return self.full_story(story_id, lang, callback.number or 0, callback.order)
         if callback.kind == "lesson":
             return [self.lesson(story_id, callback.number or 0, lang, callback.order)]
         return [self.feedback_thanks(lang, positive=callback.number == 1)]
