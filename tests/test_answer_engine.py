@@ -141,6 +141,7 @@ def test_small_talk_gets_a_friendly_line_never_a_refusal(
         "👍",
         "Oke kak!",
         "okee sip",
+        "oke noted",  # "noted" is office chat in both languages
         "iya",
         "no",
         "hmm",

@@ -40,6 +40,7 @@ _UNIVERSAL = frozenset(
         "ok",
         "okay",
         "oke",
+        "noted",  # "oke noted", "noted bos": office chat in both languages
         "lol",
         "wow",
         "oh",
