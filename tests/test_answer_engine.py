@@ -427,6 +427,11 @@ def test_a_question_of_what_the_law_says_is_offered_never_told(
         # a gift to an auditor who audits us: what he decides is his finding about us
         ("kasih voucher belanja ke auditor BPK yang lagi periksa proyek kita", "id"),
         ("can we send a hamper to the BPK auditor who is auditing our project?", "en"),
+        # an envelope for the officer of a permit; leave asked as "gapapa"; a stay at a hotel
+        # an official asks us for
+        ("kasih amplop ke petugas biar izin cepet keluar, wajar gak", "id"),
+        ("klien pejabat ultah, mau kirim bunga papan aja gapapa kan", "id"),
+        ("klien dari kementerian minta dijemput dan diinapin di hotel bintang 5", "id"),
     ],
 )
 def test_bribes_and_gifts_to_officials_get_the_law_not_a_story(
@@ -517,6 +522,8 @@ def test_a_story_taught_for_a_question_of_the_law_is_never_told_for_it(tmp_path:
         ("amplop coklat buat kirim dokumen kontrak ke customer ukuran berapa ya", ""),
         ("dinas pendidikan minta laptop 200 unit buat sekolah, stok kita cukup gak ya", ""),
         ("bayar biaya percepatan resmi paspor di imigrasi berapa", ""),
+        # a government office booking rooms at the hotel we sell
+        ("dinas pariwisata minta harga kamar hotel untuk rombongan 40 orang", ""),
         # a business trip is no office of the state
         (
             "saya lagi perjalanan dinas, customer minta ketemu besok di kantornya padahal saya "
