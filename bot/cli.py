@@ -219,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
         "cleaned of blog debris as a comment, and the questions from the bot's database most "
         "like the post: first those team leads marked 'no story fits' (content gaps), then the "
         "other unanswered ones. The title is the post's first line that is not a date. Never "
-        f"overwrites a file; refuses (exit {EXIT_CONFIG}) a post a story already tells, unless "
+        f"overwrites a file; refuses (exit {EXIT_CONFIG}) a post a story already tells (or a copy "
+        "of it under another name), unless "
         "--force.",
     )
     new_story.add_argument(

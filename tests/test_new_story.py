@@ -72,6 +72,7 @@ def test_the_draft_has_every_field_marked_todo(settings: Settings) -> None:
     assert data["story"] == {"id": "TODO", "en": "TODO"}
     assert data["lessons"] == [{"id": "TODO", "en": "TODO"}]
     assert data["triggers"] == {"id": ["TODO"], "en": ["TODO"]}
+    assert data["situations"] == [{"id": "TODO", "en": "TODO"}]  # README's step 3 asks for it
     assert data["tags"] == {"id": ["TODO"], "en": ["TODO"]}
     assert data["tips"] == [{"id": "TODO", "en": "TODO"}] * 3
     # The cleaned seed, as comments, without the blog's debris.
@@ -99,6 +100,8 @@ def test_check_names_every_todo_field_with_its_line_until_filled_in(settings: Se
         "lessons.0.en",
         "triggers.id.0",
         "triggers.en.0",
+        "situations.0.id",
+        "situations.0.en",
         "tags.id.0",
         "tags.en.0",
         *(f"tips.{i}.{lang}" for i in range(3) for lang in ("id", "en")),
@@ -160,6 +163,24 @@ def test_a_seed_a_story_already_tells_is_refused_unless_forced(settings: Setting
     status, out, err = call_cli(["new-story", "--force", str(seed)], settings)
     assert status == 0, err
     assert (stories / "000-masih-mau-kerjasama-gak.yaml").is_file()
+
+
+def test_a_copy_of_a_told_post_under_another_name_is_refused_unless_forced(
+    settings: Settings,
+) -> None:
+    copy = settings.seeds_dir / "006_copy_of_000.txt"
+    original = (settings.seeds_dir / THREAT["seed"]).read_text(encoding="utf-8")
+    copy.write_text(original.replace("\n\n", "\n \n") + "\nLeave a Reply\n", encoding="utf-8")
+    stories = settings.responses_dir / "anecdotes"
+    before = sorted(stories.iterdir())
+    status, out, err = call_cli(["new-story", str(copy)], settings)
+    assert status == 2 and out == ""
+    assert f"the same post as {THREAT['seed']}, already told by" in err and "--force" in err
+    assert sorted(stories.iterdir()) == before
+    status, _, err = call_cli(["new-story", "--force", str(copy)], settings)
+    assert status == 0, err
+    # a different post beside it is drafted as before
+    assert call_cli(["new-story", str(settings.seeds_dir / SEED)], settings)[0] == 0
 
 
 def test_force_is_documented_in_the_help_and_the_readme(

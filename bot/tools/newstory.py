@@ -39,6 +39,7 @@ from bot.tools.report import question_key
 MAX_ID = 24  # the validator's limit (the id goes into button data)
 MAX_SIMILAR = 10
 MIN_SIMILARITY = 50
+SAME_POST = 90  # a seed this similar to a told one (rapidfuzz ratio) is the same post copied
 DRAFT_TIPS = 3  # the validator's minimum
 _SEED_NAME = re.compile(r"(\d+)_[^/\\]*\.txt")
 # Words of a blog's date line ("Sunday, April 27, 2008", "11 Feb 2009", "Senin, 3 Maret 2008"):
@@ -119,6 +120,28 @@ def stories_citing(seed_name: str, stories_dir: Path) -> list[Path]:
     return citing
 
 
+def same_post_told(seed_text: str, seed: Path, stories_dir: Path) -> tuple[Path, Path] | None:
+    """Another seed beside `seed` holding the same post, once cleaned (a copy under another
+    name or number), and the story that tells it; None if there is none. Blog debris and
+    spacing aside, a copied post reads at least `SAME_POST` alike."""
+    own = " ".join(seed_text.split())
+    for other in sorted(seed.parent.glob("*.txt")):
+        if other == seed:
+            continue
+        try:
+            raw = other.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        text = " ".join(clean_seed_text(raw).split())
+        if not text or min(len(text), len(own)) < 0.8 * max(len(text), len(own)):
+            continue
+        if fuzz.ratio(own, text) >= SAME_POST:
+            citing = stories_citing(other.name, stories_dir)
+            if citing:
+                return other, citing[0]
+    return None
+
+
 def seed_of(seed_path: Path, seeds_dir: Path) -> tuple[Path, str]:
     """The seed file (resolved) and its number, or why it cannot start a story. `seed_path`
     is a path, or a bare file name in `seeds_dir`."""
@@ -194,6 +217,9 @@ def draft(
         f"    - {TODO}",
         "  en:",
         f"    - {TODO}",
+        "situations:  # the situation as roles and events in general words (docs/authoring.md)",
+        f"  - id: {TODO}",
+        f"    en: {TODO}",
         "tags:",
         f"  id: [{TODO}]",
         f"  en: [{TODO}]",
@@ -255,7 +281,8 @@ def new_story(
 ) -> tuple[Path, int, int]:
     """Write the draft for `seed_path`; returns its path and how many content gaps and other
     unanswered questions it lists (see `head_start`). A seed a story already tells is
-    refused unless `force` (a second story from one seed is rare, and usually a mistake)."""
+    refused unless `force` (a second story from one seed is rare, and usually a mistake), and
+    so is a copy of such a seed under another name."""
     resolved, number = seed_of(seed_path, settings.seeds_dir)
     citing = stories_citing(resolved.name, settings.responses_dir / STORIES_DIR)
     if citing and not force:
@@ -264,6 +291,15 @@ def new_story(
             "to draft a second one from this post"
         )
     seed_text = clean_seed_text(resolved.read_text(encoding="utf-8", errors="replace"))
+    copied = (
+        None if force else same_post_told(seed_text, resolved, settings.responses_dir / STORIES_DIR)
+    )
+    if copied is not None:
+        other, story = copied
+        raise NewStoryError(
+            f"{seed_path}: the same post as {other.name}, already told by {story}; edit that "
+            "story, or add --force to draft a second one from this post"
+        )
     title = seed_title(seed_text)
     if not title:
         raise NewStoryError(f"{seed_path}: the post is empty once blog debris is removed")
