@@ -171,6 +171,21 @@ def test_report_lists_content_gaps_grouped_as_candidates_for_new_stories(tmp_pat
     services.close()
 
 
+def test_unanswered_questions_a_lead_settled_are_counted_apart(tmp_path: Path) -> None:
+    """The count and the list agree: a question marked "no story fits" is a content gap,
+    listed there, not among the open ones."""
+    services = services_with(tmp_path)
+    for text in ("cara bikin kopi", "jadwal kereta"):
+        record(services, text)
+    mark_gaps(services, ["cuaca besok"])  # asked, then decided
+    out = io.StringIO()
+    main(services, [], stdout=out)
+    report = out.getvalue()
+    assert "unanswered 3" in report
+    assert "30 days: 3; 1 settled by team leads" in report and "2 open, in 2 groups" in report
+    services.close()
+
+
 def test_content_gaps_are_only_counted_when_logging_is_off(tmp_path: Path) -> None:
     services = services_with(tmp_path)
     mark_gaps(services, ["nomor hp pak budi 0812"])

@@ -137,9 +137,17 @@ def build_report(
         )
         lines += ["", f"Content gaps (team leads: no story fits), all time: {len(gaps)}."]
         return "\n".join(lines) + "\n"
-    groups = group_questions(store.unanswered_questions(days=days), threshold)
+    still_open = store.unanswered_questions(days=days)  # those no team lead has settled
+    groups = group_questions(still_open, threshold)
+    settled = unanswered - len(still_open)
+    counted = (
+        f"{unanswered}; {settled} settled by team leads (taught, 'no story fits' or skipped), "
+        f"{len(still_open)} open"
+        if settled > 0
+        else f"{unanswered}"
+    )
     lines.append(
-        f"Unanswered questions, last {days} days: {unanswered}, in {len(groups)} groups "
+        f"Unanswered questions, last {days} days: {counted}, in {len(groups)} groups "
         f"(similarity >= {threshold:g}); candidates for new triggers or stories:"
     )
     lines += _group_lines(groups, top)
