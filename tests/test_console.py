@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from kbfixture import PROJECT, SEEDS, FakeMatcher, write_kb
+from kbfixture import PROJECT, SEEDS, FakeMatcher, call_cli, write_kb
 
 from bot.chat.replies import Replies
 from bot.content.knowledge import load_knowledge
 from bot.content.model import KnowledgeBase
+from bot.engine.matcher import Matcher
 from bot.leads.tips import cycle_order, deck
-from bot.storage.store import Store
+from bot.settings import Settings
+from bot.storage.store import DB_FILENAME, Store
 from bot.transports.console import CONSOLE_CHAT_ID, Console, html_to_text, run_console
 
 THREAT_Q = "How do I handle a client who threatens to take his business elsewhere?"
@@ -324,3 +326,23 @@ def test_the_prompt_is_in_the_language_of_the_buttons(replies: Replies) -> None:
     answer = out[out.index("Lupa pesanan, minta maaf") :]
     assert "Ketik angka untuk memilih:" in answer
     assert "Type a number to choose:" not in answer
+
+
+def test_a_phrasing_taught_in_the_terminal_is_listed_as_the_terminals(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    """`taught` names where a phrasing was taught: the terminal chat, not "chat 0 by ?"."""
+    replies = Replies(kb, Matcher(kb))  # a real matcher: teaching adds to its index
+    settings = Settings(
+        responses_dir=tmp_path / "responses", seeds_dir=SEEDS, data_dir=tmp_path / "data"
+    )
+    settings.data_dir.mkdir()
+    store = Store(settings.data_dir / DB_FILENAME, clock=lambda: MONDAY_7AM_JAKARTA)
+    try:
+        chat(replies, ["cuaca di Medan", "/inbox", "1"], store=store)
+    finally:
+        store.close()
+    status, out, err = call_cli(["taught"], settings)
+    assert status == 0, err
+    assert "1 taught phrasing(s)" in out and "cuaca di Medan" in out
+    assert "in the terminal chat" in out and "chat 0" not in out and "by ?" not in out

@@ -43,6 +43,7 @@ from bot.exitcodes import EXIT_CONFIG, EXIT_OK
 from bot.settings import Settings
 from bot.storage.inboxrecords import TAUGHT, Decision, text_key
 from bot.storage.store import DB_FILENAME, Store
+from bot.transports.console import CONSOLE_CHAT_ID
 
 SHORT = 100  # characters of a phrasing in the listing: one line in a terminal
 GONE = "(story gone: ignored)"
@@ -108,9 +109,11 @@ def format_listing(decisions: list[Decision], kb: KnowledgeBase) -> str:
         story = d.story_id or "?"
         if d.story_id is None or kb.by_id(d.story_id) is None:
             story = f"{story} {GONE}"
-        who = d.decided_by if d.decided_by is not None else "?"
+        terminal = d.chat_id == CONSOLE_CHAT_ID  # Telegram has no chat 0
+        who = d.decided_by if d.decided_by is not None else ("its user" if terminal else "?")
+        where = "the terminal chat" if terminal else f"chat {d.chat_id}"
         lines.append(
-            f"  {d.decided_at:%Y-%m-%d %H:%M} UTC  {story}  by {who}  in chat {d.chat_id}  "
+            f"  {d.decided_at:%Y-%m-%d %H:%M} UTC  {story}  by {who}  in {where}  "
             f"[{d.lang}] {shorten(d.text)}"
         )
     lines += [
