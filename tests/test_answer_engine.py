@@ -898,3 +898,16 @@ def test_a_mistake_with_a_customer_other_than_a_forgotten_order_finds_the_apolog
     ("a mistake with a customer, small or fatal"): told that story, not refused."""
     (record,) = ask_json(tmp_path, question)
     assert [m["id"] for m in record["matches"]][:1] == ["lupa-pesanan-maaf"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["saya mau resign, gimana bilangnya ke manager", "gaji sales naik gimana mintanya"],
+)
+def test_a_brief_message_about_a_subject_no_story_covers_is_not_told(
+    tmp_path: Path, question: str
+) -> None:
+    """A message of a few words is judged by its words, but a subject next to the stories
+    (resigning, a salary) still counts against it: no story is told."""
+    (record,) = ask_json(tmp_path, question)
+    assert record["matches"] == []

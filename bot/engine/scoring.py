@@ -185,11 +185,15 @@ class LexicalScoring:
             # A story without situations, and a message of a few keywords ("wayang", "indirect
             # sales"), are judged by the words alone: such a message tells no situation and
             # sounds like nothing, so the concept, scope and lead inputs say little of it, and
-            # the labelled sets the model is fitted on hold few (54 of 3,300 messages).
+            # the labelled sets the model is fitted on hold few (54 of 3,300 messages). Its
+            # words still count against it where they name a subject no story covers, as
+            # they do in the model ("saya mau resign, gimana bilangnya ke manager").
             brief = found.words <= BRIEF_WORDS
             words_only = brief or not self.situations.has(s.story_index)
             model = WORDS_ONLY if words_only else self.calibration
             s.confidence = model.probability(found)
+            if words_only:  # the share of its concepts no story names (salary, resigning...)
+                s.confidence *= 1.0 - found.uncovered
             if found.lexical >= self.params.author_phrasing and found.lead > 0:
                 s.confidence = max(s.confidence, found.lexical)  # an author's own phrasing
         if q is not None and len(self.taught):
