@@ -101,6 +101,25 @@ def test_lessons_are_numbered_in_the_order_they_are_read(replies: Replies, tmp_p
 
 
 @pytest.mark.parametrize(
+    "message", ["yang lain dong", "ada lagi gak?", "cerita lain dong kak", "another one please"]
+)
+def test_asking_for_more_points_to_the_buttons_never_a_refusal(
+    replies: Replies, tmp_path: Path, message: str
+) -> None:
+    """After an answer, "another one" is a follow-up, not a situation: the buttons under the
+    answer give more, and nothing is recorded as unanswered."""
+    store = Store.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        out = chat(replies, [message], store=store)
+        assert "belum punya cerita" not in out and "no story" not in out
+        lang = "en" if message.startswith("another") else "id"
+        assert replies.kb.text("smalltalk_followup", lang).splitlines()[0] in out
+        assert store.unanswered_questions(days=1) == []
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
     "message",
     [
         "halo",
