@@ -930,3 +930,10 @@ def test_a_brief_message_about_a_subject_no_story_covers_is_not_told(
     (resigning, a salary) still counts against it: no story is told."""
     (record,) = ask_json(tmp_path, question)
     assert record["matches"] == []
+
+
+def test_the_partnership_question_in_english_finds_its_story(tmp_path: Path) -> None:
+    """The post's own line, "do you still want to work with us?", told in English as the
+    Indonesian "masih mau kerjasama gak" is: "work with us" is the partnership."""
+    (record,) = ask_json(tmp_path, 'customer said "do you still want to work with us or not?"')
+    assert record["matches"] and record["matches"][0]["id"] == "kerjasama-ancaman"
