@@ -111,6 +111,10 @@ class Evidence:
     # How far the words labelled messages used about this story (bot/engine/story_words.py)
     # point to it over the best other candidate (negative when it trails).
     words_lead: float = 0.0
+    # The largest share of one of the story's situations the message tells: a message naming
+    # only its roles ("a customer wants a meeting tomorrow") tells little of any, one telling
+    # its events too (refused, threatened, angry) most of one.
+    situation_told: float = 0.0
 
     def features(self) -> tuple[float, ...]:
         return (
@@ -137,6 +141,7 @@ class Evidence:
             # message is about if it is about one, not whether it is, so their lead counts as
             # far as the message sounds like a question Kisah is asked.
             self.words_lead * max(self.scope, 0.0),
+            self.situation_told,
         )
 
 
@@ -158,6 +163,7 @@ FEATURES = (
     "lead",
     "scope_lead",
     "scope_words_lead",
+    "situation_told",
 )
 
 
@@ -186,6 +192,7 @@ class Calibration:
     lead: float = 0.0
     scope_lead: float = 0.0
     scope_words_lead: float = 0.0
+    situation_told: float = 0.0
     bias: float = -7.27
 
     def probability(self, evidence: Evidence) -> float:

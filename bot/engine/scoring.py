@@ -265,6 +265,7 @@ class LexicalScoring:
                     parts_agree=noisy_or(part_scores),
                     situation=fit.situation,
                     concept_share=fit.concept_share,
+                    situation_told=fit.told,
                     uncovered=uncovered,
                     named=bool(q.concepts) and situations.has(s.story_index),
                     concept_coverage=s.concept_coverage,

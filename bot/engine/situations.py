@@ -12,7 +12,10 @@ model (bot/engine/confidence.py) as inputs of its own:
 - `concept_share`: the share of the message's concepts that the story's situations name;
 - `uncovered`: the share of the message's concepts that no story's situation names: a subject
   next to the stories that none of them covers (a salary, a tender's documents, an allowance),
-  whatever the words it is told in.
+  whatever the words it is told in;
+- `situation_told`: the largest share of one of the story's situations that the message tells
+  (the F-measure above weighs it less): naming a situation's roles alone (a customer, a
+  meeting tomorrow) is not telling it.
 
 A concept is weighed by how few stories' situations name it (every story has a customer; one
 has a personal passion), as words are in the lexical index.
@@ -39,6 +42,7 @@ class SituationScore:
 
     situation: float = 0.0
     concept_share: float = 0.0
+    told: float = 0.0  # the largest share of one of its situations the message tells
 
 
 class SituationIndex:
@@ -102,12 +106,13 @@ class SituationIndex:
             return SituationScore()
         total = self._mass(concepts)
         weight = self.weight
-        best = 0.0
+        best = told = 0.0
         for sit, size in zip(self.stories[story_index], self.sizes[story_index], strict=True):
             shared = math.fsum(weight[c] for c in concepts & sit)
             if shared <= 0.0 or size <= 0.0:
                 continue
             precision, recall = shared / total, shared / size
             best = max(best, (1 + BETA2) * precision * recall / (BETA2 * precision + recall))
+            told = max(told, recall)
         share = math.fsum(weight[c] for c in concepts & self.unions[story_index]) / total
-        return SituationScore(situation=best, concept_share=share)
+        return SituationScore(situation=best, concept_share=share, told=told)
