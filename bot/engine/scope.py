@@ -125,7 +125,7 @@ def log_odds(
     messages: Iterable[tuple[Iterable[str], bool]], min_count: int = MIN_COUNT
 ) -> dict[str, float]:
     """Per word, the log-odds that a message using it is on the True side (naive Bayes over
-    word presence, Laplace-smoothed; words of fewer than `MIN_COUNT` messages left out).
+    word presence, Laplace-smoothed; words of fewer than `min_count` messages left out).
     Shared with the lesson words (bot/engine/lesson_words.py)."""
     inside: Counter[str] = Counter()
     outside: Counter[str] = Counter()

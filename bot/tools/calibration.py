@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.content.model import KnowledgeBase
+from bot.content.model import LANGUAGES, KnowledgeBase
 from bot.engine.confidence import BRIEF_WORDS, Calibration, fit
 from bot.engine.matcher import Matcher
 from bot.engine.scope import ScopeWords, fit_scope
@@ -162,4 +162,4 @@ def cross_validate(
 
 def _language(reader: Matcher, item: EvalItem) -> str:
     """The item's language as labelled, or as the matcher reads it ("mixed" or no label)."""
-    return item.lang if item.lang in ("id", "en") else reader.language(item.question)
+    return item.lang if item.lang in LANGUAGES else reader.language(item.question)
