@@ -91,14 +91,28 @@ def parse_callback(data: str) -> Callback | None:
     return Callback("topics", lang=lang)
 
 
+def _carried(story: Story, order: Sequence[int]) -> str:
+    """`order` as a button carries it (one digit per lesson), or "" when it is not an order
+    of the story's lessons that fits."""
+    total = len(story.lessons)
+    if total <= 10 and len(order) == total and sorted(order) == list(range(total)):
+        return "".join(str(n) for n in order)
+    return ""
+
+
+def lesson_in_order_action(story: Story, index: int, order: Sequence[int]) -> str:
+    """The action showing lesson `index`, going on in `order` when it is one."""
+    carried = _carried(story, order)
+    action = f"l:{story.id}:{index % len(story.lessons)}"
+    return f"{action}:{carried}" if carried else action
+
+
 def next_lesson_action(story: Story, index: int, order: Sequence[int]) -> str:
     """The "another lesson" action after lesson `index`: the next in `order` (the lessons by
     fit for the question, carried in the button), else the next by number."""
     total = len(story.lessons)
-    carried = "".join(str(n) for n in order)
-    if total <= 10 and len(order) == total and sorted(order) == list(range(total)):
-        following = order[(order.index(index % total) + 1) % total]
-        return f"l:{story.id}:{following}:{carried}"
+    if _carried(story, order):
+        return lesson_in_order_action(story, order[(order.index(index % total) + 1) % total], order)
     return f"l:{story.id}:{(index + 1) % total}"
 
 

@@ -19,6 +19,7 @@ from bot.chat.callbacks import (
     MAX_CALLBACK_BYTES,
     callback_data,
     full_story_action,
+    lesson_in_order_action,
     next_lesson_action,
     parse_callback,
 )
@@ -349,10 +350,7 @@ class Replies:
             replies.append(Reply(f"{header}\n\n{chunk}"))
         last_buttons: list[Button] = []
         if story.lessons:
-            total = len(story.lessons)
-            valid = len(order) == total and sorted(order) == list(range(total))
-            carried = ":" + "".join(str(n) for n in order) if valid and total <= 10 else ""
-            action = f"l:{story.id}:{following % total}{carried}"
+            action = lesson_in_order_action(story, following, order)
             last_buttons.append(self._button("button_another_lesson", lang, action))
         last_buttons.append(self._button("button_topics", lang, "t"))
         replies[-1] = Reply(replies[-1].text, (tuple(last_buttons),))
