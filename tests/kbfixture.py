@@ -156,3 +156,13 @@ def call_cli(argv: list[str], settings: Settings, stdin: str = "") -> tuple[int,
     out, err = io.StringIO(), io.StringIO()
     status = cli.main(argv, settings=settings, stdin=io.StringIO(stdin), stdout=out, stderr=err)
     return status, out.getvalue(), err.getvalue()
+
+
+def add_trigger(story_file: Path, trigger: str) -> None:
+    """What an author does to a real story: one Indonesian trigger written first."""
+    text = story_file.read_text(encoding="utf-8")
+    assert "triggers:\n  id:\n" in text
+    story_file.write_text(
+        text.replace("triggers:\n  id:\n", f'triggers:\n  id:\n    - "{trigger}"\n', 1),
+        encoding="utf-8",
+    )

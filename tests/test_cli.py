@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, call_cli, write_kb
+from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, add_trigger, call_cli, write_kb
 
 from bot import cli
 from bot.content.knowledge import load_knowledge
@@ -1014,13 +1014,7 @@ def test_a_trigger_an_author_adds_is_told_for_its_own_words(tmp_path: Path) -> N
     status, out, err = call_cli(["ask", "--json", question], settings)
     assert status == 0, err
     assert all(m["id"] != "wayang-bima" for m in json.loads(out)["matches"])
-    story = responses / "anecdotes" / "001-wayang-bima.yaml"
-    text = story.read_text(encoding="utf-8")
-    assert "triggers:\n  id:\n" in text
-    story.write_text(
-        text.replace("triggers:\n  id:\n", f'triggers:\n  id:\n    - "{question}"\n', 1),
-        encoding="utf-8",
-    )
+    add_trigger(responses / "anecdotes" / "001-wayang-bima.yaml", question)
     status, out, err = call_cli(["ask", "--json", question], settings)
     assert status == 0, err
     assert [m["id"] for m in json.loads(out)["matches"]][:1] == ["wayang-bima"]

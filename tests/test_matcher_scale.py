@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kbfixture import PROJECT, SEEDS
+from kbfixture import PROJECT, SEEDS, add_trigger
 
 from bot.content.knowledge import load_knowledge, story_digests
 from bot.engine import index_build
@@ -163,13 +163,7 @@ def test_a_start_after_editing_a_story_answers_as_a_fresh_build(
     cached, fresh = tmp_path / "cached", tmp_path / "fresh"
     before = _ask_json(responses, cached, questions)  # fills the cache
 
-    story = responses / "anecdotes" / "001-wayang-bima.yaml"
-    text = story.read_text(encoding="utf-8")
-    assert "triggers:\n  id:\n" in text
-    story.write_text(
-        text.replace("triggers:\n  id:\n", f'triggers:\n  id:\n    - "{trigger}"\n', 1),
-        encoding="utf-8",
-    )
+    add_trigger(responses / "anecdotes" / "001-wayang-bima.yaml", trigger)
     patched = _ask_json(responses, cached, questions)
     assert patched == _ask_json(responses, fresh, questions)
     assert patched != before  # the edited story's new trigger is read
