@@ -13,13 +13,14 @@ import pytest
 from kbfixture import PROJECT, SEEDS, FakeMatcher, call_cli, write_kb
 
 from bot.chat.replies import Replies
+from bot.chat.request import CONSOLE_CHAT_ID
 from bot.content.knowledge import load_knowledge
 from bot.content.model import KnowledgeBase
 from bot.engine.matcher import Matcher
 from bot.leads.tips import cycle_order, deck
 from bot.settings import Settings
 from bot.storage.store import DB_FILENAME, Store
-from bot.transports.console import CONSOLE_CHAT_ID, Console, html_to_text, run_console
+from bot.transports.console import Console, html_to_text, run_console
 
 THREAT_Q = "How do I handle a client who threatens to take his business elsewhere?"
 APOLOGY_Q = "gimana cara minta maaf kalo lupa pesanan customer"

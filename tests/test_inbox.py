@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.request import Env, Request
+from bot.chat.request import CONSOLE_CHAT_ID, Env, Request
 from bot.chat.services import Services, build_core, build_services
 from bot.leads import inbox as inbox_module
 from bot.leads.inbox import MAX_TEACH_CHARS, Inbox
 from bot.settings import Settings
 from bot.storage.inboxrecords import GAP, SKIP, TAUGHT
 from bot.storage.store import DB_FILENAME
-from bot.transports.console import CONSOLE_CHAT_ID, Console, run_console
+from bot.transports.console import Console, run_console
 
 # Unanswered by the real knowledge base (checked in `test_the_question_is_unanswered_today`).
 Q = "klien minta dibeliin buku ikan koi buat bosnya"

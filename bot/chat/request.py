@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from bot.settings import Settings
     from bot.storage.store import Store
 
+# The terminal chat is one conversation; it is logged in the store as this chat id (Telegram
+# gives no chat the id 0), so the tools that read the store can name it.
+CONSOLE_CHAT_ID = 0
+
 
 @dataclass(frozen=True)
 class Request:

@@ -36,6 +36,7 @@ from typing import TextIO
 
 import yaml
 
+from bot.chat.request import CONSOLE_CHAT_ID
 from bot.content.knowledge import STORIES_DIR, load_knowledge
 from bot.content.model import KnowledgeBase, Story
 from bot.content.validation import load_story
@@ -43,7 +44,6 @@ from bot.exitcodes import EXIT_CONFIG, EXIT_OK
 from bot.settings import Settings
 from bot.storage.inboxrecords import TAUGHT, Decision, text_key
 from bot.storage.store import DB_FILENAME, Store
-from bot.transports.console import CONSOLE_CHAT_ID
 
 SHORT = 100  # characters of a phrasing in the listing: one line in a terminal
 GONE = "(story gone: ignored)"

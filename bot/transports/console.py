@@ -23,7 +23,7 @@ from bot.chat.callbacks import parse_callback
 from bot.chat.commands import BY_NAME, button_route
 from bot.chat.markup import escape, html_to_text
 from bot.chat.replies import Button, Replies, Reply, all_buttons
-from bot.chat.request import Env, Outcome, QuizPoll, Request
+from bot.chat.request import CONSOLE_CHAT_ID, Env, Outcome, QuizPoll, Request
 from bot.leads.tips import MemoryRotation
 from bot.settings import Settings
 
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The console is one conversation; it is logged in the store as this chat id.
-CONSOLE_CHAT_ID = 0
 # Its user, for practice (/quiz, /myscore): answers are a person's, and this is the one here.
 CONSOLE_USER_ID = 0
 _PERSONAL = frozenset({"quiz", "myscore"})
