@@ -240,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the questions team leads taught Kisah in the chat (when, story, "
         "who, chat, text). --export DIR writes, for each story with taught phrasings, its YAML "
         "file with them added as triggers (comments and layout kept), to review and copy over "
-        "responses/anecdotes/; after `check`, --prune forgets the phrasings the YAML now has.",
+        "responses/anecdotes/; after `check`, --prune marks merged the phrasings the YAML now has "
+        "and the stories answer on their own.",
     )
     action = taught.add_mutually_exclusive_group()
     action.add_argument(
@@ -253,8 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument(
         "--prune",
         action="store_true",
-        help="mark merged the taught phrasings that are now triggers of the same story "
-        "(they stay settled and out of the inbox)",
+        help="mark merged the taught phrasings that are now triggers of the same story and "
+        "that the stories answer with it on their own (they stay settled and out of the "
+        "inbox); the others stay taught, listed with what the stories answer instead",
     )
     taught.set_defaults(func=tools.cmd_taught)
 

@@ -2,7 +2,7 @@
 
 The round trip a content author makes: list, export, copy the files over the knowledge base,
 `check`, and the matcher (rebuilt from the YAML alone) answers the taught questions; then
-`--prune` forgets exactly the phrasings the YAML now has.
+`--prune` marks merged exactly the phrasings the YAML now has and the stories answer.
 """
 
 from __future__ import annotations
@@ -171,17 +171,23 @@ def test_export_check_and_the_matcher_answer_the_taught_questions(
     assert first_story(COFFEE_ID, "after") == "lupa-pesanan-maaf"
     assert first_story(COFFEE_EN, "after") == "wayang-bima"
 
-    # Prune: the three now in the YAML (two exported, one there already) go; the phrasing of
-    # the story that is gone stays, and so does the content gap.
+    # Prune: those now in the YAML that the stories answer on their own go (two exported, one
+    # there already); the multi-line one is a trigger now, but the stories alone do not answer
+    # it, so it stays taught and is named. The phrasing of the story that is gone stays, and
+    # so does the content gap.
     status, out, err = call_cli(["taught", "--prune"], settings)
     assert status == 0, err
-    assert out == "pruned 4 taught phrasing(s) now in the YAML; 1 remain\n"
+    lines = out.splitlines()
+    assert lines[0] == "pruned 3 taught phrasing(s) now in the YAML; 2 remain"
+    assert lines[1].startswith("kept taught 1 that are triggers now")
+    assert lines[2].split()[:3] == ["lupa-pesanan-maaf", "[id]", "klien"]
+    assert lines[2].endswith("-> now: no story") and len(lines) == 3
     status, out, _ = call_cli(["taught"], settings)
-    assert out.splitlines()[0] == "1 taught phrasing(s), oldest first:" and GONE_TEXT in out
+    assert out.splitlines()[0] == "2 taught phrasing(s), oldest first:" and GONE_TEXT in out
     with Store.open(settings) as store:
         assert len(store.decisions("gap")) == 1
     status, out, _ = call_cli(["taught", "--prune"], settings)
-    assert out == "pruned 0 taught phrasing(s) now in the YAML; 1 remain\n"
+    assert out.startswith("pruned 0 taught phrasing(s) now in the YAML; 2 remain\n")
 
 
 def test_prune_keeps_phrasings_not_merged_yet(settings: Settings) -> None:
@@ -316,3 +322,36 @@ def test_a_phrasing_with_control_characters_is_exported_cleaned_and_named(
     assert story is not None and "klien minta diskon akhir tahun" in story.triggers["id"]
     status, out, _ = call_cli(["taught", "--prune"], settings)
     assert status == 0 and "pruned 2 " in out
+
+
+def test_prune_keeps_a_merged_trigger_the_stories_do_not_answer_on_their_own(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A lead taught the one word "kado" (answered at once with the birthday story). Merged as
+    a trigger it is one phrasing among the story's many, and the stories alone only offer the
+    story for it: prune keeps it taught and says why, so Kisah still answers it; a longer
+    phrasing the stories now answer themselves is marked merged. When every phrasing is
+    merged, the listing says they were taught, not that none ever was."""
+    birthday = "kado-ultah-pelanggan"
+    longer = "pelanggan setia ulang tahun, kado diantar sendiri atau lewat kurir?"
+    teach(settings, [("kado", "id", birthday), (longer, "id", birthday)])
+    export = tmp_path / "export"
+    status, _, err = call_cli(["taught", "--export", str(export)], settings)
+    assert status == 0, err
+    for path in export.iterdir():
+        shutil.copy(path, settings.responses_dir / "anecdotes" / path.name)
+    assert call_cli(["check"], settings)[0] == 0
+
+    status, out, err = call_cli(["taught", "--prune"], settings)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "pruned 1 taught phrasing(s) now in the YAML; 1 remain"
+    assert "do not answer with their story yet" in lines[1]
+    assert lines[2].split()[:3] == [birthday, "[id]", "kado"]
+    status, out, _ = call_cli(["taught"], settings)
+    assert out.splitlines()[0] == "1 taught phrasing(s), oldest first:" and "kado" in out
+
+    with Store.open(settings) as store:  # the author writes the longer trigger instead
+        assert store.merge_decisions([d.question_id for d in store.decisions("taught")]) == 1
+    status, out, _ = call_cli(["taught"], settings)
+    assert out.startswith("No taught phrasings left: the 2 taught so far are triggers")

@@ -13,7 +13,10 @@ reviewed, versioned and shipped with the bot, and the database is not. So the lo
 - `taught --prune`, after the merge, marks the taught phrasings the YAML now has as merged,
   so the database teaches only what is not yet in the source of truth. Marked, not deleted:
   the question stays settled (it does not come back to the inbox, its asker is not told a
-  second time, and no lead re-decides it over the YAML trigger).
+  second time, and no lead re-decides it over the YAML trigger). Only a phrasing the stories
+  now answer on their own with its story is marked: a trigger is one phrasing among many for
+  the matcher, and a short one ("kado") may not carry the confidence the lead's teaching
+  gave it; such a phrasing stays taught, and the author is told why.
 
 Taught phrasings are shown whatever BOT_LOG_QUESTIONS says: a team lead chose each one as
 content for the knowledge base, which is what an author must read to merge it. (With the switch
@@ -40,9 +43,10 @@ from bot.chat.request import CONSOLE_CHAT_ID
 from bot.content.knowledge import STORIES_DIR, load_knowledge
 from bot.content.model import KnowledgeBase, Story
 from bot.content.validation import load_story
+from bot.engine.matcher import Matcher
 from bot.exitcodes import EXIT_CONFIG, EXIT_OK
 from bot.settings import Settings
-from bot.storage.inboxrecords import TAUGHT, Decision, text_key
+from bot.storage.inboxrecords import MERGED, TAUGHT, Decision, text_key
 from bot.storage.store import DB_FILENAME, Store
 
 SHORT = 100  # characters of a phrasing in the listing: one line in a terminal
@@ -90,6 +94,22 @@ def taught_decisions(settings: Settings) -> list[Decision]:
         return []
     with Store.open(settings) as store:
         return store.decisions(TAUGHT)
+
+
+def merged_count(settings: Settings) -> int:
+    """How many taught phrasings an earlier `--prune` marked merged (0 without a database)."""
+    if not (settings.data_dir / DB_FILENAME).is_file():
+        return 0
+    with Store.open(settings) as store:
+        return len(store.decisions(MERGED))
+
+
+def _none(settings: Settings) -> str:
+    """The listing's line when nothing is taught: merged phrasings were taught all the same."""
+    merged = merged_count(settings)
+    if merged:
+        return f"No taught phrasings left: the {merged} taught so far are triggers in the YAML now."
+    return NONE
 
 
 def _knowledge(settings: Settings) -> KnowledgeBase:
@@ -342,15 +362,57 @@ def format_export(plan: Export, written: list[Path], settings: Settings) -> str:
 # --- prune -----------------------------------------------------------------------------------
 
 
-def prunable(decisions: Iterable[Decision], kb: KnowledgeBase) -> list[int]:
-    """The question ids of taught phrasings now a trigger of the same story. Nothing else:
-    a phrasing of a story gone, or not merged yet, still carries what the lead taught."""
-    ids = []
+def merged_in_yaml(decisions: Iterable[Decision], kb: KnowledgeBase) -> list[Decision]:
+    """The taught phrasings now a trigger of the same story. Nothing else: a phrasing of a
+    story gone, or not merged yet, still carries what the lead taught."""
+    found = []
     for d in decisions:
         story = kb.by_id(d.story_id) if d.story_id else None
         if story is not None and text_key(as_trigger(d.text)) in trigger_keys(story):
-            ids.append(d.question_id)
-    return ids
+            found.append(d)
+    return found
+
+
+@dataclass
+class Prune:
+    """What `--prune` marks merged, and the triggers it keeps taught with what the stories
+    alone answer them with instead (a story id, "maybe <id>", or "no story")."""
+
+    ids: list[int] = field(default_factory=list)
+    unanswered: list[tuple[Decision, str]] = field(default_factory=list)
+
+
+def plan_prune(decisions: Iterable[Decision], kb: KnowledgeBase, matcher: Matcher) -> Prune:
+    """The merged phrasings the stories answer on their own with their story (`matcher` is
+    built from the YAML alone, no taught phrasing); the others stay taught."""
+    plan = Prune()
+    for d in merged_in_yaml(decisions, kb):
+        answer = matcher.ask(d.text)
+        best = answer.best
+        if best is not None and best.story.id == d.story_id:
+            plan.ids.append(d.question_id)
+        elif best is not None:
+            plan.unanswered.append((d, best.story.id))
+        elif answer.maybe is not None:
+            plan.unanswered.append((d, f"maybe {answer.maybe.story.id}"))
+        else:
+            plan.unanswered.append((d, "no story"))
+    return plan
+
+
+def format_prune(pruned: int, remain: int, plan: Prune) -> str:
+    lines = [f"pruned {pruned} taught phrasing(s) now in the YAML; {remain} remain"]
+    if plan.unanswered:
+        lines.append(
+            f"kept taught {len(plan.unanswered)} that are triggers now but that the stories "
+            "alone do not answer with their story yet (write a longer trigger saying the "
+            "situation, or refit with `python -m bot calibrate`, then prune again):"
+        )
+        lines += [
+            f"  {d.story_id}  [{d.lang}] {shorten(d.text)}  -> now: {got}"
+            for d, got in plan.unanswered
+        ]
+    return "\n".join(lines) + "\n"
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -374,19 +436,16 @@ def run(
     if not decisions:
         then = " Nothing to export." if export is not None else ""
         then = " Nothing to prune." if prune else then
-        stdout.write(NONE + then + "\n")
+        stdout.write(_none(settings) + then + "\n")
         return EXIT_OK
     kb = _knowledge(settings)
     if prune:
-        ids = prunable(decisions, kb)
+        plan = plan_prune(decisions, kb, Matcher(kb, default_lang=settings.default_language))
         pruned = 0
-        if ids:
+        if plan.ids:
             with Store.open(settings) as store:
-                pruned = store.merge_decisions(ids)
-        stdout.write(
-            f"pruned {pruned} taught phrasing(s) now in the YAML; "
-            f"{len(decisions) - pruned} remain\n"
-        )
+                pruned = store.merge_decisions(plan.ids)
+        stdout.write(format_prune(pruned, len(decisions) - pruned, plan))
         return EXIT_OK
     if export is None:
         stdout.write(format_listing(decisions, kb))
