@@ -220,8 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
         "like the post: first those team leads marked 'no story fits' (content gaps), then the "
         "other unanswered ones. The title is the post's first line that is not a date. Never "
         f"overwrites a file; refuses (exit {EXIT_CONFIG}) a post a story already tells (or a copy "
-        "of it under another name), unless "
-        "--force.",
+        "of it under another name), unless --force, and a post numbered as another told post "
+        "(the eval labels name a story by that number).",
     )
     new_story.add_argument(
         "seed", metavar="SEED", type=Path, help="the post, a file in the seeds directory"

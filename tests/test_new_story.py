@@ -183,6 +183,37 @@ def test_a_copy_of_a_told_post_under_another_name_is_refused_unless_forced(
     assert call_cli(["new-story", str(settings.seeds_dir / SEED)], settings)[0] == 0
 
 
+def test_a_post_numbered_as_another_told_post_is_refused_by_new_story_and_check(
+    settings: Settings,
+) -> None:
+    """The labels in eval/ name a story by its seed's number: a second post numbered 000
+    would make `expect: ["000"]` name two stories. new-story refuses it (even with --force,
+    which is for a second story of the same post) and check refuses a story citing it."""
+    other = settings.seeds_dir / "000_another_post.txt"
+    other.write_text(SEED_TEXT, encoding="utf-8")
+    stories = settings.responses_dir / "anecdotes"
+    before = sorted(stories.iterdir())
+    for argv in (["new-story", str(other)], ["new-story", "--force", str(other)]):
+        status, out, err = call_cli(argv, settings)
+        assert status == 2 and out == "" and len(err.splitlines()) == 1
+        assert f"the number 000 is {THREAT['seed']}'s" in err
+        assert sorted(stories.iterdir()) == before
+
+    renamed = settings.seeds_dir / "009_another_post.txt"  # what the author does next
+    other.rename(renamed)
+    assert call_cli(["new-story", str(renamed)], settings)[0] == 0
+    draft = next(stories.glob("009-*.yaml"))
+    fill_in(draft)
+    assert call_cli(["check"], settings)[0] == 0
+    renamed.rename(other)  # a story citing a post numbered as another's: check names it
+    draft.write_text(
+        draft.read_text(encoding="utf-8").replace(renamed.name, other.name), encoding="utf-8"
+    )
+    status, out, err = call_cli(["check"], settings)
+    assert status == 2
+    assert f"{draft}:" in err and f"seed: '{other.name}' has the number 000" in err
+
+
 def test_force_is_documented_in_the_help_and_the_readme(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -157,6 +157,7 @@ def _load_knowledge(
         except KnowledgeError as exc:
             problems.extend(exc.problems)
     seen: dict[str, Path] = {}
+    numbered: dict[str, Story] = {}  # a seed's number -> the first story citing such a seed
     for story in stories:
         if story.id in seen:
             problems.append(
@@ -164,6 +165,13 @@ def _load_knowledge(
                 f"'{story.id}' is already used by {seen[story.id]}"
             )
         seen.setdefault(story.id, story.source)
+        first = numbered.setdefault(story.seed_prefix, story)
+        if first.seed != story.seed:  # the labels of eval/ name a story by its seed's number
+            problems.append(
+                f"{story.source}{field_line(story.source, ('seed',))}: seed: "
+                f"'{story.seed}' has the number {story.seed_prefix} of '{first.seed}' "
+                f"({first.source}); give the post a number no other seed has"
+            )
     ui: dict[str, Text] = {}
     try:
         ui = load_ui_dir(responses_dir / UI_DIR, raw, cache)

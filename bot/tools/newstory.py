@@ -106,18 +106,32 @@ def seed_title(seed_text: str) -> str:
     return next((line for line in lines if line and not is_date_line(line)), "")
 
 
-def stories_citing(seed_name: str, stories_dir: Path) -> list[Path]:
-    """The story files whose `seed` is `seed_name`. A file that does not read as YAML is
-    skipped: `check` reports it, and it must not stop a draft for another seed."""
-    citing: list[Path] = []
+def story_seeds(stories_dir: Path) -> list[tuple[Path, str]]:
+    """Each story file with the seed it cites. A file that does not read as YAML is skipped:
+    `check` reports it, and it must not stop a draft for another seed."""
+    found: list[tuple[Path, str]] = []
     for path in sorted(stories_dir.glob("*.yaml")):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
-        if isinstance(data, dict) and data.get("seed") == seed_name:
-            citing.append(path)
-    return citing
+        if isinstance(data, dict) and isinstance(data.get("seed"), str):
+            found.append((path, data["seed"]))
+    return found
+
+
+def stories_citing(seed_name: str, stories_dir: Path) -> list[Path]:
+    """The story files whose `seed` is `seed_name`."""
+    return [path for path, seed in story_seeds(stories_dir) if seed == seed_name]
+
+
+def number_taken(number: str, seed_name: str, stories_dir: Path) -> tuple[str, Path] | None:
+    """Another seed with this number that a story tells, and that story's file: the labels of
+    eval/ name a story by its seed's number, so two posts may not share one."""
+    for path, seed in story_seeds(stories_dir):
+        if seed != seed_name and seed.split("_", 1)[0] == number:
+            return seed, path
+    return None
 
 
 def same_post_told(seed_text: str, seed: Path, stories_dir: Path) -> tuple[Path, Path] | None:
@@ -284,6 +298,13 @@ def new_story(
     refused unless `force` (a second story from one seed is rare, and usually a mistake), and
     so is a copy of such a seed under another name."""
     resolved, number = seed_of(seed_path, settings.seeds_dir)
+    taken = number_taken(number, resolved.name, settings.responses_dir / STORIES_DIR)
+    if taken is not None:
+        other, story = taken
+        raise NewStoryError(
+            f"{seed_path}: the number {number} is {other}'s, which {story} tells; rename the "
+            "post with a number no other seed has and run again"
+        )
     citing = stories_citing(resolved.name, settings.responses_dir / STORIES_DIR)
     if citing and not force:
         raise NewStoryError(
