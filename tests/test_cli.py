@@ -774,7 +774,12 @@ def test_the_story_words_weigh_on_which_story_is_told(tmp_path: Path) -> None:
     assert told and told[0]["seed"].startswith("000")  # told story 000 without the file
     target = settings.responses_dir / "story_words.yaml"
     against = "".join(f"  {word}: -30.0\n" for word in ("customer", "ancam", "kerjasama", "besok"))
-    target.write_text(f"# story words\nkerjasama-ancaman:\n{against}", encoding="utf-8")
+    # every story named (a story the words never saw is not weighed against the others)
+    others = "".join(
+        f"{story.stem.split('-', 1)[1]}:\n  klien: 0.0\n"
+        for story in sorted((responses / "anecdotes").glob("00[1-9]-*.yaml"))
+    )
+    target.write_text(f"# story words\nkerjasama-ancaman:\n{against}{others}", encoding="utf-8")
     status, out, err = call_cli(["ask", "--json", question], settings)
     assert status == 0, err
     assert all(not m["seed"].startswith("000") for m in json.loads(out)["matches"])

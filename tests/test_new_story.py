@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kbfixture import APOLOGY, SEEDS, THREAT, call_cli, write_kb
+from kbfixture import APOLOGY, PROJECT, SEEDS, THREAT, call_cli, write_kb
 
 from bot.settings import Settings
 from bot.storage.store import DB_FILENAME, Store
@@ -355,3 +355,71 @@ def test_a_line_break_yaml_knows_cannot_inject_a_key_into_the_draft(settings: Se
     assert data["story"] == {"id": "TODO", "en": "TODO"}
     assert data["tips"] == [{"id": "TODO", "en": "TODO"}] * 3
     assert "caution" not in data
+
+
+DAMAGED_POST = """Barang Rusak di Jalan
+
+3 Mar 2010
+
+Pak Hadi, pembeli mesin fotokopi kami, marah besar karena mesinnya tiba dengan panel retak.
+Saya tidak membela diri. Siang itu juga saya datang membawa unit pengganti dan mengurus klaim
+ke ekspedisi belakangan. Bulan berikutnya ia memesan tiga mesin lagi.
+"""
+DAMAGED_STORY = {
+    "id": "barang-rusak-di-jalan",
+    "seed": "006_barang_rusak.txt",
+    "title": {"id": "Barang rusak di jalan", "en": "Damaged in transit"},
+    "story": {
+        "id": "Mesin Pak Hadi tiba retak; penjual membawa pengganti siang itu juga.",
+        "en": "Mr Hadi's machine arrived cracked; the seller brought a replacement that day.",
+    },
+    "lessons": [
+        {
+            "id": "Ganti dulu barang yang rusak, klaim belakangan.",
+            "en": "Replace first, claim later.",
+        }
+    ],
+    "triggers": {
+        "id": ["customer komplain mesin datang pecah", "barang sampai di customer rusak"],
+        "en": ["the machine arrived broken at the customer"],
+    },
+    "situations": [
+        {
+            "id": "barang yang dibeli pelanggan tiba rusak dan pelanggan marah",
+            "en": "goods a customer bought arrive damaged and the customer is angry",
+        }
+    ],
+    "tags": {"id": ["barang rusak"], "en": ["damaged goods"]},
+    "tips": [
+        {"id": "Barang tiba rusak? Bawa pengganti hari itu juga.", "en": "Replace it today."},
+        {"id": "Urus klaim ekspedisi setelah pelanggan tenang.", "en": "Claim later."},
+        {"id": "Jangan salahkan ekspedisi di depan pelanggan.", "en": "Blame no courier."},
+    ],
+}
+
+
+def test_a_new_story_is_found_by_its_own_trigger_before_the_model_is_refitted(
+    tmp_path: Path,
+) -> None:
+    """The confidence model reads which words labelled questions used about each story; a
+    story added since has none yet. Until `calibrate` runs it is judged without them (not
+    against stories that have them), so its own trigger finds it, and `check` says the
+    model predates it."""
+    shutil.copytree(PROJECT / "responses", tmp_path / "responses")
+    shutil.copytree(PROJECT / "seeds", tmp_path / "seeds")
+    (tmp_path / "seeds" / DAMAGED_STORY["seed"]).write_text(DAMAGED_POST, encoding="utf-8")
+    story_file = tmp_path / "responses" / "anecdotes" / "006-barang-rusak-di-jalan.yaml"
+    story_file.write_text(yaml.safe_dump(DAMAGED_STORY, allow_unicode=True), encoding="utf-8")
+    settings = Settings(
+        responses_dir=tmp_path / "responses",
+        seeds_dir=tmp_path / "seeds",
+        data_dir=tmp_path / "data",
+    )
+    status, out, err = call_cli(["check"], settings)
+    assert status == 0, err
+    assert out.startswith("OK: 6 stories")
+    assert "fitted before 1 story(ies) existed: barang-rusak-di-jalan" in out
+
+    status, out, err = call_cli(["ask"], settings, stdin="customer komplain mesin datang pecah\n")
+    assert status == 0, err
+    assert "] barang-rusak-di-jalan (006)" in out.splitlines()[0]

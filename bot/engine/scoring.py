@@ -246,8 +246,12 @@ class LexicalScoring:
         uncovered = situations.uncovered(q.concepts)
         scope = self.scope_words.score(q.words)
         best, second = [*sorted((s.lexical for s in whole), reverse=True)[:2], 0.0][:2]
-        # each candidate's story words, and the best two, for its lead over the best other
-        worded = [self.story_words.score(self.stories[s.story_index].id, q.words) for s in whole]
+        # each candidate's story words, and the best two, for its lead over the best other;
+        # none when a candidate is a story the words were not fitted on (a new story before
+        # `calibrate`): they cannot weigh it against the others, so no lead is read
+        ids = [self.stories[s.story_index].id for s in whole]
+        known = all(self.story_words.knows(i) for i in ids)
+        worded = [self.story_words.score(i, q.words) if known else 0.0 for i in ids]
         worded_best, worded_second = [*sorted(worded, reverse=True)[:2], 0.0][:2]
         for s, own in zip(whole, worded, strict=True):
             rival = second if s.lexical == best else best  # the best other candidate

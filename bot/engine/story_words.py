@@ -42,6 +42,10 @@ class StoryWords:
         """The story's weights of the message's distinct known words (`mean_weight`)."""
         return mean_weight(self.weights.get(story_id, {}), words)
 
+    def knows(self, story_id: str) -> bool:
+        """Whether labelled messages named the story when the words were fitted."""
+        return story_id in self.weights
+
     def to_yaml(self) -> str:
         data = {
             story: {word: round(value, 3) for word, value in words.items()}
