@@ -6,7 +6,7 @@ import io
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -249,16 +249,44 @@ def test_team_commands_work_in_the_terminal(replies: Replies, tmp_path: Path) ->
         assert "Next tip: Monday 23 Nov at 08:00" in out  # 07:00 in Jakarta now
         assert "This chat's time zone is now Asia/Makassar (WITA) (it is 08:00 there now)" in out
         assert "one tip every day at 08:00, time zone Asia/Makassar (WITA).\nNext tip:" in out
-        [delivery] = store.deliveries(0)
-        state, tip_key = delivery.state, delivery.tip_key
-        assert state == "sent"  # /tipnow's delivery, marked sent once printed
-        assert html_to_text(replies.tip(tip_key, "en").text).rstrip() in out
+        # It is 08:00 in WITA: the daily tip is due and shown before the next reply, then
+        # /tipnow's; each delivery marked sent once printed.
+        daily, now = store.deliveries(0)
+        assert [daily.kind, now.kind] == ["daily", "now"]
+        assert daily.state == now.state == "sent"
+        for delivery in (daily, now):
+            assert html_to_text(replies.tip(delivery.tip_key, "en").text).rstrip() in out
         assert "Kisah statistics" in out
         assert "7 days: questions 2, answered 50%" in out
         assert "• weather in Medan today? ×1" in out  # the lead sees unanswered questions
         assert "Daily tip: every day 08:00" in out
         assert "Daily tips and quizzes stopped for this chat." in out
         assert store.subscription(CONSOLE_CHAT_ID) is None
+    finally:
+        store.close()
+
+
+def test_the_daily_tip_arrives_in_the_terminal_when_the_user_next_types(
+    replies: Replies, tmp_path: Path
+) -> None:
+    """The terminal runs no clock between lines: a daily tip that fell due while it waited
+    is shown before the reply to the next line typed (or when the chat starts), once for
+    its day, and /daily then names tomorrow's, never a time already past."""
+    now = [MONDAY_7AM_JAKARTA]
+    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: now[0])
+    try:
+        out = chat(replies, ["/lang en", "/daily 08:00"], store=store)
+        assert "Next tip: Monday 23 Nov at 08:00" in out and not store.deliveries(0)
+        now[0] = MONDAY_7AM_JAKARTA + timedelta(hours=1, minutes=5)  # 08:05 in Jakarta
+        out = chat(replies, ["/lang en", "/daily"], store=store)
+        [delivery] = store.deliveries(0)
+        assert delivery.state == "sent" and delivery.local_date == date(2026, 11, 23)
+        tip = html_to_text(replies.tip(delivery.tip_key, "en").text).rstrip()
+        assert out.count(tip) == 1
+        assert "Next tip: Tuesday 24 Nov at 08:00" in out
+        now[0] += timedelta(minutes=30)
+        out = chat(replies, ["halo"], store=store)
+        assert tip not in out and len(store.deliveries(0)) == 1
     finally:
         store.close()
 

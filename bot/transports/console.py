@@ -24,6 +24,10 @@ from bot.chat.commands import BY_NAME, button_route
 from bot.chat.markup import escape, html_to_text
 from bot.chat.replies import Button, Replies, Reply, all_buttons
 from bot.chat.request import CONSOLE_CHAT_ID, Env, Outcome, QuizPoll, Request
+from bot.leads import quiz as practice
+from bot.leads import tips
+from bot.leads.quiz import daily_kind
+from bot.leads.schedule import due_date
 from bot.leads.tips import MemoryRotation
 from bot.settings import Settings
 
@@ -123,16 +127,52 @@ class Console:
         """Chat until /quit or end of input; returns the exit status (0)."""
         self.stdout.write(self.replies.kb.text("console_welcome", self.lang) + "\n\n")
         self.show(self.replies.start(self.lang))
+        self.catch_up()
         try:
             while True:
                 line = self._read()
-                if line is None or not self.handle(line.strip()):
+                if line is None:
+                    break
+                self.catch_up()
+                if not self.handle(line.strip()):
                     break
         except KeyboardInterrupt:
             self.stdout.write("\n")
         self.stdout.write(self.replies.kb.text("console_bye", self.lang) + "\n")
         self.stdout.flush()
         return 0
+
+    def catch_up(self) -> None:
+        """The daily tip or quiz this chat is owed now (/daily), shown as the scheduler sends
+        it in Telegram: claimed once for the local day, then marked sent. The terminal runs
+        no clock between lines, so one that falls due while it waits for input is shown when
+        the user next types (or starts the chat), never twice and never after its day."""
+        store = self.store
+        if store is None:
+            return
+        sub = store.subscription(CONSOLE_CHAT_ID)
+        day = due_date(sub, store.clock(), self.env.settings.timezone) if sub else None
+        if day is None:
+            return
+        kb = self.replies.kb
+        quizzes = practice.deck(kb)
+        kind = daily_kind(store.daily_mode(CONSOLE_CHAT_ID), day)
+        keys = quizzes if kind == "quiz" and quizzes else tips.deck(kb)
+        delivery = store.claim_daily(CONSOLE_CHAT_ID, day, list(keys))
+        if delivery is None or not store.start_sending(delivery.id):
+            return
+        lang = delivery.language or self.lang
+        if practice.is_quiz_key(delivery.tip_key):
+            poll = practice.poll_for(self.env, delivery.tip_key, lang)
+            if poll is not None:
+                self.deliver(Outcome(delivery_id=delivery.id, poll=poll))
+                return
+        elif delivery.tip_key in keys:
+            self.deliver(
+                Outcome((self.replies.tip(delivery.tip_key, lang),), delivery_id=delivery.id)
+            )
+            return
+        store.mark_delivery(delivery.id, "failed", "no longer in the stories")
 
     def handle(self, line: str) -> bool:
         """Act on one line of input; False when the user wants to leave."""
