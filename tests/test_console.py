@@ -302,8 +302,21 @@ def test_the_schedule_names_what_it_sends(replies: Replies, tmp_path: Path) -> N
     assert "This chat will get one quiz on weekdays (Monday–Friday) at 08:00" in out
     assert "Next quiz: Monday 23 Nov at 08:00" in out
     assert "This chat's daily schedule: one quiz on weekdays" in out
-    assert "This chat will get a tip or a quiz, in turn, every day at 08:00" in out
+    assert (
+        "This chat will get a tip or a quiz, in turn, on weekdays (Monday–Friday) at 08:00" in out
+    )
     assert "one tip" not in out
+
+
+def test_a_new_time_alone_keeps_the_days_and_what_is_sent(replies: Replies, tmp_path: Path) -> None:
+    """The hint says "change the time: /daily 07:45": a team on weekday quizzes that moves
+    the hour keeps weekday quizzes, not quizzes on Saturday and Sunday too."""
+    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
+    try:
+        out = chat(replies, ["/lang en", "/daily 08:00 mon-fri quiz", "/daily 09:15"], store=store)
+    finally:
+        store.close()
+    assert "This chat will get one quiz on weekdays (Monday–Friday) at 09:15" in out
 
 
 def test_team_commands_refuse_bad_input_and_help_lists_them(replies: Replies) -> None:

@@ -155,7 +155,8 @@ class TeamReplies:
     # -- /daily -------------------------------------------------------------------------------
 
     def daily(self, req: Request) -> Outcome:
-        """`/daily` shows, `/daily HH:MM [weekdays]` sets or changes, `/daily off` stops."""
+        """`/daily` shows, `/daily HH:MM [weekdays]` sets or changes (a time alone keeps the
+        days already set), `/daily off` stops."""
         args, lang = req.args, req.lang
         if not args:
             sub = self.store.subscription(req.chat_id)
@@ -181,7 +182,11 @@ class TeamReplies:
             if not args or len(args) > 2:
                 raise ValueError("a time, then at most the days")
             at = parse_time(args[0])
-            days = parse_days(args[1]) if len(args) == 2 else EVERY_DAY
+            if len(args) == 2:
+                days = parse_days(args[1])
+            else:  # a new time alone keeps the days, as it keeps what is sent
+                current = self.store.subscription(req.chat_id)
+                days = current.days if current is not None else EVERY_DAY
         except ValueError:
             given = escape(" ".join(written)[:ECHO_CHARS])  # all of it: "/daily quiz" too
             return self._reply(self._t("team_daily_usage", lang, given=given))
