@@ -259,7 +259,7 @@ def test_team_commands_work_in_the_terminal(replies: Replies, tmp_path: Path) ->
         assert "Kisah statistics" in out
         assert "7 days: questions 2, answered 50%" in out
         assert "• weather in Medan today? ×1" in out  # the lead sees unanswered questions
-        assert "Daily tip: every day 08:00" in out
+        assert "Daily schedule: tips, every day 08:00, Asia/Makassar (WITA)" in out
         assert "Daily tips and quizzes stopped for this chat." in out
         assert store.subscription(CONSOLE_CHAT_ID) is None
     finally:

@@ -313,11 +313,14 @@ class TeamReplies:
         here = {d: self.store.stats(days=d, chat_id=chat_id, top=STATS_TOP) for d in STATS_PERIODS}
         everywhere = {d: self.store.stats(days=d, top=STATS_TOP) for d in STATS_PERIODS}
         sub = self.store.subscription(chat_id)
-        daily = (
-            self._t("team_stats_daily_off", lang)
-            if sub is None
-            else f"{self.days_text(sub.days, lang)} {sub.at.strftime('%H:%M')}"
-        )
+        if sub is None:
+            daily = self._t("team_stats_daily_off", lang)
+        else:  # what is sent, on which days, when, in which zone
+            mode = self.env.kb.text(f"quiz_mode_{self.store.daily_mode(chat_id)}", lang)
+            daily = (
+                f"{mode}, {self.days_text(sub.days, lang)} {sub.at.strftime('%H:%M')}, "
+                f"{zone_label(self.zone_name(chat_id))}"
+            )
         lines = [
             self._t("team_stats_title", lang),
             "",
