@@ -83,6 +83,7 @@ def test_report_shows_periods_stories_and_groups(tmp_path: Path) -> None:
         record(services, text, chat_id=2)
     services.store.record_feedback(chat_id=1, user_id=None, story_id="x", positive=False)
     services.store.subscribe(1, time(8, 30), 0b11111)
+    services.store.take_tip(1, ["a:0"])  # a /tipnow: not a scheduled delivery
     out = io.StringIO()
     assert main(services, ["--days", "30"], stdout=out) == 0
     report = out.getvalue()
@@ -91,7 +92,8 @@ def test_report_shows_periods_stories_and_groups(tmp_path: Path) -> None:
     assert f"2  {story.id}: {story.title.en}" in report
     assert "3, in 2 groups" in report
     assert "2x  cara bikin kopi" in report and "also: gimana bikin kopi" in report
-    assert "chats subscribed 1" in report
+    assert "chats subscribed 1; scheduled deliveries so far: none; sent on demand" in report
+    assert "(/tipnow, /quiznow): 1" in report
     services.close()
 
 

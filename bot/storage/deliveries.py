@@ -256,9 +256,13 @@ class Deliveries(Database):
             rows = self._read(_DELIVERY_SELECT + " WHERE d.chat_id = ? ORDER BY d.id", (chat_id,))
         return [_delivery(row) for row in rows]
 
-    def delivery_counts(self) -> dict[str, int]:
-        """How many deliveries are in each state."""
-        rows = self._read("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state")
+    def delivery_counts(self, kind: str | None = None) -> dict[str, int]:
+        """How many deliveries are in each state; of one `kind` ('daily' scheduled, 'now' asked
+        for with /tipnow or /quiznow) when given."""
+        where, params = ("WHERE kind = ? ", (kind,)) if kind is not None else ("", ())
+        rows = self._read(
+            f"SELECT state, COUNT(*) AS n FROM deliveries {where}GROUP BY state", params
+        )
         return {row["state"]: int(row["n"]) for row in rows}
 
 

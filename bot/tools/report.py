@@ -121,11 +121,14 @@ def build_report(
         title = story.title.en if story else "(no longer in the knowledge base)"
         lines.append(f"  {count:>5}  {story_id}: {title}")
     subscriptions = store.subscriptions()
-    states = store.delivery_counts()
+    scheduled = store.delivery_counts("daily")
+    on_demand = sum(store.delivery_counts("now").values())
     lines += [
         "",
-        f"Daily tips: chats subscribed {len(subscriptions)}; deliveries so far: "
-        + (", ".join(f"{state} {n}" for state, n in sorted(states.items())) or "none"),
+        f"Daily tips and quizzes: chats subscribed {len(subscriptions)}; scheduled deliveries "
+        "so far: "
+        + (", ".join(f"{state} {n}" for state, n in sorted(scheduled.items())) or "none")
+        + f"; sent on demand (/tipnow, /quiznow): {on_demand}",
     ]
     unanswered = stats[days].asked - stats[days].answered
     gaps = [d.text for d in store.decisions(GAP)]
