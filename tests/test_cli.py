@@ -368,7 +368,9 @@ def test_run_with_a_malformed_token_ends_with_one_line(settings: Settings) -> No
     assert "not-a-token" not in err and "Traceback" not in err
 
 
-def test_report_gets_its_own_options(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_gets_its_own_options(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bot.tools import report
 
     seen: list[tuple[int, int, float]] = []
@@ -382,10 +384,11 @@ def test_report_gets_its_own_options(settings: Settings, monkeypatch: pytest.Mon
     assert call_cli(["report", "--days", "7"], settings)[0] == 0
     assert call_cli(["report", "--top", "3", "--threshold", "80"], settings)[0] == 0
     assert seen == [(7, 10, report.DEFAULT_THRESHOLD), (30, 3, 80.0)]
-    for bad in (["--days", "0"], ["--threshold", "150"], ["--nope"]):
+    for bad in (["--days", "0"], ["--days", "abc"], ["--threshold", "150"], ["--nope"]):
         with pytest.raises(SystemExit) as raised:
             call_cli(["report", *bad], settings)
         assert raised.value.code == cli.EXIT_CONFIG
+    assert "--days: must be a positive whole number, got 'abc'" in capsys.readouterr().err
 
 
 def test_report_help_lists_the_report_options(capsys: pytest.CaptureFixture[str]) -> None:
@@ -428,6 +431,10 @@ def test_eval_prints_the_report(tmp_path: Path, settings: Settings) -> None:
     assert "top1=0.00" in out.strip().splitlines()[-1] and "threshold 101" in out
     status, _, err = call_cli(["eval", str(labeled), "--set", "treshold=1"], settings)
     assert status == cli.EXIT_CONFIG and "unknown parameter" in err
+    status, _, err = call_cli(["eval", str(labeled), "--set", "threshold"], settings)
+    assert status == cli.EXIT_CONFIG and "write NAME=VALUE, e.g. --set threshold=40" in err
+    status, _, err = call_cli(["eval", str(labeled), "--set", "threshold=high"], settings)
+    assert status == cli.EXIT_CONFIG and "threshold needs a whole number" in err
 
 
 @pytest.mark.parametrize(

@@ -64,18 +64,23 @@ def _scoring_params(assignments: Sequence[str]) -> ScoringParams:
 
     types = {f.name: type(getattr(DEFAULT_PARAMS, f.name)) for f in fields(DEFAULT_PARAMS)}
     changes: dict[str, object] = {}
+    kinds = {int: "a whole number", float: "a number", bool: "true or false", str: "a text"}
     for assignment in assignments:
-        name, _, raw = assignment.partition("=")
+        name, equals, raw = assignment.partition("=")
         name = name.strip()
         if name not in types:
             known = ", ".join(sorted(types))
             raise SettingsError(f"--set {assignment!r}: unknown parameter (known: {known})")
+        if not equals:
+            raise SettingsError(
+                f"--set {assignment!r}: write NAME=VALUE, e.g. --set {name}="
+                f"{getattr(DEFAULT_PARAMS, name)}"
+            )
         try:
             changes[name] = types[name](raw.strip())
         except ValueError as exc:
-            raise SettingsError(
-                f"--set {assignment!r}: {name} needs a {types[name].__name__}"
-            ) from exc
+            kind = kinds.get(types[name], types[name].__name__)
+            raise SettingsError(f"--set {assignment!r}: {name} needs {kind}") from exc
     return replace(DEFAULT_PARAMS, **changes)
 
 
