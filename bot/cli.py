@@ -271,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_arguments(reporting)
     reporting.set_defaults(func=tools.cmd_report)
+    for command in commands.choices.values():  # a wrong option is refused with its own usage
+        command.set_defaults(command_parser=command)
     return parser
 
 
@@ -400,7 +402,10 @@ def main(
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    args = build_parser().parse_args(argv)  # wrong usage: argparse exits with EXIT_CONFIG (2)
+    # Wrong usage: argparse exits with EXIT_CONFIG (2), showing the command's own usage.
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         settings = _settings_for(args, settings)
         serving = args.command == "run" and bool(settings.token)

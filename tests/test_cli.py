@@ -1030,3 +1030,15 @@ def test_a_trigger_an_author_adds_is_told_for_its_own_words(tmp_path: Path) -> N
     status, out, err = call_cli(["ask", "--json", question], settings)
     assert status == 0, err
     assert [m["id"] for m in json.loads(out)["matches"]][:1] == ["wayang-bima"]
+
+
+@pytest.mark.parametrize("command", [["ask"], ["new-story", "seeds/x.txt"], ["report"]])
+def test_a_wrong_option_is_refused_with_the_commands_own_usage(
+    settings: Settings, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        call_cli([*command, "--bogus"], settings)
+    assert raised.value.code == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert f"usage: python -m bot {command[0]} " in err
+    assert f"python -m bot {command[0]}: error: unrecognized arguments: --bogus" in err
