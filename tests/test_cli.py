@@ -21,6 +21,7 @@ from bot import cli
 from bot.content.knowledge import load_knowledge
 from bot.engine.params import DEFAULT_THRESHOLD
 from bot.settings import Settings
+from bot.storage.store import DB_FILENAME, Store
 
 THREAT_EN = "client threatens to end the partnership"
 APOLOGY_ID = "cara minta maaf ke customer karena lupa pesanan"
@@ -381,6 +382,7 @@ def test_report_gets_its_own_options(
         return 0
 
     monkeypatch.setattr(report, "run", fake_run)
+    Store.open(settings).close()  # the bot ran: there is a database to report on
     assert call_cli(["report", "--days", "7"], settings)[0] == 0
     assert call_cli(["report", "--top", "3", "--threshold", "80"], settings)[0] == 0
     assert seen == [(7, 10, report.DEFAULT_THRESHOLD), (30, 3, 80.0)]
@@ -401,6 +403,13 @@ def test_report_help_lists_the_report_options(capsys: pytest.CaptureFixture[str]
 
 
 def test_report_prints_the_report(settings: Settings) -> None:
+    """A data folder the bot never ran with (a mistyped BOT_DATA_DIR) is named, not filled
+    with an empty database whose zeros would read as "nobody used the bot"."""
+    status, out, err = call_cli(["report"], settings)
+    assert status == cli.EXIT_FAILURE and out == ""
+    assert f"Error: no database at {settings.data_dir / DB_FILENAME}" in err
+    assert not settings.data_dir.exists()
+    Store.open(settings).close()  # the bot ran once
     status, out, err = call_cli(["report", "--days", "7", "--top", "2"], settings)
     assert status == 0, err
     assert out.startswith("Kisah usage report (all chats)")

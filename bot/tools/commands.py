@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
 from bot.content.model import KnowledgeError
-from bot.exitcodes import EXIT_CONFIG, EXIT_OK
+from bot.exitcodes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -348,10 +348,20 @@ def cmd_taught(
 def cmd_report(
     args: argparse.Namespace, settings: Settings, stdin: TextIO, stdout: TextIO, stderr: TextIO
 ) -> int:
-    """`report`: the usage report from the bot's database."""
+    """`report`: the usage report from the bot's database. Without one nothing was recorded
+    there, which a mistyped BOT_DATA_DIR would make look like a bot nobody used: say so
+    instead of creating an empty database."""
     from bot.chat.services import build_services
+    from bot.storage.store import DB_FILENAME
     from bot.tools import report
 
+    database = settings.data_dir / DB_FILENAME
+    if not database.is_file():
+        stderr.write(
+            f"Error: no database at {database}: the bot has recorded nothing there. Is "
+            "BOT_DATA_DIR the folder the bot runs with?\n"
+        )
+        return EXIT_FAILURE
     services = build_services(settings)
     try:
         return int(report.run(services, args, stdout) or 0)
