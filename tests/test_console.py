@@ -94,6 +94,13 @@ def test_typing_a_number_presses_the_button(replies: Replies) -> None:
     assert "There is no choice number 5." in out
 
 
+def test_a_story_is_opened_by_its_posts_number_too(replies: Replies) -> None:
+    """Authors and the eval labels name a story by its post's number ("003")."""
+    out = chat(replies, ["/story 003", "/story 3"])
+    assert out.count("📌 Lupa pesanan, minta maaf dengan coklat") == 1
+    assert "Cerita “3” tidak ada." in out  # not a post's number: the list, as for any name
+
+
 def test_commands(replies: Replies) -> None:
     out = chat(
         replies,

@@ -215,8 +215,14 @@ class Replies:
         return [tuple(first), feedback]
 
     def _story(self, story_id: str) -> Story | None:
-        # "/story Wayang-Bima " typed by hand should still find "wayang-bima".
-        return self.kb.by_id(story_id) or self.kb.by_id(story_id.strip().lower())
+        # "/story Wayang-Bima " typed by hand should still find "wayang-bima", and "/story 001"
+        # the one story of post 001 (the number authors and the eval labels use).
+        typed = story_id.strip().lower()
+        found = self.kb.by_id(story_id) or self.kb.by_id(typed)
+        if found is None and typed.isdigit():
+            numbered = [story for story in self.kb.stories if story.seed_prefix == typed]
+            found = numbered[0] if len(numbered) == 1 else None
+        return found
 
     def _seed_text(self, story: Story) -> str:
         seed_text = self._seed_texts.get(story.id)
