@@ -326,6 +326,22 @@ def test_a_new_time_alone_keeps_the_days_and_what_is_sent(replies: Replies, tmp_
     assert "This chat will get one quiz on weekdays (Monday–Friday) at 09:15" in out
 
 
+def test_what_is_sent_changes_alone_and_stands_anywhere_after_the_time(
+    replies: Replies, tmp_path: Path
+) -> None:
+    """ "/daily mix" changes only what is sent (the hint under every schedule says so), and
+    the mode word may come before the days."""
+    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
+    try:
+        out = chat(replies, ["/lang en", "/daily 07:00 quiz mon-fri", "/daily mix"], store=store)
+        assert store.daily_mode(CONSOLE_CHAT_ID) == "mix"
+    finally:
+        store.close()
+    assert "This chat will get one quiz on weekdays (Monday–Friday) at 07:00" in out
+    assert "daily schedule: a tip or a quiz, in turn, on weekdays (Monday–Friday) at 07:00" in out
+    assert "Change it with /daily quiz (quizzes), /daily mix (in turn) or /daily tips" in out
+
+
 def test_team_commands_refuse_bad_input_and_help_lists_them(replies: Replies) -> None:
     """Without a store there is nothing to schedule: team commands are unknown there, while
     /help lists them (the text is the same everywhere)."""

@@ -368,9 +368,11 @@ def stats_lines(env: Env, chat_id: int | None, lang: str) -> list[str]:
 
 
 def mode_of(words: list[str]) -> tuple[list[str], str | None]:
-    """`/daily` arguments without a trailing mode word, and the mode it named (or None)."""
-    if words and words[-1].lower() in MODE_WORDS:
-        return words[:-1], MODE_WORDS[words[-1].lower()]
+    """`/daily` arguments without their mode word, wherever it stands ("08:00 quiz mon-fri"
+    as "08:00 mon-fri quiz"), and the mode it named (or None)."""
+    for n, word in enumerate(words):
+        if word.lower() in MODE_WORDS:
+            return words[:n] + words[n + 1 :], MODE_WORDS[word.lower()]
     return words, None
 
 

@@ -178,6 +178,13 @@ class TeamReplies:
             )
         written = args
         args, mode = quiz.mode_of(args)  # "/daily 08:00 mon-fri quiz": tips, quiz or mix
+        current = self.store.subscription(req.chat_id)
+        if not args and mode is not None and current is not None:  # "/daily quiz": what only
+            self.store.set_daily_mode(req.chat_id, mode)
+            log.info(
+                "daily mode set chat_id=%s update_id=%s mode=%s", req.chat_id, req.update_id, mode
+            )
+            return self._reply(self._with_mode(req.chat_id, "team_daily_show", current, lang))
         try:
             if not args or len(args) > 2:
                 raise ValueError("a time, then at most the days")
@@ -185,7 +192,6 @@ class TeamReplies:
             if len(args) == 2:
                 days = parse_days(args[1])
             else:  # a new time alone keeps the days, as it keeps what is sent
-                current = self.store.subscription(req.chat_id)
                 days = current.days if current is not None else EVERY_DAY
         except ValueError:
             given = escape(" ".join(written)[:ECHO_CHARS])  # all of it: "/daily quiz" too
