@@ -264,7 +264,8 @@ SIMILAR = [
     "klien minta diskon besar padahal kontrak mau diperpanjang",
     "customer bilang vendor lain lebih murah, minta turun harga",
 ]
-DISSIMILAR = ["berapa suhu di medan hari ini", "cara bikin kopi enak"]
+# The last shares its one word with the post, which makes it no trigger and no situation.
+DISSIMILAR = ["berapa suhu di medan hari ini", "cara bikin kopi enak", "klien"]
 
 
 def unanswered(store: Store, texts: list[str]) -> None:
@@ -295,7 +296,7 @@ def test_similar_unanswered_questions_are_listed_and_dissimilar_ones_not(
     assert f"#   - {SIMILAR[0]} (2x)" in text
     assert f"#   - {SIMILAR[1]} (1x)" in text
     for question in DISSIMILAR:
-        assert question not in text
+        assert f"#   - {question} (" not in text
 
 
 def test_similar_questions_keep_the_top_ten() -> None:

@@ -39,6 +39,7 @@ from bot.tools.report import question_key
 MAX_ID = 24  # the validator's limit (the id goes into button data)
 MAX_SIMILAR = 10
 MIN_SIMILARITY = 50
+MIN_WORDS = 2  # content words a question needs to be offered as a candidate trigger
 SAME_POST = 90  # a seed this similar to a told one (rapidfuzz ratio) is the same post copied
 DRAFT_TIPS = 3  # the validator's minimum
 _SEED_NAME = re.compile(r"(\d+)_[^/\\]*\.txt")
@@ -84,7 +85,7 @@ def similar_questions(
     scored: list[tuple[str, int, float]] = []
     for text, count in counts.items():
         words = question_key(text).split()
-        if not words:
+        if len(words) < MIN_WORDS:  # "customer" is in every post: no trigger, no situation
             continue
         share = 100 * sum(1 for word in words if word in seed_words) / len(words)
         score = (fuzz.token_set_ratio(" ".join(words), seed_key) + share) / 2
