@@ -162,7 +162,8 @@ async def test_lessons_are_numbered_in_reading_order(
     kisah: RunningBot, fake_telegram: FakeTelegram
 ) -> None:
     """A story shown with its third lesson first (the one that fitted): "another lesson"
-    is then lesson 2 of 3 (the file's first), then 3 of 3, not "1 of 3" after "3 of 3"."""
+    is then lesson 2 of 3 (the file's first), then 3 of 3, not "1 of 3" after "3 of 3";
+    under the last, the button says it goes back to lesson 1."""
     user = fake_telegram.user(1015, language_code="en")
     chat = fake_telegram.private_chat(user)
     # "third" is a word of the third lesson only: that lesson fits and is shown first.
@@ -178,6 +179,8 @@ async def test_lessons_are_numbered_in_reading_order(
         [message] = (await fake_telegram.wait_sent(before + 1, chat.id))[before:]
         numbers.append(message.bold()[0])
     assert numbers == ["Lesson 2 of 3", "Lesson 3 of 3"]
+    [label] = [text for row in message.buttons for text, data in row if data.startswith("l:")]
+    assert label == "↩️ Back to lesson 1"
 
 
 async def test_topic_and_topics_buttons(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:

@@ -91,6 +91,7 @@ _CHAT_TEXTS: dict[str, frozenset[str]] = {
     "button_expired": frozenset(),
     "button_full_story": frozenset(),
     "button_another_lesson": frozenset(),
+    "button_first_lesson": frozenset(),
     "button_helpful": frozenset(),
     "button_not_helpful": frozenset(),
     "button_did_you_mean": frozenset({"title"}),
@@ -396,7 +397,9 @@ class Replies:
         row = [self._button("button_full_story", lang, full_story_action(story, index, order))]
         if total > 1:
             following = next_lesson_action(story, index, order)
-            row.append(self._button("button_another_lesson", lang, following))
+            # After the last, the button goes back to the first: it says so.
+            label = "button_first_lesson" if position == total else "button_another_lesson"
+            row.append(self._button(label, lang, following))
         return Reply(text, (tuple(row),))
 
     def tip(self, tip_key: str, lang: str) -> Reply:
