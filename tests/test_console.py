@@ -267,6 +267,7 @@ def test_team_commands_work_in_the_terminal(replies: Replies, tmp_path: Path) ->
         assert "7 days: questions 2, answered 50%" in out
         assert "• weather in Medan today? ×1" in out  # the lead sees unanswered questions
         assert "Daily schedule: tips, every day 08:00, Asia/Makassar (WITA)" in out
+        assert "No quiz answers yet." in out and "weakest first" not in out  # no empty heading
         assert "Daily tips and quizzes stopped for this chat." in out
         assert store.subscription(CONSOLE_CHAT_ID) is None
     finally:

@@ -65,6 +65,7 @@ UI_TEXTS = UiTexts(
         "myscore_none": frozenset(),
         "myscore_story": frozenset({"title", "right", "total"}),
         "quiz_stats_title": frozenset({"days", "polls", "answers", "members"}),
+        "quiz_stats_by_lesson": frozenset(),
         "quiz_stats_line": frozenset({"right", "total", "share", "title", "lesson"}),
         "quiz_stats_none": frozenset(),
         "quiz_mode_line": frozenset({"mode"}),
@@ -348,8 +349,8 @@ def stats_lines(env: Env, chat_id: int | None, lang: str) -> list[str]:
         )
     ]
     scores = lesson_scores(env, chat_id)
-    if not scores:
-        lines.append(env.kb.text("quiz_stats_none", lang))
+    # the lessons' heading only above lessons
+    lines.append(env.kb.text("quiz_stats_by_lesson" if scores else "quiz_stats_none", lang))
     for score in scores[:STATS_LINES]:
         story = env.kb.by_id(score.story_id)
         title = story.title.get(lang) if story else score.story_id
