@@ -274,6 +274,15 @@ def test_team_commands_work_in_the_terminal(replies: Replies, tmp_path: Path) ->
         store.close()
 
 
+def test_stats_of_a_chat_nobody_asked_in_say_so(replies: Replies, tmp_path: Path) -> None:
+    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
+    try:
+        out = chat(replies, ["/lang en", "/stats"], store=store)
+    finally:
+        store.close()
+    assert "7 days: no questions yet" in out and "answered 0%" not in out
+
+
 def test_the_daily_tip_arrives_in_the_terminal_when_the_user_next_types(
     replies: Replies, tmp_path: Path
 ) -> None:

@@ -79,6 +79,7 @@ UI_TEXTS = UiTexts(
         "team_stats_this_chat": frozenset(),
         "team_stats_all_chats": frozenset(),
         "team_stats_period": frozenset({"days", "asked", "share", "up", "down"}),
+        "team_stats_period_none": frozenset({"days"}),
         "team_stats_top_stories": frozenset({"days"}),
         "team_stats_unanswered": frozenset({"days"}),
         "team_stats_item": frozenset({"text", "count"}),
@@ -276,6 +277,9 @@ class TeamReplies:
         lines = []
         for days in STATS_PERIODS:
             s = stats[days]
+            if not s.asked and not s.thumbs_up and not s.thumbs_down:  # no "0% answered"
+                lines.append(self._t("team_stats_period_none", lang, days=days))
+                continue
             lines.append(
                 self._t(
                     "team_stats_period",
