@@ -366,7 +366,11 @@ def test_the_inbox_pages_three_at_a_time_newest_first(services: Services) -> Non
     assert shown(page) == newest_first[6:]
     assert "Questions 7–7 of 7 waiting" in page
     assert "More" not in page
-    assert len(choices_of(page)) == 5  # one question: three stories, gap, skip
+    assert len(choices_of(page)) == 6  # one question: three stories, gap, skip; then back
+    page = chat.press("◀ Back")
+    assert shown(page) == newest_first[3:6] and "Questions 4–6 of 7 waiting" in page
+    page = chat.press("◀ Back")
+    assert "Questions 1–3 of 7 waiting" in page and "Back" not in page
 
 
 def test_a_thumbs_down_brings_an_answered_question_into_the_inbox(services: Services) -> None:

@@ -91,6 +91,7 @@ UI_TEXTS = UiTexts(
         "inbox_button_gap": frozenset(),
         "inbox_button_skip": frozenset(),
         "inbox_button_more": frozenset(),
+        "inbox_button_back": frozenset(),
         "inbox_button_undo": frozenset(),
         "inbox_button_open": frozenset(),
         "inbox_taught": frozenset({"question", "title"}),
@@ -219,7 +220,7 @@ class Inbox:
     # -- the list -------------------------------------------------------------------------
 
     def show(self, req: Request, offset: int = 0) -> Outcome:
-        """One page: a message per waiting question, then where we are and "more"."""
+        """One page: a message per waiting question, then where we are, "back" and "more"."""
         refused = self.refusal(req)
         if refused is not None:
             return refused
@@ -234,9 +235,12 @@ class Inbox:
             for question in waiting
         ]
         last = offset + len(waiting)
-        rows = []
+        paging = []
+        if offset:
+            paging.append(self._button("inbox_button_back", lang, f"m:{max(0, offset - PAGE)}"))
         if last < total:
-            rows.append((self._button("inbox_button_more", lang, f"m:{last}"),))
+            paging.append(self._button("inbox_button_more", lang, f"m:{last}"))
+        rows = [tuple(paging)] if paging else []
         page = self._t("inbox_page", lang, first=offset + 1, last=last, total=total)
         replies.append(Reply(page, tuple(rows)))
         log.info(
