@@ -85,7 +85,7 @@ class Story:
     @property
     def seed_prefix(self) -> str:
         """The seed's number ("000"), the label the evaluation files use."""
-        return self.seed.split("_", 1)[0]
+        return seed_number(self.seed)
 
 
 @dataclass(frozen=True)
@@ -124,3 +124,9 @@ class KnowledgeBase:
         for story in self.stories:
             for index, tip in enumerate(story.tips):
                 yield f"{story.id}:{index}", tip
+
+
+def seed_number(seed_name: str) -> str:
+    """A seed file's number ("000" of "000_14f30f37fa898fbe.txt"): the label the evaluation
+    files name its story by."""
+    return seed_name.split("_", 1)[0]

@@ -21,13 +21,14 @@ import re
 import textwrap
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import yaml
 from rapidfuzz import fuzz
 
 from bot.content.knowledge import STORIES_DIR
+from bot.content.model import seed_number
 from bot.content.seedtext import clean_seed_text
 from bot.content.validation import TODO
 from bot.engine.language import detect_language
@@ -121,21 +122,25 @@ def story_seeds(stories_dir: Path) -> list[tuple[Path, str]]:
     return found
 
 
-def stories_citing(seed_name: str, stories_dir: Path) -> list[Path]:
-    """The story files whose `seed` is `seed_name`."""
-    return [path for path, seed in story_seeds(stories_dir) if seed == seed_name]
+def stories_citing(seed_name: str, told: Iterable[tuple[Path, str]]) -> list[Path]:
+    """The story files (of `story_seeds`) whose `seed` is `seed_name`."""
+    return [path for path, seed in told if seed == seed_name]
 
 
-def number_taken(number: str, seed_name: str, stories_dir: Path) -> tuple[str, Path] | None:
-    """Another seed with this number that a story tells, and that story's file: the labels of
-    eval/ name a story by its seed's number, so two posts may not share one."""
-    for path, seed in story_seeds(stories_dir):
-        if seed != seed_name and seed.split("_", 1)[0] == number:
+def number_taken(seed_name: str, told: Iterable[tuple[Path, str]]) -> tuple[str, Path] | None:
+    """Another seed with this seed's number that a story (of `story_seeds`) tells, and that
+    story's file: the labels of eval/ name a story by its seed's number, so two posts may not
+    share one."""
+    number = seed_number(seed_name)
+    for path, seed in told:
+        if seed != seed_name and seed_number(seed) == number:
             return seed, path
     return None
 
 
-def same_post_told(seed_text: str, seed: Path, stories_dir: Path) -> tuple[Path, Path] | None:
+def same_post_told(
+    seed_text: str, seed: Path, told: Sequence[tuple[Path, str]]
+) -> tuple[Path, Path] | None:
     """Another seed beside `seed` holding the same post, once cleaned (a copy under another
     name or number), and the story that tells it; None if there is none. Blog debris and
     spacing aside, a copied post reads at least `SAME_POST` alike."""
@@ -151,7 +156,7 @@ def same_post_told(seed_text: str, seed: Path, stories_dir: Path) -> tuple[Path,
         if not text or min(len(text), len(own)) < 0.8 * max(len(text), len(own)):
             continue
         if fuzz.ratio(own, text) >= SAME_POST:
-            citing = stories_citing(other.name, stories_dir)
+            citing = stories_citing(other.name, told)
             if citing:
                 return other, citing[0]
     return None
@@ -299,23 +304,22 @@ def new_story(
     refused unless `force` (a second story from one seed is rare, and usually a mistake), and
     so is a copy of such a seed under another name."""
     resolved, number = seed_of(seed_path, settings.seeds_dir)
-    taken = number_taken(number, resolved.name, settings.responses_dir / STORIES_DIR)
+    told = story_seeds(settings.responses_dir / STORIES_DIR)  # read once for the checks below
+    taken = number_taken(resolved.name, told)
     if taken is not None:
         other, story = taken
         raise NewStoryError(
             f"{seed_path}: the number {number} is {other}'s, which {story} tells; rename the "
             "post with a number no other seed has and run again"
         )
-    citing = stories_citing(resolved.name, settings.responses_dir / STORIES_DIR)
+    citing = stories_citing(resolved.name, told)
     if citing and not force:
         raise NewStoryError(
             f"{seed_path}: already told by {citing[0]}; edit that story, or add --force "
             "to draft a second one from this post"
         )
     seed_text = clean_seed_text(resolved.read_text(encoding="utf-8", errors="replace"))
-    copied = (
-        None if force else same_post_told(seed_text, resolved, settings.responses_dir / STORIES_DIR)
-    )
+    copied = None if force else same_post_told(seed_text, resolved, told)
     if copied is not None:
         other, story = copied
         raise NewStoryError(
