@@ -122,6 +122,14 @@ def answered_with(services: Services, question: str, chat_id: int | None = None)
     return matches[0].story.id if matches else None
 
 
+def assert_cut_at_a_word(label: str, full_title: str) -> None:
+    """A story button shows the title's start, cut after a whole word, within 40 characters."""
+    shown = label.removeprefix("📖 ").removesuffix("…")
+    assert label.endswith("…") and len(shown) < 40
+    assert full_title.startswith(shown)
+    assert full_title[len(shown) :].startswith((" ", ": "))
+
+
 def unanswered_text(services: Services, question: str) -> str:
     return f"belum punya cerita untuk “{question}”"
 
@@ -177,10 +185,10 @@ def test_teaching_through_the_terminal_answers_the_question_from_then_on(
     assert unanswered_text(services, Q) in asked
     inbox_shown, after_teach = rest.split("✅ Taught:", 1)
     labels = [text for _, text in choices_of(asked + "Which story fits?" + inbox_shown)]
-    assert len(labels) == 5
+    assert len(labels) == 6
     assert all(label.startswith("📖 ") for label in labels[:3])
-    assert labels[0] == "📖 " + title(services, best, "en")[:39] + "…"
-    assert labels[3:] == ["🚫 No story fits", "⏭ Skip"]
+    assert_cut_at_a_word(labels[0], title(services, best, "en"))
+    assert labels[3:] == ["📚 Another story…", "🚫 No story fits", "⏭ Skip"]
     assert "Questions 1–1 of 1 waiting" in inbox_shown
     assert f"❓ {Q}" in asked
     # The confirmation, with undo, then the asker's notice and the story (in the question's
@@ -366,7 +374,7 @@ def test_the_inbox_pages_three_at_a_time_newest_first(services: Services) -> Non
     assert shown(page) == newest_first[6:]
     assert "Questions 7–7 of 7 waiting" in page
     assert "More" not in page
-    assert len(choices_of(page)) == 6  # one question: three stories, gap, skip; then back
+    assert len(choices_of(page)) == 7  # one question: 3 stories, another, gap, skip; back
     page = chat.press("◀ Back")
     assert shown(page) == newest_first[3:6] and "Questions 4–6 of 7 waiting" in page
     page = chat.press("◀ Back")
@@ -382,7 +390,8 @@ def test_a_thumbs_down_brings_an_answered_question_into_the_inbox(services: Serv
     story = answered_with(services, ANSWERED)
     assert story is not None
     assert f"❓ {ANSWERED}" in out
-    assert f"👎 on the answer {title(services, story, 'en')[:39]}…" in out
+    [why] = re.findall(r"👎 on the answer (.*?)(?: · .*)?$", out, re.M)
+    assert_cut_at_a_word(why, title(services, story, "en"))
     # The story the 👎 said does not fit is not offered again; three others are.
     offered = [label for _, label in choices_of(out) if label.startswith("📖")]
     assert len(offered) == 3
@@ -396,6 +405,51 @@ def test_a_question_of_words_no_story_uses_still_offers_three_stories(
     out = chat.send("zxqv plorb wuggle", "/inbox")
     offered = [label for _, label in choices_of(out) if label.startswith("📖")]
     assert len(offered) == 3
+
+
+def test_another_story_offers_every_other_story_and_teaches_the_one_picked(
+    services: Services,
+) -> None:
+    """The right story need not be among the three the words point to: "Another story…"
+    lists the rest, best fit first, and a tap there teaches it like the first three."""
+    chat = Chat(services)
+    out = chat.send(Q, "/inbox")
+    first = [label for _, label in choices_of(out) if label.startswith("📖")]
+    out = chat.press("📚 Another story")
+    assert "Other stories for" in out and "(stories 4–5 of 5, best fit first)" in out
+    rest = [label for _, label in choices_of(out) if label.startswith("📖")]
+    assert len(rest) == 2 and not set(rest) & set(first)
+    assert [label for _, label in choices_of(out)][2:] == ["🚫 No story fits", "⏭ Skip"]
+    offered = {s.id for s in services.kb.stories if s.title.get("en")[:20] in " ".join(first)}
+    [last] = [
+        s for s in services.kb.stories if s.id not in offered and s.title.get("en")[:20] in rest[-1]
+    ]
+    out = chat.press(rest[-1])
+    assert f"✅ Taught: {Q} → {last.title.get('en')}" in out
+    assert answered_with(services, Q) == last.id
+
+
+def test_another_story_after_a_thumbs_down_leaves_out_the_story_that_did_not_fit(
+    services: Services,
+) -> None:
+    chat = Chat(services)
+    chat.send(ANSWERED)
+    chat.press("👎")
+    story = answered_with(services, ANSWERED)
+    assert story is not None
+    chat.send("/inbox")
+    out = chat.press("📚 Another story")
+    assert "(stories 4–4 of 4, best fit first)" in out
+    rest = [label for _, label in choices_of(out) if label.startswith("📖")]
+    assert len(rest) == 1
+    assert title(services, story, "en")[:20] not in rest[0]
+
+
+def test_another_story_of_a_question_in_another_group_is_refused(services: Services) -> None:
+    asked = record(services, Q, OTHER_CHAT)
+    out = Inbox(env_of(services)).on_button(lead_of(GROUP), f"ib:o:{asked}:0@en")
+    assert "Other stories" not in out.replies[0].text
+    assert out.replies[0].buttons == ()
 
 
 def test_stats_has_the_inbox_button(services: Services) -> None:

@@ -60,7 +60,7 @@ async def _press(
 def _story_button(item: Sent, title: str) -> str:
     for row in item.buttons:
         for label, data in row:
-            if data.startswith("ib:t:") and title[:30] in label:
+            if data.startswith("ib:t:") and title.startswith(label[2:].rstrip("…")):
                 return data
     raise AssertionError(f"no teach button for {title!r} in {item.buttons}")
 
@@ -87,8 +87,17 @@ async def test_teach_answer_restart_and_undo(
     item, page = await _say(fake, group, ADMIN, "/inbox")
     assert "buku ikan koi" in item.text and "unanswered" in item.text
     labels = [label for row in item.buttons for label, _ in row]
-    assert len(labels) == 5 and "🚫 No story fits" in labels and "⏭ Skip" in labels
+    assert len(labels) == 6 and "🚫 No story fits" in labels and "⏭ Skip" in labels
     assert "1–1 of 1" in page.text
+
+    # "Another story…" sends the two stories not among the first three, as teach buttons.
+    others = next(d for row in item.buttons for _, d in row if d.startswith("ib:o:"))
+    _, sent = await _press(fake, item, ADMIN, data=others)
+    (more,) = sent
+    assert "Other stories for" in more.text and "stories 4–5 of 5" in more.text
+    first = {d for row in item.buttons for _, d in row if d.startswith("ib:t:")}
+    rest = {d for row in more.buttons for _, d in row if d.startswith("ib:t:")}
+    assert len(rest) == 2 and not first & rest
 
     # A plain member taps a story button (forged or replayed): refused, nothing changes.
     answer, sent = await _press(fake, item, MEMBER, data=_story_button(item, wayang.title.en))

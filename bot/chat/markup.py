@@ -71,6 +71,23 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def shorten_title(title: str, limit: int) -> str:
+    """A story title on one line in at most `limit` characters, cut after its first part
+    ("Do you still want to work with us?") or else after a whole word, when either ends in
+    the second half: a title cut mid-word hides which story it is."""
+    flat = " ".join(title.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    ends = [m.end() for m in re.finditer(r"[?!.:;](?=\s)", flat[:limit])]
+    space = cut.rfind(" ")
+    if ends and ends[-1] >= limit // 2:
+        cut = cut[: ends[-1]].rstrip(":;")
+    elif space >= limit // 2:
+        cut = cut[:space].rstrip(" ,:;-–")
+    return cut + "…"
+
+
 def escape_within(text: str, budget: int) -> str:
     """`text` escaped, shortened (with "…") until the escaped form fits `budget`.
 

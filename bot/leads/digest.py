@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.chat.markup import shorten_title
 from bot.chat.replies import Reply
 from bot.chat.request import Env, Outcome, Picture, Request
 from bot.chat.uitexts import UiTexts
@@ -109,10 +110,6 @@ class DigestData:
     totals: dict[str, int] = field(default_factory=dict)
 
 
-def _short(title: str) -> str:
-    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1] + "…"
-
-
 def gather(env: Env, chat_id: int | None, lang: str) -> DigestData:
     """The last four weeks of one chat (None: every chat)."""
     store = env.store
@@ -130,7 +127,7 @@ def gather(env: Env, chat_id: int | None, lang: str) -> DigestData:
 
     def title(story_id: str) -> str:
         story = env.kb.by_id(story_id)
-        return _short(story.title.get(lang) if story else story_id)
+        return shorten_title(story.title.get(lang) if story else story_id, TITLE_CHARS)
 
     stories = tuple((title(a), n) for a, n in stats.top_stories)
     per_story: dict[str, list[int]] = {}

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.chat.callbacks import callback_data
-from bot.chat.markup import escape
+from bot.chat.markup import escape, shorten, shorten_title
 from bot.chat.replies import Button, Reply
 from bot.leads.schedule import (
     ChatMoved,
@@ -60,11 +60,6 @@ SEPARATOR = "\n\n"
 MAX_TEXT = 4096
 
 
-def _short(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def backoff(attempts: int) -> float:
     """Seconds before try number `attempts + 1`: 1, 2, 4, ... at most a minute."""
     return min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, attempts - 1))
@@ -86,7 +81,9 @@ def compose(replies: Replies, rows: list[Hearback]) -> Reply:
             ),
             0,
         )
-        intro = kb.text("inbox_heard_back", lang, question=escape(_short(first.text, NOTICE_CHARS)))
+        intro = kb.text(
+            "inbox_heard_back", lang, question=escape(shorten(first.text, NOTICE_CHARS))
+        )
         story_reply = replies.story(first.story_id, lang, lesson)
         text = intro + SEPARATOR + story_reply.text
         if len(text) <= MAX_TEXT:
@@ -100,13 +97,13 @@ def compose(replies: Replies, rows: list[Hearback]) -> Reply:
             kb.text(
                 "inbox_heard_back_line",
                 lang,
-                question=escape(_short(row.text, NOTICE_CHARS)),
+                question=escape(shorten(row.text, NOTICE_CHARS)),
                 title=escape(title),
             )
         )
         data = callback_data(f"s:{row.story_id}", lang)
         if story and all(b.data != data for (b,) in buttons):
-            label = kb.text("inbox_button_story", lang, title=_short(title, TITLE_CHARS))
+            label = kb.text("inbox_button_story", lang, title=shorten_title(title, TITLE_CHARS))
             buttons.append((Button(label, data),))
     return Reply("\n".join(lines), tuple(buttons))
 

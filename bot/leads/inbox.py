@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bot.chat.callbacks import callback_data
-from bot.chat.markup import escape
+from bot.chat.markup import escape, shorten, shorten_title
 from bot.chat.replies import Button, Reply
 from bot.chat.request import Notice, Outcome
 from bot.chat.uitexts import UiTexts
@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 PAGE = 3  # questions per page: with the page line, one phone screen
 STORY_CHOICES = 3  # best-ranked stories offered per question
+OTHERS_PAGE = 5  # stories per page of "another story" (the ones after the first three)
 MAX_TEACH_CHARS = 1000  # a longer message is not a phrasing worth keeping
 DAILY_TEACH_LIMIT = 100  # taught phrasings per deciding chat per 24 hours
 QUESTION_CHARS = 300  # of a question shown in the inbox
@@ -65,13 +66,15 @@ TITLE_CHARS = 40  # of a story title on a button
 
 # Button data: "ib:" + t:<question>:<story> (teach), g:<question> (no story fits),
 # k:<question> (skip), u:<question>:<state> (undo; t:<story>, g or k), m:<offset> (a page),
-# then "@<lang>" as on every button. At most 48 bytes, within Telegram's 64.
+# o:<question>:<offset> (a page of the other stories), then "@<lang>" as on every button.
+# At most 48 bytes, within Telegram's 64.
 PATTERN = r"^ib:"
 _DATA = re.compile(
     r"ib:(?:t:(?P<tq>\d{1,12}):(?P<ts>[A-Za-z0-9_-]{1,24})"
     r"|(?P<kind>[gk]):(?P<q>\d{1,12})"
     r"|u:(?P<uq>\d{1,12}):(?P<us>t:[A-Za-z0-9_-]{1,24}|g|k)"
-    r"|m:(?P<offset>\d{1,6}))"
+    r"|m:(?P<offset>\d{1,6})"
+    r"|o:(?P<oq>\d{1,12}):(?P<oo>\d{1,6}))"
     r"(?:@(?P<lang>id|en))?"
 )
 
@@ -92,6 +95,8 @@ UI_TEXTS = UiTexts(
         "inbox_button_skip": frozenset(),
         "inbox_button_more": frozenset(),
         "inbox_button_back": frozenset(),
+        "inbox_button_others": frozenset(),
+        "inbox_others": frozenset({"question", "first", "last", "total"}),
         "inbox_button_undo": frozenset(),
         "inbox_button_open": frozenset(),
         "inbox_taught": frozenset({"question", "title"}),
@@ -125,6 +130,8 @@ UI_TEXTS = UiTexts(
             "inbox_button_gap",
             "inbox_button_skip",
             "inbox_button_more",
+            "inbox_button_back",
+            "inbox_button_others",
             "inbox_button_undo",
             "inbox_button_open",
             "inbox_state_gap",
@@ -138,7 +145,7 @@ UI_TEXTS = UiTexts(
 class Press:
     """A decoded inbox button."""
 
-    action: str  # teach | gap | skip | undo | page
+    action: str  # teach | gap | skip | undo | page | others
     question_id: int = 0
     story_id: str | None = None
     state: str | None = None  # undo: the decision it undoes (a `state_of` string)
@@ -161,6 +168,8 @@ def parse(data: str) -> Press | None:
         code = found["us"]
         state = state_of(TAUGHT, code[2:]) if code.startswith("t:") else _CODES[code]
         return Press("undo", int(found["uq"]), state=state, lang=lang)
+    if found["oq"]:
+        return Press("others", int(found["oq"]), offset=int(found["oo"]), lang=lang)
     return Press("page", offset=int(found["offset"]), lang=lang)
 
 
@@ -172,9 +181,10 @@ def _undo_code(state: str) -> str:
     return f"t:{story_id}" if decision == TAUGHT else {GAP: "g", SKIP: "k"}[decision]
 
 
-def _short(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+def _unwanted(question: Question) -> str | None:
+    """The story a 👎 said does not fit, never offered again. An answered question waits
+    only after a 👎 (a press reads the question without the vote, so `answered` says it)."""
+    return question.story_id if question.thumbs_down or question.answered else None
 
 
 class Inbox:
@@ -258,7 +268,9 @@ class Inbox:
         if question.thumbs_down and question.story_id:
             story = self.kb.by_id(question.story_id)
             title = story.title.get(lang) if story else question.story_id
-            why = self._t("inbox_why_thumbs_down", lang, title=escape(_short(title, TITLE_CHARS)))
+            why = self._t(
+                "inbox_why_thumbs_down", lang, title=escape(shorten_title(title, TITLE_CHARS))
+            )
         else:
             why = self._t("inbox_why_unanswered", lang)
         if show_chat:
@@ -271,21 +283,13 @@ class Inbox:
         text = self._t(
             "inbox_item",
             lang,
-            question=escape(_short(question.text, QUESTION_CHARS)),
+            question=escape(shorten(question.text, QUESTION_CHARS)),
             when=escape(self._when(question, lang)),
             why=why,
         )
-        rows = [
-            (
-                self._button(
-                    "inbox_button_story",
-                    lang,
-                    f"t:{question.id}:{story.id}",
-                    title=_short(story.title.get(lang), TITLE_CHARS),
-                ),
-            )
-            for story in self._choices(question)
-        ]
+        rows = [(self._teach_button(question, story, lang),) for story in self._choices(question)]
+        if len(self.kb.stories) - (1 if _unwanted(question) else 0) > STORY_CHOICES:
+            rows.append((self._button("inbox_button_others", lang, f"o:{question.id}:0"),))
         rows.append(
             (
                 self._button("inbox_button_gap", lang, f"g:{question.id}"),
@@ -294,22 +298,66 @@ class Inbox:
         )
         return Reply(text, tuple(rows))
 
-    def _choices(self, question: Question) -> list[Story]:
-        """The stories offered for a question: the best-ranked, without the one a 👎 said
-        did not fit, filled up in the base's order when the words point to fewer (a question
-        of words no story uses still gets stories to pick from)."""
-        unwanted = question.story_id if question.thumbs_down else None
+    def _teach_button(self, question: Question, story: Story, lang: str) -> Button:
+        return self._button(
+            "inbox_button_story",
+            lang,
+            f"t:{question.id}:{story.id}",
+            title=shorten_title(story.title.get(lang), TITLE_CHARS),
+        )
+
+    def _choices(self, question: Question, count: int = STORY_CHOICES) -> list[Story]:
+        """The first `count` stories to offer for a question: the best-ranked, without the
+        one a 👎 said did not fit, filled up in the base's order when the words point to
+        fewer (a question of words no story uses still gets stories to pick from)."""
+        unwanted = _unwanted(question)
         ranked = [
-            m.story
-            for m in self.matcher.rank(question.text, STORY_CHOICES + 1, chat_id=question.chat_id)
+            m.story for m in self.matcher.rank(question.text, count + 1, chat_id=question.chat_id)
         ]
-        chosen = [a for a in ranked if a.id != unwanted][:STORY_CHOICES]
+        chosen = [a for a in ranked if a.id != unwanted][:count]
         for story in self.kb.stories:
-            if len(chosen) >= STORY_CHOICES:
+            if len(chosen) >= count:
                 break
             if story.id != unwanted and story not in chosen:
                 chosen.append(story)
         return chosen
+
+    def _others(self, question: Question, offset: int, lang: str) -> Outcome:
+        """A page of the stories after the first three, in the same order of fit: the lead
+        who knows the story that fits finds it even when the words pointed elsewhere."""
+        total = len(self.kb.stories) - (1 if _unwanted(question) else 0) - STORY_CHOICES
+        if total <= 0:
+            return self._say("inbox_stale", lang)
+        offset = min(offset, (total - 1) // OTHERS_PAGE * OTHERS_PAGE)
+        end = STORY_CHOICES + offset + OTHERS_PAGE
+        page = self._choices(question, end)[STORY_CHOICES + offset :]
+        rows: list[tuple[Button, ...]] = [
+            (self._teach_button(question, story, lang),) for story in page
+        ]
+        paging = []
+        if offset:
+            back = max(0, offset - OTHERS_PAGE)
+            paging.append(self._button("inbox_button_back", lang, f"o:{question.id}:{back}"))
+        if offset + len(page) < total:
+            more = offset + OTHERS_PAGE
+            paging.append(self._button("inbox_button_more", lang, f"o:{question.id}:{more}"))
+        if paging:
+            rows.append(tuple(paging))
+        rows.append(
+            (
+                self._button("inbox_button_gap", lang, f"g:{question.id}"),
+                self._button("inbox_button_skip", lang, f"k:{question.id}"),
+            )
+        )
+        text = self._t(
+            "inbox_others",
+            lang,
+            question=escape(shorten(question.text, NOTICE_CHARS)),
+            first=STORY_CHOICES + offset + 1,
+            last=STORY_CHOICES + offset + len(page),
+            total=STORY_CHOICES + total,
+        )
+        return Outcome(replies=(Reply(text, tuple(rows)),))
 
     def _when(self, question: Question, lang: str) -> str:
         """When it was asked, in the asking chat's time zone (as /daily shows times)."""
@@ -350,6 +398,8 @@ class Inbox:
             return self._teach(req, question, press.story_id or "", lang)
         if press.action == "undo":
             return self._undo(req, question, press.state or "", lang)
+        if press.action == "others":
+            return self._others(question, press.offset, lang)
         return self._set_aside(req, question, GAP if press.action == "gap" else SKIP, lang)
 
     def _teach(self, req: Request, question: Question, story_id: str, lang: str) -> Outcome:
@@ -388,7 +438,7 @@ class Inbox:
             story.id,
             req.update_id,
         )
-        quoted = escape(_short(question.text, NOTICE_CHARS))
+        quoted = escape(shorten(question.text, NOTICE_CHARS))
         title = escape(story.title.get(lang))
         key = "inbox_taught_again" if change.outcome == "unchanged" else "inbox_taught"
         text = self._t(key, lang, question=quoted, title=title)
@@ -422,7 +472,7 @@ class Inbox:
             req.update_id,
         )
         key = "inbox_gap" if decision == GAP else "inbox_skipped"
-        text = self._t(key, lang, question=escape(_short(question.text, NOTICE_CHARS)))
+        text = self._t(key, lang, question=escape(shorten(question.text, NOTICE_CHARS)))
         return Outcome(replies=(Reply(text, self._undo_rows(question, change, lang)),))
 
     def _refused_change(self, change: Change, lang: str) -> Outcome | None:
@@ -488,7 +538,7 @@ class Inbox:
             restored.state,
             req.update_id,
         )
-        quoted = escape(_short(question.text, NOTICE_CHARS))
+        quoted = escape(shorten(question.text, NOTICE_CHARS))
         if restored.decision == OPEN:
             return self._say("inbox_undone_open", lang, question=quoted)
         return self._say(
