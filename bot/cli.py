@@ -340,7 +340,14 @@ def cmd_ask(
     """Answer QUESTION, or every line of stdin, one output line each (flushed, so a tool can
     talk to a long-running `ask` through a pipe)."""
     from bot.chat.services import build_core
+    from bot.storage.store import StoreError
 
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        # The answers would silently leave out what team leads taught.
+        raise StoreError(
+            f"BOT_DATA_DIR {settings.data_dir} is not a directory: the phrasings team leads "
+            "taught cannot be read from it"
+        )
     matcher = build_core(settings).matcher
 
     def emit(question: str) -> None:

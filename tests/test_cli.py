@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -413,6 +414,15 @@ def test_report_prints_the_report(settings: Settings) -> None:
     status, out, err = call_cli(["report", "--days", "7", "--top", "2"], settings)
     assert status == 0, err
     assert out.startswith("Kisah usage report (all chats)")
+
+
+def test_ask_refuses_a_data_dir_that_is_a_file(tmp_path: Path, settings: Settings) -> None:
+    """A mistyped BOT_DATA_DIR must not quietly answer without what team leads taught."""
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("x", encoding="utf-8")
+    status, out, err = call_cli(["ask", THREAT_EN], replace(settings, data_dir=a_file))
+    assert status == cli.EXIT_FAILURE and out == ""
+    assert f"Error: BOT_DATA_DIR {a_file} is not a directory" in err
 
 
 def test_unknown_options_are_refused_for_our_commands(settings: Settings) -> None:
