@@ -179,12 +179,46 @@ def test_the_terminal_writes_the_digest_to_a_png_and_prints_its_path(
             source="cli",
         )
         out = console(real, store, ["/quiznow", "1", "/digest"])
-        found = re.search(r"Weekly picture saved: (\S+\.png)", out)
+        found = re.search(r"The 4-week picture saved: (\S+\.png)", out)
         assert found is not None
         png = Path(found[1]).read_bytes()
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         assert Path(found[1]).parent == tmp_path / "data"
         assert store.deliveries(0)[-1].state == "sent"  # /quiznow: one delivery, printed
+
+
+def test_the_digest_counts_days_in_the_chats_time_zone(
+    real: tuple[KnowledgeBase, object], tmp_path: Path
+) -> None:
+    """At 03:30 WITA on 24 November (19:30 UTC on the 23rd) the team's today is the 24th:
+    a question asked ten minutes earlier is today's, and the file is named for that day."""
+    from bot.chat.request import Env
+    from bot.leads.digest import gather, picture
+
+    kb, replies = real
+    asked = datetime(2026, 11, 23, 19, 20, tzinfo=UTC)  # 03:20 WITA on the 24th
+    moment = [asked]
+    with Store(tmp_path / DB_FILENAME, clock=lambda: moment[0]) as store:
+        store.set_chat_timezone(-9, "Asia/Makassar")
+        store.record_question(
+            chat_id=-9,
+            user_id=1,
+            text="x",
+            lang="id",
+            story_id=None,
+            score=0,
+            answered=False,
+            source="group",
+        )
+        store.flush()
+        moment[0] = asked + timedelta(minutes=10)
+        env = Env(replies, store, Settings())  # type: ignore[arg-type]
+        data = gather(env, -9, "en")
+        assert data.end == date(2026, 11, 24)
+        assert data.per_day["unanswered"][-1] == 1
+        assert picture(env, -9, "en").name == "kisah-digest-2026-11-24.png"
+        # A chat with no /timezone reads the bot's zone (Asia/Jakarta: 02:30 on the 24th).
+        assert gather(env, -10, "en").end == date(2026, 11, 24)
 
 
 def test_the_digest_counts_the_same_without_question_texts(

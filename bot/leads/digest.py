@@ -26,14 +26,14 @@ import logging
 import textwrap
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.chat.markup import shorten_title
 from bot.chat.replies import Reply
 from bot.chat.request import Env, Outcome, Picture, Request
 from bot.chat.uitexts import UiTexts
-from bot.leads import quiz
+from bot.leads import quiz, when
 from bot.leads.schedule import ChatUnreachable, Clock, DeliveryRejected, slot, zone
 from bot.storage.quizrecords import story_of
 
@@ -101,7 +101,7 @@ OUTCOMES = ("answered", "offered", "unanswered")
 class DigestData:
     """What the picture shows, gathered from the store (counts and titles only)."""
 
-    end: date  # the last day shown (UTC)
+    end: date  # the last day shown (the chat's today)
     days: tuple[date, ...]
     per_day: dict[str, tuple[int, ...]]  # outcome -> count per day
     stories: tuple[tuple[str, int], ...]  # (title, questions answered with it)
@@ -111,16 +111,20 @@ class DigestData:
 
 
 def gather(env: Env, chat_id: int | None, lang: str) -> DigestData:
-    """The last four weeks of one chat (None: every chat)."""
+    """The last four weeks of one chat (None: every chat), by the chat's own days: its
+    /timezone, else the bot's, so "today" on the picture is the team's today."""
     store = env.store
     assert store is not None
-    now = store.clock()
-    end = now.astimezone(UTC).date()
+    default_zone = env.settings.timezone
+    tz = zone(default_zone if chat_id is None else when.zone_name(store, chat_id, default_zone))
+    now = store.clock().astimezone(tz)
+    end = now.date()
     days = tuple(end - timedelta(days=DAYS - 1 - i) for i in range(DAYS))
-    since = datetime.combine(days[0], datetime.min.time(), tzinfo=UTC)
+    since = datetime.combine(days[0], datetime.min.time(), tzinfo=tz)
+    offset = now.utcoffset() or timedelta()
     counts = {o: [0] * DAYS for o in OUTCOMES}
     index = {d.isoformat(): i for i, d in enumerate(days)}
-    for day, outcome, n in store.daily_questions(chat_id, since):
+    for day, outcome, n in store.daily_questions(chat_id, since, offset):
         if day in index:
             counts[outcome][index[day]] += n
     stats = store.stats(days=DAYS, chat_id=chat_id, top=TOP_STORIES)

@@ -274,17 +274,22 @@ class QuizRecords(Database):
 
     # -- what the digest draws ----------------------------------------------------------------
 
-    def daily_questions(self, chat_id: int | None, since: datetime) -> list[tuple[str, str, int]]:
-        """(UTC day, outcome, count) of the chat's (None: every chat's) questions since `since`;
-        outcome is 'answered', 'offered' (a story offered, not told) or 'unanswered'."""
+    def daily_questions(
+        self, chat_id: int | None, since: datetime, offset: timedelta = timedelta()
+    ) -> list[tuple[str, str, int]]:
+        """(day, outcome, count) of the chat's (None: every chat's) questions since `since`;
+        the day is the date at `offset` from UTC (the chat's zone), outcome 'answered',
+        'offered' (a story offered, not told) or 'unanswered'."""
 
         chat = " AND chat_id = ?" if chat_id is not None else ""
-        params: tuple[object, ...] = (to_db_time(since),) + (
+        shift = f"{round(offset.total_seconds() / 60):+d} minutes"
+        params: tuple[object, ...] = (shift, to_db_time(since)) + (
             (chat_id,) if chat_id is not None else ()
         )
         self._await_records()
         rows = self._read(
-            "SELECT substr(asked_at, 1, 10) AS day, CASE WHEN answered = 1 THEN 'answered' "
+            "SELECT date(substr(asked_at, 1, 19), ?) AS day, "
+            "CASE WHEN answered = 1 THEN 'answered' "
             "WHEN anecdote_id IS NOT NULL THEN 'offered' ELSE 'unanswered' END AS outcome, "
             f"COUNT(*) AS n FROM questions WHERE asked_at >= ?{chat} "
             "GROUP BY day, outcome ORDER BY day",
