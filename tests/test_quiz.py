@@ -164,6 +164,25 @@ def test_the_terminal_asks_quizzes_as_numbered_choices(
         assert f"Answers: 1, {int(right)} right" in score
 
 
+def test_myscore_says_when_the_next_review_is_when_none_is_due(
+    real: tuple[KnowledgeBase, object], tmp_path: Path
+) -> None:
+    """Answered wrongly at 09:00 UTC (16:00 in Jakarta): nothing is due until the same time
+    the next day, which /myscore names; once that time has come, one question is due."""
+    kb, _ = real
+    clock = [START]
+    with Store(tmp_path / DB_FILENAME, clock=lambda: clock[0]) as store:
+        out = console(real, store, ["/quiz"])
+        question = next(item for _, _, item in kb.quizzes() if item.question.en in out)
+        wrong = 2 if question.correct == 0 else 1
+        console(real, store, ["/quiz", str(wrong)])
+        score = console(real, store, ["/myscore"])
+        assert "Nothing to review yet; the next review is Tuesday 24 Nov at 16:00." in score
+        assert "due for review now" not in score
+        clock[0] = START + timedelta(days=1)
+        assert "Questions due for review now: 1. Send /quiz." in console(real, store, ["/myscore"])
+
+
 def test_the_terminal_writes_the_digest_to_a_png_and_prints_its_path(
     real: tuple[KnowledgeBase, object], tmp_path: Path
 ) -> None:

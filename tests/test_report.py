@@ -129,7 +129,8 @@ def test_old_questions_fall_out_of_the_period(tmp_path: Path) -> None:
     moment[0] += timedelta(days=40)
     out = io.StringIO()
     main(services, [], stdout=out)
-    assert "lama" not in out.getvalue() and "Last 30 days: questions 0," in out.getvalue()
+    assert "lama" not in out.getvalue() and "Last 30 days: no questions\n" in out.getvalue()
+    assert "answered 0%" not in out.getvalue()
     services.close()
 
 
@@ -157,7 +158,11 @@ def test_report_lists_content_gaps_grouped_as_candidates_for_new_stories(tmp_pat
     assert "all time: 0, in 0 groups" in gaps[0] and gaps[1] == "  none"
 
     record(services, "pertanyaan biasa tanpa keputusan")
-    mark_gaps(services, ["cara bikin kopi", "gimana bikin kopi", "cuaca besok"])
+    mark_gaps(services, ["cara bikin kopi", "gimana bikin kopi"])
+    out = io.StringIO()
+    main(services, [], stdout=out)
+    assert "all time: 2, in 1 group;" in content_gaps(out.getvalue())[0]
+    mark_gaps(services, ["cuaca besok"])
     out = io.StringIO()
     main(services, [], stdout=out)
     gaps = content_gaps(out.getvalue())

@@ -61,7 +61,9 @@ UI_TEXTS = UiTexts(
         "quiz_console_right": frozenset(),
         "quiz_console_wrong": frozenset({"number", "option"}),
         "quiz_console_skipped": frozenset(),
-        "myscore": frozenset({"answered", "right", "share", "streak", "best", "due"}),
+        "myscore": frozenset({"answered", "right", "share", "streak", "best"}),
+        "myscore_due": frozenset({"due"}),
+        "myscore_due_later": frozenset({"when"}),
         "myscore_none": frozenset(),
         "myscore_story": frozenset({"title", "right", "total"}),
         "quiz_stats_title": frozenset({"days", "polls", "answers", "members"}),
@@ -281,7 +283,8 @@ def myscore(env: Env, req: Request) -> Outcome:
     current, best = streaks(history)
     now = env.store.clock()
     keys = set(deck(env.kb))
-    due = sum(1 for p in progress(history).values() if p.key in keys and p.due <= now)
+    dues = [p.due for p in progress(history).values() if p.key in keys]
+    due = sum(1 for moment in dues if moment <= now)
     lines = [
         env.kb.text(
             "myscore",
@@ -291,9 +294,16 @@ def myscore(env: Env, req: Request) -> Outcome:
             share=round(100 * right / len(history)),
             streak=current,
             best=best,
-            due=due,
         )
     ]
+    if due or not dues:
+        lines.append(env.kb.text("myscore_due", req.lang, due=due))
+    else:  # "0 due" would read as "nothing more to practise": say when the next one is
+        from bot.leads import when  # the schedule (under `when`) imports this module
+
+        zone_name = when.zone_name(env.store, req.chat_id, env.settings.timezone)
+        next_at = when.when_text(env.kb, min(dues), zone_name, req.lang)
+        lines.append(env.kb.text("myscore_due_later", req.lang, when=escape(next_at)))
     per_story: dict[str, list[bool]] = {}
     for answer in history:
         per_story.setdefault(story_of(answer.quiz_key), []).append(answer.right)

@@ -98,10 +98,16 @@ def group_questions(
 
 
 def _period_line(days: int, stats: Stats) -> str:
+    if not stats.asked:  # "answered 0%" of nothing would read as a failing bot
+        return f"Last {days:>2} days: no questions"
     return (
         f"Last {days:>2} days: questions {stats.asked}, answered {stats.answered_share:.0%}, "
         f"unanswered {stats.asked - stats.answered}, 👍 {stats.thumbs_up} / 👎 {stats.thumbs_down}"
     )
+
+
+def _groups(count: int) -> str:
+    return "1 group" if count == 1 else f"{count} groups"
 
 
 def build_report(
@@ -150,7 +156,7 @@ def build_report(
         else f"{unanswered}"
     )
     lines.append(
-        f"Unanswered questions, last {days} days: {counted}, in {len(groups)} groups "
+        f"Unanswered questions, last {days} days: {counted}, in {_groups(len(groups))} "
         f"(similarity >= {threshold:g}); candidates for new triggers or stories:"
     )
     lines += _group_lines(groups, top)
@@ -159,7 +165,7 @@ def build_report(
     lines += [
         "",
         f"Content gaps (team leads: no story fits), all time: {len(gaps)}, in "
-        f"{len(gap_groups)} groups; candidates for new stories (`python -m bot new-story` "
+        f"{_groups(len(gap_groups))}; candidates for new stories (`python -m bot new-story` "
         "lists the ones like a post):",
     ]
     lines += _group_lines(gap_groups, top)
