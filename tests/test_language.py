@@ -35,6 +35,9 @@ def test_indonesian(text: str) -> None:
         "what should I do when a technician falls for someone at the client's office",
         # what the customer said, quoted in Indonesian
         'My client keeps saying "masih mau kerjasama gak sih?" and hangs up. What do I answer?',
+        # "di-" and "-ed" both: the English ending is not read as an Indonesian prefix
+        "win back disappointed client",
+        "calm a disgruntled official",
     ],
 )
 def test_english(text: str) -> None:

@@ -18,7 +18,8 @@ from bot.engine.normalize import Normalizer, get_normalizer
 # English inflections and derivations that Indonesian words do not end with ("refuses",
 # "replacement", "negotiation", "waited"), counted as weak evidence.
 _EN_MORPHOLOGY = re.compile(r"(tion|tions|ment|ments|ness|ing|ed|ly|ies|es|ship|ful)$")
-# Indonesian verb/noun affixes: words like "menelepon", "dibantu", "pelayanannya".
+# Indonesian verb/noun affixes: words like "menelepon", "dibantu", "pelayanannya". A word
+# with an English ending too ("disappointed", "disgruntled") is not counted as Indonesian.
 _ID_MORPHOLOGY = re.compile(
     r"^(meng|meny|mem|men|me[lrwy]|ber|ter|di[a-z]{4,}|pe[nmr])|(kan|nya|lah|kah)$"
 )
@@ -115,7 +116,12 @@ class LanguageDetector:
                 scores["id"] += INFORMAL_WEIGHT if word in self.informal else 1.0
             elif in_en:
                 scores["en"] += 1.0
-            elif len(word) > 5 and word.isalpha() and _ID_MORPHOLOGY.search(word):
+            elif (
+                len(word) > 5
+                and word.isalpha()
+                and _ID_MORPHOLOGY.search(word)
+                and not _EN_MORPHOLOGY.search(word)
+            ):
                 scores["id"] += 0.5
             elif (
                 len(word) > 4
