@@ -457,6 +457,23 @@ def test_eval_prints_the_report(tmp_path: Path, settings: Settings) -> None:
 
 
 @pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("- q: 'halo'\n  expect: []\n  lang: fr\n", "item 0: 'lang' must be one of id, en, mixed"),
+        ('- q: "halo\n  expect: [\n', "questions.yaml:3: invalid YAML: found unexpected end"),
+    ],
+)
+def test_eval_names_a_malformed_file_in_one_line(
+    tmp_path: Path, settings: Settings, content: str, said: str
+) -> None:
+    labeled = tmp_path / "questions.yaml"
+    labeled.write_text(content, encoding="utf-8")
+    status, out, err = call_cli(["eval", str(labeled)], settings)
+    assert status == cli.EXIT_CONFIG and out == ""
+    assert said in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
     ("label", "said"),
     [
         ("expect: ['999']", "expect '999' is no story's seed prefix"),

@@ -29,12 +29,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.chat.markup import html_to_text
 from bot.chat.replies import Replies
-from bot.content.model import LANGUAGES, KnowledgeBase
+from bot.content.model import LANGUAGES, KnowledgeBase, KnowledgeError
+from bot.content.yamlsafe import read_yaml
 from bot.engine.matcher import Matcher
+
+# An item's language: one Kisah answers in, or "mixed" (a label, not scored as either).
+ITEM_LANGUAGES = (*LANGUAGES, "mixed")
 
 NONE = "none"
 
@@ -176,8 +178,11 @@ def parse_items(data: Any, source: str = "items") -> list[EvalItem]:
         if not isinstance(expect, list):
             raise EvalFileError(f"{where}: 'expect' must be a list ([] = no story)")
         lang = raw.get("lang")
-        if lang is not None and not isinstance(lang, str):
-            raise EvalFileError(f"{where}: 'lang' must be a text (id, en, mixed, ...)")
+        if lang is not None and lang not in ITEM_LANGUAGES:
+            # Any other code would be scored as a wrong language on every item, silently.
+            raise EvalFileError(
+                f"{where}: 'lang' must be one of {', '.join(ITEM_LANGUAGES)} (not {lang!r})"
+            )
         kind = raw.get("kind")
         if kind is not None and not isinstance(kind, str):
             raise EvalFileError(f"{where}: 'kind' must be a text (long, keyword, ...)")
@@ -212,11 +217,14 @@ def check_labels(items: Sequence[EvalItem], kb: KnowledgeBase, source: str) -> N
 
 
 def load_items(path: Path) -> list[EvalItem]:
-    """Read a labelled question file (format of the shared dev-questions.yaml)."""
+    """Read a labelled question file (format of the shared dev-questions.yaml); a YAML
+    mistake is reported as the story files' are, in one line with its line number."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise EvalFileError(f"{path}: cannot read: {exc}") from exc
+        data, _text = read_yaml(path)
+    except OSError as exc:
+        raise EvalFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except KnowledgeError as exc:
+        raise EvalFileError("; ".join(exc.problems)) from exc
     return parse_items(data, str(path))
 
 
