@@ -96,11 +96,12 @@ def test_the_listing_shows_when_story_who_chat_and_text_on_one_line(settings: Se
     lines = out.splitlines()
     assert lines[0] == "6 taught phrasing(s), oldest first:"
     assert (
-        f"  2026-11-23 05:07 UTC  lupa-pesanan-maaf  by {LEAD}  in chat -100  [id] {COFFEE_ID}"
+        f"  2026-11-23 05:07 UTC  lupa-pesanan-maaf  by user {LEAD}  in chat -100  [id] {COFFEE_ID}"
         in lines
     )
     assert (
-        f"  2026-11-23 05:07 UTC  wayang-bima  by {LEAD}  in chat -100  [en] {COFFEE_EN}" in lines
+        f"  2026-11-23 05:07 UTC  wayang-bima  by user {LEAD}  in chat -100  [en] {COFFEE_EN}"
+        in lines
     )
     # Newlines and runs of spaces collapsed: one row per phrasing.
     assert any(

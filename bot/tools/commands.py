@@ -236,8 +236,9 @@ def _cross_validate(
         f"top-1 (best answer right):  {evaluation.rate(cv.top1, 3)}\n"
         f"out-of-scope rejected:      {evaluation.rate(cv.oos_reject, 3)}\n"
     )
+    width = max((len(kind) for kind in cv.by_kind), default=0)
     for kind, value in cv.by_kind.items():
-        stdout.write(f"  {kind:<12} {evaluation.rate(value, 3)}\n")
+        stdout.write(f"  {kind:<{width}}  {evaluation.rate(value, 3)}\n")
     return EXIT_OK
 
 

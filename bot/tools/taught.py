@@ -129,11 +129,13 @@ def format_listing(decisions: list[Decision], kb: KnowledgeBase) -> str:
         story = d.story_id or "?"
         if d.story_id is None or kb.by_id(d.story_id) is None:
             story = f"{story} {GONE}"
-        terminal = d.chat_id == CONSOLE_CHAT_ID  # Telegram has no chat 0
-        who = d.decided_by if d.decided_by is not None else ("its user" if terminal else "?")
-        where = "the terminal chat" if terminal else f"chat {d.chat_id}"
+        if d.chat_id == CONSOLE_CHAT_ID:  # Telegram has no chat 0
+            source = "in the terminal chat"
+        else:
+            who = "user ?" if d.decided_by is None else f"user {d.decided_by}"
+            source = f"by {who}  in chat {d.chat_id}"
         lines.append(
-            f"  {d.decided_at:%Y-%m-%d %H:%M} UTC  {story}  by {who}  in {where}  "
+            f"  {d.decided_at:%Y-%m-%d %H:%M} UTC  {story}  {source}  "
             f"[{d.lang}] {shorten(d.text)}"
         )
     lines += [
