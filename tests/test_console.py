@@ -336,6 +336,26 @@ def test_a_new_time_alone_keeps_the_days_and_what_is_sent(replies: Replies, tmp_
     assert "This chat will get one quiz on weekdays (Monday–Friday) at 09:15" in out
 
 
+def test_daily_takes_named_days_lists_and_ranges_in_either_language(
+    replies: Replies, tmp_path: Path
+) -> None:
+    """A team that meets on Monday, Wednesday and Friday, or works on Saturday, says so in
+    the words it uses; the schedule names those days and the next one is one of them."""
+    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
+    try:
+        out = chat(
+            replies,
+            ["/lang en", "/daily 08:00 quiz sen,rab,jum", "/daily 09:00 sabtu minggu", "/stats"],
+            store=store,
+        )
+    finally:
+        store.close()
+    assert "one quiz on Monday, Wednesday, Friday at 08:00" in out
+    assert "one quiz on Saturday, Sunday at 09:00" in out
+    assert "Next quiz: Saturday 28 Nov at 09:00." in out
+    assert "Daily schedule: quizzes, on Saturday, Sunday 09:00" in out
+
+
 def test_what_is_sent_changes_alone_and_stands_anywhere_after_the_time(
     replies: Replies, tmp_path: Path
 ) -> None:

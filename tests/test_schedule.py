@@ -80,6 +80,34 @@ def test_parse_days_and_zones() -> None:
     assert parse_days("daily") == EVERY_DAY
     with pytest.raises(ValueError):
         parse_days("sometimes")
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("mon,wed,fri", "0, 2, 4"),
+        ("sen rab jum", "0, 2, 4"),
+        ("Senin, Rabu, Jum'at", "0, 2, 4"),
+        ("sen-jum", "0, 1, 2, 3, 4"),
+        ("weekend", "5, 6"),
+        ("sabtu minggu", "5, 6"),
+        ("akhir pekan", "5, 6"),
+        ("fri-mon", "0, 4, 5, 6"),  # a range wraps round the week
+        ("tue", "1"),
+    ],
+)
+def test_parse_days_reads_named_days_lists_and_ranges(text: str, days: str) -> None:
+    mask = parse_days(text)
+    assert ", ".join(str(d) for d in range(7) if mask >> d & 1) == days
+
+
+@pytest.mark.parametrize("text", ["mon,blah", "sen-", "-jum", ",", "mon-fri-sat", "senin jam 8"])
+def test_parse_days_refuses_what_is_not_days(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_days(text)
+
+
+def test_zones_by_name_and_alias() -> None:
     assert resolve_timezone("WITA") == "Asia/Makassar"
     assert resolve_timezone("wib") == JAKARTA
     assert resolve_timezone("WIT") == "Asia/Jayapura"

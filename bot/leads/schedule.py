@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time as monotonic_time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +46,22 @@ DAY_WORDS: dict[str, int] = {
     "senin-jumat": WEEKDAYS,
     "harikerja": WEEKDAYS,
     "hari-kerja": WEEKDAYS,
+    "weekend": 0b1100000,
+    "weekends": 0b1100000,
+    "akhirpekan": 0b1100000,
+    "akhir-pekan": 0b1100000,
 }
+# Single days in both languages and their usual short forms, Monday (bit 0) first: a lead
+# names them alone, in a list ("mon,wed,fri", "sen rab jum") or as a range ("sen-kam").
+DAY_NAMES: tuple[frozenset[str], ...] = (
+    frozenset({"mon", "monday", "sen", "senin"}),
+    frozenset({"tue", "tues", "tuesday", "sel", "selasa"}),
+    frozenset({"wed", "wednesday", "rab", "rabu"}),
+    frozenset({"thu", "thur", "thurs", "thursday", "kam", "kamis"}),
+    frozenset({"fri", "friday", "jum", "jumat", "jumaat"}),
+    frozenset({"sat", "saturday", "sab", "sabtu"}),
+    frozenset({"sun", "sunday", "min", "minggu", "ahad"}),
+)
 # Indonesia's three zones by their everyday names.
 ZONE_ALIASES: dict[str, str] = {
     "wib": "Asia/Jakarta",
@@ -69,11 +85,34 @@ def parse_time(text: str) -> time:
 
 
 def parse_days(text: str) -> int:
-    """ "weekdays", "mon-fri", "daily", ... -> a day mask; ValueError otherwise."""
-    mask = DAY_WORDS.get(text.strip().lower().replace(" ", ""))
-    if mask is None:
+    """ "weekdays", "weekend", "mon,wed,fri", "sen-kam", "sabtu minggu", ... -> a day mask;
+    ValueError otherwise. A range may wrap round the week ("fri-mon")."""
+    flat = text.strip().lower().replace("'", "")
+    mask = DAY_WORDS.get(flat.replace(" ", ""))
+    if mask is not None:
+        return mask
+    mask = 0
+    for part in re.split(r"[,\s]+", flat):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        start, end = _day(first, text), _day(last, text) if dash else None
+        if end is None:
+            mask |= 1 << start
+            continue
+        for offset in range((end - start) % 7 + 1):
+            mask |= 1 << (start + offset) % 7
+    if not mask:
         raise ValueError(f"not a set of days: {text!r}")
     return mask
+
+
+def _day(name: str, text: str) -> int:
+    """The weekday number (Monday 0) of one day's name; ValueError naming `text` otherwise."""
+    for number, names in enumerate(DAY_NAMES):
+        if name in names:
+            return number
+    raise ValueError(f"not a set of days: {text!r}")
 
 
 @cache

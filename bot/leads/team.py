@@ -59,6 +59,7 @@ UI_TEXTS = UiTexts(
         "team_help": frozenset(),
         "team_days_every": frozenset(),
         "team_days_weekdays": frozenset(),
+        "team_days_some": frozenset({"days"}),
         "team_daily_set": _SUBSCRIPTION,
         "team_daily_show": _SUBSCRIPTION,
         "team_daily_none": frozenset({"zone"}),
@@ -92,6 +93,7 @@ UI_TEXTS = UiTexts(
         {
             "team_days_every",
             "team_days_weekdays",
+            "team_days_some",
             "team_next_none",
             "team_next_at",
             "team_weekday_names",
@@ -156,7 +158,7 @@ class TeamReplies:
     # -- /daily -------------------------------------------------------------------------------
 
     def daily(self, req: Request) -> Outcome:
-        """`/daily` shows, `/daily HH:MM [weekdays]` sets or changes (a time alone keeps the
+        """`/daily` shows, `/daily HH:MM [days]` sets or changes (a time alone keeps the
         days already set), `/daily off` stops."""
         args, lang = req.args, req.lang
         if not args:
@@ -187,11 +189,11 @@ class TeamReplies:
             )
             return self._reply(self._with_mode(req.chat_id, "team_daily_show", current, lang))
         try:
-            if not args or len(args) > 2:
-                raise ValueError("a time, then at most the days")
+            if not args:
+                raise ValueError("a time, then the days if any")
             at = parse_time(args[0])
-            if len(args) == 2:
-                days = parse_days(args[1])
+            if len(args) > 1:  # "mon-fri", "sen,rab,jum", "sabtu minggu"
+                days = parse_days(" ".join(args[1:]))
             else:  # a new time alone keeps the days, as it keeps what is sent
                 days = current.days if current is not None else EVERY_DAY
         except ValueError:

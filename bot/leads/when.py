@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.leads.schedule import WEEKDAYS, zone
+from bot.leads.schedule import EVERY_DAY, WEEKDAYS, zone
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -24,10 +24,14 @@ def zone_name(store: Store, chat_id: int, default_zone: str) -> str:
 
 
 def days_text(kb: KnowledgeBase, days: int, lang: str) -> str:
-    """The days of a subscription in words: every day, or weekdays."""
+    """The days of a subscription in words: every day, weekdays, or the days named."""
     if days == WEEKDAYS:
         return kb.text("team_days_weekdays", lang)
-    return kb.text("team_days_every", lang)
+    if days & EVERY_DAY == EVERY_DAY:
+        return kb.text("team_days_every", lang)
+    names = kb.text("team_weekday_names", lang).split()
+    chosen = [name for number, name in enumerate(names) if days >> number & 1]
+    return kb.text("team_days_some", lang, days=", ".join(chosen))
 
 
 def when_text(kb: KnowledgeBase, moment: datetime | None, zone_name: str, lang: str) -> str:

@@ -135,8 +135,7 @@ def format_listing(decisions: list[Decision], kb: KnowledgeBase) -> str:
             who = "user ?" if d.decided_by is None else f"user {d.decided_by}"
             source = f"by {who}  in chat {d.chat_id}"
         lines.append(
-            f"  {d.decided_at:%Y-%m-%d %H:%M} UTC  {story}  {source}  "
-            f"[{d.lang}] {shorten(d.text)}"
+            f"  {d.decided_at:%Y-%m-%d %H:%M} UTC  {story}  {source}  [{d.lang}] {shorten(d.text)}"
         )
     lines += [
         "",
