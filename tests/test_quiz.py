@@ -14,7 +14,8 @@ from kbfixture import PROJECT, SEEDS
 from bot.chat.services import build_core
 from bot.content.model import KnowledgeBase
 from bot.leads.digest import digest_due
-from bot.leads.quiz import daily_kind, due_after, mode_of, next_question, streaks
+from bot.leads.quiz import due_after, mode_of, next_question, streaks
+from bot.leads.schedule import EVERY_DAY, WEEKDAYS, daily_kind, parse_days, runs_on
 from bot.settings import Settings
 from bot.storage.quizrecords import Answer
 from bot.storage.store import DB_FILENAME, Store
@@ -87,8 +88,13 @@ def test_streaks_and_daily_modes() -> None:
     assert mode_of(["08:00"]) == (["08:00"], None)
     days = [date(2026, 11, 23) + timedelta(days=i) for i in range(12)]
     weekdays = [d for d in days if d.weekday() < 5]
-    kinds = [daily_kind("mix", d) for d in weekdays]
+    kinds = [daily_kind("mix", d, WEEKDAYS) for d in weekdays]
     assert all(a != b for a, b in zip(kinds, kinds[1:], strict=False))  # Fri -> Mon too
+    # Any days: Monday, Wednesday, Friday (two-day steps) and the weekend alternate as well.
+    for mask in (EVERY_DAY, parse_days("mon,wed,fri"), parse_days("weekend"), parse_days("tue")):
+        run = [d for d in days + [d + timedelta(days=12) for d in days] if runs_on(mask, d)]
+        kinds = [daily_kind("mix", d, mask) for d in run]
+        assert all(a != b for a, b in zip(kinds, kinds[1:], strict=False)), mask
     assert {daily_kind("quiz", d) for d in days} == {"quiz"}
     assert {daily_kind("tips", d) for d in days} == {"tip"}
 

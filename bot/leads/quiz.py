@@ -1,6 +1,6 @@
 """Practice: which quiz question comes next for a person, the team's quizzes, the scores.
 
-Functional core: `next_question` (spaced repetition) and `daily_kind` (tip or quiz today) are
+Functional core: `next_question` (spaced repetition) and `mode_of` (what /daily sends) are
 pure functions of answers, keys and a date, so tests move a clock instead of waiting days.
 The builders below turn a command into store calls and an `Outcome` carrying a `QuizPoll`,
 which each transport sends its own way (Telegram: a quiz poll; the terminal: numbered choices).
@@ -19,7 +19,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.chat.callbacks import callback_data
@@ -27,6 +27,7 @@ from bot.chat.markup import escape
 from bot.chat.replies import Button, Reply
 from bot.chat.request import Env, Outcome, QuizPoll, Request
 from bot.chat.uitexts import UiTexts
+from bot.leads import when
 from bot.storage.quizrecords import MODES, Answer, story_of
 
 if TYPE_CHECKING:
@@ -104,25 +105,6 @@ def is_quiz_key(key: str) -> bool:
     """Quiz keys end ":q<n>", tip keys ":<n>": one delivery log carries both."""
     tail = key.rpartition(":")[2]
     return tail.startswith("q") and tail[1:].isdigit()
-
-
-def daily_kind(mode: str, day: date) -> str:
-    """'tip' or 'quiz' for a chat's daily delivery on local `day`.
-
-    `mix` alternates by the day's ordinal: the schedules are every day or Monday to Friday,
-    and both Friday-to-Monday (three days) and day-to-day are odd steps, so consecutive
-    deliveries always alternate, and a restart cannot make it repeat a kind.
-
-    A group's quizzes walk the chat's stored rotation like its tips (`Store.claim_daily`
-    with the quiz keys), so no quiz repeats before all were posted. Both decks share the
-    chat's cycle number: in `mix` a new cycle starts when either deck runs out, which can
-    bring a tip back a little before every tip was seen.
-    """
-    if mode == "quiz":
-        return "quiz"
-    if mode == "mix":
-        return "quiz" if day.toordinal() % 2 else "tip"
-    return "tip"
 
 
 @dataclass(frozen=True)
@@ -299,8 +281,6 @@ def myscore(env: Env, req: Request) -> Outcome:
     if due or not dues:
         lines.append(env.kb.text("myscore_due", req.lang, due=due))
     else:  # "0 due" would read as "nothing more to practise": say when the next one is
-        from bot.leads import when  # the schedule (under `when`) imports this module
-
         zone_name = when.zone_name(env.store, req.chat_id, env.settings.timezone)
         next_at = when.when_text(env.kb, min(dues), zone_name, req.lang)
         lines.append(env.kb.text("myscore_due_later", req.lang, when=escape(next_at)))

@@ -21,7 +21,6 @@ from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bot.leads.quiz import daily_kind
 from bot.storage.tiprecords import Delivery, Subscription
 
 if TYPE_CHECKING:
@@ -151,6 +150,28 @@ def zone_label(name: str) -> str:
 
 def runs_on(days: int, day: date) -> bool:
     return bool(days >> day.weekday() & 1)
+
+
+def daily_kind(mode: str, day: date, days: int = EVERY_DAY) -> str:
+    """'tip' or 'quiz' for a chat's daily delivery on local `day` of a schedule on `days`.
+
+    `mix` alternates by the number of the schedule's days since a fixed Monday (0001-01-01,
+    ordinal 1), so consecutive deliveries always alternate, whatever the days (Monday,
+    Wednesday and Friday too), and a restart cannot make it repeat a kind.
+
+    A group's quizzes walk the chat's stored rotation like its tips (`Store.claim_daily`
+    with the quiz keys), so no quiz repeats before all were posted. Both decks share the
+    chat's cycle number: in `mix` a new cycle starts when either deck runs out, which can
+    bring a tip back a little before every tip was seen.
+    """
+    if mode == "quiz":
+        return "quiz"
+    if mode != "mix":
+        return "tip"
+    weeks, weekday = divmod(day.toordinal() - 1, 7)
+    week_days = (days & EVERY_DAY).bit_count() or 7
+    earlier = (days & ((1 << weekday) - 1)).bit_count()
+    return "quiz" if (weeks * week_days + earlier) % 2 == 0 else "tip"
 
 
 def slot(sub: Subscription, day: date, tz: ZoneInfo) -> datetime:
@@ -303,7 +324,7 @@ class DeliveryRunner:
         """`send_marks_handover`: `send` calls `handed_over` itself when its request leaves
         for Telegram (after any rate limiter), so a row waiting to go out stays `queued`.
         `quiz_deck`: the quiz keys, for chats whose daily mode is `quiz` or `mix`
-        (bot/leads/quiz.py `daily_kind`); a quiz is then claimed exactly like a tip, in the
+        (`daily_kind`); a quiz is then claimed exactly like a tip, in the
         same delivery log, with the same guarantees, and `send` tells the two apart by key."""
         self.store = store
         self.deck = deck
@@ -364,7 +385,7 @@ class DeliveryRunner:
                 day = due_date(sub, now, self.default_timezone)
                 if day is None:
                     continue
-                kind = daily_kind(modes.get(sub.chat_id, "tips"), day)
+                kind = daily_kind(modes.get(sub.chat_id, "tips"), day, sub.days)
                 chosen = quiz_keys if kind == "quiz" and quiz_keys else keys
                 claimed = await asyncio.to_thread(self.store.claim_daily, sub.chat_id, day, chosen)
                 if claimed is not None:

@@ -26,8 +26,7 @@ from bot.chat.replies import Button, Replies, Reply, all_buttons
 from bot.chat.request import CONSOLE_CHAT_ID, Env, Outcome, QuizPoll, Request
 from bot.leads import quiz as practice
 from bot.leads import tips
-from bot.leads.quiz import daily_kind
-from bot.leads.schedule import due_date
+from bot.leads.schedule import daily_kind, due_date
 from bot.leads.tips import MemoryRotation
 from bot.settings import Settings
 
@@ -151,12 +150,14 @@ class Console:
         if store is None:
             return
         sub = store.subscription(CONSOLE_CHAT_ID)
-        day = due_date(sub, store.clock(), self.env.settings.timezone) if sub else None
+        if sub is None:
+            return
+        day = due_date(sub, store.clock(), self.env.settings.timezone)
         if day is None:
             return
         kb = self.replies.kb
         quizzes = practice.deck(kb)
-        kind = daily_kind(store.daily_mode(CONSOLE_CHAT_ID), day)
+        kind = daily_kind(store.daily_mode(CONSOLE_CHAT_ID), day, sub.days)
         keys = quizzes if kind == "quiz" and quizzes else tips.deck(kb)
         delivery = store.claim_daily(CONSOLE_CHAT_ID, day, list(keys))
         if delivery is None or not store.start_sending(delivery.id):
