@@ -189,20 +189,33 @@ def test_myscore_says_when_the_next_review_is_when_none_is_due(
         assert "Questions due for review now: 1. Send /quiz." in console(real, store, ["/myscore"])
 
 
+def ask(
+    store: Store,
+    chat_id: int,
+    text: str = "x",
+    *,
+    story: str | None = None,
+    answered: bool = False,
+    source: str = "group",
+) -> None:
+    """A question recorded as the chat records one (answered with `story`, or not)."""
+    store.record_question(
+        chat_id=chat_id,
+        user_id=None if source == "cli" else 1,
+        text=text,
+        lang="id",
+        story_id=story,
+        score=50 if story else 0,
+        answered=answered,
+        source=source,
+    )
+
+
 def test_the_terminal_writes_the_digest_to_a_png_and_prints_its_path(
     real: tuple[KnowledgeBase, object], tmp_path: Path
 ) -> None:
     with Store(tmp_path / "data" / DB_FILENAME, clock=lambda: START) as store:
-        store.record_question(
-            chat_id=0,
-            user_id=None,
-            text="x",
-            lang="en",
-            story_id=None,
-            score=0,
-            answered=False,
-            source="cli",
-        )
+        ask(store, 0, source="cli")
         out = console(real, store, ["/quiznow", "1", "/digest"])
         found = re.search(r"The 4-week picture saved: (\S+\.png)", out)
         assert found is not None
@@ -225,16 +238,7 @@ def test_the_digest_counts_days_in_the_chats_time_zone(
     moment = [asked]
     with Store(tmp_path / DB_FILENAME, clock=lambda: moment[0]) as store:
         store.set_chat_timezone(-9, "Asia/Makassar")
-        store.record_question(
-            chat_id=-9,
-            user_id=1,
-            text="x",
-            lang="id",
-            story_id=None,
-            score=0,
-            answered=False,
-            source="group",
-        )
+        ask(store, -9)
         store.flush()
         moment[0] = asked + timedelta(minutes=10)
         env = Env(replies, store, Settings())  # type: ignore[arg-type]
@@ -257,16 +261,7 @@ def test_the_digest_counts_the_same_without_question_texts(
     day = START - timedelta(days=3)
     with Store(tmp_path / DB_FILENAME, log_questions=False, clock=lambda: day) as store:
         for answered_, story in ((True, "wayang-bima"), (False, "wayang-bima"), (False, None)):
-            store.record_question(
-                chat_id=-9,
-                user_id=1,
-                text="private words",
-                lang="id",
-                story_id=story,
-                score=50,
-                answered=answered_,
-                source="group",
-            )
+            ask(store, -9, "private words", story=story, answered=answered_)
         store.flush()
         day = START
         env = Env(replies, store, Settings(log_questions=False))  # type: ignore[arg-type]
