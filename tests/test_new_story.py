@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -424,3 +425,37 @@ def test_a_new_story_is_found_by_its_own_trigger_before_the_model_is_refitted(
     status, out, err = call_cli(["ask"], settings, stdin="customer komplain mesin datang pecah\n")
     assert status == 0, err
     assert "] barang-rusak-di-jalan (006)" in out.splitlines()[0]
+
+
+def test_a_new_story_does_not_take_the_answers_of_the_others_before_the_model_is_refitted(
+    tmp_path: Path,
+) -> None:
+    """A new story shares everyday words ("customer", "kirim") with most messages. Until
+    `calibrate` runs, the labelled messages' words still weigh the stories they know among
+    themselves: the old stories' questions keep their answers (a probe saw 23 eval sets fall
+    below their floors when the words were dropped for every message the new story touched)."""
+    shutil.copytree(PROJECT / "responses", tmp_path / "responses")
+    shutil.copytree(PROJECT / "seeds", tmp_path / "seeds")
+    (tmp_path / "seeds" / DAMAGED_STORY["seed"]).write_text(DAMAGED_POST, encoding="utf-8")
+    items = yaml.safe_load((PROJECT / "eval" / "dev-questions-5.yaml").read_text("utf-8"))
+    labelled = [item for item in items if item["expect"]]
+    stdin = "".join(" ".join(item["q"].split()) + "\n" for item in labelled)
+
+    def right(settings: Settings) -> int:
+        status, out, err = call_cli(["ask", "--json"], settings, stdin=stdin)
+        assert status == 0, err
+        answers = [json.loads(line)["matches"] for line in out.splitlines()]
+        return sum(
+            bool(found) and found[0]["seed"][:3] in item["expect"]
+            for found, item in zip(answers, labelled, strict=True)
+        )
+
+    settings = Settings(
+        responses_dir=tmp_path / "responses", seeds_dir=tmp_path / "seeds", data_dir=tmp_path / "d"
+    )
+    before = right(settings)
+    story_file = tmp_path / "responses" / "anecdotes" / "006-barang-rusak-di-jalan.yaml"
+    story_file.write_text(yaml.safe_dump(DAMAGED_STORY, allow_unicode=True), encoding="utf-8")
+    after = right(settings)
+    assert before >= 0.95 * len(labelled)
+    assert after >= before - 2  # it may fairly take a message or two about damaged goods

@@ -44,9 +44,9 @@ _SPOKEN = re.compile(
     re.IGNORECASE,
 )
 SPOKEN_MIN_WORDS = 12  # words a stretch needs before its spoken joints split it
-# A message of a few keywords ("utusan khusus", "client ultimatum") tells no situation to read
-# concepts from: it is judged by the words alone (`WORDS_ONLY`, bot/engine/scoring.py), so the
-# concept, scope and lead evidence a long message needs does not weigh on it.
+# A message of a few keywords ("utusan khusus", "client ultimatum") tells little situation to
+# read concepts from: the model is fitted on longer messages, and a brief one gets the better
+# of the words alone (`WORDS_ONLY`) and the model (bot/engine/scoring.py `_score`).
 BRIEF_WORDS = 3
 CHUNK_MAX_WORDS = 16  # longer than a punctuated message's clauses: median 7 words, 90% <= 13
 CHUNK_WORDS = 10

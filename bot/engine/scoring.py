@@ -182,18 +182,23 @@ class LexicalScoring:
         phrasings taught for `chat_id` (and bot-wide) on top."""
         scored, q, evidence = self._evidence(question)
         for s, found in zip(scored, evidence, strict=True):
-            # A story without situations, and a message of a few keywords ("wayang", "indirect
-            # sales"), are judged by the words alone: such a message tells no situation and
-            # sounds like nothing, so the concept, scope and lead inputs say little of it, and
-            # the labelled sets the model is fitted on hold few (54 of 3,300 messages). Its
-            # words still count against it where they name a subject no story covers, as
-            # they do in the model ("saya mau resign, gimana bilangnya ke manager").
-            brief = found.words <= BRIEF_WORDS
-            words_only = brief or not self.situations.has(s.story_index)
-            model = WORDS_ONLY if words_only else self.calibration
-            s.confidence = model.probability(found)
-            if words_only:  # the share of its concepts no story names (salary, resigning...)
-                s.confidence *= 1.0 - found.uncovered
+            # A story without situations is judged by the words alone (`WORDS_ONLY`): the
+            # concept inputs would read its missing situations as a poor fit. A message of a
+            # few keywords ("wayang", "indirect sales") tells no situation and sounds like
+            # nothing, and the labelled sets hold few such messages, so it gets the better of
+            # the words alone and the full model: the concepts its few words name may say more
+            # ("cara deketin klien yg dingin" names a cold customer, which no word of 001's
+            # says). Either way its words count against it where they name a subject no story
+            # covers, as they do in the model ("saya mau resign, gimana bilangnya").
+            if not self.situations.has(s.story_index):
+                s.confidence = WORDS_ONLY.probability(found) * (1.0 - found.uncovered)
+            elif found.words <= BRIEF_WORDS:
+                best_reading = max(
+                    WORDS_ONLY.probability(found), self.calibration.probability(found)
+                )
+                s.confidence = best_reading * (1.0 - found.uncovered)
+            else:
+                s.confidence = self.calibration.probability(found)
             if found.lexical >= self.params.author_phrasing and found.lead > 0:
                 s.confidence = max(s.confidence, found.lexical)  # an author's own phrasing
         if q is not None and len(self.taught):
@@ -246,14 +251,8 @@ class LexicalScoring:
         uncovered = situations.uncovered(q.concepts)
         scope = self.scope_words.score(q.words)
         best, second = [*sorted((s.lexical for s in whole), reverse=True)[:2], 0.0][:2]
-        # each candidate's story words, and the best two, for its lead over the best other;
-        # none when a candidate is a story the words were not fitted on (a new story before
-        # `calibrate`): they cannot weigh it against the others, so no lead is read
-        ids = [self.stories[s.story_index].id for s in whole]
-        known = all(self.story_words.knows(i) for i in ids)
-        worded = [self.story_words.score(i, q.words) if known else 0.0 for i in ids]
-        worded_best, worded_second = [*sorted(worded, reverse=True)[:2], 0.0][:2]
-        for s, own in zip(whole, worded, strict=True):
+        leads = self._words_leads(whole, q.words)
+        for s, words_lead in zip(whole, leads, strict=True):
             rival = second if s.lexical == best else best  # the best other candidate
             part_scores = [p.get(s.story_index, 0.0) for p in by_part] or [s.lexical]
             fit = situations.score(s.story_index, q.concepts)
@@ -275,10 +274,37 @@ class LexicalScoring:
                     concept_coverage=s.concept_coverage,
                     scope=scope,
                     lead=s.lexical - rival,
-                    words_lead=own - (worded_second if own == worded_best else worded_best),
+                    words_lead=words_lead,
                 )
             )
         return whole, q, evidence
+
+    def _words_leads(self, whole: list[Scored], words: tuple[str, ...]) -> list[float]:
+        """Each candidate's story-words lead over the best other candidate the words know.
+
+        A story the words were not fitted on (a new story before `calibrate`) has no words
+        to be weighed by: it gets no lead (0), and the stories the words know are weighed
+        among themselves, so a new story that merely shares a few words with a message does
+        not take the lead from the story the message is about. Where the new story fits the
+        message's words at least as well as a known one (its own triggers), that known story
+        keeps no positive lead over it.
+        """
+        known = [self.story_words.knows(self.stories[s.story_index].id) for s in whole]
+        worded = [
+            self.story_words.score(self.stories[s.story_index].id, words) if k else 0.0
+            for s, k in zip(whole, known, strict=True)
+        ]
+        ranked = sorted((w for w, k in zip(worded, known, strict=True) if k), reverse=True)
+        best, second = [*ranked[:2], 0.0, 0.0][:2]
+        new_fit = max((s.lexical for s, k in zip(whole, known, strict=True) if not k), default=-1.0)
+        leads = []
+        for s, own, k in zip(whole, worded, known, strict=True):
+            if not k:
+                leads.append(0.0)
+                continue
+            lead = own - (second if own == best else best)
+            leads.append(min(lead, 0.0) if new_fit >= s.lexical else lead)
+        return leads
 
     def _coverage(
         self, looked: list[tuple[tuple[int, float], ...]], weights: list[float]

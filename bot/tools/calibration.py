@@ -76,7 +76,7 @@ def calibrate(
         for item in group:
             found = sorted(matcher.evidence(item.question), key=lambda pair: -pair[1].lexical)
             for story, evidence in found[:leading]:
-                if evidence.words <= BRIEF_WORDS:  # judged by the words alone (`_score`)
+                if evidence.words <= BRIEF_WORDS:  # fitted on situations told (`_score`)
                     continue
                 samples.append((evidence, story.seed_prefix in item.expect))
     return fit(samples), *fitted(None)
