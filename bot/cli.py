@@ -348,7 +348,7 @@ def cmd_ask(
             f"BOT_DATA_DIR {settings.data_dir} is not a directory: the phrasings team leads "
             "taught cannot be read from it"
         )
-    matcher = build_core(settings).matcher
+    matcher = build_core(settings, serving=True).matcher
 
     def emit(question: str) -> None:
         # The same language rule as the bot's replies: follow the question, else the default.

@@ -79,7 +79,7 @@ def teach(matcher: Matcher, taught: list[Decision]) -> int:
     return used
 
 
-def build_core(settings: Settings, *, taught: bool = True) -> Core:
+def build_core(settings: Settings, *, taught: bool = True, serving: bool = False) -> Core:
     """Load and validate the knowledge base, index it, check the reply texts (`_build_core`).
 
     The base and its index live as long as the process: they are built with the collector
@@ -87,10 +87,10 @@ def build_core(settings: Settings, *, taught: bool = True) -> Core:
     their millions of objects again.
     """
     with paused_gc(freeze=True):
-        return _build_core(settings, taught=taught)
+        return _build_core(settings, taught=taught, serving=serving)
 
 
-def _build_core(settings: Settings, *, taught: bool = True) -> Core:
+def _build_core(settings: Settings, *, taught: bool = True, serving: bool = False) -> Core:
     """Load and validate the knowledge base, index it, check the reply texts.
 
     `taught`: add the phrasings team leads taught (the bot's answers); `eval` leaves them out,
@@ -102,7 +102,8 @@ def _build_core(settings: Settings, *, taught: bool = True) -> Core:
     # Parsed files and the matcher's index are cached under the data directory (a cache
     # file, not the database: `ask`, `check` and `eval` still create no database).
     cache_dir = settings.data_dir / CACHE_DIR
-    kb = load_knowledge(settings.responses_dir, settings.seeds_dir, cache_dir)
+    # Serving (`run`, `chat`, `ask`) leaves a story draft out instead of refusing to start.
+    kb = load_knowledge(settings.responses_dir, settings.seeds_dir, cache_dir, skip_drafts=serving)
     try:
         matcher = Matcher(kb, cache_dir=cache_dir)
     except (
@@ -134,7 +135,7 @@ def _build_core(settings: Settings, *, taught: bool = True) -> Core:
 
 def build_services(settings: Settings) -> Services:
     """The core plus the opened store (`<data_dir>/kisah.sqlite3`, migrated at open)."""
-    core = build_core(settings, taught=False)
+    core = build_core(settings, taught=False, serving=True)
     store = Store.open(settings)
     teach(core.matcher, store.decisions(TAUGHT))  # read through the store just opened
     return Services(

@@ -28,7 +28,7 @@ from bot.content.parsecache import (
     story_of,
     text_json,
 )
-from bot.content.validation import load_story, load_ui, seed_problem
+from bot.content.validation import DRAFT_PROBLEM, load_story, load_ui, seed_problem
 from bot.content.yamlsafe import field_line
 from bot.forked import map_forked
 from bot.storage.cache import dumps, loads, paused_gc
@@ -72,9 +72,17 @@ def load_ui_dir(
 
 
 def load_knowledge(
-    responses_dir: Path, seeds_dir: Path, cache_dir: Path | None = None
+    responses_dir: Path,
+    seeds_dir: Path,
+    cache_dir: Path | None = None,
+    *,
+    skip_drafts: bool = False,
 ) -> KnowledgeBase:
     """Load and validate everything; raise KnowledgeError listing every problem found.
+
+    `skip_drafts` (the commands that serve: `run`, `chat`, `ask`): a story file that still
+    has a TODO of `new-story` is left out with a warning instead, so a draft written on the
+    server does not stop the bot; `check` and the measuring commands still refuse it.
 
     Parsing thousands of YAML files takes seconds even with libyaml, so a valid file is
     remembered by a hash of its bytes: in `cache_dir` when given (bot/storage/cache.py), so a start
@@ -106,13 +114,16 @@ def load_knowledge(
             if cache is not None:
                 cache.close()
             return kb
+    drafts: list[Path] = []
     try:
         with paused_gc():
-            kb = _load_knowledge(responses_dir, seeds_dir, files, raw, cache)
+            kb = _load_knowledge(
+                responses_dir, seeds_dir, files, raw, cache, drafts if skip_drafts else None
+            )
     finally:
         if cache is not None:
             cache.save()
-    if digest is not None:
+    if digest is not None and not drafts:  # a base less its drafts is not the files' base
         _LAST_KB.clear()
         _LAST_KB[digest] = (kb, hashes)
     return kb
@@ -128,7 +139,9 @@ def _load_knowledge(
     files: list[Path],
     raw: Mapping[Path, bytes],
     cache: FileCache | None = None,
+    drafts: list[Path] | None = None,
 ) -> KnowledgeBase:
+    """The base of `files`; with `drafts` given, a draft is left out and added to it."""
     problems: list[str] = []
     story_dir = responses_dir / STORIES_DIR
     if not files:
@@ -155,6 +168,17 @@ def _load_knowledge(
                     cache.remember(path, story_json(found))
             stories.append(found)
         except KnowledgeError as exc:
+            still = sum(problem.endswith(DRAFT_PROBLEM) for problem in exc.problems)
+            if drafts is not None and still:
+                drafts.append(path)
+                log.warning(
+                    "story draft left out: %s (%d field(s) still TODO, %d problem(s) in all; "
+                    "`python -m bot check` lists them)",
+                    path,
+                    still,
+                    len(exc.problems),
+                )
+                continue
             problems.extend(exc.problems)
     seen: dict[str, Path] = {}
     numbered: dict[str, Story] = {}  # a seed's number -> the first story citing such a seed

@@ -32,7 +32,7 @@ from bot.content.model import seed_number
 from bot.content.seedtext import clean_seed_text
 from bot.content.validation import TODO
 from bot.engine.language import detect_language
-from bot.engine.normalize import content_tokens
+from bot.engine.normalize import content_tokens, get_normalizer
 from bot.settings import Settings
 from bot.storage.inboxrecords import text_key
 from bot.tools.report import question_key
@@ -62,18 +62,22 @@ class NewStoryError(ValueError):
 
 
 def slugify(title: str, limit: int = MAX_ID) -> str:
-    """ASCII, lowercase, hyphen-separated, at most `limit` characters, cut at a word's end."""
+    """ASCII, lowercase, hyphen-separated, at most `limit` characters, cut at a word's end
+    and not after a word such as "ke" or "the" ("salah-kirim-barang", not "...-barang-ke")."""
     ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     words = re.findall(r"[a-z0-9]+", ascii_text.lower())
-    slug = ""
+    kept: list[str] = []
     for word in words:
-        candidate = f"{slug}-{word}" if slug else word
-        if len(candidate) > limit:
-            if not slug:
-                slug = word[:limit]
+        if len("-".join([*kept, word])) > limit:
+            if not kept:
+                kept = [word[:limit]]
             break
-        slug = candidate
-    return slug
+        kept.append(word)
+    if len(kept) < len(words):  # cut: end on a word that says something
+        normalizer = get_normalizer()
+        while len(kept) > 1 and normalizer.is_stopword(kept[-1]):
+            kept.pop()
+    return "-".join(kept)
 
 
 def similar_questions(
