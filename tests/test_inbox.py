@@ -294,6 +294,9 @@ def test_repointing_answers_with_the_new_story_and_notifies_once(services: Servi
     text = outcome.replies[0].text
     assert f"→ <b>{title(services, second, 'en')}</b>" in text
     assert "sent the story too" not in text
+    # One message per question: the lead is told the asker keeps the first story.
+    first_title = title(services, first, "en")
+    assert f"already got <i>{first_title}</i> earlier and is not messaged again" in text
     assert answered_with(services, Q) == second
     assert answered_with(services, REWORDED) == second
 
@@ -429,20 +432,24 @@ def test_another_story_offers_every_other_story_and_teaches_the_one_picked(
     assert answered_with(services, Q) == last.id
 
 
-def test_another_story_after_a_thumbs_down_leaves_out_the_story_that_did_not_fit(
+def test_another_story_after_a_thumbs_down_offers_the_story_that_did_not_fit_last(
     services: Services,
 ) -> None:
+    """The first three leave out the story a 👎 was given on; "Another story…" ends with it,
+    for a lead who judges the 👎 mistaken."""
     chat = Chat(services)
     chat.send(ANSWERED)
     chat.press("👎")
     story = answered_with(services, ANSWERED)
     assert story is not None
-    chat.send("/inbox")
+    first = [label for _, label in choices_of(chat.send("/inbox")) if label.startswith("📖")]
+    assert not any(title(services, story, "en")[:20] in label for label in first)
     out = chat.press("📚 Another story")
-    assert "(stories 4–4 of 4, best fit first)" in out
+    assert "(stories 4–5 of 5, best fit first)" in out
     rest = [label for _, label in choices_of(out) if label.startswith("📖")]
-    assert len(rest) == 1
-    assert title(services, story, "en")[:20] not in rest[0]
+    assert len(rest) == 2 and title(services, story, "en")[:20] in rest[-1]
+    assert "Taught" in chat.press(rest[-1])
+    assert answered_with(services, ANSWERED) == story
 
 
 def test_another_story_of_a_question_in_another_group_is_refused(services: Services) -> None:

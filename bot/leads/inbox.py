@@ -102,6 +102,7 @@ UI_TEXTS = UiTexts(
         "inbox_taught": frozenset({"question", "title"}),
         "inbox_taught_again": frozenset({"question", "title"}),
         "inbox_asker_told": frozenset(),
+        "inbox_asker_had": frozenset({"title"}),
         "inbox_gap": frozenset({"question"}),
         "inbox_skipped": frozenset({"question"}),
         "inbox_undone_open": frozenset({"question"}),
@@ -288,7 +289,7 @@ class Inbox:
             why=why,
         )
         rows = [(self._teach_button(question, story, lang),) for story in self._choices(question)]
-        if len(self.kb.stories) - (1 if _unwanted(question) else 0) > STORY_CHOICES:
+        if len(self.kb.stories) > STORY_CHOICES:
             rows.append((self._button("inbox_button_others", lang, f"o:{question.id}:0"),))
         rows.append(
             (
@@ -324,13 +325,19 @@ class Inbox:
 
     def _others(self, question: Question, offset: int, lang: str) -> Outcome:
         """A page of the stories after the first three, in the same order of fit: the lead
-        who knows the story that fits finds it even when the words pointed elsewhere."""
-        total = len(self.kb.stories) - (1 if _unwanted(question) else 0) - STORY_CHOICES
+        who knows the story that fits finds it even when the words pointed elsewhere. The
+        story a 👎 said did not fit comes last: the lead may judge the 👎 mistaken."""
+        total = len(self.kb.stories) - STORY_CHOICES
         if total <= 0:
             return self._say("inbox_stale", lang)
         offset = min(offset, (total - 1) // OTHERS_PAGE * OTHERS_PAGE)
         end = STORY_CHOICES + offset + OTHERS_PAGE
-        page = self._choices(question, end)[STORY_CHOICES + offset :]
+        unwanted = self.kb.by_id(_unwanted(question) or "")
+        fitting = len(self.kb.stories) - (1 if unwanted else 0)
+        order = self._choices(question, min(end, fitting))
+        if unwanted is not None and end > fitting:
+            order.append(unwanted)
+        page = order[STORY_CHOICES + offset : end]
         rows: list[tuple[Button, ...]] = [
             (self._teach_button(question, story, lang),) for story in page
         ]
@@ -445,6 +452,13 @@ class Inbox:
         text += "\n" + self._t("inbox_scope_all" if scope is None else "inbox_scope_group", lang)
         if owed:
             text += "\n" + self._t("inbox_asker_told", lang)
+        else:
+            earlier = self.store.hearback_of(question.id)
+            if earlier is not None and earlier.state == "sent" and earlier.story_id != story.id:
+                # one message per question: the lead should know the asker keeps the first
+                told = self.kb.by_id(earlier.story_id)
+                told_title = told.title.get(lang) if told else earlier.story_id
+                text += "\n" + self._t("inbox_asker_had", lang, title=escape(told_title))
         rows = self._undo_rows(question, change, lang)
         notices = self._notices(question, story.id) if owed else ()
         return Outcome(replies=(Reply(text, rows),), notices=notices)

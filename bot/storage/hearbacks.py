@@ -71,6 +71,11 @@ class Hearbacks(Database):
         rows = self._read(f"{_SELECT} {where}ORDER BY id", params)
         return [_hearback(row) for row in rows]
 
+    def hearback_of(self, question_id: int) -> Hearback | None:
+        """The hear-back owed or sent for one question (there is at most one), or None."""
+        rows = self._read(f"{_SELECT} WHERE question_id = ?", (question_id,))
+        return _hearback(rows[0]) if rows else None
+
     def hearback_chats_due(self) -> list[int]:
         """Chats with a pending hear-back whose back-off is over, oldest first."""
         rows = self._read(
