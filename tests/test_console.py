@@ -356,6 +356,22 @@ def test_daily_takes_named_days_lists_and_ranges_in_either_language(
     assert "Daily schedule: quizzes, on Saturday, Sunday 09:00" in out
 
 
+def test_the_days_change_alone_once_a_schedule_exists(replies: Replies, tmp_path: Path) -> None:
+    """As "/daily 07:45" changes only the time, "/daily sen,rab,jum" changes only the days;
+    with no schedule yet there is no time to keep, and the reply asks for one."""
+    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
+    try:
+        out = chat(
+            replies,
+            ["/lang en", "/daily weekend", "/daily 08:00 quiz", "/daily sen,rab,jum"],
+            store=store,
+        )
+    finally:
+        store.close()
+    assert "I didn't understand weekend." in out
+    assert "one quiz on Monday, Wednesday, Friday at 08:00" in out
+
+
 def test_what_is_sent_changes_alone_and_stands_anywhere_after_the_time(
     replies: Replies, tmp_path: Path
 ) -> None:

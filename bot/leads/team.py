@@ -106,6 +106,11 @@ UI_TEXTS = UiTexts(
 )
 
 
+def _looks_like_time(word: str) -> bool:
+    """ "08:30", "8.30", "25:00" (a wrong time is still a time, for the usage reply)."""
+    return any(ch.isdigit() for ch in word)
+
+
 class TeamReplies:
     """The team-lead replies of one environment; one per command, holds no state of its own."""
 
@@ -191,11 +196,15 @@ class TeamReplies:
         try:
             if not args:
                 raise ValueError("a time, then the days if any")
-            at = parse_time(args[0])
-            if len(args) > 1:  # "mon-fri", "sen,rab,jum", "sabtu minggu"
-                days = parse_days(" ".join(args[1:]))
-            else:  # a new time alone keeps the days, as it keeps what is sent
-                days = current.days if current is not None else EVERY_DAY
+            if current is not None and not _looks_like_time(args[0]):
+                # "/daily sen,rab,jum": the days alone change, the time stays
+                at, days = current.at, parse_days(" ".join(args))
+            else:
+                at = parse_time(args[0])
+                if len(args) > 1:  # "mon-fri", "sen,rab,jum", "sabtu minggu"
+                    days = parse_days(" ".join(args[1:]))
+                else:  # a new time alone keeps the days, as it keeps what is sent
+                    days = current.days if current is not None else EVERY_DAY
         except ValueError:
             given = escape(" ".join(written)[:ECHO_CHARS])  # all of it: "/daily quiz" too
             return self._reply(self._t("team_daily_usage", lang, given=given))
