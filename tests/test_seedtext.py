@@ -114,6 +114,22 @@ def test_debris_lines_before_the_tail_are_dropped_and_blank_runs_merged() -> Non
     assert clean_seed_text(raw) == "Satu.\n\nDua.\nTiga kata."
 
 
+@pytest.mark.parametrize(
+    "byline",
+    [
+        "Posted by Rina at 10:15 AM",
+        "Diposting oleh Pak Budi pada 14 Maret 2011",
+        "Written by admin",
+        "Posted on March 14, 2011",
+    ],
+)
+def test_a_blogs_byline_is_dropped_but_a_sentence_about_posting_is_kept(byline: str) -> None:
+    raw = f"Judul\n\n{byline}\n\nPosted by courier, the parcel arrived late. Lalu kami minta maaf."
+    assert clean_seed_text(raw) == (
+        "Judul\n\nPosted by courier, the parcel arrived late. Lalu kami minta maaf."
+    )
+
+
 def test_load_seed_text_reads_the_story_seed() -> None:
     text = Text("x", "x")
     story = Story(

@@ -66,6 +66,10 @@ _DEBRIS_LINES: tuple[re.Pattern[str], ...] = tuple(
         r"notify me of (new|follow-up) .*",
         r"post comment",
         r"cancel reply",
+        # Bylines of Blogger and WordPress themes ("Posted by Rina at 10:15 AM"): short lines
+        r"(posted|written|published) by [^.!?]{1,60}",
+        r"(diposting|ditulis|dipublikasikan|diterbitkan) oleh [^.!?]{1,60}",
+        r"(posted|published) (on|at) [^.!?]{1,40}",
     )
 )
 
