@@ -76,6 +76,8 @@ def test_the_draft_has_every_field_marked_todo(settings: Settings) -> None:
     assert data["situations"] == [{"id": "TODO", "en": "TODO"}]  # README's step 3 asks for it
     assert data["tags"] == {"id": ["TODO"], "en": ["TODO"]}
     assert data["tips"] == [{"id": "TODO", "en": "TODO"}] * 3
+    assert data["summary"] == {"id": "TODO", "en": "TODO"}  # the answer's short retelling
+    assert data["when"] == [{"id": ["TODO"], "en": ["TODO"]}]  # it picks the first lesson
     # The cleaned seed, as comments, without the blog's debris.
     assert "# Menjelang akhir tahun, seorang klien menelepon" in text
     assert "# lalu menawarkan paket dengan layanan tambahan tanpa memotong harga." in text
@@ -106,6 +108,10 @@ def test_check_names_every_todo_field_with_its_line_until_filled_in(settings: Se
         "tags.id.0",
         "tags.en.0",
         *(f"tips.{i}.{lang}" for i in range(3) for lang in ("id", "en")),
+        "summary.id",
+        "summary.en",
+        "when.0.id.0",
+        "when.0.en.0",
     ]
     for problem in problems:
         where = problem.split(": ", 1)[0]
@@ -124,7 +130,7 @@ def test_a_draft_is_left_out_of_the_serving_commands_with_a_warning(settings: Se
     start: `ask` and `chat` serve the finished stories and say which draft they left out;
     `check` still refuses it."""
     assert call_cli(["new-story", str(settings.seeds_dir / SEED)], settings)[0] == 0
-    left_out = f"story draft left out: {draft_path(settings)} (17 field(s) still TODO"
+    left_out = f"story draft left out: {draft_path(settings)} (21 field(s) still TODO"
 
     status, out, err = call_cli(
         ["ask", "--json"], settings, stdin=f"{THREAT['triggers']['id'][0]}\n"
@@ -382,6 +388,8 @@ def test_a_line_break_yaml_knows_cannot_inject_a_key_into_the_draft(settings: Se
     data = yaml.safe_load(draft_path(settings).read_text(encoding="utf-8"))
     assert data["story"] == {"id": "TODO", "en": "TODO"}
     assert data["tips"] == [{"id": "TODO", "en": "TODO"}] * 3
+    assert data["summary"] == {"id": "TODO", "en": "TODO"}  # the answer's short retelling
+    assert data["when"] == [{"id": ["TODO"], "en": ["TODO"]}]  # it picks the first lesson
     assert "caution" not in data
 
 

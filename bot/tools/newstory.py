@@ -252,6 +252,18 @@ def draft(
     for _ in range(DRAFT_TIPS):
         lines += [f"  - id: {TODO}", f"    en: {TODO}"]
     lines += [
+        "summary:  # the story in two or three sentences, as what happened: the answer shows it",
+        f"  id: {TODO}",
+        f"  en: {TODO}",
+        "when:  # per lesson, in their order: the dilemmas it answers (they choose the first)",
+        "  - id:",
+        f"      - {TODO}",
+        "    en:",
+        f"      - {TODO}",
+        "# optional: caution, caution_short and applies_to, for a legal or HR edge",
+        "# (docs/authoring.md)",
+    ]
+    lines += [
         "# Practice questions for /quiz and the team's quizzes: optional, four or more once",
         "# there (docs/authoring.md). Uncomment and write, one per lesson at least:",
         "# quiz:",
