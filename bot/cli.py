@@ -175,9 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
         "calibrate",
         parents=[common],
         help="fit the confidence model on labeled question files",
-        description="Fit the confidence model (bot/engine/confidence.py) on labeled YAML files and "
-        "write it to <responses>/calibration.yaml, which the matcher reads at start. Run it "
-        "when the stories change; check the result with `eval` on a set it was not fitted on.",
+        description="Fit the confidence model (bot/engine/confidence.py) and the word models it "
+        "reads on labeled YAML files, and write them to <responses>/calibration.yaml, "
+        "scope_words.yaml and story_words.yaml, which the matcher reads at start. Run it when "
+        "the stories change; check the result with `eval` on a set it was not fitted on.",
     )
     calibrate.add_argument(
         "files", metavar="FILE", type=Path, nargs="+", help="labeled questions (YAML)"
@@ -196,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit the order of a story's lessons instead (bot/engine/lesson_weights.py) on the "
         "FILEs' lesson-labelled questions: print how it does cross-validated (--folds N, "
         "default 5: each part scored with the weights fitted on the others, against the fit "
-        "alone) and write <responses>/lesson_weights.yaml",
+        "alone) and write <responses>/lesson_weights.yaml and lesson_words.yaml",
     )
     calibrate.set_defaults(func=tools.cmd_calibrate)
 

@@ -222,6 +222,8 @@ def test_the_terminal_writes_the_digest_to_a_png_and_prints_its_path(
         png = Path(found[1]).read_bytes()
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         assert Path(found[1]).parent == tmp_path / "data"
+        # The caption Telegram shows under the picture, printed under the path.
+        assert "📊 The last 4 weeks: 1 questions (0 answered, 0 offered, 1 unanswered)" in out
         assert store.deliveries(0)[-1].state == "sent"  # /quiznow: one delivery, printed
 
 

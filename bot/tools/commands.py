@@ -152,7 +152,8 @@ def cmd_calibrate(
     rule = fitting.rule_threshold([evaluation.evaluate(matcher, f) for f in per_file])
     stdout.write(
         f"threshold by the rule on these files: {rule} "
-        f"(the matcher uses {matcher.threshold}, ScoringParams.threshold)\n"
+        f"(the matcher uses {matcher.threshold}, ScoringParams.threshold; in-sample, so only "
+        "a hint: choose it as docs/matching.md says, on sets not fitted on)\n"
     )
     return EXIT_OK
 

@@ -298,12 +298,14 @@ class Console:
         # As in Telegram: the explanation after the answer, the story a button away.
         self.show(Reply(escape(f"{verdict}\n{poll.explanation}"), poll.buttons))
 
-    def save_picture(self, png: bytes, name: str) -> None:
-        """The weekly picture as a PNG file beside the database (or here without one)."""
+    def save_picture(self, png: bytes, name: str, caption: str) -> None:
+        """The weekly picture as a PNG file beside the database (or here without one), then
+        its caption, as Telegram shows it under the picture."""
         folder = self.store.path.parent if self.store is not None else Path.cwd()
         path = folder / name
         path.write_bytes(png)
-        self.stdout.write(self.replies.kb.text("digest_saved", self.lang, path=path) + "\n\n")
+        saved = self.replies.kb.text("digest_saved", self.lang, path=path)
+        self.stdout.write(f"{saved}\n{html_to_text(caption)}\n\n")
         self.stdout.flush()
 
     def deliver(self, outcome: Outcome) -> None:
@@ -336,7 +338,8 @@ class Console:
         if outcome.poll is not None:  # a quiz: numbered choices, the next number answers
             self.ask_quiz(outcome.poll, outcome.delivery_id)
         if outcome.picture is not None:
-            self.save_picture(outcome.picture.png, outcome.picture.name)
+            picture = outcome.picture
+            self.save_picture(picture.png, picture.name, picture.caption)
 
 
 _BUTTON_LANG = re.compile(r"@(id|en)$")
