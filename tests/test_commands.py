@@ -120,11 +120,15 @@ def test_help_lists_every_command_of_the_table_in_table_order(tmp_path: Path, la
     kb = load_knowledge(PROJECT / "responses", SEEDS)
     env = Env(Replies(kb, Matcher(kb)), None, Settings(data_dir=tmp_path))
     text = commands.help_text(env, lang).text
+    lead = commands.help_text(env, lang, lead=True).text  # "/help lead"
     assert text.startswith(env.replies.help(lang).text)
-    listed = [line.split()[0] for line in text.splitlines() if line.startswith("/")]
+    listed = [line.split()[0] for line in (text + "\n" + lead).splitlines() if line[:1] == "/"]
     names = [f"/{row.name}" for row in COMMANDS]
-    assert list(dict.fromkeys(listed)) == names  # /daily has two lines (set, then show/off)
+    assert list(dict.fromkeys(listed)) == names  # /daily has lines to set, show, change
     for row in COMMANDS:
-        assert f"/{row.name} {kb.text(row.help_key, lang)}" in text
-    assert kb.text("team_help", lang) in text  # the team-lead heading, before their commands
-    assert text.index(kb.text("team_help", lang)) < text.index("/daily")
+        assert f"/{row.name} {kb.text(row.help_key, lang)}" in (lead if row.team else text)
+    # /help names the team-lead commands on one line and points to "/help lead"
+    team = " ".join(f"/{row.name}" for row in COMMANDS if row.team)
+    assert kb.text("team_help_short", lang, commands=team) in text
+    assert "/help lead" in text and "/daily 08:30" not in text
+    assert lead.startswith(kb.text("team_help", lang))  # the heading, then their commands

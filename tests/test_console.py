@@ -391,7 +391,7 @@ def test_what_is_sent_changes_alone_and_stands_anywhere_after_the_time(
 def test_team_commands_refuse_bad_input_and_help_lists_them(replies: Replies) -> None:
     """Without a store there is nothing to schedule: team commands are unknown there, while
     /help lists them (the text is the same everywhere)."""
-    out = chat(replies, ["/lang en", "/help", "/daily 08:00", "/stats"])
+    out = chat(replies, ["/lang en", "/help lead", "/daily 08:00", "/stats"])
     assert "For team leads" in out and "/daily 08:30" in out
     assert out.count("I don't know that command.") == 2
 

@@ -270,9 +270,11 @@ async def test_commands(kisah: RunningBot, fake_telegram: FakeTelegram) -> None:
         return sent
 
     help_en = (await one("/help")).html
-    # The shared help, then the team-lead commands that only Telegram has.
-    assert help_en.startswith(replies.help("en").text) and "/daily 08:30" in help_en
-    assert "For team leads" in help_en
+    # The shared help, the team-lead commands named on one line, in full on "/help lead".
+    assert help_en.startswith(replies.help("en").text) and "/daily 08:30" not in help_en
+    assert "For team leads</b>: /daily" in help_en and "/help lead" in help_en
+    lead_help = (await one("/help lead")).html
+    assert "/daily 08:30" in lead_help and "/inbox" in lead_help
     assert (await one("/topics")).button_data == [f"s:{THREAT_ID}@en", f"s:{APOLOGY_ID}@en"]
     assert (await one(f"/story {APOLOGY_ID}")).bold()[1] == "A forgotten order, an apology"
     assert (await one("/story")).html == replies.story_usage("en").text

@@ -74,23 +74,33 @@ def start(env: Env, req: Request) -> Outcome:
     return _say(env.replies.start(req.lang))
 
 
-def help_text(env: Env, lang: str) -> Reply:
-    """/help, made from the table: how to ask, one line per everyday command, then the
-    team-lead commands (which every transport has) under their heading. A command's line is
+# "/help lead": the team-lead commands in full.
+LEAD_HELP_WORDS = frozenset({"lead", "leads", "team", "tim"})
+
+
+def help_text(env: Env, lang: str, *, lead: bool = False) -> Reply:
+    """/help, made from the table: how to ask and one line per everyday command, then the
+    team-lead commands named on one line (most readers are salespeople, on a phone); with
+    `lead` ("/help lead") those commands in full under their heading. A command's line is
     "/<name> " and its `help_<name>` text, so a new row is listed without editing a help text
     kept beside the table."""
 
     def lines(rows: Sequence[Command]) -> str:
         return "\n".join(f"/{row.name} {env.kb.text(row.help_key, lang)}" for row in rows)
 
+    team = [row for row in COMMANDS if row.team]
+    if lead:
+        return Reply(f"{env.kb.text('team_help', lang)}\n{lines(team)}")
     intro = env.replies.help(lang)
     everyday = lines([row for row in COMMANDS if not row.team])
-    lead = f"{env.kb.text('team_help', lang)}\n{lines([row for row in COMMANDS if row.team])}"
-    return replace(intro, text=f"{intro.text}\n\n{everyday}\n\n{lead}")
+    named = " ".join(f"/{row.name}" for row in team)
+    short = env.kb.text("team_help_short", lang, commands=named)
+    return replace(intro, text=f"{intro.text}\n\n{everyday}\n\n{short}")
 
 
 def help_(env: Env, req: Request) -> Outcome:
-    return _say(help_text(env, req.lang))
+    lead = bool(req.args) and req.args[0].lower() in LEAD_HELP_WORDS
+    return _say(help_text(env, req.lang, lead=lead))
 
 
 def ask(env: Env, req: Request) -> Outcome:

@@ -57,6 +57,7 @@ UI_TEXTS = UiTexts(
     {
         "team_only_leads": frozenset(),
         "team_help": frozenset(),
+        "team_help_short": frozenset({"commands"}),
         "team_days_every": frozenset(),
         "team_days_weekdays": frozenset(),
         "team_days_some": frozenset({"days"}),
