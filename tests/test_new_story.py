@@ -454,7 +454,7 @@ def test_a_new_story_is_found_by_its_own_trigger_before_the_model_is_refitted(
     status, out, err = call_cli(["check"], settings)
     assert status == 0, err
     assert out.startswith("OK: 6 stories")
-    assert "fitted before 1 story(ies) existed: barang-rusak-di-jalan" in out
+    assert "the story words know nothing of 1 story(ies): barang-rusak-di-jalan" in out
 
     status, out, err = call_cli(["ask"], settings, stdin="customer komplain mesin datang pecah\n")
     assert status == 0, err
@@ -493,3 +493,45 @@ def test_a_new_story_does_not_take_the_answers_of_the_others_before_the_model_is
     after = right(settings)
     assert before >= 0.95 * len(labelled)
     assert after >= before - 2  # it may fairly take a message or two about damaged goods
+
+
+def test_a_story_named_by_a_handful_of_labelled_questions_gets_no_story_words(
+    tmp_path: Path,
+) -> None:
+    """Eight labelled questions cannot say which words go with a story: every word of those
+    eight would lean to it. `calibrate` leaves such a story out of the story words (it gets
+    no lead, as before its first `calibrate`) and `check` says so; with twenty it is in."""
+    shutil.copytree(PROJECT / "responses", tmp_path / "responses")
+    shutil.copytree(PROJECT / "seeds", tmp_path / "seeds")
+    (tmp_path / "seeds" / DAMAGED_STORY["seed"]).write_text(DAMAGED_POST, encoding="utf-8")
+    story_file = tmp_path / "responses" / "anecdotes" / "006-barang-rusak-di-jalan.yaml"
+    story_file.write_text(yaml.safe_dump(DAMAGED_STORY, allow_unicode=True), encoding="utf-8")
+    settings = Settings(
+        responses_dir=tmp_path / "responses", seeds_dir=tmp_path / "seeds", data_dir=tmp_path / "d"
+    )
+    goods = ["mesin", "kulkas", "printer", "genset", "pompa", "panel", "kompresor", "motor",
+             "lemari", "rak", "meja", "kursi", "server", "ups", "trafo", "dinamo", "boiler",
+             "chiller", "conveyor", "forklift"]  # fmt: skip
+    labelled = tmp_path / "damaged.yaml"
+
+    def calibrate_with(count: int) -> str:
+        items = [
+            {
+                "q": f"{name} yang kami kirim sampai di customer dalam keadaan rusak",
+                "expect": ["006"],
+            }
+            for name in goods[:count]
+        ]
+        labelled.write_text(yaml.safe_dump(items, allow_unicode=True), encoding="utf-8")
+        dev = str(PROJECT / "eval" / "dev-questions.yaml")
+        status, _, err = call_cli(["calibrate", dev, str(labelled)], settings)
+        assert status == 0, err
+        return (tmp_path / "responses" / "story_words.yaml").read_text(encoding="utf-8")
+
+    assert "\nbarang-rusak-di-jalan:\n" not in calibrate_with(8)
+    status, out, err = call_cli(["check"], settings)
+    assert status == 0, err
+    assert "the story words know nothing of 1 story(ies): barang-rusak-di-jalan" in out
+    assert "named by fewer than 20 of the labelled questions" in out
+    assert "\nbarang-rusak-di-jalan:\n" in calibrate_with(20)
+    assert "know nothing" not in call_cli(["check"], settings)[1]

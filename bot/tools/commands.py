@@ -254,6 +254,7 @@ def cmd_check(
     """
     from bot.chat.services import build_core
     from bot.content.knowledge import CACHE_DIR, load_knowledge
+    from bot.engine.story_words import MIN_STORY_MESSAGES
     from bot.transports.telegram.texts import check_ui_texts, unread_ui_texts
 
     # The same cache as build_core below, so the base is read from disk once.
@@ -294,12 +295,13 @@ def cmd_check(
         f"{len(core.kb.ui)} UI texts\n"
     )
     unseen = [s.id for s in core.kb.stories if not matcher.story_words.knows(s.id)]
-    if matcher.story_words.weights and unseen:  # valid, but the fitted models predate it
+    if matcher.story_words.weights and unseen:  # valid, but the fitted models lack it
         stdout.write(
-            f"note: the confidence model was fitted before {len(unseen)} story(ies) existed: "
-            f"{', '.join(unseen)}. Until `python -m bot calibrate` runs on labelled questions "
-            "that name them (docs/authoring.md), they are judged without the words such "
-            "questions use, and answers near them may change once it runs.\n"
+            f"note: the story words know nothing of {len(unseen)} story(ies): "
+            f"{', '.join(unseen)} (added since `python -m bot calibrate` last ran, or named "
+            f"by fewer than {MIN_STORY_MESSAGES} of the labelled questions it read). Until it "
+            "runs on that many that name them (docs/authoring.md), they are judged without "
+            "the words such questions use, and answers near them may change once it runs.\n"
         )
     return EXIT_OK
 
