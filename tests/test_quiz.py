@@ -223,7 +223,7 @@ def test_the_terminal_writes_the_digest_to_a_png_and_prints_its_path(
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         assert Path(found[1]).parent == tmp_path / "data"
         # The caption Telegram shows under the picture, printed under the path.
-        assert "📊 The last 4 weeks: 1 questions (0 answered, 0 offered, 1 unanswered)" in out
+        assert "📊 The last 4 weeks: questions 1 (0 answered, 0 offered, 1 unanswered)" in out
         assert store.deliveries(0)[-1].state == "sent"  # /quiznow: one delivery, printed
 
 
@@ -280,5 +280,5 @@ def test_the_digest_counts_the_same_without_question_texts(
         assert not any("private words" in line for line in data.lines)
         made = picture(env, -9, "en")
         assert made.png.startswith(b"\x89PNG")
-        assert "3 questions (1 answered, 1 offered, 1 unanswered)" in made.caption
+        assert "questions 3 (1 answered, 1 offered, 1 unanswered)" in made.caption
         assert gather(env, -10, "en").totals["asked"] == 0  # another team's questions: none
