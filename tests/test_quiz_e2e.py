@@ -150,7 +150,7 @@ async def test_a_team_practises_and_the_lead_sees_it(
         pixels = matplotlib.image.imread(io.BytesIO(photo.photo), format="png")
         assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 800
         assert "quiz answers right: 1 of 2" in photo.text
-        assert "0 questions" in photo.text  # nobody asked anything in the group
+        assert "questions 0 (" in photo.text  # nobody asked anything in the group
         # The creator never wrote to the bot: it cannot reach them, and does not try.
         assert fake.sent_to(OTHER_ADMIN) == []
 
