@@ -336,20 +336,22 @@ def test_a_new_time_alone_keeps_the_days_and_what_is_sent(replies: Replies, tmp_
     assert "This chat will get one quiz on weekdays (Monday–Friday) at 09:15" in out
 
 
+def chat_on_monday(replies: Replies, tmp_path: Path, lines: list[str]) -> str:
+    """An English terminal chat on a store whose clock says Monday 07:00 in Jakarta."""
+    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
+    try:
+        return chat(replies, ["/lang en", *lines], store=store)
+    finally:
+        store.close()
+
+
 def test_daily_takes_named_days_lists_and_ranges_in_either_language(
     replies: Replies, tmp_path: Path
 ) -> None:
     """A team that meets on Monday, Wednesday and Friday, or works on Saturday, says so in
     the words it uses; the schedule names those days and the next one is one of them."""
-    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
-    try:
-        out = chat(
-            replies,
-            ["/lang en", "/daily 08:00 quiz sen,rab,jum", "/daily 09:00 sabtu minggu", "/stats"],
-            store=store,
-        )
-    finally:
-        store.close()
+    lines = ["/daily 08:00 quiz sen,rab,jum", "/daily 09:00 sabtu minggu", "/stats"]
+    out = chat_on_monday(replies, tmp_path, lines)
     assert "one quiz on Monday, Wednesday, Friday at 08:00" in out
     assert "one quiz on Saturday, Sunday at 09:00" in out
     assert "Next quiz: Saturday 28 Nov at 09:00." in out
@@ -359,15 +361,9 @@ def test_daily_takes_named_days_lists_and_ranges_in_either_language(
 def test_the_days_change_alone_once_a_schedule_exists(replies: Replies, tmp_path: Path) -> None:
     """As "/daily 07:45" changes only the time, "/daily sen,rab,jum" changes only the days;
     with no schedule yet there is no time to keep, and the reply asks for one."""
-    store = Store(tmp_path / "kisah.sqlite3", clock=lambda: MONDAY_7AM_JAKARTA)
-    try:
-        out = chat(
-            replies,
-            ["/lang en", "/daily weekend", "/daily 08:00 quiz", "/daily sen,rab,jum"],
-            store=store,
-        )
-    finally:
-        store.close()
+    out = chat_on_monday(
+        replies, tmp_path, ["/daily weekend", "/daily 08:00 quiz", "/daily sen,rab,jum"]
+    )
     assert "I didn't understand weekend." in out
     assert "one quiz on Monday, Wednesday, Friday at 08:00" in out
 

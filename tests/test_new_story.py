@@ -434,6 +434,22 @@ DAMAGED_STORY = {
 }
 
 
+def base_with_the_damaged_post(tmp_path: Path) -> Settings:
+    """A copy of the real knowledge base and posts, with the damaged-goods post added (its
+    story not yet: `add_the_damaged_story`)."""
+    shutil.copytree(PROJECT / "responses", tmp_path / "responses")
+    shutil.copytree(PROJECT / "seeds", tmp_path / "seeds")
+    (tmp_path / "seeds" / DAMAGED_STORY["seed"]).write_text(DAMAGED_POST, encoding="utf-8")
+    return Settings(
+        responses_dir=tmp_path / "responses", seeds_dir=tmp_path / "seeds", data_dir=tmp_path / "d"
+    )
+
+
+def add_the_damaged_story(settings: Settings) -> None:
+    story_file = settings.responses_dir / "anecdotes" / "006-barang-rusak-di-jalan.yaml"
+    story_file.write_text(yaml.safe_dump(DAMAGED_STORY, allow_unicode=True), encoding="utf-8")
+
+
 def test_a_new_story_is_found_by_its_own_trigger_before_the_model_is_refitted(
     tmp_path: Path,
 ) -> None:
@@ -441,16 +457,8 @@ def test_a_new_story_is_found_by_its_own_trigger_before_the_model_is_refitted(
     story added since has none yet. Until `calibrate` runs it is judged without them (not
     against stories that have them), so its own trigger finds it, and `check` says the
     model predates it."""
-    shutil.copytree(PROJECT / "responses", tmp_path / "responses")
-    shutil.copytree(PROJECT / "seeds", tmp_path / "seeds")
-    (tmp_path / "seeds" / DAMAGED_STORY["seed"]).write_text(DAMAGED_POST, encoding="utf-8")
-    story_file = tmp_path / "responses" / "anecdotes" / "006-barang-rusak-di-jalan.yaml"
-    story_file.write_text(yaml.safe_dump(DAMAGED_STORY, allow_unicode=True), encoding="utf-8")
-    settings = Settings(
-        responses_dir=tmp_path / "responses",
-        seeds_dir=tmp_path / "seeds",
-        data_dir=tmp_path / "data",
-    )
+    settings = base_with_the_damaged_post(tmp_path)
+    add_the_damaged_story(settings)
     status, out, err = call_cli(["check"], settings)
     assert status == 0, err
     assert out.startswith("OK: 6 stories")
@@ -468,9 +476,7 @@ def test_a_new_story_does_not_take_the_answers_of_the_others_before_the_model_is
     `calibrate` runs, the labelled messages' words still weigh the stories they know among
     themselves: the old stories' questions keep their answers (a probe saw 23 eval sets fall
     below their floors when the words were dropped for every message the new story touched)."""
-    shutil.copytree(PROJECT / "responses", tmp_path / "responses")
-    shutil.copytree(PROJECT / "seeds", tmp_path / "seeds")
-    (tmp_path / "seeds" / DAMAGED_STORY["seed"]).write_text(DAMAGED_POST, encoding="utf-8")
+    settings = base_with_the_damaged_post(tmp_path)
     items = yaml.safe_load((PROJECT / "eval" / "dev-questions-5.yaml").read_text("utf-8"))
     labelled = [item for item in items if item["expect"]]
     stdin = "".join(" ".join(item["q"].split()) + "\n" for item in labelled)
@@ -484,12 +490,8 @@ def test_a_new_story_does_not_take_the_answers_of_the_others_before_the_model_is
             for found, item in zip(answers, labelled, strict=True)
         )
 
-    settings = Settings(
-        responses_dir=tmp_path / "responses", seeds_dir=tmp_path / "seeds", data_dir=tmp_path / "d"
-    )
     before = right(settings)
-    story_file = tmp_path / "responses" / "anecdotes" / "006-barang-rusak-di-jalan.yaml"
-    story_file.write_text(yaml.safe_dump(DAMAGED_STORY, allow_unicode=True), encoding="utf-8")
+    add_the_damaged_story(settings)
     after = right(settings)
     assert before >= 0.95 * len(labelled)
     assert after >= before - 2  # it may fairly take a message or two about damaged goods
@@ -501,14 +503,8 @@ def test_a_story_named_by_a_handful_of_labelled_questions_gets_no_story_words(
     """Eight labelled questions cannot say which words go with a story: every word of those
     eight would lean to it. `calibrate` leaves such a story out of the story words (it gets
     no lead, as before its first `calibrate`) and `check` says so; with twenty it is in."""
-    shutil.copytree(PROJECT / "responses", tmp_path / "responses")
-    shutil.copytree(PROJECT / "seeds", tmp_path / "seeds")
-    (tmp_path / "seeds" / DAMAGED_STORY["seed"]).write_text(DAMAGED_POST, encoding="utf-8")
-    story_file = tmp_path / "responses" / "anecdotes" / "006-barang-rusak-di-jalan.yaml"
-    story_file.write_text(yaml.safe_dump(DAMAGED_STORY, allow_unicode=True), encoding="utf-8")
-    settings = Settings(
-        responses_dir=tmp_path / "responses", seeds_dir=tmp_path / "seeds", data_dir=tmp_path / "d"
-    )
+    settings = base_with_the_damaged_post(tmp_path)
+    add_the_damaged_story(settings)
     goods = ["mesin", "kulkas", "printer", "genset", "pompa", "panel", "kompresor", "motor",
              "lemari", "rak", "meja", "kursi", "server", "ups", "trafo", "dinamo", "boiler",
              "chiller", "conveyor", "forklift"]  # fmt: skip
