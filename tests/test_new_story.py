@@ -497,37 +497,41 @@ def test_a_new_story_does_not_take_the_answers_of_the_others_before_the_model_is
     assert after >= before - 2  # it may fairly take a message or two about damaged goods
 
 
-def test_a_story_named_by_a_handful_of_labelled_questions_gets_no_story_words(
+@pytest.mark.slow  # two fits of the confidence model on four development sets
+def test_a_story_named_by_a_few_dozen_labelled_questions_gets_no_story_words(
     tmp_path: Path,
 ) -> None:
-    """Eight labelled questions cannot say which words go with a story: every word of those
-    eight would lean to it. `calibrate` leaves such a story out of the story words (it gets
-    no lead, as before its first `calibrate`) and `check` says so; with twenty it is in."""
+    """A few dozen labelled questions cannot say which words go with a story: every word of
+    theirs would lean to it. `calibrate` leaves such a story out of the story words (it gets
+    no lead, as before its first `calibrate`) and `check` says so; with a hundred it is in."""
     settings = base_with_the_damaged_post(tmp_path)
     add_the_damaged_story(settings)
     goods = ["mesin", "kulkas", "printer", "genset", "pompa", "panel", "kompresor", "motor",
              "lemari", "rak", "meja", "kursi", "server", "ups", "trafo", "dinamo", "boiler",
              "chiller", "conveyor", "forklift"]  # fmt: skip
+    told = [
+        "{} yang kami kirim sampai di customer dalam keadaan rusak",
+        "customer terima {} pecah, harus gimana",
+        "the {} we shipped arrived broken at the customer",
+        "{} pesanan klien rusak di jalan, ganti dulu atau klaim dulu",
+        "klien marah karena {} yang datang penyok",
+    ]
     labelled = tmp_path / "damaged.yaml"
 
     def calibrate_with(count: int) -> str:
-        items = [
-            {
-                "q": f"{name} yang kami kirim sampai di customer dalam keadaan rusak",
-                "expect": ["006"],
-            }
-            for name in goods[:count]
-        ]
+        questions = [form.format(name) for form in told for name in goods][:count]
+        items = [{"q": question, "expect": ["006"]} for question in questions]
         labelled.write_text(yaml.safe_dump(items, allow_unicode=True), encoding="utf-8")
-        dev = str(PROJECT / "eval" / "dev-questions.yaml")
-        status, _, err = call_cli(["calibrate", dev, str(labelled)], settings)
+        # enough development sets for every shipped story to have its 100
+        dev = [str(PROJECT / "eval" / f"dev-questions-{n}.yaml") for n in (4, 5, 6, 14)]
+        status, _, err = call_cli(["calibrate", *dev, str(labelled)], settings)
         assert status == 0, err
         return (tmp_path / "responses" / "story_words.yaml").read_text(encoding="utf-8")
 
-    assert "\nbarang-rusak-di-jalan:\n" not in calibrate_with(8)
+    assert "\nbarang-rusak-di-jalan:\n" not in calibrate_with(24)
     status, out, err = call_cli(["check"], settings)
     assert status == 0, err
     assert "the story words know nothing of 1 story(ies): barang-rusak-di-jalan" in out
-    assert "named by fewer than 20 of the labelled questions" in out
-    assert "\nbarang-rusak-di-jalan:\n" in calibrate_with(20)
+    assert "named by fewer than 100 of the labelled questions" in out
+    assert "\nbarang-rusak-di-jalan:\n" in calibrate_with(100)
     assert "know nothing" not in call_cli(["check"], settings)[1]

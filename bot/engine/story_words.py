@@ -26,12 +26,14 @@ from bot.engine.lesson_words import Where
 from bot.engine.scope import log_odds, mean_weight, read_weights, read_yaml
 
 FILE = "story_words.yaml"  # beside scope_words.yaml
-# Labelled messages a story needs before its words are weighed. With a handful, every word of
-# those few messages leans to the story and a word they happen to lack hardly counts against
-# it, so a new story with eight labelled questions out-led the old stories on a message in
-# seven (a probe's gate: 3348 -> 3249 right of 3,487 after `calibrate`). Below this a story is
-# one the words do not know (`knows`): it gets no lead, as before its first `calibrate`.
-MIN_STORY_MESSAGES = 20
+# Labelled messages a story needs before its words are weighed (the shipped stories have about
+# 370 each). With few, every word of those messages leans to the story and a word they happen
+# to lack hardly counts against it, so its sum out-leads the old stories' on messages it has
+# nothing to do with: after `calibrate`, a probe's new story with 8 labelled questions cost
+# the gate 105 right answers of 3,479, and two new stories with 24 each cost 48 of 3,537
+# (docs/matching.md). Below this a story is one the words do not know (`knows`): it gets no
+# lead, as before its first `calibrate`.
+MIN_STORY_MESSAGES = 100
 
 
 class StoryWordsError(ValueError):
