@@ -195,15 +195,17 @@ class TeamReplies:
             )
             return self._reply(self._with_mode(req.chat_id, "team_daily_show", current, lang))
         try:
-            if not args:
-                raise ValueError("a time, then the days if any")
-            if current is not None and not _looks_like_time(args[0]):
-                # "/daily sen,rab,jum": the days alone change, the time stays
+            times = [n for n, word in enumerate(args) if _looks_like_time(word)]
+            if not args or len(times) > 1 or (not times and current is None):
+                raise ValueError("a time, and the days if any")
+            if not times:  # "/daily sen,rab,jum": the days alone change, the time stays
+                assert current is not None
                 at, days = current.at, parse_days(" ".join(args))
-            else:
-                at = parse_time(args[0])
-                if len(args) > 1:  # "mon-fri", "sen,rab,jum", "sabtu minggu"
-                    days = parse_days(" ".join(args[1:]))
+            else:  # the time, before or after the days ("/daily sat,sun 09:00")
+                at = parse_time(args[times[0]])
+                rest = [word for n, word in enumerate(args) if n != times[0]]
+                if rest:  # "mon-fri", "sen,rab,jum", "sabtu minggu"
+                    days = parse_days(" ".join(rest))
                 else:  # a new time alone keeps the days, as it keeps what is sent
                     days = current.days if current is not None else EVERY_DAY
         except ValueError:
