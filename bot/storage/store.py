@@ -231,10 +231,15 @@ class Store(Deliveries, Decisions, Hearbacks, Answering, QuizRecords):
                 "GROUP BY anecdote_id ORDER BY n DESC, anecdote_id LIMIT ?",
                 (*params, top),
             ).fetchall()
+            # Those a team lead has settled (taught, no story fits, skipped) where this chat
+            # reads it are left out: the list is what still waits for someone to act.
+            scope = "" if chat_id is None else " AND (scope IS NULL OR scope = ?)"
             unanswered = db.execute(
                 f"SELECT text, COUNT(*) AS n FROM questions WHERE {where} AND answered = 0 "
-                "AND text IS NOT NULL GROUP BY lower(trim(text)) ORDER BY n DESC, text LIMIT ?",
-                (*params, top),
+                "AND text IS NOT NULL AND lower(trim(text)) NOT IN (SELECT lower(trim(text)) "
+                f"FROM decisions WHERE decision != 'open'{scope}) "
+                "GROUP BY lower(trim(text)) ORDER BY n DESC, text LIMIT ?",
+                (*params, *((chat_id,) if chat_id is not None else ()), top),
             ).fetchall()
             fb_where = "given_at >= ?" + (" AND chat_id = ?" if chat_id is not None else "")
             up, down = db.execute(
