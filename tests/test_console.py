@@ -350,8 +350,9 @@ def test_daily_takes_named_days_lists_and_ranges_in_either_language(
 ) -> None:
     """A team that meets on Monday, Wednesday and Friday, or works on Saturday, says so in
     the words it uses; the schedule names those days and the next one is one of them."""
-    lines = ["/daily 08:00 quiz sen,rab,jum", "/daily sabtu minggu 09:00", "/stats"]
-    out = chat_on_monday(replies, tmp_path, lines)  # the days before or after the time
+    lines = ["/daily 08:00 quiz sen,rab,jum", "/daily fri-mon", "/daily sabtu minggu 09:00"]
+    out = chat_on_monday(replies, tmp_path, [*lines, "/stats"])  # days before or after the time
+    assert "one quiz on Friday, Saturday, Sunday, Monday at 08:00" in out  # the range's order
     assert "one quiz on Monday, Wednesday, Friday at 08:00" in out
     assert "one quiz on Saturday, Sunday at 09:00" in out
     assert "Next quiz: Saturday 28 Nov at 09:00." in out

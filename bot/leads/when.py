@@ -30,8 +30,20 @@ def days_text(kb: KnowledgeBase, days: int, lang: str) -> str:
     if days & EVERY_DAY == EVERY_DAY:
         return kb.text("team_days_every", lang)
     names = kb.text("team_weekday_names", lang).split()
-    chosen = [name for number, name in enumerate(names) if days >> number & 1]
-    return kb.text("team_days_some", lang, days=", ".join(chosen))
+    chosen = [number for number in range(7) if days >> number & 1]
+    # In the week's order from the day after the longest break: "fri-mon" reads Friday,
+    # Saturday, Sunday, Monday, and "mon,wed,fri" from Monday.
+    start = max(chosen, key=lambda day: (_break_before(days, day), -day))
+    ordered = sorted(chosen, key=lambda day: (day - start) % 7)
+    return kb.text("team_days_some", lang, days=", ".join(names[day] for day in ordered))
+
+
+def _break_before(days: int, day: int) -> int:
+    """How many days before `day` the schedule does not run on."""
+    count = 0
+    while count < 6 and not days >> ((day - count - 1) % 7) & 1:
+        count += 1
+    return count
 
 
 def when_text(kb: KnowledgeBase, moment: datetime | None, zone_name: str, lang: str) -> str:
