@@ -282,12 +282,13 @@ class LexicalScoring:
     def _words_leads(self, whole: list[Scored], words: tuple[str, ...]) -> list[float]:
         """Each candidate's story-words lead over the best other candidate the words know.
 
-        A story the words were not fitted on (a new story before `calibrate`) has no words
-        to be weighed by: it gets no lead (0), and the stories the words know are weighed
-        among themselves, so a new story that merely shares a few words with a message does
-        not take the lead from the story the message is about. Where the new story fits the
-        message's words at least as well as a known one (its own triggers), that known story
-        keeps no positive lead over it.
+        A story the words were not fitted on (a new story before `calibrate`, or one with
+        too few labelled messages: `MIN_STORY_MESSAGES`) has no words to be weighed by: it
+        gets no lead (0), and the stories the words know are weighed among themselves, so a
+        new story that merely shares a few words with a message does not take the lead from
+        the story the message is about. Where the new story fits the message's words at
+        least as well as a known one (its own triggers), that known story keeps no positive
+        lead over it.
         """
         known = [self.story_words.knows(self.stories[s.story_index].id) for s in whole]
         worded = [
