@@ -164,8 +164,9 @@ class TeamReplies:
     # -- /daily -------------------------------------------------------------------------------
 
     def daily(self, req: Request) -> Outcome:
-        """`/daily` shows, `/daily HH:MM [days]` sets or changes (a time alone keeps the
-        days already set), `/daily off` stops."""
+        """`/daily` shows, `/daily HH:MM [days]` sets or changes (the days before or after
+        the time; a time alone keeps the days already set, days alone keep the time),
+        `/daily off` stops."""
         args, lang = req.args, req.lang
         if not args:
             sub = self.store.subscription(req.chat_id)
