@@ -122,7 +122,16 @@ def test_check_names_every_todo_field_with_its_line_until_filled_in(settings: Se
     fill_in(path)
     status, out, err = call_cli(["check"], settings)
     assert status == 0, err
-    assert out.startswith("OK: 3 stories")
+    assert out.startswith("OK: 3 stories") and "note:" not in out
+
+    renamed = path.with_name("diskon.yaml")  # valid, but not where an author looks for it
+    path.rename(renamed)
+    status, out, err = call_cli(["check"], settings)
+    assert status == 0, err
+    assert (
+        f"note: {renamed} holds the story 'klien-minta-diskon-besar' of post 005; name it "
+        "005-klien-minta-diskon-besar.yaml" in out
+    )
 
 
 def test_a_draft_is_left_out_of_the_serving_commands_with_a_warning(settings: Settings) -> None:

@@ -303,6 +303,14 @@ def cmd_check(
             "runs on that many that name them (docs/authoring.md), they are judged without "
             "the words such questions use, and answers near them may change once it runs.\n"
         )
+    for story in core.kb.stories:  # valid, but an author looks for it by its id
+        stem = story.source.stem
+        if stem != story.id and not stem.endswith(f"-{story.id}"):
+            named = f"{story.seed_prefix}-{story.id}{story.source.suffix}"
+            stdout.write(
+                f"note: {story.source} holds the story '{story.id}' of post "
+                f"{story.seed_prefix}; name it {named}, as /story and the logs call it.\n"
+            )
     return EXIT_OK
 
 
