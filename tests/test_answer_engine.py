@@ -283,6 +283,24 @@ def test_private_life_is_offered_as_maybe_never_told(replies: Replies, tmp_path:
     assert lesson[:40] in " ".join(shown.split())
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "anak saya sering bolos sekolah",
+        "my son keeps skipping school",
+        "tetangga saya marah2 terus",
+    ],
+)
+def test_ones_own_children_and_neighbours_are_private_life(question: str, tmp_path: Path) -> None:
+    (record,) = ask_json(tmp_path, question)
+    assert record["matches"] == []  # a child skipping school is not a technician's absence
+
+
+def test_a_customers_child_is_still_about_the_customer(tmp_path: Path) -> None:
+    (record,) = ask_json(tmp_path, "anak klien saya ultah minggu depan, perlu kasih kado?")
+    assert record["matches"] and record["matches"][0]["id"] == "kado-ultah-pelanggan"
+
+
 def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Replies) -> None:
     out = chat(replies, ["mau kasih hadiah ke pejabat dinas klien kita, enaknya apa?"])
     assert "gratifikasi" in out and "KPK" in out
