@@ -301,6 +301,28 @@ def test_a_customers_child_is_still_about_the_customer(tmp_path: Path) -> None:
     assert record["matches"] and record["matches"][0]["id"] == "kado-ultah-pelanggan"
 
 
+@pytest.mark.parametrize(
+    "question", ["atasan saya marah", "my manager keeps yelling at me", "manajer baru galak bgt"]
+)
+def test_a_brief_message_about_ones_own_boss_is_offered_never_told(
+    question: str, replies: Replies, tmp_path: Path
+) -> None:
+    (record,) = ask_json(tmp_path, question)
+    assert record["matches"] == []  # 000's angry one is the customer; its boss is the calm one
+    assert "Pelajaran:" not in chat(replies, [question])
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["eskalasi ke atasan", "hand it over to my manager", "klien marah ke bos saya"],
+)
+def test_turning_to_the_boss_or_an_angry_customer_is_still_story_000(
+    question: str, tmp_path: Path
+) -> None:
+    (record,) = ask_json(tmp_path, question)
+    assert record["matches"] and record["matches"][0]["id"] == "kerjasama-ancaman"
+
+
 def test_a_gift_to_an_official_comes_with_the_gratifikasi_caution(replies: Replies) -> None:
     out = chat(replies, ["mau kasih hadiah ke pejabat dinas klien kita, enaknya apa?"])
     assert "gratifikasi" in out and "KPK" in out

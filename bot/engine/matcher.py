@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -46,7 +47,7 @@ from bot.content.model import KnowledgeBase, Story
 from bot.content.parsecache import code_digest
 from bot.engine.concepts import FILE as CONCEPTS
 from bot.engine.concepts import ConceptTable, load_concepts, table_json, table_of
-from bot.engine.confidence import Calibration, Evidence
+from bot.engine.confidence import BRIEF_WORDS, Calibration, Evidence
 from bot.engine.index import story_texts
 from bot.engine.index_build import INDEX_ENTRIES, IndexBuilding, wait_for_writes
 from bot.engine.index_bytes import index_of
@@ -74,6 +75,9 @@ from bot.engine.wordtable import Table
 from bot.storage.cache import Cache, dumps, loads, paused_gc
 
 CALIBRATION = "calibration.yaml"  # beside normalize.yaml: the weights fitted for this base
+_WORD = re.compile(r"\w+")
+# Words that make the boss the one the asker turns to: "ke atasan", "to my manager".
+_TOWARD = frozenset({"ke", "kepada", "to", "with", "dengan"})
 NO_CONCEPTS = ConceptTable((), {}, {}, 1)  # a base without responses/concepts.yaml
 FIT_ONLY = LessonWeights(fit=1.0, phrase_rss=0.0)  # no lesson_weights.yaml: the fit alone
 
@@ -432,9 +436,9 @@ class Matcher(IndexBuilding, LexicalScoring):
         besok pagi" shares "tomorrow morning" with a story, not its situation), and one naming
         someone of private life and nothing of work ("kado ultah buat pacar") is about
         private life: a story may be offered, never told. So is a question of what the law
-        says ("is a gift to an official legal?"): no story is legal advice; and one about a
+        says ("is a gift to an official legal?"): no story is legal advice; one about a
         subject next to the stories that none covers (price negotiation, `outside` in
-        normalize.yaml).
+        normalize.yaml); and a brief one about the asker's own boss (`_about_own_boss`).
         """
         ranked, margin, _ = self._judge(question, limit, chat_id)
         return ranked, margin
@@ -444,9 +448,9 @@ class Matcher(IndexBuilding, LexicalScoring):
     ) -> tuple[list[Match], int | None, Question | None]:
         """`judge`, with the question as the index read it (for `ask`)."""
         ranked, q = self._ranked(question, limit, chat_id)
-        return (ranked, self._margin(q), q)
+        return (ranked, self._margin(q, question), q)
 
-    def _margin(self, q: Question | None) -> int | None:
+    def _margin(self, q: Question | None, question: str = "") -> int | None:
         p = self.params
         if q is not None and (q.law or q.legal):  # the rule, never a story, whoever taught one
             return None
@@ -454,9 +458,31 @@ class Matcher(IndexBuilding, LexicalScoring):
             return 0
         if q is not None and q.outside:
             return None
+        if q is not None and self._about_own_boss(q, question):
+            return None
         if q is None or q.at_work:
             return 0
         return None if q.private else p.no_work_margin
+
+    def _about_own_boss(self, q: Question, question: str) -> bool:
+        """A brief message whose only person is the asker's superior ("bos marah sama saya",
+        "my manager yells at me"): every story is about serving someone, and the boss in
+        story 000 is the calm one; with no word for a customer the boss's mood is the subject.
+        Not when the boss is whom the asker turns to ("eskalasi ke atasan", "hand it over to
+        my manager"): that is story 000's own lesson. Brief only: a longer message names its
+        customer in words no list holds (the distributor, the villa owner)."""
+        if len(q.weights) > BRIEF_WORDS or q.customer:
+            return False
+        is_superior = self.normalizer.is_superior
+        written = _WORD.findall(question.lower())
+        bosses = [
+            i
+            for i, word in enumerate(written)
+            if any(is_superior(form) for form in self.normalizer.tokens(word, q.lang))
+        ]
+        return bool(bosses) and not any(
+            _TOWARD.intersection(written[max(0, i - 2) : i]) for i in bosses
+        )
 
     def ask(
         self,

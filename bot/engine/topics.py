@@ -42,6 +42,7 @@ class TopicChecks:
         self.work = self._folded(table.work)
         self.private = self._folded(table.private)
         self.customers = self._folded(table.customers)
+        self.superiors = self._folded(table.superiors)
         self.law = frozenset(word for words in table.law.values() for word in words)
         self.law_units = tuple(f" {' '.join(self.split(unit))} " for unit in table.law_units)
         # Subjects no story covers, each a list of groups of folded words (see `outside`).
@@ -136,6 +137,10 @@ class TopicChecks:
     def is_customer(self, word: str) -> bool:
         """Someone the stories serve (customer, official): see `customers` in the table."""
         return word in self.customers
+
+    def is_superior(self, word: str) -> bool:
+        """The asker's own boss or manager: see `superiors` in the table."""
+        return word in self.superiors
 
     def asks_law(self, text: str) -> bool:
         """Does the text ask about the law (legal, UU, gratifikasi)? See `law` in the table;

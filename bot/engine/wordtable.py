@@ -69,6 +69,7 @@ class Table:
     work: Mapping[str, tuple[str, ...]]
     private: Mapping[str, tuple[str, ...]]
     customers: Mapping[str, tuple[str, ...]]
+    superiors: Mapping[str, tuple[str, ...]]
     law: Mapping[str, tuple[str, ...]]
     outside: Mapping[str, tuple[tuple[str, ...], ...]]  # subject -> its groups of words
     language_words: Mapping[str, frozenset[str]]
@@ -168,6 +169,7 @@ SECTIONS = (
     "common",
     "work",
     "customers",
+    "superiors",
     "law",
     "law_units",
     "outside",
@@ -270,6 +272,12 @@ def load_table(path: Path = DEFAULT_TABLE) -> Table:
         customers={
             lang: tuple(
                 _words((data.get("customers") or {}).get(lang, []), f"{path}: customers.{lang}")
+            )
+            for lang in LANGUAGES
+        },
+        superiors={
+            lang: tuple(
+                _words((data.get("superiors") or {}).get(lang, []), f"{path}: superiors.{lang}")
             )
             for lang in LANGUAGES
         },
