@@ -33,7 +33,7 @@ from bot.chat.replies import Button, Reply
 from bot.chat.request import Notice, Outcome
 from bot.chat.uitexts import UiTexts
 from bot.leads import when
-from bot.leads.hearback import compose
+from bot.leads.hearback import NOTICE_CHARS, TITLE_CHARS, compose
 from bot.storage.hearbacks import Hearback
 from bot.storage.inboxrecords import (
     GAP,
@@ -61,8 +61,6 @@ OTHERS_PAGE = 5  # stories per page of "another story" (the ones after the first
 MAX_TEACH_CHARS = 1000  # a longer message is not a phrasing worth keeping
 DAILY_TEACH_LIMIT = 100  # taught phrasings per deciding chat per 24 hours
 QUESTION_CHARS = 300  # of a question shown in the inbox
-NOTICE_CHARS = 120  # of a question quoted back to the asker
-TITLE_CHARS = 40  # of a story title on a button
 
 # Button data: "ib:" + t:<question>:<story> (teach), g:<question> (no story fits),
 # k:<question> (skip), u:<question>:<state> (undo; t:<story>, g or k), m:<offset> (a page),

@@ -39,6 +39,7 @@ from typing import TextIO
 
 import yaml
 
+from bot.chat.markup import shorten
 from bot.chat.request import CONSOLE_CHAT_ID
 from bot.content.knowledge import STORIES_DIR, load_knowledge
 from bot.content.model import KnowledgeBase, Story
@@ -72,11 +73,6 @@ _UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U000100
 def as_trigger(text: str) -> str:
     """A taught phrasing as a trigger: one line, without characters YAML cannot hold."""
     return one_line(_UNPRINTABLE.sub("", text))
-
-
-def shorten(text: str, limit: int = SHORT) -> str:
-    text = one_line(text)
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def trigger_keys(story: Story) -> set[str]:
@@ -135,7 +131,8 @@ def format_listing(decisions: list[Decision], kb: KnowledgeBase) -> str:
             who = "user ?" if d.decided_by is None else f"user {d.decided_by}"
             source = f"by {who}  in chat {d.chat_id}"
         lines.append(
-            f"  {d.decided_at:%Y-%m-%d %H:%M} UTC  {story}  {source}  [{d.lang}] {shorten(d.text)}"
+            f"  {d.decided_at:%Y-%m-%d %H:%M} UTC  {story}  {source}  [{d.lang}] "
+            f"{shorten(d.text, SHORT)}"
         )
     lines += [
         "",
@@ -335,11 +332,11 @@ def format_export(plan: Export, written: list[Path], settings: Settings) -> str:
         )
         lines.append(f"wrote {path} (+{len(added)} trigger(s): {by_lang})")
     for text in plan.cleaned:
-        lines.append(f"removed control characters from: {shorten(text)}")
+        lines.append(f"removed control characters from: {shorten(text, SHORT)}")
     if plan.already:
         lines.append(f"skipped {plan.already} already among their story's triggers")
     for d in plan.gone:
-        lines.append(f"skipped ({d.story_id}: story gone): {shorten(d.text)}")
+        lines.append(f"skipped ({d.story_id}: story gone): {shorten(d.text, SHORT)}")
     stories = settings.responses_dir / STORIES_DIR
     if written:
         folder = written[0].parent
@@ -410,7 +407,7 @@ def format_prune(pruned: int, remain: int, plan: Prune) -> str:
             "situation, or refit with `python -m bot calibrate`, then prune again):"
         )
         lines += [
-            f"  {d.story_id}  [{d.lang}] {shorten(d.text)}  -> now: {got}"
+            f"  {d.story_id}  [{d.lang}] {shorten(d.text, SHORT)}  -> now: {got}"
             for d, got in plan.unanswered
         ]
     return "\n".join(lines) + "\n"
