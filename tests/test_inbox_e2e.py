@@ -505,6 +505,8 @@ async def test_a_vote_pressed_again_or_forged_counts_once(
         await fake.wait_callback_answer(query)
     (stats,) = await _say(fake, group, ADMIN, "/stats")
     assert "👎 1\n" in stats.text + "\n"
+    # the other stories are offered in a private chat only: not posted to the group per press
+    assert not any("cerita lain lebih cocok" in m.text for m in fake.sent_to(GROUP))
     query = fake.press_forged(answer, data=down, user=fake.user(OTHER, language_code="en"))
     await fake.wait_callback_answer(query)
     await fake.settle()

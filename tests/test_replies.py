@@ -256,13 +256,18 @@ def test_lessons_cycle_with_a_next_button(kb: KnowledgeBase) -> None:
     first = replies.lesson("ancaman-klien", 1, "id")
     assert "Pelajaran 2 dari 3" in first.text
     assert "Pelajaran kedua &lt;i&gt;penting&lt;/i&gt;." in first.text
-    assert datas(first) == ["f:ancaman-klien:2@id", "l:ancaman-klien:2@id"]
+    assert datas(first) == [
+        "f:ancaman-klien:2@id",
+        "l:ancaman-klien:2@id",
+        "fb:ancaman-klien:1@id",
+        "fb:ancaman-klien:0@id",
+    ]
     last = replies.lesson("ancaman-klien", 2, "en")
     assert "Lesson 3 of 3" in last.text
     assert datas(last)[1] == "l:ancaman-klien:0@en"
     assert "Lesson 1 of 3" in replies.lesson("ancaman-klien", 3, "en").text
     single = replies.lesson("maaf-coklat", 0, "en")
-    assert datas(single) == ["f:maaf-coklat@en"]
+    assert datas(single) == ["f:maaf-coklat@en", "fb:maaf-coklat:1@en", "fb:maaf-coklat:0@en"]
     for reply in (first, last, single):
         assert_valid(reply)
 
@@ -289,7 +294,9 @@ def test_on_button_dispatches_every_kind(kb: KnowledgeBase) -> None:
         replies.lesson("ancaman-klien", 2, "id")
     ]
     assert replies.on_button("fb:maaf-coklat:1", "en") == [replies.feedback_thanks("en", True)]
-    assert replies.on_button("fb:maaf-coklat:0", "en") == [replies.feedback_thanks("en", False)]
+    thanks, others = replies.on_button("fb:maaf-coklat:0", "en")
+    assert thanks == replies.feedback_thanks("en", False)
+    assert others.buttons and "s:maaf-coklat@en" not in datas(others)  # the other stories
     assert replies.feedback_thanks("en", True) != replies.feedback_thanks("en", False)
     assert replies.on_button("t", "id") == [replies.topics("id")]
     expired = [replies.button_expired("id")]

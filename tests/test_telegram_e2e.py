@@ -238,9 +238,18 @@ async def test_buttons_answer_in_the_language_of_their_message(
     [header, *_] = (await fake_telegram.wait_sent(before + 2, chat.id))[before + 1 :]
     assert header.bold()[0] == "A client <b>threatens</b> & rages"
 
+    assert f"fb:{THREAT_ID}:0@en" in lesson.button_data  # a lesson can be voted on too
+
+    # 👎: thanked in a toast, and the other stories sent to pick from.
+    await fake_telegram.settle()
+    before = len(fake_telegram.sent_to(chat.id))
     query = fake_telegram.press(answer, data=f"fb:{THREAT_ID}:0@en", user=user)
     toast = await fake_telegram.wait_callback_answer(query)
     assert toast["text"] == kisah.services.replies.feedback_thanks("en", False).text
+    [others] = (await fake_telegram.wait_sent(before + 1, chat.id))[before:]
+    assert "Another story may fit better" in others.text
+    assert f"s:{APOLOGY_ID}@en" in others.button_data
+    assert not any(THREAT_ID in data for data in others.button_data)
 
 
 async def test_old_buttons_without_a_language_use_the_chat_language(

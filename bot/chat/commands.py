@@ -201,7 +201,7 @@ class ButtonRoute:
 def story_button(env: Env, req: Request, data: str) -> Outcome:
     """A button under an answer (story, lesson, full seed, topics, 👍/👎). A vote is recorded
     here, for a story that exists, and thanked in a toast (a forged or outdated vote is told
-    the button expired)."""
+    the button expired); after a 👎 in a private chat the other stories follow."""
     callback = parse_callback(data)
     if callback is not None and callback.kind == "feedback" and callback.story_id:
         lang = callback.lang or req.lang
@@ -216,7 +216,12 @@ def story_button(env: Env, req: Request, data: str) -> Outcome:
             positive=positive,
             message_id=req.message_id,
         )
-        return Outcome(toast=env.replies.feedback_thanks(lang, positive))
+        thanks = env.replies.feedback_thanks(lang, positive)
+        if positive or not req.private:
+            return Outcome(toast=thanks)
+        # The story did not help: the others, to pick from. Only in a private chat: in a
+        # group the list would be posted to everyone, once per press.
+        return Outcome(toast=thanks, replies=(env.replies.other_stories(callback.story_id, lang),))
     return Outcome(replies=tuple(env.replies.on_button(data, req.lang)))
 
 

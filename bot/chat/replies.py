@@ -80,6 +80,7 @@ _CHAT_TEXTS: dict[str, frozenset[str]] = {
     "tip": frozenset({"tip", "title"}),
     "feedback_thanks_positive": frozenset(),
     "feedback_thanks_negative": frozenset(),
+    "other_stories": frozenset(),
     "story_not_found": frozenset({"id"}),
     "ask_usage": frozenset(),
     "story_usage": frozenset(),
@@ -158,10 +159,12 @@ class Replies:
         """A button labelled with UI text `key` whose press is answered in `lang`."""
         return Button(self._t(key, lang, **values), callback_data(action, lang))
 
-    def _topic_rows(self, lang: str) -> tuple[tuple[Button, ...], ...]:
+    def _topic_rows(self, lang: str, but: str = "") -> tuple[tuple[Button, ...], ...]:
+        """Every story as a button (the first `MAX_TOPIC_BUTTONS`), but the one with id `but`."""
+        stories = [a for a in self.kb.stories if a.id != but][:MAX_TOPIC_BUTTONS]
         return tuple(
             (self._button("button_topic", lang, f"s:{a.id}", title=a.title.get(lang)),)
-            for a in self.kb.stories[:MAX_TOPIC_BUTTONS]
+            for a in stories
         )
 
     def _story_text(
@@ -209,11 +212,13 @@ class Replies:
         if len(story.lessons) > 1:
             action = next_lesson_action(story, lesson_index, order)
             first.append(self._button("button_another_lesson", lang, action))
-        feedback = (
+        return [tuple(first), self._feedback_row(story, lang)]
+
+    def _feedback_row(self, story: Story, lang: str) -> tuple[Button, ...]:
+        return (
             self._button("button_helpful", lang, f"fb:{story.id}:1"),
             self._button("button_not_helpful", lang, f"fb:{story.id}:0"),
         )
-        return [tuple(first), feedback]
 
     def _story(self, story_id: str) -> Story | None:
         # "/story Wayang-Bima " typed by hand should still find "wayang-bima", and "/story 001"
@@ -400,7 +405,7 @@ class Replies:
             # After the last, the button goes back to the first: it says so.
             label = "button_first_lesson" if position == total else "button_another_lesson"
             row.append(self._button(label, lang, following))
-        return Reply(text, (tuple(row),))
+        return Reply(text, (tuple(row), self._feedback_row(story, lang)))
 
     def tip(self, tip_key: str, lang: str) -> Reply:
         """A tip from the deck ("<story id>:<index>") with a button to its story.
@@ -464,7 +469,9 @@ class Replies:
             return self.full_story(story_id, lang, callback.number or 0, callback.order)
         if callback.kind == "lesson":
             return [self.lesson(story_id, callback.number or 0, lang, callback.order)]
-        return [self.feedback_thanks(lang, positive=callback.number == 1)]
+        positive = callback.number == 1
+        thanks = self.feedback_thanks(lang, positive)
+        return [thanks] if positive else [thanks, self.other_stories(story_id, lang)]
 
     # -- fixed texts -----------------------------------------------------------------------
 
@@ -487,8 +494,13 @@ class Replies:
         return Reply(self._t("button_expired", lang))
 
     def feedback_thanks(self, lang: str, positive: bool) -> Reply:
+        """Thanks for a 👍 or 👎 (a toast on Telegram: a few words, no buttons)."""
         key = "feedback_thanks_positive" if positive else "feedback_thanks_negative"
         return Reply(self._t(key, lang))
+
+    def other_stories(self, story_id: str, lang: str) -> Reply:
+        """After a 👎: the other stories to choose from, since the one shown did not help."""
+        return Reply(self._t("other_stories", lang), self._topic_rows(lang, story_id))
 
     def ask_usage(self, lang: str) -> Reply:
         """/ask with nothing after it."""
