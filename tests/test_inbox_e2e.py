@@ -114,6 +114,7 @@ async def test_teach_answer_restart_and_undo(
     # One message, the intro and the story together (in the question's language: Indonesian).
     assert heard.text.startswith("💬 Tadi kamu bertanya") and "buku ikan koi" in heard.text
     assert heard.chat_id == GROUP and f"📌 {wayang.title.id}" in heard.text
+    assert "gratifikasi" not in heard.text  # no official asked about: no caution, as in answers
     assert [h.state for h in bot.services.store.hearbacks()] == ["sent"]
 
     # Another member asking the same now gets the story.

@@ -327,14 +327,23 @@ class Replies:
         echoed = escape(shorten(question, MAX_ECHOED_QUESTION))
         return Reply(self._t("out_of_scope", lang, question=echoed), self._topic_rows(lang))
 
-    def story(self, story_id: str, lang: str, lesson: int = 0) -> Reply:
+    def story(
+        self,
+        story_id: str,
+        lang: str,
+        lesson: int = 0,
+        subjects: frozenset[str] | None = None,
+    ) -> Reply:
         """One story by id (from /story, a topic button, a "did you mean" or "maybe" button),
-        with lesson `lesson` first (the one that fitted the question, for "maybe")."""
+        with lesson `lesson` first (the one that fitted the question, for "maybe"). With the
+        `subjects` of a question it answers (a hear-back), its caution shows only where it
+        applies, as in the answer; without, it shows."""
         story = self._story(story_id)
         if story is None:
             return self.story_not_found(story_id, lang)
         rows = self._story_buttons(story, lang, lesson)
-        return Reply(self._story_text(story, lang, lesson_index=lesson), tuple(rows))
+        text = self._story_text(story, lang, lesson_index=lesson, subjects=subjects)
+        return Reply(text, tuple(rows))
 
     def story_not_found(self, story_id: str, lang: str) -> Reply:
         shown = escape(shorten(story_id, 40))

@@ -84,7 +84,8 @@ def compose(replies: Replies, rows: list[Hearback]) -> Reply:
         intro = kb.text(
             "inbox_heard_back", lang, question=escape(shorten(first.text, NOTICE_CHARS))
         )
-        story_reply = replies.story(first.story_id, lang, lesson)
+        subjects = matcher.subjects(first.text, lang)  # its caution as the answer would show
+        story_reply = replies.story(first.story_id, lang, lesson, subjects)
         text = intro + SEPARATOR + story_reply.text
         if len(text) <= MAX_TEXT:
             return Reply(text, story_reply.buttons)
