@@ -250,7 +250,7 @@ def test_team_commands_work_in_the_terminal(replies: Replies, tmp_path: Path) ->
         lines = ["/lang en", "/daily", "/daily 08:00", "/daily", "/timezone WITA"]
         lines += ["/tipnow", THREAT_Q, "weather in Medan today?", "/stats", "/daily off"]
         out = chat(replies, lines, store=store)
-        assert "This chat has no daily tip yet." in out
+        assert "This chat has no daily tip." in out
         assert "Done! This chat will get one tip every day at 08:00" in out
         assert "This chat's daily schedule: one tip every day at 08:00" in out
         assert "Next tip: Monday 23 Nov at 08:00" in out  # 07:00 in Jakarta now
@@ -381,8 +381,11 @@ def test_what_is_sent_changes_alone_and_stands_anywhere_after_the_time(
     finally:
         store.close()
     assert "This chat will get one quiz on weekdays (Monday–Friday) at 07:00" in out
-    assert "daily schedule: a tip or a quiz, in turn, on weekdays (Monday–Friday) at 07:00" in out
-    assert "Change it with /daily quiz (quizzes), /daily mix (in turn) or /daily tips" in out
+    assert (
+        "This chat will get a tip or a quiz, in turn, on weekdays (Monday–Friday) at 07:00" in out
+    )
+    assert "Change it with /daily tips (tips) or /daily quiz (quizzes)" in out  # not mix again
+    assert "Change it with /daily tips (tips) or /daily mix (in turn)" in out  # after quiz
 
 
 def test_team_commands_refuse_bad_input_and_help_lists_them(replies: Replies) -> None:

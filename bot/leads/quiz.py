@@ -71,7 +71,10 @@ UI_TEXTS = UiTexts(
         "quiz_stats_by_lesson": frozenset(),
         "quiz_stats_line": frozenset({"right", "total", "share", "title", "lesson"}),
         "quiz_stats_none": frozenset(),
-        "quiz_mode_line": frozenset({"mode"}),
+        "quiz_mode_line": frozenset({"mode", "first", "second"}),
+        "quiz_mode_change_tips": frozenset(),
+        "quiz_mode_change_quiz": frozenset(),
+        "quiz_mode_change_mix": frozenset(),
         "quiz_mode_tips": frozenset(),
         "quiz_mode_quiz": frozenset(),
         "quiz_mode_mix": frozenset(),
@@ -368,7 +371,9 @@ def mode_of(words: list[str]) -> tuple[list[str], str | None]:
 
 
 def mode_line(env: Env, mode: str, lang: str) -> str:
+    """What the schedule delivers, and how to change it to either of the other two."""
     if mode not in MODES:
         mode = "tips"
     name = env.kb.text(f"quiz_mode_{mode}", lang)
-    return env.kb.text("quiz_mode_line", lang, mode=escape(name))
+    first, second = (env.kb.text(f"quiz_mode_change_{m}", lang) for m in MODES if m != mode)
+    return env.kb.text("quiz_mode_line", lang, mode=escape(name), first=first, second=second)

@@ -194,7 +194,7 @@ class TeamReplies:
             log.info(
                 "daily mode set chat_id=%s update_id=%s mode=%s", req.chat_id, req.update_id, mode
             )
-            return self._reply(self._with_mode(req.chat_id, "team_daily_show", current, lang))
+            return self._reply(self._with_mode(req.chat_id, "team_daily_set", current, lang))
         try:
             times = [n for n, word in enumerate(args) if _looks_like_time(word)]
             if not args or len(times) > 1 or (not times and current is None):
