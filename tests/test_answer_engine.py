@@ -543,7 +543,7 @@ def test_a_story_taught_for_a_question_of_the_law_is_never_told_for_it(tmp_path:
         out = chat(Replies(kb, Matcher(kb)), ["/inbox", "1", BRIBE], store=store)
     finally:
         store.close()
-    assert "✅ Diajarkan: " + BRIBE + " → Wayang Bima" in out  # the lead's pick is kept
+    assert "✅ Diajarkan: “" + BRIBE + "” → Wayang Bima" in out  # the lead's pick is kept
     after = out.rsplit("💬 Tadi kamu bertanya", 1)[1]  # the asker heard back; then asks again
     again = after.split("👎 Kurang pas", 1)[1]
     assert "KPK" in again and "Pelajaran:" not in again

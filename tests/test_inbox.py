@@ -194,7 +194,7 @@ def test_teaching_through_the_terminal_answers_the_question_from_then_on(
     # The confirmation, with undo, then the asker's notice and the story (in the question's
     # language: it was asked in Indonesian).
     confirmation, after_notice = after_teach.split("Tadi kamu bertanya:", 1)
-    assert f"{Q} → {title(services, best, 'en')}" in confirmation
+    assert f"“{Q}” → {title(services, best, 'en')}" in confirmation
     assert "The story is also queued for the person who asked" in confirmation
     assert f"📌 {title(services, best, 'id')}" in after_notice
     assert "[1] ↩️ Undo" in confirmation  # under the confirmation, as in Telegram
@@ -269,7 +269,7 @@ def test_undo_makes_it_unanswered_again_and_puts_it_back_in_the_inbox(
     undo = chat.data("↩️ Undo")
     assert answered_with(services, Q) is not None
     out = chat.press("↩️ Undo")
-    assert f"Undone: {Q} is back in the inbox." in out
+    assert f"Undone: “{Q}” is back in the inbox." in out
     assert answered_with(services, Q) is None
     assert answered_with(services, REWORDED) is None
     assert unanswered_text(services, Q) in chat.send(Q)
@@ -332,7 +332,7 @@ def test_no_story_fits_and_skip_take_it_out_of_the_inbox(
 ) -> None:
     chat = Chat(services)
     chat.send(Q, "/inbox")
-    assert f"{said}: {Q}" in chat.press(label)
+    assert f"{said}: “{Q}”" in chat.press(label)
     assert "Your inbox is empty" in chat.send("/inbox")
     assert [d.text for d in services.store.decisions(decision)] == [Q]
     assert services.store.decisions(TAUGHT) == []
@@ -436,7 +436,7 @@ def test_another_story_offers_every_other_story_and_teaches_the_one_picked(
         s for s in services.kb.stories if s.id not in offered and s.title.get("en")[:20] in rest[-1]
     ]
     out = chat.press(rest[-1])
-    assert f"✅ Taught: {Q} → {last.title.get('en')}" in out
+    assert f"✅ Taught: “{Q}” → {last.title.get('en')}" in out
     assert answered_with(services, Q) == last.id
 
 

@@ -283,7 +283,7 @@ async def test_daily_twice_changes_the_time_and_off_stops_it(
     assert "stopped" in await say(fake_telegram, group, ADMIN, "/daily off")
     assert bot.store.subscriptions() == []
     assert "no daily tip to stop" in await say(fake_telegram, group, ADMIN, "/daily off")
-    assert "no daily tip yet" in await say(fake_telegram, group, MEMBER, "/daily")
+    assert "has no daily tip." in await say(fake_telegram, group, MEMBER, "/daily")
 
 
 @pytest.mark.parametrize("args", ["25:99", "8", "08:30 sometimes", "tomorrow", "08:30 a b"])
