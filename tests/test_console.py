@@ -101,6 +101,14 @@ def test_a_story_is_opened_by_its_posts_number_too(replies: Replies) -> None:
     assert "Cerita “3” tidak ada." in out  # not a post's number: the list, as for any name
 
 
+def test_a_story_is_opened_by_a_word_of_its_title_or_id(replies: Replies) -> None:
+    """ "/story coklat" finds the one story whose title has the word; a word two stories
+    share, or a short one, gets the list."""
+    out = chat(replies, ["/story coklat", "/story Coklat"])
+    assert out.count("📌 Lupa pesanan, minta maaf dengan coklat") == 2
+    assert "Cerita “ini” tidak ada." in chat(replies, ["/story ini"])
+
+
 def test_commands(replies: Replies) -> None:
     out = chat(
         replies,

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 MAX_ECHOED_QUESTION = 120
 # A keyboard with hundreds of buttons is unusable on a phone (and Telegram caps it).
 MAX_TOPIC_BUTTONS = 30
+MIN_STORY_WORD = 4  # letters a word needs to name a story for /story ("wayang", not "a")
 # Caps on single content fields (escaped length), so that no YAML field, however long, can
 # push a reply over Telegram's limit.
 MAX_TITLE = 300
@@ -228,6 +229,15 @@ class Replies:
         if found is None and typed.isdigit():
             numbered = [story for story in self.kb.stories if story.seed_prefix == typed]
             found = numbered[0] if len(numbered) == 1 else None
+        if found is None and len(typed) >= MIN_STORY_WORD:
+            # "/story wayang", "/story cinlok": the one story whose id or title has the word
+            named = [
+                story
+                for story in self.kb.stories
+                if typed in story.id
+                or any(typed in title.lower() for title in (story.title.id, story.title.en))
+            ]
+            found = named[0] if len(named) == 1 else None
         return found
 
     def _seed_text(self, story: Story) -> str:
