@@ -170,7 +170,7 @@ def gather(env: Env, chat_id: int | None, lang: str) -> DigestData:
                 "digest_line_weakest",
                 lang,
                 title=title(weakest.story_id),
-                lesson=weakest.lesson + 1,
+                lesson=quiz.lesson_words(env, weakest.story_id, weakest.lesson, lang),
                 share=round(100 * weakest.share),
             )
         )

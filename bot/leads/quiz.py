@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.chat.callbacks import callback_data
-from bot.chat.markup import escape
+from bot.chat.markup import escape, shorten
 from bot.chat.replies import Button, Reply
 from bot.chat.request import Env, Outcome, QuizPoll, Request
 from bot.chat.uitexts import UiTexts
@@ -355,7 +355,7 @@ def stats_lines(env: Env, chat_id: int | None, lang: str) -> list[str]:
                 total=score.total,
                 share=round(100 * score.share),
                 title=escape(title),
-                lesson=score.lesson + 1,
+                lesson=lesson_words(env, score.story_id, score.lesson, lang),
             )
         )
     return lines
@@ -368,6 +368,18 @@ def mode_of(words: list[str]) -> tuple[list[str], str | None]:
         if word.lower() in MODE_WORDS:
             return words[:n] + words[n + 1 :], MODE_WORDS[word.lower()]
     return words, None
+
+
+LESSON_CHARS = 60  # of a lesson quoted in /stats and the digest
+
+
+def lesson_words(env: Env, story_id: str, index: int, lang: str) -> str:
+    """A lesson by its opening words, escaped: a lead never sees lessons numbered as they are
+    in the story file (an answer numbers them in the order they fit the question)."""
+    story = env.kb.by_id(story_id)
+    if story is None or not 0 <= index < len(story.lessons):
+        return str(index + 1)
+    return escape(shorten(story.lessons[index].get(lang), LESSON_CHARS))
 
 
 def mode_line(env: Env, mode: str, lang: str) -> str:

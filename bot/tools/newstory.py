@@ -271,7 +271,7 @@ def draft(
         '#    question: {id: "...", en: "..."}   # a situation, <= 300 characters',
         "#    options: {id: [..., ..., ...], en: [..., ..., ...]}   # <= 100 characters each",
         "#    answer: 2   # the right option, from 1; not always the longest, nor the same place",
-        '#    explanation: {id: "Pelajaran 1: ...", en: "Lesson 1: ..."}   # <= 200 characters',
+        '#    explanation: {id: "Pelajaran: ...", en: "Lesson: ..."}   # <= 200 characters',
         "",
     ]
     if gaps:
