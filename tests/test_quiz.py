@@ -252,6 +252,28 @@ def test_the_digest_counts_days_in_the_chats_time_zone(
         assert gather(env, -10, "en").end == date(2026, 11, 24)
 
 
+def test_the_digests_weakest_lesson_is_named_by_its_words(
+    real: tuple[KnowledgeBase, object], tmp_path: Path
+) -> None:
+    """The weakest lesson is quoted by its opening words, as plain text for the picture (a
+    lesson's number in the story file is one no user has seen)."""
+    from bot.chat.request import Env
+    from bot.leads.digest import gather
+
+    kb, replies = real
+    with Store(tmp_path / "data" / DB_FILENAME, clock=lambda: START) as store:
+        console(real, store, ["/quiznow", "1"])  # one answer in the terminal's chat
+        store.flush()
+        env = Env(replies, store, Settings())  # type: ignore[arg-type]
+        lines = gather(env, 0, "en").lines
+    (weakest,) = [line for line in lines if line.startswith("Weakest:")]
+    assert "lesson " not in weakest and "“" in weakest
+    assert "&" not in weakest  # plain text: no HTML entities in the picture
+    assert any(lesson.en[:20] in weakest for story in kb.stories for lesson in story.lessons), (
+        weakest
+    )
+
+
 def test_the_digest_counts_the_same_without_question_texts(
     real: tuple[KnowledgeBase, object], tmp_path: Path
 ) -> None:

@@ -355,7 +355,7 @@ def stats_lines(env: Env, chat_id: int | None, lang: str) -> list[str]:
                 total=score.total,
                 share=round(100 * score.share),
                 title=escape(title),
-                lesson=lesson_words(env, score.story_id, score.lesson, lang),
+                lesson=escape(lesson_words(env, score.story_id, score.lesson, lang)),
             )
         )
     return lines
@@ -374,12 +374,12 @@ LESSON_CHARS = 60  # of a lesson quoted in /stats and the digest
 
 
 def lesson_words(env: Env, story_id: str, index: int, lang: str) -> str:
-    """A lesson by its opening words, escaped: a lead never sees lessons numbered as they are
-    in the story file (an answer numbers them in the order they fit the question)."""
+    """A lesson by its opening words (plain text): a lead never sees lessons numbered as they
+    are in the story file (an answer numbers them in the order they fit the question)."""
     story = env.kb.by_id(story_id)
     if story is None or not 0 <= index < len(story.lessons):
         return str(index + 1)
-    return escape(shorten(story.lessons[index].get(lang), LESSON_CHARS))
+    return shorten(story.lessons[index].get(lang), LESSON_CHARS)
 
 
 def mode_line(env: Env, mode: str, lang: str) -> str:
