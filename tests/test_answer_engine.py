@@ -302,7 +302,13 @@ def test_a_customers_child_is_still_about_the_customer(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "question", ["atasan saya marah", "my manager keeps yelling at me", "manajer baru galak bgt"]
+    "question",
+    [
+        "atasan saya marah",
+        "my manager keeps yelling at me",
+        "manajer baru galak bgt",
+        "ribut dengan atasan",  # with the boss, not turning to him
+    ],
 )
 def test_a_brief_message_about_ones_own_boss_is_offered_never_told(
     question: str, replies: Replies, tmp_path: Path

@@ -77,7 +77,7 @@ from bot.storage.cache import Cache, dumps, loads, paused_gc
 CALIBRATION = "calibration.yaml"  # beside normalize.yaml: the weights fitted for this base
 _WORD = re.compile(r"\w+")
 # Words that make the boss the one the asker turns to: "ke atasan", "to my manager".
-_TOWARD = frozenset({"ke", "kepada", "to", "with", "dengan"})
+_TOWARD = frozenset({"ke", "kepada", "to"})
 NO_CONCEPTS = ConceptTable((), {}, {}, 1)  # a base without responses/concepts.yaml
 FIT_ONLY = LessonWeights(fit=1.0, phrase_rss=0.0)  # no lesson_weights.yaml: the fit alone
 

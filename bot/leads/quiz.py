@@ -42,6 +42,7 @@ LEARNED = timedelta(days=30)
 RIGHT_FIRST_DAYS = 14
 STATS_DAYS = 30
 STATS_LINES = 8
+LESSON_CHARS = 60  # of a lesson quoted in /stats and the digest
 MODE_WORDS: dict[str, str] = {
     "tips": "tips",
     "tip": "tips",
@@ -368,9 +369,6 @@ def mode_of(words: list[str]) -> tuple[list[str], str | None]:
         if word.lower() in MODE_WORDS:
             return words[:n] + words[n + 1 :], MODE_WORDS[word.lower()]
     return words, None
-
-
-LESSON_CHARS = 60  # of a lesson quoted in /stats and the digest
 
 
 def lesson_words(env: Env, story_id: str, index: int, lang: str) -> str:
